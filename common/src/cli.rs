@@ -1,0 +1,180 @@
+//! What every binary does around its rotation: the common flags, the panic
+//! hook, logging, reading the Gateway's input, and turning the result into one
+//! summary line and an exit code.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{ArgMatches, Parser};
+
+use crate::deadline::{self, Deadline};
+use crate::error::{Error, Exit, Result};
+use crate::gateway::GatewayInput;
+use crate::http;
+use crate::log;
+use crate::secret;
+
+/// The flags every binary takes. No secret is ever taken from argv.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Read the Gateway's base64 line from FILE instead of stdin (for manual runs).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Check the input, make read-only calls only, print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Overall deadline for the run, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "KEEPER_ROTATOR_TIMEOUT",
+        default_value_t = deadline::DEFAULT_SECONDS,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub timeout: u64,
+}
+
+/// A binary's command line: its own flags plus [`CommonArgs`].
+pub trait Cli: Parser {
+    /// The `--help` section listing the record fields the binary reads and
+    /// writes.
+    const FIELDS: &'static str;
+
+    fn common(&self) -> &CommonArgs;
+}
+
+/// What a rotation works with.
+#[derive(Debug)]
+pub struct Context {
+    pub input: GatewayInput,
+    pub dry_run: bool,
+    pub deadline: Deadline,
+}
+
+impl Context {
+    /// An HTTP client with the default policy, bound to the run's deadline.
+    pub fn http(&self) -> Result<http::Client> {
+        http::Client::new(http::Policy::default(), self.deadline)
+    }
+}
+
+/// The environment variables every binary honours, for `--help`.
+pub const ENV_HELP: &str = "\
+Environment:
+  KEEPER_ROTATOR_LOG      log level on stderr: error, warn, info (default), debug, trace, off
+  KEEPER_ROTATOR_TIMEOUT  overall deadline in seconds (same as --timeout; default 30)
+  HTTPS_PROXY, NO_PROXY   proxy for outgoing HTTPS
+  SSL_CERT_FILE           CA bundle to trust instead of the system's
+
+Exit codes:
+  0 rotated    1 failed, nothing changed    2 bad input or configuration, nothing attempted
+  3 rotated and stored, but an old credential is still valid
+  4 uncertain state: the message says what to check";
+
+static CHANGE_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Records that a request that may change the account is about to be sent.
+/// From then on an unexpected failure (a panic) exits 4, not 1.
+pub fn mark_change_started() {
+    CHANGE_STARTED.store(true, Ordering::SeqCst);
+}
+
+pub fn change_started() -> bool {
+    CHANGE_STARTED.load(Ordering::SeqCst)
+}
+
+/// Runs a binary: parses its command line, reads the Gateway's input, calls
+/// `rotate`, prints the summary line and returns the exit code. `rotate`
+/// returns the summary of a successful run.
+pub fn run<C: Cli>(rotate: impl FnOnce(&C, Context) -> Result<String>) -> ExitCode {
+    let name = C::command().get_name().to_owned();
+    install_panic_hook(name.clone());
+    let cli = parse::<C>();
+    let exit = match prepare(&cli).and_then(|context| rotate(&cli, context)) {
+        Ok(summary) => {
+            log::summary(&summary);
+            Exit::Rotated
+        }
+        Err(error) => {
+            let exit = error.exit();
+            log::error_line(&format!("{name}: error: {error}"));
+            log::summary(&format!(
+                "{name}: exit {} ({})",
+                exit.code(),
+                exit.meaning()
+            ));
+            exit
+        }
+    };
+    secret::forget_all();
+    exit.into()
+}
+
+fn parse<C: Cli>() -> C {
+    let command = C::command().after_help(format!("{}\n\n{ENV_HELP}", C::FIELDS));
+    let matches: ArgMatches = command.get_matches();
+    C::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn prepare<C: Cli>(cli: &C) -> Result<Context> {
+    let level = log::level_from_env();
+    log::init(
+        *level
+            .as_ref()
+            .unwrap_or(&tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    level?;
+    let common = cli.common();
+    let deadline = Deadline::after(Duration::from_secs(common.timeout));
+    let input = GatewayInput::read(common.input.as_deref())?;
+    Ok(Context {
+        input,
+        dry_run: common.dry_run,
+        deadline,
+    })
+}
+
+/// Runs `future` to completion on a single-threaded runtime.
+pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    Ok(runtime.block_on(future))
+}
+
+/// A panic anywhere, dependencies included, prints one line and exits with a
+/// defined code: 1 before any change was sent, 4 after. The panic's message is
+/// not printed: it could hold data, and the location is enough to report it.
+fn install_panic_hook(name: String) {
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let (exit, advice) = if change_started() {
+            (
+                Exit::NeedsAttention,
+                "A change had already been sent: check whether the credential changed and \
+                 whether the record holds the working one",
+            )
+        } else {
+            (Exit::Failed, "Nothing was changed")
+        };
+        log::error_line(&format!(
+            "{name}: error: internal error{location} (a bug, please report it). {advice}."
+        ));
+        log::summary(&format!(
+            "{name}: exit {} ({})",
+            exit.code(),
+            exit.meaning()
+        ));
+        secret::forget_all();
+        std::process::exit(i32::from(exit.code()));
+    }));
+}

@@ -1,0 +1,232 @@
+//! The errors every rotator reports, and the exit code each one maps to.
+//!
+//! The Gateway trusts only the exit code, so the code must say what state the
+//! account is in. The table is documented once, in the README.
+
+use std::fmt;
+
+/// The exit codes of every binary in this workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// The credential was rotated (and stored, where the binary stores it).
+    Rotated = 0,
+    /// The rotation failed and nothing changed, or it was fully rolled back.
+    Failed = 1,
+    /// Bad input or configuration: nothing was attempted.
+    BadInput = 2,
+    /// The new credential works and is stored, but an old one could not be
+    /// retired and is still valid.
+    OldNotRetired = 3,
+    /// Uncertain or inconsistent state: a person must check what the message
+    /// names.
+    NeedsAttention = 4,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// A few words an administrator reads on the summary line.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Rotated => "rotated",
+            Self::Failed => "failed, nothing changed",
+            Self::BadInput => "bad input or configuration, nothing attempted",
+            Self::OldNotRetired => "rotated and stored, but an old credential is still valid",
+            Self::NeedsAttention => "uncertain state, needs a person",
+        }
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        Self::from(exit.code())
+    }
+}
+
+/// Where a missing value was looked for: a key of the Gateway's input, or a
+/// field of one of its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The Gateway's input object itself.
+    Params,
+    /// A record dictionary, named by title and uid.
+    Record { title: String, uid: String },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Params => f.write_str("the Gateway's input"),
+            Self::Record { title, uid } => write!(f, "record '{title}' (uid {uid})"),
+        }
+    }
+}
+
+/// Everything a rotator can fail with. Messages say what failed, where, and
+/// what to do; they never contain a secret (and the output layer redacts every
+/// known secret again before anything is printed).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Gateway's input could not be read or decoded.
+    #[error("the Gateway's input is unusable: {0}")]
+    Input(String),
+
+    /// A required value is missing or empty.
+    #[error("'{name}' is missing or empty in {location}{hint}")]
+    Missing {
+        name: String,
+        location: Location,
+        /// Extra advice, starting with "; " when present.
+        hint: String,
+    },
+
+    /// A value is present but unusable (wrong type, bad URL, bad template...).
+    #[error("'{name}' in {location} is invalid: {problem}")]
+    Invalid {
+        name: String,
+        location: Location,
+        problem: String,
+    },
+
+    /// Configuration outside the records (environment, flags) is unusable, or
+    /// the records do not describe one unambiguous target.
+    #[error("{0}")]
+    Config(String),
+
+    /// The rotation failed; nothing changed.
+    #[error("{0}")]
+    Failed(String),
+
+    /// No usable answer came back, and the request either never left (a
+    /// connect error) or was safe to repeat and every attempt failed: nothing
+    /// changed.
+    #[error("{target} failed: {detail}")]
+    Unreachable { target: String, detail: String },
+
+    /// A server answered with a status the rotator does not accept.
+    #[error("{target} answered HTTP {status}{snippet}")]
+    Status {
+        target: String,
+        status: u16,
+        /// A redacted, shortened body, starting with ": " when present.
+        snippet: String,
+    },
+
+    /// A request was sent but no answer came back (timeout, dropped
+    /// connection): whether it took effect is unknown.
+    #[error("{target}: the request was sent but {detail}")]
+    NoAnswer { target: String, detail: String },
+
+    /// The run's deadline passed before a request could be completed; the
+    /// request that was in flight, if any, is reported by `NoAnswer` instead.
+    #[error("{target}: gave up after the run's deadline of {seconds} s{detail}")]
+    Deadline {
+        target: String,
+        seconds: u64,
+        detail: String,
+    },
+
+    /// The new credential is in place but an old one is still valid.
+    #[error("{0}")]
+    OldNotRetired(String),
+
+    /// Uncertain or inconsistent state; the message says what to check.
+    #[error("{0}")]
+    NeedsAttention(String),
+}
+
+impl Error {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::Input(_) | Self::Missing { .. } | Self::Invalid { .. } | Self::Config(_) => {
+                Exit::BadInput
+            }
+            Self::Failed(_)
+            | Self::Unreachable { .. }
+            | Self::Status { .. }
+            | Self::Deadline { .. } => Exit::Failed,
+            Self::OldNotRetired(_) => Exit::OldNotRetired,
+            Self::NoAnswer { .. } | Self::NeedsAttention(_) => Exit::NeedsAttention,
+        }
+    }
+
+    pub fn missing(name: impl Into<String>, location: Location) -> Self {
+        Self::Missing {
+            name: name.into(),
+            location,
+            hint: String::new(),
+        }
+    }
+
+    pub fn invalid(
+        name: impl Into<String>,
+        location: Location,
+        problem: impl Into<String>,
+    ) -> Self {
+        Self::Invalid {
+            name: name.into(),
+            location,
+            problem: problem.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_has_the_documented_exit_code() {
+        let record = Location::Record {
+            title: "API".into(),
+            uid: "u1".into(),
+        };
+        let cases = [
+            (Error::Input("x".into()), 2),
+            (Error::missing("url", record.clone()), 2),
+            (Error::invalid("url", record, "x"), 2),
+            (Error::Config("x".into()), 2),
+            (Error::Failed("x".into()), 1),
+            (
+                Error::Status {
+                    target: "t".into(),
+                    status: 500,
+                    snippet: String::new(),
+                },
+                1,
+            ),
+            (
+                Error::NoAnswer {
+                    target: "t".into(),
+                    detail: "x".into(),
+                },
+                4,
+            ),
+            (Error::OldNotRetired("x".into()), 3),
+            (Error::NeedsAttention("x".into()), 4),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.exit().code(), code, "{error}");
+        }
+    }
+
+    #[test]
+    fn a_missing_field_names_the_field_and_the_record() {
+        let error = Error::missing(
+            "url",
+            Location::Record {
+                title: "API Access Details".into(),
+                uid: "AbC123".into(),
+            },
+        );
+        assert_eq!(
+            error.to_string(),
+            "'url' is missing or empty in record 'API Access Details' (uid AbC123)"
+        );
+    }
+}

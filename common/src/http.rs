@@ -1,0 +1,535 @@
+//! The HTTP policy every rotator follows.
+//!
+//! - rustls only, certificate verification always on, no redirects followed
+//!   (a redirect would resend a credential somewhere not configured);
+//! - `https` required, except for loopback hosts (the test fakes);
+//! - a connect timeout, a per-request timeout, and the run's one [`Deadline`];
+//! - retries with jitter on connect errors (nothing was sent) and on 429/503
+//!   honouring `Retry-After`; a request that may have taken effect is resent
+//!   only when the caller says that is safe ([`Replay::Safe`]);
+//! - bodies are read up to a bound into zeroizing memory, and only ever shown
+//!   redacted and shortened ([`Response::snippet`]).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use url::{Host, Url};
+use zeroize::Zeroizing;
+
+use crate::deadline::Deadline;
+use crate::error::{Error, Location, Result};
+use crate::secret::{self, Secret};
+
+/// Timeouts and retry budget. Every wait is also cut to the run's deadline.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Attempts of one request, the first included.
+    pub max_attempts: u32,
+    /// Bytes of a response body kept; the rest is discarded.
+    pub max_body: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(20),
+            max_attempts: 4,
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// Whether a request may be sent again after it might have reached the
+/// server (a timeout or a dropped connection). Connect errors, 429 and 503
+/// are retried either way: the server did not act on the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Reads, and writes that give the same result when repeated.
+    Safe,
+    /// Writes that must not be repeated blindly (a password change: once it
+    /// took effect, the old password no longer works).
+    Unsafe,
+}
+
+/// One request, built once and sent as many times as the policy allows.
+#[derive(Debug)]
+pub struct Request {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Request {
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a header whose value is not secret.
+    pub fn header(mut self, name: &str, value: &str) -> Result<Self> {
+        let name = header_name(name)?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Error::Config(format!(
+                "the value for header '{name}' has characters an HTTP header cannot carry"
+            ))
+        })?;
+        self.headers.append(name, value);
+        Ok(self)
+    }
+
+    /// Adds a header carrying a secret (`prefix` is e.g. `"Bearer "`). The
+    /// value is marked sensitive, so the HTTP stack never logs it.
+    pub fn secret_header(mut self, name: &str, prefix: &str, secret: &Secret) -> Result<Self> {
+        let name = header_name(name)?;
+        let text = Zeroizing::new(format!("{prefix}{}", secret.expose()));
+        let mut value = HeaderValue::from_str(&text).map_err(|_| {
+            Error::Config(format!(
+                "the secret for header '{name}' has characters an HTTP header cannot carry \
+                 (a line break or control character?)"
+            ))
+        })?;
+        value.set_sensitive(true);
+        self.headers.append(name, value);
+        Ok(self)
+    }
+
+    /// Sets a JSON body (and its content type).
+    pub fn json_body(mut self, body: Zeroizing<Vec<u8>>) -> Self {
+        self.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        self.body = Some(body);
+        self
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// Method and URL for messages: no user info, query or fragment, which
+    /// may carry credentials.
+    pub fn target(&self) -> String {
+        format!("{} {}", self.method, display_url(&self.url))
+    }
+}
+
+/// An answer: status, headers and the (bounded) body.
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    /// The body, redacted of every known secret, on one line, at most
+    /// `SNIPPET_CHARS` characters; empty when the body is.
+    pub fn snippet(&self) -> String {
+        snippet(&self.body)
+    }
+
+    /// The body as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> std::result::Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// Characters of a body shown in a message.
+pub const SNIPPET_CHARS: usize = 300;
+
+/// Redacts first, then shortens: shortening first could cut a secret in two
+/// and leave a fragment the redactor no longer recognises.
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let redacted = secret::redact(&text);
+    let one_line: String = redacted
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = one_line.trim();
+    let mut out: String = trimmed.chars().take(SNIPPET_CHARS).collect();
+    if trimmed.chars().count() > SNIPPET_CHARS {
+        out.push_str("...");
+    }
+    out
+}
+
+/// A client that applies the [`Policy`] and the run's [`Deadline`].
+#[derive(Debug)]
+pub struct Client {
+    inner: reqwest::Client,
+    policy: Policy,
+    deadline: Deadline,
+}
+
+impl Client {
+    pub fn new(policy: Policy, deadline: Deadline) -> Result<Self> {
+        let inner = reqwest::Client::builder()
+            .connect_timeout(policy.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))?;
+        Ok(Self {
+            inner,
+            policy,
+            deadline,
+        })
+    }
+
+    pub fn deadline(&self) -> &Deadline {
+        &self.deadline
+    }
+
+    /// Sends `request`, retrying as the policy and `replay` allow, and returns
+    /// the first answer that is not a retryable 429/503, whatever its status.
+    pub async fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
+        let target = request.target();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = self.deadline.remaining();
+            if remaining.is_zero() {
+                return Err(self.deadline_error(&target, String::new()));
+            }
+            if replay == Replay::Unsafe {
+                crate::cli::mark_change_started();
+            }
+            let started = std::time::Instant::now();
+            let outcome = self
+                .attempt(request, remaining.min(self.policy.request_timeout))
+                .await;
+            let last = attempt >= self.policy.max_attempts;
+            match outcome {
+                Ok(response) => {
+                    tracing::debug!(
+                        "{target} -> {} in {} ms",
+                        response.status.as_u16(),
+                        started.elapsed().as_millis()
+                    );
+                    let status = response.status;
+                    if status != StatusCode::TOO_MANY_REQUESTS
+                        && status != StatusCode::SERVICE_UNAVAILABLE
+                    {
+                        return Ok(response);
+                    }
+                    let wait = retry_after(&response.headers)
+                        .unwrap_or_else(|| backoff(attempt))
+                        .max(Duration::from_millis(50));
+                    if last {
+                        return Ok(response);
+                    }
+                    if !self.deadline.allows(wait) {
+                        return Err(self.deadline_error(
+                            &target,
+                            format!(
+                                "; the server answered HTTP {} and asked to wait {} s",
+                                status.as_u16(),
+                                wait.as_secs_f32().ceil()
+                            ),
+                        ));
+                    }
+                    tracing::info!(
+                        "{target}: HTTP {}, retrying in {:.1} s (attempt {} of {})",
+                        status.as_u16(),
+                        wait.as_secs_f32(),
+                        attempt + 1,
+                        self.policy.max_attempts
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(failure) => {
+                    let detail = secret::redact(&failure.detail);
+                    if failure.maybe_sent && replay == Replay::Unsafe {
+                        return Err(Error::NoAnswer { target, detail });
+                    }
+                    let wait = backoff(attempt);
+                    if last {
+                        return Err(Error::Unreachable { target, detail });
+                    }
+                    if !self.deadline.allows(wait) {
+                        return Err(self.deadline_error(&target, format!("; last error: {detail}")));
+                    }
+                    tracing::info!(
+                        "{target}: {detail}; retrying in {:.1} s (attempt {} of {})",
+                        wait.as_secs_f32(),
+                        attempt + 1,
+                        self.policy.max_attempts
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    fn deadline_error(&self, target: &str, detail: String) -> Error {
+        Error::Deadline {
+            target: target.to_owned(),
+            seconds: self.deadline.limit_secs(),
+            detail,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> std::result::Result<Response, Failure> {
+        let mut builder = self
+            .inner
+            .request(request.method.clone(), request.url.clone())
+            .headers(request.headers.clone())
+            .timeout(timeout);
+        if let Some(body) = &request.body {
+            builder = builder.body(body.to_vec());
+        }
+        let mut response = builder.send().await.map_err(Failure::from_send)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = Zeroizing::new(Vec::new());
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = self.policy.max_body.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if room <= chunk.len() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The status line arrived, so the server did answer; keep
+                    // what came of the body.
+                    tracing::debug!("body of the answer was cut short: {}", error_chain(&e));
+                    break;
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Why an attempt produced no answer, and whether the request may have
+/// reached the server.
+struct Failure {
+    maybe_sent: bool,
+    detail: String,
+}
+
+impl Failure {
+    fn from_send(error: reqwest::Error) -> Self {
+        let detail = if error.is_timeout() {
+            "no answer before the timeout".to_owned()
+        } else {
+            error_chain(&error)
+        };
+        Self {
+            // A connect error (refused, unreachable, TLS handshake, connect
+            // timeout) means no byte of the request was sent.
+            maybe_sent: !error.is_connect(),
+            detail,
+        }
+    }
+}
+
+/// An error and its causes on one line, without the URL (which reqwest adds
+/// and which may carry a query string).
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        parts.push(error.without_url_string());
+    }
+    parts.join(": ")
+}
+
+trait WithoutUrl {
+    fn without_url_string(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_string(&self) -> String {
+        if self.is_timeout() {
+            "timed out".into()
+        } else if self.is_connect() {
+            "connection failed".into()
+        } else if self.is_body() || self.is_decode() {
+            "the body could not be read".into()
+        } else {
+            "the request failed".into()
+        }
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Exponential back-off with full jitter: 0.25 s, 0.5 s, 1 s... capped at 8 s,
+/// each scaled by a random factor in [0.5, 1.0).
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(250) * 2u32.saturating_pow(attempt.saturating_sub(1).min(5));
+    base.min(Duration::from_secs(8))
+        .mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+fn header_name(name: &str) -> Result<HeaderName> {
+    HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| Error::Config(format!("'{name}' is not a valid HTTP header name")))
+}
+
+/// Parses `text` as the URL in field `name` of `location`, requiring https
+/// unless the host is a loopback address.
+pub fn require_https(text: &str, name: &str, location: &Location) -> Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        Error::invalid(name, location.clone(), format!("not an absolute URL ({e})"))
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(Error::invalid(
+            name,
+            location.clone(),
+            format!(
+                "{} uses plain http; use https (plain http is accepted only for loopback test servers)",
+                display_url(&url)
+            ),
+        )),
+        other => Err(Error::invalid(
+            name,
+            location.clone(),
+            format!("scheme '{other}' is not supported; use https"),
+        )),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(domain)) => {
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            domain == "localhost" || domain.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// A URL for messages: scheme, host, port and path only.
+pub fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc() -> Location {
+        Location::Record {
+            title: "API".into(),
+            uid: "u".into(),
+        }
+    }
+
+    #[test]
+    fn https_is_required_except_on_loopback() {
+        assert!(require_https("https://api.example.com/x", "url", &loc()).is_ok());
+        for ok in [
+            "http://127.0.0.1:8080/x",
+            "http://[::1]/x",
+            "http://localhost/x",
+        ] {
+            assert!(require_https(ok, "url", &loc()).is_ok(), "{ok}");
+        }
+        let err = require_https("http://api.example.com/x?token=abc", "url", &loc()).unwrap_err();
+        assert_eq!(err.exit().code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("plain http"), "{text}");
+        assert!(!text.contains("token=abc"), "{text}");
+        assert!(require_https("ftp://h/x", "url", &loc()).is_err());
+        assert!(require_https("not a url", "url", &loc()).is_err());
+    }
+
+    #[test]
+    fn targets_hide_credentials_in_the_url() {
+        let url = Url::parse("https://user:pw@h.example/p/a?key=abc#f").unwrap();
+        let req = Request::new(Method::POST, url);
+        assert_eq!(req.target(), "POST https://h.example/p/a");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
+        );
+        let wait = retry_after(&headers).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) < Duration::from_millis(250));
+        assert!(backoff(30) <= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn snippets_are_redacted_before_they_are_shortened() {
+        let secret = Secret::new("snippet-secret-value-xyz");
+        let mut body = "a".repeat(SNIPPET_CHARS - 5).into_bytes();
+        body.extend_from_slice(secret.expose().as_bytes());
+        body.extend_from_slice(b"\n tail");
+        let shown = snippet(&body);
+        assert!(!shown.contains("snip"), "{shown}");
+        assert!(shown.ends_with("..."));
+        assert!(!shown.contains('\n'));
+    }
+}

@@ -1,0 +1,24 @@
+//! The shared library of the keeper-rotators binaries.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`gateway`] | the Gateway's input: one base64 line on stdin |
+//! | [`records`] | the record dictionaries, looked up by label or type |
+//! | [`secret`] | the redacting, zeroizing secret type and the output redactor |
+//! | [`http`] | the HTTP policy: https, timeouts, retries, redacted bodies |
+//! | [`deadline`] | the one deadline a run must finish by |
+//! | [`error`] | the error enum and its exit codes |
+//! | [`log`] | log lines on stderr, the summary line on stdout |
+//! | [`cli`] | the common flags and the run loop every binary shares |
+
+pub mod cli;
+pub mod deadline;
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod log;
+pub mod records;
+pub mod secret;
+
+pub use error::{Error, Exit, Location, Result};
+pub use secret::Secret;

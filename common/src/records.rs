@@ -1,0 +1,522 @@
+//! The record dictionaries of the Gateway's input.
+//!
+//! Each dictionary has `uid`, `title`, then one key per field: the field's
+//! label, or its type when it has none, with a number appended when the key
+//! already exists (`url`, `url2`). Lookups here are case-insensitive, accept
+//! those numbered duplicates, and always know which dictionary is the user
+//! record, so it is never mistaken for an admin or API credential.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use zeroize::Zeroize;
+
+use crate::error::{Error, Location, Result};
+use crate::secret::{self, Secret};
+
+/// One record dictionary, its fields in the order the Gateway sent them.
+pub struct Record {
+    uid: String,
+    title: String,
+    fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Where a value of this record was looked for, for error messages.
+    pub fn location(&self) -> Location {
+        Location::Record {
+            title: self.title.clone(),
+            uid: self.uid.clone(),
+        }
+    }
+
+    /// The keys of this record's fields, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Every value stored under `name` or a numbered duplicate of it, exact
+    /// matches first, each group in record order.
+    pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a Value> + 'n
+    where
+        'a: 'n,
+    {
+        let exact = self
+            .fields
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name));
+        let numbered = self
+            .fields
+            .iter()
+            .filter(move |(k, _)| is_numbered_duplicate(k, name));
+        exact.chain(numbered).map(|(_, v)| v)
+    }
+
+    /// The first non-empty value under `name` (see [`Record::values`]).
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.values(name).find(|v| !is_empty(v))
+    }
+
+    /// Whether the record holds a non-empty value under `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.value(name).is_some()
+    }
+
+    /// The field as trimmed text: a string, a number or a boolean, or a list
+    /// holding one. `None` when absent or empty; an error when it holds
+    /// something else (an object, a list of several values).
+    pub fn text(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .scalar(name)?
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()))
+    }
+
+    pub fn require_text(&self, name: &str) -> Result<String> {
+        self.text(name)?
+            .ok_or_else(|| Error::missing(name, self.location()))
+    }
+
+    /// The field as a secret, untrimmed (a password may end in a space).
+    pub fn secret(&self, name: &str) -> Result<Option<Secret>> {
+        Ok(self.scalar(name)?.map(Secret::new))
+    }
+
+    pub fn require_secret(&self, name: &str) -> Result<Secret> {
+        self.secret(name)?
+            .ok_or_else(|| Error::missing(name, self.location()))
+    }
+
+    /// The field as a yes/no switch: `true`/`false`, `yes`/`no`, `1`/`0`,
+    /// `on`/`off`, any case. `None` when absent or empty.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>> {
+        let Some(text) = self.text(name)? else {
+            return Ok(None);
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => Ok(Some(true)),
+            "false" | "no" | "0" | "off" => Ok(Some(false)),
+            _ => Err(Error::invalid(
+                name,
+                self.location(),
+                "expected true or false",
+            )),
+        }
+    }
+
+    fn scalar(&self, name: &str) -> Result<Option<String>> {
+        let Some(value) = self.value(name) else {
+            return Ok(None);
+        };
+        let single = match value {
+            Value::Array(items) => {
+                let mut present = items.iter().filter(|v| !is_empty(v));
+                match (present.next(), present.next()) {
+                    (Some(one), None) => one,
+                    (None, _) => return Ok(None),
+                    (Some(_), Some(_)) => {
+                        return Err(Error::invalid(
+                            name,
+                            self.location(),
+                            "holds several values where one is expected",
+                        ));
+                    }
+                }
+            }
+            other => other,
+        };
+        match single {
+            Value::String(s) => Ok(Some(s.clone())),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            Value::Null => Ok(None),
+            Value::Array(_) | Value::Object(_) => Err(Error::invalid(
+                name,
+                self.location(),
+                format!("holds {}, expected text", kind(single)),
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys only: values may be secrets.
+        f.debug_struct("Record")
+            .field("uid", &self.uid)
+            .field("title", &self.title)
+            .field("keys", &self.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        for (_, value) in &mut self.fields {
+            wipe(value);
+        }
+    }
+}
+
+/// All record dictionaries of one run, with the user record identified.
+#[derive(Debug)]
+pub struct Records {
+    records: Vec<Record>,
+    user_uid: Option<String>,
+}
+
+impl Records {
+    /// Parses the decoded `records` JSON array. `user_uid` is the Gateway's
+    /// `userRecordUid`; the record with that uid is the user record.
+    ///
+    /// Every value whose key names a secret (password, secret, token, private
+    /// key, ...) is registered with the redactor as it is read.
+    pub fn parse(json: &[u8], user_uid: Option<&str>) -> Result<Self> {
+        let items: Vec<Item> = serde_json::from_slice(json)
+            .map_err(|e| Error::Input(format!("'records' is not a JSON array of objects ({e})")))?;
+        let mut records = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            match item {
+                Item::Object(entries) => records.push(Record::from_entries(index, entries)?),
+                Item::Other(kind) => {
+                    return Err(Error::Input(format!(
+                        "records[{index}] is {kind}, expected an object"
+                    )));
+                }
+            }
+        }
+        Ok(Self {
+            records,
+            user_uid: user_uid.map(str::to_owned),
+        })
+    }
+
+    pub fn all(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The PAM User record being rotated, when the Gateway included it.
+    pub fn user(&self) -> Option<&Record> {
+        let uid = self.user_uid.as_deref()?;
+        self.records.iter().find(|r| r.uid == uid)
+    }
+
+    /// Every record except the user record: the PAM configuration, the
+    /// resource and the records attached to the script.
+    pub fn others(&self) -> impl Iterator<Item = &Record> {
+        self.records
+            .iter()
+            .filter(|r| Some(r.uid.as_str()) != self.user_uid.as_deref())
+    }
+
+    /// The non-user records titled `title`: exact matches, or failing those,
+    /// matches ignoring case and surrounding spaces.
+    pub fn titled(&self, title: &str) -> Vec<&Record> {
+        let exact: Vec<_> = self.others().filter(|r| r.title == title).collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let wanted = title.trim();
+        self.others()
+            .filter(|r| r.title.trim().eq_ignore_ascii_case(wanted))
+            .collect()
+    }
+
+    /// The non-user records holding a non-empty value for every key in `keys`.
+    pub fn holding(&self, keys: &[&str]) -> Vec<&Record> {
+        self.others()
+            .filter(|r| keys.iter().all(|k| r.has(k)))
+            .collect()
+    }
+}
+
+impl Record {
+    fn from_entries(index: usize, entries: Vec<(String, Value)>) -> Result<Self> {
+        let mut uid = None;
+        let mut title = None;
+        let mut fields = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            match key.as_str() {
+                "uid" if uid.is_none() => uid = Some(value),
+                "title" if title.is_none() => title = Some(value),
+                _ => {
+                    if names_a_secret(&key) {
+                        register_strings(&value);
+                    }
+                    fields.push((key, value));
+                }
+            }
+        }
+        let uid = match uid {
+            Some(Value::String(s)) if !s.trim().is_empty() => s,
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                return Err(Error::Input(format!("records[{index}] has no 'uid'")));
+            }
+            Some(other) => {
+                return Err(Error::Input(format!(
+                    "records[{index}].uid is {}, expected a string",
+                    kind(&other)
+                )));
+            }
+        };
+        let title = match title {
+            Some(Value::String(s)) => s,
+            None | Some(Value::Null) => String::new(),
+            Some(other) => {
+                return Err(Error::Input(format!(
+                    "records[{index}].title is {}, expected a string",
+                    kind(&other)
+                )));
+            }
+        };
+        Ok(Self { uid, title, fields })
+    }
+}
+
+/// Whether `key` is `name` with a number appended (`url2`, `url 2`, `url_2`),
+/// as the Gateway names a second field with the same label or type.
+fn is_numbered_duplicate(key: &str, name: &str) -> bool {
+    let (Some(head), Some(tail)) = (key.get(..name.len()), key.get(name.len()..)) else {
+        return false;
+    };
+    if !head.eq_ignore_ascii_case(name) {
+        return false;
+    }
+    let digits = tail.trim_start_matches([' ', '_', '-']);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether a field key names a value that must never be printed.
+pub fn names_a_secret(key: &str) -> bool {
+    const PARTS: [&str; 11] = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "passphrase",
+        "privatekey",
+        "private_key",
+        "apikey",
+        "api_key",
+        "onetimecode",
+        "cookie",
+    ];
+    const WHOLE: [&str; 4] = ["pin", "otp", "totp", "keypair"];
+    let key = key.to_ascii_lowercase();
+    PARTS.iter().any(|p| key.contains(p)) || WHOLE.contains(&key.as_str())
+}
+
+fn register_strings(value: &Value) {
+    match value {
+        Value::String(s) => secret::register(s),
+        Value::Number(n) => secret::register(&n.to_string()),
+        Value::Array(items) => items.iter().for_each(register_strings),
+        Value::Object(map) => map.values().for_each(register_strings),
+        Value::Null | Value::Bool(_) => {}
+    }
+}
+
+fn wipe(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(items) => items.iter().all(is_empty),
+        Value::Object(map) => map.is_empty(),
+        Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// A JSON value's kind, for messages that must not show the value itself.
+pub fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// One element of the `records` array. Field order matters (the first of two
+/// same-named fields wins) and serde_json's `Map` may sort keys, so objects are
+/// read entry by entry, keeping the order the Gateway wrote.
+enum Item {
+    Object(Vec<(String, Value)>),
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for Item {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Item, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            entries.push((key, value));
+        }
+        Ok(Item::Object(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Item, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Item::Other("a list"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Item, E> {
+        Ok(Item::Other("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Item, E> {
+        Ok(Item::Other("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Item, E> {
+        Ok(Item::Other("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Item, E> {
+        Ok(Item::Other("a number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Item, E> {
+        Ok(Item::Other("a string"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Item, E> {
+        Ok(Item::Other("null"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(json: &str, user: Option<&str>) -> Records {
+        Records::parse(json.as_bytes(), user).unwrap()
+    }
+
+    #[test]
+    fn lookup_ignores_case_and_accepts_numbered_duplicates() {
+        let r = records(
+            r#"[{"uid":"a","title":"T","URL":"","url2":"https://two","note 3":"n"}]"#,
+            None,
+        );
+        let rec = &r.all()[0];
+        assert_eq!(rec.text("url").unwrap().as_deref(), Some("https://two"));
+        assert_eq!(rec.text("Note").unwrap().as_deref(), Some("n"));
+        assert_eq!(rec.text("url2").unwrap().as_deref(), Some("https://two"));
+        assert!(rec.text("ur").unwrap().is_none());
+    }
+
+    #[test]
+    fn the_first_of_two_filled_fields_wins_in_record_order() {
+        let r = records(r#"[{"uid":"a","title":"T","zeta":"1","zeta1":"2"}]"#, None);
+        assert_eq!(r.all()[0].text("zeta").unwrap().as_deref(), Some("1"));
+        let r = records(r#"[{"uid":"a","title":"T","zeta2":"2","Zeta":"1"}]"#, None);
+        assert_eq!(r.all()[0].text("zeta").unwrap().as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn the_user_record_is_never_among_the_others() {
+        let r = records(
+            r#"[{"uid":"u","title":"API Access Details","url":"x","password":"p1"},
+                {"uid":"a","title":"API Access Details","url":"y","password":"p2"}]"#,
+            Some("u"),
+        );
+        assert_eq!(r.user().unwrap().uid(), "u");
+        let titled = r.titled("API Access Details");
+        assert_eq!(titled.len(), 1);
+        assert_eq!(titled[0].uid(), "a");
+        assert_eq!(r.holding(&["url", "password"]).len(), 1);
+    }
+
+    #[test]
+    fn titles_match_exactly_first_then_ignoring_case() {
+        let r = records(
+            r#"[{"uid":"a","title":"api access details"},{"uid":"b","title":"API Access Details"}]"#,
+            None,
+        );
+        assert_eq!(r.titled("API Access Details")[0].uid(), "b");
+        assert_eq!(r.titled(" API ACCESS DETAILS ").len(), 2);
+    }
+
+    #[test]
+    fn single_item_lists_numbers_and_booleans_read_as_text() {
+        let r = records(
+            r#"[{"uid":"a","title":"T","l":["one"],"n":42,"b":true,"o":{"hostName":"h"},"m":["x","y"]}]"#,
+            None,
+        );
+        let rec = &r.all()[0];
+        assert_eq!(rec.text("l").unwrap().as_deref(), Some("one"));
+        assert_eq!(rec.text("n").unwrap().as_deref(), Some("42"));
+        assert_eq!(rec.flag("b").unwrap(), Some(true));
+        let err = rec.text("o").unwrap_err().to_string();
+        assert!(err.contains("'o' in record 'T' (uid a)"), "{err}");
+        assert!(rec.text("m").is_err());
+    }
+
+    #[test]
+    fn secrets_are_untrimmed_and_text_is_trimmed() {
+        let r = records(
+            r#"[{"uid":"a","title":"T","password":" p w ","url":" u "}]"#,
+            None,
+        );
+        let rec = &r.all()[0];
+        assert_eq!(rec.secret("password").unwrap().unwrap().expose(), " p w ");
+        assert_eq!(rec.text("url").unwrap().as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn values_under_secret_keys_are_registered_for_redaction() {
+        let _r = records(
+            r#"[{"uid":"a","title":"T","client_secret":"cs-records-test","keyPair":{"privateKey":"pk-records-test"}}]"#,
+            None,
+        );
+        let out = crate::secret::redact("cs-records-test and pk-records-test");
+        assert_eq!(out, "[redacted] and [redacted]");
+    }
+
+    #[test]
+    fn malformed_records_are_input_errors_naming_the_index() {
+        for (json, expected) in [
+            (r#"{"uid":"a"}"#, "not a JSON array"),
+            (r#"[{"uid":"a","title":"T"}, 5]"#, "records[1] is a number"),
+            (r#"[{"title":"T"}]"#, "records[0] has no 'uid'"),
+            (r#"[{"uid":7,"title":"T"}]"#, "records[0].uid is a number"),
+        ] {
+            let err = Records::parse(json.as_bytes(), None).unwrap_err();
+            assert!(err.to_string().contains(expected), "{json}: {err}");
+            assert_eq!(err.exit().code(), 2);
+        }
+    }
+}
