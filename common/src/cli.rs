@@ -15,7 +15,7 @@ use crate::error::{Error, Exit, Result};
 use crate::gateway::GatewayInput;
 use crate::http;
 use crate::log;
-use crate::secret;
+use crate::secret::{self, Secret};
 
 /// The flags every binary takes. No secret is ever taken from argv.
 #[derive(Debug, Clone, clap::Args)]
@@ -132,11 +132,32 @@ fn prepare<C: Cli>(cli: &C) -> Result<Context> {
     let common = cli.common();
     let deadline = Deadline::after(Duration::from_secs(common.timeout));
     let input = GatewayInput::read(common.input.as_deref())?;
+    #[cfg(debug_assertions)]
+    debug_panic(&input);
     Ok(Context {
         input,
         dry_run: common.dry_run,
         deadline,
     })
+}
+
+/// Debug builds only: `KEEPER_ROTATOR_DEBUG_PANIC=before|after-change` makes
+/// the run panic (with the new password in the panic message) so the tests
+/// can prove what a panic prints and which exit code it gives.
+#[cfg(debug_assertions)]
+fn debug_panic(input: &GatewayInput) {
+    let Some(when) = std::env::var_os("KEEPER_ROTATOR_DEBUG_PANIC") else {
+        return;
+    };
+    if when == "after-change" {
+        mark_change_started();
+    }
+    let secret = input
+        .new_password
+        .as_ref()
+        .map(Secret::expose)
+        .unwrap_or_default();
+    panic!("forced panic holding {secret}");
 }
 
 /// Runs `future` to completion on a single-threaded runtime.

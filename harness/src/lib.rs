@@ -1,1 +1,34 @@
+//! The test harness of keeper-rotators.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
+//! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
+//! | [`fake_rest`] | a stateful fake REST password endpoint |
+//! | [`net`] | network faults: refused ports, servers that hang up |
+//! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 
+pub mod demo;
+pub mod fake_rest;
+pub mod net;
+pub mod runner;
+pub mod scenario;
+
+pub use fake_rest::{FakeRest, Reply};
+pub use runner::{Outcome, Run};
+pub use scenario::Scenario;
+
+use std::sync::OnceLock;
+
+/// The runtime the fakes are started on. Tests stay plain synchronous
+/// functions; the fakes serve from their own threads.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("start the harness runtime")
+    })
+}

@@ -1,0 +1,139 @@
+//! rotate-rest-api: changes an account's password with one REST call, as a
+//! Keeper Gateway PAM script ("Run PAM scripts only").
+//!
+//! The Gateway stores `newPassword` in the PAM User record itself when this
+//! program exits 0, so nothing is written to the vault here.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use common::cli::{self, Cli, CommonArgs, Context};
+use common::error::{Error, Result};
+use common::http::Replay;
+
+pub mod config;
+pub mod template;
+
+use config::Plan;
+
+/// `--help`: the record fields this binary reads and writes.
+pub const FIELDS: &str = "\
+Attach to: a PAM User record whose rotation is set to \"Run PAM scripts only\",
+with an API record attached to the script as a rotation credential.
+
+Gateway input read: user, newPassword, userRecordUid; oldPassword only for {{oldPassword}}.
+
+API record (never the user record): the attached record titled by the user
+record's custom field api_record_title, else the one titled \"API Access
+Details\" or \"Record with Access Token\", else the only one with url and password.
+  url             the endpoint that changes the password (https)
+  password        the API token
+  http_method     custom, optional: POST (default), PUT or PATCH
+  body_template   custom, optional: JSON with {{user}}, {{newPassword}},
+                  {{oldPassword}}, {{userRecordUid}}; default
+                  {\"userEmail\": \"{{user}}\", \"newPassword\": \"{{newPassword}}\"}
+  auth_header     custom, optional: header carrying the token (default Authorization)
+  auth_scheme     custom, optional: word before the token (default Bearer for
+                  Authorization, none otherwise; 'none' for no scheme)
+  success_status  custom, optional: statuses meaning success, e.g. 201 or 200, 204
+                  (default any 2xx)
+
+Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rotate-rest-api",
+    version,
+    about = "Rotates an account's password with one REST call (Keeper Gateway PAM script)."
+)]
+pub struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+impl Cli for Args {
+    const FIELDS: &'static str = FIELDS;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+}
+
+pub fn main() -> ExitCode {
+    cli::run::<Args>(|_, context| rotate(&context))
+}
+
+/// Sends the password change and judges the answer. Returns the summary line.
+pub fn rotate(context: &Context) -> Result<String> {
+    let plan = Plan::from_input(&context.input)?;
+    let target = plan.target();
+    tracing::info!(
+        "API record: {}; account: '{}'",
+        plan.api_record.location(),
+        plan.user
+    );
+    if context.dry_run {
+        return Ok(format!(
+            "dry run: would send {target} with header {}: {}{} and a JSON body with {}; \
+             success on {}. Nothing was sent.",
+            plan.auth_header,
+            plan.auth_prefix,
+            plan.token,
+            keys(&plan.template.top_level_keys()),
+            plan.success.describe()
+        ));
+    }
+    let client = context.http()?;
+    let request = plan.request()?;
+    tracing::info!("changing the password of '{}' with {target}", plan.user);
+    let response = cli::block_on(client.send(&request, Replay::Unsafe))?
+        .map_err(|error| explain(error, &plan))?;
+    if plan.success.accepts(response.status) {
+        return Ok(format!(
+            "rotated the password of '{}': {target} answered HTTP {}",
+            plan.user,
+            response.status.as_u16()
+        ));
+    }
+    let snippet = response.snippet();
+    let status = response.status.as_u16();
+    let advice = match status {
+        401 | 403 => format!(
+            "; check the API token (password) in {}",
+            plan.api_record.location()
+        ),
+        404 => format!("; check the url in {}", plan.api_record.location()),
+        _ => String::new(),
+    };
+    Err(Error::Status {
+        target,
+        status,
+        snippet: format!(
+            "{}{}; the password was not changed{advice}",
+            if snippet.is_empty() { "" } else { ": " },
+            snippet
+        ),
+    })
+}
+
+/// Adds what the administrator must know to the HTTP layer's errors.
+fn explain(error: Error, plan: &Plan<'_>) -> Error {
+    match error {
+        Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
+            "{target}: the request was sent but {detail}, so the password of '{}' may or may \
+             not have changed. The record still holds the old password: if it still works, \
+             nothing changed and the rotation can be run again; if not, reset the password \
+             through the service and store it in the record",
+            plan.user
+        )),
+        other => other,
+    }
+}
+
+fn keys(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "no top-level keys".into()
+    } else {
+        format!("keys {}", keys.join(", "))
+    }
+}

@@ -1,0 +1,253 @@
+//! A stateful fake of a REST password endpoint.
+//!
+//! It holds accounts and their passwords, checks the token in the configured
+//! header, and on a valid request sets the account's password: the one found
+//! at a JSON pointer of the body (`/newPassword` by default) for the account
+//! at another (`/userEmail`). It records every request it receives, and can
+//! be told to answer the next requests with any status, headers, body or
+//! delay instead.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+use crate::runtime;
+
+/// A request the fake received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    /// Header names lower-cased, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// One scripted answer, used instead of the fake's own logic.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: String::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    accounts: HashMap<String, String>,
+    token_header: String,
+    token_value: String,
+    user_pointer: String,
+    password_pointer: String,
+    success_status: u16,
+    delay: Duration,
+    script: VecDeque<Reply>,
+    received: Vec<Received>,
+}
+
+/// The fake, listening on 127.0.0.1 until dropped.
+#[derive(Debug)]
+pub struct FakeRest {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeRest {
+    /// Starts a fake that accepts `Authorization: Bearer <token>` and answers
+    /// 201 on success.
+    pub fn start(token: &str) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            accounts: HashMap::new(),
+            token_header: "authorization".into(),
+            token_value: format!("Bearer {token}"),
+            user_pointer: "/userEmail".into(),
+            password_pointer: "/newPassword".into(),
+            success_status: 201,
+            delay: Duration::ZERO,
+            script: VecDeque::new(),
+            received: Vec::new(),
+        }));
+        let server = runtime().block_on(async {
+            let server = MockServer::builder().start().await;
+            Mock::given(wiremock::matchers::any())
+                .respond_with(Responder(Arc::clone(&state)))
+                .mount(&server)
+                .await;
+            server
+        });
+        Self { server, state }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.uri())
+    }
+
+    pub fn with_account(self, user: &str, password: &str) -> Self {
+        self.state()
+            .accounts
+            .insert(user.to_owned(), password.to_owned());
+        self
+    }
+
+    /// Expects the token as `<header>: <value>` (value including any scheme).
+    pub fn expect_token(self, header: &str, value: &str) -> Self {
+        {
+            let mut state = self.state();
+            state.token_header = header.to_ascii_lowercase();
+            state.token_value = value.to_owned();
+        }
+        self
+    }
+
+    /// Where in the JSON body the account and the new password are.
+    pub fn body_pointers(self, user: &str, password: &str) -> Self {
+        {
+            let mut state = self.state();
+            state.user_pointer = user.to_owned();
+            state.password_pointer = password.to_owned();
+        }
+        self
+    }
+
+    pub fn success_status(self, status: u16) -> Self {
+        self.state().success_status = status;
+        self
+    }
+
+    /// Delays every answer of the fake's own logic.
+    pub fn delay(self, delay: Duration) -> Self {
+        self.state().delay = delay;
+        self
+    }
+
+    /// Answers the next request with `reply` (queued after earlier ones).
+    pub fn then_reply(&self, reply: Reply) -> &Self {
+        self.state().script.push_back(reply);
+        self
+    }
+
+    pub fn password_of(&self, user: &str) -> Option<String> {
+        self.state().accounts.get(user).cloned()
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state().received.clone()
+    }
+}
+
+struct Responder(Arc<Mutex<State>>);
+
+impl Respond for Responder {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let received = Received {
+            method: request.method.to_string(),
+            path: request.url.path().to_owned(),
+            headers: request
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: request.body.clone(),
+        };
+        state.received.push(received.clone());
+        if let Some(reply) = state.script.pop_front() {
+            let mut template = ResponseTemplate::new(reply.status)
+                .set_body_string(reply.body)
+                .set_delay(reply.delay);
+            for (name, value) in reply.headers {
+                template = template.insert_header(name.as_str(), value.as_str());
+            }
+            return template;
+        }
+        let delay = state.delay;
+        state.change_password(&received).set_delay(delay)
+    }
+}
+
+impl State {
+    fn change_password(&mut self, request: &Received) -> ResponseTemplate {
+        if request.header(&self.token_header) != Some(self.token_value.as_str()) {
+            return error(
+                401,
+                "invalid_token",
+                "The access token is missing or invalid.",
+            );
+        }
+        let body = request.json();
+        if body.is_null() {
+            return error(400, "invalid_request", "The body is not JSON.");
+        }
+        let user = body.pointer(&self.user_pointer).and_then(Value::as_str);
+        let password = body.pointer(&self.password_pointer).and_then(Value::as_str);
+        let (Some(user), Some(password)) = (user, password) else {
+            return error(
+                400,
+                "invalid_request",
+                "The account or new password is missing.",
+            );
+        };
+        let Some(stored) = self.accounts.get_mut(user) else {
+            return error(404, "not_found", "No such account.");
+        };
+        password.clone_into(stored);
+        ResponseTemplate::new(self.success_status)
+            .set_body_json(json!({"status": "password changed", "account": user}))
+    }
+}
+
+fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": code, "message": message}))
+}

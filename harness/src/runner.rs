@@ -1,0 +1,171 @@
+//! Runs a built binary the way the Gateway does: one base64 line on stdin,
+//! exit code, stdout and stderr captured. Every run is scanned for leaks: if
+//! any secret of the scenario appears in any output, the run fails.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::scenario::{Scenario, leak_forms};
+
+/// How long a run may take before the harness kills it.
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug)]
+pub struct Run {
+    bin: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    stdin: Vec<u8>,
+    secrets: Vec<String>,
+    kill_after: Duration,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn new(bin: impl AsRef<Path>) -> Self {
+        Self {
+            bin: bin.as_ref().to_owned(),
+            args: Vec::new(),
+            envs: Vec::new(),
+            stdin: Vec::new(),
+            secrets: Vec::new(),
+            kill_after: DEFAULT_KILL_AFTER,
+        }
+    }
+
+    /// Feeds the scenario's line on stdin and scans for its secrets.
+    pub fn scenario(mut self, scenario: &Scenario) -> Self {
+        let mut line = scenario.encode().into_bytes();
+        line.push(b'\n');
+        self.stdin = line;
+        self.secrets.extend(scenario.secrets());
+        self
+    }
+
+    /// Raw stdin, for malformed input.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = bytes.into();
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.envs.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// One more value the outputs must not contain.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
+    pub fn kill_after(mut self, limit: Duration) -> Self {
+        self.kill_after = limit;
+        self
+    }
+
+    /// Runs the binary and returns what it did. Panics if any secret appears
+    /// in stdout or stderr, naming the secret by its position only.
+    pub fn run(self) -> Outcome {
+        let mut command = assert_cmd::Command::new(&self.bin);
+        command
+            .args(&self.args)
+            .env_remove("KEEPER_ROTATOR_LOG")
+            .env_remove("KEEPER_ROTATOR_TIMEOUT")
+            .env_remove("RUST_BACKTRACE")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .write_stdin(self.stdin)
+            .timeout(self.kill_after);
+        let started = Instant::now();
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        let outcome = Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        };
+        if let Some(leak) = outcome.find_leak(&self.secrets) {
+            panic!("LEAK: {leak}\n--- stdout\n(withheld)\n--- stderr\n(withheld)");
+        }
+        outcome
+    }
+}
+
+impl Outcome {
+    /// Describes the first secret found in an output, without showing it.
+    pub fn find_leak(&self, secrets: &[String]) -> Option<String> {
+        for (index, secret) in secrets.iter().enumerate() {
+            for form in leak_forms(secret) {
+                for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+                    if text.contains(&form) {
+                        return Some(format!(
+                            "secret #{index} ({} characters) appeared in {name}",
+                            secret.chars().count()
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Both outputs, for assertion messages.
+    pub fn output(&self) -> String {
+        format!(
+            "exit {:?} after {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+
+    /// Asserts the exit code, showing both outputs when it differs.
+    pub fn assert_exit(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "{}", self.output());
+        self
+    }
+
+    /// Asserts stderr contains `text`.
+    pub fn assert_stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.output()
+        );
+        self
+    }
+
+    /// Asserts stdout contains `text`.
+    pub fn assert_stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.output()
+        );
+        self
+    }
+
+    /// Asserts the run ended cleanly: exactly one line on stdout, and no
+    /// panic or backtrace anywhere.
+    pub fn assert_clean(&self) -> &Self {
+        assert_eq!(self.stdout.lines().count(), 1, "{}", self.output());
+        for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+            assert!(!self.stderr.contains(bad), "{}", self.output());
+        }
+        self
+    }
+}
