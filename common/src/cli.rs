@@ -15,7 +15,7 @@ use crate::error::{Error, Exit, Result};
 use crate::gateway::GatewayInput;
 use crate::http;
 use crate::log;
-use crate::secret::{self, Secret};
+use crate::secret;
 
 /// The flags every binary takes. No secret is ever taken from argv.
 #[derive(Debug, Clone, clap::Args)]
@@ -155,7 +155,7 @@ fn debug_panic(input: &GatewayInput) {
     let secret = input
         .new_password
         .as_ref()
-        .map(Secret::expose)
+        .map(secret::Secret::expose)
         .unwrap_or_default();
     panic!("forced panic holding {secret}");
 }

@@ -8,6 +8,11 @@
 //! | [`net`] | network faults: refused ports, servers that hang up |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 
+#![allow(
+    clippy::expect_used,
+    reason = "test infrastructure: a fake that cannot start must fail the test loudly"
+)]
+
 pub mod demo;
 pub mod fake_rest;
 pub mod net;

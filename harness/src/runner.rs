@@ -169,3 +169,55 @@ impl Outcome {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(stdout: &str, stderr: &str) -> Outcome {
+        Outcome {
+            code: Some(0),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_secret_in_any_form_in_either_output_is_a_leak() {
+        let secrets = vec!["pa\"ss w/rd".to_owned()];
+        for (stdout, stderr) in [
+            ("x pa\"ss w/rd y", ""),
+            ("", r#"{"p":"pa\"ss w/rd"}"#),
+            ("", "p=pa%22ss%20w%2Frd"),
+        ] {
+            let leak = outcome(stdout, stderr).find_leak(&secrets);
+            assert!(leak.is_some(), "{stdout} {stderr}");
+            assert!(!leak.unwrap().contains("pa\"ss"));
+        }
+        assert!(outcome("[redacted]", "").find_leak(&secrets).is_none());
+    }
+
+    #[test]
+    fn scenario_secrets_cover_passwords_secret_fields_and_the_line() {
+        let scenario = Scenario::from_json(
+            r#"{"params": {"newPassword": "new-secret-1", "oldPassword": "old-secret-1", "user": "alice"},
+                "records": [{"uid": "a", "title": "T", "password": "tok-secret-1",
+                             "keyPair": {"privateKey": "pk-secret-1"}, "login": "svc-login"}],
+                "secrets": ["extra-secret-1"]}"#,
+        )
+        .unwrap();
+        let secrets = scenario.secrets();
+        for expected in [
+            "new-secret-1",
+            "old-secret-1",
+            "tok-secret-1",
+            "pk-secret-1",
+            "extra-secret-1",
+        ] {
+            assert!(secrets.iter().any(|s| s == expected), "{expected}");
+        }
+        assert!(secrets.contains(&scenario.encode()));
+        assert!(!secrets.iter().any(|s| s == "svc-login" || s == "alice"));
+    }
+}

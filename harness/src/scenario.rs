@@ -64,9 +64,9 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 impl Scenario {
-    /// Loads `fixtures/scenarios/<name>`.
+    /// Loads `fixtures/<name>`, e.g. `scenarios/rest-api/default.json`.
     pub fn load(name: &str) -> Self {
-        let path = fixtures_dir().join("scenarios").join(name);
+        let path = fixtures_dir().join(name);
         Self::from_file(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -132,8 +132,10 @@ impl<'a> Plan<'a> {
 /// documented titles, else the single record holding both `url` and
 /// `password`.
 pub fn find_api_record(records: &Records) -> Result<&Record> {
-    if let Some(user) = records.user() {
-        if let Some(title) = user.text("api_record_title")? {
+    if let Some(user) = records.user()
+        && let Some(title) = user.text("api_record_title")?
+    {
+        {
             return match records.titled(&title).as_slice() {
                 [one] => Ok(one),
                 [] => Err(Error::Config(format!(
@@ -193,9 +195,10 @@ fn titles<'r>(records: impl Iterator<Item = &'r Record>) -> String {
 }
 
 /// Which statuses mean the password changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Success {
     /// Any 2xx (the default).
+    #[default]
     AnyOk,
     /// Exactly these statuses, or classes (`2` for `2xx`).
     Listed(Vec<StatusMatch>),
@@ -205,12 +208,6 @@ pub enum Success {
 pub enum StatusMatch {
     Exact(u16),
     Class(u16),
-}
-
-impl Default for Success {
-    fn default() -> Self {
-        Self::AnyOk
-    }
 }
 
 impl Success {
@@ -260,14 +257,16 @@ impl Success {
     pub fn describe(&self) -> String {
         match self {
             Self::AnyOk => "any HTTP 2xx".into(),
-            Self::Listed(list) => list
-                .iter()
-                .map(|m| match m {
-                    StatusMatch::Exact(s) => s.to_string(),
-                    StatusMatch::Class(c) => format!("{c}xx"),
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            Self::Listed(list) => format!(
+                "HTTP {}",
+                list.iter()
+                    .map(|m| match m {
+                        StatusMatch::Exact(s) => s.to_string(),
+                        StatusMatch::Class(c) => format!("{c}xx"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }

@@ -23,9 +23,10 @@ with an API record attached to the script as a rotation credential.
 
 Gateway input read: user, newPassword, userRecordUid; oldPassword only for {{oldPassword}}.
 
-API record (never the user record): the attached record titled by the user
-record's custom field api_record_title, else the one titled \"API Access
-Details\" or \"Record with Access Token\", else the only one with url and password.
+API record (never the user record), the first that applies:
+  1. the attached record titled by the user record's custom field api_record_title
+  2. the attached record titled \"API Access Details\" or \"Record with Access Token\"
+  3. the only attached record holding both url and password
   url             the endpoint that changes the password (https)
   password        the API token
   http_method     custom, optional: POST (default), PUT or PATCH

@@ -197,14 +197,15 @@ fn quote_bare_placeholders(text: &str) -> String {
     let mut escaped = false;
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if !in_string && rest.starts_with("{{") {
-            if let Some(close) = rest.find("}}") {
-                out.push('"');
-                out.push_str(&rest[..close + 2]);
-                out.push('"');
-                rest = &rest[close + 2..];
-                continue;
-            }
+        if !in_string
+            && rest.starts_with("{{")
+            && let Some(close) = rest.find("}}")
+        {
+            out.push('"');
+            out.push_str(&rest[..close + 2]);
+            out.push('"');
+            rest = &rest[close + 2..];
+            continue;
         }
         if in_string {
             if escaped {

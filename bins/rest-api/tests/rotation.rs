@@ -1,0 +1,367 @@
+//! rotate-rest-api, driven through the real binary and the harness fakes.
+//! Every run is scanned for leaks of the scenario's secrets.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken fixture"
+)]
+
+use std::time::Duration;
+
+use harness::net::{HangUpServer, refused_port};
+use harness::{FakeRest, Outcome, Reply, Run, Scenario};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rotate-rest-api");
+/// The token of the API record `ApiRecordUid0000000001` in the fixtures.
+const TOKEN: &str = "api-token-0001-x7";
+const ACCOUNT: &str = "alice@example.com";
+const OLD: &str = "Old-Passw0rd-4f1c";
+const NEW: &str = "New-Passw0rd-9d2e";
+
+fn scenario(name: &str) -> Scenario {
+    Scenario::load(&format!("scenarios/rest-api/{name}"))
+}
+
+fn fake() -> FakeRest {
+    FakeRest::start(TOKEN).with_account(ACCOUNT, OLD)
+}
+
+fn rotate(name: &str, fake: &FakeRest) -> Outcome {
+    Run::new(BIN)
+        .scenario(&scenario(name).var("API_URL", fake.url("/v1/password")))
+        .run()
+}
+
+// --- success and record selection ------------------------------------------
+
+#[test]
+fn default_request_posts_json_with_a_bearer_token_and_changes_the_password() {
+    let fake = fake();
+    let out = rotate("default.json", &fake);
+    out.assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("rotated the password of 'alice@example.com'")
+        .assert_stdout_has("answered HTTP 201");
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
+    let requests = fake.received();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[0].path, "/v1/password");
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Bearer api-token-0001-x7")
+    );
+    assert_eq!(requests[0].header("content-type"), Some("application/json"));
+    assert_eq!(
+        requests[0].json(),
+        serde_json::json!({"userEmail": ACCOUNT, "newPassword": NEW})
+    );
+}
+
+#[test]
+fn the_docs_script_title_record_with_access_token_is_found() {
+    let fake = fake();
+    rotate("script-title.json", &fake).assert_exit(0);
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
+}
+
+#[test]
+fn api_record_title_on_the_user_record_picks_the_api_record() {
+    let fake = fake();
+    rotate("api-record-title.json", &fake)
+        .assert_exit(0)
+        .assert_stderr_has("record 'Payroll API'");
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
+}
+
+#[test]
+fn api_record_title_naming_no_attached_record_exits_2_listing_the_attached_ones() {
+    let fake = fake();
+    rotate("api-record-title-missing.json", &fake)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("no attached record is titled 'Missing API'")
+        .assert_stderr_has("'Payroll API' (uid ApiRecordUid0000000001)");
+    assert!(fake.received().is_empty());
+}
+
+#[test]
+fn the_single_record_with_url_and_password_is_used_when_no_title_matches() {
+    let fake = fake();
+    rotate("url-and-password-only.json", &fake).assert_exit(0);
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
+}
+
+#[test]
+fn the_user_record_is_never_taken_for_the_api_record() {
+    let fake = fake();
+    rotate("user-record-only.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("no API record found");
+    assert!(fake.received().is_empty());
+}
+
+#[test]
+fn two_candidate_api_records_exit_2_naming_both_titles() {
+    let fake = fake();
+    rotate("two-candidates.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("'API Access Details' (uid ApiRecordUid0000000001)")
+        .assert_stderr_has("'Record with Access Token' (uid ApiRecordUid0000000002)")
+        .assert_stderr_has("api_record_title");
+    assert!(fake.received().is_empty());
+}
+
+#[test]
+fn no_api_record_exits_2_saying_what_to_attach() {
+    let fake = fake();
+    rotate("no-api-record.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("attach a record titled 'API Access Details'");
+}
+
+// --- customisations ----------------------------------------------------------
+
+#[test]
+fn custom_method_header_and_template_send_hostile_passwords_intact() {
+    let scenario = scenario("custom-request.json");
+    let params = scenario.params();
+    let new = params["newPassword"].as_str().unwrap().to_owned();
+    let old = params["oldPassword"].as_str().unwrap().to_owned();
+    let fake = FakeRest::start(TOKEN)
+        .with_account(ACCOUNT, &old)
+        .expect_token("X-API-Key", TOKEN)
+        .body_pointers("/account/login", "/credentials/next")
+        .success_status(200);
+    Run::new(BIN)
+        .scenario(&scenario.var("API_URL", fake.url("/v2/users/password")))
+        .run()
+        .assert_exit(0);
+    let request = &fake.received()[0];
+    assert_eq!(request.method, "PUT");
+    assert_eq!(request.header("authorization"), None);
+    assert_eq!(
+        request.json(),
+        serde_json::json!({
+            "account": {"login": ACCOUNT, "ref": "UserRecordUid000000001"},
+            "credentials": {"current": old, "next": new}
+        })
+    );
+    assert_eq!(fake.password_of(ACCOUNT), Some(new));
+}
+
+#[test]
+fn a_template_using_the_old_password_without_one_exits_2_before_sending() {
+    let fake = fake();
+    rotate("template-needs-old-password.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("'oldPassword' is missing or empty in the Gateway's input")
+        .assert_stderr_has("body_template of record 'API Access Details'");
+    assert!(fake.received().is_empty());
+}
+
+#[test]
+fn a_template_that_is_not_json_exits_2_naming_the_field() {
+    let fake = fake();
+    rotate("bad-template.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("'body_template' in record 'API Access Details'")
+        .assert_stderr_has("not valid JSON");
+    assert!(fake.received().is_empty());
+}
+
+#[test]
+fn success_status_rejects_a_2xx_it_does_not_list() {
+    let fake = fake();
+    rotate("success-200-only.json", &fake)
+        .assert_exit(1)
+        .assert_stderr_has("answered HTTP 201");
+}
+
+#[test]
+fn any_2xx_is_success_by_default() {
+    let fake = fake();
+    fake.then_reply(Reply::status(204));
+    rotate("default.json", &fake)
+        .assert_exit(0)
+        .assert_stdout_has("HTTP 204");
+}
+
+#[test]
+fn dry_run_sends_nothing_and_prints_the_plan() {
+    let fake = fake();
+    Run::new(BIN)
+        .arg("--dry-run")
+        .scenario(&scenario("default.json").var("API_URL", fake.url("/v1/password")))
+        .run()
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("dry run: would send POST http://127.0.0.1:")
+        .assert_stdout_has("Bearer [redacted]")
+        .assert_stdout_has("keys userEmail, newPassword");
+    assert!(fake.received().is_empty());
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
+}
+
+// --- bad records ---------------------------------------------------------------
+
+#[test]
+fn a_missing_url_exits_2_naming_the_field_and_the_record() {
+    let fake = fake();
+    rotate("missing-url.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has(
+            "'url' is missing or empty in record 'API Access Details' (uid ApiRecordUid0000000001)",
+        );
+}
+
+#[test]
+fn an_empty_token_exits_2_naming_the_password_field() {
+    let fake = fake();
+    rotate("missing-token.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("'password' is missing or empty in record 'API Access Details'")
+        .assert_stderr_has("API token");
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_without_showing_the_query() {
+    let fake = fake();
+    let out = rotate("plain-http.json", &fake);
+    out.assert_exit(2)
+        .assert_stderr_has("uses plain http; use https");
+    assert!(!out.stderr.contains("query-secret-123"), "{}", out.output());
+}
+
+#[test]
+fn a_get_method_is_refused() {
+    let fake = fake();
+    rotate("bad-method.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("'GET' is not POST, PUT or PATCH");
+}
+
+#[test]
+fn a_missing_user_exits_2_naming_it() {
+    let fake = fake();
+    rotate("missing-user.json", &fake)
+        .assert_exit(2)
+        .assert_stderr_has("'user' is missing or empty in the Gateway's input");
+}
+
+// --- API failures ----------------------------------------------------------------
+
+#[test]
+fn a_401_exits_1_pointing_at_the_token() {
+    let fake = FakeRest::start("a-different-token-value").with_account(ACCOUNT, OLD);
+    rotate("default.json", &fake)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("answered HTTP 401")
+        .assert_stderr_has("invalid_token")
+        .assert_stderr_has("check the API token (password) in record 'API Access Details'");
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
+}
+
+#[test]
+fn a_403_exits_1() {
+    let fake = fake();
+    fake.then_reply(Reply::status(403).body(r#"{"error":"forbidden"}"#));
+    rotate("default.json", &fake)
+        .assert_exit(1)
+        .assert_stderr_has("answered HTTP 403: {\"error\":\"forbidden\"}");
+}
+
+#[test]
+fn a_404_exits_1_pointing_at_the_url() {
+    let fake = FakeRest::start(TOKEN); // no such account
+    rotate("default.json", &fake)
+        .assert_exit(1)
+        .assert_stderr_has("answered HTTP 404")
+        .assert_stderr_has("check the url");
+}
+
+#[test]
+fn a_429_is_retried_after_retry_after_and_then_succeeds() {
+    let fake = fake();
+    fake.then_reply(Reply::status(429).header("Retry-After", "1"));
+    let out = rotate("default.json", &fake);
+    out.assert_exit(0);
+    assert_eq!(fake.received().len(), 2);
+    assert!(out.elapsed >= Duration::from_secs(1), "{}", out.output());
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
+}
+
+#[test]
+fn a_503_asking_to_wait_past_the_deadline_exits_1_at_once() {
+    let fake = fake();
+    fake.then_reply(Reply::status(503).header("Retry-After", "3600"));
+    let out = Run::new(BIN)
+        .arg("--timeout")
+        .arg("10")
+        .scenario(&scenario("default.json").var("API_URL", fake.url("/v1/password")))
+        .run();
+    out.assert_exit(1)
+        .assert_stderr_has("asked to wait 3600 s")
+        .assert_stderr_has("deadline of 10 s");
+    assert!(out.elapsed < Duration::from_secs(5), "{}", out.output());
+    assert_eq!(fake.received().len(), 1);
+}
+
+#[test]
+fn a_500_exits_1_with_the_body_redacted_of_every_secret() {
+    let fake = fake();
+    fake.then_reply(Reply::status(500).body(format!(
+        r#"{{"error":"internal","echo":{{"token":"{TOKEN}","new":"{NEW}","old":"{OLD}"}}}}"#
+    )));
+    rotate("default.json", &fake)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("answered HTTP 500")
+        .assert_stderr_has(r#""token":"[redacted]","new":"[redacted]","old":"[redacted]""#)
+        .assert_stderr_has("the password was not changed");
+}
+
+#[test]
+fn a_slow_answer_past_the_deadline_exits_4_saying_the_change_is_uncertain() {
+    let fake = fake().delay(Duration::from_secs(8));
+    let out = Run::new(BIN)
+        .arg("--timeout")
+        .arg("2")
+        .scenario(&scenario("default.json").var("API_URL", fake.url("/v1/password")))
+        .run();
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("may or may not have changed");
+    assert!(out.elapsed < Duration::from_secs(6), "{}", out.output());
+    assert_eq!(
+        fake.received().len(),
+        1,
+        "an unsafe request must not be resent"
+    );
+}
+
+#[test]
+fn a_refused_connection_exits_1_after_retrying() {
+    let url = format!("http://127.0.0.1:{}/v1/password", refused_port());
+    let out = Run::new(BIN)
+        .scenario(&scenario("default.json").var("API_URL", url))
+        .run();
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("Connection refused")
+        .assert_stderr_has("attempt 4 of 4")
+        .assert_stdout_has("exit 1 (failed, nothing changed)");
+}
+
+#[test]
+fn a_dropped_connection_after_sending_exits_4_and_is_not_resent() {
+    let server = HangUpServer::start();
+    let out = Run::new(BIN)
+        .scenario(&scenario("default.json").var("API_URL", server.url("/v1/password")))
+        .run();
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("the request was sent but");
+    assert_eq!(server.requests(), 1);
+}
