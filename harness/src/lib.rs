@@ -6,6 +6,7 @@
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
 //! | [`net`] | network faults: refused ports, servers that hang up |
+//! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 
 #![allow(
@@ -13,6 +14,7 @@
     reason = "test infrastructure: a fake that cannot start must fail the test loudly"
 )]
 
+pub mod bench;
 pub mod demo;
 pub mod fake_rest;
 pub mod net;

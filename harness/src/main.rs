@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use harness::{Scenario, demo};
+use harness::{Scenario, bench, demo};
 
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about = "The keeper-rotators test harness.")]
@@ -26,6 +26,17 @@ enum Command {
     /// Run a binary end to end against the local fakes and show what happened.
     Demo {
         use_case: UseCase,
+        /// Directory holding the built binaries (default: next to this harness).
+        #[arg(long, value_name = "DIR")]
+        bin_dir: Option<PathBuf>,
+    },
+    /// Measure a binary: start-up, end-to-end rotation time against the fakes,
+    /// peak memory, size. Build with --release first for meaningful figures.
+    Bench {
+        use_case: UseCase,
+        /// How many rotations (and as many start-ups) to time.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
         /// Directory holding the built binaries (default: next to this harness).
         #[arg(long, value_name = "DIR")]
         bin_dir: Option<PathBuf>,
@@ -52,6 +63,18 @@ fn main() -> ExitCode {
                     print!("{}", report.text);
                     println!("== demo {}", if report.ok { "succeeded" } else { "FAILED" });
                     report.ok
+                }),
+        },
+        Command::Bench {
+            use_case,
+            runs,
+            bin_dir,
+        } => match use_case {
+            UseCase::RestApi => demo::find_binary("rotate-rest-api", bin_dir.as_deref())
+                .and_then(|bin| bench::rest_api(&bin, runs).map(|f| f.report(&bin)))
+                .map(|report| {
+                    print!("{report}");
+                    true
                 }),
         },
     };
