@@ -121,14 +121,25 @@ fn parse<C: Cli>() -> C {
     C::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-fn prepare<C: Cli>(cli: &C) -> Result<Context> {
+/// For programs other than the rotators (the harness's vault commands):
+/// the same panic hook and logging.
+pub fn init_process(name: &str) -> Result<()> {
+    install_panic_hook(name.to_owned());
+    init_logging()
+}
+
+fn init_logging() -> Result<()> {
     let level = log::level_from_env();
     log::init(
         *level
             .as_ref()
             .unwrap_or(&tracing_subscriber::filter::LevelFilter::INFO),
     );
-    level?;
+    level.map(|_| ())
+}
+
+fn prepare<C: Cli>(cli: &C) -> Result<Context> {
+    init_logging()?;
     let common = cli.common();
     let deadline = Deadline::after(Duration::from_secs(common.timeout));
     let input = GatewayInput::read(common.input.as_deref())?;
@@ -169,15 +180,53 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
     Ok(runtime.block_on(future))
 }
 
+thread_local! {
+    /// Set while this thread runs a [`catch_panic`] call.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where the last guarded panic happened.
+    static CAUGHT_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`, turning a panic inside it (a dependency's, say) into
+/// `Err(location)`. The panic hook stays silent for such a panic: the caller
+/// reports it as an ordinary error.
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(false));
+    result.map_err(|_| {
+        CAUGHT_AT
+            .with(|c| c.borrow_mut().take())
+            .unwrap_or_else(|| "an unknown place".into())
+    })
+}
+
+/// A source path without the cargo registry's prefix:
+/// `keeper-secrets-manager-core-17.3.0/src/core/core.rs`.
+fn short_path(path: &str) -> &str {
+    match path.find("/registry/src/") {
+        Some(at) => {
+            let rest = &path[at + "/registry/src/".len()..];
+            rest.split_once('/')
+                .map_or(rest, |(_, crate_path)| crate_path)
+        }
+        None => path,
+    }
+}
+
 /// A panic anywhere, dependencies included, prints one line and exits with a
 /// defined code: 1 before any change was sent, 4 after. The panic's message is
 /// not printed: it could hold data, and the location is enough to report it.
 fn install_panic_hook(name: String) {
     std::panic::set_hook(Box::new(move |info| {
-        let location = info
+        let at = info
             .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+            .map(|l| format!("{}:{}", short_path(l.file()), l.line()));
+        if GUARDED.with(std::cell::Cell::get) {
+            CAUGHT_AT.with(|c| *c.borrow_mut() = at);
+            return;
+        }
+        let location = at.map(|at| format!(" at {at}")).unwrap_or_default();
         let (exit, advice) = if change_started() {
             (
                 Exit::NeedsAttention,

@@ -9,6 +9,7 @@
 //! | [`deadline`] | the one deadline a run must finish by |
 //! | [`error`] | the error enum and its exit codes |
 //! | [`log`] | log lines on stderr, the summary line on stdout |
+//! | [`vault`] | Keeper records through the official KSM SDK: read, set custom fields, save |
 //! | [`cli`] | the common flags and the run loop every binary shares |
 
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod log;
 pub mod records;
 pub mod secret;
+pub mod vault;
 
 pub use error::{Error, Exit, Location, Result};
 pub use secret::Secret;

@@ -5,6 +5,8 @@
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
+//! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol |
+//! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`net`] | network faults: refused ports, servers that hang up |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
@@ -17,11 +19,14 @@
 pub mod bench;
 pub mod demo;
 pub mod fake_rest;
+pub mod fake_vault;
 pub mod net;
 pub mod runner;
 pub mod scenario;
+pub mod vault_cli;
 
 pub use fake_rest::{FakeRest, Reply};
+pub use fake_vault::{FakeVault, Fault};
 pub use runner::{Outcome, Run};
 pub use scenario::Scenario;
 

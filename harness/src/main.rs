@@ -30,6 +30,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         bin_dir: Option<PathBuf>,
     },
+    /// The fake Keeper vault, and record reads and writes through common::vault.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
     /// Measure a binary: start-up, end-to-end rotation time against the fakes,
     /// peak memory, size. Build with --release first for meaningful figures.
     Bench {
@@ -40,6 +45,37 @@ enum Command {
         /// Directory holding the built binaries (default: next to this harness).
         #[arg(long, value_name = "DIR")]
         bin_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VaultCommand {
+    /// Serve a fake vault until killed. Writes DIR/gateway-config.json, DIR/ca.pem,
+    /// DIR/env (export it to point any binary at the fake) and DIR/records.json
+    /// (rewritten after every update); prints the port.
+    Serve {
+        /// A JSON array of records: {"uid", "type", "title", "fields", "custom"}.
+        #[arg(long, value_name = "FILE")]
+        records: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Read fields of a record with the KSM config named by KEEPER_GATEWAY_CONFIG
+    /// (secrets are shown only as a fingerprint).
+    Get {
+        uid: String,
+        #[arg(long = "field", value_name = "NAME")]
+        fields: Vec<String>,
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Set custom fields of a record from stdin: [{"label", "value", "secret": bool}].
+    Set {
+        uid: String,
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
     },
 }
 
@@ -65,6 +101,7 @@ fn main() -> ExitCode {
                     report.ok
                 }),
         },
+        Command::Vault { command } => return vault(command),
         Command::Bench {
             use_case,
             runs,
@@ -84,6 +121,47 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("harness: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn vault(command: VaultCommand) -> ExitCode {
+    use std::time::Duration;
+    if let Err(error) = common::cli::init_process("harness") {
+        eprintln!("harness: {error}");
+        return ExitCode::from(error.exit().code());
+    }
+    let result = match command {
+        VaultCommand::Serve { records, dir, port } => {
+            return match harness::vault_cli::serve(&records, &dir, port) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("harness: {message}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        VaultCommand::Get {
+            uid,
+            fields,
+            timeout,
+        } => harness::vault_cli::get(&uid, &fields, Duration::from_secs(timeout)),
+        VaultCommand::Set { uid, timeout } => {
+            harness::vault_cli::set(&uid, Duration::from_secs(timeout))
+        }
+    };
+    match result {
+        Ok(text) => {
+            print!("{}", common::secret::redact(&text));
+            if !text.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("harness: {}", common::secret::redact(&error.to_string()));
+            ExitCode::from(error.exit().code())
         }
     }
 }

@@ -163,8 +163,17 @@ impl Outcome {
     /// panic or backtrace anywhere.
     pub fn assert_clean(&self) -> &Self {
         assert_eq!(self.stdout.lines().count(), 1, "{}", self.output());
+        self.assert_no_panic()
+    }
+
+    /// Asserts no panic message or backtrace reached either output.
+    pub fn assert_no_panic(&self) -> &Self {
         for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
-            assert!(!self.stderr.contains(bad), "{}", self.output());
+            assert!(
+                !self.stderr.contains(bad) && !self.stdout.contains(bad),
+                "{}",
+                self.output()
+            );
         }
         self
     }

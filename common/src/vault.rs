@@ -1,0 +1,521 @@
+//! Reads and writes Keeper records through the official Keeper Secrets
+//! Manager SDK (`keeper-secrets-manager-core`), with the Gateway's own KSM
+//! configuration.
+//!
+//! The SDK is blocking, may sleep for minutes when throttled, and panics on
+//! some malformed answers. So every call runs on a worker thread, bounded by
+//! the run's deadline. A panic inside it becomes an error. Fields are read
+//! and written on the record's JSON with this module's own code, never with
+//! the SDK's getters, which panic on empty or non-list values.
+//!
+//! Writes use a plain `update_secret` (transaction type "general"): the stored
+//! value is the new one as soon as the call returns. See the README ("Vault
+//! writes") for why the rotation transaction is not used.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine;
+use keeper_secrets_manager_core::{
+    ClientOptions, InMemoryKeyValueStorage, KSMRError, KvStoreType, Record as SdkRecord,
+    SecretsManager,
+};
+use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
+
+use crate::cli::catch_panic;
+use crate::deadline::Deadline;
+use crate::error::{Error, Location, Result};
+use crate::records::kind;
+use crate::secret::Secret;
+
+/// The environment variable naming the Gateway's KSM config file.
+pub const CONFIG_VAR: &str = "KEEPER_GATEWAY_CONFIG";
+/// Where the Gateway keeps its KSM config.
+pub const DEFAULT_CONFIG: &str = "/etc/keeper-gateway/gateway-config.json";
+
+/// The config keys the SDK knows, less `clientKey` (a one-time binding token:
+/// a bound Gateway never needs it, and with it the SDK may try to bind).
+const KNOWN_KEYS: [&str; 10] = [
+    "clientId",
+    "privateKey",
+    "appKey",
+    "hostname",
+    "serverPublicKeyId",
+    "serverPublicKey",
+    "appOwnerPublicKey",
+    "url",
+    "bat",
+    "bindingKey",
+];
+/// Without these the SDK would attempt a first-time binding.
+const REQUIRED_KEYS: [&str; 3] = ["clientId", "privateKey", "appKey"];
+
+/// How often a save is tried again after a revision conflict.
+const MAX_SAVE_ATTEMPTS: u32 = 3;
+
+/// The Gateway's KSM config, filtered to the keys the SDK knows.
+pub struct VaultConfig {
+    json: Zeroizing<String>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for VaultConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultConfig")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultConfig {
+    /// The config path: `KEEPER_GATEWAY_CONFIG`, else the Gateway's default.
+    pub fn path() -> PathBuf {
+        std::env::var_os(CONFIG_VAR)
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from(DEFAULT_CONFIG), PathBuf::from)
+    }
+
+    /// Reads the config at [`VaultConfig::path`].
+    pub fn load_default() -> Result<Self> {
+        Self::load(&Self::path())
+    }
+
+    /// Reads a config file holding JSON or base64 of JSON. The file is never
+    /// written.
+    pub fn load(path: &Path) -> Result<Self> {
+        let shown = path.display();
+        let raw = Zeroizing::new(std::fs::read(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Config(format!(
+                    "the Gateway's KSM config {shown} does not exist; set {CONFIG_VAR} to its path"
+                ))
+            } else {
+                Error::Config(format!("cannot read the Gateway's KSM config {shown}: {e}"))
+            }
+        })?);
+        let text = String::from_utf8_lossy(&raw);
+        let text = text.trim();
+        let parsed: Option<Value> = if text.starts_with('{') {
+            serde_json::from_str(text).ok()
+        } else {
+            decode_base64(text).and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        };
+        let Some(Value::Object(map)) = parsed else {
+            return Err(Error::Config(format!(
+                "the Gateway's KSM config {shown} is neither a JSON object nor base64 of one"
+            )));
+        };
+        let mut kept = Map::new();
+        for key in KNOWN_KEYS {
+            if let Some(Value::String(value)) = map.get(key)
+                && !value.trim().is_empty()
+            {
+                Secret::new(value.clone()); // registers it with the redactor
+                kept.insert(key.to_owned(), Value::String(value.clone()));
+            }
+        }
+        let missing: Vec<&str> = REQUIRED_KEYS
+            .into_iter()
+            .filter(|k| !kept.contains_key(*k))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Config(format!(
+                "the Gateway's KSM config {shown} lacks {}; it must be the config of a bound \
+                 Gateway (refusing to run: the SDK would try to bind a new device)",
+                missing.join(", ")
+            )));
+        }
+        Ok(Self {
+            json: Zeroizing::new(Value::Object(kept).to_string()),
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn decode_base64(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(&compact).ok())
+        .map(Zeroizing::new)
+}
+
+/// One field value to store: plain text, or a secret kept in a hidden field.
+#[derive(Debug, Clone)]
+pub enum FieldValue {
+    Text(String),
+    Secret(Secret),
+}
+
+impl FieldValue {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Text(t) => t,
+            Self::Secret(s) => s.expose(),
+        }
+    }
+}
+
+/// A custom field this run owns and sets.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub label: String,
+    pub value: FieldValue,
+}
+
+impl Change {
+    pub fn text(label: &str, value: impl Into<String>) -> Self {
+        Self {
+            label: label.to_owned(),
+            value: FieldValue::Text(value.into()),
+        }
+    }
+
+    pub fn secret(label: &str, value: &Secret) -> Self {
+        Self {
+            label: label.to_owned(),
+            value: FieldValue::Secret(value.clone()),
+        }
+    }
+}
+
+/// A record fetched from the vault.
+pub struct VaultRecord {
+    inner: SdkRecord,
+}
+
+impl std::fmt::Debug for VaultRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultRecord")
+            .field("uid", &self.inner.uid)
+            .field("title", &self.inner.title)
+            .field("revision", &self.inner.revision)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultRecord {
+    pub fn uid(&self) -> &str {
+        &self.inner.uid
+    }
+
+    pub fn title(&self) -> &str {
+        &self.inner.title
+    }
+
+    pub fn record_type(&self) -> &str {
+        &self.inner.record_type
+    }
+
+    pub fn revision(&self) -> Option<i64> {
+        self.inner.revision
+    }
+
+    pub fn location(&self) -> Location {
+        Location::Record {
+            title: self.inner.title.clone(),
+            uid: self.inner.uid.clone(),
+        }
+    }
+
+    /// A field's first value as text: standard fields by label then type,
+    /// then custom fields by label then type (names compared ignoring case).
+    /// `None` when absent or empty; an error when the value is not text.
+    pub fn text(&self, name: &str) -> Result<Option<String>> {
+        for section in ["fields", "custom"] {
+            for field in self.matching(section, name) {
+                if let Some(text) = field_text(field)
+                    .map_err(|problem| Error::invalid(name, self.location(), problem))?
+                {
+                    return Ok(Some(text));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Like [`VaultRecord::text`], kept as a secret (and untrimmed).
+    pub fn secret(&self, name: &str) -> Result<Option<Secret>> {
+        Ok(self.text(name)?.map(Secret::new))
+    }
+
+    /// Sets custom field `label` to `value`, adding it (as `text`, or `secret`
+    /// for a hidden value) when the record has none.
+    pub fn set_custom(&mut self, change: &Change) {
+        let dict = &mut self.inner.record_dict;
+        let custom = dict
+            .entry("custom".to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !custom.is_array() {
+            *custom = Value::Array(Vec::new());
+        }
+        let Value::Array(fields) = custom else { return };
+        let value = json!([change.value.as_str()]);
+        let existing = fields.iter_mut().find(|f| {
+            f.get("label")
+                .and_then(Value::as_str)
+                .is_some_and(|l| l.eq_ignore_ascii_case(&change.label))
+        });
+        match existing {
+            Some(Value::Object(field)) => {
+                field.insert("value".to_owned(), value);
+            }
+            _ => {
+                let kind = match change.value {
+                    FieldValue::Text(_) => "text",
+                    FieldValue::Secret(_) => "secret",
+                };
+                fields.push(json!({"type": kind, "label": change.label, "value": value}));
+            }
+        }
+    }
+
+    fn matching<'a>(&'a self, section: &str, name: &'a str) -> impl Iterator<Item = &'a Value> {
+        let fields: &[Value] = self
+            .inner
+            .record_dict
+            .get(section)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice);
+        let by = move |key: &'static str| {
+            fields.iter().filter(move |f| {
+                f.get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(name))
+            })
+        };
+        by("label").chain(by("type"))
+    }
+}
+
+/// The first value of a field as text.
+fn field_text(field: &Value) -> std::result::Result<Option<String>, String> {
+    let items = match field.get("value") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(format!("its value is {}, expected a list", kind(other))),
+    };
+    match items.first() {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(other) => Err(format!("holds {}, expected text", kind(other))),
+    }
+}
+
+/// Why a call to the SDK failed.
+enum CallError {
+    /// The SDK returned an error.
+    Sdk(KSMRError),
+    /// The SDK panicked (at this location).
+    Panic(String),
+    /// No answer before the run's deadline.
+    Deadline,
+}
+
+/// The vault, through the official SDK.
+pub struct Vault {
+    sm: Option<SecretsManager>,
+    deadline: Deadline,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Builds the SDK client from `config`. Makes no network call.
+    pub fn open(config: &VaultConfig, deadline: Deadline) -> Result<Self> {
+        let json = config.json.to_string();
+        let sm = catch_panic(move || {
+            let storage = InMemoryKeyValueStorage::new(Some(json))?;
+            SecretsManager::new(ClientOptions::new_client_options(KvStoreType::InMemory(
+                storage,
+            )))
+        })
+        .map_err(|at| {
+            Error::Config(format!(
+                "the Keeper SDK failed on the KSM config {} (it crashed at {at})",
+                config.path.display()
+            ))
+        })?
+        .map_err(|e| {
+            Error::Config(format!(
+                "the Keeper SDK refused the KSM config {}: {e}",
+                config.path.display()
+            ))
+        })?;
+        Ok(Self {
+            sm: Some(sm),
+            deadline,
+        })
+    }
+
+    /// Opens the vault with the Gateway's config ([`VaultConfig::path`]).
+    pub fn open_default(deadline: Deadline) -> Result<Self> {
+        Self::open(&VaultConfig::load_default()?, deadline)
+    }
+
+    /// Fetches the record `uid`.
+    pub fn fetch(&mut self, uid: &str) -> Result<VaultRecord> {
+        let wanted = uid.to_owned();
+        let records = self
+            .call(move |sm| sm.get_secrets(vec![wanted]))
+            .map_err(|e| describe("reading", uid, e))?;
+        records
+            .into_iter()
+            .find(|r| r.uid == uid)
+            .map(|inner| VaultRecord { inner })
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "record {uid} is not in the vault, or not shared with the Gateway's \
+                     application: share its folder with the application"
+                ))
+            })
+    }
+
+    /// Sets `changes` on record `uid` and saves it. The record is fetched
+    /// fresh, so the save carries its current revision; on a revision conflict
+    /// it is fetched again and only `changes` re-applied, a bounded number of
+    /// times. When a save's outcome is unknown (no answer, a panic) the
+    /// record is read back: the save counts as done only if every change is
+    /// there.
+    pub fn update(&mut self, uid: &str, changes: &[Change]) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut record = self.fetch(uid)?;
+            for change in changes {
+                record.set_custom(change);
+            }
+            let inner = record.inner;
+            match self.call(move |sm| sm.update_secret(inner)) {
+                Ok(()) => return Ok(()),
+                Err(CallError::Sdk(e)) if is_conflict(&e) && attempt < MAX_SAVE_ATTEMPTS => {
+                    tracing::info!(
+                        "record {uid} changed while it was being saved (revision conflict); \
+                         fetching it again (attempt {} of {MAX_SAVE_ATTEMPTS})",
+                        attempt + 1
+                    );
+                }
+                Err(CallError::Sdk(e)) if !is_transport(&e) => {
+                    return Err(describe("saving", uid, CallError::Sdk(e)));
+                }
+                Err(failure) => return self.reconcile(uid, changes, failure),
+            }
+        }
+    }
+
+    /// After a save whose outcome is unknown: read the record back.
+    fn reconcile(&mut self, uid: &str, changes: &[Change], failure: CallError) -> Result<()> {
+        let cause = describe("saving", uid, failure).to_string();
+        if self.deadline.expired() {
+            return Err(Error::NoAnswer {
+                target: format!("saving record {uid}"),
+                detail: format!(
+                    "{cause}; the run's deadline passed before the record could be read back, \
+                     so whether it was saved is unknown"
+                ),
+            });
+        }
+        match self.fetch(uid) {
+            Ok(record) if saved(&record, changes) => {
+                tracing::info!("record {uid} was saved after all ({cause})");
+                Ok(())
+            }
+            Ok(_) => Err(Error::Failed(format!(
+                "{cause}; the record was read back unchanged"
+            ))),
+            Err(e) => Err(Error::NoAnswer {
+                target: format!("saving record {uid}"),
+                detail: format!(
+                    "{cause}; reading it back failed too ({e}), so whether it was saved is unknown"
+                ),
+            }),
+        }
+    }
+
+    /// Runs `f` on a worker thread with the SDK client, waiting at most until
+    /// the run's deadline. A panic in the SDK becomes an error.
+    fn call<T, F>(&mut self, f: F) -> std::result::Result<T, CallError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SecretsManager) -> std::result::Result<T, KSMRError> + Send + 'static,
+    {
+        let Some(mut sm) = self.sm.take() else {
+            return Err(CallError::Panic(
+                "an earlier call that never returned".into(),
+            ));
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let result = catch_panic(|| f(&mut sm));
+            let _ = tx.send((sm, result));
+        });
+        let wait = self.deadline.remaining().max(Duration::from_millis(1));
+        match rx.recv_timeout(wait) {
+            Ok((sm, Ok(result))) => {
+                self.sm = Some(sm);
+                result.map_err(CallError::Sdk)
+            }
+            Ok((sm, Err(location))) => {
+                self.sm = Some(sm);
+                Err(CallError::Panic(location))
+            }
+            Err(_) => Err(CallError::Deadline),
+        }
+    }
+}
+
+fn saved(record: &VaultRecord, changes: &[Change]) -> bool {
+    changes.iter().all(|change| {
+        record
+            .matching("custom", &change.label)
+            .next()
+            .and_then(|f| field_text(f).ok().flatten())
+            .is_some_and(|v| v == change.value.as_str())
+    })
+}
+
+/// The server's answer to a stale revision. Its exact code is not
+/// documented; Keeper's services use `out_of_sync`.
+fn is_conflict(error: &KSMRError) -> bool {
+    match error {
+        KSMRError::HTTPError(message) => {
+            let lower = message.to_ascii_lowercase();
+            lower.contains("out_of_sync") || lower.contains("revision")
+        }
+        _ => false,
+    }
+}
+
+/// Errors in which the request may have reached the server.
+fn is_transport(error: &KSMRError) -> bool {
+    matches!(error, KSMRError::SecretManagerCreationError(_))
+        || matches!(error, KSMRError::DeserializationError(_))
+}
+
+fn describe(doing: &str, uid: &str, failure: CallError) -> Error {
+    match failure {
+        CallError::Sdk(KSMRError::Throttled(_)) => Error::Failed(format!(
+            "{doing} record {uid} in the vault: the vault throttled every attempt; try again later"
+        )),
+        CallError::Sdk(e) => {
+            Error::Failed(format!("{doing} record {uid} in the vault failed: {e}"))
+        }
+        CallError::Panic(at) => Error::Failed(format!(
+            "{doing} record {uid} in the vault failed: the vault's answer could not be read \
+             (the Keeper SDK crashed at {at})"
+        )),
+        CallError::Deadline => Error::Failed(format!(
+            "{doing} record {uid} in the vault: no answer before the run's deadline"
+        )),
+    }
+}

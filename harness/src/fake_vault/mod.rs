@@ -1,0 +1,796 @@
+//! A fake Keeper Secrets Manager service that the unmodified SDK talks to.
+//!
+//! It speaks the real wire protocol: an HTTPS server on 127.0.0.1 reached
+//! through `HTTPS_PROXY` (CONNECT), with its own P-256 key (published as
+//! `serverPublicKey` in the config it writes), transmission keys unwrapped
+//! with ECDH, request signatures checked against the client's key, bodies
+//! encrypted with AES-GCM both ways, and records, record keys and shared-folder
+//! keys encrypted as the service stores them. It implements `get_secret`,
+//! `update_secret` (with revision checks), `finalize_secret_update` and
+//! `rollback_secret_update`, and answers errors with the service's plain JSON
+//! bodies.
+//!
+//! Faults can be queued: throttling, 500s, stale revisions, dropped
+//! connections (before or after applying an update), slow answers, and
+//! malformed answers that the SDK cannot parse.
+
+mod crypto;
+mod tls;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::runtime;
+use crypto::{Keys, decode_lenient, decrypt, encrypt, random_key};
+
+/// A fault the fake applies to one request instead of serving it normally.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// 403 `{"error":"throttled","retry_after":...}`.
+    Throttle { retry_after: f64 },
+    /// 500 with a JSON error body.
+    ServerError,
+    /// For `update_secret`: the revision is refused as stale.
+    StaleRevision,
+    /// For `update_secret`: another writer sets custom field `label` first
+    /// (bumping the revision), so this update is refused as stale.
+    ConcurrentEdit { label: String, value: String },
+    /// Read the request, then close the connection without answering.
+    Drop,
+    /// For `update_secret`: apply the update, then close without answering.
+    DropAfterApply,
+    /// Wait this long before serving the request.
+    Delay(Duration),
+    /// For `get_secret`: an answer without the required `folders` key.
+    MissingFolders,
+    /// A 200 whose body is not encrypted with the transmission key.
+    Unencrypted,
+    /// A 500 whose body is plain text, not JSON.
+    NotJson,
+}
+
+/// One stored record.
+#[derive(Debug, Clone)]
+struct StoredRecord {
+    key: [u8; 32],
+    data: Value,
+    revision: i64,
+    folder: Option<String>,
+    /// The state before an open rotation transaction.
+    before_transaction: Option<(Value, i64)>,
+}
+
+struct State {
+    keys: Keys,
+    records: Vec<(String, StoredRecord)>,
+    folder_keys: HashMap<String, [u8; 32]>,
+    /// (endpoint or any, requests of that scope to let through first, fault)
+    faults: VecDeque<(Option<String>, usize, Fault)>,
+    endpoints: Vec<String>,
+    /// Every HTTP request and response as seen inside TLS.
+    wire: Vec<u8>,
+    records_file: Option<PathBuf>,
+}
+
+/// The fake, serving until dropped.
+pub struct FakeVault {
+    port: u16,
+    state: Arc<Mutex<State>>,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeVault")
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeVault {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeVault {
+    /// Starts a fake holding `records` (Keeper record objects with their
+    /// uid: `{"uid", "type", "title", "fields": [...], "custom": [...]}`, and
+    /// optionally `"folder"` to serve it inside a shared folder), writing its
+    /// files into a new temporary directory.
+    pub fn start(records: &[Value]) -> Self {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let dir = temp.path().to_owned();
+        let mut vault = Self::start_in(&dir, records, 0).expect("start the fake vault");
+        vault._temp = Some(temp);
+        vault
+    }
+
+    /// Loads `fixtures/<name>` (a JSON array of records) and starts on it.
+    pub fn from_fixture(name: &str) -> Self {
+        let path = crate::scenario::fixtures_dir().join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let records: Vec<Value> = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not a JSON array: {e}", path.display()));
+        Self::start(&records)
+    }
+
+    /// Starts on `port` (0 for any) and writes `gateway-config.json`,
+    /// `ca.pem`, `env` and `records.json` into `dir`.
+    pub fn start_in(dir: &Path, records: &[Value], port: u16) -> Result<Self, String> {
+        let keys = Keys::generate();
+        let tls = tls::Tls::generate();
+        let mut stored = Vec::new();
+        let mut folder_keys = HashMap::new();
+        for (index, record) in records.iter().enumerate() {
+            let uid = record
+                .get("uid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("record {index} has no uid"))?
+                .to_owned();
+            let folder = record
+                .get("folder")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let Some(folder) = &folder {
+                folder_keys.entry(folder.clone()).or_insert_with(random_key);
+            }
+            let mut data = record.clone();
+            if let Value::Object(map) = &mut data {
+                map.remove("uid");
+                map.remove("folder");
+            }
+            stored.push((
+                uid,
+                StoredRecord {
+                    key: random_key(),
+                    data,
+                    revision: 1,
+                    folder,
+                    before_transaction: None,
+                },
+            ));
+        }
+
+        let listener = runtime()
+            .block_on(TcpListener::bind(("127.0.0.1", port)))
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let config = json!({
+            "hostname": "127.0.0.1",
+            "clientId": keys.client_id,
+            "privateKey": keys.client_private_key(),
+            "appKey": STANDARD.encode(keys.app_key),
+            "serverPublicKeyId": "10",
+            "serverPublicKey": keys.server_public_key(),
+        });
+        let config_path = dir.join("gateway-config.json");
+        write(
+            &config_path,
+            &serde_json::to_string_pretty(&config).unwrap_or_default(),
+        )?;
+        let ca_path = dir.join("ca.pem");
+        write(&ca_path, &tls.ca_pem)?;
+        let env = format!(
+            "KEEPER_GATEWAY_CONFIG={}\nHTTPS_PROXY=http://127.0.0.1:{port}\nSSL_CERT_FILE={}\nNO_PROXY=\n",
+            config_path.display(),
+            ca_path.display()
+        );
+        write(&dir.join("env"), &env)?;
+
+        let state = Arc::new(Mutex::new(State {
+            keys,
+            records: stored,
+            folder_keys,
+            faults: VecDeque::new(),
+            endpoints: Vec::new(),
+            wire: Vec::new(),
+            records_file: Some(dir.join("records.json")),
+        }));
+        lock(&state).write_records_file();
+        let acceptor = tls.acceptor;
+        let served = Arc::clone(&state);
+        let server = runtime().spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let state = Arc::clone(&served);
+                tokio::spawn(async move {
+                    if tls::accept_connect(&mut stream).await.is_err() {
+                        return;
+                    }
+                    if let Ok(tls_stream) = acceptor.accept(stream).await {
+                        serve_connection(tls_stream, state).await;
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            port,
+            state,
+            dir: dir.to_owned(),
+            _temp: None,
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("gateway-config.json")
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// The environment that makes a binary (and the SDK in it) use this fake.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "KEEPER_GATEWAY_CONFIG".into(),
+                self.config_path().display().to_string(),
+            ),
+            (
+                "HTTPS_PROXY".into(),
+                format!("http://127.0.0.1:{}", self.port),
+            ),
+            ("SSL_CERT_FILE".into(), self.ca_path().display().to_string()),
+            ("NO_PROXY".into(), String::new()),
+        ]
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// The decrypted record as stored now.
+    pub fn record(&self, uid: &str) -> Option<Value> {
+        self.state().find(uid).map(|r| r.data.clone())
+    }
+
+    /// A custom or standard field's first value, by label then type.
+    pub fn field(&self, uid: &str, name: &str) -> Option<String> {
+        let record = self.record(uid)?;
+        for section in ["fields", "custom"] {
+            for key in ["label", "type"] {
+                let found = record
+                    .get(section)
+                    .and_then(Value::as_array)
+                    .and_then(|fields| {
+                        fields
+                            .iter()
+                            .find(|f| f.get(key).and_then(Value::as_str) == Some(name))
+                    });
+                if let Some(value) = found
+                    .and_then(|f| f.get("value"))
+                    .and_then(Value::as_array)
+                    .and_then(|v| v.first())
+                {
+                    return value.as_str().map(str::to_owned);
+                }
+            }
+        }
+        None
+    }
+
+    /// A field's `type` in the stored record (custom fields by label).
+    pub fn custom_field_type(&self, uid: &str, label: &str) -> Option<String> {
+        let record = self.record(uid)?;
+        record
+            .get("custom")?
+            .as_array()?
+            .iter()
+            .find(|f| f.get("label").and_then(Value::as_str) == Some(label))?
+            .get("type")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    pub fn revision(&self, uid: &str) -> Option<i64> {
+        self.state().find(uid).map(|r| r.revision)
+    }
+
+    /// Changes a record behind the client's back (another writer): sets a
+    /// custom field and bumps the revision.
+    pub fn edit_elsewhere(&self, uid: &str, label: &str, value: &str) {
+        let mut state = self.state();
+        let record = state.find_mut(uid).expect("record to edit");
+        set_custom(&mut record.data, label, value);
+        record.revision += 1;
+    }
+
+    /// Queues `fault` for the next `count` requests to any endpoint.
+    pub fn fault(&self, fault: Fault, count: usize) -> &Self {
+        let mut state = self.state();
+        for _ in 0..count {
+            state.faults.push_back((None, 0, fault.clone()));
+        }
+        self
+    }
+
+    /// Queues `fault` for the next `count` requests to `endpoint`
+    /// (`get_secret`, `update_secret`, ...).
+    pub fn fault_on(&self, endpoint: &str, fault: Fault, count: usize) -> &Self {
+        let mut state = self.state();
+        for _ in 0..count {
+            state
+                .faults
+                .push_back((Some(endpoint.to_owned()), 0, fault.clone()));
+        }
+        self
+    }
+
+    /// Lets `skip` requests to `endpoint` through, then applies `fault` to
+    /// the next one.
+    pub fn fault_on_after(&self, endpoint: &str, skip: usize, fault: Fault) -> &Self {
+        self.state()
+            .faults
+            .push_back((Some(endpoint.to_owned()), skip, fault));
+        self
+    }
+
+    /// The endpoints called so far, in order.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.state().endpoints.clone()
+    }
+
+    /// Every HTTP request and response exchanged, as seen inside TLS.
+    pub fn wire(&self) -> Vec<u8> {
+        self.state().wire.clone()
+    }
+}
+
+fn lock(state: &Arc<Mutex<State>>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn set_custom(data: &mut Value, label: &str, value: &str) {
+    let Value::Object(map) = data else { return };
+    let custom = map.entry("custom").or_insert_with(|| json!([]));
+    let Value::Array(fields) = custom else { return };
+    match fields
+        .iter_mut()
+        .find(|f| f.get("label").and_then(Value::as_str) == Some(label))
+    {
+        Some(field) => field["value"] = json!([value]),
+        None => fields.push(json!({"type": "text", "label": label, "value": [value]})),
+    }
+}
+
+impl State {
+    fn find(&self, uid: &str) -> Option<&StoredRecord> {
+        self.records.iter().find(|(u, _)| u == uid).map(|(_, r)| r)
+    }
+
+    fn find_mut(&mut self, uid: &str) -> Option<&mut StoredRecord> {
+        self.records
+            .iter_mut()
+            .find(|(u, _)| u == uid)
+            .map(|(_, r)| r)
+    }
+
+    fn next_fault(&mut self, endpoint: &str) -> Option<Fault> {
+        let index = self
+            .faults
+            .iter()
+            .position(|(scope, _, _)| scope.as_deref().is_none_or(|s| s == endpoint))?;
+        if self.faults[index].1 > 0 {
+            self.faults[index].1 -= 1;
+            return None;
+        }
+        self.faults.remove(index).map(|(_, _, fault)| fault)
+    }
+
+    /// Rewrites `records.json` atomically with the decrypted records.
+    fn write_records_file(&self) {
+        let Some(path) = &self.records_file else {
+            return;
+        };
+        let records: Vec<Value> = self
+            .records
+            .iter()
+            .map(|(uid, r)| {
+                let mut data = r.data.clone();
+                if let Value::Object(map) = &mut data {
+                    map.insert("uid".into(), json!(uid));
+                    map.insert("revision".into(), json!(r.revision));
+                }
+                data
+            })
+            .collect();
+        let temp = path.with_extension("json.tmp");
+        if std::fs::write(
+            &temp,
+            serde_json::to_string_pretty(&records).unwrap_or_default(),
+        )
+        .is_ok()
+        {
+            let _ = std::fs::rename(&temp, path);
+        }
+    }
+
+    fn encrypted_record(&self, uid: &str, record: &StoredRecord, wrap_key: &[u8; 32]) -> Value {
+        let data = serde_json::to_vec(&record.data).unwrap_or_default();
+        json!({
+            "recordUid": uid,
+            "recordKey": STANDARD.encode(encrypt(wrap_key, &record.key)),
+            "data": STANDARD.encode(encrypt(&record.key, &data)),
+            "revision": record.revision,
+            "isEditable": true,
+            "files": null,
+        })
+    }
+
+    fn get_secret(&self, request: &Value, omit_folders: bool) -> Value {
+        let wanted: Option<Vec<&str>> = request
+            .get("requestedRecords")
+            .and_then(Value::as_array)
+            .map(|uids| uids.iter().filter_map(Value::as_str).collect());
+        let selected = |uid: &str| wanted.as_ref().is_none_or(|w| w.contains(&uid));
+        let mut records = Vec::new();
+        let mut folders: HashMap<&str, Vec<Value>> = HashMap::new();
+        for (uid, record) in &self.records {
+            if !selected(uid) {
+                continue;
+            }
+            match &record.folder {
+                None => records.push(self.encrypted_record(uid, record, &self.keys.app_key)),
+                Some(folder) => {
+                    let key = &self.folder_keys[folder];
+                    folders
+                        .entry(folder)
+                        .or_default()
+                        .push(self.encrypted_record(uid, record, key));
+                }
+            }
+        }
+        let folders: Vec<Value> = folders
+            .into_iter()
+            .map(|(uid, records)| {
+                json!({
+                    "folderUid": uid,
+                    "folderKey": STANDARD.encode(encrypt(&self.keys.app_key, &self.folder_keys[uid])),
+                    "records": records,
+                })
+            })
+            .collect();
+        let mut answer = json!({"records": records, "folders": folders, "warnings": null});
+        if omit_folders && let Value::Object(map) = &mut answer {
+            map.remove("folders");
+        }
+        answer
+    }
+
+    fn update_secret(&mut self, request: &Value, stale: bool) -> Reply {
+        let uid = request
+            .get("recordUid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let revision = request.get("revision").and_then(Value::as_i64);
+        let rotation = request.get("transactionType").and_then(Value::as_str) == Some("rotation");
+        let Some(record) = self.find_mut(uid) else {
+            return error(404, "record_not_found", &format!("Record {uid} not found"));
+        };
+        if stale || revision != Some(record.revision) {
+            return error(
+                400,
+                "out_of_sync",
+                "The record has been changed since it was loaded; reload it and try again",
+            );
+        }
+        let Some(encrypted) = request
+            .get("data")
+            .and_then(Value::as_str)
+            .and_then(decode_lenient)
+        else {
+            return error(400, "invalid_data", "data is not base64");
+        };
+        let Ok(plain) = decrypt(&record.key, &encrypted) else {
+            return error(
+                400,
+                "invalid_data",
+                "data does not decrypt with the record key",
+            );
+        };
+        let Ok(data @ Value::Object(_)) = serde_json::from_slice::<Value>(&plain) else {
+            return error(400, "invalid_data", "data is not a JSON object");
+        };
+        if rotation {
+            record.before_transaction = Some((record.data.clone(), record.revision));
+        }
+        record.data = data;
+        record.revision += 1;
+        self.write_records_file();
+        Reply::Empty
+    }
+
+    fn complete(&mut self, request: &Value, rollback: bool) -> Reply {
+        let uid = request
+            .get("recordUid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(record) = self.find_mut(uid) else {
+            return error(404, "record_not_found", &format!("Record {uid} not found"));
+        };
+        let Some((data, _)) = record.before_transaction.take() else {
+            return error(
+                400,
+                "no_transaction",
+                "No rotation transaction is open for this record",
+            );
+        };
+        if rollback {
+            record.data = data;
+            record.revision += 1;
+        }
+        self.write_records_file();
+        Reply::Empty
+    }
+}
+
+/// What to send back.
+enum Reply {
+    /// 200 with an empty body.
+    Empty,
+    /// 200 with a JSON body encrypted with the transmission key.
+    Encrypted(Value),
+    /// Any status with a plain body.
+    Plain(u16, String),
+    /// Close the connection without answering.
+    Hangup,
+}
+
+fn error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::Plain(
+        status,
+        json!({
+            "path": "https://127.0.0.1/api/rest/sm/v1, POST",
+            "additional_info": "",
+            "location": "default exception manager - api validation exception",
+            "error": code,
+            "message": message,
+        })
+        .to_string(),
+    )
+}
+
+/// A parsed HTTP/1.1 request.
+struct HttpRequest {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    raw: Vec<u8>,
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<HttpRequest> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next()?;
+    let path = request_line.split_whitespace().nth(1)?.to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while raw.len() < head_end + 4 + length {
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let body = raw[head_end + 4..head_end + 4 + length].to_vec();
+    Some(HttpRequest {
+        path,
+        headers,
+        body,
+        raw,
+    })
+}
+
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    state: Arc<Mutex<State>>,
+) {
+    while let Some(request) = read_request(&mut stream).await {
+        let endpoint = request
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let fault = {
+            let mut state = lock(&state);
+            state.endpoints.push(endpoint.clone());
+            state.wire.extend_from_slice(&request.raw);
+            state.next_fault(&endpoint)
+        };
+        if let Some(Fault::Delay(delay)) = &fault {
+            tokio::time::sleep(*delay).await;
+        }
+        let (reply, tk) = handle(&state, &request, &endpoint, fault.as_ref());
+        let (status, body) = match reply {
+            Reply::Hangup => return,
+            Reply::Empty => (200, Vec::new()),
+            Reply::Encrypted(json) => {
+                let plain = serde_json::to_vec(&json).unwrap_or_default();
+                (200, tk.map_or(plain.clone(), |tk| encrypt(&tk, &plain)))
+            }
+            Reply::Plain(status, text) => (status, text.into_bytes()),
+        };
+        let reason = match status {
+            200 => "OK",
+            400 => "Bad Request",
+            403 => "Forbidden",
+            404 => "Not Found",
+            _ => "Internal Server Error",
+        };
+        let content_type = if status == 200 {
+            "application/octet-stream"
+        } else {
+            "application/json"
+        };
+        let mut response = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(&body);
+        lock(&state).wire.extend_from_slice(&response);
+        if stream.write_all(&response).await.is_err() || stream.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Decrypts and dispatches one request. Returns the reply and the
+/// transmission key to encrypt it with.
+fn handle(
+    state: &Arc<Mutex<State>>,
+    request: &HttpRequest,
+    endpoint: &str,
+    fault: Option<&Fault>,
+) -> (Reply, Option<[u8; 32]>) {
+    match fault {
+        Some(Fault::Throttle { retry_after }) => {
+            let body = json!({"error": "throttled", "retry_after": retry_after});
+            return (Reply::Plain(403, body.to_string()), None);
+        }
+        Some(Fault::ServerError) => {
+            return (
+                error(500, "internal_error", "The server had an internal error"),
+                None,
+            );
+        }
+        Some(Fault::NotJson) => {
+            return (Reply::Plain(500, "upstream exploded".into()), None);
+        }
+        Some(Fault::Drop) => return (Reply::Hangup, None),
+        _ => {}
+    }
+    let mut state = lock(state);
+    let decoded = (|| {
+        let encrypted_tk = STANDARD.decode(request.header("TransmissionKey")?).ok()?;
+        let signature = request
+            .header("Authorization")?
+            .strip_prefix("Signature ")
+            .and_then(|s| STANDARD.decode(s).ok())?;
+        Some((encrypted_tk, signature))
+    })();
+    let Some((encrypted_tk, signature)) = decoded else {
+        return (
+            error(
+                403,
+                "access_denied",
+                "Missing transmission key or signature",
+            ),
+            None,
+        );
+    };
+    let Ok(tk) = state.keys.transmission_key(&encrypted_tk) else {
+        return (
+            error(
+                403,
+                "access_denied",
+                "Unable to decrypt the transmission key",
+            ),
+            None,
+        );
+    };
+    if !state.keys.verify(&encrypted_tk, &request.body, &signature) {
+        return (error(403, "access_denied", "Signature is invalid"), None);
+    }
+    let Ok(plain) = decrypt(&tk, &request.body) else {
+        return (
+            error(400, "invalid_payload", "Unable to decrypt the payload"),
+            None,
+        );
+    };
+    let Ok(payload) = serde_json::from_slice::<Value>(&plain) else {
+        return (
+            error(400, "invalid_payload", "The payload is not JSON"),
+            None,
+        );
+    };
+    if payload.get("clientId").and_then(Value::as_str) != Some(state.keys.client_id.as_str()) {
+        return (error(403, "access_denied", "Unknown client id"), None);
+    }
+    let reply = match endpoint {
+        "get_secret" => {
+            let answer = state.get_secret(&payload, matches!(fault, Some(Fault::MissingFolders)));
+            if matches!(fault, Some(Fault::Unencrypted)) {
+                return (Reply::Encrypted(answer), None);
+            }
+            Reply::Encrypted(answer)
+        }
+        "update_secret" => {
+            if let Some(Fault::ConcurrentEdit { label, value }) = fault {
+                let uid = payload
+                    .get("recordUid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if let Some(record) = state.find_mut(uid) {
+                    set_custom(&mut record.data, label, value);
+                    record.revision += 1;
+                }
+            }
+            let reply = state.update_secret(&payload, matches!(fault, Some(Fault::StaleRevision)));
+            if matches!(fault, Some(Fault::DropAfterApply)) {
+                return (Reply::Hangup, None);
+            }
+            reply
+        }
+        "finalize_secret_update" => state.complete(&payload, false),
+        "rollback_secret_update" => state.complete(&payload, true),
+        other => error(404, "not_found", &format!("Unknown endpoint {other}")),
+    };
+    (reply, Some(tk))
+}

@@ -1,0 +1,97 @@
+//! `harness vault serve`: the fake vault as a standalone server.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken fixture"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_harness");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_writes_config_ca_and_env_and_rewrites_records_after_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = harness::scenario::fixtures_dir().join("vault/records.json");
+    let mut child = Command::new(BIN)
+        .args(["vault", "serve", "--records"])
+        .arg(&records)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let _server = Server(child);
+    let port: u16 = port.trim().parse().unwrap();
+
+    let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+    assert!(
+        env.contains(&format!("HTTPS_PROXY=http://127.0.0.1:{port}\n")),
+        "{env}"
+    );
+    assert!(env.contains("NO_PROXY=\n"), "{env}");
+    assert!(
+        std::fs::read_to_string(dir.path().join("ca.pem"))
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("gateway-config.json")).unwrap(),
+    )
+    .unwrap();
+    for key in [
+        "clientId",
+        "privateKey",
+        "appKey",
+        "serverPublicKey",
+        "hostname",
+    ] {
+        assert!(config.get(key).is_some(), "config lacks {key}");
+    }
+
+    let mut set = Command::new(BIN);
+    set.args(["vault", "set", "PamUserUid000000000001"]);
+    for line in env.lines() {
+        let (key, value) = line.split_once('=').unwrap();
+        set.env(key, value);
+    }
+    let mut child = set
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"[{"label": "aws_access_key_id", "value": "AKIASERVED0000000003"}]"#)
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("records.json")).unwrap())
+            .unwrap();
+    let user = saved
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["uid"] == "PamUserUid000000000001")
+        .unwrap();
+    assert_eq!(user["revision"], 2);
+    assert!(user.to_string().contains("AKIASERVED0000000003"));
+}
