@@ -28,15 +28,15 @@ pub struct CommonArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Overall deadline for the run, in seconds.
+    /// Overall deadline for the run, in seconds (default: 30; 180 for binaries
+    /// that wait for a new credential to propagate).
     #[arg(
         long,
         value_name = "SECONDS",
         env = "KEEPER_ROTATOR_TIMEOUT",
-        default_value_t = deadline::DEFAULT_SECONDS,
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
-    pub timeout: u64,
+    pub timeout: Option<u64>,
 }
 
 /// A binary's command line: its own flags plus [`CommonArgs`].
@@ -44,6 +44,10 @@ pub trait Cli: Parser {
     /// The `--help` section listing the record fields the binary reads and
     /// writes.
     const FIELDS: &'static str;
+
+    /// The overall deadline when neither `--timeout` nor
+    /// `KEEPER_ROTATOR_TIMEOUT` sets one.
+    const DEFAULT_TIMEOUT: u64 = deadline::DEFAULT_SECONDS;
 
     fn common(&self) -> &CommonArgs;
 }
@@ -67,7 +71,7 @@ impl Context {
 pub const ENV_HELP: &str = "\
 Environment:
   KEEPER_ROTATOR_LOG      log level on stderr: error, warn, info (default), debug, trace, off
-  KEEPER_ROTATOR_TIMEOUT  overall deadline in seconds (same as --timeout; default 30)
+  KEEPER_ROTATOR_TIMEOUT  overall deadline in seconds (same as --timeout)
   HTTPS_PROXY, NO_PROXY   proxy for outgoing HTTPS
   SSL_CERT_FILE           CA bundle to trust instead of the system's
 
@@ -141,7 +145,9 @@ fn init_logging() -> Result<()> {
 fn prepare<C: Cli>(cli: &C) -> Result<Context> {
     init_logging()?;
     let common = cli.common();
-    let deadline = Deadline::after(Duration::from_secs(common.timeout));
+    let deadline = Deadline::after(Duration::from_secs(
+        common.timeout.unwrap_or(C::DEFAULT_TIMEOUT),
+    ));
     let input = GatewayInput::read(common.input.as_deref())?;
     #[cfg(debug_assertions)]
     debug_panic(&input);

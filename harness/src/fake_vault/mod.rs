@@ -309,9 +309,8 @@ impl FakeVault {
         self.state().find(uid).map(|r| r.revision)
     }
 
-    /// Changes a record behind the client's back (another writer): sets a
-    /// custom field and bumps the revision.
-    pub fn edit_elsewhere(&self, uid: &str, label: &str, value: &str) {
+    /// Sets a custom field as another writer would (the revision goes up).
+    pub fn set_custom_field(&self, uid: &str, label: &str, value: &str) {
         let mut state = self.state();
         let record = state.find_mut(uid).expect("record to edit");
         set_custom(&mut record.data, label, value);

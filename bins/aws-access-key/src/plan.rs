@@ -1,0 +1,224 @@
+//! Which keys go, and when: pure decisions over the user's keys, tested on
+//! their own.
+//!
+//! IAM allows two keys per user. With two, one must go before a new one can
+//! be made: never the key the record stores (it is what consumers use), and
+//! only one that can be shown unused: the other key when the record's key is
+//! one of the two, or an Inactive one. Otherwise only
+//! `delete_all_keys_before_rotating` allows it. After the new key is stored
+//! and verified, every other key goes, the record's key last.
+
+use std::fmt;
+
+/// What is known of one existing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    pub active: bool,
+    /// ISO 8601 time of last use; `None` when never used or unknown.
+    pub last_used: Option<String>,
+    /// Whether `last_used` could be read (iam:GetAccessKeyLastUsed allowed).
+    pub last_used_known: bool,
+}
+
+/// Why a key is deleted before the new one is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The record stores the other key.
+    NotStored,
+    /// It is Inactive: nothing can be using it.
+    Inactive,
+    /// delete_all_keys_before_rotating: the least recently used goes first.
+    DeleteAll,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotStored => "it is not the key the record stores",
+            Self::Inactive => "it is Inactive",
+            Self::DeleteAll => {
+                "delete_all_keys_before_rotating is true and it is the least recently used"
+            }
+        })
+    }
+}
+
+/// The plan for one rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Deleted before the new key is created, to make room.
+    pub make_room: Option<(String, Reason)>,
+    /// Deleted after the new key is stored and verified, in this order (the
+    /// record's key last).
+    pub retire: Vec<String>,
+}
+
+/// Why no plan can be made without the administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoSafeChoice {
+    pub keys: Vec<String>,
+    pub stored: Option<String>,
+}
+
+impl fmt::Display for NoSafeChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the user already has two active access keys ({}) and the record stores {}, so \
+             neither can be shown to be unused, and IAM allows no third. Either delete the \
+             unused key in IAM, or put the key in use in the record's aws_access_key_id (the \
+             other one will then be deleted), or set the user record's custom field \
+             delete_all_keys_before_rotating to true (the least recently used key is then \
+             deleted first, the other after the new key is stored and verified)",
+            self.keys.join(" and "),
+            match &self.stored {
+                Some(id) => format!("a different key ({id})"),
+                None => "no key".into(),
+            }
+        )
+    }
+}
+
+/// Decides the deletions. `keys` are the user's keys now; `stored` the key id
+/// in the record's `aws_access_key_id`.
+pub fn plan(keys: &[Key], stored: Option<&str>, delete_all: bool) -> Result<Plan, NoSafeChoice> {
+    let make_room = if keys.len() >= 2 {
+        Some(choose_room(keys, stored, delete_all)?)
+    } else {
+        None
+    };
+    let room_id = make_room.as_ref().map(|(id, _)| id.as_str());
+    let mut retire: Vec<String> = keys
+        .iter()
+        .map(|k| k.id.clone())
+        .filter(|id| Some(id.as_str()) != room_id)
+        .collect();
+    // The record's key goes last: until the very end it is what consumers use.
+    retire.sort_by_key(|id| Some(id.as_str()) == stored);
+    Ok(Plan { make_room, retire })
+}
+
+fn choose_room(
+    keys: &[Key],
+    stored: Option<&str>,
+    delete_all: bool,
+) -> Result<(String, Reason), NoSafeChoice> {
+    let stored_present = stored.is_some_and(|s| keys.iter().any(|k| k.id == s));
+    let candidates: Vec<&Key> = keys
+        .iter()
+        .filter(|k| Some(k.id.as_str()) != stored)
+        .collect();
+    if stored_present && let [only] = candidates.as_slice() {
+        return Ok((only.id.clone(), Reason::NotStored));
+    }
+    if let Some(inactive) = least_recently_used(candidates.iter().copied().filter(|k| !k.active)) {
+        return Ok((inactive.id.clone(), Reason::Inactive));
+    }
+    if delete_all && let Some(key) = least_recently_used(candidates.iter().copied()) {
+        return Ok((key.id.clone(), Reason::DeleteAll));
+    }
+    Err(NoSafeChoice {
+        keys: keys.iter().map(|k| k.id.clone()).collect(),
+        stored: stored.map(str::to_owned),
+    })
+}
+
+/// Never used first, then the oldest last use (ISO 8601 sorts as text).
+fn least_recently_used<'k>(keys: impl Iterator<Item = &'k Key>) -> Option<&'k Key> {
+    keys.min_by(|a, b| a.last_used.cmp(&b.last_used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, active: bool, last_used: Option<&str>) -> Key {
+        Key {
+            id: id.into(),
+            active,
+            last_used: last_used.map(str::to_owned),
+            last_used_known: true,
+        }
+    }
+
+    #[test]
+    fn no_or_one_key_needs_no_room_and_retires_the_old_key() {
+        assert_eq!(
+            plan(&[], None, false).unwrap(),
+            Plan {
+                make_room: None,
+                retire: vec![]
+            }
+        );
+        let one = [key("A", true, None)];
+        assert_eq!(plan(&one, Some("A"), false).unwrap().retire, ["A"]);
+    }
+
+    #[test]
+    fn two_keys_delete_the_one_the_record_does_not_store_first() {
+        let keys = [
+            key("A", true, Some("2026-01-01T00:00:00Z")),
+            key("B", true, None),
+        ];
+        let plan = plan(&keys, Some("B"), false).unwrap();
+        assert_eq!(plan.make_room, Some(("A".into(), Reason::NotStored)));
+        assert_eq!(plan.retire, ["B"]);
+    }
+
+    #[test]
+    fn two_unknown_keys_delete_an_inactive_one() {
+        let keys = [
+            key("A", true, None),
+            key("B", false, Some("2026-01-01T00:00:00Z")),
+        ];
+        let plan = plan(&keys, None, false).unwrap();
+        assert_eq!(plan.make_room, Some(("B".into(), Reason::Inactive)));
+        assert_eq!(plan.retire, ["A"]);
+    }
+
+    #[test]
+    fn two_active_unknown_keys_need_the_administrator() {
+        let keys = [key("A", true, None), key("B", true, None)];
+        let err = plan(&keys, Some("C"), false).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("A and B"), "{text}");
+        assert!(text.contains("a different key (C)"), "{text}");
+        assert!(text.contains("delete_all_keys_before_rotating"), "{text}");
+    }
+
+    #[test]
+    fn delete_all_deletes_the_never_used_then_the_least_recently_used_first() {
+        let keys = [
+            key("A", true, Some("2026-05-01T00:00:00Z")),
+            key("B", true, Some("2026-01-01T00:00:00Z")),
+        ];
+        let plan1 = plan(&keys, None, true).unwrap();
+        assert_eq!(plan1.make_room, Some(("B".into(), Reason::DeleteAll)));
+        let keys = [
+            key("A", true, Some("2026-05-01T00:00:00Z")),
+            key("B", true, None),
+        ];
+        assert_eq!(plan(&keys, None, true).unwrap().make_room.unwrap().0, "B");
+    }
+
+    #[test]
+    fn delete_all_never_deletes_the_stored_key_before_the_new_one_is_safe() {
+        let keys = [
+            key("A", true, None),
+            key("B", true, Some("2026-01-01T00:00:00Z")),
+        ];
+        let plan = plan(&keys, Some("A"), true).unwrap();
+        assert_eq!(plan.make_room, Some(("B".into(), Reason::NotStored)));
+        assert_eq!(plan.retire, ["A"]);
+    }
+
+    #[test]
+    fn the_stored_key_is_retired_last() {
+        let keys = [key("A", true, None)];
+        assert_eq!(plan(&keys, Some("A"), false).unwrap().retire, ["A"]);
+        let keys = [key("S", true, None), key("X", false, None)];
+        let plan = plan(&keys, Some("S"), false).unwrap();
+        assert_eq!(plan.make_room.unwrap().0, "X");
+    }
+}
