@@ -30,14 +30,31 @@ pub fn level_from_env() -> Result<LevelFilter> {
 }
 
 /// Sends `tracing` events to stderr as short lines, redacted.
+///
+/// This workspace's crates log at `level`; dependencies (the AWS SDK, say)
+/// only warnings and errors, unless `level` is debug or trace.
 pub fn init(level: LevelFilter) {
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let dependencies = if level >= LevelFilter::DEBUG {
+        level
+    } else {
+        level.min(LevelFilter::WARN)
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(dependencies)
+        .with_target("common", level)
+        .with_target("harness", level)
+        .with_target("rotate_", level);
+    let format = tracing_subscriber::fmt::layer()
         .with_writer(RedactingStderr)
-        .with_max_level(level)
         .without_time()
         .with_target(false)
         .with_level(true)
-        .compact()
+        .compact();
+    let _ = tracing_subscriber::registry()
+        .with(format)
+        .with(filter)
         .try_init();
 }
 

@@ -63,21 +63,40 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Runs the REST rotation `runs` times against a fresh fake account each
-/// time, and `--version` as often.
+/// Runs the REST rotation `runs` times against the fake API, and
+/// `--version` as often.
 pub fn rest_api(bin: &Path, runs: usize) -> Result<Figures, String> {
+    let fake = FakeRest::start("demo-api-token-7f3a9c").with_account("alice@example.com", "old");
+    let scenario = Scenario::from_json(crate::demo::REST_API_SCENARIO)?
+        .var("API_URL", fake.url("/v1/password"));
+    measure(bin, runs, || Run::new(bin).scenario(&scenario).run())
+}
+
+/// Runs the AWS rotation `runs` times against the IAM + STS fake and the
+/// fake vault (each run rotates the key the previous one stored). The new
+/// key is checked once (`verify_successes` = 1): the figure is the work of
+/// the binary, not the propagation wait it would do against real IAM.
+pub fn aws_access_key(bin: &Path, runs: usize) -> Result<Figures, String> {
+    let world = crate::demo::AwsWorld::start()?;
+    world
+        .vault
+        .set_custom_field("PamUserUid000000000001", "verify_successes", "1");
+    measure(bin, runs, || world.run(bin))
+}
+
+/// Times `rotate` `runs` times, then `bin --version` as often.
+fn measure(
+    bin: &Path,
+    runs: usize,
+    rotate: impl Fn() -> crate::runner::Outcome,
+) -> Result<Figures, String> {
     let runs = runs.max(1);
     let size_bytes = std::fs::metadata(bin)
         .map_err(|e| format!("{}: {e}", bin.display()))?
         .len();
-    let fake = FakeRest::start("demo-api-token-7f3a9c");
-    let scenario = Scenario::from_json(crate::demo::REST_API_SCENARIO)?
-        .var("API_URL", fake.url("/v1/password"));
-
     let mut rotations = Vec::with_capacity(runs);
-    let fake = fake.with_account("alice@example.com", "old");
     for _ in 0..runs {
-        let outcome = Run::new(bin).scenario(&scenario).run();
+        let outcome = rotate();
         if outcome.code != Some(0) {
             return Err(format!("a rotation failed:\n{}", outcome.output()));
         }
@@ -87,7 +106,6 @@ pub fn rest_api(bin: &Path, runs: usize) -> Result<Figures, String> {
     let peak_rss_kib = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
         .map(|usage| usage.max_rss())
         .map_err(|e| format!("getrusage: {e}"))?;
-    drop(fake);
 
     let mut startups = Vec::with_capacity(runs);
     for _ in 0..runs {

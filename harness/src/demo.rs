@@ -4,8 +4,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::fake_aws::FakeAws;
 use crate::fake_rest::FakeRest;
-use crate::runner::Run;
+use crate::fake_vault::FakeVault;
+use crate::runner::{Outcome, Run};
 use crate::scenario::Scenario;
 
 /// The scenario `harness demo rest-api` runs, embedded so the demo works from
@@ -113,4 +115,150 @@ fn mask(text: &str, secrets: &[String]) -> String {
         }
     }
     out
+}
+
+/// The AWS demo's vault records and Gateway input, embedded.
+pub const AWS_VAULT_RECORDS: &str = include_str!("../../fixtures/vault/aws/records.json");
+pub const AWS_SCENARIO: &str =
+    include_str!("../../fixtures/scenarios/aws-access-key/admin-record.json");
+const AWS_ADMIN_ID: &str = "AKIAADMINKEY00000001";
+const AWS_ADMIN_SECRET: &str = "admin-secret-access-key-000000000000001";
+const AWS_USER_UID: &str = "PamUserUid000000000001";
+
+/// IAM and the vault for the AWS demo: user alice with the key the record
+/// stores, the admin key in an attached record.
+pub struct AwsWorld {
+    pub aws: FakeAws,
+    pub vault: FakeVault,
+    pub scenario: Scenario,
+}
+
+impl std::fmt::Debug for AwsWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsWorld").finish_non_exhaustive()
+    }
+}
+
+impl AwsWorld {
+    pub fn start() -> Result<Self, String> {
+        let records: Vec<serde_json::Value> =
+            serde_json::from_str(AWS_VAULT_RECORDS).map_err(|e| e.to_string())?;
+        let aws = FakeAws::start()
+            .with_admin(AWS_ADMIN_ID, AWS_ADMIN_SECRET)
+            .with_user("alice")
+            .with_key(
+                "alice",
+                "AKIAEXISTING00000001",
+                "existing-secret-access-key-0000000001",
+                true,
+                Some("2026-11-01T00:00:00Z"),
+            );
+        Ok(Self {
+            aws,
+            vault: FakeVault::start(&records),
+            scenario: Scenario::from_json(AWS_SCENARIO)?,
+        })
+    }
+
+    /// Runs the binary once and scans for every secret the fakes know.
+    pub fn run(&self, bin: &Path) -> Outcome {
+        let mut run = Run::new(bin).scenario(&self.scenario);
+        for (key, value) in self.vault.env().into_iter().chain(self.aws.env()) {
+            run = run.env(&key, value);
+        }
+        for secret in self.aws.secrets() {
+            run = run.secret(secret);
+        }
+        let outcome = run.run();
+        if let Some(leak) = outcome.find_leak(&self.aws.secrets()) {
+            panic!("LEAK: {leak}");
+        }
+        outcome
+    }
+}
+
+/// Rotates alice's access key against the IAM + STS fake and the fake vault.
+pub fn aws_access_key(bin: &Path) -> Result<Report, String> {
+    let world = AwsWorld::start()?;
+    let before: Vec<String> = world.aws.keys("alice").into_iter().map(|k| k.id).collect();
+    let mut text = String::new();
+    let _ = writeln!(text, "== scenario: {}", world.scenario.description);
+    let _ = writeln!(
+        text,
+        "== fake IAM + STS on {}; fake Keeper vault on 127.0.0.1:{}",
+        world.aws.url(),
+        world.vault.port()
+    );
+    let _ = writeln!(text, "== alice's keys before: {}", before.join(", "));
+    let _ = writeln!(
+        text,
+        "== running {} with the Gateway's base64 line on stdin",
+        bin.display()
+    );
+    let outcome = world.run(bin);
+    let _ = writeln!(
+        text,
+        "--- stdout\n{}--- stderr\n{}---",
+        outcome.stdout, outcome.stderr
+    );
+    let _ = writeln!(text, "== exit code: {:?}", outcome.code);
+    let _ = writeln!(text, "== the fake AWS received:");
+    for call in world.aws.calls() {
+        let key = call
+            .key_id
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>();
+        let target = call
+            .param("AccessKeyId")
+            .map(|id| format!(" {id}"))
+            .unwrap_or_default();
+        let _ = writeln!(text, "   {}{target} (signed by ...{key})", call.action);
+    }
+    let after = world.aws.keys("alice");
+    let stored = world
+        .vault
+        .field(AWS_USER_UID, "aws_access_key_id")
+        .unwrap_or_default();
+    let stored_secret = world
+        .vault
+        .field(AWS_USER_UID, "aws_secret_access_key")
+        .unwrap_or_default();
+    let live = after
+        .iter()
+        .any(|k| k.id == stored && k.secret == stored_secret);
+    let _ = writeln!(
+        text,
+        "== alice's keys after: {}",
+        after
+            .iter()
+            .map(|k| k.id.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        text,
+        "== the vault record now holds aws_access_key_id {stored}, aws_secret_access_key ********, CreateDate {}",
+        world
+            .vault
+            .field(AWS_USER_UID, "CreateDate")
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        text,
+        "== the stored secret is the one IAM issued for {stored}: {}",
+        if live { "yes" } else { "no" }
+    );
+    let _ = writeln!(
+        text,
+        "== leak scan: no secret of the fakes appeared in stdout or stderr"
+    );
+    Ok(Report {
+        ok: outcome.code == Some(0) && live && after.len() == 1,
+        text,
+    })
 }

@@ -176,11 +176,8 @@ impl FakeAws {
         vec![
             ("AWS_ENDPOINT_URL".into(), self.url()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-            ("AWS_CONFIG_FILE".into(), "/nonexistent/aws-config".into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE".into(),
-                "/nonexistent/aws-credentials".into(),
-            ),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
         ]
     }
 

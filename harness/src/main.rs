@@ -82,6 +82,16 @@ enum VaultCommand {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum UseCase {
     RestApi,
+    AwsAccessKey,
+}
+
+impl UseCase {
+    fn binary(self) -> &'static str {
+        match self {
+            Self::RestApi => "rotate-rest-api",
+            Self::AwsAccessKey => "rotate-aws-access-key",
+        }
+    }
 }
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
@@ -92,28 +102,35 @@ fn main() -> ExitCode {
             println!("{line}");
             true
         }),
-        Command::Demo { use_case, bin_dir } => match use_case {
-            UseCase::RestApi => demo::find_binary("rotate-rest-api", bin_dir.as_deref())
-                .and_then(|bin| demo::rest_api(&bin))
+        Command::Demo { use_case, bin_dir } => {
+            demo::find_binary(use_case.binary(), bin_dir.as_deref())
+                .and_then(|bin| match use_case {
+                    UseCase::RestApi => demo::rest_api(&bin),
+                    UseCase::AwsAccessKey => demo::aws_access_key(&bin),
+                })
                 .map(|report| {
                     print!("{}", report.text);
                     println!("== demo {}", if report.ok { "succeeded" } else { "FAILED" });
                     report.ok
-                }),
-        },
+                })
+        }
         Command::Vault { command } => return vault(command),
         Command::Bench {
             use_case,
             runs,
             bin_dir,
-        } => match use_case {
-            UseCase::RestApi => demo::find_binary("rotate-rest-api", bin_dir.as_deref())
-                .and_then(|bin| bench::rest_api(&bin, runs).map(|f| f.report(&bin)))
-                .map(|report| {
-                    print!("{report}");
-                    true
-                }),
-        },
+        } => demo::find_binary(use_case.binary(), bin_dir.as_deref())
+            .and_then(|bin| {
+                match use_case {
+                    UseCase::RestApi => bench::rest_api(&bin, runs),
+                    UseCase::AwsAccessKey => bench::aws_access_key(&bin, runs),
+                }
+                .map(|f| f.report(&bin))
+            })
+            .map(|report| {
+                print!("{report}");
+                true
+            }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
