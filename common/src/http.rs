@@ -391,9 +391,24 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
+/// How long a 429/503 asks to wait: `Retry-After` (seconds or an HTTP date),
+/// else `X-Rate-Limit-Reset` (epoch seconds, as Okta sends it).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let Some(value) = headers.get(RETRY_AFTER) else {
+        let reset: u64 = headers
+            .get("x-rate-limit-reset")?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let when = std::time::UNIX_EPOCH + Duration::from_secs(reset);
+        return Some(
+            when.duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        );
+    };
+    let value = value.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -513,6 +528,25 @@ mod tests {
         );
         let wait = retry_after(&headers).unwrap();
         assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+    }
+
+    #[test]
+    fn okta_rate_limit_reset_is_read_when_there_is_no_retry_after() {
+        let mut headers = HeaderMap::new();
+        let reset = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 30;
+        headers.insert(
+            "x-rate-limit-reset",
+            HeaderValue::from_str(&reset.to_string()).unwrap(),
+        );
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
     }
 
     #[test]

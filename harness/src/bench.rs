@@ -84,6 +84,20 @@ pub fn aws_access_key(bin: &Path, runs: usize) -> Result<Figures, String> {
     measure(bin, runs, || world.run(bin))
 }
 
+/// Runs the Okta rotation `runs` times against the Okta fake (the fake
+/// takes any password change: the old password is reset before each run).
+pub fn okta_user(bin: &Path, runs: usize) -> Result<Figures, String> {
+    let (okta, scenario) = crate::demo::okta_world()?;
+    let old = scenario.params()["oldPassword"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    measure(bin, runs, || {
+        okta.reset_password("alice@example.com", &old);
+        Run::new(bin).scenario(&scenario).run()
+    })
+}
+
 /// Times `rotate` `runs` times, then `bin --version` as often.
 fn measure(
     bin: &Path,

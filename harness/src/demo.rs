@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::fake_aws::FakeAws;
+use crate::fake_okta::FakeOkta;
 use crate::fake_rest::FakeRest;
 use crate::fake_vault::FakeVault;
 use crate::runner::{Outcome, Run};
@@ -259,6 +260,79 @@ pub fn aws_access_key(bin: &Path) -> Result<Report, String> {
     );
     Ok(Report {
         ok: outcome.code == Some(0) && live && after.len() == 1,
+        text,
+    })
+}
+
+/// The Okta demo's Gateway input, embedded.
+pub const OKTA_SCENARIO: &str = include_str!("../../fixtures/scenarios/okta-user/default.json");
+const OKTA_TOKEN: &str = "00okta-api-token-value-0000000000000001";
+
+/// An Okta org with alice, whose password is the scenario's old one.
+pub fn okta_world() -> Result<(FakeOkta, Scenario), String> {
+    let okta =
+        FakeOkta::start(OKTA_TOKEN).with_user("alice@example.com", "ACTIVE", "Old-Okta-Passw0rd-1");
+    let scenario = Scenario::from_json(OKTA_SCENARIO)?.var("OKTA_URL", okta.url());
+    Ok((okta, scenario))
+}
+
+/// Changes alice's Okta password through the Okta fake.
+pub fn okta_user(bin: &Path) -> Result<Report, String> {
+    let (okta, scenario) = okta_world()?;
+    let secrets = scenario.secrets();
+    let new_password = scenario.params()["newPassword"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut text = String::new();
+    let _ = writeln!(text, "== scenario: {}", scenario.description);
+    let _ = writeln!(text, "== fake Okta org on {}", okta.url());
+    let _ = writeln!(
+        text,
+        "== running {} with the Gateway's base64 line on stdin",
+        bin.display()
+    );
+    let outcome = Run::new(bin).scenario(&scenario).run();
+    let _ = writeln!(
+        text,
+        "--- stdout\n{}--- stderr\n{}---",
+        outcome.stdout, outcome.stderr
+    );
+    let _ = writeln!(text, "== exit code: {:?}", outcome.code);
+    let _ = writeln!(text, "== the fake Okta received:");
+    for request in okta.requests() {
+        let query = if request.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", request.query)
+        };
+        let _ = writeln!(text, "   {} {}{query}", request.method, request.path);
+        let _ = writeln!(
+            text,
+            "     authorization: {}",
+            mask(&request.authorization, &secrets)
+        );
+        if !request.body.is_null() {
+            let _ = writeln!(
+                text,
+                "     body: {}",
+                mask(&request.body.to_string(), &secrets)
+            );
+        }
+    }
+    let changed = okta.password_of("alice@example.com").as_deref() == Some(new_password.as_str());
+    let _ = writeln!(
+        text,
+        "== alice's Okta password is now the Gateway's newPassword: {}",
+        if changed { "yes" } else { "no" }
+    );
+    let _ = writeln!(
+        text,
+        "== leak scan: none of the scenario's {} secrets appeared in stdout or stderr",
+        secrets.len()
+    );
+    Ok(Report {
+        ok: changed && outcome.code == Some(0),
         text,
     })
 }

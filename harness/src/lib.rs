@@ -5,6 +5,7 @@
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
 //! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4 |
+//! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
 //! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
@@ -20,6 +21,7 @@
 pub mod bench;
 pub mod demo;
 pub mod fake_aws;
+pub mod fake_okta;
 pub mod fake_rest;
 pub mod fake_vault;
 pub mod net;
@@ -28,6 +30,7 @@ pub mod scenario;
 pub mod vault_cli;
 
 pub use fake_aws::{AwsFault, FakeAws};
+pub use fake_okta::{FakeOkta, OktaFault};
 pub use fake_rest::{FakeRest, Reply};
 pub use fake_vault::{FakeVault, Fault};
 pub use runner::{Outcome, Run};

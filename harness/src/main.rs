@@ -83,6 +83,7 @@ enum VaultCommand {
 enum UseCase {
     RestApi,
     AwsAccessKey,
+    OktaUser,
 }
 
 impl UseCase {
@@ -90,6 +91,7 @@ impl UseCase {
         match self {
             Self::RestApi => "rotate-rest-api",
             Self::AwsAccessKey => "rotate-aws-access-key",
+            Self::OktaUser => "rotate-okta-user",
         }
     }
 }
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
                 .and_then(|bin| match use_case {
                     UseCase::RestApi => demo::rest_api(&bin),
                     UseCase::AwsAccessKey => demo::aws_access_key(&bin),
+                    UseCase::OktaUser => demo::okta_user(&bin),
                 })
                 .map(|report| {
                     print!("{}", report.text);
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
                 match use_case {
                     UseCase::RestApi => bench::rest_api(&bin, runs),
                     UseCase::AwsAccessKey => bench::aws_access_key(&bin, runs),
+                    UseCase::OktaUser => bench::okta_user(&bin, runs),
                 }
                 .map(|f| f.report(&bin))
             })

@@ -1,0 +1,390 @@
+//! rotate-okta-user: changes an Okta user's password through the Okta
+//! management API, as a Keeper Gateway PAM script.
+//!
+//! The Gateway stores `newPassword` in the PAM User record itself when this
+//! program exits 0, so nothing is written to the vault here.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use common::cli::{self, Cli, CommonArgs, Context};
+use common::error::{Error, Location, Result};
+use common::http::{self, Replay, Request, Response};
+use common::secret::Secret;
+use reqwest::{Method, Url};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+pub mod config;
+
+/// `--help`: the record fields this binary reads and writes.
+pub const FIELDS: &str = "\
+Attach to: a PAM User record (login = the Okta user's login or email, password = the
+current password) whose rotation is \"Run PAM scripts only\", with the Okta API record
+attached to the script as a rotation credential.
+
+Gateway input read: user, newPassword, oldPassword (not with okta_admin_reset), records.
+
+Okta API record (never the user record), the first that applies:
+  1. the attached record titled by the user record's custom field okta_record_title
+  2. the attached record titled \"Okta API Access Details\"
+  3. the only attached record whose url is an Okta org (*.okta.com, *.oktapreview.com, ...)
+  url          the org URL, e.g. https://dev-123456.okta.com
+  password     the API token
+  auth_scheme  custom, optional: SSWS (default, an API token) or Bearer (an OAuth 2.0
+               access token)
+
+User record, custom, optional:
+  okta_admin_reset  true: set the password as an admin, without the old one (Okta then
+                    does not apply the password-history rule)
+  okta_strict       true: change_password with strict=true (Okta also enforces the
+                    minimum password age)
+
+Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rotate-okta-user",
+    version,
+    about = "Rotates an Okta user's password through the Okta API (Keeper Gateway PAM script)."
+)]
+pub struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+impl Cli for Args {
+    const FIELDS: &'static str = FIELDS;
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+}
+
+pub fn main() -> ExitCode {
+    cli::run::<Args>(|_, context| rotate(&context))
+}
+
+/// User statuses in which Okta lets a password be changed or set.
+const CHANGEABLE: [&str; 4] = ["STAGED", "ACTIVE", "PASSWORD_EXPIRED", "RECOVERY"];
+
+/// How the password is changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    ChangePassword { strict: bool },
+    AdminReset,
+}
+
+impl Path {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::ChangePassword { strict: false } => {
+                "change_password with the old password (Okta applies the password policy, history included)"
+            }
+            Self::ChangePassword { strict: true } => {
+                "change_password with the old password, strict (Okta applies the password policy, \
+                 history and minimum age included)"
+            }
+            Self::AdminReset => {
+                "an admin reset without the old password (Okta applies the complexity rules but \
+                 not the password history)"
+            }
+        }
+    }
+}
+
+/// The Okta org, its token, and how to talk to it.
+struct Org<'a> {
+    url: Url,
+    token: Secret,
+    scheme: &'static str,
+    location: Location,
+    client: Option<http::Client>,
+    context: &'a Context,
+}
+
+impl Org<'_> {
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.url.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        let mut path = base;
+        for segment in segments {
+            path.push('/');
+            path.push_str(&encode_segment(segment));
+        }
+        url.set_path(&path);
+        url.set_query(None);
+        url
+    }
+
+    fn request(&self, method: Method, url: Url) -> Result<Request> {
+        Request::new(method, url)
+            .secret_header("Authorization", &format!("{} ", self.scheme), &self.token)?
+            .header("Accept", "application/json")
+    }
+
+    fn send(&mut self, request: &Request, replay: Replay) -> Result<Response> {
+        if self.client.is_none() {
+            self.client = Some(self.context.http()?);
+        }
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| Error::Failed("no HTTP client".into()))?;
+        cli::block_on(client.send(request, replay))?
+    }
+}
+
+/// Percent-encodes everything but unreserved characters: a login with `@`,
+/// `+`, `/` or any unicode reaches Okta as one path segment, intact.
+fn encode_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Changes the password. Returns the summary line.
+pub fn rotate(context: &Context) -> Result<String> {
+    let input = &context.input;
+    let login = input.require_user()?;
+    let new_password = input.require_new_password()?;
+    input.require_user_record_uid()?;
+    let api = config::find_api_record(&input.records)?;
+    let location = api.location();
+    let url = http::require_https(&api.require_text("url")?, "url", &location)?;
+    let token = api.require_secret("password").map_err(|_| Error::Missing {
+        name: "password".into(),
+        location: location.clone(),
+        hint: "; it holds the Okta API token".into(),
+    })?;
+    let scheme = match api.text("auth_scheme")?.map(|s| s.to_ascii_lowercase()) {
+        None => "SSWS",
+        Some(s) if s == "ssws" => "SSWS",
+        Some(s) if s == "bearer" => "Bearer",
+        Some(other) => {
+            return Err(Error::invalid(
+                "auth_scheme",
+                location,
+                format!("'{other}' is not SSWS or Bearer"),
+            ));
+        }
+    };
+    let user_record = input.records.user();
+    let flag = |name: &str| -> Result<bool> {
+        Ok(match user_record {
+            Some(record) => record.flag(name)?.unwrap_or(false),
+            None => false,
+        })
+    };
+    let path = if flag("okta_admin_reset")? {
+        Path::AdminReset
+    } else {
+        Path::ChangePassword {
+            strict: flag("okta_strict")?,
+        }
+    };
+    let old_password = match path {
+        Path::AdminReset => None,
+        Path::ChangePassword { .. } => Some(input.old_password.as_ref().ok_or_else(|| {
+            Error::Missing {
+                name: "oldPassword".into(),
+                location: Location::Params,
+                hint:
+                    "; change_password needs the current password. To set the password without it, \
+                   set the user record's custom field okta_admin_reset to true"
+                        .into(),
+            }
+        })?),
+    };
+    tracing::info!("Okta API record: {location}");
+
+    let mut org = Org {
+        url,
+        token,
+        scheme,
+        location,
+        client: None,
+        context,
+    };
+    let lookup = org.request(Method::GET, org.endpoint(&["api", "v1", "users", login]))?;
+    let target = lookup.target();
+    let response = org.send(&lookup, Replay::Safe)?;
+    let user: Value = match response.status.as_u16() {
+        200 => response
+            .json()
+            .map_err(|e| Error::Failed(format!("{target}: the answer is not a user ({e})")))?,
+        404 => {
+            return Err(Error::Config(format!(
+                "Okta has no user with login '{login}' (the PAM User record's login): {}",
+                okta_error(&response)
+            )));
+        }
+        _ => return Err(refused(&org, &target, &response, "looking up the user")),
+    };
+    let id = user
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let status = user
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("UNKNOWN")
+        .to_owned();
+    tracing::info!("Okta user '{login}': id {id}, status {status}");
+    if id.is_empty() {
+        return Err(Error::Failed(format!(
+            "{target}: the answer has no user id"
+        )));
+    }
+    if !CHANGEABLE.contains(&status.as_str()) {
+        return Err(Error::Config(format!(
+            "the Okta user '{login}' ({id}) is {status}; Okta changes passwords only for users \
+             that are {}",
+            CHANGEABLE.join(", ")
+        )));
+    }
+
+    let (url, body) = match path {
+        Path::ChangePassword { strict } => {
+            let mut url =
+                org.endpoint(&["api", "v1", "users", &id, "credentials", "change_password"]);
+            if strict {
+                url.set_query(Some("strict=true"));
+            }
+            let old = old_password.map(Secret::expose).unwrap_or_default();
+            let body = json!({
+                "oldPassword": {"value": old},
+                "newPassword": {"value": new_password.expose()},
+            });
+            (url, body)
+        }
+        Path::AdminReset => {
+            let body = json!({"credentials": {"password": {"value": new_password.expose()}}});
+            (org.endpoint(&["api", "v1", "users", &id]), body)
+        }
+    };
+    if context.dry_run {
+        return Ok(format!(
+            "dry run: Okta user '{login}' ({id}) is {status}; would change the password with {} \
+             (POST {}). Nothing was changed.",
+            path.describe(),
+            http::display_url(&url)
+        ));
+    }
+    tracing::info!("changing the password with {}", path.describe());
+    let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+    let mut body = body;
+    wipe(&mut body);
+    let change = org.request(Method::POST, url)?.json_body(bytes);
+    let target = change.target();
+    let response = org.send(&change, Replay::Unsafe).map_err(|error| match error {
+        Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
+            "{target}: the request was sent but {detail}, so the Okta password of '{login}' may or \
+             may not have changed. It was not sent again (once changed, the old password no longer \
+             works). Check by signing in to Okta as '{login}' with the old password: if it still \
+             works, nothing changed and the rotation can be run again; if not, reset the password \
+             in Okta and store it in the record"
+        )),
+        other => other,
+    })?;
+    if response.status.is_success() {
+        return Ok(format!(
+            "rotated the Okta password of '{login}' ({id}) with {}",
+            path.describe()
+        ));
+    }
+    Err(refused(&org, &target, &response, "changing the password"))
+}
+
+/// An Okta error answer as one clear message: code, summary and causes.
+fn okta_error(response: &Response) -> String {
+    let Ok(body) = response.json::<Value>() else {
+        let snippet = response.snippet();
+        return format!(
+            "HTTP {}{}",
+            response.status.as_u16(),
+            if snippet.is_empty() {
+                String::new()
+            } else {
+                format!(": {snippet}")
+            }
+        );
+    };
+    let code = body
+        .get("errorCode")
+        .and_then(Value::as_str)
+        .unwrap_or("no error code");
+    let summary = body
+        .get("errorSummary")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let causes: Vec<&str> = body
+        .get("errorCauses")
+        .and_then(Value::as_array)
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c.get("errorSummary").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut text = format!("HTTP {} {code} {summary}", response.status.as_u16());
+    if !causes.is_empty() {
+        text.push_str(": ");
+        text.push_str(&causes.join("; "));
+    }
+    common::secret::redact(&text)
+}
+
+fn refused(org: &Org<'_>, target: &str, response: &Response, doing: &str) -> Error {
+    let detail = okta_error(response);
+    let advice = match response.status.as_u16() {
+        401 => format!(
+            "; check the API token (password) and auth_scheme in {}",
+            org.location
+        ),
+        403 if detail.contains("oldPassword") => {
+            "; the record's password is not the user's current Okta password. \
+             Correct it, or set okta_admin_reset to true on the user record"
+                .into()
+        }
+        403 if detail.contains("E0000014") => {
+            "; the new password does not meet the Okta password policy: \
+             adjust the record's password complexity to the policy"
+                .into()
+        }
+        429 => "; Okta's rate limit; the password was not changed".into(),
+        _ => String::new(),
+    };
+    Error::Failed(format!(
+        "{doing} failed: {target} answered {detail}{advice}"
+    ))
+}
+
+fn wipe(value: &mut Value) {
+    use zeroize::Zeroize;
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_are_encoded_as_one_path_segment() {
+        assert_eq!(encode_segment("a+b@example.com"), "a%2Bb%40example.com");
+        assert_eq!(encode_segment("x/y"), "x%2Fy");
+        assert_eq!(encode_segment("jürgen"), "j%C3%BCrgen");
+    }
+}

@@ -1,0 +1,476 @@
+//! A stateful fake of the Okta management API's user and password endpoints.
+//!
+//! - `GET /api/v1/users/{login or id}`
+//! - `POST /api/v1/users/{id}/credentials/change_password[?strict=true]`,
+//!   which checks the old password and the password policy (length,
+//!   character classes, history; with `strict`, also the minimum age);
+//! - `POST /api/v1/users/{id}` with `credentials.password.value`: the admin
+//!   set-password, which (as in Okta) skips the history check.
+//!
+//! Errors have Okta's shape (`errorCode`, `errorSummary`, `errorCauses`);
+//! rate limiting answers 429 `E0000047` with the `X-Rate-Limit-*` headers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+use crate::runtime;
+
+/// The password policy the fake enforces.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub min_length: usize,
+    pub require_upper: bool,
+    pub require_lower: bool,
+    pub require_digit: bool,
+    pub require_symbol: bool,
+    /// How many previous passwords may not be reused.
+    pub history: usize,
+    /// With `strict=true`: how long a password must be kept.
+    pub min_age: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            require_upper: true,
+            require_lower: true,
+            require_digit: true,
+            require_symbol: false,
+            history: 4,
+            min_age: Duration::ZERO,
+        }
+    }
+}
+
+/// An Okta user.
+#[derive(Debug, Clone)]
+pub struct OktaUser {
+    pub id: String,
+    pub login: String,
+    pub status: String,
+    pub password: String,
+    pub history: Vec<String>,
+    changed_at: Instant,
+}
+
+/// Something the fake does to the next matching request instead.
+#[derive(Debug, Clone)]
+pub enum OktaFault {
+    /// 429 E0000047 with `X-Rate-Limit-Reset` this many seconds ahead.
+    RateLimit { reset_in: u64 },
+    /// Serve the request normally, but answer only after this delay.
+    Delay(Duration),
+    /// 500 E0000009.
+    ServerError,
+}
+
+/// A request the fake received.
+#[derive(Debug, Clone)]
+pub struct OktaRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub authorization: String,
+    pub body: Value,
+}
+
+struct State {
+    token: String,
+    scheme: String,
+    users: Vec<OktaUser>,
+    policy: Policy,
+    faults: VecDeque<(String, OktaFault)>,
+    requests: Vec<OktaRequest>,
+}
+
+/// The fake, listening on 127.0.0.1 until dropped.
+pub struct FakeOkta {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for FakeOkta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeOkta").finish_non_exhaustive()
+    }
+}
+
+impl FakeOkta {
+    /// Starts a fake that accepts `Authorization: SSWS <token>`.
+    pub fn start(token: &str) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            token: token.to_owned(),
+            scheme: "SSWS".into(),
+            users: Vec::new(),
+            policy: Policy::default(),
+            faults: VecDeque::new(),
+            requests: Vec::new(),
+        }));
+        let server = runtime().block_on(async {
+            let server = MockServer::builder().start().await;
+            Mock::given(wiremock::matchers::any())
+                .respond_with(Responder(Arc::clone(&state)))
+                .mount(&server)
+                .await;
+            server
+        });
+        Self { server, state }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The org URL.
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Expects `Authorization: Bearer <token>` instead of SSWS.
+    pub fn bearer(self) -> Self {
+        self.state().scheme = "Bearer".into();
+        self
+    }
+
+    pub fn with_user(self, login: &str, status: &str, password: &str) -> Self {
+        {
+            let mut state = self.state();
+            let id = format!("00u{:0>17}", state.users.len() + 1);
+            state.users.push(OktaUser {
+                id,
+                login: login.to_owned(),
+                status: status.to_owned(),
+                password: password.to_owned(),
+                history: Vec::new(),
+                changed_at: Instant::now(),
+            });
+        }
+        self
+    }
+
+    /// Adds `previous` to the user's password history (most recent last).
+    pub fn with_history(self, login: &str, previous: &str) -> Self {
+        if let Some(user) = self.state().users.iter_mut().find(|u| u.login == login) {
+            user.history.push(previous.to_owned());
+        }
+        self
+    }
+
+    pub fn with_policy(self, policy: Policy) -> Self {
+        self.state().policy = policy;
+        self
+    }
+
+    /// Applies `fault` to the next `count` requests whose path ends with
+    /// `path_suffix` (`""` for any).
+    pub fn fault(&self, path_suffix: &str, fault: OktaFault, count: usize) -> &Self {
+        let mut state = self.state();
+        for _ in 0..count {
+            state
+                .faults
+                .push_back((path_suffix.to_owned(), fault.clone()));
+        }
+        self
+    }
+
+    /// Sets a user's password directly and forgets its history (for
+    /// benchmarks that change the same password again and again).
+    pub fn reset_password(&self, login: &str, password: &str) {
+        if let Some(user) = self.state().users.iter_mut().find(|u| u.login == login) {
+            user.password = password.to_owned();
+            user.history.clear();
+        }
+    }
+
+    pub fn user(&self, login: &str) -> Option<OktaUser> {
+        self.state()
+            .users
+            .iter()
+            .find(|u| u.login == login)
+            .cloned()
+    }
+
+    pub fn password_of(&self, login: &str) -> Option<String> {
+        self.user(login).map(|u| u.password)
+    }
+
+    pub fn requests(&self) -> Vec<OktaRequest> {
+        self.state().requests.clone()
+    }
+}
+
+struct Responder(Arc<Mutex<State>>);
+
+impl Respond for Responder {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = request.url.path().to_owned();
+        let recorded = OktaRequest {
+            method: request.method.to_string(),
+            path: path.clone(),
+            query: request.url.query().unwrap_or_default().to_owned(),
+            authorization: request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+        };
+        state.requests.push(recorded.clone());
+        let fault = state
+            .faults
+            .iter()
+            .position(|(suffix, _)| path.ends_with(suffix.as_str()))
+            .and_then(|i| state.faults.remove(i))
+            .map(|(_, fault)| fault);
+        let delay = match fault {
+            Some(OktaFault::RateLimit { reset_in }) => return rate_limited(reset_in),
+            Some(OktaFault::ServerError) => {
+                return error(500, "E0000009", "Internal Server Error", &[]);
+            }
+            Some(OktaFault::Delay(delay)) => delay,
+            None => Duration::ZERO,
+        };
+        state.serve(&recorded).set_delay(delay)
+    }
+}
+
+impl State {
+    fn serve(&mut self, request: &OktaRequest) -> ResponseTemplate {
+        let expected = format!("{} {}", self.scheme, self.token);
+        if request.authorization != expected {
+            return error(401, "E0000011", "Invalid token provided", &[]);
+        }
+        let Some(rest) = request.path.strip_prefix("/api/v1/users/") else {
+            return error(
+                404,
+                "E0000022",
+                "The endpoint does not support the provided HTTP method",
+                &[],
+            );
+        };
+        let segments: Vec<String> = rest
+            .split('/')
+            .map(|s| {
+                url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let who = segments.first().cloned().unwrap_or_default();
+        let Some(index) = self
+            .users
+            .iter()
+            .position(|u| u.id == who || u.login == who)
+        else {
+            return error(
+                404,
+                "E0000007",
+                &format!("Not found: Resource not found: {who} (User)"),
+                &[],
+            );
+        };
+        let tail: Vec<&str> = segments[1..].iter().map(String::as_str).collect();
+        match (request.method.as_str(), tail.as_slice()) {
+            ("GET", []) => ResponseTemplate::new(200).set_body_json(user_json(&self.users[index])),
+            ("POST", ["credentials", "change_password"]) => {
+                self.change_password(index, request, request.query.contains("strict=true"))
+            }
+            ("POST", []) => self.admin_set(index, request),
+            _ => error(
+                405,
+                "E0000022",
+                "The endpoint does not support the provided HTTP method",
+                &[],
+            ),
+        }
+    }
+
+    fn change_password(
+        &mut self,
+        index: usize,
+        request: &OktaRequest,
+        strict: bool,
+    ) -> ResponseTemplate {
+        let user = &self.users[index];
+        if !matches!(
+            user.status.as_str(),
+            "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
+        ) {
+            return error(
+                403,
+                "E0000112",
+                "Unable to update password, because the user is not active",
+                &[],
+            );
+        }
+        let old = request
+            .body
+            .pointer("/oldPassword/value")
+            .and_then(Value::as_str);
+        let new = request
+            .body
+            .pointer("/newPassword/value")
+            .and_then(Value::as_str);
+        let (Some(old), Some(new)) = (old, new) else {
+            return error(
+                400,
+                "E0000001",
+                "Api validation failed: password",
+                &["oldPassword and newPassword are required as {\"value\": ...}"],
+            );
+        };
+        if old != user.password {
+            return error(
+                403,
+                "E0000014",
+                "Update of credentials failed",
+                &["oldPassword: The credentials provided were incorrect."],
+            );
+        }
+        if strict && user.changed_at.elapsed() < self.policy.min_age {
+            return error(
+                403,
+                "E0000014",
+                "Update of credentials failed",
+                &["password: Password has been changed too recently"],
+            );
+        }
+        if let Err(cause) = self.check_policy(index, new, true) {
+            return error(403, "E0000014", "Update of credentials failed", &[&cause]);
+        }
+        self.set(index, new);
+        ResponseTemplate::new(200).set_body_json(json!({
+            "password": {},
+            "provider": {"type": "OKTA", "name": "OKTA"}
+        }))
+    }
+
+    fn admin_set(&mut self, index: usize, request: &OktaRequest) -> ResponseTemplate {
+        let Some(new) = request
+            .body
+            .pointer("/credentials/password/value")
+            .and_then(Value::as_str)
+        else {
+            return error(
+                400,
+                "E0000001",
+                "Api validation failed: credentials",
+                &["credentials.password.value is required"],
+            );
+        };
+        if !matches!(
+            self.users[index].status.as_str(),
+            "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
+        ) {
+            return error(
+                403,
+                "E0000112",
+                "Unable to update password, because the user is not active",
+                &[],
+            );
+        }
+        // Okta's admin set-password does not apply the history rule.
+        if let Err(cause) = self.check_policy(index, new, false) {
+            return error(
+                400,
+                "E0000001",
+                "Api validation failed: password",
+                &[&cause],
+            );
+        }
+        self.set(index, new);
+        ResponseTemplate::new(200).set_body_json(user_json(&self.users[index]))
+    }
+
+    fn check_policy(&self, index: usize, password: &str, history: bool) -> Result<(), String> {
+        let p = &self.policy;
+        let user = &self.users[index];
+        let mut missing = Vec::new();
+        if password.chars().count() < p.min_length {
+            missing.push(format!("at least {} characters", p.min_length));
+        }
+        if p.require_upper && !password.chars().any(char::is_uppercase) {
+            missing.push("an uppercase letter".into());
+        }
+        if p.require_lower && !password.chars().any(char::is_lowercase) {
+            missing.push("a lowercase letter".into());
+        }
+        if p.require_digit && !password.chars().any(|c| c.is_ascii_digit()) {
+            missing.push("a number".into());
+        }
+        if p.require_symbol && password.chars().all(char::is_alphanumeric) {
+            missing.push("a symbol".into());
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "password: Password requirements were not met. Password requirements: {}.",
+                missing.join(", ")
+            ));
+        }
+        if history {
+            let recent = user.history.iter().rev().take(p.history.saturating_sub(1));
+            if password == user.password || recent.into_iter().any(|h| h == password) {
+                return Err(format!(
+                    "password: Password has been used too recently. Your password cannot be any of your last {} passwords.",
+                    p.history
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, index: usize, password: &str) {
+        let user = &mut self.users[index];
+        let old = std::mem::replace(&mut user.password, password.to_owned());
+        user.history.push(old);
+        user.changed_at = Instant::now();
+        if user.status == "PASSWORD_EXPIRED" {
+            user.status = "ACTIVE".into();
+        }
+    }
+}
+
+fn user_json(user: &OktaUser) -> Value {
+    json!({
+        "id": user.id,
+        "status": user.status,
+        "profile": {"login": user.login, "email": user.login},
+        "credentials": {"password": {}, "provider": {"type": "OKTA", "name": "OKTA"}}
+    })
+}
+
+fn error(status: u16, code: &str, summary: &str, causes: &[&str]) -> ResponseTemplate {
+    let causes: Vec<Value> = causes.iter().map(|c| json!({"errorSummary": c})).collect();
+    ResponseTemplate::new(status).set_body_json(json!({
+        "errorCode": code,
+        "errorSummary": summary,
+        "errorLink": code,
+        "errorId": "oaeFakeErrorId0001",
+        "errorCauses": causes,
+    }))
+}
+
+fn rate_limited(reset_in: u64) -> ResponseTemplate {
+    let reset = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        + reset_in;
+    error(
+        429,
+        "E0000047",
+        "API call exceeded rate limit due to too many requests.",
+        &[],
+    )
+    .insert_header("X-Rate-Limit-Limit", "600")
+    .insert_header("X-Rate-Limit-Remaining", "0")
+    .insert_header("X-Rate-Limit-Reset", reset.to_string().as_str())
+}
