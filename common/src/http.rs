@@ -111,6 +111,22 @@ impl Request {
         self
     }
 
+    /// Sets an `application/x-www-form-urlencoded` body (for OAuth token
+    /// requests). Secret values are passed exposed only for the encoding.
+    pub fn form_body(mut self, pairs: &[(&str, &str)]) -> Self {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            serializer.append_pair(key, value);
+        }
+        let encoded = Zeroizing::new(serializer.finish());
+        self.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self.body = Some(Zeroizing::new(encoded.as_bytes().to_vec()));
+        self
+    }
+
     pub fn method(&self) -> &Method {
         &self.method
     }

@@ -10,6 +10,7 @@
 //! | [`error`] | the error enum and its exit codes |
 //! | [`log`] | log lines on stderr, the summary line on stdout |
 //! | [`vault`] | Keeper records through the official KSM SDK: read, set custom fields, save |
+//! | [`verify`] | waiting until a new credential works K times in a row |
 //! | [`cli`] | the common flags and the run loop every binary shares |
 
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod log;
 pub mod records;
 pub mod secret;
 pub mod vault;
+pub mod verify;
 
 pub use error::{Error, Exit, Location, Result};
 pub use secret::Secret;

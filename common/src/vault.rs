@@ -237,39 +237,82 @@ impl VaultRecord {
         Ok(None)
     }
 
+    /// A number field, `default` when absent; out of `range` is invalid.
+    pub fn number(
+        &self,
+        name: &str,
+        default: f64,
+        range: std::ops::RangeInclusive<f64>,
+    ) -> Result<f64> {
+        match self.text(name)? {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<f64>() {
+                Ok(v) if range.contains(&v) => Ok(v),
+                _ => Err(Error::invalid(
+                    name,
+                    self.location(),
+                    format!(
+                        "'{text}' is not a number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// A yes/no field (`true`/`false`, `yes`/`no`, `1`/`0`), `false` when
+    /// absent.
+    pub fn flag(&self, name: &str) -> Result<bool> {
+        match self.text(name)?.map(|t| t.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if ["true", "yes", "1", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["false", "no", "0", "off"].contains(&v.as_str()) => Ok(false),
+            Some(_) => Err(Error::invalid(
+                name,
+                self.location(),
+                "expected true or false",
+            )),
+        }
+    }
+
     /// Like [`VaultRecord::text`], kept as a secret (and untrimmed).
     pub fn secret(&self, name: &str) -> Result<Option<Secret>> {
         Ok(self.text(name)?.map(Secret::new))
     }
 
-    /// Sets custom field `label` to `value`, adding it (as `text`, or `secret`
+    /// Sets the field labelled `change.label` to its value: a standard field
+    /// with that label if the record has one (a PAM configuration's
+    /// `clientSecret`, say), else a custom field, added (as `text`, or `secret`
     /// for a hidden value) when the record has none.
     pub fn set_custom(&mut self, change: &Change) {
+        let value = json!([change.value.as_str()]);
+        let labelled = |f: &Value| {
+            f.get("label")
+                .and_then(Value::as_str)
+                .is_some_and(|l| l.eq_ignore_ascii_case(&change.label))
+        };
         let dict = &mut self.inner.record_dict;
+        for section in ["fields", "custom"] {
+            if let Some(Value::Array(fields)) = dict.get_mut(section)
+                && let Some(Value::Object(field)) = fields.iter_mut().find(|f| labelled(f))
+            {
+                field.insert("value".to_owned(), value);
+                return;
+            }
+        }
         let custom = dict
             .entry("custom".to_owned())
             .or_insert_with(|| Value::Array(Vec::new()));
         if !custom.is_array() {
             *custom = Value::Array(Vec::new());
         }
-        let Value::Array(fields) = custom else { return };
-        let value = json!([change.value.as_str()]);
-        let existing = fields.iter_mut().find(|f| {
-            f.get("label")
-                .and_then(Value::as_str)
-                .is_some_and(|l| l.eq_ignore_ascii_case(&change.label))
-        });
-        match existing {
-            Some(Value::Object(field)) => {
-                field.insert("value".to_owned(), value);
-            }
-            _ => {
-                let kind = match change.value {
-                    FieldValue::Text(_) => "text",
-                    FieldValue::Secret(_) => "secret",
-                };
-                fields.push(json!({"type": kind, "label": change.label, "value": value}));
-            }
+        if let Value::Array(fields) = custom {
+            let kind = match change.value {
+                FieldValue::Text(_) => "text",
+                FieldValue::Secret(_) => "secret",
+            };
+            fields.push(json!({"type": kind, "label": change.label, "value": value}));
         }
     }
 
@@ -476,9 +519,9 @@ impl Vault {
 
 fn saved(record: &VaultRecord, changes: &[Change]) -> bool {
     changes.iter().all(|change| {
-        record
-            .matching("custom", &change.label)
-            .next()
+        ["fields", "custom"]
+            .iter()
+            .find_map(|section| record.matching(section, &change.label).next())
             .and_then(|f| field_text(f).ok().flatten())
             .is_some_and(|v| v == change.value.as_str())
     })

@@ -5,6 +5,7 @@
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
 //! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4 |
+//! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling |
 //! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
 //! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol |
@@ -21,6 +22,7 @@
 pub mod bench;
 pub mod demo;
 pub mod fake_aws;
+pub mod fake_azure;
 pub mod fake_okta;
 pub mod fake_rest;
 pub mod fake_vault;
@@ -30,6 +32,7 @@ pub mod scenario;
 pub mod vault_cli;
 
 pub use fake_aws::{AwsFault, FakeAws};
+pub use fake_azure::{AzureFault, FakeAzure};
 pub use fake_okta::{FakeOkta, OktaFault};
 pub use fake_rest::{FakeRest, Reply};
 pub use fake_vault::{FakeVault, Fault};

@@ -9,12 +9,13 @@
 //! stored in the vault, and a second run picks up where the first stopped.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use common::cli::{self, Cli, CommonArgs, Context};
 use common::error::{Error, Result};
 use common::vault::{Change, Vault, VaultRecord};
+use common::verify::Verify;
 
 pub mod admin;
 pub mod aws;
@@ -92,54 +93,14 @@ const REMOVED: &str = "Access_Key_ID_Removed_during_previous_rotation";
 #[derive(Debug)]
 struct Settings {
     delete_all: bool,
-    successes: u32,
-    interval: Duration,
-    verify_timeout: Duration,
+    verify: Verify,
 }
 
 impl Settings {
     fn read(record: &VaultRecord) -> Result<Self> {
-        let number =
-            |name: &str, default: f64, range: std::ops::RangeInclusive<f64>| -> Result<f64> {
-                match record.text(name)? {
-                    None => Ok(default),
-                    Some(text) => match text.parse::<f64>() {
-                        Ok(v) if range.contains(&v) => Ok(v),
-                        _ => Err(Error::invalid(
-                            name,
-                            record.location(),
-                            format!(
-                                "'{text}' is not a number from {} to {}",
-                                range.start(),
-                                range.end()
-                            ),
-                        )),
-                    },
-                }
-            };
-        let delete_all = match record.text("delete_all_keys_before_rotating")? {
-            None => false,
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" => true,
-                "false" | "no" | "0" => false,
-                _ => {
-                    return Err(Error::invalid(
-                        "delete_all_keys_before_rotating",
-                        record.location(),
-                        "expected true or false",
-                    ));
-                }
-            },
-        };
         Ok(Self {
-            delete_all,
-            successes: number("verify_successes", 3.0, 1.0..=20.0)? as u32,
-            interval: Duration::from_secs_f64(number("verify_interval_seconds", 1.5, 0.05..=30.0)?),
-            verify_timeout: Duration::from_secs_f64(number(
-                "verify_timeout_seconds",
-                120.0,
-                1.0..=900.0,
-            )?),
+            delete_all: record.flag("delete_all_keys_before_rotating")?,
+            verify: Verify::from_record(record)?,
         })
     }
 }
@@ -317,8 +278,8 @@ fn describe_plan(
         "create a new key, store it in {} ({KEY_ID}, {SECRET}, {CREATED}), check it works {} \
          times in a row within {} s",
         record.location(),
-        settings.successes,
-        settings.verify_timeout.as_secs()
+        settings.verify.successes,
+        settings.verify.timeout.as_secs()
     ));
     if plan.retire.is_empty() {
         text.push('.');
@@ -410,63 +371,27 @@ fn storing_failed(
     }
 }
 
-/// Waits until AWS accepts the new key `settings.successes` times in a row.
+/// Waits until AWS accepts the new key several times in a row, keeping time
+/// for the deletions after it.
 fn verify(aws: &Aws, new: &NewKey, settings: &Settings, context: &Context) -> Result<()> {
-    // Keep time for the deletions after verification.
-    let reserve = Duration::from_secs(10);
-    let budget = settings
-        .verify_timeout
-        .min(context.deadline.remaining().saturating_sub(reserve));
-    let started = Instant::now();
-    let mut in_a_row = 0;
-    let mut tries = 0;
-    let mut last_error = String::from("no check could be made before the deadline");
-    loop {
-        tries += 1;
-        match aws.probe(new) {
-            Ok(()) => {
-                in_a_row += 1;
-                tracing::info!(
-                    "the new key works ({in_a_row} of {} in a row)",
-                    settings.successes
-                );
-                if in_a_row >= settings.successes {
-                    return Ok(());
-                }
-            }
-            Err(e) => {
-                if in_a_row > 0 {
-                    tracing::info!("the new key failed after {in_a_row} successes; counting again");
-                }
-                in_a_row = 0;
-                tracing::debug!("the new key does not work yet: {e}");
-                last_error = e.to_string();
-            }
-        }
-        let wait = settings
-            .interval
-            .mul_f64(2.0 / 3.0 + fastrand_unit() * 2.0 / 3.0);
-        if started.elapsed() + wait > budget {
-            return Err(Error::OldNotRetired(format!(
+    let verify = &settings.verify;
+    verify
+        .until_it_works(&context.deadline, Duration::from_secs(10), || {
+            aws.probe(new).map_err(|e| e.to_string())
+        })
+        .map(|_| ())
+        .map_err(|failed| {
+            Error::OldNotRetired(format!(
                 "the new key {} is stored, but AWS did not accept it {} times in a row within {} s \
-                 ({tries} checks; last: {last_error}). Every old key was kept and is still valid. \
-                 Run the rotation again later: it will continue from the stored key",
+                 ({} checks; last: {}). Every old key was kept and is still valid. Run the \
+                 rotation again later: it will continue from the stored key",
                 new.id,
-                settings.successes,
-                budget.as_secs()
-            )));
-        }
-        std::thread::sleep(wait);
-    }
-}
-
-/// A uniform number in [0, 1) without another dependency: the clock's
-/// nanoseconds are random enough for jitter.
-fn fastrand_unit() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1_000_000) / 1_000_000.0
+                verify.successes,
+                failed.budget.as_secs(),
+                failed.checks,
+                failed.last_error
+            ))
+        })
 }
 
 /// Lists again: only the new key may remain. Keys that appeared during the

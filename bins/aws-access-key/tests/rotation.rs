@@ -378,7 +378,7 @@ fn a_key_that_works_after_5_seconds_is_verified_after_about_5_seconds() {
     });
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(0)
-        .assert_stderr_has("the new key works (3 of 3 in a row)");
+        .assert_stderr_has("the new credential works (3 of 3 in a row)");
     assert!(out.elapsed >= Duration::from_secs(5), "{}", out.output());
     assert!(
         out.elapsed < Duration::from_secs(9),

@@ -1,0 +1,244 @@
+//! The token endpoint and the Graph application endpoints, over the shared
+//! HTTP policy. Clouds: public (default), usgov, china; `AZURE_AUTHORITY_HOST`
+//! and `MICROSOFT_GRAPH_URL` override the hosts.
+
+use common::error::{Error, Location, Result};
+use common::http::{self, Replay, Request, Response};
+use common::secret::Secret;
+use reqwest::{Method, Url};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+/// Authority and Graph hosts of a cloud.
+pub fn endpoints(cloud: Option<&str>, location: &Location) -> Result<(Url, Url)> {
+    let (authority, graph) = match cloud.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("public" | "azurecloud" | "global") => {
+            ("https://login.microsoftonline.com", "https://graph.microsoft.com")
+        }
+        Some("usgov" | "azureusgovernment" | "gcchigh") => {
+            ("https://login.microsoftonline.us", "https://graph.microsoft.us")
+        }
+        Some("china" | "azurechinacloud") => {
+            ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn")
+        }
+        Some(other) => {
+            return Err(Error::invalid(
+                "azure_cloud",
+                location.clone(),
+                format!("'{other}' is not public, usgov or china"),
+            ));
+        }
+    };
+    let pick = |var: &str, default: &str| -> Result<Url> {
+        let text = std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+        let text = text.as_deref().unwrap_or(default);
+        http::require_https(text, var, &Location::Params)
+    };
+    Ok((pick("AZURE_AUTHORITY_HOST", authority)?, pick("MICROSOFT_GRAPH_URL", graph)?))
+}
+
+/// A password credential as Graph lists it (no secret text).
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub key_id: String,
+    pub display_name: String,
+    pub start: String,
+}
+
+/// An application.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub object_id: String,
+    pub app_id: String,
+    pub name: String,
+    pub credentials: Vec<Credential>,
+}
+
+/// A secret Graph just made: the text exists only here and, once stored,
+/// in the vault.
+#[derive(Debug)]
+pub struct NewSecret {
+    pub key_id: String,
+    pub text: Secret,
+    pub end: String,
+}
+
+/// Graph for one run.
+pub struct Graph<'a> {
+    pub client: &'a http::Client,
+    pub authority: Url,
+    pub graph: Url,
+}
+
+impl std::fmt::Debug for Graph<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graph").finish_non_exhaustive()
+    }
+}
+
+/// Why a token was refused, as the identity platform says it.
+#[derive(Debug)]
+pub struct Refusal(pub String);
+
+impl Graph<'_> {
+    fn url(base: &Url, path: &str) -> Url {
+        let mut url = base.clone();
+        let joined = format!("{}/{}", base.path().trim_end_matches('/'), path.trim_start_matches('/'));
+        url.set_path(&joined);
+        url
+    }
+
+    fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
+        common::cli::block_on(self.client.send(request, replay))?
+    }
+
+    /// A client-credentials token for `client_id` with `secret`. `Ok(Err)`
+    /// when the identity platform refuses the credentials.
+    pub fn token(&self, tenant: &str, client_id: &str, secret: &Secret) -> Result<std::result::Result<Secret, Refusal>> {
+        let scope = format!("{}/.default", self.graph.as_str().trim_end_matches('/'));
+        let request = Request::new(
+            Method::POST,
+            Self::url(&self.authority, &format!("{tenant}/oauth2/v2.0/token")),
+        )
+        .header("Accept", "application/json")?
+        .form_body(&[
+            ("client_id", client_id),
+            ("client_secret", secret.expose()),
+            ("scope", &scope),
+            ("grant_type", "client_credentials"),
+        ]);
+        let response = self.send(&request, Replay::Safe)?;
+        let body: Value = response.json().unwrap_or(Value::Null);
+        if response.status.is_success() {
+            let token = body
+                .get("access_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::Failed(format!("{}: the answer has no access_token", request.target())))?;
+            return Ok(Ok(Secret::new(token)));
+        }
+        let error = body.get("error").and_then(Value::as_str).unwrap_or("error");
+        let description = body
+            .get("error_description")
+            .and_then(Value::as_str)
+            .map(|d| d.lines().next().unwrap_or(d).to_owned())
+            .unwrap_or_else(|| response.snippet());
+        Ok(Err(Refusal(format!("HTTP {} {error}: {description}", response.status.as_u16()))))
+    }
+
+    fn authorized(&self, method: Method, path: &str, token: &Secret) -> Result<Request> {
+        Request::new(method, Self::url(&self.graph, &format!("v1.0/{path}")))
+            .secret_header("Authorization", "Bearer ", token)?
+            .header("Accept", "application/json")
+    }
+
+    /// The application with object id `id`, or else with client id `id`.
+    pub fn find_app(&self, token: &Secret, id: &str) -> Result<Option<App>> {
+        for path in [format!("applications/{id}"), format!("applications(appId='{id}')")] {
+            let request = self.authorized(Method::GET, &path, token)?;
+            let response = self.send(&request, Replay::Safe)?;
+            match response.status.as_u16() {
+                200 => return parse_app(&request, &response).map(Some),
+                404 | 400 => continue,
+                _ => return Err(graph_error(&request, &response)),
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn app(&self, token: &Secret, object_id: &str) -> Result<App> {
+        let request = self.authorized(Method::GET, &format!("applications/{object_id}"), token)?;
+        let response = self.send(&request, Replay::Safe)?;
+        if response.status.as_u16() != 200 {
+            return Err(graph_error(&request, &response));
+        }
+        parse_app(&request, &response)
+    }
+
+    pub fn add_password(&self, token: &Secret, object_id: &str, display_name: &str, end: &str) -> Result<NewSecret> {
+        let body = json!({"passwordCredential": {"displayName": display_name, "endDateTime": end}});
+        let request = self
+            .authorized(Method::POST, &format!("applications/{object_id}/addPassword"), token)?
+            .json_body(Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default()));
+        let response = self.send(&request, Replay::Unsafe)?;
+        if !response.status.is_success() {
+            return Err(graph_error(&request, &response));
+        }
+        let mut answer: Value = response
+            .json()
+            .map_err(|e| Error::Failed(format!("{}: the answer is not JSON ({e})", request.target())))?;
+        let text = match answer.get_mut("secretText").map(Value::take) {
+            Some(Value::String(text)) => Secret::new(text),
+            _ => {
+                return Err(Error::Failed(format!("{}: the answer has no secretText", request.target())));
+            }
+        };
+        let field = |name: &str| answer.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        Ok(NewSecret {
+            key_id: field("keyId"),
+            end: field("endDateTime"),
+            text,
+        })
+    }
+
+    /// Removes a secret; one already gone counts as removed.
+    pub fn remove_password(&self, token: &Secret, object_id: &str, key_id: &str) -> Result<()> {
+        let body = json!({"keyId": key_id});
+        let request = self
+            .authorized(Method::POST, &format!("applications/{object_id}/removePassword"), token)?
+            .json_body(Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default()));
+        let response = self.send(&request, Replay::Safe)?;
+        if response.status.is_success() {
+            return Ok(());
+        }
+        let error = graph_error(&request, &response);
+        if error.to_string().contains("CannotDeleteOrUpdateNonExistentCredential") {
+            return Ok(());
+        }
+        Err(error)
+    }
+}
+
+fn parse_app(request: &Request, response: &Response) -> Result<App> {
+    let body: Value = response
+        .json()
+        .map_err(|e| Error::Failed(format!("{}: the answer is not JSON ({e})", request.target())))?;
+    let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let credentials = body
+        .get("passwordCredentials")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|c| Credential {
+                    key_id: text(c, "keyId"),
+                    display_name: text(c, "displayName"),
+                    start: text(c, "startDateTime"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(App {
+        object_id: text(&body, "id"),
+        app_id: text(&body, "appId"),
+        name: text(&body, "displayName"),
+        credentials,
+    })
+}
+
+/// A Graph error as one line: status, code, message.
+pub fn graph_error(request: &Request, response: &Response) -> Error {
+    let body: Value = response.json().unwrap_or(Value::Null);
+    let code = body.pointer("/error/code").and_then(Value::as_str);
+    let message = body.pointer("/error/message").and_then(Value::as_str);
+    let snippet = match (code, message) {
+        (Some(code), Some(message)) => format!(": {code}: {message}"),
+        _ => {
+            let s = response.snippet();
+            if s.is_empty() { String::new() } else { format!(": {s}") }
+        }
+    };
+    Error::Status {
+        target: request.target(),
+        status: response.status.as_u16(),
+        snippet,
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    rotate_azure_app_secret::main()
+}
