@@ -7,6 +7,7 @@
 //! | [`secret`] | the redacting, zeroizing secret type and the output redactor |
 //! | [`http`] | the HTTP policy: https, timeouts, retries, redacted bodies |
 //! | [`deadline`] | the one deadline a run must finish by |
+//! | [`time`] | ISO 8601 timestamps |
 //! | [`error`] | the error enum and its exit codes |
 //! | [`log`] | log lines on stderr, the summary line on stdout |
 //! | [`vault`] | Keeper records through the official KSM SDK: read, set custom fields, save |
@@ -21,6 +22,7 @@ pub mod http;
 pub mod log;
 pub mod records;
 pub mod secret;
+pub mod time;
 pub mod vault;
 pub mod verify;
 

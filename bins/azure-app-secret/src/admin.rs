@@ -57,7 +57,11 @@ pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
         }
     }
     let provider = input.provider_record_uid.as_deref();
-    let mut configs: Vec<&Record> = input.records.others().filter(|r| r.has("clientId")).collect();
+    let mut configs: Vec<&Record> = input
+        .records
+        .others()
+        .filter(|r| r.has("clientId"))
+        .collect();
     configs.sort_by_key(|r| Some(r.uid()) != provider);
     if let Some(record) = configs.first() {
         return Ok(Admin {

@@ -12,15 +12,18 @@ use zeroize::Zeroizing;
 /// Authority and Graph hosts of a cloud.
 pub fn endpoints(cloud: Option<&str>, location: &Location) -> Result<(Url, Url)> {
     let (authority, graph) = match cloud.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("public" | "azurecloud" | "global") => {
-            ("https://login.microsoftonline.com", "https://graph.microsoft.com")
-        }
-        Some("usgov" | "azureusgovernment" | "gcchigh") => {
-            ("https://login.microsoftonline.us", "https://graph.microsoft.us")
-        }
-        Some("china" | "azurechinacloud") => {
-            ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn")
-        }
+        None | Some("public" | "azurecloud" | "global") => (
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+        ),
+        Some("usgov" | "azureusgovernment" | "gcchigh") => (
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+        ),
+        Some("china" | "azurechinacloud") => (
+            "https://login.chinacloudapi.cn",
+            "https://microsoftgraph.chinacloudapi.cn",
+        ),
         Some(other) => {
             return Err(Error::invalid(
                 "azure_cloud",
@@ -34,7 +37,10 @@ pub fn endpoints(cloud: Option<&str>, location: &Location) -> Result<(Url, Url)>
         let text = text.as_deref().unwrap_or(default);
         http::require_https(text, var, &Location::Params)
     };
-    Ok((pick("AZURE_AUTHORITY_HOST", authority)?, pick("MICROSOFT_GRAPH_URL", graph)?))
+    Ok((
+        pick("AZURE_AUTHORITY_HOST", authority)?,
+        pick("MICROSOFT_GRAPH_URL", graph)?,
+    ))
 }
 
 /// A password credential as Graph lists it (no secret text).
@@ -83,7 +89,11 @@ pub struct Refusal(pub String);
 impl Graph<'_> {
     fn url(base: &Url, path: &str) -> Url {
         let mut url = base.clone();
-        let joined = format!("{}/{}", base.path().trim_end_matches('/'), path.trim_start_matches('/'));
+        let joined = format!(
+            "{}/{}",
+            base.path().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
         url.set_path(&joined);
         url
     }
@@ -94,7 +104,12 @@ impl Graph<'_> {
 
     /// A client-credentials token for `client_id` with `secret`. `Ok(Err)`
     /// when the identity platform refuses the credentials.
-    pub fn token(&self, tenant: &str, client_id: &str, secret: &Secret) -> Result<std::result::Result<Secret, Refusal>> {
+    pub fn token(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: &Secret,
+    ) -> Result<std::result::Result<Secret, Refusal>> {
         let scope = format!("{}/.default", self.graph.as_str().trim_end_matches('/'));
         let request = Request::new(
             Method::POST,
@@ -113,7 +128,12 @@ impl Graph<'_> {
             let token = body
                 .get("access_token")
                 .and_then(Value::as_str)
-                .ok_or_else(|| Error::Failed(format!("{}: the answer has no access_token", request.target())))?;
+                .ok_or_else(|| {
+                    Error::Failed(format!(
+                        "{}: the answer has no access_token",
+                        request.target()
+                    ))
+                })?;
             return Ok(Ok(Secret::new(token)));
         }
         let error = body.get("error").and_then(Value::as_str).unwrap_or("error");
@@ -122,7 +142,10 @@ impl Graph<'_> {
             .and_then(Value::as_str)
             .map(|d| d.lines().next().unwrap_or(d).to_owned())
             .unwrap_or_else(|| response.snippet());
-        Ok(Err(Refusal(format!("HTTP {} {error}: {description}", response.status.as_u16()))))
+        Ok(Err(Refusal(format!(
+            "HTTP {} {error}: {description}",
+            response.status.as_u16()
+        ))))
     }
 
     fn authorized(&self, method: Method, path: &str, token: &Secret) -> Result<Request> {
@@ -133,7 +156,10 @@ impl Graph<'_> {
 
     /// The application with object id `id`, or else with client id `id`.
     pub fn find_app(&self, token: &Secret, id: &str) -> Result<Option<App>> {
-        for path in [format!("applications/{id}"), format!("applications(appId='{id}')")] {
+        for path in [
+            format!("applications/{id}"),
+            format!("applications(appId='{id}')"),
+        ] {
             let request = self.authorized(Method::GET, &path, token)?;
             let response = self.send(&request, Replay::Safe)?;
             match response.status.as_u16() {
@@ -154,25 +180,49 @@ impl Graph<'_> {
         parse_app(&request, &response)
     }
 
-    pub fn add_password(&self, token: &Secret, object_id: &str, display_name: &str, end: &str) -> Result<NewSecret> {
+    pub fn add_password(
+        &self,
+        token: &Secret,
+        object_id: &str,
+        display_name: &str,
+        end: &str,
+    ) -> Result<NewSecret> {
         let body = json!({"passwordCredential": {"displayName": display_name, "endDateTime": end}});
         let request = self
-            .authorized(Method::POST, &format!("applications/{object_id}/addPassword"), token)?
-            .json_body(Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default()));
+            .authorized(
+                Method::POST,
+                &format!("applications/{object_id}/addPassword"),
+                token,
+            )?
+            .json_body(Zeroizing::new(
+                serde_json::to_vec(&body).unwrap_or_default(),
+            ));
         let response = self.send(&request, Replay::Unsafe)?;
         if !response.status.is_success() {
             return Err(graph_error(&request, &response));
         }
-        let mut answer: Value = response
-            .json()
-            .map_err(|e| Error::Failed(format!("{}: the answer is not JSON ({e})", request.target())))?;
+        let mut answer: Value = response.json().map_err(|e| {
+            Error::Failed(format!(
+                "{}: the answer is not JSON ({e})",
+                request.target()
+            ))
+        })?;
         let text = match answer.get_mut("secretText").map(Value::take) {
             Some(Value::String(text)) => Secret::new(text),
             _ => {
-                return Err(Error::Failed(format!("{}: the answer has no secretText", request.target())));
+                return Err(Error::Failed(format!(
+                    "{}: the answer has no secretText",
+                    request.target()
+                )));
             }
         };
-        let field = |name: &str| answer.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let field = |name: &str| {
+            answer
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         Ok(NewSecret {
             key_id: field("keyId"),
             end: field("endDateTime"),
@@ -184,14 +234,23 @@ impl Graph<'_> {
     pub fn remove_password(&self, token: &Secret, object_id: &str, key_id: &str) -> Result<()> {
         let body = json!({"keyId": key_id});
         let request = self
-            .authorized(Method::POST, &format!("applications/{object_id}/removePassword"), token)?
-            .json_body(Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default()));
+            .authorized(
+                Method::POST,
+                &format!("applications/{object_id}/removePassword"),
+                token,
+            )?
+            .json_body(Zeroizing::new(
+                serde_json::to_vec(&body).unwrap_or_default(),
+            ));
         let response = self.send(&request, Replay::Safe)?;
         if response.status.is_success() {
             return Ok(());
         }
         let error = graph_error(&request, &response);
-        if error.to_string().contains("CannotDeleteOrUpdateNonExistentCredential") {
+        if error
+            .to_string()
+            .contains("CannotDeleteOrUpdateNonExistentCredential")
+        {
             return Ok(());
         }
         Err(error)
@@ -199,10 +258,18 @@ impl Graph<'_> {
 }
 
 fn parse_app(request: &Request, response: &Response) -> Result<App> {
-    let body: Value = response
-        .json()
-        .map_err(|e| Error::Failed(format!("{}: the answer is not JSON ({e})", request.target())))?;
-    let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let body: Value = response.json().map_err(|e| {
+        Error::Failed(format!(
+            "{}: the answer is not JSON ({e})",
+            request.target()
+        ))
+    })?;
+    let text = |v: &Value, name: &str| {
+        v.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let credentials = body
         .get("passwordCredentials")
         .and_then(Value::as_array)
@@ -233,7 +300,11 @@ pub fn graph_error(request: &Request, response: &Response) -> Error {
         (Some(code), Some(message)) => format!(": {code}: {message}"),
         _ => {
             let s = response.snippet();
-            if s.is_empty() { String::new() } else { format!(": {s}") }
+            if s.is_empty() {
+                String::new()
+            } else {
+                format!(": {s}")
+            }
         }
     };
     Error::Status {
