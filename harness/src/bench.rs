@@ -98,6 +98,17 @@ pub fn okta_user(bin: &Path, runs: usize) -> Result<Figures, String> {
     })
 }
 
+/// Runs the Azure rotation `runs` times against the Entra ID fake and the
+/// fake vault (each run rotates the secret the previous one stored), checking
+/// the new secret once, as for AWS.
+pub fn azure_app_secret(bin: &Path, runs: usize) -> Result<Figures, String> {
+    let world = crate::demo::AzureWorld::start()?;
+    world
+        .vault
+        .set_custom_field("AzureUserUid0000000001", "verify_successes", "1");
+    measure(bin, runs, || world.run(bin))
+}
+
 /// Times `rotate` `runs` times, then `bin --version` as often.
 fn measure(
     bin: &Path,

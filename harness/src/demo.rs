@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::fake_aws::FakeAws;
+use crate::fake_azure::FakeAzure;
 use crate::fake_okta::FakeOkta;
 use crate::fake_rest::FakeRest;
 use crate::fake_vault::FakeVault;
@@ -333,6 +334,169 @@ pub fn okta_user(bin: &Path) -> Result<Report, String> {
     );
     Ok(Report {
         ok: changed && outcome.code == Some(0),
+        text,
+    })
+}
+
+/// The Azure demo's vault records and Gateway input, embedded.
+pub const AZURE_VAULT_RECORDS: &str = include_str!("../../fixtures/vault/azure/records.json");
+pub const AZURE_SCENARIO: &str =
+    include_str!("../../fixtures/scenarios/azure-app-secret/admin-record.json");
+const AZURE_TENANT: &str = "72f988bf-0000-4000-8000-000000000001";
+const AZURE_TARGET_APP: &str = "22222222-0000-4000-8000-00000000b001";
+const AZURE_USER_UID: &str = "AzureUserUid0000000001";
+
+/// Entra ID and the vault for the Azure demo: the admin app, and the target
+/// app with two old secrets.
+pub struct AzureWorld {
+    pub azure: FakeAzure,
+    pub vault: FakeVault,
+    pub scenario: Scenario,
+}
+
+impl std::fmt::Debug for AzureWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureWorld").finish_non_exhaustive()
+    }
+}
+
+impl AzureWorld {
+    pub fn start() -> Result<Self, String> {
+        let records: Vec<serde_json::Value> =
+            serde_json::from_str(AZURE_VAULT_RECORDS).map_err(|e| e.to_string())?;
+        let azure = FakeAzure::start(AZURE_TENANT)
+            .with_app(
+                "aaaaaaaa-0000-4000-8000-00000000a001",
+                "11111111-0000-4000-8000-00000000a001",
+                "keeper-admin",
+                true,
+            )
+            .with_secret(
+                "11111111-0000-4000-8000-00000000a001",
+                "admin-key-1",
+                "admin~app~secret~value~0000000000000001",
+                "2026-06-01T00:00:00Z",
+            )
+            .with_app(
+                "bbbbbbbb-0000-4000-8000-00000000b001",
+                AZURE_TARGET_APP,
+                "payroll-api",
+                false,
+            )
+            .with_secret(
+                AZURE_TARGET_APP,
+                "old-key-2025",
+                "target~old~secret~2025~0000000000000001",
+                "2025-01-01T00:00:00Z",
+            )
+            .with_secret(
+                AZURE_TARGET_APP,
+                "old-key-2026",
+                "target~old~secret~2026~0000000000000002",
+                "2026-01-01T00:00:00Z",
+            );
+        Ok(Self {
+            azure,
+            vault: FakeVault::start(&records),
+            scenario: Scenario::from_json(AZURE_SCENARIO)?,
+        })
+    }
+
+    /// Runs the binary once and scans for every secret the fakes know.
+    pub fn run(&self, bin: &Path) -> Outcome {
+        let mut run = Run::new(bin).scenario(&self.scenario);
+        for (key, value) in self.vault.env().into_iter().chain(self.azure.env()) {
+            run = run.env(&key, value);
+        }
+        for secret in self.azure.issued() {
+            run = run.secret(secret);
+        }
+        let outcome = run.run();
+        if let Some(leak) = outcome.find_leak(&self.azure.issued()) {
+            panic!("LEAK: {leak}");
+        }
+        outcome
+    }
+}
+
+/// Rotates payroll-api's client secret against the Entra ID fake and the vault.
+pub fn azure_app_secret(bin: &Path) -> Result<Report, String> {
+    let world = AzureWorld::start()?;
+    let mut text = String::new();
+    let _ = writeln!(text, "== scenario: {}", world.scenario.description);
+    let _ = writeln!(
+        text,
+        "== fake Entra ID + Graph on {}; fake Keeper vault on 127.0.0.1:{}",
+        world.azure.url(),
+        world.vault.port()
+    );
+    let before: Vec<String> = world
+        .azure
+        .secrets(AZURE_TARGET_APP)
+        .into_iter()
+        .map(|s| s.key_id)
+        .collect();
+    let _ = writeln!(
+        text,
+        "== payroll-api's secrets before: {}",
+        before.join(", ")
+    );
+    let _ = writeln!(
+        text,
+        "== running {} with the Gateway's base64 line on stdin",
+        bin.display()
+    );
+    let outcome = world.run(bin);
+    let _ = writeln!(
+        text,
+        "--- stdout\n{}--- stderr\n{}---",
+        outcome.stdout, outcome.stderr
+    );
+    let _ = writeln!(text, "== exit code: {:?}", outcome.code);
+    let _ = writeln!(text, "== the fakes received:");
+    for call in world.azure.calls() {
+        let _ = writeln!(text, "   {} {} ({})", call.action, call.path, call.client);
+    }
+    let after = world.azure.secrets(AZURE_TARGET_APP);
+    let stored = world
+        .vault
+        .field(AZURE_USER_UID, "client_secret_id")
+        .unwrap_or_default();
+    let stored_text = world
+        .vault
+        .field(AZURE_USER_UID, "client_secret")
+        .unwrap_or_default();
+    let live = after
+        .iter()
+        .any(|s| s.key_id == stored && s.text == stored_text);
+    let _ = writeln!(
+        text,
+        "== payroll-api's secrets after: {}",
+        after
+            .iter()
+            .map(|s| s.key_id.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        text,
+        "== the vault record now holds client_secret_id {stored}, client_secret ********, expires {}",
+        world
+            .vault
+            .field(AZURE_USER_UID, "expires")
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        text,
+        "== the stored secret is the one Graph made for {stored}: {}",
+        if live { "yes" } else { "no" }
+    );
+    let _ = writeln!(
+        text,
+        "== leak scan: no secret or token of the fakes appeared in stdout or stderr"
+    );
+    Ok(Report {
+        ok: outcome.code == Some(0) && live && after.len() == 1,
         text,
     })
 }

@@ -361,17 +361,22 @@ impl State {
             .unwrap_or_default()
             .to_owned();
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let rest = path.strip_prefix("/v1.0/").unwrap_or_default();
-        let decoded = rest
+        let decoded = path
             .replace("%27", "'")
             .replace("%28", "(")
             .replace("%29", ")");
-        let (target, action) = match decoded.split_once('/') {
-            Some((target, "addPassword")) => (target.to_owned(), "addPassword"),
-            Some((target, "removePassword")) => (target.to_owned(), "removePassword"),
-            None => (decoded.clone(), "get"),
-            Some(_) => return graph_error(400, "BadRequest", "Unsupported request."),
+        let rest = decoded
+            .strip_prefix("/v1.0/")
+            .unwrap_or_default()
+            .to_owned();
+        let (target, action) = if let Some(target) = rest.strip_suffix("/addPassword") {
+            (target.to_owned(), "addPassword")
+        } else if let Some(target) = rest.strip_suffix("/removePassword") {
+            (target.to_owned(), "removePassword")
+        } else {
+            (rest.clone(), "get")
         };
+        let decoded = rest;
         let (client, key_id) = match self.tokens.get(&bearer) {
             Some(t) => (t.app_id.clone(), t.key_id.clone()),
             None => (String::new(), String::new()),

@@ -83,6 +83,7 @@ enum VaultCommand {
 enum UseCase {
     RestApi,
     AwsAccessKey,
+    AzureAppSecret,
     OktaUser,
 }
 
@@ -91,6 +92,7 @@ impl UseCase {
         match self {
             Self::RestApi => "rotate-rest-api",
             Self::AwsAccessKey => "rotate-aws-access-key",
+            Self::AzureAppSecret => "rotate-azure-app-secret",
             Self::OktaUser => "rotate-okta-user",
         }
     }
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
                 .and_then(|bin| match use_case {
                     UseCase::RestApi => demo::rest_api(&bin),
                     UseCase::AwsAccessKey => demo::aws_access_key(&bin),
+                    UseCase::AzureAppSecret => demo::azure_app_secret(&bin),
                     UseCase::OktaUser => demo::okta_user(&bin),
                 })
                 .map(|report| {
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
                 match use_case {
                     UseCase::RestApi => bench::rest_api(&bin, runs),
                     UseCase::AwsAccessKey => bench::aws_access_key(&bin, runs),
+                    UseCase::AzureAppSecret => bench::azure_app_secret(&bin, runs),
                     UseCase::OktaUser => bench::okta_user(&bin, runs),
                 }
                 .map(|f| f.report(&bin))

@@ -313,3 +313,62 @@ pub fn graph_error(request: &Request, response: &Response) -> Error {
         snippet,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location() -> Location {
+        Location::Record {
+            title: "app".into(),
+            uid: "u".into(),
+        }
+    }
+
+    #[test]
+    fn each_cloud_has_its_own_authority_and_graph_host() {
+        // The overrides are not set in the test environment.
+        if std::env::var_os("AZURE_AUTHORITY_HOST").is_some()
+            || std::env::var_os("MICROSOFT_GRAPH_URL").is_some()
+        {
+            return;
+        }
+        for (cloud, authority, graph) in [
+            (None, "login.microsoftonline.com", "graph.microsoft.com"),
+            (
+                Some("public"),
+                "login.microsoftonline.com",
+                "graph.microsoft.com",
+            ),
+            (
+                Some("USGov"),
+                "login.microsoftonline.us",
+                "graph.microsoft.us",
+            ),
+            (
+                Some("china"),
+                "login.chinacloudapi.cn",
+                "microsoftgraph.chinacloudapi.cn",
+            ),
+        ] {
+            let (a, g) = endpoints(cloud, &location()).unwrap();
+            assert_eq!(a.host_str(), Some(authority), "{cloud:?}");
+            assert_eq!(g.host_str(), Some(graph), "{cloud:?}");
+        }
+        assert!(endpoints(Some("mars"), &location()).is_err());
+    }
+
+    #[test]
+    fn paths_join_onto_a_base_with_or_without_a_trailing_slash() {
+        let base = Url::parse("https://graph.microsoft.com/").unwrap();
+        assert_eq!(
+            Graph::url(&base, "v1.0/applications/x").as_str(),
+            "https://graph.microsoft.com/v1.0/applications/x"
+        );
+        let base = Url::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            Graph::url(&base, "t/oauth2/v2.0/token").as_str(),
+            "http://127.0.0.1:8080/t/oauth2/v2.0/token"
+        );
+    }
+}
