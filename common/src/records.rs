@@ -162,7 +162,7 @@ impl fmt::Debug for Record {
 impl Drop for Record {
     fn drop(&mut self) {
         for (_, value) in &mut self.fields {
-            wipe(value);
+            wipe_json(value);
         }
     }
 }
@@ -282,6 +282,26 @@ impl Record {
     }
 }
 
+/// The records named for a message: `'Title' (uid X), ...`, or `none`.
+pub fn describe<'r>(records: impl Iterator<Item = &'r Record>) -> String {
+    let names: Vec<String> = records.map(|r| r.location().to_string()).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Wipes every string in a JSON value (zeroizing its memory).
+pub fn wipe_json(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_json),
+        Value::Object(map) => map.values_mut().for_each(wipe_json),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// Whether `key` is `name` with a number appended (`url2`, `url 2`, `url_2`),
 /// as the Gateway names a second field with the same label or type.
 fn is_numbered_duplicate(key: &str, name: &str) -> bool {
@@ -322,15 +342,6 @@ fn register_strings(value: &Value) {
         Value::Array(items) => items.iter().for_each(register_strings),
         Value::Object(map) => map.values().for_each(register_strings),
         Value::Null | Value::Bool(_) => {}
-    }
-}
-
-fn wipe(value: &mut Value) {
-    match value {
-        Value::String(s) => s.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(map) => map.values_mut().for_each(wipe),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 

@@ -109,6 +109,29 @@ pub fn rest_api(bin: &Path) -> Result<Report, String> {
     })
 }
 
+/// Runs `bin` on `scenario` with the fakes' environments, and scans the
+/// outputs for every secret the fakes know, before and after the run (a
+/// rotation makes new ones).
+pub fn run_against<const N: usize>(
+    bin: &Path,
+    scenario: &Scenario,
+    envs: [Vec<(String, String)>; N],
+    secrets: impl Fn() -> Vec<String>,
+) -> Outcome {
+    let mut run = Run::new(bin).scenario(scenario);
+    for (key, value) in envs.into_iter().flatten() {
+        run = run.env(&key, value);
+    }
+    for secret in secrets() {
+        run = run.secret(secret);
+    }
+    let outcome = run.run();
+    if let Some(leak) = outcome.find_leak(&secrets()) {
+        panic!("LEAK: {leak}");
+    }
+    outcome
+}
+
 fn mask(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_owned();
     for secret in secrets {
@@ -164,18 +187,12 @@ impl AwsWorld {
 
     /// Runs the binary once and scans for every secret the fakes know.
     pub fn run(&self, bin: &Path) -> Outcome {
-        let mut run = Run::new(bin).scenario(&self.scenario);
-        for (key, value) in self.vault.env().into_iter().chain(self.aws.env()) {
-            run = run.env(&key, value);
-        }
-        for secret in self.aws.secrets() {
-            run = run.secret(secret);
-        }
-        let outcome = run.run();
-        if let Some(leak) = outcome.find_leak(&self.aws.secrets()) {
-            panic!("LEAK: {leak}");
-        }
-        outcome
+        run_against(
+            bin,
+            &self.scenario,
+            [self.vault.env(), self.aws.env()],
+            || self.aws.secrets(),
+        )
     }
 }
 
@@ -404,18 +421,12 @@ impl AzureWorld {
 
     /// Runs the binary once and scans for every secret the fakes know.
     pub fn run(&self, bin: &Path) -> Outcome {
-        let mut run = Run::new(bin).scenario(&self.scenario);
-        for (key, value) in self.vault.env().into_iter().chain(self.azure.env()) {
-            run = run.env(&key, value);
-        }
-        for secret in self.azure.issued() {
-            run = run.secret(secret);
-        }
-        let outcome = run.run();
-        if let Some(leak) = outcome.find_leak(&self.azure.issued()) {
-            panic!("LEAK: {leak}");
-        }
-        outcome
+        run_against(
+            bin,
+            &self.scenario,
+            [self.vault.env(), self.azure.env()],
+            || self.azure.issued(),
+        )
     }
 }
 

@@ -19,9 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
-
-use crate::runtime;
+use wiremock::{MockServer, Respond, ResponseTemplate};
 
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -152,14 +150,7 @@ impl FakeAws {
             calls: Vec::new(),
             issued_secrets: Vec::new(),
         }));
-        let server = runtime().block_on(async {
-            let server = MockServer::builder().start().await;
-            Mock::given(wiremock::matchers::any())
-                .respond_with(Responder(Arc::clone(&state)))
-                .mount(&server)
-                .await;
-            server
-        });
+        let server = crate::serve(Responder(Arc::clone(&state)));
         Self { server, state }
     }
 

@@ -18,10 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+use wiremock::{MockServer, Respond, ResponseTemplate};
 
 use crate::fake_aws::iso8601;
-use crate::runtime;
 
 /// One password credential of an application.
 #[derive(Debug, Clone)]
@@ -141,14 +140,7 @@ impl FakeAzure {
             used_removed: Vec::new(),
             issued: Vec::new(),
         }));
-        let server = runtime().block_on(async {
-            let server = MockServer::builder().start().await;
-            Mock::given(wiremock::matchers::any())
-                .respond_with(Responder(Arc::clone(&state)))
-                .mount(&server)
-                .await;
-            server
-        });
+        let server = crate::serve(Responder(Arc::clone(&state)));
         Self { server, state }
     }
 

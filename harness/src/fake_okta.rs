@@ -15,9 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
-
-use crate::runtime;
+use wiremock::{MockServer, Respond, ResponseTemplate};
 
 /// The password policy the fake enforces.
 #[derive(Debug, Clone)]
@@ -111,14 +109,7 @@ impl FakeOkta {
             faults: VecDeque::new(),
             requests: Vec::new(),
         }));
-        let server = runtime().block_on(async {
-            let server = MockServer::builder().start().await;
-            Mock::given(wiremock::matchers::any())
-                .respond_with(Responder(Arc::clone(&state)))
-                .mount(&server)
-                .await;
-            server
-        });
+        let server = crate::serve(Responder(Arc::clone(&state)));
         Self { server, state }
     }
 

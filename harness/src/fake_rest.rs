@@ -12,9 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
-
-use crate::runtime;
+use wiremock::{MockServer, Respond, ResponseTemplate};
 
 /// A request the fake received.
 #[derive(Debug, Clone)]
@@ -109,14 +107,7 @@ impl FakeRest {
             script: VecDeque::new(),
             received: Vec::new(),
         }));
-        let server = runtime().block_on(async {
-            let server = MockServer::builder().start().await;
-            Mock::given(wiremock::matchers::any())
-                .respond_with(Responder(Arc::clone(&state)))
-                .mount(&server)
-                .await;
-            server
-        });
+        let server = crate::serve(Responder(Arc::clone(&state)));
         Self { server, state }
     }
 

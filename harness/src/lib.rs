@@ -53,3 +53,16 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .expect("start the harness runtime")
     })
 }
+
+/// Starts a wiremock server on 127.0.0.1 that answers every request with
+/// `responder`: the shared start of every stateful fake.
+pub(crate) fn serve(responder: impl wiremock::Respond + 'static) -> wiremock::MockServer {
+    runtime().block_on(async {
+        let server = wiremock::MockServer::builder().start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(responder)
+            .mount(&server)
+            .await;
+        server
+    })
+}

@@ -42,7 +42,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
             [] => Err(Error::Config(format!(
                 "no attached record is titled '{title}', the okta_record_title of {}; attached: {}",
                 user.location(),
-                titles(records.others())
+                common::records::describe(records.others())
             ))),
             several => Err(several_error(&format!("titled '{title}'"), several)),
         };
@@ -67,7 +67,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
             "no Okta API record found: attach a record titled '{DEFAULT_TITLE}' with the org URL \
              in url and the API token in password, or name it in the user record's custom field \
              okta_record_title; attached: {}",
-            titles(records.others())
+            common::records::describe(records.others())
         ))),
         several => Err(several_error("holding an Okta org url", several)),
     }
@@ -77,17 +77,8 @@ fn several_error(what: &str, records: &[&Record]) -> Error {
     Error::Config(format!(
         "several attached records are {what}: {}; set the user record's custom field \
          okta_record_title to the one to use",
-        titles(records.iter().copied())
+        common::records::describe(records.iter().copied())
     ))
-}
-
-fn titles<'r>(records: impl Iterator<Item = &'r Record>) -> String {
-    let names: Vec<String> = records.map(|r| r.location().to_string()).collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
 }
 
 #[cfg(test)]

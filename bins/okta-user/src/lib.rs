@@ -281,7 +281,7 @@ pub fn rotate(context: &Context) -> Result<String> {
     tracing::info!("changing the password with {}", path.describe());
     let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
     let mut body = body;
-    wipe(&mut body);
+    common::records::wipe_json(&mut body);
     let change = org.request(Method::POST, url)?.json_body(bytes);
     let target = change.target();
     let response = org.send(&change, Replay::Unsafe).map_err(|error| match error {
@@ -365,16 +365,6 @@ fn refused(org: &Org<'_>, target: &str, response: &Response, doing: &str) -> Err
     Error::Failed(format!(
         "{doing} failed: {target} answered {detail}{advice}"
     ))
-}
-
-fn wipe(value: &mut Value) {
-    use zeroize::Zeroize;
-    match value {
-        Value::String(s) => s.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(map) => map.values_mut().for_each(wipe),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
                     "no attached record is titled '{title}', the api_record_title of {}; \
                      attached: {}",
                     user.location(),
-                    titles(records.others())
+                    common::records::describe(records.others())
                 ))),
                 several => Err(several_error(&format!("titled '{title}'"), several)),
             };
@@ -169,7 +169,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
              token in password, or name it in the user record's custom field api_record_title; \
              attached: {}",
             DEFAULT_TITLES[0],
-            titles(records.others())
+            common::records::describe(records.others())
         ))),
         several => Err(several_error("holding both url and password", several)),
     }
@@ -179,19 +179,8 @@ fn several_error(what: &str, records: &[&Record]) -> Error {
     Error::Config(format!(
         "several attached records are {what}: {}; set the user record's custom field \
          api_record_title to the one to use",
-        titles(records.iter().copied())
+        common::records::describe(records.iter().copied())
     ))
-}
-
-fn titles<'r>(records: impl Iterator<Item = &'r Record>) -> String {
-    let names: Vec<String> = records
-        .map(|r| format!("'{}' (uid {})", r.title(), r.uid()))
-        .collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
 }
 
 /// Which statuses mean the password changed.

@@ -100,7 +100,7 @@ impl Template {
         let mut json = self.json.clone();
         substitute(&mut json, values);
         let body = Zeroizing::new(serde_json::to_vec(&json).unwrap_or_default());
-        wipe(&mut json);
+        common::records::wipe_json(&mut json);
         body
     }
 }
@@ -176,15 +176,6 @@ fn visit_strings(json: &Value, f: &mut impl FnMut(&str)) {
                 visit_strings(value, f);
             }
         }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
-}
-
-fn wipe(json: &mut Value) {
-    match json {
-        Value::String(s) => s.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(map) => map.values_mut().for_each(wipe),
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
