@@ -546,3 +546,22 @@ fn a_wrong_admin_secret_is_refused_by_its_signature_and_changes_nothing() {
         .assert_stderr_has("SignatureDoesNotMatch");
     assert_eq!(w.key_ids(), [STORED_ID]);
 }
+
+#[test]
+fn service_specific_endpoint_variables_take_precedence() {
+    let w = world();
+    let scenario = Scenario::load("scenarios/aws-access-key/admin-record.json");
+    let dead = format!("http://127.0.0.1:{}", harness::net::refused_port());
+    let mut run = Run::new(BIN).scenario(&scenario);
+    for (key, value) in w.vault.env().into_iter().chain(w.aws.env()) {
+        run = run.env(&key, value);
+    }
+    run = run
+        .env("AWS_ENDPOINT_URL", dead)
+        .env("AWS_ENDPOINT_URL_IAM", w.aws.url())
+        .env("AWS_ENDPOINT_URL_STS", w.aws.url())
+        .secret(ADMIN_SECRET)
+        .secret(STORED_SECRET);
+    run.run().assert_exit(0);
+    assert_eq!(w.key_ids(), [w.stored_id()]);
+}
