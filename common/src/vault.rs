@@ -49,6 +49,10 @@ const KNOWN_KEYS: [&str; 10] = [
     "bat",
     "bindingKey",
 ];
+/// The config values that are secrets (the others, such as `hostname` and
+/// `serverPublicKeyId`, are public and would make the redactor hide ordinary
+/// text).
+const SECRET_KEYS: [&str; 5] = ["clientId", "privateKey", "appKey", "bat", "bindingKey"];
 /// Without these the SDK would attempt a first-time binding.
 const REQUIRED_KEYS: [&str; 3] = ["clientId", "privateKey", "appKey"];
 
@@ -112,7 +116,9 @@ impl VaultConfig {
             if let Some(Value::String(value)) = map.get(key)
                 && !value.trim().is_empty()
             {
-                Secret::new(value.clone()); // registers it with the redactor
+                if SECRET_KEYS.contains(&key) {
+                    crate::secret::register(value);
+                }
                 kept.insert(key.to_owned(), Value::String(value.clone()));
             }
         }
@@ -560,5 +566,29 @@ fn describe(doing: &str, uid: &str, failure: CallError) -> Error {
         CallError::Deadline => Error::Failed(format!(
             "{doing} record {uid} in the vault: no answer before the run's deadline"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_secret_config_values_are_redacted() {
+        let dir = std::env::temp_dir().join(format!("vault-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"hostname": "keeper.example", "clientId": "client-id-secret-1", "privateKey": "private-key-secret-1",
+                "appKey": "app-key-secret-1", "serverPublicKeyId": "10"}"#,
+        )
+        .unwrap();
+        VaultConfig::load(&path).unwrap();
+        let shown = crate::secret::redact(
+            "keeper.example 10 client-id-secret-1 private-key-secret-1 app-key-secret-1",
+        );
+        assert_eq!(shown, "keeper.example 10 [redacted] [redacted] [redacted]");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
