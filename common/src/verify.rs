@@ -98,6 +98,27 @@ impl Verify {
     }
 }
 
+/// Reads `read` until `settled` holds for what it returns, at most
+/// `attempts` times, `pause` apart, and returns the last reading: IAM and
+/// Graph listings can still show a credential for a moment after it was
+/// deleted.
+pub fn until_settled<T>(
+    attempts: u32,
+    pause: Duration,
+    mut read: impl FnMut() -> Result<T>,
+    settled: impl Fn(&T) -> bool,
+) -> Result<T> {
+    let mut reading = read()?;
+    for _ in 1..attempts {
+        if settled(&reading) {
+            break;
+        }
+        std::thread::sleep(pause);
+        reading = read()?;
+    }
+    Ok(reading)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +149,29 @@ mod tests {
             )
             .unwrap();
         assert_eq!(checks, 6);
+    }
+
+    #[test]
+    fn a_listing_is_read_again_until_it_settles() {
+        let mut readings = [3, 2, 1].into_iter();
+        let last = until_settled(
+            5,
+            Duration::from_millis(1),
+            || Ok(readings.next().unwrap_or(1)),
+            |n| *n == 1,
+        );
+        assert_eq!(last.unwrap(), 1);
+        let mut count = 0;
+        let last = until_settled(
+            3,
+            Duration::from_millis(1),
+            || {
+                count += 1;
+                Ok(count)
+            },
+            |_| false,
+        );
+        assert_eq!(last.unwrap(), 3);
     }
 
     #[test]

@@ -397,7 +397,15 @@ fn verify(aws: &Aws, new: &NewKey, settings: &Settings, context: &Context) -> Re
 /// Lists again: only the new key may remain. Keys that appeared during the
 /// run (a retried create) have secrets nobody knows and are deleted.
 fn confirm(aws: &Aws, user: &str, new: &NewKey, existing: &[String]) -> Result<()> {
-    let now = aws.keys(user, false)?;
+    let now = common::verify::until_settled(
+        4,
+        Duration::from_secs(1),
+        || aws.keys(user, false),
+        |keys| {
+            keys.iter()
+                .all(|k| k.id == new.id || !existing.contains(&k.id))
+        },
+    )?;
     if !now.iter().any(|k| k.id == new.id) {
         return Err(Error::NeedsAttention(format!(
             "after the rotation IAM does not list the new key {} for '{user}': check the user's \

@@ -250,7 +250,12 @@ pub fn rotate(context: &Context) -> Result<String> {
     }
 
     // 6. Confirm.
-    let after = graph.app(&token, &app.object_id)?;
+    let after = common::verify::until_settled(
+        4,
+        Duration::from_secs(1),
+        || graph.app(&token, &app.object_id),
+        |now| !now.credentials.iter().any(|c| retire.contains(&c.key_id)),
+    )?;
     let left: Vec<&str> = after
         .credentials
         .iter()
