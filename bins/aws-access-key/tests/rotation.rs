@@ -53,14 +53,22 @@ fn world_with(keys: impl FnOnce(FakeAws) -> FakeAws) -> World {
 }
 
 impl World {
-    fn run(&self, scenario: &str, extra: &[&str]) -> Outcome {
+    fn run(&self, scenario: &str, args: &[&str]) -> Outcome {
+        self.run_with(scenario, args, &[])
+    }
+
+    /// Runs with extra environment variables, set after the fakes' own.
+    fn run_with(&self, scenario: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         let scenario = Scenario::load(&format!("scenarios/aws-access-key/{scenario}"));
         let mut run = Run::new(BIN).scenario(&scenario);
-        for arg in extra {
+        for arg in args {
             run = run.arg(*arg);
         }
         for (key, value) in self.vault.env().into_iter().chain(self.aws.env()) {
             run = run.env(&key, value);
+        }
+        for (key, value) in env {
+            run = run.env(key, *value);
         }
         for secret in [ADMIN_SECRET, STORED_SECRET, OTHER_SECRET] {
             run = run.secret(secret);
@@ -195,18 +203,16 @@ fn admin_keys_from_the_pam_configuration_record_in_the_vault() {
 #[test]
 fn use_instance_role_falls_back_to_the_default_chain() {
     let w = world();
-    let scenario = Scenario::load("scenarios/aws-access-key/default-chain.json");
-    let mut run = Run::new(BIN)
-        .scenario(&scenario)
-        .env("AWS_ACCESS_KEY_ID", ADMIN_ID)
-        .env("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET)
-        .secret(ADMIN_SECRET);
-    for (key, value) in w.vault.env().into_iter().chain(w.aws.env()) {
-        run = run.env(&key, value);
-    }
-    run.run()
-        .assert_exit(0)
-        .assert_stderr_has("admin credentials: the AWS default credential chain");
+    w.run_with(
+        "default-chain.json",
+        &[],
+        &[
+            ("AWS_ACCESS_KEY_ID", ADMIN_ID),
+            ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
+        ],
+    )
+    .assert_exit(0)
+    .assert_stderr_has("admin credentials: the AWS default credential chain");
     assert!(
         w.aws
             .calls()
@@ -529,39 +535,36 @@ fn a_second_run_after_a_first_continues_from_the_stored_key() {
 #[test]
 fn a_wrong_admin_secret_is_refused_by_its_signature_and_changes_nothing() {
     let w = world();
-    let scenario = Scenario::load("scenarios/aws-access-key/default-chain.json");
-    let mut run = Run::new(BIN)
-        .scenario(&scenario)
-        .env("AWS_ACCESS_KEY_ID", ADMIN_ID)
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "not-the-admin-secret-0000000000000000000",
-        )
-        .secret(ADMIN_SECRET);
-    for (key, value) in w.vault.env().into_iter().chain(w.aws.env()) {
-        run = run.env(&key, value);
-    }
-    run.run()
-        .assert_exit(1)
-        .assert_stderr_has("SignatureDoesNotMatch");
+    w.run_with(
+        "default-chain.json",
+        &[],
+        &[
+            ("AWS_ACCESS_KEY_ID", ADMIN_ID),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "not-the-admin-secret-0000000000000000000",
+            ),
+        ],
+    )
+    .assert_exit(1)
+    .assert_stderr_has("SignatureDoesNotMatch");
     assert_eq!(w.key_ids(), [STORED_ID]);
 }
 
 #[test]
 fn service_specific_endpoint_variables_take_precedence() {
     let w = world();
-    let scenario = Scenario::load("scenarios/aws-access-key/admin-record.json");
     let dead = format!("http://127.0.0.1:{}", harness::net::refused_port());
-    let mut run = Run::new(BIN).scenario(&scenario);
-    for (key, value) in w.vault.env().into_iter().chain(w.aws.env()) {
-        run = run.env(&key, value);
-    }
-    run = run
-        .env("AWS_ENDPOINT_URL", dead)
-        .env("AWS_ENDPOINT_URL_IAM", w.aws.url())
-        .env("AWS_ENDPOINT_URL_STS", w.aws.url())
-        .secret(ADMIN_SECRET)
-        .secret(STORED_SECRET);
-    run.run().assert_exit(0);
+    let url = w.aws.url();
+    w.run_with(
+        "admin-record.json",
+        &[],
+        &[
+            ("AWS_ENDPOINT_URL", &dead),
+            ("AWS_ENDPOINT_URL_IAM", &url),
+            ("AWS_ENDPOINT_URL_STS", &url),
+        ],
+    )
+    .assert_exit(0);
     assert_eq!(w.key_ids(), [w.stored_id()]);
 }
