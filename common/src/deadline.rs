@@ -43,3 +43,39 @@ impl Deadline {
         self.start.elapsed()
     }
 }
+
+/// The environment variable bounding one request (an HTTP exchange, a vault
+/// call): after that long without an answer, the request counts as
+/// unanswered and its outcome as unknown.
+pub const REQUEST_TIMEOUT_VAR: &str = "KEEPER_ROTATOR_REQUEST_TIMEOUT";
+
+/// Default bound of one request, in seconds.
+pub const DEFAULT_REQUEST_SECONDS: u64 = 20;
+
+/// How long one request may take: [`REQUEST_TIMEOUT_VAR`] (1 to 300 seconds,
+/// fractions allowed), else [`DEFAULT_REQUEST_SECONDS`]. Read once.
+pub fn request_timeout() -> crate::Result<Duration> {
+    static VALUE: std::sync::OnceLock<Result<Duration, String>> = std::sync::OnceLock::new();
+    VALUE
+        .get_or_init(|| match std::env::var(REQUEST_TIMEOUT_VAR) {
+            Err(std::env::VarError::NotPresent) => Ok(Duration::from_secs(DEFAULT_REQUEST_SECONDS)),
+            Ok(text) if text.trim().is_empty() => Ok(Duration::from_secs(DEFAULT_REQUEST_SECONDS)),
+            Ok(text) => match text.trim().parse::<f64>() {
+                Ok(seconds) if (1.0..=300.0).contains(&seconds) => {
+                    Ok(Duration::from_secs_f64(seconds))
+                }
+                _ => Err(format!(
+                    "{REQUEST_TIMEOUT_VAR}='{text}' is not a number of seconds from 1 to 300"
+                )),
+            },
+            Err(_) => Err(format!("{REQUEST_TIMEOUT_VAR} is not valid text")),
+        })
+        .clone()
+        .map_err(crate::Error::Config)
+}
+
+/// [`request_timeout`], or the default when it is invalid (the driver has
+/// already refused to run with an invalid value).
+pub fn request_timeout_or_default() -> Duration {
+    request_timeout().unwrap_or(Duration::from_secs(DEFAULT_REQUEST_SECONDS))
+}

@@ -18,6 +18,7 @@ use reqwest::{Method, StatusCode};
 use url::{Host, Url};
 use zeroize::Zeroizing;
 
+use crate::change;
 use crate::deadline::Deadline;
 use crate::error::{Error, Location, Result};
 use crate::secret::{self, Secret};
@@ -37,7 +38,7 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(20),
+            request_timeout: crate::deadline::request_timeout_or_default(),
             max_attempts: 4,
             max_body: 1024 * 1024,
         }
@@ -220,15 +221,22 @@ impl Client {
     /// the first answer that is not a retryable 429/503, whatever its status.
     pub async fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
         let target = request.target();
+        // An unsafe request is a change: it is in the ledger from before its
+        // first attempt until its outcome shows it had no effect.
+        let mut ledger = Ledger {
+            entry: match replay {
+                Replay::Unsafe => Some(change::sent(target.clone())?),
+                Replay::Safe => None,
+            },
+            maybe_applied: false,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let remaining = self.deadline.remaining();
             if remaining.is_zero() {
+                ledger.close(None);
                 return Err(self.deadline_error(&target, String::new()));
-            }
-            if replay == Replay::Unsafe {
-                crate::cli::mark_change_started();
             }
             let started = std::time::Instant::now();
             let outcome = self
@@ -246,15 +254,21 @@ impl Client {
                     if status != StatusCode::TOO_MANY_REQUESTS
                         && status != StatusCode::SERVICE_UNAVAILABLE
                     {
+                        ledger.close(Some(status));
                         return Ok(response);
+                    }
+                    if status == StatusCode::SERVICE_UNAVAILABLE {
+                        ledger.maybe_applied = true;
                     }
                     let wait = retry_after(&response.headers)
                         .unwrap_or_else(|| backoff(attempt))
                         .max(Duration::from_millis(50));
                     if last {
+                        ledger.close(Some(status));
                         return Ok(response);
                     }
                     if !self.deadline.allows(wait) {
+                        ledger.close(None);
                         return Err(self.deadline_error(
                             &target,
                             format!(
@@ -275,14 +289,20 @@ impl Client {
                 }
                 Err(failure) => {
                     let detail = secret::redact(&failure.detail);
+                    if failure.maybe_sent {
+                        ledger.maybe_applied = true;
+                    }
                     if failure.maybe_sent && replay == Replay::Unsafe {
+                        ledger.close(None);
                         return Err(Error::NoAnswer { target, detail });
                     }
                     let wait = backoff(attempt);
                     if last {
+                        ledger.close(None);
                         return Err(Error::Unreachable { target, detail });
                     }
                     if !self.deadline.allows(wait) {
+                        ledger.close(None);
                         return Err(self.deadline_error(&target, format!("; last error: {detail}")));
                     }
                     tracing::info!(
@@ -345,6 +365,33 @@ impl Client {
             headers,
             body,
         })
+    }
+}
+
+/// The ledger entry of one unsafe request across its attempts.
+struct Ledger {
+    entry: Option<change::Sent>,
+    /// An earlier attempt may have reached the server and taken effect.
+    maybe_applied: bool,
+}
+
+impl Ledger {
+    /// The request is over. It had no effect only if no attempt may have
+    /// been applied and it ended refused (a 4xx) or never sent (`None` with
+    /// nothing maybe applied: every attempt failed to connect).
+    fn close(&mut self, last_status: Option<StatusCode>) {
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        let refused = match last_status {
+            Some(status) => status.is_client_error(),
+            None => true,
+        };
+        if refused && !self.maybe_applied {
+            entry.settle();
+        } else {
+            entry.keep();
+        }
     }
 }
 

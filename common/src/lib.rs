@@ -12,15 +12,23 @@
 //! | [`log`] | log lines on stderr, the summary line on stdout |
 //! | [`vault`] | Keeper records through the official KSM SDK: read, set custom fields, save |
 //! | [`verify`] | waiting until a new credential works K times in a row |
-//! | [`cli`] | the common flags and the run loop every binary shares |
+//! | [`replace`] | the credential-replacement sequence: make room, create, store, verify, retire, confirm |
+//! | [`change`] | the ledger of what a run may have changed, and the planning phase |
+//! | [`lease`] | one run at a time per record: the rotation lease |
+//! | [`driver`] | the rotation driver: the `main` of every binary |
+//! | [`cli`] | the panic hook and guard, logging set-up, async from sync code |
 
+pub mod change;
 pub mod cli;
 pub mod deadline;
+pub mod driver;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod lease;
 pub mod log;
 pub mod records;
+pub mod replace;
 pub mod secret;
 pub mod time;
 pub mod vault;
@@ -28,3 +36,6 @@ pub mod verify;
 
 pub use error::{Error, Exit, Location, Result};
 pub use secret::Secret;
+
+/// The version every binary prints for `--version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -24,6 +24,52 @@ pub fn iso8601(time: SystemTime) -> String {
     )
 }
 
+/// Reads `YYYY-MM-DDTHH:MM:SSZ` (what [`iso8601`] writes; fractional seconds
+/// are ignored). `None` for anything else.
+pub fn parse_iso8601(text: &str) -> Option<SystemTime> {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    if bytes.len() < 20 || !text.is_ascii() || !text.ends_with('Z') {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        if part.bytes().all(|b| b.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    if [4, 7].iter().any(|&i| bytes[i] != b'-')
+        || bytes[10] != b'T'
+        || [13, 16].iter().any(|&i| bytes[i] != b':')
+    {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days since the epoch from a civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+    u64::try_from(secs)
+        .ok()
+        .map(|s| UNIX_EPOCH + std::time::Duration::from_secs(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +86,21 @@ mod tests {
             iso8601(UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_661)),
             "2000-02-29T01:01:01Z"
         );
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        for secs in [0, 951_782_400 + 3_661, 1_795_305_600, 4_102_444_799] {
+            let time = UNIX_EPOCH + Duration::from_secs(secs);
+            assert_eq!(parse_iso8601(&iso8601(time)), Some(time));
+        }
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22 00:00:00Z",
+            "2026-11-22T00:00:00",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 }

@@ -99,6 +99,7 @@ impl VaultConfig {
                 Error::Config(format!("cannot read the Gateway's KSM config {shown}: {e}"))
             }
         })?);
+        warn_if_shared(path);
         let text = String::from_utf8_lossy(&raw);
         let text = text.trim();
         let parsed: Option<Value> = if text.starts_with('{') {
@@ -137,6 +138,22 @@ impl VaultConfig {
             json: Zeroizing::new(Value::Object(kept).to_string()),
             path: path.to_owned(),
         })
+    }
+}
+
+/// The config holds the Gateway's private key: warn when anyone but its owner
+/// can read it (the SDK's own file storage would refuse such a file).
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "the Gateway's KSM config {} is readable or writable by group or others (mode \
+                 {mode:03o}); it holds the Gateway's private key: chmod 600 it",
+                path.display()
+            );
+        }
     }
 }
 
@@ -363,14 +380,26 @@ enum CallError {
     Sdk(KSMRError),
     /// The SDK panicked (at this location).
     Panic(String),
-    /// No answer before the run's deadline.
-    Deadline,
+    /// No answer within the request timeout or before the run's deadline.
+    /// The call may still be in flight on its abandoned worker thread.
+    NoAnswer,
+}
+
+/// The lease this run holds (see [`crate::lease`]): every save to that record
+/// first checks that the record still names this run.
+#[derive(Debug, Clone)]
+struct HeldLease {
+    uid: String,
+    run_id: String,
 }
 
 /// The vault, through the official SDK.
 pub struct Vault {
     sm: Option<SecretsManager>,
+    config: Zeroizing<String>,
+    config_path: PathBuf,
     deadline: Deadline,
+    lease: Option<HeldLease>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -379,31 +408,66 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+/// The environment variables the SDK reads that would weaken or redirect
+/// vault traffic: `KSM_SKIP_VERIFY` turns certificate checks off and
+/// `KSM_HOSTNAME` sends every request (and the record keys in it) to another
+/// host. A Gateway never needs either.
+pub const REFUSED_ENV: [&str; 2] = ["KSM_SKIP_VERIFY", "KSM_HOSTNAME"];
+
+fn check_environment() -> Result<()> {
+    for var in REFUSED_ENV {
+        if std::env::var_os(var).is_some() {
+            return Err(Error::Config(format!(
+                "{var} is set in the environment; it would {} for the vault. Unset it: the \
+                 rotators refuse to run with it",
+                if var == "KSM_SKIP_VERIFY" {
+                    "turn certificate verification off"
+                } else {
+                    "redirect the Keeper SDK to another host"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn new_client(config: &str) -> std::result::Result<SecretsManager, CallError> {
+    let json = config.to_owned();
+    catch_panic(move || {
+        let storage = InMemoryKeyValueStorage::new(Some(json))?;
+        SecretsManager::new(ClientOptions::new_client_options(KvStoreType::InMemory(
+            storage,
+        )))
+    })
+    .map_err(CallError::Panic)?
+    .map_err(CallError::Sdk)
+}
+
+/// The most a save whose answer was lost is read back and re-sent.
+const MAX_FENCE_ROUNDS: u32 = 3;
+
 impl Vault {
-    /// Builds the SDK client from `config`. Makes no network call.
+    /// Builds the SDK client from `config`. Makes no network call. Refuses
+    /// to run when the environment would weaken the vault's TLS.
     pub fn open(config: &VaultConfig, deadline: Deadline) -> Result<Self> {
-        let json = config.json.to_string();
-        let sm = catch_panic(move || {
-            let storage = InMemoryKeyValueStorage::new(Some(json))?;
-            SecretsManager::new(ClientOptions::new_client_options(KvStoreType::InMemory(
-                storage,
-            )))
-        })
-        .map_err(|at| {
-            Error::Config(format!(
+        check_environment()?;
+        let sm = new_client(&config.json).map_err(|failure| match failure {
+            CallError::Panic(at) => Error::Config(format!(
                 "the Keeper SDK failed on the KSM config {} (it crashed at {at})",
                 config.path.display()
-            ))
-        })?
-        .map_err(|e| {
-            Error::Config(format!(
+            )),
+            CallError::Sdk(e) => Error::Config(format!(
                 "the Keeper SDK refused the KSM config {}: {e}",
                 config.path.display()
-            ))
+            )),
+            CallError::NoAnswer => Error::Config("the Keeper SDK did not start".into()),
         })?;
         Ok(Self {
             sm: Some(sm),
+            config: config.json.clone(),
+            config_path: config.path.clone(),
             deadline,
+            lease: None,
         })
     }
 
@@ -430,85 +494,186 @@ impl Vault {
             })
     }
 
-    /// Sets `changes` on record `uid` and saves it. The record is fetched
-    /// fresh, so the save carries its current revision; on a revision conflict
-    /// it is fetched again and only `changes` re-applied, a bounded number of
-    /// times. When a save's outcome is unknown (no answer, a panic) the
-    /// record is read back: the save counts as done only if every change is
-    /// there.
+    /// Sets `changes` on record `uid` and saves it.
+    ///
+    /// - `Ok(())`: the record holds the changes.
+    /// - `Err(Error::NoAnswer)`: whether it does is unknown, and a late save
+    ///   may still land.
+    /// - any other error: the record does not hold them, and this call's
+    ///   saves can no longer be applied.
+    ///
+    /// The record is fetched fresh, so the save carries its current revision;
+    /// on a revision conflict it is fetched again and only `changes`
+    /// re-applied, a bounded number of times. When a save goes unanswered,
+    /// the record is read back ([`Vault::update`]'s fence): either the
+    /// changes are there, or the revision moved on (the vault refuses a save
+    /// made for an older revision, so the lost one can never land), or the
+    /// record is unchanged and the same save is sent again at the same
+    /// revision: at most one of the two can be applied.
     pub fn update(&mut self, uid: &str, changes: &[Change]) -> Result<()> {
+        self.update_checked(uid, changes, |_| Ok(())).map(|_| ())
+    }
+
+    /// [`Vault::update`], calling `check` on the freshly fetched record
+    /// before each save (an error from it stops the save: nothing is sent).
+    /// Returns the record as it was saved.
+    pub fn update_checked(
+        &mut self,
+        uid: &str,
+        changes: &[Change],
+        check: impl Fn(&VaultRecord) -> Result<()>,
+    ) -> Result<VaultRecord> {
+        crate::change::ensure_applying(&format!("saving record {uid}"))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut record = self.fetch(uid)?;
+            self.check_lease(&record)?;
+            check(&record)?;
+            let revision = record.revision();
             for change in changes {
                 record.set_custom(change);
             }
-            let inner = record.inner;
+            let inner = record.inner.clone();
             match self.call(move |sm| sm.update_secret(inner)) {
-                Ok(()) => return Ok(()),
-                Err(CallError::Sdk(e)) if is_conflict(&e) && attempt < MAX_SAVE_ATTEMPTS => {
+                Ok(()) => return Ok(record),
+                Err(CallError::Sdk(e)) if is_conflict(&e) => {
+                    if attempt >= MAX_SAVE_ATTEMPTS {
+                        return Err(Error::Failed(format!(
+                            "saving record {uid} in the vault: the record changed while it was \
+                             being saved, {MAX_SAVE_ATTEMPTS} times in a row (revision \
+                             conflicts); it was not saved"
+                        )));
+                    }
                     tracing::info!(
                         "record {uid} changed while it was being saved (revision conflict); \
                          fetching it again (attempt {} of {MAX_SAVE_ATTEMPTS})",
                         attempt + 1
                     );
                 }
-                Err(CallError::Sdk(e)) if !is_transport(&e) => {
-                    return Err(describe("saving", uid, CallError::Sdk(e)));
-                }
-                Err(failure) => return self.reconcile(uid, changes, failure),
+                Err(failure) => return self.fence(uid, changes, revision, failure, record),
             }
         }
     }
 
-    /// After a save whose outcome is unknown: read the record back.
-    fn reconcile(&mut self, uid: &str, changes: &[Change], failure: CallError) -> Result<()> {
+    /// After a save at `revision` whose outcome is unknown: settle it.
+    fn fence(
+        &mut self,
+        uid: &str,
+        changes: &[Change],
+        revision: Option<i64>,
+        failure: CallError,
+        mut saved_record: VaultRecord,
+    ) -> Result<VaultRecord> {
         let cause = describe("saving", uid, failure).to_string();
-        if self.deadline.expired() {
-            return Err(Error::NoAnswer {
-                target: format!("saving record {uid}"),
-                detail: format!(
-                    "{cause}; the run's deadline passed before the record could be read back, \
-                     so whether it was saved is unknown"
-                ),
-            });
-        }
-        match self.fetch(uid) {
-            Ok(record) if saved(&record, changes) => {
-                tracing::info!("record {uid} was saved after all ({cause})");
-                Ok(())
+        tracing::info!("{cause}; reading the record back to settle whether it was saved");
+        for _ in 0..MAX_FENCE_ROUNDS {
+            if self.deadline.expired() {
+                break;
             }
-            Ok(_) => Err(Error::Failed(format!(
-                "{cause}; the record was read back unchanged"
-            ))),
-            Err(e) => Err(Error::NoAnswer {
-                target: format!("saving record {uid}"),
-                detail: format!(
-                    "{cause}; reading it back failed too ({e}), so whether it was saved is unknown"
-                ),
-            }),
+            let record = match self.fetch(uid) {
+                Ok(record) => record,
+                Err(e) => {
+                    return Err(Error::NoAnswer {
+                        target: format!("saving record {uid}"),
+                        detail: format!(
+                            "{cause}; reading it back failed too ({e}), so whether it was saved \
+                             is unknown"
+                        ),
+                    });
+                }
+            };
+            if saved(&record, changes) {
+                tracing::info!("record {uid} was saved after all");
+                saved_record.inner.revision = record.inner.revision;
+                return Ok(saved_record);
+            }
+            if record.revision() != revision {
+                return Err(Error::Failed(format!(
+                    "{cause}; the record was read back without the change and at a newer \
+                     revision, so the unanswered save can no longer be applied (the vault \
+                     refuses a save made for an older revision); it was not saved"
+                )));
+            }
+            // Unchanged at the same revision: send the same save again. The
+            // vault applies at most one of the two.
+            tracing::info!("record {uid} is unchanged; saving again at the same revision");
+            let mut again = record;
+            for change in changes {
+                again.set_custom(change);
+            }
+            let inner = again.inner.clone();
+            match self.call(move |sm| sm.update_secret(inner)) {
+                Ok(()) => return Ok(again),
+                Err(e) => {
+                    tracing::info!("{}; reading it back again", describe("saving", uid, e));
+                }
+            }
         }
+        Err(Error::NoAnswer {
+            target: format!("saving record {uid}"),
+            detail: format!(
+                "{cause}; reading it back and saving again did not settle whether it was saved \
+                 before the deadline"
+            ),
+        })
     }
 
-    /// Runs `f` on a worker thread with the SDK client, waiting at most until
-    /// the run's deadline. A panic in the SDK becomes an error.
+    /// Marks the lease on `uid` as this run's (run id `run_id`).
+    pub(crate) fn hold_lease(&mut self, uid: &str, run_id: &str) {
+        self.lease = Some(HeldLease {
+            uid: uid.to_owned(),
+            run_id: run_id.to_owned(),
+        });
+    }
+
+    /// The uid and run id of the lease this run holds.
+    pub(crate) fn held_lease(&self) -> Option<(String, String)> {
+        self.lease
+            .as_ref()
+            .map(|l| (l.uid.clone(), l.run_id.clone()))
+    }
+
+    pub(crate) fn drop_lease(&mut self) {
+        self.lease = None;
+    }
+
+    /// A save to the leased record must find the lease still this run's:
+    /// otherwise another run has taken over and owns the record now.
+    fn check_lease(&self, record: &VaultRecord) -> Result<()> {
+        let Some(held) = &self.lease else {
+            return Ok(());
+        };
+        if held.uid != record.uid() {
+            return Ok(());
+        }
+        crate::lease::check_held(record, &held.run_id)
+    }
+
+    /// Runs `f` on a worker thread with the SDK client, waiting at most the
+    /// request timeout and never past the run's deadline. A panic in the SDK
+    /// becomes an error. A call that does not return in time is abandoned
+    /// (its request may still be in flight) and a new client is built for
+    /// the next call.
     fn call<T, F>(&mut self, f: F) -> std::result::Result<T, CallError>
     where
         T: Send + 'static,
         F: FnOnce(&mut SecretsManager) -> std::result::Result<T, KSMRError> + Send + 'static,
     {
-        let Some(mut sm) = self.sm.take() else {
-            return Err(CallError::Panic(
-                "an earlier call that never returned".into(),
-            ));
+        let mut sm = match self.sm.take() {
+            Some(sm) => sm,
+            None => new_client(&self.config)?,
         };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let result = catch_panic(|| f(&mut sm));
             let _ = tx.send((sm, result));
         });
-        let wait = self.deadline.remaining().max(Duration::from_millis(1));
+        let wait = self
+            .deadline
+            .remaining()
+            .min(crate::deadline::request_timeout_or_default())
+            .max(Duration::from_millis(1));
         match rx.recv_timeout(wait) {
             Ok((sm, Ok(result))) => {
                 self.sm = Some(sm);
@@ -518,18 +683,26 @@ impl Vault {
                 self.sm = Some(sm);
                 Err(CallError::Panic(location))
             }
-            Err(_) => Err(CallError::Deadline),
+            Err(_) => Err(CallError::NoAnswer),
         }
+    }
+
+    /// Where the config came from, for messages.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
     }
 }
 
+/// Whether every change is in `record` (an empty value counts as the field
+/// being empty or absent).
 fn saved(record: &VaultRecord, changes: &[Change]) -> bool {
     changes.iter().all(|change| {
-        ["fields", "custom"]
+        let now = ["fields", "custom"]
             .iter()
             .find_map(|section| record.matching(section, &change.label).next())
             .and_then(|f| field_text(f).ok().flatten())
-            .is_some_and(|v| v == change.value.as_str())
+            .unwrap_or_default();
+        now == change.value.as_str()
     })
 }
 
@@ -545,28 +718,38 @@ fn is_conflict(error: &KSMRError) -> bool {
     }
 }
 
-/// Errors in which the request may have reached the server.
-fn is_transport(error: &KSMRError) -> bool {
-    matches!(error, KSMRError::SecretManagerCreationError(_))
-        || matches!(error, KSMRError::DeserializationError(_))
-}
-
 fn describe(doing: &str, uid: &str, failure: CallError) -> Error {
     match failure {
         CallError::Sdk(KSMRError::Throttled(_)) => Error::Failed(format!(
             "{doing} record {uid} in the vault: the vault throttled every attempt; try again later"
         )),
-        CallError::Sdk(e) => {
-            Error::Failed(format!("{doing} record {uid} in the vault failed: {e}"))
-        }
+        CallError::Sdk(e) => Error::Failed(format!(
+            "{doing} record {uid} in the vault failed: {}",
+            sdk_error(&e)
+        )),
         CallError::Panic(at) => Error::Failed(format!(
             "{doing} record {uid} in the vault failed: the vault's answer could not be read \
              (the Keeper SDK crashed at {at})"
         )),
-        CallError::Deadline => Error::Failed(format!(
-            "{doing} record {uid} in the vault: no answer before the run's deadline"
+        CallError::NoAnswer => Error::Failed(format!(
+            "{doing} record {uid} in the vault: no answer in time (the request timeout or the \
+             run's deadline passed)"
         )),
     }
+}
+
+/// The SDK's error, shortened: its texts can carry a server body.
+fn sdk_error(error: &KSMRError) -> String {
+    let text = error.to_string();
+    let text = text
+        .split_once("Exact message includes : ")
+        .map_or(text.as_str(), |(_, rest)| rest);
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    crate::secret::redact(&one_line)
 }
 
 #[cfg(test)]

@@ -175,7 +175,7 @@ fn endless_conflicts_give_up_after_three_attempts_with_exit_1() {
     vault.fault_on("update_secret", Fault::StaleRevision, 3);
     set(&vault, USER, NEW_KEY)
         .assert_exit(1)
-        .assert_stderr_has("out_of_sync");
+        .assert_stderr_has("3 times in a row (revision conflicts); it was not saved");
     assert_eq!(
         vault.field(USER, "aws_access_key_id").as_deref(),
         Some("AKIAOLDKEY0000000001")
@@ -197,8 +197,7 @@ fn throttling_past_the_deadline_stops_at_the_deadline() {
     let vault = vault();
     vault.fault(Fault::Throttle { retry_after: 600.0 }, 1);
     let out = client(&vault, &["get", USER, "--timeout", "2"]).run();
-    out.assert_exit(1)
-        .assert_stderr_has("no answer before the run's deadline");
+    out.assert_exit(1).assert_stderr_has("no answer in time");
     assert!(out.elapsed < Duration::from_secs(6), "{}", out.output());
 }
 
@@ -222,12 +221,64 @@ fn a_dropped_read_is_a_clear_error() {
 }
 
 #[test]
-fn a_save_lost_on_the_way_is_read_back_and_reported_as_not_saved() {
+fn a_save_lost_on_the_way_is_sent_again_at_the_same_revision_and_lands_once() {
     let vault = vault();
     vault.fault_on("update_secret", Fault::Drop, 1);
     set(&vault, USER, NEW_KEY)
+        .assert_exit(0)
+        .assert_stderr_has("is unchanged; saving again at the same revision");
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+    assert_eq!(vault.revision(USER), Some(2), "saved exactly once");
+}
+
+#[test]
+fn a_save_that_lands_after_the_client_gave_up_is_refused_as_stale() {
+    let vault = vault();
+    // The first save is held for 3 s and then applied with the revision it
+    // carried; the client gives up after 1 s, reads the record back
+    // (unchanged), and saves again at that revision.
+    vault.fault_on("update_secret", Fault::Delay(Duration::from_secs(3)), 1);
+    let out = client(&vault, &["set", USER])
+        .stdin(NEW_KEY)
+        .env("KEEPER_ROTATOR_REQUEST_TIMEOUT", "1")
+        .run();
+    out.assert_exit(0)
+        .assert_stderr_has("saving again at the same revision");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(vault.revision(USER), Some(2), "the late save was refused");
+    let updates = vault
+        .endpoints()
+        .iter()
+        .filter(|e| *e == "update_secret")
+        .count();
+    assert_eq!(updates, 2);
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+}
+
+#[test]
+fn a_lost_save_whose_record_moved_on_meanwhile_is_reported_as_not_saved() {
+    let vault = vault();
+    vault.fault_on(
+        "update_secret",
+        Fault::DropAfterOtherEdit {
+            label: "note".into(),
+            value: "edited by someone else".into(),
+        },
+        1,
+    );
+    set(&vault, USER, NEW_KEY)
         .assert_exit(1)
-        .assert_stderr_has("the record was read back unchanged");
+        .assert_stderr_has("at a newer revision, so the unanswered save can no longer be applied");
+    assert_eq!(
+        vault.field(USER, "note").as_deref(),
+        Some("edited by someone else")
+    );
     assert_eq!(
         vault.field(USER, "aws_access_key_id").as_deref(),
         Some("AKIAOLDKEY0000000001")

@@ -15,8 +15,10 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
-use common::deadline::Deadline;
+use common::change;
+use common::deadline::{self, Deadline};
 use common::error::{Error, Result};
+use common::replace::Failure;
 use common::secret::Secret;
 
 use crate::admin::{Admin, StaticKey, mask};
@@ -36,7 +38,8 @@ pub struct NewKey {
 pub struct AwsError {
     pub code: Option<String>,
     pub text: String,
-    /// The request may have reached AWS (a timeout, a dropped connection).
+    /// The request may have reached AWS and taken effect: a timeout, a
+    /// connection lost after it was made, an unreadable answer, or a 5xx.
     pub maybe_sent: bool,
 }
 
@@ -46,43 +49,116 @@ impl std::fmt::Display for AwsError {
     }
 }
 
+impl AwsError {
+    /// As the outcome of a step of the replacement sequence.
+    pub fn failure(self) -> Failure {
+        if self.maybe_sent {
+            Failure::Unknown(self.text)
+        } else {
+            Failure::Definite(self.text)
+        }
+    }
+
+    fn unsent(text: String) -> Self {
+        Self {
+            code: None,
+            text,
+            maybe_sent: false,
+        }
+    }
+
+    fn deadline(error: &Error) -> Self {
+        Self {
+            code: None,
+            text: error.to_string(),
+            maybe_sent: true,
+        }
+    }
+}
+
+/// Whether an error's causes show the connection was never made (refused,
+/// unreachable, a name that does not resolve, a TLS handshake that failed,
+/// or the connect timeout): then no byte of the request was sent.
+fn never_connected(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if text.starts_with("client error (Connect)")
+            || text.starts_with("HTTP connect timeout")
+            || text.contains("dns error")
+        {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::AddrNotAvailable
+            )
+        {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
+}
+
 fn describe<E, R>(error: &SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + HasStatus + 'static,
 {
     match error {
-        SdkError::ServiceError(_) => {
+        SdkError::ServiceError(context) => {
             let code = error.code().map(str::to_owned);
+            let status = context.raw().status_code();
             let text = format!(
                 "{}: {}",
                 error.code().unwrap_or("error"),
-                error.message().unwrap_or("no message")
+                common::secret::redact(error.message().unwrap_or("no message"))
             );
             AwsError {
                 code,
                 text,
-                maybe_sent: false,
+                // A 4xx is a refusal; a 5xx may follow a change that was made.
+                maybe_sent: status >= 500,
             }
         }
-        SdkError::ConstructionFailure(_) => AwsError {
-            code: None,
-            text: format!(
-                "the request could not be built: {}",
-                DisplayErrorContext(error)
-            ),
-            maybe_sent: false,
-        },
-        SdkError::DispatchFailure(failure) => AwsError {
+        SdkError::ConstructionFailure(_) => AwsError::unsent(format!(
+            "the request could not be built: {}",
+            DisplayErrorContext(error)
+        )),
+        SdkError::DispatchFailure(_) => AwsError {
             code: None,
             text: format!("no answer: {}", DisplayErrorContext(error)),
-            maybe_sent: !failure.is_io() || failure.is_timeout(),
+            maybe_sent: !never_connected(error),
+        },
+        SdkError::ResponseError(_) => AwsError {
+            code: None,
+            text: format!(
+                "the answer could not be read: {}",
+                DisplayErrorContext(error)
+            ),
+            maybe_sent: true,
         },
         _ => AwsError {
             code: None,
             text: format!("no answer: {}", DisplayErrorContext(error)),
             maybe_sent: true,
         },
+    }
+}
+
+/// The HTTP status of a raw response.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_iam::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
     }
 }
 
@@ -118,9 +194,12 @@ impl Aws {
             .enable_all()
             .build()
             .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+        // The connect timeout is shorter than the attempt timeout, so a
+        // connection that is never made is reported as such (nothing sent).
+        let attempt = deadline::request_timeout_or_default();
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .operation_attempt_timeout(Duration::from_secs(20))
+            .connect_timeout((attempt / 2).min(Duration::from_secs(10)))
+            .operation_attempt_timeout(attempt)
             .build();
         let loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
@@ -284,16 +363,59 @@ impl Aws {
         }
     }
 
+    /// CreateAccessKey. Sent once: the SDK's retries are off for it (a
+    /// retried create can make a second key whose secret nobody sees); a
+    /// throttled create is refused, so it is tried again here.
     pub fn create_key(&self, user: &str) -> std::result::Result<NewKey, AwsError> {
-        common::cli::mark_change_started();
-        let answer = self
-            .call(self.iam.create_access_key().user_name(user).send())
-            .map_err(|e| AwsError {
-                code: None,
-                text: e.to_string(),
-                maybe_sent: true,
-            })?
-            .map_err(|e| describe(&e))?;
+        let entry = change::sent(format!("CreateAccessKey for IAM user '{user}'"))
+            .map_err(|e| AwsError::unsent(e.to_string()))?;
+        let mut throttled = 0;
+        let answer = loop {
+            let sent = self
+                .call(
+                    self.iam
+                        .create_access_key()
+                        .user_name(user)
+                        .customize()
+                        .config_override(
+                            aws_sdk_iam::config::Builder::default()
+                                .retry_config(RetryConfig::disabled()),
+                        )
+                        .send(),
+                )
+                .map_err(|e| AwsError::deadline(&e));
+            let outcome = match sent {
+                Ok(Ok(answer)) => Ok(answer),
+                Ok(Err(e)) => Err(describe(&e)),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(e) if e.code.as_deref() == Some("Throttling") && throttled < 3 => {
+                    throttled += 1;
+                    let wait = Duration::from_millis(500 * 2u64.pow(throttled));
+                    if !self.deadline.allows(wait) {
+                        break Err(e);
+                    }
+                    tracing::info!("CreateAccessKey was throttled; trying again");
+                    std::thread::sleep(wait);
+                }
+                other => break other,
+            }
+        };
+        let answer = match answer {
+            Ok(answer) => {
+                entry.keep();
+                answer
+            }
+            Err(e) => {
+                if e.maybe_sent {
+                    entry.keep();
+                } else {
+                    entry.settle();
+                }
+                return Err(e);
+            }
+        };
         let Some(key) = answer.access_key else {
             return Err(AwsError {
                 code: None,
@@ -308,22 +430,44 @@ impl Aws {
         })
     }
 
+    /// DeleteAccessKey. Repeating it is harmless, so the SDK may retry it; a
+    /// key that is already gone (NoSuchEntity) counts as deleted: an earlier
+    /// attempt whose answer was lost may have deleted it.
     pub fn delete_key(&self, user: &str, id: &str) -> std::result::Result<(), AwsError> {
-        common::cli::mark_change_started();
-        self.call(
-            self.iam
-                .delete_access_key()
-                .user_name(user)
-                .access_key_id(id)
-                .send(),
-        )
-        .map_err(|e| AwsError {
-            code: None,
-            text: e.to_string(),
-            maybe_sent: true,
-        })?
-        .map(|_| ())
-        .map_err(|e| describe(&e))
+        let entry = change::sent(format!("DeleteAccessKey {id} of IAM user '{user}'"))
+            .map_err(|e| AwsError::unsent(e.to_string()))?;
+        let sent = self
+            .call(
+                self.iam
+                    .delete_access_key()
+                    .user_name(user)
+                    .access_key_id(id)
+                    .send(),
+            )
+            .map_err(|e| AwsError::deadline(&e));
+        match sent {
+            Ok(Ok(_)) => {
+                entry.keep();
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                let e = describe(&e);
+                if e.code.as_deref() == Some("NoSuchEntity") {
+                    entry.keep();
+                    return Ok(());
+                }
+                if e.maybe_sent {
+                    entry.keep();
+                } else {
+                    entry.settle();
+                }
+                Err(e)
+            }
+            Err(e) => {
+                entry.keep();
+                Err(e)
+            }
+        }
     }
 
     /// One sts:GetCallerIdentity signed with `key`. `Ok(())` when AWS

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    rotate_aws_access_key::main()
+    common::driver::main::<rotate_aws_access_key::AwsAccessKey>()
 }

@@ -254,7 +254,9 @@ fn two_keys_delete_the_unstored_one_first_and_the_stored_one_last() {
     });
     w.run("admin-record.json", &[])
         .assert_exit(0)
-        .assert_stderr_has(&format!("deleting key {OTHER_ID} to make room for the new one: it is not the key the record stores"));
+        .assert_stderr_has(&format!(
+            "revoking access key {OTHER_ID} to make room: it is not the key the record stores"
+        ));
     assert_eq!(w.deletions(), [OTHER_ID, STORED_ID]);
     let actions = w.aws.actions();
     let create = actions.iter().position(|a| a == "CreateAccessKey").unwrap();
@@ -283,9 +285,7 @@ fn two_unknown_keys_delete_the_inactive_one_to_make_room() {
     });
     w.run("admin-record.json", &[])
         .assert_exit(0)
-        .assert_stderr_has(
-            "deleting key AKIAINACTIVE00000001 to make room for the new one: it is Inactive",
-        );
+        .assert_stderr_has("revoking access key AKIAINACTIVE00000001 to make room: it is Inactive");
     assert_eq!(
         w.deletions(),
         ["AKIAINACTIVE00000001", "AKIAACTIVEUNKNOWN001"]
@@ -350,30 +350,53 @@ fn delete_all_mode_deletes_the_least_recently_used_first_and_keeps_none() {
 
 // --- failures ------------------------------------------------------------------------
 
+/// The vault refuses the save for good (its revision check fails on every
+/// attempt): nothing holds the new key, so it is revoked. The first
+/// update_secret is the rotation lease.
+fn refuse_the_store(vault: &FakeVault) {
+    vault.fault_on_after("update_secret", 1, Fault::StaleRevision);
+    vault.fault_on("update_secret", Fault::StaleRevision, 2);
+}
+
 #[test]
-fn a_failed_vault_write_deletes_the_new_key_and_exits_1() {
+fn a_vault_that_refuses_the_save_gets_the_new_key_revoked_and_exits_1() {
     let w = world();
-    w.vault.fault_on("update_secret", Fault::ServerError, 1);
+    refuse_the_store(&w.vault);
     w.run("admin-record.json", &[])
         .assert_exit(1)
         .assert_clean()
-        .assert_stderr_has("storing the new key in record 'alice (IAM)'")
-        .assert_stderr_has("was deleted again; the stored key is unchanged");
+        .assert_stderr_has("storing the new access key")
+        .assert_stderr_has("in record 'alice (IAM)' (uid PamUserUid000000000001) failed")
+        .assert_stderr_has("The new access key was revoked again; nothing was changed");
     assert_eq!(w.key_ids(), [STORED_ID]);
     assert_eq!(w.stored_id(), STORED_ID);
 }
 
 #[test]
-fn a_failed_vault_write_and_a_failed_revocation_exit_4_naming_the_key() {
+fn a_refused_save_and_a_failed_revocation_exit_4_naming_the_key() {
     let w = world();
-    w.vault.fault_on("update_secret", Fault::ServerError, 1);
-    w.aws
-        .fault("DeleteAccessKey", AwsFault::service_failure(), 5);
+    refuse_the_store(&w.vault);
+    w.aws.fault("DeleteAccessKey", AwsFault::access_denied(), 5);
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(4).assert_clean();
     let new_id = w.key_ids().into_iter().find(|id| id != STORED_ID).unwrap();
-    out.assert_stderr_has(&format!("Delete key {new_id} in IAM"));
+    out.assert_stderr_has(&format!(
+        "revoke access key {new_id} of IAM user 'alice' (its secret is in no record)"
+    ));
     assert_eq!(w.stored_id(), STORED_ID);
+}
+
+#[test]
+fn a_vault_500_on_the_save_is_settled_by_reading_back_and_saving_again() {
+    let w = world();
+    w.vault
+        .fault_on_after("update_secret", 1, Fault::ServerError);
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stderr_has("saving again at the same revision");
+    w.assert_vault_holds_a_live_key();
+    assert_eq!(w.key_ids().len(), 1);
 }
 
 #[test]
@@ -416,7 +439,7 @@ fn a_key_that_never_works_keeps_every_key_and_exits_3() {
         .assert_clean()
         .assert_stderr_has("did not accept it 3 times in a row within 2 s")
         .assert_stderr_has("InvalidClientTokenId")
-        .assert_stderr_has("Every old key was kept");
+        .assert_stderr_has("Every old access key was kept");
     assert_eq!(w.key_ids().len(), 2);
     assert!(w.deletions().is_empty());
     w.assert_vault_holds_a_live_key();
@@ -430,7 +453,7 @@ fn a_failed_deletion_of_the_old_key_exits_3_naming_it() {
         .assert_exit(3)
         .assert_clean()
         .assert_stderr_has(&format!(
-            "deleting old key {STORED_ID} failed: AccessDenied"
+            "revoking old access key {STORED_ID} failed: AccessDenied"
         ));
     w.assert_vault_holds_a_live_key();
     assert_eq!(w.key_ids().len(), 2);

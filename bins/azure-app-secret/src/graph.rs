@@ -70,13 +70,13 @@ pub struct NewSecret {
 }
 
 /// Graph for one run.
-pub struct Graph<'a> {
-    pub client: &'a http::Client,
+pub struct Graph {
+    pub client: http::Client,
     pub authority: Url,
     pub graph: Url,
 }
 
-impl std::fmt::Debug for Graph<'_> {
+impl std::fmt::Debug for Graph {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Graph").finish_non_exhaustive()
     }
@@ -86,7 +86,7 @@ impl std::fmt::Debug for Graph<'_> {
 #[derive(Debug)]
 pub struct Refusal(pub String);
 
-impl Graph<'_> {
+impl Graph {
     fn url(base: &Url, path: &str) -> Url {
         let mut url = base.clone();
         let joined = format!(
@@ -198,23 +198,35 @@ impl Graph<'_> {
                 serde_json::to_vec(&body).unwrap_or_default(),
             ));
         let response = self.send(&request, Replay::Unsafe)?;
+        if response.status.is_server_error() || response.status.is_redirection() {
+            // A gateway or proxy error can follow a secret Graph did add.
+            return Err(Error::NoAnswer {
+                target: request.target(),
+                detail: format!(
+                    "the answer was HTTP {} ({}), which does not show whether the secret was added",
+                    response.status.as_u16(),
+                    graph_error(&request, &response)
+                ),
+            });
+        }
         if !response.status.is_success() {
             return Err(graph_error(&request, &response));
         }
-        let mut answer: Value = response.json().map_err(|e| {
-            Error::Failed(format!(
-                "{}: the answer is not JSON ({e})",
-                request.target()
-            ))
-        })?;
+        // A 2xx whose body cannot be used: the secret exists, its text is
+        // lost. That is an answer as good as none.
+        let unusable = |why: &str| Error::NoAnswer {
+            target: request.target(),
+            detail: format!(
+                "HTTP {} arrived but {why}, so the new secret's text is unknown",
+                response.status.as_u16()
+            ),
+        };
+        let mut answer: Value = response
+            .json()
+            .map_err(|_| unusable("its body is not complete JSON"))?;
         let text = match answer.get_mut("secretText").map(Value::take) {
-            Some(Value::String(text)) => Secret::new(text),
-            _ => {
-                return Err(Error::Failed(format!(
-                    "{}: the answer has no secretText",
-                    request.target()
-                )));
-            }
+            Some(Value::String(text)) if !text.is_empty() => Secret::new(text),
+            _ => return Err(unusable("it has no secretText")),
         };
         let field = |name: &str| {
             answer
@@ -223,8 +235,12 @@ impl Graph<'_> {
                 .unwrap_or_default()
                 .to_owned()
         };
+        let key_id = field("keyId");
+        if key_id.is_empty() {
+            return Err(unusable("it has no keyId"));
+        }
         Ok(NewSecret {
-            key_id: field("keyId"),
+            key_id,
             end: field("endDateTime"),
             text,
         })
@@ -242,8 +258,18 @@ impl Graph<'_> {
             .json_body(Zeroizing::new(
                 serde_json::to_vec(&body).unwrap_or_default(),
             ));
-        let response = self.send(&request, Replay::Safe)?;
+        // Removing is safe to repeat, so the HTTP layer may retry it; it is
+        // still a change, entered in the ledger here.
+        let entry = common::change::sent(format!("removePassword {key_id}"))?;
+        let response = match self.send(&request, Replay::Safe) {
+            Ok(response) => response,
+            Err(e) => {
+                entry.keep();
+                return Err(e);
+            }
+        };
         if response.status.is_success() {
+            entry.keep();
             return Ok(());
         }
         let error = graph_error(&request, &response);
@@ -251,9 +277,19 @@ impl Graph<'_> {
             .to_string()
             .contains("CannotDeleteOrUpdateNonExistentCredential")
         {
+            // Gone: perhaps by an earlier attempt whose answer was lost.
+            entry.keep();
             return Ok(());
         }
-        Err(error)
+        if response.status.is_client_error() {
+            entry.settle();
+            return Err(error);
+        }
+        entry.keep();
+        Err(Error::NoAnswer {
+            target: request.target(),
+            detail: format!("the answer was {error}, which does not show whether it was removed"),
+        })
     }
 }
 

@@ -2,21 +2,22 @@
 //! over Microsoft Graph and stores the new one in the PAM User record, as a
 //! Keeper Gateway PAM script.
 //!
-//! The order is the safety argument: add the new secret; store it at once
-//! (Graph returns its text only once; if storing fails it is removed again);
-//! verify it by getting a token with it several times in a row; only then
-//! remove the old secrets (all, or all but the newest N); list again to
-//! confirm.
+//! What is particular to Entra ID lives here: the admin application, the
+//! token and Graph calls ([`graph`]), which secrets go (all but the newest
+//! `keep_previous_secrets`), and self-rotation: when the admin application is
+//! the one rotated, its record gets the new secret too and only a token from
+//! the new secret is used afterwards. The order that keeps a working secret
+//! stored at every moment is the shared sequence of [`common::replace`]; the
+//! run around it (lease, dry run, exit codes) is [`common::driver`]'s.
 
-use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::Parser;
-use common::cli::{self, Cli, CommonArgs, Context};
-use common::error::{Error, Result};
+use common::driver::{Rotator, Run};
+use common::error::{Error, Location, Result};
+use common::replace::{self, Checks, Credentials, Failure, Found, Step, VaultStore};
 use common::secret::Secret;
 use common::time::iso8601;
-use common::vault::{Change, Vault, VaultRecord};
+use common::vault::{Change, VaultRecord};
 use common::verify::Verify;
 
 pub mod admin;
@@ -44,6 +45,8 @@ User record (read from the vault):
   verify_successes, verify_interval_seconds, verify_timeout_seconds
                          custom, optional: token checks of the new secret (default 3 in
                          a row, 1.5 s apart, within 120 s)
+  rotation_lease         custom text: written: held while a rotation runs (one run at a
+                         time per record), cleared at the end
 
 Admin application, the first that applies (never the user record):
   1. an attached record with application_client_id, client_secret, tenant_id
@@ -53,246 +56,198 @@ When the admin application is the one rotated, its record gets the new secret to
 Graph permission: Application.ReadWrite.All (or .OwnedBy, the admin app being an owner).
 Hosts: AZURE_AUTHORITY_HOST, MICROSOFT_GRAPH_URL. Default --timeout: 180 s.";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "rotate-azure-app-secret",
-    version,
-    about = "Rotates an Entra ID application's client secret and stores it in the Keeper record (Gateway PAM script)."
-)]
-pub struct Args {
-    #[command(flatten)]
-    common: CommonArgs,
-}
-
-impl Cli for Args {
-    const FIELDS: &'static str = FIELDS;
-    const DEFAULT_TIMEOUT: u64 = 180;
-
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-}
-
-pub fn main() -> ExitCode {
-    cli::run::<Args>(|_, context| rotate(&context))
-}
+/// The rotator.
+#[derive(Debug)]
+pub struct AzureAppSecret;
 
 const SECRET_ID: &str = "client_secret_id";
 const SECRET: &str = "client_secret";
 const EXPIRES: &str = "expires";
 
-/// Rotates the secret. Returns the summary line.
-pub fn rotate(context: &Context) -> Result<String> {
-    let input = &context.input;
-    let user_uid = input.require_user_record_uid()?;
-    let mut vault = Vault::open_default(context.deadline)?;
-    let record = vault.fetch(user_uid)?;
-    let target = record
-        .text("application_object_id")?
-        .ok_or_else(|| Error::missing("application_object_id", record.location()))?;
-    let days = record.number("secret_expiry_days", 365.0, 1.0..=3650.0)? as u64;
-    let keep = record.number("keep_previous_secrets", 0.0, 0.0..=10.0)? as usize;
-    let verify = Verify::from_record(&record)?;
-    let admin = admin::resolve(input, &mut vault)?;
-    tracing::info!(
-        "admin application: client id {} from {}",
-        admin.client_id,
-        admin.from
-    );
-    let (authority, graph_url) =
-        graph::endpoints(record.text("azure_cloud")?.as_deref(), &record.location())?;
-    let client = context.http()?;
-    let graph = Graph {
-        client: &client,
-        authority,
-        graph: graph_url,
-    };
+/// What planning found and decided.
+#[derive(Debug)]
+pub struct Planned<'r> {
+    user_uid: &'r str,
+    location: Location,
+    graph: Graph,
+    admin: Admin,
+    admin_token: Secret,
+    app: App,
+    self_rotation: bool,
+    retire: Vec<String>,
+    end: String,
+    verify: Verify,
+}
 
-    let admin_token = admin_token(&graph, &admin)?;
-    let app = graph.find_app(&admin_token, &target)?.ok_or_else(|| {
-        Error::Config(format!(
-            "no application has the object id or client id '{target}' (application_object_id \
-             of {})",
-            record.location()
-        ))
-    })?;
-    tracing::info!(
-        "application '{}': object id {}, client id {}, {} secret(s)",
-        app.name,
-        app.object_id,
-        app.app_id,
-        app.credentials.len()
-    );
-    let self_rotation = admin.client_id == app.app_id;
-    let retire = to_retire(&app, keep);
+/// The secret id the record stores, trimmed as Graph compares it.
+fn stored_secret_id(record: &VaultRecord) -> Result<Option<String>> {
+    Ok(record
+        .text(SECRET_ID)?
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty()))
+}
 
-    let now = SystemTime::now();
-    let end = iso8601(now + Duration::from_secs(days * 86_400));
-    if context.dry_run {
-        return Ok(format!(
-            "dry run: application '{}' ({}) has {} secret(s). Would add a secret valid until \
-             {end}, store it in {} ({SECRET_ID}, {SECRET}, {EXPIRES}), check it works {} times \
-             in a row within {} s, then remove {}{}. Nothing was changed.",
+fn fields(new: &NewSecret) -> Vec<Change> {
+    vec![
+        Change::text(SECRET_ID, &new.key_id),
+        Change::secret(SECRET, &new.text),
+        Change::text(EXPIRES, &new.end),
+    ]
+}
+
+impl Rotator for AzureAppSecret {
+    const NAME: &'static str = "rotate-azure-app-secret";
+    const ABOUT: &'static str = "Rotates an Entra ID application's client secret and stores it \
+                                 in the Keeper record (Gateway PAM script).";
+    const FIELDS: &'static str = FIELDS;
+    const DEFAULT_TIMEOUT: u64 = 180;
+    const LEASE: bool = true;
+
+    type Plan<'r> = Planned<'r>;
+
+    fn plan(run: &Run) -> Result<Planned<'_>> {
+        let input = &run.input;
+        let user_uid = input.require_user_record_uid()?;
+        let record = run.user_record()?;
+        let target = record
+            .text("application_object_id")?
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::missing("application_object_id", record.location()))?;
+        let days = record.number("secret_expiry_days", 365.0, 1.0..=3650.0)? as u64;
+        let keep = record.number("keep_previous_secrets", 0.0, 0.0..=10.0)? as usize;
+        let verify = Verify::from_record(&record)?;
+        let admin = admin::resolve(input, &mut *run.vault()?)?;
+        tracing::info!(
+            "admin application: client id {} from {}",
+            admin.client_id,
+            admin.from
+        );
+        let (authority, graph_url) =
+            graph::endpoints(record.text("azure_cloud")?.as_deref(), &record.location())?;
+        let graph = Graph {
+            client: run.http()?,
+            authority,
+            graph: graph_url,
+        };
+        let admin_token = admin_token(&graph, &admin)?;
+        let app = graph.find_app(&admin_token, &target)?.ok_or_else(|| {
+            Error::Config(format!(
+                "no application has the object id or client id '{target}' \
+                 (application_object_id of {})",
+                record.location()
+            ))
+        })?;
+        tracing::info!(
+            "application '{}': object id {}, client id {}, {} secret(s)",
             app.name,
+            app.object_id,
             app.app_id,
-            app.credentials.len(),
-            record.location(),
-            verify.successes,
-            verify.timeout.as_secs(),
-            if retire.is_empty() {
+            app.credentials.len()
+        );
+        let self_rotation = admin.client_id == app.app_id;
+        let retire = to_retire(&app, keep);
+        let end = iso8601(SystemTime::now() + Duration::from_secs(days * 86_400));
+        Ok(Planned {
+            user_uid,
+            location: record.location(),
+            graph,
+            admin,
+            admin_token,
+            app,
+            self_rotation,
+            retire,
+            end,
+            verify,
+        })
+    }
+
+    fn describe(p: &Planned<'_>, _run: &Run) -> String {
+        format!(
+            "application '{}' ({}) has {} secret(s). Would add a secret valid until {}, store it \
+             in {} ({SECRET_ID}, {SECRET}, {EXPIRES}), check it works {} times in a row within {} \
+             s, then remove {}{}.",
+            p.app.name,
+            p.app.app_id,
+            p.app.credentials.len(),
+            p.end,
+            p.location,
+            p.verify.successes,
+            p.verify.timeout.as_secs(),
+            if p.retire.is_empty() {
                 "none".into()
             } else {
-                retire.join(", ")
+                p.retire.join(", ")
             },
-            if self_rotation {
+            if p.self_rotation {
                 " (the admin application itself: its record gets the new secret too)"
             } else {
                 ""
             }
-        ));
+        )
     }
 
-    // 1. Add.
-    let tag = format!(
-        "keeper-rotated {user_uid} {}",
-        now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-    );
-    let new = match graph.add_password(&admin_token, &app.object_id, &tag, &end) {
-        Ok(new) => new,
-        Err(error) => return Err(adding_failed(&graph, &admin_token, &app, &tag, error)),
-    };
-    tracing::info!("added secret {} (expires {})", new.key_id, new.end);
-
-    // 2. Store at once: Graph never shows the text again.
-    let changes = [
-        Change::text(SECRET_ID, &new.key_id),
-        Change::secret(SECRET, &new.text),
-        Change::text(EXPIRES, &new.end),
-    ];
-    if let Err(error) = vault.update(user_uid, &changes) {
-        return Err(storing_failed(
-            &graph,
-            &admin_token,
-            &app,
-            &new,
-            &record,
-            error,
-        ));
-    }
-    tracing::info!("stored secret {} in {}", new.key_id, record.location());
-
-    // 3. Verify.
-    verify
-        .until_it_works(&context.deadline, Duration::from_secs(10), || {
-            match graph.token(&admin.tenant, &app.app_id, &new.text) {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(refusal)) => Err(refusal.0),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .map_err(|failed| {
-            Error::OldNotRetired(format!(
-                "the new secret {} is stored in {}, but no token could be had with it {} times in \
-                 a row within {} s ({} checks; last: {}). The old secrets were kept and are still \
-                 valid; run the rotation again later",
-                new.key_id,
-                record.location(),
-                verify.successes,
-                failed.budget.as_secs(),
-                failed.checks,
-                failed.last_error
-            ))
-        })?;
-
-    // 4. Rotating the admin application itself: its record gets the new
-    // secret, and from here on only a token from the new secret is used.
-    let token =
-        if self_rotation {
-            vault
-            .update(&admin.record_uid, &[Change::secret(admin.secret_label, &new.text)])
-            .map_err(|e| {
-                Error::OldNotRetired(format!(
-                    "the application is the admin application itself; its new secret is stored in \
-                     {}, but storing it in the admin record {} failed ({e}), so the old secrets \
-                     were kept",
-                    record.location(),
-                    admin.from
-                ))
-            })?;
-            tracing::info!(
-                "stored the new secret in the admin record too ({})",
-                admin.from
-            );
-            match graph.token(&admin.tenant, &app.app_id, &new.text)? {
-                Ok(token) => token,
-                Err(refusal) => {
-                    return Err(Error::OldNotRetired(format!(
-                        "a token with the new secret was refused ({}); the old secrets were kept",
-                        refusal.0
-                    )));
-                }
-            }
-        } else {
-            admin_token
+    fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
+        let sequence = replace::Plan {
+            before: p.app.credentials.iter().map(|c| c.key_id.clone()).collect(),
+            make_room: None,
+            retire: p.retire.clone(),
         };
-
-    // 5. Remove the others.
-    for key_id in &retire {
-        tracing::info!("removing old secret {key_id}");
-        graph.remove_password(&token, &app.object_id, key_id).map_err(|e| {
-            Error::OldNotRetired(format!(
-                "removing old secret {key_id} failed: {e}. It is still valid; the new secret {} is \
-                 stored in {} and works",
-                new.key_id,
-                record.location()
-            ))
-        })?;
+        // Unique to this run: a secret found by it after a lost answer is
+        // this run's and nobody else's.
+        let tag = format!(
+            "keeper-rotated {} {}-{:08x}",
+            p.user_uid,
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            fastrand::u32(..)
+        );
+        let mut secrets = AppSecrets {
+            run,
+            graph: &p.graph,
+            app: &p.app,
+            admin: &p.admin,
+            token: p.admin_token.clone(),
+            tag,
+            end: &p.end,
+            self_rotation: p.self_rotation,
+        };
+        let mut store = VaultStore::new(
+            run,
+            p.user_uid,
+            p.location.clone(),
+            fields,
+            stored_secret_id,
+        );
+        let replaced = replace::replace(
+            &mut secrets,
+            &mut store,
+            &sequence,
+            Checks {
+                verify: &p.verify,
+                deadline: &run.deadline,
+                reserve: Duration::from_secs(10),
+            },
+        )?;
+        Ok(format!(
+            "rotated the client secret of application '{}' ({}): new secret {} stored in {}, \
+             expires {}; removed {}",
+            p.app.name,
+            p.app.app_id,
+            replaced.new.key_id,
+            p.location,
+            replaced.new.end,
+            if replaced.removed.is_empty() {
+                "none".into()
+            } else {
+                replaced.removed.join(", ")
+            }
+        ))
     }
-
-    // 6. Confirm.
-    let after = common::verify::until_settled(
-        4,
-        Duration::from_secs(1),
-        || graph.app(&token, &app.object_id),
-        |now| !now.credentials.iter().any(|c| retire.contains(&c.key_id)),
-    )?;
-    let left: Vec<&str> = after
-        .credentials
-        .iter()
-        .map(|c| c.key_id.as_str())
-        .filter(|id| retire.iter().any(|r| r == id))
-        .collect();
-    if !left.is_empty() {
-        return Err(Error::OldNotRetired(format!(
-            "secret(s) {} are still listed after removal: check the application in Entra ID",
-            left.join(", ")
-        )));
-    }
-    if !after.credentials.iter().any(|c| c.key_id == new.key_id) {
-        return Err(Error::NeedsAttention(format!(
-            "the new secret {} is not listed on the application after the rotation: check it in \
-             Entra ID and the record {}",
-            new.key_id,
-            record.location()
-        )));
-    }
-    Ok(format!(
-        "rotated the client secret of application '{}' ({}): new secret {} stored in {}, \
-         expires {}; removed {}",
-        app.name,
-        app.app_id,
-        new.key_id,
-        record.location(),
-        new.end,
-        if retire.is_empty() {
-            "none".into()
-        } else {
-            retire.join(", ")
-        }
-    ))
 }
 
-fn admin_token(graph: &Graph<'_>, admin: &Admin) -> Result<Secret> {
+fn admin_token(graph: &Graph, admin: &Admin) -> Result<Secret> {
     match graph.token(&admin.tenant, &admin.client_id, &admin.secret)? {
         Ok(token) => Ok(token),
         Err(refusal) => Err(Error::Failed(format!(
@@ -313,86 +268,142 @@ fn to_retire(app: &App, keep: usize) -> Vec<String> {
     retire
 }
 
-/// Adding failed. A policy refusal is configuration; an unanswered add may
-/// have made a secret nobody saw, which is found by its tag and removed.
-fn adding_failed(graph: &Graph<'_>, token: &Secret, app: &App, tag: &str, error: Error) -> Error {
-    if error
-        .to_string()
-        .contains("CredentialInvalidLifetimeAsPerAppPolicy")
-    {
-        return Error::Config(format!(
-            "the tenant's credential lifetime policy refused the new secret ({error}); lower the \
-             user record's secret_expiry_days"
-        ));
-    }
-    if !matches!(error, Error::NoAnswer { .. }) {
-        return Error::Failed(format!(
-            "adding a secret to '{}' failed: {error}; nothing changed",
-            app.name
-        ));
-    }
-    let orphans: Vec<String> = match graph.app(token, &app.object_id) {
-        Ok(now) => now
-            .credentials
-            .into_iter()
-            .filter(|c| c.display_name == tag)
-            .map(|c| c.key_id)
-            .collect(),
-        Err(e) => {
-            return Error::NeedsAttention(format!(
-                "{error}; listing the application afterwards failed too ({e}): check in Entra ID \
-                 whether a secret named '{tag}' was added, and remove it (its text is unknown)"
-            ));
-        }
-    };
-    for key_id in &orphans {
-        if let Err(e) = graph.remove_password(token, &app.object_id, key_id) {
-            return Error::NeedsAttention(format!(
-                "{error}; secret {key_id} ('{tag}') was added anyway and removing it failed ({e}): \
-                 remove it in Entra ID"
-            ));
-        }
-    }
-    Error::Failed(format!(
-        "adding a secret to '{}' got no answer ({error}); {} secret(s) it may have made were \
-         removed; nothing changed",
-        app.name,
-        orphans.len()
-    ))
+/// An application's secrets, for the replacement sequence.
+struct AppSecrets<'a> {
+    run: &'a Run,
+    graph: &'a Graph,
+    app: &'a App,
+    admin: &'a Admin,
+    /// The token calls are made with: the admin's, until a self-rotation
+    /// swaps to one from the new secret.
+    token: Secret,
+    tag: String,
+    end: &'a str,
+    self_rotation: bool,
 }
 
-fn storing_failed(
-    graph: &Graph<'_>,
-    token: &Secret,
-    app: &App,
-    new: &NewSecret,
-    record: &VaultRecord,
-    error: Error,
-) -> Error {
-    if let Error::NoAnswer { .. } = error {
-        return Error::NeedsAttention(format!(
-            "{error}. The new secret {} may be in {}: it and the old secrets are all valid. Check \
-             the record: if it holds {}, remove the old secrets in Entra ID; if not, remove {}",
-            new.key_id,
-            record.location(),
-            new.key_id,
-            new.key_id
-        ));
+impl Credentials for AppSecrets<'_> {
+    type New = NewSecret;
+
+    fn noun(&self) -> &'static str {
+        "client secret"
     }
-    match graph.remove_password(token, &app.object_id, &new.key_id) {
-        Ok(()) => Error::Failed(format!(
-            "storing the new secret in {} failed: {error}. The new secret {} was removed again; \
-             nothing changed",
-            record.location(),
-            new.key_id
-        )),
-        Err(e) => Error::NeedsAttention(format!(
-            "storing the new secret in {} failed: {error}, and removing the new secret {} again \
-             failed too: {e}. Remove secret {} from '{}' in Entra ID (its text is in no record)",
-            record.location(),
-            new.key_id,
-            new.key_id,
-            app.name
-        )),
+
+    fn holder(&self) -> String {
+        format!("application '{}' ({})", self.app.name, self.app.app_id)
+    }
+
+    fn id(new: &NewSecret) -> &str {
+        &new.key_id
+    }
+
+    fn create(&mut self) -> Step<NewSecret> {
+        self.graph
+            .add_password(&self.token, &self.app.object_id, &self.tag, self.end)
+            .map_err(|error| {
+                if error
+                    .to_string()
+                    .contains("CredentialInvalidLifetimeAsPerAppPolicy")
+                {
+                    Failure::Config(format!(
+                        "the tenant's credential lifetime policy refused it ({error}); lower the \
+                         user record's secret_expiry_days"
+                    ))
+                } else {
+                    Failure::from_error(error)
+                }
+            })
+    }
+
+    /// Graph reads lag behind writes: the tag is looked for in a few paced
+    /// listings.
+    fn find_created(&mut self, _before: &[String]) -> Step<Found> {
+        for round in 0..4 {
+            if round > 0 {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            let app = self
+                .graph
+                .app(&self.token, &self.app.object_id)
+                .map_err(Failure::from_error)?;
+            let ours: Vec<String> = app
+                .credentials
+                .into_iter()
+                .filter(|c| c.display_name == self.tag)
+                .map(|c| c.key_id)
+                .collect();
+            if !ours.is_empty() {
+                return Ok(Found::Ours(ours));
+            }
+        }
+        Ok(Found::Nothing {
+            hint: format!("named '{}'", self.tag),
+        })
+    }
+
+    fn revoke(&mut self, id: &str) -> Step<()> {
+        self.graph
+            .remove_password(&self.token, &self.app.object_id, id)
+            .map_err(Failure::from_error)
+    }
+
+    fn probe(&mut self, new: &NewSecret) -> std::result::Result<(), String> {
+        match self
+            .graph
+            .token(&self.admin.tenant, &self.app.app_id, &new.text)
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(refusal)) => Err(refusal.0),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn list(&mut self) -> Step<Vec<String>> {
+        self.graph
+            .app(&self.token, &self.app.object_id)
+            .map(|app| app.credentials.into_iter().map(|c| c.key_id).collect())
+            .map_err(Failure::from_error)
+    }
+
+    /// Self-rotation: the admin record gets the new secret, and from here on
+    /// only a token from the new secret is used, so no call is ever made
+    /// with a secret that is being removed.
+    fn before_retire(&mut self, new: &NewSecret) -> Step<()> {
+        if !self.self_rotation {
+            return Ok(());
+        }
+        self.run
+            .vault()
+            .and_then(|mut vault| {
+                vault.update(
+                    &self.admin.record_uid,
+                    &[Change::secret(self.admin.secret_label, &new.text)],
+                )
+            })
+            .map_err(|e| {
+                Failure::Definite(format!(
+                    "the application is the admin application itself, and storing the new secret \
+                     in the admin record {} failed ({e})",
+                    self.admin.from
+                ))
+            })?;
+        tracing::info!(
+            "stored the new secret in the admin record too ({})",
+            self.admin.from
+        );
+        match self
+            .graph
+            .token(&self.admin.tenant, &self.app.app_id, &new.text)
+        {
+            Ok(Ok(token)) => {
+                self.token = token;
+                Ok(())
+            }
+            Ok(Err(refusal)) => Err(Failure::Definite(format!(
+                "a token with the new secret was refused ({})",
+                refusal.0
+            ))),
+            Err(e) => Err(Failure::from_error(e)),
+        }
     }
 }

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    rotate_azure_app_secret::main()
+    common::driver::main::<rotate_azure_app_secret::AzureAppSecret>()
 }

@@ -202,14 +202,22 @@ fn a_lifetime_policy_refusal_exits_2_naming_the_field_to_lower() {
     w.run("admin-record.json", &[]).assert_exit(0);
 }
 
+/// The vault refuses the save for good (its revision check fails on every
+/// attempt): nothing holds the new secret, so it is removed. The first
+/// update_secret is the rotation lease.
+fn refuse_the_store(vault: &FakeVault) {
+    vault.fault_on_after("update_secret", 1, Fault::StaleRevision);
+    vault.fault_on("update_secret", Fault::StaleRevision, 2);
+}
+
 #[test]
-fn a_failed_vault_write_removes_the_new_secret_and_exits_1() {
+fn a_vault_that_refuses_the_save_gets_the_new_secret_removed_and_exits_1() {
     let w = world();
-    w.vault.fault_on("update_secret", Fault::ServerError, 1);
+    refuse_the_store(&w.vault);
     w.run("admin-record.json", &[])
         .assert_exit(1)
         .assert_clean()
-        .assert_stderr_has("was removed again; nothing changed");
+        .assert_stderr_has("The new client secret was revoked again; nothing was changed");
     assert_eq!(w.key_ids(TARGET_APP), ["old-key-2025", "old-key-2026"]);
     assert_eq!(
         w.vault.field(USER_UID, "client_secret_id").as_deref(),
@@ -218,9 +226,9 @@ fn a_failed_vault_write_removes_the_new_secret_and_exits_1() {
 }
 
 #[test]
-fn a_failed_vault_write_and_a_failed_removal_exit_4_naming_the_key() {
+fn a_refused_save_and_a_failed_removal_exit_4_naming_the_secret() {
     let w = world();
-    w.vault.fault_on("update_secret", Fault::ServerError, 1);
+    refuse_the_store(&w.vault);
     w.azure.fault("removePassword", AzureFault::forbidden(), 5);
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(4).assert_clean();
@@ -229,7 +237,9 @@ fn a_failed_vault_write_and_a_failed_removal_exit_4_naming_the_key() {
         .into_iter()
         .find(|id| !id.starts_with("old-"))
         .unwrap();
-    out.assert_stderr_has(&format!("Remove secret {new} from 'payroll-api'"));
+    out.assert_stderr_has(&format!(
+        "revoke client secret {new} of application 'payroll-api'"
+    ));
 }
 
 #[test]
@@ -251,7 +261,7 @@ fn a_secret_that_never_works_keeps_the_old_ones_and_exits_3() {
         .assert_exit(3)
         .assert_clean()
         .assert_stderr_has("AADSTS7000215")
-        .assert_stderr_has("The old secrets were kept");
+        .assert_stderr_has("Every old client secret was kept");
     assert_eq!(w.key_ids(TARGET_APP).len(), 3);
     w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
 }
@@ -262,7 +272,7 @@ fn a_failed_removal_exits_3_naming_the_key() {
     w.azure.fault("removePassword", AzureFault::forbidden(), 5);
     w.run("admin-record.json", &[])
         .assert_exit(3)
-        .assert_stderr_has("removing old secret old-key-2025 failed")
+        .assert_stderr_has("revoking old client secret old-key-2025 failed")
         .assert_stderr_has("Authorization_RequestDenied");
     w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
 }

@@ -4,10 +4,8 @@
 //! The Gateway stores `newPassword` in the PAM User record itself when this
 //! program exits 0, so nothing is written to the vault here.
 
-use std::process::ExitCode;
-
-use clap::Parser;
-use common::cli::{self, Cli, CommonArgs, Context};
+use common::cli;
+use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
 use common::http::{self, Replay, Request, Response};
 use common::secret::Secret;
@@ -42,27 +40,36 @@ User record, custom, optional:
 
 Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "rotate-okta-user",
-    version,
-    about = "Rotates an Okta user's password through the Okta API (Keeper Gateway PAM script)."
-)]
-pub struct Args {
-    #[command(flatten)]
-    common: CommonArgs,
-}
+/// The rotator.
+#[derive(Debug)]
+pub struct OktaUser;
 
-impl Cli for Args {
+impl Rotator for OktaUser {
+    const NAME: &'static str = "rotate-okta-user";
+    const ABOUT: &'static str =
+        "Rotates an Okta user's password through the Okta API (Keeper Gateway PAM script).";
     const FIELDS: &'static str = FIELDS;
 
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-}
+    type Plan<'r> = Planned<'r>;
 
-pub fn main() -> ExitCode {
-    cli::run::<Args>(|_, context| rotate(&context))
+    fn plan(run: &Run) -> Result<Planned<'_>> {
+        plan(run)
+    }
+
+    fn describe(p: &Planned<'_>, _run: &Run) -> String {
+        format!(
+            "Okta user '{}' ({}) is {}; would change the password with {} (POST {}).",
+            p.login,
+            p.id,
+            p.status,
+            p.path.describe(),
+            http::display_url(&p.url)
+        )
+    }
+
+    fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
+        apply(p, run)
+    }
 }
 
 /// User statuses in which Okta lets a password be changed or set.
@@ -94,16 +101,16 @@ impl Path {
 }
 
 /// The Okta org, its token, and how to talk to it.
-struct Org<'a> {
+#[derive(Debug)]
+pub struct Org {
     url: Url,
     token: Secret,
     scheme: &'static str,
     location: Location,
-    client: Option<http::Client>,
-    context: &'a Context,
+    client: http::Client,
 }
 
-impl Org<'_> {
+impl Org {
     fn endpoint(&self, segments: &[&str]) -> Url {
         let mut url = self.url.clone();
         let base = url.path().trim_end_matches('/').to_owned();
@@ -123,15 +130,8 @@ impl Org<'_> {
             .header("Accept", "application/json")
     }
 
-    fn send(&mut self, request: &Request, replay: Replay) -> Result<Response> {
-        if self.client.is_none() {
-            self.client = Some(self.context.http()?);
-        }
-        let client = self
-            .client
-            .as_ref()
-            .ok_or_else(|| Error::Failed("no HTTP client".into()))?;
-        cli::block_on(client.send(request, replay))?
+    fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
+        cli::block_on(self.client.send(request, replay))?
     }
 }
 
@@ -149,11 +149,22 @@ fn encode_segment(text: &str) -> String {
         .collect()
 }
 
-/// Changes the password. Returns the summary line.
-pub fn rotate(context: &Context) -> Result<String> {
-    let input = &context.input;
+/// What planning found: the user, and how its password will be changed.
+#[derive(Debug)]
+pub struct Planned<'r> {
+    login: &'r str,
+    id: String,
+    status: String,
+    path: Path,
+    url: Url,
+    org: Org,
+}
+
+/// Reads the input and looks the user up (a read). Changes nothing.
+fn plan(run: &Run) -> Result<Planned<'_>> {
+    let input = &run.input;
     let login = input.require_user()?;
-    let new_password = input.require_new_password()?;
+    input.require_new_password()?;
     input.require_user_record_uid()?;
     let api = config::find_api_record(&input.records)?;
     let location = api.location();
@@ -189,28 +200,23 @@ pub fn rotate(context: &Context) -> Result<String> {
             strict: flag("okta_strict")?,
         }
     };
-    let old_password = match path {
-        Path::AdminReset => None,
-        Path::ChangePassword { .. } => Some(input.old_password.as_ref().ok_or_else(|| {
-            Error::Missing {
-                name: "oldPassword".into(),
-                location: Location::Params,
-                hint:
-                    "; change_password needs the current password. To set the password without it, \
+    if let Path::ChangePassword { .. } = path {
+        input.old_password.as_ref().ok_or_else(|| Error::Missing {
+            name: "oldPassword".into(),
+            location: Location::Params,
+            hint: "; change_password needs the current password. To set the password without it, \
                    set the user record's custom field okta_admin_reset to true"
-                        .into(),
-            }
-        })?),
-    };
+                .into(),
+        })?;
+    }
     tracing::info!("Okta API record: {location}");
 
-    let mut org = Org {
+    let org = Org {
         url,
         token,
         scheme,
         location,
-        client: None,
-        context,
+        client: run.http()?,
     };
     let lookup = org.request(Method::GET, org.endpoint(&["api", "v1", "users", login]))?;
     let target = lookup.target();
@@ -251,33 +257,53 @@ pub fn rotate(context: &Context) -> Result<String> {
         )));
     }
 
-    let (url, body) = match path {
+    let url = match path {
         Path::ChangePassword { strict } => {
             let mut url =
                 org.endpoint(&["api", "v1", "users", &id, "credentials", "change_password"]);
             if strict {
                 url.set_query(Some("strict=true"));
             }
-            let old = old_password.map(Secret::expose).unwrap_or_default();
-            let body = json!({
+            url
+        }
+        Path::AdminReset => org.endpoint(&["api", "v1", "users", &id]),
+    };
+    Ok(Planned {
+        login,
+        id,
+        status,
+        path,
+        url,
+        org,
+    })
+}
+
+/// Sends the change (once: it is not safe to repeat) and judges the answer.
+fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
+    let Planned {
+        login,
+        id,
+        path,
+        url,
+        org,
+        ..
+    } = p;
+    let new_password = run.input.require_new_password()?;
+    let body = match path {
+        Path::ChangePassword { .. } => {
+            let old = run
+                .input
+                .old_password
+                .as_ref()
+                .map(Secret::expose)
+                .unwrap_or_default();
+            json!({
                 "oldPassword": {"value": old},
                 "newPassword": {"value": new_password.expose()},
-            });
-            (url, body)
+            })
         }
-        Path::AdminReset => {
-            let body = json!({"credentials": {"password": {"value": new_password.expose()}}});
-            (org.endpoint(&["api", "v1", "users", &id]), body)
-        }
+        Path::AdminReset => json!({"credentials": {"password": {"value": new_password.expose()}}}),
     };
-    if context.dry_run {
-        return Ok(format!(
-            "dry run: Okta user '{login}' ({id}) is {status}; would change the password with {} \
-             (POST {}). Nothing was changed.",
-            path.describe(),
-            http::display_url(&url)
-        ));
-    }
     tracing::info!("changing the password with {}", path.describe());
     let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
     let mut body = body;
@@ -342,7 +368,7 @@ fn okta_error(response: &Response) -> String {
     common::secret::redact(&text)
 }
 
-fn refused(org: &Org<'_>, target: &str, response: &Response, doing: &str) -> Error {
+fn refused(org: &Org, target: &str, response: &Response, doing: &str) -> Error {
     let detail = okta_error(response);
     let advice = match response.status.as_u16() {
         401 => format!(

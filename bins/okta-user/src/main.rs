@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    rotate_okta_user::main()
+    common::driver::main::<rotate_okta_user::OktaUser>()
 }

@@ -4,10 +4,8 @@
 //! The Gateway stores `newPassword` in the PAM User record itself when this
 //! program exits 0, so nothing is written to the vault here.
 
-use std::process::ExitCode;
-
-use clap::Parser;
-use common::cli::{self, Cli, CommonArgs, Context};
+use common::cli;
+use common::driver::{Rotator, Run};
 use common::error::{Error, Result};
 use common::http::Replay;
 
@@ -41,80 +39,89 @@ API record (never the user record), the first that applies:
 
 Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "rotate-rest-api",
-    version,
-    about = "Rotates an account's password with one REST call (Keeper Gateway PAM script)."
-)]
-pub struct Args {
-    #[command(flatten)]
-    common: CommonArgs,
-}
+/// The rotator.
+#[derive(Debug)]
+pub struct RestApi;
 
-impl Cli for Args {
+impl Rotator for RestApi {
+    const NAME: &'static str = "rotate-rest-api";
+    const ABOUT: &'static str =
+        "Rotates an account's password with one REST call (Keeper Gateway PAM script).";
     const FIELDS: &'static str = FIELDS;
 
-    fn common(&self) -> &CommonArgs {
-        &self.common
+    type Plan<'r> = Plan<'r>;
+
+    fn plan(run: &Run) -> Result<Plan<'_>> {
+        let plan = Plan::from_input(&run.input)?;
+        tracing::info!(
+            "API record: {}; account: '{}'",
+            plan.api_record.location(),
+            plan.user
+        );
+        Ok(plan)
     }
-}
 
-pub fn main() -> ExitCode {
-    cli::run::<Args>(|_, context| rotate(&context))
-}
-
-/// Sends the password change and judges the answer. Returns the summary line.
-pub fn rotate(context: &Context) -> Result<String> {
-    let plan = Plan::from_input(&context.input)?;
-    let target = plan.target();
-    tracing::info!(
-        "API record: {}; account: '{}'",
-        plan.api_record.location(),
-        plan.user
-    );
-    if context.dry_run {
-        return Ok(format!(
-            "dry run: would send {target} with header {}: {}{} and a JSON body with {}; \
-             success on {}. Nothing was sent.",
+    fn describe(plan: &Plan<'_>, _run: &Run) -> String {
+        format!(
+            "would send {} with header {}: {}{} and a JSON body with {}; success on {}.",
+            plan.target(),
             plan.auth_header,
             plan.auth_prefix,
             plan.token,
             keys(&plan.template.top_level_keys()),
             plan.success.describe()
-        ));
+        )
     }
-    let client = context.http()?;
-    let request = plan.request()?;
-    tracing::info!("changing the password of '{}' with {target}", plan.user);
-    let response = cli::block_on(client.send(&request, Replay::Unsafe))?
-        .map_err(|error| explain(error, &plan))?;
-    if plan.success.accepts(response.status) {
-        return Ok(format!(
-            "rotated the password of '{}': {target} answered HTTP {}",
-            plan.user,
-            response.status.as_u16()
-        ));
+
+    /// Sends the password change and judges the answer.
+    fn apply(plan: Plan<'_>, run: &Run) -> Result<String> {
+        let target = plan.target();
+        let client = run.http()?;
+        let request = plan.request()?;
+        tracing::info!("changing the password of '{}' with {target}", plan.user);
+        let response = cli::block_on(client.send(&request, Replay::Unsafe))?
+            .map_err(|error| explain(error, &plan))?;
+        if plan.success.accepts(response.status) {
+            return Ok(format!(
+                "rotated the password of '{}': {target} answered HTTP {}",
+                plan.user,
+                response.status.as_u16()
+            ));
+        }
+        let snippet = response.snippet();
+        let status = response.status.as_u16();
+        if !response.status.is_client_error() {
+            // A 5xx (a proxy's 502/503/504 included), a redirect, or a 2xx
+            // the record does not list: none of them shows the change was
+            // refused.
+            return Err(Error::NeedsAttention(format!(
+                "{target} answered HTTP {status}{}{}, which does not show whether the password \
+                 of '{}' changed. It was not sent again. The record still holds the old \
+                 password: if it still works, nothing changed and the rotation can be run again; \
+                 if not, reset the password through the service and store it in the record",
+                if snippet.is_empty() { "" } else { ": " },
+                snippet,
+                plan.user
+            )));
+        }
+        let advice = match status {
+            401 | 403 => format!(
+                "; check the API token (password) in {}",
+                plan.api_record.location()
+            ),
+            404 => format!("; check the url in {}", plan.api_record.location()),
+            _ => String::new(),
+        };
+        Err(Error::Status {
+            target,
+            status,
+            snippet: format!(
+                "{}{}; the password was not changed{advice}",
+                if snippet.is_empty() { "" } else { ": " },
+                snippet
+            ),
+        })
     }
-    let snippet = response.snippet();
-    let status = response.status.as_u16();
-    let advice = match status {
-        401 | 403 => format!(
-            "; check the API token (password) in {}",
-            plan.api_record.location()
-        ),
-        404 => format!("; check the url in {}", plan.api_record.location()),
-        _ => String::new(),
-    };
-    Err(Error::Status {
-        target,
-        status,
-        snippet: format!(
-            "{}{}; the password was not changed{advice}",
-            if snippet.is_empty() { "" } else { ": " },
-            snippet
-        ),
-    })
 }
 
 /// Adds what the administrator must know to the HTTP layer's errors.

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    rotate_rest_api::main()
+    common::driver::main::<rotate_rest_api::RestApi>()
 }

@@ -45,6 +45,10 @@ pub enum Fault {
     ConcurrentEdit { label: String, value: String },
     /// Read the request, then close the connection without answering.
     Drop,
+    /// For `update_secret`: another writer sets custom field `label` (the
+    /// revision goes up), then the connection closes without an answer and
+    /// without applying this update.
+    DropAfterOtherEdit { label: String, value: String },
     /// For `update_secret`: apply the update, then close without answering.
     DropAfterApply,
     /// Wait this long before serving the request.
@@ -771,6 +775,17 @@ fn handle(
             Reply::Encrypted(answer)
         }
         "update_secret" => {
+            if let Some(Fault::DropAfterOtherEdit { label, value }) = fault {
+                let uid = payload
+                    .get("recordUid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if let Some(record) = state.find_mut(uid) {
+                    set_custom(&mut record.data, label, value);
+                    record.revision += 1;
+                }
+                return (Reply::Hangup, None);
+            }
             if let Some(Fault::ConcurrentEdit { label, value }) = fault {
                 let uid = payload
                     .get("recordUid")

@@ -1,0 +1,298 @@
+//! The rotation driver: everything a binary does around its rotation, in one
+//! place, so that every binary's `main` is one call.
+//!
+//! A binary describes itself and its rotation with [`Rotator`]: what it reads
+//! and writes (for `--help`), how to *plan* (read the input, make read-only
+//! calls, decide) and how to *apply* the plan. The driver owns the rest, and
+//! with it the guarantees no binary should have to remember:
+//!
+//! - the command line (`--help`, `--version`, `--dry-run`, `--input`,
+//!   `--timeout`), logging, the deadline and the panic hook;
+//! - `--dry-run`: only [`Rotator::plan`] runs, with the ledger in its planning
+//!   phase, so a write reached by mistake fails before it is sent
+//!   ([`crate::change`]);
+//! - the rotation lease ([`crate::lease`]) of binaries that keep state in the
+//!   vault: taken before planning (so the plan sees a settled record and no
+//!   other run can act on it), released at the end;
+//! - the exit-code discipline: once a change may have been sent and was not
+//!   shown to be undone, no error is reported as 1 ("nothing changed") or 2
+//!   ("nothing attempted"): it becomes 4, naming what was sent.
+
+use std::cell::{RefCell, RefMut};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::change::{self, Phase};
+use crate::cli;
+use crate::deadline::{self, Deadline};
+use crate::error::{Error, Exit, Result};
+use crate::gateway::GatewayInput;
+use crate::http;
+use crate::lease::Lease;
+use crate::log;
+use crate::secret;
+use crate::vault::{Vault, VaultRecord};
+
+/// One binary's rotation.
+pub trait Rotator {
+    /// The program's name, as installed: `rotate-rest-api`.
+    const NAME: &'static str;
+    /// One line for `--help`.
+    const ABOUT: &'static str;
+    /// The `--help` section listing every record field read and written.
+    const FIELDS: &'static str;
+    /// The overall deadline in seconds when neither `--timeout` nor
+    /// `KEEPER_ROTATOR_TIMEOUT` sets one.
+    const DEFAULT_TIMEOUT: u64 = deadline::DEFAULT_SECONDS;
+    /// Whether two runs on one user record must never overlap: binaries that
+    /// create credentials and store them in the vault. The driver then holds
+    /// the record's rotation lease from before planning to the end.
+    const LEASE: bool = false;
+
+    /// What [`Rotator::plan`] decided; it may borrow from the run's input.
+    type Plan<'r>;
+
+    /// Reads the input and makes read-only calls only; decides what to do.
+    /// Errors here are never after a change: nothing has been sent.
+    fn plan(run: &Run) -> Result<Self::Plan<'_>>;
+
+    /// What a dry run prints: the plan in words, without "dry run:" and
+    /// without the closing "Nothing was changed."
+    fn describe(plan: &Self::Plan<'_>, run: &Run) -> String;
+
+    /// Carries out the plan. Returns the summary line of a successful run.
+    fn apply(plan: Self::Plan<'_>, run: &Run) -> Result<String>;
+}
+
+/// The flags every binary takes. No secret is ever taken from argv.
+#[derive(Debug, Clone, clap::Parser)]
+pub struct Args {
+    /// Read the Gateway's base64 line from FILE instead of stdin (for manual runs).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Check the input, make read-only calls only, print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Overall deadline for the run, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "KEEPER_ROTATOR_TIMEOUT",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub timeout: Option<u64>,
+}
+
+/// The environment variables and exit codes every binary documents in
+/// `--help`.
+pub const ENV_HELP: &str = "\
+Environment:
+  KEEPER_ROTATOR_LOG              log level on stderr: error, warn, info (default), debug, trace, off
+  KEEPER_ROTATOR_TIMEOUT          overall deadline in seconds (same as --timeout)
+  KEEPER_ROTATOR_REQUEST_TIMEOUT  seconds one request may take before it counts as unanswered
+                                  (default 20)
+  KEEPER_GATEWAY_CONFIG           the Gateway's KSM config (binaries that use the vault)
+  HTTPS_PROXY, NO_PROXY           proxy for outgoing HTTPS
+  SSL_CERT_FILE                   CA bundle to trust instead of the system's
+
+Exit codes:
+  0 rotated    1 failed, nothing changed    2 bad input or configuration, nothing attempted
+  3 rotated and stored, but an old credential is still valid
+  4 uncertain state: the message says what to check";
+
+/// What a rotation works with. Shared by reference between the plan and
+/// apply steps; the vault is behind a `RefCell` because both use it.
+#[derive(Debug)]
+pub struct Run {
+    pub input: GatewayInput,
+    pub dry_run: bool,
+    pub deadline: Deadline,
+    vault: RefCell<Option<Vault>>,
+    /// The user record as read when the lease was taken.
+    user_record: RefCell<Option<VaultRecord>>,
+}
+
+impl Run {
+    pub fn new(input: GatewayInput, dry_run: bool, deadline: Deadline) -> Self {
+        Self {
+            input,
+            dry_run,
+            deadline,
+            vault: RefCell::new(None),
+            user_record: RefCell::new(None),
+        }
+    }
+
+    /// An HTTP client with the default policy, bound to the run's deadline.
+    pub fn http(&self) -> Result<http::Client> {
+        http::Client::new(http::Policy::default(), self.deadline)
+    }
+
+    /// The vault, opened with the Gateway's KSM config on first use.
+    pub fn vault(&self) -> Result<RefMut<'_, Vault>> {
+        let mut slot = self.vault.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Vault::open_default(self.deadline)?);
+        }
+        Ok(RefMut::map(slot, |v| {
+            v.as_mut().unwrap_or_else(|| unreachable!())
+        }))
+    }
+
+    /// The PAM User record (`userRecordUid`) from the vault: the copy read
+    /// when the lease was taken, else read now.
+    pub fn user_record(&self) -> Result<VaultRecord> {
+        if let Some(record) = self.user_record.borrow_mut().take() {
+            return Ok(record);
+        }
+        let uid = self.input.require_user_record_uid()?.to_owned();
+        self.vault()?.fetch(&uid)
+    }
+
+    fn take_lease(&self) -> Result<()> {
+        let uid = self.input.require_user_record_uid()?.to_owned();
+        let ttl = self.deadline.remaining() + Duration::from_secs(60);
+        let record = Lease::acquire(&mut *self.vault()?, &uid, ttl)?;
+        *self.user_record.borrow_mut() = Some(record);
+        Ok(())
+    }
+
+    fn release_lease(&self) {
+        let mut slot = self.vault.borrow_mut();
+        let Some(vault) = slot.as_mut() else {
+            return;
+        };
+        if let Err(e) = Lease::release(vault) {
+            tracing::warn!(
+                "the rotation lease could not be cleared ({e}); it expires by itself, or clear \
+                 the user record's {} field",
+                crate::lease::FIELD
+            );
+        }
+    }
+}
+
+/// Runs a binary: parses its command line, reads the Gateway's input, plans,
+/// applies (or prints the plan for a dry run), prints the summary line and
+/// returns the exit code.
+pub fn main<R: Rotator>() -> ExitCode {
+    cli::install_panic_hook(R::NAME);
+    let args = parse::<R>();
+    let exit = match execute::<R>(&args) {
+        Ok(summary) => {
+            log::summary(&summary);
+            Exit::Rotated
+        }
+        Err(error) => {
+            let exit = error.exit();
+            log::error_line(&format!("{}: error: {error}", R::NAME));
+            log::summary(&format!(
+                "{}: exit {} ({})",
+                R::NAME,
+                exit.code(),
+                exit.meaning()
+            ));
+            exit
+        }
+    };
+    secret::forget_all();
+    exit.into()
+}
+
+fn parse<R: Rotator>() -> Args {
+    let command = Args::command()
+        .name(R::NAME)
+        .bin_name(R::NAME)
+        .about(R::ABOUT)
+        .version(crate::VERSION)
+        .mut_arg("timeout", |arg| {
+            arg.help(format!(
+                "Overall deadline for the run, in seconds (default {})",
+                R::DEFAULT_TIMEOUT
+            ))
+        })
+        .after_help(format!("{}\n\n{ENV_HELP}", R::FIELDS));
+    let matches = command.get_matches();
+    Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn execute<R: Rotator>(args: &Args) -> Result<String> {
+    cli::init_logging()?;
+    let deadline = Deadline::after(Duration::from_secs(
+        args.timeout.unwrap_or(R::DEFAULT_TIMEOUT),
+    ));
+    deadline::request_timeout()?;
+    let input = GatewayInput::read(args.input.as_deref())?;
+    #[cfg(debug_assertions)]
+    cli::debug_panic(&input);
+    let run = Run::new(input, args.dry_run, deadline);
+
+    if run.dry_run {
+        change::set_phase(Phase::Planning);
+        let plan = R::plan(&run)?;
+        return Ok(format!(
+            "dry run: {} Nothing was changed.",
+            R::describe(&plan, &run)
+        ));
+    }
+
+    if R::LEASE {
+        run.take_lease()?;
+    }
+    change::set_phase(Phase::Planning);
+    let planned = R::plan(&run);
+    change::set_phase(Phase::Applying);
+    let result = planned.and_then(|plan| R::apply(plan, &run));
+    if R::LEASE {
+        run.release_lease();
+    }
+    result.map_err(discipline)
+}
+
+/// An error after a change that may have taken effect is never "nothing
+/// changed" or "nothing attempted".
+fn discipline(error: Error) -> Error {
+    if !matches!(error.exit(), Exit::Failed | Exit::BadInput) {
+        return error;
+    }
+    let outstanding = change::outstanding();
+    if outstanding.is_empty() {
+        return error;
+    }
+    Error::NeedsAttention(format!(
+        "{error}. But a change had already been sent and may have taken effect ({}): check \
+         the account and the record before rotating again",
+        outstanding.join("; ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_after_an_outstanding_change_becomes_exit_4_naming_it() {
+        let _g = change::TEST_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change::reset_for_test();
+        let before = discipline(Error::Failed("listing failed".into()));
+        assert_eq!(before.exit(), Exit::Failed);
+
+        change::sent("POST https://h/change").unwrap().keep();
+        let after = discipline(Error::Failed("listing failed".into()));
+        assert_eq!(after.exit(), Exit::NeedsAttention);
+        let text = after.to_string();
+        assert!(text.contains("listing failed"), "{text}");
+        assert!(text.contains("POST https://h/change"), "{text}");
+
+        let three = discipline(Error::OldNotRetired("old key kept".into()));
+        assert_eq!(three.exit(), Exit::OldNotRetired);
+        change::reset_for_test();
+    }
+}
