@@ -107,6 +107,45 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Starts the run on its own thread; [`Running::wait`] collects it.
+    /// Two runs against one set of fakes overlap this way.
+    pub fn spawn(self) -> Running {
+        Running(std::thread::spawn(move || self.run()))
+    }
+}
+
+/// A run started with [`Run::spawn`].
+#[derive(Debug)]
+pub struct Running(std::thread::JoinHandle<Outcome>);
+
+impl Running {
+    /// Waits for the run to end. A leak found in it fails the caller, as
+    /// [`Run::run`] would.
+    pub fn wait(self) -> Outcome {
+        self.0
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// Two runs at once against one set of fakes: A starts; B starts when
+/// `start_b` returns (e.g. `|| aws.proxy().wait_for("CreateAccessKey", 1)`)
+/// and runs to its end; then `after_b` runs (e.g. releasing a gate that
+/// holds A's answer); then A is waited for. Returns (A's, B's) outcomes.
+pub fn overlap(
+    a: Run,
+    b: Run,
+    start_b: impl FnOnce(),
+    after_b: impl FnOnce(&Outcome),
+) -> (Outcome, Outcome) {
+    let a = a.spawn();
+    start_b();
+    let b = b.run();
+    after_b(&b);
+    (a.wait(), b)
+}
+
 impl Outcome {
     /// Describes the first secret found in an output, without showing it.
     pub fn find_leak(&self, secrets: &[String]) -> Option<String> {
