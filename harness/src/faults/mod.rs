@@ -306,7 +306,7 @@ pub trait Armable {
     fn call_sequence(&self) -> Vec<String>;
 
     /// How long `timeout-after-apply` and `late-save` hold ([`DEFAULT_HOLD`]
-    /// by default).
+    /// by default), for the faults armed after this call.
     fn set_hold(&self, hold: Duration);
 
     /// Refuses the nth `call` of a run that makes the same calls as the

@@ -110,7 +110,8 @@ type Classifier = Box<dyn Fn(&ProxiedRequest) -> String + Send + Sync>;
 
 struct State {
     exchanges: Vec<Exchange>,
-    armed: HashMap<(String, usize), FaultKind>,
+    /// Armed kinds with the hold time set when they were armed.
+    armed: HashMap<(String, usize), (FaultKind, Duration)>,
     gates: HashMap<(String, usize), watch::Receiver<bool>>,
     refuse_from: Option<usize>,
     hold: Duration,
@@ -275,10 +276,9 @@ impl Armable for FaultProxy {
                 nth,
             });
         }
-        self.shared
-            .state()
-            .armed
-            .insert((call.to_owned(), nth), kind);
+        let mut state = self.shared.state();
+        let hold = state.hold;
+        state.armed.insert((call.to_owned(), nth), (kind, hold));
         Ok(())
     }
 
@@ -346,10 +346,13 @@ fn plan(shared: &Shared, call: String) -> Option<Plan> {
     let nth = occurrences(state.exchanges.iter().map(|e| e.call.as_str()), &call) + 1;
     let down = shared.shutter.is_closed();
     let key = (call, nth);
-    let kind = if down {
-        Some(FaultKind::Refused)
+    let (kind, hold) = if down {
+        (Some(FaultKind::Refused), Duration::ZERO)
     } else {
-        state.armed.remove(&key)
+        match state.armed.remove(&key) {
+            Some((kind, hold)) => (Some(kind), hold),
+            None => (None, Duration::ZERO),
+        }
     };
     let gate = state.gates.remove(&key);
     state.exchanges.push(Exchange {
@@ -363,7 +366,7 @@ fn plan(shared: &Shared, call: String) -> Option<Plan> {
         index,
         kind,
         gate,
-        hold: state.hold,
+        hold,
         close_after: state.refuse_from == Some(index + 1),
     };
     drop(state);
