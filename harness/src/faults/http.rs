@@ -141,7 +141,7 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
         Ok(self.take(n))
     }
 
-    async fn to_end(&mut self) -> Result<Vec<u8>> {
+    async fn until_closed(&mut self) -> Result<Vec<u8>> {
         while self.fill().await? {
             if self.buf.len() > MAX_BODY {
                 return Err(Error::new(ErrorKind::InvalidData, "body too large"));
@@ -245,7 +245,7 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
             return Ok(());
         }
         if to_eof {
-            message.body = self.to_end().await?;
+            message.body = self.until_closed().await?;
             message.raw_body.clone_from(&message.body);
         }
         Ok(())
