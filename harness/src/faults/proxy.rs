@@ -132,6 +132,13 @@ impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Records the status sent for request `index` (1-based).
+    fn set_status(&self, index: usize, status: Option<u16>) {
+        if let Some(exchange) = self.state().exchanges.get_mut(index - 1) {
+            exchange.status = status;
+        }
+    }
 }
 
 /// What a request is in for, decided as it is recorded.
@@ -402,26 +409,25 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
         return;
     };
     let status = answer.status();
-    let sent = match plan.kind {
-        Some(FaultKind::DropAfterApply) => None,
+    let bytes = match plan.kind {
+        Some(FaultKind::DropAfterApply) => return,
         Some(FaultKind::TimeoutAfterApply) => {
             tokio::time::sleep(plan.hold).await;
-            None
+            return;
         }
-        Some(FaultKind::Truncated2xx) if (200..300).contains(&status) => {
-            send(client, &truncated(&answer)).await.then_some(status)
-        }
+        Some(FaultKind::Truncated2xx) if (200..300).contains(&status) => truncated(&answer),
         _ => {
             if let Some(gate) = plan.gate {
                 wait_open(gate).await;
             }
-            let mut whole = answer.head_closing(None);
-            whole.extend_from_slice(&answer.raw_body);
-            send(client, &whole).await.then_some(status)
+            [answer.head_closing(None), answer.raw_body].concat()
         }
     };
-    if let Some(exchange) = shared.state().exchanges.get_mut(plan.index - 1) {
-        exchange.status = sent;
+    // Recorded before the client can see it, so whoever saw the answer
+    // finds it recorded; taken back if it could not be sent.
+    shared.set_status(plan.index, Some(status));
+    if !send(client, &bytes).await {
+        shared.set_status(plan.index, None);
     }
 }
 
