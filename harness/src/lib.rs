@@ -3,12 +3,12 @@
 //! | module | holds |
 //! |---|---|
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
-//! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
-//! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4 |
-//! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling |
+//! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
+//! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4, with lagging listings |
+//! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling, lagging reads |
 //! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
-//! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol |
+//! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol, failing as the real one does (late, held, truncated, refused saves) |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`faults`] | the fault vocabulary ([`faults::FaultKind`]), arming ([`faults::Armable`]), gates, and the fault-injecting proxy in front of every HTTP fake |
 //! | [`net`] | network faults: refused ports, servers that hang up |

@@ -1,6 +1,10 @@
 //! Runs a built binary the way the Gateway does: one base64 line on stdin,
 //! exit code, stdout and stderr captured. Every run is scanned for leaks: if
 //! any secret of the scenario appears in any output, the run fails.
+//!
+//! Two runs can overlap ([`Run::spawn`], [`overlap`]): a rotation started
+//! while another is still in flight must not undo it, and the only way to
+//! know is to run both against the same fakes at once.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
