@@ -793,7 +793,17 @@ fn plan(shared: &Shared, request: &HttpRequest) -> Option<Plan> {
 }
 
 async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Shared>) {
-    while let Some(request) = read_request(&mut stream).await {
+    loop {
+        // Going down closes idle keep-alive connections too, so the client's
+        // next request needs a new connection, and that is refused.
+        let request = tokio::select! {
+            request = read_request(&mut stream) => request,
+            () = shared.shutter.wait_close() => None,
+        };
+        let Some(request) = request else {
+            let _ = stream.shutdown().await;
+            return;
+        };
         let Some(plan) = plan(&shared, &request) else {
             return;
         };

@@ -259,7 +259,7 @@ impl<'a, S: AsyncRead + Unpin> Reader<'a, S> {
 }
 
 /// Reads a request; `None` if the client closed without sending one. A
-/// client that waits for `100 Continue` gets it through `continue_to`.
+/// client that sent `Expect: 100-continue` and waits is told to continue.
 pub(crate) async fn read_request<S>(stream: &mut S) -> Result<Option<Message>>
 where
     S: AsyncRead + tokio::io::AsyncWrite + Unpin,

@@ -346,20 +346,19 @@ async fn connection(shared: Arc<Shared>, mut client: TcpStream) {
 }
 
 /// Records a request and decides what happens to it; `None` when the
-/// service is already down.
+/// service is already down (a request on a connection accepted before the
+/// listener closed): it is neither served nor recorded.
 fn plan(shared: &Shared, call: String) -> Option<Plan> {
+    if shared.shutter.is_closed() {
+        return None;
+    }
     let mut state = shared.state();
     let index = state.exchanges.len() + 1;
     let nth = occurrences(state.exchanges.iter().map(|e| e.call.as_str()), &call) + 1;
-    let down = shared.shutter.is_closed();
     let key = (call, nth);
-    let (kind, hold) = if down {
-        (Some(FaultKind::Refused), Duration::ZERO)
-    } else {
-        match state.armed.remove(&key) {
-            Some((kind, hold)) => (Some(kind), hold),
-            None => (None, Duration::ZERO),
-        }
+    let (kind, hold) = match state.armed.remove(&key) {
+        Some((kind, hold)) => (Some(kind), hold),
+        None => (None, Duration::ZERO),
     };
     let gate = state.gates.remove(&key);
     state.exchanges.push(Exchange {
@@ -378,7 +377,7 @@ fn plan(shared: &Shared, call: String) -> Option<Plan> {
     };
     drop(state);
     shared.arrived.notify_all();
-    (!down).then_some(plan)
+    Some(plan)
 }
 
 async fn exchange(shared: &Shared, client: &mut TcpStream) {
