@@ -11,6 +11,12 @@
 //! an external id), temporary credentials. New keys can be made to work for
 //! `GetCallerIdentity` only after a delay, or never. Each action has a fault
 //! switch.
+//!
+//! The fake sits behind a [`FaultProxy`] that names each request by its
+//! Query `Action` ([`CALLS`]), so any [`FaultKind`] can be armed on the nth
+//! occurrence of an action. `ListAccessKeys` can lag: IAM is eventually
+//! consistent, and right after a create or delete a listing may still show
+//! the keys as they were ([`FakeAws::listing_lag`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -21,9 +27,31 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use wiremock::{MockServer, Respond, ResponseTemplate};
 
+use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 const ACCOUNT: &str = "123456789012";
+
+/// The call names (Query `Action`s) the fake serves; a request without an
+/// `Action` is named `unknown`.
+pub const CALLS: [&str; 8] = [
+    "GetUser",
+    "ListAccessKeys",
+    "GetAccessKeyLastUsed",
+    "CreateAccessKey",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "GetCallerIdentity",
+    "AssumeRole",
+];
+
+/// Names a request by its Query `Action` (form body, else query string).
+pub fn call_name(request: &ProxiedRequest) -> String {
+    request
+        .param("Action")
+        .unwrap_or_else(|| "unknown".to_owned())
+}
 
 /// An access key of an IAM user.
 #[derive(Debug, Clone)]
@@ -41,6 +69,38 @@ struct IamUser {
     name: String,
     user_id: String,
     keys: Vec<IamKey>,
+    /// The key sets the user had and since when (`None`: since before the
+    /// test), oldest first, for lagging listings.
+    history: Vec<(Option<Instant>, Vec<IamKey>)>,
+}
+
+impl IamUser {
+    /// Makes the current keys the state "since forever" (test setup).
+    fn settle(&mut self) {
+        self.history = vec![(None, self.keys.clone())];
+    }
+
+    /// Remembers a change made through the API.
+    fn remember(&mut self) {
+        self.history.push((Some(Instant::now()), self.keys.clone()));
+    }
+
+    /// The keys as a listing `lag` behind shows them.
+    fn listed(&self, lag: Duration) -> &[IamKey] {
+        let cutoff = Instant::now().checked_sub(lag);
+        if lag.is_zero() {
+            return &self.keys;
+        }
+        self.history
+            .iter()
+            .rev()
+            .find(|(since, _)| match (since, cutoff) {
+                (None, _) => true,
+                (Some(since), Some(cutoff)) => *since <= cutoff,
+                (Some(_), None) => false,
+            })
+            .map_or(&self.keys, |(_, keys)| keys)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -121,13 +181,15 @@ struct State {
     faults: HashMap<String, VecDeque<AwsFault>>,
     calls: Vec<AwsCall>,
     issued_secrets: Vec<String>,
+    listing_lag: Duration,
 }
 
 /// The fake, listening on 127.0.0.1 until dropped. Point `AWS_ENDPOINT_URL`
 /// at [`FakeAws::url`]: IAM and STS answer on the same address.
 #[derive(Debug)]
 pub struct FakeAws {
-    server: MockServer,
+    _server: MockServer,
+    proxy: FaultProxy,
     state: Arc<Mutex<State>>,
 }
 
@@ -149,17 +211,36 @@ impl FakeAws {
             faults: HashMap::new(),
             calls: Vec::new(),
             issued_secrets: Vec::new(),
+            listing_lag: Duration::ZERO,
         }));
-        let server = crate::serve(Responder(Arc::clone(&state)));
-        Self { server, state }
+        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
+        Self {
+            _server: server,
+            proxy,
+            state,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The address of the fault proxy in front of the fake.
     pub fn url(&self) -> String {
-        self.server.uri()
+        self.proxy.url()
+    }
+
+    /// The fault proxy in front of the fake: its call sequence, gates, waits.
+    pub fn proxy(&self) -> &FaultProxy {
+        &self.proxy
+    }
+
+    /// `ListAccessKeys` answers the key set as it was `lag` ago (changes
+    /// made through the API only; keys given at setup were always there).
+    /// Every other action sees the current state.
+    pub fn listing_lag(&self, lag: Duration) -> &Self {
+        self.state().listing_lag = lag;
+        self
     }
 
     /// The environment that points the AWS SDK at this fake.
@@ -197,6 +278,7 @@ impl FakeAws {
             name: name.to_owned(),
             user_id,
             keys: Vec::new(),
+            history: vec![(None, Vec::new())],
         });
         self
     }
@@ -222,6 +304,7 @@ impl FakeAws {
                 last_used: last_used.map(str::to_owned),
                 usable_after: Instant::now(),
             });
+            user.settle();
         }
         self
     }
@@ -329,6 +412,20 @@ struct Responder(Arc<Mutex<State>>);
 
 impl Respond for Responder {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let answer = self.serve(request);
+        if faults::injected(request) == Some(FaultKind::ApplyThen500) {
+            let action = url::form_urlencoded::parse(&request.body)
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            return error(namespace(&action), &AwsFault::service_failure());
+        }
+        answer
+    }
+}
+
+impl Responder {
+    fn serve(&self, request: &wiremock::Request) -> ResponseTemplate {
         let params: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
             .into_owned()
             .collect();
@@ -339,11 +436,7 @@ impl Respond for Responder {
                 .map(|(_, v)| v.clone())
         };
         let action = param("Action").unwrap_or_default();
-        let ns = if matches!(action.as_str(), "GetCallerIdentity" | "AssumeRole") {
-            STS_NS
-        } else {
-            IAM_NS
-        };
+        let ns = namespace(&action);
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let auth = request
             .headers
@@ -364,6 +457,11 @@ impl Respond for Responder {
         });
         if let Some(fault) = state.faults.get_mut(&action).and_then(VecDeque::pop_front) {
             return error(ns, &fault);
+        }
+        match faults::injected(request) {
+            Some(FaultKind::Status500) => return error(ns, &AwsFault::service_failure()),
+            Some(FaultKind::Status429) => return error(ns, &AwsFault::throttling()),
+            _ => {}
         }
         let token = request
             .headers
@@ -462,7 +560,7 @@ impl Respond for Responder {
             "ListAccessKeys" => {
                 let u = &state.users[user];
                 let members: String = u
-                    .keys
+                    .listed(state.listing_lag)
                     .iter()
                     .map(|k| {
                         format!(
@@ -512,6 +610,7 @@ impl Respond for Responder {
                     user_name, key.id, key.secret, key.created
                 );
                 state.users[user].keys.push(key);
+                state.users[user].remember();
                 ok("CreateAccessKey", IAM_NS, &body)
             }
             "DeleteAccessKey" => {
@@ -529,6 +628,7 @@ impl Respond for Responder {
                         ),
                     );
                 }
+                state.users[user].remember();
                 ok("DeleteAccessKey", IAM_NS, "")
             }
             "UpdateAccessKey" => {
@@ -537,6 +637,7 @@ impl Respond for Responder {
                 match state.users[user].keys.iter_mut().find(|k| k.id == id) {
                     Some(key) => {
                         key.active = active;
+                        state.users[user].remember();
                         ok("UpdateAccessKey", IAM_NS, "")
                     }
                     None => error(
@@ -636,6 +737,15 @@ fn assume_role(
     );
     state.sessions.insert(id, session);
     ok("AssumeRole", STS_NS, &body)
+}
+
+/// The XML namespace of an action's answers.
+fn namespace(action: &str) -> &'static str {
+    if matches!(action, "GetCallerIdentity" | "AssumeRole") {
+        STS_NS
+    } else {
+        IAM_NS
+    }
 }
 
 fn status(active: bool) -> &'static str {
@@ -780,4 +890,30 @@ fn uri_encode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+impl Armable for FakeAws {
+    fn known_calls(&self) -> Vec<String> {
+        CALLS.map(str::to_owned).to_vec()
+    }
+
+    /// Status kinds are answered by the fake: `500` is `ServiceFailure`,
+    /// `429` is IAM's 400 `Throttling`, `apply-then-500` applies the action
+    /// and then answers `ServiceFailure`.
+    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
+        faults::check_call(call, &CALLS)?;
+        self.proxy.arm(call, nth, kind)
+    }
+
+    fn refuse_from(&self, index: usize) {
+        self.proxy.refuse_from(index);
+    }
+
+    fn call_sequence(&self) -> Vec<String> {
+        self.proxy.call_sequence()
+    }
+
+    fn set_hold(&self, hold: Duration) {
+        self.proxy.set_hold(hold);
+    }
 }

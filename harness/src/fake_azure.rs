@@ -11,6 +11,13 @@
 //! credential-lifetime policy can reject long-lived secrets; each action has
 //! a fault switch (throttling with Retry-After included). The fake notes every
 //! call made with a token obtained from a secret that has since been removed.
+//!
+//! The fake sits behind a [`FaultProxy`] that names each request as the
+//! fault switches do ([`CALLS`]), so any [`FaultKind`] can be armed on the
+//! nth occurrence of an action. The application's `passwordCredentials` in
+//! `get` can lag: Graph is eventually consistent, and right after an
+//! `addPassword` or `removePassword` a read may still show the secrets as
+//! they were ([`FakeAzure::listing_lag`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -21,6 +28,28 @@ use serde_json::{Value, json};
 use wiremock::{MockServer, Respond, ResponseTemplate};
 
 use crate::fake_aws::iso8601;
+use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+
+/// The call names: `token` (the token endpoint), `get` (GET application by
+/// object id or appId), `addPassword`, `removePassword`.
+pub const CALLS: [&str; 4] = ["token", "get", "addPassword", "removePassword"];
+
+/// Names a request as the fault switches do.
+pub fn call_name(request: &ProxiedRequest) -> String {
+    action_of(&request.path).to_owned()
+}
+
+fn action_of(path: &str) -> &'static str {
+    if path.ends_with("/oauth2/v2.0/token") {
+        "token"
+    } else if path.ends_with("/addPassword") {
+        "addPassword"
+    } else if path.ends_with("/removePassword") {
+        "removePassword"
+    } else {
+        "get"
+    }
+}
 
 /// One password credential of an application.
 #[derive(Debug, Clone)]
@@ -41,6 +70,39 @@ struct App {
     /// May manage every application (Application.ReadWrite.All).
     admin: bool,
     secrets: Vec<AzureSecret>,
+    /// The secrets the app had and since when (`None`: since before the
+    /// test), oldest first, for lagging reads.
+    history: Vec<(Option<Instant>, Vec<AzureSecret>)>,
+}
+
+impl App {
+    /// Makes the current secrets the state "since forever" (test setup).
+    fn settle(&mut self) {
+        self.history = vec![(None, self.secrets.clone())];
+    }
+
+    /// Remembers a change made through the API.
+    fn remember(&mut self) {
+        self.history
+            .push((Some(Instant::now()), self.secrets.clone()));
+    }
+
+    /// The secrets as a read `lag` behind shows them.
+    fn listed(&self, lag: Duration) -> &[AzureSecret] {
+        if lag.is_zero() {
+            return &self.secrets;
+        }
+        let cutoff = Instant::now().checked_sub(lag);
+        self.history
+            .iter()
+            .rev()
+            .find(|(since, _)| match (since, cutoff) {
+                (None, _) => true,
+                (Some(since), Some(cutoff)) => *since <= cutoff,
+                (Some(_), None) => false,
+            })
+            .map_or(&self.secrets, |(_, secrets)| secrets)
+    }
 }
 
 /// An error answer for one action.
@@ -110,12 +172,14 @@ struct State {
     removed: Vec<String>,
     used_removed: Vec<String>,
     issued: Vec<String>,
+    listing_lag: Duration,
 }
 
 /// The fake, listening on 127.0.0.1 until dropped. Point both
 /// `AZURE_AUTHORITY_HOST` and `MICROSOFT_GRAPH_URL` at [`FakeAzure::url`].
 pub struct FakeAzure {
-    server: MockServer,
+    _server: MockServer,
+    proxy: FaultProxy,
     state: Arc<Mutex<State>>,
 }
 
@@ -139,17 +203,36 @@ impl FakeAzure {
             removed: Vec::new(),
             used_removed: Vec::new(),
             issued: Vec::new(),
+            listing_lag: Duration::ZERO,
         }));
-        let server = crate::serve(Responder(Arc::clone(&state)));
-        Self { server, state }
+        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
+        Self {
+            _server: server,
+            proxy,
+            state,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The address of the fault proxy in front of the fake.
     pub fn url(&self) -> String {
-        self.server.uri()
+        self.proxy.url()
+    }
+
+    /// The fault proxy in front of the fake: its call sequence, gates, waits.
+    pub fn proxy(&self) -> &FaultProxy {
+        &self.proxy
+    }
+
+    /// `get` answers `passwordCredentials` as they were `lag` ago (changes
+    /// made through the API only; secrets given at setup were always there).
+    /// Tokens, `addPassword` and `removePassword` see the current state.
+    pub fn listing_lag(&self, lag: Duration) -> &Self {
+        self.state().listing_lag = lag;
+        self
     }
 
     /// The environment that points a binary at this fake.
@@ -168,6 +251,7 @@ impl FakeAzure {
             name: name.into(),
             admin,
             secrets: Vec::new(),
+            history: vec![(None, Vec::new())],
         });
         self
     }
@@ -190,6 +274,7 @@ impl FakeAzure {
                 end: "2027-12-31T00:00:00Z".into(),
                 usable_after: Instant::now(),
             });
+            app.settle();
         }
         self
     }
@@ -254,16 +339,36 @@ impl Respond for Responder {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let path = request.url.path().to_owned();
-        if path.ends_with("/oauth2/v2.0/token") {
-            return state.token(request, &path);
+        let token = action_of(&path) == "token";
+        let answer = if token {
+            state.token(request, &path)
+        } else {
+            state.graph(request, &path)
+        };
+        if faults::injected(request) != Some(FaultKind::ApplyThen500) {
+            return answer;
         }
-        state.graph(request, &path)
+        let fault = AzureFault::server_error();
+        if token {
+            aad_error(fault.status, "temporarily_unavailable", &fault.message)
+        } else {
+            graph_error(fault.status, &fault.code, &fault.message)
+        }
     }
 }
 
 impl State {
-    fn fault(&mut self, action: &str) -> Option<AzureFault> {
-        self.faults.get_mut(action).and_then(VecDeque::pop_front)
+    /// The queued fault for `action`, else the status kind the proxy marked
+    /// the request with.
+    fn fault(&mut self, action: &str, request: &wiremock::Request) -> Option<AzureFault> {
+        if let Some(fault) = self.faults.get_mut(action).and_then(VecDeque::pop_front) {
+            return Some(fault);
+        }
+        match faults::injected(request) {
+            Some(FaultKind::Status500) => Some(AzureFault::server_error()),
+            Some(FaultKind::Status429) => Some(AzureFault::throttled(1)),
+            _ => None,
+        }
     }
 
     fn token(&mut self, request: &wiremock::Request, path: &str) -> ResponseTemplate {
@@ -277,8 +382,12 @@ impl State {
             client: client_id.clone(),
             body: Value::Null,
         });
-        if let Some(fault) = self.fault("token") {
-            return aad_error(fault.status, "temporarily_unavailable", &fault.message);
+        if let Some(fault) = self.fault("token", request) {
+            let answer = aad_error(fault.status, "temporarily_unavailable", &fault.message);
+            return match fault.retry_after {
+                Some(seconds) => answer.insert_header("Retry-After", seconds.to_string().as_str()),
+                None => answer,
+            };
         }
         let tenant = path
             .trim_start_matches('/')
@@ -361,13 +470,11 @@ impl State {
             .strip_prefix("/v1.0/")
             .unwrap_or_default()
             .to_owned();
-        let (target, action) = if let Some(target) = rest.strip_suffix("/addPassword") {
-            (target.to_owned(), "addPassword")
-        } else if let Some(target) = rest.strip_suffix("/removePassword") {
-            (target.to_owned(), "removePassword")
-        } else {
-            (rest.clone(), "get")
-        };
+        let action = action_of(&rest);
+        let target = rest
+            .strip_suffix(&format!("/{action}"))
+            .unwrap_or(&rest)
+            .to_owned();
         let decoded = rest;
         let (client, key_id) = match self.tokens.get(&bearer) {
             Some(t) => (t.app_id.clone(), t.key_id.clone()),
@@ -391,7 +498,7 @@ impl State {
                 "{action} {decoded} with a token from removed secret {key_id}"
             ));
         }
-        if let Some(fault) = self.fault(action) {
+        if let Some(fault) = self.fault(action, request) {
             let mut answer = graph_error(fault.status, &fault.code, &fault.message);
             if let Some(seconds) = fault.retry_after {
                 answer = answer.insert_header("Retry-After", seconds.to_string().as_str());
@@ -427,7 +534,11 @@ impl State {
             );
         }
         match action {
-            "get" => ResponseTemplate::new(200).set_body_json(app_json(&self.apps[index])),
+            "get" => {
+                let app = &self.apps[index];
+                ResponseTemplate::new(200)
+                    .set_body_json(app_json(app, app.listed(self.listing_lag)))
+            }
             "addPassword" => self.add_password(index, &body),
             _ => self.remove_password(index, &body),
         }
@@ -483,6 +594,7 @@ impl State {
             "startDateTime": secret.start,
         });
         self.apps[index].secrets.push(secret);
+        self.apps[index].remember();
         ResponseTemplate::new(200).set_body_json(answer)
     }
 
@@ -502,14 +614,15 @@ impl State {
                 &format!("No password credential found with keyId {key_id}."),
             );
         }
+        self.apps[index].remember();
         self.removed.push(key_id);
         ResponseTemplate::new(204)
     }
 }
 
-fn app_json(app: &App) -> Value {
-    let credentials: Vec<Value> = app
-        .secrets
+/// The application as `get` shows it, with `secrets` as its credentials.
+fn app_json(app: &App, secrets: &[AzureSecret]) -> Value {
+    let credentials: Vec<Value> = secrets
         .iter()
         .map(|s| {
             json!({
@@ -574,4 +687,31 @@ fn random_text(len: usize) -> String {
     (0..len)
         .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
         .collect()
+}
+
+impl Armable for FakeAzure {
+    fn known_calls(&self) -> Vec<String> {
+        CALLS.map(str::to_owned).to_vec()
+    }
+
+    /// Status kinds are answered by the fake: `500` is Graph's (or the token
+    /// endpoint's) 500 JSON error, `429` is `TooManyRequests` with
+    /// `Retry-After: 1`, `apply-then-500` applies the action and then
+    /// answers the 500.
+    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
+        faults::check_call(call, &CALLS)?;
+        self.proxy.arm(call, nth, kind)
+    }
+
+    fn refuse_from(&self, index: usize) {
+        self.proxy.refuse_from(index);
+    }
+
+    fn call_sequence(&self) -> Vec<String> {
+        self.proxy.call_sequence()
+    }
+
+    fn set_hold(&self, hold: Duration) {
+        self.proxy.set_hold(hold);
+    }
 }

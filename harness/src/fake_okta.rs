@@ -9,6 +9,10 @@
 //!
 //! Errors have Okta's shape (`errorCode`, `errorSummary`, `errorCauses`);
 //! rate limiting answers 429 `E0000047` with the `X-Rate-Limit-*` headers.
+//!
+//! The fake sits behind a [`FaultProxy`] that names each request by method
+//! and path ([`CALLS`], [`call_name`]), so any [`FaultKind`] can be armed on
+//! the nth occurrence of a call.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,6 +20,30 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use wiremock::{MockServer, Respond, ResponseTemplate};
+
+use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+
+/// The call names: `get_user` (`GET /api/v1/users/{login or id}`),
+/// `change_password` (`POST /api/v1/users/{id}/credentials/change_password`),
+/// `set_password` (`POST /api/v1/users/{id}`, the admin set-password), and
+/// `other` for anything else.
+pub const CALLS: [&str; 4] = ["get_user", "change_password", "set_password", "other"];
+
+/// Names a request by its method and path.
+pub fn call_name(request: &ProxiedRequest) -> String {
+    let tail: Vec<&str> = request
+        .path
+        .strip_prefix("/api/v1/users/")
+        .map(|rest| rest.split('/').skip(1).collect())
+        .unwrap_or_else(|| vec!["?"]);
+    match (request.method.as_str(), tail.as_slice()) {
+        ("GET", []) => "get_user",
+        ("POST", ["credentials", "change_password"]) => "change_password",
+        ("POST", []) => "set_password",
+        _ => "other",
+    }
+    .to_owned()
+}
 
 /// The password policy the fake enforces.
 #[derive(Debug, Clone)]
@@ -88,7 +116,8 @@ struct State {
 
 /// The fake, listening on 127.0.0.1 until dropped.
 pub struct FakeOkta {
-    server: MockServer,
+    _server: MockServer,
+    proxy: FaultProxy,
     state: Arc<Mutex<State>>,
 }
 
@@ -109,17 +138,26 @@ impl FakeOkta {
             faults: VecDeque::new(),
             requests: Vec::new(),
         }));
-        let server = crate::serve(Responder(Arc::clone(&state)));
-        Self { server, state }
+        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
+        Self {
+            _server: server,
+            proxy,
+            state,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The org URL.
+    /// The org URL: the fault proxy in front of the fake.
     pub fn url(&self) -> String {
-        self.server.uri()
+        self.proxy.url()
+    }
+
+    /// The fault proxy in front of the fake: its call sequence, gates, waits.
+    pub fn proxy(&self) -> &FaultProxy {
+        &self.proxy
     }
 
     /// Expects `Authorization: Bearer <token>` instead of SSWS.
@@ -220,15 +258,22 @@ impl Respond for Responder {
             .position(|(suffix, _)| path.ends_with(suffix.as_str()))
             .and_then(|i| state.faults.remove(i))
             .map(|(_, fault)| fault);
+        let fault = fault.or_else(|| match faults::injected(request) {
+            Some(FaultKind::Status500) => Some(OktaFault::ServerError),
+            Some(FaultKind::Status429) => Some(OktaFault::RateLimit { reset_in: 1 }),
+            _ => None,
+        });
         let delay = match fault {
             Some(OktaFault::RateLimit { reset_in }) => return rate_limited(reset_in),
-            Some(OktaFault::ServerError) => {
-                return error(500, "E0000009", "Internal Server Error", &[]);
-            }
+            Some(OktaFault::ServerError) => return server_error(),
             Some(OktaFault::Delay(delay)) => delay,
             None => Duration::ZERO,
         };
-        state.serve(&recorded).set_delay(delay)
+        let answer = state.serve(&recorded);
+        if faults::injected(request) == Some(FaultKind::ApplyThen500) {
+            return server_error();
+        }
+        answer.set_delay(delay)
     }
 }
 
@@ -449,6 +494,10 @@ fn error(status: u16, code: &str, summary: &str, causes: &[&str]) -> ResponseTem
     }))
 }
 
+fn server_error() -> ResponseTemplate {
+    error(500, "E0000009", "Internal Server Error", &[])
+}
+
 fn rate_limited(reset_in: u64) -> ResponseTemplate {
     let reset = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -464,4 +513,30 @@ fn rate_limited(reset_in: u64) -> ResponseTemplate {
     .insert_header("X-Rate-Limit-Limit", "600")
     .insert_header("X-Rate-Limit-Remaining", "0")
     .insert_header("X-Rate-Limit-Reset", reset.to_string().as_str())
+}
+
+impl Armable for FakeOkta {
+    fn known_calls(&self) -> Vec<String> {
+        CALLS.map(str::to_owned).to_vec()
+    }
+
+    /// Status kinds are answered by the fake: `500` is `E0000009`, `429` is
+    /// `E0000047` with `X-Rate-Limit-Reset` one second ahead,
+    /// `apply-then-500` applies the call and then answers `E0000009`.
+    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
+        faults::check_call(call, &CALLS)?;
+        self.proxy.arm(call, nth, kind)
+    }
+
+    fn refuse_from(&self, index: usize) {
+        self.proxy.refuse_from(index);
+    }
+
+    fn call_sequence(&self) -> Vec<String> {
+        self.proxy.call_sequence()
+    }
+
+    fn set_hold(&self, hold: Duration) {
+        self.proxy.set_hold(hold);
+    }
 }

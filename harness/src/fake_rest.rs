@@ -6,6 +6,10 @@
 //! at another (`/userEmail`). It records every request it receives, and can
 //! be told to answer the next requests with any status, headers, body or
 //! delay instead.
+//!
+//! The fake sits behind a [`FaultProxy`] that names each request
+//! `"{METHOD} {path}"` (e.g. `POST /api/password`; no query), so any
+//! [`FaultKind`] can be armed on the nth change request.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,6 +17,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::{MockServer, Respond, ResponseTemplate};
+
+use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+
+/// Names a request `"{METHOD} {path}"`.
+pub fn call_name(request: &ProxiedRequest) -> String {
+    format!("{} {}", request.method, request.path)
+}
 
 /// A request the fake received.
 #[derive(Debug, Clone)]
@@ -88,7 +99,8 @@ struct State {
 /// The fake, listening on 127.0.0.1 until dropped.
 #[derive(Debug)]
 pub struct FakeRest {
-    server: MockServer,
+    _server: MockServer,
+    proxy: FaultProxy,
     state: Arc<Mutex<State>>,
 }
 
@@ -107,17 +119,26 @@ impl FakeRest {
             script: VecDeque::new(),
             received: Vec::new(),
         }));
-        let server = crate::serve(Responder(Arc::clone(&state)));
-        Self { server, state }
+        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
+        Self {
+            _server: server,
+            proxy,
+            state,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `http://127.0.0.1:<port><path>`.
+    /// `http://127.0.0.1:<port><path>`, the port being the fault proxy's.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.uri())
+        format!("{}{path}", self.proxy.url())
+    }
+
+    /// The fault proxy in front of the fake: its call sequence, gates, waits.
+    pub fn proxy(&self) -> &FaultProxy {
+        &self.proxy
     }
 
     pub fn with_account(self, user: &str, password: &str) -> Self {
@@ -203,8 +224,19 @@ impl Respond for Responder {
             }
             return template;
         }
+        match faults::injected(request) {
+            Some(FaultKind::Status500) => return plain(500, "Internal Server Error"),
+            Some(FaultKind::Status429) => {
+                return plain(429, "Too Many Requests").insert_header("Retry-After", "1");
+            }
+            _ => {}
+        }
         let delay = state.delay;
-        state.change_password(&received).set_delay(delay)
+        let answer = state.change_password(&received);
+        if faults::injected(request) == Some(FaultKind::ApplyThen500) {
+            return plain(500, "Internal Server Error");
+        }
+        answer.set_delay(delay)
     }
 }
 
@@ -239,6 +271,36 @@ impl State {
     }
 }
 
+fn plain(status: u16, text: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(text, "text/plain")
+}
+
 fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"error": code, "message": message}))
+}
+
+impl Armable for FakeRest {
+    /// Any `"{METHOD} {path}"`: the fake changes a password on every path.
+    fn known_calls(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Status kinds are answered by the fake in plain text: `500`, `429`
+    /// with `Retry-After: 1`, and `apply-then-500` after changing the
+    /// password.
+    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
+        self.proxy.arm(call, nth, kind)
+    }
+
+    fn refuse_from(&self, index: usize) {
+        self.proxy.refuse_from(index);
+    }
+
+    fn call_sequence(&self) -> Vec<String> {
+        self.proxy.call_sequence()
+    }
+
+    fn set_hold(&self, hold: Duration) {
+        self.proxy.set_hold(hold);
+    }
 }

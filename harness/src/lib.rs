@@ -3,13 +3,14 @@
 //! | module | holds |
 //! |---|---|
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
-//! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
-//! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4 |
-//! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling |
+//! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
+//! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4, with lagging listings |
+//! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling, lagging reads |
 //! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
-//! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol |
+//! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol, failing as the real one does (late, held, truncated, refused saves) |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
+//! | [`faults`] | the fault vocabulary ([`faults::FaultKind`]), arming ([`faults::Armable`]), gates, and the fault-injecting proxy in front of every HTTP fake |
 //! | [`net`] | network faults: refused ports, servers that hang up |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
@@ -26,6 +27,7 @@ pub mod fake_azure;
 pub mod fake_okta;
 pub mod fake_rest;
 pub mod fake_vault;
+pub mod faults;
 pub mod net;
 pub mod runner;
 pub mod scenario;
@@ -36,7 +38,8 @@ pub use fake_azure::{AzureFault, FakeAzure};
 pub use fake_okta::{FakeOkta, OktaFault};
 pub use fake_rest::{FakeRest, Reply};
 pub use fake_vault::{FakeVault, Fault};
-pub use runner::{Outcome, Run};
+pub use faults::{Armable, FaultKind, FaultProxy, Gate};
+pub use runner::{Outcome, Run, Running};
 pub use scenario::Scenario;
 
 use std::sync::OnceLock;
@@ -65,4 +68,15 @@ pub(crate) fn serve(responder: impl wiremock::Respond + 'static) -> wiremock::Mo
             .await;
         server
     })
+}
+
+/// Starts a stateful fake as [`serve`] does, behind a [`FaultProxy`] that
+/// names its requests with `classify`. The fake's address is the proxy's.
+pub(crate) fn serve_proxied(
+    responder: impl wiremock::Respond + 'static,
+    classify: impl Fn(&faults::ProxiedRequest) -> String + Send + Sync + 'static,
+) -> (wiremock::MockServer, FaultProxy) {
+    let server = serve(responder);
+    let proxy = FaultProxy::start(*server.address(), classify);
+    (server, proxy)
 }

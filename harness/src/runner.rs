@@ -1,6 +1,10 @@
 //! Runs a built binary the way the Gateway does: one base64 line on stdin,
 //! exit code, stdout and stderr captured. Every run is scanned for leaks: if
 //! any secret of the scenario appears in any output, the run fails.
+//!
+//! Two runs can overlap ([`Run::spawn`], [`overlap`]): a rotation started
+//! while another is still in flight must not undo it, and the only way to
+//! know is to run both against the same fakes at once.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -105,6 +109,45 @@ impl Run {
         }
         outcome
     }
+}
+
+impl Run {
+    /// Starts the run on its own thread; [`Running::wait`] collects it.
+    /// Two runs against one set of fakes overlap this way.
+    pub fn spawn(self) -> Running {
+        Running(std::thread::spawn(move || self.run()))
+    }
+}
+
+/// A run started with [`Run::spawn`].
+#[derive(Debug)]
+pub struct Running(std::thread::JoinHandle<Outcome>);
+
+impl Running {
+    /// Waits for the run to end. A leak found in it fails the caller, as
+    /// [`Run::run`] would.
+    pub fn wait(self) -> Outcome {
+        self.0
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// Two runs at once against one set of fakes: A starts; B starts when
+/// `start_b` returns (e.g. `|| aws.proxy().wait_for("CreateAccessKey", 1)`)
+/// and runs to its end; then `after_b` runs (e.g. releasing a gate that
+/// holds A's answer); then A is waited for. Returns (A's, B's) outcomes.
+pub fn overlap(
+    a: Run,
+    b: Run,
+    start_b: impl FnOnce(),
+    after_b: impl FnOnce(&Outcome),
+) -> (Outcome, Outcome) {
+    let a = a.spawn();
+    start_b();
+    let b = b.run();
+    after_b(&b);
+    (a.wait(), b)
 }
 
 impl Outcome {

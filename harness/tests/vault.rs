@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use harness::faults::{Armable, FaultError, FaultKind};
 use harness::vault_cli::fingerprint;
 use harness::{FakeVault, Fault, Outcome, Run};
 
@@ -464,4 +465,242 @@ fn a_config_without_app_key_exits_2_before_any_binding() {
         .assert_exit(2)
         .assert_stderr_has("lacks privateKey, appKey");
     assert!(vault.endpoints().is_empty());
+}
+
+// --- the ways the real service fails a rotator -----------------------------------
+
+/// `harness vault set` with a deadline long enough for every fault below.
+fn set_run(vault: &FakeVault, changes: &str) -> Run {
+    client(vault, &["set", USER, "--timeout", "10"]).stdin(changes)
+}
+
+const NEW_REGION: &str = r#"[{"label": "aws_region", "value": "ap-south-1"}]"#;
+
+/// Polls `check` for up to five seconds.
+fn eventually(check: impl Fn() -> bool) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+#[test]
+fn a_late_save_lands_after_the_client_gave_up() {
+    let vault = vault();
+    vault.fault_at(
+        "update_secret",
+        1,
+        Fault::LateApply(Duration::from_millis(2500)),
+    );
+    let out = client(&vault, &["set", USER, "--timeout", "2"])
+        .stdin(NEW_KEY)
+        .run();
+    assert_ne!(out.code, Some(0), "{}", out.output());
+    out.assert_no_panic();
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIAOLDKEY0000000001"),
+        "not applied while the client waited"
+    );
+    assert!(eventually(|| vault
+        .field(USER, "aws_access_key_id")
+        .as_deref()
+        == Some("AKIANEWKEY0000000002")));
+    assert_eq!(vault.revision(USER), Some(2));
+}
+
+#[test]
+fn a_late_save_behind_a_newer_revision_is_rejected_as_stale() {
+    let vault = vault();
+    vault.set_hold(Duration::from_secs(1));
+    vault.arm("update_secret", 1, FaultKind::LateSave).unwrap();
+    let running = set_run(&vault, NEW_KEY).spawn();
+    vault.wait_for("update_secret", 1);
+    // Another writer saves while the first save is held.
+    vault.set_custom_field(USER, "aws_region", "ap-south-1");
+    running
+        .wait()
+        .assert_exit(0)
+        .assert_stderr_has("revision conflict");
+    let wire = String::from_utf8_lossy(&vault.wire()).into_owned();
+    assert!(
+        wire.contains("out_of_sync"),
+        "the late save was not rejected"
+    );
+    assert_eq!(
+        vault.endpoints(),
+        ["get_secret", "update_secret", "get_secret", "update_secret"]
+    );
+    assert_eq!(
+        vault.field(USER, "aws_region").as_deref(),
+        Some("ap-south-1")
+    );
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+    assert_eq!(vault.revision(USER), Some(3));
+}
+
+#[test]
+fn apply_then_hold_saves_at_once_and_never_answers() {
+    let vault = vault();
+    vault.set_hold(Duration::from_millis(300));
+    vault
+        .arm("update_secret", 1, FaultKind::TimeoutAfterApply)
+        .unwrap();
+    set_run(&vault, NEW_KEY)
+        .run()
+        .assert_exit(0)
+        .assert_stderr_has("was saved after all");
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+    // The client had to read the record back: no answer came.
+    assert_eq!(
+        vault.endpoints(),
+        ["get_secret", "update_secret", "get_secret"]
+    );
+}
+
+#[test]
+fn apply_then_error_saves_and_answers_a_load_balancers_json_5xx() {
+    let vault = vault();
+    vault.fault_at("update_secret", 1, Fault::ApplyThenError(502));
+    let out = set_run(&vault, NEW_KEY).run();
+    out.assert_no_panic().assert_stderr_has("upstream_error");
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+    let wire = String::from_utf8_lossy(&vault.wire()).into_owned();
+    assert!(wire.contains("HTTP/1.1 502 Bad Gateway"), "{wire}");
+}
+
+#[test]
+fn a_truncated_read_is_an_error_not_a_panic() {
+    let vault = vault();
+    vault.fault_at("get_secret", 1, Fault::Truncated);
+    get(&vault, USER, &["login"])
+        .assert_exit(1)
+        .assert_no_panic();
+    assert_eq!(vault.endpoints(), ["get_secret"]);
+}
+
+#[test]
+fn a_truncated_save_is_applied_and_its_answer_cut_after_the_status_line() {
+    let vault = vault();
+    vault
+        .arm("update_secret", 1, FaultKind::Truncated2xx)
+        .unwrap();
+    set_run(&vault, NEW_KEY).run().assert_no_panic();
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+    let wire = String::from_utf8_lossy(&vault.wire()).into_owned();
+    let after_update = &wire[wire.find("/update_secret").unwrap()..];
+    let answer = &after_update[after_update.find("HTTP/1.1 ").unwrap()..];
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        !answer.starts_with("HTTP/1.1 200 OK\r\nContent-Type"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn refused_at_the_save_refuses_it_before_it_is_sent() {
+    let clean = {
+        let vault = vault();
+        set_run(&vault, NEW_KEY).run().assert_exit(0);
+        vault.call_sequence()
+    };
+    let vault = vault();
+    assert_eq!(vault.refuse_at(&clean, "update_secret", 1), Ok(2));
+    let out = set_run(&vault, NEW_KEY).run();
+    assert_ne!(out.code, Some(0), "{}", out.output());
+    out.assert_no_panic();
+    assert!(vault.is_down());
+    assert_eq!(vault.endpoints(), ["get_secret"]);
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIAOLDKEY0000000001")
+    );
+    get(&vault, USER, &["login"]).assert_exit(1);
+    assert_eq!(
+        vault.endpoints(),
+        ["get_secret"],
+        "nothing more got through"
+    );
+}
+
+#[test]
+fn a_refused_fault_takes_the_vault_down_without_applying() {
+    let vault = vault();
+    vault.fault_on("update_secret", Fault::Refused, 1);
+    let out = set_run(&vault, NEW_KEY).run();
+    assert_ne!(out.code, Some(0), "{}", out.output());
+    assert!(vault.is_down());
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIAOLDKEY0000000001")
+    );
+    get(&vault, USER, &["login"]).assert_exit(1);
+}
+
+#[test]
+fn arming_by_kind_maps_to_the_vaults_own_faults() {
+    let vault = vault();
+    vault.arm("get_secret", 2, FaultKind::Status500).unwrap();
+    get(&vault, USER, &["login"]).assert_exit(0);
+    get(&vault, USER, &["login"])
+        .assert_exit(1)
+        .assert_stderr_has("internal_error");
+    assert!(matches!(
+        vault.arm("delete_secret", 1, FaultKind::Status500),
+        Err(FaultError::UnknownCall { .. })
+    ));
+    assert_eq!(
+        vault.arm("get_secret", 1, FaultKind::Status500),
+        Err(FaultError::AlreadyPassed {
+            call: "get_secret".into(),
+            nth: 1
+        })
+    );
+    assert_eq!(
+        vault.arm("update_secret", 1, FaultKind::Refused),
+        Err(FaultError::RefusedNeedsIndex)
+    );
+}
+
+#[test]
+fn two_overlapping_saves_both_land_when_the_first_answer_is_held() {
+    let vault = vault();
+    let gate = vault.hold("update_secret", 1);
+    let (first, second) = harness::runner::overlap(
+        set_run(&vault, NEW_KEY),
+        set_run(&vault, NEW_REGION),
+        || vault.wait_for("update_secret", 1),
+        |_| gate.release(),
+    );
+    first.assert_exit(0);
+    second.assert_exit(0);
+    assert_eq!(
+        vault.endpoints(),
+        ["get_secret", "update_secret", "get_secret", "update_secret"]
+    );
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+    assert_eq!(
+        vault.field(USER, "aws_region").as_deref(),
+        Some("ap-south-1")
+    );
+    assert_eq!(vault.revision(USER), Some(3));
 }

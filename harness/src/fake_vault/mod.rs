@@ -12,14 +12,23 @@
 //!
 //! Faults can be queued: throttling, 500s, stale revisions, dropped
 //! connections (before or after applying an update), slow answers, and
-//! malformed answers that the SDK cannot parse.
+//! malformed answers that the SDK cannot parse. They can also be armed on
+//! the nth occurrence of an endpoint ([`FakeVault::fault_at`], or any
+//! [`FaultKind`] through [`Armable`]), and they include the ways the real
+//! service fails that matter most to a rotator that stores a new credential:
+//! a save applied late with the revision it carried ([`Fault::LateApply`]),
+//! a save applied whose answer never comes ([`Fault::ApplyThenHold`]) or is
+//! a load balancer's error ([`Fault::ApplyThenError`]), a half answer
+//! ([`Fault::Truncated`]), and the service going down ([`Fault::Refused`],
+//! [`Armable::refuse_from`]). A [`Gate`] can hold one answer (the save is
+//! applied) while a test runs something else against the same record.
 
 mod crypto;
 mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use base64::Engine;
@@ -28,8 +37,20 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::faults::{
+    self, Armable, DEFAULT_HOLD, FaultError, FaultKind, Gate, Shutter, WAIT_FOR_LIMIT, occurrences,
+    wait_open, wait_until,
+};
 use crate::runtime;
 use crypto::{Keys, decode_lenient, decrypt, encrypt, random_key};
+
+/// The endpoints the fake serves: the call names for arming.
+pub const CALLS: [&str; 4] = [
+    "get_secret",
+    "update_secret",
+    "finalize_secret_update",
+    "rollback_secret_update",
+];
 
 /// A fault the fake applies to one request instead of serving it normally.
 #[derive(Debug, Clone)]
@@ -49,10 +70,34 @@ pub enum Fault {
     /// revision goes up), then the connection closes without an answer and
     /// without applying this update.
     DropAfterOtherEdit { label: String, value: String },
-    /// For `update_secret`: apply the update, then close without answering.
+    /// Serve the request (apply an update), then close without answering.
     DropAfterApply,
-    /// Wait this long before serving the request.
+    /// Wait this long before serving the request. For `update_secret` this
+    /// is [`Fault::LateApply`]: the update is applied after the wait with
+    /// the revision it carried.
     Delay(Duration),
+    /// Hold the request unanswered and unapplied this long, then serve it
+    /// as sent: an `update_secret` is applied with the revision it carried,
+    /// so if the record's revision moved meanwhile it is rejected as stale,
+    /// as the real service rejects it. Then answer (the client has usually
+    /// given up by then). Same as [`Fault::Delay`]; this is the name the
+    /// fault vocabulary uses (`late-save`).
+    LateApply(Duration),
+    /// Serve the request at once (apply an update), hold the answer this
+    /// long, then close the connection without it: a timeout after apply.
+    ApplyThenHold(Duration),
+    /// Serve the request (apply an update), then answer this status with a
+    /// load balancer's JSON error instead of the service's answer.
+    ApplyThenError(u16),
+    /// Serve the request, then send a 200 with the full `Content-Length`
+    /// but only the first half of the (encrypted) body, and close. An empty
+    /// 200 (`update_secret`'s) is cut after its status line instead.
+    Truncated,
+    /// The vault goes down: this request is hung up on unapplied, the
+    /// listener is closed (new connections are refused) and requests on
+    /// open connections are hung up on. For the exact "refused before the
+    /// request was sent", use [`Armable::refuse_from`].
+    Refused,
     /// For `get_secret`: an answer without the required `folders` key.
     MissingFolders,
     /// A 200 whose body is not encrypted with the transmission key.
@@ -78,16 +123,32 @@ struct State {
     folder_keys: HashMap<String, [u8; 32]>,
     /// (endpoint or any, requests of that scope to let through first, fault)
     faults: VecDeque<(Option<String>, usize, Fault)>,
+    /// Faults for the nth (1-based) occurrence of an endpoint.
+    armed: HashMap<(String, usize), Fault>,
+    /// Answers held until a gate opens, by endpoint and occurrence.
+    gates: HashMap<(String, usize), tokio::sync::watch::Receiver<bool>>,
+    /// The 1-based request index from which connections are refused.
+    refuse_from: Option<usize>,
+    /// How long `timeout-after-apply` and `late-save` hold.
+    hold: Duration,
     endpoints: Vec<String>,
     /// Every HTTP request and response as seen inside TLS.
     wire: Vec<u8>,
     records_file: Option<PathBuf>,
 }
 
+/// What the server tasks share with the handle.
+struct Shared {
+    state: Mutex<State>,
+    /// Notified whenever a request is recorded.
+    arrived: Condvar,
+    shutter: Shutter,
+}
+
 /// The fake, serving until dropped.
 pub struct FakeVault {
     port: u16,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
@@ -196,38 +257,52 @@ impl FakeVault {
         );
         write(&dir.join("env"), &env)?;
 
-        let state = Arc::new(Mutex::new(State {
-            keys,
-            records: stored,
-            folder_keys,
-            faults: VecDeque::new(),
-            endpoints: Vec::new(),
-            wire: Vec::new(),
-            records_file: Some(dir.join("records.json")),
-        }));
-        lock(&state).write_records_file();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                keys,
+                records: stored,
+                folder_keys,
+                faults: VecDeque::new(),
+                armed: HashMap::new(),
+                gates: HashMap::new(),
+                refuse_from: None,
+                hold: DEFAULT_HOLD,
+                endpoints: Vec::new(),
+                wire: Vec::new(),
+                records_file: Some(dir.join("records.json")),
+            }),
+            arrived: Condvar::new(),
+            shutter: Shutter::new(),
+        });
+        lock(&shared).write_records_file();
         let acceptor = tls.acceptor;
-        let served = Arc::clone(&state);
+        let served = Arc::clone(&shared);
         let server = runtime().spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    () = served.shutter.wait_close() => break,
+                };
+                let Ok((mut stream, _)) = accepted else {
                     continue;
                 };
                 let acceptor = acceptor.clone();
-                let state = Arc::clone(&served);
+                let shared = Arc::clone(&served);
                 tokio::spawn(async move {
                     if tls::accept_connect(&mut stream).await.is_err() {
                         return;
                     }
                     if let Ok(tls_stream) = acceptor.accept(stream).await {
-                        serve_connection(tls_stream, state).await;
+                        serve_connection(tls_stream, shared).await;
                     }
                 });
             }
+            drop(listener);
+            served.shutter.mark_closed();
         });
         Ok(Self {
             port,
-            state,
+            shared,
             dir: dir.to_owned(),
             _temp: None,
             server,
@@ -263,7 +338,7 @@ impl FakeVault {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+        lock(&self.shared)
     }
 
     /// The decrypted record as stored now.
@@ -351,6 +426,44 @@ impl FakeVault {
         self
     }
 
+    /// Applies `fault` to the nth (1-based) request to `endpoint`, counted
+    /// from the start (before any queued fault).
+    pub fn fault_at(&self, endpoint: &str, nth: usize, fault: Fault) -> &Self {
+        self.state().armed.insert((endpoint.to_owned(), nth), fault);
+        self
+    }
+
+    /// Serves the nth request to `endpoint` at once (an update is applied)
+    /// but holds its answer until the gate is released or dropped.
+    pub fn hold(&self, endpoint: &str, nth: usize) -> Gate {
+        let (gate, waiting) = Gate::new();
+        self.state()
+            .gates
+            .insert((endpoint.to_owned(), nth), waiting);
+        gate
+    }
+
+    /// Blocks until the nth request to `endpoint` has arrived (it may still
+    /// be in flight). Fails the test after [`WAIT_FOR_LIMIT`].
+    pub fn wait_for(&self, endpoint: &str, nth: usize) {
+        let arrived = wait_until(
+            &self.shared.state,
+            &self.shared.arrived,
+            WAIT_FOR_LIMIT,
+            |s| occurrences(s.endpoints.iter().map(String::as_str), endpoint) >= nth,
+        );
+        assert!(
+            arrived,
+            "{endpoint} #{nth} did not arrive within {WAIT_FOR_LIMIT:?}; the calls seen were {:?}",
+            self.endpoints()
+        );
+    }
+
+    /// Whether the vault is down (`refused`).
+    pub fn is_down(&self) -> bool {
+        self.shared.shutter.is_closed()
+    }
+
     /// The endpoints called so far, in order.
     pub fn endpoints(&self) -> Vec<String> {
         self.state().endpoints.clone()
@@ -362,8 +475,8 @@ impl FakeVault {
     }
 }
 
-fn lock(state: &Arc<Mutex<State>>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -639,27 +752,91 @@ async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<HttpReques
     })
 }
 
-async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    state: Arc<Mutex<State>>,
-) {
-    while let Some(request) = read_request(&mut stream).await {
-        let endpoint = request
-            .path
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let fault = {
-            let mut state = lock(&state);
-            state.endpoints.push(endpoint.clone());
-            state.wire.extend_from_slice(&request.raw);
-            state.next_fault(&endpoint)
+/// What one request is in for, decided as it is recorded.
+struct Plan {
+    endpoint: String,
+    fault: Option<Fault>,
+    gate: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The next request is the first refused one: end this connection.
+    close_after: bool,
+}
+
+/// Records a request and decides what happens to it; `None` when the vault
+/// is down (the request is not served and not counted).
+fn plan(shared: &Shared, request: &HttpRequest) -> Option<Plan> {
+    if shared.shutter.is_closed() {
+        return None;
+    }
+    let endpoint = request
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut state = lock(shared);
+    state.endpoints.push(endpoint.clone());
+    state.wire.extend_from_slice(&request.raw);
+    let index = state.endpoints.len();
+    let key = (
+        endpoint.clone(),
+        occurrences(state.endpoints.iter().map(String::as_str), &endpoint),
+    );
+    let fault = match state.armed.remove(&key) {
+        Some(fault) => Some(fault),
+        None => state.next_fault(&endpoint),
+    };
+    let plan = Plan {
+        endpoint,
+        fault,
+        gate: state.gates.remove(&key),
+        close_after: state.refuse_from == Some(index + 1),
+    };
+    drop(state);
+    shared.arrived.notify_all();
+    Some(plan)
+}
+
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Shared>) {
+    loop {
+        // Going down closes idle keep-alive connections too, so the client's
+        // next request needs a new connection, and that is refused.
+        let request = tokio::select! {
+            request = read_request(&mut stream) => request,
+            () = shared.shutter.wait_close() => None,
         };
-        if let Some(Fault::Delay(delay)) = &fault {
-            tokio::time::sleep(*delay).await;
+        let Some(request) = request else {
+            let _ = stream.shutdown().await;
+            return;
+        };
+        let Some(plan) = plan(&shared, &request) else {
+            return;
+        };
+        if plan.close_after {
+            shared.shutter.close().await;
         }
-        let (reply, tk) = handle(&state, &request, &endpoint, fault.as_ref());
+        match &plan.fault {
+            Some(Fault::Delay(delay) | Fault::LateApply(delay)) => {
+                tokio::time::sleep(*delay).await;
+            }
+            Some(Fault::Refused) => {
+                shared.shutter.close().await;
+                return;
+            }
+            _ => {}
+        }
+        let (mut reply, tk) = handle(&shared, &request, &plan.endpoint, plan.fault.as_ref());
+        match &plan.fault {
+            Some(Fault::DropAfterApply) => return,
+            Some(Fault::ApplyThenHold(hold)) => {
+                tokio::time::sleep(*hold).await;
+                return;
+            }
+            Some(Fault::ApplyThenError(status)) => reply = load_balancer_error(*status),
+            _ => {}
+        }
+        if let Some(gate) = plan.gate {
+            wait_open(gate).await;
+        }
         let (status, body) = match reply {
             Reply::Hangup => return,
             Reply::Empty => (200, Vec::new()),
@@ -674,6 +851,9 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             400 => "Bad Request",
             403 => "Forbidden",
             404 => "Not Found",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
             _ => "Internal Server Error",
         };
         let content_type = if status == 200 {
@@ -681,23 +861,54 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             "application/json"
         };
+        let closing = if plan.close_after {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        let status_line = format!("HTTP/1.1 {status} {reason}\r\n");
         let mut response = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            "{status_line}Content-Type: {content_type}\r\nContent-Length: {}\r\n{closing}\r\n",
             body.len()
         )
         .into_bytes();
-        response.extend_from_slice(&body);
-        lock(&state).wire.extend_from_slice(&response);
-        if stream.write_all(&response).await.is_err() || stream.flush().await.is_err() {
+        let truncated = matches!(plan.fault, Some(Fault::Truncated)) && status == 200;
+        if !truncated {
+            response.extend_from_slice(&body);
+        } else if body.is_empty() {
+            response = status_line.into_bytes();
+        } else {
+            response.extend_from_slice(&body[..body.len() / 2]);
+        }
+        lock(&shared).wire.extend_from_slice(&response);
+        if stream.write_all(&response).await.is_err()
+            || stream.flush().await.is_err()
+            || truncated
+            || plan.close_after
+        {
+            let _ = stream.shutdown().await;
             return;
         }
     }
 }
 
+/// A load balancer's answer in front of a server that did the work but
+/// whose answer the balancer lost.
+fn load_balancer_error(status: u16) -> Reply {
+    Reply::Plain(
+        status,
+        json!({
+            "error": "upstream_error",
+            "message": format!("The load balancer lost the server's answer (HTTP {status}); the request may have been applied."),
+        })
+        .to_string(),
+    )
+}
+
 /// Decrypts and dispatches one request. Returns the reply and the
 /// transmission key to encrypt it with.
 fn handle(
-    state: &Arc<Mutex<State>>,
+    shared: &Shared,
     request: &HttpRequest,
     endpoint: &str,
     fault: Option<&Fault>,
@@ -719,7 +930,7 @@ fn handle(
         Some(Fault::Drop) => return (Reply::Hangup, None),
         _ => {}
     }
-    let mut state = lock(state);
+    let mut state = lock(shared);
     let decoded = (|| {
         let encrypted_tk = STANDARD.decode(request.header("TransmissionKey")?).ok()?;
         let signature = request
@@ -796,15 +1007,70 @@ fn handle(
                     record.revision += 1;
                 }
             }
-            let reply = state.update_secret(&payload, matches!(fault, Some(Fault::StaleRevision)));
-            if matches!(fault, Some(Fault::DropAfterApply)) {
-                return (Reply::Hangup, None);
-            }
-            reply
+            state.update_secret(&payload, matches!(fault, Some(Fault::StaleRevision)))
         }
         "finalize_secret_update" => state.complete(&payload, false),
         "rollback_secret_update" => state.complete(&payload, true),
         other => error(404, "not_found", &format!("Unknown endpoint {other}")),
     };
     (reply, Some(tk))
+}
+
+impl Armable for FakeVault {
+    fn known_calls(&self) -> Vec<String> {
+        CALLS.map(str::to_owned).to_vec()
+    }
+
+    /// Maps each kind to its [`Fault`]: `500` [`Fault::ServerError`], `429`
+    /// [`Fault::Throttle`] (403 `throttled`, `retry_after` 1 s),
+    /// `drop-before-apply` [`Fault::Drop`], `drop-after-apply`
+    /// [`Fault::DropAfterApply`], `timeout-after-apply`
+    /// [`Fault::ApplyThenHold`] and `late-save` [`Fault::LateApply`] (for
+    /// the hold time), `truncated-2xx` [`Fault::Truncated`],
+    /// `apply-then-500` [`Fault::ApplyThenError`] 500.
+    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
+        faults::check_call(call, &CALLS)?;
+        if nth == 0 {
+            return Err(FaultError::ZeroOccurrence);
+        }
+        if occurrences(self.state().endpoints.iter().map(String::as_str), call) >= nth {
+            return Err(FaultError::AlreadyPassed {
+                call: call.to_owned(),
+                nth,
+            });
+        }
+        let hold = self.state().hold;
+        let fault = match kind {
+            FaultKind::Status500 => Fault::ServerError,
+            FaultKind::Status429 => Fault::Throttle { retry_after: 1.0 },
+            FaultKind::Refused => return Err(FaultError::RefusedNeedsIndex),
+            FaultKind::DropBeforeApply => Fault::Drop,
+            FaultKind::DropAfterApply => Fault::DropAfterApply,
+            FaultKind::TimeoutAfterApply => Fault::ApplyThenHold(hold),
+            FaultKind::Truncated2xx => Fault::Truncated,
+            FaultKind::LateSave => Fault::LateApply(hold),
+            FaultKind::ApplyThen500 => Fault::ApplyThenError(500),
+        };
+        self.fault_at(call, nth, fault);
+        Ok(())
+    }
+
+    fn refuse_from(&self, index: usize) {
+        let now = {
+            let mut state = self.state();
+            state.refuse_from = Some(index);
+            state.endpoints.len() + 1 >= index
+        };
+        if now {
+            self.shared.shutter.close_blocking();
+        }
+    }
+
+    fn call_sequence(&self) -> Vec<String> {
+        self.endpoints()
+    }
+
+    fn set_hold(&self, hold: Duration) {
+        self.state().hold = hold;
+    }
 }

@@ -1,0 +1,461 @@
+//! The fault-injecting HTTP/1.1 proxy in front of each wiremock fake.
+//!
+//! wiremock answers every request politely; a real service sometimes does
+//! not. The proxy reads each request whole, names it with the fake's
+//! classifier (`CreateAccessKey`, `addPassword`, `change_password`, ...),
+//! counts it, and then either forwards it byte for byte to the fake or does
+//! to it what an armed [`FaultKind`] says. Every answer goes back with
+//! `Connection: close`: one request per TCP connection, so "drop this one"
+//! and "refuse from the next one" mean exactly one request.
+//!
+//! It also records the call sequence of a run (what a clean run calls, in
+//! which order, and what each got), lets a test wait for a call
+//! ([`FaultProxy::wait_for`]) and hold one answer behind a [`Gate`] while
+//! something else happens, e.g. a second run.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::http::{self, Message};
+use super::{
+    Armable, DEFAULT_HOLD, FAULT_HEADER, FaultError, FaultKind, Gate, Shutter, WAIT_FOR_LIMIT,
+    occurrences, wait_open, wait_until,
+};
+use crate::runtime;
+
+/// A request as the classifier sees it.
+#[derive(Debug, Clone)]
+pub struct ProxiedRequest {
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The query string without `?` (empty if none).
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+impl ProxiedRequest {
+    fn from_message(message: &Message) -> Self {
+        let target = message.start.get(1).cloned().unwrap_or_default();
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path.to_owned(), query.to_owned()),
+            None => (target, String::new()),
+        };
+        Self {
+            method: message.start.first().cloned().unwrap_or_default(),
+            path,
+            query,
+            headers: message.headers.clone(),
+            body: message.body.clone(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A parameter of the form-encoded body, else of the query string.
+    pub fn param(&self, name: &str) -> Option<String> {
+        let find = |bytes: &[u8]| {
+            url::form_urlencoded::parse(bytes)
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        find(&self.body).or_else(|| find(self.query.as_bytes()))
+    }
+}
+
+/// One request the proxy read, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// 1-based position among every request the proxy read.
+    pub index: usize,
+    pub call: String,
+    /// 1-based occurrence of `call`.
+    pub nth: usize,
+    /// The fault applied to it, if any.
+    pub fault: Option<FaultKind>,
+    /// The status line sent to the client: `None` while pending, and when
+    /// no status reached the client.
+    pub status: Option<u16>,
+}
+
+impl fmt::Display for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{} ", self.call, self.nth)?;
+        match self.status {
+            Some(status) => write!(f, "{status}")?,
+            None => f.write_str("-")?,
+        }
+        match self.fault {
+            Some(fault) => write!(f, " ({fault})"),
+            None => Ok(()),
+        }
+    }
+}
+
+type Classifier = Box<dyn Fn(&ProxiedRequest) -> String + Send + Sync>;
+
+struct State {
+    exchanges: Vec<Exchange>,
+    /// Armed kinds with the hold time set when they were armed.
+    armed: HashMap<(String, usize), (FaultKind, Duration)>,
+    gates: HashMap<(String, usize), watch::Receiver<bool>>,
+    refuse_from: Option<usize>,
+    hold: Duration,
+}
+
+struct Shared {
+    upstream: SocketAddr,
+    classify: Classifier,
+    state: Mutex<State>,
+    /// Notified whenever a request is recorded.
+    arrived: Condvar,
+    shutter: Shutter,
+    /// Set when the proxy is dropped: every task ends.
+    stop: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the status sent for request `index` (1-based).
+    fn set_status(&self, index: usize, status: Option<u16>) {
+        if let Some(exchange) = self.state().exchanges.get_mut(index - 1) {
+            exchange.status = status;
+        }
+    }
+}
+
+/// What a request is in for, decided as it is recorded.
+struct Plan {
+    index: usize,
+    kind: Option<FaultKind>,
+    gate: Option<watch::Receiver<bool>>,
+    hold: Duration,
+    /// The next request is the first refused one.
+    close_after: bool,
+}
+
+/// The proxy, listening on 127.0.0.1 until dropped.
+pub struct FaultProxy {
+    port: u16,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultProxy")
+            .field("port", &self.port)
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.shared.stop.send_replace(true);
+    }
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free 127.0.0.1 port forwarding to `upstream`,
+    /// naming each request with `classify`.
+    pub fn start(
+        upstream: SocketAddr,
+        classify: impl Fn(&ProxiedRequest) -> String + Send + Sync + 'static,
+    ) -> Self {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port for a proxy");
+        listener
+            .set_nonblocking(true)
+            .expect("make the proxy's listener non-blocking");
+        let port = listener.local_addr().expect("proxy address").port();
+        let shared = Arc::new(Shared {
+            upstream,
+            classify: Box::new(classify),
+            state: Mutex::new(State {
+                exchanges: Vec::new(),
+                armed: HashMap::new(),
+                gates: HashMap::new(),
+                refuse_from: None,
+                hold: DEFAULT_HOLD,
+            }),
+            arrived: Condvar::new(),
+            shutter: Shutter::new(),
+            stop: watch::channel(false).0,
+        });
+        runtime().spawn(accept_loop(listener, Arc::clone(&shared)));
+        Self { port, shared }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every request read so far, in order, with what became of it.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.shared.state().exchanges.clone()
+    }
+
+    /// How many requests named `call` were read.
+    pub fn count(&self, call: &str) -> usize {
+        occurrences(
+            self.shared
+                .state()
+                .exchanges
+                .iter()
+                .map(|e| e.call.as_str()),
+            call,
+        )
+    }
+
+    /// Whether the service is down (`refused`).
+    pub fn is_down(&self) -> bool {
+        self.shared.shutter.is_closed()
+    }
+
+    /// Forwards the nth `call` (so it is applied) but holds its answer
+    /// until the gate is released or dropped.
+    pub fn hold(&self, call: &str, nth: usize) -> Gate {
+        let (gate, waiting) = Gate::new();
+        self.shared
+            .state()
+            .gates
+            .insert((call.to_owned(), nth), waiting);
+        gate
+    }
+
+    /// Blocks until the nth `call` has arrived (it may still be in flight).
+    /// Fails the test after [`WAIT_FOR_LIMIT`], naming the calls seen.
+    pub fn wait_for(&self, call: &str, nth: usize) {
+        assert!(
+            self.wait_for_within(call, nth, WAIT_FOR_LIMIT),
+            "{call} #{nth} did not arrive within {WAIT_FOR_LIMIT:?}; the calls seen were {:?}",
+            self.call_sequence()
+        );
+    }
+
+    /// Blocks until the nth `call` has arrived or `timeout` passed; says
+    /// which.
+    pub fn wait_for_within(&self, call: &str, nth: usize, timeout: Duration) -> bool {
+        wait_until(&self.shared.state, &self.shared.arrived, timeout, |s| {
+            occurrences(s.exchanges.iter().map(|e| e.call.as_str()), call) >= nth
+        })
+    }
+}
+
+impl Armable for FaultProxy {
+    /// Any name the classifier gives.
+    fn known_calls(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
+        if kind == FaultKind::Refused {
+            return Err(FaultError::RefusedNeedsIndex);
+        }
+        if nth == 0 {
+            return Err(FaultError::ZeroOccurrence);
+        }
+        if self.count(call) >= nth {
+            return Err(FaultError::AlreadyPassed {
+                call: call.to_owned(),
+                nth,
+            });
+        }
+        let mut state = self.shared.state();
+        let hold = state.hold;
+        state.armed.insert((call.to_owned(), nth), (kind, hold));
+        Ok(())
+    }
+
+    fn refuse_from(&self, index: usize) {
+        let now = {
+            let mut state = self.shared.state();
+            state.refuse_from = Some(index);
+            state.exchanges.len() + 1 >= index
+        };
+        if now {
+            self.shared.shutter.close_blocking();
+        }
+    }
+
+    fn call_sequence(&self) -> Vec<String> {
+        self.shared
+            .state()
+            .exchanges
+            .iter()
+            .map(|e| e.call.clone())
+            .collect()
+    }
+
+    fn set_hold(&self, hold: Duration) {
+        self.shared.state().hold = hold;
+    }
+}
+
+async fn accept_loop(listener: std::net::TcpListener, shared: Arc<Shared>) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        shared.shutter.mark_closed();
+        return;
+    };
+    let mut stop = shared.stop.subscribe();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(connection(Arc::clone(&shared), stream));
+                }
+            }
+            () = shared.shutter.wait_close() => break,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
+    }
+    drop(listener);
+    shared.shutter.mark_closed();
+}
+
+/// Serves one connection until its exchange ends or the proxy is dropped.
+async fn connection(shared: Arc<Shared>, mut client: TcpStream) {
+    let mut stop = shared.stop.subscribe();
+    tokio::select! {
+        () = exchange(&shared, &mut client) => {}
+        _ = stop.wait_for(|stopped| *stopped) => {}
+    }
+    let _ = client.shutdown().await;
+}
+
+/// Records a request and decides what happens to it; `None` when the
+/// service is already down (a request on a connection accepted before the
+/// listener closed): it is neither served nor recorded.
+fn plan(shared: &Shared, call: String) -> Option<Plan> {
+    if shared.shutter.is_closed() {
+        return None;
+    }
+    let mut state = shared.state();
+    let index = state.exchanges.len() + 1;
+    let nth = occurrences(state.exchanges.iter().map(|e| e.call.as_str()), &call) + 1;
+    let key = (call, nth);
+    let (kind, hold) = match state.armed.remove(&key) {
+        Some((kind, hold)) => (Some(kind), hold),
+        None => (None, Duration::ZERO),
+    };
+    let gate = state.gates.remove(&key);
+    state.exchanges.push(Exchange {
+        index,
+        call: key.0,
+        nth,
+        fault: kind,
+        status: None,
+    });
+    let plan = Plan {
+        index,
+        kind,
+        gate,
+        hold,
+        close_after: state.refuse_from == Some(index + 1),
+    };
+    drop(state);
+    shared.arrived.notify_all();
+    Some(plan)
+}
+
+async fn exchange(shared: &Shared, client: &mut TcpStream) {
+    let Ok(Some(request)) = http::read_request(client).await else {
+        return;
+    };
+    let call = (shared.classify)(&ProxiedRequest::from_message(&request));
+    let Some(plan) = plan(shared, call) else {
+        return;
+    };
+    if plan.close_after {
+        shared.shutter.close().await;
+    }
+    match plan.kind {
+        Some(FaultKind::DropBeforeApply) => return,
+        Some(FaultKind::LateSave) => tokio::time::sleep(plan.hold).await,
+        _ => {}
+    }
+    let bytes = match plan.kind {
+        Some(kind) if kind.is_status() => [
+            request.head_with(FAULT_HEADER, kind.name()),
+            request.raw_body,
+        ]
+        .concat(),
+        _ => request.bytes(),
+    };
+    let Ok(answer) = forward(shared.upstream, &bytes, &request.start[0]).await else {
+        return;
+    };
+    let status = answer.status();
+    let bytes = match plan.kind {
+        Some(FaultKind::DropAfterApply) => return,
+        Some(FaultKind::TimeoutAfterApply) => {
+            tokio::time::sleep(plan.hold).await;
+            return;
+        }
+        Some(FaultKind::Truncated2xx) if (200..300).contains(&status) => truncated(&answer),
+        _ => {
+            if let Some(gate) = plan.gate {
+                wait_open(gate).await;
+            }
+            [answer.head_closing(None), answer.raw_body].concat()
+        }
+    };
+    // Recorded before the client can see it, so whoever saw the answer
+    // finds it recorded; taken back if it could not be sent.
+    shared.set_status(plan.index, Some(status));
+    if !send(client, &bytes).await {
+        shared.set_status(plan.index, None);
+    }
+}
+
+/// Sends `request` to the fake on a fresh connection and reads its answer.
+async fn forward(upstream: SocketAddr, request: &[u8], method: &str) -> std::io::Result<Message> {
+    let mut stream = TcpStream::connect(upstream).await?;
+    stream.write_all(request).await?;
+    stream.flush().await?;
+    http::read_response(&mut stream, method).await
+}
+
+/// The head with the full length and half the body; without a body, only
+/// the status line.
+fn truncated(answer: &Message) -> Vec<u8> {
+    if answer.body.is_empty() {
+        let end = answer
+            .head
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .unwrap_or(0);
+        return answer.head[..end + 2].to_vec();
+    }
+    let length = answer.chunked.then_some(answer.body.len());
+    let mut bytes = answer.head_closing(length);
+    bytes.extend_from_slice(&answer.body[..answer.body.len() / 2]);
+    bytes
+}
+
+/// Writes to the client; says whether it all went out.
+async fn send(client: &mut TcpStream, bytes: &[u8]) -> bool {
+    client.write_all(bytes).await.is_ok() && client.flush().await.is_ok()
+}
