@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use harness::faults::{Armable, FaultKind};
+use harness::runner::overlap;
 use harness::{AwsFault, FakeAws, FakeVault, Fault, Outcome, Run, Scenario};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rotate-aws-access-key");
@@ -59,6 +61,14 @@ impl World {
 
     /// Runs with extra environment variables, set after the fakes' own.
     fn run_with(&self, scenario: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let out = self.runner(scenario, args, env).run();
+        // The new key's secret exists only after the run: scan for it now.
+        assert_eq!(out.find_leak(&self.aws.secrets()), None, "{}", out.output());
+        out
+    }
+
+    /// The run, not yet started.
+    fn runner(&self, scenario: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         let scenario = Scenario::load(&format!("scenarios/aws-access-key/{scenario}"));
         let mut run = Run::new(BIN).scenario(&scenario);
         for arg in args {
@@ -73,10 +83,7 @@ impl World {
         for secret in [ADMIN_SECRET, STORED_SECRET, OTHER_SECRET] {
             run = run.secret(secret);
         }
-        let out = run.run();
-        // The new key's secret exists only after the run: scan for it now.
-        assert_eq!(out.find_leak(&self.aws.secrets()), None, "{}", out.output());
-        out
+        run
     }
 
     fn key_ids(&self) -> Vec<String> {
@@ -590,4 +597,175 @@ fn service_specific_endpoint_variables_take_precedence() {
     )
     .assert_exit(0);
     assert_eq!(w.key_ids(), [w.stored_id()]);
+}
+
+// --- hostile services: late, lost, repeated and overlapping -----------------------
+
+/// One request may take 1 s before it counts as unanswered.
+const SHORT_REQUESTS: (&str, &str) = ("KEEPER_ROTATOR_REQUEST_TIMEOUT", "1");
+
+#[test]
+fn a_vault_save_that_lands_after_the_client_gave_up_never_overwrites_the_settled_one() {
+    let w = world();
+    // update_secret #1 is the lease, #2 stores the new key: hold it 3 s,
+    // then apply it with the revision it carried.
+    w.vault
+        .fault_at("update_secret", 2, Fault::LateApply(Duration::from_secs(3)));
+    let out = w.run_with("admin-record.json", &[], &[SHORT_REQUESTS]);
+    out.assert_exit(0)
+        .assert_clean()
+        .assert_stderr_has("saving again at the same revision");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(w.key_ids().len(), 1);
+    w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_vault_save_applied_behind_a_load_balancer_error_counts_as_saved() {
+    let w = world();
+    w.vault.fault_at("update_secret", 2, Fault::ApplyThenError(502));
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_stderr_has("was saved after all");
+    assert_eq!(w.key_ids().len(), 1);
+    w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_second_run_while_the_first_holds_the_record_changes_nothing_and_exits_1() {
+    let w = world();
+    let gate = w.aws.proxy().hold("CreateAccessKey", 1);
+    let (first, second) = overlap(
+        w.runner("admin-record.json", &[], &[]),
+        w.runner("admin-record.json", &[], &[]),
+        || w.aws.proxy().wait_for("CreateAccessKey", 1),
+        |_| gate.release(),
+    );
+    second
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("another rotation of record 'alice (IAM)'")
+        .assert_stderr_has("is in progress");
+    first.assert_exit(0).assert_clean();
+    assert_eq!(w.aws.proxy().count("CreateAccessKey"), 1);
+    assert_eq!(w.key_ids().len(), 1);
+    w.assert_vault_holds_a_live_key();
+    assert_eq!(
+        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        Some(""),
+        "the lease is cleared at the end"
+    );
+    for out in [&first, &second] {
+        assert_eq!(out.find_leak(&w.aws.secrets()), None, "{}", out.output());
+    }
+}
+
+#[test]
+fn a_live_lease_of_another_run_stops_the_run_before_any_aws_call() {
+    let w = world();
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        "0123456789abcdef until 2099-01-01T00:00:00Z (host gw-2, pid 42)",
+    );
+    w.run("admin-record.json", &[])
+        .assert_exit(1)
+        .assert_stderr_has("(host gw-2, pid 42)")
+        .assert_stderr_has("nothing was changed");
+    assert!(w.aws.calls().is_empty(), "{:?}", w.aws.actions());
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn an_expired_lease_of_a_crashed_run_is_taken_over() {
+    let w = world();
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        "0123456789abcdef until 2020-01-01T00:00:00Z (host gw-2, pid 42)",
+    );
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_stderr_has("taking over an expired rotation lease");
+    w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_stored_key_id_with_stray_whitespace_is_still_the_records_key() {
+    let w = world_with(|aws| {
+        aws.with_key("alice", STORED_ID, STORED_SECRET, true, Some("2026-01-01T00:00:00Z"))
+            .with_key("alice", OTHER_ID, OTHER_SECRET, true, Some("2026-11-01T00:00:00Z"))
+    });
+    w.vault
+        .set_custom_field(USER_UID, "aws_access_key_id", &format!(" {STORED_ID} \t"));
+    w.vault
+        .set_custom_field(USER_UID, "delete_all_keys_before_rotating", "true");
+    w.aws
+        .fault("CreateAccessKey", AwsFault::access_denied(), 1);
+    let out = w.run("admin-record.json", &[]);
+    // The other key made room; the create was refused: never exit 1 after a
+    // deletion, and the record's key survives.
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has(&format!("{OTHER_ID} had been revoked to make room"));
+    assert_eq!(w.deletions(), [OTHER_ID]);
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn a_make_room_deletion_whose_answer_was_lost_counts_as_done() {
+    let w = world_with(|aws| {
+        aws.with_key("alice", STORED_ID, STORED_SECRET, true, None)
+            .with_key("alice", OTHER_ID, OTHER_SECRET, true, None)
+    });
+    w.aws
+        .arm("DeleteAccessKey", 1, FaultKind::DropAfterApply)
+        .unwrap();
+    w.run("admin-record.json", &[]).assert_exit(0).assert_clean();
+    assert_eq!(w.key_ids().len(), 1);
+    w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_failed_confirmation_after_a_completed_rotation_exits_0_with_a_warning() {
+    let w = world();
+    // ListAccessKeys #1 plans; #2.. confirm.
+    for nth in 2..=8 {
+        w.aws
+            .arm("ListAccessKeys", nth, FaultKind::Status500)
+            .unwrap();
+    }
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_stderr_has("was not confirmed");
+    assert_eq!(w.key_ids().len(), 1);
+    w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_create_refused_before_it_was_sent_changes_nothing_and_exits_1() {
+    let w = world();
+    let clean = ["GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "CreateAccessKey"]
+        .map(String::from);
+    w.aws.refuse_at(&clean, "CreateAccessKey", 1).unwrap();
+    w.run("admin-record.json", &[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("nothing was changed");
+    assert_eq!(w.key_ids(), [STORED_ID]);
+    assert_eq!(w.stored_id(), STORED_ID);
+}
+
+#[test]
+fn a_create_whose_answer_was_lost_names_the_key_that_appeared_and_exits_4() {
+    let w = world();
+    w.aws
+        .arm("CreateAccessKey", 1, FaultKind::DropAfterApply)
+        .unwrap();
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(4).assert_clean();
+    let appeared = w.key_ids().into_iter().find(|id| id != STORED_ID).unwrap();
+    out.assert_stderr_has(&format!("access key(s) {appeared} appeared since"));
+    assert_eq!(w.stored_id(), STORED_ID);
+    assert_eq!(w.aws.proxy().count("CreateAccessKey"), 1, "never resent");
 }
