@@ -443,6 +443,9 @@ fn new_client(config: &str) -> std::result::Result<SecretsManager, CallError> {
     .map_err(CallError::Sdk)
 }
 
+/// How often a read without a usable answer is tried.
+pub const MAX_READ_ATTEMPTS: u32 = 3;
+
 /// The most a save whose answer was lost is read back and re-sent.
 const MAX_FENCE_ROUNDS: u32 = 3;
 
@@ -477,11 +480,38 @@ impl Vault {
     }
 
     /// Fetches the record `uid`.
+    ///
+    /// A read changes nothing, so one that got no usable answer (a dropped
+    /// connection, an answer cut short, a timeout) is tried again, up to
+    /// [`MAX_READ_ATTEMPTS`] times within the deadline. An answer from the
+    /// server (an error it sent) is final.
     pub fn fetch(&mut self, uid: &str) -> Result<VaultRecord> {
-        let wanted = uid.to_owned();
-        let records = self
-            .call(move |sm| sm.get_secrets(vec![wanted]))
-            .map_err(|e| describe("reading", uid, e))?;
+        let mut attempt = 0;
+        let records = loop {
+            attempt += 1;
+            let wanted = uid.to_owned();
+            match self.call(move |sm| sm.get_secrets(vec![wanted])) {
+                Ok(records) => break records,
+                Err(failure) => {
+                    let wait = Duration::from_millis(250 * u64::from(attempt));
+                    let again = attempt < MAX_READ_ATTEMPTS
+                        && !matches!(
+                            failure,
+                            CallError::Sdk(KSMRError::HTTPError(_) | KSMRError::Throttled(_))
+                        )
+                        && self.deadline.allows(wait);
+                    if !again {
+                        return Err(describe("reading", uid, failure));
+                    }
+                    tracing::info!(
+                        "{}; reading it again (attempt {} of {MAX_READ_ATTEMPTS})",
+                        describe("reading", uid, failure),
+                        attempt + 1
+                    );
+                    std::thread::sleep(wait);
+                }
+            }
+        };
         records
             .into_iter()
             .find(|r| r.uid == uid)

@@ -213,9 +213,19 @@ fn a_500_is_a_clear_error() {
 }
 
 #[test]
-fn a_dropped_read_is_a_clear_error() {
+fn a_dropped_read_is_read_again() {
     let vault = vault();
     vault.fault(Fault::Drop, 1);
+    get(&vault, USER, &["login"])
+        .assert_exit(0)
+        .assert_stderr_has("reading it again (attempt 2 of 3)")
+        .assert_stdout_has("login: alice");
+}
+
+#[test]
+fn a_read_dropped_every_time_is_a_clear_error() {
+    let vault = vault();
+    vault.fault(Fault::Drop, 3);
     get(&vault, USER, &["login"])
         .assert_exit(1)
         .assert_stderr_has("reading record PamUserUid000000000001 in the vault failed");
@@ -314,7 +324,7 @@ fn a_save_whose_outcome_cannot_be_checked_exits_4() {
 #[test]
 fn an_answer_without_folders_is_an_error_not_a_panic() {
     let vault = vault();
-    vault.fault(Fault::MissingFolders, 1);
+    vault.fault(Fault::MissingFolders, 3);
     get(&vault, USER, &["login"])
         .assert_exit(1)
         .assert_no_panic()
@@ -324,7 +334,7 @@ fn an_answer_without_folders_is_an_error_not_a_panic() {
 #[test]
 fn an_unencrypted_answer_is_an_error() {
     let vault = vault();
-    vault.fault(Fault::Unencrypted, 1);
+    vault.fault(Fault::Unencrypted, 3);
     get(&vault, USER, &["login"])
         .assert_exit(1)
         .assert_no_panic();
@@ -333,7 +343,7 @@ fn an_unencrypted_answer_is_an_error() {
 #[test]
 fn a_plain_text_error_body_is_an_error() {
     let vault = vault();
-    vault.fault(Fault::NotJson, 1);
+    vault.fault(Fault::NotJson, 3);
     get(&vault, USER, &["login"])
         .assert_exit(1)
         .assert_stderr_has("in the vault failed");
@@ -585,11 +595,13 @@ fn apply_then_error_saves_and_answers_a_load_balancers_json_5xx() {
 #[test]
 fn a_truncated_read_is_an_error_not_a_panic() {
     let vault = vault();
-    vault.fault_at("get_secret", 1, Fault::Truncated);
+    for nth in 1..=3 {
+        vault.fault_at("get_secret", nth, Fault::Truncated);
+    }
     get(&vault, USER, &["login"])
         .assert_exit(1)
         .assert_no_panic();
-    assert_eq!(vault.endpoints(), ["get_secret"]);
+    assert_eq!(vault.endpoints(), ["get_secret"; 3]);
 }
 
 #[test]

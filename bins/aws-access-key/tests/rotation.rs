@@ -623,7 +623,8 @@ fn a_vault_save_that_lands_after_the_client_gave_up_never_overwrites_the_settled
 #[test]
 fn a_vault_save_applied_behind_a_load_balancer_error_counts_as_saved() {
     let w = world();
-    w.vault.fault_at("update_secret", 2, Fault::ApplyThenError(502));
+    w.vault
+        .fault_at("update_secret", 2, Fault::ApplyThenError(502));
     w.run("admin-record.json", &[])
         .assert_exit(0)
         .assert_stderr_has("was saved after all");
@@ -693,15 +694,26 @@ fn an_expired_lease_of_a_crashed_run_is_taken_over() {
 #[test]
 fn a_stored_key_id_with_stray_whitespace_is_still_the_records_key() {
     let w = world_with(|aws| {
-        aws.with_key("alice", STORED_ID, STORED_SECRET, true, Some("2026-01-01T00:00:00Z"))
-            .with_key("alice", OTHER_ID, OTHER_SECRET, true, Some("2026-11-01T00:00:00Z"))
+        aws.with_key(
+            "alice",
+            STORED_ID,
+            STORED_SECRET,
+            true,
+            Some("2026-01-01T00:00:00Z"),
+        )
+        .with_key(
+            "alice",
+            OTHER_ID,
+            OTHER_SECRET,
+            true,
+            Some("2026-11-01T00:00:00Z"),
+        )
     });
     w.vault
         .set_custom_field(USER_UID, "aws_access_key_id", &format!(" {STORED_ID} \t"));
     w.vault
         .set_custom_field(USER_UID, "delete_all_keys_before_rotating", "true");
-    w.aws
-        .fault("CreateAccessKey", AwsFault::access_denied(), 1);
+    w.aws.fault("CreateAccessKey", AwsFault::access_denied(), 1);
     let out = w.run("admin-record.json", &[]);
     // The other key made room; the create was refused: never exit 1 after a
     // deletion, and the record's key survives.
@@ -721,7 +733,9 @@ fn a_make_room_deletion_whose_answer_was_lost_counts_as_done() {
     w.aws
         .arm("DeleteAccessKey", 1, FaultKind::DropAfterApply)
         .unwrap();
-    w.run("admin-record.json", &[]).assert_exit(0).assert_clean();
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_clean();
     assert_eq!(w.key_ids().len(), 1);
     w.assert_vault_holds_a_live_key();
 }
@@ -745,8 +759,13 @@ fn a_failed_confirmation_after_a_completed_rotation_exits_0_with_a_warning() {
 #[test]
 fn a_create_refused_before_it_was_sent_changes_nothing_and_exits_1() {
     let w = world();
-    let clean = ["GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "CreateAccessKey"]
-        .map(String::from);
+    let clean = [
+        "GetUser",
+        "ListAccessKeys",
+        "GetAccessKeyLastUsed",
+        "CreateAccessKey",
+    ]
+    .map(String::from);
     w.aws.refuse_at(&clean, "CreateAccessKey", 1).unwrap();
     w.run("admin-record.json", &[])
         .assert_exit(1)

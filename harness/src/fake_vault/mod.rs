@@ -248,6 +248,12 @@ impl FakeVault {
             &config_path,
             &serde_json::to_string_pretty(&config).unwrap_or_default(),
         )?;
+        // As a Gateway keeps it: readable by its owner only.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("{}: {e}", config_path.display()))?;
+        }
         let ca_path = dir.join("ca.pem");
         write(&ca_path, &tls.ca_pem)?;
         let env = format!(
