@@ -14,5 +14,6 @@
 //! | [`remote`] | the constant remote scripts and the classification of their output |
 
 pub mod admin;
+pub mod authorized_keys;
 pub mod keys;
 pub mod target;
