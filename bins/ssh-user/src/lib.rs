@@ -16,4 +16,5 @@
 pub mod admin;
 pub mod authorized_keys;
 pub mod keys;
+pub mod ssh;
 pub mod target;
