@@ -16,5 +16,6 @@
 pub mod admin;
 pub mod authorized_keys;
 pub mod keys;
+pub mod remote;
 pub mod ssh;
 pub mod target;

@@ -261,9 +261,7 @@ impl fmt::Display for SshError {
                 "the machine record has no 'SSH Host Key': {address} presented {} ({}). Check \
                  it out of band (ssh-keyscan {} from the gateway, or the host's console output) \
                  and store that line in the machine record's custom field 'SSH Host Key'",
-                seen.line,
-                seen.fingerprint,
-                address
+                seen.line, seen.fingerprint, address
             ),
             Self::HostKeyChanged { address, seen } => {
                 let list: Vec<String> = seen
@@ -484,7 +482,9 @@ fn describe(error: &russh::Error) -> String {
 pub enum Auth {
     Accepted,
     /// Refused; the methods the server still offers.
-    Rejected { methods: Vec<String> },
+    Rejected {
+        methods: Vec<String>,
+    },
 }
 
 fn method_names(methods: &russh::MethodSet) -> Vec<String> {
@@ -853,7 +853,11 @@ impl Collector {
     }
 
     fn push(&mut self, err: bool, data: &[u8]) {
-        let buf = if err { &mut self.stderr } else { &mut self.stdout };
+        let buf = if err {
+            &mut self.stderr
+        } else {
+            &mut self.stdout
+        };
         let room = MAX_OUTPUT.saturating_sub(buf.len());
         if data.len() > room {
             self.truncated = true;
@@ -937,7 +941,8 @@ pub async fn probe(
 mod tests {
     use super::*;
 
-    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
     fn ed_key() -> PublicKey {
         PublicKey::from_openssh(ED).unwrap()
@@ -959,7 +964,10 @@ mod tests {
     fn a_fingerprint_pin_matches_with_or_without_padding() {
         let fp = fingerprint_of(&ed_key());
         for text in [fp.clone(), format!("{fp}=")] {
-            assert!(HostKeyPins::parse(&text).unwrap().matches(&ed_key()), "{text}");
+            assert!(
+                HostKeyPins::parse(&text).unwrap().matches(&ed_key()),
+                "{text}"
+            );
         }
         let other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         assert!(!HostKeyPins::parse(other).unwrap().matches(&ed_key()));
