@@ -11,6 +11,7 @@
 //! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`net`] | network faults: refused ports, servers that hang up |
+//! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 
@@ -29,6 +30,7 @@ pub mod fake_vault;
 pub mod net;
 pub mod runner;
 pub mod scenario;
+pub mod sshd;
 pub mod vault_cli;
 
 pub use fake_aws::{AwsFault, FakeAws};
