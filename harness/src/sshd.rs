@@ -7,8 +7,8 @@
 //! `/usr/sbin/chpasswd` — without touching the host's users or
 //! configuration. As root, `unshare --mount --propagation private` gives the
 //! server its own view of the file system: a copy of `/etc` is bound over
-//! `/etc`, temp directories over `/home` and `/var/log` (sshd's wtmp and
-//! lastlog), and sshd runs from a config of its own on 127.0.0.1 and a free
+//! `/etc`, temp directories over `/home`, `/root` and `/var/log` (sshd's wtmp
+//! and lastlog), and sshd runs from a config of its own on 127.0.0.1 and a free
 //! port with a host key made for the test. When the test ends the namespace
 //! and everything bound in it vanish with the server process.
 //!
@@ -252,7 +252,7 @@ impl Sshd {
                 .arg(root.join("etc")),
             "copy /etc",
         );
-        for sub in ["home", "log", "bin"] {
+        for sub in ["home", "log", "bin", "root"] {
             std::fs::create_dir(root.join(sub)).expect("mkdir");
             std::fs::set_permissions(root.join(sub), std::fs::Permissions::from_mode(0o755))
                 .expect("chmod");
@@ -300,7 +300,9 @@ impl Sshd {
         let mut users = String::new();
         for user in &setup.users {
             let name = sh_quote(&user.name);
-            users.push_str(&format!("useradd -l -m -s /bin/bash {name}\n"));
+            users.push_str(&format!(
+                "id -u {name} >/dev/null 2>&1 || useradd -l -m -s /bin/bash {name}\n"
+            ));
             if let Some(password) = &user.password {
                 passwords.push_str(&format!("{}:{password}\n", user.name));
             }
@@ -367,6 +369,7 @@ impl Sshd {
         let mut script = format!(
             "set -e\nexport LC_ALL=C\n\
              mount --bind {etc} /etc\nmount --bind {home} /home\nmount --bind {log} /var/log\n\
+             mount --bind {root_home} /root\n\
              if [ -e /run/utmp ]; then mount --bind {utmp} /run/utmp; fi\n\
              mkdir -p /run/sshd\n\
              sed -i 's/^session\\s\\+required\\s\\+pam_loginuid.so/session optional pam_loginuid.so/' /etc/pam.d/sshd\n\
@@ -375,6 +378,7 @@ impl Sshd {
             etc = sh_quote(&format!("{r}/etc")),
             home = sh_quote(&format!("{r}/home")),
             log = sh_quote(&format!("{r}/log")),
+            root_home = sh_quote(&format!("{r}/root")),
             utmp = sh_quote(&format!("{r}/utmp")),
             sudoers = sh_quote(&format!("{r}/sudoers")),
         );
