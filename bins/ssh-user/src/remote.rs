@@ -523,14 +523,26 @@ fn owner_args<'a>(owner: Owner, user: &'a str, inner: &'static str) -> Vec<&'a s
     vec![owner.mode(), user, inner]
 }
 
-/// Reads `path` (absolute) as its owner.
-pub async fn read_keys(
-    session: &Session,
-    owner: Owner,
-    user: &str,
-    path: &str,
-    admin_password: Option<&Secret>,
-) -> Result<KeysFile, KeysError> {
+/// Which `authorized_keys` file, and who reads and writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeysPath<'a> {
+    pub owner: Owner,
+    /// The user owning the file.
+    pub user: &'a str,
+    /// The file's absolute path.
+    pub path: &'a str,
+    /// The admin's password, for [`Owner::SudoPassword`].
+    pub admin_password: Option<&'a Secret>,
+}
+
+/// Reads the file as its owner.
+pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile, KeysError> {
+    let KeysPath {
+        owner,
+        user,
+        path,
+        admin_password,
+    } = *at;
     let mut args = owner_args(owner, user, READ_KEYS);
     args.push(path);
     let stdin = sudo_password_line(owner, admin_password)?;
@@ -571,18 +583,23 @@ pub async fn read_keys(
     }
 }
 
-/// Writes `content` to `path` as its owner, atomically, if it still has
-/// the hash it was read with.
+/// Writes `content` to the file as its owner, atomically, if it still has
+/// the hash it was `read` with. `timestamp` names the backup
+/// (`authorized_keys.keeper-<timestamp>.bak`; use a sortable UTC form such
+/// as `20260101T000000Z`).
 pub async fn write_keys(
     session: &Session,
-    owner: Owner,
-    user: &str,
-    path: &str,
+    at: &KeysPath<'_>,
     read: &KeysFile,
     content: &str,
     timestamp: &str,
-    admin_password: Option<&Secret>,
 ) -> Result<(), KeysError> {
+    let KeysPath {
+        owner,
+        user,
+        path,
+        admin_password,
+    } = *at;
     let keep = KEEP_BACKUPS.to_string();
     let mut args = owner_args(owner, user, WRITE_KEYS);
     args.extend([path, read.sha256(), timestamp, keep.as_str()]);

@@ -7,6 +7,12 @@
 //! so `ssh::Session::exec` refuses any command line holding one, and every
 //! error and output a test sees is checked for leaks.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test loudly when the server or a fixture is broken"
+)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +22,7 @@ use harness::sshd::{ChpasswdFault, Setup, Sshd, User};
 use rotate_ssh_user::authorized_keys::{self, AuthorizedKeys, Edit};
 use rotate_ssh_user::keys::{self, Family, KeyType};
 use rotate_ssh_user::remote::{
-    self, KeysError, KeysFile, Owner, PasswordPath, Problem, SudoAccess,
+    self, KeysError, KeysFile, KeysPath, Owner, PasswordPath, Problem, SudoAccess,
 };
 use rotate_ssh_user::ssh::{self, Auth, Credential, HostKeyPins, Output, Session, SshError};
 use rotate_ssh_user::target::HostPort;
@@ -672,22 +678,32 @@ fn edit_and_write(
     let new_line = keys::public_line(new_key.public_key(), "").unwrap();
     block_on(async {
         let session = login(sshd, admin, &password(admin_pw)).await;
-        let read = remote::read_keys(&session, owner, user, &path, None)
-            .await
-            .unwrap();
+        let read = remote::read_keys(
+            &session,
+            &KeysPath {
+                owner,
+                user,
+                path: &path,
+                admin_password: None,
+            },
+        )
+        .await
+        .unwrap();
         let mut file = AuthorizedKeys::parse(read.content());
         let current = file.entries().next().map(|(_, e)| e.blob.clone());
         let edit = file.add_tagged(&new_line, user, current.as_deref());
         assert!(matches!(edit, Edit::Added { .. }), "{edit:?}");
         let written = remote::write_keys(
             &session,
-            owner,
-            user,
-            &path,
+            &KeysPath {
+                owner,
+                user,
+                path: &path,
+                admin_password: None,
+            },
             &read,
             &file.render(),
             "20260101T000000Z",
-            None,
         )
         .await;
         (read, new_line, written)
@@ -772,14 +788,13 @@ fn a_symlinked_authorized_keys_is_refused() {
     assert_eq!(code, 0, "{out}");
     let err = block_on(async {
         let session = login(&sshd, "root", &password(ROOT_PW)).await;
-        remote::read_keys(
-            &session,
-            Owner::Root,
-            "erin",
-            "/home/erin/.ssh/authorized_keys",
-            None,
-        )
-        .await
+        let at = KeysPath {
+            owner: Owner::Root,
+            user: "erin",
+            path: "/home/erin/.ssh/authorized_keys",
+            admin_password: None,
+        };
+        remote::read_keys(&session, &at).await
     })
     .unwrap_err();
     assert_eq!(err, KeysError::Symlink);
@@ -796,9 +811,17 @@ fn a_change_between_read_and_write_is_detected_and_nothing_is_written() {
     let path = "/home/fred/.ssh/authorized_keys";
     let err = block_on(async {
         let session = login(&sshd, "root", &password(ROOT_PW)).await;
-        let read = remote::read_keys(&session, Owner::Root, "fred", path, None)
-            .await
-            .unwrap();
+        let read = remote::read_keys(
+            &session,
+            &KeysPath {
+                owner: Owner::Root,
+                user: "fred",
+                path,
+                admin_password: None,
+            },
+        )
+        .await
+        .unwrap();
         // Someone else edits the file in between.
         let (code, _) = sshd.run_inside(
             Some("fred"),
@@ -808,13 +831,15 @@ fn a_change_between_read_and_write_is_detected_and_nothing_is_written() {
         assert_eq!(code, 0);
         remote::write_keys(
             &session,
-            Owner::Root,
-            "fred",
-            path,
+            &KeysPath {
+                owner: Owner::Root,
+                user: "fred",
+                path,
+                admin_password: None,
+            },
             &read,
             "ssh-ed25519 AAAA mine\n",
             "20260101T000000Z",
-            None,
         )
         .await
     })
@@ -842,20 +867,30 @@ fn the_user_edits_their_own_authorized_keys_and_the_new_key_logs_in() {
     block_on(async {
         let session = login(&sshd, "gina", &old_credential).await;
         let path = "/home/gina/.ssh/authorized_keys";
-        let read = remote::read_keys(&session, Owner::SelfUser, "gina", path, None)
-            .await
-            .unwrap();
+        let read = remote::read_keys(
+            &session,
+            &KeysPath {
+                owner: Owner::SelfUser,
+                user: "gina",
+                path,
+                admin_password: None,
+            },
+        )
+        .await
+        .unwrap();
         let mut file = AuthorizedKeys::parse(read.content());
         file.add_tagged(&new_line, "gina", authorized_keys::blob_of(&old_line));
         remote::write_keys(
             &session,
-            Owner::SelfUser,
-            "gina",
-            path,
+            &KeysPath {
+                owner: Owner::SelfUser,
+                user: "gina",
+                path,
+                admin_password: None,
+            },
             &read,
             &file.render(),
             "20260101T000000Z",
-            None,
         )
         .await
         .unwrap();
