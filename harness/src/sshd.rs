@@ -164,7 +164,7 @@ pub struct Sshd {
 
 /// Why this machine cannot run the real-sshd tests, if it cannot.
 pub fn unavailable() -> Option<&'static str> {
-    if !nix_is_root() {
+    if !is_root() {
         return Some("needs root for a private mount namespace");
     }
     if !Path::new("/usr/sbin/sshd").exists() {
@@ -183,7 +183,7 @@ pub fn unavailable() -> Option<&'static str> {
     None
 }
 
-fn nix_is_root() -> bool {
+fn is_root() -> bool {
     // The effective uid, without unsafe code: /proc/self/status.
     std::fs::read_to_string("/proc/self/status")
         .ok()
