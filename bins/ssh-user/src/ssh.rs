@@ -322,6 +322,37 @@ impl fmt::Display for SshError {
 
 impl std::error::Error for SshError {}
 
+impl SshError {
+    /// The error with the exit code its state calls for, when nothing
+    /// reconciles it first: a missing or wrong pin and an unautomatable
+    /// login are configuration (2, nothing sent); failures before any input
+    /// was sent change nothing (1); a loss or timeout after the input was
+    /// sent leaves the account uncertain (4) — the flow should reconcile
+    /// (probe new, then old) before giving up with it.
+    pub fn into_error(self) -> common::error::Error {
+        use common::error::Error;
+        let message = self.to_string();
+        match self {
+            Self::NoPin { .. }
+            | Self::HostKeyChanged { .. }
+            | Self::UnexpectedPrompts { .. }
+            | Self::SecretInCommandLine => Error::Config(message),
+            Self::Connect { address, detail } => Error::Unreachable {
+                target: format!("SSH to {address}"),
+                detail,
+            },
+            Self::AuthRejected { .. } | Self::ExecRefused { .. } => Error::Failed(message),
+            Self::Lost { stdin_sent, .. } | Self::Timeout { stdin_sent, .. } => {
+                if stdin_sent {
+                    Error::NeedsAttention(message)
+                } else {
+                    Error::Failed(message)
+                }
+            }
+        }
+    }
+}
+
 /// A credential to log in with.
 #[derive(Debug, Clone)]
 pub enum Credential {
@@ -997,6 +1028,92 @@ mod tests {
         assert_eq!(rounds.len(), 3);
         assert_eq!(rounds[0], vec![Algorithm::Ed25519]);
         assert!(rounds[2].iter().all(|a| matches!(a, Algorithm::Rsa { .. })));
+    }
+
+    #[test]
+    fn each_error_maps_to_the_exit_code_of_the_state_it_leaves() {
+        let seen = SeenKey {
+            line: ED.into(),
+            fingerprint: "SHA256:x".into(),
+        };
+        let cases = [
+            (
+                SshError::NoPin {
+                    address: "h:22".into(),
+                    seen: seen.clone(),
+                },
+                2,
+            ),
+            (
+                SshError::HostKeyChanged {
+                    address: "h:22".into(),
+                    seen: vec![seen],
+                },
+                2,
+            ),
+            (SshError::SecretInCommandLine, 2),
+            (
+                SshError::UnexpectedPrompts {
+                    user: "u".into(),
+                    prompts: vec![],
+                },
+                2,
+            ),
+            (
+                SshError::Connect {
+                    address: "h:22".into(),
+                    detail: "refused".into(),
+                },
+                1,
+            ),
+            (
+                SshError::AuthRejected {
+                    user: "u".into(),
+                    methods: vec![],
+                },
+                1,
+            ),
+            (
+                SshError::ExecRefused {
+                    what: "run a command".into(),
+                },
+                1,
+            ),
+            (
+                SshError::Lost {
+                    stage: "x",
+                    stdin_sent: false,
+                    output: String::new(),
+                },
+                1,
+            ),
+            (
+                SshError::Lost {
+                    stage: "x",
+                    stdin_sent: true,
+                    output: String::new(),
+                },
+                4,
+            ),
+            (
+                SshError::Timeout {
+                    stage: "x",
+                    stdin_sent: false,
+                },
+                1,
+            ),
+            (
+                SshError::Timeout {
+                    stage: "x",
+                    stdin_sent: true,
+                },
+                4,
+            ),
+        ];
+        for (error, code) in cases {
+            let text = error.to_string();
+            assert_eq!(error.into_error().exit().code(), code, "{text}");
+        }
     }
 
     #[test]
