@@ -12,6 +12,7 @@
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`faults`] | the fault vocabulary ([`faults::FaultKind`]), arming ([`faults::Armable`]), gates, and the fault-injecting proxy in front of every HTTP fake |
 //! | [`net`] | network faults: refused ports, servers that hang up |
+//! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 
@@ -31,6 +32,7 @@ pub mod faults;
 pub mod net;
 pub mod runner;
 pub mod scenario;
+pub mod sshd;
 pub mod vault_cli;
 
 pub use fake_aws::{AwsFault, FakeAws};

@@ -1,0 +1,746 @@
+//! What runs on the machine: constant scripts, what goes on their stdin, and
+//! what their output means.
+//!
+//! Why constant scripts: every remote command is `/bin/sh -c '<script>' sh
+//! <args>` ([`crate::ssh::Session::exec`]), the script a constant of this
+//! file and the arguments never secret. Passwords travel only on the
+//! channel's stdin, where no `ps`, shell history or audit log of command
+//! lines sees them. `printf` and `read` are shell built-ins, so piping a
+//! secret from one to sudo puts it in no process's argv either. Every script
+//! sets `LC_ALL=C` (the output classification reads English messages) and a
+//! fixed `PATH`, and names the shadow tools by absolute path.
+//!
+//! Why the sudo dance is careful: with NOPASSWD, sending the admin password
+//! first anyway makes `chpasswd` read it as a `user:password` line, print an
+//! error, exit 1 — and apply the real line after it. So the password path is
+//! chosen by a read-only preflight (`sudo -n -l /usr/sbin/chpasswd`), and the
+//! admin password is sent only when sudo says it needs one. `requiretty`
+//! needs a terminal; writing straight into `sudo chpasswd` over a terminal
+//! never ends (Debian's `use_pty`), so the script reads the line itself and
+//! pipes it to sudo.
+//!
+//! `authorized_keys` is always written by its owner (self, `sudo -n -u
+//! USER`, or root through `runuser -u USER`), never by root inside a
+//! directory the user controls: no symlink games, right owner, works on
+//! root-squashed NFS homes. The write is atomic (temp file in the same
+//! directory, `mv -f`), refuses a symlink, refuses a file that changed since
+//! it was read (sha256), keeps the mode, backs up to
+//! `authorized_keys.keeper-<timestamp>.bak` keeping the newest few of ours,
+//! and calls `restorecon` where SELinux has it.
+
+use std::fmt;
+
+use common::secret::Secret;
+use russh::keys::ssh_key::rand_core::Rng;
+use sha_crypt::{PasswordHasher, ShaCrypt};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::ssh::{Output, Session, SshError};
+
+/// The environment every script starts with.
+macro_rules! script {
+    ($body:literal) => {
+        concat!(
+            "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
+            $body
+        )
+    };
+}
+
+/// Root changes the password: `user:new` (or `user:$6$…` with `-e`) on stdin.
+pub const ROOT_CHPASSWD: &str = script!("exec /usr/sbin/chpasswd \"$@\"\n");
+
+/// Read-only: may the admin run chpasswd through sudo, and with or without a
+/// password? Never prompts (`-n`).
+pub const SUDO_PREFLIGHT: &str = script!("exec sudo -n -l /usr/sbin/chpasswd\n");
+
+/// sudo without a password: `user:new` on stdin.
+pub const SUDO_CHPASSWD: &str = script!("exec sudo -n /usr/sbin/chpasswd \"$@\"\n");
+
+/// sudo with a password: `adminpw\nuser:new\n` on stdin (sudo reads only
+/// the first line).
+pub const SUDO_S_CHPASSWD: &str = script!("exec sudo -S -p '' /usr/sbin/chpasswd \"$@\"\n");
+
+/// `requiretty`, no password: run under a terminal with echo off; reads the
+/// `user:new` line and pipes it to sudo.
+pub const TTY_SUDO_CHPASSWD: &str =
+    script!("IFS= read -r l\nprintf '%s\\n' \"$l\" | sudo -n /usr/sbin/chpasswd \"$@\"\n");
+
+/// `requiretty` with a password: reads the admin password and the line.
+pub const TTY_SUDO_S_CHPASSWD: &str = script!(
+    "IFS= read -r p\nIFS= read -r l\nprintf '%s\\n%s\\n' \"$p\" \"$l\" | sudo -S -p '' /usr/sbin/chpasswd \"$@\"\n"
+);
+
+/// The user changes their own password: `old\nnew\nnew\n` on stdin.
+pub const SELF_PASSWD: &str = script!("exec passwd\n");
+
+/// Read-only (root): the sshd configuration that applies to one login.
+pub const SSHD_T: &str = script!("exec /usr/sbin/sshd -T -C \"user=$1,host=$2,addr=$3\"\n");
+
+/// Read-only: a user's home directory.
+pub const HOME_OF: &str = script!("getent passwd \"$1\" | cut -d: -f6\n");
+
+/// Runs an inner constant script as the file's owner. `$1` = `self`,
+/// `sudo`, `sudo-S` (admin password as stdin's first line) or `root`;
+/// `$2` = the user; `$3` = the inner script; the rest are its arguments.
+pub const AS_OWNER: &str = script!(
+    "mode=$1 user=$2 inner=$3\nshift 3\ncase $mode in\n\
+     self) exec /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
+     sudo) exec sudo -n -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
+     sudo-S) exec sudo -S -p '' -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
+     root) exec /usr/sbin/runuser -u \"$user\" -- /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
+     *) echo \"keeper-ak: bad mode\" >&2; exit 64 ;;\nesac\n"
+);
+
+/// Inner script (as the owner): prints `keeper-ak absent`, `keeper-ak
+/// symlink`, or `keeper-ak present <sha256> <mode>` then the file.
+pub const READ_KEYS: &str = script!(
+    "f=$1\n\
+     if [ -L \"$f\" ]; then echo 'keeper-ak symlink'; exit 0; fi\n\
+     if [ ! -e \"$f\" ]; then echo 'keeper-ak absent'; exit 0; fi\n\
+     if [ ! -f \"$f\" ]; then echo 'keeper-ak not-a-file'; exit 0; fi\n\
+     h=$(sha256sum < \"$f\") || exit 70\n\
+     m=$(stat -c %a \"$f\") || exit 70\n\
+     printf 'keeper-ak present %s %s\\n' \"${h%% *}\" \"$m\"\n\
+     exec cat -- \"$f\"\n"
+);
+
+/// Inner script (as the owner): replaces `$1` atomically with stdin.
+/// `$2` = the sha256 it was read with (or `absent`), `$3` = timestamp,
+/// `$4` = how many of our backups to keep. Exit 0 prints `keeper-ak written
+/// <sha256>`; 65 = symlink, 66 = changed since read, 67 = not writable.
+pub const WRITE_KEYS: &str = script!(
+    "set -u\nf=$1 want=$2 ts=$3 keep=$4\nd=$(dirname -- \"$f\")\numask 077\n\
+     if [ -L \"$f\" ] || [ -L \"$d\" ]; then echo 'keeper-ak symlink' >&2; exit 65; fi\n\
+     if [ ! -d \"$d\" ]; then mkdir -m 700 -- \"$d\" || exit 67; fi\n\
+     have=absent\n\
+     if [ -e \"$f\" ]; then h=$(sha256sum < \"$f\") || exit 67; have=${h%% *}; fi\n\
+     if [ \"$have\" != \"$want\" ]; then echo 'keeper-ak changed' >&2; exit 66; fi\n\
+     tmp=$(mktemp \"$d/.authorized_keys.keeper-XXXXXX\") || exit 67\n\
+     trap 'rm -f -- \"$tmp\"' EXIT\n\
+     cat > \"$tmp\" || exit 67\n\
+     mode=600\n\
+     if [ -e \"$f\" ]; then mode=$(stat -c %a \"$f\") && cp -p -- \"$f\" \"$f.keeper-$ts.bak\" || exit 67; fi\n\
+     chmod \"$mode\" \"$tmp\" || exit 67\n\
+     if [ -e \"$f\" ]; then h=$(sha256sum < \"$f\") || exit 67; else h=absent; fi\n\
+     if [ \"${h%% *}\" != \"$want\" ]; then echo 'keeper-ak changed' >&2; exit 66; fi\n\
+     mv -f -- \"$tmp\" \"$f\" || exit 67\n\
+     trap - EXIT\n\
+     if command -v restorecon >/dev/null 2>&1; then restorecon -- \"$d\" \"$f\" 2>/dev/null; fi\n\
+     n=0\n\
+     for b in $(ls -1 -- \"$f\".keeper-*.bak 2>/dev/null | sort -r); do\n\
+       n=$((n+1)); if [ \"$n\" -gt \"$keep\" ]; then rm -f -- \"$b\"; fi\n\
+     done\n\
+     h=$(sha256sum < \"$f\") && printf 'keeper-ak written %s\\n' \"${h%% *}\"\n"
+);
+
+/// How many of our own backups of `authorized_keys` are kept.
+pub const KEEP_BACKUPS: usize = 3;
+
+/// What the sudo preflight found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SudoAccess {
+    /// `sudo -n /usr/sbin/chpasswd` works.
+    NoPassword,
+    /// sudo allows it after the admin's password.
+    PasswordRequired,
+    /// sudo needs a terminal (`requiretty`).
+    NeedsTty,
+    /// The admin may not run chpasswd through sudo.
+    NotAllowed,
+}
+
+/// Reads the preflight's output.
+pub fn classify_preflight(output: &Output) -> SudoAccess {
+    let text = output.text().to_ascii_lowercase();
+    if output.success() {
+        SudoAccess::NoPassword
+    } else if text.contains("password is required") {
+        SudoAccess::PasswordRequired
+    } else if text.contains("must have a tty") || text.contains("no tty present") {
+        SudoAccess::NeedsTty
+    } else {
+        SudoAccess::NotAllowed
+    }
+}
+
+/// How the password is changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordPath {
+    Root,
+    Sudo { password: bool, tty: bool },
+    SelfPasswd,
+}
+
+impl fmt::Display for PasswordPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Root => "chpasswd as root",
+            Self::Sudo {
+                password: false,
+                tty: false,
+            } => "sudo -n chpasswd",
+            Self::Sudo {
+                password: true,
+                tty: false,
+            } => "sudo -S chpasswd (with the admin's password)",
+            Self::Sudo {
+                password: false,
+                tty: true,
+            } => "sudo -n chpasswd under a terminal (requiretty)",
+            Self::Sudo {
+                password: true,
+                tty: true,
+            } => "sudo -S chpasswd under a terminal (requiretty, with the admin's password)",
+            Self::SelfPasswd => "passwd as the user (self-rotation)",
+        })
+    }
+}
+
+/// A `$6$` SHA-512-crypt hash of `password` with a fresh 16-character salt,
+/// for `chpasswd -e`: the plaintext then never reaches sudo's I/O log.
+pub fn sha512_crypt(password: &Secret) -> Result<Secret, String> {
+    let mut salt = [0u8; 12];
+    russh::keys::key::safe_rng().fill_bytes(&mut salt);
+    let hash = ShaCrypt::SHA512
+        .hash_password_with_salt(password.expose().as_bytes(), &salt)
+        .map_err(|e| format!("cannot hash the new password: {e}"))?;
+    Ok(Secret::new(hash.to_string()))
+}
+
+/// The script, args and stdin that change `user`'s password on `path`.
+/// `hashed` is the `$6$` hash when hashing locally (root and sudo only).
+pub struct PasswordChange {
+    pub script: &'static str,
+    pub args: Vec<&'static str>,
+    pub stdin: Zeroizing<Vec<u8>>,
+    pub pty: bool,
+}
+
+impl fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("args", &self.args)
+            .field("pty", &self.pty)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the change. `admin_password` is used only for `Sudo { password:
+/// true }`; `old` only for self-rotation. A `user` or password holding a
+/// newline or (for chpasswd) a colon cannot be written as one line: refused.
+pub fn password_change(
+    path: PasswordPath,
+    user: &str,
+    new: &Secret,
+    hashed: Option<&Secret>,
+    admin_password: Option<&Secret>,
+    old: Option<&Secret>,
+) -> Result<PasswordChange, String> {
+    if user.is_empty() || user.contains([':', '\n', '\r']) {
+        return Err(format!("'{user}' is not a user name chpasswd can take"));
+    }
+    let line_ok = |s: &Secret| !s.expose().contains(['\n', '\r']);
+    if !line_ok(new) {
+        return Err(
+            "the new password holds a line break, which passwd and chpasswd cannot take".into(),
+        );
+    }
+    let mut stdin = Zeroizing::new(Vec::new());
+    let mut push_line = |s: &str| {
+        stdin.extend_from_slice(s.as_bytes());
+        stdin.push(b'\n');
+    };
+    let value = hashed.unwrap_or(new);
+    let entry = Zeroizing::new(format!("{user}:{}", value.expose()));
+    let args: Vec<&'static str> = if hashed.is_some() {
+        vec!["-e"]
+    } else {
+        Vec::new()
+    };
+    let (script, pty) = match path {
+        PasswordPath::Root => {
+            push_line(&entry);
+            (ROOT_CHPASSWD, false)
+        }
+        PasswordPath::Sudo { password, tty } => {
+            if password {
+                let admin = admin_password
+                    .ok_or("sudo asks for the admin's password, and the admin record has none")?;
+                if !line_ok(admin) {
+                    return Err(
+                        "the admin password holds a line break, which sudo -S cannot take".into(),
+                    );
+                }
+                push_line(admin.expose());
+            }
+            push_line(&entry);
+            let script = match (password, tty) {
+                (false, false) => SUDO_CHPASSWD,
+                (true, false) => SUDO_S_CHPASSWD,
+                (false, true) => TTY_SUDO_CHPASSWD,
+                (true, true) => TTY_SUDO_S_CHPASSWD,
+            };
+            (script, tty)
+        }
+        PasswordPath::SelfPasswd => {
+            let old = old.ok_or("self-rotation needs oldPassword")?;
+            if !line_ok(old) {
+                return Err("the old password holds a line break".into());
+            }
+            push_line(old.expose());
+            push_line(new.expose());
+            push_line(new.expose());
+            return Ok(PasswordChange {
+                script: SELF_PASSWD,
+                args: Vec::new(),
+                stdin,
+                pty: false,
+            });
+        }
+    };
+    Ok(PasswordChange {
+        script,
+        args,
+        stdin,
+        pty,
+    })
+}
+
+/// Why a password change or sudo call failed, read from its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    SudoPasswordRequired,
+    NeedsTty,
+    NotAllowed,
+    WrongPassword,
+    QualityRejected,
+    AlreadyUsed,
+    TooSoon,
+    Expired,
+    PamFailure,
+}
+
+impl Problem {
+    /// A message saying what failed and what to do.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::SudoPasswordRequired => {
+                "sudo asks for a password: give the admin record the admin's password, or allow \
+                 chpasswd with NOPASSWD in sudoers"
+            }
+            Self::NeedsTty => {
+                "sudo requires a terminal (Defaults requiretty); allow a PTY for the admin, or \
+                 drop requiretty for it"
+            }
+            Self::NotAllowed => {
+                "the admin may not run /usr/sbin/chpasswd through sudo: add a sudoers rule, e.g. \
+                 'admin ALL=(root) NOPASSWD: /usr/sbin/chpasswd'"
+            }
+            Self::WrongPassword => {
+                "the password given was refused (sudo's admin password, or the user's current \
+                 password): update the record that holds it"
+            }
+            Self::QualityRejected => {
+                "the host's password policy (pwquality/cracklib) rejected the new password: \
+                 align the rotation's password complexity with the host's policy"
+            }
+            Self::AlreadyUsed => {
+                "the host's password history (pwhistory) refused a password used before"
+            }
+            Self::TooSoon => {
+                "the host's minimum password age refuses another change yet (You must wait \
+                 longer): rotate later, or lower PASS_MIN_DAYS / chage -m for this user"
+            }
+            Self::Expired => {
+                "the account's password has expired and the host demands an interactive change: \
+                 reset it as an admin (attach an admin record), or chage -d for the user"
+            }
+            Self::PamFailure => {
+                "PAM refused the change (Authentication token manipulation error): see the \
+                 host's auth log"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// Reads a failed command's output (redacted already) for a known cause.
+pub fn classify(text: &str) -> Option<Problem> {
+    let t = text.to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| t.contains(n));
+    if has(&["must have a tty", "no tty present"]) {
+        Some(Problem::NeedsTty)
+    } else if has(&["password is required"]) {
+        Some(Problem::SudoPasswordRequired)
+    } else if has(&[
+        "is not in the sudoers",
+        "is not allowed to execute",
+        "not allowed to run sudo",
+    ]) {
+        Some(Problem::NotAllowed)
+    } else if has(&["must wait longer"]) {
+        Some(Problem::TooSoon)
+    } else if has(&[
+        "already used",
+        "has been already used",
+        "password has been used",
+    ]) {
+        Some(Problem::AlreadyUsed)
+    } else if has(&[
+        "bad password",
+        "pwquality",
+        "too simple",
+        "too short",
+        "too similar",
+        "dictionary",
+        "palindrome",
+        "does not contain enough",
+        "fewer than",
+    ]) {
+        Some(Problem::QualityRejected)
+    } else if has(&[
+        "password change required",
+        "you are required to change your password",
+        "your password has expired",
+        "password expired",
+    ]) {
+        Some(Problem::Expired)
+    } else if has(&[
+        "incorrect password",
+        "sorry, try again",
+        "authentication failure",
+        "password unchanged",
+    ]) {
+        Some(Problem::WrongPassword)
+    } else if has(&["authentication token manipulation error"]) {
+        Some(Problem::PamFailure)
+    } else {
+        None
+    }
+}
+
+/// Who writes `authorized_keys`, as [`AS_OWNER`]'s first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The admin is the user.
+    SelfUser,
+    /// `sudo -n -u USER`.
+    Sudo,
+    /// `sudo -S -u USER` with the admin's password on stdin's first line.
+    SudoPassword,
+    /// root via `runuser -u USER`.
+    Root,
+}
+
+impl Owner {
+    fn mode(self) -> &'static str {
+        match self {
+            Self::SelfUser => "self",
+            Self::Sudo => "sudo",
+            Self::SudoPassword => "sudo-S",
+            Self::Root => "root",
+        }
+    }
+}
+
+/// `authorized_keys` as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysFile {
+    Absent,
+    Present {
+        content: String,
+        sha256: String,
+        mode: String,
+    },
+}
+
+impl KeysFile {
+    /// The hash the write must find, or `absent`.
+    pub fn sha256(&self) -> &str {
+        match self {
+            Self::Absent => "absent",
+            Self::Present { sha256, .. } => sha256,
+        }
+    }
+
+    pub fn content(&self) -> &str {
+        match self {
+            Self::Absent => "",
+            Self::Present { content, .. } => content,
+        }
+    }
+}
+
+/// Why reading or writing `authorized_keys` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysError {
+    /// The file (or `.ssh`) is a symlink: refused (exit 2).
+    Symlink,
+    /// The file changed between read and write: nothing written (exit 1).
+    Changed,
+    /// Something else: the command's output says what.
+    Failed(String),
+    Ssh(SshError),
+}
+
+impl fmt::Display for KeysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Symlink => f.write_str(
+                "authorized_keys (or its directory) is a symlink: refused, because writing \
+                 through it could change another file. Replace it with a regular file",
+            ),
+            Self::Changed => f.write_str(
+                "authorized_keys changed since it was read (someone else edited it): nothing \
+                 was written; rotate again",
+            ),
+            Self::Failed(what) => write!(f, "{what}"),
+            Self::Ssh(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<SshError> for KeysError {
+    fn from(e: SshError) -> Self {
+        Self::Ssh(e)
+    }
+}
+
+/// The hex sha256 of `content`, as `sha256sum` prints it.
+pub fn sha256_hex(content: &[u8]) -> String {
+    let digest = Sha256::digest(content);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn owner_args<'a>(owner: Owner, user: &'a str, inner: &'static str) -> Vec<&'a str> {
+    vec![owner.mode(), user, inner]
+}
+
+/// Which `authorized_keys` file, and who reads and writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeysPath<'a> {
+    pub owner: Owner,
+    /// The user owning the file.
+    pub user: &'a str,
+    /// The file's absolute path.
+    pub path: &'a str,
+    /// The admin's password, for [`Owner::SudoPassword`].
+    pub admin_password: Option<&'a Secret>,
+}
+
+/// Reads the file as its owner.
+pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile, KeysError> {
+    let KeysPath {
+        owner,
+        user,
+        path,
+        admin_password,
+    } = *at;
+    let mut args = owner_args(owner, user, READ_KEYS);
+    args.push(path);
+    let stdin = sudo_password_line(owner, admin_password)?;
+    let out = session.exec(AS_OWNER, &args, &stdin, false).await?;
+    if !out.success() {
+        return Err(KeysError::Failed(failure("reading authorized_keys", &out)));
+    }
+    let (head, rest) = out
+        .stdout
+        .split_once('\n')
+        .unwrap_or((out.stdout.as_str(), ""));
+    let words: Vec<&str> = head.split_whitespace().collect();
+    match words.as_slice() {
+        ["keeper-ak", "absent"] => Ok(KeysFile::Absent),
+        ["keeper-ak", "symlink"] => Err(KeysError::Symlink),
+        ["keeper-ak", "not-a-file"] => {
+            Err(KeysError::Failed(format!("{path} is not a regular file")))
+        }
+        ["keeper-ak", "present", sha, mode] => {
+            if out.truncated {
+                return Err(KeysError::Failed(format!(
+                    "{path} is larger than {} bytes; refusing to edit it",
+                    crate::ssh::MAX_OUTPUT
+                )));
+            }
+            if sha256_hex(rest.as_bytes()) != *sha {
+                return Err(KeysError::Failed(format!(
+                    "{path} did not arrive intact (its sha256 differs; is it valid UTF-8?)"
+                )));
+            }
+            Ok(KeysFile::Present {
+                content: rest.to_owned(),
+                sha256: (*sha).to_owned(),
+                mode: (*mode).to_owned(),
+            })
+        }
+        _ => Err(KeysError::Failed(failure("reading authorized_keys", &out))),
+    }
+}
+
+/// Writes `content` to the file as its owner, atomically, if it still has
+/// the hash it was `read` with. `timestamp` names the backup
+/// (`authorized_keys.keeper-<timestamp>.bak`; use a sortable UTC form such
+/// as `20260101T000000Z`).
+pub async fn write_keys(
+    session: &Session,
+    at: &KeysPath<'_>,
+    read: &KeysFile,
+    content: &str,
+    timestamp: &str,
+) -> Result<(), KeysError> {
+    let KeysPath {
+        owner,
+        user,
+        path,
+        admin_password,
+    } = *at;
+    let keep = KEEP_BACKUPS.to_string();
+    let mut args = owner_args(owner, user, WRITE_KEYS);
+    args.extend([path, read.sha256(), timestamp, keep.as_str()]);
+    let mut stdin = sudo_password_line(owner, admin_password)?;
+    stdin.extend_from_slice(content.as_bytes());
+    let out = session.exec(AS_OWNER, &args, &stdin, false).await?;
+    match out.status {
+        Some(0) => {
+            let expected = sha256_hex(content.as_bytes());
+            let written = out
+                .stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("keeper-ak written "))
+                .map(str::trim);
+            if written == Some(expected.as_str()) {
+                Ok(())
+            } else {
+                Err(KeysError::Failed(format!(
+                    "{path} was written but does not hold what was sent; check it by hand"
+                )))
+            }
+        }
+        Some(65) => Err(KeysError::Symlink),
+        Some(66) => Err(KeysError::Changed),
+        _ => Err(KeysError::Failed(failure("writing authorized_keys", &out))),
+    }
+}
+
+fn sudo_password_line(
+    owner: Owner,
+    admin_password: Option<&Secret>,
+) -> Result<Zeroizing<Vec<u8>>, KeysError> {
+    let mut stdin = Zeroizing::new(Vec::new());
+    if owner == Owner::SudoPassword {
+        let password = admin_password.ok_or_else(|| {
+            KeysError::Failed(
+                "sudo asks for the admin's password, and the admin record has none".into(),
+            )
+        })?;
+        stdin.extend_from_slice(password.expose().as_bytes());
+        stdin.push(b'\n');
+    }
+    Ok(stdin)
+}
+
+/// A failed command in one line: what, exit status, and its (redacted)
+/// output's first lines.
+pub fn failure(what: &str, out: &Output) -> String {
+    let status = match (&out.status, &out.signal) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by {signal}"),
+        (None, None) => "no exit status".into(),
+    };
+    let text: String = out
+        .text()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let cause = classify(&text)
+        .map(|p| format!(": {p}"))
+        .unwrap_or_default();
+    if text.is_empty() {
+        format!("{what} failed ({status}){cause}")
+    } else {
+        format!("{what} failed ({status}: {text}){cause}")
+    }
+}
+
+/// What `sshd -T` says about where keys come from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SshdKeys {
+    /// `AuthorizedKeysFile` entries with `%u`, `%h`, `%%` expanded, made
+    /// absolute against the home directory.
+    pub files: Vec<String>,
+    /// `AuthorizedKeysCommand`, when set (keys may come from elsewhere).
+    pub command: Option<String>,
+}
+
+/// Reads `sshd -T` output for `user` whose home is `home`.
+pub fn parse_sshd_t(text: &str, user: &str, home: &str) -> SshdKeys {
+    let mut keys = SshdKeys::default();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("authorizedkeysfile") => {
+                keys.files = words
+                    .filter(|w| *w != "none")
+                    .map(|w| expand_path(w, user, home))
+                    .collect();
+            }
+            Some("authorizedkeyscommand") => {
+                let rest: Vec<&str> = words.collect();
+                if !rest.is_empty() && rest != ["none"] {
+                    keys.command = Some(rest.join(" "));
+                }
+            }
+            _ => {}
+        }
+    }
+    if keys.files.is_empty() {
+        keys.files = default_keys_files(home);
+    }
+    keys
+}
+
+/// OpenSSH's default `AuthorizedKeysFile`.
+pub fn default_keys_files(home: &str) -> Vec<String> {
+    vec![
+        format!("{}/.ssh/authorized_keys", home.trim_end_matches('/')),
+        format!("{}/.ssh/authorized_keys2", home.trim_end_matches('/')),
+    ]
+}
+
+fn expand_path(token: &str, user: &str, home: &str) -> String {
+    let mut out = String::new();
+    let mut chars = token.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            match chars.next() {
+                Some('%') => out.push('%'),
+                Some('u') => out.push_str(user),
+                Some('h') => out.push_str(home.trim_end_matches('/')),
+                Some(other) => {
+                    out.push('%');
+                    out.push(other);
+                }
+                None => out.push('%'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    if out.starts_with('/') {
+        out
+    } else {
+        format!("{}/{out}", home.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests;
