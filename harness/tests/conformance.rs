@@ -393,8 +393,13 @@ fn ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-/// The calls of a clean run, per service: (service, call, nth).
-fn clean_calls<S: Subject>() -> (Vec<(String, String, usize)>, Vec<(String, Vec<String>)>) {
+/// One cell's call: (service, call, nth).
+type Cell = (String, String, usize);
+/// A service's clean call sequence: (service, calls).
+type Sequence = (String, Vec<String>);
+
+/// The calls of a clean run, per service.
+fn clean_calls<S: Subject>() -> (Vec<Cell>, Vec<Sequence>) {
     let world = S::start();
     let out = world.runner().run();
     assert_eq!(out.code, Some(0), "the clean run failed:\n{}", out.output());
