@@ -2,6 +2,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`build_info`] | what `--version` prints: version, git commit, build date |
 //! | [`gateway`] | the Gateway's input: one base64 line on stdin |
 //! | [`records`] | the record dictionaries, looked up by label or type |
 //! | [`secret`] | the redacting, zeroizing secret type and the output redactor |
@@ -14,6 +15,7 @@
 //! | [`verify`] | waiting until a new credential works K times in a row |
 //! | [`cli`] | the common flags and the run loop every binary shares |
 
+pub mod build_info;
 pub mod cli;
 pub mod deadline;
 pub mod error;

@@ -2,6 +2,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`binary`] | which build a test runs: cargo's, or the one in `KEEPER_ROTATORS_BIN_DIR` |
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
 //! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4 |
@@ -20,6 +21,7 @@
 )]
 
 pub mod bench;
+pub mod binary;
 pub mod demo;
 pub mod fake_aws;
 pub mod fake_azure;
@@ -31,6 +33,7 @@ pub mod runner;
 pub mod scenario;
 pub mod vault_cli;
 
+pub use binary::Binary;
 pub use fake_aws::{AwsFault, FakeAws};
 pub use fake_azure::{AzureFault, FakeAzure};
 pub use fake_okta::{FakeOkta, OktaFault};

@@ -62,7 +62,7 @@ AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS. Default --timeout: 180 s.";
 #[derive(Debug, Parser)]
 #[command(
     name = "rotate-aws-access-key",
-    version,
+    version = common::build_info::VERSION,
     about = "Rotates an IAM user's access key and stores it in the Keeper record (Gateway PAM script)."
 )]
 pub struct Args {

@@ -56,7 +56,7 @@ Hosts: AZURE_AUTHORITY_HOST, MICROSOFT_GRAPH_URL. Default --timeout: 180 s.";
 #[derive(Debug, Parser)]
 #[command(
     name = "rotate-azure-app-secret",
-    version,
+    version = common::build_info::VERSION,
     about = "Rotates an Entra ID application's client secret and stores it in the Keeper record (Gateway PAM script)."
 )]
 pub struct Args {

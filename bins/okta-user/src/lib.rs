@@ -45,7 +45,7 @@ Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
 #[derive(Debug, Parser)]
 #[command(
     name = "rotate-okta-user",
-    version,
+    version = common::build_info::VERSION,
     about = "Rotates an Okta user's password through the Okta API (Keeper Gateway PAM script)."
 )]
 pub struct Args {

@@ -44,7 +44,7 @@ Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
 #[derive(Debug, Parser)]
 #[command(
     name = "rotate-rest-api",
-    version,
+    version = common::build_info::VERSION,
     about = "Rotates an account's password with one REST call (Keeper Gateway PAM script)."
 )]
 pub struct Args {
