@@ -10,6 +10,7 @@
 //! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
 //! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol |
+//! | [`template`] | the record templates in `templates/`, read back for the tests |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`net`] | network faults: refused ports, servers that hang up |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
@@ -31,6 +32,7 @@ pub mod fake_vault;
 pub mod net;
 pub mod runner;
 pub mod scenario;
+pub mod template;
 pub mod vault_cli;
 
 pub use binary::Binary;
