@@ -2,6 +2,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`build_info`] | what `--version` prints: version, git commit, build date |
 //! | [`gateway`] | the Gateway's input: one base64 line on stdin |
 //! | [`records`] | the record dictionaries, looked up by label or type |
 //! | [`secret`] | the redacting, zeroizing secret type and the output redactor |
@@ -18,6 +19,7 @@
 //! | [`driver`] | the rotation driver: the `main` of every binary |
 //! | [`cli`] | the panic hook and guard, logging set-up, async from sync code |
 
+pub mod build_info;
 pub mod change;
 pub mod cli;
 pub mod deadline;
@@ -37,5 +39,6 @@ pub mod verify;
 pub use error::{Error, Exit, Location, Result};
 pub use secret::Secret;
 
-/// The version every binary prints for `--version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version every binary prints for `--version` (with the commit, and
+/// the build date of a dist build).
+pub const VERSION: &str = build_info::VERSION;

@@ -2,6 +2,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`binary`] | which build a test runs: cargo's, or the one in `KEEPER_ROTATORS_BIN_DIR` |
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
 //! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4, with lagging listings |
@@ -9,6 +10,7 @@
 //! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
 //! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol, failing as the real one does (late, held, truncated, refused saves) |
+//! | [`template`] | the record templates in `templates/`, read back for the tests |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`faults`] | the fault vocabulary ([`faults::FaultKind`]), arming ([`faults::Armable`]), gates, and the fault-injecting proxy in front of every HTTP fake |
 //! | [`net`] | network faults: refused ports, servers that hang up |
@@ -22,6 +24,7 @@
 )]
 
 pub mod bench;
+pub mod binary;
 pub mod demo;
 pub mod fake_aws;
 pub mod fake_azure;
@@ -33,8 +36,10 @@ pub mod net;
 pub mod runner;
 pub mod scenario;
 pub mod sshd;
+pub mod template;
 pub mod vault_cli;
 
+pub use binary::Binary;
 pub use fake_aws::{AwsFault, FakeAws};
 pub use fake_azure::{AzureFault, FakeAzure};
 pub use fake_okta::{FakeOkta, OktaFault};

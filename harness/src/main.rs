@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use harness::{Scenario, bench, demo};
 
 #[derive(Debug, Parser)]
-#[command(name = "harness", version, about = "The keeper-rotators test harness.")]
+#[command(name = "harness", version = common::build_info::VERSION, about = "The keeper-rotators test harness.")]
 struct Args {
     #[command(subcommand)]
     command: Command,

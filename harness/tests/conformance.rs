@@ -27,9 +27,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use harness::demo::find_binary;
 use harness::faults::{Armable, FaultKind};
-use harness::{FakeAws, FakeAzure, FakeOkta, FakeRest, FakeVault, Outcome, Run, Scenario};
+use harness::{Binary, FakeAws, FakeAzure, FakeOkta, FakeRest, FakeVault, Outcome, Run, Scenario};
 
 /// A request counts as unanswered after this long.
 const REQUEST_TIMEOUT: &str = "2";
@@ -40,10 +39,12 @@ const HOLD: Duration = Duration::from_secs(4);
 /// A rotator of this workspace, from `KEEPER_ROTATORS_BIN_DIR` or the
 /// target directory the harness was built into (the whole workspace is built
 /// by `cargo nextest run --workspace`).
-fn binary(name: &str) -> PathBuf {
-    let built = PathBuf::from(env!("CARGO_BIN_EXE_harness"));
-    let dir = built.parent().map(PathBuf::from);
-    find_binary(name, dir.as_deref()).unwrap_or_else(|e| panic!("{e}"))
+fn binary(name: &'static str) -> PathBuf {
+    let harness = PathBuf::from(env!("CARGO_BIN_EXE_harness"));
+    let built = harness.with_file_name(name).display().to_string();
+    Binary::new(name, Box::leak(built.into_boxed_str()))
+        .path()
+        .to_owned()
 }
 
 /// One binary and its fakes.

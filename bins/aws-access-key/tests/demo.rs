@@ -5,7 +5,7 @@ use std::path::Path;
 #[test]
 fn the_demo_rotates_the_key_and_stores_a_live_secret() {
     let report =
-        harness::demo::aws_access_key(Path::new(env!("CARGO_BIN_EXE_rotate-aws-access-key")))
+        harness::demo::aws_access_key(Path::new(&harness::binary!("rotate-aws-access-key")))
             .expect("the demo runs");
     assert!(report.ok, "{}", report.text);
     assert!(

@@ -13,7 +13,7 @@ use harness::faults::{Armable, FaultKind};
 use harness::runner::overlap;
 use harness::{AwsFault, FakeAws, FakeVault, Fault, Outcome, Run, Scenario};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rotate-aws-access-key");
+const BIN: harness::Binary = harness::binary!("rotate-aws-access-key");
 const USER_UID: &str = "PamUserUid000000000001";
 const ADMIN_ID: &str = "AKIAADMINKEY00000001";
 const ADMIN_SECRET: &str = "admin-secret-access-key-000000000000001";

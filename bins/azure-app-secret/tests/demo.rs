@@ -5,7 +5,7 @@ use std::path::Path;
 #[test]
 fn the_demo_rotates_the_secret_and_stores_a_live_one() {
     let report =
-        harness::demo::azure_app_secret(Path::new(env!("CARGO_BIN_EXE_rotate-azure-app-secret")))
+        harness::demo::azure_app_secret(Path::new(&harness::binary!("rotate-azure-app-secret")))
             .expect("the demo runs");
     assert!(report.ok, "{}", report.text);
     assert!(

@@ -13,7 +13,7 @@ use harness::faults::{Armable, FaultKind};
 use harness::runner::overlap;
 use harness::{AzureFault, FakeAzure, FakeVault, Fault, Outcome, Run, Scenario};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rotate-azure-app-secret");
+const BIN: harness::Binary = harness::binary!("rotate-azure-app-secret");
 const TENANT: &str = "72f988bf-0000-4000-8000-000000000001";
 const ADMIN_APP: &str = "11111111-0000-4000-8000-00000000a001";
 const ADMIN_OBJ: &str = "aaaaaaaa-0000-4000-8000-00000000a001";

@@ -4,7 +4,7 @@ use std::path::Path;
 
 #[test]
 fn the_demo_changes_the_password_and_masks_every_secret() {
-    let report = harness::demo::okta_user(Path::new(env!("CARGO_BIN_EXE_rotate-okta-user")))
+    let report = harness::demo::okta_user(Path::new(&harness::binary!("rotate-okta-user")))
         .expect("the demo runs");
     assert!(report.ok, "{}", report.text);
     assert!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use harness::fake_okta::Policy;
 use harness::{FakeOkta, OktaFault, Outcome, Run, Scenario};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rotate-okta-user");
+const BIN: harness::Binary = harness::binary!("rotate-okta-user");
 const TOKEN: &str = "00okta-api-token-value-0000000000000001";
 const LOGIN: &str = "alice@example.com";
 const OLD: &str = "Old-Okta-Passw0rd-1";

@@ -9,7 +9,7 @@
 use assert_cmd::Command;
 use harness::{FakeRest, Run, Scenario};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rotate-rest-api");
+const BIN: harness::Binary = harness::binary!("rotate-rest-api");
 
 fn stdout_of(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();
@@ -41,10 +41,18 @@ fn help_lists_the_fields_read_and_written_env_vars_and_exit_codes() {
 }
 
 #[test]
-fn version_prints_the_name_and_version() {
-    assert_eq!(
-        stdout_of(&["--version"]).trim(),
-        format!("rotate-rest-api {}", env!("CARGO_PKG_VERSION"))
+fn version_prints_the_name_version_and_commit_on_one_line() {
+    // A dist build adds ", built YYYY-MM-DD" and, from uncommitted changes,
+    // "-dirty" after the commit: hence a prefix, not the whole line.
+    let version = stdout_of(&["--version"]);
+    let expected = format!(
+        "rotate-rest-api {} (commit {}",
+        env!("CARGO_PKG_VERSION"),
+        common::build_info::COMMIT
+    );
+    assert!(
+        version.starts_with(&expected) && version.ends_with(")\n") && version.lines().count() == 1,
+        "{version:?} should start with {expected:?}"
     );
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 #[test]
 fn the_quick_start_demo_rotates_the_password_and_masks_every_secret() {
-    let report = harness::demo::rest_api(Path::new(env!("CARGO_BIN_EXE_rotate-rest-api")))
+    let report = harness::demo::rest_api(Path::new(&harness::binary!("rotate-rest-api")))
         .expect("the demo runs");
     assert!(report.ok, "{}", report.text);
     assert!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use harness::{FakeRest, Outcome, Run, Scenario};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rotate-rest-api");
+const BIN: harness::Binary = harness::binary!("rotate-rest-api");
 
 fn run_input(name: &str) -> Outcome {
     Run::new(BIN)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use harness::net::{HangUpServer, refused_port};
 use harness::{FakeRest, Outcome, Reply, Run, Scenario};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rotate-rest-api");
+const BIN: harness::Binary = harness::binary!("rotate-rest-api");
 /// The token of the API record `ApiRecordUid0000000001` in the fixtures.
 const TOKEN: &str = "api-token-0001-x7";
 const ACCOUNT: &str = "alice@example.com";
