@@ -52,6 +52,13 @@ pub trait Rotator {
     /// the record's rotation lease from before planning to the end.
     const LEASE: bool = false;
 
+    /// Whether this run takes the lease: [`Rotator::LEASE`] unless the
+    /// binary decides from the input (a run that will not write to the
+    /// vault need not open it).
+    fn wants_lease(_run: &Run) -> bool {
+        Self::LEASE
+    }
+
     /// What [`Rotator::plan`] decided; it may borrow from the run's input.
     type Plan<'r>;
 
@@ -241,14 +248,15 @@ fn execute<R: Rotator>(args: &Args) -> Result<String> {
         ));
     }
 
-    if R::LEASE {
+    let lease = R::wants_lease(&run);
+    if lease {
         run.take_lease()?;
     }
     change::set_phase(Phase::Planning);
     let planned = R::plan(&run);
     change::set_phase(Phase::Applying);
     let result = planned.and_then(|plan| R::apply(plan, &run));
-    if R::LEASE {
+    if lease {
         run.release_lease();
     }
     result.map_err(discipline)

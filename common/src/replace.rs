@@ -112,6 +112,13 @@ pub trait Credentials {
     fn before_retire(&mut self, _new: &Self::New) -> Step<()> {
         Ok(())
     }
+    /// After the listing confirmed the retired credentials are gone: which
+    /// of them does the service still accept? (An SSH key may also sit in a
+    /// second authorized_keys file.) Each one named here ends the run with
+    /// exit 3. By default the listing is trusted.
+    fn still_accepted(&mut self, _retired: &[String]) -> Step<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// How long a listing may lag behind a deletion: the confirmation reads
     /// again until settled, this many times, this far apart.
     fn settle(&self) -> (u32, Duration) {
@@ -471,6 +478,25 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
                     "after the rotation {holder} does not list the new {noun} {id}, which \
                      {location} holds: check the {noun}s of {holder} and the record"
                 )));
+            }
+            match cloud.still_accepted(&removed) {
+                Ok(accepted) if !accepted.is_empty() => {
+                    return Err(Error::OldNotRetired(format!(
+                        "{noun}(s) {} of {holder} were revoked but are still accepted; the new \
+                         {noun} {id} is stored in {location} and works. Find where else they are \
+                         trusted and remove them",
+                        accepted.join(", ")
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let note = format!(
+                        "checking that the revoked {noun}s are refused failed ({e}); they were \
+                         removed from the listing"
+                    );
+                    tracing::warn!("{note}");
+                    notes.push(note);
+                }
             }
             let strangers: Vec<&String> = ids
                 .iter()
@@ -1134,6 +1160,61 @@ mod tests {
         let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
         assert_eq!(exit_of(&result), Exit::OldNotRetired);
         assert_names(&result, &["OLD"]);
+    }
+
+    #[test]
+    fn a_revoked_credential_the_service_still_accepts_exits_3() {
+        struct Stubborn(Service);
+        impl Credentials for Stubborn {
+            type New = String;
+            fn noun(&self) -> &'static str {
+                self.0.noun()
+            }
+            fn holder(&self) -> String {
+                self.0.holder()
+            }
+            fn id(new: &String) -> &str {
+                new
+            }
+            fn create(&mut self) -> Step<String> {
+                self.0.create()
+            }
+            fn find_created(&mut self, before: &[String]) -> Step<Found> {
+                self.0.find_created(before)
+            }
+            fn revoke(&mut self, id: &str) -> Step<()> {
+                self.0.revoke(id)
+            }
+            fn probe(&mut self, new: &String) -> std::result::Result<(), String> {
+                self.0.probe(new)
+            }
+            fn list(&mut self) -> Step<Vec<String>> {
+                self.0.list()
+            }
+            fn still_accepted(&mut self, retired: &[String]) -> Step<Vec<String>> {
+                Ok(retired.to_vec())
+            }
+            fn settle(&self) -> (u32, Duration) {
+                self.0.settle()
+            }
+        }
+        let _g = guard();
+        let mut svc = Stubborn(service(&["OLD"]));
+        let mut rec = Record::default();
+        let verify = Verify {
+            successes: 1,
+            interval: Duration::from_millis(1),
+            timeout: Duration::from_millis(50),
+        };
+        let deadline = Deadline::after(Duration::from_secs(30));
+        let checks = Checks {
+            verify: &verify,
+            deadline: &deadline,
+            reserve: Duration::ZERO,
+        };
+        let result = replace(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]), checks);
+        assert_eq!(exit_of(&result), Exit::OldNotRetired);
+        assert_names(&result, &["OLD", "still accepted"]);
     }
 
     #[test]
