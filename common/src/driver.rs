@@ -161,6 +161,13 @@ impl Run {
         self.vault()?.fetch(&uid)
     }
 
+    /// The last write of a finished rotation: `changes` to the user record,
+    /// with the lease cleared in the same save.
+    pub fn finish(&self, changes: &[crate::vault::Change]) -> Result<()> {
+        let uid = self.input.require_user_record_uid()?.to_owned();
+        crate::lease::finish(&mut *self.vault()?, &uid, changes)
+    }
+
     fn take_lease(&self) -> Result<()> {
         let uid = self.input.require_user_record_uid()?.to_owned();
         let ttl = self.deadline.remaining() + Duration::from_secs(60);

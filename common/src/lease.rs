@@ -149,6 +149,21 @@ pub fn release(vault: &mut Vault) -> Result<()> {
     Ok(())
 }
 
+/// Saves `changes` to record `uid` and, if this run holds the lease on it,
+/// clears the lease in the same save: a finished rotation's last write.
+pub fn finish(vault: &mut Vault, uid: &str, changes: &[Change]) -> Result<()> {
+    let mut all = changes.to_vec();
+    let holds = vault.held_lease().is_some_and(|(held, _)| held == uid);
+    if holds {
+        all.push(Change::text(FIELD, ""));
+    }
+    vault.update(uid, &all)?;
+    if holds {
+        vault.drop_lease();
+    }
+    Ok(())
+}
+
 /// A save to a leased record: the lease must still be `run_id`'s.
 pub fn check_held(record: &VaultRecord, run_id: &str) -> Result<()> {
     match read(record)? {

@@ -400,6 +400,8 @@ pub struct Vault {
     config_path: PathBuf,
     deadline: Deadline,
     lease: Option<HeldLease>,
+    /// The last record read, per uid, until the next save to it.
+    cache: std::collections::HashMap<String, VaultRecord>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -471,6 +473,7 @@ impl Vault {
             config_path: config.path.clone(),
             deadline,
             lease: None,
+            cache: std::collections::HashMap::new(),
         })
     }
 
@@ -512,7 +515,7 @@ impl Vault {
                 }
             }
         };
-        records
+        let record = records
             .into_iter()
             .find(|r| r.uid == uid)
             .map(|inner| VaultRecord { inner })
@@ -521,7 +524,14 @@ impl Vault {
                     "record {uid} is not in the vault, or not shared with the Gateway's \
                      application: share its folder with the application"
                 ))
-            })
+            })?;
+        self.cache.insert(
+            uid.to_owned(),
+            VaultRecord {
+                inner: record.inner.clone(),
+            },
+        );
+        Ok(record)
     }
 
     /// Sets `changes` on record `uid` and saves it.
@@ -554,10 +564,32 @@ impl Vault {
         check: impl Fn(&VaultRecord) -> Result<()>,
     ) -> Result<VaultRecord> {
         crate::change::ensure_applying(&format!("saving record {uid}"))?;
+        // The record as last read, if nothing was saved since: saving from it
+        // spares a round trip; if it is stale, the revision check refuses the
+        // save and the record is fetched fresh.
+        let mut cached = self.cache.remove(uid);
+        let result = self.save_attempts(uid, changes, &check, &mut cached);
+        self.cache.remove(uid);
+        result
+    }
+
+    fn save_attempts(
+        &mut self,
+        uid: &str,
+        changes: &[Change],
+        check: &impl Fn(&VaultRecord) -> Result<()>,
+        cached: &mut Option<VaultRecord>,
+    ) -> Result<VaultRecord> {
         let mut attempt = 0;
         loop {
-            attempt += 1;
-            let mut record = self.fetch(uid)?;
+            let from_cache = cached.is_some();
+            let mut record = match cached.take() {
+                Some(record) => record,
+                None => {
+                    attempt += 1;
+                    self.fetch(uid)?
+                }
+            };
             self.check_lease(&record)?;
             check(&record)?;
             let revision = record.revision();
@@ -567,6 +599,9 @@ impl Vault {
             let inner = record.inner.clone();
             match self.call(move |sm| sm.update_secret(inner)) {
                 Ok(()) => return Ok(record),
+                Err(CallError::Sdk(e)) if is_conflict(&e) && from_cache => {
+                    tracing::debug!("record {uid} changed since it was read; fetching it again");
+                }
                 Err(CallError::Sdk(e)) if is_conflict(&e) => {
                     if attempt >= MAX_SAVE_ATTEMPTS {
                         return Err(Error::Failed(format!(

@@ -203,11 +203,12 @@ impl Rotator for AwsAccessKey {
             },
         )?;
         let removed = replaced.removed;
-        if !removed.is_empty()
-            && let Err(e) = run
-                .vault()
-                .and_then(|mut v| v.update(user_uid, &[Change::text(REMOVED, removed.join(", "))]))
-        {
+        let note: Vec<Change> = if removed.is_empty() {
+            Vec::new()
+        } else {
+            vec![Change::text(REMOVED, removed.join(", "))]
+        };
+        if let Err(e) = run.finish(&note) {
             tracing::warn!(
                 "the key was rotated, but noting the removed key ids in {REMOVED} failed: {e}"
             );

@@ -788,3 +788,33 @@ fn a_create_whose_answer_was_lost_names_the_key_that_appeared_and_exits_4() {
     assert_eq!(w.stored_id(), STORED_ID);
     assert_eq!(w.aws.proxy().count("CreateAccessKey"), 1, "never resent");
 }
+
+#[test]
+fn a_rotation_makes_six_vault_round_trips() {
+    let w = world();
+    w.run("admin-record.json", &[]).assert_exit(0);
+    // Take the lease (read, save); store the new key (read for the current
+    // revision, save); read the record again before retiring; note the
+    // removed key and clear the lease in one save from that read.
+    assert_eq!(
+        w.vault.endpoints(),
+        [
+            "get_secret",
+            "update_secret",
+            "get_secret",
+            "update_secret",
+            "get_secret",
+            "update_secret"
+        ]
+    );
+    assert_eq!(
+        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        w.vault
+            .field(USER_UID, "Access_Key_ID_Removed_during_previous_rotation")
+            .as_deref(),
+        Some(STORED_ID)
+    );
+}
