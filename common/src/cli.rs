@@ -48,11 +48,22 @@ pub fn debug_panic(input: &GatewayInput) {
     panic!("forced panic holding {secret}");
 }
 
-/// Runs `future` to completion on a single-threaded runtime.
+/// Runs `future` to completion on the process's one single-threaded
+/// runtime, built on first use. One runtime for the whole run, not one per
+/// call: building a runtime costs time, and the HTTP client's pooled
+/// connections belong to the runtime they were opened on, so a second
+/// request reuses the first one's connection only on the same runtime.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    static RUNTIME: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    let runtime = RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
         .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
     Ok(runtime.block_on(future))
 }
