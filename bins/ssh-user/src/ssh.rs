@@ -323,6 +323,15 @@ impl fmt::Display for SshError {
 impl std::error::Error for SshError {}
 
 impl SshError {
+    /// Whether the command's input (the secret or the new content) had been
+    /// sent when this happened: then the change may have been applied.
+    pub fn input_sent(&self) -> bool {
+        match self {
+            Self::Lost { stdin_sent, .. } | Self::Timeout { stdin_sent, .. } => *stdin_sent,
+            _ => false,
+        }
+    }
+
     /// The error with the exit code its state calls for, when nothing
     /// reconciles it first: a missing or wrong pin and an unautomatable
     /// login are configuration (2, nothing sent); failures before any input
@@ -533,6 +542,12 @@ impl Session {
 
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// Whether the connection has ended (the server closed it, or it was
+    /// lost): a new one is needed.
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
     }
 
     /// Tries `credential` for `user`. A password is tried with the
