@@ -596,14 +596,16 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
     let mut args = owner_args(owner, user, READ_KEYS);
     args.push(path);
     let stdin = sudo_password_line(owner, admin_password)?;
-    let out = session.exec(AS_OWNER, &args, &stdin, false).await?;
+    // Raw, not redacted: the content is written back, so it must be exact.
+    let (out, raw) = session.exec_raw(AS_OWNER, &args, &stdin, false).await?;
     if !out.success() {
         return Err(KeysError::Failed(failure("reading authorized_keys", &out)));
     }
-    let (head, rest) = out
-        .stdout
-        .split_once('\n')
-        .unwrap_or((out.stdout.as_str(), ""));
+    let (head, rest) = match raw.iter().position(|&b| b == b'\n') {
+        Some(at) => (&raw[..at], &raw[at + 1..]),
+        None => (&raw[..], &raw[raw.len()..]),
+    };
+    let head = String::from_utf8_lossy(head);
     let words: Vec<&str> = head.split_whitespace().collect();
     match words.as_slice() {
         ["keeper-ak", "absent"] => Ok(KeysFile::Absent),
@@ -618,13 +620,18 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
                     crate::ssh::MAX_OUTPUT
                 )));
             }
-            if sha256_hex(rest.as_bytes()) != *sha {
+            if sha256_hex(rest) != *sha {
                 return Err(KeysError::Failed(format!(
-                    "{path} did not arrive intact (its sha256 differs; is it valid UTF-8?)"
+                    "{path} did not arrive intact (its sha256 differs)"
                 )));
             }
+            let Ok(content) = std::str::from_utf8(rest) else {
+                return Err(KeysError::Failed(format!(
+                    "{path} is not valid UTF-8; refusing to edit it"
+                )));
+            };
             Ok(KeysFile::Present {
-                content: rest.to_owned(),
+                content: content.to_owned(),
                 sha256: (*sha).to_owned(),
                 mode: (*mode).to_owned(),
             })

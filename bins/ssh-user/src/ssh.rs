@@ -714,6 +714,35 @@ impl Session {
         stdin: &[u8],
         pty: bool,
     ) -> Result<Output, SshError> {
+        self.collect(script, args, stdin, pty)
+            .await
+            .map(Collector::finish)
+    }
+
+    /// [`Session::exec`], also returning stdout exactly as it arrived, not
+    /// redacted: for reading a file that must come back byte for byte
+    /// (`authorized_keys`: its public keys may contain a fragment that
+    /// equals a registered secret's, such as a line of an OpenSSH private
+    /// key, which embeds its public key). Never print the raw bytes.
+    pub async fn exec_raw(
+        &self,
+        script: &'static str,
+        args: &[&str],
+        stdin: &[u8],
+        pty: bool,
+    ) -> Result<(Output, Zeroizing<Vec<u8>>), SshError> {
+        let collected = self.collect(script, args, stdin, pty).await?;
+        let raw = Zeroizing::new(collected.stdout.clone());
+        Ok((collected.finish(), raw))
+    }
+
+    async fn collect(
+        &self,
+        script: &'static str,
+        args: &[&str],
+        stdin: &[u8],
+        pty: bool,
+    ) -> Result<Collector, SshError> {
         let line = command_line(script, args);
         if secret::redact(&line) != line {
             return Err(SshError::SecretInCommandLine);
@@ -736,7 +765,7 @@ impl Session {
         stdin: &[u8],
         pty: bool,
         sent: Arc<std::sync::atomic::AtomicBool>,
-    ) -> Result<Output, SshError> {
+    ) -> Result<Collector, SshError> {
         let mut channel =
             self.handle
                 .channel_open_session()
@@ -787,7 +816,7 @@ impl Session {
                 }
                 Some(msg) => {
                     if output.take(msg) {
-                        return Ok(output.finish());
+                        return Ok(output);
                     }
                 }
                 None => {
@@ -819,12 +848,12 @@ impl Session {
             match channel.wait().await {
                 Some(msg) => {
                     if output.take(msg) {
-                        return Ok(output.finish());
+                        return Ok(output);
                     }
                 }
                 None => {
                     if output.status.is_some() {
-                        return Ok(output.finish());
+                        return Ok(output);
                     }
                     return Err(SshError::Lost {
                         stage: "waiting for a remote command",
