@@ -71,7 +71,8 @@ impl Conn {
     /// Connects, checks the host key, and logs in as `login` with the first
     /// of `credentials` the server accepts. No pin: with `trust_on_first_use`
     /// the key seen is trusted for this run ([`HostKey::TrustedOnFirstUse`]);
-    /// without it, exit 2 printing the key, before anything is sent.
+    /// without it, exit 2 printing the key, before anything is sent. A
+    /// refused login is exit 1 ending with `fix` (what to correct).
     pub fn open(
         endpoint: HostPort,
         pins: Option<HostKeyPins>,
@@ -79,6 +80,7 @@ impl Conn {
         deadline: Deadline,
         login: &str,
         credentials: Vec<Login>,
+        fix: &str,
     ) -> Result<(Self, HostKey)> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -122,7 +124,12 @@ impl Conn {
             Err(e) => return Err(e.into_error()),
         };
         conn.session = Some(session);
-        conn.log_in().map_err(|e| conn.admin_error(e))?;
+        conn.log_in().map_err(|e| match e {
+            SshError::AuthRejected { .. } => {
+                Error::Failed(format!("{e}: {fix}; nothing was changed"))
+            }
+            other => other.into_error(),
+        })?;
         Ok((conn, host_key))
     }
 
@@ -243,16 +250,5 @@ impl Conn {
             user: self.login.clone(),
             methods,
         })
-    }
-
-    fn admin_error(&self, error: SshError) -> Error {
-        match error {
-            SshError::AuthRejected { .. } => Error::Failed(format!(
-                "{error}: the admin credential does not log in to {}; update the admin record \
-                 (nothing was changed)",
-                self.endpoint.address()
-            )),
-            other => other.into_error(),
-        }
     }
 }

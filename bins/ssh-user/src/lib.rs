@@ -215,6 +215,13 @@ impl Rotator for SshUser {
             run.deadline,
             &admin.login,
             credentials,
+            &match &admin.source {
+                Source::SelfRotation => format!(
+                    "there is no admin record, so '{user}' logs in with the record's current \
+                     password (oldPassword), which must be the password the machine has"
+                ),
+                other => format!("update the admin credential in {}", other.describe()),
+            },
         )?;
         tracing::info!(
             "machine '{}' at {}: host key {} ({})",

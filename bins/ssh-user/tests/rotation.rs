@@ -358,6 +358,28 @@ fn without_an_admin_the_user_changes_their_own_password_with_passwd() {
 }
 
 #[test]
+fn an_admin_password_the_machine_refuses_exits_1_naming_the_admin_record() {
+    let setup = Setup::default()
+        .user(User::new("ops").password(ADMIN_PW))
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let mut w = World::new(sshd, "sudo-admin.json");
+    w.scenario = w.scenario.clone().record_field(
+        "SshAdminRecordUid00001",
+        "password",
+        json!("Stale-Admin-pw-3"),
+    );
+    w.run(&[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("the server refused the credential for 'ops'")
+        .assert_stderr_has("update the admin credential in attached record 'web-1 ops'");
+    w.assert_password(OLD_PW);
+}
+
+#[test]
 fn an_expired_password_stops_self_rotation_before_anything_is_sent_exit_1() {
     let Some(sshd) = Sshd::start(&Setup::default().user(alice().expired())) else {
         return;
