@@ -381,7 +381,17 @@ impl Rotator for SshUser {
         }
 
         let key_done = match (&key, user_uid) {
-            (Some(plan), Some(uid)) => Some(rotate_key(run, &mut conn, plan, uid, user, &admin)?),
+            (Some(plan), Some(uid)) => Some(
+                rotate_key(run, &mut conn, plan, uid, user, &admin).map_err(|e| {
+                    with_note(
+                        e,
+                        &format!(
+                            "The password of '{user}' was not changed (the record keeps the old \
+                             one)"
+                        ),
+                    )
+                })?,
+            ),
             (Some(_), None) => {
                 return Err(Error::missing("userRecordUid", Location::Params));
             }
@@ -398,7 +408,7 @@ impl Rotator for SshUser {
         conn.close();
         let key_note = key_done
             .as_deref()
-            .map(|done| format!(" The SSH key had been rotated: {done}."))
+            .map(|done| format!(" The SSH key was rotated: {done}."))
             .unwrap_or_default();
         match changed {
             Ok(evidence) => Ok(format!(
@@ -417,9 +427,8 @@ impl Rotator for SshUser {
             )),
             Err(NotChanged::Refused(why)) if key_done.is_some() => {
                 Err(Error::OldNotRetired(format!(
-                    "the SSH key was rotated and stored, but the password was not changed: \
-                     {why}. The password of '{user}' is still the old one, as the record keeps \
-                     it.{key_note}"
+                    "the password was not changed: {why}. The password of '{user}' is still the \
+                     old one, which the record keeps; rotate again to change it.{key_note}"
                 )))
             }
             Err(NotChanged::Refused(why)) => Err(Error::Failed(format!(
@@ -430,6 +439,17 @@ impl Rotator for SshUser {
                  record's password by hand.{key_note}"
             ))),
         }
+    }
+}
+
+/// `error` with `note` appended to its message (the kinds that carry one).
+fn with_note(error: Error, note: &str) -> Error {
+    match error {
+        Error::Failed(text) => Error::Failed(format!("{text}. {note}")),
+        Error::Config(text) => Error::Config(format!("{text}. {note}")),
+        Error::OldNotRetired(text) => Error::OldNotRetired(format!("{text}. {note}")),
+        Error::NeedsAttention(text) => Error::NeedsAttention(format!("{text}. {note}")),
+        other => other,
     }
 }
 

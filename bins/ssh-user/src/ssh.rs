@@ -259,9 +259,11 @@ impl fmt::Display for SshError {
             Self::NoPin { address, seen } => write!(
                 f,
                 "the machine record has no 'SSH Host Key': {address} presented {} ({}). Check \
-                 it out of band (ssh-keyscan {} from the gateway, or the host's console output) \
-                 and store that line in the machine record's custom field 'SSH Host Key'",
-                seen.line, seen.fingerprint, address
+                 it out of band ({} from the gateway, or the host's console output) and store \
+                 that line in the machine record's custom field 'SSH Host Key'",
+                seen.line,
+                seen.fingerprint,
+                keyscan_command(address)
             ),
             Self::HostKeyChanged { address, seen } => {
                 let list: Vec<String> = seen
@@ -359,6 +361,21 @@ impl SshError {
                 }
             }
         }
+    }
+}
+
+/// The `ssh-keyscan` command that shows `address`'s host keys (`host:port`,
+/// IPv6 in brackets).
+pub fn keyscan_command(address: &str) -> String {
+    let (host, port) = match address.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, port),
+        _ => (address, "22"),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if port == "22" {
+        format!("ssh-keyscan {host}")
+    } else {
+        format!("ssh-keyscan -p {port} {host}")
     }
 }
 
@@ -1158,6 +1175,19 @@ mod tests {
             let text = error.to_string();
             assert_eq!(error.into_error().exit().code(), code, "{text}");
         }
+    }
+
+    #[test]
+    fn the_keyscan_hint_names_the_port_and_an_ipv6_host_without_brackets() {
+        assert_eq!(keyscan_command("web.example:22"), "ssh-keyscan web.example");
+        assert_eq!(
+            keyscan_command("127.0.0.1:2222"),
+            "ssh-keyscan -p 2222 127.0.0.1"
+        );
+        assert_eq!(
+            keyscan_command("[2001:db8::1]:2200"),
+            "ssh-keyscan -p 2200 2001:db8::1"
+        );
     }
 
     #[test]

@@ -634,7 +634,8 @@ fn an_old_key_also_in_authorized_keys2_is_still_accepted_exit_3_and_the_password
             fingerprint_of(&old),
             w.sshd.port()
         ))
-        .assert_stderr_has("sshd also reads /home/alice/.ssh/authorized_keys2");
+        .assert_stderr_has("sshd also reads /home/alice/.ssh/authorized_keys2")
+        .assert_stderr_has("The password of 'alice' was not changed");
     let new = w.stored_key().unwrap();
     assert_ne!(new, old, "the new key is stored");
     assert_eq!(w.authorized_keys(), format!("{} {TAG}\n", public_of(&new)));
@@ -655,8 +656,9 @@ fn a_password_refused_after_the_key_was_rotated_exits_3_with_the_key_stored() {
     w.run(&[])
         .assert_exit(3)
         .assert_clean()
-        .assert_stderr_has("the SSH key was rotated and stored, but the password was not changed")
-        .assert_stderr_has("The password of 'alice' is still the old one");
+        .assert_stderr_has("the password was not changed: changing the password failed")
+        .assert_stderr_has("The password of 'alice' is still the old one")
+        .assert_stderr_has("The SSH key was rotated: new ssh-ed25519 key");
     let new = w.stored_key().unwrap();
     assert!(w.key_works("alice", &new));
     assert!(!w.key_works("alice", &old));
@@ -811,7 +813,7 @@ fn without_a_pin_nothing_is_sent_and_exit_2_prints_the_servers_key() {
             w.sshd.port(),
             w.sshd.host_key()
         ))
-        .assert_stderr_has("ssh-keyscan");
+        .assert_stderr_has(&format!("ssh-keyscan -p {} 127.0.0.1", w.sshd.port()));
     let log = w.sshd.log();
     assert!(
         !log.contains("Accepted") && !log.contains("Failed"),
