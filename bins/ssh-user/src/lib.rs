@@ -113,11 +113,11 @@ User record (the vault's copy when the key is rotated, else the Gateway's):
   ssh_admin_record_title  custom, optional: the title of the admin record to use
   password_hash_locally   custom, optional: true sends chpasswd -e a SHA-512-crypt hash made
                           here, so sudo's I/O log never sees the password (default false)
-  rotation_lease          custom text: written: held while a key rotation runs (one run at a
-                          time per record), cleared at the end
+  rotation_lease          custom text: written: held while a run that uses the vault runs
+                          (one run at a time per record), cleared at the end
 
 The key goes first, the password last (the Gateway stores newPassword on exit 0 only):
-after an exit 3 or 4 from the key, the password is unchanged. Default --timeout: 60 s.";
+when the key part does not succeed, the password is not changed. Default --timeout: 60 s.";
 
 /// The rotator.
 #[derive(Debug)]
