@@ -304,24 +304,31 @@ impl VaultRecord {
         Ok(self.text(name)?.map(Secret::new))
     }
 
-    /// Sets the field labelled `change.label` to its value: a standard field
-    /// with that label if the record has one (a PAM configuration's
-    /// `clientSecret`, say), else a custom field, added (as `text`, or `secret`
-    /// for a hidden value) when the record has none.
+    /// Sets the field named `change.label` to its value: the field
+    /// [`VaultRecord::text`] reads under that name (standard fields by label
+    /// then by type, then custom fields the same way), so a standard field
+    /// such as a PAM configuration's `clientSecret` or a PAM User's
+    /// `privatePEMKey` is written in place whether it carries the name as
+    /// its label or only as its type. When no field has the name, a custom
+    /// field is added (as `text`, or `secret` for a hidden value).
     pub fn set_custom(&mut self, change: &Change) {
         let value = json!([change.value.as_str()]);
-        let labelled = |f: &Value| {
-            f.get("label")
+        let named = |key: &str, f: &Value| {
+            f.get(key)
                 .and_then(Value::as_str)
                 .is_some_and(|l| l.eq_ignore_ascii_case(&change.label))
         };
         let dict = &mut self.inner.record_dict;
         for section in ["fields", "custom"] {
-            if let Some(Value::Array(fields)) = dict.get_mut(section)
-                && let Some(Value::Object(field)) = fields.iter_mut().find(|f| labelled(f))
-            {
-                field.insert("value".to_owned(), value);
-                return;
+            if let Some(Value::Array(fields)) = dict.get_mut(section) {
+                let at = fields
+                    .iter()
+                    .position(|f| named("label", f))
+                    .or_else(|| fields.iter().position(|f| named("type", f)));
+                if let Some(Value::Object(field)) = at.and_then(|i| fields.get_mut(i)) {
+                    field.insert("value".to_owned(), value);
+                    return;
+                }
             }
         }
         let custom = dict
@@ -820,6 +827,70 @@ fn sdk_error(error: &KSMRError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(dict: Value) -> VaultRecord {
+        let Value::Object(map) = dict else {
+            panic!("a record is an object")
+        };
+        VaultRecord {
+            inner: SdkRecord {
+                uid: "u1".into(),
+                title: "t".into(),
+                record_dict: map.into_iter().collect(),
+                ..SdkRecord::default()
+            },
+        }
+    }
+
+    fn values(record: &VaultRecord, section: &str) -> Vec<Value> {
+        record.inner.record_dict[section]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["value"].clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_field_is_written_where_it_is_read_by_label_else_by_type() {
+        let mut by_label = record(json!({
+            "fields": [{"type": "login", "value": ["alice"]},
+                       {"type": "secret", "label": "privatePEMKey", "value": ["old"]}],
+            "custom": []
+        }));
+        by_label.set_custom(&Change::text("privatePEMKey", "new"));
+        assert_eq!(
+            values(&by_label, "fields"),
+            [json!(["alice"]), json!(["new"])]
+        );
+        assert_eq!(
+            by_label.text("privatePEMKey").unwrap().as_deref(),
+            Some("new")
+        );
+        assert!(values(&by_label, "custom").is_empty());
+
+        let mut by_type = record(json!({
+            "fields": [{"type": "privatePEMKey", "value": ["old"]}],
+            "custom": [{"type": "text", "label": "other", "value": ["x"]}]
+        }));
+        by_type.set_custom(&Change::text("privatePEMKey", "new"));
+        assert_eq!(values(&by_type, "fields"), [json!(["new"])]);
+        assert_eq!(values(&by_type, "custom"), [json!(["x"])]);
+
+        // Standard fields come before custom ones, as when reading; a missing
+        // field is added as a custom one.
+        let mut both = record(json!({
+            "fields": [{"type": "Public Key", "value": ["typed"]}],
+            "custom": [{"type": "text", "label": "Public Key", "value": ["labelled"]}]
+        }));
+        both.set_custom(&Change::text("Public Key", "new"));
+        assert_eq!(values(&both, "fields"), [json!(["new"])]);
+        both.set_custom(&Change::text("absent", "added"));
+        assert_eq!(
+            values(&both, "custom"),
+            [json!(["labelled"]), json!(["added"])]
+        );
+    }
 
     #[test]
     fn only_the_secret_config_values_are_redacted() {

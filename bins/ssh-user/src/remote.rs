@@ -30,6 +30,7 @@
 
 use std::fmt;
 
+use common::change;
 use common::secret::Secret;
 use russh::keys::ssh_key::rand_core::Rng;
 use sha_crypt::{PasswordHasher, ShaCrypt};
@@ -78,6 +79,24 @@ pub const SELF_PASSWD: &str = script!("exec passwd\n");
 /// Read-only (root): the sshd configuration that applies to one login.
 pub const SSHD_T: &str = script!("exec /usr/sbin/sshd -T -C \"user=$1,host=$2,addr=$3\"\n");
 
+/// Read-only (root): `sshd -T` for a login from the address this session
+/// comes from (`$SSH_CLIENT`), so `Match Address` blocks apply as they do to
+/// the gateway. `$1` = the user.
+pub const SSHD_T_CLIENT: &str = script!(
+    "a=${SSH_CLIENT%% *}\na=${a:-127.0.0.1}\n\
+     exec /usr/sbin/sshd -T -C \"user=$1,host=$a,addr=$a\"\n"
+);
+
+/// Read-only (root): the sha256 of `$1`'s password hash field, so the hash
+/// itself never leaves the machine. Prints `keeper-shadow <sha256>`, or
+/// `keeper-shadow absent` when the user has no shadow entry.
+pub const SHADOW_DIGEST: &str = script!(
+    "e=$(getent shadow \"$1\") || { echo 'keeper-shadow absent'; exit 0; }\n\
+     f=${e#*:}\nf=${f%%:*}\n\
+     h=$(printf '%s' \"$f\" | sha256sum) || exit 70\n\
+     printf 'keeper-shadow %s\\n' \"${h%% *}\"\n"
+);
+
 /// Read-only: a user's home directory.
 pub const HOME_OF: &str = script!("getent passwd \"$1\" | cut -d: -f6\n");
 
@@ -108,10 +127,13 @@ pub const READ_KEYS: &str = script!(
 
 /// Inner script (as the owner): replaces `$1` atomically with stdin.
 /// `$2` = the sha256 it was read with (or `absent`), `$3` = timestamp,
-/// `$4` = how many of our backups to keep. Exit 0 prints `keeper-ak written
-/// <sha256>`; 65 = symlink, 66 = changed since read, 67 = not writable.
+/// `$4` = how many of our backups to keep, `$5` = the sha256 of the new
+/// content: a stdin cut short (a connection lost mid-write) never replaces
+/// the file. Exit 0 prints `keeper-ak written <sha256>`; 65 = symlink, 66 =
+/// changed since read, 67 = not writable, 68 = the content did not arrive
+/// whole. On every non-zero exit the file is unchanged.
 pub const WRITE_KEYS: &str = script!(
-    "set -u\nf=$1 want=$2 ts=$3 keep=$4\nd=$(dirname -- \"$f\")\numask 077\n\
+    "set -u\nf=$1 want=$2 ts=$3 keep=$4 new=$5\nd=$(dirname -- \"$f\")\numask 077\n\
      if [ -L \"$f\" ] || [ -L \"$d\" ]; then echo 'keeper-ak symlink' >&2; exit 65; fi\n\
      if [ ! -d \"$d\" ]; then mkdir -m 700 -- \"$d\" || exit 67; fi\n\
      have=absent\n\
@@ -120,6 +142,8 @@ pub const WRITE_KEYS: &str = script!(
      tmp=$(mktemp \"$d/.authorized_keys.keeper-XXXXXX\") || exit 67\n\
      trap 'rm -f -- \"$tmp\"' EXIT\n\
      cat > \"$tmp\" || exit 67\n\
+     h=$(sha256sum < \"$tmp\") || exit 67\n\
+     if [ \"${h%% *}\" != \"$new\" ]; then echo 'keeper-ak incomplete' >&2; exit 68; fi\n\
      mode=600\n\
      if [ -e \"$f\" ]; then mode=$(stat -c %a \"$f\") && cp -p -- \"$f\" \"$f.keeper-$ts.bak\" || exit 67; fi\n\
      chmod \"$mode\" \"$tmp\" || exit 67\n\
@@ -365,6 +389,17 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// Whether this cause means the command never ran: sudo refused before
+    /// starting it (no rule, no terminal, no or a wrong password).
+    pub fn is_refusal_before_running(self) -> bool {
+        matches!(
+            self,
+            Self::SudoPasswordRequired | Self::NeedsTty | Self::NotAllowed | Self::WrongPassword
+        )
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.message())
@@ -485,9 +520,24 @@ pub enum KeysError {
     Symlink,
     /// The file changed between read and write: nothing written (exit 1).
     Changed,
-    /// Something else: the command's output says what.
+    /// Something else that left the file as it was: the command's output
+    /// says what.
     Failed(String),
+    /// A write whose outcome is unknown: the file may hold the new content.
+    Unknown(String),
     Ssh(SshError),
+}
+
+impl KeysError {
+    /// Whether the file may have been changed (a write that got no clear
+    /// answer).
+    pub fn may_have_changed(&self) -> bool {
+        match self {
+            Self::Unknown(_) => true,
+            Self::Ssh(e) => e.input_sent(),
+            Self::Symlink | Self::Changed | Self::Failed(_) => false,
+        }
+    }
 }
 
 impl fmt::Display for KeysError {
@@ -501,7 +551,7 @@ impl fmt::Display for KeysError {
                 "authorized_keys changed since it was read (someone else edited it): nothing \
                  was written; rotate again",
             ),
-            Self::Failed(what) => write!(f, "{what}"),
+            Self::Failed(what) | Self::Unknown(what) => write!(f, "{what}"),
             Self::Ssh(e) => write!(f, "{e}"),
         }
     }
@@ -546,14 +596,16 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
     let mut args = owner_args(owner, user, READ_KEYS);
     args.push(path);
     let stdin = sudo_password_line(owner, admin_password)?;
-    let out = session.exec(AS_OWNER, &args, &stdin, false).await?;
+    // Raw, not redacted: the content is written back, so it must be exact.
+    let (out, raw) = session.exec_raw(AS_OWNER, &args, &stdin, false).await?;
     if !out.success() {
         return Err(KeysError::Failed(failure("reading authorized_keys", &out)));
     }
-    let (head, rest) = out
-        .stdout
-        .split_once('\n')
-        .unwrap_or((out.stdout.as_str(), ""));
+    let (head, rest) = match raw.iter().position(|&b| b == b'\n') {
+        Some(at) => (&raw[..at], &raw[at + 1..]),
+        None => (&raw[..], &raw[raw.len()..]),
+    };
+    let head = String::from_utf8_lossy(head);
     let words: Vec<&str> = head.split_whitespace().collect();
     match words.as_slice() {
         ["keeper-ak", "absent"] => Ok(KeysFile::Absent),
@@ -568,13 +620,18 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
                     crate::ssh::MAX_OUTPUT
                 )));
             }
-            if sha256_hex(rest.as_bytes()) != *sha {
+            if sha256_hex(rest) != *sha {
                 return Err(KeysError::Failed(format!(
-                    "{path} did not arrive intact (its sha256 differs; is it valid UTF-8?)"
+                    "{path} did not arrive intact (its sha256 differs)"
                 )));
             }
+            let Ok(content) = std::str::from_utf8(rest) else {
+                return Err(KeysError::Failed(format!(
+                    "{path} is not valid UTF-8; refusing to edit it"
+                )));
+            };
             Ok(KeysFile::Present {
-                content: rest.to_owned(),
+                content: content.to_owned(),
                 sha256: (*sha).to_owned(),
                 mode: (*mode).to_owned(),
             })
@@ -587,12 +644,20 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
 /// the hash it was `read` with. `timestamp` names the backup
 /// (`authorized_keys.keeper-<timestamp>.bak`; use a sortable UTC form such
 /// as `20260101T000000Z`).
+///
+/// The write is a change to the account: it is entered in the run's change
+/// ledger ([`common::change`]) as `what` before it is sent, and settled only
+/// when the outcome shows the file was not replaced (the script's own
+/// refusals, sudo refusing to run it, a connection lost before the content
+/// was sent). Anything else that is not a success is
+/// [`KeysError::Unknown`]: the file may hold the new content.
 pub async fn write_keys(
     session: &Session,
     at: &KeysPath<'_>,
     read: &KeysFile,
     content: &str,
     timestamp: &str,
+    what: &str,
 ) -> Result<(), KeysError> {
     let KeysPath {
         owner,
@@ -601,14 +666,30 @@ pub async fn write_keys(
         admin_password,
     } = *at;
     let keep = KEEP_BACKUPS.to_string();
+    let expected = sha256_hex(content.as_bytes());
     let mut args = owner_args(owner, user, WRITE_KEYS);
-    args.extend([path, read.sha256(), timestamp, keep.as_str()]);
+    args.extend([path, read.sha256(), timestamp, keep.as_str(), &expected]);
     let mut stdin = sudo_password_line(owner, admin_password)?;
     stdin.extend_from_slice(content.as_bytes());
-    let out = session.exec(AS_OWNER, &args, &stdin, false).await?;
+    let sent = change::sent(what).map_err(|e| KeysError::Failed(e.to_string()))?;
+    let out = match session.exec(AS_OWNER, &args, &stdin, false).await {
+        Ok(out) => out,
+        Err(e) => {
+            if e.input_sent() {
+                sent.keep();
+            } else {
+                sent.settle();
+            }
+            return Err(KeysError::Ssh(e));
+        }
+    };
+    let refused = |sent: change::Sent, error: KeysError| {
+        sent.settle();
+        Err(error)
+    };
     match out.status {
         Some(0) => {
-            let expected = sha256_hex(content.as_bytes());
+            sent.keep();
             let written = out
                 .stdout
                 .lines()
@@ -617,14 +698,34 @@ pub async fn write_keys(
             if written == Some(expected.as_str()) {
                 Ok(())
             } else {
-                Err(KeysError::Failed(format!(
+                Err(KeysError::Unknown(format!(
                     "{path} was written but does not hold what was sent; check it by hand"
                 )))
             }
         }
-        Some(65) => Err(KeysError::Symlink),
-        Some(66) => Err(KeysError::Changed),
-        _ => Err(KeysError::Failed(failure("writing authorized_keys", &out))),
+        Some(65) => refused(sent, KeysError::Symlink),
+        Some(66) => refused(sent, KeysError::Changed),
+        Some(67 | 68 | 64) => refused(
+            sent,
+            KeysError::Failed(format!(
+                "{}; the file was not changed",
+                failure("writing authorized_keys", &out)
+            )),
+        ),
+        _ if classify(&out.text()).is_some_and(Problem::is_refusal_before_running) => refused(
+            sent,
+            KeysError::Failed(format!(
+                "{}; the file was not changed",
+                failure("writing authorized_keys", &out)
+            )),
+        ),
+        _ => {
+            sent.keep();
+            Err(KeysError::Unknown(format!(
+                "{}; whether the file was replaced is unknown",
+                failure("writing authorized_keys", &out)
+            )))
+        }
     }
 }
 

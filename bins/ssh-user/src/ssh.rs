@@ -259,9 +259,11 @@ impl fmt::Display for SshError {
             Self::NoPin { address, seen } => write!(
                 f,
                 "the machine record has no 'SSH Host Key': {address} presented {} ({}). Check \
-                 it out of band (ssh-keyscan {} from the gateway, or the host's console output) \
-                 and store that line in the machine record's custom field 'SSH Host Key'",
-                seen.line, seen.fingerprint, address
+                 it out of band ({} from the gateway, or the host's console output) and store \
+                 that line in the machine record's custom field 'SSH Host Key'",
+                seen.line,
+                seen.fingerprint,
+                keyscan_command(address)
             ),
             Self::HostKeyChanged { address, seen } => {
                 let list: Vec<String> = seen
@@ -323,6 +325,15 @@ impl fmt::Display for SshError {
 impl std::error::Error for SshError {}
 
 impl SshError {
+    /// Whether the command's input (the secret or the new content) had been
+    /// sent when this happened: then the change may have been applied.
+    pub fn input_sent(&self) -> bool {
+        match self {
+            Self::Lost { stdin_sent, .. } | Self::Timeout { stdin_sent, .. } => *stdin_sent,
+            _ => false,
+        }
+    }
+
     /// The error with the exit code its state calls for, when nothing
     /// reconciles it first: a missing or wrong pin and an unautomatable
     /// login are configuration (2, nothing sent); failures before any input
@@ -350,6 +361,21 @@ impl SshError {
                 }
             }
         }
+    }
+}
+
+/// The `ssh-keyscan` command that shows `address`'s host keys (`host:port`,
+/// IPv6 in brackets).
+pub fn keyscan_command(address: &str) -> String {
+    let (host, port) = match address.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, port),
+        _ => (address, "22"),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if port == "22" {
+        format!("ssh-keyscan {host}")
+    } else {
+        format!("ssh-keyscan -p {port} {host}")
     }
 }
 
@@ -535,6 +561,12 @@ impl Session {
         &self.address
     }
 
+    /// Whether the connection has ended (the server closed it, or it was
+    /// lost): a new one is needed.
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
     /// Tries `credential` for `user`. A password is tried with the
     /// `password` method, then, if the server offers it,
     /// `keyboard-interactive` answering the password prompt. A key signs
@@ -699,6 +731,35 @@ impl Session {
         stdin: &[u8],
         pty: bool,
     ) -> Result<Output, SshError> {
+        self.collect(script, args, stdin, pty)
+            .await
+            .map(Collector::finish)
+    }
+
+    /// [`Session::exec`], also returning stdout exactly as it arrived, not
+    /// redacted: for reading a file that must come back byte for byte
+    /// (`authorized_keys`: its public keys may contain a fragment that
+    /// equals a registered secret's, such as a line of an OpenSSH private
+    /// key, which embeds its public key). Never print the raw bytes.
+    pub async fn exec_raw(
+        &self,
+        script: &'static str,
+        args: &[&str],
+        stdin: &[u8],
+        pty: bool,
+    ) -> Result<(Output, Zeroizing<Vec<u8>>), SshError> {
+        let collected = self.collect(script, args, stdin, pty).await?;
+        let raw = Zeroizing::new(collected.stdout.clone());
+        Ok((collected.finish(), raw))
+    }
+
+    async fn collect(
+        &self,
+        script: &'static str,
+        args: &[&str],
+        stdin: &[u8],
+        pty: bool,
+    ) -> Result<Collector, SshError> {
         let line = command_line(script, args);
         if secret::redact(&line) != line {
             return Err(SshError::SecretInCommandLine);
@@ -721,7 +782,7 @@ impl Session {
         stdin: &[u8],
         pty: bool,
         sent: Arc<std::sync::atomic::AtomicBool>,
-    ) -> Result<Output, SshError> {
+    ) -> Result<Collector, SshError> {
         let mut channel =
             self.handle
                 .channel_open_session()
@@ -772,7 +833,7 @@ impl Session {
                 }
                 Some(msg) => {
                     if output.take(msg) {
-                        return Ok(output.finish());
+                        return Ok(output);
                     }
                 }
                 None => {
@@ -804,12 +865,12 @@ impl Session {
             match channel.wait().await {
                 Some(msg) => {
                     if output.take(msg) {
-                        return Ok(output.finish());
+                        return Ok(output);
                     }
                 }
                 None => {
                     if output.status.is_some() {
-                        return Ok(output.finish());
+                        return Ok(output);
                     }
                     return Err(SshError::Lost {
                         stage: "waiting for a remote command",
@@ -1114,6 +1175,19 @@ mod tests {
             let text = error.to_string();
             assert_eq!(error.into_error().exit().code(), code, "{text}");
         }
+    }
+
+    #[test]
+    fn the_keyscan_hint_names_the_port_and_an_ipv6_host_without_brackets() {
+        assert_eq!(keyscan_command("web.example:22"), "ssh-keyscan web.example");
+        assert_eq!(
+            keyscan_command("127.0.0.1:2222"),
+            "ssh-keyscan -p 2222 127.0.0.1"
+        );
+        assert_eq!(
+            keyscan_command("[2001:db8::1]:2200"),
+            "ssh-keyscan -p 2200 2001:db8::1"
+        );
     }
 
     #[test]

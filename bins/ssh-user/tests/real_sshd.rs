@@ -704,6 +704,7 @@ fn edit_and_write(
             &read,
             &file.render(),
             "20260101T000000Z",
+            "writing authorized_keys (test)",
         )
         .await;
         (read, new_line, written)
@@ -840,6 +841,7 @@ fn a_change_between_read_and_write_is_detected_and_nothing_is_written() {
             &read,
             "ssh-ed25519 AAAA mine\n",
             "20260101T000000Z",
+            "writing authorized_keys (test)",
         )
         .await
     })
@@ -891,6 +893,7 @@ fn the_user_edits_their_own_authorized_keys_and_the_new_key_logs_in() {
             &read,
             &file.render(),
             "20260101T000000Z",
+            "writing authorized_keys (test)",
         )
         .await
         .unwrap();

@@ -351,6 +351,8 @@ fn every_script_is_posix_sh_that_dash_parses() {
         TTY_SUDO_S_CHPASSWD,
         SELF_PASSWD,
         SSHD_T,
+        SSHD_T_CLIENT,
+        SHADOW_DIGEST,
         HOME_OF,
         AS_OWNER,
         READ_KEYS,
@@ -414,7 +416,13 @@ fn the_write_script_creates_ssh_700_and_the_file_600_and_reports_its_hash() {
     let content = "ssh-ed25519 AAAA keeper-security-me\n";
     let (code, stdout, stderr) = run(
         WRITE_KEYS,
-        &[path, "absent", "20260101T000000Z", "3"],
+        &[
+            path,
+            "absent",
+            "20260101T000000Z",
+            "3",
+            &sha256_hex(content.as_bytes()),
+        ],
         content.as_bytes(),
     );
     assert_eq!(code, 0, "{stderr}");
@@ -448,6 +456,7 @@ fn the_write_script_keeps_the_mode_backs_up_and_keeps_the_newest_three_of_ours()
                 &sha256_hex(&before),
                 &format!("2026010{i}T000000Z"),
                 "3",
+                &sha256_hex(format!("v{i}\n").as_bytes()),
             ],
             format!("v{i}\n").as_bytes(),
         );
@@ -497,7 +506,7 @@ fn the_write_script_refuses_a_changed_file_and_a_symlink() {
     let stale = sha256_hex(b"what was read before\n");
     let (code, _, _) = run(
         WRITE_KEYS,
-        &[path, &stale, "20260101T000000Z", "3"],
+        &[path, &stale, "20260101T000000Z", "3", &sha256_hex(b"new\n")],
         b"new\n",
     );
     assert_eq!(code, 66);
@@ -511,11 +520,48 @@ fn the_write_script_refuses_a_changed_file_and_a_symlink() {
     assert_eq!((code, stdout.as_str()), (0, "keeper-ak symlink\n"));
     let (code, _, _) = run(
         WRITE_KEYS,
-        &[path, &sha256_hex(b"precious\n"), "20260101T000000Z", "3"],
+        &[
+            path,
+            &sha256_hex(b"precious\n"),
+            "20260101T000000Z",
+            "3",
+            &sha256_hex(b"new\n"),
+        ],
         b"new\n",
     );
     assert_eq!(code, 65);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn the_write_script_never_replaces_the_file_with_content_cut_short() {
+    let home = temp_home();
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let file = home.join(".ssh/authorized_keys");
+    let path = file.to_str().unwrap();
+    std::fs::write(&file, "original\n").unwrap();
+    let whole = "ssh-ed25519 AAAA one\nssh-ed25519 BBBB two\n";
+    for cut in [&whole[..0], &whole[..21]] {
+        let (code, _, stderr) = run(
+            WRITE_KEYS,
+            &[
+                path,
+                &sha256_hex(b"original\n"),
+                "20260101T000000Z",
+                "3",
+                &sha256_hex(whole.as_bytes()),
+            ],
+            cut.as_bytes(),
+        );
+        assert_eq!(code, 68, "{stderr}");
+        assert!(stderr.contains("keeper-ak incomplete"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "original\n");
+    }
+    assert!(!std::fs::read_dir(home.join(".ssh")).unwrap().any(|e| {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        name.starts_with(".authorized_keys.keeper-") || name.ends_with(".bak")
+    }));
     std::fs::remove_dir_all(&home).ok();
 }
 

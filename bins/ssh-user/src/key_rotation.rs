@@ -1,0 +1,599 @@
+//! The SSH key as a credential of the shared replacement sequence.
+//!
+//! Why through [`common::replace`]: the order that never loses a working
+//! credential (create, store at once, verify, re-read the record, retire the
+//! old, confirm) is the same for an IAM access key, an Entra secret and an
+//! SSH key, and it is written and tested once there. What is particular to
+//! SSH is here:
+//!
+//! - a credential's id is the key's SHA-256 fingerprint; the listing is the
+//!   distinct keys of `authorized_keys`;
+//! - **create** makes a key like the record's (algorithm and size, or
+//!   `Private Key Type`; same format family) and adds the line tagged
+//!   `keeper-security-<user>` after the line it replaces, with that line's
+//!   options. The first write uses the file as planning read it, so a file
+//!   someone changed in between is refused (exit 1, nothing changed);
+//! - **find_created**: after a write with no answer, the file is read again
+//!   and the new key's blob (unique to this run) looked for;
+//! - **revoke** removes every line holding the key;
+//! - **probe** logs in with the new key, authentication only;
+//! - **still_accepted**: a retired key the record held must now be refused.
+//!   sshd also reads `authorized_keys2` (Debian's default) and may ask an
+//!   `AuthorizedKeysCommand`; a key still accepted from there ends the run
+//!   with exit 3, and the password is not changed.
+//!
+//! Every write is entered in the change ledger by [`remote::write_keys`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use common::error::{Error, Location, Result};
+use common::replace::{Credentials, Failure, Found, Step};
+use common::secret::Secret;
+use common::vault::{Change, VaultRecord};
+use russh::keys::PrivateKey;
+use sha2::{Digest, Sha256};
+
+use crate::authorized_keys::{self, AuthorizedKeys, Edit};
+use crate::conn::Conn;
+use crate::keys::{self, Family, KeyType, ParsedKey};
+use crate::remote::{self, KeysError, KeysFile, KeysPath, Owner};
+use crate::settings::{KEY_FIELD, PUBLIC_KEY_FIELD};
+use crate::ssh::{Auth, Credential};
+
+/// `SHA256:…` of a public key blob (base64, as in `authorized_keys`), as
+/// ssh-keygen prints it. `None` when the blob is not base64.
+pub fn blob_fingerprint(blob: &str) -> Option<String> {
+    let bytes = STANDARD.decode(blob).ok()?;
+    Some(format!(
+        "SHA256:{}",
+        STANDARD_NO_PAD.encode(Sha256::digest(&bytes))
+    ))
+}
+
+/// The distinct keys of a file, by fingerprint, in file order.
+pub fn fingerprints(file: &AuthorizedKeys) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for (_, entry) in file.entries() {
+        if let Some(id) = blob_fingerprint(&entry.blob)
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// What planning found and decided about the key.
+pub struct KeyPlan {
+    /// The user record (where the key is stored).
+    pub location: Location,
+    pub current: ParsedKey,
+    pub current_fingerprint: String,
+    pub current_blob: String,
+    pub new_type: KeyType,
+    pub family: Family,
+    /// The file edited.
+    pub path: String,
+    /// Other files sshd reads keys from (`authorized_keys2`), for messages.
+    pub other_files: Vec<String>,
+    /// `AuthorizedKeysCommand`, when sshd has one.
+    pub keys_command: Option<String>,
+    pub owner: Owner,
+    /// The file as planning read it.
+    pub read: KeysFile,
+    /// Every key in the file at planning time.
+    pub before: Vec<String>,
+    /// The keys to remove once the new one works, the record's last.
+    pub retire: Vec<String>,
+    /// Whether the record's current key is in the file at all.
+    pub current_in_file: bool,
+    pub remove_previous: bool,
+}
+
+impl fmt::Debug for KeyPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyPlan")
+            .field("current", &self.current_fingerprint)
+            .field("new_type", &self.new_type)
+            .field("family", &self.family)
+            .field("path", &self.path)
+            .field("retire", &self.retire)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyPlan {
+    /// Decides from the file as read: `before` is every key in it; `retire`
+    /// the keys on lines tagged for `user` (the previous rotation's) and,
+    /// with `remove_previous`, the record's current key, which goes last.
+    #[allow(clippy::too_many_arguments, reason = "one constructor of one plan")]
+    pub fn decide(
+        user: &str,
+        location: Location,
+        current: ParsedKey,
+        new_type: KeyType,
+        path: String,
+        owner: Owner,
+        read: KeysFile,
+        remove_previous: bool,
+    ) -> Result<Self> {
+        let public = current.public_line()?;
+        let current_blob = authorized_keys::blob_of(&public)
+            .unwrap_or_default()
+            .to_owned();
+        let current_fingerprint = keys::fingerprint(current.key.public_key());
+        let file = AuthorizedKeys::parse(read.content());
+        let before = fingerprints(&file);
+        let current_in_file = before.contains(&current_fingerprint);
+        let mut retire: Vec<String> = Vec::new();
+        let mut retire_current = remove_previous && current_in_file;
+        for (_, entry) in file.entries().filter(|(_, e)| e.is_tagged_for(user)) {
+            let Some(id) = blob_fingerprint(&entry.blob) else {
+                continue;
+            };
+            if id == current_fingerprint {
+                retire_current = true;
+            } else if !retire.contains(&id) {
+                retire.push(id);
+            }
+        }
+        if retire_current {
+            retire.push(current_fingerprint.clone());
+        }
+        let family = current.family.for_type(new_type);
+        Ok(Self {
+            location,
+            current,
+            current_fingerprint,
+            current_blob,
+            new_type,
+            family,
+            path,
+            other_files: Vec::new(),
+            keys_command: None,
+            owner,
+            read,
+            before,
+            retire,
+            current_in_file,
+            remove_previous,
+        })
+    }
+
+    /// The plan in words, for the dry run.
+    pub fn describe(&self, user: &str, owner_name: &str) -> String {
+        let mut text = format!(
+            "Would make a new {} key ({}), add it to {} as {owner_name} tagged {} ({} key(s) \
+             there now; the record's key {} {}), check that it logs in, store it in {} \
+             ({KEY_FIELD}, {PUBLIC_KEY_FIELD})",
+            self.new_type,
+            self.family,
+            self.path,
+            authorized_keys::tag(user),
+            self.before.len(),
+            self.current_fingerprint,
+            if self.current_in_file {
+                "is in it"
+            } else {
+                "is not in it"
+            },
+            self.location,
+        );
+        if self.retire.is_empty() {
+            text.push_str(", and remove no key (the first rotation keeps the previous key's line)");
+        } else {
+            text.push_str(&format!(
+                ", then remove {} and check that it is refused",
+                self.retire.join(", ")
+            ));
+        }
+        text.push('.');
+        text
+    }
+}
+
+/// A key made by this run.
+pub struct NewKey {
+    pub id: String,
+    /// The private key in the old key's family.
+    pub private: Secret,
+    /// `type blob keeper-security-<user>`.
+    pub public: String,
+    pub key: Arc<PrivateKey>,
+}
+
+impl fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the record stores for a new key.
+pub fn fields(new: &NewKey) -> Vec<Change> {
+    vec![
+        Change::secret(KEY_FIELD, &new.private),
+        Change::text(PUBLIC_KEY_FIELD, &new.public),
+    ]
+}
+
+/// The fingerprint of the key a record holds.
+pub fn stored_fingerprint(record: &VaultRecord) -> Result<Option<String>> {
+    let Some(text) = record.secret(KEY_FIELD)? else {
+        return Ok(None);
+    };
+    if text.expose().trim().is_empty() {
+        return Ok(None);
+    }
+    let parsed = keys::parse_field(&text, KEY_FIELD, &record.location())?;
+    Ok(Some(keys::fingerprint(parsed.key.public_key())))
+}
+
+/// The user's `authorized_keys` on the machine, for the replacement
+/// sequence.
+pub struct AuthorizedKeyFile<'a> {
+    conn: &'a mut Conn,
+    plan: &'a KeyPlan,
+    user: &'a str,
+    admin_password: Option<&'a Secret>,
+    /// The file as last read or written by this run.
+    current: KeysFile,
+    /// Set when a write had no clear answer: read the file before editing.
+    stale: bool,
+    /// The blob of the key being added, once its write was sent.
+    adding: Option<String>,
+    timestamp: String,
+}
+
+impl fmt::Debug for AuthorizedKeyFile<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizedKeyFile")
+            .field("path", &self.plan.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> AuthorizedKeyFile<'a> {
+    pub fn new(
+        conn: &'a mut Conn,
+        plan: &'a KeyPlan,
+        user: &'a str,
+        admin_password: Option<&'a Secret>,
+    ) -> Self {
+        Self {
+            current: plan.read.clone(),
+            conn,
+            plan,
+            user,
+            admin_password,
+            stale: false,
+            adding: None,
+            timestamp: common::time::iso8601(std::time::SystemTime::now()).replace(['-', ':'], ""),
+        }
+    }
+
+    /// Where the file is and who edits it (borrowing nothing of `self`, so
+    /// the connection can be used meanwhile).
+    fn at(&self) -> KeysPath<'a> {
+        let plan: &'a KeyPlan = self.plan;
+        KeysPath {
+            owner: plan.owner,
+            user: self.user,
+            path: &plan.path,
+            admin_password: self.admin_password,
+        }
+    }
+
+    /// Reads the file again.
+    fn reread(&mut self) -> Step<()> {
+        let at = self.at();
+        let (runtime, session) = self
+            .conn
+            .parts()
+            .map_err(|e| Failure::Definite(e.to_string()))?;
+        let read = runtime
+            .block_on(remote::read_keys(session, &at))
+            .map_err(|e| Failure::Definite(format!("reading {} failed: {e}", at.path)))?;
+        self.current = read;
+        self.stale = false;
+        Ok(())
+    }
+
+    /// Replaces the file with `content` (the ledger entry says `what`).
+    fn write(&mut self, content: String, what: String) -> Step<()> {
+        let at = self.at();
+        let read = self.current.clone();
+        let (runtime, session) = self
+            .conn
+            .parts()
+            .map_err(|e| Failure::Definite(e.to_string()))?;
+        let result = runtime.block_on(remote::write_keys(
+            session,
+            &at,
+            &read,
+            &content,
+            &self.timestamp,
+            &what,
+        ));
+        match result {
+            Ok(()) => {
+                let mode = match &self.current {
+                    KeysFile::Present { mode, .. } => mode.clone(),
+                    KeysFile::Absent => "600".into(),
+                };
+                self.current = KeysFile::Present {
+                    sha256: remote::sha256_hex(content.as_bytes()),
+                    content,
+                    mode,
+                };
+                Ok(())
+            }
+            Err(e) if e.may_have_changed() => {
+                if matches!(e, KeysError::Ssh(_)) {
+                    self.conn.forget_session();
+                }
+                self.stale = true;
+                Err(Failure::Unknown(format!("{what}: {e}")))
+            }
+            Err(KeysError::Symlink) => {
+                Err(Failure::Config(format!("{what}: {}", KeysError::Symlink)))
+            }
+            Err(e) => Err(Failure::Definite(format!("{what}: {e}"))),
+        }
+    }
+
+    fn address(&self) -> String {
+        self.conn.address()
+    }
+
+    fn login_with(&self, key: &Arc<PrivateKey>) -> std::result::Result<bool, String> {
+        match self
+            .conn
+            .authenticate_as(self.user, &Credential::Key(Arc::clone(key)))
+        {
+            Ok(Auth::Accepted) => Ok(true),
+            Ok(Auth::Rejected { .. }) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl Credentials for AuthorizedKeyFile<'_> {
+    type New = NewKey;
+
+    fn noun(&self) -> &'static str {
+        "SSH key"
+    }
+
+    fn holder(&self) -> String {
+        format!("user '{}' on {}", self.user, self.address())
+    }
+
+    fn id(new: &NewKey) -> &str {
+        &new.id
+    }
+
+    fn create(&mut self) -> Step<NewKey> {
+        let tag = authorized_keys::tag(self.user);
+        let definite = |e: Error| Failure::Definite(e.to_string());
+        let key = keys::generate(self.plan.new_type, &tag).map_err(definite)?;
+        let private = keys::encode(&key, self.plan.family).map_err(definite)?;
+        let public = keys::public_line(key.public_key(), &tag).map_err(definite)?;
+        let id = keys::fingerprint(key.public_key());
+        let blob = authorized_keys::blob_of(&public)
+            .unwrap_or_default()
+            .to_owned();
+        if self.stale {
+            self.reread()?;
+        }
+        let mut file = AuthorizedKeys::parse(self.current.content());
+        match file.add_tagged(&public, self.user, Some(&self.plan.current_blob)) {
+            Edit::Added { .. } => {}
+            other => {
+                return Err(Failure::Definite(format!(
+                    "the new key could not be added to {}: {other}",
+                    self.plan.path
+                )));
+            }
+        }
+        self.adding = Some(blob);
+        let what = format!(
+            "adding the new key {id} to {} on {}",
+            self.plan.path,
+            self.address()
+        );
+        self.write(file.render(), what)?;
+        Ok(NewKey {
+            id,
+            private,
+            public,
+            key: Arc::new(key),
+        })
+    }
+
+    fn find_created(&mut self, _before: &[String]) -> Step<Found> {
+        self.reread()?;
+        let file = AuthorizedKeys::parse(self.current.content());
+        let ours: Vec<String> = file
+            .entries()
+            .filter(|(_, e)| self.adding.as_deref() == Some(e.blob.as_str()))
+            .filter_map(|(_, e)| blob_fingerprint(&e.blob))
+            .take(1)
+            .collect();
+        if ours.is_empty() {
+            Ok(Found::Nothing {
+                hint: format!(
+                    "tagged {} in {} that the record does not hold",
+                    authorized_keys::tag(self.user),
+                    self.plan.path
+                ),
+            })
+        } else {
+            Ok(Found::Ours(ours))
+        }
+    }
+
+    fn revoke(&mut self, id: &str) -> Step<()> {
+        if self.stale {
+            self.reread()?;
+        }
+        let mut file = AuthorizedKeys::parse(self.current.content());
+        let blobs: Vec<String> = file
+            .entries()
+            .filter(|(_, e)| blob_fingerprint(&e.blob).as_deref() == Some(id))
+            .map(|(_, e)| e.blob.clone())
+            .collect();
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        for blob in &blobs {
+            file.remove_blob(blob);
+        }
+        let what = format!(
+            "removing key {id} from {} on {}",
+            self.plan.path,
+            self.address()
+        );
+        self.write(file.render(), what)
+    }
+
+    fn probe(&mut self, new: &NewKey) -> std::result::Result<(), String> {
+        match self.login_with(&new.key)? {
+            true => Ok(()),
+            false => Err(format!(
+                "{} refused the new key for '{}' (check the line's options, sshd's \
+                 AuthorizedKeysFile and StrictModes, and the file's permissions)",
+                self.address(),
+                self.user
+            )),
+        }
+    }
+
+    fn list(&mut self) -> Step<Vec<String>> {
+        self.reread()?;
+        Ok(fingerprints(&AuthorizedKeys::parse(self.current.content())))
+    }
+
+    /// Only the record's own key can be tried (no other private key is
+    /// known): it must now be refused.
+    fn still_accepted(&mut self, retired: &[String]) -> Step<Vec<String>> {
+        if !retired.contains(&self.plan.current_fingerprint) {
+            return Ok(Vec::new());
+        }
+        let key = Arc::new(self.plan.current.key.clone());
+        match self.login_with(&key) {
+            Ok(false) => Ok(Vec::new()),
+            Ok(true) => {
+                let mut elsewhere: Vec<String> = self.plan.other_files.clone();
+                if let Some(command) = &self.plan.keys_command {
+                    elsewhere.push(format!("AuthorizedKeysCommand {command}"));
+                }
+                tracing::warn!(
+                    "the retired key {} still logs in as '{}'; sshd also reads {}",
+                    self.plan.current_fingerprint,
+                    self.user,
+                    if elsewhere.is_empty() {
+                        "keys from somewhere else".to_owned()
+                    } else {
+                        elsewhere.join(", ")
+                    }
+                );
+                Ok(vec![self.plan.current_fingerprint.clone()])
+            }
+            Err(e) => Err(Failure::Definite(e)),
+        }
+    }
+
+    /// The file is read back directly: nothing lags.
+    fn settle(&self) -> (u32, Duration) {
+        (1, Duration::ZERO)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED: &str = include_str!("../../../fixtures/keys/ed25519.openssh");
+    const ED_PUB: &str = include_str!("../../../fixtures/keys/ed25519.openssh.pub");
+    const OTHER: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+    fn blob(line: &str) -> &str {
+        authorized_keys::blob_of(line).unwrap()
+    }
+
+    fn plan(content: &str, remove_previous: bool) -> KeyPlan {
+        KeyPlan::decide(
+            "alice",
+            Location::Params,
+            keys::parse(ED).unwrap(),
+            KeyType::Ed25519,
+            "/home/alice/.ssh/authorized_keys".into(),
+            Owner::Root,
+            KeysFile::Present {
+                content: content.into(),
+                sha256: remote::sha256_hex(content.as_bytes()),
+                mode: "600".into(),
+            },
+            remove_previous,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_blob_fingerprint_is_ssh_keygens() {
+        let key = keys::parse(ED).unwrap();
+        assert_eq!(
+            blob_fingerprint(blob(ED_PUB)).unwrap(),
+            keys::fingerprint(key.key.public_key())
+        );
+        assert_eq!(blob_fingerprint("not base64!"), None);
+    }
+
+    #[test]
+    fn the_first_rotation_retires_nothing_and_keeps_the_untagged_key() {
+        let p = plan(&format!("{OTHER} laptop\n{ED_PUB}"), false);
+        assert_eq!(p.before.len(), 2);
+        assert!(p.current_in_file);
+        assert!(p.retire.is_empty());
+    }
+
+    #[test]
+    fn remove_previous_key_retires_the_records_untagged_key() {
+        let p = plan(&format!("{OTHER} laptop\n{ED_PUB}"), true);
+        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
+    }
+
+    #[test]
+    fn a_later_rotation_retires_the_tagged_line_the_records_key_last() {
+        let content = format!(
+            "{OTHER} keeper-security-alice\n{} keeper-security-alice\n{OTHER} laptop\n",
+            blob_line(ED_PUB)
+        );
+        let p = plan(&content, false);
+        let other = blob_fingerprint(blob(OTHER)).unwrap();
+        assert_eq!(p.before, [other.clone(), p.current_fingerprint.clone()]);
+        assert_eq!(p.retire, [other, p.current_fingerprint.clone()]);
+    }
+
+    #[test]
+    fn a_record_key_missing_from_the_file_is_never_retired() {
+        let p = plan(&format!("{OTHER} laptop\n"), true);
+        assert!(!p.current_in_file);
+        assert!(p.retire.is_empty());
+    }
+
+    fn blob_line(public: &str) -> String {
+        public
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}

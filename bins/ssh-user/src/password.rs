@@ -1,0 +1,324 @@
+//! Changing the password, last, and knowing whether it changed.
+//!
+//! Why last and why so careful: the Gateway stores `newPassword` in the
+//! record only on exit 0 and keeps the old one otherwise. So on exit 0 the
+//! host must accept `newPassword`, and after any other exit it must still
+//! accept the old one, or the record and the host disagree and nobody can
+//! log in. This module therefore reports one of three outcomes, each backed
+//! by evidence:
+//!
+//! - **changed**: the command succeeded (and, where password logins are
+//!   offered, a login with the new password was accepted);
+//! - **not changed**: the command refused with a clear cause, or a check
+//!   after a lost connection found the old password still in force;
+//! - **unknown**: nothing could tell (exit 4, naming what to check).
+//!
+//! A connection lost after the password was sent is reconciled: root
+//! compares the user's shadow entry with the one read while planning (only a
+//! digest of it ever leaves the machine); anyone else logs in with the new
+//! password, then the old one. Verification logins are capped at two per run
+//! (pam_faillock and fail2ban count failures), and made only when planning
+//! proved password logins are offered to the user.
+
+use common::change;
+use common::secret::Secret;
+
+use crate::conn::Conn;
+use crate::remote::{self, PasswordChange, PasswordPath};
+use crate::ssh::{Auth, Credential, SshError};
+
+/// Whether the machine lets the user log in with a password, as planning
+/// found out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordLogins {
+    /// A login with the old password was accepted.
+    Offered,
+    /// The server offers password logins, but refused the old password.
+    OfferedOldRefused,
+    /// The server does not offer password logins to the user.
+    NotOffered,
+    /// Not known (no old password to try, or the check failed).
+    Unknown,
+}
+
+impl PasswordLogins {
+    pub fn offered(self) -> bool {
+        matches!(self, Self::Offered | Self::OfferedOldRefused)
+    }
+}
+
+/// Logs in as `user` with `old`, authentication only, to learn whether
+/// password logins are offered.
+pub fn check_logins(conn: &Conn, user: &str, old: Option<&Secret>) -> PasswordLogins {
+    let Some(old) = old else {
+        return PasswordLogins::Unknown;
+    };
+    match conn.authenticate_as(user, &Credential::Password(old.clone())) {
+        Ok(Auth::Accepted) => PasswordLogins::Offered,
+        Ok(Auth::Rejected { methods }) => {
+            if methods
+                .iter()
+                .any(|m| m == "password" || m == "keyboard-interactive")
+            {
+                tracing::warn!(
+                    "{} offers password logins but refused the record's current password for \
+                     '{user}'; the new one is set anyway",
+                    conn.address()
+                );
+                PasswordLogins::OfferedOldRefused
+            } else {
+                PasswordLogins::NotOffered
+            }
+        }
+        Err(e) => {
+            tracing::warn!("could not check whether '{user}' may log in with a password: {e}");
+            PasswordLogins::Unknown
+        }
+    }
+}
+
+/// What planning decided.
+#[derive(Debug)]
+pub struct PasswordPlan {
+    pub path: PasswordPath,
+    pub change: PasswordChange,
+    pub logins: PasswordLogins,
+    /// Root only: the digest of the user's shadow password field.
+    pub shadow_before: Option<String>,
+    pub hashed_locally: bool,
+}
+
+/// How the change was shown to have happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    /// A login with the new password was accepted.
+    Login,
+    /// The command succeeded; password logins are not offered to check.
+    CommandOnly,
+    /// The command succeeded; the check login could not be made.
+    CommandCheckFailed(String),
+    /// After a lost connection: the shadow entry changed.
+    ShadowChanged,
+    /// After a lost connection: the new password logs in.
+    LoginAfterLoss,
+}
+
+impl Evidence {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Login => "verified by a login".into(),
+            Self::CommandOnly => {
+                "not verified by a login: the machine does not offer password logins to the user"
+                    .into()
+            }
+            Self::CommandCheckFailed(e) => format!("the check login failed ({e})"),
+            Self::ShadowChanged => {
+                "the connection dropped after it was sent; the user's shadow entry shows it was \
+                 applied"
+                    .into()
+            }
+            Self::LoginAfterLoss => {
+                "the connection dropped after it was sent; a login with the new password shows \
+                 it was applied"
+                    .into()
+            }
+        }
+    }
+}
+
+/// Why the password is not (known to be) the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotChanged {
+    /// The host keeps the old password.
+    Refused(String),
+    /// Whether the password changed is unknown.
+    Unknown(String),
+}
+
+/// Sends the change and establishes what happened.
+pub fn change(
+    conn: &mut Conn,
+    plan: &PasswordPlan,
+    user: &str,
+    new: &Secret,
+    old: Option<&Secret>,
+) -> Result<Evidence, NotChanged> {
+    let address = conn.address();
+    let what = format!(
+        "changing the password of '{user}' on {address} ({})",
+        plan.path
+    );
+    let sent = change::sent(&what).map_err(|e| NotChanged::Refused(e.to_string()))?;
+    let result = conn.exec(
+        plan.change.script,
+        &plan.change.args,
+        &plan.change.stdin,
+        plan.change.pty,
+    );
+    let outcome = match result {
+        Ok(out) if out.success() => verify(conn, plan.logins, user, new, old),
+        Ok(out) => {
+            let failed = remote::failure("changing the password", &out);
+            match shadow_now(conn, plan, user) {
+                Some(Ok(false)) | None => Err(NotChanged::Refused(failed)),
+                Some(Ok(true)) => Err(NotChanged::Unknown(format!(
+                    "{failed}, yet the user's shadow entry changed: check which password '{user}' \
+                     has"
+                ))),
+                Some(Err(e)) => Err(NotChanged::Unknown(format!(
+                    "{failed}, and reading the shadow entry to confirm failed ({e})"
+                ))),
+            }
+        }
+        Err(e @ SshError::Timeout { .. }) if e.input_sent() => Err(NotChanged::Unknown(format!(
+            "{e}: the password of '{user}' may be the old or the new one; try both"
+        ))),
+        Err(e) if e.input_sent() => reconcile(conn, plan, user, new, old, &e),
+        Err(e) => Err(NotChanged::Refused(format!(
+            "changing the password could not be sent: {e}"
+        ))),
+    };
+    match &outcome {
+        Err(NotChanged::Refused(_)) => sent.settle(),
+        Ok(_) | Err(NotChanged::Unknown(_)) => sent.keep(),
+    }
+    outcome
+}
+
+/// After the command succeeded: one login with the new password, and, only
+/// if that is refused, one with the old.
+fn verify(
+    conn: &Conn,
+    logins: PasswordLogins,
+    user: &str,
+    new: &Secret,
+    old: Option<&Secret>,
+) -> Result<Evidence, NotChanged> {
+    if !logins.offered() {
+        return Ok(Evidence::CommandOnly);
+    }
+    match conn.authenticate_as(user, &Credential::Password(new.clone())) {
+        Ok(Auth::Accepted) => return Ok(Evidence::Login),
+        Ok(Auth::Rejected { .. }) => {}
+        // The command said it worked, and nothing says otherwise.
+        Err(e) => return Ok(Evidence::CommandCheckFailed(e.to_string())),
+    }
+    let said = "the password command reported success, but a login with the new password was \
+                refused";
+    let Some(old) = old else {
+        return Err(NotChanged::Unknown(format!(
+            "{said}, and there is no old password to try: check which password '{user}' has"
+        )));
+    };
+    match conn.authenticate_as(user, &Credential::Password(old.clone())) {
+        Ok(Auth::Accepted) => Err(NotChanged::Refused(format!(
+            "{said} and the old one still logs in: the change did not take effect (a PAM \
+             module or a wrapper that ignores it?)"
+        ))),
+        Ok(Auth::Rejected { .. }) => Err(NotChanged::Unknown(format!(
+            "{said}, and the old one is refused too: check the account of '{user}'"
+        ))),
+        Err(e) => Err(NotChanged::Unknown(format!(
+            "{said}, and a login with the old one failed ({e})"
+        ))),
+    }
+}
+
+/// Root: whether the user's shadow entry differs from the one planning read
+/// (`None` when there is nothing to compare).
+fn shadow_now(conn: &mut Conn, plan: &PasswordPlan, user: &str) -> Option<Result<bool, String>> {
+    let before = plan.shadow_before.as_deref()?;
+    Some(shadow_digest(conn, user).map(|now| now != before))
+}
+
+/// The digest of `user`'s shadow password field (root only).
+pub fn shadow_digest(conn: &mut Conn, user: &str) -> Result<String, String> {
+    let out = conn
+        .exec(remote::SHADOW_DIGEST, &[user], b"", false)
+        .map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(remote::failure("reading the shadow entry", &out));
+    }
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("keeper-shadow "))
+        .map(str::trim)
+        .filter(|d| d.len() == 64)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("'{user}' has no shadow entry"))
+}
+
+/// The connection was lost after the password was sent: find out which
+/// password is in force.
+fn reconcile(
+    conn: &mut Conn,
+    plan: &PasswordPlan,
+    user: &str,
+    new: &Secret,
+    old: Option<&Secret>,
+    lost: &SshError,
+) -> Result<Evidence, NotChanged> {
+    tracing::warn!("{lost}; checking which password '{user}' has now");
+    if plan.shadow_before.is_some() {
+        return match shadow_now(conn, plan, user) {
+            Some(Ok(true)) => Ok(Evidence::ShadowChanged),
+            Some(Ok(false)) => Err(NotChanged::Refused(format!(
+                "{lost}; the user's shadow entry is unchanged, so the password is still the old \
+                 one"
+            ))),
+            Some(Err(e)) => Err(NotChanged::Unknown(format!(
+                "{lost}; reading the shadow entry afterwards failed ({e}): the password of \
+                 '{user}' may be the old or the new one"
+            ))),
+            None => Err(NotChanged::Unknown(format!(
+                "{lost}: the password of '{user}' may be the old or the new one"
+            ))),
+        };
+    }
+    if !plan.logins.offered() {
+        return Err(NotChanged::Unknown(format!(
+            "{lost}; the machine does not offer password logins to '{user}', so nothing can tell \
+             whether the password is the old or the new one"
+        )));
+    }
+    match conn.authenticate_as(user, &Credential::Password(new.clone())) {
+        Ok(Auth::Accepted) => return Ok(Evidence::LoginAfterLoss),
+        Ok(Auth::Rejected { .. }) => {}
+        Err(e) => {
+            return Err(NotChanged::Unknown(format!(
+                "{lost}; a login to check the new password failed too ({e}): the password of \
+                 '{user}' may be the old or the new one"
+            )));
+        }
+    }
+    let Some(old) = old else {
+        return Err(NotChanged::Unknown(format!(
+            "{lost}; the new password is refused and there is no old password to try"
+        )));
+    };
+    match conn.authenticate_as(user, &Credential::Password(old.clone())) {
+        Ok(Auth::Accepted) => Err(NotChanged::Refused(format!(
+            "{lost}; the new password is refused and the old one still logs in, so it was not \
+             changed"
+        ))),
+        Ok(Auth::Rejected { .. }) => Err(NotChanged::Unknown(format!(
+            "{lost}; neither the new nor the old password logs in as '{user}': check the account \
+             (locked? changed by someone else?)"
+        ))),
+        Err(e) => Err(NotChanged::Unknown(format!(
+            "{lost}; the new password is refused and a login with the old one failed ({e})"
+        ))),
+    }
+}
+
+/// Builds the change planning sends later.
+pub fn build(
+    path: PasswordPath,
+    user: &str,
+    new: &Secret,
+    hashed: Option<&Secret>,
+    admin_password: Option<&Secret>,
+    old: Option<&Secret>,
+) -> Result<PasswordChange, String> {
+    remote::password_change(path, user, new, hashed, admin_password, old)
+}
