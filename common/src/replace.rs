@@ -107,6 +107,14 @@ pub trait Credentials {
     fn probe(&mut self, new: &Self::New) -> std::result::Result<(), String>;
     /// The ids of the credentials that exist now.
     fn list(&mut self) -> Step<Vec<String>>;
+    /// Whether the new credential is verified before it is stored. A cloud
+    /// credential's secret exists nowhere but in the create's answer, so it is
+    /// stored first (the default). A key made on this machine (SSH) is in
+    /// memory until stored: verifying it first means a key that does not
+    /// work never replaces the stored one; it is revoked and nothing changed.
+    fn verify_before_store(&self) -> bool {
+        false
+    }
     /// What must happen after verifying and before retiring (Azure's
     /// self-rotation). A failure keeps every old credential.
     fn before_retire(&mut self, _new: &Self::New) -> Step<()> {
@@ -336,6 +344,33 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
     let id = C::id(&new).to_owned();
     tracing::info!("created {noun} {id}");
 
+    let verify = |cloud: &mut C| {
+        checks
+            .verify
+            .until_it_works(checks.deadline, checks.reserve, || cloud.probe(&new))
+    };
+    let early = cloud.verify_before_store();
+    if early && let Err(failed) = verify(cloud) {
+        let why = format!(
+            "{holder} did not accept the new {noun} {id} {} times in a row within {} s ({} \
+             checks; last: {})",
+            checks.verify.successes,
+            failed.budget.as_secs(),
+            failed.checks,
+            failed.last_error
+        );
+        return Err(match cloud.revoke(&id) {
+            Ok(()) => {
+                change::rollback_to(mark);
+                unchanged_but_room(format!("{why}; it was revoked again"))
+            }
+            Err(e2) => Error::NeedsAttention(format!(
+                "{why}, and revoking it again failed ({e2}): revoke {noun} {id} of {holder} (no \
+                 record holds it). The {noun} in {location} is unchanged.{room_note}"
+            )),
+        });
+    }
+
     // 3. Store at once.
     match store.save(&new) {
         Ok(()) => tracing::info!("stored {noun} {id} in {location}"),
@@ -366,11 +401,8 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
         }
     }
 
-    // 4. Verify.
-    let verified = checks
-        .verify
-        .until_it_works(checks.deadline, checks.reserve, || cloud.probe(&new));
-    if let Err(failed) = verified {
+    // 4. Verify (unless it was verified before storing).
+    if !early && let Err(failed) = verify(cloud) {
         return Err(Error::OldNotRetired(format!(
             "the new {noun} {id} is stored in {location}, but {holder} did not accept it {} times \
              in a row within {} s ({} checks; last: {}). Every old {noun} was kept and is still \
@@ -618,6 +650,7 @@ mod tests {
         find: Option<Step<Found>>,
         revoke: VecDeque<(String, Step<()>)>,
         probe_fails: bool,
+        early_verify: bool,
         before_retire: Option<Failure>,
         list: VecDeque<Step<Vec<String>>>,
         revoked: Vec<String>,
@@ -688,6 +721,9 @@ mod tests {
             self.list
                 .pop_front()
                 .unwrap_or_else(|| Ok(self.live.clone()))
+        }
+        fn verify_before_store(&self) -> bool {
+            self.early_verify
         }
         fn before_retire(&mut self, _new: &String) -> Step<()> {
             match self.before_retire.clone() {
@@ -1040,6 +1076,35 @@ mod tests {
         assert_eq!(exit_of(&result), Exit::OldNotRetired);
         assert_names(&result, &["NEW1", "OLD"]);
         assert_eq!(svc.live, ["OLD", "NEW1"]);
+    }
+
+    #[test]
+    fn a_credential_verified_before_storing_that_never_works_is_revoked_exit_1() {
+        let _g = guard();
+        let mut svc = service(&["OLD"]);
+        svc.probe_fails = true;
+        svc.early_verify = true;
+        let mut rec = Record::default();
+        let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+        assert_eq!(exit_of(&result), Exit::Failed, "{}", text(&result));
+        assert_eq!(svc.live, ["OLD"]);
+        assert_eq!(rec.holds.as_deref(), Some("OLD"), "never stored");
+        assert!(!change::any_outstanding());
+    }
+
+    #[test]
+    fn a_credential_verified_before_storing_whose_revocation_fails_exits_4() {
+        let _g = guard();
+        let mut svc = service(&["OLD"]);
+        svc.probe_fails = true;
+        svc.early_verify = true;
+        svc.revoke
+            .push_back(("NEW1".into(), Err(Failure::Unknown("timeout".into()))));
+        let mut rec = Record::default();
+        let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+        assert_eq!(exit_of(&result), Exit::NeedsAttention);
+        assert_names(&result, &["NEW1"]);
+        assert_eq!(rec.holds.as_deref(), Some("OLD"));
     }
 
     #[test]

@@ -378,6 +378,13 @@ impl Credentials for AuthorizedKeyFile<'_> {
         &new.id
     }
 
+    /// The new key is made here and held in memory until stored: verifying a
+    /// login with it first means a key sshd does not take (StrictModes, an
+    /// AuthorizedKeysFile elsewhere) never replaces the stored one.
+    fn verify_before_store(&self) -> bool {
+        true
+    }
+
     fn create(&mut self) -> Step<NewKey> {
         let tag = authorized_keys::tag(self.user);
         let definite = |e: Error| Failure::Definite(e.to_string());
