@@ -788,3 +788,35 @@ fn a_create_whose_answer_was_lost_names_the_key_that_appeared_and_exits_4() {
     assert_eq!(w.stored_id(), STORED_ID);
     assert_eq!(w.aws.proxy().count("CreateAccessKey"), 1, "never resent");
 }
+
+// --- attack: what the hostile review found -----------------------------------------
+
+#[test]
+fn a_make_room_deletion_applied_before_iam_went_down_is_never_nothing_changed() {
+    let w = world_with(|aws| {
+        aws.with_key("alice", STORED_ID, STORED_SECRET, true, None)
+            .with_key("alice", OTHER_ID, OTHER_SECRET, true, None)
+    });
+    // The deletion is applied and its answer lost; the SDK's own retry of it
+    // then finds IAM down (connection refused), so the last attempt looks
+    // "never sent". The first attempt was applied all the same.
+    let clean = [
+        "GetUser",
+        "ListAccessKeys",
+        "GetAccessKeyLastUsed",
+        "GetAccessKeyLastUsed",
+        "DeleteAccessKey",
+        "DeleteAccessKey",
+    ]
+    .map(String::from);
+    w.aws
+        .arm("DeleteAccessKey", 1, FaultKind::DropAfterApply)
+        .unwrap();
+    w.aws.refuse_at(&clean, "DeleteAccessKey", 2).unwrap();
+    let out = w.run("admin-record.json", &[]);
+    assert_eq!(w.key_ids(), [STORED_ID], "the other key was deleted");
+    assert_eq!(w.stored_id(), STORED_ID);
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has(OTHER_ID);
+}
