@@ -820,3 +820,39 @@ fn a_make_room_deletion_applied_before_iam_went_down_is_never_nothing_changed() 
         .assert_clean()
         .assert_stderr_has(OTHER_ID);
 }
+
+#[test]
+fn a_lagging_read_back_is_no_proof_that_a_lost_save_can_never_land() {
+    let w = world();
+    // update_secret #1 is the lease; #2 stores the new key: it is held 3 s
+    // (the client gives up after 1 s), then applied with the revision it
+    // carried. The read-back that settles it (get_secret #3) is served by a
+    // replica one write behind: the record without the lease, at revision 1.
+    // Then the vault is down (the lease cannot be cleared).
+    w.vault
+        .fault_at("update_secret", 2, Fault::LateApply(Duration::from_secs(3)));
+    w.vault.fault_at("get_secret", 3, Fault::StaleRead);
+    let clean = [
+        "get_secret",
+        "update_secret",
+        "get_secret",
+        "update_secret",
+        "get_secret",
+        "get_secret",
+    ]
+    .map(String::from);
+    w.vault.refuse_at(&clean, "get_secret", 4).unwrap();
+    let out = w.run_with("admin-record.json", &[], &[SHORT_REQUESTS]);
+    std::thread::sleep(Duration::from_secs(3));
+    // Nothing proved the held save could no longer land, and it did: the
+    // record must hold a key that still works.
+    let live = w.key_ids();
+    assert!(
+        live.contains(&w.stored_id()),
+        "the vault holds {}, which IAM no longer has (live: {live:?})\n{}",
+        w.stored_id(),
+        out.output()
+    );
+    w.assert_vault_holds_a_live_key();
+    out.assert_exit(4).assert_clean();
+}
