@@ -515,3 +515,29 @@ fn a_failed_token_for_the_swap_in_a_self_rotation_keeps_the_old_secret_and_exits
     w.assert_vault_holds_a_live_secret("AzureSelfUserUid000001", ADMIN_APP);
     assert_eq!(w.key_ids(ADMIN_APP).len(), 2);
 }
+
+// --- attack: what the hostile review found -----------------------------------------
+
+#[test]
+fn an_add_password_applied_behind_a_503_leaves_no_secret_nobody_knows() {
+    let w = world();
+    // Graph adds the secret, the gateway in front of it answers 503: the
+    // request is sent again and a second secret with this run's tag is made.
+    w.azure
+        .fault_after_apply("addPassword", AzureFault::unavailable(), 1);
+    let out = w.run("admin-record.json", &[]);
+    let kept = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
+    let tags: Vec<String> = w
+        .azure
+        .secrets(TARGET_APP)
+        .into_iter()
+        .map(|s| format!("{} ({})", s.key_id, s.display_name))
+        .collect();
+    assert_eq!(
+        w.key_ids(TARGET_APP),
+        [kept],
+        "a live secret nobody knows: {tags:?}\n{}",
+        out.output()
+    );
+    out.assert_exit(0).assert_clean();
+}
