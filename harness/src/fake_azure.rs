@@ -459,7 +459,13 @@ impl State {
                 "AADSTS1002012: The provided value for scope is not valid.",
             );
         }
-        let Some(app) = self.apps.iter().find(|a| a.app_id == client_id) else {
+        // Client ids are GUIDs: the identity platform compares them
+        // ignoring case.
+        let Some(app) = self
+            .apps
+            .iter()
+            .find(|a| a.app_id.eq_ignore_ascii_case(&client_id))
+        else {
             return aad_error(
                 400,
                 "unauthorized_client",
@@ -482,13 +488,8 @@ impl State {
         };
         let token = format!("eyJ0eXAiOiJKV1Qi.fake.{}", random_text(24));
         let key_id = secret.key_id.clone();
-        self.tokens.insert(
-            token.clone(),
-            Token {
-                app_id: client_id,
-                key_id,
-            },
-        );
+        let app_id = app.app_id.clone();
+        self.tokens.insert(token.clone(), Token { app_id, key_id });
         ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "Bearer",
             "expires_in": 3599,

@@ -76,7 +76,11 @@ impl World {
     /// The run, not yet started.
     fn runner(&self, scenario: &str, args: &[&str]) -> Run {
         let scenario = Scenario::load(&format!("scenarios/azure-app-secret/{scenario}"));
-        let mut run = Run::new(BIN).scenario(&scenario);
+        self.runner_for(&scenario, args)
+    }
+
+    fn runner_for(&self, scenario: &Scenario, args: &[&str]) -> Run {
+        let mut run = Run::new(BIN).scenario(scenario);
         for arg in args {
             run = run.arg(*arg);
         }
@@ -540,4 +544,27 @@ fn an_add_password_applied_behind_a_503_leaves_no_secret_nobody_knows() {
         out.output()
     );
     out.assert_exit(0).assert_clean();
+}
+
+#[test]
+fn the_admin_application_is_recognised_whatever_the_case_of_its_client_id() {
+    let w = world();
+    // The same GUID as Graph's appId, written in capitals in the admin record.
+    let scenario = Scenario::load("scenarios/azure-app-secret/self-rotation.json").record_field(
+        "AzureAdminRecordUid001",
+        "application_client_id",
+        ADMIN_APP.to_ascii_uppercase().into(),
+    );
+    let out = w.runner_for(&scenario, &[]).run();
+    assert_eq!(out.find_leak(&w.azure.issued()), None, "{}", out.output());
+    out.assert_exit(0);
+    let key_id = w.assert_vault_holds_a_live_secret("AzureSelfUserUid000001", ADMIN_APP);
+    assert_eq!(w.key_ids(ADMIN_APP), [key_id]);
+    assert!(
+        w.vault.field("AzureAdminRecordUid001", "client_secret")
+            == w.vault.field("AzureSelfUserUid000001", "client_secret"),
+        "the admin record is left holding a removed secret\n{}",
+        out.output()
+    );
+    assert_eq!(w.azure.calls_with_removed_secrets(), Vec::<String>::new());
 }
