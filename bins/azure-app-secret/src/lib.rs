@@ -145,7 +145,10 @@ impl Rotator for AzureAppSecret {
             app.app_id,
             app.credentials.len()
         );
-        let self_rotation = admin.client_id == app.app_id;
+        // Client ids are GUIDs, which Entra compares ignoring case: a
+        // self-rotation missed here would remove the secret the admin record
+        // still holds.
+        let self_rotation = admin.client_id.eq_ignore_ascii_case(&app.app_id);
         let retire = to_retire(&app, keep);
         let end = iso8601(SystemTime::now() + Duration::from_secs(days * 86_400));
         Ok(Planned {
