@@ -856,3 +856,23 @@ fn a_lagging_read_back_is_no_proof_that_a_lost_save_can_never_land() {
     w.assert_vault_holds_a_live_key();
     out.assert_exit(4).assert_clean();
 }
+
+#[test]
+fn a_create_whose_2xx_answer_cannot_be_read_is_never_nothing_changed() {
+    let w = world();
+    // IAM made the key; a proxy that rewrites answers replaced the body.
+    w.aws
+        .arm("CreateAccessKey", 1, FaultKind::Garbled2xx)
+        .unwrap();
+    let out = w.run("admin-record.json", &[]);
+    let appeared: Vec<String> = w
+        .key_ids()
+        .into_iter()
+        .filter(|id| id != STORED_ID)
+        .collect();
+    assert_eq!(appeared.len(), 1, "{}", out.output());
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has(&appeared[0]);
+    assert_eq!(w.stored_id(), STORED_ID);
+}

@@ -1094,6 +1094,7 @@ impl Armable for FakeVault {
             FaultKind::Truncated2xx => Fault::Truncated,
             FaultKind::LateSave => Fault::LateApply(hold),
             FaultKind::ApplyThen500 => Fault::ApplyThenError(500),
+            FaultKind::Garbled2xx => Fault::Unencrypted,
         };
         self.fault_at(call, nth, fault);
         Ok(())
