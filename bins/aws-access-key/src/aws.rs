@@ -122,8 +122,10 @@ where
             AwsError {
                 code,
                 text,
-                // A 4xx is a refusal; a 5xx may follow a change that was made.
-                maybe_sent: status >= 500,
+                // Only a 4xx is a refusal. A 5xx may follow a change that was
+                // made, and so does a 2xx the SDK could not read (it reports
+                // an unreadable success as a service error with no code).
+                maybe_sent: !(400..500).contains(&status),
             }
         }
         SdkError::ConstructionFailure(_) => AwsError::unsent(format!(
