@@ -568,3 +568,28 @@ fn the_admin_application_is_recognised_whatever_the_case_of_its_client_id() {
     );
     assert_eq!(w.azure.calls_with_removed_secrets(), Vec::<String>::new());
 }
+
+#[test]
+fn keep_previous_secrets_keeps_the_secret_the_record_held_before_a_newer_stranger() {
+    // A crashed run (or someone else) left a newer secret than the one the
+    // record holds. The overlap exists for consumers of the record's secret.
+    let w = world_with(|azure| {
+        azure.with_secret(
+            TARGET_APP,
+            "orphan-of-a-crashed-run",
+            "target~orphan~secret~2026~00000000000003",
+            "2026-11-01T00:00:00Z",
+        )
+    });
+    w.vault
+        .set_custom_field(USER_UID, "keep_previous_secrets", "1");
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(0).assert_clean();
+    let ids = w.key_ids(TARGET_APP);
+    assert!(
+        ids.contains(&"old-key-2026".to_owned()),
+        "the record's previous secret was removed during its overlap: {ids:?}\n{}",
+        out.output()
+    );
+    assert_eq!(ids.len(), 2, "{ids:?}");
+}
