@@ -149,7 +149,7 @@ impl Rotator for AzureAppSecret {
         // self-rotation missed here would remove the secret the admin record
         // still holds.
         let self_rotation = admin.client_id.eq_ignore_ascii_case(&app.app_id);
-        let retire = to_retire(&app, keep);
+        let retire = to_retire(&app, keep, stored_secret_id(&record)?.as_deref());
         let end = iso8601(SystemTime::now() + Duration::from_secs(days * 86_400));
         Ok(Planned {
             user_uid,
@@ -261,11 +261,18 @@ fn admin_token(graph: &Graph, admin: &Admin) -> Result<Secret> {
     }
 }
 
-/// The old secrets to remove: all but the newest `keep`, oldest first (the
-/// newest is the likeliest still in use).
-fn to_retire(app: &App, keep: usize) -> Vec<String> {
+/// The old secrets to remove: all but `keep`, oldest first and the record's
+/// last. The ones kept are the record's (what consumers use during the
+/// overlap), then the newest: a newer secret the record never held (a
+/// crashed run's, someone else's) must not take the record's place.
+fn to_retire(app: &App, keep: usize, stored: Option<&str>) -> Vec<String> {
     let mut old = app.credentials.clone();
-    old.sort_by(|a, b| b.start.cmp(&a.start));
+    // The record's first, then newest first.
+    old.sort_by(|a, b| {
+        let stored_first =
+            (Some(b.key_id.as_str()) == stored).cmp(&(Some(a.key_id.as_str()) == stored));
+        stored_first.then_with(|| b.start.cmp(&a.start))
+    });
     let mut retire: Vec<String> = old.into_iter().skip(keep).map(|c| c.key_id).collect();
     retire.reverse();
     retire
