@@ -3,10 +3,11 @@
 //! Keeper Gateway PAM script.
 //!
 //! What is particular to Entra ID lives here: the admin application, the
-//! token and Graph calls ([`graph`]), which secrets go (all but the newest
-//! `keep_previous_secrets`), and self-rotation: when the admin application is
-//! the one rotated, its record gets the new secret too and only a token from
-//! the new secret is used afterwards. The order that keeps a working secret
+//! token and Graph calls ([`graph`]), which secrets go (all but
+//! `keep_previous_secrets`: the record's previous one, then the newest), and
+//! self-rotation: when the admin application is the one rotated, its record
+//! gets the new secret too and only a token from the new secret is used
+//! afterwards. The order that keeps a working secret
 //! stored at every moment is the shared sequence of [`common::replace`]; the
 //! run around it (lease, dry run, exit codes) is [`common::driver`]'s.
 
@@ -40,7 +41,8 @@ User record (read from the vault):
   client_secret          custom hidden: written: the new secret
   expires                custom text: written: when the new secret expires (ISO 8601)
   secret_expiry_days     custom, optional: lifetime of the new secret (default 365)
-  keep_previous_secrets  custom, optional: keep the newest N old secrets (default 0)
+  keep_previous_secrets  custom, optional: keep N old secrets, the record's previous
+                         one first, then the newest (default 0)
   azure_cloud            custom, optional: public (default), usgov or china
   verify_successes, verify_interval_seconds, verify_timeout_seconds
                          custom, optional: token checks of the new secret (default 3 in
