@@ -876,3 +876,26 @@ fn a_create_whose_2xx_answer_cannot_be_read_is_never_nothing_changed() {
         .assert_stderr_has(&appeared[0]);
     assert_eq!(w.stored_id(), STORED_ID);
 }
+
+#[test]
+fn trace_logging_of_every_dependency_prints_no_secret() {
+    let w = world();
+    // At trace level the AWS SDK, hyper and the Keeper SDK log too. run_with
+    // scans every output for every secret the fakes issued (the new key's
+    // and the assumed role's session included); the Gateway's KSM config
+    // keys are scanned for here.
+    let out = w.run_with("assume-role.json", &[], &[("KEEPER_ROTATOR_LOG", "trace")]);
+    out.assert_exit(0);
+    assert!(
+        out.stderr.lines().count() > 100,
+        "trace logging is on:\n{}",
+        out.output()
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.vault.config_path()).unwrap()).unwrap();
+    let keys: Vec<String> = ["clientId", "privateKey", "appKey"]
+        .iter()
+        .map(|k| config[k].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(out.find_leak(&keys), None);
+}
