@@ -593,3 +593,21 @@ fn keep_previous_secrets_keeps_the_secret_the_record_held_before_a_newer_strange
     );
     assert_eq!(ids.len(), 2, "{ids:?}");
 }
+
+#[test]
+fn trace_logging_of_every_dependency_prints_no_secret() {
+    let w = world();
+    // run scans every output for every secret and token the fake issued.
+    let out = w.runner_for(
+        &Scenario::load("scenarios/azure-app-secret/self-rotation.json"),
+        &[],
+    );
+    let out = out.env("KEEPER_ROTATOR_LOG", "trace").run();
+    assert_eq!(out.find_leak(&w.azure.issued()), None);
+    out.assert_exit(0);
+    assert!(
+        out.stderr.lines().count() > 50,
+        "trace logging is on:\n{}",
+        out.output()
+    );
+}
