@@ -899,3 +899,38 @@ fn trace_logging_of_every_dependency_prints_no_secret() {
         .collect();
     assert_eq!(out.find_leak(&keys), None);
 }
+
+#[test]
+fn a_run_killed_after_its_create_leaves_an_orphan_the_next_run_deletes_to_make_room() {
+    let w = world();
+    // The first run is killed (SIGKILL) while IAM's answer to its create is
+    // held: the key exists and its secret is lost with the process.
+    let gate = w.aws.proxy().hold("CreateAccessKey", 1);
+    let killed = w
+        .runner("admin-record.json", &[], &[])
+        .kill_after(Duration::from_secs(2))
+        .run();
+    assert_eq!(killed.code, None, "{}", killed.output());
+    drop(gate);
+    assert_eq!(w.key_ids().len(), 2);
+    // Its lease stays until it expires; a second run meanwhile changes
+    // nothing.
+    w.run("admin-record.json", &[])
+        .assert_exit(1)
+        .assert_stderr_has("is in progress");
+    // Once it has expired (here: rewritten as expired), the next run takes
+    // over, deletes the orphan to make room and rotates.
+    let lease = w.vault.field(USER_UID, "rotation_lease").unwrap();
+    let run_id = lease.split_whitespace().next().unwrap();
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        &format!("{run_id} until 2020-01-01T00:00:00Z (host gw, pid 1)"),
+    );
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stderr_has("taking over an expired rotation lease");
+    assert_eq!(w.key_ids(), [w.stored_id()]);
+    w.assert_vault_holds_a_live_key();
+}
