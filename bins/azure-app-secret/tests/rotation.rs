@@ -611,3 +611,27 @@ fn trace_logging_of_every_dependency_prints_no_secret() {
         out.output()
     );
 }
+
+#[test]
+fn an_add_password_applied_behind_a_503_then_throttled_is_found_by_its_tag_and_removed() {
+    let w = world();
+    // The first attempt is applied behind a 503; every later attempt is
+    // throttled (429, not applied), the last one too.
+    w.azure
+        .fault_after_apply("addPassword", AzureFault::unavailable(), 1);
+    for nth in 2..=4 {
+        w.azure
+            .arm("addPassword", nth, FaultKind::Status429)
+            .unwrap();
+    }
+    let out = w.run("admin-record.json", &[]);
+    assert_eq!(
+        w.key_ids(TARGET_APP),
+        ["old-key-2025", "old-key-2026"],
+        "a live secret nobody knows\n{}",
+        out.output()
+    );
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("were revoked; nothing was changed");
+}
