@@ -934,3 +934,50 @@ fn a_run_killed_after_its_create_leaves_an_orphan_the_next_run_deletes_to_make_r
     assert_eq!(w.key_ids(), [w.stored_id()]);
     w.assert_vault_holds_a_live_key();
 }
+
+#[test]
+#[ignore = "open finding (design): 'not the key the record stores' is taken as proof that a key \
+            is unused; see the attack report. Run with --run-ignored to see it fail"]
+fn a_key_another_record_stores_and_uses_is_never_deleted_to_make_room() {
+    // Two consumers of one IAM user, each with its own PAM User record and
+    // its own key (the usual way to use IAM's two keys).
+    let path = harness::scenario::fixtures_dir().join("vault/aws/records.json");
+    let mut records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut second = records[0].clone();
+    second["uid"] = "PamUserUid000000000002".into();
+    second["title"] = "alice (IAM, reporting job)".into();
+    for field in second["custom"].as_array_mut().unwrap() {
+        if field["label"] == "aws_access_key_id" {
+            field["value"] = serde_json::json!([OTHER_ID]);
+        }
+    }
+    records.push(second);
+    let w = World {
+        aws: world_with(|aws| {
+            aws.with_key(
+                "alice",
+                STORED_ID,
+                STORED_SECRET,
+                true,
+                Some("2026-11-01T00:00:00Z"),
+            )
+            .with_key(
+                "alice",
+                OTHER_ID,
+                OTHER_SECRET,
+                true,
+                Some("2026-11-26T00:00:00Z"),
+            )
+        })
+        .aws,
+        vault: FakeVault::start(&records),
+    };
+    let out = w.run("admin-record.json", &[]);
+    assert!(
+        w.key_ids().contains(&OTHER_ID.to_owned()),
+        "the key record PamUserUid000000000002 stores (used yesterday) was deleted; exit {:?}\n{}",
+        out.code,
+        out.output()
+    );
+}
