@@ -144,6 +144,10 @@ pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Zeroizing<Vec<u8>>,
+    /// An earlier attempt of the same request may have been applied (it got
+    /// a 503, or no answer when resending was safe): this answer, even a
+    /// refusal, does not show the request had no effect.
+    pub earlier_attempt_maybe_applied: bool,
 }
 
 impl std::fmt::Debug for Response {
@@ -250,6 +254,8 @@ impl Client {
                         response.status.as_u16(),
                         started.elapsed().as_millis()
                     );
+                    let mut response = response;
+                    response.earlier_attempt_maybe_applied = ledger.maybe_applied;
                     let status = response.status;
                     if status != StatusCode::TOO_MANY_REQUESTS
                         && status != StatusCode::SERVICE_UNAVAILABLE
@@ -364,6 +370,7 @@ impl Client {
             status,
             headers,
             body,
+            earlier_attempt_maybe_applied: false,
         })
     }
 }

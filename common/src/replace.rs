@@ -18,7 +18,10 @@
 //! 7. **retire** the old credentials, the record's last; only ones listed
 //!    before this run created anything, so another run's credential is never
 //!    taken for an old one;
-//! 8. **confirm** by listing again (listings lag: read until settled).
+//! 8. **confirm** by listing again (listings lag: read until settled);
+//! 9. **clean up** what this run provably made besides the new credential
+//!    (a create the service applied twice, e.g. a request sent again after
+//!    an error that followed the change): nobody knows its secret.
 //!
 //! Every step has three outcomes (success, a definite failure that had no
 //! effect, an unknown outcome) and each combination maps to one exit code and
@@ -530,22 +533,57 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
                     notes.push(note);
                 }
             }
-            let strangers: Vec<&String> = ids
+            let strangers: Vec<String> = ids
                 .iter()
                 .filter(|i| **i != id && !plan.before.contains(i))
+                .cloned()
                 .collect();
             if !strangers.is_empty() {
-                let note = format!(
-                    "{noun}(s) {} of {holder} appeared during this run and were left alone: this \
-                     run cannot show it made them",
-                    strangers
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                tracing::warn!("{note}");
-                notes.push(note);
+                // 9. Clean up: a newcomer this run can prove it made (its
+                // tag) is a second copy of the create, whose secret nobody
+                // knows.
+                let ours: Vec<String> = match cloud.find_created(&plan.before) {
+                    Ok(Found::Ours(found)) => found
+                        .into_iter()
+                        .filter(|f| strangers.contains(f))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let mut failed = Vec::new();
+                for orphan in &ours {
+                    match cloud.revoke(orphan) {
+                        Ok(()) => {
+                            tracing::info!(
+                                "revoked {noun} {orphan}: this run made it too (the create was \
+                                 applied twice) and its secret is known to nobody"
+                            );
+                            removed.push(orphan.clone());
+                        }
+                        Err(e) => failed.push(format!("{orphan} ({e})")),
+                    }
+                }
+                if !failed.is_empty() {
+                    return Err(Error::OldNotRetired(format!(
+                        "the new {noun} {id} is stored in {location} and works, but this run's \
+                         create was applied twice and revoking the extra {noun}(s) failed: {}. \
+                         Their secret is known to nobody: revoke them",
+                        failed.join("; ")
+                    )));
+                }
+                let others: Vec<&str> = strangers
+                    .iter()
+                    .filter(|s| !ours.contains(s))
+                    .map(String::as_str)
+                    .collect();
+                if !others.is_empty() {
+                    let note = format!(
+                        "{noun}(s) {} of {holder} appeared during this run and were left alone: \
+                         this run cannot show it made them",
+                        others.join(", ")
+                    );
+                    tracing::warn!("{note}");
+                    notes.push(note);
+                }
             }
         }
     }
@@ -643,6 +681,11 @@ mod tests {
     #[derive(Default)]
     struct Service {
         live: Vec<String>,
+        /// What this run's creates made (what a tag would prove).
+        made: Vec<String>,
+        /// A create the service applies twice (resent after an error that
+        /// followed the change): one more credential nobody knows.
+        applied_twice: bool,
         next: u32,
         create: VecDeque<Step<()>>,
         /// What a lost create actually did (whether a credential exists).
@@ -673,12 +716,19 @@ mod tests {
             let id = format!("NEW{}", self.next);
             match self.create.pop_front().unwrap_or(Ok(())) {
                 Ok(()) => {
+                    if self.applied_twice {
+                        let twin = format!("{id}-TWIN");
+                        self.live.push(twin.clone());
+                        self.made.push(twin);
+                    }
                     self.live.push(id.clone());
+                    self.made.push(id.clone());
                     Ok(id)
                 }
                 Err(Failure::Unknown(e)) => {
                     if self.lost_create_made_one {
-                        self.live.push(id);
+                        self.live.push(id.clone());
+                        self.made.push(id);
                     }
                     Err(Failure::Unknown(e))
                 }
@@ -690,7 +740,7 @@ mod tests {
                 Ok(Found::Ours(
                     self.live
                         .iter()
-                        .filter(|i| !before.contains(i))
+                        .filter(|i| !before.contains(i) && self.made.contains(i))
                         .cloned()
                         .collect(),
                 ))
@@ -1280,6 +1330,36 @@ mod tests {
         let result = replace(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]), checks);
         assert_eq!(exit_of(&result), Exit::OldNotRetired);
         assert_names(&result, &["OLD", "still accepted"]);
+    }
+
+    // --- clean up -------------------------------------------------------------
+
+    #[test]
+    fn a_second_copy_of_the_create_is_revoked_and_the_run_exits_0() {
+        let _g = guard();
+        let mut svc = service(&["OLD"]);
+        svc.applied_twice = true;
+        let mut rec = Record::default();
+        let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+        assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
+        assert_eq!(svc.live, ["NEW1"]);
+        assert_eq!(svc.revoked, ["OLD", "NEW1-TWIN"]);
+        assert!(result.unwrap().notes.is_empty());
+    }
+
+    #[test]
+    fn a_second_copy_of_the_create_that_cannot_be_revoked_exits_3_naming_it() {
+        let _g = guard();
+        let mut svc = service(&["OLD"]);
+        svc.applied_twice = true;
+        svc.revoke.push_back((
+            "NEW1-TWIN".into(),
+            Err(Failure::Definite("Authorization_RequestDenied".into())),
+        ));
+        let mut rec = Record::default();
+        let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+        assert_eq!(exit_of(&result), Exit::OldNotRetired, "{}", text(&result));
+        assert_names(&result, &["NEW1-TWIN", "NEW1"]);
     }
 
     #[test]

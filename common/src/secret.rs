@@ -65,9 +65,14 @@ impl fmt::Display for Secret {
 /// [`forget_all`] (called when a run ends) wipes them.
 static PATTERNS: Mutex<Vec<Zeroizing<String>>> = Mutex::new(Vec::new());
 
-/// Adds `value`, and the forms it takes inside JSON strings and URL-encoded
-/// bodies, to the patterns every output is scrubbed of. Empty values are
-/// ignored.
+/// Adds `value`, and the forms it takes when a server echoes it back, to
+/// the patterns every output is scrubbed of. Empty values are ignored.
+///
+/// The forms are those of the encoders servers commonly use: inside a JSON
+/// string as serde and Python write it, as PHP's `json_encode` writes it
+/// (`\/`, `\u00e9`), as Gson writes it (`<>&='` as `\u003c`...), as .NET's
+/// System.Text.Json writes it (`\u003C`, `\u0022`, `\u002B`...); HTML-escaped
+/// (an error page); and URL-encoded (`+` or `%20` for a space).
 pub fn register(value: &str) {
     if value.is_empty() {
         return;
@@ -81,8 +86,26 @@ pub fn register(value: &str) {
     if !value.is_ascii() {
         forms.push(Zeroizing::new(json_ascii_escaped(value)));
     }
+    // PHP: non-ASCII as lowercase \u escapes, and '/' as '\/'.
+    forms.push(Zeroizing::new(
+        json_form(value, |c| !c.is_ascii(), false).replace('/', "\\/"),
+    ));
+    // Gson's HTML-safe default.
+    forms.push(Zeroizing::new(json_form(
+        value,
+        |c| "<>&='".contains(c),
+        false,
+    )));
+    // System.Text.Json's default encoder.
+    forms.push(Zeroizing::new(json_form(
+        value,
+        |c| !c.is_ascii() || "<>&'+`\"".contains(c),
+        true,
+    )));
+    forms.push(Zeroizing::new(html_escaped(value)));
     let url_encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
     forms.push(Zeroizing::new(url_encoded));
+    forms.push(Zeroizing::new(percent_encoded(value)));
 
     let mut patterns = PATTERNS.lock().unwrap_or_else(PoisonError::into_inner);
     for form in forms {
@@ -127,6 +150,62 @@ fn json_ascii_escaped(value: &str) -> String {
         }
     }
     out
+}
+
+/// `value` inside a JSON string as an encoder writes it: the characters
+/// `escape` picks as `\uXXXX` (upper or lower hex), `"` and `\` and control
+/// characters as JSON requires, everything else as it is.
+fn json_form(value: &str, escape: impl Fn(char) -> bool, upper: bool) -> String {
+    let mut out = String::with_capacity(value.len() * 2);
+    let mut units = [0u16; 2];
+    for c in value.chars() {
+        if escape(c) || (c.is_control() && !"\n\r\t\u{8}\u{c}".contains(c)) {
+            for unit in c.encode_utf16(&mut units) {
+                if upper {
+                    out.push_str(&format!("\\u{unit:04X}"));
+                } else {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            continue;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `value` as an HTML page shows escaped text.
+fn html_escaped(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `value` percent-encoded as RFC 3986 does it: every byte but the
+/// unreserved ones as `%XX`, a space as `%20`.
+fn percent_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn redact_with<'a>(text: &str, patterns: impl Iterator<Item = &'a str>) -> String {
@@ -203,6 +282,22 @@ mod tests {
         );
         let out = redact(&echoed);
         assert!(!out.contains("registered"), "{out}");
+    }
+
+    #[test]
+    fn the_escapings_other_servers_use_are_redacted() {
+        let value = "php/gson=dotnet<&>'+\"é-xyzzy";
+        let _secret = Secret::new(value);
+        for echoed in [
+            r#"php\/gson=dotnet<&>'+\"\u00e9-xyzzy"#,
+            r#"php/gson\u003ddotnet\u003c\u0026\u003e\u0027+\"é-xyzzy"#,
+            r#"php/gson=dotnet\u003C\u0026\u003E\u0027\u002B\u0022\u00E9-xyzzy"#,
+            "php/gson=dotnet&lt;&amp;&gt;&#39;+&quot;é-xyzzy",
+            "php%2Fgson%3Ddotnet%3C%26%3E%27%2B%22%C3%A9-xyzzy",
+        ] {
+            let out = redact(&format!("echo: {echoed}."));
+            assert_eq!(out, "echo: [redacted].", "{echoed}");
+        }
     }
 
     #[test]

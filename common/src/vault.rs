@@ -553,10 +553,12 @@ impl Vault {
     /// on a revision conflict it is fetched again and only `changes`
     /// re-applied, a bounded number of times. When a save goes unanswered,
     /// the record is read back ([`Vault::update`]'s fence): either the
-    /// changes are there, or the revision moved on (the vault refuses a save
-    /// made for an older revision, so the lost one can never land), or the
-    /// record is unchanged and the same save is sent again at the same
-    /// revision: at most one of the two can be applied.
+    /// changes are there, or the revision moved on to a newer one (the vault
+    /// refuses a save made for an older revision, so the lost one can never
+    /// land), or the record is unchanged and the same save is sent again at
+    /// the same revision: at most one of the two can be applied. A copy at an
+    /// older revision, or without one (a read that lags behind the writes),
+    /// proves nothing and is read again.
     pub fn update(&mut self, uid: &str, changes: &[Change]) -> Result<()> {
         self.update_checked(uid, changes, |_| Ok(())).map(|_| ())
     }
@@ -660,12 +662,28 @@ impl Vault {
                 saved_record.inner.revision = record.inner.revision;
                 return Ok(saved_record);
             }
-            if record.revision() != revision {
-                return Err(Error::Failed(format!(
-                    "{cause}; the record was read back without the change and at a newer \
-                     revision, so the unanswered save can no longer be applied (the vault \
-                     refuses a save made for an older revision); it was not saved"
-                )));
+            match (record.revision(), revision) {
+                (Some(now), Some(sent)) if now > sent => {
+                    return Err(Error::Failed(format!(
+                        "{cause}; the record was read back without the change and at a newer \
+                         revision, so the unanswered save can no longer be applied (the vault \
+                         refuses a save made for an older revision); it was not saved"
+                    )));
+                }
+                (now, sent) if now != sent => {
+                    // An older revision (a read served by a lagging replica)
+                    // or none at all proves nothing: the save may still land.
+                    // Read again; never save on top of such a copy.
+                    tracing::info!(
+                        "record {uid} was read back at revision {} although the save was made \
+                         at {}: the read lags; reading it again",
+                        now.map_or_else(|| "(none)".to_owned(), |r| r.to_string()),
+                        sent.map_or_else(|| "(none)".to_owned(), |r| r.to_string()),
+                    );
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+                _ => {}
             }
             // Unchanged at the same revision: send the same save again. The
             // vault applies at most one of the two.

@@ -133,6 +133,17 @@ impl AzureFault {
         }
     }
 
+    /// 503 `serviceUnavailable` with `Retry-After: 1`: what a gateway in
+    /// front of Graph answers when it lost the backend's answer.
+    pub fn unavailable() -> Self {
+        Self {
+            status: 503,
+            code: "serviceUnavailable".into(),
+            message: "Service unavailable.".into(),
+            retry_after: Some(1),
+        }
+    }
+
     pub fn forbidden() -> Self {
         Self {
             status: 403,
@@ -168,6 +179,8 @@ struct State {
     new_secrets_never_work: bool,
     max_lifetime_days: Option<u64>,
     faults: HashMap<String, VecDeque<AzureFault>>,
+    /// Faults answered after the action was applied.
+    faults_after_apply: HashMap<String, VecDeque<AzureFault>>,
     calls: Vec<GraphCall>,
     removed: Vec<String>,
     used_removed: Vec<String>,
@@ -199,6 +212,7 @@ impl FakeAzure {
             new_secrets_never_work: false,
             max_lifetime_days: None,
             faults: HashMap::new(),
+            faults_after_apply: HashMap::new(),
             calls: Vec::new(),
             removed: Vec::new(),
             used_removed: Vec::new(),
@@ -306,6 +320,21 @@ impl FakeAzure {
         self
     }
 
+    /// Applies the next `count` calls of `action` as usual, then answers
+    /// them with `fault` instead of the real answer: a change made behind
+    /// an error.
+    pub fn fault_after_apply(&self, action: &str, fault: AzureFault, count: usize) -> &Self {
+        let mut state = self.state();
+        let queue = state
+            .faults_after_apply
+            .entry(action.to_owned())
+            .or_default();
+        for _ in 0..count {
+            queue.push_back(fault.clone());
+        }
+        self
+    }
+
     pub fn secrets(&self, app_id: &str) -> Vec<AzureSecret> {
         self.state()
             .apps
@@ -345,6 +374,21 @@ impl Respond for Responder {
         } else {
             state.graph(request, &path)
         };
+        if let Some(fault) = state
+            .faults_after_apply
+            .get_mut(action_of(&path))
+            .and_then(VecDeque::pop_front)
+        {
+            let answer = if token {
+                aad_error(fault.status, "temporarily_unavailable", &fault.message)
+            } else {
+                graph_error(fault.status, &fault.code, &fault.message)
+            };
+            return match fault.retry_after {
+                Some(seconds) => answer.insert_header("Retry-After", seconds.to_string().as_str()),
+                None => answer,
+            };
+        }
         if faults::injected(request) != Some(FaultKind::ApplyThen500) {
             return answer;
         }
@@ -415,7 +459,13 @@ impl State {
                 "AADSTS1002012: The provided value for scope is not valid.",
             );
         }
-        let Some(app) = self.apps.iter().find(|a| a.app_id == client_id) else {
+        // Client ids are GUIDs: the identity platform compares them
+        // ignoring case.
+        let Some(app) = self
+            .apps
+            .iter()
+            .find(|a| a.app_id.eq_ignore_ascii_case(&client_id))
+        else {
             return aad_error(
                 400,
                 "unauthorized_client",
@@ -438,13 +488,8 @@ impl State {
         };
         let token = format!("eyJ0eXAiOiJKV1Qi.fake.{}", random_text(24));
         let key_id = secret.key_id.clone();
-        self.tokens.insert(
-            token.clone(),
-            Token {
-                app_id: client_id,
-                key_id,
-            },
-        );
+        let app_id = app.app_id.clone();
+        self.tokens.insert(token.clone(), Token { app_id, key_id });
         ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "Bearer",
             "expires_in": 3599,

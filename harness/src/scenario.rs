@@ -214,12 +214,75 @@ fn collect_strings(value: &Value, found: &mut Vec<String>) {
     }
 }
 
-/// The forms a secret takes when a program prints it carelessly: as is,
-/// JSON-escaped, URL-encoded.
+/// The forms a secret takes when a program prints it carelessly, or a
+/// server echoes it into an answer a program prints: as is, JSON-escaped
+/// (as serde, PHP, Gson and .NET write it), HTML-escaped, URL-encoded.
 pub fn leak_forms(secret: &str) -> Vec<String> {
     let mut forms = vec![secret.to_owned()];
     let json = Value::String(secret.to_owned()).to_string();
-    forms.push(json[1..json.len() - 1].to_owned());
+    let inner = json[1..json.len() - 1].to_owned();
+    let unicode = |c: char, upper: bool| -> String {
+        let mut units = [0u16; 2];
+        c.encode_utf16(&mut units)
+            .iter()
+            .map(|u| {
+                if upper {
+                    format!("\\u{u:04X}")
+                } else {
+                    format!("\\u{u:04x}")
+                }
+            })
+            .collect()
+    };
+    // PHP's json_encode: '/' as '\/', non-ASCII as lowercase \u escapes.
+    forms.push(
+        inner
+            .chars()
+            .map(|c| match c {
+                '/' => "\\/".to_owned(),
+                c if !c.is_ascii() => unicode(c, false),
+                c => c.to_string(),
+            })
+            .collect(),
+    );
+    // Gson: < > & = ' as lowercase \u escapes.
+    forms.push(
+        inner
+            .chars()
+            .map(|c| {
+                if "<>&='".contains(c) {
+                    unicode(c, false)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    );
+    // .NET System.Text.Json: < > & ' + ` " and non-ASCII as uppercase.
+    forms.push(
+        secret
+            .chars()
+            .map(|c| {
+                if !c.is_ascii() || "<>&'+`\"".contains(c) {
+                    unicode(c, true)
+                } else if c == '\\' {
+                    "\\\\".to_owned()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    );
+    forms.push(
+        secret
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;"),
+    );
+    forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    forms.push(inner);
     let url: String = secret
         .bytes()
         .map(|b| {

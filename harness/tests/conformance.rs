@@ -495,6 +495,8 @@ macro_rules! conformance {
             fn truncated_2xx() { matrix::<$subject>(FaultKind::Truncated2xx) }
             #[test]
             fn late_save() { matrix::<$subject>(FaultKind::LateSave) }
+            #[test]
+            fn garbled_2xx() { matrix::<$subject>(FaultKind::Garbled2xx) }
         }
     )*};
 }

@@ -297,6 +297,31 @@ fn a_lost_save_whose_record_moved_on_meanwhile_is_reported_as_not_saved() {
 }
 
 #[test]
+fn a_read_back_from_a_lagging_replica_proves_nothing_and_is_read_again() {
+    let vault = vault();
+    // Someone edited the record once (revision 2), so a replica one write
+    // behind serves revision 1.
+    vault.set_custom_field(USER, "note", "edited before the run");
+    // The save is held 3 s and then applied with the revision it carried;
+    // the client gives up after 1 s and reads back from the lagging replica.
+    vault.fault_on("update_secret", Fault::Delay(Duration::from_secs(3)), 1);
+    vault.fault_at("get_secret", 2, Fault::StaleRead);
+    let out = client(&vault, &["set", USER])
+        .stdin(NEW_KEY)
+        .env("KEEPER_ROTATOR_REQUEST_TIMEOUT", "1")
+        .run();
+    out.assert_exit(0)
+        .assert_stderr_has("the read lags; reading it again")
+        .assert_stderr_has("saving again at the same revision");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(vault.revision(USER), Some(3), "saved exactly once");
+    assert_eq!(
+        vault.field(USER, "aws_access_key_id").as_deref(),
+        Some("AKIANEWKEY0000000002")
+    );
+}
+
+#[test]
 fn a_save_whose_answer_was_lost_is_read_back_and_counts_as_saved() {
     let vault = vault();
     vault.fault_on("update_secret", Fault::DropAfterApply, 1);

@@ -122,8 +122,10 @@ where
             AwsError {
                 code,
                 text,
-                // A 4xx is a refusal; a 5xx may follow a change that was made.
-                maybe_sent: status >= 500,
+                // Only a 4xx is a refusal. A 5xx may follow a change that was
+                // made, and so does a 2xx the SDK could not read (it reports
+                // an unreadable success as a service error with no code).
+                maybe_sent: !(400..500).contains(&status),
             }
         }
         SdkError::ConstructionFailure(_) => AwsError::unsent(format!(
@@ -161,6 +163,9 @@ impl HasStatus for aws_sdk_iam::config::http::HttpResponse {
         self.status().as_u16()
     }
 }
+
+/// How often one DeleteAccessKey is tried.
+const DELETE_ATTEMPTS: u32 = 3;
 
 /// IAM and STS for one run.
 pub struct Aws {
@@ -430,42 +435,79 @@ impl Aws {
         })
     }
 
-    /// DeleteAccessKey. Repeating it is harmless, so the SDK may retry it; a
-    /// key that is already gone (NoSuchEntity) counts as deleted: an earlier
-    /// attempt whose answer was lost may have deleted it.
+    /// DeleteAccessKey. Repeating it is harmless (a key already gone,
+    /// NoSuchEntity, counts as deleted: an earlier attempt whose answer was
+    /// lost may have deleted it), so it is tried up to [`DELETE_ATTEMPTS`]
+    /// times. The attempts are made here, not by the SDK: the outcome must
+    /// remember that *any* attempt may have been applied. With the SDK's own
+    /// retries only the last attempt's error is seen, and a deletion applied
+    /// whose answer was lost, followed by a retry that could not connect,
+    /// looked like a request never sent ("nothing was changed").
     pub fn delete_key(&self, user: &str, id: &str) -> std::result::Result<(), AwsError> {
         let entry = change::sent(format!("DeleteAccessKey {id} of IAM user '{user}'"))
             .map_err(|e| AwsError::unsent(e.to_string()))?;
-        let sent = self
-            .call(
-                self.iam
-                    .delete_access_key()
-                    .user_name(user)
-                    .access_key_id(id)
-                    .send(),
-            )
-            .map_err(|e| AwsError::deadline(&e));
-        match sent {
-            Ok(Ok(_)) => {
+        let mut maybe_applied = false;
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            let sent = self
+                .call(
+                    self.iam
+                        .delete_access_key()
+                        .user_name(user)
+                        .access_key_id(id)
+                        .customize()
+                        .config_override(
+                            aws_sdk_iam::config::Builder::default()
+                                .retry_config(RetryConfig::disabled()),
+                        )
+                        .send(),
+                )
+                .map_err(|e| AwsError::deadline(&e));
+            let error = match sent {
+                Ok(Ok(_)) => break Ok(()),
+                Ok(Err(e)) => describe(&e),
+                // The run's deadline: no time for another attempt.
+                Err(e) => break Err(e),
+            };
+            if error.code.as_deref() == Some("NoSuchEntity") {
+                break Ok(());
+            }
+            maybe_applied |= error.maybe_sent;
+            // Worth another attempt: no answer, a 5xx, a throttle, or a
+            // connection never made. A refusal (AccessDenied...) is final.
+            let transient = error.maybe_sent
+                || error.code.is_none()
+                || error.code.as_deref() == Some("Throttling");
+            let wait = Duration::from_millis(250 * 2u64.pow(attempt));
+            if !transient || attempt >= DELETE_ATTEMPTS || !self.deadline.allows(wait) {
+                break Err(error);
+            }
+            tracing::info!(
+                "DeleteAccessKey {id}: {error}; trying again (attempt {} of {DELETE_ATTEMPTS})",
+                attempt + 1
+            );
+            std::thread::sleep(wait);
+        };
+        match outcome {
+            Ok(()) => {
                 entry.keep();
                 Ok(())
             }
-            Ok(Err(e)) => {
-                let e = describe(&e);
-                if e.code.as_deref() == Some("NoSuchEntity") {
-                    entry.keep();
-                    return Ok(());
-                }
-                if e.maybe_sent {
+            Err(mut error) => {
+                error.maybe_sent |= maybe_applied;
+                if error.maybe_sent {
+                    if maybe_applied {
+                        error.text = format!(
+                            "{} (an earlier attempt got no usable answer and may have deleted it)",
+                            error.text
+                        );
+                    }
                     entry.keep();
                 } else {
                     entry.settle();
                 }
-                Err(e)
-            }
-            Err(e) => {
-                entry.keep();
-                Err(e)
+                Err(error)
             }
         }
     }

@@ -198,6 +198,18 @@ impl Graph {
                 serde_json::to_vec(&body).unwrap_or_default(),
             ));
         let response = self.send(&request, Replay::Unsafe)?;
+        if !response.status.is_success() && response.earlier_attempt_maybe_applied {
+            // Sent again after a 503, which can follow a secret Graph did
+            // add: this refusal is only the last attempt's.
+            return Err(Error::NoAnswer {
+                target: request.target(),
+                detail: format!(
+                    "an earlier attempt was answered HTTP 503, which does not show whether the \
+                     secret was added, and the last one {}",
+                    graph_error(&request, &response)
+                ),
+            });
+        }
         if response.status.is_server_error() || response.status.is_redirection() {
             // A gateway or proxy error can follow a secret Graph did add.
             return Err(Error::NoAnswer {

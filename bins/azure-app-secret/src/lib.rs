@@ -3,10 +3,11 @@
 //! Keeper Gateway PAM script.
 //!
 //! What is particular to Entra ID lives here: the admin application, the
-//! token and Graph calls ([`graph`]), which secrets go (all but the newest
-//! `keep_previous_secrets`), and self-rotation: when the admin application is
-//! the one rotated, its record gets the new secret too and only a token from
-//! the new secret is used afterwards. The order that keeps a working secret
+//! token and Graph calls ([`graph`]), which secrets go (all but
+//! `keep_previous_secrets`: the record's previous one, then the newest), and
+//! self-rotation: when the admin application is the one rotated, its record
+//! gets the new secret too and only a token from the new secret is used
+//! afterwards. The order that keeps a working secret
 //! stored at every moment is the shared sequence of [`common::replace`]; the
 //! run around it (lease, dry run, exit codes) is [`common::driver`]'s.
 
@@ -40,7 +41,8 @@ User record (read from the vault):
   client_secret          custom hidden: written: the new secret
   expires                custom text: written: when the new secret expires (ISO 8601)
   secret_expiry_days     custom, optional: lifetime of the new secret (default 365)
-  keep_previous_secrets  custom, optional: keep the newest N old secrets (default 0)
+  keep_previous_secrets  custom, optional: keep N old secrets, the record's previous
+                         one first, then the newest (default 0)
   azure_cloud            custom, optional: public (default), usgov or china
   verify_successes, verify_interval_seconds, verify_timeout_seconds
                          custom, optional: token checks of the new secret (default 3 in
@@ -145,8 +147,11 @@ impl Rotator for AzureAppSecret {
             app.app_id,
             app.credentials.len()
         );
-        let self_rotation = admin.client_id == app.app_id;
-        let retire = to_retire(&app, keep);
+        // Client ids are GUIDs, which Entra compares ignoring case: a
+        // self-rotation missed here would remove the secret the admin record
+        // still holds.
+        let self_rotation = admin.client_id.eq_ignore_ascii_case(&app.app_id);
+        let retire = to_retire(&app, keep, stored_secret_id(&record)?.as_deref());
         let end = iso8601(SystemTime::now() + Duration::from_secs(days * 86_400));
         Ok(Planned {
             user_uid,
@@ -258,11 +263,18 @@ fn admin_token(graph: &Graph, admin: &Admin) -> Result<Secret> {
     }
 }
 
-/// The old secrets to remove: all but the newest `keep`, oldest first (the
-/// newest is the likeliest still in use).
-fn to_retire(app: &App, keep: usize) -> Vec<String> {
+/// The old secrets to remove: all but `keep`, oldest first and the record's
+/// last. The ones kept are the record's (what consumers use during the
+/// overlap), then the newest: a newer secret the record never held (a
+/// crashed run's, someone else's) must not take the record's place.
+fn to_retire(app: &App, keep: usize, stored: Option<&str>) -> Vec<String> {
     let mut old = app.credentials.clone();
-    old.sort_by(|a, b| b.start.cmp(&a.start));
+    // The record's first, then newest first.
+    old.sort_by(|a, b| {
+        let stored_first =
+            (Some(b.key_id.as_str()) == stored).cmp(&(Some(a.key_id.as_str()) == stored));
+        stored_first.then_with(|| b.start.cmp(&a.start))
+    });
     let mut retire: Vec<String> = old.into_iter().skip(keep).map(|c| c.key_id).collect();
     retire.reverse();
     retire

@@ -366,3 +366,41 @@ fn a_dropped_connection_after_sending_exits_4_and_is_not_resent() {
         .assert_stderr_has("the request was sent but");
     assert_eq!(server.requests(), 1);
 }
+
+// --- attack: what the hostile review found -----------------------------------------
+
+#[test]
+fn a_password_echoed_in_other_escapings_is_still_redacted() {
+    let fake = fake();
+    let new = "New/Passw0rd=9d2e<&>'";
+    // PHP's json_encode escapes '/'; Gson (Java) escapes < > & = ' as
+    // \u003c...; an HTML error page escapes < > & ' as entities.
+    let php = new.replace('/', "\\/");
+    let gson = new
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('=', "\\u003d")
+        .replace('\'', "\\u0027");
+    let html = new
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;");
+    fake.then_reply(Reply::status(400).body(format!(
+        r#"{{"error":"rejected","php":"{php}","gson":"{gson}","html":"<p>{html}</p>"}}"#
+    )));
+    let out = Run::new(BIN)
+        .scenario(
+            &scenario("default.json")
+                .var("API_URL", fake.url("/v1/password"))
+                .param("newPassword", serde_json::json!(new)),
+        )
+        .run();
+    out.assert_exit(1).assert_stderr_has("answered HTTP 400");
+    assert!(
+        !out.stderr.contains("Passw0rd") && !out.stdout.contains("Passw0rd"),
+        "the new password was printed:\n{}",
+        out.output()
+    );
+}

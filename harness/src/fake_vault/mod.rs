@@ -19,7 +19,8 @@
 //! a save applied late with the revision it carried ([`Fault::LateApply`]),
 //! a save applied whose answer never comes ([`Fault::ApplyThenHold`]) or is
 //! a load balancer's error ([`Fault::ApplyThenError`]), a half answer
-//! ([`Fault::Truncated`]), and the service going down ([`Fault::Refused`],
+//! ([`Fault::Truncated`]), a read served by a replica one write behind
+//! ([`Fault::StaleRead`]), and the service going down ([`Fault::Refused`],
 //! [`Armable::refuse_from`]). A [`Gate`] can hold one answer (the save is
 //! applied) while a test runs something else against the same record.
 
@@ -104,6 +105,11 @@ pub enum Fault {
     Unencrypted,
     /// A 500 whose body is plain text, not JSON.
     NotJson,
+    /// For `get_secret`: answered by a replica one write behind: each
+    /// record as it was before its latest save, at the revision it had
+    /// then (a record never saved is served as it is). What a read-back
+    /// after a save must not take for proof of anything.
+    StaleRead,
 }
 
 /// One stored record.
@@ -115,6 +121,16 @@ struct StoredRecord {
     folder: Option<String>,
     /// The state before an open rotation transaction.
     before_transaction: Option<(Value, i64)>,
+    /// The data and revision before the latest write, for
+    /// [`Fault::StaleRead`].
+    previous: Option<(Value, i64)>,
+}
+
+impl StoredRecord {
+    /// Remembers the current state before a write changes it.
+    fn remember(&mut self) {
+        self.previous = Some((self.data.clone(), self.revision));
+    }
 }
 
 struct State {
@@ -225,6 +241,7 @@ impl FakeVault {
                     revision: 1,
                     folder,
                     before_transaction: None,
+                    previous: None,
                 },
             ));
         }
@@ -398,6 +415,7 @@ impl FakeVault {
     pub fn set_custom_field(&self, uid: &str, label: &str, value: &str) {
         let mut state = self.state();
         let record = state.find_mut(uid).expect("record to edit");
+        record.remember();
         set_custom(&mut record.data, label, value);
         record.revision += 1;
     }
@@ -566,7 +584,7 @@ impl State {
         })
     }
 
-    fn get_secret(&self, request: &Value, omit_folders: bool) -> Value {
+    fn get_secret(&self, request: &Value, omit_folders: bool, stale: bool) -> Value {
         let wanted: Option<Vec<&str>> = request
             .get("requestedRecords")
             .and_then(Value::as_array)
@@ -578,14 +596,26 @@ impl State {
             if !selected(uid) {
                 continue;
             }
+            let lagging;
+            let shown = match (&record.previous, stale) {
+                (Some((data, revision)), true) => {
+                    lagging = StoredRecord {
+                        data: data.clone(),
+                        revision: *revision,
+                        ..record.clone()
+                    };
+                    &lagging
+                }
+                _ => record,
+            };
             match &record.folder {
-                None => records.push(self.encrypted_record(uid, record, &self.keys.app_key)),
+                None => records.push(self.encrypted_record(uid, shown, &self.keys.app_key)),
                 Some(folder) => {
                     let key = &self.folder_keys[folder];
                     folders
                         .entry(folder)
                         .or_default()
-                        .push(self.encrypted_record(uid, record, key));
+                        .push(self.encrypted_record(uid, shown, key));
                 }
             }
         }
@@ -643,6 +673,7 @@ impl State {
         if rotation {
             record.before_transaction = Some((record.data.clone(), record.revision));
         }
+        record.remember();
         record.data = data;
         record.revision += 1;
         self.write_records_file();
@@ -665,6 +696,7 @@ impl State {
             );
         };
         if rollback {
+            record.remember();
             record.data = data;
             record.revision += 1;
         }
@@ -985,7 +1017,11 @@ fn handle(
     }
     let reply = match endpoint {
         "get_secret" => {
-            let answer = state.get_secret(&payload, matches!(fault, Some(Fault::MissingFolders)));
+            let answer = state.get_secret(
+                &payload,
+                matches!(fault, Some(Fault::MissingFolders)),
+                matches!(fault, Some(Fault::StaleRead)),
+            );
             if matches!(fault, Some(Fault::Unencrypted)) {
                 return (Reply::Encrypted(answer), None);
             }
@@ -998,6 +1034,7 @@ fn handle(
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 if let Some(record) = state.find_mut(uid) {
+                    record.remember();
                     set_custom(&mut record.data, label, value);
                     record.revision += 1;
                 }
@@ -1009,6 +1046,7 @@ fn handle(
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 if let Some(record) = state.find_mut(uid) {
+                    record.remember();
                     set_custom(&mut record.data, label, value);
                     record.revision += 1;
                 }
@@ -1056,6 +1094,7 @@ impl Armable for FakeVault {
             FaultKind::Truncated2xx => Fault::Truncated,
             FaultKind::LateSave => Fault::LateApply(hold),
             FaultKind::ApplyThen500 => Fault::ApplyThenError(500),
+            FaultKind::Garbled2xx => Fault::Unencrypted,
         };
         self.fault_at(call, nth, fault);
         Ok(())

@@ -13,7 +13,8 @@
 //! Who does what:
 //!
 //! - transport kinds (`refused`, `drop-before-apply`, `drop-after-apply`,
-//!   `timeout-after-apply`, `truncated-2xx`, `late-save`) are done by the
+//!   `timeout-after-apply`, `truncated-2xx`, `garbled-2xx`, `late-save`) are
+//!   done by the
 //!   proxy (or by the fake vault itself, which has no proxy in front);
 //! - status kinds (`500`, `429`, `apply-then-500`) are answered by the fake,
 //!   with the body its real service sends. The proxy counts occurrences (it
@@ -95,6 +96,11 @@ pub enum FaultKind {
     /// service's 500 (for the vault: a load balancer's JSON 500). The client
     /// sees a plain server error for a change that happened. Applied.
     ApplyThen500,
+    /// `garbled-2xx`: the request is applied and its 2xx answer arrives
+    /// whole and well framed, but its body is not the service's: an HTML
+    /// page, as a content-inspecting proxy that rewrites answers sends it.
+    /// A non-2xx answer passes unchanged. Applied.
+    Garbled2xx,
 }
 
 impl FaultKind {
@@ -110,7 +116,7 @@ impl FaultKind {
     ];
 
     /// Every kind, in the order of the matrix and then the extra ones.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Status500,
         Self::Status429,
         Self::Refused,
@@ -120,6 +126,7 @@ impl FaultKind {
         Self::Truncated2xx,
         Self::LateSave,
         Self::ApplyThen500,
+        Self::Garbled2xx,
     ];
 
     /// The short name, as parsed by [`FromStr`] and printed by `Display`.
@@ -134,6 +141,7 @@ impl FaultKind {
             Self::Truncated2xx => "truncated-2xx",
             Self::LateSave => "late-save",
             Self::ApplyThen500 => "apply-then-500",
+            Self::Garbled2xx => "garbled-2xx",
         }
     }
 
@@ -147,6 +155,7 @@ impl FaultKind {
                 | Self::Truncated2xx
                 | Self::LateSave
                 | Self::ApplyThen500
+                | Self::Garbled2xx
         )
     }
 

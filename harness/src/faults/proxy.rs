@@ -415,6 +415,7 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
             return;
         }
         Some(FaultKind::Truncated2xx) if (200..300).contains(&status) => truncated(&answer),
+        Some(FaultKind::Garbled2xx) if (200..300).contains(&status) => garbled(&answer),
         _ => {
             if let Some(gate) = plan.gate {
                 wait_open(gate).await;
@@ -452,6 +453,16 @@ fn truncated(answer: &Message) -> Vec<u8> {
     let length = answer.chunked.then_some(answer.body.len());
     let mut bytes = answer.head_closing(length);
     bytes.extend_from_slice(&answer.body[..answer.body.len() / 2]);
+    bytes
+}
+
+/// The head with a body that is not the service's: what a proxy that
+/// rewrites answers sends.
+fn garbled(answer: &Message) -> Vec<u8> {
+    const PAGE: &[u8] = b"<html><head><title>Blocked</title></head><body>This answer was \
+        withheld by the content inspection policy.</body></html>";
+    let mut bytes = answer.head_closing(Some(PAGE.len()));
+    bytes.extend_from_slice(PAGE);
     bytes
 }
 
