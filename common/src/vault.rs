@@ -613,6 +613,14 @@ impl Vault {
                 }
                 Err(CallError::Sdk(e)) if is_conflict(&e) => {
                     if attempt >= MAX_SAVE_ATTEMPTS {
+                        // A refusal is only as good as the text that says so:
+                        // before calling the save lost, look.
+                        if let Ok(now) = self.fetch(uid)
+                            && saved(&now, changes)
+                        {
+                            tracing::info!("record {uid} holds the change after all");
+                            return Ok(now);
+                        }
                         return Err(Error::Failed(format!(
                             "saving record {uid} in the vault: the record changed while it was \
                              being saved, {MAX_SAVE_ATTEMPTS} times in a row (revision \

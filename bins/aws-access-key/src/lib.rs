@@ -153,8 +153,13 @@ impl Rotator for AwsAccessKey {
             user_id.as_deref().unwrap_or("unknown")
         );
         let keys = aws.keys(user, true)?;
-        let plan = plan::plan(&keys, stored.as_deref(), settings.delete_all)
-            .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
+        let plan = plan::plan(
+            &keys,
+            stored.as_deref(),
+            settings.delete_all,
+            std::time::SystemTime::now(),
+        )
+        .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
         Ok(Planned {
             user,
             user_uid,
@@ -348,6 +353,12 @@ impl Credentials for IamKeys<'_> {
         } else {
             Ok(Found::Unproven(appeared))
         }
+    }
+
+    /// IAM is eventually consistent: a deleted key can stay listed a few
+    /// seconds.
+    fn settle(&self) -> (u32, Duration) {
+        (6, Duration::from_millis(1500))
     }
 
     fn revoke(&mut self, id: &str) -> Step<()> {

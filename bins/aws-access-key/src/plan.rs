@@ -3,12 +3,19 @@
 //!
 //! IAM allows two keys per user. With two, one must go before a new one can
 //! be made: never the key the record stores (it is what consumers use), and
-//! only one that can be shown unused: the other key when the record's key is
-//! one of the two, or an Inactive one. Otherwise only
-//! `delete_all_keys_before_rotating` allows it. After the new key is stored
-//! and verified, every other key goes, the record's key last.
+//! only one that can be shown unused: an Inactive one, or the other key when
+//! the record's key is one of the two and the other was not used in the last
+//! [`RECENT_DAYS`] days (two consumers of one IAM user often hold one key
+//! each, in two records: "not this record's key" alone does not make a key
+//! unused). Otherwise only `delete_all_keys_before_rotating` allows it. After
+//! the new key is stored and verified, every other key goes, the record's key
+//! last.
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
+
+/// A key used more recently than this may be another consumer's.
+pub const RECENT_DAYS: u64 = 7;
 
 /// What is known of one existing key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +31,7 @@ pub struct Key {
 /// Why a key is deleted before the new one is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
-    /// The record stores the other key.
+    /// The record stores the other key, and this one was not used recently.
     NotStored,
     /// It is Inactive: nothing can be using it.
     Inactive,
@@ -35,7 +42,9 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::NotStored => "it is not the key the record stores",
+            Self::NotStored => {
+                "it is not the key the record stores and was not used in the last 7 days"
+            }
             Self::Inactive => "it is Inactive",
             Self::DeleteAll => {
                 "delete_all_keys_before_rotating is true and it is the least recently used"
@@ -59,10 +68,25 @@ pub struct Plan {
 pub struct NoSafeChoice {
     pub keys: Vec<String>,
     pub stored: Option<String>,
+    /// A key not in the record that was used recently: (id, last use).
+    pub recent: Option<(String, String)>,
 }
 
 impl fmt::Display for NoSafeChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((id, used)) = &self.recent {
+            return write!(
+                f,
+                "the user already has two active access keys ({}) and IAM allows no third. The \
+                 record stores {}, but the other key, {id}, was used on {used}, within the last \
+                 {RECENT_DAYS} days: another consumer (another record?) may use it. Either \
+                 delete {id} in IAM if nothing needs it, or set the user record's custom field \
+                 delete_all_keys_before_rotating to true (then {id} is deleted first, the \
+                 record's key after the new key is stored and verified)",
+                self.keys.join(" and "),
+                self.stored.as_deref().unwrap_or("no key"),
+            );
+        }
         write!(
             f,
             "the user already has two active access keys ({}) and the record stores {}, so \
@@ -81,10 +105,15 @@ impl fmt::Display for NoSafeChoice {
 }
 
 /// Decides the deletions. `keys` are the user's keys now; `stored` the key id
-/// in the record's `aws_access_key_id`.
-pub fn plan(keys: &[Key], stored: Option<&str>, delete_all: bool) -> Result<Plan, NoSafeChoice> {
+/// in the record's `aws_access_key_id`; `now` the time to judge recent use by.
+pub fn plan(
+    keys: &[Key],
+    stored: Option<&str>,
+    delete_all: bool,
+    now: SystemTime,
+) -> Result<Plan, NoSafeChoice> {
     let make_room = if keys.len() >= 2 {
-        Some(choose_room(keys, stored, delete_all)?)
+        Some(choose_room(keys, stored, delete_all, now)?)
     } else {
         None
     };
@@ -99,18 +128,43 @@ pub fn plan(keys: &[Key], stored: Option<&str>, delete_all: bool) -> Result<Plan
     Ok(Plan { make_room, retire })
 }
 
+/// Whether `key` was used within [`RECENT_DAYS`] of `now`. A use date that
+/// cannot be read counts as recent.
+fn used_recently(key: &Key, now: SystemTime) -> bool {
+    let Some(used) = &key.last_used else {
+        return false;
+    };
+    let Some(when) = common::time::parse_iso8601(used) else {
+        return true;
+    };
+    let window = Duration::from_secs(RECENT_DAYS * 86_400);
+    now.duration_since(when).map_or(true, |age| age < window)
+}
+
 fn choose_room(
     keys: &[Key],
     stored: Option<&str>,
     delete_all: bool,
+    now: SystemTime,
 ) -> Result<(String, Reason), NoSafeChoice> {
     let stored_present = stored.is_some_and(|s| keys.iter().any(|k| k.id == s));
     let candidates: Vec<&Key> = keys
         .iter()
         .filter(|k| Some(k.id.as_str()) != stored)
         .collect();
+    let mut recent = None;
     if stored_present && let [only] = candidates.as_slice() {
-        return Ok((only.id.clone(), Reason::NotStored));
+        if !only.active || !used_recently(only, now) {
+            return Ok((
+                only.id.clone(),
+                if only.active {
+                    Reason::NotStored
+                } else {
+                    Reason::Inactive
+                },
+            ));
+        }
+        recent = Some((only.id.clone(), only.last_used.clone().unwrap_or_default()));
     }
     if let Some(inactive) = least_recently_used(candidates.iter().copied().filter(|k| !k.active)) {
         return Ok((inactive.id.clone(), Reason::Inactive));
@@ -121,6 +175,7 @@ fn choose_room(
     Err(NoSafeChoice {
         keys: keys.iter().map(|k| k.id.clone()).collect(),
         stored: stored.map(str::to_owned),
+        recent,
     })
 }
 
@@ -132,6 +187,15 @@ fn least_recently_used<'k>(keys: impl Iterator<Item = &'k Key>) -> Option<&'k Ke
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2026-11-27T00:00:00Z.
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_737_600)
+    }
+
+    fn plan(keys: &[Key], stored: Option<&str>, delete_all: bool) -> Result<Plan, NoSafeChoice> {
+        super::plan(keys, stored, delete_all, now())
+    }
 
     fn key(id: &str, active: bool, last_used: Option<&str>) -> Key {
         Key {
@@ -211,6 +275,45 @@ mod tests {
         let plan = plan(&keys, Some("A"), true).unwrap();
         assert_eq!(plan.make_room, Some(("B".into(), Reason::NotStored)));
         assert_eq!(plan.retire, ["A"]);
+    }
+
+    #[test]
+    fn a_recently_used_key_the_record_does_not_store_is_not_taken_for_unused() {
+        let keys = [
+            key("A", true, Some("2026-11-01T00:00:00Z")),
+            key("B", true, Some("2026-11-26T00:00:00Z")),
+        ];
+        let err = plan(&keys, Some("A"), false).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("B, was used on 2026-11-26T00:00:00Z"),
+            "{text}"
+        );
+        assert!(text.contains("delete_all_keys_before_rotating"), "{text}");
+        // Used eight days ago: no longer recent.
+        let keys = [
+            key("A", true, Some("2026-11-01T00:00:00Z")),
+            key("B", true, Some("2026-11-19T00:00:00Z")),
+        ];
+        assert_eq!(
+            plan(&keys, Some("A"), false).unwrap().make_room,
+            Some(("B".into(), Reason::NotStored))
+        );
+        // Recently used but Inactive: nothing can be using it now.
+        let keys = [
+            key("A", true, None),
+            key("B", false, Some("2026-11-26T00:00:00Z")),
+        ];
+        assert_eq!(
+            plan(&keys, Some("A"), false).unwrap().make_room,
+            Some(("B".into(), Reason::Inactive))
+        );
+        // delete_all still allows it.
+        let keys = [
+            key("A", true, Some("2026-11-01T00:00:00Z")),
+            key("B", true, Some("2026-11-26T00:00:00Z")),
+        ];
+        assert!(plan(&keys, Some("A"), true).is_ok());
     }
 
     #[test]

@@ -537,9 +537,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         .assert_stdout_has(&format!(
             "{STORED_ID} (Active, in the record, last used 2026-11-01T00:00:00Z)"
         ))
-        .assert_stdout_has(&format!(
-            "delete {OTHER_ID} first (it is not the key the record stores)"
-        ))
+        .assert_stdout_has(&format!("delete {OTHER_ID} first (it is Inactive)"))
         .assert_stdout_has(&format!("then delete {STORED_ID}. Nothing was changed."));
     for action in w.aws.actions() {
         assert!(
@@ -966,9 +964,9 @@ fn a_run_killed_after_its_create_leaves_an_orphan_the_next_run_deletes_to_make_r
 }
 
 #[test]
-#[ignore = "open finding (design): 'not the key the record stores' is taken as proof that a key \
-            is unused; see the attack report. Run with --run-ignored to see it fail"]
 fn a_key_another_record_stores_and_uses_is_never_deleted_to_make_room() {
+    let yesterday =
+        common::time::iso8601(std::time::SystemTime::now() - Duration::from_secs(86_400));
     // Two consumers of one IAM user, each with its own PAM User record and
     // its own key (the usual way to use IAM's two keys).
     let path = harness::scenario::fixtures_dir().join("vault/aws/records.json");
@@ -997,13 +995,16 @@ fn a_key_another_record_stores_and_uses_is_never_deleted_to_make_room() {
                 OTHER_ID,
                 OTHER_SECRET,
                 true,
-                Some("2026-11-26T00:00:00Z"),
+                Some(yesterday.as_str()),
             )
         })
         .aws,
         vault: FakeVault::start(&records),
     };
     let out = w.run("admin-record.json", &[]);
+    out.assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has(&format!("the other key, {OTHER_ID}, was used on"));
     assert!(
         w.key_ids().contains(&OTHER_ID.to_owned()),
         "the key record PamUserUid000000000002 stores (used yesterday) was deleted; exit {:?}\n{}",

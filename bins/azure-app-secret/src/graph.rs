@@ -293,7 +293,7 @@ impl Graph {
             entry.keep();
             return Ok(());
         }
-        if response.status.is_client_error() {
+        if response.status.is_client_error() && !response.earlier_attempt_maybe_applied {
             entry.settle();
             return Err(error);
         }

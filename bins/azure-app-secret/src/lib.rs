@@ -359,6 +359,11 @@ impl Credentials for AppSecrets<'_> {
             .map_err(Failure::from_error)
     }
 
+    /// Graph's listings can lag behind a removal by several seconds.
+    fn settle(&self) -> (u32, Duration) {
+        (8, Duration::from_secs(2))
+    }
+
     fn probe(&mut self, new: &NewSecret) -> std::result::Result<(), String> {
         match self
             .graph

@@ -635,3 +635,15 @@ fn an_add_password_applied_behind_a_503_then_throttled_is_found_by_its_tag_and_r
         .assert_clean()
         .assert_stderr_has("were revoked; nothing was changed");
 }
+
+#[test]
+fn a_final_listing_that_lags_behind_the_removals_is_read_until_it_settles() {
+    let w = world();
+    w.vault.set_custom_field(USER_UID, "verify_successes", "1");
+    w.azure.listing_lag(Duration::from_secs(5));
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_clean();
+    let kept = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
+    assert_eq!(w.key_ids(TARGET_APP), [kept]);
+}
