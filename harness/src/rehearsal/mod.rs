@@ -42,8 +42,6 @@ pub use matrix::{KINDS, Timing};
 pub use report::{MatrixReport, Options, Report, rehearse, rehearse_matrix};
 pub use world::{Service, World};
 
-use crate::faults::FaultKind;
-
 /// One use case: its binary, its fixture, and how its world is seeded.
 pub struct UseCase {
     /// The name on the command line: `aws-access-key`.
@@ -139,9 +137,4 @@ pub fn exit_text(code: Option<i32>) -> String {
         Some(code) => format!("{code} ({})", exit_meaning(Some(code))),
         None => format!("none ({})", exit_meaning(None)),
     }
-}
-
-/// The fault kinds, by name, for help texts.
-pub fn kind_names() -> String {
-    FaultKind::ALL.map(FaultKind::name).join(", ")
 }
