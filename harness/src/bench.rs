@@ -6,9 +6,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::fake_rest::FakeRest;
-use crate::runner::Run;
-use crate::scenario::Scenario;
+use crate::rehearsal::World;
+use crate::rehearsal::world::RunOptions;
 
 /// The figures of one binary.
 #[derive(Debug)]
@@ -63,57 +62,28 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Runs the REST rotation `runs` times against the fake API, and
-/// `--version` as often.
-pub fn rest_api(bin: &Path, runs: usize) -> Result<Figures, String> {
-    let fake = FakeRest::start("demo-api-token-7f3a9c").with_account("alice@example.com", "old");
-    let scenario = Scenario::from_json(crate::demo::REST_API_SCENARIO)?
-        .var("API_URL", fake.url("/v1/password"));
-    measure(bin, runs, || Run::new(bin).scenario(&scenario).run())
-}
-
-/// Runs the AWS rotation `runs` times against the IAM + STS fake and the
-/// fake vault (each run rotates the key the previous one stored). The new
-/// key is checked once (`verify_successes` = 1): the figure is the work of
-/// the binary, not the propagation wait it would do against real IAM.
-pub fn aws_access_key(bin: &Path, runs: usize) -> Result<Figures, String> {
-    let world = crate::demo::AwsWorld::start()?;
-    world
-        .vault
-        .set_custom_field("PamUserUid000000000001", "verify_successes", "1");
-    measure(bin, runs, || world.run(bin))
-}
-
-/// Runs the Okta rotation `runs` times against the Okta fake (the fake
-/// takes any password change: the old password is reset before each run).
-pub fn okta_user(bin: &Path, runs: usize) -> Result<Figures, String> {
-    let (okta, scenario) = crate::demo::okta_world()?;
-    let old = scenario.params()["oldPassword"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+/// Rotates `use_case`'s fixture (`fixtures/records/<name>.json`, as
+/// `harness demo` does) `runs` times, each on fresh fakes (starting them is
+/// not timed), and runs `--version` as often. Binaries that check a new
+/// credential do it once (`verify_successes` = 1): the figure is the work of
+/// the binary, not the propagation wait it would do against a real cloud.
+pub fn use_case(use_case: &str, bin: &Path, runs: usize) -> Result<Figures, String> {
+    let use_case = crate::rehearsal::use_case(use_case)?;
+    let rehearsal = crate::rehearsal::Rehearsal::fixture(use_case)?;
     measure(bin, runs, || {
-        okta.reset_password("alice@example.com", &old);
-        Run::new(bin).scenario(&scenario).run()
+        let world = World::start(&rehearsal)?;
+        world
+            .vault
+            .set_custom_field(world.user_uid(), "verify_successes", "1");
+        Ok(world.run(bin, &RunOptions::default()))
     })
-}
-
-/// Runs the Azure rotation `runs` times against the Entra ID fake and the
-/// fake vault (each run rotates the secret the previous one stored), checking
-/// the new secret once, as for AWS.
-pub fn azure_app_secret(bin: &Path, runs: usize) -> Result<Figures, String> {
-    let world = crate::demo::AzureWorld::start()?;
-    world
-        .vault
-        .set_custom_field("AzureUserUid0000000001", "verify_successes", "1");
-    measure(bin, runs, || world.run(bin))
 }
 
 /// Times `rotate` `runs` times, then `bin --version` as often.
 fn measure(
     bin: &Path,
     runs: usize,
-    rotate: impl Fn() -> crate::runner::Outcome,
+    rotate: impl Fn() -> Result<crate::runner::Outcome, String>,
 ) -> Result<Figures, String> {
     let runs = runs.max(1);
     let size_bytes = std::fs::metadata(bin)
@@ -121,7 +91,7 @@ fn measure(
         .len();
     let mut rotations = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let outcome = rotate();
+        let outcome = rotate()?;
         if outcome.code != Some(0) {
             return Err(format!("a rotation failed:\n{}", outcome.output()));
         }

@@ -916,4 +916,8 @@ impl Armable for FakeAws {
     fn set_hold(&self, hold: Duration) {
         self.proxy.set_hold(hold);
     }
+
+    fn wait_applied(&self, limit: Duration) -> bool {
+        self.proxy.wait_applied(limit)
+    }
 }

@@ -759,4 +759,8 @@ impl Armable for FakeAzure {
     fn set_hold(&self, hold: Duration) {
         self.proxy.set_hold(hold);
     }
+
+    fn wait_applied(&self, limit: Duration) -> bool {
+        self.proxy.wait_applied(limit)
+    }
 }

@@ -539,4 +539,8 @@ impl Armable for FakeOkta {
     fn set_hold(&self, hold: Duration) {
         self.proxy.set_hold(hold);
     }
+
+    fn wait_applied(&self, limit: Duration) -> bool {
+        self.proxy.wait_applied(limit)
+    }
 }

@@ -158,7 +158,9 @@ impl FakeRest {
         self
     }
 
-    /// Where in the JSON body the account and the new password are.
+    /// Where in the JSON body the account and the new password are. An
+    /// empty `user` pointer: the body does not name the account, and the
+    /// fake's only account is changed.
     pub fn body_pointers(self, user: &str, password: &str) -> Self {
         {
             let mut state = self.state();
@@ -253,7 +255,15 @@ impl State {
         if body.is_null() {
             return error(400, "invalid_request", "The body is not JSON.");
         }
-        let user = body.pointer(&self.user_pointer).and_then(Value::as_str);
+        // No user pointer: the body does not name the account (the url
+        // does), and the fake's only account is the one changed.
+        let only = (self.user_pointer.is_empty() && self.accounts.len() == 1)
+            .then(|| self.accounts.keys().next().cloned())
+            .flatten();
+        let user = match &only {
+            Some(user) => Some(user.as_str()),
+            None => body.pointer(&self.user_pointer).and_then(Value::as_str),
+        };
         let password = body.pointer(&self.password_pointer).and_then(Value::as_str);
         let (Some(user), Some(password)) = (user, password) else {
             return error(
@@ -302,5 +312,9 @@ impl Armable for FakeRest {
 
     fn set_hold(&self, hold: Duration) {
         self.proxy.set_hold(hold);
+    }
+
+    fn wait_applied(&self, limit: Duration) -> bool {
+        self.proxy.wait_applied(limit)
     }
 }

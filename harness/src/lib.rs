@@ -14,6 +14,8 @@
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`faults`] | the fault vocabulary ([`faults::FaultKind`]), arming ([`faults::Armable`]), gates, and the fault-injecting proxy in front of every HTTP fake |
 //! | [`net`] | network faults: refused ports, servers that hang up |
+//! | [`records`] | Keeper records as Commander exports them, turned into the vault's JSON and the Gateway's dictionaries |
+//! | [`rehearsal`] | an administrator's records run through the real binary against the fakes, with faults (`harness run`); the failure matrix the conformance suite runs |
 //! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
@@ -33,6 +35,8 @@ pub mod fake_rest;
 pub mod fake_vault;
 pub mod faults;
 pub mod net;
+pub mod records;
+pub mod rehearsal;
 pub mod runner;
 pub mod scenario;
 pub mod sshd;

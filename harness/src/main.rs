@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use harness::{Scenario, bench, demo};
 
 #[derive(Debug, Parser)]
@@ -23,9 +23,15 @@ enum Command {
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
     },
-    /// Run a binary end to end against the local fakes and show what happened.
+    /// Rehearse a rotation: your Keeper records as the vault, the Gateway's
+    /// input built from them, the real binary against the fakes; print what
+    /// happened. See the README's "Rehearse before you deploy".
+    Run(RunArgs),
+    /// Rehearse the use case's own example records (fixtures/records/) and
+    /// show what happened.
     Demo {
-        use_case: UseCase,
+        #[arg(value_parser = use_case_names())]
+        use_case: String,
         /// Directory holding the built binaries (default: next to this harness).
         #[arg(long, value_name = "DIR")]
         bin_dir: Option<PathBuf>,
@@ -38,7 +44,8 @@ enum Command {
     /// Measure a binary: start-up, end-to-end rotation time against the fakes,
     /// peak memory, size. Build with --release first for meaningful figures.
     Bench {
-        use_case: UseCase,
+        #[arg(value_parser = use_case_names())]
+        use_case: String,
         /// How many rotations (and as many start-ups) to time.
         #[arg(long, default_value_t = 20)]
         runs: usize,
@@ -79,23 +86,62 @@ enum VaultCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum UseCase {
-    RestApi,
-    AwsAccessKey,
-    AzureAppSecret,
-    OktaUser,
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The use case: which binary, and which fakes.
+    #[arg(value_parser = use_case_names())]
+    use_case: String,
+    /// Keeper record JSON: Commander's `export --format json` file, one
+    /// record or several (`get UID --format json`), an array of records, or
+    /// a scenario (fixtures/scenarios/). Repeatable; all of them are the vault.
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    records: Vec<PathBuf>,
+    /// The PAM User record to rotate (uid or exact title); default: the only
+    /// pamUser record.
+    #[arg(long, value_name = "UID")]
+    user: Option<String>,
+    /// The PAM configuration (providerRecordUid); default: the only
+    /// pam*Configuration record, else one made up.
+    #[arg(long, value_name = "UID")]
+    config: Option<String>,
+    /// The machine, database or directory record (resourceRecordUid);
+    /// default: the only one, else none.
+    #[arg(long, value_name = "UID")]
+    resource: Option<String>,
+    /// A record attached to the script as a rotation credential
+    /// (repeatable); default: every record without another role.
+    #[arg(long, value_name = "UID")]
+    attach: Vec<String>,
+    /// Fail one call: [SERVICE.]CALL[#N]=KIND, e.g. CreateAccessKey=drop-after-apply,
+    /// vault.update_secret#2=late-save (repeatable). SERVICE is the use case's
+    /// (aws, azure, okta, rest) or vault; it may be left out when only one
+    /// service makes the call.
+    #[arg(long = "fault", value_name = "SPEC", conflicts_with = "faults")]
+    fault: Vec<String>,
+    /// `all`: run the whole failure matrix (every call of a clean run, failing
+    /// each way) and print one line per cell.
+    #[arg(long, value_name = "all", value_parser = ["all"], conflicts_with = "dry_run")]
+    faults: Option<String>,
+    /// Pass --dry-run to the binary.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Skip the plan (the binary's --dry-run on a copy of the fakes first).
+    #[arg(long)]
+    no_plan: bool,
+    /// How many matrix cells run at once (--faults all).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    jobs: u16,
+    /// Directory holding the built binaries (default: next to this harness).
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
 }
 
-impl UseCase {
-    fn binary(self) -> &'static str {
-        match self {
-            Self::RestApi => "rotate-rest-api",
-            Self::AwsAccessKey => "rotate-aws-access-key",
-            Self::AzureAppSecret => "rotate-azure-app-secret",
-            Self::OktaUser => "rotate-okta-user",
-        }
-    }
+/// The use cases' names, from the rehearsal's table.
+fn use_case_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(harness::rehearsal::USE_CASES.iter().map(|u| u.name))
 }
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
@@ -106,35 +152,23 @@ fn main() -> ExitCode {
             println!("{line}");
             true
         }),
-        Command::Demo { use_case, bin_dir } => {
-            demo::find_binary(use_case.binary(), bin_dir.as_deref())
-                .and_then(|bin| match use_case {
-                    UseCase::RestApi => demo::rest_api(&bin),
-                    UseCase::AwsAccessKey => demo::aws_access_key(&bin),
-                    UseCase::AzureAppSecret => demo::azure_app_secret(&bin),
-                    UseCase::OktaUser => demo::okta_user(&bin),
-                })
-                .map(|report| {
-                    print!("{}", report.text);
-                    println!("== demo {}", if report.ok { "succeeded" } else { "FAILED" });
-                    report.ok
-                })
-        }
+        Command::Run(args) => return run(args),
+        Command::Demo { use_case, bin_dir } => harness::rehearsal::use_case(&use_case)
+            .and_then(|case| demo::find_binary(case.binary, bin_dir.as_deref()))
+            .and_then(|bin| demo::run(&use_case, &bin))
+            .map(|report| {
+                print!("{}", report.text);
+                println!("== demo {}", if report.ok { "succeeded" } else { "FAILED" });
+                report.ok
+            }),
         Command::Vault { command } => return vault(command),
         Command::Bench {
             use_case,
             runs,
             bin_dir,
-        } => demo::find_binary(use_case.binary(), bin_dir.as_deref())
-            .and_then(|bin| {
-                match use_case {
-                    UseCase::RestApi => bench::rest_api(&bin, runs),
-                    UseCase::AwsAccessKey => bench::aws_access_key(&bin, runs),
-                    UseCase::AzureAppSecret => bench::azure_app_secret(&bin, runs),
-                    UseCase::OktaUser => bench::okta_user(&bin, runs),
-                }
-                .map(|f| f.report(&bin))
-            })
+        } => harness::rehearsal::use_case(&use_case)
+            .and_then(|case| demo::find_binary(case.binary, bin_dir.as_deref()))
+            .and_then(|bin| bench::use_case(&use_case, &bin, runs).map(|f| f.report(&bin)))
             .map(|report| {
                 print!("{report}");
                 true
@@ -189,6 +223,98 @@ fn vault(command: VaultCommand) -> ExitCode {
             ExitCode::from(error.exit().code())
         }
     }
+}
+
+/// `harness run`: exit 0 when the run's end state agrees with its exit
+/// code and nothing leaked (whatever that exit code was), 1 when not, 2 when
+/// the rehearsal could not be made.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn run(args: RunArgs) -> ExitCode {
+    use harness::rehearsal::{self, Options, Rehearsal, RoleFlags};
+    let made = (|| {
+        let case = rehearsal::use_case(&args.use_case)?;
+        let bin = demo::find_binary(case.binary, args.bin_dir.as_deref())?;
+        let flags = RoleFlags {
+            user: args.user.clone(),
+            resource: args.resource.clone(),
+            config: args.config.clone(),
+            attach: args.attach.clone(),
+        };
+        let rehearsal = Rehearsal::from_files(case, &args.records, &flags)?;
+        Ok::<_, String>((bin, rehearsal))
+    })();
+    let (bin, rehearsal) = match made {
+        Ok(made) => made,
+        Err(message) => {
+            eprintln!("harness: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.faults.is_some() {
+        // Progress on stderr as cells end; the report, in order, on stdout.
+        let progress = |cell: &harness::rehearsal::matrix::CellOutcome| {
+            eprintln!("   {}", cell.line());
+        };
+        eprintln!(
+            "== the failure matrix of {} on {}: a clean run first, then every call failing \
+             each way, {} cells at a time",
+            case_binary(&rehearsal),
+            rehearsal.description,
+            args.jobs
+        );
+        return match rehearsal::rehearse_matrix(&bin, &rehearsal, usize::from(args.jobs), &progress)
+        {
+            Ok(report) => {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
+                } else {
+                    print!("{}", rehearsal::report::matrix_text(&report));
+                }
+                if report.consistent() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(message) => {
+                eprintln!("harness: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let options = Options {
+        faults: args.fault.clone(),
+        dry_run: args.dry_run,
+        plan: !args.no_plan,
+    };
+    match rehearsal::rehearse(&bin, &rehearsal, &options) {
+        Ok(report) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                print!("{}", report.text());
+            }
+            if report.consistent() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(message) => {
+            eprintln!("harness: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn case_binary(rehearsal: &harness::rehearsal::Rehearsal) -> &'static str {
+    rehearsal.use_case.binary
 }
 
 fn encode(file: &std::path::Path, vars: &[String]) -> Result<String, String> {

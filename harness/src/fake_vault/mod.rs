@@ -112,6 +112,46 @@ pub enum Fault {
     StaleRead,
 }
 
+/// One request the fake vault read, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultCall {
+    /// The endpoint: `get_secret`, `update_secret`, ...
+    pub endpoint: String,
+    /// 1-based occurrence of the endpoint.
+    pub nth: usize,
+    /// The record uids the request named (`requestedRecords`, `recordUid`);
+    /// empty when it could not be read or named none (all records).
+    pub records: Vec<String>,
+    /// The fault applied to it, by its short name.
+    pub fault: Option<String>,
+    /// The status sent; `None` when no answer reached the client.
+    pub status: Option<u16>,
+}
+
+impl Fault {
+    /// A short name for reports: the fault vocabulary's where one applies.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Throttle { .. } => "429".into(),
+            Self::ServerError => "500".into(),
+            Self::StaleRevision => "stale-revision".into(),
+            Self::ConcurrentEdit { .. } => "concurrent-edit".into(),
+            Self::Drop => "drop-before-apply".into(),
+            Self::DropAfterOtherEdit { .. } => "drop-after-other-edit".into(),
+            Self::DropAfterApply => "drop-after-apply".into(),
+            Self::Delay(_) | Self::LateApply(_) => "late-save".into(),
+            Self::ApplyThenHold(_) => "timeout-after-apply".into(),
+            Self::ApplyThenError(status) => format!("apply-then-{status}"),
+            Self::Truncated => "truncated-2xx".into(),
+            Self::Refused => "refused".into(),
+            Self::MissingFolders => "missing-folders".into(),
+            Self::Unencrypted => "unencrypted".into(),
+            Self::NotJson => "not-json".into(),
+            Self::StaleRead => "stale-read".into(),
+        }
+    }
+}
+
 /// One stored record.
 #[derive(Debug, Clone)]
 struct StoredRecord {
@@ -148,6 +188,10 @@ struct State {
     /// How long `timeout-after-apply` and `late-save` hold.
     hold: Duration,
     endpoints: Vec<String>,
+    /// Every request, with the records it named and what it got.
+    calls: Vec<VaultCall>,
+    /// Late saves read and not yet applied.
+    late: usize,
     /// Every HTTP request and response as seen inside TLS.
     wire: Vec<u8>,
     records_file: Option<PathBuf>,
@@ -291,6 +335,8 @@ impl FakeVault {
                 refuse_from: None,
                 hold: DEFAULT_HOLD,
                 endpoints: Vec::new(),
+                calls: Vec::new(),
+                late: 0,
                 wire: Vec::new(),
                 records_file: Some(dir.join("records.json")),
             }),
@@ -491,6 +537,11 @@ impl FakeVault {
     /// The endpoints called so far, in order.
     pub fn endpoints(&self) -> Vec<String> {
         self.state().endpoints.clone()
+    }
+
+    /// Every request so far: endpoint, records named, fault, status.
+    pub fn calls(&self) -> Vec<VaultCall> {
+        self.state().calls.clone()
     }
 
     /// Every HTTP request and response exchanged, as seen inside TLS.
@@ -792,6 +843,8 @@ async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<HttpReques
 
 /// What one request is in for, decided as it is recorded.
 struct Plan {
+    /// 1-based position among every request.
+    index: usize,
     endpoint: String,
     fault: Option<Fault>,
     gate: Option<tokio::sync::watch::Receiver<bool>>,
@@ -823,7 +876,18 @@ fn plan(shared: &Shared, request: &HttpRequest) -> Option<Plan> {
         Some(fault) => Some(fault),
         None => state.next_fault(&endpoint),
     };
+    if matches!(fault, Some(Fault::LateApply(_) | Fault::Delay(_))) {
+        state.late += 1;
+    }
+    state.calls.push(VaultCall {
+        endpoint: endpoint.clone(),
+        nth: key.1,
+        records: Vec::new(),
+        fault: fault.as_ref().map(Fault::name),
+        status: None,
+    });
     let plan = Plan {
+        index,
         endpoint,
         fault,
         gate: state.gates.remove(&key),
@@ -862,7 +926,19 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
             }
             _ => {}
         }
-        let (mut reply, tk) = handle(&shared, &request, &plan.endpoint, plan.fault.as_ref());
+        let (mut reply, tk) = handle(
+            &shared,
+            &request,
+            plan.index,
+            &plan.endpoint,
+            plan.fault.as_ref(),
+        );
+        if matches!(plan.fault, Some(Fault::LateApply(_) | Fault::Delay(_))) {
+            let mut state = lock(&shared);
+            state.late = state.late.saturating_sub(1);
+            drop(state);
+            shared.arrived.notify_all();
+        }
         match &plan.fault {
             Some(Fault::DropAfterApply) => return,
             Some(Fault::ApplyThenHold(hold)) => {
@@ -918,12 +994,18 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
         } else {
             response.extend_from_slice(&body[..body.len() / 2]);
         }
-        lock(&shared).wire.extend_from_slice(&response);
-        if stream.write_all(&response).await.is_err()
-            || stream.flush().await.is_err()
-            || truncated
-            || plan.close_after
         {
+            let mut state = lock(&shared);
+            state.wire.extend_from_slice(&response);
+            if let Some(call) = state.calls.get_mut(plan.index - 1) {
+                call.status = Some(status);
+            }
+        }
+        let sent = stream.write_all(&response).await.is_ok() && stream.flush().await.is_ok();
+        if !sent && let Some(call) = lock(&shared).calls.get_mut(plan.index - 1) {
+            call.status = None;
+        }
+        if !sent || truncated || plan.close_after {
             let _ = stream.shutdown().await;
             return;
         }
@@ -948,6 +1030,7 @@ fn load_balancer_error(status: u16) -> Reply {
 fn handle(
     shared: &Shared,
     request: &HttpRequest,
+    index: usize,
     endpoint: &str,
     fault: Option<&Fault>,
 ) -> (Reply, Option<[u8; 32]>) {
@@ -1014,6 +1097,18 @@ fn handle(
     };
     if payload.get("clientId").and_then(Value::as_str) != Some(state.keys.client_id.as_str()) {
         return (error(403, "access_denied", "Unknown client id"), None);
+    }
+    let named: Vec<String> = match (payload.get("requestedRecords"), payload.get("recordUid")) {
+        (Some(Value::Array(uids)), _) => uids
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        (_, Some(Value::String(uid))) => vec![uid.clone()],
+        _ => Vec::new(),
+    };
+    if let Some(call) = state.calls.get_mut(index - 1) {
+        call.records = named;
     }
     let reply = match endpoint {
         "get_secret" => {
@@ -1117,5 +1212,11 @@ impl Armable for FakeVault {
 
     fn set_hold(&self, hold: Duration) {
         self.state().hold = hold;
+    }
+
+    fn wait_applied(&self, limit: Duration) -> bool {
+        wait_until(&self.shared.state, &self.shared.arrived, limit, |s| {
+            s.late == 0
+        })
     }
 }

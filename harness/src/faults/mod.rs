@@ -172,6 +172,12 @@ impl fmt::Display for FaultKind {
     }
 }
 
+impl serde::Serialize for FaultKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 impl FromStr for FaultKind {
     type Err = FaultError;
 
@@ -317,6 +323,12 @@ pub trait Armable {
     /// How long `timeout-after-apply` and `late-save` hold ([`DEFAULT_HOLD`]
     /// by default), for the faults armed after this call.
     fn set_hold(&self, hold: Duration);
+
+    /// Waits until every `late-save` request this fake has read has been
+    /// applied (the hold time after it arrived), or `limit` passed; says
+    /// which. A late save can land after the client gave up and exited: the
+    /// end state is the one after it.
+    fn wait_applied(&self, limit: Duration) -> bool;
 
     /// Refuses the nth `call` of a run that makes the same calls as the
     /// recorded `clean` sequence. Returns the request index it refuses from.

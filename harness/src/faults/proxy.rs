@@ -110,11 +110,15 @@ type Classifier = Box<dyn Fn(&ProxiedRequest) -> String + Send + Sync>;
 
 struct State {
     exchanges: Vec<Exchange>,
+    /// The request of each exchange, in the same order.
+    requests: Vec<ProxiedRequest>,
     /// Armed kinds with the hold time set when they were armed.
     armed: HashMap<(String, usize), (FaultKind, Duration)>,
     gates: HashMap<(String, usize), watch::Receiver<bool>>,
     refuse_from: Option<usize>,
     hold: Duration,
+    /// `late-save` requests read and not yet applied.
+    late: usize,
 }
 
 struct Shared {
@@ -190,10 +194,12 @@ impl FaultProxy {
             classify: Box::new(classify),
             state: Mutex::new(State {
                 exchanges: Vec::new(),
+                requests: Vec::new(),
                 armed: HashMap::new(),
                 gates: HashMap::new(),
                 refuse_from: None,
                 hold: DEFAULT_HOLD,
+                late: 0,
             }),
             arrived: Condvar::new(),
             shutter: Shutter::new(),
@@ -215,6 +221,12 @@ impl FaultProxy {
     /// Every request read so far, in order, with what became of it.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.shared.state().exchanges.clone()
+    }
+
+    /// The request of every exchange, in the order of [`FaultProxy::exchanges`]:
+    /// what a report shows of each call (masked by the caller).
+    pub fn requests(&self) -> Vec<ProxiedRequest> {
+        self.shared.state().requests.clone()
     }
 
     /// How many requests named `call` were read.
@@ -312,6 +324,25 @@ impl Armable for FaultProxy {
     fn set_hold(&self, hold: Duration) {
         self.shared.state().hold = hold;
     }
+
+    fn wait_applied(&self, limit: Duration) -> bool {
+        wait_until(&self.shared.state, &self.shared.arrived, limit, |s| {
+            s.late == 0
+        })
+    }
+}
+
+/// Counts a `late-save` request as applied when dropped, whatever way its
+/// exchange ends.
+struct Late<'a>(&'a Shared);
+
+impl Drop for Late<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.late = state.late.saturating_sub(1);
+        drop(state);
+        self.0.arrived.notify_all();
+    }
 }
 
 async fn accept_loop(listener: std::net::TcpListener, shared: Arc<Shared>) {
@@ -348,7 +379,7 @@ async fn connection(shared: Arc<Shared>, mut client: TcpStream) {
 /// Records a request and decides what happens to it; `None` when the
 /// service is already down (a request on a connection accepted before the
 /// listener closed): it is neither served nor recorded.
-fn plan(shared: &Shared, call: String) -> Option<Plan> {
+fn plan(shared: &Shared, call: String, request: ProxiedRequest) -> Option<Plan> {
     if shared.shutter.is_closed() {
         return None;
     }
@@ -368,6 +399,10 @@ fn plan(shared: &Shared, call: String) -> Option<Plan> {
         fault: kind,
         status: None,
     });
+    state.requests.push(request);
+    if kind == Some(FaultKind::LateSave) {
+        state.late += 1;
+    }
     let plan = Plan {
         index,
         kind,
@@ -384,13 +419,15 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
     let Ok(Some(request)) = http::read_request(client).await else {
         return;
     };
-    let call = (shared.classify)(&ProxiedRequest::from_message(&request));
-    let Some(plan) = plan(shared, call) else {
+    let proxied = ProxiedRequest::from_message(&request);
+    let call = (shared.classify)(&proxied);
+    let Some(plan) = plan(shared, call, proxied) else {
         return;
     };
     if plan.close_after {
         shared.shutter.close().await;
     }
+    let late = (plan.kind == Some(FaultKind::LateSave)).then(|| Late(shared));
     match plan.kind {
         Some(FaultKind::DropBeforeApply) => return,
         Some(FaultKind::LateSave) => tokio::time::sleep(plan.hold).await,
@@ -404,7 +441,10 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
         .concat(),
         _ => request.bytes(),
     };
-    let Ok(answer) = forward(shared.upstream, &bytes, &request.start[0]).await else {
+    let forwarded = forward(shared.upstream, &bytes, &request.start[0]).await;
+    // Applied (or refused by the fake): the late save is settled.
+    drop(late);
+    let Ok(answer) = forwarded else {
         return;
     };
     let status = answer.status();

@@ -1,0 +1,343 @@
+//! The failure matrix: every call of a clean run, failing in every way, one
+//! cell at a time, each judged by the fakes' end state.
+//!
+//! Why here and not in the conformance suite: `harness run --faults all`
+//! runs the same matrix on an administrator's records, and the two must not
+//! drift apart. The suite (`harness/tests/conformance.rs`) runs it on each
+//! use case's fixture, one test per fault kind, and fails on any cell whose
+//! verdict fails; a rehearsal prints one line per cell.
+//!
+//! A clean run first records the calls the binary makes to each service.
+//! Then, for every call of that sequence and every kind, a fresh world is
+//! started, that one call (its nth occurrence) fails in that one way, and the
+//! binary runs once. A cell fails when a secret appears in an output, when
+//! stdout is not exactly one line, or when the end state contradicts the
+//! exit code ([`super::Service::verdict`]).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::world::{RunOptions, World};
+use super::{Rehearsal, exit_text};
+use crate::faults::{Armable, FaultKind};
+use crate::runner::Outcome;
+
+/// The kinds every call is failed with: the seven every HTTP call must
+/// survive, and the late vault save.
+pub const KINDS: [FaultKind; 8] = [
+    FaultKind::Status500,
+    FaultKind::Status429,
+    FaultKind::Refused,
+    FaultKind::DropBeforeApply,
+    FaultKind::TimeoutAfterApply,
+    FaultKind::DropAfterApply,
+    FaultKind::Truncated2xx,
+    FaultKind::LateSave,
+];
+
+/// The clocks of a run with faults: short, so a matrix ends in minutes.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// `KEEPER_ROTATOR_REQUEST_TIMEOUT`: a request counts as unanswered
+    /// after this long.
+    pub request_timeout: Duration,
+    /// How long `timeout-after-apply` and `late-save` hold a request:
+    /// longer than the request timeout.
+    pub hold: Duration,
+    /// The harness kills a run after this long.
+    pub kill_after: Duration,
+}
+
+impl Timing {
+    /// The conformance suite's: requests time out after 2 s, faults hold
+    /// 4 s.
+    pub const FAULTS: Self = Self {
+        request_timeout: Duration::from_secs(2),
+        hold: Duration::from_secs(4),
+        kill_after: Duration::from_secs(170),
+    };
+}
+
+/// One call failing one way: `aws CreateAccessKey#1 drop-after-apply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub service: String,
+    pub call: String,
+    pub nth: usize,
+    pub kind: FaultKind,
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}#{} {}",
+            self.service, self.call, self.nth, self.kind
+        )
+    }
+}
+
+/// A clean run's calls, per service.
+#[derive(Debug, Clone)]
+pub struct Clean {
+    /// (service, call names in order)
+    pub sequences: Vec<(String, Vec<String>)>,
+}
+
+impl Clean {
+    /// The sequence of `service`.
+    pub fn sequence(&self, service: &str) -> &[String] {
+        self.sequences
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, calls)| calls.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Every (service, call, nth) of the clean run, with each of `kinds`.
+    pub fn cells(&self, kinds: &[FaultKind]) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for &kind in kinds {
+            for (service, calls) in &self.sequences {
+                for (index, call) in calls.iter().enumerate() {
+                    let nth = calls[..=index].iter().filter(|c| *c == call).count();
+                    cells.push(Cell {
+                        service: service.clone(),
+                        call: call.clone(),
+                        nth,
+                        kind,
+                    });
+                }
+            }
+        }
+        cells
+    }
+}
+
+/// Runs the binary once on a fresh world without faults, with the fault
+/// timing, and records the calls it made to each service, whatever its
+/// outcome.
+pub fn record_calls(
+    bin: &Path,
+    rehearsal: &Rehearsal,
+    timing: Timing,
+) -> Result<(Clean, Outcome, World), String> {
+    let world = World::start(rehearsal)?;
+    let out = world.run(
+        bin,
+        &RunOptions {
+            dry_run: false,
+            timing: Some(timing),
+        },
+    );
+    let clean = Clean {
+        sequences: world
+            .services()
+            .into_iter()
+            .map(|(service, fake)| (service.to_owned(), fake.call_sequence()))
+            .collect(),
+    };
+    Ok((clean, out, world))
+}
+
+/// [`record_calls`], failing unless the run rotated (exit 0), leaked
+/// nothing, and its verdict holds: a matrix on a setup that does not rotate
+/// cleanly says nothing.
+pub fn clean_run(bin: &Path, rehearsal: &Rehearsal, timing: Timing) -> Result<Clean, String> {
+    let (clean, out, world) = record_calls(bin, rehearsal, timing)?;
+    if let Some(leak) = out.find_leak(&world.secrets()) {
+        return Err(format!("the clean run leaked: {leak}"));
+    }
+    if out.code != Some(0) {
+        return Err(format!(
+            "the clean run did not rotate (exit {}); the matrix needs a setup that rotates \
+             without faults:\n{}",
+            exit_text(out.code),
+            world.mask(&out.output())
+        ));
+    }
+    world
+        .verdict(&out, false)
+        .map_err(|why| format!("the clean run's end state is wrong: {why}"))?;
+    Ok(clean)
+}
+
+/// What one cell did.
+#[derive(Debug, Serialize)]
+pub struct CellOutcome {
+    pub cell: Cell,
+    /// The exit code; `None` when killed.
+    pub exit_code: Option<i32>,
+    pub exit_meaning: &'static str,
+    /// The end state in one line.
+    pub state: String,
+    /// `None` when the cell passed; else why it failed.
+    pub failure: Option<String>,
+    /// The binary's outputs, masked; withheld after a leak.
+    #[serde(skip)]
+    pub output: String,
+}
+
+impl CellOutcome {
+    /// `ok   aws CreateAccessKey#1 drop-after-apply: exit 4 (...); IAM keys ...`
+    pub fn line(&self) -> String {
+        format!(
+            "{} {}: exit {}; {}{}",
+            if self.failure.is_none() {
+                "ok  "
+            } else {
+                "FAIL"
+            },
+            self.cell,
+            exit_text(self.exit_code),
+            self.state,
+            self.failure
+                .as_ref()
+                .map(|f| format!(" -- {f}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// Arms `kind` on the nth `call` of `fake` (`refused` by its index in the
+/// clean sequence).
+pub fn arm(
+    fake: &dyn Armable,
+    clean: &[String],
+    call: &str,
+    nth: usize,
+    kind: FaultKind,
+    hold: Duration,
+) -> Result<(), String> {
+    fake.set_hold(hold);
+    fake.arm_in(clean, call, nth, kind)
+        .map_err(|e| e.to_string())
+}
+
+/// Waits until every `late-save` a fake read has been applied: the service
+/// applies it a hold time after it arrived, possibly after the binary
+/// exited, and the end state the administrator faces is the one after it.
+pub fn settle(world: &World, hold: Duration) {
+    for (_, fake) in world.services() {
+        fake.wait_applied(hold + Duration::from_secs(5));
+    }
+}
+
+/// Runs one cell on a fresh world.
+pub fn run_cell(
+    bin: &Path,
+    rehearsal: &Rehearsal,
+    clean: &Clean,
+    cell: &Cell,
+    timing: Timing,
+) -> CellOutcome {
+    let failed = |failure: String| CellOutcome {
+        cell: cell.clone(),
+        exit_code: None,
+        exit_meaning: "",
+        state: String::new(),
+        failure: Some(failure),
+        output: String::new(),
+    };
+    let world = match World::start(rehearsal) {
+        Ok(world) => world,
+        Err(e) => return failed(format!("cannot start the fakes: {e}")),
+    };
+    let services = world.services();
+    let Some(fake) = services
+        .iter()
+        .find(|(s, _)| *s == cell.service)
+        .map(|(_, f)| *f)
+    else {
+        return failed(format!("no service called {}", cell.service));
+    };
+    if let Err(e) = arm(
+        fake,
+        clean.sequence(&cell.service),
+        &cell.call,
+        cell.nth,
+        cell.kind,
+        timing.hold,
+    ) {
+        return failed(format!("cannot arm: {e}"));
+    }
+    let out = world.run(
+        bin,
+        &RunOptions {
+            dry_run: false,
+            timing: Some(timing),
+        },
+    );
+    settle(&world, timing.hold);
+    judge(&world, cell, &out)
+}
+
+fn judge(world: &World, cell: &Cell, out: &Outcome) -> CellOutcome {
+    let secrets = world.secrets();
+    let leak = out.find_leak(&secrets);
+    let failure = if let Some(leak) = &leak {
+        Some(format!("LEAK {leak}"))
+    } else if out.stdout.lines().count() != 1 {
+        Some("stdout is not one line".into())
+    } else {
+        world.verdict(out, false).err()
+    };
+    CellOutcome {
+        cell: cell.clone(),
+        exit_code: out.code,
+        exit_meaning: super::exit_meaning(out.code),
+        state: world.service.state_line(&world.vault),
+        failure,
+        output: if leak.is_some() {
+            "(withheld: a secret appeared in it)".into()
+        } else {
+            super::world::mask(&out.output(), &secrets)
+        },
+    }
+}
+
+/// Runs `cells` on up to `jobs` threads, calling `done` as each ends (in
+/// the order they end); returns them in the order given.
+pub fn run_cells(
+    bin: &Path,
+    rehearsal: &Rehearsal,
+    clean: &Clean,
+    cells: &[Cell],
+    timing: Timing,
+    jobs: usize,
+    done: &(dyn Fn(&CellOutcome) + Sync),
+) -> Vec<CellOutcome> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<CellOutcome>>> = Mutex::new(cells.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, cells.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let index = {
+                        let mut next = next
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let index = *next;
+                        *next += 1;
+                        index
+                    };
+                    let Some(cell) = cells.get(index) else { break };
+                    let outcome = run_cell(bin, rehearsal, clean, cell, timing);
+                    done(&outcome);
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(outcome);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
+}

@@ -1,0 +1,140 @@
+//! Rehearsals: an administrator's own records, run through the real binary
+//! against the fakes, with or without faults (`harness run`, `harness demo`).
+//!
+//! Why: the people this project is for attach a binary to a record and then
+//! trust it with a production credential. Before that, they should see what
+//! it does with *their* record layout, and what state it leaves when a call
+//! fails. The conformance suite (`harness/tests/conformance.rs`) answers the
+//! second question for the project's fixtures; this module answers both for
+//! any records, with the same worlds, the same call names and the same
+//! verdicts, because the suite uses this module too: one definition of each
+//! use case.
+//!
+//! The pieces:
+//!
+//! - [`crate::records`] reads Keeper record files (Commander's export, `get
+//!   --format json`, the vault's JSON, scenarios);
+//! - [`input`]: the records in their roles (PAM configuration, resource,
+//!   attached, user), and the Gateway's input built from them as the Gateway
+//!   builds it;
+//! - [`world`]: the fake vault and the use case's fakes, seeded from the
+//!   records, and one run of the binary against them;
+//! - the use cases ([`USE_CASES`]): how each seeds its fakes, names its
+//!   calls, and judges the end state ([`Service`]);
+//! - [`matrix`]: every call of a clean run failing in every way, one cell at
+//!   a time (`--faults all`, and the conformance suite);
+//! - [`report`]: what the administrator reads, as text or JSON.
+//!
+//! Adding a use case (the SSH user, once its binary exists) is one entry in
+//! [`USE_CASES`] and one [`Service`] implementation.
+
+mod aws;
+mod azure;
+pub mod input;
+pub mod matrix;
+mod okta;
+pub mod report;
+mod rest;
+pub mod world;
+
+pub use input::{Rehearsal, RoleFlags, Roles};
+pub use matrix::{KINDS, Timing};
+pub use report::{MatrixReport, Options, Report, rehearse, rehearse_matrix};
+pub use world::{Service, World};
+
+/// One use case: its binary, its fixture, and how its world is seeded.
+pub struct UseCase {
+    /// The name on the command line: `aws-access-key`.
+    pub name: &'static str,
+    /// The binary: `rotate-aws-access-key`.
+    pub binary: &'static str,
+    /// A Commander export of a working setup (`fixtures/records/<name>.json`),
+    /// embedded so `harness demo` works from any directory.
+    pub fixture: &'static str,
+    /// When several `pamUser` records are given, the one to rotate is the
+    /// only one holding one of these fields (e.g. the Azure target's
+    /// `application_object_id`, which its admin record lacks).
+    pub user_markers: &'static [&'static str],
+    /// Starts the use case's fakes from the records, and adjusts the
+    /// Gateway's input where the fakes need it (an API record's url).
+    pub start: Start,
+}
+
+/// Starts a use case's fakes (see [`UseCase::start`]).
+pub type Start = fn(&Rehearsal, &mut world::Staging) -> Result<Box<dyn Service>, String>;
+
+impl std::fmt::Debug for UseCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UseCase")
+            .field("name", &self.name)
+            .field("binary", &self.binary)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every use case the harness can rehearse.
+pub static USE_CASES: [UseCase; 4] = [
+    UseCase {
+        name: "rest-api",
+        binary: "rotate-rest-api",
+        fixture: include_str!("../../../fixtures/records/rest-api.json"),
+        user_markers: &[],
+        start: rest::start,
+    },
+    UseCase {
+        name: "aws-access-key",
+        binary: "rotate-aws-access-key",
+        fixture: include_str!("../../../fixtures/records/aws-access-key.json"),
+        user_markers: &["aws_access_key_id"],
+        start: aws::start,
+    },
+    UseCase {
+        name: "azure-app-secret",
+        binary: "rotate-azure-app-secret",
+        fixture: include_str!("../../../fixtures/records/azure-app-secret.json"),
+        user_markers: &["application_object_id"],
+        start: azure::start,
+    },
+    UseCase {
+        name: "okta-user",
+        binary: "rotate-okta-user",
+        fixture: include_str!("../../../fixtures/records/okta-user.json"),
+        user_markers: &[],
+        start: okta::start,
+    },
+];
+
+/// The use case called `name`.
+pub fn use_case(name: &str) -> Result<&'static UseCase, String> {
+    USE_CASES.iter().find(|u| u.name == name).ok_or_else(|| {
+        format!(
+            "no use case called '{name}'; the use cases are {}",
+            USE_CASES
+                .iter()
+                .map(|u| u.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// What an exit code means, in the words of the README's table.
+pub fn exit_meaning(code: Option<i32>) -> &'static str {
+    match code {
+        Some(0) => "rotated",
+        Some(1) => "failed, nothing changed",
+        Some(2) => "bad input or configuration, nothing attempted",
+        Some(3) => "rotated and stored, but an old credential is still valid",
+        Some(4) => "uncertain state: the message says what to check",
+        Some(_) => "not an exit code the rotators use",
+        None => "no exit code: the binary was killed",
+    }
+}
+
+/// `0 (rotated)`, or `none (…)` for a killed run.
+pub fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("{code} ({})", exit_meaning(Some(code))),
+        None => format!("none ({})", exit_meaning(None)),
+    }
+}

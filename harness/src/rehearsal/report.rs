@@ -1,0 +1,963 @@
+//! What a rehearsal shows: built once as data, printed as text or JSON.
+//!
+//! Why data first: `--json` is for scripts, the text for people, and both
+//! must say the same thing. Every string in a report has been masked with
+//! every secret of the world (input, fakes, vault) before it is stored, and
+//! the rendered text is masked once more before it is printed.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::matrix::{self, CellOutcome, Clean, Timing};
+use super::world::{RunOptions, World, mask};
+use super::{Rehearsal, Roles, exit_meaning, exit_text};
+use crate::faults::{FaultKind, FaultSpec};
+use crate::records::Source;
+use crate::runner::Outcome;
+
+/// How to rehearse.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `CALL=KIND`, `CALL#N=KIND`, or either prefixed with a service:
+    /// `vault.update_secret#2=late-save`, `aws.CreateAccessKey=500`.
+    pub faults: Vec<String>,
+    /// Pass `--dry-run` to the binary.
+    pub dry_run: bool,
+    /// Show the plan: a `--dry-run` on a copy of the fakes first.
+    pub plan: bool,
+}
+
+/// One rehearsal, ready to print.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub use_case: &'static str,
+    pub binary: String,
+    pub description: String,
+    pub sources: Vec<Source>,
+    pub roles: Roles,
+    /// What the harness made up or changed.
+    pub notes: Vec<String>,
+    /// The Gateway's input, decoded, secrets masked: the params, and
+    /// `records` as the list of dictionaries.
+    pub input: Value,
+    pub seeded: Vec<Seeded>,
+    /// The faults armed, as `service call#nth=kind`.
+    pub faults: Vec<String>,
+    /// The clocks of a run with faults, in words; empty without faults.
+    pub timing: String,
+    /// The binary's `--dry-run` on a copy of the fakes, before the run.
+    pub plan: Option<PlanRun>,
+    pub dry_run: bool,
+    pub exit_code: Option<i32>,
+    pub exit_meaning: &'static str,
+    pub stdout: String,
+    pub stderr: String,
+    /// The binary's error lines: what it told the administrator to do.
+    pub message: Vec<String>,
+    pub calls: Vec<ServiceCalls>,
+    pub records: Vec<RecordChange>,
+    pub end_state: Vec<String>,
+    pub verdict: Verdict,
+    pub leak_scan: LeakScan,
+}
+
+/// What one fake was seeded with.
+#[derive(Debug, Serialize)]
+pub struct Seeded {
+    pub service: String,
+    pub lines: Vec<String>,
+}
+
+/// The plan, from a dry run.
+#[derive(Debug, Serialize)]
+pub struct PlanRun {
+    pub exit_code: Option<i32>,
+    pub exit_meaning: &'static str,
+    /// Its stdout: the plan in words, or why there is none.
+    pub summary: String,
+}
+
+/// Every call one service received.
+#[derive(Debug, Serialize)]
+pub struct ServiceCalls {
+    pub service: String,
+    pub calls: Vec<CallLine>,
+}
+
+/// One call and what became of it.
+#[derive(Debug, Serialize)]
+pub struct CallLine {
+    /// 1-based, among the service's calls.
+    pub index: usize,
+    pub call: String,
+    pub nth: usize,
+    /// The status sent; `None` when no answer reached the binary.
+    pub status: Option<u16>,
+    pub fault: Option<String>,
+    /// The request, secrets masked.
+    pub detail: String,
+}
+
+/// A record's fields before and after.
+#[derive(Debug, Serialize)]
+pub struct RecordChange {
+    pub uid: String,
+    pub title: String,
+    pub note: Option<String>,
+    pub fields: Vec<FieldChange>,
+}
+
+/// One field, before and after: text as is, secrets as fingerprints.
+#[derive(Debug, Serialize)]
+pub struct FieldChange {
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub changed: bool,
+}
+
+/// Whether the exit code tells the truth about the end state.
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    pub consistent: bool,
+    pub detail: String,
+}
+
+/// The leak scan of the binary's outputs.
+#[derive(Debug, Serialize)]
+pub struct LeakScan {
+    /// How many secrets (and their JSON and URL forms) were looked for.
+    pub secrets: usize,
+    /// Which secret appeared where, without showing it.
+    pub found: Option<String>,
+}
+
+impl Report {
+    /// Whether the rehearsal showed a consistent, leak-free run.
+    pub fn consistent(&self) -> bool {
+        self.verdict.consistent && self.leak_scan.found.is_none()
+    }
+
+    /// Whether it showed a rotation: consistent, exit 0, not a dry run.
+    pub fn rotated(&self) -> bool {
+        self.consistent() && self.exit_code == Some(0) && !self.dry_run
+    }
+}
+
+/// A secret's fingerprint: enough to compare, nothing to reuse (as
+/// `harness vault get` shows them).
+pub fn fingerprint(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// One service-qualified fault: which service, and the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressed {
+    pub service: String,
+    pub spec: FaultSpec,
+}
+
+/// Reads `[SERVICE.]CALL[#N]=KIND` against the world's services. Without a
+/// service, the call must be one only one service makes (the REST fake
+/// takes any call name: an unknown call goes to it).
+pub fn address(world: &World, text: &str) -> Result<Addressed, String> {
+    let services = world.services();
+    let names: Vec<&str> = services.iter().map(|(s, _)| *s).collect();
+    let (service, rest) = match text.split_once('.') {
+        Some((prefix, rest)) if names.contains(&prefix) => (Some(prefix.to_owned()), rest),
+        _ => (None, text),
+    };
+    let spec: FaultSpec = rest.parse().map_err(|e| format!("--fault {text}: {e}"))?;
+    let knows = |fake: &dyn crate::faults::Armable| {
+        let known = fake.known_calls();
+        known.is_empty() || known.contains(&spec.call)
+    };
+    let service = match service {
+        Some(service) => service,
+        None => {
+            let fixed: Vec<&str> = services
+                .iter()
+                .filter(|(_, f)| f.known_calls().contains(&spec.call))
+                .map(|(s, _)| *s)
+                .collect();
+            let open: Vec<&str> = services
+                .iter()
+                .filter(|(_, f)| f.known_calls().is_empty())
+                .map(|(s, _)| *s)
+                .collect();
+            match (fixed.as_slice(), open.as_slice()) {
+                ([one], _) => (*one).to_owned(),
+                ([], [one]) => (*one).to_owned(),
+                ([], _) => {
+                    return Err(format!(
+                        "--fault {text}: no service makes a call named {:?}; {}",
+                        spec.call,
+                        known_calls(world)
+                    ));
+                }
+                (several, _) => {
+                    return Err(format!(
+                        "--fault {text}: {} all make a call named {:?}; prefix it with the \
+                         service, e.g. {}.{rest}",
+                        several.join(" and "),
+                        spec.call,
+                        several[0]
+                    ));
+                }
+            }
+        }
+    };
+    let Some((_, fake)) = services.iter().find(|(s, _)| *s == service) else {
+        unreachable!("the service is one of the world's")
+    };
+    if !knows(*fake) {
+        return Err(format!(
+            "--fault {text}: {service} makes no call named {:?}; {}",
+            spec.call,
+            known_calls(world)
+        ));
+    }
+    Ok(Addressed { service, spec })
+}
+
+/// `the calls are: aws GetUser, ...; vault get_secret, ...`
+pub fn known_calls(world: &World) -> String {
+    let lists: Vec<String> = world
+        .services()
+        .iter()
+        .map(|(service, fake)| {
+            let known = fake.known_calls();
+            if known.is_empty() {
+                format!("{service}: any METHOD /path (as the report's calls show them)")
+            } else {
+                format!("{service}: {}", known.join(", "))
+            }
+        })
+        .collect();
+    format!("the calls are {}", lists.join("; "))
+}
+
+/// Rehearses once: an optional plan (a dry run on a copy of the fakes),
+/// then the run, with `options.faults` armed, and the report.
+pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<Report, String> {
+    let timing = (!options.faults.is_empty()).then_some(Timing::FAULTS);
+    // Faults are checked before anything runs, on fakes of their own.
+    let addressed: Vec<Addressed> = if options.faults.is_empty() {
+        Vec::new()
+    } else {
+        let probe = World::start(rehearsal)?;
+        options
+            .faults
+            .iter()
+            .map(|f| address(&probe, f))
+            .collect::<Result<_, _>>()?
+    };
+
+    let plan = if options.plan && !options.dry_run {
+        let world = World::start(rehearsal)?;
+        let out = world.run(
+            bin,
+            &RunOptions {
+                dry_run: true,
+                timing,
+            },
+        );
+        let secrets = world.secrets();
+        Some(PlanRun {
+            exit_code: out.code,
+            exit_meaning: exit_meaning(out.code),
+            summary: if out.find_leak(&secrets).is_some() {
+                "(withheld: a secret appeared in the dry run's output)".into()
+            } else {
+                mask(out.stdout.trim_end(), &secrets)
+            },
+        })
+    } else {
+        None
+    };
+
+    let clean: Option<Clean> = if addressed.iter().any(|a| a.spec.kind == FaultKind::Refused) {
+        Some(matrix::record_calls(bin, rehearsal, Timing::FAULTS)?.0)
+    } else {
+        None
+    };
+
+    let world = World::start(rehearsal)?;
+    let mut armed = Vec::new();
+    for fault in &addressed {
+        let services = world.services();
+        let Some((_, fake)) = services.iter().find(|(s, _)| *s == fault.service) else {
+            unreachable!("addressed against an identical world")
+        };
+        let sequence = clean
+            .as_ref()
+            .map(|c| c.sequence(&fault.service).to_vec())
+            .unwrap_or_default();
+        matrix::arm(
+            *fake,
+            &sequence,
+            &fault.spec.call,
+            fault.spec.nth,
+            fault.spec.kind,
+            Timing::FAULTS.hold,
+        )
+        .map_err(|e| {
+            if fault.spec.kind == FaultKind::Refused {
+                format!(
+                    "--fault {}.{}: {e} (a run without faults makes the calls {})",
+                    fault.service,
+                    fault.spec,
+                    sequence.join(", ")
+                )
+            } else {
+                format!("--fault {}.{}: {e}", fault.service, fault.spec)
+            }
+        })?;
+        armed.push(format!("{}.{}", fault.service, fault.spec));
+    }
+    let out = world.run(
+        bin,
+        &RunOptions {
+            dry_run: options.dry_run,
+            timing,
+        },
+    );
+    matrix::settle(&world, Timing::FAULTS.hold);
+    Ok(build(bin, rehearsal, &world, &out, options, plan, armed))
+}
+
+fn build(
+    bin: &Path,
+    rehearsal: &Rehearsal,
+    world: &World,
+    out: &Outcome,
+    options: &Options,
+    plan: Option<PlanRun>,
+    faults: Vec<String>,
+) -> Report {
+    let secrets = world.secrets();
+    let m = |text: &str| mask(text, &secrets);
+    let leak = out.find_leak(&secrets);
+    let verdict = world.verdict(out, options.dry_run);
+    let withheld = "(withheld: a secret appeared in it)".to_owned();
+    let (stdout, stderr) = if leak.is_some() {
+        (withheld.clone(), withheld)
+    } else {
+        (m(&out.stdout), m(&out.stderr))
+    };
+    let message = if leak.is_some() {
+        Vec::new()
+    } else {
+        out.stderr
+            .lines()
+            .filter(|l| l.contains(": error: ") || l.trim_start().starts_with("WARN"))
+            .map(|l| m(l.trim()))
+            .collect()
+    };
+
+    let mut calls = Vec::new();
+    let service = &world.service;
+    calls.push(ServiceCalls {
+        service: service.name().to_owned(),
+        calls: service
+            .calls()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| CallLine {
+                index: i + 1,
+                call: m(&c.call),
+                nth: c.nth,
+                status: c.status,
+                fault: c.fault,
+                detail: m(&c.detail),
+            })
+            .collect(),
+    });
+    calls.push(ServiceCalls {
+        service: "vault".into(),
+        calls: world
+            .vault
+            .calls()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| CallLine {
+                index: i + 1,
+                call: c.endpoint,
+                nth: c.nth,
+                status: c.status,
+                fault: c.fault,
+                detail: if c.records.is_empty() {
+                    String::new()
+                } else {
+                    format!("record {}", c.records.join(", "))
+                },
+            })
+            .collect(),
+    });
+
+    let records = record_changes(world, out, options.dry_run);
+    let mut seeded = vec![Seeded {
+        service: service.name().to_owned(),
+        lines: service.seeded().iter().map(|l| m(l)).collect(),
+    }];
+    seeded.push(Seeded {
+        service: "vault".into(),
+        lines: rehearsal
+            .records
+            .iter()
+            .map(|r| m(&format!("'{}' ({}, uid {})", r.title, r.kind, r.uid)))
+            .collect(),
+    });
+    let timing = if faults.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "with faults, requests count as unanswered after {} s \
+             (KEEPER_ROTATOR_REQUEST_TIMEOUT; 20 s on the Gateway) and held answers wait {} s",
+            Timing::FAULTS.request_timeout.as_secs(),
+            Timing::FAULTS.hold.as_secs()
+        )
+    };
+    Report {
+        use_case: rehearsal.use_case.name,
+        binary: bin.display().to_string(),
+        description: m(&rehearsal.description),
+        sources: rehearsal.sources.clone(),
+        roles: rehearsal.roles.clone(),
+        notes: world.notes.iter().map(|n| m(n)).collect(),
+        input: masked_input(world, &secrets),
+        seeded,
+        faults,
+        timing,
+        plan,
+        dry_run: options.dry_run,
+        exit_code: out.code,
+        exit_meaning: exit_meaning(out.code),
+        stdout,
+        stderr,
+        message,
+        calls,
+        records,
+        end_state: service
+            .end_state(&world.vault)
+            .iter()
+            .map(|l| m(l))
+            .collect(),
+        verdict: match verdict {
+            Ok(()) => Verdict {
+                consistent: true,
+                detail: if options.dry_run {
+                    "the dry run changed nothing".into()
+                } else {
+                    format!(
+                        "exit {} tells the truth about this end state",
+                        exit_text(out.code)
+                    )
+                },
+            },
+            Err(why) => Verdict {
+                consistent: false,
+                detail: m(&why),
+            },
+        },
+        leak_scan: LeakScan {
+            secrets: secrets.len(),
+            found: leak,
+        },
+    }
+}
+
+/// The Gateway's input with every secret-named value and every known secret
+/// masked.
+fn masked_input(world: &World, secrets: &[String]) -> Value {
+    fn walk(key: &str, value: &Value, secrets: &[String]) -> Value {
+        let secret_key =
+            key == "newPassword" || key == "oldPassword" || common::records::names_a_secret(key);
+        match value {
+            Value::String(s) if secret_key && !s.is_empty() => json!("********"),
+            Value::String(s) => Value::String(mask(s, secrets)),
+            Value::Number(_) if secret_key => json!("********"),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| walk(key, v, secrets)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let k2 = if secret_key { key } else { k.as_str() };
+                        (k.clone(), walk(k2, v, secrets))
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let mut input = Map::new();
+    for (key, value) in world.params() {
+        input.insert(key.clone(), walk(key, value, secrets));
+    }
+    input.insert(
+        "records".into(),
+        Value::Array(
+            world
+                .dicts()
+                .iter()
+                .map(|d| walk("", &Value::Object(d.clone()), secrets))
+                .collect(),
+        ),
+    );
+    Value::Object(input)
+}
+
+/// A vault record's fields as (name, shown value) pairs, in order, named
+/// as the Gateway names them (label, else type; numbered on a clash).
+fn shown_fields(record: &Value) -> Vec<(String, String)> {
+    let mut taken = Map::new();
+    let mut out = Vec::new();
+    for section in ["fields", "custom"] {
+        for field in record
+            .get(section)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let kind = field.get("type").and_then(Value::as_str).unwrap_or("text");
+            let label = field
+                .get("label")
+                .and_then(Value::as_str)
+                .filter(|l| !l.is_empty());
+            let value: Vec<Value> = field
+                .get("value")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let typed = crate::records::Field::new(kind, label, value);
+            let name = crate::records::numbered_key(&taken, typed.key());
+            taken.insert(name.clone(), Value::Null);
+            let shown = match typed.gateway_value() {
+                Value::String(s) if s.is_empty() => "(empty)".to_owned(),
+                value if typed.is_secret() => {
+                    let text = match &value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("secret {}", fingerprint(&text))
+                }
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            out.push((name, shown));
+        }
+    }
+    out
+}
+
+fn record_changes(world: &World, out: &Outcome, dry_run: bool) -> Vec<RecordChange> {
+    let secrets = world.secrets();
+    let mut changes = Vec::new();
+    for before in &world.vault_before {
+        let uid = before
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut after = world.vault_now(&uid).unwrap_or(Value::Null);
+        let mut note = None;
+        let is_user = uid == world.user_uid();
+        if is_user && world.service.gateway_stores_password() {
+            if out.code == Some(0) && !dry_run {
+                set_password(&mut after, &world.param("newPassword"));
+                note = Some(
+                    "the binary writes nothing to the vault; on exit 0 the Gateway stores \
+                     newPassword as the PAM User's password (shown here)"
+                        .to_owned(),
+                );
+            } else {
+                note = Some(
+                    "the binary writes nothing to the vault, and the Gateway stores \
+                     newPassword only on exit 0"
+                        .to_owned(),
+                );
+            }
+        }
+        let before_fields = shown_fields(before);
+        let after_fields = shown_fields(&after);
+        let mut names: Vec<String> = before_fields.iter().map(|(n, _)| n.clone()).collect();
+        for (name, _) in &after_fields {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        let find = |list: &[(String, String)], name: &str| {
+            list.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        };
+        let fields: Vec<FieldChange> = names
+            .iter()
+            .map(|name| {
+                let b = find(&before_fields, name);
+                let a = find(&after_fields, name);
+                FieldChange {
+                    name: mask(name, &secrets),
+                    changed: a != b,
+                    before: b.map(|v| mask(&v, &secrets)),
+                    after: a.map(|v| mask(&v, &secrets)),
+                }
+            })
+            .collect();
+        if !is_user && !fields.iter().any(|f| f.changed) {
+            continue;
+        }
+        changes.push(RecordChange {
+            title: mask(
+                before
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                &secrets,
+            ),
+            uid,
+            note,
+            fields,
+        });
+    }
+    changes
+}
+
+/// Sets the first `password` field of a vault record, as the Gateway does.
+fn set_password(record: &mut Value, password: &str) {
+    if let Some(field) = record
+        .get_mut("fields")
+        .and_then(Value::as_array_mut)
+        .and_then(|fields| {
+            fields
+                .iter_mut()
+                .find(|f| f.get("type").and_then(Value::as_str) == Some("password"))
+        })
+    {
+        field["value"] = json!([password]);
+    }
+}
+
+/// Every cell of the matrix for one rehearsal.
+#[derive(Debug, Serialize)]
+pub struct MatrixReport {
+    pub use_case: &'static str,
+    pub binary: String,
+    pub description: String,
+    pub kinds: Vec<FaultKind>,
+    pub timing: String,
+    pub cells: Vec<CellOutcome>,
+    pub failed: usize,
+}
+
+impl MatrixReport {
+    pub fn consistent(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// `--faults all`: the clean run, then every cell, `progress` called with
+/// each cell's line as it ends.
+pub fn rehearse_matrix(
+    bin: &Path,
+    rehearsal: &Rehearsal,
+    jobs: usize,
+    progress: &(dyn Fn(&CellOutcome) + Sync),
+) -> Result<MatrixReport, String> {
+    let clean = matrix::clean_run(bin, rehearsal, Timing::FAULTS)?;
+    let cells = clean.cells(&matrix::KINDS);
+    let outcomes = matrix::run_cells(
+        bin,
+        rehearsal,
+        &clean,
+        &cells,
+        Timing::FAULTS,
+        jobs,
+        progress,
+    );
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    Ok(MatrixReport {
+        use_case: rehearsal.use_case.name,
+        binary: bin.display().to_string(),
+        description: rehearsal.description.clone(),
+        kinds: matrix::KINDS.to_vec(),
+        timing: format!(
+            "requests count as unanswered after {} s (KEEPER_ROTATOR_REQUEST_TIMEOUT; 20 s on the \
+             Gateway) and held answers wait {} s",
+            Timing::FAULTS.request_timeout.as_secs(),
+            Timing::FAULTS.hold.as_secs()
+        ),
+        cells: outcomes,
+        failed,
+    })
+}
+
+/// The matrix report as text.
+pub fn matrix_text(report: &MatrixReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "== every call of a clean run of {}, failing each way ({}); {}",
+        report.binary,
+        report
+            .kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        report.timing
+    );
+    for cell in &report.cells {
+        let _ = writeln!(text, "{}", cell.line());
+    }
+    let _ = writeln!(
+        text,
+        "== {} cells, {} with an end state the exit code does not tell{}",
+        report.cells.len(),
+        report.failed,
+        if report.failed == 0 {
+            ""
+        } else {
+            " (FAIL lines above)"
+        }
+    );
+    text
+}
+
+impl Report {
+    /// The report as text, for people.
+    pub fn text(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "== rehearsal of {} ({}): {}",
+            self.use_case, self.binary, self.description
+        );
+        for source in &self.sources {
+            let _ = writeln!(
+                t,
+                "   read {}: {} ({} records)",
+                source.path.display(),
+                source.shape,
+                source.records
+            );
+        }
+        let _ = writeln!(t, "== roles");
+        let role = |t: &mut String, what: &str, r: &super::input::Role| {
+            let _ = writeln!(
+                t,
+                "   {what:<18} '{}' ({}, uid {}): {}",
+                r.title, r.kind, r.uid, r.why
+            );
+        };
+        role(&mut t, "PAM configuration", &self.roles.config);
+        match &self.roles.resource {
+            Some(r) => role(&mut t, "resource", r),
+            None => {
+                let _ = writeln!(t, "   {:<18} none", "resource");
+            }
+        }
+        if self.roles.attached.is_empty() {
+            let _ = writeln!(t, "   {:<18} none", "attached");
+        }
+        for r in &self.roles.attached {
+            role(&mut t, "attached", r);
+        }
+        role(&mut t, "PAM User", &self.roles.user);
+        for r in &self.roles.not_sent {
+            role(&mut t, "not sent", r);
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(t, "== notes");
+            for note in &self.notes {
+                let _ = writeln!(t, "   - {note}");
+            }
+        }
+        let _ = writeln!(
+            t,
+            "== the Gateway's input (base64 on stdin; decoded here, secrets masked)"
+        );
+        if let Value::Object(input) = &self.input {
+            for (key, value) in input {
+                if key == "records" {
+                    continue;
+                }
+                let _ = writeln!(t, "   {key}: {}", plain(value));
+            }
+            let _ = writeln!(t, "   records:");
+            for record in input
+                .get("records")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let _ = writeln!(t, "     {record}");
+            }
+        }
+        let _ = writeln!(t, "== the fakes, seeded from the records");
+        for seeded in &self.seeded {
+            for line in &seeded.lines {
+                let _ = writeln!(t, "   {}: {line}", seeded.service);
+            }
+        }
+        if let Some(plan) = &self.plan {
+            let _ = writeln!(
+                t,
+                "== plan (the binary with --dry-run, on a copy of the fakes): exit {}",
+                dry_exit_text(plan.exit_code)
+            );
+            let _ = writeln!(t, "   {}", plan.summary);
+        }
+        if !self.faults.is_empty() {
+            let _ = writeln!(t, "== faults armed ({})", self.timing);
+            for fault in &self.faults {
+                let _ = writeln!(t, "   {fault}");
+            }
+        }
+        let _ = writeln!(
+            t,
+            "== running {}{} with the Gateway's line on stdin",
+            self.binary,
+            if self.dry_run { " --dry-run" } else { "" }
+        );
+        let _ = writeln!(
+            t,
+            "--- stdout\n{}--- stderr\n{}---",
+            ensure_newline(&self.stdout),
+            ensure_newline(&self.stderr)
+        );
+        let _ = writeln!(
+            t,
+            "== exit code: {}",
+            if self.dry_run {
+                dry_exit_text(self.exit_code)
+            } else {
+                exit_text(self.exit_code)
+            }
+        );
+        if !self.message.is_empty() && self.exit_code != Some(0) {
+            let _ = writeln!(t, "== what the binary told you");
+            for line in &self.message {
+                let _ = writeln!(t, "   {line}");
+            }
+        }
+        let _ = writeln!(t, "== every call the fakes received (secrets masked)");
+        for service in &self.calls {
+            if service.calls.is_empty() {
+                let _ = writeln!(t, "   {}: no calls", service.service);
+                continue;
+            }
+            let _ = writeln!(t, "   {}:", service.service);
+            for call in &service.calls {
+                let status = match (call.status, &call.fault) {
+                    (Some(s), Some(f)) => format!("{s} ({f})"),
+                    (Some(s), None) => s.to_string(),
+                    (None, Some(f)) => format!("no answer ({f})"),
+                    (None, None) => "no answer".into(),
+                };
+                // One line of detail goes on the call's line; more, below it.
+                let detail: Vec<&str> = call.detail.lines().collect();
+                let inline = match detail.as_slice() {
+                    [one] if !one.is_empty() => format!(": {one}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    t,
+                    "     {:>2}. {}#{} -> {status}{inline}",
+                    call.index, call.call, call.nth
+                );
+                if detail.len() > 1 {
+                    for line in detail {
+                        let _ = writeln!(t, "         {line}");
+                    }
+                }
+            }
+        }
+        let _ = writeln!(
+            t,
+            "== the records before and after (* changed; secrets as fingerprints)"
+        );
+        for record in &self.records {
+            let _ = writeln!(t, "   '{}' (uid {})", record.title, record.uid);
+            if let Some(note) = &record.note {
+                let _ = writeln!(t, "     ({note})");
+            }
+            let width = record
+                .fields
+                .iter()
+                .map(|f| f.name.chars().count())
+                .max()
+                .unwrap_or(0);
+            for field in &record.fields {
+                let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
+                if field.changed {
+                    let _ = writeln!(
+                        t,
+                        "   * {:<width$}  {} -> {}",
+                        field.name,
+                        shown(&field.before),
+                        shown(&field.after)
+                    );
+                } else {
+                    let _ = writeln!(t, "     {:<width$}  {}", field.name, shown(&field.after));
+                }
+            }
+        }
+        let _ = writeln!(t, "== end state");
+        for line in &self.end_state {
+            let _ = writeln!(t, "   {line}");
+        }
+        let _ = writeln!(
+            t,
+            "== verdict: {}{}",
+            if self.verdict.consistent {
+                "consistent: "
+            } else {
+                "INCONSISTENT: "
+            },
+            self.verdict.detail
+        );
+        match &self.leak_scan.found {
+            None => {
+                let _ = writeln!(
+                    t,
+                    "== leak scan: none of the {} secrets (input, fakes, vault) appeared in stdout or stderr",
+                    self.leak_scan.secrets
+                );
+            }
+            Some(found) => {
+                let _ = writeln!(t, "== leak scan: LEAK: {found}");
+            }
+        }
+        t
+    }
+}
+
+/// A dry run's exit: 0 is a plan, not a rotation.
+fn dry_exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(0) => "0 (a plan; nothing was changed)".into(),
+        other => exit_text(other),
+    }
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.is_empty() => "\"\"".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn ensure_newline(text: &str) -> String {
+    if text.is_empty() || text.ends_with('\n') {
+        text.to_owned()
+    } else {
+        format!("{text}\n")
+    }
+}

@@ -1,0 +1,459 @@
+//! A world: the fake vault and one use case's fakes, seeded from a
+//! [`Rehearsal`]'s records, and runs of the real binary against them.
+//!
+//! Why one type for every use case: the things a rehearsal and the
+//! conformance suite need from a world are the same everywhere (the
+//! Gateway's line, the environment that points the binary at the fakes, the
+//! services faults can be armed on, every secret the outputs must not hold,
+//! and a verdict on the end state). Only seeding, call details and the
+//! verdict differ per use case: those are its [`Service`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+
+use super::Rehearsal;
+use crate::fake_vault::FakeVault;
+use crate::faults::{Armable, FaultProxy, ProxiedRequest};
+use crate::runner::{Outcome, Run};
+use crate::scenario::leak_forms;
+
+/// Secrets shorter than this are not scanned for: they would match by chance
+/// (as in [`crate::scenario`]).
+const MIN_SCANNED_LEN: usize = 6;
+
+/// The Gateway's input and notes while a use case's fakes start: the
+/// service may point an API record's url at its fake.
+#[derive(Debug)]
+pub struct Staging {
+    pub params: Map<String, Value>,
+    pub dicts: Vec<Map<String, Value>>,
+    pub notes: Vec<String>,
+}
+
+impl Staging {
+    /// The dictionary with `uid`.
+    pub fn dict_mut(&mut self, uid: &str) -> Option<&mut Map<String, Value>> {
+        self.dicts
+            .iter_mut()
+            .find(|d| d.get("uid").and_then(Value::as_str) == Some(uid))
+    }
+
+    pub fn param(&self, name: &str) -> String {
+        self.params
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// One use case's fakes: seeded from the records, judged by their state.
+pub trait Service: Send + Sync {
+    /// The name faults and reports use for it: `aws`, `azure`, `okta`, `rest`.
+    fn name(&self) -> &'static str;
+    /// Every call the fake received, in order, unmasked.
+    fn calls(&self) -> Vec<Call>;
+    /// The fake, for arming faults.
+    fn armable(&self) -> &dyn Armable;
+    /// The environment that points the binary at the fake.
+    fn env(&self) -> Vec<(String, String)>;
+    /// Every secret the fake knows now (issued keys, secrets, tokens).
+    fn issued(&self) -> Vec<String>;
+    /// What the fake was seeded with, one line each (secrets masked).
+    fn seeded(&self) -> Vec<String>;
+    /// Whether the end state matches the exit code (see the conformance
+    /// suite's rules); `Err` says what contradicts it.
+    fn verdict(&self, vault: &FakeVault, out: &Outcome) -> Result<(), String>;
+    /// Whether the service's state is as seeded (a dry run's verdict).
+    fn unchanged(&self, vault: &FakeVault) -> Result<(), String>;
+    /// The end state in sentences (secrets masked).
+    fn end_state(&self, vault: &FakeVault) -> Vec<String>;
+    /// The end state in one short line, for a matrix cell.
+    fn state_line(&self, vault: &FakeVault) -> String;
+    /// Whether the Gateway, not the binary, stores the new password (on
+    /// exit 0, as `newPassword` in the PAM User record).
+    fn gateway_stores_password(&self) -> bool {
+        false
+    }
+}
+
+/// One call a service received, and what became of it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The call's name, as faults are armed on it.
+    pub call: String,
+    /// 1-based occurrence of the call.
+    pub nth: usize,
+    /// The status sent; `None` when no answer reached the binary.
+    pub status: Option<u16>,
+    /// The fault applied to it, by name.
+    pub fault: Option<String>,
+    /// What was asked, for the report (secrets not yet masked).
+    pub detail: String,
+}
+
+/// The calls a [`FaultProxy`] saw, each described by `describe`.
+pub fn proxied_calls(
+    proxy: &FaultProxy,
+    describe: impl Fn(&ProxiedRequest) -> String,
+) -> Vec<Call> {
+    let requests = proxy.requests();
+    proxy
+        .exchanges()
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| Call {
+            call: e.call,
+            nth: e.nth,
+            status: e.status,
+            fault: e.fault.map(|k| k.name().to_owned()),
+            detail: requests.get(i).map(&describe).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// How one run is made.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Pass `--dry-run` to the binary.
+    pub dry_run: bool,
+    /// The short timeouts of fault runs; `None` for the binary's own.
+    pub timing: Option<super::Timing>,
+}
+
+/// The fake vault and the use case's fakes, seeded, serving until dropped.
+pub struct World {
+    pub vault: FakeVault,
+    pub service: Box<dyn Service>,
+    params: Map<String, Value>,
+    dicts: Vec<Map<String, Value>>,
+    /// Everything the harness made up or changed (the rehearsal's notes and
+    /// the service's).
+    pub notes: Vec<String>,
+    /// The vault's records as seeded.
+    pub vault_before: Vec<Value>,
+    user_uid: String,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("service", &self.service.name())
+            .field("vault", &self.vault)
+            .finish_non_exhaustive()
+    }
+}
+
+impl World {
+    /// Starts fresh fakes for `rehearsal`.
+    pub fn start(rehearsal: &Rehearsal) -> Result<Self, String> {
+        let vault_before: Vec<Value> = rehearsal
+            .records
+            .iter()
+            .map(crate::records::KeeperRecord::vault_json)
+            .collect();
+        let vault = FakeVault::start(&vault_before);
+        let mut staging = Staging {
+            params: rehearsal.params.clone(),
+            dicts: rehearsal.dicts.clone(),
+            notes: rehearsal.notes.clone(),
+        };
+        let service = (rehearsal.use_case.start)(rehearsal, &mut staging)?;
+        Ok(Self {
+            vault,
+            service,
+            params: staging.params,
+            dicts: staging.dicts,
+            notes: staging.notes,
+            vault_before,
+            user_uid: rehearsal.roles.user.uid.clone(),
+        })
+    }
+
+    /// The PAM User's uid.
+    pub fn user_uid(&self) -> &str {
+        &self.user_uid
+    }
+
+    /// The Gateway's params (without `records`).
+    pub fn params(&self) -> &Map<String, Value> {
+        &self.params
+    }
+
+    /// The record dictionaries as sent.
+    pub fn dicts(&self) -> &[Map<String, Value>] {
+        &self.dicts
+    }
+
+    /// A param as text.
+    pub fn param(&self, name: &str) -> String {
+        self.params
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The Gateway's stdin line: base64 of the params, whose `records` is
+    /// base64 of the dictionaries.
+    pub fn line(&self) -> String {
+        let mut params = self.params.clone();
+        let records = STANDARD.encode(
+            Value::Array(self.dicts.iter().cloned().map(Value::Object).collect()).to_string(),
+        );
+        params.insert("records".into(), Value::String(records));
+        STANDARD.encode(Value::Object(params).to_string())
+    }
+
+    /// The services faults can be armed on: the use case's, then the vault.
+    pub fn services(&self) -> Vec<(&'static str, &dyn Armable)> {
+        vec![
+            (self.service.name(), self.service.armable()),
+            ("vault", &self.vault as &dyn Armable),
+        ]
+    }
+
+    /// The environment of a run: the vault's and the service's.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.vault.env();
+        env.extend(self.service.env());
+        env
+    }
+
+    /// Every value no output may hold: the passwords and every value under
+    /// a secret-named key in the input, the input line itself, every secret
+    /// the fakes know, and every secret-named field in the vault, before and
+    /// now.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for (key, value) in &self.params {
+            if key == "newPassword" || key == "oldPassword" || common::records::names_a_secret(key)
+            {
+                strings(value, &mut found);
+            }
+        }
+        for dict in &self.dicts {
+            secret_values(&Value::Object(dict.clone()), &mut found);
+        }
+        found.push(self.line());
+        found.extend(self.service.issued());
+        let now: Vec<Value> = self
+            .vault_before
+            .iter()
+            .filter_map(|r| r.get("uid").and_then(Value::as_str))
+            .filter_map(|uid| self.vault.record(uid))
+            .collect();
+        for record in self.vault_before.iter().chain(&now) {
+            vault_secrets(record, &mut found);
+        }
+        found.retain(|s| s.chars().count() >= MIN_SCANNED_LEN);
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    /// Replaces every secret (in any printed form) with `********`.
+    pub fn mask(&self, text: &str) -> String {
+        mask(text, &self.secrets())
+    }
+
+    /// Runs `bin` once. Never panics on a leak: see [`Outcome::find_leak`]
+    /// with [`World::secrets`].
+    pub fn run(&self, bin: &Path, options: &RunOptions) -> Outcome {
+        let mut line = self.line().into_bytes();
+        line.push(b'\n');
+        let mut run = Run::new(bin).stdin(line);
+        if options.dry_run {
+            run = run.arg("--dry-run");
+        }
+        for (key, value) in self.env() {
+            run = run.env(&key, value);
+        }
+        match &options.timing {
+            Some(timing) => {
+                run = run
+                    .env(
+                        "KEEPER_ROTATOR_REQUEST_TIMEOUT",
+                        timing.request_timeout.as_secs().to_string(),
+                    )
+                    .kill_after(timing.kill_after);
+            }
+            None => run = run.kill_after(Duration::from_secs(240)),
+        }
+        run.run()
+    }
+
+    /// Whether the end state matches the outcome. A dry run must leave
+    /// everything as seeded and exit 0, 1 or 2.
+    pub fn verdict(&self, out: &Outcome, dry_run: bool) -> Result<(), String> {
+        if !dry_run {
+            return self.service.verdict(&self.vault, out);
+        }
+        if !matches!(out.code, Some(0..=2)) {
+            return Err(format!(
+                "a dry run exited {}; it can only report 0, 1 or 2",
+                super::exit_text(out.code)
+            ));
+        }
+        self.service.unchanged(&self.vault)?;
+        for before in &self.vault_before {
+            let uid = before
+                .get("uid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let mut now = self.vault.record(uid).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut now {
+                map.insert("uid".into(), json!(uid));
+            }
+            if &now != before {
+                return Err(format!("a dry run changed the vault record {uid}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The vault record `uid` now, with its uid (as seeded records carry it).
+    pub fn vault_now(&self, uid: &str) -> Option<Value> {
+        let mut record = self.vault.record(uid)?;
+        if let Value::Object(map) = &mut record {
+            map.insert("uid".into(), json!(uid));
+        }
+        Some(record)
+    }
+}
+
+/// Whether `id` appears in the binary's output.
+pub fn named(out: &Outcome, id: &str) -> bool {
+    !id.is_empty() && (out.stderr.contains(id) || out.stdout.contains(id))
+}
+
+/// Replaces every form of every secret with `********`, longest first (a
+/// secret may contain another).
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut forms: Vec<String> = secrets.iter().flat_map(|s| leak_forms(s)).collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    let mut out = text.to_owned();
+    for form in forms.iter().filter(|f| !f.is_empty()) {
+        out = out.replace(form.as_str(), "********");
+    }
+    out
+}
+
+fn strings(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::String(s) => found.push(s.clone()),
+        Value::Number(n) => found.push(n.to_string()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, found)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, found)),
+        Value::Null | Value::Bool(_) => {}
+    }
+}
+
+/// Values under secret-named keys, at any depth (as the binaries' redactor
+/// registers them).
+fn secret_values(value: &Value, found: &mut Vec<String>) {
+    if let Value::Object(map) = value {
+        for (key, value) in map {
+            if common::records::names_a_secret(key) {
+                strings(value, found);
+            } else {
+                secret_values(value, found);
+            }
+        }
+    }
+}
+
+/// The values of a vault record's hidden fields (type `password`, `secret`,
+/// ...) whose name (label, else type) says secret. Both, because an id
+/// stored in a text field named like a secret (`client_secret_id`) is not
+/// one: the binaries print the ids they create. Hidden fields not named like
+/// secrets (a PAM configuration's `clientId`) are ids too.
+fn vault_secrets(record: &Value, found: &mut Vec<String>) {
+    for section in ["fields", "custom"] {
+        for field in record
+            .get(section)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = field
+                .get("label")
+                .and_then(Value::as_str)
+                .filter(|l| !l.is_empty())
+                .or_else(|| field.get("type").and_then(Value::as_str))
+                .unwrap_or_default();
+            let kind = field.get("type").and_then(Value::as_str).unwrap_or("text");
+            if crate::records::is_hidden_type(kind)
+                && common::records::names_a_secret(key)
+                && let Some(value) = field.get("value")
+            {
+                strings(value, found);
+            }
+        }
+    }
+}
+
+/// `...` and the last four characters: how the binaries show key ids.
+pub fn last4(id: &str) -> String {
+    let tail: String = id
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("...{tail}")
+}
+
+/// A deterministic UUID-shaped id derived from `seed`: the same record gives
+/// the same made-up ids on every run.
+pub fn derived_uuid(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("keeper-rotators rehearsal {seed}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+/// The password the account has now, in words: for the verdict and the end
+/// state of the binaries whose account the Gateway updates.
+pub fn which_password(now: Option<&str>, old: &str, new: &str) -> &'static str {
+    match now {
+        Some(now) if now == new => "the new password (the Gateway's newPassword)",
+        Some(now) if now == old => "the old password",
+        Some(_) => "a password nobody has",
+        None => "no account",
+    }
+}
+
+/// The verdict for a password the Gateway stores on exit 0 (REST, Okta):
+/// exit 0 needs the new password, 1 and 2 the old one, 4 either.
+pub fn password_verdict(
+    out: &Outcome,
+    now: Option<&str>,
+    old: &str,
+    new: &str,
+) -> Result<(), String> {
+    let now_text = now.unwrap_or_default();
+    match out.code {
+        Some(0) if now_text == new => Ok(()),
+        Some(1 | 2) if now_text == old => Ok(()),
+        Some(4) if now_text == old || now_text == new => Ok(()),
+        other => Err(format!(
+            "exit {other:?} but the account has {}",
+            which_password(now, old, new)
+        )),
+    }
+}
