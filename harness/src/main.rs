@@ -52,6 +52,19 @@ enum Command {
         /// Directory holding the built binaries (default: next to this harness).
         #[arg(long, value_name = "DIR")]
         bin_dir: Option<PathBuf>,
+        /// Print the figures as JSON, to compare them between commits.
+        #[arg(long)]
+        json: bool,
+    },
+    /// (Internal: the benchmark's measuring wrapper.) Runs PROGRAM, writes its
+    /// wall time, CPU time and peak RSS to FILE, exits with its exit code.
+    #[command(name = "__measure", hide = true)]
+    Measure {
+        #[arg(long, value_name = "FILE")]
+        usage: PathBuf,
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -166,13 +179,35 @@ fn main() -> ExitCode {
             use_case,
             runs,
             bin_dir,
+            json,
         } => harness::rehearsal::use_case(&use_case)
             .and_then(|case| demo::find_binary(case.binary, bin_dir.as_deref()))
-            .and_then(|bin| bench::use_case(&use_case, &bin, runs).map(|f| f.report(&bin)))
+            .and_then(|bin| {
+                bench::use_case(&use_case, &bin, runs).map(|f| {
+                    if json {
+                        format!("{}\n", f.json(&use_case, &bin))
+                    } else {
+                        f.report(&bin)
+                    }
+                })
+            })
             .map(|report| {
                 print!("{report}");
                 true
             }),
+        Command::Measure {
+            usage,
+            program,
+            args,
+        } => {
+            return match bench::measure_child(&usage, &program, &args) {
+                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                Err(message) => {
+                    eprintln!("harness: {message}");
+                    ExitCode::from(125)
+                }
+            };
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -17,6 +17,9 @@ pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 pub struct Run {
     bin: PathBuf,
+    /// A program the binary is run under (`harness __measure`), with its
+    /// arguments before the binary's path.
+    wrapper: Option<(PathBuf, Vec<String>)>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
     stdin: Vec<u8>,
@@ -38,6 +41,7 @@ impl Run {
     pub fn new(bin: impl AsRef<Path>) -> Self {
         Self {
             bin: bin.as_ref().to_owned(),
+            wrapper: None,
             args: Vec::new(),
             envs: Vec::new(),
             stdin: Vec::new(),
@@ -84,8 +88,22 @@ impl Run {
 
     /// Runs the binary and returns what it did. Panics if any secret appears
     /// in stdout or stderr, naming the secret by its position only.
+    /// Runs the binary under `program` with `args` before the binary's path
+    /// (for the benchmark's per-run measurements).
+    pub fn wrapped(mut self, program: impl Into<PathBuf>, args: Vec<String>) -> Self {
+        self.wrapper = Some((program.into(), args));
+        self
+    }
+
     pub fn run(self) -> Outcome {
-        let mut command = assert_cmd::Command::new(&self.bin);
+        let mut command = match &self.wrapper {
+            None => assert_cmd::Command::new(&self.bin),
+            Some((program, args)) => {
+                let mut command = assert_cmd::Command::new(program);
+                command.args(args).arg(&self.bin);
+                command
+            }
+        };
         command
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")

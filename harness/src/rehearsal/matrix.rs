@@ -131,6 +131,7 @@ pub fn record_calls(
         &RunOptions {
             dry_run: false,
             timing: Some(timing),
+            ..RunOptions::default()
         },
     );
     let clean = Clean {
@@ -269,6 +270,7 @@ pub fn run_cell(
         &RunOptions {
             dry_run: false,
             timing: Some(timing),
+            ..RunOptions::default()
         },
     );
     settle(&world, timing.hold);

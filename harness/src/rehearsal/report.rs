@@ -266,6 +266,7 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
             &RunOptions {
                 dry_run: true,
                 timing,
+                ..RunOptions::default()
             },
         );
         let secrets = world.secrets();
@@ -326,6 +327,7 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
         &RunOptions {
             dry_run: options.dry_run,
             timing,
+            ..RunOptions::default()
         },
     );
     matrix::settle(&world, Timing::FAULTS.hold);

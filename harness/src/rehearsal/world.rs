@@ -8,7 +8,7 @@
 //! and a verdict on the end state). Only seeding, call details and the
 //! verdict differ per use case: those are its [`Service`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
@@ -123,6 +123,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// The short timeouts of fault runs; `None` for the binary's own.
     pub timing: Option<super::Timing>,
+    /// Run the binary under this program and arguments (the benchmark's
+    /// measuring wrapper).
+    pub wrapper: Option<(PathBuf, Vec<String>)>,
 }
 
 /// The fake vault and the use case's fakes, seeded, serving until dropped.
@@ -267,6 +270,9 @@ impl World {
         let mut line = self.line().into_bytes();
         line.push(b'\n');
         let mut run = Run::new(bin).stdin(line);
+        if let Some((program, args)) = &options.wrapper {
+            run = run.wrapped(program, args.clone());
+        }
         if options.dry_run {
             run = run.arg("--dry-run");
         }
