@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use crate::error::{Error, Exit, Result};
+#[cfg(debug_assertions)]
 use crate::gateway::GatewayInput;
 use crate::log;
 use crate::secret;
