@@ -3,6 +3,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
+//! | [`encodings`] | the forms a secret takes when a server or library echoes it |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks |
 //! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4 |
 //! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling |
@@ -21,6 +22,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod encodings;
 pub mod fake_aws;
 pub mod fake_azure;
 pub mod fake_okta;
@@ -36,7 +38,7 @@ pub use fake_azure::{AzureFault, FakeAzure};
 pub use fake_okta::{FakeOkta, OktaFault};
 pub use fake_rest::{FakeRest, Reply};
 pub use fake_vault::{FakeVault, Fault};
-pub use runner::{Outcome, Run};
+pub use runner::{LeakScanner, Outcome, Run};
 pub use scenario::Scenario;
 
 use std::sync::OnceLock;
