@@ -111,7 +111,8 @@ pub enum Error {
     Status {
         target: String,
         status: u16,
-        /// A redacted, shortened body, starting with ": " when present.
+        /// What the answer says, starting with ": ": the service's known
+        /// error fields (never the body as it is), and advice.
         snippet: String,
     },
 

@@ -7,8 +7,12 @@
 //! - retries with jitter on connect errors (nothing was sent) and on 429/503
 //!   honouring `Retry-After`; a request that may have taken effect is resent
 //!   only when the caller says that is safe ([`Replay::Safe`]);
-//! - bodies are read up to a bound into zeroizing memory, and only ever shown
-//!   redacted and shortened ([`Response::snippet`]).
+//! - bodies are read up to a bound into zeroizing memory and never shown as
+//!   they are: a server may echo a secret in any encoding, and a body is the
+//!   server's to fill. Only the known error fields of a service are shown
+//!   ([`Response::error_fields`] for REST APIs; each service module has its
+//!   own), each through [`shown`]: control characters removed, redacted,
+//!   capped.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -155,38 +159,135 @@ impl std::fmt::Debug for Response {
 }
 
 impl Response {
-    /// The body, redacted of every known secret, on one line, at most
-    /// `SNIPPET_CHARS` characters; empty when the body is.
-    pub fn snippet(&self) -> String {
-        snippet(&self.body)
-    }
-
     /// The body as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(
         &self,
     ) -> std::result::Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
+
+    /// What a REST API's error body says, from the fields such bodies
+    /// commonly have ([`ERROR_KEYS`], one level deep, and the first items of
+    /// an `errors` list): `error: invalid_token; message: ...`, each field
+    /// through [`shown`]. Any other body is described by its size only.
+    pub fn error_fields(&self) -> String {
+        let Ok(serde_json::Value::Object(map)) = self.json::<serde_json::Value>() else {
+            return unshown(&self.body);
+        };
+        let mut parts = Vec::new();
+        collect_error_fields(&map, "", &mut parts);
+        if let Some(serde_json::Value::Array(errors)) = map.get("errors") {
+            for (index, item) in errors.iter().take(3).enumerate() {
+                match item {
+                    serde_json::Value::Object(inner) => {
+                        collect_error_fields(inner, &format!("errors[{index}]."), &mut parts);
+                    }
+                    serde_json::Value::String(text) => {
+                        parts.push(format!("errors[{index}]: {}", shown(text)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if parts.is_empty() {
+            return format!(
+                "a JSON body of {} bytes with no known error field (not shown)",
+                self.body.len()
+            );
+        }
+        parts.join("; ")
+    }
 }
 
-/// Characters of a body shown in a message.
-pub const SNIPPET_CHARS: usize = 300;
+/// The fields of a JSON error body that are shown, in this order.
+pub const ERROR_KEYS: [&str; 7] = [
+    "error",
+    "error_description",
+    "code",
+    "message",
+    "detail",
+    "title",
+    "reason",
+];
 
-/// Redacts first, then shortens: shortening first could cut a secret in two
-/// and leave a fragment the redactor no longer recognises.
-pub fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let redacted = secret::redact(&text);
-    let one_line: String = redacted
+fn collect_error_fields(
+    map: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    parts: &mut Vec<String>,
+) {
+    for key in ERROR_KEYS {
+        match map.get(key) {
+            Some(serde_json::Value::String(text)) if !text.trim().is_empty() => {
+                parts.push(format!("{prefix}{key}: {}", shown(text)));
+            }
+            Some(value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                parts.push(format!("{prefix}{key}: {value}"));
+            }
+            Some(serde_json::Value::Object(inner)) if prefix.is_empty() => {
+                collect_error_fields(inner, &format!("{key}."), parts);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Characters of one server-supplied field shown in a message.
+pub const FIELD_CHARS: usize = 200;
+
+/// A text a server or a dependency supplied, made fit for a message: control
+/// characters become spaces (a line break cannot forge a log line), every
+/// registered secret is redacted (in any form), and the result is capped at
+/// [`FIELD_CHARS`] characters. Redaction comes before the cap: cutting first
+/// could leave a piece of a secret too short to recognise.
+pub fn shown(text: &str) -> String {
+    shown_capped(text, FIELD_CHARS)
+}
+
+/// [`shown`] with another cap (for a dependency's error chain, say).
+pub fn shown_capped(text: &str, cap: usize) -> String {
+    let one_line: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || is_line_separator(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
-    let trimmed = one_line.trim();
-    let mut out: String = trimmed.chars().take(SNIPPET_CHARS).collect();
-    if trimmed.chars().count() > SNIPPET_CHARS {
+    let redacted = secret::redact(one_line.trim());
+    let mut out: String = redacted.chars().take(cap).collect();
+    if redacted.chars().count() > cap {
         out.push_str("...");
     }
     out
+}
+
+/// Characters that end a line on some terminals and log viewers without
+/// being control characters.
+pub fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A body described without its content: `an empty body`, or `a body of N
+/// bytes (not shown)`.
+pub fn unshown(body: &[u8]) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        "an empty body".into()
+    } else {
+        format!("a body of {} bytes (not shown)", body.len())
+    }
+}
+
+/// A body's text: UTF-8 when it is valid, else each byte read as Latin-1, so
+/// that a server that re-encoded a secret in Latin-1 gives back the secret's
+/// own characters (which the redactor knows) rather than replacement marks
+/// around the ASCII part of it.
+pub fn body_text(body: &[u8]) -> String {
+    match std::str::from_utf8(body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => body.iter().copied().map(char::from).collect(),
+    }
 }
 
 /// A client that applies the [`Policy`] and the run's [`Deadline`].
@@ -571,15 +672,65 @@ mod tests {
         assert!(backoff(30) <= Duration::from_secs(8));
     }
 
+    fn response(status: u16, body: &str) -> Response {
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: Zeroizing::new(body.as_bytes().to_vec()),
+        }
+    }
+
     #[test]
-    fn snippets_are_redacted_before_they_are_shortened() {
-        let secret = Secret::new("snippet-secret-value-xyz");
-        let mut body = "a".repeat(SNIPPET_CHARS - 5).into_bytes();
-        body.extend_from_slice(secret.expose().as_bytes());
-        body.extend_from_slice(b"\n tail");
-        let shown = snippet(&body);
-        assert!(!shown.contains("snip"), "{shown}");
-        assert!(shown.ends_with("..."));
-        assert!(!shown.contains('\n'));
+    fn shown_fields_are_redacted_before_they_are_capped() {
+        let secret = Secret::new("shown-secret-value-xyz");
+        let mut text = "a".repeat(FIELD_CHARS - 5);
+        text.push(' ');
+        text.push_str(secret.expose());
+        text.push_str("\n tail");
+        let out = shown(&text);
+        assert!(!out.contains("shown-sec"), "{out}");
+        assert!(out.ends_with("..."), "{out}");
+        assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn shown_fields_lose_line_breaks_of_every_kind() {
+        assert_eq!(shown("a\nb\rc\u{2028}d\u{85}e\u{1b}[31m"), "a b c d e [31m");
+    }
+
+    #[test]
+    fn error_fields_show_the_common_keys_one_level_deep() {
+        let r = response(
+            400,
+            r#"{"error":{"code":"E1","message":"bad"},"detail":"x","other":"hidden-value"}"#,
+        );
+        assert_eq!(
+            r.error_fields(),
+            "error.code: E1; error.message: bad; detail: x"
+        );
+        let r = response(400, r#"{"errors":[{"message":"m1"},"m2"],"code":7}"#);
+        assert_eq!(
+            r.error_fields(),
+            "code: 7; errors[0].message: m1; errors[1]: m2"
+        );
+    }
+
+    #[test]
+    fn bodies_without_known_error_fields_are_never_shown() {
+        assert_eq!(
+            response(500, "<html>stack trace hidden-value</html>").error_fields(),
+            "a body of 37 bytes (not shown)"
+        );
+        assert_eq!(
+            response(500, r#"{"trace":"hidden-value"}"#).error_fields(),
+            "a JSON body of 24 bytes with no known error field (not shown)"
+        );
+        assert_eq!(response(500, " \n").error_fields(), "an empty body");
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_read_as_latin1() {
+        assert_eq!(body_text(b"p\xe4ss"), "päss");
+        assert_eq!(body_text("päss".as_bytes()), "päss");
     }
 }

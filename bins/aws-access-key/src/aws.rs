@@ -17,6 +17,7 @@ use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
 use common::deadline::Deadline;
 use common::error::{Error, Result};
+use common::http;
 use common::secret::Secret;
 
 use crate::admin::{Admin, StaticKey, mask};
@@ -46,18 +47,28 @@ impl std::fmt::Display for AwsError {
     }
 }
 
+/// Characters of the SDK's own error chain shown in a message.
+const CHAIN_CHARS: usize = 400;
+
+/// A failed call as a message. The service's `Code` and `Message` (which the
+/// SDK parsed from the error XML) and the SDK's error chain are server- or
+/// dependency-supplied text: each goes through [`http::shown`] (one line,
+/// redacted, capped). Nothing else of the answer is shown.
 fn describe<E, R>(error: &SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    let chain = || http::shown_capped(&DisplayErrorContext(error).to_string(), CHAIN_CHARS);
     match error {
         SdkError::ServiceError(_) => {
             let code = error.code().map(str::to_owned);
             let text = format!(
                 "{}: {}",
-                error.code().unwrap_or("error"),
-                error.message().unwrap_or("no message")
+                error.code().map_or_else(|| "error".into(), http::shown),
+                error
+                    .message()
+                    .map_or_else(|| "no message".into(), http::shown)
             );
             AwsError {
                 code,
@@ -67,20 +78,17 @@ where
         }
         SdkError::ConstructionFailure(_) => AwsError {
             code: None,
-            text: format!(
-                "the request could not be built: {}",
-                DisplayErrorContext(error)
-            ),
+            text: format!("the request could not be built: {}", chain()),
             maybe_sent: false,
         },
         SdkError::DispatchFailure(failure) => AwsError {
             code: None,
-            text: format!("no answer: {}", DisplayErrorContext(error)),
+            text: format!("no answer: {}", chain()),
             maybe_sent: !failure.is_io() || failure.is_timeout(),
         },
         _ => AwsError {
             code: None,
-            text: format!("no answer: {}", DisplayErrorContext(error)),
+            text: format!("no answer: {}", chain()),
             maybe_sent: true,
         },
     }

@@ -136,16 +136,7 @@ impl Graph<'_> {
                 })?;
             return Ok(Ok(Secret::new(token)));
         }
-        let error = body.get("error").and_then(Value::as_str).unwrap_or("error");
-        let description = body
-            .get("error_description")
-            .and_then(Value::as_str)
-            .map(|d| d.lines().next().unwrap_or(d).to_owned())
-            .unwrap_or_else(|| response.snippet());
-        Ok(Err(Refusal(format!(
-            "HTTP {} {error}: {description}",
-            response.status.as_u16()
-        ))))
+        Ok(Err(Refusal(token_error(&response, &body))))
     }
 
     fn authorized(&self, method: Method, path: &str, token: &Secret) -> Result<Request> {
@@ -291,21 +282,39 @@ fn parse_app(request: &Request, response: &Response) -> Result<App> {
     })
 }
 
-/// A Graph error as one line: status, code, message.
+/// The identity platform's refusal as one line: status, `error` and the
+/// first line of `error_description`, each through [`http::shown`]; any
+/// other body by its size only.
+fn token_error(response: &Response, body: &Value) -> String {
+    let status = response.status.as_u16();
+    let error = body.get("error").and_then(Value::as_str);
+    let description = body
+        .get("error_description")
+        .and_then(Value::as_str)
+        .map(|d| d.lines().next().unwrap_or(d));
+    match (error, description) {
+        (Some(error), Some(description)) => format!(
+            "HTTP {status} {}: {}",
+            http::shown(error),
+            http::shown(description)
+        ),
+        (Some(error), None) => format!("HTTP {status} {}", http::shown(error)),
+        _ => format!("HTTP {status}: {}", http::unshown(&response.body)),
+    }
+}
+
+/// A Graph error as one line: status, `error.code` and `error.message`, each
+/// through [`http::shown`]; any other body by its size only.
 pub fn graph_error(request: &Request, response: &Response) -> Error {
     let body: Value = response.json().unwrap_or(Value::Null);
     let code = body.pointer("/error/code").and_then(Value::as_str);
     let message = body.pointer("/error/message").and_then(Value::as_str);
     let snippet = match (code, message) {
-        (Some(code), Some(message)) => format!(": {code}: {message}"),
-        _ => {
-            let s = response.snippet();
-            if s.is_empty() {
-                String::new()
-            } else {
-                format!(": {s}")
-            }
+        (Some(code), Some(message)) => {
+            format!(": {}: {}", http::shown(code), http::shown(message))
         }
+        (Some(code), None) => format!(": {}", http::shown(code)),
+        _ => format!(": {}", http::unshown(&response.body)),
     };
     Error::Status {
         target: request.target(),

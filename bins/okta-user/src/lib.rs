@@ -303,43 +303,34 @@ pub fn rotate(context: &Context) -> Result<String> {
     Err(refused(&org, &target, &response, "changing the password"))
 }
 
-/// An Okta error answer as one clear message: code, summary and causes.
+/// An Okta error answer as one clear message: code, summary and causes,
+/// each through [`http::shown`]. Nothing else of the body is shown: Okta
+/// echoes input in its summaries, and a body that is not Okta's error object
+/// (a proxy's page, say) is described by its size only.
 fn okta_error(response: &Response) -> String {
-    let Ok(body) = response.json::<Value>() else {
-        let snippet = response.snippet();
-        return format!(
-            "HTTP {}{}",
-            response.status.as_u16(),
-            if snippet.is_empty() {
-                String::new()
-            } else {
-                format!(": {snippet}")
-            }
-        );
+    let status = response.status.as_u16();
+    let Ok(Value::Object(body)) = response.json::<Value>() else {
+        return format!("HTTP {status}: {}", http::unshown(&response.body));
     };
-    let code = body
-        .get("errorCode")
-        .and_then(Value::as_str)
-        .unwrap_or("no error code");
-    let summary = body
-        .get("errorSummary")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let causes: Vec<&str> = body
+    let field = |v: Option<&Value>| v.and_then(Value::as_str).map(http::shown);
+    let code = field(body.get("errorCode")).unwrap_or_else(|| "no error code".into());
+    let summary = field(body.get("errorSummary")).unwrap_or_default();
+    let causes: Vec<String> = body
         .get("errorCauses")
         .and_then(Value::as_array)
         .map(|c| {
             c.iter()
-                .filter_map(|c| c.get("errorSummary").and_then(Value::as_str))
+                .take(5)
+                .filter_map(|c| field(c.get("errorSummary")))
                 .collect()
         })
         .unwrap_or_default();
-    let mut text = format!("HTTP {} {code} {summary}", response.status.as_u16());
+    let mut text = format!("HTTP {status} {code} {summary}");
     if !causes.is_empty() {
         text.push_str(": ");
         text.push_str(&causes.join("; "));
     }
-    common::secret::redact(&text)
+    text
 }
 
 fn refused(org: &Org<'_>, target: &str, response: &Response, doing: &str) -> Error {

@@ -96,7 +96,7 @@ pub fn rotate(context: &Context) -> Result<String> {
             response.status.as_u16()
         ));
     }
-    let snippet = response.snippet();
+    let fields = response.error_fields();
     let status = response.status.as_u16();
     let advice = match status {
         401 | 403 => format!(
@@ -109,11 +109,7 @@ pub fn rotate(context: &Context) -> Result<String> {
     Err(Error::Status {
         target,
         status,
-        snippet: format!(
-            "{}{}; the password was not changed{advice}",
-            if snippet.is_empty() { "" } else { ": " },
-            snippet
-        ),
+        snippet: format!(": {fields}; the password was not changed{advice}"),
     })
 }
 
