@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Location, Result};
 use crate::records::{Records, kind};
-use crate::secret::Secret;
+use crate::secret::{self, Secret};
 
 /// The most the binary reads. A real Gateway line is a few kilobytes; anything
 /// past this is refused before it is decoded, so memory stays bounded.
@@ -104,6 +104,13 @@ impl GatewayInput {
         let encoded = Zeroizing::new(encoded.into_bytes());
         let records_json = decode_base64(&encoded, "'records'")?;
         let records = Records::parse(&records_json, user_record_uid.as_deref())?;
+        // The account's passwords also travel as base64 of `user:password`
+        // (HTTP Basic authentication).
+        if let Some(user) = user.as_deref().map(str::trim) {
+            for password in [&new_password, &old_password].into_iter().flatten() {
+                secret::register_with_login(user, password.expose());
+            }
+        }
         Ok(Self {
             provider_record_uid,
             resource_record_uid,

@@ -249,12 +249,37 @@ impl Record {
                 "uid" if uid.is_none() => uid = Some(value),
                 "title" if title.is_none() => title = Some(value),
                 _ => {
-                    if names_a_secret(&key) {
-                        register_strings(&value);
-                    }
+                    let registered = if names_a_secret(&key) {
+                        register_strings(&value)
+                    } else {
+                        register_private_keys(&value)
+                    };
+                    registered.map_err(|too_many| {
+                        Error::Input(format!(
+                            "records[{index}] and those before it hold {too_many}; a Gateway's \
+                             records hold a few"
+                        ))
+                    })?;
                     fields.push((key, value));
                 }
             }
+        }
+        // A login and password also travel as base64 of `login:password`
+        // (HTTP Basic authentication).
+        let text = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| match v {
+                    Value::String(s) => Some(s.as_str()),
+                    Value::Array(items) => items.first().and_then(Value::as_str),
+                    _ => None,
+                })
+        };
+        if let (Some(login), Some(password)) = (text("login"), text("password"))
+            && password.chars().count() >= MIN_REGISTERED_CHARS
+        {
+            secret::register_with_login(login.trim(), password);
         }
         let uid = match uid {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
@@ -315,33 +340,174 @@ fn is_numbered_duplicate(key: &str, name: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether a field key names a value that must never be printed.
-pub fn names_a_secret(key: &str) -> bool {
-    const PARTS: [&str; 11] = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "passphrase",
-        "privatekey",
-        "private_key",
-        "apikey",
-        "api_key",
-        "onetimecode",
-        "cookie",
-    ];
-    const WHOLE: [&str; 4] = ["pin", "otp", "totp", "keypair"];
-    let key = key.to_ascii_lowercase();
-    PARTS.iter().any(|p| key.contains(p)) || WHOLE.contains(&key.as_str())
+/// The fewest characters a value read from a record must have to be
+/// registered with the redactor by its field name: shorter values (`0`,
+/// `365`, `true`) would redact ordinary digits and words in every message.
+pub const MIN_REGISTERED_CHARS: usize = 6;
+
+/// Any value holding this is a private key, whatever its field is called.
+pub const PRIVATE_KEY_MARKER: &str = "PRIVATE KEY-----";
+
+/// Field names (as [`words`] of them, joined) that hold secrets.
+const SECRET_NAMES: [&str; 16] = [
+    "privatekey",
+    "privatepemkey",
+    "apikey",
+    "accesskeysecret",
+    "secretaccesskey",
+    "accesssecretkey",
+    "clientsecret",
+    "keypair",
+    "onetimecode",
+    "pincode",
+    "securityquestion",
+    "paymentcard",
+    "bankaccount",
+    "pin",
+    "otp",
+    "totp",
+];
+
+/// Words that make a field name a secret's.
+const SECRET_WORDS: [&str; 9] = [
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "secrets",
+    "token",
+    "cookie",
+    "credential",
+];
+
+/// Words that make a field a setting about a secret, or an identifier, not
+/// the secret itself: `client_secret_id`, `secret_expiry_days`,
+/// `token_url`, `password_complexity`.
+const SETTING_WORDS: [&str; 30] = [
+    "id",
+    "ids",
+    "uid",
+    "name",
+    "title",
+    "label",
+    "type",
+    "count",
+    "number",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "expiry",
+    "expires",
+    "expiration",
+    "date",
+    "time",
+    "length",
+    "url",
+    "uri",
+    "endpoint",
+    "header",
+    "scheme",
+    "field",
+    "policy",
+    "complexity",
+    "rules",
+    "hint",
+    "version",
+];
+
+/// First words that make a field a flag or a count: `keep_previous_secrets`,
+/// `rotate_secret`, `use_token`.
+const SETTING_FIRST_WORDS: [&str; 14] = [
+    "keep", "is", "has", "use", "enable", "enabled", "disable", "allow", "require", "rotate",
+    "delete", "verify", "skip", "max",
+];
+
+/// The lower-case words of a field name: split at `_`, `-`, `.`, spaces,
+/// camel-case humps and where digits start (`privatePEMKey` is `private pem
+/// key`, `password2` is `password 2`).
+pub fn words(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1);
+        let hump = (c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+            }))
+            || (c.is_ascii_digit() && prev.is_some_and(|p| !p.is_ascii_digit()));
+        if hump && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
-fn register_strings(value: &Value) {
+/// Whether a field key names a value that must never be printed: a known
+/// secret field (`password`, `client_secret`, `privatePEMKey`,
+/// `aws_secret_access_key`, `accessSecretKey`, `keyPair`...), or a name with
+/// a secret word (password, secret, token, passphrase...) that is not a
+/// setting or an identifier (`*_id`, `*_ids`, counts, `*_days`, flags such as
+/// `keep_*`, titles, urls).
+pub fn names_a_secret(key: &str) -> bool {
+    let mut words = words(key);
+    words.retain(|w| !w.bytes().all(|b| b.is_ascii_digit()));
+    let joined: String = words.concat();
+    if SECRET_NAMES.contains(&joined.as_str())
+        || (joined.contains("privatekey") && !words.iter().any(|w| is_setting(w)))
+    {
+        return true;
+    }
+    let Some(first) = words.first() else {
+        return false;
+    };
+    if SETTING_FIRST_WORDS.contains(&first.as_str()) || words.iter().any(|w| is_setting(w)) {
+        return false;
+    }
+    words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
+        || ["api", "private", "access", "secret", "session", "auth"]
+            .iter()
+            .any(|head| joined.starts_with(head) && joined.ends_with("key"))
+}
+
+fn is_setting(word: &str) -> bool {
+    SETTING_WORDS.contains(&word)
+}
+
+/// Registers the strings of a secret field's value with the redactor: every
+/// string of at least [`MIN_REGISTERED_CHARS`] characters, never numbers or
+/// booleans (settings, counts, flags).
+fn register_strings(value: &Value) -> std::result::Result<(), secret::TooMany> {
     match value {
-        Value::String(s) => secret::register(s),
-        Value::Number(n) => secret::register(&n.to_string()),
-        Value::Array(items) => items.iter().for_each(register_strings),
-        Value::Object(map) => map.values().for_each(register_strings),
-        Value::Null | Value::Bool(_) => {}
+        Value::String(s) if s.chars().count() >= MIN_REGISTERED_CHARS => secret::try_register(s),
+        Value::Array(items) => items.iter().try_for_each(register_strings),
+        Value::Object(map) => map.values().try_for_each(register_strings),
+        Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
+    }
+}
+
+/// Registers every string holding a private key, whatever its field's name.
+fn register_private_keys(value: &Value) -> std::result::Result<(), secret::TooMany> {
+    match value {
+        Value::String(s) if s.contains(PRIVATE_KEY_MARKER) => secret::try_register(s),
+        Value::Array(items) => items.iter().try_for_each(register_private_keys),
+        Value::Object(map) => map.values().try_for_each(register_private_keys),
+        Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
     }
 }
 
@@ -515,6 +681,131 @@ mod tests {
         );
         let out = crate::secret::redact("cs-records-test and pk-records-test");
         assert_eq!(out, "[redacted] and [redacted]");
+    }
+
+    #[test]
+    fn field_names_are_secrets_by_known_name_or_secret_word_unless_a_setting() {
+        for secret in [
+            "password",
+            "Password",
+            "oldPassword",
+            "password2",
+            "password 2",
+            "client_secret",
+            "clientSecret",
+            "aws_secret_access_key",
+            "accessSecretKey",
+            "privateKey",
+            "privatePEMKey",
+            "private_key",
+            "ssh_private_key",
+            "keyPair",
+            "apiKey",
+            "api_key",
+            "token",
+            "access_token",
+            "passphrase",
+            "oneTimeCode",
+            "pinCode",
+            "secret",
+            "secretText",
+            "cookie",
+        ] {
+            assert!(names_a_secret(secret), "{secret} should be a secret");
+        }
+        for setting in [
+            "client_secret_id",
+            "clientSecretId",
+            "keep_previous_secrets",
+            "secret_expiry_days",
+            "token_url",
+            "tokenEndpoint",
+            "passwordComplexity",
+            "password_rotation_days",
+            "secret_count",
+            "api_record_title",
+            "okta_record_title",
+            "accessKeyId",
+            "aws_access_key_id",
+            "clientId",
+            "application_client_id",
+            "auth_header",
+            "auth_scheme",
+            "login",
+            "url",
+            "rotate_secret",
+            "use_token",
+            "max_tokens",
+        ] {
+            assert!(!names_a_secret(setting), "{setting} should not be a secret");
+        }
+    }
+
+    #[test]
+    fn short_values_numbers_and_flags_are_never_registered() {
+        let _r = records(
+            r#"[{"uid":"a","title":"T","password":"12345","secret":365000,"token":true,
+                 "client_secret":["abcdef-long-enough"]}]"#,
+            None,
+        );
+        assert_eq!(
+            crate::secret::redact("12345 365000 true abcdef-long-enough"),
+            "12345 365000 true [redacted]"
+        );
+    }
+
+    #[test]
+    fn settings_named_like_secrets_are_not_registered() {
+        let _r = records(
+            r#"[{"uid":"a","title":"T","client_secret_id":"key-id-000001",
+                 "keep_previous_secrets":"2","secret_expiry_days":"365"}]"#,
+            None,
+        );
+        let text = "key-id-000001 keeps 2, expires 2027-01-23 after 365 days";
+        assert_eq!(crate::secret::redact(text), text);
+    }
+
+    #[test]
+    fn a_private_key_is_a_secret_whatever_its_field_is_called() {
+        let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----";
+        let _r = records(
+            &format!(
+                r#"[{{"uid":"a","title":"T","privatePEMKey":"pem-field-value-1","notes":["{pem}"]}}]"#
+            ),
+            None,
+        );
+        assert_eq!(
+            crate::secret::redact("pem-field-value-1 b3BlbnNzaC1rZXktdjEAAAAA"),
+            "[redacted] [redacted]"
+        );
+    }
+
+    #[test]
+    fn a_login_and_password_are_registered_as_basic_authentication_too() {
+        use base64::Engine;
+        let _r = records(
+            r#"[{"uid":"a","title":"T","login":"svc-user","password":"pw-basic-1"}]"#,
+            None,
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode("svc-user:pw-basic-1");
+        assert_eq!(
+            crate::secret::redact(&format!("Basic {basic}")).trim_end_matches('='),
+            "Basic [redacted]"
+        );
+    }
+
+    #[test]
+    fn too_many_secret_values_are_bad_input() {
+        let values: Vec<String> = (0..crate::secret::MAX_SECRETS + 1)
+            .map(|n| format!("\"value-{n:08}\""))
+            .collect();
+        let json = format!(
+            r#"[{{"uid":"a","title":"T","token":[{}]}}]"#,
+            values.join(",")
+        );
+        let err = Records::parse(json.as_bytes(), None).unwrap_err();
+        assert_eq!(err.exit().code(), 2);
+        assert!(err.to_string().contains("too many secret values"), "{err}");
     }
 
     #[test]

@@ -237,12 +237,14 @@ pub fn rotate(context: &Context) -> Result<String> {
         };
 
     // 5. Remove the others.
-    for key_id in &retire {
+    for (done, key_id) in retire.iter().enumerate() {
         tracing::info!("removing old secret {key_id}");
         graph.remove_password(&token, &app.object_id, key_id).map_err(|e| {
             Error::OldNotRetired(format!(
-                "removing old secret {key_id} failed: {e}. It is still valid; the new secret {} is \
-                 stored in {} and works",
+                "removing old secret {key_id} failed: {e}. Still valid: {}; the new secret {} is \
+                 stored in {} and works. Remove them in Entra ID once nothing uses them, or run \
+                 the rotation again",
+                retire[done..].join(", "),
                 new.key_id,
                 record.location()
             ))

@@ -268,6 +268,24 @@ fn a_failed_removal_exits_3_naming_the_key() {
 }
 
 #[test]
+fn settings_in_the_user_record_are_not_secrets_and_exit_3_names_every_old_secret() {
+    let w = world();
+    w.vault
+        .set_custom_field(USER_UID, "keep_previous_secrets", "0");
+    w.vault
+        .set_custom_field(USER_UID, "secret_expiry_days", "365");
+    w.azure.fault("removePassword", AzureFault::forbidden(), 5);
+    let out = w.run("user-record-settings.json", &[]);
+    out.assert_exit(3)
+        .assert_clean()
+        .assert_stderr_has("removing old secret old-key-2025 failed")
+        .assert_stderr_has("Still valid: old-key-2025, old-key-2026");
+    let new = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
+    out.assert_stderr_has(&format!("the new secret {new} is stored"));
+    assert!(!out.stderr.contains("[redacted]"), "{}", out.output());
+}
+
+#[test]
 fn throttling_is_waited_out_with_retry_after() {
     let w = world();
     w.azure.fault("get", AzureFault::throttled(1), 1);
