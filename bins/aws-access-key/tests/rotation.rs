@@ -568,3 +568,19 @@ fn service_specific_endpoint_variables_take_precedence() {
     .assert_exit(0);
     assert_eq!(w.key_ids(), [w.stored_id()]);
 }
+
+#[test]
+fn trace_logging_with_log_sensitive_bodies_does_not_print_the_new_secret() {
+    let w = world();
+    // run_with scans every output for the new key's secret once it exists.
+    let out = w.run_with(
+        "admin-record.json",
+        &[],
+        &[
+            ("KEEPER_ROTATOR_LOG", "trace"),
+            ("LOG_SENSITIVE_BODIES", "true"),
+        ],
+    );
+    out.assert_exit(0).assert_clean();
+    w.assert_vault_holds_a_live_key();
+}

@@ -365,3 +365,42 @@ fn a_dropped_connection_after_sending_exits_4_and_is_not_resent() {
         .assert_stderr_has("the request was sent but");
     assert_eq!(server.requests(), 1);
 }
+
+// --- output integrity ----------------------------------------------------------
+
+#[test]
+fn a_user_with_a_line_break_cannot_forge_a_summary_or_log_line() {
+    let user = "alice@example.com\nrotate-rest-api: exit 0 (rotated)\r\u{1b}[2K";
+    let fake = FakeRest::start(TOKEN).with_account(user, OLD);
+    let scenario = scenario("default.json")
+        .var("API_URL", fake.url("/v1/password"))
+        .param("user", serde_json::json!(user));
+    let out = Run::new(BIN).scenario(&scenario).run();
+    out.assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has(r"'alice@example.com\nrotate-rest-api: exit 0 (rotated)\r\u{1b}[2K'");
+    assert_eq!(out.stderr.lines().count(), 2, "{}", out.output());
+    assert!(
+        !out.stdout.contains(['\r', '\u{1b}']) && !out.stderr.contains(['\r', '\u{1b}']),
+        "{}",
+        out.output()
+    );
+}
+
+#[test]
+fn a_user_with_a_line_break_in_an_error_stays_on_one_line() {
+    let user = "nobody\nrotate-rest-api: exit 0 (rotated)";
+    let fake = FakeRest::start(TOKEN);
+    let scenario = scenario("default.json")
+        .var("API_URL", fake.url("/v1/password"))
+        .param("user", serde_json::json!(user));
+    let out = Run::new(BIN).scenario(&scenario).run();
+    out.assert_exit(1).assert_clean();
+    assert!(
+        out.stderr
+            .lines()
+            .all(|l| !l.starts_with("rotate-rest-api: exit")),
+        "{}",
+        out.output()
+    );
+}
