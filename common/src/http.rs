@@ -2,11 +2,21 @@
 //!
 //! - rustls only, certificate verification always on, no redirects followed
 //!   (a redirect would resend a credential somewhere not configured);
-//! - `https` required, except for loopback hosts (the test fakes);
-//! - a connect timeout, a per-request timeout, and the run's one [`Deadline`];
-//! - retries with jitter on connect errors (nothing was sent) and on 429/503
-//!   honouring `Retry-After`; a request that may have taken effect is resent
-//!   only when the caller says that is safe ([`Replay::Safe`]);
+//! - `https` required, except for loopback hosts (the test fakes), and a
+//!   loopback host is never reached through a proxy (`HTTP_PROXY` would
+//!   otherwise receive the token and the password in cleartext);
+//! - a connect timeout, a per-request timeout, and the run's one [`Deadline`].
+//!   The connect is cut a little before the request's own timeout, so a
+//!   connect that never completes (dropped SYNs) always ends as a connect
+//!   error: nothing was sent;
+//! - retries with jitter on connect errors (nothing was sent) and on 429
+//!   (the server refused the request), honouring `Retry-After`. 503 and
+//!   timeouts are retried only for requests that are safe to repeat
+//!   ([`Replay::Safe`]): a proxy's 502/503/504, a 3xx or a lost answer can
+//!   follow a change that was applied. [`Client::send_change`] turns such an
+//!   answer to a change into "may or may not have changed" (exit 4);
+//! - every number a server supplies (`Retry-After`, `X-Rate-Limit-Reset`)
+//!   is read with checked arithmetic;
 //! - bodies are read up to a bound into zeroizing memory and never shown as
 //!   they are: a server may echo a secret in any encoding, and a body is the
 //!   server's to fill. Only the known error fields of a service are shown
@@ -14,7 +24,10 @@
 //!   own), each through [`shown`]: control characters removed, redacted,
 //!   capped.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -49,8 +62,8 @@ impl Default for Policy {
 }
 
 /// Whether a request may be sent again after it might have reached the
-/// server (a timeout or a dropped connection). Connect errors, 429 and 503
-/// are retried either way: the server did not act on the request.
+/// server (a timeout, a dropped connection, a 503). Connect errors and 429
+/// are retried either way: the request was not sent, or was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replay {
     /// Reads, and writes that give the same result when repeated.
@@ -200,7 +213,7 @@ impl Response {
 }
 
 /// The fields of a JSON error body that are shown, in this order.
-pub const ERROR_KEYS: [&str; 7] = [
+pub const ERROR_KEYS: [&str; 9] = [
     "error",
     "error_description",
     "code",
@@ -208,6 +221,8 @@ pub const ERROR_KEYS: [&str; 7] = [
     "detail",
     "title",
     "reason",
+    "errorCode",
+    "errorSummary",
 ];
 
 fn collect_error_fields(
@@ -293,21 +308,42 @@ pub fn body_text(body: &[u8]) -> String {
 /// A client that applies the [`Policy`] and the run's [`Deadline`].
 #[derive(Debug)]
 pub struct Client {
-    inner: reqwest::Client,
+    /// For every other host: honours `HTTPS_PROXY`/`NO_PROXY`.
+    proxied: reqwest::Client,
+    /// For loopback hosts: never through a proxy.
+    direct: reqwest::Client,
     policy: Policy,
     deadline: Deadline,
 }
 
+/// The least time worth starting another attempt with after an error.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// How long before the request's own timeout a connect is cut, so that it
+/// ends as a connect error.
+const CONNECT_MARGIN: Duration = Duration::from_millis(200);
+
 impl Client {
     pub fn new(policy: Policy, deadline: Deadline) -> Result<Self> {
-        let inner = reqwest::Client::builder()
-            .connect_timeout(policy.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))?;
+        let build = |proxy: bool| {
+            let mut builder = reqwest::Client::builder()
+                .connect_timeout(policy.connect_timeout)
+                .connector_layer(ConnectDeadline {
+                    deadline,
+                    limit: policy.connect_timeout,
+                })
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")));
+            if !proxy {
+                builder = builder.no_proxy();
+            }
+            builder
+                .build()
+                .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
+        };
         Ok(Self {
-            inner,
+            proxied: build(true)?,
+            direct: build(false)?,
             policy,
             deadline,
         })
@@ -317,8 +353,51 @@ impl Client {
         &self.deadline
     }
 
+    fn for_url(&self, url: &Url) -> &reqwest::Client {
+        if is_loopback(url) {
+            &self.direct
+        } else {
+            &self.proxied
+        }
+    }
+
+    /// Sends a change (a request that must not be repeated blindly) and
+    /// judges the answer. `accepted` says which statuses mean the change was
+    /// made. Returns the answer when it is accepted or a refusal (4xx: the
+    /// change was not made). Any other answer, a 5xx (a proxy's 502/503/504
+    /// included), a 3xx, or a 2xx that `accepted` does not list, does not say
+    /// whether the change was made: [`Error::NoAnswer`], exit 4 unless the
+    /// caller can settle it.
+    pub async fn send_change(
+        &self,
+        request: &Request,
+        accepted: impl Fn(StatusCode) -> bool,
+    ) -> Result<Response> {
+        let response = self.send(request, Replay::Unsafe).await?;
+        let status = response.status;
+        if accepted(status) || status.is_client_error() {
+            return Ok(response);
+        }
+        let code = status.as_u16();
+        let what = if status.is_redirection() {
+            format!("the answer was HTTP {code}, a redirect (not followed)")
+        } else if status.is_success() {
+            format!("the answer was HTTP {code}, a success status not among those expected")
+        } else {
+            format!(
+                "the answer was HTTP {code} ({}), a server or proxy error",
+                response.error_fields()
+            )
+        };
+        Err(Error::NoAnswer {
+            target: request.target(),
+            detail: format!("{what}, which does not say whether the change was made"),
+        })
+    }
+
     /// Sends `request`, retrying as the policy and `replay` allow, and returns
-    /// the first answer that is not a retryable 429/503, whatever its status.
+    /// the first answer that is not a retryable 429 (or 503, for
+    /// [`Replay::Safe`]), whatever its status.
     pub async fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
         let target = request.target();
         let mut attempt = 0;
@@ -344,9 +423,9 @@ impl Client {
                         started.elapsed().as_millis()
                     );
                     let status = response.status;
-                    if status != StatusCode::TOO_MANY_REQUESTS
-                        && status != StatusCode::SERVICE_UNAVAILABLE
-                    {
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status == StatusCode::SERVICE_UNAVAILABLE && replay == Replay::Safe);
+                    if !retryable {
                         return Ok(response);
                     }
                     let wait = retry_after(&response.headers)
@@ -359,9 +438,9 @@ impl Client {
                         return Err(self.deadline_error(
                             &target,
                             format!(
-                                "; the server answered HTTP {} and asked to wait {} s",
+                                "; the server answered HTTP {} and asked to wait {}",
                                 status.as_u16(),
-                                wait.as_secs_f32().ceil()
+                                describe_wait(wait)
                             ),
                         ));
                     }
@@ -383,8 +462,18 @@ impl Client {
                     if last {
                         return Err(Error::Unreachable { target, detail });
                     }
-                    if !self.deadline.allows(wait) {
-                        return Err(self.deadline_error(&target, format!("; last error: {detail}")));
+                    if !self.deadline.allows(wait + MIN_ATTEMPT) {
+                        return Err(self.deadline_error(
+                            &target,
+                            format!(
+                                "; last error: {detail}{}",
+                                if failure.maybe_sent {
+                                    ""
+                                } else {
+                                    " (nothing was sent)"
+                                }
+                            ),
+                        ));
                     }
                     tracing::info!(
                         "{target}: {detail}; retrying in {:.1} s (attempt {} of {})",
@@ -412,7 +501,7 @@ impl Client {
         timeout: Duration,
     ) -> std::result::Result<Response, Failure> {
         let mut builder = self
-            .inner
+            .for_url(&request.url)
             .request(request.method.clone(), request.url.clone())
             .headers(request.headers.clone())
             .timeout(timeout);
@@ -448,6 +537,85 @@ impl Client {
         })
     }
 }
+
+/// A connector layer that cuts each connect (TCP, then TLS) at the connect
+/// timeout or shortly before the run's deadline, whichever comes first.
+///
+/// Why: the request's total timeout is cut to the deadline too, and when it
+/// ends during a connect, reqwest reports a timeout, not a connect error, so
+/// a connect that never completed would look like a request that may have
+/// been sent (exit 4). Ending the connect here first makes it a connect
+/// error (reqwest's `is_connect`): nothing was sent, exit 1.
+#[derive(Debug, Clone, Copy)]
+struct ConnectDeadline {
+    deadline: Deadline,
+    limit: Duration,
+}
+
+impl<S> tower_layer::Layer<S> for ConnectDeadline {
+    type Service = ConnectDeadlineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ConnectDeadlineService {
+            inner,
+            deadline: self.deadline,
+            limit: self.limit,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ConnectDeadlineService<S> {
+    inner: S,
+    deadline: Deadline,
+    limit: Duration,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, R> tower_service::Service<R> for ConnectDeadlineService<S>
+where
+    S: tower_service::Service<R, Error = BoxError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<S::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let budget = self
+            .limit
+            .min(self.deadline.remaining().saturating_sub(CONNECT_MARGIN));
+        let connect = self.inner.call(request);
+        Box::pin(async move {
+            match tokio::time::timeout(budget, connect).await {
+                Ok(result) => result,
+                Err(_) => Err(Box::new(ConnectTimedOut(budget)) as BoxError),
+            }
+        })
+    }
+}
+
+/// A connect that did not complete in time.
+#[derive(Debug)]
+struct ConnectTimedOut(Duration);
+
+impl std::fmt::Display for ConnectTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the connection was not established within {:.1} s",
+            self.0.as_secs_f32()
+        )
+    }
+}
+
+impl std::error::Error for ConnectTimedOut {}
 
 /// Why an attempt produced no answer, and whether the request may have
 /// reached the server.
@@ -508,8 +676,19 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
+/// A wait for a message: whole seconds, or "longer than any deadline".
+fn describe_wait(wait: Duration) -> String {
+    if wait >= Duration::from_secs(100 * 365 * 86_400) {
+        "longer than any deadline".into()
+    } else {
+        format!("{} s", wait.as_secs_f64().ceil())
+    }
+}
+
 /// How long a 429/503 asks to wait: `Retry-After` (seconds or an HTTP date),
-/// else `X-Rate-Limit-Reset` (epoch seconds, as Okta sends it).
+/// else `X-Rate-Limit-Reset` (epoch seconds, as Okta sends it). The numbers
+/// are the server's: a time past what the clock can hold is a wait longer
+/// than any deadline, never an overflow.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let Some(value) = headers.get(RETRY_AFTER) else {
         let reset: u64 = headers
@@ -519,21 +698,26 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .trim()
             .parse()
             .ok()?;
-        let when = std::time::UNIX_EPOCH + Duration::from_secs(reset);
-        return Some(
-            when.duration_since(std::time::SystemTime::now())
-                .unwrap_or(Duration::ZERO),
-        );
+        let Some(when) = std::time::UNIX_EPOCH.checked_add(Duration::from_secs(reset)) else {
+            return Some(Duration::MAX);
+        };
+        return Some(until(when));
     };
     let value = value.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds.
+        return Some(Duration::MAX);
+    }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    Some(until(when))
+}
+
+fn until(when: std::time::SystemTime) -> Duration {
+    when.duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// Exponential back-off with full jitter: 0.25 s, 0.5 s, 1 s... capped at 8 s,
@@ -664,6 +848,23 @@ mod tests {
             wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn server_supplied_waits_past_the_end_of_time_do_not_overflow() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-rate-limit-reset",
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::MAX));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("99999999999999999999999"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::MAX));
+        assert_eq!(describe_wait(Duration::MAX), "longer than any deadline");
+        assert_eq!(describe_wait(Duration::from_millis(2100)), "3 s");
     }
 
     #[test]

@@ -188,7 +188,10 @@ impl Graph<'_> {
             .json_body(Zeroizing::new(
                 serde_json::to_vec(&body).unwrap_or_default(),
             ));
-        let response = self.send(&request, Replay::Unsafe)?;
+        // A 5xx or 3xx does not say whether the secret was added: NoAnswer,
+        // which the caller settles by looking for this run's display name.
+        let response =
+            common::cli::block_on(self.client.send_change(&request, |s| s.is_success()))??;
         if !response.status.is_success() {
             return Err(graph_error(&request, &response));
         }

@@ -286,6 +286,31 @@ fn settings_in_the_user_record_are_not_secrets_and_exit_3_names_every_old_secret
 }
 
 #[test]
+fn a_503_to_add_password_is_not_resent_and_any_secret_it_made_is_looked_for() {
+    let w = world();
+    let unavailable = AzureFault {
+        status: 503,
+        code: "ServiceUnavailable".into(),
+        message: "The service is temporarily unavailable.".into(),
+        retry_after: Some(1),
+    };
+    w.azure.fault("addPassword", unavailable, 1);
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("HTTP 503")
+        .assert_stderr_has("0 secret(s) it may have made were removed; nothing changed");
+    let adds = w
+        .azure
+        .calls()
+        .iter()
+        .filter(|c| c.action == "addPassword")
+        .count();
+    assert_eq!(adds, 1, "an addPassword must not be resent");
+    assert_eq!(w.key_ids(TARGET_APP), ["old-key-2025", "old-key-2026"]);
+}
+
+#[test]
 fn throttling_is_waited_out_with_retry_after() {
     let w = world();
     w.azure.fault("get", AzureFault::throttled(1), 1);

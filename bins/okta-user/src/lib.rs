@@ -123,15 +123,25 @@ impl Org<'_> {
             .header("Accept", "application/json")
     }
 
-    fn send(&mut self, request: &Request, replay: Replay) -> Result<Response> {
+    fn client(&mut self) -> Result<&http::Client> {
         if self.client.is_none() {
             self.client = Some(self.context.http()?);
         }
-        let client = self
-            .client
+        self.client
             .as_ref()
-            .ok_or_else(|| Error::Failed("no HTTP client".into()))?;
+            .ok_or_else(|| Error::Failed("no HTTP client".into()))
+    }
+
+    fn send(&mut self, request: &Request, replay: Replay) -> Result<Response> {
+        let client = self.client()?;
         cli::block_on(client.send(request, replay))?
+    }
+
+    /// Sends the change; any 2xx means it was made (see
+    /// [`http::Client::send_change`] for what other answers mean).
+    fn send_change(&mut self, request: &Request) -> Result<Response> {
+        let client = self.client()?;
+        cli::block_on(client.send_change(request, |s| s.is_success()))?
     }
 }
 
@@ -284,7 +294,7 @@ pub fn rotate(context: &Context) -> Result<String> {
     common::records::wipe_json(&mut body);
     let change = org.request(Method::POST, url)?.json_body(bytes);
     let target = change.target();
-    let response = org.send(&change, Replay::Unsafe).map_err(|error| match error {
+    let response = org.send_change(&change).map_err(|error| match error {
         Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
             "{target}: the request was sent but {detail}, so the Okta password of '{login}' may or \
              may not have changed. It was not sent again (once changed, the old password no longer \

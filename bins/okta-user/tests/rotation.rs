@@ -295,3 +295,16 @@ fn dry_run_looks_the_user_up_and_changes_nothing() {
     assert_eq!(changes(&okta), 0);
     assert_eq!(okta.password_of(LOGIN).as_deref(), Some(OLD));
 }
+
+#[test]
+fn a_server_error_after_sending_the_change_exits_4_and_does_not_resend() {
+    let okta = okta();
+    okta.fault("change_password", OktaFault::ServerError, 1);
+    let out = rotate("default.json", &okta);
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("HTTP 500 (errorCode: E0000009; errorSummary: Internal Server Error)")
+        .assert_stderr_has("may or may not have changed")
+        .assert_stderr_has("It was not sent again");
+    assert_eq!(changes(&okta), 1);
+}

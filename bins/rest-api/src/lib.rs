@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use common::cli::{self, Cli, CommonArgs, Context};
 use common::error::{Error, Result};
-use common::http::Replay;
 
 pub mod config;
 pub mod template;
@@ -87,7 +86,7 @@ pub fn rotate(context: &Context) -> Result<String> {
     let client = context.http()?;
     let request = plan.request()?;
     tracing::info!("changing the password of '{}' with {target}", plan.user);
-    let response = cli::block_on(client.send(&request, Replay::Unsafe))?
+    let response = cli::block_on(client.send_change(&request, |s| plan.success.accepts(s)))?
         .map_err(|error| explain(error, &plan))?;
     if plan.success.accepts(response.status) {
         return Ok(format!(
