@@ -46,12 +46,14 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
-/// Where a missing value was looked for: a key of the Gateway's input, or a
-/// field of one of its records.
+/// Where a missing value was looked for: a key of the Gateway's input, a
+/// field of one of its records, or an environment variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// The Gateway's input object itself.
     Params,
+    /// The process environment (an endpoint override, say).
+    Environment,
     /// A record dictionary, named by title and uid.
     Record { title: String, uid: String },
 }
@@ -60,6 +62,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Params => f.write_str("the Gateway's input"),
+            Self::Environment => f.write_str("the environment"),
             Self::Record { title, uid } => write!(f, "record '{title}' (uid {uid})"),
         }
     }

@@ -16,7 +16,7 @@ use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
 use common::deadline::Deadline;
-use common::error::{Error, Result};
+use common::error::{Error, Location, Result};
 use common::http;
 use common::secret::Secret;
 
@@ -94,6 +94,36 @@ where
     }
 }
 
+/// The endpoint overrides the SDK reads from the environment.
+pub const ENDPOINT_VARIABLES: [&str; 3] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_IAM",
+    "AWS_ENDPOINT_URL_STS",
+];
+
+/// Refuses an endpoint override that would send keys in cleartext across a
+/// network: each of [`ENDPOINT_VARIABLES`] that is set must be https, or
+/// plain http to a loopback host (the fakes). The SDK would follow it as it
+/// is, and CreateAccessKey's answer holds the new secret access key.
+pub fn check_endpoint_overrides() -> Result<()> {
+    for variable in ENDPOINT_VARIABLES {
+        match std::env::var(variable) {
+            Ok(value) if !value.trim().is_empty() => {
+                http::require_https(&value, variable, &Location::Environment)?;
+            }
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::invalid(
+                    variable,
+                    Location::Environment,
+                    "not valid text",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// IAM and STS for one run.
 pub struct Aws {
     runtime: tokio::runtime::Runtime,
@@ -122,6 +152,7 @@ impl Aws {
     /// Builds the clients for `admin` in `region` (assuming the role first,
     /// for an AssumeRole source).
     pub fn connect(admin: &Admin, region: &str, deadline: Deadline) -> Result<Self> {
+        check_endpoint_overrides()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -584,3 +584,24 @@ fn trace_logging_with_log_sensitive_bodies_does_not_print_the_new_secret() {
     out.assert_exit(0).assert_clean();
     w.assert_vault_holds_a_live_key();
 }
+
+#[test]
+fn a_plain_http_endpoint_override_to_a_remote_host_exits_2_naming_the_variable() {
+    for variable in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_IAM",
+        "AWS_ENDPOINT_URL_STS",
+    ] {
+        let w = world();
+        let out = w.run_with(
+            "admin-record.json",
+            &[],
+            &[(variable, "http://iam.example.com/")],
+        );
+        out.assert_exit(2)
+            .assert_clean()
+            .assert_stderr_has(&format!("'{variable}' in the environment is invalid"))
+            .assert_stderr_has("uses plain http; use https");
+        assert!(w.aws.calls().is_empty(), "{variable}: {}", out.output());
+    }
+}

@@ -35,7 +35,7 @@ pub fn endpoints(cloud: Option<&str>, location: &Location) -> Result<(Url, Url)>
     let pick = |var: &str, default: &str| -> Result<Url> {
         let text = std::env::var(var).ok().filter(|v| !v.trim().is_empty());
         let text = text.as_deref().unwrap_or(default);
-        http::require_https(text, var, &Location::Params)
+        http::require_https(text, var, &Location::Environment)
     };
     Ok((
         pick("AZURE_AUTHORITY_HOST", authority)?,
