@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use zeroize::Zeroize;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Location, Result};
 use crate::secret::{self, Secret};
 
@@ -181,12 +182,38 @@ impl Records {
     /// Every value whose key names a secret (password, secret, token, private
     /// key, ...) is registered with the redactor as it is read.
     pub fn parse(json: &[u8], user_uid: Option<&str>) -> Result<Self> {
-        let items: Vec<Item> = serde_json::from_slice(json)
-            .map_err(|e| Error::Input(format!("'records' is not a JSON array of objects ({e})")))?;
+        Self::parse_within(
+            json,
+            user_uid,
+            &Deadline::after(std::time::Duration::from_secs(
+                crate::deadline::DEFAULT_SECONDS,
+            )),
+        )
+    }
+
+    /// [`Records::parse`], giving up (exit 2) once `deadline` passes: the
+    /// input's size and shape are the sender's to choose.
+    pub fn parse_within(json: &[u8], user_uid: Option<&str>, deadline: &Deadline) -> Result<Self> {
+        let items: Vec<Item> = serde_json::from_slice(json).map_err(|e| {
+            // serde's message may quote the value ("invalid type: string
+            // \"...\""): name the type, or the position, never the value.
+            match serde_json::from_slice::<Value>(json) {
+                Ok(value) if !value.is_array() => Error::Input(format!(
+                    "'records' is {}, expected a JSON array of objects",
+                    kind(&value)
+                )),
+                _ => Error::Input(format!(
+                    "'records' is not a JSON array of objects ({})",
+                    describe_json_error(&e)
+                )),
+            }
+        })?;
         let mut records = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             match item {
-                Item::Object(entries) => records.push(Record::from_entries(index, entries)?),
+                Item::Object(entries) => {
+                    records.push(Record::from_entries(index, entries, deadline)?);
+                }
                 Item::Other(kind) => {
                     return Err(Error::Input(format!(
                         "records[{index}] is {kind}, expected an object"
@@ -240,11 +267,22 @@ impl Records {
 }
 
 impl Record {
-    fn from_entries(index: usize, entries: Vec<(String, Value)>) -> Result<Self> {
+    fn from_entries(
+        index: usize,
+        entries: Vec<(String, Value)>,
+        deadline: &Deadline,
+    ) -> Result<Self> {
         let mut uid = None;
         let mut title = None;
         let mut fields = Vec::with_capacity(entries.len());
         for (key, value) in entries {
+            if deadline.expired() {
+                return Err(Error::Input(format!(
+                    "reading records[{index}] took longer than the run's deadline of {} s; a \
+                     Gateway's records are a few kilobytes",
+                    deadline.limit_secs()
+                )));
+            }
             match key.as_str() {
                 "uid" if uid.is_none() => uid = Some(value),
                 "title" if title.is_none() => title = Some(value),
@@ -518,6 +556,19 @@ fn is_empty(value: &Value) -> bool {
         Value::Array(items) => items.iter().all(is_empty),
         Value::Object(map) => map.is_empty(),
         Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Where and how JSON failed to parse, without the text serde quotes from
+/// the input (which may be a secret).
+pub fn describe_json_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", error.line(), error.column());
+    match error.classify() {
+        Category::Syntax => format!("invalid JSON at {at}"),
+        Category::Eof => "the JSON ends early".into(),
+        Category::Data => format!("a value of the wrong type at {at}"),
+        Category::Io => "it could not be read".into(),
     }
 }
 
@@ -795,6 +846,19 @@ mod tests {
     }
 
     #[test]
+    fn reading_records_past_the_deadline_is_bad_input() {
+        let expired = Deadline::after(std::time::Duration::ZERO);
+        let err = Records::parse_within(br#"[{"uid":"a","title":"T","x":"1"}]"#, None, &expired)
+            .unwrap_err();
+        assert_eq!(err.exit().code(), 2);
+        assert!(
+            err.to_string()
+                .contains("took longer than the run's deadline of 0 s"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn too_many_secret_values_are_bad_input() {
         let values: Vec<String> = (0..crate::secret::MAX_SECRETS + 1)
             .map(|n| format!("\"value-{n:08}\""))
@@ -811,7 +875,18 @@ mod tests {
     #[test]
     fn malformed_records_are_input_errors_naming_the_index() {
         for (json, expected) in [
-            (r#"{"uid":"a"}"#, "not a JSON array"),
+            (
+                r#"{"uid":"a"}"#,
+                "'records' is an object, expected a JSON array",
+            ),
+            (
+                r#""s3cret-value""#,
+                "'records' is a string, expected a JSON array",
+            ),
+            (
+                r#"[{"uid":"a"},"#,
+                "not a JSON array of objects (the JSON ends early)",
+            ),
             (r#"[{"uid":"a","title":"T"}, 5]"#, "records[1] is a number"),
             (r#"[{"title":"T"}]"#, "records[0] has no 'uid'"),
             (r#"[{"uid":7,"title":"T"}]"#, "records[0].uid is a number"),
