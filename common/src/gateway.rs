@@ -126,7 +126,12 @@ impl GatewayInput {
             .ok_or_else(|| Error::Input("'records' is missing".into()))?;
         let encoded = Zeroizing::new(encoded.into_bytes());
         let records_json = decode_base64(&encoded, "'records'")?;
-        let records = Records::parse_within(&records_json, user_record_uid.as_deref(), deadline)?;
+        let mut records =
+            Records::parse_within(&records_json, user_record_uid.as_deref(), deadline)?;
+        records.set_pam_record_uids(
+            provider_record_uid.as_deref(),
+            resource_record_uid.as_deref(),
+        );
         // The account's passwords also travel as base64 of `user:password`
         // (HTTP Basic authentication).
         if let Some(user) = user.as_deref().map(str::trim) {

@@ -173,6 +173,9 @@ impl Drop for Record {
 pub struct Records {
     records: Vec<Record>,
     user_uid: Option<String>,
+    /// The PAM configuration (`providerRecordUid`) and resource
+    /// (`resourceRecordUid`) records.
+    pam_uids: Vec<String>,
 }
 
 impl Records {
@@ -224,7 +227,21 @@ impl Records {
         Ok(Self {
             records,
             user_uid: user_uid.map(str::to_owned),
+            pam_uids: Vec::new(),
         })
+    }
+
+    /// Names the PAM configuration and resource records (the Gateway's
+    /// `providerRecordUid` and `resourceRecordUid`), which
+    /// [`Records::attached`] leaves out.
+    pub fn set_pam_record_uids(&mut self, provider: Option<&str>, resource: Option<&str>) {
+        self.pam_uids = [provider, resource]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|uid| !uid.is_empty())
+            .map(str::to_owned)
+            .collect();
     }
 
     pub fn all(&self) -> &[Record] {
@@ -245,22 +262,33 @@ impl Records {
             .filter(|r| Some(r.uid.as_str()) != self.user_uid.as_deref())
     }
 
-    /// The non-user records titled `title`: exact matches, or failing those,
+    /// The records attached to the script as rotation credentials: every
+    /// record but the user record, the PAM configuration and the resource.
+    /// A service's API record is looked for only among these: the PAM
+    /// configuration and the resource hold urls and passwords too, and
+    /// taking one for the API record would send its password to its url.
+    pub fn attached(&self) -> impl Iterator<Item = &Record> {
+        self.others()
+            .filter(|r| !self.pam_uids.iter().any(|uid| *uid == r.uid))
+    }
+
+    /// The attached records titled `title`: exact matches, or failing those,
     /// matches ignoring case and surrounding spaces.
     pub fn titled(&self, title: &str) -> Vec<&Record> {
-        let exact: Vec<_> = self.others().filter(|r| r.title == title).collect();
+        let exact: Vec<_> = self.attached().filter(|r| r.title == title).collect();
         if !exact.is_empty() {
             return exact;
         }
         let wanted = title.trim();
-        self.others()
+        self.attached()
             .filter(|r| r.title.trim().eq_ignore_ascii_case(wanted))
             .collect()
     }
 
-    /// The non-user records holding a non-empty value for every key in `keys`.
+    /// The attached records holding a non-empty value for every key in
+    /// `keys`.
     pub fn holding(&self, keys: &[&str]) -> Vec<&Record> {
-        self.others()
+        self.attached()
             .filter(|r| keys.iter().all(|k| r.has(k)))
             .collect()
     }
@@ -686,6 +714,21 @@ mod tests {
         assert_eq!(titled.len(), 1);
         assert_eq!(titled[0].uid(), "a");
         assert_eq!(r.holding(&["url", "password"]).len(), 1);
+    }
+
+    #[test]
+    fn the_pam_configuration_and_resource_are_not_attached_records() {
+        let mut r = records(
+            r#"[{"uid":"C","title":"API","url":"x","password":"p1"},
+                {"uid":"R","title":"API","url":"y","password":"p2"},
+                {"uid":"A","title":"API","url":"z","password":"p3"}]"#,
+            None,
+        );
+        r.set_pam_record_uids(Some("C"), Some(" R "));
+        assert_eq!(r.others().count(), 3);
+        let uids = |list: Vec<&Record>| list.iter().map(|r| r.uid().to_owned()).collect::<Vec<_>>();
+        assert_eq!(uids(r.titled("API")), ["A"]);
+        assert_eq!(uids(r.holding(&["url", "password"])), ["A"]);
     }
 
     #[test]

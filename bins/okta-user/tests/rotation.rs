@@ -211,6 +211,16 @@ fn okta_record_title_picks_the_api_record() {
 }
 
 #[test]
+fn the_pam_configuration_record_is_never_taken_for_the_api_record() {
+    let okta = okta();
+    rotate("provider-titled-like-the-api-record.json", &okta)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("no Okta API record found");
+    assert!(okta.requests().is_empty());
+}
+
+#[test]
 fn suspended_and_deprovisioned_users_exit_2_naming_the_status() {
     for status in ["SUSPENDED", "DEPROVISIONED", "LOCKED_OUT"] {
         let okta = FakeOkta::start(TOKEN).with_user(LOGIN, status, OLD);

@@ -102,6 +102,19 @@ fn the_user_record_is_never_taken_for_the_api_record() {
 }
 
 #[test]
+fn the_pam_resource_record_is_never_taken_for_the_api_record() {
+    let fake = fake();
+    rotate("resource-with-url-and-password.json", &fake)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("no API record found");
+    assert!(
+        fake.received().is_empty(),
+        "the resource's password was sent"
+    );
+}
+
+#[test]
 fn two_candidate_api_records_exit_2_naming_both_titles() {
     let fake = fake();
     rotate("two-candidates.json", &fake)
