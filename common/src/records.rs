@@ -269,7 +269,7 @@ impl Records {
     /// taking one for the API record would send its password to its url.
     pub fn attached(&self) -> impl Iterator<Item = &Record> {
         self.others()
-            .filter(|r| !self.pam_uids.iter().any(|uid| *uid == r.uid))
+            .filter(|r| !self.pam_uids.contains(&r.uid))
     }
 
     /// The attached records titled `title`: exact matches, or failing those,
