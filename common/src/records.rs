@@ -268,8 +268,7 @@ impl Records {
     /// configuration and the resource hold urls and passwords too, and
     /// taking one for the API record would send its password to its url.
     pub fn attached(&self) -> impl Iterator<Item = &Record> {
-        self.others()
-            .filter(|r| !self.pam_uids.contains(&r.uid))
+        self.others().filter(|r| !self.pam_uids.contains(&r.uid))
     }
 
     /// The attached records titled `title`: exact matches, or failing those,

@@ -307,7 +307,7 @@ fn admin_token(graph: &Graph<'_>, admin: &Admin) -> Result<Secret> {
 
 /// The old secrets to remove: all but the newest `keep`, oldest first (the
 /// newest is the likeliest still in use).
-fn to_retire(app: &App, keep: usize) -> Vec<String> {
+pub fn to_retire(app: &App, keep: usize) -> Vec<String> {
     let mut old = app.credentials.clone();
     old.sort_by(|a, b| b.start.cmp(&a.start));
     let mut retire: Vec<String> = old.into_iter().skip(keep).map(|c| c.key_id).collect();

@@ -159,58 +159,102 @@ fn encode_segment(text: &str) -> String {
         .collect()
 }
 
+/// Everything the change needs from the Gateway's input, checked before any
+/// request: a pure function of the input.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    pub login: &'a str,
+    pub new_password: &'a Secret,
+    /// `None` for an admin reset.
+    pub old_password: Option<&'a Secret>,
+    pub api_record: &'a common::records::Record,
+    pub url: Url,
+    pub token: Secret,
+    /// `SSWS` or `Bearer`.
+    pub scheme: &'static str,
+    pub admin_reset: bool,
+    pub strict: bool,
+}
+
+impl<'a> Setup<'a> {
+    pub fn from_input(input: &'a common::gateway::GatewayInput) -> Result<Self> {
+        let login = input.require_user()?;
+        let new_password = input.require_new_password()?;
+        input.require_user_record_uid()?;
+        let api = config::find_api_record(&input.records)?;
+        let location = api.location();
+        let url = http::require_https(&api.require_text("url")?, "url", &location)?;
+        let token = api.require_secret("password").map_err(|_| Error::Missing {
+            name: "password".into(),
+            location: location.clone(),
+            hint: "; it holds the Okta API token".into(),
+        })?;
+        let scheme = match api.text("auth_scheme")?.map(|s| s.to_ascii_lowercase()) {
+            None => "SSWS",
+            Some(s) if s == "ssws" => "SSWS",
+            Some(s) if s == "bearer" => "Bearer",
+            Some(other) => {
+                return Err(Error::invalid(
+                    "auth_scheme",
+                    location,
+                    format!("'{other}' is not SSWS or Bearer"),
+                ));
+            }
+        };
+        let user_record = input.records.user();
+        let flag = |name: &str| -> Result<bool> {
+            Ok(match user_record {
+                Some(record) => record.flag(name)?.unwrap_or(false),
+                None => false,
+            })
+        };
+        let admin_reset = flag("okta_admin_reset")?;
+        let strict = !admin_reset && flag("okta_strict")?;
+        let old_password = if admin_reset {
+            None
+        } else {
+            Some(input.old_password.as_ref().ok_or_else(|| {
+                Error::Missing {
+                    name: "oldPassword".into(),
+                    location: Location::Params,
+                    hint: "; change_password needs the current password. To set the password \
+                       without it, set the user record's custom field okta_admin_reset to true"
+                        .into(),
+                }
+            })?)
+        };
+        Ok(Self {
+            login,
+            new_password,
+            old_password,
+            api_record: api,
+            url,
+            token,
+            scheme,
+            admin_reset,
+            strict,
+        })
+    }
+}
+
 /// Changes the password. Returns the summary line.
 pub fn rotate(context: &Context) -> Result<String> {
-    let input = &context.input;
-    let login = input.require_user()?;
-    let new_password = input.require_new_password()?;
-    input.require_user_record_uid()?;
-    let api = config::find_api_record(&input.records)?;
-    let location = api.location();
-    let url = http::require_https(&api.require_text("url")?, "url", &location)?;
-    let token = api.require_secret("password").map_err(|_| Error::Missing {
-        name: "password".into(),
-        location: location.clone(),
-        hint: "; it holds the Okta API token".into(),
-    })?;
-    let scheme = match api.text("auth_scheme")?.map(|s| s.to_ascii_lowercase()) {
-        None => "SSWS",
-        Some(s) if s == "ssws" => "SSWS",
-        Some(s) if s == "bearer" => "Bearer",
-        Some(other) => {
-            return Err(Error::invalid(
-                "auth_scheme",
-                location,
-                format!("'{other}' is not SSWS or Bearer"),
-            ));
-        }
-    };
-    let user_record = input.records.user();
-    let flag = |name: &str| -> Result<bool> {
-        Ok(match user_record {
-            Some(record) => record.flag(name)?.unwrap_or(false),
-            None => false,
-        })
-    };
-    let path = if flag("okta_admin_reset")? {
+    let Setup {
+        login,
+        new_password,
+        old_password,
+        api_record,
+        url,
+        token,
+        scheme,
+        admin_reset,
+        strict,
+    } = Setup::from_input(&context.input)?;
+    let location = api_record.location();
+    let path = if admin_reset {
         Path::AdminReset
     } else {
-        Path::ChangePassword {
-            strict: flag("okta_strict")?,
-        }
-    };
-    let old_password = match path {
-        Path::AdminReset => None,
-        Path::ChangePassword { .. } => Some(input.old_password.as_ref().ok_or_else(|| {
-            Error::Missing {
-                name: "oldPassword".into(),
-                location: Location::Params,
-                hint:
-                    "; change_password needs the current password. To set the password without it, \
-                   set the user record's custom field okta_admin_reset to true"
-                        .into(),
-            }
-        })?),
+        Path::ChangePassword { strict }
     };
     tracing::info!("Okta API record: {location}");
 
