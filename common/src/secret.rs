@@ -209,8 +209,54 @@ type HashSet64 = HashSet<u64, BuildHasherDefault<Identity>>;
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// FNV-1a over characters: the key a value is deduplicated by.
 fn step(hash: u64, c: char) -> u64 {
     (hash ^ u64::from(u32::from(c))).wrapping_mul(FNV_PRIME)
+}
+
+/// The base of the polynomial rolling hash of windows: moving a window one
+/// character on costs one multiplication, whatever its length.
+const BASE: u64 = 0x9e37_79b9_7f4a_7c15;
+
+fn term(c: char) -> u64 {
+    u64::from(u32::from(c)) + 1
+}
+
+/// The rolling hash of `window`: the sum of each character's term times
+/// `BASE` to the power of its distance from the end.
+fn poly(window: impl Iterator<Item = char>) -> u64 {
+    window.fold(0u64, |h, c| h.wrapping_mul(BASE).wrapping_add(term(c)))
+}
+
+/// Spreads a rolling hash over all bits, as the set's buckets need.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Calls `found(start, end)` (indexes into `chars`, end exclusive) for
+/// every window of `length` characters whose hash is in `set`.
+fn rolling(chars: &[char], length: usize, set: &HashSet64, mut found: impl FnMut(usize, usize)) {
+    if length == 0 || chars.len() < length {
+        return;
+    }
+    let top = (1..length).fold(1u64, |p, _| p.wrapping_mul(BASE));
+    let mut h = poly(chars[..length].iter().copied());
+    for start in 0..=chars.len() - length {
+        if start > 0 {
+            let out = term(chars[start - 1]).wrapping_mul(top);
+            h = h
+                .wrapping_sub(out)
+                .wrapping_mul(BASE)
+                .wrapping_add(term(chars[start + length - 1]));
+        }
+        if set.contains(&mix(h)) {
+            found(start, start + length);
+        }
+    }
 }
 
 /// The characters matching compares for `c`: full case folding (upper case,
@@ -278,7 +324,7 @@ impl Table {
             fold_into(c, &mut *folded);
         }
         if folded.len() < WINDOW {
-            let hash = folded.iter().copied().fold(FNV_OFFSET, step);
+            let hash = mix(poly(folded.iter().copied()));
             self.windows[folded.len()].insert(hash);
             return;
         }
@@ -286,7 +332,7 @@ impl Table {
         let all = !folded.windows(WINDOW).any(informative);
         for window in folded.windows(WINDOW) {
             if all || informative(window) {
-                self.windows[WINDOW].insert(window.iter().copied().fold(FNV_OFFSET, step));
+                self.windows[WINDOW].insert(mix(poly(window.iter().copied())));
             }
         }
     }
@@ -314,9 +360,13 @@ impl Table {
             if let Some(twice) = decode(&once, Families::ALL) {
                 self.scan(&twice, &mut spans);
             }
+            let present = Families::present(text);
             // One family at a time too: a secret holding a literal `%0a`
             // echoed with `\u` escapes must not have its `%0a` decoded.
             for family in Families::EACH {
+                if family.same_as_all(present) {
+                    continue;
+                }
                 if let Some(view) = decode(&raw, family) {
                     self.scan(&view, &mut spans);
                 }
@@ -330,26 +380,15 @@ impl Table {
 
     /// Adds the byte spans of every registered window found in `view`.
     fn scan(&self, view: &[Unit], spans: &mut Vec<(usize, usize)>) {
-        let lengths: Vec<usize> = (1..=WINDOW)
-            .filter(|&n| !self.windows[n].is_empty())
-            .collect();
-        let Some(&longest) = lengths.last() else {
-            return;
-        };
         let folded = fold_view(view);
-        for start in 0..folded.len() {
-            let mut hash = FNV_OFFSET;
-            let mut next = lengths.iter().peekable();
-            for (offset, (c, unit)) in folded[start..].iter().take(longest).enumerate() {
-                hash = step(hash, *c);
-                let n = offset + 1;
-                if next.peek() == Some(&&n) {
-                    next.next();
-                    if self.windows[n].contains(&hash) {
-                        spans.push((view[folded[start].1].start, view[*unit].end));
-                    }
-                }
+        let chars: Vec<char> = folded.iter().map(|(c, _)| *c).collect();
+        for (length, set) in self.windows.iter().enumerate() {
+            if set.is_empty() {
+                continue;
             }
+            rolling(&chars, length, set, |start, end| {
+                spans.push((view[folded[start].1].start, view[folded[end - 1].1].end));
+            });
         }
     }
 }
@@ -543,6 +582,26 @@ impl Families {
             percent: true,
         },
     ];
+
+    /// The families whose escapes `text` may hold.
+    fn present(text: &str) -> Self {
+        Self {
+            backslash: text.contains('\\'),
+            letters: true,
+            html: text.contains('&'),
+            percent: text.contains('%'),
+        }
+    }
+
+    /// Whether decoding `self` decodes exactly what decoding every family
+    /// does, for a text holding the escapes of `present`: then its view is
+    /// the all-families view again.
+    fn same_as_all(self, present: Self) -> bool {
+        (self.backslash || !present.backslash)
+            && (self.letters || !present.backslash)
+            && (self.html || !present.html)
+            && (self.percent || !present.percent)
+    }
 
     fn starts(self, c: char) -> bool {
         (self.backslash && c == '\\') || (self.html && c == '&') || (self.percent && c == '%')
