@@ -597,8 +597,7 @@ impl Families {
     /// does, for a text holding the escapes of `present`: then its view is
     /// the all-families view again.
     fn same_as_all(self, present: Self) -> bool {
-        (self.backslash || !present.backslash)
-            && (self.letters || !present.backslash)
+        (!present.backslash || (self.backslash && self.letters))
             && (self.html || !present.html)
             && (self.percent || !present.percent)
     }
