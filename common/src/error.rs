@@ -119,8 +119,9 @@ pub enum Error {
         snippet: String,
     },
 
-    /// A request was sent but no answer came back (timeout, dropped
-    /// connection): whether it took effect is unknown.
+    /// A request was sent but no answer says whether it took effect: a
+    /// timeout, a dropped connection, or, after a change, a 5xx, a 3xx or an
+    /// unexpected 2xx (see `http::Client::send_change`).
     #[error("{target}: the request was sent but {detail}")]
     NoAnswer { target: String, detail: String },
 
