@@ -530,6 +530,18 @@ pub fn words(key: &str) -> Vec<String> {
 /// setting or an identifier (`*_id`, `*_ids`, counts, `*_days`, flags such as
 /// `keep_*`, titles, urls).
 pub fn names_a_secret(key: &str) -> bool {
+    // Lookups ignore case and accept numbered duplicates, so a key that
+    // reads as a secret's name that way is one, however its humps fall
+    // (`pasSword`, `clientSECRET`).
+    let flat: String = key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let flat = flat.trim_end_matches(|c: char| c.is_ascii_digit());
+    if SECRET_NAMES.contains(&flat) || SECRET_WORDS.contains(&flat) {
+        return true;
+    }
     let mut words = words(key);
     words.retain(|w| !w.bytes().all(|b| b.is_ascii_digit()));
     let joined: String = words.concat();
@@ -803,6 +815,11 @@ mod tests {
             "secret",
             "secretText",
             "cookie",
+            // Lookups ignore case, so whatever reads as `password` is one.
+            "pasSword",
+            "PassWord2",
+            "Client_Secret",
+            "clientSECRET",
         ] {
             assert!(names_a_secret(secret), "{secret} should be a secret");
         }

@@ -322,11 +322,15 @@ fn check_redaction(input: &GatewayInput) {
         collect_secret_values(record, &mut values);
     }
     for value in values {
-        if REDACTED.contains(value) {
+        if value.contains('\0') {
             continue;
         }
         let text = Zeroizing::new(format!("echo: {value} ."));
-        let out = secret::redact(&text);
+        // The marker is replaced before looking: a "secret" overlapping the
+        // marker's text (": [reda") could otherwise be rebuilt from the
+        // marker and the text around it ("echo: [redacted] ."). Found by
+        // fuzzing; no leak.
+        let out = secret::redact(&text).replace(REDACTED, "\0");
         assert!(
             !out.contains(value),
             "a secret value of {} characters survived the redactor",
