@@ -1008,6 +1008,19 @@ mod tests {
     }
 
     #[test]
+    fn a_single_family_view_is_skipped_only_when_it_repeats_the_all_families_view() {
+        let percent_only = Families::present("a %41 b");
+        let skipped: Vec<bool> = Families::EACH
+            .iter()
+            .map(|f| f.same_as_all(percent_only))
+            .collect();
+        // backslash-only, all-but-letters, html-only, percent-only
+        assert_eq!(skipped, [false, true, false, true]);
+        let mixed = Families::present(r"a \u0041 %41 b");
+        assert!(Families::EACH.iter().all(|f| !f.same_as_all(mixed)));
+    }
+
+    #[test]
     fn an_upper_cased_copy_is_redacted() {
         let _s = Secret::new("Mixed-Case-Secret-value-1");
         let out = redact("MIXED-CASE-SECRET-VALUE-1");
