@@ -241,7 +241,7 @@ fn execute<R: Rotator>(args: &Args) -> Result<String> {
         args.timeout.unwrap_or(R::DEFAULT_TIMEOUT),
     ));
     deadline::request_timeout()?;
-    let input = GatewayInput::read(args.input.as_deref())?;
+    let input = GatewayInput::read_within(args.input.as_deref(), &deadline)?;
     #[cfg(debug_assertions)]
     cli::debug_panic(&input);
     let run = Run::new(input, args.dry_run, deadline);

@@ -46,12 +46,14 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
-/// Where a missing value was looked for: a key of the Gateway's input, or a
-/// field of one of its records.
+/// Where a missing value was looked for: a key of the Gateway's input, a
+/// field of one of its records, or an environment variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// The Gateway's input object itself.
     Params,
+    /// The process environment (an endpoint override, say).
+    Environment,
     /// A record dictionary, named by title and uid.
     Record { title: String, uid: String },
 }
@@ -60,6 +62,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Params => f.write_str("the Gateway's input"),
+            Self::Environment => f.write_str("the environment"),
             Self::Record { title, uid } => write!(f, "record '{title}' (uid {uid})"),
         }
     }
@@ -111,12 +114,14 @@ pub enum Error {
     Status {
         target: String,
         status: u16,
-        /// A redacted, shortened body, starting with ": " when present.
+        /// What the answer says, starting with ": ": the service's known
+        /// error fields (never the body as it is), and advice.
         snippet: String,
     },
 
-    /// A request was sent but no answer came back (timeout, dropped
-    /// connection): whether it took effect is unknown.
+    /// A request was sent but no answer says whether it took effect: a
+    /// timeout, a dropped connection, or, after a change, a 5xx, a 3xx or an
+    /// unexpected 2xx (see `http::Client::send_change`).
     #[error("{target}: the request was sent but {detail}")]
     NoAnswer { target: String, detail: String },
 

@@ -10,9 +10,12 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use std::time::Duration;
+
+use crate::deadline::{self, Deadline};
 use crate::error::{Error, Location, Result};
 use crate::records::{Records, kind};
-use crate::secret::Secret;
+use crate::secret::{self, Secret};
 
 /// The most the binary reads. A real Gateway line is a few kilobytes; anything
 /// past this is refused before it is decoded, so memory stays bounded.
@@ -38,8 +41,16 @@ pub struct GatewayInput {
 
 impl GatewayInput {
     /// Reads the line from stdin (the Gateway's way) or from `file` (for
-    /// manual runs).
+    /// manual runs), within the default deadline.
     pub fn read(file: Option<&Path>) -> Result<Self> {
+        Self::read_within(
+            file,
+            &Deadline::after(Duration::from_secs(deadline::DEFAULT_SECONDS)),
+        )
+    }
+
+    /// [`GatewayInput::read`], giving up (exit 2) once `deadline` passes.
+    pub fn read_within(file: Option<&Path>, deadline: &Deadline) -> Result<Self> {
         let raw = match file {
             Some(path) => {
                 let f = std::fs::File::open(path).map_err(|e| {
@@ -59,12 +70,21 @@ impl GatewayInput {
                 read_bounded(stdin.lock(), "stdin")?
             }
         };
-        Self::decode(&raw)
+        Self::decode_within(&raw, deadline)
     }
 
     /// Decodes one Gateway line (surrounding and embedded ASCII white space,
-    /// such as a trailing CR/LF or a wrapped line, is ignored).
+    /// such as a trailing CR/LF or a wrapped line, is ignored), within the
+    /// default deadline.
     pub fn decode(line: &[u8]) -> Result<Self> {
+        Self::decode_within(
+            line,
+            &Deadline::after(Duration::from_secs(deadline::DEFAULT_SECONDS)),
+        )
+    }
+
+    /// [`GatewayInput::decode`], giving up (exit 2) once `deadline` passes.
+    pub fn decode_within(line: &[u8], deadline: &Deadline) -> Result<Self> {
         let compact: Zeroizing<Vec<u8>> = Zeroizing::new(
             line.iter()
                 .copied()
@@ -86,13 +106,16 @@ impl GatewayInput {
                 )));
             }
             Err(e) => {
-                return Err(Error::Input(format!("the decoded line is not JSON ({e})")));
+                return Err(Error::Input(format!(
+                    "the decoded line is not JSON ({})",
+                    crate::records::describe_json_error(&e)
+                )));
             }
         };
-        Self::from_params(params)
+        Self::from_params(params, deadline)
     }
 
-    fn from_params(mut params: Map<String, Value>) -> Result<Self> {
+    fn from_params(mut params: Map<String, Value>, deadline: &Deadline) -> Result<Self> {
         let provider_record_uid = take_string(&mut params, "providerRecordUid")?;
         let resource_record_uid = take_string(&mut params, "resourceRecordUid")?;
         let user_record_uid = take_string(&mut params, "userRecordUid")?;
@@ -103,7 +126,19 @@ impl GatewayInput {
             .ok_or_else(|| Error::Input("'records' is missing".into()))?;
         let encoded = Zeroizing::new(encoded.into_bytes());
         let records_json = decode_base64(&encoded, "'records'")?;
-        let records = Records::parse(&records_json, user_record_uid.as_deref())?;
+        let mut records =
+            Records::parse_within(&records_json, user_record_uid.as_deref(), deadline)?;
+        records.set_pam_record_uids(
+            provider_record_uid.as_deref(),
+            resource_record_uid.as_deref(),
+        );
+        // The account's passwords also travel as base64 of `user:password`
+        // (HTTP Basic authentication).
+        if let Some(user) = user.as_deref().map(str::trim) {
+            for password in [&new_password, &old_password].into_iter().flatten() {
+                secret::register_with_login(user, password.expose());
+            }
+        }
         Ok(Self {
             provider_record_uid,
             resource_record_uid,

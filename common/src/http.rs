@@ -2,15 +2,32 @@
 //!
 //! - rustls only, certificate verification always on, no redirects followed
 //!   (a redirect would resend a credential somewhere not configured);
-//! - `https` required, except for loopback hosts (the test fakes);
-//! - a connect timeout, a per-request timeout, and the run's one [`Deadline`];
-//! - retries with jitter on connect errors (nothing was sent) and on 429/503
-//!   honouring `Retry-After`; a request that may have taken effect is resent
-//!   only when the caller says that is safe ([`Replay::Safe`]);
-//! - bodies are read up to a bound into zeroizing memory, and only ever shown
-//!   redacted and shortened ([`Response::snippet`]).
+//! - `https` required, except for loopback hosts (the test fakes), and a
+//!   loopback host is never reached through a proxy (`HTTP_PROXY` would
+//!   otherwise receive the token and the password in cleartext);
+//! - a connect timeout, a per-request timeout, and the run's one [`Deadline`].
+//!   The connect is cut a little before the request's own timeout, so a
+//!   connect that never completes (dropped SYNs) always ends as a connect
+//!   error: nothing was sent;
+//! - retries with jitter on connect errors (nothing was sent) and on 429
+//!   (the server refused the request), honouring `Retry-After`. 503 and
+//!   timeouts are retried only for requests that are safe to repeat
+//!   ([`Replay::Safe`]): a proxy's 502/503/504, a 3xx or a lost answer can
+//!   follow a change that was applied. [`Client::send_change`] turns such an
+//!   answer to a change into "may or may not have changed" (exit 4);
+//! - every number a server supplies (`Retry-After`, `X-Rate-Limit-Reset`)
+//!   is read with checked arithmetic;
+//! - bodies are read up to a bound into zeroizing memory and never shown as
+//!   they are: a server may echo a secret in any encoding, and a body is the
+//!   server's to fill. Only the known error fields of a service are shown
+//!   ([`Response::error_fields`] for REST APIs; each service module has its
+//!   own), each through [`shown`]: control characters removed, redacted,
+//!   capped.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -46,8 +63,8 @@ impl Default for Policy {
 }
 
 /// Whether a request may be sent again after it might have reached the
-/// server (a timeout or a dropped connection). Connect errors, 429 and 503
-/// are retried either way: the server did not act on the request.
+/// server (a timeout, a dropped connection, a 503). Connect errors and 429
+/// are retried either way: the request was not sent, or was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replay {
     /// Reads, and writes that give the same result when repeated.
@@ -160,58 +177,178 @@ impl std::fmt::Debug for Response {
 }
 
 impl Response {
-    /// The body, redacted of every known secret, on one line, at most
-    /// `SNIPPET_CHARS` characters; empty when the body is.
-    pub fn snippet(&self) -> String {
-        snippet(&self.body)
-    }
-
     /// The body as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(
         &self,
     ) -> std::result::Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
+
+    /// What a REST API's error body says, from the fields such bodies
+    /// commonly have ([`ERROR_KEYS`], one level deep, and the first items of
+    /// an `errors` list): `error: invalid_token; message: ...`, each field
+    /// through [`shown`]. Any other body is described by its size only.
+    pub fn error_fields(&self) -> String {
+        let Ok(serde_json::Value::Object(map)) = self.json::<serde_json::Value>() else {
+            return unshown(&self.body);
+        };
+        let mut parts = Vec::new();
+        collect_error_fields(&map, "", &mut parts);
+        if let Some(serde_json::Value::Array(errors)) = map.get("errors") {
+            for (index, item) in errors.iter().take(3).enumerate() {
+                match item {
+                    serde_json::Value::Object(inner) => {
+                        collect_error_fields(inner, &format!("errors[{index}]."), &mut parts);
+                    }
+                    serde_json::Value::String(text) => {
+                        parts.push(format!("errors[{index}]: {}", shown(text)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if parts.is_empty() {
+            return format!(
+                "a JSON body of {} bytes with no known error field (not shown)",
+                self.body.len()
+            );
+        }
+        parts.join("; ")
+    }
 }
 
-/// Characters of a body shown in a message.
-pub const SNIPPET_CHARS: usize = 300;
+/// The fields of a JSON error body that are shown, in this order.
+pub const ERROR_KEYS: [&str; 9] = [
+    "error",
+    "error_description",
+    "code",
+    "message",
+    "detail",
+    "title",
+    "reason",
+    "errorCode",
+    "errorSummary",
+];
 
-/// Redacts first, then shortens: shortening first could cut a secret in two
-/// and leave a fragment the redactor no longer recognises.
-pub fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let redacted = secret::redact(&text);
-    let one_line: String = redacted
+fn collect_error_fields(
+    map: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    parts: &mut Vec<String>,
+) {
+    for key in ERROR_KEYS {
+        match map.get(key) {
+            Some(serde_json::Value::String(text)) if !text.trim().is_empty() => {
+                parts.push(format!("{prefix}{key}: {}", shown(text)));
+            }
+            Some(value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                parts.push(format!("{prefix}{key}: {value}"));
+            }
+            Some(serde_json::Value::Object(inner)) if prefix.is_empty() => {
+                collect_error_fields(inner, &format!("{key}."), parts);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Characters of one server-supplied field shown in a message.
+pub const FIELD_CHARS: usize = 200;
+
+/// A text a server or a dependency supplied, made fit for a message: control
+/// characters become spaces (a line break cannot forge a log line), every
+/// registered secret is redacted (in any form), and the result is capped at
+/// [`FIELD_CHARS`] characters. Redaction comes before the cap: cutting first
+/// could leave a piece of a secret too short to recognise.
+pub fn shown(text: &str) -> String {
+    shown_capped(text, FIELD_CHARS)
+}
+
+/// [`shown`] with another cap (for a dependency's error chain, say).
+pub fn shown_capped(text: &str, cap: usize) -> String {
+    let one_line: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || is_line_separator(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
-    let trimmed = one_line.trim();
-    let mut out: String = trimmed.chars().take(SNIPPET_CHARS).collect();
-    if trimmed.chars().count() > SNIPPET_CHARS {
+    let redacted = secret::redact(one_line.trim());
+    let mut out: String = redacted.chars().take(cap).collect();
+    if redacted.chars().count() > cap {
         out.push_str("...");
     }
     out
 }
 
+/// Characters that end a line on some terminals and log viewers without
+/// being control characters.
+pub fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A body described without its content: `an empty body`, or `a body of N
+/// bytes (not shown)`.
+pub fn unshown(body: &[u8]) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        "an empty body".into()
+    } else {
+        format!("a body of {} bytes (not shown)", body.len())
+    }
+}
+
+/// A body's text: UTF-8 when it is valid, else each byte read as Latin-1, so
+/// that a server that re-encoded a secret in Latin-1 gives back the secret's
+/// own characters (which the redactor knows) rather than replacement marks
+/// around the ASCII part of it.
+pub fn body_text(body: &[u8]) -> String {
+    match std::str::from_utf8(body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => body.iter().copied().map(char::from).collect(),
+    }
+}
+
 /// A client that applies the [`Policy`] and the run's [`Deadline`].
 #[derive(Debug)]
 pub struct Client {
-    inner: reqwest::Client,
+    /// For every other host: honours `HTTPS_PROXY`/`NO_PROXY`.
+    proxied: reqwest::Client,
+    /// For loopback hosts: never through a proxy.
+    direct: reqwest::Client,
     policy: Policy,
     deadline: Deadline,
 }
 
+/// The least time worth starting another attempt with after an error.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// How long before the request's own timeout a connect is cut, so that it
+/// ends as a connect error.
+const CONNECT_MARGIN: Duration = Duration::from_millis(200);
+
 impl Client {
     pub fn new(policy: Policy, deadline: Deadline) -> Result<Self> {
-        let inner = reqwest::Client::builder()
-            .connect_timeout(policy.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))?;
+        let build = |proxy: bool| {
+            let mut builder = reqwest::Client::builder()
+                .connect_timeout(policy.connect_timeout)
+                .connector_layer(ConnectDeadline {
+                    deadline,
+                    limit: policy.connect_timeout,
+                })
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")));
+            if !proxy {
+                builder = builder.no_proxy();
+            }
+            builder
+                .build()
+                .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
+        };
         Ok(Self {
-            inner,
+            proxied: build(true)?,
+            direct: build(false)?,
             policy,
             deadline,
         })
@@ -221,8 +358,51 @@ impl Client {
         &self.deadline
     }
 
+    fn for_url(&self, url: &Url) -> &reqwest::Client {
+        if is_loopback(url) {
+            &self.direct
+        } else {
+            &self.proxied
+        }
+    }
+
+    /// Sends a change (a request that must not be repeated blindly) and
+    /// judges the answer. `accepted` says which statuses mean the change was
+    /// made. Returns the answer when it is accepted or a refusal (4xx: the
+    /// change was not made). Any other answer, a 5xx (a proxy's 502/503/504
+    /// included), a 3xx, or a 2xx that `accepted` does not list, does not say
+    /// whether the change was made: [`Error::NoAnswer`], exit 4 unless the
+    /// caller can settle it.
+    pub async fn send_change(
+        &self,
+        request: &Request,
+        accepted: impl Fn(StatusCode) -> bool,
+    ) -> Result<Response> {
+        let response = self.send(request, Replay::Unsafe).await?;
+        let status = response.status;
+        if accepted(status) || status.is_client_error() {
+            return Ok(response);
+        }
+        let code = status.as_u16();
+        let what = if status.is_redirection() {
+            format!("the answer was HTTP {code}, a redirect (not followed)")
+        } else if status.is_success() {
+            format!("the answer was HTTP {code}, a success status not among those expected")
+        } else {
+            format!(
+                "the answer was HTTP {code} ({}), a server or proxy error",
+                response.error_fields()
+            )
+        };
+        Err(Error::NoAnswer {
+            target: request.target(),
+            detail: format!("{what}, which does not say whether the change was made"),
+        })
+    }
+
     /// Sends `request`, retrying as the policy and `replay` allow, and returns
-    /// the first answer that is not a retryable 429/503, whatever its status.
+    /// the first answer that is not a retryable 429 (or 503, for
+    /// [`Replay::Safe`]), whatever its status.
     pub async fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
         let target = request.target();
         // An unsafe request is a change: it is in the ledger from before its
@@ -257,9 +437,9 @@ impl Client {
                     let mut response = response;
                     response.earlier_attempt_maybe_applied = ledger.maybe_applied;
                     let status = response.status;
-                    if status != StatusCode::TOO_MANY_REQUESTS
-                        && status != StatusCode::SERVICE_UNAVAILABLE
-                    {
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status == StatusCode::SERVICE_UNAVAILABLE && replay == Replay::Safe);
+                    if !retryable {
                         ledger.close(Some(status));
                         return Ok(response);
                     }
@@ -278,9 +458,9 @@ impl Client {
                         return Err(self.deadline_error(
                             &target,
                             format!(
-                                "; the server answered HTTP {} and asked to wait {} s",
+                                "; the server answered HTTP {} and asked to wait {}",
                                 status.as_u16(),
-                                wait.as_secs_f32().ceil()
+                                describe_wait(wait)
                             ),
                         ));
                     }
@@ -307,9 +487,19 @@ impl Client {
                         ledger.close(None);
                         return Err(Error::Unreachable { target, detail });
                     }
-                    if !self.deadline.allows(wait) {
+                    if !self.deadline.allows(wait + MIN_ATTEMPT) {
                         ledger.close(None);
-                        return Err(self.deadline_error(&target, format!("; last error: {detail}")));
+                        return Err(self.deadline_error(
+                            &target,
+                            format!(
+                                "; last error: {detail}{}",
+                                if failure.maybe_sent {
+                                    ""
+                                } else {
+                                    " (nothing was sent)"
+                                }
+                            ),
+                        ));
                     }
                     tracing::info!(
                         "{target}: {detail}; retrying in {:.1} s (attempt {} of {})",
@@ -337,7 +527,7 @@ impl Client {
         timeout: Duration,
     ) -> std::result::Result<Response, Failure> {
         let mut builder = self
-            .inner
+            .for_url(&request.url)
             .request(request.method.clone(), request.url.clone())
             .headers(request.headers.clone())
             .timeout(timeout);
@@ -402,6 +592,85 @@ impl Ledger {
     }
 }
 
+/// A connector layer that cuts each connect (TCP, then TLS) at the connect
+/// timeout or shortly before the run's deadline, whichever comes first.
+///
+/// Why: the request's total timeout is cut to the deadline too, and when it
+/// ends during a connect, reqwest reports a timeout, not a connect error, so
+/// a connect that never completed would look like a request that may have
+/// been sent (exit 4). Ending the connect here first makes it a connect
+/// error (reqwest's `is_connect`): nothing was sent, exit 1.
+#[derive(Debug, Clone, Copy)]
+struct ConnectDeadline {
+    deadline: Deadline,
+    limit: Duration,
+}
+
+impl<S> tower_layer::Layer<S> for ConnectDeadline {
+    type Service = ConnectDeadlineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ConnectDeadlineService {
+            inner,
+            deadline: self.deadline,
+            limit: self.limit,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ConnectDeadlineService<S> {
+    inner: S,
+    deadline: Deadline,
+    limit: Duration,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, R> tower_service::Service<R> for ConnectDeadlineService<S>
+where
+    S: tower_service::Service<R, Error = BoxError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<S::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let budget = self
+            .limit
+            .min(self.deadline.remaining().saturating_sub(CONNECT_MARGIN));
+        let connect = self.inner.call(request);
+        Box::pin(async move {
+            match tokio::time::timeout(budget, connect).await {
+                Ok(result) => result,
+                Err(_) => Err(Box::new(ConnectTimedOut(budget)) as BoxError),
+            }
+        })
+    }
+}
+
+/// A connect that did not complete in time.
+#[derive(Debug)]
+struct ConnectTimedOut(Duration);
+
+impl std::fmt::Display for ConnectTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the connection was not established within {:.1} s",
+            self.0.as_secs_f32()
+        )
+    }
+}
+
+impl std::error::Error for ConnectTimedOut {}
+
 /// Why an attempt produced no answer, and whether the request may have
 /// reached the server.
 struct Failure {
@@ -461,8 +730,19 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
+/// A wait for a message: whole seconds, or "longer than any deadline".
+fn describe_wait(wait: Duration) -> String {
+    if wait >= Duration::from_secs(100 * 365 * 86_400) {
+        "longer than any deadline".into()
+    } else {
+        format!("{} s", wait.as_secs_f64().ceil())
+    }
+}
+
 /// How long a 429/503 asks to wait: `Retry-After` (seconds or an HTTP date),
-/// else `X-Rate-Limit-Reset` (epoch seconds, as Okta sends it).
+/// else `X-Rate-Limit-Reset` (epoch seconds, as Okta sends it). The numbers
+/// are the server's: a time past what the clock can hold is a wait longer
+/// than any deadline, never an overflow.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let Some(value) = headers.get(RETRY_AFTER) else {
         let reset: u64 = headers
@@ -472,21 +752,26 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .trim()
             .parse()
             .ok()?;
-        let when = std::time::UNIX_EPOCH + Duration::from_secs(reset);
-        return Some(
-            when.duration_since(std::time::SystemTime::now())
-                .unwrap_or(Duration::ZERO),
-        );
+        let Some(when) = std::time::UNIX_EPOCH.checked_add(Duration::from_secs(reset)) else {
+            return Some(Duration::MAX);
+        };
+        return Some(until(when));
     };
     let value = value.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds.
+        return Some(Duration::MAX);
+    }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    Some(until(when))
+}
+
+fn until(when: std::time::SystemTime) -> Duration {
+    when.duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// Exponential back-off with full jitter: 0.25 s, 0.5 s, 1 s... capped at 8 s,
@@ -620,20 +905,88 @@ mod tests {
     }
 
     #[test]
+    fn server_supplied_waits_past_the_end_of_time_do_not_overflow() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-rate-limit-reset",
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::MAX));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("99999999999999999999999"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::MAX));
+        assert_eq!(describe_wait(Duration::MAX), "longer than any deadline");
+        assert_eq!(describe_wait(Duration::from_millis(2100)), "3 s");
+    }
+
+    #[test]
     fn backoff_grows_and_is_capped() {
         assert!(backoff(1) < Duration::from_millis(250));
         assert!(backoff(30) <= Duration::from_secs(8));
     }
 
+    fn response(status: u16, body: &str) -> Response {
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: Zeroizing::new(body.as_bytes().to_vec()),
+            earlier_attempt_maybe_applied: false,
+        }
+    }
+
     #[test]
-    fn snippets_are_redacted_before_they_are_shortened() {
-        let secret = Secret::new("snippet-secret-value-xyz");
-        let mut body = "a".repeat(SNIPPET_CHARS - 5).into_bytes();
-        body.extend_from_slice(secret.expose().as_bytes());
-        body.extend_from_slice(b"\n tail");
-        let shown = snippet(&body);
-        assert!(!shown.contains("snip"), "{shown}");
-        assert!(shown.ends_with("..."));
-        assert!(!shown.contains('\n'));
+    fn shown_fields_are_redacted_before_they_are_capped() {
+        let secret = Secret::new("shown-secret-value-xyz");
+        let mut text = "a".repeat(FIELD_CHARS - 5);
+        text.push(' ');
+        text.push_str(secret.expose());
+        text.push_str("\n tail");
+        let out = shown(&text);
+        assert!(!out.contains("shown-sec"), "{out}");
+        assert!(out.ends_with("..."), "{out}");
+        assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn shown_fields_lose_line_breaks_of_every_kind() {
+        assert_eq!(shown("a\nb\rc\u{2028}d\u{85}e\u{1b}[31m"), "a b c d e [31m");
+    }
+
+    #[test]
+    fn error_fields_show_the_common_keys_one_level_deep() {
+        let r = response(
+            400,
+            r#"{"error":{"code":"E1","message":"bad"},"detail":"x","other":"hidden-value"}"#,
+        );
+        assert_eq!(
+            r.error_fields(),
+            "error.code: E1; error.message: bad; detail: x"
+        );
+        let r = response(400, r#"{"errors":[{"message":"m1"},"m2"],"code":7}"#);
+        assert_eq!(
+            r.error_fields(),
+            "code: 7; errors[0].message: m1; errors[1]: m2"
+        );
+    }
+
+    #[test]
+    fn bodies_without_known_error_fields_are_never_shown() {
+        assert_eq!(
+            response(500, "<html>stack trace hidden-value</html>").error_fields(),
+            "a body of 37 bytes (not shown)"
+        );
+        assert_eq!(
+            response(500, r#"{"trace":"hidden-value"}"#).error_fields(),
+            "a JSON body of 24 bytes with no known error field (not shown)"
+        );
+        assert_eq!(response(500, " \n").error_fields(), "an empty body");
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_read_as_latin1() {
+        assert_eq!(body_text(b"p\xe4ss"), "päss");
+        assert_eq!(body_text("päss".as_bytes()), "päss");
     }
 }

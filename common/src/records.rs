@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use zeroize::Zeroize;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Location, Result};
 use crate::secret::{self, Secret};
 
@@ -172,6 +173,9 @@ impl Drop for Record {
 pub struct Records {
     records: Vec<Record>,
     user_uid: Option<String>,
+    /// The PAM configuration (`providerRecordUid`) and resource
+    /// (`resourceRecordUid`) records.
+    pam_uids: Vec<String>,
 }
 
 impl Records {
@@ -181,12 +185,38 @@ impl Records {
     /// Every value whose key names a secret (password, secret, token, private
     /// key, ...) is registered with the redactor as it is read.
     pub fn parse(json: &[u8], user_uid: Option<&str>) -> Result<Self> {
-        let items: Vec<Item> = serde_json::from_slice(json)
-            .map_err(|e| Error::Input(format!("'records' is not a JSON array of objects ({e})")))?;
+        Self::parse_within(
+            json,
+            user_uid,
+            &Deadline::after(std::time::Duration::from_secs(
+                crate::deadline::DEFAULT_SECONDS,
+            )),
+        )
+    }
+
+    /// [`Records::parse`], giving up (exit 2) once `deadline` passes: the
+    /// input's size and shape are the sender's to choose.
+    pub fn parse_within(json: &[u8], user_uid: Option<&str>, deadline: &Deadline) -> Result<Self> {
+        let items: Vec<Item> = serde_json::from_slice(json).map_err(|e| {
+            // serde's message may quote the value ("invalid type: string
+            // \"...\""): name the type, or the position, never the value.
+            match serde_json::from_slice::<Value>(json) {
+                Ok(value) if !value.is_array() => Error::Input(format!(
+                    "'records' is {}, expected a JSON array of objects",
+                    kind(&value)
+                )),
+                _ => Error::Input(format!(
+                    "'records' is not a JSON array of objects ({})",
+                    describe_json_error(&e)
+                )),
+            }
+        })?;
         let mut records = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             match item {
-                Item::Object(entries) => records.push(Record::from_entries(index, entries)?),
+                Item::Object(entries) => {
+                    records.push(Record::from_entries(index, entries, deadline)?);
+                }
                 Item::Other(kind) => {
                     return Err(Error::Input(format!(
                         "records[{index}] is {kind}, expected an object"
@@ -197,7 +227,21 @@ impl Records {
         Ok(Self {
             records,
             user_uid: user_uid.map(str::to_owned),
+            pam_uids: Vec::new(),
         })
+    }
+
+    /// Names the PAM configuration and resource records (the Gateway's
+    /// `providerRecordUid` and `resourceRecordUid`), which
+    /// [`Records::attached`] leaves out.
+    pub fn set_pam_record_uids(&mut self, provider: Option<&str>, resource: Option<&str>) {
+        self.pam_uids = [provider, resource]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|uid| !uid.is_empty())
+            .map(str::to_owned)
+            .collect();
     }
 
     pub fn all(&self) -> &[Record] {
@@ -218,43 +262,89 @@ impl Records {
             .filter(|r| Some(r.uid.as_str()) != self.user_uid.as_deref())
     }
 
-    /// The non-user records titled `title`: exact matches, or failing those,
+    /// The records attached to the script as rotation credentials: every
+    /// record but the user record, the PAM configuration and the resource.
+    /// A service's API record is looked for only among these: the PAM
+    /// configuration and the resource hold urls and passwords too, and
+    /// taking one for the API record would send its password to its url.
+    pub fn attached(&self) -> impl Iterator<Item = &Record> {
+        self.others().filter(|r| !self.pam_uids.contains(&r.uid))
+    }
+
+    /// The attached records titled `title`: exact matches, or failing those,
     /// matches ignoring case and surrounding spaces.
     pub fn titled(&self, title: &str) -> Vec<&Record> {
-        let exact: Vec<_> = self.others().filter(|r| r.title == title).collect();
+        let exact: Vec<_> = self.attached().filter(|r| r.title == title).collect();
         if !exact.is_empty() {
             return exact;
         }
         let wanted = title.trim();
-        self.others()
+        self.attached()
             .filter(|r| r.title.trim().eq_ignore_ascii_case(wanted))
             .collect()
     }
 
-    /// The non-user records holding a non-empty value for every key in `keys`.
+    /// The attached records holding a non-empty value for every key in
+    /// `keys`.
     pub fn holding(&self, keys: &[&str]) -> Vec<&Record> {
-        self.others()
+        self.attached()
             .filter(|r| keys.iter().all(|k| r.has(k)))
             .collect()
     }
 }
 
 impl Record {
-    fn from_entries(index: usize, entries: Vec<(String, Value)>) -> Result<Self> {
+    fn from_entries(
+        index: usize,
+        entries: Vec<(String, Value)>,
+        deadline: &Deadline,
+    ) -> Result<Self> {
         let mut uid = None;
         let mut title = None;
         let mut fields = Vec::with_capacity(entries.len());
         for (key, value) in entries {
+            if deadline.expired() {
+                return Err(Error::Input(format!(
+                    "reading records[{index}] took longer than the run's deadline of {} s; a \
+                     Gateway's records are a few kilobytes",
+                    deadline.limit_secs()
+                )));
+            }
             match key.as_str() {
                 "uid" if uid.is_none() => uid = Some(value),
                 "title" if title.is_none() => title = Some(value),
                 _ => {
-                    if names_a_secret(&key) {
-                        register_strings(&value);
-                    }
+                    let registered = if names_a_secret(&key) {
+                        register_strings(&value)
+                    } else {
+                        register_private_keys(&value)
+                    };
+                    registered.map_err(|too_many| {
+                        Error::Input(format!(
+                            "records[{index}] and those before it hold {too_many}; a Gateway's \
+                             records hold a few"
+                        ))
+                    })?;
                     fields.push((key, value));
                 }
             }
+        }
+        // A login and password also travel as base64 of `login:password`
+        // (HTTP Basic authentication).
+        let text = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| match v {
+                    Value::String(s) => Some(s.as_str()),
+                    Value::Array(items) => items.first().and_then(Value::as_str),
+                    _ => None,
+                })
+        };
+        if let (Some(login), Some(password)) = (text("login"), text("password"))
+            && password.chars().count() >= MIN_REGISTERED_CHARS
+        {
+            secret::register_with_login(login.trim(), password);
         }
         let uid = match uid {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
@@ -315,33 +405,186 @@ fn is_numbered_duplicate(key: &str, name: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether a field key names a value that must never be printed.
-pub fn names_a_secret(key: &str) -> bool {
-    const PARTS: [&str; 11] = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "passphrase",
-        "privatekey",
-        "private_key",
-        "apikey",
-        "api_key",
-        "onetimecode",
-        "cookie",
-    ];
-    const WHOLE: [&str; 4] = ["pin", "otp", "totp", "keypair"];
-    let key = key.to_ascii_lowercase();
-    PARTS.iter().any(|p| key.contains(p)) || WHOLE.contains(&key.as_str())
+/// The fewest characters a value read from a record must have to be
+/// registered with the redactor by its field name: shorter values (`0`,
+/// `365`, `true`) would redact ordinary digits and words in every message.
+pub const MIN_REGISTERED_CHARS: usize = 6;
+
+/// Any value holding this is a private key, whatever its field is called.
+pub const PRIVATE_KEY_MARKER: &str = "PRIVATE KEY-----";
+
+/// Field names (as [`words`] of them, joined) that hold secrets.
+const SECRET_NAMES: [&str; 16] = [
+    "privatekey",
+    "privatepemkey",
+    "apikey",
+    "accesskeysecret",
+    "secretaccesskey",
+    "accesssecretkey",
+    "clientsecret",
+    "keypair",
+    "onetimecode",
+    "pincode",
+    "securityquestion",
+    "paymentcard",
+    "bankaccount",
+    "pin",
+    "otp",
+    "totp",
+];
+
+/// Words that make a field name a secret's.
+const SECRET_WORDS: [&str; 9] = [
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "secrets",
+    "token",
+    "cookie",
+    "credential",
+];
+
+/// Words that make a field a setting about a secret, or an identifier, not
+/// the secret itself: `client_secret_id`, `secret_expiry_days`,
+/// `token_url`, `password_complexity`.
+const SETTING_WORDS: [&str; 30] = [
+    "id",
+    "ids",
+    "uid",
+    "name",
+    "title",
+    "label",
+    "type",
+    "count",
+    "number",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "expiry",
+    "expires",
+    "expiration",
+    "date",
+    "time",
+    "length",
+    "url",
+    "uri",
+    "endpoint",
+    "header",
+    "scheme",
+    "field",
+    "policy",
+    "complexity",
+    "rules",
+    "hint",
+    "version",
+];
+
+/// First words that make a field a flag or a count: `keep_previous_secrets`,
+/// `rotate_secret`, `use_token`.
+const SETTING_FIRST_WORDS: [&str; 14] = [
+    "keep", "is", "has", "use", "enable", "enabled", "disable", "allow", "require", "rotate",
+    "delete", "verify", "skip", "max",
+];
+
+/// The lower-case words of a field name: split at `_`, `-`, `.`, spaces,
+/// camel-case humps and where digits start (`privatePEMKey` is `private pem
+/// key`, `password2` is `password 2`).
+pub fn words(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1);
+        let hump = (c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+            }))
+            || (c.is_ascii_digit() && prev.is_some_and(|p| !p.is_ascii_digit()));
+        if hump && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
-fn register_strings(value: &Value) {
+/// Whether a field key names a value that must never be printed: a known
+/// secret field (`password`, `client_secret`, `privatePEMKey`,
+/// `aws_secret_access_key`, `accessSecretKey`, `keyPair`...), or a name with
+/// a secret word (password, secret, token, passphrase...) that is not a
+/// setting or an identifier (`*_id`, `*_ids`, counts, `*_days`, flags such as
+/// `keep_*`, titles, urls).
+pub fn names_a_secret(key: &str) -> bool {
+    // Lookups ignore case and accept numbered duplicates, so a key that
+    // reads as a secret's name that way is one, however its humps fall
+    // (`pasSword`, `clientSECRET`).
+    let flat: String = key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let flat = flat.trim_end_matches(|c: char| c.is_ascii_digit());
+    if SECRET_NAMES.contains(&flat) || SECRET_WORDS.contains(&flat) {
+        return true;
+    }
+    let mut words = words(key);
+    words.retain(|w| !w.bytes().all(|b| b.is_ascii_digit()));
+    let joined: String = words.concat();
+    if SECRET_NAMES.contains(&joined.as_str())
+        || (joined.contains("privatekey") && !words.iter().any(|w| is_setting(w)))
+    {
+        return true;
+    }
+    let Some(first) = words.first() else {
+        return false;
+    };
+    if SETTING_FIRST_WORDS.contains(&first.as_str()) || words.iter().any(|w| is_setting(w)) {
+        return false;
+    }
+    words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
+        || ["api", "private", "access", "secret", "session", "auth"]
+            .iter()
+            .any(|head| joined.starts_with(head) && joined.ends_with("key"))
+}
+
+fn is_setting(word: &str) -> bool {
+    SETTING_WORDS.contains(&word)
+}
+
+/// Registers the strings of a secret field's value with the redactor: every
+/// string of at least [`MIN_REGISTERED_CHARS`] characters, never numbers or
+/// booleans (settings, counts, flags).
+fn register_strings(value: &Value) -> std::result::Result<(), secret::TooMany> {
     match value {
-        Value::String(s) => secret::register(s),
-        Value::Number(n) => secret::register(&n.to_string()),
-        Value::Array(items) => items.iter().for_each(register_strings),
-        Value::Object(map) => map.values().for_each(register_strings),
-        Value::Null | Value::Bool(_) => {}
+        Value::String(s) if s.chars().count() >= MIN_REGISTERED_CHARS => secret::try_register(s),
+        Value::Array(items) => items.iter().try_for_each(register_strings),
+        Value::Object(map) => map.values().try_for_each(register_strings),
+        Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
+    }
+}
+
+/// Registers every string holding a private key, whatever its field's name.
+fn register_private_keys(value: &Value) -> std::result::Result<(), secret::TooMany> {
+    match value {
+        Value::String(s) if s.contains(PRIVATE_KEY_MARKER) => secret::try_register(s),
+        Value::Array(items) => items.iter().try_for_each(register_private_keys),
+        Value::Object(map) => map.values().try_for_each(register_private_keys),
+        Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
     }
 }
 
@@ -352,6 +595,19 @@ fn is_empty(value: &Value) -> bool {
         Value::Array(items) => items.iter().all(is_empty),
         Value::Object(map) => map.is_empty(),
         Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Where and how JSON failed to parse, without the text serde quotes from
+/// the input (which may be a secret).
+pub fn describe_json_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", error.line(), error.column());
+    match error.classify() {
+        Category::Syntax => format!("invalid JSON at {at}"),
+        Category::Eof => "the JSON ends early".into(),
+        Category::Data => format!("a value of the wrong type at {at}"),
+        Category::Io => "it could not be read".into(),
     }
 }
 
@@ -472,6 +728,21 @@ mod tests {
     }
 
     #[test]
+    fn the_pam_configuration_and_resource_are_not_attached_records() {
+        let mut r = records(
+            r#"[{"uid":"C","title":"API","url":"x","password":"p1"},
+                {"uid":"R","title":"API","url":"y","password":"p2"},
+                {"uid":"A","title":"API","url":"z","password":"p3"}]"#,
+            None,
+        );
+        r.set_pam_record_uids(Some("C"), Some(" R "));
+        assert_eq!(r.others().count(), 3);
+        let uids = |list: Vec<&Record>| list.iter().map(|r| r.uid().to_owned()).collect::<Vec<_>>();
+        assert_eq!(uids(r.titled("API")), ["A"]);
+        assert_eq!(uids(r.holding(&["url", "password"])), ["A"]);
+    }
+
+    #[test]
     fn titles_match_exactly_first_then_ignoring_case() {
         let r = records(
             r#"[{"uid":"a","title":"api access details"},{"uid":"b","title":"API Access Details"}]"#,
@@ -518,9 +789,163 @@ mod tests {
     }
 
     #[test]
+    fn field_names_are_secrets_by_known_name_or_secret_word_unless_a_setting() {
+        for secret in [
+            "password",
+            "Password",
+            "oldPassword",
+            "password2",
+            "password 2",
+            "client_secret",
+            "clientSecret",
+            "aws_secret_access_key",
+            "accessSecretKey",
+            "privateKey",
+            "privatePEMKey",
+            "private_key",
+            "ssh_private_key",
+            "keyPair",
+            "apiKey",
+            "api_key",
+            "token",
+            "access_token",
+            "passphrase",
+            "oneTimeCode",
+            "pinCode",
+            "secret",
+            "secretText",
+            "cookie",
+            // Lookups ignore case, so whatever reads as `password` is one.
+            "pasSword",
+            "PassWord2",
+            "Client_Secret",
+            "clientSECRET",
+        ] {
+            assert!(names_a_secret(secret), "{secret} should be a secret");
+        }
+        for setting in [
+            "client_secret_id",
+            "clientSecretId",
+            "keep_previous_secrets",
+            "secret_expiry_days",
+            "token_url",
+            "tokenEndpoint",
+            "passwordComplexity",
+            "password_rotation_days",
+            "secret_count",
+            "api_record_title",
+            "okta_record_title",
+            "accessKeyId",
+            "aws_access_key_id",
+            "clientId",
+            "application_client_id",
+            "auth_header",
+            "auth_scheme",
+            "login",
+            "url",
+            "rotate_secret",
+            "use_token",
+            "max_tokens",
+        ] {
+            assert!(!names_a_secret(setting), "{setting} should not be a secret");
+        }
+    }
+
+    #[test]
+    fn short_values_numbers_and_flags_are_never_registered() {
+        let _r = records(
+            r#"[{"uid":"a","title":"T","password":"12345","secret":365000,"token":true,
+                 "client_secret":["abcdef-long-enough"]}]"#,
+            None,
+        );
+        assert_eq!(
+            crate::secret::redact("12345 365000 true abcdef-long-enough"),
+            "12345 365000 true [redacted]"
+        );
+    }
+
+    #[test]
+    fn settings_named_like_secrets_are_not_registered() {
+        let _r = records(
+            r#"[{"uid":"a","title":"T","client_secret_id":"key-id-000001",
+                 "keep_previous_secrets":"2","secret_expiry_days":"365"}]"#,
+            None,
+        );
+        let text = "key-id-000001 keeps 2, expires 2027-01-23 after 365 days";
+        assert_eq!(crate::secret::redact(text), text);
+    }
+
+    #[test]
+    fn a_private_key_is_a_secret_whatever_its_field_is_called() {
+        let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----";
+        let _r = records(
+            &format!(
+                r#"[{{"uid":"a","title":"T","privatePEMKey":"pem-field-value-1","notes":["{pem}"]}}]"#
+            ),
+            None,
+        );
+        assert_eq!(
+            crate::secret::redact("pem-field-value-1 b3BlbnNzaC1rZXktdjEAAAAA"),
+            "[redacted] [redacted]"
+        );
+    }
+
+    #[test]
+    fn a_login_and_password_are_registered_as_basic_authentication_too() {
+        use base64::Engine;
+        let _r = records(
+            r#"[{"uid":"a","title":"T","login":"svc-user","password":"pw-basic-1"}]"#,
+            None,
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode("svc-user:pw-basic-1");
+        assert_eq!(
+            crate::secret::redact(&format!("Basic {basic}")).trim_end_matches('='),
+            "Basic [redacted]"
+        );
+    }
+
+    #[test]
+    fn reading_records_past_the_deadline_is_bad_input() {
+        let expired = Deadline::after(std::time::Duration::ZERO);
+        let err = Records::parse_within(br#"[{"uid":"a","title":"T","x":"1"}]"#, None, &expired)
+            .unwrap_err();
+        assert_eq!(err.exit().code(), 2);
+        assert!(
+            err.to_string()
+                .contains("took longer than the run's deadline of 0 s"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn too_many_secret_values_are_bad_input() {
+        let values: Vec<String> = (0..crate::secret::MAX_SECRETS + 1)
+            .map(|n| format!("\"value-{n:08}\""))
+            .collect();
+        let json = format!(
+            r#"[{{"uid":"a","title":"T","token":[{}]}}]"#,
+            values.join(",")
+        );
+        let err = Records::parse(json.as_bytes(), None).unwrap_err();
+        assert_eq!(err.exit().code(), 2);
+        assert!(err.to_string().contains("too many secret values"), "{err}");
+    }
+
+    #[test]
     fn malformed_records_are_input_errors_naming_the_index() {
         for (json, expected) in [
-            (r#"{"uid":"a"}"#, "not a JSON array"),
+            (
+                r#"{"uid":"a"}"#,
+                "'records' is an object, expected a JSON array",
+            ),
+            (
+                r#""s3cret-value""#,
+                "'records' is a string, expected a JSON array",
+            ),
+            (
+                r#"[{"uid":"a"},"#,
+                "not a JSON array of objects (the JSON ends early)",
+            ),
             (r#"[{"uid":"a","title":"T"}, 5]"#, "records[1] is a number"),
             (r#"[{"title":"T"}]"#, "records[0] has no 'uid'"),
             (r#"[{"uid":7,"title":"T"}]"#, "records[0].uid is a number"),

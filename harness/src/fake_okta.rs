@@ -93,6 +93,8 @@ pub enum OktaFault {
     Delay(Duration),
     /// 500 E0000009.
     ServerError,
+    /// This status and body, as they are (an echo of the request, say).
+    Reply { status: u16, body: String },
 }
 
 /// A request the fake received.
@@ -266,6 +268,10 @@ impl Respond for Responder {
         let delay = match fault {
             Some(OktaFault::RateLimit { reset_in }) => return rate_limited(reset_in),
             Some(OktaFault::ServerError) => return server_error(),
+            Some(OktaFault::Reply { status, body }) => {
+                return ResponseTemplate::new(status)
+                    .set_body_raw(body.into_bytes(), "application/json");
+            }
             Some(OktaFault::Delay(delay)) => delay,
             None => Duration::ZERO,
         };

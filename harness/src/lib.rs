@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`binary`] | which build a test runs: cargo's, or the one in `KEEPER_ROTATORS_BIN_DIR` |
 //! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
+//! | [`encodings`] | the forms a secret takes when a server or library echoes it |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
 //! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4, with lagging listings |
 //! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling, lagging reads |
@@ -28,6 +29,7 @@
 pub mod bench;
 pub mod binary;
 pub mod demo;
+pub mod encodings;
 pub mod fake_aws;
 pub mod fake_azure;
 pub mod fake_okta;
@@ -50,7 +52,7 @@ pub use fake_okta::{FakeOkta, OktaFault};
 pub use fake_rest::{FakeRest, Reply};
 pub use fake_vault::{FakeVault, Fault};
 pub use faults::{Armable, FaultKind, FaultProxy, Gate};
-pub use runner::{Outcome, Run, Running};
+pub use runner::{LeakScanner, Outcome, Run, Running};
 pub use scenario::Scenario;
 
 use std::sync::OnceLock;

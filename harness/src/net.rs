@@ -1,5 +1,7 @@
 //! Network faults a fake built on a full HTTP server cannot produce: a port
-//! nobody listens on, and a server that reads the request and hangs up.
+//! nobody listens on, a server that reads the request and hangs up, an
+//! address whose connections never complete, and an HTTP proxy that records
+//! who used it.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -79,4 +81,90 @@ fn read_request(mut stream: TcpStream) -> bool {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A loopback address whose TCP connections never complete, as if the SYNs
+/// were dropped by a firewall: a listener with a backlog of 0 whose one
+/// queued connection is never accepted. Linux then drops every further SYN
+/// (the accept queue is full), so a client's connect waits until its own
+/// timeout. Deterministic, unlike a non-routable address, which depends on
+/// the machine's routes.
+#[derive(Debug)]
+pub struct Blackhole {
+    port: u16,
+    _listener: std::net::TcpListener,
+    _queued: TcpStream,
+}
+
+impl Blackhole {
+    pub fn start() -> Self {
+        let listener = crate::runtime().block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+            socket
+                .bind("127.0.0.1:0".parse().expect("an address"))
+                .expect("bind a loopback port");
+            socket
+                .listen(0)
+                .expect("listen")
+                .into_std()
+                .expect("a std listener")
+        });
+        let port = listener.local_addr().expect("local address").port();
+        let queued = TcpStream::connect(("127.0.0.1", port)).expect("fill the accept queue");
+        Self {
+            port,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Whether a connect to it is still pending after `wait` (the property
+    /// the tests rely on).
+    pub fn swallows_connects(&self, wait: Duration) -> bool {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        TcpStream::connect_timeout(&address, wait).is_err()
+    }
+}
+
+/// An HTTP proxy that records every connection made to it and answers each
+/// request with 502, without forwarding anything.
+#[derive(Debug)]
+pub struct RecordingProxy {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl RecordingProxy {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = std::io::Write::write_all(
+                    &mut stream,
+                    b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        Self { port, connections }
+    }
+
+    /// `http://127.0.0.1:<port>`, for `HTTP_PROXY`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
 }

@@ -6,9 +6,11 @@
 //! while another is still in flight must not undo it, and the only way to
 //! know is to run both against the same fakes at once.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::encodings::{LEAK_WINDOW, leak_pieces};
 use crate::scenario::{Scenario, leak_forms};
 
 /// How long a run may take before the harness kills it.
@@ -168,19 +170,64 @@ pub fn overlap(
     (a.wait(), b)
 }
 
-impl Outcome {
-    /// Describes the first secret found in an output, without showing it.
-    pub fn find_leak(&self, secrets: &[String]) -> Option<String> {
+/// Finds secrets in a text. A leak is any form of a secret (see
+/// [`leak_forms`]), in any case, or any [`LEAK_WINDOW`] consecutive
+/// characters of one: the redactor's promise. Windows are looked up in a
+/// set, so a scan is linear in the text whatever the number of secrets.
+#[derive(Debug)]
+pub struct LeakScanner {
+    windows: HashMap<String, usize>,
+    whole: Vec<(String, usize)>,
+}
+
+impl LeakScanner {
+    pub fn new(secrets: &[String]) -> Self {
+        let mut windows: HashMap<String, usize> = HashMap::new();
+        let mut whole: Vec<(String, usize)> = Vec::new();
         for (index, secret) in secrets.iter().enumerate() {
             for form in leak_forms(secret) {
-                for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-                    if text.contains(&form) {
-                        return Some(format!(
-                            "secret #{index} ({} characters) appeared in {name}",
-                            secret.chars().count()
-                        ));
+                for piece in leak_pieces(&form) {
+                    if piece.chars().count() == LEAK_WINDOW {
+                        windows.entry(piece).or_insert(index);
+                    } else {
+                        whole.push((piece, index));
                     }
                 }
+            }
+        }
+        Self { windows, whole }
+    }
+
+    /// The index of the first secret found in `text`.
+    pub fn find(&self, text: &str) -> Option<usize> {
+        let lower = text.to_lowercase();
+        let chars: Vec<char> = lower.chars().collect();
+        let mut key = String::with_capacity(LEAK_WINDOW * 4);
+        for window in chars.windows(LEAK_WINDOW) {
+            key.clear();
+            key.extend(window);
+            if let Some(index) = self.windows.get(&key) {
+                return Some(*index);
+            }
+        }
+        self.whole
+            .iter()
+            .find(|(piece, _)| lower.contains(piece.as_str()))
+            .map(|(_, index)| *index)
+    }
+}
+
+impl Outcome {
+    /// Describes the first secret found in an output, without showing it
+    /// (see [`LeakScanner`]).
+    pub fn find_leak(&self, secrets: &[String]) -> Option<String> {
+        let scanner = LeakScanner::new(secrets);
+        for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            if let Some(index) = scanner.find(text) {
+                return Some(format!(
+                    "secret #{index} ({} characters) appeared in {name}",
+                    secrets[index].chars().count()
+                ));
             }
         }
         None
@@ -242,6 +289,9 @@ impl Outcome {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     fn outcome(stdout: &str, stderr: &str) -> Outcome {
@@ -260,12 +310,41 @@ mod tests {
             ("x pa\"ss w/rd y", ""),
             ("", r#"{"p":"pa\"ss w/rd"}"#),
             ("", "p=pa%22ss%20w%2Frd"),
+            ("", "PA\"SS W/RD"),
+            ("", "pa&quot;ss w/rd"),
+            ("", r"pa\u0022ss\u0020w\u002Frd"),
         ] {
             let leak = outcome(stdout, stderr).find_leak(&secrets);
             assert!(leak.is_some(), "{stdout} {stderr}");
             assert!(!leak.unwrap().contains("pa\"ss"));
         }
         assert!(outcome("[redacted]", "").find_leak(&secrets).is_none());
+    }
+
+    #[test]
+    fn a_parameter_set_in_code_is_taken_literally() {
+        let scenario = Scenario::from_json(r#"{"params": {"user": "${USER}"}}"#)
+            .unwrap()
+            .var("USER", "alice")
+            .param("newPassword", serde_json::json!("pa${ss}word-1"));
+        let params = scenario.params();
+        assert_eq!(params["user"], "alice");
+        assert_eq!(params["newPassword"], "pa${ss}word-1");
+    }
+
+    #[test]
+    fn twelve_characters_of_a_long_secret_are_a_leak_eleven_are_not() {
+        let secrets = vec!["prefix-leak-0123456789".to_owned()];
+        assert!(
+            outcome("", "was 'PREFIX-LEAK-...'")
+                .find_leak(&secrets)
+                .is_some()
+        );
+        assert!(
+            outcome("", "was 'prefix-leak...'")
+                .find_leak(&secrets)
+                .is_none()
+        );
     }
 
     #[test]
@@ -289,5 +368,29 @@ mod tests {
         }
         assert!(secrets.contains(&scenario.encode()));
         assert!(!secrets.iter().any(|s| s == "svc-login" || s == "alice"));
+        let basic = STANDARD.encode("alice:new-secret-1");
+        assert!(secrets.contains(&basic), "{secrets:?}");
+    }
+
+    #[test]
+    fn ids_days_and_keep_settings_are_not_secrets_but_private_keys_are() {
+        let scenario = Scenario::from_json(
+            r#"{"records": [{"uid": "a", "title": "T",
+                             "client_secret_id": "key-id-000001", "secret_expiry_days": "365000",
+                             "keep_previous_secrets": "100000",
+                             "privatePEMKey": "pem-value-000001",
+                             "notes": "-----BEGIN PRIVATE KEY-----abc"}]}"#,
+        )
+        .unwrap();
+        let secrets = scenario.secrets();
+        assert!(secrets.iter().any(|s| s == "pem-value-000001"));
+        assert!(
+            secrets
+                .iter()
+                .any(|s| s == "-----BEGIN PRIVATE KEY-----abc")
+        );
+        for setting in ["key-id-000001", "365000", "100000"] {
+            assert!(!secrets.iter().any(|s| s == setting), "{setting}");
+        }
     }
 }

@@ -22,17 +22,26 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// Keys whose values the leak scan looks for in every output.
-const SECRET_KEY_PARTS: [&str; 8] = [
+/// Parts of keys whose values the leak scan looks for in every output.
+const SECRET_KEY_PARTS: [&str; 9] = [
     "password",
     "secret",
     "token",
     "privatekey",
     "private_key",
+    "privatepemkey",
     "apikey",
     "api_key",
     "passphrase",
 ];
+
+/// Key endings that name a setting or an identifier, not a secret
+/// (`client_secret_id`, `secret_expiry_days`, `keep_previous_secrets`...).
+const NOT_SECRET_SUFFIXES: [&str; 6] = ["_id", "_ids", "id", "_days", "_count", "_title"];
+const NOT_SECRET_PREFIXES: [&str; 1] = ["keep_"];
+
+/// Any value holding this is a private key, whatever its key.
+const PRIVATE_KEY_MARKER: &str = "PRIVATE KEY-----";
 
 /// Secrets shorter than this are not scanned for: they would match by chance.
 const MIN_SCANNED_LEN: usize = 6;
@@ -56,6 +65,10 @@ pub struct Scenario {
     secrets: Vec<String>,
     #[serde(skip)]
     vars: BTreeMap<String, String>,
+    /// Parameters set by [`Scenario::param`]: literal values (a random
+    /// password may hold `${`), applied after substitution.
+    #[serde(skip)]
+    literal_params: Map<String, Value>,
 }
 
 /// The workspace's `fixtures/` directory.
@@ -86,9 +99,10 @@ impl Scenario {
         self
     }
 
-    /// Sets or replaces one Gateway parameter.
+    /// Sets or replaces one Gateway parameter, as it is: no `${NAME}` in it
+    /// is substituted.
     pub fn param(mut self, name: &str, value: Value) -> Self {
-        self.params.insert(name.to_owned(), value);
+        self.literal_params.insert(name.to_owned(), value);
         self
     }
 
@@ -111,6 +125,7 @@ impl Scenario {
         for value in params.values_mut() {
             self.substitute(value);
         }
+        params.extend(self.literal_params.clone());
         params
     }
 
@@ -146,13 +161,24 @@ impl Scenario {
     /// line and records themselves.
     pub fn secrets(&self) -> Vec<String> {
         let mut found = Vec::new();
-        for (key, value) in self.params() {
-            if key == "newPassword" || key == "oldPassword" || looks_secret(&key) {
-                collect_strings(&value, &mut found);
+        let params = self.params();
+        let user = params.get("user").and_then(Value::as_str);
+        for (key, value) in &params {
+            if key == "newPassword" || key == "oldPassword" || looks_secret(key) {
+                collect_strings(value, &mut found);
+                if let (Some(user), Value::String(password)) = (user, value) {
+                    found.push(basic_auth(user, password));
+                }
+            } else {
+                collect_private_keys(value, &mut found);
             }
         }
         for record in self.records() {
             collect_secret_values(&record, &mut found);
+            let login = record.get("login").and_then(Value::as_str);
+            if let (Some(login), Some(Value::String(password))) = (login, record.get("password")) {
+                found.push(basic_auth(login, password));
+            }
         }
         found.extend(self.secrets.iter().map(|s| self.substituted(s)));
         let line = self.encode();
@@ -191,6 +217,12 @@ impl Scenario {
 fn looks_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     SECRET_KEY_PARTS.iter().any(|p| key.contains(p))
+        && !NOT_SECRET_SUFFIXES.iter().any(|s| key.ends_with(s))
+        && !NOT_SECRET_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+fn basic_auth(user: &str, password: &str) -> String {
+    STANDARD.encode(format!("{user}:{password}"))
 }
 
 fn collect_secret_values(value: &Value, found: &mut Vec<String>) {
@@ -203,6 +235,17 @@ fn collect_secret_values(value: &Value, found: &mut Vec<String>) {
             }
         }
     }
+    collect_private_keys(value, found);
+}
+
+/// Strings holding a private key, under any key.
+fn collect_private_keys(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::String(s) if s.contains(PRIVATE_KEY_MARKER) => found.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_private_keys(v, found)),
+        Value::Object(map) => map.values().for_each(|v| collect_private_keys(v, found)),
+        _ => {}
+    }
 }
 
 fn collect_strings(value: &Value, found: &mut Vec<String>) {
@@ -214,87 +257,11 @@ fn collect_strings(value: &Value, found: &mut Vec<String>) {
     }
 }
 
-/// The forms a secret takes when a program prints it carelessly, or a
-/// server echoes it into an answer a program prints: as is, JSON-escaped
-/// (as serde, PHP, Gson and .NET write it), HTML-escaped, URL-encoded.
+/// The forms a secret takes when a program or a server prints it carelessly
+/// (see [`crate::encodings::echo_forms`]).
 pub fn leak_forms(secret: &str) -> Vec<String> {
-    let mut forms = vec![secret.to_owned()];
-    let json = Value::String(secret.to_owned()).to_string();
-    let inner = json[1..json.len() - 1].to_owned();
-    let unicode = |c: char, upper: bool| -> String {
-        let mut units = [0u16; 2];
-        c.encode_utf16(&mut units)
-            .iter()
-            .map(|u| {
-                if upper {
-                    format!("\\u{u:04X}")
-                } else {
-                    format!("\\u{u:04x}")
-                }
-            })
-            .collect()
-    };
-    // PHP's json_encode: '/' as '\/', non-ASCII as lowercase \u escapes.
-    forms.push(
-        inner
-            .chars()
-            .map(|c| match c {
-                '/' => "\\/".to_owned(),
-                c if !c.is_ascii() => unicode(c, false),
-                c => c.to_string(),
-            })
-            .collect(),
-    );
-    // Gson: < > & = ' as lowercase \u escapes.
-    forms.push(
-        inner
-            .chars()
-            .map(|c| {
-                if "<>&='".contains(c) {
-                    unicode(c, false)
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    );
-    // .NET System.Text.Json: < > & ' + ` " and non-ASCII as uppercase.
-    forms.push(
-        secret
-            .chars()
-            .map(|c| {
-                if !c.is_ascii() || "<>&'+`\"".contains(c) {
-                    unicode(c, true)
-                } else if c == '\\' {
-                    "\\\\".to_owned()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    );
-    forms.push(
-        secret
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&#39;"),
-    );
-    forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
-    forms.push(inner);
-    let url: String = secret
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    forms.push(url);
-    forms.sort();
-    forms.dedup();
-    forms
+    crate::encodings::echo_forms(secret, None)
+        .into_iter()
+        .map(|(_, form)| form)
+        .collect()
 }

@@ -88,9 +88,9 @@ pub fn mask(id: &str) -> String {
     format!("...{tail}")
 }
 
-/// Finds the admin credentials (see the module documentation). `vault` is
-/// used only for source 4.
-pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
+/// Sources 1 to 3, from the Gateway's input alone (a pure function of it);
+/// `None` when none applies.
+pub fn from_input(input: &GatewayInput) -> Result<Option<Admin>> {
     let others: Vec<&Record> = input.records.others().collect();
 
     let with_role: Vec<&&Record> = others.iter().filter(|r| r.has("role_arn")).collect();
@@ -105,12 +105,12 @@ pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
                         .into(),
                 }
             })?;
-        return Ok(Admin::AssumeRole {
+        return Ok(Some(Admin::AssumeRole {
             from: record.location().to_string(),
             key,
             role_arn: record.require_text("role_arn")?,
             external_id: record.text("external_id")?,
-        });
+        }));
     }
 
     let with_keys: Vec<&&Record> = others
@@ -120,10 +120,10 @@ pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
     if let Some(record) = single(&with_keys, "aws_access_key_id")? {
         let key = record_key(record, "aws_access_key_id", "aws_secret_access_key")?
             .ok_or_else(|| Error::missing("aws_secret_access_key", record.location()))?;
-        return Ok(Admin::Keys {
+        return Ok(Some(Admin::Keys {
             from: record.location().to_string(),
             key,
-        });
+        }));
     }
 
     // The PAM configuration's dictionary: the provider record first.
@@ -133,12 +133,21 @@ pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
     if let Some(record) = configs.first()
         && let Some(key) = record_key(record, "accessKeyId", "accessSecretKey")?
     {
-        return Ok(Admin::Keys {
+        return Ok(Some(Admin::Keys {
             from: format!("the PAM configuration {}", record.location()),
             key,
-        });
+        }));
     }
+    Ok(None)
+}
 
+/// Finds the admin credentials (see the module documentation). `vault` is
+/// used only for source 4.
+pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
+    if let Some(admin) = from_input(input)? {
+        return Ok(admin);
+    }
+    let provider = input.provider_record_uid.as_deref();
     if let Some(uid) = provider {
         match vault.fetch(uid) {
             Ok(record) => {

@@ -12,12 +12,13 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
 use common::change;
 use common::deadline::{self, Deadline};
-use common::error::{Error, Result};
+use common::error::{Error, Location, Result};
+use common::http;
 use common::replace::Failure;
 use common::secret::Secret;
 
@@ -105,19 +106,44 @@ fn never_connected(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// An error and its causes, each as its `Display` text (never the SDK's
+/// debug text), joined on one line without repeats.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// Characters of the SDK's own error chain shown in a message.
+const CHAIN_CHARS: usize = 400;
+
+/// A failed call as a message. The service's `Code` and `Message` (which the
+/// SDK parsed from the error XML) and the SDK's error chain are server- or
+/// dependency-supplied text: each goes through [`http::shown`] (one line,
+/// redacted, capped). Nothing else of the answer is shown.
 fn describe<E, R>(error: &SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + HasStatus + 'static,
 {
+    let chain = || http::shown_capped(&causes(error), CHAIN_CHARS);
     match error {
         SdkError::ServiceError(context) => {
             let code = error.code().map(str::to_owned);
             let status = context.raw().status_code();
             let text = format!(
                 "{}: {}",
-                error.code().unwrap_or("error"),
-                common::secret::redact(error.message().unwrap_or("no message"))
+                error.code().map_or_else(|| "error".into(), http::shown),
+                error
+                    .message()
+                    .map_or_else(|| "no message".into(), http::shown)
             );
             AwsError {
                 code,
@@ -128,26 +154,22 @@ where
                 maybe_sent: !(400..500).contains(&status),
             }
         }
-        SdkError::ConstructionFailure(_) => AwsError::unsent(format!(
-            "the request could not be built: {}",
-            DisplayErrorContext(error)
-        )),
+        SdkError::ConstructionFailure(_) => {
+            AwsError::unsent(format!("the request could not be built: {}", chain()))
+        }
         SdkError::DispatchFailure(_) => AwsError {
             code: None,
-            text: format!("no answer: {}", DisplayErrorContext(error)),
+            text: format!("no answer: {}", chain()),
             maybe_sent: !never_connected(error),
         },
         SdkError::ResponseError(_) => AwsError {
             code: None,
-            text: format!(
-                "the answer could not be read: {}",
-                DisplayErrorContext(error)
-            ),
+            text: format!("the answer could not be read: {}", chain()),
             maybe_sent: true,
         },
         _ => AwsError {
             code: None,
-            text: format!("no answer: {}", DisplayErrorContext(error)),
+            text: format!("no answer: {}", chain()),
             maybe_sent: true,
         },
     }
@@ -166,6 +188,36 @@ impl HasStatus for aws_sdk_iam::config::http::HttpResponse {
 
 /// How often one DeleteAccessKey is tried.
 const DELETE_ATTEMPTS: u32 = 3;
+
+/// The endpoint overrides the SDK reads from the environment.
+pub const ENDPOINT_VARIABLES: [&str; 3] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_IAM",
+    "AWS_ENDPOINT_URL_STS",
+];
+
+/// Refuses an endpoint override that would send keys in cleartext across a
+/// network: each of [`ENDPOINT_VARIABLES`] that is set must be https, or
+/// plain http to a loopback host (the fakes). The SDK would follow it as it
+/// is, and CreateAccessKey's answer holds the new secret access key.
+pub fn check_endpoint_overrides() -> Result<()> {
+    for variable in ENDPOINT_VARIABLES {
+        match std::env::var(variable) {
+            Ok(value) if !value.trim().is_empty() => {
+                http::require_https(&value, variable, &Location::Environment)?;
+            }
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::invalid(
+                    variable,
+                    Location::Environment,
+                    "not valid text",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// IAM and STS for one run.
 pub struct Aws {
@@ -195,6 +247,7 @@ impl Aws {
     /// Builds the clients for `admin` in `region` (assuming the role first,
     /// for an AssumeRole source).
     pub fn connect(admin: &Admin, region: &str, deadline: Deadline) -> Result<Self> {
+        check_endpoint_overrides()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

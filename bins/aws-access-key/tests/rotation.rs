@@ -597,6 +597,43 @@ fn service_specific_endpoint_variables_take_precedence() {
     assert_eq!(w.key_ids(), [w.stored_id()]);
 }
 
+#[test]
+fn trace_logging_with_log_sensitive_bodies_does_not_print_the_new_secret() {
+    let w = world();
+    // run_with scans every output for the new key's secret once it exists.
+    let out = w.run_with(
+        "admin-record.json",
+        &[],
+        &[
+            ("KEEPER_ROTATOR_LOG", "trace"),
+            ("LOG_SENSITIVE_BODIES", "true"),
+        ],
+    );
+    out.assert_exit(0).assert_clean();
+    w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_plain_http_endpoint_override_to_a_remote_host_exits_2_naming_the_variable() {
+    for variable in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_IAM",
+        "AWS_ENDPOINT_URL_STS",
+    ] {
+        let w = world();
+        let out = w.run_with(
+            "admin-record.json",
+            &[],
+            &[(variable, "http://iam.example.com/")],
+        );
+        out.assert_exit(2)
+            .assert_clean()
+            .assert_stderr_has(&format!("'{variable}' in the environment is invalid"))
+            .assert_stderr_has("uses plain http; use https");
+        assert!(w.aws.calls().is_empty(), "{variable}: {}", out.output());
+    }
+}
+
 // --- hostile services: late, lost, repeated and overlapping -----------------------
 
 /// One request may take 1 s before it counts as unanswered.

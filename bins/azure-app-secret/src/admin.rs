@@ -26,53 +26,13 @@ pub struct Admin {
     pub from: String,
 }
 
+/// Finds the admin application's credentials (see the module
+/// documentation). `vault` is used only for source 3.
 pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
-    let attached: Vec<&Record> = input
-        .records
-        .others()
-        .filter(|r| r.has("application_client_id"))
-        .collect();
-    match attached.as_slice() {
-        [] => {}
-        [record] => {
-            return Ok(Admin {
-                client_id: record.require_text("application_client_id")?,
-                secret: record.require_secret("client_secret")?,
-                tenant: record.require_text("tenant_id")?,
-                record_uid: record.uid().to_owned(),
-                secret_label: "client_secret",
-                from: record.location().to_string(),
-            });
-        }
-        several => {
-            return Err(Error::Config(format!(
-                "several attached records hold application_client_id: {}; attach only the admin \
-                 application's record",
-                several
-                    .iter()
-                    .map(|r| r.location().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+    if let Some(admin) = from_input(input)? {
+        return Ok(admin);
     }
     let provider = input.provider_record_uid.as_deref();
-    let mut configs: Vec<&Record> = input
-        .records
-        .others()
-        .filter(|r| r.has("clientId"))
-        .collect();
-    configs.sort_by_key(|r| Some(r.uid()) != provider);
-    if let Some(record) = configs.first() {
-        return Ok(Admin {
-            client_id: record.require_text("clientId")?,
-            secret: record.require_secret("clientSecret")?,
-            tenant: record.require_text("tenantId")?,
-            record_uid: record.uid().to_owned(),
-            secret_label: "clientSecret",
-            from: format!("the PAM configuration {}", record.location()),
-        });
-    }
     let Some(uid) = provider else {
         return Err(no_admin());
     };
@@ -94,6 +54,58 @@ pub fn resolve(input: &GatewayInput, vault: &mut Vault) -> Result<Admin> {
         secret_label: "clientSecret",
         from: format!("the PAM configuration {} in the vault", record.location()),
     })
+}
+
+/// Sources 1 and 2, from the Gateway's input alone (a pure function of it);
+/// `None` when neither applies.
+pub fn from_input(input: &GatewayInput) -> Result<Option<Admin>> {
+    let attached: Vec<&Record> = input
+        .records
+        .others()
+        .filter(|r| r.has("application_client_id"))
+        .collect();
+    match attached.as_slice() {
+        [] => {}
+        [record] => {
+            return Ok(Some(Admin {
+                client_id: record.require_text("application_client_id")?,
+                secret: record.require_secret("client_secret")?,
+                tenant: record.require_text("tenant_id")?,
+                record_uid: record.uid().to_owned(),
+                secret_label: "client_secret",
+                from: record.location().to_string(),
+            }));
+        }
+        several => {
+            return Err(Error::Config(format!(
+                "several attached records hold application_client_id: {}; attach only the admin \
+                 application's record",
+                several
+                    .iter()
+                    .map(|r| r.location().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let provider = input.provider_record_uid.as_deref();
+    let mut configs: Vec<&Record> = input
+        .records
+        .others()
+        .filter(|r| r.has("clientId"))
+        .collect();
+    configs.sort_by_key(|r| Some(r.uid()) != provider);
+    if let Some(record) = configs.first() {
+        return Ok(Some(Admin {
+            client_id: record.require_text("clientId")?,
+            secret: record.require_secret("clientSecret")?,
+            tenant: record.require_text("tenantId")?,
+            record_uid: record.uid().to_owned(),
+            secret_label: "clientSecret",
+            from: format!("the PAM configuration {}", record.location()),
+        }));
+    }
+    Ok(None)
 }
 
 fn no_admin() -> Error {

@@ -35,7 +35,7 @@ pub fn endpoints(cloud: Option<&str>, location: &Location) -> Result<(Url, Url)>
     let pick = |var: &str, default: &str| -> Result<Url> {
         let text = std::env::var(var).ok().filter(|v| !v.trim().is_empty());
         let text = text.as_deref().unwrap_or(default);
-        http::require_https(text, var, &Location::Params)
+        http::require_https(text, var, &Location::Environment)
     };
     Ok((
         pick("AZURE_AUTHORITY_HOST", authority)?,
@@ -136,16 +136,7 @@ impl Graph {
                 })?;
             return Ok(Ok(Secret::new(token)));
         }
-        let error = body.get("error").and_then(Value::as_str).unwrap_or("error");
-        let description = body
-            .get("error_description")
-            .and_then(Value::as_str)
-            .map(|d| d.lines().next().unwrap_or(d).to_owned())
-            .unwrap_or_else(|| response.snippet());
-        Ok(Err(Refusal(format!(
-            "HTTP {} {error}: {description}",
-            response.status.as_u16()
-        ))))
+        Ok(Err(Refusal(token_error(&response, &body))))
     }
 
     fn authorized(&self, method: Method, path: &str, token: &Secret) -> Result<Request> {
@@ -197,26 +188,17 @@ impl Graph {
             .json_body(Zeroizing::new(
                 serde_json::to_vec(&body).unwrap_or_default(),
             ));
-        let response = self.send(&request, Replay::Unsafe)?;
+        // A 5xx or 3xx does not say whether the secret was added: NoAnswer,
+        // which the caller settles by looking for this run's display name.
+        let response =
+            common::cli::block_on(self.client.send_change(&request, |s| s.is_success()))??;
         if !response.status.is_success() && response.earlier_attempt_maybe_applied {
-            // Sent again after a 503, which can follow a secret Graph did
-            // add: this refusal is only the last attempt's.
+            // A refusal after an attempt that may have been applied is only
+            // the last attempt's.
             return Err(Error::NoAnswer {
                 target: request.target(),
                 detail: format!(
-                    "an earlier attempt was answered HTTP 503, which does not show whether the \
-                     secret was added, and the last one {}",
-                    graph_error(&request, &response)
-                ),
-            });
-        }
-        if response.status.is_server_error() || response.status.is_redirection() {
-            // A gateway or proxy error can follow a secret Graph did add.
-            return Err(Error::NoAnswer {
-                target: request.target(),
-                detail: format!(
-                    "the answer was HTTP {} ({}), which does not show whether the secret was added",
-                    response.status.as_u16(),
+                    "an earlier attempt may have been applied, and the last one {}",
                     graph_error(&request, &response)
                 ),
             });
@@ -339,21 +321,39 @@ fn parse_app(request: &Request, response: &Response) -> Result<App> {
     })
 }
 
-/// A Graph error as one line: status, code, message.
+/// The identity platform's refusal as one line: status, `error` and the
+/// first line of `error_description`, each through [`http::shown`]; any
+/// other body by its size only.
+fn token_error(response: &Response, body: &Value) -> String {
+    let status = response.status.as_u16();
+    let error = body.get("error").and_then(Value::as_str);
+    let description = body
+        .get("error_description")
+        .and_then(Value::as_str)
+        .map(|d| d.lines().next().unwrap_or(d));
+    match (error, description) {
+        (Some(error), Some(description)) => format!(
+            "HTTP {status} {}: {}",
+            http::shown(error),
+            http::shown(description)
+        ),
+        (Some(error), None) => format!("HTTP {status} {}", http::shown(error)),
+        _ => format!("HTTP {status}: {}", http::unshown(&response.body)),
+    }
+}
+
+/// A Graph error as one line: status, `error.code` and `error.message`, each
+/// through [`http::shown`]; any other body by its size only.
 pub fn graph_error(request: &Request, response: &Response) -> Error {
     let body: Value = response.json().unwrap_or(Value::Null);
     let code = body.pointer("/error/code").and_then(Value::as_str);
     let message = body.pointer("/error/message").and_then(Value::as_str);
     let snippet = match (code, message) {
-        (Some(code), Some(message)) => format!(": {code}: {message}"),
-        _ => {
-            let s = response.snippet();
-            if s.is_empty() {
-                String::new()
-            } else {
-                format!(": {s}")
-            }
+        (Some(code), Some(message)) => {
+            format!(": {}: {}", http::shown(code), http::shown(message))
         }
+        (Some(code), None) => format!(": {}", http::shown(code)),
+        _ => format!(": {}", http::unshown(&response.body)),
     };
     Error::Status {
         target: request.target(),

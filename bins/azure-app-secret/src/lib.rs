@@ -267,7 +267,7 @@ fn admin_token(graph: &Graph, admin: &Admin) -> Result<Secret> {
 /// last. The ones kept are the record's (what consumers use during the
 /// overlap), then the newest: a newer secret the record never held (a
 /// crashed run's, someone else's) must not take the record's place.
-fn to_retire(app: &App, keep: usize, stored: Option<&str>) -> Vec<String> {
+pub fn to_retire(app: &App, keep: usize, stored: Option<&str>) -> Vec<String> {
     let mut old = app.credentials.clone();
     // The record's first, then newest first.
     old.sort_by(|a, b| {

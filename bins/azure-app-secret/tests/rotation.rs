@@ -289,6 +289,52 @@ fn a_failed_removal_exits_3_naming_the_key() {
 }
 
 #[test]
+fn settings_in_the_user_record_are_not_secrets_and_exit_3_names_every_old_secret() {
+    let w = world();
+    w.vault
+        .set_custom_field(USER_UID, "keep_previous_secrets", "0");
+    w.vault
+        .set_custom_field(USER_UID, "secret_expiry_days", "365");
+    w.azure.fault("removePassword", AzureFault::forbidden(), 5);
+    let out = w.run("user-record-settings.json", &[]);
+    out.assert_exit(3)
+        .assert_clean()
+        .assert_stderr_has("revoking old client secret old-key-2025 failed")
+        .assert_stderr_has("Still valid: old-key-2025, old-key-2026");
+    let new = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
+    out.assert_stderr_has(&format!("The new client secret {new} is stored"));
+    assert!(!out.stderr.contains("[redacted]"), "{}", out.output());
+}
+
+#[test]
+fn a_503_to_add_password_is_not_resent_and_a_secret_it_may_have_made_is_named_by_its_tag() {
+    let w = world();
+    let unavailable = AzureFault {
+        status: 503,
+        code: "ServiceUnavailable".into(),
+        message: "The service is temporarily unavailable.".into(),
+        retry_after: Some(1),
+    };
+    w.azure.fault("addPassword", unavailable, 1);
+    let out = w.run("admin-record.json", &[]);
+    // Nothing appeared under this run's tag in the paced listings, but Graph
+    // reads lag: the run cannot say nothing changed, and names what to look
+    // for.
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("HTTP 503")
+        .assert_stderr_has("named 'keeper-rotated AzureUserUid0000000001 ");
+    let adds = w
+        .azure
+        .calls()
+        .iter()
+        .filter(|c| c.action == "addPassword")
+        .count();
+    assert_eq!(adds, 1, "an addPassword must not be resent");
+    assert_eq!(w.key_ids(TARGET_APP), ["old-key-2025", "old-key-2026"]);
+}
+
+#[test]
 fn throttling_is_waited_out_with_retry_after() {
     let w = world();
     w.azure.fault("get", AzureFault::throttled(1), 1);
@@ -526,11 +572,13 @@ fn a_failed_token_for_the_swap_in_a_self_rotation_keeps_the_old_secret_and_exits
 fn an_add_password_applied_behind_a_503_leaves_no_secret_nobody_knows() {
     let w = world();
     // Graph adds the secret, the gateway in front of it answers 503: the
-    // request is sent again and a second secret with this run's tag is made.
+    // change is never resent; the secret is found by this run's tag and
+    // removed, and nothing changed.
     w.azure
         .fault_after_apply("addPassword", AzureFault::unavailable(), 1);
     let out = w.run("admin-record.json", &[]);
     let kept = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
+    assert_eq!(kept, "old-key-2026");
     let tags: Vec<String> = w
         .azure
         .secrets(TARGET_APP)
@@ -539,11 +587,14 @@ fn an_add_password_applied_behind_a_503_leaves_no_secret_nobody_knows() {
         .collect();
     assert_eq!(
         w.key_ids(TARGET_APP),
-        [kept],
+        ["old-key-2025", "old-key-2026"],
         "a live secret nobody knows: {tags:?}\n{}",
         out.output()
     );
-    out.assert_exit(0).assert_clean();
+    assert_eq!(w.azure.proxy().count("addPassword"), 1, "never resent");
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("were revoked; nothing was changed");
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
             [] => Err(Error::Config(format!(
                 "no attached record is titled '{title}', the okta_record_title of {}; attached: {}",
                 user.location(),
-                common::records::describe(records.others())
+                common::records::describe(records.attached())
             ))),
             several => Err(several_error(&format!("titled '{title}'"), several)),
         };
@@ -53,7 +53,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
         several => return Err(several_error(&format!("titled '{DEFAULT_TITLE}'"), several)),
     }
     let orgs: Vec<&Record> = records
-        .others()
+        .attached()
         .filter(|r| {
             r.text("url")
                 .ok()
@@ -67,7 +67,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
             "no Okta API record found: attach a record titled '{DEFAULT_TITLE}' with the org URL \
              in url and the API token in password, or name it in the user record's custom field \
              okta_record_title; attached: {}",
-            common::records::describe(records.others())
+            common::records::describe(records.attached())
         ))),
         several => Err(several_error("holding an Okta org url", several)),
     }

@@ -133,6 +133,12 @@ impl Org {
     fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
         cli::block_on(self.client.send(request, replay))?
     }
+
+    /// Sends the change; any 2xx means it was made (see
+    /// [`http::Client::send_change`] for what other answers mean).
+    fn send_change(&self, request: &Request) -> Result<Response> {
+        cli::block_on(self.client.send_change(request, |s| s.is_success()))?
+    }
 }
 
 /// Percent-encodes everything but unreserved characters: a login with `@`,
@@ -149,6 +155,84 @@ fn encode_segment(text: &str) -> String {
         .collect()
 }
 
+/// Everything the change needs from the Gateway's input, checked before any
+/// request: a pure function of the input.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    pub login: &'a str,
+    pub new_password: &'a Secret,
+    /// `None` for an admin reset.
+    pub old_password: Option<&'a Secret>,
+    pub api_record: &'a common::records::Record,
+    pub url: Url,
+    pub token: Secret,
+    /// `SSWS` or `Bearer`.
+    pub scheme: &'static str,
+    pub admin_reset: bool,
+    pub strict: bool,
+}
+
+impl<'a> Setup<'a> {
+    pub fn from_input(input: &'a common::gateway::GatewayInput) -> Result<Self> {
+        let login = input.require_user()?;
+        let new_password = input.require_new_password()?;
+        input.require_user_record_uid()?;
+        let api = config::find_api_record(&input.records)?;
+        let location = api.location();
+        let url = http::require_https(&api.require_text("url")?, "url", &location)?;
+        let token = api.require_secret("password").map_err(|_| Error::Missing {
+            name: "password".into(),
+            location: location.clone(),
+            hint: "; it holds the Okta API token".into(),
+        })?;
+        let scheme = match api.text("auth_scheme")?.map(|s| s.to_ascii_lowercase()) {
+            None => "SSWS",
+            Some(s) if s == "ssws" => "SSWS",
+            Some(s) if s == "bearer" => "Bearer",
+            Some(other) => {
+                return Err(Error::invalid(
+                    "auth_scheme",
+                    location,
+                    format!("'{other}' is not SSWS or Bearer"),
+                ));
+            }
+        };
+        let user_record = input.records.user();
+        let flag = |name: &str| -> Result<bool> {
+            Ok(match user_record {
+                Some(record) => record.flag(name)?.unwrap_or(false),
+                None => false,
+            })
+        };
+        let admin_reset = flag("okta_admin_reset")?;
+        let strict = !admin_reset && flag("okta_strict")?;
+        let old_password = if admin_reset {
+            None
+        } else {
+            Some(input.old_password.as_ref().ok_or_else(|| {
+                Error::Missing {
+                    name: "oldPassword".into(),
+                    location: Location::Params,
+                    hint: "; change_password needs the current password. To set the password \
+                       without it, set the user record's custom field okta_admin_reset to true"
+                        .into(),
+                }
+            })?)
+        };
+        Ok(Self {
+            login,
+            new_password,
+            old_password,
+            api_record: api,
+            url,
+            token,
+            scheme,
+            admin_reset,
+            strict,
+        })
+    }
+}
+
 /// What planning found: the user, and how its password will be changed.
 #[derive(Debug)]
 pub struct Planned<'r> {
@@ -162,53 +246,22 @@ pub struct Planned<'r> {
 
 /// Reads the input and looks the user up (a read). Changes nothing.
 fn plan(run: &Run) -> Result<Planned<'_>> {
-    let input = &run.input;
-    let login = input.require_user()?;
-    input.require_new_password()?;
-    input.require_user_record_uid()?;
-    let api = config::find_api_record(&input.records)?;
-    let location = api.location();
-    let url = http::require_https(&api.require_text("url")?, "url", &location)?;
-    let token = api.require_secret("password").map_err(|_| Error::Missing {
-        name: "password".into(),
-        location: location.clone(),
-        hint: "; it holds the Okta API token".into(),
-    })?;
-    let scheme = match api.text("auth_scheme")?.map(|s| s.to_ascii_lowercase()) {
-        None => "SSWS",
-        Some(s) if s == "ssws" => "SSWS",
-        Some(s) if s == "bearer" => "Bearer",
-        Some(other) => {
-            return Err(Error::invalid(
-                "auth_scheme",
-                location,
-                format!("'{other}' is not SSWS or Bearer"),
-            ));
-        }
-    };
-    let user_record = input.records.user();
-    let flag = |name: &str| -> Result<bool> {
-        Ok(match user_record {
-            Some(record) => record.flag(name)?.unwrap_or(false),
-            None => false,
-        })
-    };
-    let path = if flag("okta_admin_reset")? {
+    let Setup {
+        login,
+        api_record,
+        url,
+        token,
+        scheme,
+        admin_reset,
+        strict,
+        ..
+    } = Setup::from_input(&run.input)?;
+    let location = api_record.location();
+    let path = if admin_reset {
         Path::AdminReset
     } else {
-        Path::ChangePassword {
-            strict: flag("okta_strict")?,
-        }
+        Path::ChangePassword { strict }
     };
-    if let Path::ChangePassword { .. } = path {
-        input.old_password.as_ref().ok_or_else(|| Error::Missing {
-            name: "oldPassword".into(),
-            location: Location::Params,
-            hint: "; change_password needs the current password. To set the password without it, \
-                   set the user record's custom field okta_admin_reset to true"
-                .into(),
-        })?;
-    }
     tracing::info!("Okta API record: {location}");
 
     let org = Org {
@@ -310,7 +363,7 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
     common::records::wipe_json(&mut body);
     let change = org.request(Method::POST, url)?.json_body(bytes);
     let target = change.target();
-    let response = org.send(&change, Replay::Unsafe).map_err(|error| match error {
+    let response = org.send_change(&change).map_err(|error| match error {
         Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
             "{target}: the request was sent but {detail}, so the Okta password of '{login}' may or \
              may not have changed. It was not sent again (once changed, the old password no longer \
@@ -329,43 +382,34 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
     Err(refused(&org, &target, &response, "changing the password"))
 }
 
-/// An Okta error answer as one clear message: code, summary and causes.
+/// An Okta error answer as one clear message: code, summary and causes,
+/// each through [`http::shown`]. Nothing else of the body is shown: Okta
+/// echoes input in its summaries, and a body that is not Okta's error object
+/// (a proxy's page, say) is described by its size only.
 fn okta_error(response: &Response) -> String {
-    let Ok(body) = response.json::<Value>() else {
-        let snippet = response.snippet();
-        return format!(
-            "HTTP {}{}",
-            response.status.as_u16(),
-            if snippet.is_empty() {
-                String::new()
-            } else {
-                format!(": {snippet}")
-            }
-        );
+    let status = response.status.as_u16();
+    let Ok(Value::Object(body)) = response.json::<Value>() else {
+        return format!("HTTP {status}: {}", http::unshown(&response.body));
     };
-    let code = body
-        .get("errorCode")
-        .and_then(Value::as_str)
-        .unwrap_or("no error code");
-    let summary = body
-        .get("errorSummary")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let causes: Vec<&str> = body
+    let field = |v: Option<&Value>| v.and_then(Value::as_str).map(http::shown);
+    let code = field(body.get("errorCode")).unwrap_or_else(|| "no error code".into());
+    let summary = field(body.get("errorSummary")).unwrap_or_default();
+    let causes: Vec<String> = body
         .get("errorCauses")
         .and_then(Value::as_array)
         .map(|c| {
             c.iter()
-                .filter_map(|c| c.get("errorSummary").and_then(Value::as_str))
+                .take(5)
+                .filter_map(|c| field(c.get("errorSummary")))
                 .collect()
         })
         .unwrap_or_default();
-    let mut text = format!("HTTP {} {code} {summary}", response.status.as_u16());
+    let mut text = format!("HTTP {status} {code} {summary}");
     if !causes.is_empty() {
         text.push_str(": ");
         text.push_str(&causes.join("; "));
     }
-    common::secret::redact(&text)
+    text
 }
 
 fn refused(org: &Org, target: &str, response: &Response, doing: &str) -> Error {

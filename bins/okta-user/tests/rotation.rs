@@ -211,6 +211,16 @@ fn okta_record_title_picks_the_api_record() {
 }
 
 #[test]
+fn the_pam_configuration_record_is_never_taken_for_the_api_record() {
+    let okta = okta();
+    rotate("provider-titled-like-the-api-record.json", &okta)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("no Okta API record found");
+    assert!(okta.requests().is_empty());
+}
+
+#[test]
 fn suspended_and_deprovisioned_users_exit_2_naming_the_status() {
     for status in ["SUSPENDED", "DEPROVISIONED", "LOCKED_OUT"] {
         let okta = FakeOkta::start(TOKEN).with_user(LOGIN, status, OLD);
@@ -294,4 +304,17 @@ fn dry_run_looks_the_user_up_and_changes_nothing() {
         .assert_stdout_has("dry run: Okta user 'alice@example.com' (00u00000000000000001) is ACTIVE; would change the password with change_password");
     assert_eq!(changes(&okta), 0);
     assert_eq!(okta.password_of(LOGIN).as_deref(), Some(OLD));
+}
+
+#[test]
+fn a_server_error_after_sending_the_change_exits_4_and_does_not_resend() {
+    let okta = okta();
+    okta.fault("change_password", OktaFault::ServerError, 1);
+    let out = rotate("default.json", &okta);
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("HTTP 500 (errorCode: E0000009; errorSummary: Internal Server Error)")
+        .assert_stderr_has("may or may not have changed")
+        .assert_stderr_has("It was not sent again");
+    assert_eq!(changes(&okta), 1);
 }

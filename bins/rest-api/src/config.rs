@@ -142,7 +142,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
                     "no attached record is titled '{title}', the api_record_title of {}; \
                      attached: {}",
                     user.location(),
-                    common::records::describe(records.others())
+                    common::records::describe(records.attached())
                 ))),
                 several => Err(several_error(&format!("titled '{title}'"), several)),
             };
@@ -169,7 +169,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
              token in password, or name it in the user record's custom field api_record_title; \
              attached: {}",
             DEFAULT_TITLES[0],
-            common::records::describe(records.others())
+            common::records::describe(records.attached())
         ))),
         several => Err(several_error("holding both url and password", several)),
     }

@@ -7,7 +7,6 @@
 use common::cli;
 use common::driver::{Rotator, Run};
 use common::error::{Error, Result};
-use common::http::Replay;
 
 pub mod config;
 pub mod template;
@@ -73,13 +72,13 @@ impl Rotator for RestApi {
         )
     }
 
-    /// Sends the password change and judges the answer.
+    /// Sends the password change (once) and judges the answer.
     fn apply(plan: Plan<'_>, run: &Run) -> Result<String> {
         let target = plan.target();
         let client = run.http()?;
         let request = plan.request()?;
         tracing::info!("changing the password of '{}' with {target}", plan.user);
-        let response = cli::block_on(client.send(&request, Replay::Unsafe))?
+        let response = cli::block_on(client.send_change(&request, |s| plan.success.accepts(s)))?
             .map_err(|error| explain(error, &plan))?;
         if plan.success.accepts(response.status) {
             return Ok(format!(
@@ -88,22 +87,8 @@ impl Rotator for RestApi {
                 response.status.as_u16()
             ));
         }
-        let snippet = response.snippet();
+        let fields = response.error_fields();
         let status = response.status.as_u16();
-        if !response.status.is_client_error() {
-            // A 5xx (a proxy's 502/503/504 included), a redirect, or a 2xx
-            // the record does not list: none of them shows the change was
-            // refused.
-            return Err(Error::NeedsAttention(format!(
-                "{target} answered HTTP {status}{}{}, which does not show whether the password \
-                 of '{}' changed. It was not sent again. The record still holds the old \
-                 password: if it still works, nothing changed and the rotation can be run again; \
-                 if not, reset the password through the service and store it in the record",
-                if snippet.is_empty() { "" } else { ": " },
-                snippet,
-                plan.user
-            )));
-        }
         let advice = match status {
             401 | 403 => format!(
                 "; check the API token (password) in {}",
@@ -115,11 +100,7 @@ impl Rotator for RestApi {
         Err(Error::Status {
             target,
             status,
-            snippet: format!(
-                "{}{}; the password was not changed{advice}",
-                if snippet.is_empty() { "" } else { ": " },
-                snippet
-            ),
+            snippet: format!(": {fields}; the password was not changed{advice}"),
         })
     }
 }

@@ -68,7 +68,7 @@ fn records_that_are_not_base64_exit_2() {
 fn records_that_are_not_an_array_exit_2() {
     assert_bad_input(
         &run_input("records-not-an-array.json"),
-        "'records' is not a JSON array of objects",
+        "'records' is an object, expected a JSON array of objects",
     );
 }
 
@@ -136,4 +136,53 @@ fn an_unreadable_input_file_exits_2() {
         .arg("/nonexistent/input.b64")
         .run();
     assert_bad_input(&out, "cannot open --input /nonexistent/input.b64");
+}
+
+/// The default scenario with the API record's `token` field holding `count`
+/// distinct values of `width` characters: a line of about 1.9 MB.
+fn many_values(count: usize, width: usize, fake: &FakeRest) -> Scenario {
+    let values: Vec<serde_json::Value> = (0..count)
+        .map(|n| serde_json::json!(format!("{n:0width$x}")))
+        .collect();
+    Scenario::load("scenarios/rest-api/default.json")
+        .var("API_URL", fake.url("/v1/password"))
+        .record_field("ApiRecordUid0000000001", "token", serde_json::json!(values))
+}
+
+#[test]
+fn a_record_with_120000_secret_values_exits_2_well_within_a_second_of_work() {
+    let fake = FakeRest::start("api-token-0001-x7").with_account("alice@example.com", "x");
+    let scenario = many_values(120_000, 6, &fake);
+    let line = scenario.encode();
+    assert!(
+        line.len() > 1_800_000 && line.len() < 2_000_000,
+        "{}",
+        line.len()
+    );
+    let out = Run::new(BIN).stdin(line + "\n").run();
+    assert_bad_input(&out, "too many secret values");
+    // Bounded, not timed to the millisecond: a debug build on a shared
+    // machine; the quadratic version took 90 s.
+    assert!(out.elapsed < Duration::from_secs(5), "{}", out.output());
+    assert!(fake.received().is_empty());
+}
+
+#[test]
+fn a_record_with_120000_short_values_is_read_in_bounded_time() {
+    let fake = FakeRest::start("api-token-0001-x7").with_account("alice@example.com", "x");
+    let scenario = many_values(120_000, 5, &fake);
+    let out = Run::new(BIN).scenario(&scenario).run();
+    // Values under 6 characters are not secrets to redact: nothing to cap.
+    out.assert_exit(0).assert_clean();
+    assert!(out.elapsed < Duration::from_secs(5), "{}", out.output());
+}
+
+#[test]
+fn records_that_are_a_bare_string_exit_2_naming_the_type_not_the_value() {
+    let out = run_input("records-a-string.json");
+    assert_bad_input(
+        &out,
+        "'records' is a string, expected a JSON array of objects",
+    );
+    assert!(!out.stderr.contains("bare-string"), "{}", out.output());
 }

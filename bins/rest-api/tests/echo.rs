@@ -1,0 +1,82 @@
+//! Issue 10, item 1: a server that echoes the new password, in any encoding
+//! servers use, never gets it printed. Random passwords (property tests)
+//! through the real binary; the harness scans every output for every form.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken fixture"
+)]
+
+use harness::encodings::{arb_secret, echo_body};
+use harness::{FakeRest, Reply, Run, Scenario};
+use proptest::prelude::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rotate-rest-api");
+const TOKEN: &str = "api-token-0001-x7";
+const ACCOUNT: &str = "alice@example.com";
+
+fn scenario(fake: &FakeRest, new_password: &str) -> Scenario {
+    Scenario::load("scenarios/rest-api/default.json")
+        .var("API_URL", fake.url("/v1/password"))
+        .param("newPassword", serde_json::json!(new_password))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_400_echoing_the_new_password_in_every_encoding_shows_none_of_them(password in arb_secret()) {
+        let fake = FakeRest::start(TOKEN).with_account(ACCOUNT, "old");
+        fake.then_reply(Reply::status(400).body(echo_body(&password, Some(ACCOUNT))));
+        let out = Run::new(BIN).scenario(&scenario(&fake, &password)).run();
+        out.assert_exit(1).assert_clean();
+        // The request itself carried the password intact.
+        let sent = fake.received()[0].json();
+        prop_assert_eq!(sent["newPassword"].as_str(), Some(password.as_str()));
+    }
+}
+
+#[test]
+fn a_body_that_is_not_an_error_object_is_never_shown() {
+    let fake = FakeRest::start(TOKEN).with_account(ACCOUNT, "old");
+    fake.then_reply(
+        Reply::status(400)
+            .body("<html><body>Bad request: session=unregistered-session-value-1</body></html>"),
+    );
+    let out = Run::new(BIN)
+        .scenario(&scenario(&fake, "New-Passw0rd-9d2e"))
+        .run();
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("answered HTTP 400: a body of 75 bytes (not shown)");
+    assert!(!out.stderr.contains("session"), "{}", out.output());
+}
+
+#[test]
+fn known_error_fields_are_shown_each_on_one_line_and_capped() {
+    let fake = FakeRest::start(TOKEN).with_account(ACCOUNT, "old");
+    let long = "x".repeat(1000);
+    fake.then_reply(
+        Reply::status(422).body(
+            serde_json::json!({
+                "error": "weak_password",
+                "message": format!("too short\nforged: line {long}"),
+                "internal": "never-shown-field-value"
+            })
+            .to_string(),
+        ),
+    );
+    let out = Run::new(BIN)
+        .scenario(&scenario(&fake, "New-Passw0rd-9d2e"))
+        .run();
+    out.assert_exit(1).assert_clean().assert_stderr_has(
+        "answered HTTP 422: error: weak_password; message: too short forged: line xxx",
+    );
+    assert!(
+        out.stderr.lines().all(|l| !l.starts_with("forged")),
+        "{}",
+        out.output()
+    );
+    assert!(!out.stderr.contains(&"x".repeat(300)), "{}", out.output());
+    assert!(!out.stderr.contains("never-shown"), "{}", out.output());
+}

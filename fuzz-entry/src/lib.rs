@@ -1,0 +1,384 @@
+//! The fuzzed input path of keeper-rotators, as one function of bytes:
+//! [`run`].
+//!
+//! Everything a binary does with the Gateway's input before its first
+//! request is a pure function of that input: decoding the base64 line and
+//! the params, reading the records (and registering their secrets with the
+//! redactor), and each binary's planning and selection (the REST plan and
+//! its request, Okta's API record and path, the AWS and Azure admin sources
+//! from the input, AWS's key plan, Azure's endpoints and retire selection).
+//! [`run`] drives all of it and checks what must hold for any input:
+//!
+//! - no panic and no hang (the fuzzer reports both);
+//! - every rejection is exit 2, whose message stays one line when printed;
+//! - what is accepted is sound: the API record is never the user record or
+//!   a PAM record, urls are https or loopback, the request builds and its
+//!   body is JSON, AWS never deletes the record's key to make room and
+//!   retires it last, Azure keeps the newest secrets;
+//! - every secret value the input registers is redacted, and the bytes read
+//!   as a server's error body give one bounded line.
+//!
+//! The same function serves `fuzz/` (cargo-fuzz, libFuzzer, nightly) and the
+//! bounded pass in this crate's tests, which CI runs in seconds.
+//!
+//! Two readings of the bytes are tried: as the Gateway's line itself, and as
+//! readable JSON (params with `records` as an array, which is base64-encoded
+//! here as the Gateway would), so mutations reach the planning code instead
+//! of dying in base64.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::deadline::Deadline;
+use common::error::{Error, Exit};
+use common::gateway::GatewayInput;
+use common::http::{self, Response};
+use common::log;
+use common::records::{Record, names_a_secret};
+use common::secret::{self, REDACTED};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// Runs every reading of `data` through the input path and checks the
+/// invariants (see the crate documentation). Panics when one breaks.
+pub fn run(data: &[u8]) {
+    check_line(data);
+    if let Some(line) = structured_line(data) {
+        check_line(&line);
+    }
+    check_body(data);
+    secret::forget_all();
+}
+
+/// `data` read as readable JSON: a params object whose `records` is an
+/// array, encoded as the Gateway encodes it.
+pub fn structured_line(data: &[u8]) -> Option<Vec<u8>> {
+    let Ok(Value::Object(mut params)) = serde_json::from_slice::<Value>(data) else {
+        return None;
+    };
+    if let Some(records) = params.get("records").filter(|r| r.is_array()) {
+        let encoded = STANDARD.encode(records.to_string());
+        params.insert("records".into(), Value::String(encoded));
+    }
+    Some(
+        STANDARD
+            .encode(Value::Object(params).to_string())
+            .into_bytes(),
+    )
+}
+
+fn check_line(line: &[u8]) {
+    let deadline = Deadline::after(Duration::from_secs(10));
+    match GatewayInput::decode_within(line, &deadline) {
+        Ok(input) => check_input(&input),
+        Err(error) => rejected(&error, "the Gateway's line"),
+    }
+}
+
+/// A rejection must be exit 2 and print as one line.
+fn rejected(error: &Error, stage: &str) {
+    assert_eq!(
+        error.exit(),
+        Exit::BadInput,
+        "{stage} was rejected with exit {} instead of 2",
+        error.exit().code()
+    );
+    let printed = log::safe_line(&error.to_string());
+    assert!(
+        !printed.contains(['\n', '\r']),
+        "{stage}: the rejection prints on more than one line"
+    );
+}
+
+fn check_input(input: &GatewayInput) {
+    check_redaction(input);
+    check_rest(input);
+    check_okta(input);
+    check_aws(input);
+    check_azure(input);
+}
+
+/// Uids the API and admin records may never have.
+fn forbidden_uids(input: &GatewayInput) -> Vec<&str> {
+    let mut uids = Vec::new();
+    if let Some(user) = input.records.user() {
+        uids.push(user.uid());
+    }
+    uids.extend(input.provider_record_uid.as_deref());
+    uids.extend(input.resource_record_uid.as_deref());
+    uids.retain(|uid| !uid.trim().is_empty());
+    uids
+}
+
+fn assert_usable_url(url: &reqwest::Url, what: &str) {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    };
+    assert!(
+        url.scheme() == "https" || (url.scheme() == "http" && loopback),
+        "{what}: a url that is neither https nor loopback was accepted"
+    );
+}
+
+fn check_rest(input: &GatewayInput) {
+    use rotate_rest_api::config::Plan;
+    match Plan::from_input(input) {
+        Err(error) => rejected(&error, "rotate-rest-api's plan"),
+        Ok(plan) => {
+            let uid = plan.api_record.uid();
+            assert!(
+                !forbidden_uids(input).contains(&uid),
+                "rotate-rest-api took the user or a PAM record for the API record"
+            );
+            assert_usable_url(&plan.url, "rotate-rest-api");
+            let values = rotate_rest_api::template::Values {
+                user: plan.user,
+                new_password: plan.new_password.expose(),
+                old_password: plan.old_password.map(secret::Secret::expose),
+                user_record_uid: plan.user_record_uid,
+            };
+            let body = plan.template.render(&values);
+            assert!(
+                serde_json::from_slice::<Value>(&body).is_ok(),
+                "rotate-rest-api's body is not JSON"
+            );
+            if let Err(error) = plan.request() {
+                panic!(
+                    "rotate-rest-api: a plan that was accepted cannot build its request (exit {})",
+                    error.exit().code()
+                );
+            }
+        }
+    }
+}
+
+fn check_okta(input: &GatewayInput) {
+    match rotate_okta_user::Setup::from_input(input) {
+        Err(error) => rejected(&error, "rotate-okta-user's setup"),
+        Ok(setup) => {
+            assert!(
+                !forbidden_uids(input).contains(&setup.api_record.uid()),
+                "rotate-okta-user took the user or a PAM record for the API record"
+            );
+            assert_usable_url(&setup.url, "rotate-okta-user");
+            assert_eq!(setup.old_password.is_none(), setup.admin_reset);
+        }
+    }
+}
+
+fn check_aws(input: &GatewayInput) {
+    use rotate_aws_access_key::admin;
+    use rotate_aws_access_key::plan::{self, Key};
+    match admin::from_input(input) {
+        Err(error) => rejected(&error, "rotate-aws-access-key's admin source"),
+        Ok(Some(source)) => {
+            if let Some(user) = input.records.user() {
+                let shown = format!("(uid {})", user.uid());
+                assert!(
+                    !source.describe().contains(&shown),
+                    "rotate-aws-access-key took the user record as an admin source"
+                );
+            }
+        }
+        Ok(None) => {}
+    }
+    // The key plan, over keys made from the records: each record's uid a
+    // key id, `active` and `last_used` from its fields.
+    let keys: Vec<Key> = input
+        .records
+        .all()
+        .iter()
+        .take(4)
+        .map(|r| Key {
+            id: r.uid().to_owned(),
+            active: r.flag("active").ok().flatten() != Some(false),
+            last_used: r.text("last_used").ok().flatten(),
+            last_used_known: true,
+        })
+        .collect();
+    let user = input.records.user();
+    let stored = user.and_then(|u| u.text("aws_access_key_id").ok().flatten());
+    let delete_all = user
+        .and_then(|u| u.flag("delete_all_keys_before_rotating").ok().flatten())
+        .unwrap_or(false);
+    let ids: BTreeSet<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+    // A fixed instant: the plan's rules do not depend on today's date, and a
+    // fuzz case must replay the same way.
+    let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_737_600);
+    match plan::plan(&keys, stored.as_deref(), delete_all, now) {
+        Err(_) => assert!(
+            keys.len() >= 2,
+            "rotate-aws-access-key refused a plan with fewer than two keys"
+        ),
+        Ok(plan) => {
+            if let Some((room, _)) = &plan.make_room {
+                assert!(
+                    Some(room.as_str()) != stored.as_deref(),
+                    "rotate-aws-access-key would delete the record's key to make room"
+                );
+                assert!(ids.contains(room.as_str()));
+                assert!(!plan.retire.contains(room));
+            } else {
+                assert!(keys.len() < 2, "two keys and no room made");
+            }
+            let mut all: BTreeSet<&str> = plan.retire.iter().map(String::as_str).collect();
+            all.extend(plan.make_room.as_ref().map(|(id, _)| id.as_str()));
+            assert_eq!(all, ids, "rotate-aws-access-key lost or invented a key");
+            if let Some(stored) = stored.as_deref()
+                && let Some(at) = plan.retire.iter().position(|id| id == stored)
+            {
+                assert!(
+                    plan.retire[at..].iter().all(|id| id == stored),
+                    "rotate-aws-access-key retires the record's key before another"
+                );
+            }
+        }
+    }
+}
+
+fn check_azure(input: &GatewayInput) {
+    use rotate_azure_app_secret::graph::{self, App, Credential};
+    use rotate_azure_app_secret::{admin, to_retire};
+    match admin::from_input(input) {
+        Err(error) => rejected(&error, "rotate-azure-app-secret's admin source"),
+        Ok(Some(source)) => {
+            if let Some(user) = input.records.user() {
+                assert_ne!(
+                    source.record_uid,
+                    user.uid(),
+                    "rotate-azure-app-secret took the user record as the admin source"
+                );
+            }
+        }
+        Ok(None) => {}
+    }
+    let Some(user) = input.records.user() else {
+        return;
+    };
+    match user.text("azure_cloud") {
+        Err(error) => rejected(&error, "rotate-azure-app-secret's azure_cloud"),
+        Ok(cloud) => {
+            if let Err(error) = graph::endpoints(cloud.as_deref(), &user.location()) {
+                rejected(&error, "rotate-azure-app-secret's endpoints");
+            }
+        }
+    }
+    // The retire selection, over secrets made from the other records.
+    let credentials: Vec<Credential> = input
+        .records
+        .others()
+        .map(|r| Credential {
+            key_id: r.uid().to_owned(),
+            display_name: r.title().to_owned(),
+            start: r.text("start").ok().flatten().unwrap_or_default(),
+        })
+        .collect();
+    let keep = user
+        .text("keep_previous_secrets")
+        .ok()
+        .flatten()
+        .and_then(|k| k.parse::<usize>().ok())
+        .unwrap_or(0)
+        % 12;
+    let app = App {
+        object_id: "o".into(),
+        app_id: "a".into(),
+        name: "n".into(),
+        credentials: credentials.clone(),
+    };
+    let retire = to_retire(&app, keep, None);
+    assert_eq!(
+        retire.len(),
+        credentials.len().saturating_sub(keep),
+        "rotate-azure-app-secret retires the wrong number of secrets"
+    );
+    let start_of = |id: &str| {
+        credentials
+            .iter()
+            .filter(|c| c.key_id == id)
+            .map(|c| c.start.as_str())
+            .min()
+            .unwrap_or_default()
+    };
+    for pair in retire.windows(2) {
+        assert!(
+            start_of(&pair[0]) <= start_of(&pair[1]) || pair[0] == pair[1],
+            "rotate-azure-app-secret does not retire the oldest first"
+        );
+    }
+}
+
+/// Every secret value the input holds is redacted from any text.
+fn check_redaction(input: &GatewayInput) {
+    let mut values: Vec<&str> = Vec::new();
+    values.extend(input.new_password.as_ref().map(secret::Secret::expose));
+    values.extend(input.old_password.as_ref().map(secret::Secret::expose));
+    for record in input.records.all() {
+        collect_secret_values(record, &mut values);
+    }
+    for value in values {
+        if value.contains('\0') {
+            continue;
+        }
+        let text = Zeroizing::new(format!("echo: {value} ."));
+        // The marker is replaced before looking: a "secret" overlapping the
+        // marker's text (": [reda") could otherwise be rebuilt from the
+        // marker and the text around it ("echo: [redacted] ."). Found by
+        // fuzzing; no leak.
+        let out = secret::redact(&text).replace(REDACTED, "\0");
+        assert!(
+            !out.contains(value),
+            "a secret value of {} characters survived the redactor",
+            value.chars().count()
+        );
+    }
+}
+
+fn collect_secret_values<'r>(record: &'r Record, values: &mut Vec<&'r str>) {
+    for key in record.keys() {
+        if !names_a_secret(key) {
+            continue;
+        }
+        for value in record.values(key) {
+            push_strings(value, values);
+        }
+    }
+}
+
+fn push_strings<'v>(value: &'v Value, values: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) if s.chars().count() >= common::records::MIN_REGISTERED_CHARS => {
+            values.push(s);
+        }
+        Value::Array(items) => items.iter().for_each(|v| push_strings(v, values)),
+        Value::Object(map) => map.values().for_each(|v| push_strings(v, values)),
+        _ => {}
+    }
+}
+
+/// `data` as a server's error body and as a server-supplied field.
+fn check_body(data: &[u8]) {
+    let response = Response {
+        status: reqwest::StatusCode::BAD_REQUEST,
+        headers: reqwest::header::HeaderMap::new(),
+        body: Zeroizing::new(data.to_vec()),
+        earlier_attempt_maybe_applied: false,
+    };
+    let fields = response.error_fields();
+    assert!(
+        !fields.contains(['\n', '\r']),
+        "error fields span several lines"
+    );
+    let shown = http::shown(&http::body_text(data));
+    assert!(!shown.contains(['\n', '\r']));
+    assert!(shown.chars().count() <= http::FIELD_CHARS + 3);
+    let _ = secret::redact(&http::body_text(data));
+}
