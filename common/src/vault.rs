@@ -838,16 +838,28 @@ fn describe(doing: &str, uid: &str, failure: CallError) -> Error {
 
 /// The SDK's error, shortened: its texts can carry a server body.
 fn sdk_error(error: &KSMRError) -> String {
-    let text = error.to_string();
-    let text = text
-        .split_once("Exact message includes : ")
-        .map_or(text.as_str(), |(_, rest)| rest);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    crate::secret::redact(&one_line)
+    match error {
+        // The service's error JSON, as the SDK passes it on:
+        // "Error: <error>, message=<message>". Its two fields are shown, each
+        // through the output policy (one line, redacted, capped).
+        KSMRError::HTTPError(text) => {
+            match text
+                .strip_prefix("Error: ")
+                .and_then(|rest| rest.split_once(", message="))
+            {
+                Some((code, message)) => {
+                    format!("{}: {}", crate::http::shown(code), crate::http::shown(message))
+                }
+                None => crate::http::shown(text),
+            }
+        }
+        // It carries the answer's body: never shown.
+        KSMRError::DeserializationError(text) => format!(
+            "the vault's answer could not be read ({} characters, not shown)",
+            text.chars().count()
+        ),
+        other => crate::http::shown_capped(&other.to_string(), 300),
+    }
 }
 
 #[cfg(test)]
@@ -916,6 +928,16 @@ mod tests {
             values(&both, "custom"),
             [json!(["labelled"]), json!(["added"])]
         );
+    }
+
+    #[test]
+    fn a_vault_error_shows_its_two_fields_and_never_a_body() {
+        let e = KSMRError::HTTPError("Error: out_of_sync, message=revision\nmismatch".into());
+        assert_eq!(sdk_error(&e), "out_of_sync: revision mismatch");
+        let body = KSMRError::DeserializationError("Invalid JSON response: <html>hello".into());
+        let shown = sdk_error(&body);
+        assert!(!shown.contains("hello"), "{shown}");
+        assert!(shown.contains("not shown"), "{shown}");
     }
 
     #[test]
