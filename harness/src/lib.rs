@@ -9,6 +9,7 @@
 //! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling, lagging reads |
 //! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
+//! | [`fake_ssh`] | an in-process SSH server faking a Linux machine: accounts, sudo, the binary's scripts emulated, faults per script and login |
 //! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol, failing as the real one does (late, held, truncated, refused saves) |
 //! | [`template`] | the record templates in `templates/`, read back for the tests |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
@@ -32,6 +33,7 @@ pub mod fake_aws;
 pub mod fake_azure;
 pub mod fake_okta;
 pub mod fake_rest;
+pub mod fake_ssh;
 pub mod fake_vault;
 pub mod faults;
 pub mod net;
@@ -48,6 +50,7 @@ pub use fake_aws::{AwsFault, FakeAws};
 pub use fake_azure::{AzureFault, FakeAzure};
 pub use fake_okta::{FakeOkta, OktaFault};
 pub use fake_rest::{FakeRest, Reply};
+pub use fake_ssh::FakeSsh;
 pub use fake_vault::{FakeVault, Fault};
 pub use faults::{Armable, FaultKind, FaultProxy, Gate};
 pub use runner::{Outcome, Run, Running};
