@@ -58,7 +58,7 @@
 mod machine;
 pub mod shell;
 
-pub use machine::{Refusal, Sudo, SudoRule, parse_keys};
+pub use machine::{ROOT, Refusal, Sudo, SudoRule, parse_keys};
 pub use shell::{Command, Script, UNKNOWN};
 
 use std::collections::HashMap;

@@ -231,8 +231,7 @@ impl World {
     pub fn secrets(&self) -> Vec<String> {
         let mut found = Vec::new();
         for (key, value) in &self.params {
-            if key == "newPassword" || key == "oldPassword" || common::records::names_a_secret(key)
-            {
+            if key == "newPassword" || key == "oldPassword" || secret_name(key) {
                 strings(value, &mut found);
             }
         }
@@ -250,6 +249,7 @@ impl World {
         for record in self.vault_before.iter().chain(&now) {
             vault_secrets(record, &mut found);
         }
+        pem_lines(&mut found);
         found.retain(|s| s.chars().count() >= MIN_SCANNED_LEN);
         found.sort();
         found.dedup();
@@ -354,18 +354,39 @@ fn strings(value: &Value, found: &mut Vec<String>) {
     }
 }
 
+/// Whether a field or key name says its value is secret: the binaries'
+/// rule ([`common::records::names_a_secret`]), and a private key's field
+/// (`privatePEMKey`, which rotate-ssh-user registers itself).
+fn secret_name(key: &str) -> bool {
+    common::records::names_a_secret(key) || key.to_ascii_lowercase().contains("pemkey")
+}
+
 /// Values under secret-named keys, at any depth (as the binaries' redactor
 /// registers them).
 fn secret_values(value: &Value, found: &mut Vec<String>) {
     if let Value::Object(map) = value {
         for (key, value) in map {
-            if common::records::names_a_secret(key) {
+            if secret_name(key) {
                 strings(value, found);
             } else {
                 secret_values(value, found);
             }
         }
     }
+}
+
+/// The lines of every PEM block among `found` (a private key's fragment
+/// leaks as surely as the whole key), added to it.
+fn pem_lines(found: &mut Vec<String>) {
+    let lines: Vec<String> = found
+        .iter()
+        .filter(|s| s.contains("-----BEGIN"))
+        .flat_map(|s| s.lines())
+        .map(str::trim)
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .map(str::to_owned)
+        .collect();
+    found.extend(lines);
 }
 
 /// The values of a vault record's hidden fields (type `password`, `secret`,
@@ -389,7 +410,7 @@ fn vault_secrets(record: &Value, found: &mut Vec<String>) {
                 .unwrap_or_default();
             let kind = field.get("type").and_then(Value::as_str).unwrap_or("text");
             if crate::records::is_hidden_type(kind)
-                && common::records::names_a_secret(key)
+                && secret_name(key)
                 && let Some(value) = field.get("value")
             {
                 strings(value, found);
