@@ -497,3 +497,62 @@ fn a_second_rotation_replaces_the_tagged_line_and_keeps_every_other_line_byte_fo
         "a backup is kept: {backups:?}"
     );
 }
+
+// ------------------------------------------------ a cut is not a refusal
+
+#[test]
+fn a_login_whose_connection_is_cut_is_an_error_not_a_refusal() {
+    use common::deadline::Deadline;
+    use common::secret::Secret;
+    use rotate_ssh_user::ssh::{self, Credential, HostKeyPins, SshError};
+    use rotate_ssh_user::target::HostPort;
+
+    let fake = root_machine();
+    harness::Armable::arm(
+        &fake,
+        "auth-password",
+        1,
+        harness::FaultKind::DropBeforeApply,
+    )
+    .unwrap();
+    let endpoint = HostPort {
+        host: "127.0.0.1".into(),
+        port: fake.port(),
+    };
+    let pins = HostKeyPins::parse(&fake.host_key_line()).unwrap();
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(ssh::probe(
+            &endpoint,
+            &pins,
+            "alice",
+            &Credential::Password(Secret::new(OLD_PW)),
+            Deadline::after(std::time::Duration::from_secs(20)),
+        ));
+    assert!(
+        matches!(result, Err(SshError::Lost { .. })),
+        "a cut connection is not a refused password: {result:?}"
+    );
+}
+
+#[test]
+fn a_verification_login_cut_off_after_chpasswd_succeeded_is_not_taken_for_a_refusal_exit_0() {
+    let fake = root_machine();
+    // 1 root logs in, 2 alice's old password shows password logins work,
+    // 3 the new password's check after chpasswd.
+    harness::Armable::arm(
+        &fake,
+        "auth-password",
+        3,
+        harness::FaultKind::DropBeforeApply,
+    )
+    .unwrap();
+    let w = World::new(fake, "root-admin.json");
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("the check login failed");
+    w.assert_password(NEW_PW);
+}
