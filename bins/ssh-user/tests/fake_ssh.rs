@@ -556,3 +556,22 @@ fn a_verification_login_cut_off_after_chpasswd_succeeded_is_not_taken_for_a_refu
         .assert_stdout_has("the check login failed");
     w.assert_password(NEW_PW);
 }
+
+#[test]
+fn a_home_directory_that_is_not_one_absolute_path_stops_the_run_before_any_write_exit_1() {
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let fake = root_machine();
+    // A wrapper prints a banner in place of getent's answer.
+    harness::Armable::arm(&fake, "home-of", 1, harness::FaultKind::Garbled2xx).unwrap();
+    let w = World::new(fake, "root-admin.json").key(old);
+    w.run(&[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("is not one absolute path");
+    assert!(
+        !w.calls().contains(&"write-keys".to_owned()),
+        "{:?}",
+        w.calls()
+    );
+    w.assert_password(OLD_PW);
+}
