@@ -79,8 +79,18 @@ pub fn use_case(use_case: &str, bin: &Path, runs: usize) -> Result<Figures, Stri
     })
 }
 
+/// The figures `harness bench <use-case>` prints: one set per scenario the
+/// use case measures, each named (`""` for a use case's only one).
+/// `ssh-user` measures two (see [`crate::bench_ssh`]).
+pub fn scenarios(name: &str, bin: &Path, runs: usize) -> Result<Vec<(String, Figures)>, String> {
+    if name == "ssh-user" {
+        return crate::bench_ssh::figures(bin, runs);
+    }
+    Ok(vec![(String::new(), use_case(name, bin, runs)?)])
+}
+
 /// Times `rotate` `runs` times, then `bin --version` as often.
-fn measure(
+pub(crate) fn measure(
     bin: &Path,
     runs: usize,
     rotate: impl Fn() -> Result<crate::runner::Outcome, String>,

@@ -19,6 +19,7 @@
 //! | [`rehearsal`] | an administrator's records run through the real binary against the fakes, with faults (`harness run`); the failure matrix the conformance suite runs |
 //! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
+//! | [`bench_ssh`] | `harness bench ssh-user`: password-only and key-plus-password rotations against the real sshd (root), else the fake |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 
 #![allow(
@@ -27,6 +28,7 @@
 )]
 
 pub mod bench;
+pub mod bench_ssh;
 pub mod binary;
 pub mod demo;
 pub mod fake_aws;

@@ -168,7 +168,16 @@ fn main() -> ExitCode {
             bin_dir,
         } => harness::rehearsal::use_case(&use_case)
             .and_then(|case| demo::find_binary(case.binary, bin_dir.as_deref()))
-            .and_then(|bin| bench::use_case(&use_case, &bin, runs).map(|f| f.report(&bin)))
+            .and_then(|bin| {
+                bench::scenarios(&use_case, &bin, runs).map(|all| {
+                    all.iter()
+                        .map(|(name, f)| match name.as_str() {
+                            "" => f.report(&bin),
+                            name => format!("== {name}\n{}", f.report(&bin)),
+                        })
+                        .collect::<String>()
+                })
+            })
             .map(|report| {
                 print!("{report}");
                 true

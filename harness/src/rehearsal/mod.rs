@@ -35,7 +35,7 @@ pub mod matrix;
 mod okta;
 pub mod report;
 mod rest;
-mod ssh;
+pub(crate) mod ssh;
 pub mod world;
 
 pub use input::{Rehearsal, RoleFlags, Roles};

@@ -15,7 +15,7 @@ use crate::runner::Outcome;
 use crate::sshd::User;
 
 /// The vault field of the user's key, and the custom field of its public half.
-const KEY_FIELD: &str = "privatePEMKey";
+pub(crate) const KEY_FIELD: &str = "privatePEMKey";
 const PUBLIC_KEY_FIELD: &str = "Public Key";
 /// A key of someone else's (a laptop, a cloud agent) that the harness puts
 /// in `authorized_keys` next to the record's: every outcome must keep it.
@@ -66,7 +66,7 @@ fn fingerprint(key: &PublicKey) -> String {
 
 /// A private key's public half, if the text is a key the fake can read
 /// (the binary also reads keys pasted onto one line; the fake does not).
-fn public_of(private: &str) -> Option<PublicKey> {
+pub(crate) fn public_of(private: &str) -> Option<PublicKey> {
     russh::keys::decode_secret_key(private, None)
         .ok()
         .map(|k| k.public_key().clone())
@@ -84,11 +84,28 @@ fn key_lines(private: &str) -> Vec<String> {
     lines
 }
 
+/// The `authorized_keys` a rehearsal gives the user: a comment, someone
+/// else's key, and the record's key tagged `keeper-security-<login>` (as
+/// after an earlier rotation, so the run replaces it).
+pub(crate) fn seeded_authorized_keys(login: &str, record_key: &PublicKey) -> String {
+    let mut record_key = record_key.clone();
+    record_key.set_comment(format!("keeper-security-{login}"));
+    format!(
+        "# {login}'s keys (seeded by the harness)\n{} laptop\n{}\n",
+        OTHER_KEY
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" "),
+        record_key.to_openssh().unwrap_or_default()
+    )
+}
+
 /// The admin as the binary picks it: an attached record (not the user,
 /// machine or PAM configuration) with a login and a password or key;
 /// several: the one titled by the user's `ssh_admin_record_title`. Else the
 /// machine's legacy login. `None`: self-rotation.
-fn admin(
+pub(crate) fn admin(
     rehearsal: &Rehearsal,
     machine_uid: Option<&str>,
 ) -> Option<(String, String, Option<String>, Option<String>)> {
@@ -235,17 +252,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
             (Some(_), Some(key)) => {
                 let other = PublicKey::from_openssh(OTHER_KEY.trim())
                     .map_err(|e| format!("the harness's other key: {e}"))?;
-                let mut record_key = key.clone();
-                record_key.set_comment(format!("keeper-security-{login}"));
-                let file = format!(
-                    "# {login}'s keys (seeded by the harness)\n{} laptop\n{}\n",
-                    OTHER_KEY
-                        .split_whitespace()
-                        .take(2)
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    record_key.to_openssh().unwrap_or_default()
-                );
+                let file = seeded_authorized_keys(&login, key);
                 seeded.push(format!(
                     "user '{login}' whose password is the PAM User's (oldPassword), and \
                      ~/.ssh/authorized_keys with the record's key {} tagged \

@@ -201,12 +201,7 @@ impl World {
     /// The Gateway's stdin line: base64 of the params, whose `records` is
     /// base64 of the dictionaries.
     pub fn line(&self) -> String {
-        let mut params = self.params.clone();
-        let records = STANDARD.encode(
-            Value::Array(self.dicts.iter().cloned().map(Value::Object).collect()).to_string(),
-        );
-        params.insert("records".into(), Value::String(records));
-        STANDARD.encode(Value::Object(params).to_string())
+        gateway_line(&self.params, &self.dicts)
     }
 
     /// The services faults can be armed on: the use case's, then the vault.
@@ -324,6 +319,16 @@ impl World {
         }
         Some(record)
     }
+}
+
+/// The Gateway's stdin line for `params` and `dicts`: base64 of the
+/// params, whose `records` is base64 of the dictionaries.
+pub fn gateway_line(params: &Map<String, Value>, dicts: &[Map<String, Value>]) -> String {
+    let mut params = params.clone();
+    let records = STANDARD
+        .encode(Value::Array(dicts.iter().cloned().map(Value::Object).collect()).to_string());
+    params.insert("records".into(), Value::String(records));
+    STANDARD.encode(Value::Object(params).to_string())
 }
 
 /// Whether `id` appears in the binary's output.
