@@ -167,6 +167,19 @@ pub struct Received {
     pub pty: bool,
 }
 
+impl Received {
+    /// Whether `secret` is in the command line: as sent, or in any word
+    /// once the shell's quoting is undone (a quote in a password is sent as
+    /// `'\''`, so the raw line alone would hide it).
+    pub fn holds(&self, secret: &str) -> bool {
+        !secret.is_empty()
+            && (self.line.contains(secret)
+                || Command::parse(&self.line).is_some_and(|c| {
+                    c.script.contains(secret) || c.args.iter().any(|a| a.contains(secret))
+                }))
+    }
+}
+
 struct State {
     machine: Machine,
     methods: Methods,

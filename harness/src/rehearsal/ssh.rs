@@ -399,11 +399,7 @@ impl Ssh {
             ));
         }
         for received in self.fake.commands() {
-            if self
-                .secrets
-                .iter()
-                .any(|s| received.line.contains(s.as_str()))
-            {
+            if self.secrets.iter().any(|s| received.holds(s)) {
                 return Err(format!(
                     "a command line sent as '{}' held a secret",
                     received.user
@@ -599,7 +595,7 @@ impl Service for Ssh {
         let commands = self.fake.commands();
         let holding = commands
             .iter()
-            .filter(|c| self.secrets.iter().any(|s| c.line.contains(s.as_str())))
+            .filter(|c| self.secrets.iter().any(|s| c.holds(s)))
             .count();
         lines.push(format!(
             "the machine received {} command line(s); {}",
