@@ -279,7 +279,6 @@ impl Inner {
             auth_rejection_time_initial: Some(Duration::ZERO),
             keys: vec![state.host_key.clone()],
             inactivity_timeout: Some(Duration::from_secs(120)),
-            nodelay: true,
             ..server::Config::default()
         })
     }
@@ -637,6 +636,8 @@ async fn accept_loop(listener: std::net::TcpListener, inner: Arc<Inner>) {
 /// Serves one SSH connection until it ends, the fake cuts it, or the fake
 /// is dropped.
 async fn connection(inner: Arc<Inner>, stream: TcpStream) {
+    // As sshd does: without it, Nagle and delayed ACKs add ~40 ms stalls.
+    let _ = stream.set_nodelay(true);
     let Ok(std_stream) = stream.into_std() else {
         return;
     };
