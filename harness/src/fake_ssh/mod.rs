@@ -681,7 +681,7 @@ struct Handler {
     /// connection (a probe and its signed request are one attempt).
     offered: Vec<Vec<u8>>,
     /// The keyboard-interactive attempt waiting for its answer: its call
-    /// index and whether the method is on.
+    /// index.
     keyboard: Option<usize>,
 }
 
@@ -691,9 +691,9 @@ fn cut_error() -> russh::Error {
 }
 
 impl Handler {
-    /// Records an authentication call and applies its fault around `check`.
-    /// `Ok(None)` when the fault lets the attempt go on (the caller answers),
-    /// `Err` when the connection was cut.
+    /// Records an authentication call and applies its fault around `check`:
+    /// `Ok((index, accepted))` for the caller to answer (`500` makes it a
+    /// refusal), `Err` when the fault cut the connection.
     async fn authenticate(
         &mut self,
         call: &str,

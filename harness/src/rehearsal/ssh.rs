@@ -7,7 +7,7 @@ use russh::keys::{HashAlg, PublicKey};
 use serde_json::{Map, Value, json};
 
 use super::Rehearsal;
-use super::world::{Call, Service, Staging, named, which_password};
+use super::world::{Call, Service, Staging, named, pem_lines, which_password};
 use crate::fake_ssh::{FakeSsh, Sudo};
 use crate::fake_vault::FakeVault;
 use crate::faults::Armable;
@@ -70,18 +70,6 @@ pub(crate) fn public_of(private: &str) -> Option<PublicKey> {
     russh::keys::decode_secret_key(private, None)
         .ok()
         .map(|k| k.public_key().clone())
-}
-
-/// The lines of a private key worth scanning for, and the key itself.
-fn key_lines(private: &str) -> Vec<String> {
-    let mut lines: Vec<String> = private
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        .map(str::to_owned)
-        .collect();
-    lines.push(private.to_owned());
-    lines
 }
 
 /// The `authorized_keys` a rehearsal gives the user: a comment, someone
@@ -237,9 +225,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
     // The user, and its key in authorized_keys.
     let private = text(&user_dict, KEY_FIELD);
     let original = private.as_deref().and_then(public_of);
-    if let Some(private) = &private {
-        secrets.extend(key_lines(private));
-    }
+    secrets.extend(private.clone());
     let rotates_key = original.is_some()
         && !text(&user_dict, "Private Key Rotate").is_some_and(|v| v.eq_ignore_ascii_case("false"));
     let mut others = Vec::new();
@@ -292,7 +278,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
                 secrets.push(password.clone());
             }
             if let Some(key) = &key {
-                secrets.extend(key_lines(key));
+                secrets.push(key.clone());
                 if let Some(public) = public_of(key) {
                     user = user
                         .authorized_keys(&format!("{}\n", public.to_openssh().unwrap_or_default()));
@@ -328,6 +314,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
         "host key {} (made for this rehearsal); password and publickey logins offered",
         fake.host_key_fingerprint()
     ));
+    pem_lines(&mut secrets);
     secrets.retain(|s| s.len() >= 6);
     Ok(Box::new(Ssh {
         fake,

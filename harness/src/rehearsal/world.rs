@@ -382,7 +382,7 @@ fn secret_values(value: &Value, found: &mut Vec<String>) {
 
 /// The lines of every PEM block among `found` (a private key's fragment
 /// leaks as surely as the whole key), added to it.
-fn pem_lines(found: &mut Vec<String>) {
+pub(crate) fn pem_lines(found: &mut Vec<String>) {
     let lines: Vec<String> = found
         .iter()
         .filter(|s| s.contains("-----BEGIN"))
