@@ -157,14 +157,41 @@ fn table() -> std::sync::MutexGuard<'static, Table> {
 /// output is scrubbed of. Empty values are ignored. Never refuses: use it for
 /// values the program itself obtained; input uses [`try_register`].
 pub fn register(value: &str) {
-    table().add(value, None, false).ok();
+    for part in secret_parts(value) {
+        table().add(&part, None, false).ok();
+    }
+}
+
+/// What of a value is secret. A PEM block's armor lines
+/// (`-----BEGIN OPENSSH PRIVATE KEY-----`) are public text, and "private
+/// key" is ordinary English that messages use: registering them would redact
+/// it everywhere. Its base64 lines are the secret: each one, and all of them
+/// run together (a key pasted on one line). Any other value is secret whole.
+pub fn secret_parts(value: &str) -> Vec<String> {
+    if !value.contains("-----BEGIN") {
+        return vec![value.to_owned()];
+    }
+    let body: Vec<&str> = value
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----") && !l.contains(':'))
+        .collect();
+    if body.is_empty() {
+        return vec![value.to_owned()];
+    }
+    let mut parts: Vec<String> = body.iter().map(|l| (*l).to_owned()).collect();
+    parts.push(body.concat());
+    parts
 }
 
 /// Like [`register`], but refuses once [`MAX_SECRETS`] values or
 /// [`MAX_SECRET_CHARS`] characters are registered. For values read from
 /// input, whose number the input decides.
 pub fn try_register(value: &str) -> Result<(), TooMany> {
-    table().add(value, None, true)
+    for part in secret_parts(value) {
+        table().add(&part, None, true)?;
+    }
+    Ok(())
 }
 
 /// Registers `value` and base64 of `login:value`, the form HTTP Basic
@@ -799,6 +826,27 @@ fn percent_run(view: &[Unit], i: usize) -> (Vec<Unit>, usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_private_keys_armor_is_not_redacted_its_body_is() {
+        let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDZ3JvZXhhbXBsZWtleWRhdGFmb3J0ZXN0aW5nb25seQAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        register(pem);
+        let plain = "rotating the private key of alice; OPENSSH PRIVATE KEY format kept";
+        assert_eq!(redact(plain), plain);
+        let leaked = "got b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ back";
+        assert!(
+            !redact(leaked).contains("b3BlbnNzaC1rZXkt"),
+            "{}",
+            redact(leaked)
+        );
+        let one_line =
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACDZ";
+        assert!(
+            !redact(one_line).contains("ZQyNTUx"),
+            "{}",
+            redact(one_line)
+        );
+    }
+
     use super::*;
 
     fn redact_only(text: &str, values: &[&str]) -> String {

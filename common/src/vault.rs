@@ -848,7 +848,11 @@ fn sdk_error(error: &KSMRError) -> String {
                 .and_then(|rest| rest.split_once(", message="))
             {
                 Some((code, message)) => {
-                    format!("{}: {}", crate::http::shown(code), crate::http::shown(message))
+                    format!(
+                        "{}: {}",
+                        crate::http::shown(code),
+                        crate::http::shown(message)
+                    )
                 }
                 None => crate::http::shown(text),
             }

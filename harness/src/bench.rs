@@ -160,6 +160,16 @@ pub fn measure_child(usage: &Path, program: &Path, args: &[String]) -> Result<i3
     Ok(status.code().unwrap_or(128))
 }
 
+/// The figures `harness bench <use-case>` prints: one set per scenario the
+/// use case measures, each named (`""` for a use case's only one).
+/// `ssh-user` measures two (see [`crate::bench_ssh`]).
+pub fn scenarios(name: &str, bin: &Path, runs: usize) -> Result<Vec<(String, Figures)>, String> {
+    if name == "ssh-user" {
+        return crate::bench_ssh::figures(bin, runs);
+    }
+    Ok(vec![(String::new(), use_case(name, bin, runs)?)])
+}
+
 /// Rotates `use_case`'s fixture (`fixtures/records/<name>.json`, as
 /// `harness demo` does) `runs` times, each on fresh fakes (starting them is
 /// not timed), and runs `--version` as often. Binaries that check a new
@@ -168,6 +178,22 @@ pub fn measure_child(usage: &Path, program: &Path, args: &[String]) -> Result<i3
 pub fn use_case(use_case: &str, bin: &Path, runs: usize) -> Result<Figures, String> {
     let use_case = crate::rehearsal::use_case(use_case)?;
     let rehearsal = crate::rehearsal::Rehearsal::fixture(use_case)?;
+    measure(bin, runs, |options| {
+        let world = World::start(&rehearsal)?;
+        world
+            .vault
+            .set_custom_field(world.user_uid(), "verify_successes", "1");
+        Ok(world.run(bin, options))
+    })
+}
+
+/// Runs `rotate` `runs` times, each under the measuring wrapper (the
+/// [`RunOptions`] it is given carry it), then `bin --version` as often.
+pub(crate) fn measure(
+    bin: &Path,
+    runs: usize,
+    rotate: impl Fn(&RunOptions) -> Result<crate::runner::Outcome, String>,
+) -> Result<Figures, String> {
     let harness = std::env::current_exe().map_err(|e| format!("the harness's own path: {e}"))?;
     let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
     let usage_file = dir.path().join("usage");
@@ -175,26 +201,22 @@ pub fn use_case(use_case: &str, bin: &Path, runs: usize) -> Result<Figures, Stri
     let size_bytes = std::fs::metadata(bin)
         .map_err(|e| format!("{}: {e}", bin.display()))?
         .len();
+    let options = RunOptions {
+        wrapper: Some((
+            harness,
+            vec![
+                "__measure".into(),
+                "--usage".into(),
+                usage_file.display().to_string(),
+            ],
+        )),
+        ..RunOptions::default()
+    };
 
     let mut usages = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let world = World::start(&rehearsal)?;
-        world
-            .vault
-            .set_custom_field(world.user_uid(), "verify_successes", "1");
         let _ = std::fs::remove_file(&usage_file);
-        let options = RunOptions {
-            wrapper: Some((
-                harness.clone(),
-                vec![
-                    "__measure".into(),
-                    "--usage".into(),
-                    usage_file.display().to_string(),
-                ],
-            )),
-            ..RunOptions::default()
-        };
-        let outcome = world.run(bin, &options);
+        let outcome = rotate(&options)?;
         if outcome.code != Some(0) {
             return Err(format!("a rotation failed:\n{}", outcome.output()));
         }

@@ -84,3 +84,9 @@ pub fn azure_app_secret(bin: &Path) -> Result<Report, String> {
 pub fn okta_user(bin: &Path) -> Result<Report, String> {
     run("okta-user", bin)
 }
+
+/// Rotates alice's SSH key and password on the fake Linux machine (as
+/// ec2-user with sudo), with the fake vault storing the new key.
+pub fn ssh_user(bin: &Path) -> Result<Report, String> {
+    run("ssh-user", bin)
+}

@@ -10,6 +10,7 @@
 //! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling, lagging reads |
 //! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
 //! | [`fake_rest`] | a stateful fake REST password endpoint |
+//! | [`fake_ssh`] | an in-process SSH server faking a Linux machine: accounts, sudo, the binary's scripts emulated, faults per script and login |
 //! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol, failing as the real one does (late, held, truncated, refused saves) |
 //! | [`template`] | the record templates in `templates/`, read back for the tests |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
@@ -19,6 +20,7 @@
 //! | [`rehearsal`] | an administrator's records run through the real binary against the fakes, with faults (`harness run`); the failure matrix the conformance suite runs |
 //! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
+//! | [`bench_ssh`] | `harness bench ssh-user`: password-only and key-plus-password rotations against the real sshd (root), else the fake |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 
 #![allow(
@@ -27,6 +29,7 @@
 )]
 
 pub mod bench;
+pub mod bench_ssh;
 pub mod binary;
 pub mod demo;
 pub mod encodings;
@@ -34,6 +37,7 @@ pub mod fake_aws;
 pub mod fake_azure;
 pub mod fake_okta;
 pub mod fake_rest;
+pub mod fake_ssh;
 pub mod fake_vault;
 pub mod faults;
 pub mod net;
@@ -50,6 +54,7 @@ pub use fake_aws::{AwsFault, FakeAws};
 pub use fake_azure::{AzureFault, FakeAzure};
 pub use fake_okta::{FakeOkta, OktaFault};
 pub use fake_rest::{FakeRest, Reply};
+pub use fake_ssh::FakeSsh;
 pub use fake_vault::{FakeVault, Fault};
 pub use faults::{Armable, FaultKind, FaultProxy, Gate};
 pub use runner::{LeakScanner, Outcome, Run, Running};

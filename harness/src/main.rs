@@ -183,12 +183,18 @@ fn main() -> ExitCode {
         } => harness::rehearsal::use_case(&use_case)
             .and_then(|case| demo::find_binary(case.binary, bin_dir.as_deref()))
             .and_then(|bin| {
-                bench::use_case(&use_case, &bin, runs).map(|f| {
-                    if json {
-                        format!("{}\n", f.json(&use_case, &bin))
-                    } else {
-                        f.report(&bin)
-                    }
+                bench::scenarios(&use_case, &bin, runs).map(|all| {
+                    all.iter()
+                        .map(|(name, f)| match (json, name.as_str()) {
+                            (true, name) => {
+                                let mut value = f.json(&use_case, &bin);
+                                value["scenario"] = name.into();
+                                format!("{value}\n")
+                            }
+                            (false, "") => f.report(&bin),
+                            (false, name) => format!("== {name}\n{}", f.report(&bin)),
+                        })
+                        .collect::<String>()
                 })
             })
             .map(|report| {

@@ -185,7 +185,10 @@ impl LeakScanner {
         let mut windows: HashMap<String, usize> = HashMap::new();
         let mut whole: Vec<(String, usize)> = Vec::new();
         for (index, secret) in secrets.iter().enumerate() {
-            for form in leak_forms(secret) {
+            for form in common::secret::secret_parts(secret)
+                .iter()
+                .flat_map(|part| leak_forms(part))
+            {
                 for piece in leak_pieces(&form) {
                     if piece.chars().count() == LEAK_WINDOW {
                         windows.entry(piece).or_insert(index);
@@ -330,6 +333,22 @@ mod tests {
         let params = scenario.params();
         assert_eq!(params["user"], "alice");
         assert_eq!(params["newPassword"], "pa${ss}word-1");
+    }
+
+    #[test]
+    fn a_private_keys_armor_is_not_a_leak_its_body_is() {
+        let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\nAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAt\n-----END OPENSSH PRIVATE KEY-----\n";
+        let secrets = vec![pem.to_owned()];
+        assert!(
+            outcome("", "the user's private key is rotated")
+                .find_leak(&secrets)
+                .is_none()
+        );
+        assert!(
+            outcome("", "key b3BlbnNzaC1rZXktdjEAAAAA")
+                .find_leak(&secrets)
+                .is_some()
+        );
     }
 
     #[test]

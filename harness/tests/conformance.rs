@@ -1,7 +1,8 @@
 //! The conformance suite: the same failure matrix over every binary.
 //!
 //! For each binary, a clean run records the calls it makes to each service
-//! (the cloud's API and the vault). Then, for every fault kind and every call
+//! (the cloud's API, the fake SSH machine's scripts and logins, and the
+//! vault). Then, for every fault kind and every call
 //! of that sequence, a fresh set of fakes is started, that one call fails in
 //! that one way, and the binary runs once. The verdict is taken from the
 //! fakes' real end state, never from what the binary says about itself:
@@ -109,6 +110,7 @@ conformance! {
     azure_app_secret: "azure-app-secret";
     okta_user: "okta-user";
     rest_api: "rest-api";
+    ssh_user: "ssh-user";
 }
 
 /// The matrix's kinds are exactly the ones this suite has a test for.

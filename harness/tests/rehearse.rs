@@ -55,9 +55,20 @@ fn secrets_of(file: &str) -> Vec<String> {
         .records
         .iter()
         .flat_map(|r| r.all_fields().cloned().collect::<Vec<_>>())
-        .filter(|f| common::records::names_a_secret(f.key()))
+        .filter(|f| {
+            common::records::names_a_secret(f.key())
+                || f.key().eq_ignore_ascii_case("privatePEMKey")
+        })
         .filter_map(|f| f.text())
         .collect();
+    // A private key's lines leak as surely as the whole key.
+    let lines: Vec<String> = secrets
+        .iter()
+        .filter(|s| s.contains("-----BEGIN"))
+        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .collect();
+    secrets.extend(lines);
     if let Some(scenario) = &loaded.scenario {
         for (key, value) in scenario
             .params
@@ -243,6 +254,51 @@ fn okta_user_with_a_change_lost_after_it_applied_is_uncertain() {
     assert_consistent(&ran, &report);
     assert_eq!(report["exit_code"], 4);
     assert_eq!(report["calls"][0]["calls"][1]["fault"], "drop-after-apply");
+}
+
+#[test]
+fn ssh_user_rotates_from_a_commander_export() {
+    let report = assert_rotated(&run("ssh-user", "rotate-ssh-user", &["--json"]));
+    let ssh = calls(&report, "ssh");
+    for call in ["write-keys#1", "auth-publickey#1", "sudo-chpasswd#1"] {
+        assert!(ssh.contains(&call.to_owned()), "{call} in {ssh:?}");
+    }
+    let changed = changed(&report);
+    for field in ["password", "privatePEMKey", "Public Key"] {
+        assert!(
+            changed.contains(&field.to_owned()),
+            "{field} in {changed:?}"
+        );
+    }
+    assert!(
+        report["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("points at the fake machine")),
+        "{}",
+        report["notes"]
+    );
+}
+
+#[test]
+fn ssh_user_with_chpasswd_cut_off_after_it_applied_is_settled_by_a_login() {
+    let ran = run(
+        "ssh-user",
+        "rotate-ssh-user",
+        &["--json", "--fault", "sudo-chpasswd=drop-after-apply"],
+    );
+    let report = ran.json();
+    assert_consistent(&ran, &report);
+    assert_eq!(report["exit_code"], 0, "{}", report["stderr"]);
+    assert!(
+        report["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("a login with the new password shows it was applied"),
+        "{}",
+        report["stdout"]
+    );
 }
 
 #[test]

@@ -40,6 +40,7 @@ fn exit_0_with_nothing_rotated_is_rejected_for_every_use_case() {
         ("azure-app-secret", "exit 0 but the secrets are"),
         ("okta-user", "the old password"),
         ("rest-api", "the old password"),
+        ("ssh-user", "exit 0 but 'alice' has the old password"),
     ] {
         assert_rejected(&world(name), 0, because);
     }
@@ -52,6 +53,7 @@ fn exit_1_with_nothing_changed_is_accepted_for_every_use_case() {
         "azure-app-secret",
         "okta-user",
         "rest-api",
+        "ssh-user",
     ] {
         let world = world(name);
         assert_eq!(world.verdict(&exited(1), false), Ok(()), "{name}");
@@ -69,6 +71,11 @@ fn exit_3_with_the_old_credential_still_stored_is_rejected() {
         &world("azure-app-secret"),
         3,
         "exit 3 but the vault still holds an old secret",
+    );
+    assert_rejected(
+        &world("ssh-user"),
+        3,
+        "exit 3 but the vault still holds the old key",
     );
 }
 

@@ -583,6 +583,15 @@ fn home_of(conn: &mut Conn, admin: &Admin, user: &str) -> Result<String> {
     };
     let home = out.stdout.trim();
     if out.success() && !home.is_empty() {
+        // The key files are found from it: something printed in getent's
+        // place (a wrapper's banner) must not become a path to write in.
+        if !home.starts_with('/') || home.contains('\n') {
+            return Err(Error::Failed(format!(
+                "the home directory of '{user}' as {} printed it is not one absolute path (a \
+                 login banner or a wrapper writing to stdout?); nothing was changed",
+                conn.address()
+            )));
+        }
         return Ok(home.to_owned());
     }
     if let Some(error) = expired(&out.text()) {

@@ -578,6 +578,17 @@ impl Session {
     ) -> Result<Auth, SshError> {
         let limit = self.deadline.remaining();
         match tokio::time::timeout(limit, self.authenticate_inner(user, credential)).await {
+            // russh answers a connection that ended before the server did
+            // as a refusal offering nothing more. A cut is not a refusal: a
+            // verification login it ended proves nothing about the password
+            // or key tried.
+            Ok(Ok(Auth::Rejected { methods })) if methods.is_empty() && self.is_closed() => {
+                Err(SshError::Lost {
+                    stage: "authenticating",
+                    stdin_sent: false,
+                    output: "the server closed the connection without answering".into(),
+                })
+            }
             Ok(result) => result,
             Err(_) => Err(SshError::Timeout {
                 stage: "authenticating",

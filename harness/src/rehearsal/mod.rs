@@ -25,8 +25,8 @@
 //!   a time (`--faults all`, and the conformance suite);
 //! - [`report`]: what the administrator reads, as text or JSON.
 //!
-//! Adding a use case (the SSH user, once its binary exists) is one entry in
-//! [`USE_CASES`] and one [`Service`] implementation.
+//! Adding a use case is one entry in [`USE_CASES`] and one [`Service`]
+//! implementation (the SSH user's is `ssh.rs`, on [`crate::fake_ssh`]).
 
 mod aws;
 mod azure;
@@ -35,6 +35,7 @@ pub mod matrix;
 mod okta;
 pub mod report;
 mod rest;
+pub(crate) mod ssh;
 pub mod world;
 
 pub use input::{Rehearsal, RoleFlags, Roles};
@@ -73,7 +74,7 @@ impl std::fmt::Debug for UseCase {
 }
 
 /// Every use case the harness can rehearse.
-pub static USE_CASES: [UseCase; 4] = [
+pub static USE_CASES: [UseCase; 5] = [
     UseCase {
         name: "rest-api",
         binary: "rotate-rest-api",
@@ -101,6 +102,13 @@ pub static USE_CASES: [UseCase; 4] = [
         fixture: include_str!("../../../fixtures/records/okta-user.json"),
         user_markers: &[],
         start: okta::start,
+    },
+    UseCase {
+        name: "ssh-user",
+        binary: "rotate-ssh-user",
+        fixture: include_str!("../../../fixtures/records/ssh-user.json"),
+        user_markers: &["privatePEMKey", "Private Key Rotate"],
+        start: ssh::start,
     },
 ];
 

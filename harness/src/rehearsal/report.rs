@@ -575,13 +575,13 @@ fn record_changes(world: &World, out: &Outcome, dry_run: bool) -> Vec<RecordChan
             if out.code == Some(0) && !dry_run {
                 set_password(&mut after, &world.param("newPassword"));
                 note = Some(
-                    "the binary writes nothing to the vault; on exit 0 the Gateway stores \
+                    "the binary does not write the password: on exit 0 the Gateway stores \
                      newPassword as the PAM User's password (shown here)"
                         .to_owned(),
                 );
             } else {
                 note = Some(
-                    "the binary writes nothing to the vault, and the Gateway stores \
+                    "the binary does not write the password, and the Gateway stores \
                      newPassword only on exit 0"
                         .to_owned(),
                 );

@@ -204,12 +204,7 @@ impl World {
     /// The Gateway's stdin line: base64 of the params, whose `records` is
     /// base64 of the dictionaries.
     pub fn line(&self) -> String {
-        let mut params = self.params.clone();
-        let records = STANDARD.encode(
-            Value::Array(self.dicts.iter().cloned().map(Value::Object).collect()).to_string(),
-        );
-        params.insert("records".into(), Value::String(records));
-        STANDARD.encode(Value::Object(params).to_string())
+        gateway_line(&self.params, &self.dicts)
     }
 
     /// The services faults can be armed on: the use case's, then the vault.
@@ -234,8 +229,7 @@ impl World {
     pub fn secrets(&self) -> Vec<String> {
         let mut found = Vec::new();
         for (key, value) in &self.params {
-            if key == "newPassword" || key == "oldPassword" || common::records::names_a_secret(key)
-            {
+            if key == "newPassword" || key == "oldPassword" || secret_name(key) {
                 strings(value, &mut found);
             }
         }
@@ -253,6 +247,7 @@ impl World {
         for record in self.vault_before.iter().chain(&now) {
             vault_secrets(record, &mut found);
         }
+        pem_lines(&mut found);
         found.retain(|s| s.chars().count() >= MIN_SCANNED_LEN);
         found.sort();
         found.dedup();
@@ -332,6 +327,16 @@ impl World {
     }
 }
 
+/// The Gateway's stdin line for `params` and `dicts`: base64 of the
+/// params, whose `records` is base64 of the dictionaries.
+pub fn gateway_line(params: &Map<String, Value>, dicts: &[Map<String, Value>]) -> String {
+    let mut params = params.clone();
+    let records = STANDARD
+        .encode(Value::Array(dicts.iter().cloned().map(Value::Object).collect()).to_string());
+    params.insert("records".into(), Value::String(records));
+    STANDARD.encode(Value::Object(params).to_string())
+}
+
 /// Whether `id` appears in the binary's output.
 pub fn named(out: &Outcome, id: &str) -> bool {
     !id.is_empty() && (out.stderr.contains(id) || out.stdout.contains(id))
@@ -360,18 +365,39 @@ fn strings(value: &Value, found: &mut Vec<String>) {
     }
 }
 
+/// Whether a field or key name says its value is secret: the binaries'
+/// rule ([`common::records::names_a_secret`]), and a private key's field
+/// (`privatePEMKey`, which rotate-ssh-user registers itself).
+fn secret_name(key: &str) -> bool {
+    common::records::names_a_secret(key) || key.to_ascii_lowercase().contains("pemkey")
+}
+
 /// Values under secret-named keys, at any depth (as the binaries' redactor
 /// registers them).
 fn secret_values(value: &Value, found: &mut Vec<String>) {
     if let Value::Object(map) = value {
         for (key, value) in map {
-            if common::records::names_a_secret(key) {
+            if secret_name(key) {
                 strings(value, found);
             } else {
                 secret_values(value, found);
             }
         }
     }
+}
+
+/// The lines of every PEM block among `found` (a private key's fragment
+/// leaks as surely as the whole key), added to it.
+pub(crate) fn pem_lines(found: &mut Vec<String>) {
+    let lines: Vec<String> = found
+        .iter()
+        .filter(|s| s.contains("-----BEGIN"))
+        .flat_map(|s| s.lines())
+        .map(str::trim)
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .map(str::to_owned)
+        .collect();
+    found.extend(lines);
 }
 
 /// The values of a vault record's hidden fields (type `password`, `secret`,
@@ -395,7 +421,7 @@ fn vault_secrets(record: &Value, found: &mut Vec<String>) {
                 .unwrap_or_default();
             let kind = field.get("type").and_then(Value::as_str).unwrap_or("text");
             if crate::records::is_hidden_type(kind)
-                && common::records::names_a_secret(key)
+                && secret_name(key)
                 && let Some(value) = field.get("value")
             {
                 strings(value, found);
