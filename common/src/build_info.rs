@@ -8,7 +8,7 @@
 
 /// `0.1.0 (commit abc1234, built 2026-11-27)`, or `0.1.0 (commit abc1234)`
 /// without a build date, or `commit unknown` when built outside git.
-/// Each binary's clap `version` points here.
+/// What `--version` prints after the program name.
 pub const VERSION: &str = env!("KEEPER_ROTATORS_VERSION");
 
 /// The abbreviated commit, with `-dirty` when built from uncommitted changes

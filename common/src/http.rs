@@ -313,10 +313,13 @@ pub fn body_text(body: &[u8]) -> String {
 /// A client that applies the [`Policy`] and the run's [`Deadline`].
 #[derive(Debug)]
 pub struct Client {
-    /// For every other host: honours `HTTPS_PROXY`/`NO_PROXY`.
-    proxied: reqwest::Client,
-    /// For loopback hosts: never through a proxy.
-    direct: reqwest::Client,
+    /// For every other host: honours `HTTPS_PROXY`/`NO_PROXY`. Built on
+    /// first use: building a client loads the trust store (some 150
+    /// certificates on a typical host), and a run usually needs only one of
+    /// the two.
+    proxied: std::sync::OnceLock<reqwest::Client>,
+    /// For loopback hosts: never through a proxy. Built on first use.
+    direct: std::sync::OnceLock<reqwest::Client>,
     policy: Policy,
     deadline: Deadline,
 }
@@ -330,40 +333,46 @@ const CONNECT_MARGIN: Duration = Duration::from_millis(200);
 
 impl Client {
     pub fn new(policy: Policy, deadline: Deadline) -> Result<Self> {
-        let build = |proxy: bool| {
-            let mut builder = reqwest::Client::builder()
-                .connect_timeout(policy.connect_timeout)
-                .connector_layer(ConnectDeadline {
-                    deadline,
-                    limit: policy.connect_timeout,
-                })
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")));
-            if !proxy {
-                builder = builder.no_proxy();
-            }
-            builder
-                .build()
-                .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
-        };
         Ok(Self {
-            proxied: build(true)?,
-            direct: build(false)?,
+            proxied: std::sync::OnceLock::new(),
+            direct: std::sync::OnceLock::new(),
             policy,
             deadline,
         })
+    }
+
+    fn build(&self, proxy: bool) -> Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(self.policy.connect_timeout)
+            .connector_layer(ConnectDeadline {
+                deadline: self.deadline,
+                limit: self.policy.connect_timeout,
+            })
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")));
+        if !proxy {
+            builder = builder.no_proxy();
+        }
+        builder
+            .build()
+            .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
     }
 
     pub fn deadline(&self) -> &Deadline {
         &self.deadline
     }
 
-    fn for_url(&self, url: &Url) -> &reqwest::Client {
-        if is_loopback(url) {
-            &self.direct
+    fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
+        let (slot, proxy) = if is_loopback(url) {
+            (&self.direct, false)
         } else {
-            &self.proxied
+            (&self.proxied, true)
+        };
+        if let Some(client) = slot.get() {
+            return Ok(client);
         }
+        let client = self.build(proxy)?;
+        Ok(slot.get_or_init(|| client))
     }
 
     /// Sends a change (a request that must not be repeated blindly) and
@@ -405,6 +414,7 @@ impl Client {
     /// [`Replay::Safe`]), whatever its status.
     pub async fn send(&self, request: &Request, replay: Replay) -> Result<Response> {
         let target = request.target();
+        let client = self.for_url(&request.url)?;
         // An unsafe request is a change: it is in the ledger from before its
         // first attempt until its outcome shows it had no effect.
         let mut ledger = Ledger {
@@ -424,7 +434,7 @@ impl Client {
             }
             let started = std::time::Instant::now();
             let outcome = self
-                .attempt(request, remaining.min(self.policy.request_timeout))
+                .attempt(client, request, remaining.min(self.policy.request_timeout))
                 .await;
             let last = attempt >= self.policy.max_attempts;
             match outcome {
@@ -523,11 +533,11 @@ impl Client {
 
     async fn attempt(
         &self,
+        client: &reqwest::Client,
         request: &Request,
         timeout: Duration,
     ) -> std::result::Result<Response, Failure> {
-        let mut builder = self
-            .for_url(&request.url)
+        let mut builder = client
             .request(request.method.clone(), request.url.clone())
             .headers(request.headers.clone())
             .timeout(timeout);

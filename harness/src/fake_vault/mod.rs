@@ -355,6 +355,9 @@ impl FakeVault {
                 let Ok((mut stream, _)) = accepted else {
                     continue;
                 };
+                // As a real server: answers go out at once, not held back
+                // for an acknowledgement (Nagle's algorithm).
+                let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let shared = Arc::clone(&served);
                 tokio::spawn(async move {

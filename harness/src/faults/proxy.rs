@@ -355,6 +355,7 @@ async fn accept_loop(listener: std::net::TcpListener, shared: Arc<Shared>) {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
+                    let _ = stream.set_nodelay(true);
                     tokio::spawn(connection(Arc::clone(&shared), stream));
                 }
             }
@@ -474,6 +475,7 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
 /// Sends `request` to the fake on a fresh connection and reads its answer.
 async fn forward(upstream: SocketAddr, request: &[u8], method: &str) -> std::io::Result<Message> {
     let mut stream = TcpStream::connect(upstream).await?;
+    stream.set_nodelay(true)?;
     stream.write_all(request).await?;
     stream.flush().await?;
     http::read_response(&mut stream, method).await
