@@ -27,7 +27,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use wiremock::{MockServer, Respond, ResponseTemplate};
 
-use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
 
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -892,32 +892,15 @@ fn uri_encode(text: &str) -> String {
         .collect()
 }
 
-impl Armable for FakeAws {
-    fn known_calls(&self) -> Vec<String> {
-        CALLS.map(str::to_owned).to_vec()
+/// Status kinds are answered by the fake: `500` is `ServiceFailure`, `429` is
+/// IAM's 400 `Throttling`, `apply-then-500` applies the action and then
+/// answers `ServiceFailure`.
+impl faults::Proxied for FakeAws {
+    fn fault_proxy(&self) -> &FaultProxy {
+        &self.proxy
     }
 
-    /// Status kinds are answered by the fake: `500` is `ServiceFailure`,
-    /// `429` is IAM's 400 `Throttling`, `apply-then-500` applies the action
-    /// and then answers `ServiceFailure`.
-    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
-        faults::check_call(call, &CALLS)?;
-        self.proxy.arm(call, nth, kind)
-    }
-
-    fn refuse_from(&self, index: usize) {
-        self.proxy.refuse_from(index);
-    }
-
-    fn call_sequence(&self) -> Vec<String> {
-        self.proxy.call_sequence()
-    }
-
-    fn set_hold(&self, hold: Duration) {
-        self.proxy.set_hold(hold);
-    }
-
-    fn wait_applied(&self, limit: Duration) -> bool {
-        self.proxy.wait_applied(limit)
+    fn calls(&self) -> &'static [&'static str] {
+        &CALLS
     }
 }

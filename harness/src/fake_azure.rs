@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use wiremock::{MockServer, Respond, ResponseTemplate};
 
 use crate::fake_aws::iso8601;
-use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
 
 /// The call names: `token` (the token endpoint), `get` (GET application by
 /// object id or appId), `addPassword`, `removePassword`.
@@ -734,33 +734,15 @@ fn random_text(len: usize) -> String {
         .collect()
 }
 
-impl Armable for FakeAzure {
-    fn known_calls(&self) -> Vec<String> {
-        CALLS.map(str::to_owned).to_vec()
+/// Status kinds are answered by the fake: `500` is Graph's (or the token
+/// endpoint's) 500 JSON error, `429` is `TooManyRequests` with `Retry-After:
+/// 1`, `apply-then-500` applies the action and then answers the 500.
+impl faults::Proxied for FakeAzure {
+    fn fault_proxy(&self) -> &FaultProxy {
+        &self.proxy
     }
 
-    /// Status kinds are answered by the fake: `500` is Graph's (or the token
-    /// endpoint's) 500 JSON error, `429` is `TooManyRequests` with
-    /// `Retry-After: 1`, `apply-then-500` applies the action and then
-    /// answers the 500.
-    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
-        faults::check_call(call, &CALLS)?;
-        self.proxy.arm(call, nth, kind)
-    }
-
-    fn refuse_from(&self, index: usize) {
-        self.proxy.refuse_from(index);
-    }
-
-    fn call_sequence(&self) -> Vec<String> {
-        self.proxy.call_sequence()
-    }
-
-    fn set_hold(&self, hold: Duration) {
-        self.proxy.set_hold(hold);
-    }
-
-    fn wait_applied(&self, limit: Duration) -> bool {
-        self.proxy.wait_applied(limit)
+    fn calls(&self) -> &'static [&'static str] {
+        &CALLS
     }
 }

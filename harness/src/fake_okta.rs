@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use wiremock::{MockServer, Respond, ResponseTemplate};
 
-use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
 
 /// The call names: `get_user` (`GET /api/v1/users/{login or id}`),
 /// `change_password` (`POST /api/v1/users/{id}/credentials/change_password`),
@@ -521,32 +521,15 @@ fn rate_limited(reset_in: u64) -> ResponseTemplate {
     .insert_header("X-Rate-Limit-Reset", reset.to_string().as_str())
 }
 
-impl Armable for FakeOkta {
-    fn known_calls(&self) -> Vec<String> {
-        CALLS.map(str::to_owned).to_vec()
+/// Status kinds are answered by the fake: `500` is `E0000009`, `429` is
+/// `E0000047` with `X-Rate-Limit-Reset` one second ahead, `apply-then-500`
+/// applies the call and then answers `E0000009`.
+impl faults::Proxied for FakeOkta {
+    fn fault_proxy(&self) -> &FaultProxy {
+        &self.proxy
     }
 
-    /// Status kinds are answered by the fake: `500` is `E0000009`, `429` is
-    /// `E0000047` with `X-Rate-Limit-Reset` one second ahead,
-    /// `apply-then-500` applies the call and then answers `E0000009`.
-    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
-        faults::check_call(call, &CALLS)?;
-        self.proxy.arm(call, nth, kind)
-    }
-
-    fn refuse_from(&self, index: usize) {
-        self.proxy.refuse_from(index);
-    }
-
-    fn call_sequence(&self) -> Vec<String> {
-        self.proxy.call_sequence()
-    }
-
-    fn set_hold(&self, hold: Duration) {
-        self.proxy.set_hold(hold);
-    }
-
-    fn wait_applied(&self, limit: Duration) -> bool {
-        self.proxy.wait_applied(limit)
+    fn calls(&self) -> &'static [&'static str] {
+        &CALLS
     }
 }

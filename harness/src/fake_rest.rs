@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wiremock::{MockServer, Respond, ResponseTemplate};
 
-use crate::faults::{self, Armable, FaultError, FaultKind, FaultProxy, ProxiedRequest};
+use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
 
 /// Names a request `"{METHOD} {path}"`.
 pub fn call_name(request: &ProxiedRequest) -> String {
@@ -289,32 +289,15 @@ fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"error": code, "message": message}))
 }
 
-impl Armable for FakeRest {
-    /// Any `"{METHOD} {path}"`: the fake changes a password on every path.
-    fn known_calls(&self) -> Vec<String> {
-        Vec::new()
+/// Status kinds are answered by the fake in plain text: `500`, `429` with
+/// `Retry-After: 1`, and `apply-then-500` after changing the password. Any
+/// `"{METHOD} {path}"` is a call: the fake changes a password on every path.
+impl faults::Proxied for FakeRest {
+    fn fault_proxy(&self) -> &FaultProxy {
+        &self.proxy
     }
 
-    /// Status kinds are answered by the fake in plain text: `500`, `429`
-    /// with `Retry-After: 1`, and `apply-then-500` after changing the
-    /// password.
-    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
-        self.proxy.arm(call, nth, kind)
-    }
-
-    fn refuse_from(&self, index: usize) {
-        self.proxy.refuse_from(index);
-    }
-
-    fn call_sequence(&self) -> Vec<String> {
-        self.proxy.call_sequence()
-    }
-
-    fn set_hold(&self, hold: Duration) {
-        self.proxy.set_hold(hold);
-    }
-
-    fn wait_applied(&self, limit: Duration) -> bool {
-        self.proxy.wait_applied(limit)
+    fn calls(&self) -> &'static [&'static str] {
+        &[]
     }
 }

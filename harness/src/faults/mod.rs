@@ -298,6 +298,46 @@ pub fn request_index(sequence: &[String], call: &str, nth: usize) -> Option<usiz
         .map(|(index, _)| index + 1)
 }
 
+/// A fake behind a [`FaultProxy`]: its faults are the proxy's, under the
+/// fake's call names. Each fake says how it answers the status kinds (`500`,
+/// `429`, `apply-then-500`) in its own shape; the transport kinds are the
+/// proxy's. [`Armable`] follows for every such fake.
+pub trait Proxied {
+    fn fault_proxy(&self) -> &FaultProxy;
+    /// The call names the fake classifies requests into; empty when any
+    /// name can occur (the REST fake's `"{METHOD} {path}"`).
+    fn calls(&self) -> &'static [&'static str];
+}
+
+impl<T: Proxied> Armable for T {
+    fn known_calls(&self) -> Vec<String> {
+        self.calls().iter().map(|c| (*c).to_owned()).collect()
+    }
+
+    fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
+        if !self.calls().is_empty() {
+            check_call(call, self.calls())?;
+        }
+        self.fault_proxy().arm(call, nth, kind)
+    }
+
+    fn refuse_from(&self, index: usize) {
+        self.fault_proxy().refuse_from(index);
+    }
+
+    fn call_sequence(&self) -> Vec<String> {
+        self.fault_proxy().call_sequence()
+    }
+
+    fn set_hold(&self, hold: Duration) {
+        self.fault_proxy().set_hold(hold);
+    }
+
+    fn wait_applied(&self, limit: Duration) -> bool {
+        self.fault_proxy().wait_applied(limit)
+    }
+}
+
 /// A fake that faults can be armed on: every HTTP fake (through its
 /// [`FaultProxy`]) and the fake vault.
 pub trait Armable {
