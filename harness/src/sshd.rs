@@ -252,6 +252,15 @@ impl Sshd {
                 .arg(root.join("etc")),
             "copy /etc",
         );
+        // The test's sudo policy is its own: the host's drop-ins (a broken
+        // one would fail `visudo -c` and every test with it) stay outside.
+        if let Ok(entries) = std::fs::read_dir(root.join("etc/sudoers.d")) {
+            for entry in entries.flatten() {
+                if entry.file_name() != "README" {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         for sub in ["home", "log", "bin", "root"] {
             std::fs::create_dir(root.join(sub)).expect("mkdir");
             std::fs::set_permissions(root.join(sub), std::fs::Permissions::from_mode(0o755))

@@ -7,9 +7,20 @@
 //! reconnects and logs in again when the session was lost (a dropped
 //! connection in the middle of a rotation must not stop the steps that
 //! reconcile or undo it). Logins that only test a credential
-//! ([`Conn::authenticate_as`]) use a fresh connection each and never open a
-//! session, so a forced `command=` or a login shell never runs.
+//! ([`Conn::authenticate_as`]) never open a session, so a forced `command=`
+//! or a login shell never runs.
+//!
+//! Why a spare connection: a test login's cost on a real machine is mostly
+//! sshd starting and the key exchange, before any credential is tried. So
+//! while the admin logs in, a second connection is opened for the user in the
+//! background and asks the server which methods it offers (the `none`
+//! method, which checks no password and counts as no failed login). Planning
+//! reads the answer ([`Conn::user_methods`]); the first test login that
+//! follows uses the same connection, already past its key exchange. A spare
+//! that the server has closed meanwhile (`LoginGraceTime`) is never used: a
+//! fresh connection is opened instead, so the spare only ever saves time.
 
+use std::cell::RefCell;
 use std::future::Future;
 
 use common::deadline::Deadline;
@@ -26,10 +37,25 @@ pub struct Login {
     pub what: &'static str,
 }
 
+/// The user's spare connection (see the module's documentation).
+enum Spare {
+    /// Connecting and asking for the offered methods, in the background.
+    Pending(tokio::task::JoinHandle<std::result::Result<(Session, Auth), SshError>>),
+    /// Connected, not logged in: ready for a test login.
+    Ready(Session),
+    /// Used up, closed, or never opened.
+    Gone,
+}
+
 /// The admin's connection.
 pub struct Conn {
     // Declared before the runtime: dropped while it still runs.
     session: Option<Session>,
+    /// The user the spare connection is for, and the spare.
+    spare_user: String,
+    spare: RefCell<Spare>,
+    /// The `none` method's answer on the spare, until planning reads it.
+    offered: RefCell<Option<std::result::Result<Auth, SshError>>>,
     endpoint: HostPort,
     pins: HostKeyPins,
     deadline: Deadline,
@@ -72,7 +98,10 @@ impl Conn {
     /// of `credentials` the server accepts. No pin: with `trust_on_first_use`
     /// the key seen is trusted for this run ([`HostKey::TrustedOnFirstUse`]);
     /// without it, exit 2 printing the key, before anything is sent. A
-    /// refused login is exit 1 ending with `fix` (what to correct).
+    /// refused login is exit 1 ending with `fix` (what to correct). Once the
+    /// host key is checked, the spare connection for `user` is opened in the
+    /// background.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         endpoint: HostPort,
         pins: Option<HostKeyPins>,
@@ -81,6 +110,7 @@ impl Conn {
         login: &str,
         credentials: Vec<Login>,
         fix: &str,
+        user: &str,
     ) -> Result<(Self, HostKey)> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -89,6 +119,9 @@ impl Conn {
             .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
         let mut conn = Self {
             session: None,
+            spare_user: user.to_owned(),
+            spare: RefCell::new(Spare::Gone),
+            offered: RefCell::new(None),
             endpoint,
             pins: pins.unwrap_or_default(),
             deadline,
@@ -124,6 +157,7 @@ impl Conn {
             Err(e) => return Err(e.into_error()),
         };
         conn.session = Some(session);
+        conn.open_spare();
         conn.log_in().map_err(|e| match e {
             SshError::AuthRejected { .. } => {
                 Error::Failed(format!("{e}: {fix}; nothing was changed"))
@@ -193,13 +227,111 @@ impl Conn {
         result
     }
 
-    /// Tries `credential` for `user` on a fresh connection that only
-    /// authenticates.
+    /// Starts connecting the spare for the user in the background (the
+    /// host key is checked against the same pins), replacing any spare left.
+    pub fn open_spare(&self) {
+        let (endpoint, pins, deadline) = (self.endpoint.clone(), self.pins.clone(), self.deadline);
+        let user = self.spare_user.clone();
+        let task = self.runtime.spawn(async move {
+            let mut session = ssh::connect(&endpoint, &pins, deadline).await?;
+            let offered = session.offered_methods(&user).await?;
+            Ok((session, offered))
+        });
+        let old = self.spare.replace(Spare::Pending(task));
+        self.discard(old);
+    }
+
+    /// The methods the server offers the user, as the spare's `none`
+    /// request found them (asked on a fresh connection when there is no
+    /// spare). `Accepted`: the user logs in with no credential at all.
+    pub fn user_methods(&self) -> std::result::Result<Auth, SshError> {
+        self.settle_spare();
+        if let Some(offered) = self.offered.borrow_mut().take() {
+            return offered;
+        }
+        let user = self.spare_user.clone();
+        self.runtime.block_on(async {
+            let mut session = ssh::connect(&self.endpoint, &self.pins, self.deadline).await?;
+            let result = session.offered_methods(&user).await;
+            session.close().await;
+            result
+        })
+    }
+
+    /// Waits for a pending spare: ready, or gone with its error kept for
+    /// [`Conn::user_methods`].
+    fn settle_spare(&self) {
+        let task = match self.spare.replace(Spare::Gone) {
+            Spare::Pending(task) => task,
+            other => {
+                *self.spare.borrow_mut() = other;
+                return;
+            }
+        };
+        let (spare, offered) = match self.runtime.block_on(task) {
+            Ok(Ok((session, Auth::Accepted))) => {
+                // Logged in with no credential: the spare is used up.
+                self.runtime.block_on(session.close());
+                (Spare::Gone, Ok(Auth::Accepted))
+            }
+            Ok(Ok((session, offered))) => (Spare::Ready(session), Ok(offered)),
+            Ok(Err(e)) => (Spare::Gone, Err(e)),
+            Err(e) => (
+                Spare::Gone,
+                Err(SshError::Lost {
+                    stage: "connecting",
+                    stdin_sent: false,
+                    output: format!("the connection's task failed: {e}"),
+                }),
+            ),
+        };
+        *self.spare.borrow_mut() = spare;
+        *self.offered.borrow_mut() = Some(offered);
+    }
+
+    /// The spare, if it is for `user` and still open.
+    fn take_spare(&self, user: &str) -> Option<Session> {
+        if user != self.spare_user {
+            return None;
+        }
+        self.settle_spare();
+        match self.spare.replace(Spare::Gone) {
+            Spare::Ready(session) if !session.is_closed() => Some(session),
+            other => {
+                self.discard(other);
+                None
+            }
+        }
+    }
+
+    /// Closes or stops a spare that is no longer wanted.
+    fn discard(&self, spare: Spare) {
+        match spare {
+            Spare::Pending(task) => task.abort(),
+            Spare::Ready(session) => self.runtime.block_on(session.close()),
+            Spare::Gone => {}
+        }
+    }
+
+    /// Tries `credential` for `user` on a connection that only
+    /// authenticates: the spare when it is ready (kept for the next attempt
+    /// when the server refused), else a fresh one.
     pub fn authenticate_as(
         &self,
         user: &str,
         credential: &Credential,
     ) -> std::result::Result<Auth, SshError> {
+        if let Some(mut session) = self.take_spare(user) {
+            let result = self
+                .runtime
+                .block_on(session.authenticate(user, credential));
+            if matches!(result, Ok(Auth::Rejected { .. })) && !session.is_closed() {
+                *self.spare.borrow_mut() = Spare::Ready(session);
+            } else {
+                self.runtime.block_on(session.close());
+            }
+            return result;
+        }
         self.runtime.block_on(async {
             let mut session = ssh::connect(&self.endpoint, &self.pins, self.deadline).await?;
             let result = session.authenticate(user, credential).await;
@@ -214,8 +346,10 @@ impl Conn {
         self.session = None;
     }
 
-    /// Ends the admin's session politely.
+    /// Ends the admin's session and the spare politely.
     pub fn close(&mut self) {
+        let spare = self.spare.replace(Spare::Gone);
+        self.discard(spare);
         if let Some(session) = self.session.take() {
             self.runtime.block_on(session.close());
         }

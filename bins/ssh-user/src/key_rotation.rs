@@ -471,7 +471,13 @@ impl Credentials for AuthorizedKeyFile<'_> {
 
     fn probe(&mut self, new: &NewKey) -> std::result::Result<(), String> {
         match self.login_with(&new.key)? {
-            true => Ok(()),
+            true => {
+                // That login used up the spare connection; the logins still
+                // to come (the retired key, the new password) find the next
+                // one connected while the vault is written.
+                self.conn.open_spare();
+                Ok(())
+            }
             false => Err(format!(
                 "{} refused the new key for '{}' (check the line's options, sshd's \
                  AuthorizedKeysFile and StrictModes, and the file's permissions)",

@@ -222,6 +222,7 @@ impl Rotator for SshUser {
                 ),
                 other => format!("update the admin credential in {}", other.describe()),
             },
+            user,
         )?;
         tracing::info!(
             "machine '{}' at {}: host key {} ({})",
@@ -246,7 +247,7 @@ impl Rotator for SshUser {
         let logins = if is_self && conn.used() == "a password" {
             PasswordLogins::Offered
         } else {
-            password::check_logins(&conn, user, input.old_password.as_ref())
+            password::check_logins(&conn, user)
         };
         let shadow_before = if admin.is_root() {
             match password::shadow_digest(&mut conn, user) {
@@ -349,12 +350,11 @@ impl Rotator for SshUser {
                 ""
             },
             match p.password.logins {
-                PasswordLogins::Offered | PasswordLogins::OfferedOldRefused =>
-                    "then check it with a login",
+                PasswordLogins::Offered => "then check it with a login",
                 PasswordLogins::NotOffered =>
                     "unchecked by a login (the machine does not offer password logins to the user)",
                 PasswordLogins::Unknown =>
-                    "unchecked by a login (no old password showed that password logins work)",
+                    "unchecked by a login (the machine did not say which logins it offers)",
             }
         ));
         text

@@ -31,47 +31,41 @@ use crate::ssh::{Auth, Credential, SshError};
 /// found out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordLogins {
-    /// A login with the old password was accepted.
+    /// The server offers the user password (or keyboard-interactive)
+    /// logins.
     Offered,
-    /// The server offers password logins, but refused the old password.
-    OfferedOldRefused,
     /// The server does not offer password logins to the user.
     NotOffered,
-    /// Not known (no old password to try, or the check failed).
+    /// Not known (asking the server failed).
     Unknown,
 }
 
 impl PasswordLogins {
     pub fn offered(self) -> bool {
-        matches!(self, Self::Offered | Self::OfferedOldRefused)
+        self == Self::Offered
     }
 }
 
-/// Logs in as `user` with `old`, authentication only, to learn whether
-/// password logins are offered.
-pub fn check_logins(conn: &Conn, user: &str, old: Option<&Secret>) -> PasswordLogins {
-    let Some(old) = old else {
-        return PasswordLogins::Unknown;
-    };
-    match conn.authenticate_as(user, &Credential::Password(old.clone())) {
+/// Whether the server offers `user` password logins, from the methods it
+/// lists for the `none` request. No password is tried: a login with the old
+/// one would cost a password check and, when the record's copy is out of
+/// date, count as a failed login (pam_faillock, fail2ban) before anything
+/// was changed.
+pub fn check_logins(conn: &Conn, user: &str) -> PasswordLogins {
+    match conn.user_methods() {
+        // No credential needed at all: a login is possible, so a check
+        // with the new password means something.
         Ok(Auth::Accepted) => PasswordLogins::Offered,
-        Ok(Auth::Rejected { methods }) => {
+        Ok(Auth::Rejected { methods })
             if methods
                 .iter()
-                .any(|m| m == "password" || m == "keyboard-interactive")
-            {
-                tracing::warn!(
-                    "{} offers password logins but refused the record's current password for \
-                     '{user}'; the new one is set anyway",
-                    conn.address()
-                );
-                PasswordLogins::OfferedOldRefused
-            } else {
-                PasswordLogins::NotOffered
-            }
+                .any(|m| m == "password" || m == "keyboard-interactive") =>
+        {
+            PasswordLogins::Offered
         }
+        Ok(Auth::Rejected { .. }) => PasswordLogins::NotOffered,
         Err(e) => {
-            tracing::warn!("could not check whether '{user}' may log in with a password: {e}");
+            tracing::warn!("could not ask whether '{user}' may log in with a password: {e}");
             PasswordLogins::Unknown
         }
     }

@@ -577,7 +577,41 @@ impl Session {
         credential: &Credential,
     ) -> Result<Auth, SshError> {
         let limit = self.deadline.remaining();
-        match tokio::time::timeout(limit, self.authenticate_inner(user, credential)).await {
+        let attempt = tokio::time::timeout(limit, self.authenticate_inner(user, credential)).await;
+        self.judge(attempt)
+    }
+
+    /// The `none` method for `user`: the methods the server offers, without
+    /// trying a credential (what an SSH client asks first). Costs the server
+    /// no password check and counts as no failed login; accepted only for an
+    /// account without a password that the server lets in without one.
+    pub async fn offered_methods(&mut self, user: &str) -> Result<Auth, SshError> {
+        let limit = self.deadline.remaining();
+        let attempt = tokio::time::timeout(limit, async {
+            match self.handle.authenticate_none(user).await {
+                Ok(russh::client::AuthResult::Success) => Ok(Auth::Accepted),
+                Ok(russh::client::AuthResult::Failure {
+                    remaining_methods, ..
+                }) => Ok(Auth::Rejected {
+                    methods: method_names(&remaining_methods),
+                }),
+                Err(e) => Err(SshError::Lost {
+                    stage: "authenticating",
+                    stdin_sent: false,
+                    output: describe(&e),
+                }),
+            }
+        })
+        .await;
+        self.judge(attempt)
+    }
+
+    /// An authentication attempt's result as this program reads it.
+    fn judge(
+        &self,
+        attempt: Result<Result<Auth, SshError>, tokio::time::error::Elapsed>,
+    ) -> Result<Auth, SshError> {
+        match attempt {
             // russh answers a connection that ended before the server did
             // as a refusal offering nothing more. A cut is not a refusal: a
             // verification login it ended proves nothing about the password

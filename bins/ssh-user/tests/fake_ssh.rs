@@ -540,12 +540,12 @@ fn a_login_whose_connection_is_cut_is_an_error_not_a_refusal() {
 #[test]
 fn a_verification_login_cut_off_after_chpasswd_succeeded_is_not_taken_for_a_refusal_exit_0() {
     let fake = root_machine();
-    // 1 root logs in, 2 alice's old password shows password logins work,
-    // 3 the new password's check after chpasswd.
+    // 1 root logs in, 2 the new password's check after chpasswd (planning
+    // asked for alice's methods with `none`, not with a password).
     harness::Armable::arm(
         &fake,
         "auth-password",
-        3,
+        2,
         harness::FaultKind::DropBeforeApply,
     )
     .unwrap();
@@ -555,6 +555,32 @@ fn a_verification_login_cut_off_after_chpasswd_succeeded_is_not_taken_for_a_refu
         .assert_clean()
         .assert_stdout_has("the check login failed");
     w.assert_password(NEW_PW);
+}
+
+#[test]
+fn planning_tries_no_password_for_the_user_so_a_stale_record_costs_no_failed_login_exit_0() {
+    // The record's oldPassword is out of date: the machine has another.
+    let fake = FakeSsh::start()
+        .user(User::new("root").password(ROOT_PW))
+        .user(User::new("alice").password("Alice-Changed-by-hand-7"));
+    let w = World::new(fake, "root-admin.json");
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("verified by a login");
+    w.assert_password(NEW_PW);
+    let alice: Vec<(String, Option<u32>)> = w
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.user == "alice" && c.call.starts_with("auth-"))
+        .map(|c| (c.call, c.status))
+        .collect();
+    assert_eq!(
+        alice,
+        vec![("auth-password".to_owned(), Some(0))],
+        "alice's only login is the new password's check, accepted"
+    );
 }
 
 #[test]
