@@ -645,6 +645,25 @@ fn password_path(conn: &mut Conn, admin: &Admin, user: &str) -> Result<PasswordP
         access => (access, (false, out)),
     };
     let (tty, out) = out;
+    // A listing that asks for a password proves only that listing does
+    // (`listpw`): ask the command itself, which must then refuse too, or
+    // the admin password would reach chpasswd as a line of its input.
+    let access = if access == SudoAccess::PasswordRequired {
+        let check = conn
+            .exec(remote::SUDO_CHPASSWD_NO_INPUT, &[], b"", tty)
+            .map_err(SshError::into_error)?;
+        if check.success() {
+            tracing::info!(
+                "sudo asks '{}' for a password to list its rights, but runs chpasswd without one",
+                admin.login
+            );
+            SudoAccess::NoPassword
+        } else {
+            SudoAccess::PasswordRequired
+        }
+    } else {
+        access
+    };
     match access {
         SudoAccess::NoPassword => Ok(PasswordPath::Sudo {
             password: false,
@@ -694,14 +713,9 @@ fn plan_key(
     let owner = match path {
         PasswordPath::Root => Owner::Root,
         PasswordPath::SelfPasswd => Owner::SelfUser,
-        PasswordPath::Sudo {
-            password: false,
-            tty: false,
-        } => Owner::Sudo,
-        PasswordPath::Sudo {
-            password: true,
-            tty: false,
-        } => Owner::SudoPassword,
+        // Its own sudo rule, not chpasswd's: the admin password is sent
+        // only to a sudo that asks for it (else the script reads it).
+        PasswordPath::Sudo { tty: false, .. } => owner_of_keys(conn, admin, user)?,
         PasswordPath::Sudo { tty: true, .. } => {
             return Err(Error::Config(format!(
                 "sudo requires a terminal for '{}' (requiretty), and editing authorized_keys as \
@@ -784,6 +798,33 @@ fn plan_key(
         }
     );
     Ok(plan)
+}
+
+/// How a sudo admin edits the user's `authorized_keys`: `sudo -n -u USER`
+/// when its rule needs no password, `sudo -S` when it needs the admin's.
+fn owner_of_keys(conn: &mut Conn, admin: &Admin, user: &str) -> Result<Owner> {
+    let access = {
+        let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
+        runtime
+            .block_on(remote::owner_access(session, user))
+            .map_err(SshError::into_error)?
+    };
+    match access {
+        SudoAccess::NoPassword => Ok(Owner::Sudo),
+        SudoAccess::PasswordRequired if admin.password.is_some() => Ok(Owner::SudoPassword),
+        _ => Err(Error::Config(format!(
+            "'{}' may not run /bin/sh as '{user}' through sudo{}. Rotating the key needs it (for \
+             example: {} ALL=({user}) NOPASSWD: /bin/sh), or set '{}' to FALSE",
+            admin.login,
+            if access == SudoAccess::PasswordRequired {
+                " without a password, and the admin has none"
+            } else {
+                ""
+            },
+            admin.login,
+            keys::ROTATE_FIELD
+        ))),
+    }
 }
 
 /// `AuthorizedKeysFile` and `AuthorizedKeysCommand` from `sshd -T` (root

@@ -14,7 +14,13 @@
 //! first anyway makes `chpasswd` read it as a `user:password` line, print an
 //! error, exit 1 — and apply the real line after it. So the password path is
 //! chosen by a read-only preflight (`sudo -n -l /usr/sbin/chpasswd`), and the
-//! admin password is sent only when sudo says it needs one. `requiretty`
+//! admin password is sent only when sudo says it needs one. The listing is
+//! not the command: with `listpw=always` (or `all`) sudo asks a password to
+//! *list* rights that run chpasswd without one. So a listing that asks is
+//! checked by running the command itself without a password and with no
+//! input ([`SUDO_CHPASSWD_NO_INPUT`]; chpasswd with no lines changes nothing),
+//! and editing `authorized_keys` as the user is checked the same way, on its
+//! own rule ([`OWNER_CHECK`]). `requiretty`
 //! needs a terminal; writing straight into `sudo chpasswd` over a terminal
 //! never ends (Debian's `use_pty`), so the script reads the line itself and
 //! pipes it to sudo.
@@ -55,6 +61,10 @@ pub const ROOT_CHPASSWD: &str = script!("exec /usr/sbin/chpasswd \"$@\"\n");
 /// Read-only: may the admin run chpasswd through sudo, and with or without a
 /// password? Never prompts (`-n`).
 pub const SUDO_PREFLIGHT: &str = script!("exec sudo -n -l /usr/sbin/chpasswd\n");
+
+/// When the preflight's listing asked for a password: does chpasswd itself
+/// run without one? No input, so chpasswd reads no line and changes nothing.
+pub const SUDO_CHPASSWD_NO_INPUT: &str = script!("exec sudo -n /usr/sbin/chpasswd </dev/null\n");
 
 /// sudo without a password: `user:new` on stdin.
 pub const SUDO_CHPASSWD: &str = script!("exec sudo -n /usr/sbin/chpasswd \"$@\"\n");
@@ -112,11 +122,15 @@ pub const AS_OWNER: &str = script!(
      *) echo \"keeper-ak: bad mode\" >&2; exit 64 ;;\nesac\n"
 );
 
+/// Inner script (as the owner): prints `keeper-owner ok`, to learn whether
+/// sudo runs the shell as the user without a password.
+pub const OWNER_CHECK: &str = script!("echo 'keeper-owner ok'\n");
+
 /// Inner script (as the owner): prints `keeper-ak absent`, `keeper-ak
 /// symlink`, or `keeper-ak present <sha256> <mode>` then the file.
 pub const READ_KEYS: &str = script!(
     "f=$1\n\
-     if [ -L \"$f\" ]; then echo 'keeper-ak symlink'; exit 0; fi\n\
+     if [ -L \"$f\" ] || [ -L \"$(dirname -- \"$f\")\" ]; then echo 'keeper-ak symlink'; exit 0; fi\n\
      if [ ! -e \"$f\" ]; then echo 'keeper-ak absent'; exit 0; fi\n\
      if [ ! -f \"$f\" ]; then echo 'keeper-ak not-a-file'; exit 0; fi\n\
      h=$(sha256sum < \"$f\") || exit 70\n\
@@ -152,10 +166,10 @@ pub const WRITE_KEYS: &str = script!(
      mv -f -- \"$tmp\" \"$f\" || exit 67\n\
      trap - EXIT\n\
      if command -v restorecon >/dev/null 2>&1; then restorecon -- \"$d\" \"$f\" 2>/dev/null; fi\n\
-     n=0\n\
-     for b in $(ls -1 -- \"$f\".keeper-*.bak 2>/dev/null | sort -r); do\n\
-       n=$((n+1)); if [ \"$n\" -gt \"$keep\" ]; then rm -f -- \"$b\"; fi\n\
-     done\n\
+     set -- \"$f\".keeper-*.bak\n\
+     if [ -e \"$1\" ]; then n=$#; for b in \"$@\"; do\n\
+       if [ \"$n\" -gt \"$keep\" ]; then rm -f -- \"$b\"; fi; n=$((n-1))\n\
+     done; fi\n\
      h=$(sha256sum < \"$f\") && printf 'keeper-ak written %s\\n' \"${h%% *}\"\n"
 );
 
@@ -583,6 +597,23 @@ pub struct KeysPath<'a> {
     pub path: &'a str,
     /// The admin's password, for [`Owner::SudoPassword`].
     pub admin_password: Option<&'a Secret>,
+}
+
+/// Whether sudo runs `/bin/sh` as `user` for the admin without a password
+/// (runs [`OWNER_CHECK`] with `sudo -n`; nothing else).
+pub async fn owner_access(session: &Session, user: &str) -> Result<SudoAccess, SshError> {
+    let args = owner_args(Owner::Sudo, user, OWNER_CHECK);
+    let out = session.exec(AS_OWNER, &args, b"", false).await?;
+    Ok(
+        if out.success() && out.stdout.lines().any(|l| l.trim() == "keeper-owner ok") {
+            SudoAccess::NoPassword
+        } else {
+            match classify_preflight(&out) {
+                SudoAccess::NoPassword => SudoAccess::NotAllowed,
+                other => other,
+            }
+        },
+    )
 }
 
 /// Reads the file as its owner.

@@ -327,6 +327,52 @@ fn sudo_asking_for_a_password_gets_the_admins_password_first() {
     w.assert_password(NEW_PW);
 }
 
+/// `listpw=always`: sudo asks a password to *list* rights, yet runs every
+/// command without one. The admin password must not be sent: chpasswd
+/// would read it as a `user:password` line.
+fn sudo_that_asks_only_to_list() -> Setup {
+    sudo_admin("Defaults:ops listpw=always\nops ALL=(ALL) NOPASSWD: ALL")
+}
+
+#[test]
+fn sudo_that_asks_a_password_only_to_list_rights_never_gets_the_admins_password() {
+    let Some(sshd) = Sshd::start(&sudo_that_asks_only_to_list().user(alice())) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json");
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("password changed with sudo -n chpasswd (verified by a login)");
+    w.assert_password(NEW_PW);
+    assert!(
+        w.shadow_holds("ops", ADMIN_PW),
+        "the admin's own password is untouched"
+    );
+}
+
+#[test]
+fn sudo_that_asks_a_password_only_to_list_rights_edits_the_keys_without_it() {
+    let old = fixture_key("ed25519.openssh");
+    let original = format!("{} laptop\n", public_of(&old));
+    let setup = sudo_that_asks_only_to_list().user(alice().authorized_keys(&original));
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json").key(&old);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("SSH key rotated");
+    let keys = w.authorized_keys();
+    assert!(
+        !keys.contains(ADMIN_PW),
+        "the admin password reached the file"
+    );
+    assert!(keys.contains(&public_of(&w.stored_key().unwrap())));
+    w.assert_password(NEW_PW);
+}
+
 #[test]
 fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
     let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")

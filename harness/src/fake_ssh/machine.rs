@@ -41,6 +41,9 @@ pub struct Sudo {
     /// The rule also lets it run `/bin/sh` as other users (needed to edit
     /// their `authorized_keys` as them); `false` allows chpasswd only.
     pub shell_as_users: bool,
+    /// `Defaults:<user> listpw=always`: `sudo -l` asks for a password even
+    /// where the rule is NOPASSWD.
+    pub listpw_always: bool,
 }
 
 impl Default for Sudo {
@@ -49,6 +52,7 @@ impl Default for Sudo {
             rule: SudoRule::None,
             requiretty: false,
             shell_as_users: true,
+            listpw_always: false,
         }
     }
 }
@@ -68,6 +72,12 @@ impl Sudo {
             rule: SudoRule::Password,
             ..Self::default()
         }
+    }
+
+    /// Adds `listpw=always`.
+    pub fn listpw_always(mut self) -> Self {
+        self.listpw_always = true;
+        self
     }
 
     /// Adds `requiretty`.

@@ -31,6 +31,8 @@ pub enum Script {
     WriteKeys,
     /// `READ_KEYS`: prints the file with its sha256 and mode (inner).
     ReadKeys,
+    /// `OWNER_CHECK`: prints `keeper-owner ok` (inner).
+    OwnerCheck,
     /// `AS_OWNER`: runs an inner script as the file's owner.
     AsOwner,
     /// `SHADOW_DIGEST`: the sha256 of a shadow password field.
@@ -49,6 +51,8 @@ pub enum Script {
     TtySudoChpasswd,
     /// `SUDO_S_CHPASSWD`: `sudo -S -p '' chpasswd`.
     SudoSChpasswd,
+    /// `SUDO_CHPASSWD_NO_INPUT`: `sudo -n chpasswd </dev/null`.
+    SudoChpasswdNoInput,
     /// `SUDO_CHPASSWD`: `sudo -n chpasswd`.
     SudoChpasswd,
     /// `ROOT_CHPASSWD`: `chpasswd` as root.
@@ -62,9 +66,10 @@ pub enum Script {
 impl Script {
     /// Every script, most specific markers first (the order
     /// [`Script::classify`] tries them in).
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::WriteKeys,
         Self::ReadKeys,
+        Self::OwnerCheck,
         Self::AsOwner,
         Self::ShadowDigest,
         Self::SshdTClient,
@@ -73,6 +78,7 @@ impl Script {
         Self::TtySudoSChpasswd,
         Self::TtySudoChpasswd,
         Self::SudoSChpasswd,
+        Self::SudoChpasswdNoInput,
         Self::SudoChpasswd,
         Self::RootChpasswd,
         Self::SelfPasswd,
@@ -86,6 +92,7 @@ impl Script {
         match self {
             Self::WriteKeys => "write-keys",
             Self::ReadKeys => "read-keys",
+            Self::OwnerCheck => "owner-check",
             Self::AsOwner => "as-owner",
             Self::ShadowDigest => "shadow-digest",
             Self::SshdTClient => "sshd-t-client",
@@ -94,6 +101,7 @@ impl Script {
             Self::TtySudoSChpasswd => "tty-sudo-s-chpasswd",
             Self::TtySudoChpasswd => "tty-sudo-chpasswd",
             Self::SudoSChpasswd => "sudo-s-chpasswd",
+            Self::SudoChpasswdNoInput => "sudo-chpasswd-no-input",
             Self::SudoChpasswd => "sudo-chpasswd",
             Self::RootChpasswd => "root-chpasswd",
             Self::SelfPasswd => "self-passwd",
@@ -106,6 +114,7 @@ impl Script {
         match self {
             Self::WriteKeys => "WRITE_KEYS",
             Self::ReadKeys => "READ_KEYS",
+            Self::OwnerCheck => "OWNER_CHECK",
             Self::AsOwner => "AS_OWNER",
             Self::ShadowDigest => "SHADOW_DIGEST",
             Self::SshdTClient => "SSHD_T_CLIENT",
@@ -114,6 +123,7 @@ impl Script {
             Self::TtySudoSChpasswd => "TTY_SUDO_S_CHPASSWD",
             Self::TtySudoChpasswd => "TTY_SUDO_CHPASSWD",
             Self::SudoSChpasswd => "SUDO_S_CHPASSWD",
+            Self::SudoChpasswdNoInput => "SUDO_CHPASSWD_NO_INPUT",
             Self::SudoChpasswd => "SUDO_CHPASSWD",
             Self::RootChpasswd => "ROOT_CHPASSWD",
             Self::SelfPasswd => "SELF_PASSWD",
@@ -126,6 +136,7 @@ impl Script {
         match self {
             Self::WriteKeys => &["keeper-ak written", "mktemp"],
             Self::ReadKeys => &["keeper-ak present"],
+            Self::OwnerCheck => &["keeper-owner ok"],
             Self::AsOwner => &["runuser -u", "sudo-S)"],
             Self::ShadowDigest => &["keeper-shadow", "getent shadow"],
             Self::SshdTClient => &["SSH_CLIENT", "/usr/sbin/sshd -T"],
@@ -134,6 +145,7 @@ impl Script {
             Self::TtySudoSChpasswd => &["IFS= read -r p", "sudo -S -p '' /usr/sbin/chpasswd"],
             Self::TtySudoChpasswd => &["IFS= read -r l", "sudo -n /usr/sbin/chpasswd"],
             Self::SudoSChpasswd => &["exec sudo -S -p '' /usr/sbin/chpasswd"],
+            Self::SudoChpasswdNoInput => &["exec sudo -n /usr/sbin/chpasswd </dev/null"],
             Self::SudoChpasswd => &["exec sudo -n /usr/sbin/chpasswd"],
             Self::RootChpasswd => &["exec /usr/sbin/chpasswd"],
             Self::SelfPasswd => &["exec passwd"],
@@ -144,8 +156,9 @@ impl Script {
     /// The sha256 of the script text this emulation was written against.
     pub fn reviewed(self) -> &'static str {
         match self {
-            Self::WriteKeys => "237bcd54b28b64bfa65d10fbb4655de60284bd80fa85976fc21179edc399c03a",
-            Self::ReadKeys => "97c7c20e6abb28c19b178be99d30e7246910539d4f75b63fbc7dd082600cda00",
+            Self::WriteKeys => "4cffd2b910c3ffa34d6c368a36b20225c6aa1feca00c6237c02137523fc3264a",
+            Self::ReadKeys => "8ea4531f3436f98cb05e417180b8bc0c08ce8dbf134b46a8e6d399f91652010b",
+            Self::OwnerCheck => "f440cee9293878ffac06c19af08869ef709d93c2793c038202c26ce5f1eb1489",
             Self::AsOwner => "5aeb1a6a4f0595daf27e346b362f5769531e53912c6e0ad9d98d79223ed6a76d",
             Self::ShadowDigest => {
                 "4bbb422e4c208678cebab68f2950568946385e0b8443d270954822fb74456bb9"
@@ -160,6 +173,9 @@ impl Script {
             }
             Self::TtySudoChpasswd => {
                 "a181d5d69e7b70a7df27260ac0b5081c59116bda99301ebb69fd4382cc81aae9"
+            }
+            Self::SudoChpasswdNoInput => {
+                "98962d002fb27af251feb724147ff6463b7dd98d3a24405b5b83577f4151208d"
             }
             Self::SudoSChpasswd => {
                 "fcaa362db0611f690d4a5c776bafde21b6a066ee6dc58d3d73bf80e07a05f118"
@@ -227,7 +243,9 @@ impl Command {
     pub fn call(&self) -> &'static str {
         match Script::classify(&self.script) {
             Some(Script::AsOwner) => match self.args.get(2).and_then(|s| Script::classify(s)) {
-                Some(inner @ (Script::ReadKeys | Script::WriteKeys)) => inner.call(),
+                Some(inner @ (Script::ReadKeys | Script::WriteKeys | Script::OwnerCheck)) => {
+                    inner.call()
+                }
                 _ => UNKNOWN,
             },
             Some(script) => script.call(),
@@ -360,6 +378,12 @@ pub(crate) fn run(
             }
             chpasswd(machine, stdin, command.args.iter().any(|a| a == "-e"))
         }
+        Script::SudoChpasswdNoInput => match sudo(machine, caller, pty, SudoTarget::Chpasswd, None)
+        {
+            // chpasswd with no input: no line, no change.
+            Ok(_) => Reply::ok(""),
+            Err(reply) => reply,
+        },
         Script::SudoChpasswd | Script::TtySudoChpasswd => {
             let stdin = if script == Script::TtySudoChpasswd {
                 first_lines(stdin, 1)
@@ -393,7 +417,7 @@ pub(crate) fn run(
             _ => Reply::ok("keeper-shadow absent\n"),
         },
         Script::AsOwner => as_owner(machine, caller, pty, &command.args, stdin),
-        Script::ReadKeys | Script::WriteKeys => {
+        Script::ReadKeys | Script::WriteKeys | Script::OwnerCheck => {
             // Only ever run through AS_OWNER; alone, as the caller.
             inner(machine, caller, script, &command.args, stdin)
         }
@@ -454,6 +478,10 @@ fn sudo<'s>(
     match (sudo.rule, target) {
         // `sudo -n -l CMD` for a user with no rule: silent, status 1.
         (SudoRule::None, SudoTarget::List) => return Err(Reply::fail(1, "")),
+        // `listpw=always`: listing asks for a password, whatever the rule.
+        (_, SudoTarget::List) if sudo.listpw_always => {
+            return Err(Reply::fail(1, "sudo: a password is required\n"));
+        }
         (SudoRule::None, _) => {
             return Err(Reply::fail(
                 1,
@@ -644,7 +672,7 @@ fn as_owner(
         return Reply::fail(1, format!("runuser: user {owner} does not exist\n"));
     }
     match Script::classify(inner_text) {
-        Some(script @ (Script::ReadKeys | Script::WriteKeys)) => {
+        Some(script @ (Script::ReadKeys | Script::WriteKeys | Script::OwnerCheck)) => {
             inner(machine, &owner, script, rest, stdin)
         }
         _ => Reply::fail(
@@ -661,6 +689,9 @@ fn inner(
     args: &[String],
     stdin: &[u8],
 ) -> Reply {
+    if script == Script::OwnerCheck {
+        return Reply::ok("keeper-owner ok\n");
+    }
     let Some(path) = args.first() else {
         return Reply::fail(2, "sh: 1: 1: parameter not set\n");
     };
@@ -677,6 +708,9 @@ fn inner(
 }
 
 fn read_keys(machine: &Machine, owner: &str, path: &str) -> Reply {
+    if matches!(machine.fs.get(&dirname(path)), Some(Node::Symlink { .. })) {
+        return Reply::ok("keeper-ak symlink\n");
+    }
     match machine.fs.get(path) {
         Some(Node::Symlink { .. }) => Reply::ok("keeper-ak symlink\n"),
         None => Reply::ok("keeper-ak absent\n"),
