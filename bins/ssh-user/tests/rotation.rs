@@ -663,6 +663,34 @@ fn a_symlinked_authorized_keys_is_refused_exit_2_and_nothing_changes() {
 }
 
 #[test]
+fn a_symlinked_ssh_directory_is_refused_while_planning_exit_2_and_nothing_is_written() {
+    let old = fixture_key("ed25519.openssh");
+    let original = format!("{} laptop\n", public_of(&old));
+    let Some(sshd) = Sshd::start(&root_admin().user(alice().authorized_keys(&original))) else {
+        return;
+    };
+    let (code, text) = sshd.run_inside(
+        Some("alice"),
+        "cd ~ && mv .ssh real_ssh && ln -s real_ssh .ssh",
+        b"",
+    );
+    assert_eq!(code, 0, "{text}");
+    let w = World::new(sshd, "root-admin.json").key(&old);
+    // Refused while planning: a dry run says so too.
+    w.run(&["--dry-run"])
+        .assert_exit(2)
+        .assert_stderr_has("is a symlink: refused");
+    w.run(&[])
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("authorized_keys (or its directory) is a symlink: refused");
+    let (_, listing) = w.sshd.run_inside(Some("alice"), "ls -A ~/real_ssh", b"");
+    assert_eq!(listing.trim(), "authorized_keys", "no temp file, no backup");
+    assert_eq!(w.stored_key().unwrap(), old);
+    w.assert_password(OLD_PW);
+}
+
+#[test]
 fn an_old_key_also_in_authorized_keys2_is_still_accepted_exit_3_and_the_password_is_unchanged() {
     let old = fixture_key("ed25519.openssh");
     let user = alice()
