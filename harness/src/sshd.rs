@@ -89,6 +89,9 @@ pub enum ChpasswdFault {
     Sleep(u32),
     /// Prints an error and exits 1 without changing anything.
     Fail,
+    /// Runs the real chpasswd, then prints an error and exits 1 (a hook
+    /// or wrapper failing after the change was applied).
+    ApplyThenFail,
 }
 
 /// How one sshd is set up.
@@ -556,6 +559,7 @@ fn fault_word(fault: ChpasswdFault) -> String {
         ChpasswdFault::ApplyThenKill => "apply-then-kill".into(),
         ChpasswdFault::Sleep(seconds) => format!("sleep {seconds}"),
         ChpasswdFault::Fail => "fail".into(),
+        ChpasswdFault::ApplyThenFail => "apply-then-fail".into(),
     }
 }
 
@@ -580,6 +584,10 @@ if [ "$fault" = apply-then-kill ]; then
     if [ "$(cat /proc/$p/comm 2>/dev/null)" = sshd ]; then kill -9 "$p"; exit 137; fi
     p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
   done
+fi
+if [ "$fault" = apply-then-fail ]; then
+  echo "chpasswd: post-change hook failed" >&2
+  exit 1
 fi
 exit $rc
 "#;

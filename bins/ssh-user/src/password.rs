@@ -95,6 +95,8 @@ pub enum Evidence {
     ShadowChanged,
     /// After a lost connection: the new password logs in.
     LoginAfterLoss,
+    /// The command reported a failure, yet the new password logs in.
+    LoginAfterFailure(String),
 }
 
 impl Evidence {
@@ -116,6 +118,10 @@ impl Evidence {
                  it was applied"
                     .into()
             }
+            Self::LoginAfterFailure(failed) => format!(
+                "{failed}, yet a login with the new password shows it was applied (check what \
+                 else the command does)"
+            ),
         }
     }
 }
@@ -154,7 +160,8 @@ pub fn change(
         Ok(out) => {
             let failed = remote::failure("changing the password", &out);
             match shadow_now(conn, plan, user) {
-                Some(Ok(false)) | None => Err(NotChanged::Refused(failed)),
+                Some(Ok(false)) => Err(NotChanged::Refused(failed)),
+                None => after_failure(conn, plan, user, new, old, &out, failed),
                 Some(Ok(true)) => Err(NotChanged::Unknown(format!(
                     "{failed}, yet the user's shadow entry changed: check which password '{user}' \
                      has"
@@ -275,8 +282,63 @@ fn reconcile(
              whether the password is the old or the new one"
         )));
     }
+    by_logins(
+        conn,
+        user,
+        new,
+        old,
+        &lost.to_string(),
+        Evidence::LoginAfterLoss,
+    )
+}
+
+/// Not root, and the command failed. A failure whose cause is known (sudo
+/// would not run it, the password policy refused the password) or a command
+/// that could not start changed nothing. Any other failure may have come
+/// after the change was applied (a wrapper, a PAM module or a hook failing
+/// late), so logins tell, as after a lost connection.
+fn after_failure(
+    conn: &Conn,
+    plan: &PasswordPlan,
+    user: &str,
+    new: &Secret,
+    old: Option<&Secret>,
+    out: &crate::ssh::Output,
+    failed: String,
+) -> Result<Evidence, NotChanged> {
+    if remote::classify(&out.text()).is_some() || matches!(out.status, Some(126 | 127)) {
+        return Err(NotChanged::Refused(failed));
+    }
+    if !plan.logins.offered() {
+        return Err(NotChanged::Unknown(format!(
+            "{failed}; the machine does not offer password logins to '{user}', so nothing can \
+             tell whether the password changed before the command failed: check which password \
+             '{user}' has"
+        )));
+    }
+    by_logins(
+        conn,
+        user,
+        new,
+        old,
+        &failed,
+        Evidence::LoginAfterFailure(failed.clone()),
+    )
+}
+
+/// After `what` left the outcome open: a login with the new password, and,
+/// only if that is refused, one with the old (at most two logins).
+fn by_logins(
+    conn: &Conn,
+    user: &str,
+    new: &Secret,
+    old: Option<&Secret>,
+    what: &str,
+    applied: Evidence,
+) -> Result<Evidence, NotChanged> {
+    let lost = what;
     match conn.authenticate_as(user, &Credential::Password(new.clone())) {
-        Ok(Auth::Accepted) => return Ok(Evidence::LoginAfterLoss),
+        Ok(Auth::Accepted) => return Ok(applied),
         Ok(Auth::Rejected { .. }) => {}
         Err(e) => {
             return Err(NotChanged::Unknown(format!(

@@ -487,6 +487,40 @@ fn chpasswd_killed_after_applying_is_reconciled_by_logging_in_with_the_new_passw
 }
 
 #[test]
+fn a_sudo_chpasswd_that_fails_after_applying_is_checked_by_logging_in_exit_0() {
+    let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")
+        .user(alice())
+        .chpasswd(ChpasswdFault::ApplyThenFail);
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json");
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("post-change hook failed")
+        .assert_stdout_has("yet a login with the new password shows it was applied");
+    w.assert_password(NEW_PW);
+}
+
+#[test]
+fn a_sudo_chpasswd_that_fails_without_applying_is_checked_by_logging_in_exit_1() {
+    let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")
+        .user(alice())
+        .chpasswd(ChpasswdFault::Fail);
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json");
+    w.run(&[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("injected failure")
+        .assert_stderr_has("the old one still logs in");
+    w.assert_password(OLD_PW);
+}
+
+#[test]
 fn chpasswd_killed_after_applying_is_reconciled_by_roots_shadow_entry() {
     let setup = root_admin()
         .user(alice())
