@@ -388,7 +388,8 @@ impl Credentials for AuthorizedKeyFile<'_> {
     fn create(&mut self) -> Step<NewKey> {
         let tag = authorized_keys::tag(self.user);
         let definite = |e: Error| Failure::Definite(e.to_string());
-        let key = keys::generate(self.plan.new_type, &tag).map_err(definite)?;
+        let key = keys::generate_within(self.plan.new_type, &tag, self.conn.deadline())
+            .map_err(definite)?;
         let private = keys::encode(&key, self.plan.family).map_err(definite)?;
         let public = keys::public_line(key.public_key(), &tag).map_err(definite)?;
         let id = keys::fingerprint(key.public_key());

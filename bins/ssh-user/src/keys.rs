@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::deadline::Deadline;
 use common::error::{Error, Location, Result};
 use common::secret::{self, Secret};
 use russh::keys::ssh_key::LineEnding;
@@ -394,6 +395,32 @@ pub fn new_key_type(old: Option<KeyType>, type_field: Option<&str>) -> Option<Ke
             bits: bits.max(RSA_MIN_BITS),
         },
         other => other,
+    })
+}
+
+/// [`generate`] on a thread of its own, given at most half the time the
+/// run has left (the rest is for storing, checking and cleaning up). Why:
+/// the new key keeps the old one's size, and making an RSA key grows with
+/// about the fourth power of its size (4096 bits: about a second; 8192:
+/// tens of seconds; 16384: minutes), so an unusually large record key must
+/// not carry the run past its deadline. Too slow: nothing was changed.
+pub fn generate_within(kind: KeyType, comment: &str, deadline: Deadline) -> Result<PrivateKey> {
+    let budget = deadline.remaining() / 2;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let comment_owned = comment.to_owned();
+    std::thread::Builder::new()
+        .name("keygen".into())
+        .spawn(move || {
+            let _ = tx.send(generate(kind, &comment_owned));
+        })
+        .map_err(|e| Error::Failed(format!("cannot start making a new {kind} key: {e}")))?;
+    rx.recv_timeout(budget).unwrap_or_else(|_| {
+        Err(Error::Failed(format!(
+            "making a new {kind} key took longer than half the time left ({} s), so nothing was \
+             changed: set '{TYPE_FIELD}' to ssh-rsa (4096 bits) or ssh-ed25519, or raise \
+             --timeout",
+            budget.as_secs()
+        )))
     })
 }
 

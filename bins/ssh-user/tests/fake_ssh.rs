@@ -586,6 +586,35 @@ fn planning_tries_no_password_for_the_user_so_a_stale_record_costs_no_failed_log
 }
 
 #[test]
+fn a_key_too_large_to_make_in_half_the_time_left_changes_nothing_and_clears_the_lease_exit_1() {
+    // RSA-8192: making one takes tens of seconds, far more than half of a
+    // six-second run.
+    let old = include_str!("../../../fixtures/keys/rsa8192.openssh");
+    let public = include_str!("../../../fixtures/keys/rsa8192.openssh.pub").trim();
+    let before = format!("{public} laptop\n");
+    let fake = root_machine().user(alice().authorized_keys(&before));
+    let w = World::new(fake, "root-admin.json").key(old);
+    let out = w.run(&["--timeout", "6"]);
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("took longer than half the time left")
+        .assert_stderr_has("Private Key Type");
+    assert!(
+        out.elapsed < std::time::Duration::from_secs(6),
+        "the run kept its deadline: {:?}",
+        out.elapsed
+    );
+    assert_eq!(w.fake.authorized_keys("alice").unwrap(), before);
+    assert_eq!(w.stored_key().unwrap(), old);
+    assert_eq!(
+        w.vault.as_ref().unwrap().field(USER_UID, "rotation_lease"),
+        Some(String::new()),
+        "the lease is cleared"
+    );
+    w.assert_password(OLD_PW);
+}
+
+#[test]
 fn a_home_directory_that_is_not_one_absolute_path_stops_the_run_before_any_write_exit_1() {
     let old = include_str!("../../../fixtures/keys/ed25519.openssh");
     let fake = root_machine();
