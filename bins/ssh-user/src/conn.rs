@@ -26,7 +26,10 @@ use std::future::Future;
 use common::deadline::Deadline;
 use common::error::{Error, Result};
 
-use crate::ssh::{self, Auth, Credential, HostKeyPins, Output, SeenKey, Session, SshError};
+use crate::remote;
+use crate::ssh::{
+    self, Auth, Credential, Held, Hold, HostKeyPins, Output, SeenKey, Session, SshError,
+};
 use crate::target::HostPort;
 
 /// A credential the admin logs in with, and how to name it in messages.
@@ -50,6 +53,8 @@ enum Spare {
 /// The admin's connection.
 pub struct Conn {
     // Declared before the runtime: dropped while it still runs.
+    /// The machine-side lock on rotating the user, while held.
+    lock: Option<Held>,
     session: Option<Session>,
     /// The user the spare connection is for, and the spare.
     spare_user: String,
@@ -73,6 +78,16 @@ impl std::fmt::Debug for Conn {
             .field("login", &self.login)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Conn::lock`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locked {
+    Held,
+    /// Another run holds the lock.
+    Busy,
+    /// No lock could be taken (why); runs are not serialised.
+    Unavailable(String),
 }
 
 /// What [`Conn::open`] found about the host key.
@@ -118,6 +133,7 @@ impl Conn {
             .build()
             .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
         let mut conn = Self {
+            lock: None,
             session: None,
             spare_user: user.to_owned(),
             spare: RefCell::new(Spare::Gone),
@@ -346,8 +362,31 @@ impl Conn {
         self.session = None;
     }
 
+    /// Takes the machine-side lock on rotating `user` ([`remote::LOCK`]) on
+    /// the admin's session, and keeps it until [`Conn::close`] (or the
+    /// connection ends).
+    pub fn lock(&mut self, user: &str) -> std::result::Result<Locked, SshError> {
+        let id = remote::lock_id(user);
+        let (runtime, session) = self.parts()?;
+        let hold = runtime.block_on(session.hold(remote::LOCK, &[&id], remote::LOCK_HELD))?;
+        Ok(match hold {
+            Hold::Held(held) => {
+                self.lock = Some(held);
+                Locked::Held
+            }
+            Hold::Ended(out) if out.status == Some(75) => Locked::Busy,
+            Hold::Ended(out) if out.stdout.contains("keeper-lock unavailable") => {
+                Locked::Unavailable("the machine has no flock".into())
+            }
+            Hold::Ended(out) => Locked::Unavailable(remote::failure("taking the lock", &out)),
+        })
+    }
+
     /// Ends the admin's session and the spare politely.
     pub fn close(&mut self) {
+        if let Some(lock) = self.lock.take() {
+            self.runtime.block_on(lock.release());
+        }
         let spare = self.spare.replace(Spare::Gone);
         self.discard(spare);
         if let Some(session) = self.session.take() {

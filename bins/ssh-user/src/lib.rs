@@ -57,7 +57,7 @@ pub mod ssh;
 pub mod target;
 
 use admin::{Admin, Selection, Source};
-use conn::{Conn, HostKey, Login};
+use conn::{Conn, HostKey, Locked, Login};
 use key_rotation::{AuthorizedKeyFile, KeyPlan};
 use password::{NotChanged, PasswordLogins, PasswordPlan};
 use remote::{Owner, PasswordPath, Problem, SudoAccess};
@@ -375,6 +375,24 @@ impl Rotator for SshUser {
             mut conn,
         } = p;
         let address = conn.address();
+
+        // One run at a time per user on this machine, whatever records
+        // and leases say (a password-only run takes no lease).
+        match conn.lock(user).map_err(SshError::into_error)? {
+            Locked::Held => {}
+            Locked::Busy => {
+                return Err(Error::Failed(format!(
+                    "another rotation of '{user}' is running on {address} (it holds the lock \
+                     keeper-rotate-{}.lock in /run/lock or /tmp); nothing was changed. Let it \
+                     finish; rotate again afterwards if it failed",
+                    remote::lock_id(user)
+                )));
+            }
+            Locked::Unavailable(why) => tracing::warn!(
+                "no lock on rotating '{user}' on {address} ({why}): a second run at the same \
+                 time would not be stopped"
+            ),
+        }
 
         if let HostKey::TrustedOnFirstUse(seen) = &host_key {
             store_pin(run, &target, &address, seen)?;

@@ -107,6 +107,31 @@ pub const SHADOW_DIGEST: &str = script!(
      printf 'keeper-shadow %s\\n' \"${h%% *}\"\n"
 );
 
+/// The machine-side lock on rotating one user, held for the whole run: two
+/// runs for one user (a schedule and an on-demand run, a retry after a
+/// timeout) would otherwise both change the password and both exit 0, and
+/// the Gateway could store the one that lost. `flock` on
+/// `/run/lock/keeper-rotate-<id>.lock` (`/tmp` where `/run/lock` is not
+/// writable; `$1` is a digest of the user name, never the name itself), kept
+/// by a `cat` reading the channel's stdin: released when this run ends the
+/// channel, or its connection drops. Prints `keeper-lock held`; exits 75
+/// when another run holds the lock; prints `keeper-lock unavailable`
+/// without `flock`.
+pub const LOCK: &str = script!(
+    "command -v flock >/dev/null 2>&1 || { echo 'keeper-lock unavailable'; exit 0; }\n\
+     d=/run/lock\n\
+     if [ ! -d \"$d\" ] || [ ! -w \"$d\" ]; then d=/tmp; fi\n\
+     exec flock -n -E 75 \"$d/keeper-rotate-$1.lock\" sh -c 'echo keeper-lock held; exec cat >/dev/null'\n"
+);
+
+/// What [`LOCK`] prints once the lock is held.
+pub const LOCK_HELD: &str = "keeper-lock held";
+
+/// [`LOCK`]'s argument for `user`: hex, so no user name becomes a path.
+pub fn lock_id(user: &str) -> String {
+    sha256_hex(user.as_bytes())[..16].to_owned()
+}
+
 /// Read-only: a user's home directory.
 pub const HOME_OF: &str = script!("getent passwd \"$1\" | cut -d: -f6\n");
 

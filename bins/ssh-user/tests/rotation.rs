@@ -1030,6 +1030,41 @@ fn two_overlapping_runs_the_second_finds_the_lease_and_changes_nothing() {
 }
 
 #[test]
+fn two_overlapping_password_only_runs_the_second_finds_the_machines_lock_and_changes_nothing() {
+    // A's chpasswd takes 3 s: B starts once A holds the lock.
+    let setup = root_admin().user(alice()).chpasswd(ChpasswdFault::Sleep(3));
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let mut w = World::new(sshd, "root-admin.json");
+    let second_pw = "Second-New-pw-99?";
+    w.secrets.push(second_pw.into());
+    let second = w.scenario.clone().param("newPassword", json!(second_pw));
+    let lock = w.sshd.dir().join("lock").join(format!(
+        "keeper-rotate-{}.lock",
+        rotate_ssh_user::remote::lock_id("alice")
+    ));
+    let (a, b) = harness::runner::overlap(
+        w.runner(&[]),
+        w.runner_for(&second, &[]),
+        || {
+            let started = std::time::Instant::now();
+            while !lock.exists() && started.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        },
+        |_| {},
+    );
+    b.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("another rotation of 'alice' is running on")
+        .assert_stderr_has("nothing was changed");
+    a.assert_exit(0).assert_clean();
+    w.assert_password(NEW_PW);
+    assert!(!w.shadow_holds("alice", second_pw));
+}
+
+#[test]
 fn a_chpasswd_that_reports_success_without_changing_anything_is_caught_exit_1() {
     let Some(sshd) = Sshd::start(&root_admin().user(alice())) else {
         return;

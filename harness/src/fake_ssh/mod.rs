@@ -196,6 +196,8 @@ struct State {
     /// A clone of each open connection's socket, to cut it.
     connections: HashMap<u64, std::net::TcpStream>,
     next_connection: u64,
+    /// `LOCK`s held: the lock's name, and the connection holding it.
+    locks: HashMap<String, u64>,
 }
 
 struct Inner {
@@ -364,6 +366,7 @@ impl FakeSsh {
                 late: 0,
                 connections: HashMap::new(),
                 next_connection: 0,
+                locks: HashMap::new(),
             }),
             changed: Condvar::new(),
             shutter: Shutter::new(),
@@ -870,6 +873,68 @@ impl server::Handler for Handler {
     }
 }
 
+/// `LOCK`: like `flock -n` on the machine's lock file, held until the
+/// channel's stdin ends or the connection drops (the lock is released
+/// either way, as the kernel releases a dead process's flock).
+async fn hold_lock(
+    inner: &Arc<Inner>,
+    connection: u64,
+    command: &Command,
+    mut channel: Channel<Msg>,
+    handle: server::Handle,
+    fault: Option<FaultKind>,
+) {
+    let id = channel.id();
+    let name = command.args.first().cloned().unwrap_or_default();
+    let finish = |status: u32, stderr: &'static [u8]| {
+        let handle = handle.clone();
+        async move {
+            if !stderr.is_empty() {
+                let _ = handle.extended_data(id, 1, stderr.to_vec()).await;
+            }
+            let _ = handle.exit_status_request(id, status).await;
+            let _ = handle.eof(id).await;
+            let _ = handle.close(id).await;
+        }
+    };
+    match fault {
+        Some(FaultKind::DropBeforeApply) => {
+            inner.cut(connection);
+            return;
+        }
+        Some(FaultKind::Status500) => {
+            finish(2, CANNOT_FORK.as_bytes()).await;
+            return;
+        }
+        _ => {}
+    }
+    let taken = {
+        let mut state = inner.state();
+        match state.locks.get(&name) {
+            Some(_) => false,
+            None => {
+                state.locks.insert(name.clone(), connection);
+                true
+            }
+        }
+    };
+    if !taken {
+        finish(75, b"").await;
+        return;
+    }
+    let _ = handle
+        .data(id, format!("{}\n", "keeper-lock held").into_bytes())
+        .await;
+    loop {
+        match channel.wait().await {
+            Some(ChannelMsg::Eof | ChannelMsg::Close) | None => break,
+            Some(_) => {}
+        }
+    }
+    inner.state().locks.remove(&name);
+    finish(0, b"").await;
+}
+
 /// Serves one session channel: a terminal request, one exec, its stdin,
 /// and the command's answer, with the armed fault applied.
 async fn serve_channel(
@@ -948,6 +1013,14 @@ async fn serve_channel(
         return;
     }
     let _ = handle.channel_success(id).await;
+
+    if let Some(command) = command
+        .as_ref()
+        .filter(|c| Script::classify(&c.script) == Some(Script::Lock))
+    {
+        hold_lock(&inner, connection, command, channel, handle, plan.kind).await;
+        return;
+    }
 
     let lines = command
         .as_ref()

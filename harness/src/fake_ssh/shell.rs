@@ -61,12 +61,16 @@ pub enum Script {
     SelfPasswd,
     /// `HOME_OF`: `getent passwd USER | cut -d: -f6`.
     HomeOf,
+    /// `LOCK`: `flock -n` on the lock file, held while stdin is open
+    /// (served by the fake's channel, not [`run`]).
+    Lock,
 }
 
 impl Script {
     /// Every script, most specific markers first (the order
     /// [`Script::classify`] tries them in).
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
+        Self::Lock,
         Self::WriteKeys,
         Self::ReadKeys,
         Self::OwnerCheck,
@@ -106,6 +110,7 @@ impl Script {
             Self::RootChpasswd => "root-chpasswd",
             Self::SelfPasswd => "self-passwd",
             Self::HomeOf => "home-of",
+            Self::Lock => "lock",
         }
     }
 
@@ -128,6 +133,7 @@ impl Script {
             Self::RootChpasswd => "ROOT_CHPASSWD",
             Self::SelfPasswd => "SELF_PASSWD",
             Self::HomeOf => "HOME_OF",
+            Self::Lock => "LOCK",
         }
     }
 
@@ -150,6 +156,7 @@ impl Script {
             Self::RootChpasswd => &["exec /usr/sbin/chpasswd"],
             Self::SelfPasswd => &["exec passwd"],
             Self::HomeOf => &["getent passwd \"$1\"", "cut -d: -f6"],
+            Self::Lock => &["flock -n -E 75", "keeper-lock held"],
         }
     }
 
@@ -188,6 +195,7 @@ impl Script {
             }
             Self::SelfPasswd => "f5e8108f1361fa02cbf63054b703a56084fea51b174159ee7b5a5033843a9f83",
             Self::HomeOf => "feeee01078cae720c3563c0e8376eff1bc059d9bb62882da0cfdd14a256d2476",
+            Self::Lock => "0fa5c043e270db064616e4ff6031378db93f4c09951f40811fbc017870980081",
         }
     }
 
@@ -417,6 +425,8 @@ pub(crate) fn run(
             _ => Reply::ok("keeper-shadow absent\n"),
         },
         Script::AsOwner => as_owner(machine, caller, pty, &command.args, stdin),
+        // Served by the fake's channel, which holds it open.
+        Script::Lock => Reply::fail(70, "sh: 1: LOCK is served by the channel\n"),
         Script::ReadKeys | Script::WriteKeys | Script::OwnerCheck => {
             // Only ever run through AS_OWNER; alone, as the caller.
             inner(machine, caller, script, &command.args, stdin)
