@@ -117,7 +117,9 @@ User record (the vault's copy when the key is rotated, else the Gateway's):
                           (one run at a time per record), cleared at the end
 
 The key goes first, the password last (the Gateway stores newPassword on exit 0 only):
-when the key part does not succeed, the password is not changed. Default --timeout: 60 s.";
+when the key part does not succeed, the password is not changed. One run at a time per
+user: a lock on the machine (flock, /run/lock/keeper-rotate-*.lock) held while the run
+lasts; a second run exits 1. Default --timeout: 60 s.";
 
 /// The rotator.
 #[derive(Debug)]
@@ -731,9 +733,9 @@ fn plan_key(
     let owner = match path {
         PasswordPath::Root => Owner::Root,
         PasswordPath::SelfPasswd => Owner::SelfUser,
-        // Its own sudo rule, not chpasswd's: the admin password is sent
-        // only to a sudo that asks for it (else the script reads it).
-        PasswordPath::Sudo { tty: false, .. } => owner_of_keys(conn, admin, user)?,
+        // Its own sudo rule, not chpasswd's: first without a password (see
+        // the read below).
+        PasswordPath::Sudo { tty: false, .. } => Owner::Sudo,
         PasswordPath::Sudo { tty: true, .. } => {
             return Err(Error::Config(format!(
                 "sudo requires a terminal for '{}' (requiretty), and editing authorized_keys as \
@@ -760,16 +762,32 @@ fn plan_key(
     let file = files
         .next()
         .unwrap_or_else(|| format!("{}/.ssh/authorized_keys", home.trim_end_matches('/')));
-    let at = remote::KeysPath {
+    let mut at = remote::KeysPath {
         owner,
         user,
         path: &file,
         admin_password: admin.password.as_ref(),
     };
-    let read = {
+    let mut read = {
         let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
         runtime.block_on(remote::read_keys(session, &at))
     };
+    // `sudo -n -u USER` refused for want of a password (nothing ran): that
+    // rule asks for one, so only now is the admin's password put on the
+    // script's stdin, where a sudo that does not ask would hand it to the
+    // script (and the key file).
+    let asks = |read: &std::result::Result<remote::KeysFile, remote::KeysError>| {
+        matches!(read, Err(remote::KeysError::Failed(text))
+            if remote::classify(text) == Some(Problem::SudoPasswordRequired))
+    };
+    if owner == Owner::Sudo && admin.password.is_some() && asks(&read) {
+        at.owner = Owner::SudoPassword;
+        read = {
+            let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
+            runtime.block_on(remote::read_keys(session, &at))
+        };
+    }
+    let owner = at.owner;
     let read = read.map_err(|e| match e {
         remote::KeysError::Symlink => Error::Config(format!("{file}: {e}")),
         remote::KeysError::Ssh(e) => e.into_error(),
@@ -816,33 +834,6 @@ fn plan_key(
         }
     );
     Ok(plan)
-}
-
-/// How a sudo admin edits the user's `authorized_keys`: `sudo -n -u USER`
-/// when its rule needs no password, `sudo -S` when it needs the admin's.
-fn owner_of_keys(conn: &mut Conn, admin: &Admin, user: &str) -> Result<Owner> {
-    let access = {
-        let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
-        runtime
-            .block_on(remote::owner_access(session, user))
-            .map_err(SshError::into_error)?
-    };
-    match access {
-        SudoAccess::NoPassword => Ok(Owner::Sudo),
-        SudoAccess::PasswordRequired if admin.password.is_some() => Ok(Owner::SudoPassword),
-        _ => Err(Error::Config(format!(
-            "'{}' may not run /bin/sh as '{user}' through sudo{}. Rotating the key needs it (for \
-             example: {} ALL=({user}) NOPASSWD: /bin/sh), or set '{}' to FALSE",
-            admin.login,
-            if access == SudoAccess::PasswordRequired {
-                " without a password, and the admin has none"
-            } else {
-                ""
-            },
-            admin.login,
-            keys::ROTATE_FIELD
-        ))),
-    }
 }
 
 /// `AuthorizedKeysFile` and `AuthorizedKeysCommand` from `sshd -T` (root

@@ -18,9 +18,10 @@
 //! not the command: with `listpw=always` (or `all`) sudo asks a password to
 //! *list* rights that run chpasswd without one. So a listing that asks is
 //! checked by running the command itself without a password and with no
-//! input ([`SUDO_CHPASSWD_NO_INPUT`]; chpasswd with no lines changes nothing),
-//! and editing `authorized_keys` as the user is checked the same way, on its
-//! own rule ([`OWNER_CHECK`]). `requiretty`
+//! input ([`SUDO_CHPASSWD_NO_INPUT`]; chpasswd with no lines changes nothing).
+//! Editing `authorized_keys` as the user has its own rule: the file is read
+//! with `sudo -n -u USER` first, and only a refusal for want of a password
+//! makes the admin's password go on the script's stdin. `requiretty`
 //! needs a terminal; writing straight into `sudo chpasswd` over a terminal
 //! never ends (Debian's `use_pty`), so the script reads the line itself and
 //! pipes it to sudo.
@@ -146,10 +147,6 @@ pub const AS_OWNER: &str = script!(
      root) exec /usr/sbin/runuser -u \"$user\" -- /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
      *) echo \"keeper-ak: bad mode\" >&2; exit 64 ;;\nesac\n"
 );
-
-/// Inner script (as the owner): prints `keeper-owner ok`, to learn whether
-/// sudo runs the shell as the user without a password.
-pub const OWNER_CHECK: &str = script!("echo 'keeper-owner ok'\n");
 
 /// Inner script (as the owner): prints `keeper-ak absent`, `keeper-ak
 /// symlink`, or `keeper-ak present <sha256> <mode>` then the file.
@@ -622,23 +619,6 @@ pub struct KeysPath<'a> {
     pub path: &'a str,
     /// The admin's password, for [`Owner::SudoPassword`].
     pub admin_password: Option<&'a Secret>,
-}
-
-/// Whether sudo runs `/bin/sh` as `user` for the admin without a password
-/// (runs [`OWNER_CHECK`] with `sudo -n`; nothing else).
-pub async fn owner_access(session: &Session, user: &str) -> Result<SudoAccess, SshError> {
-    let args = owner_args(Owner::Sudo, user, OWNER_CHECK);
-    let out = session.exec(AS_OWNER, &args, b"", false).await?;
-    Ok(
-        if out.success() && out.stdout.lines().any(|l| l.trim() == "keeper-owner ok") {
-            SudoAccess::NoPassword
-        } else {
-            match classify_preflight(&out) {
-                SudoAccess::NoPassword => SudoAccess::NotAllowed,
-                other => other,
-            }
-        },
-    )
 }
 
 /// Reads the file as its owner.

@@ -374,6 +374,27 @@ fn sudo_that_asks_a_password_only_to_list_rights_edits_the_keys_without_it() {
 }
 
 #[test]
+fn sudo_asking_for_a_password_everywhere_edits_the_keys_with_it_after_sudo_n_was_refused() {
+    let old = fixture_key("ed25519.openssh");
+    let original = format!("{} laptop\n", public_of(&old));
+    let setup = sudo_admin("ops ALL=(ALL) ALL").user(alice().authorized_keys(&original));
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json").key(&old);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("SSH key rotated")
+        .assert_stdout_has("sudo -S chpasswd (with the admin's password)");
+    let keys = w.authorized_keys();
+    assert!(!keys.contains(ADMIN_PW), "the admin password reached the file");
+    assert!(keys.contains(&public_of(&w.stored_key().unwrap())));
+    w.assert_password(NEW_PW);
+    assert!(w.shadow_holds("ops", ADMIN_PW));
+}
+
+#[test]
 fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
     let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")
         .sudoers("Defaults:ops requiretty")

@@ -31,8 +31,6 @@ pub enum Script {
     WriteKeys,
     /// `READ_KEYS`: prints the file with its sha256 and mode (inner).
     ReadKeys,
-    /// `OWNER_CHECK`: prints `keeper-owner ok` (inner).
-    OwnerCheck,
     /// `AS_OWNER`: runs an inner script as the file's owner.
     AsOwner,
     /// `SHADOW_DIGEST`: the sha256 of a shadow password field.
@@ -69,11 +67,10 @@ pub enum Script {
 impl Script {
     /// Every script, most specific markers first (the order
     /// [`Script::classify`] tries them in).
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 16] = [
         Self::Lock,
         Self::WriteKeys,
         Self::ReadKeys,
-        Self::OwnerCheck,
         Self::AsOwner,
         Self::ShadowDigest,
         Self::SshdTClient,
@@ -96,7 +93,6 @@ impl Script {
         match self {
             Self::WriteKeys => "write-keys",
             Self::ReadKeys => "read-keys",
-            Self::OwnerCheck => "owner-check",
             Self::AsOwner => "as-owner",
             Self::ShadowDigest => "shadow-digest",
             Self::SshdTClient => "sshd-t-client",
@@ -119,7 +115,6 @@ impl Script {
         match self {
             Self::WriteKeys => "WRITE_KEYS",
             Self::ReadKeys => "READ_KEYS",
-            Self::OwnerCheck => "OWNER_CHECK",
             Self::AsOwner => "AS_OWNER",
             Self::ShadowDigest => "SHADOW_DIGEST",
             Self::SshdTClient => "SSHD_T_CLIENT",
@@ -142,7 +137,6 @@ impl Script {
         match self {
             Self::WriteKeys => &["keeper-ak written", "mktemp"],
             Self::ReadKeys => &["keeper-ak present"],
-            Self::OwnerCheck => &["keeper-owner ok"],
             Self::AsOwner => &["runuser -u", "sudo-S)"],
             Self::ShadowDigest => &["keeper-shadow", "getent shadow"],
             Self::SshdTClient => &["SSH_CLIENT", "/usr/sbin/sshd -T"],
@@ -165,7 +159,6 @@ impl Script {
         match self {
             Self::WriteKeys => "4cffd2b910c3ffa34d6c368a36b20225c6aa1feca00c6237c02137523fc3264a",
             Self::ReadKeys => "8ea4531f3436f98cb05e417180b8bc0c08ce8dbf134b46a8e6d399f91652010b",
-            Self::OwnerCheck => "f440cee9293878ffac06c19af08869ef709d93c2793c038202c26ce5f1eb1489",
             Self::AsOwner => "5aeb1a6a4f0595daf27e346b362f5769531e53912c6e0ad9d98d79223ed6a76d",
             Self::ShadowDigest => {
                 "4bbb422e4c208678cebab68f2950568946385e0b8443d270954822fb74456bb9"
@@ -251,9 +244,7 @@ impl Command {
     pub fn call(&self) -> &'static str {
         match Script::classify(&self.script) {
             Some(Script::AsOwner) => match self.args.get(2).and_then(|s| Script::classify(s)) {
-                Some(inner @ (Script::ReadKeys | Script::WriteKeys | Script::OwnerCheck)) => {
-                    inner.call()
-                }
+                Some(inner @ (Script::ReadKeys | Script::WriteKeys)) => inner.call(),
                 _ => UNKNOWN,
             },
             Some(script) => script.call(),
@@ -427,7 +418,7 @@ pub(crate) fn run(
         Script::AsOwner => as_owner(machine, caller, pty, &command.args, stdin),
         // Served by the fake's channel, which holds it open.
         Script::Lock => Reply::fail(70, "sh: 1: LOCK is served by the channel\n"),
-        Script::ReadKeys | Script::WriteKeys | Script::OwnerCheck => {
+        Script::ReadKeys | Script::WriteKeys => {
             // Only ever run through AS_OWNER; alone, as the caller.
             inner(machine, caller, script, &command.args, stdin)
         }
@@ -682,7 +673,7 @@ fn as_owner(
         return Reply::fail(1, format!("runuser: user {owner} does not exist\n"));
     }
     match Script::classify(inner_text) {
-        Some(script @ (Script::ReadKeys | Script::WriteKeys | Script::OwnerCheck)) => {
+        Some(script @ (Script::ReadKeys | Script::WriteKeys)) => {
             inner(machine, &owner, script, rest, stdin)
         }
         _ => Reply::fail(
@@ -699,9 +690,6 @@ fn inner(
     args: &[String],
     stdin: &[u8],
 ) -> Reply {
-    if script == Script::OwnerCheck {
-        return Reply::ok("keeper-owner ok\n");
-    }
     let Some(path) = args.first() else {
         return Reply::fail(2, "sh: 1: 1: parameter not set\n");
     };
