@@ -587,10 +587,10 @@ fn planning_tries_no_password_for_the_user_so_a_stale_record_costs_no_failed_log
 
 #[test]
 fn a_key_too_large_to_make_in_half_the_time_left_changes_nothing_and_clears_the_lease_exit_1() {
-    // RSA-8192: making one takes tens of seconds, far more than half of a
-    // six-second run.
-    let old = include_str!("../../../fixtures/keys/rsa8192.openssh");
-    let public = include_str!("../../../fixtures/keys/rsa8192.openssh.pub").trim();
+    // RSA-16384: making one takes minutes (ssh-keygen: 90 s), far more than
+    // half of a six-second run.
+    let old = include_str!("../../../fixtures/keys/rsa16384.openssh");
+    let public = include_str!("../../../fixtures/keys/rsa16384.openssh.pub").trim();
     let before = format!("{public} laptop\n");
     let fake = root_machine().user(alice().authorized_keys(&before));
     let w = World::new(fake, "root-admin.json").key(old);

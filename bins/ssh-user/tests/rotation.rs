@@ -388,7 +388,10 @@ fn sudo_asking_for_a_password_everywhere_edits_the_keys_with_it_after_sudo_n_was
         .assert_stdout_has("SSH key rotated")
         .assert_stdout_has("sudo -S chpasswd (with the admin's password)");
     let keys = w.authorized_keys();
-    assert!(!keys.contains(ADMIN_PW), "the admin password reached the file");
+    assert!(
+        !keys.contains(ADMIN_PW),
+        "the admin password reached the file"
+    );
     assert!(keys.contains(&public_of(&w.stored_key().unwrap())));
     w.assert_password(NEW_PW);
     assert!(w.shadow_holds("ops", ADMIN_PW));

@@ -371,3 +371,26 @@ fn the_fingerprint_is_ssh_keygens() {
         assert!(text.contains(&fp), "{text} vs {fp}");
     }
 }
+
+#[test]
+fn a_key_that_cannot_be_made_in_half_the_time_left_is_an_error_naming_the_fix() {
+    use common::deadline::Deadline;
+    // No time left: even the fastest RSA key is not made in it.
+    let err = generate_within(
+        KeyType::Rsa { bits: 4096 },
+        "c",
+        Deadline::after(std::time::Duration::ZERO),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("took longer than half the time left"), "{err}");
+    assert!(err.contains(TYPE_FIELD), "{err}");
+    // With time, the same call makes the key.
+    let key = generate_within(
+        KeyType::Ed25519,
+        "c",
+        Deadline::after(std::time::Duration::from_secs(10)),
+    )
+    .unwrap();
+    assert_eq!(key.comment().to_string(), "c");
+}
