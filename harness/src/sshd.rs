@@ -7,7 +7,7 @@
 //! `/usr/sbin/chpasswd` — without touching the host's users or
 //! configuration. As root, `unshare --mount --propagation private` gives the
 //! server its own view of the file system: a copy of `/etc` is bound over
-//! `/etc`, temp directories over `/home`, `/root`, `/run/lock` and `/var/log` (sshd's wtmp
+//! `/etc`, temp directories over `/home`, `/root`, `/run`, `/tmp` and `/var/log` (sshd's wtmp
 //! and lastlog), and sshd runs from a config of its own on 127.0.0.1 and a free
 //! port with a host key made for the test. When the test ends the namespace
 //! and everything bound in it vanish with the server process.
@@ -242,9 +242,11 @@ impl Sshd {
     }
 
     fn start_as_root(setup: &Setup) -> Self {
+        // Under /var/tmp: the namespace gets a /tmp of its own (below), and
+        // the wrappers here must stay reachable from inside.
         let dir = tempfile::Builder::new()
             .prefix("keeper-sshd-")
-            .tempdir()
+            .tempdir_in("/var/tmp")
             .expect("temp dir");
         let root = dir.path();
         // Others must traverse to reach home directories and wrappers.
@@ -270,11 +272,15 @@ impl Sshd {
                 .expect("chmod");
         }
         write(&root.join("utmp"), "", 0o664);
-        // The machine's own /run/lock (rotate-ssh-user's lock on rotating a
-        // user lives there): tests that run at once are different machines.
-        std::fs::create_dir(root.join("lock")).expect("mkdir lock");
-        std::fs::set_permissions(root.join("lock"), std::fs::Permissions::from_mode(0o1777))
-            .expect("chmod lock");
+        // The machine's own /run and /tmp (rotate-ssh-user's lock on
+        // rotating a user lives in one of them): tests that run at once are
+        // different machines.
+        std::fs::create_dir(root.join("run")).expect("mkdir run");
+        std::fs::set_permissions(root.join("run"), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod run");
+        std::fs::create_dir(root.join("tmp")).expect("mkdir tmp");
+        std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+            .expect("chmod tmp");
 
         let mut host_keys = Vec::new();
         let mut host_key_lines = String::new();
@@ -387,9 +393,9 @@ impl Sshd {
             "set -e\nexport LC_ALL=C\n\
              mount --bind {etc} /etc\nmount --bind {home} /home\nmount --bind {log} /var/log\n\
              mount --bind {root_home} /root\n\
-             if [ -e /run/utmp ]; then mount --bind {utmp} /run/utmp; fi\n\
-             mkdir -p /run/lock && mount --bind {lock} /run/lock\n\
-             mkdir -p /run/sshd\n\
+             mount --bind {run} /run\nmount --bind {tmp} /tmp\n\
+             mkdir -p /run/sshd /run/lock && chmod 1777 /run/lock\n\
+             cp {utmp} /run/utmp\n\
              sed -i 's/^session\\s\\+required\\s\\+pam_loginuid.so/session optional pam_loginuid.so/' /etc/pam.d/sshd\n\
              cp {sudoers} /etc/sudoers.d/keeper-test\nchmod 440 /etc/sudoers.d/keeper-test\n\
              visudo -c -q\n",
@@ -398,7 +404,8 @@ impl Sshd {
             log = sh_quote(&format!("{r}/log")),
             root_home = sh_quote(&format!("{r}/root")),
             utmp = sh_quote(&format!("{r}/utmp")),
-            lock = sh_quote(&format!("{r}/lock")),
+            run = sh_quote(&format!("{r}/run")),
+            tmp = sh_quote(&format!("{r}/tmp")),
             sudoers = sh_quote(&format!("{r}/sudoers")),
         );
         script.push_str(&users);

@@ -262,8 +262,11 @@ impl Conn {
     /// spare). `Accepted`: the user logs in with no credential at all.
     pub fn user_methods(&self) -> std::result::Result<Auth, SshError> {
         self.settle_spare();
-        if let Some(offered) = self.offered.borrow_mut().take() {
-            return offered;
+        // The spare's answer; when it failed (MaxStartups, a reset), ask
+        // once more on a fresh connection.
+        let spare = self.offered.borrow_mut().take();
+        if let Some(Ok(offered)) = spare {
+            return Ok(offered);
         }
         let user = self.spare_user.clone();
         self.runtime.block_on(async {
@@ -367,9 +370,23 @@ impl Conn {
     /// connection ends).
     pub fn lock(&mut self, user: &str) -> std::result::Result<Locked, SshError> {
         let id = remote::lock_id(user);
+        // Held past the run's end only when the run could not release it.
+        let seconds = (self.deadline.remaining().as_secs() + 10).to_string();
         let (runtime, session) = self.parts()?;
-        let hold = runtime.block_on(session.hold(remote::LOCK, &[&id], remote::LOCK_HELD))?;
+        let hold =
+            runtime.block_on(session.hold(remote::LOCK, &[&id, &seconds], remote::LOCK_HELD))?;
         Ok(match hold {
+            // The lock's channel may be the one session the server allows
+            // per connection (MaxSessions 1): then every command after it
+            // would be refused. Give the lock up rather than the rotation.
+            Hold::Held(held) if !runtime.block_on(session.another_session_opens()) => {
+                runtime.block_on(held.release());
+                Locked::Unavailable(
+                    "the server allows one session per connection (MaxSessions 1), which the \
+                     rotation itself needs"
+                        .into(),
+                )
+            }
             Hold::Held(held) => {
                 self.lock = Some(held);
                 Locked::Held
@@ -377,6 +394,12 @@ impl Conn {
             Hold::Ended(out) if out.status == Some(75) => Locked::Busy,
             Hold::Ended(out) if out.stdout.contains("keeper-lock unavailable") => {
                 Locked::Unavailable("the machine has no flock".into())
+            }
+            Hold::Ended(out) if out.stdout.contains("keeper-lock untrusted") => {
+                Locked::Unavailable(format!(
+                    "/tmp/keeper-rotate-{id}.lock is a symlink or another user's file, so it is \
+                     not trusted"
+                ))
             }
             Hold::Ended(out) => Locked::Unavailable(remote::failure("taking the lock", &out)),
         })

@@ -356,7 +356,8 @@ impl Rotator for SshUser {
                 PasswordLogins::NotOffered =>
                     "unchecked by a login (the machine does not offer password logins to the user)",
                 PasswordLogins::Unknown =>
-                    "unchecked by a login (the machine did not say which logins it offers)",
+                    "then check it with a login if the machine allows one (it did not say which \
+                     logins it offers)",
             }
         ));
         text
@@ -678,8 +679,17 @@ fn password_path(conn: &mut Conn, admin: &Admin, user: &str) -> Result<PasswordP
                 admin.login
             );
             SudoAccess::NoPassword
-        } else {
+        } else if remote::classify(&check.text()) == Some(Problem::SudoPasswordRequired) {
             SudoAccess::PasswordRequired
+        } else {
+            // Neither: sending the admin's password could hand it to a
+            // chpasswd that sudo runs without asking.
+            return Err(Error::Failed(format!(
+                "sudo asks '{}' for a password to list its rights, and checking whether it runs \
+                 chpasswd without one failed ({}); nothing was changed",
+                admin.login,
+                remote::failure("sudo -n /usr/sbin/chpasswd with no input", &check)
+            )));
         }
     } else {
         access

@@ -41,8 +41,10 @@ pub enum PasswordLogins {
 }
 
 impl PasswordLogins {
-    pub fn offered(self) -> bool {
-        self == Self::Offered
+    /// Whether a login with a password may tell something: offered, or not
+    /// known (then a login is tried, and its refusal lists what is offered).
+    pub fn worth_trying(self) -> bool {
+        self != Self::NotOffered
     }
 }
 
@@ -97,6 +99,9 @@ pub enum Evidence {
     LoginAfterLoss,
     /// The command reported a failure, yet the new password logs in.
     LoginAfterFailure(String),
+    /// Root: the command succeeded and the shadow entry changed, but the
+    /// server refused the check login.
+    ShadowLoginRefused,
 }
 
 impl Evidence {
@@ -118,6 +123,10 @@ impl Evidence {
                  it was applied"
                     .into()
             }
+            Self::ShadowLoginRefused => "the user's shadow entry changed; the check login was \
+                 refused all the same, so the server refuses this user password logins \
+                 (PermitRootLogin, AllowUsers, DenyUsers, pam_access?)"
+                .into(),
             Self::LoginAfterFailure(failed) => format!(
                 "{failed}, yet a login with the new password shows it was applied (check what \
                  else the command does)"
@@ -156,7 +165,7 @@ pub fn change(
         plan.change.pty,
     );
     let outcome = match result {
-        Ok(out) if out.success() => verify(conn, plan.logins, user, new, old),
+        Ok(out) if out.success() => verify(conn, plan, user, new, old),
         Ok(out) => {
             let failed = remote::failure("changing the password", &out);
             match shadow_now(conn, plan, user) {
@@ -189,23 +198,44 @@ pub fn change(
 /// After the command succeeded: one login with the new password, and, only
 /// if that is refused, one with the old.
 fn verify(
-    conn: &Conn,
-    logins: PasswordLogins,
+    conn: &mut Conn,
+    plan: &PasswordPlan,
     user: &str,
     new: &Secret,
     old: Option<&Secret>,
 ) -> Result<Evidence, NotChanged> {
-    if !logins.offered() {
+    if !plan.logins.worth_trying() {
         return Ok(Evidence::CommandOnly);
     }
     match conn.authenticate_as(user, &Credential::Password(new.clone())) {
         Ok(Auth::Accepted) => return Ok(Evidence::Login),
+        Ok(Auth::Rejected { methods })
+            if plan.logins == PasswordLogins::Unknown
+                && !methods
+                    .iter()
+                    .any(|m| m == "password" || m == "keyboard-interactive") =>
+        {
+            // Not offered after all (planning could not ask).
+            return Ok(Evidence::CommandOnly);
+        }
         Ok(Auth::Rejected { .. }) => {}
         // The command said it worked, and nothing says otherwise.
         Err(e) => return Ok(Evidence::CommandCheckFailed(e.to_string())),
     }
     let said = "the password command reported success, but a login with the new password was \
                 refused";
+    // Root: the shadow entry tells, without a login with the old password
+    // (a server that refuses the user password logins refuses both).
+    match shadow_now(conn, plan, user) {
+        Some(Ok(true)) => return Ok(Evidence::ShadowLoginRefused),
+        Some(Ok(false)) => {
+            return Err(NotChanged::Refused(format!(
+                "{said} and the user's shadow entry is unchanged: the change did not take effect \
+                 (a PAM module or a wrapper that ignores it?)"
+            )));
+        }
+        Some(Err(_)) | None => {}
+    }
     let Some(old) = old else {
         return Err(NotChanged::Unknown(format!(
             "{said}, and there is no old password to try: check which password '{user}' has"
@@ -276,7 +306,7 @@ fn reconcile(
             ))),
         };
     }
-    if !plan.logins.offered() {
+    if !plan.logins.worth_trying() {
         return Err(NotChanged::Unknown(format!(
             "{lost}; the machine does not offer password logins to '{user}', so nothing can tell \
              whether the password is the old or the new one"
@@ -309,7 +339,7 @@ fn after_failure(
     if remote::classify(&out.text()).is_some() || matches!(out.status, Some(126 | 127)) {
         return Err(NotChanged::Refused(failed));
     }
-    if !plan.logins.offered() {
+    if !plan.logins.worth_trying() {
         return Err(NotChanged::Unknown(format!(
             "{failed}; the machine does not offer password logins to '{user}', so nothing can \
              tell whether the password changed before the command failed: check which password \

@@ -71,8 +71,10 @@ pub const SUDO_CHPASSWD_NO_INPUT: &str = script!("exec sudo -n /usr/sbin/chpassw
 pub const SUDO_CHPASSWD: &str = script!("exec sudo -n /usr/sbin/chpasswd \"$@\"\n");
 
 /// sudo with a password: `adminpw\nuser:new\n` on stdin (sudo reads only
-/// the first line).
-pub const SUDO_S_CHPASSWD: &str = script!("exec sudo -S -p '' /usr/sbin/chpasswd \"$@\"\n");
+/// the first line). `-k`: sudo asks whatever it has cached (a global or
+/// still-valid timestamp), so the first line is always read as the password
+/// and never reaches chpasswd; the same in every `sudo -S` here.
+pub const SUDO_S_CHPASSWD: &str = script!("exec sudo -k -S -p '' /usr/sbin/chpasswd \"$@\"\n");
 
 /// `requiretty`, no password: run under a terminal with echo off; reads the
 /// `user:new` line and pipes it to sudo.
@@ -81,7 +83,7 @@ pub const TTY_SUDO_CHPASSWD: &str =
 
 /// `requiretty` with a password: reads the admin password and the line.
 pub const TTY_SUDO_S_CHPASSWD: &str = script!(
-    "IFS= read -r p\nIFS= read -r l\nprintf '%s\\n%s\\n' \"$p\" \"$l\" | sudo -S -p '' /usr/sbin/chpasswd \"$@\"\n"
+    "IFS= read -r p\nIFS= read -r l\nprintf '%s\\n%s\\n' \"$p\" \"$l\" | sudo -k -S -p '' /usr/sbin/chpasswd \"$@\"\n"
 );
 
 /// The user changes their own password: `old\nnew\nnew\n` on stdin.
@@ -111,18 +113,29 @@ pub const SHADOW_DIGEST: &str = script!(
 /// The machine-side lock on rotating one user, held for the whole run: two
 /// runs for one user (a schedule and an on-demand run, a retry after a
 /// timeout) would otherwise both change the password and both exit 0, and
-/// the Gateway could store the one that lost. `flock` on
-/// `/run/lock/keeper-rotate-<id>.lock` (`/tmp` where `/run/lock` is not
-/// writable; `$1` is a digest of the user name, never the name itself), kept
-/// by a `cat` reading the channel's stdin: released when this run ends the
-/// channel, or its connection drops. Prints `keeper-lock held`; exits 75
-/// when another run holds the lock; prints `keeper-lock unavailable`
-/// without `flock`.
+/// the Gateway could store the one that lost. `flock -n` on
+/// `keeper-rotate-<id>.lock` (`$1`, a digest of the user name, never the
+/// name itself), kept by a `cat` reading the channel's stdin: released when
+/// this run ends the channel or its connection drops, and in any case after
+/// `$2` seconds (`timeout`), so a gateway that vanished without closing the
+/// connection does not block the next run for hours.
+///
+/// Where: root uses `/run/keeper-rotators` (made 0700), where no other user
+/// can create or open a file, so no local user can hold the lock to stop
+/// rotations. Other admins use `/tmp`, files made 0600; a file there that
+/// is a symlink or not the admin's own is not trusted (`keeper-lock
+/// untrusted`): runs are then not serialised, but nobody else can stop them.
+/// Prints `keeper-lock held`; exits 75 when another run holds the lock;
+/// prints `keeper-lock unavailable` without `flock`.
 pub const LOCK: &str = script!(
     "command -v flock >/dev/null 2>&1 || { echo 'keeper-lock unavailable'; exit 0; }\n\
-     d=/run/lock\n\
-     if [ ! -d \"$d\" ] || [ ! -w \"$d\" ]; then d=/tmp; fi\n\
-     exec flock -n -E 75 \"$d/keeper-rotate-$1.lock\" sh -c 'echo keeper-lock held; exec cat >/dev/null'\n"
+     umask 077\n\
+     if [ \"$(id -u)\" = 0 ]; then d=/run/keeper-rotators; mkdir -p \"$d\" || exit 70; else d=/tmp; fi\n\
+     f=\"$d/keeper-rotate-$1.lock\"\n\
+     if [ -L \"$f\" ] || { [ -e \"$f\" ] && [ ! -O \"$f\" ]; }; then echo 'keeper-lock untrusted'; exit 0; fi\n\
+     exec flock -n -E 75 \"$f\" sh -c 'echo keeper-lock held\n\
+     if command -v timeout >/dev/null 2>&1; then exec timeout \"$0\" cat >/dev/null; fi\n\
+     exec cat >/dev/null' \"$2\"\n"
 );
 
 /// What [`LOCK`] prints once the lock is held.
@@ -143,7 +156,7 @@ pub const AS_OWNER: &str = script!(
     "mode=$1 user=$2 inner=$3\nshift 3\ncase $mode in\n\
      self) exec /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
      sudo) exec sudo -n -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
-     sudo-S) exec sudo -S -p '' -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
+     sudo-S) exec sudo -k -S -p '' -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
      root) exec /usr/sbin/runuser -u \"$user\" -- /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
      *) echo \"keeper-ak: bad mode\" >&2; exit 64 ;;\nesac\n"
 );

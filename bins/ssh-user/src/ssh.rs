@@ -994,6 +994,19 @@ impl Session {
         }
     }
 
+    /// Whether the server opens one more session channel on this
+    /// connection (opened and closed at once; nothing runs).
+    pub async fn another_session_opens(&self) -> bool {
+        let limit = self.deadline.remaining().min(HANDSHAKE_LIMIT);
+        match tokio::time::timeout(limit, self.handle.channel_open_session()).await {
+            Ok(Ok(channel)) => {
+                let _ = channel.close().await;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Ends the connection politely.
     pub async fn close(self) {
         let _ = self
@@ -1024,10 +1037,16 @@ impl fmt::Debug for Held {
 }
 
 impl Held {
-    /// Ends the command: its stdin reaches EOF, and the channel closes.
-    pub async fn release(self) {
+    /// Ends the command: its stdin reaches EOF, and the channel closes;
+    /// waits (briefly) for the server to confirm, so the session it held is
+    /// free for the next command.
+    pub async fn release(mut self) {
         let _ = self.channel.eof().await;
         let _ = self.channel.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while self.channel.wait().await.is_some() {}
+        })
+        .await;
     }
 }
 

@@ -398,6 +398,50 @@ fn sudo_asking_for_a_password_everywhere_edits_the_keys_with_it_after_sudo_n_was
 }
 
 #[test]
+fn a_sudo_timestamp_shared_across_sessions_never_turns_the_admins_password_into_input() {
+    // timestamp_type=global: after one `sudo -S`, a later sudo would not
+    // ask, and the password line would go to the script (the key file).
+    let old = fixture_key("ed25519.openssh");
+    let original = format!("{} laptop\n", public_of(&old));
+    let setup =
+        sudo_admin("Defaults:ops timestamp_type=global, timestamp_timeout=5\nops ALL=(ALL) ALL")
+            .user(alice().authorized_keys(&original));
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json").key(&old);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("SSH key rotated");
+    let keys = w.authorized_keys();
+    assert!(
+        !keys.contains(ADMIN_PW),
+        "the admin password reached the file"
+    );
+    w.assert_password(NEW_PW);
+    assert!(w.shadow_holds("ops", ADMIN_PW));
+}
+
+#[test]
+fn a_listpw_check_that_fails_for_another_reason_stops_before_the_admins_password_is_sent() {
+    let setup = sudo_that_asks_only_to_list()
+        .user(alice())
+        .chpasswd(ChpasswdFault::Fail);
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json");
+    w.run(&[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("checking whether it runs chpasswd without one failed")
+        .assert_stderr_has("nothing was changed");
+    w.assert_password(OLD_PW);
+    assert!(w.shadow_holds("ops", ADMIN_PW));
+}
+
+#[test]
 fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
     let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")
         .sudoers("Defaults:ops requiretty")
@@ -1064,7 +1108,7 @@ fn two_overlapping_password_only_runs_the_second_finds_the_machines_lock_and_cha
     let second_pw = "Second-New-pw-99?";
     w.secrets.push(second_pw.into());
     let second = w.scenario.clone().param("newPassword", json!(second_pw));
-    let lock = w.sshd.dir().join("lock").join(format!(
+    let lock = w.sshd.dir().join("run/keeper-rotators").join(format!(
         "keeper-rotate-{}.lock",
         rotate_ssh_user::remote::lock_id("alice")
     ));
@@ -1089,6 +1133,74 @@ fn two_overlapping_password_only_runs_the_second_finds_the_machines_lock_and_cha
 }
 
 #[test]
+fn a_lock_file_another_user_holds_cannot_stop_a_rotation() {
+    let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd").user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    // alice takes the lock file a non-root admin would use, first.
+    let lock = format!(
+        "/tmp/keeper-rotate-{}.lock",
+        rotate_ssh_user::remote::lock_id("alice")
+    );
+    let (code, text) = sshd.run_inside(
+        Some("alice"),
+        &format!("setsid flock -n {lock} sleep 20 </dev/null >/dev/null 2>&1 &"),
+        b"",
+    );
+    assert_eq!(code, 0, "{text}");
+    std::thread::sleep(Duration::from_millis(300));
+    let w = World::new(sshd, "sudo-admin.json");
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stderr_has("not trusted");
+    w.assert_password(NEW_PW);
+}
+
+#[test]
+fn root_rotates_with_the_lock_in_a_directory_only_root_can_write() {
+    let Some(sshd) = Sshd::start(&root_admin().user(alice())) else {
+        return;
+    };
+    let w = World::new(sshd, "root-admin.json");
+    w.run(&[]).assert_exit(0).assert_clean();
+    let (_, mode) = w
+        .sshd
+        .run_inside(None, "stat -c '%a %U' /run/keeper-rotators", b"");
+    assert_eq!(mode.trim(), "700 root");
+    w.assert_password(NEW_PW);
+}
+
+#[test]
+fn a_server_allowing_one_session_per_connection_rotates_without_the_lock() {
+    let setup = root_admin().user(alice()).sshd_option("MaxSessions 1");
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "root-admin.json");
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stderr_has("MaxSessions 1");
+    w.assert_password(NEW_PW);
+}
+
+#[test]
+fn root_proves_the_change_by_the_shadow_entry_when_the_user_may_not_log_in_with_a_password() {
+    let setup = root_admin().user(alice()).sshd_option("DenyUsers alice");
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "root-admin.json");
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("the check login was refused all the same");
+    assert!(w.shadow_holds("alice", NEW_PW));
+}
+
+#[test]
 fn a_chpasswd_that_reports_success_without_changing_anything_is_caught_exit_1() {
     let Some(sshd) = Sshd::start(&root_admin().user(alice())) else {
         return;
@@ -1096,10 +1208,10 @@ fn a_chpasswd_that_reports_success_without_changing_anything_is_caught_exit_1() 
     let (code, text) = sshd.run_inside(None, "mount --bind /bin/true /usr/sbin/chpasswd", b"");
     assert_eq!(code, 0, "{text}");
     let w = World::new(sshd, "root-admin.json");
-    w.run(&[])
-        .assert_exit(1)
-        .assert_clean()
-        .assert_stderr_has("the password command reported success, but a login with the new password was refused and the old one still logs in");
+    w.run(&[]).assert_exit(1).assert_clean().assert_stderr_has(
+        "the password command reported success, but a login with the new password was \
+             refused and the user's shadow entry is unchanged",
+    );
     w.assert_password(OLD_PW);
 }
 

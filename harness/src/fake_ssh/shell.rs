@@ -47,7 +47,7 @@ pub enum Script {
     /// `TTY_SUDO_CHPASSWD`: reads one line under a terminal, pipes it to
     /// `sudo -n chpasswd`.
     TtySudoChpasswd,
-    /// `SUDO_S_CHPASSWD`: `sudo -S -p '' chpasswd`.
+    /// `SUDO_S_CHPASSWD`: `sudo -k -S -p '' chpasswd`.
     SudoSChpasswd,
     /// `SUDO_CHPASSWD_NO_INPUT`: `sudo -n chpasswd </dev/null`.
     SudoChpasswdNoInput,
@@ -142,9 +142,9 @@ impl Script {
             Self::SshdTClient => &["SSH_CLIENT", "/usr/sbin/sshd -T"],
             Self::SshdT => &["/usr/sbin/sshd -T -C"],
             Self::SudoPreflight => &["sudo -n -l /usr/sbin/chpasswd"],
-            Self::TtySudoSChpasswd => &["IFS= read -r p", "sudo -S -p '' /usr/sbin/chpasswd"],
+            Self::TtySudoSChpasswd => &["IFS= read -r p", "sudo -k -S -p '' /usr/sbin/chpasswd"],
             Self::TtySudoChpasswd => &["IFS= read -r l", "sudo -n /usr/sbin/chpasswd"],
-            Self::SudoSChpasswd => &["exec sudo -S -p '' /usr/sbin/chpasswd"],
+            Self::SudoSChpasswd => &["exec sudo -k -S -p '' /usr/sbin/chpasswd"],
             Self::SudoChpasswdNoInput => &["exec sudo -n /usr/sbin/chpasswd </dev/null"],
             Self::SudoChpasswd => &["exec sudo -n /usr/sbin/chpasswd"],
             Self::RootChpasswd => &["exec /usr/sbin/chpasswd"],
@@ -159,7 +159,7 @@ impl Script {
         match self {
             Self::WriteKeys => "4cffd2b910c3ffa34d6c368a36b20225c6aa1feca00c6237c02137523fc3264a",
             Self::ReadKeys => "8ea4531f3436f98cb05e417180b8bc0c08ce8dbf134b46a8e6d399f91652010b",
-            Self::AsOwner => "5aeb1a6a4f0595daf27e346b362f5769531e53912c6e0ad9d98d79223ed6a76d",
+            Self::AsOwner => "19df8aef3d432bdc173c30f76628f89d80fe80c82ade139271fdf9a1d97a387d",
             Self::ShadowDigest => {
                 "4bbb422e4c208678cebab68f2950568946385e0b8443d270954822fb74456bb9"
             }
@@ -169,7 +169,7 @@ impl Script {
                 "320e5e56a389c09bea117f214d020dbb59d3fcd8e9fcd68b5f23f72f48f3fa68"
             }
             Self::TtySudoSChpasswd => {
-                "ffab52cf50f8cea011cbf28a553d7ba232c3be67fc77a38ccd61a70630868ca9"
+                "564296b6ab41d4e8b4371a27fd108d006747db96722e3b4ed3a175a42de98e7b"
             }
             Self::TtySudoChpasswd => {
                 "a181d5d69e7b70a7df27260ac0b5081c59116bda99301ebb69fd4382cc81aae9"
@@ -178,7 +178,7 @@ impl Script {
                 "98962d002fb27af251feb724147ff6463b7dd98d3a24405b5b83577f4151208d"
             }
             Self::SudoSChpasswd => {
-                "fcaa362db0611f690d4a5c776bafde21b6a066ee6dc58d3d73bf80e07a05f118"
+                "a11848ed99fd0dc31104504fea17b68b99ff2052b8dc5df9356d61c7b676433f"
             }
             Self::SudoChpasswd => {
                 "268bc95fab5a37ff854bae52e9ea8cf57ba55125080f4bca9fe36b95a0a19450"
@@ -188,7 +188,7 @@ impl Script {
             }
             Self::SelfPasswd => "f5e8108f1361fa02cbf63054b703a56084fea51b174159ee7b5a5033843a9f83",
             Self::HomeOf => "feeee01078cae720c3563c0e8376eff1bc059d9bb62882da0cfdd14a256d2476",
-            Self::Lock => "0fa5c043e270db064616e4ff6031378db93f4c09951f40811fbc017870980081",
+            Self::Lock => "6f475e496fefb37f4e691c93c0a24c3c893fa86e224a0edaae2db1992165fcbe",
         }
     }
 
@@ -836,7 +836,7 @@ mod tests {
         }
     }
 
-    const SUDO_S: &str = "exec sudo -S -p '' /usr/sbin/chpasswd \"$@\"\n";
+    const SUDO_S: &str = "exec sudo -k -S -p '' /usr/sbin/chpasswd \"$@\"\n";
 
     #[test]
     fn a_command_line_is_read_back_from_posix_quoting() {
