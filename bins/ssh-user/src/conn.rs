@@ -380,7 +380,7 @@ impl Conn {
             // per connection (MaxSessions 1): then every command after it
             // would be refused. Give the lock up rather than the rotation.
             Hold::Held(held) if !runtime.block_on(session.another_session_opens()) => {
-                runtime.block_on(held.release());
+                runtime.block_on(held.release_and_wait());
                 Locked::Unavailable(
                     "the server allows one session per connection (MaxSessions 1), which the \
                      rotation itself needs"

@@ -828,13 +828,7 @@ impl Session {
         pty: bool,
         sent: Arc<std::sync::atomic::AtomicBool>,
     ) -> Result<Collector, SshError> {
-        let mut channel =
-            self.handle
-                .channel_open_session()
-                .await
-                .map_err(|e| SshError::ExecRefused {
-                    what: format!("open a session ({})", describe(&e)),
-                })?;
+        let mut channel = self.open_session().await?;
         if pty {
             channel
                 .request_pty(
@@ -943,22 +937,17 @@ impl Session {
             return Err(SshError::SecretInCommandLine);
         }
         let limit = self.deadline.remaining().min(HANDSHAKE_LIMIT);
-        let start =
-            async {
-                let channel = self.handle.channel_open_session().await.map_err(|e| {
-                    SshError::ExecRefused {
-                        what: format!("open a session ({})", describe(&e)),
-                    }
+        let start = async {
+            let channel = self.open_session().await?;
+            log_command(&line);
+            channel
+                .exec(true, line.as_bytes())
+                .await
+                .map_err(|e| SshError::ExecRefused {
+                    what: format!("run a command ({})", describe(&e)),
                 })?;
-                log_command(&line);
-                channel
-                    .exec(true, line.as_bytes())
-                    .await
-                    .map_err(|e| SshError::ExecRefused {
-                        what: format!("run a command ({})", describe(&e)),
-                    })?;
-                Ok::<_, SshError>(channel)
-            };
+            Ok::<_, SshError>(channel)
+        };
         let wait = async {
             let mut channel = start.await?;
             let mut output = Collector::default();
@@ -991,6 +980,28 @@ impl Session {
                 stage: "taking a lock on the machine",
                 stdin_sent: false,
             }),
+        }
+    }
+
+    /// Opens a session channel. A refusal is tried again twice, 50 ms
+    /// apart: with `MaxSessions 1` the server frees the previous command's
+    /// session a moment after that command ended. Nothing runs on a channel
+    /// that did not open, so trying again is safe.
+    async fn open_session(&self) -> Result<russh::Channel<client::Msg>, SshError> {
+        let mut attempt = 0;
+        loop {
+            match self.handle.channel_open_session().await {
+                Ok(channel) => return Ok(channel),
+                Err(russh::Error::ChannelOpenFailure(_)) if attempt < 2 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    return Err(SshError::ExecRefused {
+                        what: format!("open a session ({})", describe(&e)),
+                    });
+                }
+            }
         }
     }
 
@@ -1037,16 +1048,27 @@ impl fmt::Debug for Held {
 }
 
 impl Held {
-    /// Ends the command: its stdin reaches EOF, and the channel closes;
-    /// waits (briefly) for the server to confirm, so the session it held is
-    /// free for the next command.
-    pub async fn release(mut self) {
+    /// Ends the command: its stdin reaches EOF, and the channel closes. The
+    /// session's end would do the same; this is the polite form.
+    pub async fn release(self) {
         let _ = self.channel.eof().await;
         let _ = self.channel.close().await;
+    }
+
+    /// [`Held::release`], then waits (briefly) until the server has closed
+    /// the channel, so the session it held is free for the next command.
+    pub async fn release_and_wait(mut self) {
+        let _ = self.channel.eof().await;
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while self.channel.wait().await.is_some() {}
+            loop {
+                match self.channel.wait().await {
+                    Some(ChannelMsg::Close) | None => break,
+                    Some(_) => {}
+                }
+            }
         })
         .await;
+        let _ = self.channel.close().await;
     }
 }
 
