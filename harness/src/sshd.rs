@@ -92,7 +92,14 @@ pub enum ChpasswdFault {
     /// Runs the real chpasswd, then prints an error and exits 1 (a hook
     /// or wrapper failing after the change was applied).
     ApplyThenFail,
+    /// Runs the real chpasswd, then sets each changed user's password to
+    /// [`OVERWRITTEN`] and exits 0 (a hook, or another run, setting
+    /// another password).
+    ApplyThenOverwrite,
 }
+
+/// The password [`ChpasswdFault::ApplyThenOverwrite`] leaves.
+pub const OVERWRITTEN: &str = "Hook-Other-pw-9";
 
 /// How one sshd is set up.
 #[derive(Debug, Clone)]
@@ -574,6 +581,7 @@ fn fault_word(fault: ChpasswdFault) -> String {
         ChpasswdFault::Sleep(seconds) => format!("sleep {seconds}"),
         ChpasswdFault::Fail => "fail".into(),
         ChpasswdFault::ApplyThenFail => "apply-then-fail".into(),
+        ChpasswdFault::ApplyThenOverwrite => "apply-then-overwrite".into(),
     }
 }
 
@@ -589,6 +597,14 @@ fail)
 sleep)
   sleep "$arg" ;;
 esac
+if [ "$fault" = apply-then-overwrite ]; then
+  in=$(cat)
+  printf '%s\n' "$in" | "@ROOT@/bin/chpasswd.real" "$@" || exit $?
+  printf '%s\n' "$in" | while IFS=: read -r u _; do
+    echo "$u:Hook-Other-pw-9" | "@ROOT@/bin/chpasswd.real"
+  done
+  exit 0
+fi
 "@ROOT@/bin/chpasswd.real" "$@"
 rc=$?
 if [ "$fault" = apply-then-kill ]; then

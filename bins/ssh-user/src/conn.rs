@@ -396,9 +396,16 @@ impl Conn {
                 Locked::Unavailable("the machine has no flock".into())
             }
             Hold::Ended(out) if out.stdout.contains("keeper-lock untrusted") => {
+                let dir = out
+                    .stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix("keeper-lock untrusted "))
+                    .unwrap_or("the lock directory")
+                    .trim()
+                    .to_owned();
                 Locked::Unavailable(format!(
-                    "/tmp/keeper-rotate-{id}.lock is a symlink or another user's file, so it is \
-                     not trusted"
+                    "{dir} is not a directory of this admin's own with mode 700, so it is not \
+                     trusted"
                 ))
             }
             Hold::Ended(out) => Locked::Unavailable(remote::failure("taking the lock", &out)),

@@ -118,8 +118,8 @@ User record (the vault's copy when the key is rotated, else the Gateway's):
 
 The key goes first, the password last (the Gateway stores newPassword on exit 0 only):
 when the key part does not succeed, the password is not changed. One run at a time per
-user: a lock on the machine (flock, /run/lock/keeper-rotate-*.lock) held while the run
-lasts; a second run exits 1. Default --timeout: 60 s.";
+user: a lock on the machine (flock in /run/keeper-rotators for root, else
+/tmp/keeper-rotators-<uid>) held while the run lasts; a second run exits 1. Default --timeout: 60 s.";
 
 /// The rotator.
 #[derive(Debug)]
@@ -386,7 +386,8 @@ impl Rotator for SshUser {
             Locked::Busy => {
                 return Err(Error::Failed(format!(
                     "another rotation of '{user}' is running on {address} (it holds the lock \
-                     keeper-rotate-{}.lock in /run/lock or /tmp); nothing was changed. Let it \
+                     keeper-rotate-{}.lock in /run/keeper-rotators for root, or \
+                     /tmp/keeper-rotators-<uid> for another admin); nothing was changed. Let it \
                      finish; rotate again afterwards if it failed",
                     remote::lock_id(user)
                 )));

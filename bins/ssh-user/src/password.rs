@@ -99,9 +99,9 @@ pub enum Evidence {
     LoginAfterLoss,
     /// The command reported a failure, yet the new password logs in.
     LoginAfterFailure(String),
-    /// Root: the command succeeded and the shadow entry changed, but the
-    /// server refused the check login.
-    ShadowLoginRefused,
+    /// Root: the check login was refused (or failed), and the machine's
+    /// own password check (`unix_chkpwd`) accepts the new password.
+    CheckedOnMachine(String),
 }
 
 impl Evidence {
@@ -123,10 +123,10 @@ impl Evidence {
                  it was applied"
                     .into()
             }
-            Self::ShadowLoginRefused => "the user's shadow entry changed; the check login was \
-                 refused all the same, so the server refuses this user password logins \
-                 (PermitRootLogin, AllowUsers, DenyUsers, pam_access?)"
-                .into(),
+            Self::CheckedOnMachine(login) => format!(
+                "verified on the machine by its password check (unix_chkpwd); the check login \
+                 {login}"
+            ),
             Self::LoginAfterFailure(failed) => format!(
                 "{failed}, yet a login with the new password shows it was applied (check what \
                  else the command does)"
@@ -219,20 +219,47 @@ fn verify(
             return Ok(Evidence::CommandOnly);
         }
         Ok(Auth::Rejected { .. }) => {}
-        // The command said it worked, and nothing says otherwise.
-        Err(e) => return Ok(Evidence::CommandCheckFailed(e.to_string())),
+        Err(e) => {
+            // Root asks the machine itself; otherwise the command said it
+            // worked, and nothing says otherwise.
+            return match on_machine(conn, plan, user, new) {
+                Some(Ok(true)) | None => Ok(Evidence::CommandCheckFailed(e.to_string())),
+                Some(Ok(false)) => Err(NotChanged::Unknown(format!(
+                    "the password command reported success, the check login failed ({e}), and \
+                     the machine's password check does not accept the new password: check which \
+                     password '{user}' has"
+                ))),
+                Some(Err(why)) => Ok(Evidence::CommandCheckFailed(format!("{e}; {why}"))),
+            };
+        }
     }
     let said = "the password command reported success, but a login with the new password was \
                 refused";
-    // Root: the shadow entry tells, without a login with the old password
-    // (a server that refuses the user password logins refuses both).
-    match shadow_now(conn, plan, user) {
-        Some(Ok(true)) => return Ok(Evidence::ShadowLoginRefused),
+    // Root: the machine's own password check tells, without a login with
+    // the old password (a server that refuses the user password logins,
+    // such as PermitRootLogin or DenyUsers, refuses both). A changed shadow
+    // entry alone proves nothing: a hook or a second run may have set
+    // another password.
+    match on_machine(conn, plan, user, new) {
+        Some(Ok(true)) => {
+            return Ok(Evidence::CheckedOnMachine(
+                "was refused: the server refuses this user password logins (PermitRootLogin, \
+                 AllowUsers, DenyUsers, pam_access?)"
+                    .into(),
+            ));
+        }
         Some(Ok(false)) => {
-            return Err(NotChanged::Refused(format!(
-                "{said} and the user's shadow entry is unchanged: the change did not take effect \
-                 (a PAM module or a wrapper that ignores it?)"
-            )));
+            return Err(match shadow_now(conn, plan, user) {
+                Some(Ok(false)) => NotChanged::Refused(format!(
+                    "{said} and the user's shadow entry is unchanged: the change did not take \
+                     effect (a PAM module or a wrapper that ignores it?)"
+                )),
+                _ => NotChanged::Unknown(format!(
+                    "{said}, and the machine's password check does not accept it although the \
+                     user's shadow entry changed: something else set another password (a hook, \
+                     another run through another admin?): check which password '{user}' has"
+                )),
+            });
         }
         Some(Err(_)) | None => {}
     }
@@ -253,6 +280,29 @@ fn verify(
             "{said}, and a login with the old one failed ({e})"
         ))),
     }
+}
+
+/// Root: whether the machine's own password check (`unix_chkpwd`, the
+/// helper of pam_unix) accepts `password` for `user`, without a login and so
+/// without sshd's login rules or a failed login counted. `None` when not
+/// root, or without the helper.
+fn on_machine(
+    conn: &mut Conn,
+    plan: &PasswordPlan,
+    user: &str,
+    password: &Secret,
+) -> Option<Result<bool, String>> {
+    plan.shadow_before.as_ref()?;
+    let mut stdin = zeroize::Zeroizing::new(password.expose().as_bytes().to_vec());
+    stdin.push(0);
+    let out = match conn.exec(remote::CHECK_PASSWORD, &[user], &stdin, false) {
+        Ok(out) => out,
+        Err(e) => return Some(Err(format!("the machine's password check failed: {e}"))),
+    };
+    if out.stdout.contains("keeper-chkpwd absent") {
+        return None;
+    }
+    Some(Ok(out.success()))
 }
 
 /// Root: whether the user's shadow entry differs from the one planning read

@@ -120,20 +120,23 @@ pub const SHADOW_DIGEST: &str = script!(
 /// `$2` seconds (`timeout`), so a gateway that vanished without closing the
 /// connection does not block the next run for hours.
 ///
-/// Where: root uses `/run/keeper-rotators` (made 0700), where no other user
-/// can create or open a file, so no local user can hold the lock to stop
-/// rotations. Other admins use `/tmp`, files made 0600; a file there that
-/// is a symlink or not the admin's own is not trusted (`keeper-lock
-/// untrusted`): runs are then not serialised, but nobody else can stop them.
+/// Where: in a directory only the admin can write, so no other local user
+/// can create, hold or swap the lock file: `/run/keeper-rotators` for root,
+/// `/tmp/keeper-rotators-<uid>` for any other admin, each made 0700 and
+/// checked (a directory, not a symlink, the admin's own, mode 700) before
+/// use. A directory that fails the check is not trusted (`keeper-lock
+/// untrusted`): the run is then not serialised, but nobody can stop it.
 /// Prints `keeper-lock held`; exits 75 when another run holds the lock;
 /// prints `keeper-lock unavailable` without `flock`.
 pub const LOCK: &str = script!(
     "command -v flock >/dev/null 2>&1 || { echo 'keeper-lock unavailable'; exit 0; }\n\
-     umask 077\n\
-     if [ \"$(id -u)\" = 0 ]; then d=/run/keeper-rotators; mkdir -p \"$d\" || exit 70; else d=/tmp; fi\n\
-     f=\"$d/keeper-rotate-$1.lock\"\n\
-     if [ -L \"$f\" ] || { [ -e \"$f\" ] && [ ! -O \"$f\" ]; }; then echo 'keeper-lock untrusted'; exit 0; fi\n\
-     exec flock -n -E 75 \"$f\" sh -c 'echo keeper-lock held\n\
+     u=$(id -u) || exit 70\n\
+     if [ \"$u\" = 0 ]; then d=/run/keeper-rotators; else d=/tmp/keeper-rotators-$u; fi\n\
+     mkdir -m 700 \"$d\" 2>/dev/null\n\
+     if [ -L \"$d\" ] || [ ! -d \"$d\" ] || [ ! -O \"$d\" ] || [ \"$(stat -c %a \"$d\")\" != 700 ]; then\n\
+       echo \"keeper-lock untrusted $d\"; exit 0\n\
+     fi\n\
+     exec flock -n -E 75 \"$d/keeper-rotate-$1.lock\" sh -c 'echo keeper-lock held\n\
      if command -v timeout >/dev/null 2>&1; then exec timeout \"$0\" cat >/dev/null; fi\n\
      exec cat >/dev/null' \"$2\"\n"
 );
@@ -145,6 +148,18 @@ pub const LOCK_HELD: &str = "keeper-lock held";
 pub fn lock_id(user: &str) -> String {
     sha256_hex(user.as_bytes())[..16].to_owned()
 }
+
+/// Read-only (root): does `$1`'s password match stdin (the password, then a
+/// NUL byte)? pam_unix's own helper answers with its exit status (0: it
+/// does), reading /etc/shadow itself: no login, so neither sshd's login rules
+/// nor a failed-login counter are involved. Prints `keeper-chkpwd absent`
+/// where the helper is not installed.
+pub const CHECK_PASSWORD: &str = script!(
+    "for p in /usr/sbin/unix_chkpwd /sbin/unix_chkpwd; do\n\
+       if [ -x \"$p\" ]; then exec \"$p\" \"$1\" nullok; fi\n\
+     done\n\
+     echo 'keeper-chkpwd absent'\n"
+);
 
 /// Read-only: a user's home directory.
 pub const HOME_OF: &str = script!("getent passwd \"$1\" | cut -d: -f6\n");

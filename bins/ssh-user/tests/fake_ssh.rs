@@ -41,7 +41,7 @@ const TAG: &str = "keeper-security-alice";
 // ------------------------------------------------------- the fake follows
 
 /// Every constant script of `rotate_ssh_user::remote`, by name.
-const SCRIPTS: [(&str, &str); 16] = [
+const SCRIPTS: [(&str, &str); 17] = [
     ("ROOT_CHPASSWD", remote::ROOT_CHPASSWD),
     ("SUDO_PREFLIGHT", remote::SUDO_PREFLIGHT),
     ("SUDO_CHPASSWD", remote::SUDO_CHPASSWD),
@@ -56,6 +56,7 @@ const SCRIPTS: [(&str, &str); 16] = [
     ("AS_OWNER", remote::AS_OWNER),
     ("READ_KEYS", remote::READ_KEYS),
     ("LOCK", remote::LOCK),
+    ("CHECK_PASSWORD", remote::CHECK_PASSWORD),
     ("SUDO_CHPASSWD_NO_INPUT", remote::SUDO_CHPASSWD_NO_INPUT),
     ("WRITE_KEYS", remote::WRITE_KEYS),
 ];

@@ -1133,28 +1133,32 @@ fn two_overlapping_password_only_runs_the_second_finds_the_machines_lock_and_cha
 }
 
 #[test]
-fn a_lock_file_another_user_holds_cannot_stop_a_rotation() {
+fn a_lock_another_user_prepared_cannot_stop_a_rotation() {
     let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd").user(alice());
     let Some(sshd) = Sshd::start(&setup) else {
         return;
     };
-    // alice takes the lock file a non-root admin would use, first.
+    // alice makes the directory the admin's lock would live in, and holds
+    // the lock file in it.
+    let (_, uid) = sshd.run_inside(None, "id -u ops", b"");
+    let dir = format!("/tmp/keeper-rotators-{}", uid.trim());
     let lock = format!(
-        "/tmp/keeper-rotate-{}.lock",
+        "{dir}/keeper-rotate-{}.lock",
         rotate_ssh_user::remote::lock_id("alice")
     );
     let (code, text) = sshd.run_inside(
         Some("alice"),
-        &format!("setsid flock -n {lock} sleep 20 </dev/null >/dev/null 2>&1 &"),
+        &format!(
+            "mkdir -m 755 {dir} && setsid flock -n {lock} sleep 20 </dev/null >/dev/null 2>&1 &"
+        ),
         b"",
     );
     assert_eq!(code, 0, "{text}");
     std::thread::sleep(Duration::from_millis(300));
     let w = World::new(sshd, "sudo-admin.json");
-    w.run(&[])
-        .assert_exit(0)
-        .assert_clean()
-        .assert_stderr_has("not trusted");
+    w.run(&[]).assert_exit(0).assert_clean().assert_stderr_has(
+        "is not a directory of this admin's own with mode 700, so it is not trusted",
+    );
     w.assert_password(NEW_PW);
 }
 
@@ -1196,8 +1200,28 @@ fn root_proves_the_change_by_the_shadow_entry_when_the_user_may_not_log_in_with_
     w.run(&[])
         .assert_exit(0)
         .assert_clean()
-        .assert_stdout_has("the check login was refused all the same");
+        .assert_stdout_has("verified on the machine by its password check (unix_chkpwd)");
     assert!(w.shadow_holds("alice", NEW_PW));
+}
+
+#[test]
+fn root_does_not_take_a_shadow_entry_changed_to_another_password_for_the_new_one_exit_4() {
+    // Logins refused for alice, and a hook sets yet another password after
+    // chpasswd: the entry changed, but not to newPassword.
+    let setup = root_admin()
+        .user(alice())
+        .sshd_option("DenyUsers alice")
+        .chpasswd(ChpasswdFault::ApplyThenOverwrite);
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "root-admin.json");
+    w.run(&[])
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("something else set another password");
+    assert!(w.shadow_holds("alice", harness::sshd::OVERWRITTEN));
+    assert!(!w.shadow_holds("alice", NEW_PW));
 }
 
 #[test]

@@ -62,13 +62,17 @@ pub enum Script {
     /// `LOCK`: `flock -n` on the lock file, held while stdin is open
     /// (served by the fake's channel, not [`run`]).
     Lock,
+    /// `CHECK_PASSWORD`: `unix_chkpwd USER nullok`, the password and a NUL
+    /// on stdin (root).
+    CheckPassword,
 }
 
 impl Script {
     /// Every script, most specific markers first (the order
     /// [`Script::classify`] tries them in).
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Lock,
+        Self::CheckPassword,
         Self::WriteKeys,
         Self::ReadKeys,
         Self::AsOwner,
@@ -107,6 +111,7 @@ impl Script {
             Self::SelfPasswd => "self-passwd",
             Self::HomeOf => "home-of",
             Self::Lock => "lock",
+            Self::CheckPassword => "check-password",
         }
     }
 
@@ -129,6 +134,7 @@ impl Script {
             Self::SelfPasswd => "SELF_PASSWD",
             Self::HomeOf => "HOME_OF",
             Self::Lock => "LOCK",
+            Self::CheckPassword => "CHECK_PASSWORD",
         }
     }
 
@@ -151,6 +157,7 @@ impl Script {
             Self::SelfPasswd => &["exec passwd"],
             Self::HomeOf => &["getent passwd \"$1\"", "cut -d: -f6"],
             Self::Lock => &["flock -n -E 75", "keeper-lock held"],
+            Self::CheckPassword => &["unix_chkpwd", "keeper-chkpwd absent"],
         }
     }
 
@@ -188,7 +195,10 @@ impl Script {
             }
             Self::SelfPasswd => "f5e8108f1361fa02cbf63054b703a56084fea51b174159ee7b5a5033843a9f83",
             Self::HomeOf => "feeee01078cae720c3563c0e8376eff1bc059d9bb62882da0cfdd14a256d2476",
-            Self::Lock => "6f475e496fefb37f4e691c93c0a24c3c893fa86e224a0edaae2db1992165fcbe",
+            Self::Lock => "381402bcb4e85fccbd971804c863b14b7faf9b9a94b852256642e227e6f5bc3c",
+            Self::CheckPassword => {
+                "85a77f3c0c7a083c5de0f7d2bab200a5cadc806af73ea2bee3aabb1955513dce"
+            }
         }
     }
 
@@ -418,6 +428,17 @@ pub(crate) fn run(
         Script::AsOwner => as_owner(machine, caller, pty, &command.args, stdin),
         // Served by the fake's channel, which holds it open.
         Script::Lock => Reply::fail(70, "sh: 1: LOCK is served by the channel\n"),
+        Script::CheckPassword => {
+            if caller != ROOT {
+                return Reply::fail(7, "");
+            }
+            let password = stdin.strip_suffix(&[0]).unwrap_or(stdin);
+            if machine.password_is(arg(0), &String::from_utf8_lossy(password)) {
+                Reply::ok("")
+            } else {
+                Reply::fail(7, "")
+            }
+        }
         Script::ReadKeys | Script::WriteKeys => {
             // Only ever run through AS_OWNER; alone, as the caller.
             inner(machine, caller, script, &command.args, stdin)
