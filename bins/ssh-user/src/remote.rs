@@ -121,17 +121,22 @@ pub const SHADOW_DIGEST: &str = script!(
 /// connection does not block the next run for hours.
 ///
 /// Where: in a directory only the admin can write, so no other local user
-/// can create, hold or swap the lock file: `/run/keeper-rotators` for root,
-/// `/tmp/keeper-rotators-<uid>` for any other admin, each made 0700 and
-/// checked (a directory, not a symlink, the admin's own, mode 700) before
-/// use. A directory that fails the check is not trusted (`keeper-lock
-/// untrusted`): the run is then not serialised, but nobody can stop it.
+/// can create, hold or swap the lock file: `/run/keeper-rotators` for root;
+/// for any other admin `keeper-rotators` in its session's runtime directory
+/// (`$XDG_RUNTIME_DIR`, `/run/user/<uid>` under systemd-logind, which no
+/// other user can make first), else `/tmp/keeper-rotators-<uid>`; each made
+/// 0700 and checked (a directory, not a symlink, the admin's own, mode 700)
+/// before use. A directory that fails the check (in `/tmp` another user can
+/// make it first) is not trusted (`keeper-lock untrusted`): the run is then
+/// not serialised, but nobody can stop it.
 /// Prints `keeper-lock held`; exits 75 when another run holds the lock;
 /// prints `keeper-lock unavailable` without `flock`.
 pub const LOCK: &str = script!(
     "command -v flock >/dev/null 2>&1 || { echo 'keeper-lock unavailable'; exit 0; }\n\
      u=$(id -u) || exit 70\n\
-     if [ \"$u\" = 0 ]; then d=/run/keeper-rotators; else d=/tmp/keeper-rotators-$u; fi\n\
+     if [ \"$u\" = 0 ]; then d=/run/keeper-rotators\n\
+     elif [ -n \"${XDG_RUNTIME_DIR:-}\" ] && [ -d \"$XDG_RUNTIME_DIR\" ] && [ ! -L \"$XDG_RUNTIME_DIR\" ] && [ -O \"$XDG_RUNTIME_DIR\" ]; then d=$XDG_RUNTIME_DIR/keeper-rotators\n\
+     else d=/tmp/keeper-rotators-$u; fi\n\
      mkdir -m 700 \"$d\" 2>/dev/null\n\
      if [ -L \"$d\" ] || [ ! -d \"$d\" ] || [ ! -O \"$d\" ] || [ \"$(stat -c %a \"$d\")\" != 700 ]; then\n\
        echo \"keeper-lock untrusted $d\"; exit 0\n\
@@ -152,11 +157,12 @@ pub fn lock_id(user: &str) -> String {
 /// Read-only (root): does `$1`'s password match stdin (the password, then a
 /// NUL byte)? pam_unix's own helper answers with its exit status (0: it
 /// does), reading /etc/shadow itself: no login, so neither sshd's login rules
-/// nor a failed-login counter are involved. Prints `keeper-chkpwd absent`
+/// nor a failed-login counter are involved. `nonull`: an empty password field
+/// accepts nothing (with `nullok` it would accept any password). Prints `keeper-chkpwd absent`
 /// where the helper is not installed.
 pub const CHECK_PASSWORD: &str = script!(
     "for p in /usr/sbin/unix_chkpwd /sbin/unix_chkpwd; do\n\
-       if [ -x \"$p\" ]; then exec \"$p\" \"$1\" nullok; fi\n\
+       if [ -x \"$p\" ]; then exec \"$p\" \"$1\" nonull; fi\n\
      done\n\
      echo 'keeper-chkpwd absent'\n"
 );
@@ -315,6 +321,9 @@ impl fmt::Debug for PasswordChange {
     }
 }
 
+/// The longest password libxcrypt's crypt(3) (and `unix_chkpwd`) checks.
+pub const MAX_CRYPT_PASSWORD: usize = 512;
+
 /// Builds the change. `admin_password` is used only for `Sudo { password:
 /// true }`; `old` only for self-rotation. A `user` or password holding a
 /// newline or (for chpasswd) a colon cannot be written as one line: refused.
@@ -334,6 +343,16 @@ pub fn password_change(
         return Err(
             "the new password holds a line break, which passwd and chpasswd cannot take".into(),
         );
+    }
+    if new.expose().contains('\0') {
+        return Err("the new password holds a NUL byte, which no SSH login can send".into());
+    }
+    if hashed.is_some() && new.expose().len() > MAX_CRYPT_PASSWORD {
+        return Err(format!(
+            "the new password is longer than {MAX_CRYPT_PASSWORD} bytes: with \
+             password_hash_locally the machine would store a hash its own crypt(3) cannot check \
+             (libxcrypt refuses longer passwords), so nobody could log in with it"
+        ));
     }
     let mut stdin = Zeroizing::new(Vec::new());
     let mut push_line = |s: &str| {

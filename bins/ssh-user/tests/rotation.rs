@@ -1225,6 +1225,32 @@ fn root_does_not_take_a_shadow_entry_changed_to_another_password_for_the_new_one
 }
 
 #[test]
+fn an_empty_password_field_never_passes_for_the_new_password_exit_1() {
+    // No password at all, and a chpasswd that changes nothing: the check
+    // login is refused (PermitEmptyPasswords no), and the machine's own
+    // check must not accept any password for the empty field.
+    let Some(sshd) = Sshd::start(&root_admin().user(alice())) else {
+        return;
+    };
+    let (code, text) = sshd.run_inside(
+        None,
+        "passwd -d alice >/dev/null && mount --bind /bin/true /usr/sbin/chpasswd",
+        b"",
+    );
+    assert_eq!(code, 0, "{text}");
+    let w = World::new(sshd, "root-admin.json");
+    w.run(&[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("the user's shadow entry is unchanged");
+    assert_eq!(
+        w.sshd.shadow_hash("alice").unwrap_or_default(),
+        "",
+        "still no password"
+    );
+}
+
+#[test]
 fn a_chpasswd_that_reports_success_without_changing_anything_is_caught_exit_1() {
     let Some(sshd) = Sshd::start(&root_admin().user(alice())) else {
         return;

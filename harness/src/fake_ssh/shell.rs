@@ -195,9 +195,9 @@ impl Script {
             }
             Self::SelfPasswd => "f5e8108f1361fa02cbf63054b703a56084fea51b174159ee7b5a5033843a9f83",
             Self::HomeOf => "feeee01078cae720c3563c0e8376eff1bc059d9bb62882da0cfdd14a256d2476",
-            Self::Lock => "381402bcb4e85fccbd971804c863b14b7faf9b9a94b852256642e227e6f5bc3c",
+            Self::Lock => "bd6713c68014c74acd4c872252db0875203673e09aba1d920e895dcf774d3a82",
             Self::CheckPassword => {
-                "85a77f3c0c7a083c5de0f7d2bab200a5cadc806af73ea2bee3aabb1955513dce"
+                "0791c8b89df3a29b52e724b46261413ad3fe0cbe1096486cb78287898602d913"
             }
         }
     }

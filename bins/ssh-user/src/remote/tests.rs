@@ -580,3 +580,24 @@ fn the_read_script_prints_hash_mode_and_content() {
     assert_eq!(rest, "a\nb");
     std::fs::remove_dir_all(&home).ok();
 }
+
+#[test]
+fn a_password_no_login_could_use_is_refused_before_anything_is_sent() {
+    let nul = secret("Nul-pw-1\0tail");
+    let err = password_change(PasswordPath::Root, "alice", &nul, None, None, None).unwrap_err();
+    assert!(err.contains("NUL byte"), "{err}");
+    // Too long for the machine's crypt(3) only when hashed here.
+    let long = secret(&"a".repeat(MAX_CRYPT_PASSWORD + 1));
+    let hashed = secret("$6$salt$hash");
+    let err = password_change(
+        PasswordPath::Root,
+        "alice",
+        &long,
+        Some(&hashed),
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert!(err.contains("longer than 512 bytes"), "{err}");
+    assert!(password_change(PasswordPath::Root, "alice", &long, None, None, None).is_ok());
+}
