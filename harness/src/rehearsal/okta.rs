@@ -4,7 +4,10 @@
 use serde_json::Value;
 
 use super::Rehearsal;
-use super::world::{Call, Service, Staging, password_verdict, proxied_calls, which_password};
+use super::world::{
+    Call, Service, Staging, password_end_state, password_unchanged, password_verdict,
+    proxied_calls, which_password,
+};
 use crate::fake_okta::FakeOkta;
 use crate::fake_vault::FakeVault;
 use crate::faults::{Armable, ProxiedRequest};
@@ -245,33 +248,22 @@ impl Service for Okta {
     }
 
     fn unchanged(&self, _vault: &FakeVault) -> Result<(), String> {
-        match self.fake.password_of(&self.login) {
-            Some(now) if now != self.old => Err(format!(
-                "the Okta user now has {}",
-                which_password(Some(&now), &self.old, &self.new)
-            )),
-            _ => Ok(()),
-        }
+        password_unchanged(
+            "the Okta user",
+            self.fake.password_of(&self.login).as_deref(),
+            &self.old,
+            &self.new,
+        )
     }
 
     fn end_state(&self, _vault: &FakeVault) -> Vec<String> {
-        let now = self.fake.password_of(&self.login);
-        vec![
-            format!(
-                "Okta user '{}' now has {}",
-                self.login,
-                which_password(now.as_deref(), &self.old, &self.new)
-            ),
-            format!(
-                "{}'s Okta password is now the Gateway's newPassword: {}",
-                self.login,
-                if now.as_deref() == Some(self.new.as_str()) {
-                    "yes"
-                } else {
-                    "no"
-                }
-            ),
-        ]
+        password_end_state(
+            &format!("Okta user '{}'", self.login),
+            &format!("{}'s Okta password", self.login),
+            self.fake.password_of(&self.login).as_deref(),
+            &self.old,
+            &self.new,
+        )
     }
 
     fn state_line(&self, _vault: &FakeVault) -> String {

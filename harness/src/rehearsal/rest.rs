@@ -4,7 +4,10 @@
 use serde_json::{Map, Value};
 
 use super::Rehearsal;
-use super::world::{Call, Service, Staging, password_verdict, proxied_calls, which_password};
+use super::world::{
+    Call, Service, Staging, password_end_state, password_unchanged, password_verdict,
+    proxied_calls, which_password,
+};
 use crate::fake_rest::FakeRest;
 use crate::fake_vault::FakeVault;
 use crate::faults::{Armable, ProxiedRequest};
@@ -314,33 +317,22 @@ impl Service for Rest {
     }
 
     fn unchanged(&self, _vault: &FakeVault) -> Result<(), String> {
-        match self.fake.password_of(&self.account) {
-            Some(now) if now != self.old => Err(format!(
-                "the account now has {}",
-                which_password(Some(&now), &self.old, &self.new)
-            )),
-            _ => Ok(()),
-        }
+        password_unchanged(
+            "the account",
+            self.fake.password_of(&self.account).as_deref(),
+            &self.old,
+            &self.new,
+        )
     }
 
     fn end_state(&self, _vault: &FakeVault) -> Vec<String> {
-        let now = self.fake.password_of(&self.account);
-        vec![
-            format!(
-                "the account '{}' now has {}",
-                self.account,
-                which_password(now.as_deref(), &self.old, &self.new)
-            ),
-            format!(
-                "{}'s password on the fake is now the Gateway's newPassword: {}",
-                self.account,
-                if now.as_deref() == Some(self.new.as_str()) {
-                    "yes"
-                } else {
-                    "no"
-                }
-            ),
-        ]
+        password_end_state(
+            &format!("the account '{}'", self.account),
+            &format!("{}'s password on the fake", self.account),
+            self.fake.password_of(&self.account).as_deref(),
+            &self.old,
+            &self.new,
+        )
     }
 
     fn state_line(&self, _vault: &FakeVault) -> String {

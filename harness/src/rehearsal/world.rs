@@ -470,6 +470,42 @@ pub fn which_password(now: Option<&str>, old: &str, new: &str) -> &'static str {
     }
 }
 
+/// `Service::unchanged` for an account whose password the Gateway stores
+/// (REST, Okta): it must still have the old one. `holder` names it ("the
+/// Okta user").
+pub fn password_unchanged(
+    holder: &str,
+    now: Option<&str>,
+    old: &str,
+    new: &str,
+) -> Result<(), String> {
+    match now {
+        Some(now) if now != old => Err(format!(
+            "{holder} now has {}",
+            which_password(Some(now), old, new)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `Service::end_state` for such an account: `account` names it ("Okta user
+/// 'bob'"), `password` its password ("bob's Okta password").
+pub fn password_end_state(
+    account: &str,
+    password: &str,
+    now: Option<&str>,
+    old: &str,
+    new: &str,
+) -> Vec<String> {
+    vec![
+        format!("{account} now has {}", which_password(now, old, new)),
+        format!(
+            "{password} is now the Gateway's newPassword: {}",
+            if now == Some(new) { "yes" } else { "no" }
+        ),
+    ]
+}
+
 /// The verdict for a password the Gateway stores on exit 0 (REST, Okta):
 /// exit 0 needs the new password, 1 and 2 the old one, 4 either.
 pub fn password_verdict(
