@@ -41,15 +41,17 @@ pub enum Reason {
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::NotStored => {
-                "it is not the key the record stores and was not used in the last 7 days"
-            }
-            Self::Inactive => "it is Inactive",
-            Self::DeleteAll => {
-                "delete_all_keys_before_rotating is true and it is the least recently used"
-            }
-        })
+        match self {
+            Self::NotStored => write!(
+                f,
+                "it is not the key the record stores and was not used in the last {RECENT_DAYS} \
+                 days"
+            ),
+            Self::Inactive => f.write_str("it is Inactive"),
+            Self::DeleteAll => f.write_str(
+                "delete_all_keys_before_rotating is true and it is the least recently used",
+            ),
+        }
     }
 }
 
@@ -131,6 +133,9 @@ pub fn plan(
 /// Whether `key` was used within [`RECENT_DAYS`] of `now`. A use date that
 /// cannot be read counts as recent.
 fn used_recently(key: &Key, now: SystemTime) -> bool {
+    if !key.last_used_known {
+        return true;
+    }
     let Some(used) = &key.last_used else {
         return false;
     };
@@ -204,6 +209,20 @@ mod tests {
             last_used: last_used.map(str::to_owned),
             last_used_known: true,
         }
+    }
+
+    #[test]
+    fn an_active_key_whose_last_use_cannot_be_read_counts_as_recently_used() {
+        // iam:GetAccessKeyLastUsed denied: "never used" is not known.
+        let unknown = Key {
+            last_used_known: false,
+            ..key("AKIAOTHER0000000001", true, None)
+        };
+        let keys = [key("AKIASTORED000000001", true, None), unknown];
+        assert!(
+            plan(&keys, Some("AKIASTORED000000001"), false).is_err(),
+            "no key may be deleted to make room"
+        );
     }
 
     #[test]
