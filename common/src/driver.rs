@@ -101,8 +101,12 @@ pub const TIMEOUT_VAR: &str = "KEEPER_ROTATOR_TIMEOUT";
 fn seconds(text: &str, from: &str) -> std::result::Result<u64, String> {
     match text.trim().parse::<u64>() {
         Ok(n) if (1..=3600).contains(&n) => Ok(n),
+        // The value is not echoed: a secret pasted in the wrong place must
+        // not reach the log.
         _ => Err(format!(
-            "{from} must be a whole number of seconds from 1 to 3600, not '{text}'"
+            "{from} must be a whole number of seconds from 1 to 3600 (it is not; {} \
+             characters given)",
+            text.chars().count()
         )),
     }
 }
@@ -140,10 +144,24 @@ impl Args {
                 "--input" => parsed.input = Some(PathBuf::from(value("--input")?)),
                 "--timeout" => parsed.timeout = Some(seconds(&value("--timeout")?, "--timeout")?),
                 _ => {
-                    // Never echo an argument in full: a secret pasted by
-                    // mistake must not reach the log.
-                    let shown: String = flag.chars().take(24).collect();
-                    return Err(format!("unexpected argument '{shown}'"));
+                    // Never echo an argument that could be a secret pasted by
+                    // mistake: only the name of something shaped like a
+                    // flag (`--name`, `-x`), and of a plain word only its
+                    // length.
+                    let is_flag = flag.starts_with('-')
+                        && flag.len() <= 32
+                        && flag
+                            .trim_start_matches('-')
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+                    return Err(if is_flag {
+                        format!("unexpected argument '{flag}' (see --help)")
+                    } else {
+                        format!(
+                            "unexpected argument of {} characters (not shown; see --help)",
+                            arg.chars().count()
+                        )
+                    });
                 }
             }
         }
@@ -434,6 +452,15 @@ mod tests {
         );
         assert!(parse(&["--dry-run=yes"], None).is_err());
         assert!(parse(&["stray"], None).is_err());
+        // A secret pasted as a bare word or a one-dash flag: not a byte of it.
+        for pasted in ["hunter2-pasted-secret", "-p=hunter2-pasted-secret"] {
+            let error = parse(&[pasted], None).unwrap_err();
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+        let error = parse(&["--timeout", "hunter2-secret"], None).unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
+        let error = parse(&["--verbose"], None).unwrap_err();
+        assert!(error.contains("'--verbose'"), "{error}");
     }
 
     #[test]
