@@ -346,7 +346,13 @@ impl Client {
             .connect_timeout(self.policy.connect_timeout)
             .connector_layer(ConnectDeadline {
                 deadline: self.deadline,
-                limit: self.policy.connect_timeout,
+                // Below the attempt's own timeout too (request_timeout may
+                // be shorter than connect_timeout): a cut connect must end
+                // as a connect error ("nothing was sent"), not a timeout.
+                limit: self
+                    .policy
+                    .connect_timeout
+                    .min(self.policy.request_timeout.saturating_sub(CONNECT_MARGIN)),
             })
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")));
