@@ -209,12 +209,35 @@ impl Conn {
     pub fn parts(&mut self) -> std::result::Result<(&tokio::runtime::Runtime, &Session), SshError> {
         if self.session.as_ref().is_none_or(Session::is_closed) {
             self.session = None;
+            // The lock was a channel of the lost session: gone with it.
+            let relock = self.lock.take().is_some();
             let session =
                 self.runtime
                     .block_on(ssh::connect(&self.endpoint, &self.pins, self.deadline))?;
             tracing::info!("connected again to {}", self.endpoint.address());
             self.session = Some(session);
             self.log_in()?;
+            if relock {
+                let user = self.spare_user.clone();
+                match self.lock(&user)? {
+                    Locked::Held => {}
+                    // Another run started meanwhile: whatever this one
+                    // does next could cross it.
+                    Locked::Busy => {
+                        return Err(SshError::Lost {
+                            stage: "taking the lock again after connecting again",
+                            stdin_sent: false,
+                            output: format!(
+                                "another run took the lock on rotating '{user}' while this one \
+                                 was disconnected"
+                            ),
+                        });
+                    }
+                    Locked::Unavailable(why) => tracing::warn!(
+                        "the lock on rotating '{user}' could not be taken again ({why})"
+                    ),
+                }
+            }
         }
         match &self.session {
             Some(session) => Ok((&self.runtime, session)),

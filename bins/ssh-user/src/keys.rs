@@ -414,13 +414,16 @@ pub fn generate_within(kind: KeyType, comment: &str, deadline: Deadline) -> Resu
             let _ = tx.send(generate(kind, &comment_owned));
         })
         .map_err(|e| Error::Failed(format!("cannot start making a new {kind} key: {e}")))?;
-    rx.recv_timeout(budget).unwrap_or_else(|_| {
-        Err(Error::Failed(format!(
+    rx.recv_timeout(budget).unwrap_or_else(|e| match e {
+        std::sync::mpsc::RecvTimeoutError::Disconnected => Err(Error::Failed(format!(
+            "making a new {kind} key failed (the key maker stopped); nothing was changed"
+        ))),
+        std::sync::mpsc::RecvTimeoutError::Timeout => Err(Error::Failed(format!(
             "making a new {kind} key took longer than half the time left ({} s), so nothing was \
              changed: set '{TYPE_FIELD}' to ssh-rsa (4096 bits) or ssh-ed25519, or raise \
              --timeout",
             budget.as_secs()
-        )))
+        ))),
     })
 }
 

@@ -118,8 +118,9 @@ User record (the vault's copy when the key is rotated, else the Gateway's):
 
 The key goes first, the password last (the Gateway stores newPassword on exit 0 only):
 when the key part does not succeed, the password is not changed. One run at a time per
-user: a lock on the machine (flock in /run/keeper-rotators for root, else
-/tmp/keeper-rotators-<uid>) held while the run lasts; a second run exits 1. Default --timeout: 60 s.";
+user and admin account: a lock on the machine (flock in /run/keeper-rotators for root,
+else the admin's runtime directory or /tmp) held from planning to the end; a second run
+exits 1. Default --timeout: 60 s.";
 
 /// The rotator.
 #[derive(Debug)]
@@ -244,6 +245,30 @@ impl Rotator for SshUser {
         );
 
         let home = home_of(&mut conn, &admin, user)?;
+        // One run at a time per user (through one admin account) on this
+        // machine, whatever records and leases say (a password-only run
+        // takes no lease). Taken before anything is read that the change is
+        // judged against (the shadow entry, authorized_keys): a run that
+        // waited behind another must not act on what it read before.
+        match conn.lock(user).map_err(SshError::into_error)? {
+            Locked::Held => {}
+            Locked::Busy => {
+                return Err(Error::Failed(format!(
+                    "another rotation of '{user}' is running on {} (it holds the lock \
+                     keeper-rotate-{}.lock in /run/keeper-rotators for root, else in the \
+                     admin's $XDG_RUNTIME_DIR/keeper-rotators or /tmp/keeper-rotators-<uid>); \
+                     nothing was changed. Let it \
+                     finish; rotate again afterwards if it failed",
+                    conn.address(),
+                    remote::lock_id(user)
+                )));
+            }
+            Locked::Unavailable(why) => tracing::warn!(
+                "no lock on rotating '{user}' on {} ({why}): a second run at the same \
+                 time would not be stopped",
+                conn.address()
+            ),
+        }
         let path = password_path(&mut conn, &admin, user)?;
         tracing::info!("the password is changed with {path}");
         let logins = if is_self && conn.used() == "a password" {
@@ -378,25 +403,6 @@ impl Rotator for SshUser {
             mut conn,
         } = p;
         let address = conn.address();
-
-        // One run at a time per user on this machine, whatever records
-        // and leases say (a password-only run takes no lease).
-        match conn.lock(user).map_err(SshError::into_error)? {
-            Locked::Held => {}
-            Locked::Busy => {
-                return Err(Error::Failed(format!(
-                    "another rotation of '{user}' is running on {address} (it holds the lock \
-                     keeper-rotate-{}.lock in /run/keeper-rotators for root, or \
-                     /tmp/keeper-rotators-<uid> for another admin); nothing was changed. Let it \
-                     finish; rotate again afterwards if it failed",
-                    remote::lock_id(user)
-                )));
-            }
-            Locked::Unavailable(why) => tracing::warn!(
-                "no lock on rotating '{user}' on {address} ({why}): a second run at the same \
-                 time would not be stopped"
-            ),
-        }
 
         if let HostKey::TrustedOnFirstUse(seen) = &host_key {
             store_pin(run, &target, &address, seen)?;

@@ -24,7 +24,7 @@ use common::change;
 use common::secret::Secret;
 
 use crate::conn::Conn;
-use crate::remote::{self, PasswordChange, PasswordPath};
+use crate::remote::{self, PasswordChange, PasswordPath, Problem};
 use crate::ssh::{Auth, Credential, SshError};
 
 /// Whether the machine lets the user log in with a password, as planning
@@ -48,6 +48,13 @@ impl PasswordLogins {
     }
 }
 
+/// Whether `methods` (as a refusal lists them) let a password log in.
+fn offers_password(methods: &[String]) -> bool {
+    methods
+        .iter()
+        .any(|m| m == "password" || m == "keyboard-interactive")
+}
+
 /// Whether the server offers `user` password logins, from the methods it
 /// lists for the `none` request. No password is tried: a login with the old
 /// one would cost a password check and, when the record's copy is out of
@@ -58,13 +65,7 @@ pub fn check_logins(conn: &Conn, user: &str) -> PasswordLogins {
         // No credential needed at all: a login is possible, so a check
         // with the new password means something.
         Ok(Auth::Accepted) => PasswordLogins::Offered,
-        Ok(Auth::Rejected { methods })
-            if methods
-                .iter()
-                .any(|m| m == "password" || m == "keyboard-interactive") =>
-        {
-            PasswordLogins::Offered
-        }
+        Ok(Auth::Rejected { methods }) if offers_password(&methods) => PasswordLogins::Offered,
         Ok(Auth::Rejected { .. }) => PasswordLogins::NotOffered,
         Err(e) => {
             tracing::warn!("could not ask whether '{user}' may log in with a password: {e}");
@@ -99,9 +100,9 @@ pub enum Evidence {
     LoginAfterLoss,
     /// The command reported a failure, yet the new password logs in.
     LoginAfterFailure(String),
-    /// Root: the check login was refused (or failed), and the machine's
-    /// own password check (`unix_chkpwd`) accepts the new password.
-    CheckedOnMachine(String),
+    /// Root: the check login was refused, and the machine's own password
+    /// check (`unix_chkpwd`) accepts the new password.
+    CheckedOnMachine,
 }
 
 impl Evidence {
@@ -123,10 +124,10 @@ impl Evidence {
                  it was applied"
                     .into()
             }
-            Self::CheckedOnMachine(login) => format!(
-                "verified on the machine by its password check (unix_chkpwd); the check login \
-                 {login}"
-            ),
+            Self::CheckedOnMachine => "verified on the machine by its password check \
+                 (unix_chkpwd); the check login was refused: the server refuses this user \
+                 password logins (PermitRootLogin, AllowUsers, DenyUsers, pam_access?)"
+                .into(),
             Self::LoginAfterFailure(failed) => format!(
                 "{failed}, yet a login with the new password shows it was applied (check what \
                  else the command does)"
@@ -210,10 +211,7 @@ fn verify(
     match conn.authenticate_as(user, &Credential::Password(new.clone())) {
         Ok(Auth::Accepted) => return Ok(Evidence::Login),
         Ok(Auth::Rejected { methods })
-            if plan.logins == PasswordLogins::Unknown
-                && !methods
-                    .iter()
-                    .any(|m| m == "password" || m == "keyboard-interactive") =>
+            if plan.logins == PasswordLogins::Unknown && !offers_password(&methods) =>
         {
             // Not offered after all (planning could not ask).
             return Ok(Evidence::CommandOnly);
@@ -242,11 +240,7 @@ fn verify(
     // another password.
     match on_machine(conn, plan, user, new) {
         Some(Ok(true)) => {
-            return Ok(Evidence::CheckedOnMachine(
-                "was refused: the server refuses this user password logins (PermitRootLogin, \
-                 AllowUsers, DenyUsers, pam_access?)"
-                    .into(),
-            ));
+            return Ok(Evidence::CheckedOnMachine);
         }
         Some(Ok(false)) => {
             return Err(match shadow_now(conn, plan, user) {
@@ -263,22 +257,27 @@ fn verify(
         }
         Some(Err(_)) | None => {}
     }
+    Err(old_login(conn, user, old, said))
+}
+
+/// The new password was refused (`why` says after what): one login with the
+/// old one tells whether nothing changed.
+fn old_login(conn: &Conn, user: &str, old: Option<&Secret>, why: &str) -> NotChanged {
     let Some(old) = old else {
-        return Err(NotChanged::Unknown(format!(
-            "{said}, and there is no old password to try: check which password '{user}' has"
-        )));
+        return NotChanged::Unknown(format!(
+            "{why}, and there is no old password to try: check which password '{user}' has"
+        ));
     };
     match conn.authenticate_as(user, &Credential::Password(old.clone())) {
-        Ok(Auth::Accepted) => Err(NotChanged::Refused(format!(
-            "{said} and the old one still logs in: the change did not take effect (a PAM \
-             module or a wrapper that ignores it?)"
-        ))),
-        Ok(Auth::Rejected { .. }) => Err(NotChanged::Unknown(format!(
-            "{said}, and the old one is refused too: check the account of '{user}'"
-        ))),
-        Err(e) => Err(NotChanged::Unknown(format!(
-            "{said}, and a login with the old one failed ({e})"
-        ))),
+        Ok(Auth::Accepted) => NotChanged::Refused(format!(
+            "{why}, and the old one still logs in: the change did not take effect (a PAM module \
+             or a wrapper that ignores it?)"
+        )),
+        Ok(Auth::Rejected { .. }) => NotChanged::Unknown(format!(
+            "{why}, and the old one is refused too: check the account of '{user}' (locked? \
+             changed by someone else?)"
+        )),
+        Err(e) => NotChanged::Unknown(format!("{why}, and a login with the old one failed ({e})")),
     }
 }
 
@@ -386,7 +385,10 @@ fn after_failure(
     out: &crate::ssh::Output,
     failed: String,
 ) -> Result<Evidence, NotChanged> {
-    if remote::classify(&out.text()).is_some() || matches!(out.status, Some(126 | 127)) {
+    // A PAM failure is not one of them: a module after pam_unix in the
+    // password stack can fail once the new password is written.
+    let known = remote::classify(&out.text()).is_some_and(|p| p != Problem::PamFailure);
+    if known || matches!(out.status, Some(126 | 127)) {
         return Err(NotChanged::Refused(failed));
     }
     if !plan.logins.worth_trying() {
@@ -413,10 +415,9 @@ fn by_logins(
     user: &str,
     new: &Secret,
     old: Option<&Secret>,
-    what: &str,
+    lost: &str,
     applied: Evidence,
 ) -> Result<Evidence, NotChanged> {
-    let lost = what;
     match conn.authenticate_as(user, &Credential::Password(new.clone())) {
         Ok(Auth::Accepted) => return Ok(applied),
         Ok(Auth::Rejected { .. }) => {}
@@ -427,24 +428,12 @@ fn by_logins(
             )));
         }
     }
-    let Some(old) = old else {
-        return Err(NotChanged::Unknown(format!(
-            "{lost}; the new password is refused and there is no old password to try"
-        )));
-    };
-    match conn.authenticate_as(user, &Credential::Password(old.clone())) {
-        Ok(Auth::Accepted) => Err(NotChanged::Refused(format!(
-            "{lost}; the new password is refused and the old one still logs in, so it was not \
-             changed"
-        ))),
-        Ok(Auth::Rejected { .. }) => Err(NotChanged::Unknown(format!(
-            "{lost}; neither the new nor the old password logs in as '{user}': check the account \
-             (locked? changed by someone else?)"
-        ))),
-        Err(e) => Err(NotChanged::Unknown(format!(
-            "{lost}; the new password is refused and a login with the old one failed ({e})"
-        ))),
-    }
+    Err(old_login(
+        conn,
+        user,
+        old,
+        &format!("{lost}; the new password is refused"),
+    ))
 }
 
 /// Builds the change planning sends later.

@@ -62,7 +62,7 @@ pub enum Script {
     /// `LOCK`: `flock -n` on the lock file, held while stdin is open
     /// (served by the fake's channel, not [`run`]).
     Lock,
-    /// `CHECK_PASSWORD`: `unix_chkpwd USER nullok`, the password and a NUL
+    /// `CHECK_PASSWORD`: `unix_chkpwd USER nonull`, the password and a NUL
     /// on stdin (root).
     CheckPassword,
 }
