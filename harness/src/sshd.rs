@@ -17,6 +17,13 @@
 //! `nsenter`. Where the test is not root, or `unshare` or `sshd` is missing,
 //! [`Sshd::start`] prints ONE line (`skipped: …`) and returns `None`; the
 //! test returns early.
+//!
+//! Why a skip fails under CI: a green run with every real-OpenSSH test
+//! skipped proves nothing about sudo, PAM or `authorized_keys`, and looks
+//! exactly like a green run that tested them. So where skipping is not
+//! allowed ([`skip_forbidden`]: `CI` set to anything but `false`/`0`, as CI
+//! runners and `.ci/run` set it, or `KEEPER_ROTATORS_REQUIRE_SSHD=1`), a test
+//! that would skip panics instead, naming what is missing and how to get it.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -193,6 +200,29 @@ pub fn unavailable() -> Option<&'static str> {
     None
 }
 
+/// Where a skip is refused, in words for the failure message.
+pub const SKIP_SWITCHES: &str = "CI is set, or KEEPER_ROTATORS_REQUIRE_SSHD=1";
+
+/// Whether a test that needs the real sshd must fail rather than skip:
+/// under CI (`CI` set and not `false` or `0`) or when
+/// `KEEPER_ROTATORS_REQUIRE_SSHD=1`.
+pub fn skip_forbidden() -> bool {
+    skip_forbidden_by(
+        std::env::var("CI").ok().as_deref(),
+        std::env::var("KEEPER_ROTATORS_REQUIRE_SSHD").ok().as_deref(),
+    )
+}
+
+fn skip_forbidden_by(ci: Option<&str>, require: Option<&str>) -> bool {
+    let set = |v: Option<&str>| {
+        v.is_some_and(|v| {
+            let v = v.trim();
+            !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
+        })
+    };
+    set(ci) || set(require)
+}
+
 fn is_root() -> bool {
     // The effective uid, without unsafe code: /proc/self/status.
     std::fs::read_to_string("/proc/self/status")
@@ -239,6 +269,10 @@ impl Sshd {
     /// returns `None` where this machine cannot.
     pub fn start(setup: &Setup) -> Option<Self> {
         if let Some(reason) = unavailable() {
+            assert!(
+                !skip_forbidden(),
+                "the real-OpenSSH tests cannot be skipped here ({SKIP_SWITCHES}): {reason}"
+            );
             #[allow(clippy::print_stdout, reason = "the one line a skipped test prints")]
             {
                 println!("skipped: {reason}");
@@ -621,3 +655,24 @@ if [ "$fault" = apply-then-fail ]; then
 fi
 exit $rc
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::skip_forbidden_by;
+
+    #[test]
+    fn a_skip_is_refused_under_ci_or_when_required() {
+        assert!(skip_forbidden_by(Some("true"), None));
+        assert!(skip_forbidden_by(Some("1"), None));
+        assert!(skip_forbidden_by(None, Some("1")));
+        assert!(skip_forbidden_by(Some("false"), Some("yes")));
+    }
+
+    #[test]
+    fn a_skip_is_allowed_outside_ci() {
+        assert!(!skip_forbidden_by(None, None));
+        assert!(!skip_forbidden_by(Some("false"), None));
+        assert!(!skip_forbidden_by(Some("0"), Some("")));
+        assert!(!skip_forbidden_by(Some(" "), Some("FALSE")));
+    }
+}

@@ -1,7 +1,8 @@
 //! Acceptance tests of rotate-ssh-user's building blocks against a real
 //! OpenSSH server (harness::sshd: a private mount namespace, as root). Each
 //! test is one scenario; where the machine cannot run sshd the test prints
-//! one `skipped: …` line and passes.
+//! one `skipped: …` line and passes (under CI it fails instead: see
+//! `harness::sshd`).
 //!
 //! Every secret a test uses is registered with the redactor (`Secret::new`),
 //! so `ssh::Session::exec` refuses any command line holding one, and every

@@ -2,7 +2,8 @@
 //! against a real OpenSSH server in a private mount namespace
 //! (`harness::sshd`, root only) and the fake Keeper vault (through the
 //! unmodified KSM SDK). Each test is one scenario; where the machine cannot
-//! run sshd, the test prints one `skipped: …` line and passes.
+//! run sshd, the test prints one `skipped: …` line and passes (under CI it
+//! fails instead: see `harness::sshd`).
 //!
 //! The verdict is taken from the machine and the vault, never from what the
 //! binary says about itself: the namespace's shadow entry and
