@@ -1,4 +1,4 @@
-//! How long the redactor takes per output line: the README's figures.
+//! How long the redactor takes per output line: the figures of docs/concepts/redaction.md.
 //!
 //! `cargo run --release -p keeper-rotators-common --example redact_bench`
 

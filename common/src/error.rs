@@ -1,7 +1,7 @@
 //! The errors every rotator reports, and the exit code each one maps to.
 //!
 //! The Gateway trusts only the exit code, so the code must say what state the
-//! account is in. The table is documented once, in the README.
+//! account is in. The table is documented once, in docs/concepts/rotation-protocol.md.
 
 use std::fmt;
 

@@ -9,8 +9,9 @@
 //! the SDK's getters, which panic on empty or non-list values.
 //!
 //! Writes use a plain `update_secret` (transaction type "general"): the stored
-//! value is the new one as soon as the call returns. See the README ("Vault
-//! writes") for why the rotation transaction is not used.
+//! value is the new one as soon as the call returns. See docs/concepts/vault.md
+//! ("Vault writes: plain update, not the rotation transaction") for why the
+//! rotation transaction is not used.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

@@ -1,4 +1,4 @@
-//! `harness bench <use-case>`: the figures the README keeps. Binary size,
+//! `harness bench <use-case>`: the figures docs/development/performance.md keeps. Binary size,
 //! start-up time, and for a full rotation against the fakes: wall time, CPU
 //! time (user + system, the kernel's accounting of the child) and peak RSS,
 //! each as min / median / max. A benchmark, not a test: it reports, it does

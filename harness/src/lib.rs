@@ -22,6 +22,7 @@
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
 //! | [`bench_ssh`] | `harness bench ssh-user`: password-only and key-plus-password rotations against the real sshd (root), else the fake |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
+//! | [`docs`] | `README.md` and `docs/` checked against the code: each rotator page's `--help` block, every relative link |
 
 #![allow(
     clippy::expect_used,
@@ -32,6 +33,7 @@ pub mod bench;
 pub mod bench_ssh;
 pub mod binary;
 pub mod demo;
+pub mod docs;
 pub mod encodings;
 pub mod fake_aws;
 pub mod fake_azure;

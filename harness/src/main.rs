@@ -25,7 +25,7 @@ enum Command {
     },
     /// Rehearse a rotation: your Keeper records as the vault, the Gateway's
     /// input built from them, the real binary against the fakes; print what
-    /// happened. See the README's "Rehearse before you deploy".
+    /// happened. See docs/guides/rehearse.md.
     Run(RunArgs),
     /// Rehearse the use case's own example records (fixtures/records/) and
     /// show what happened.

@@ -126,7 +126,7 @@ pub fn use_case(name: &str) -> Result<&'static UseCase, String> {
     })
 }
 
-/// What an exit code means, in the words of the README's table.
+/// What an exit code means, in the words of the exit-code table (docs/concepts/rotation-protocol.md).
 pub fn exit_meaning(code: Option<i32>) -> &'static str {
     match code {
         Some(0) => "rotated",
