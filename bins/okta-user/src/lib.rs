@@ -480,8 +480,8 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
         Ok(how) => Ok(format!("{rotated}; the new password signs in ({how})")),
         Err(why) => Err(Error::NeedsAttention(format!(
             "Okta accepted the change of the password of '{login}' ({id}), but {why}. Another \
-             rotation or an administrator may have changed the password since, so this run's \
-             password is not reported as stored: the Gateway keeps the record's old password. \
+             rotation or an administrator may have changed the password since, so the Gateway must \
+             not store this run's password (exit 4); the record keeps the one it holds. \
              Check which password signs in as '{login}' (the record's, or neither: then reset \
              it in Okta and store it in the record) and that no other rotation of '{login}' \
              runs, from this or another gateway"

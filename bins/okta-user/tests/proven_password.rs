@@ -103,8 +103,26 @@ fn a_change_whose_new_password_does_not_sign_in_exits_4_saying_what_to_check() {
         .assert_stderr_has("Okta accepted the change of the password of 'alice@example.com'")
         .assert_stderr_has("signing in with the new password was refused")
         .assert_stderr_has("E0000004 Authentication failed")
-        .assert_stderr_has("the Gateway keeps the record's old password")
+        .assert_stderr_has("the Gateway must not store this run's password")
         .assert_stderr_has("no other rotation of 'alice@example.com' runs");
+}
+
+#[test]
+fn a_refused_sign_in_echoing_the_new_password_shows_none_of_it() {
+    let okta = FakeOkta::start(TOKEN).with_user(LOGIN, "ACTIVE", OLD);
+    okta.fault(
+        "/authn",
+        OktaFault::Reply {
+            status: 401,
+            body: harness::encodings::echo_body(NEW, Some(LOGIN)),
+        },
+        1,
+    );
+    // The harness fails the run if any form of the password is printed.
+    rotate(&okta, "default.json")
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("signing in with the new password was refused");
 }
 
 #[test]

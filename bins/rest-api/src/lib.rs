@@ -170,8 +170,8 @@ fn prove(verify: &config::Verify, plan: &Plan<'_>, run: &Run) -> Result<String> 
     };
     Err(Error::NeedsAttention(format!(
         "the change of the password of '{user}' was accepted, but {why}. Another rotation or an \
-         administrator may have changed the password since, so this run's password is not \
-         reported as stored: the Gateway keeps the record's old password. Check which password \
+         administrator may have changed the password since, so the Gateway must not \
+         store this run's password (exit 4); the record keeps the one it holds. Check which password \
          the account has now (the record's, or neither: then reset it through the service and \
          store it in the record) and that no other rotation of '{user}' runs, from this or \
          another gateway; check verify_url and verify_status in {} if the service answered \

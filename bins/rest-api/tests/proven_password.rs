@@ -108,7 +108,7 @@ fn a_change_answered_201_whose_new_password_does_not_verify_exits_4_saying_what_
         .assert_stderr_has("the change of the password of 'alice@example.com' was accepted")
         .assert_stderr_has("the new password does not verify")
         .assert_stderr_has("answered HTTP 401")
-        .assert_stderr_has("the Gateway keeps the record's old password")
+        .assert_stderr_has("the Gateway must not store this run's password")
         .assert_stderr_has("no other rotation of 'alice@example.com' runs");
     assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
 }
@@ -177,6 +177,22 @@ fn two_overlapping_rotations_on_one_host_the_second_exits_1_and_the_account_keep
     a.assert_exit(0).assert_clean();
     assert_eq!(fake.proxy().count(CHANGE), 1);
     assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW_A));
+}
+
+/// A run killed while it holds the lock (its change answered never) does
+/// not block the next one: the kernel releases the lock with the process.
+#[test]
+fn a_killed_runs_lock_does_not_block_the_next_run() {
+    let fake = fake();
+    let host = tempfile::tempdir().unwrap();
+    let gate = fake.proxy().hold(CHANGE, 1);
+    let killed = run(&fake, NEW_A, &[], &host)
+        .kill_after(Duration::from_secs(2))
+        .run();
+    assert_eq!(killed.code, None, "{}", killed.output());
+    run(&fake, NEW_B, &[], &host).run().assert_exit(0);
+    gate.release();
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW_B));
 }
 
 /// Two spellings of one url and user are one account: the lock holds.
