@@ -81,12 +81,19 @@ impl Rotator for OktaUser {
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {
         format!(
-            "Okta user '{}' ({}) is {}; would change the password with {} (POST {}).",
+            "Okta user '{}' ({}) is {}; would change the password with {} (POST {}); {}.",
             p.login,
             p.id,
             p.status,
             p.path.describe(),
-            http::display_url(&p.url)
+            http::display_url(&p.url),
+            if !p.prove {
+                "the new password would not be proven (okta_prove_password is false)"
+            } else if p.status == "STAGED" {
+                "the new password would not be proven (a STAGED user cannot sign in)"
+            } else {
+                "then would prove it by signing in (POST /api/v1/authn)"
+            }
         )
     }
 

@@ -183,6 +183,18 @@ fn okta_prove_password_false_skips_the_sign_in_and_the_summary_says_so() {
     assert!(authn_requests(&okta).is_empty());
 }
 
+#[test]
+fn dry_run_says_the_new_password_would_be_proven_by_signing_in() {
+    let okta = FakeOkta::start(TOKEN).with_user(LOGIN, "ACTIVE", OLD);
+    let lock_dir = tempfile::tempdir().unwrap();
+    run(&okta, "default.json", NEW, &lock_dir)
+        .arg("--dry-run")
+        .run()
+        .assert_exit(0)
+        .assert_stdout_has("; then would prove it by signing in (POST /api/v1/authn). Nothing");
+    assert!(authn_requests(&okta).is_empty());
+}
+
 // --- two runs at once ---------------------------------------------------------
 
 /// The scenario: run A's admin reset is applied first but answered

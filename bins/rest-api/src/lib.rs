@@ -87,13 +87,21 @@ impl Rotator for RestApi {
 
     fn describe(plan: &Plan<'_>, _run: &Run) -> String {
         format!(
-            "would send {} with header {}: {}{} and a JSON body with {}; success on {}.",
+            "would send {} with header {}: {}{} and a JSON body with {}; success on {}; {}.",
             plan.target(),
             plan.auth_header,
             plan.auth_prefix,
             plan.token,
             keys(&plan.template.top_level_keys()),
-            plan.success.describe()
+            plan.success.describe(),
+            match &plan.verify {
+                Some(verify) => format!(
+                    "then would prove the new password with {} (success on {})",
+                    verify.target(),
+                    verify.success.describe()
+                ),
+                None => "the new password would not be proven (no verify_url)".to_owned(),
+            }
         )
     }
 

@@ -150,6 +150,20 @@ fn a_verify_field_without_verify_url_exits_2() {
     assert!(fake.received().is_empty());
 }
 
+#[test]
+fn dry_run_names_the_verify_request_and_sends_nothing() {
+    let fake = fake();
+    let url = verify_url(&fake);
+    let lock_dir = tempfile::tempdir().unwrap();
+    run(&fake, NEW, &[("verify_url", &url)], &lock_dir)
+        .arg("--dry-run")
+        .run()
+        .assert_exit(0)
+        .assert_stdout_has("; then would prove the new password with POST http://127.0.0.1:")
+        .assert_stdout_has("/v1/sign-in (success on any HTTP 2xx). Nothing was changed.");
+    assert!(fake.received().is_empty());
+}
+
 // --- two runs at once ---------------------------------------------------------
 
 /// The scenario: run A's change is applied first but answered 3 s
