@@ -146,6 +146,11 @@ pub fn key(target: &Target) -> String {
         .collect()
 }
 
+/// Whether two service urls are spellings of one (as [`key`] compares them).
+pub fn same_service(a: &str, b: &str) -> bool {
+    normalise_service(a) == normalise_service(b)
+}
+
 /// A url without credentials, fragment or default port, lower-cased, with
 /// no trailing slash; anything else lower-cased and trimmed.
 fn normalise_service(service: &str) -> String {

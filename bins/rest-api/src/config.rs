@@ -225,6 +225,17 @@ impl<'a> Plan<'a> {
             None => Success::default(),
         };
         let verify = Verify::from_record(api_record)?;
+        if let Some(verify) = &verify
+            && common::host_lock::same_service(verify.url.as_str(), url.as_str())
+        {
+            return Err(Error::invalid(
+                "verify_url",
+                location,
+                "is the url that changes the password; name a request that only checks one (a \
+                 sign-in), or remove verify_url"
+                    .to_owned(),
+            ));
+        }
         let plan = Self {
             verify,
             api_record,

@@ -142,6 +142,17 @@ fn a_verify_template_without_the_new_password_exits_2_before_sending() {
 }
 
 #[test]
+fn a_verify_url_that_is_the_change_url_exits_2_before_sending() {
+    let fake = fake();
+    let url = fake.url("/v1/password/");
+    rotate(&fake, &[("verify_url", &url)])
+        .assert_exit(2)
+        .assert_stderr_has("'verify_url' in record 'API Access Details'")
+        .assert_stderr_has("is the url that changes the password");
+    assert!(fake.received().is_empty());
+}
+
+#[test]
 fn a_verify_field_without_verify_url_exits_2() {
     let fake = fake();
     rotate(&fake, &[("verify_method", "GET")])
