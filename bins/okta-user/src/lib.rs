@@ -229,7 +229,8 @@ pub fn check_login(login: &str) -> Result<()> {
             name: "user".into(),
             location: Location::Params,
             problem: format!(
-                "{problem}; set the PAM User record's login to the Okta user's full login                  (nothing was sent)"
+                "{problem}; set the PAM User record's login to the Okta user's full login \
+                 (nothing was sent)"
             ),
         }),
         None => Ok(()),
