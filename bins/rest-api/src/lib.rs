@@ -85,9 +85,9 @@ impl Rotator for RestApi {
         Ok(plan)
     }
 
-    fn describe(plan: &Plan<'_>, _run: &Run) -> String {
+    fn describe(plan: &Plan<'_>, run: &Run) -> String {
         format!(
-            "would send {} with header {}: {}{} and a JSON body with {}; success on {}; {}.",
+            "would send {} with header {}: {}{} and a JSON body with {}; success on {}; {}{}.",
             plan.target(),
             plan.auth_header,
             plan.auth_prefix,
@@ -101,6 +101,10 @@ impl Rotator for RestApi {
                     verify.success.describe()
                 ),
                 None => "the new password would not be proven (no verify_url)".to_owned(),
+            },
+            match (&plan.verify, plan.old_password) {
+                (Some(verify), Some(old)) => format!("; {}", try_verify(verify, plan, old, run)),
+                _ => String::new(),
             }
         )
     }
@@ -153,10 +157,7 @@ fn prove(verify: &config::Verify, plan: &Plan<'_>, run: &Run) -> Result<String> 
     let target = verify.target();
     let user = plan.user;
     tracing::info!("proving the new password of '{user}' with {target}");
-    let outcome = run.http().and_then(|client| {
-        let request = verify.request(user, plan.new_password)?;
-        cli::block_on(client.send(&request, Replay::Safe))?
-    });
+    let outcome = send_verify(verify, user, plan.new_password, run);
     let why = match outcome {
         Ok(response) if verify.success.accepts(response.status) => {
             return Ok(format!(
@@ -186,6 +187,47 @@ fn prove(verify: &config::Verify, plan: &Plan<'_>, run: &Run) -> Result<String> 
          something unexpected",
         plan.api_record.location()
     )))
+}
+
+/// Sends the verify request for `user` with `password` (a sign-in: safe to
+/// repeat).
+fn send_verify(
+    verify: &config::Verify,
+    user: &str,
+    password: &common::secret::Secret,
+    run: &Run,
+) -> Result<common::http::Response> {
+    let client = run.http()?;
+    let request = verify.request(user, password)?;
+    cli::block_on(client.send(&request, Replay::Safe))?
+}
+
+/// A dry run's check of the verify request with the record's current
+/// password: a verify_url that accepts no password would make every
+/// rotation end in exit 4 after its change, so it is shown before one runs.
+fn try_verify(
+    verify: &config::Verify,
+    plan: &Plan<'_>,
+    old: &common::secret::Secret,
+    run: &Run,
+) -> String {
+    let target = verify.target();
+    match send_verify(verify, plan.user, old, run) {
+        Ok(response) if verify.success.accepts(response.status) => format!(
+            "{target} accepts the record's current password now (HTTP {})",
+            response.status.as_u16()
+        ),
+        Ok(response) => format!(
+            "{target} does NOT accept the record's current password now (HTTP {}: {}): unless \
+             the record's password is stale, check verify_url, verify_method, \
+             verify_body_template and verify_status in {} before rotating, or every rotation \
+             ends in exit 4 after changing the password",
+            response.status.as_u16(),
+            response.error_fields(),
+            plan.api_record.location()
+        ),
+        Err(error) => format!("{target} could not be tried ({error})"),
+    }
 }
 
 /// Adds what the administrator must know to the HTTP layer's errors.

@@ -162,7 +162,7 @@ fn a_verify_field_without_verify_url_exits_2() {
 }
 
 #[test]
-fn dry_run_names_the_verify_request_and_sends_nothing() {
+fn dry_run_names_the_verify_request_and_tries_it_with_the_current_password() {
     let fake = fake();
     let url = verify_url(&fake);
     let lock_dir = tempfile::tempdir().unwrap();
@@ -171,8 +171,44 @@ fn dry_run_names_the_verify_request_and_sends_nothing() {
         .run()
         .assert_exit(0)
         .assert_stdout_has("; then would prove the new password with POST http://127.0.0.1:")
-        .assert_stdout_has("/v1/sign-in (success on any HTTP 2xx). Nothing was changed.");
-    assert!(fake.received().is_empty());
+        .assert_stdout_has("/v1/sign-in (success on any HTTP 2xx); POST http://127.0.0.1:")
+        .assert_stdout_has(
+            "/v1/sign-in accepts the record's current password now (HTTP 200). Nothing was changed.",
+        );
+    // Only the sign-in with the current password was sent.
+    let received = fake.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].json(),
+        json!({"username": ACCOUNT, "password": OLD})
+    );
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
+}
+
+#[test]
+fn dry_run_warns_when_verify_url_does_not_accept_the_current_password() {
+    let fake = fake();
+    let url = verify_url(&fake);
+    let lock_dir = tempfile::tempdir().unwrap();
+    run(
+        &fake,
+        NEW,
+        &[
+            ("verify_url", &url),
+            (
+                "verify_body_template",
+                r#"{"login": "{{user}}", "password": "{{newPassword}}"}"#,
+            ),
+        ],
+        &lock_dir,
+    )
+    .arg("--dry-run")
+    .run()
+    .assert_exit(0)
+    .assert_clean()
+    .assert_stdout_has("does NOT accept the record's current password now (HTTP 400")
+    .assert_stdout_has("check verify_url, verify_method, verify_body_template and verify_status");
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
 }
 
 // --- two runs at once ---------------------------------------------------------
