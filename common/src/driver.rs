@@ -11,6 +11,9 @@
 //! - `--dry-run`: only [`Rotator::plan`] runs, with the ledger in its planning
 //!   phase, so a write reached by mistake fails before it is sent
 //!   ([`crate::change`]);
+//! - the gateway-host lock ([`crate::host_lock`]) of password rotators: one
+//!   run per target account on this host, from before planning until the
+//!   process ends;
 //! - the rotation lease ([`crate::lease`]) of binaries that keep state in the
 //!   vault: taken before planning (so the plan sees a settled record and no
 //!   other run can act on it), released at the end;
@@ -28,6 +31,7 @@ use crate::cli;
 use crate::deadline::{self, Deadline};
 use crate::error::{Error, Exit, Result};
 use crate::gateway::GatewayInput;
+use crate::host_lock::{self, HostLock};
 use crate::http;
 use crate::lease::Lease;
 use crate::log;
@@ -55,6 +59,15 @@ pub trait Rotator {
     /// vault need not open it).
     fn wants_lease(_run: &Run) -> bool {
         Self::LEASE
+    }
+
+    /// The account this run changes, for the gateway-host lock
+    /// ([`crate::host_lock`]): password rotators, whose success the Gateway
+    /// records by storing `newPassword`, return it so that two runs on one
+    /// account never overlap on this host. `None`: no lock. Read from the
+    /// input only; an error here is bad input (nothing was sent).
+    fn host_lock(_run: &Run) -> Result<Option<host_lock::Target>> {
+        Ok(None)
     }
 
     /// What [`Rotator::plan`] decided; it may borrow from the run's input.
@@ -210,6 +223,9 @@ Environment:
   KEEPER_ROTATOR_REQUEST_TIMEOUT  seconds one request may take before it counts as unanswered
                                   (default 20)
   KEEPER_GATEWAY_CONFIG           the Gateway's KSM config (binaries that use the vault)
+  KEEPER_ROTATOR_LOCK_DIR         directory of the per-account rotation locks (password
+                                  rotators; default /run/keeper-rotators for root, else
+                                  $XDG_RUNTIME_DIR/keeper-rotators or /tmp/keeper-rotators-<uid>)
   HTTPS_PROXY, NO_PROXY           proxy for outgoing HTTPS
   SSL_CERT_FILE                   CA bundle to trust instead of the system's
 
@@ -303,7 +319,11 @@ impl Run {
 pub fn main<R: Rotator>() -> ExitCode {
     cli::install_panic_hook(R::NAME);
     let args = parse::<R>();
-    let exit = match execute::<R>(&args) {
+    // The gateway-host lock, when taken, is held until the process ends,
+    // after the summary line: no other run on the account starts before
+    // this one's exit code is final.
+    let mut held = None;
+    let exit = match execute::<R>(&args, &mut held) {
         Ok(summary) => {
             log::summary(&summary);
             Exit::Rotated
@@ -321,6 +341,7 @@ pub fn main<R: Rotator>() -> ExitCode {
         }
     };
     secret::forget_all();
+    drop(held);
     exit.into()
 }
 
@@ -349,7 +370,7 @@ fn parse<R: Rotator>() -> Args {
     }
 }
 
-fn execute<R: Rotator>(args: &Args) -> Result<String> {
+fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<String> {
     cli::init_logging()?;
     let deadline = Deadline::after(Duration::from_secs(
         args.timeout.unwrap_or(R::DEFAULT_TIMEOUT),
@@ -369,6 +390,9 @@ fn execute<R: Rotator>(args: &Args) -> Result<String> {
         ));
     }
 
+    if let Some(target) = R::host_lock(&run)? {
+        *held = Some(HostLock::acquire(&target)?);
+    }
     let lease = R::wants_lease(&run);
     if lease {
         run.take_lease()?;

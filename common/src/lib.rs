@@ -16,6 +16,7 @@
 //! | [`replace`] | the credential-replacement sequence: make room, create, store, verify, retire, confirm |
 //! | [`change`] | the ledger of what a run may have changed, and the planning phase |
 //! | [`lease`] | one run at a time per record: the rotation lease |
+//! | [`host_lock`] | one password rotation at a time per account on the gateway host |
 //! | [`driver`] | the rotation driver: the `main` of every binary |
 //! | [`cli`] | the panic hook and guard, logging set-up, async from sync code |
 
@@ -26,6 +27,7 @@ pub mod deadline;
 pub mod driver;
 pub mod error;
 pub mod gateway;
+pub mod host_lock;
 pub mod http;
 pub mod lease;
 pub mod log;

@@ -5,7 +5,15 @@
 //!   which checks the old password and the password policy (length,
 //!   character classes, history; with `strict`, also the minimum age);
 //! - `POST /api/v1/users/{id}` with `credentials.password.value`: the admin
-//!   set-password, which (as in Okta) skips the history check.
+//!   set-password, which (as in Okta) skips the history check;
+//! - `POST /api/v1/authn` (primary authentication, no API token): `SUCCESS`,
+//!   `PASSWORD_EXPIRED` or `MFA_REQUIRED` (a user with MFA) for the right
+//!   password of a user who can sign in, `401 E0000004` otherwise, as Okta
+//!   does (it never says which of login, password or status was wrong).
+//!
+//! Lookups are by id, by login (case-insensitive), by login short name (the
+//! part before `@`, as Okta resolves it) and by `me`: the API token's owner
+//! ([`FakeOkta::with_token_owner`]).
 //!
 //! Errors have Okta's shape (`errorCode`, `errorSummary`, `errorCauses`);
 //! rate limiting answers 429 `E0000047` with the `X-Rate-Limit-*` headers.
@@ -25,12 +33,21 @@ use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
 
 /// The call names: `get_user` (`GET /api/v1/users/{login or id}`),
 /// `change_password` (`POST /api/v1/users/{id}/credentials/change_password`),
-/// `set_password` (`POST /api/v1/users/{id}`, the admin set-password), and
-/// `other` for anything else.
-pub const CALLS: [&str; 4] = ["get_user", "change_password", "set_password", "other"];
+/// `set_password` (`POST /api/v1/users/{id}`, the admin set-password),
+/// `authn` (`POST /api/v1/authn`), and `other` for anything else.
+pub const CALLS: [&str; 5] = [
+    "get_user",
+    "change_password",
+    "set_password",
+    "authn",
+    "other",
+];
 
 /// Names a request by its method and path.
 pub fn call_name(request: &ProxiedRequest) -> String {
+    if request.method == "POST" && request.path == "/api/v1/authn" {
+        return "authn".into();
+    }
     let tail: Vec<&str> = request
         .path
         .strip_prefix("/api/v1/users/")
@@ -81,6 +98,8 @@ pub struct OktaUser {
     pub status: String,
     pub password: String,
     pub history: Vec<String>,
+    /// Whether signing in asks for a second factor (`MFA_REQUIRED`).
+    pub mfa: bool,
     changed_at: Instant,
 }
 
@@ -110,6 +129,8 @@ pub struct OktaRequest {
 struct State {
     token: String,
     scheme: String,
+    /// The login of the user the API token belongs to (`/users/me`).
+    token_owner: Option<String>,
     users: Vec<OktaUser>,
     policy: Policy,
     faults: VecDeque<(String, OktaFault)>,
@@ -135,6 +156,7 @@ impl FakeOkta {
         let state = Arc::new(Mutex::new(State {
             token: token.to_owned(),
             scheme: "SSWS".into(),
+            token_owner: None,
             users: Vec::new(),
             policy: Policy::default(),
             faults: VecDeque::new(),
@@ -178,8 +200,23 @@ impl FakeOkta {
                 status: status.to_owned(),
                 password: password.to_owned(),
                 history: Vec::new(),
+                mfa: false,
                 changed_at: Instant::now(),
             });
+        }
+        self
+    }
+
+    /// The API token belongs to this user: `GET /api/v1/users/me` answers it.
+    pub fn with_token_owner(self, login: &str) -> Self {
+        self.state().token_owner = Some(login.to_owned());
+        self
+    }
+
+    /// Signing in as this user asks for a second factor (`MFA_REQUIRED`).
+    pub fn with_mfa(self, login: &str) -> Self {
+        if let Some(user) = self.state().users.iter_mut().find(|u| u.login == login) {
+            user.mfa = true;
         }
         self
     }
@@ -285,6 +322,10 @@ impl Respond for Responder {
 
 impl State {
     fn serve(&mut self, request: &OktaRequest) -> ResponseTemplate {
+        // Primary authentication takes no API token.
+        if request.method == "POST" && request.path == "/api/v1/authn" {
+            return self.authn(request);
+        }
         let expected = format!("{} {}", self.scheme, self.token);
         if request.authorization != expected {
             return error(401, "E0000011", "Invalid token provided", &[]);
@@ -307,11 +348,7 @@ impl State {
             })
             .collect();
         let who = segments.first().cloned().unwrap_or_default();
-        let Some(index) = self
-            .users
-            .iter()
-            .position(|u| u.id == who || u.login == who)
-        else {
+        let Some(index) = self.find(&who) else {
             return error(
                 404,
                 "E0000007",
@@ -333,6 +370,69 @@ impl State {
                 &[],
             ),
         }
+    }
+
+    /// A user by id, login, login short name, or `me` (the token's owner),
+    /// as Okta resolves them; logins are case-insensitive.
+    fn find(&self, who: &str) -> Option<usize> {
+        let login = if who == "me" {
+            self.token_owner.as_deref()?
+        } else {
+            who
+        };
+        let by = |matches: &dyn Fn(&OktaUser) -> bool| self.users.iter().position(matches);
+        by(&|u| u.id == login)
+            .or_else(|| by(&|u| u.login.eq_ignore_ascii_case(login)))
+            .or_else(|| {
+                by(&|u| {
+                    u.login
+                        .split_once('@')
+                        .is_some_and(|(short, _)| short.eq_ignore_ascii_case(login))
+                })
+            })
+    }
+
+    /// `POST /api/v1/authn`: signs a user in with a password.
+    fn authn(&mut self, request: &OktaRequest) -> ResponseTemplate {
+        let field = |name: &str| request.body.get(name).and_then(Value::as_str);
+        let failed = || error(401, "E0000004", "Authentication failed", &[]);
+        let (Some(username), Some(password)) = (field("username"), field("password")) else {
+            return error(
+                400,
+                "E0000001",
+                "Api validation failed: username",
+                &["username and password are required"],
+            );
+        };
+        let Some(user) = self
+            .users
+            .iter()
+            .find(|u| u.login.eq_ignore_ascii_case(username))
+        else {
+            return failed();
+        };
+        if user.password != password {
+            return failed();
+        }
+        let status = match user.status.as_str() {
+            "PASSWORD_EXPIRED" => "PASSWORD_EXPIRED",
+            "ACTIVE" | "RECOVERY" if user.mfa => "MFA_REQUIRED",
+            "ACTIVE" | "RECOVERY" => "SUCCESS",
+            // STAGED, SUSPENDED, DEPROVISIONED, LOCKED_OUT: Okta's answer does
+            // not tell them from a wrong password.
+            _ => return failed(),
+        };
+        let mut answer = json!({
+            "status": status,
+            "expiresAt": "2030-01-01T00:00:00.000Z",
+            "_embedded": {"user": {"id": user.id, "profile": {"login": user.login}}},
+        });
+        if status == "SUCCESS" {
+            answer["sessionToken"] = json!("20111fakeSessionToken0000000001");
+        } else {
+            answer["stateToken"] = json!("00fakeStateToken000000000000001");
+        }
+        ResponseTemplate::new(200).set_body_json(answer)
     }
 
     fn change_password(

@@ -7,6 +7,10 @@
 //! be told to answer the next requests with any status, headers, body or
 //! delay instead.
 //!
+//! A path set with [`FakeRest::verify_at`] is a sign-in instead: `POST`
+//! with `{"username", "password"}` (JSON) or `GET` with HTTP Basic, no API
+//! token; `200` when the password is the account's, `401` otherwise.
+//!
 //! The fake sits behind a [`FaultProxy`] that names each request
 //! `"{METHOD} {path}"` (e.g. `POST /api/password`; no query), so any
 //! [`FaultKind`] can be armed on the nth change request.
@@ -92,6 +96,7 @@ struct State {
     password_pointer: String,
     success_status: u16,
     delay: Duration,
+    verify_path: Option<String>,
     script: VecDeque<Reply>,
     received: Vec<Received>,
 }
@@ -116,6 +121,7 @@ impl FakeRest {
             password_pointer: "/newPassword".into(),
             success_status: 201,
             delay: Duration::ZERO,
+            verify_path: None,
             script: VecDeque::new(),
             received: Vec::new(),
         }));
@@ -181,6 +187,13 @@ impl FakeRest {
         self
     }
 
+    /// Requests to `path` sign in instead of changing a password (see the
+    /// module docs).
+    pub fn verify_at(self, path: &str) -> Self {
+        self.state().verify_path = Some(path.to_owned());
+        self
+    }
+
     /// Answers the next request with `reply` (queued after earlier ones).
     pub fn then_reply(&self, reply: Reply) -> &Self {
         self.state().script.push_back(reply);
@@ -233,6 +246,9 @@ impl Respond for Responder {
             }
             _ => {}
         }
+        if state.verify_path.as_deref() == Some(received.path.as_str()) {
+            return state.sign_in(&received);
+        }
         let delay = state.delay;
         let answer = state.change_password(&received);
         if faults::injected(request) == Some(FaultKind::ApplyThen500) {
@@ -243,6 +259,41 @@ impl Respond for Responder {
 }
 
 impl State {
+    /// A sign-in: the account and password from the JSON body (`POST`) or
+    /// HTTP Basic (`GET`).
+    fn sign_in(&self, request: &Received) -> ResponseTemplate {
+        let (user, password) = if request.method == "GET" {
+            use base64::Engine as _;
+            let pair = request
+                .header("authorization")
+                .and_then(|h| h.strip_prefix("Basic "))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            match pair.split_once(':') {
+                Some((u, p)) => (Some(u.to_owned()), Some(p.to_owned())),
+                None => (None, None),
+            }
+        } else {
+            let body = request.json();
+            let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+            (field("username"), field("password"))
+        };
+        match (user, password) {
+            (Some(user), Some(password))
+                if self.accounts.get(&user).is_some_and(|p| *p == password) =>
+            {
+                ResponseTemplate::new(200).set_body_json(json!({"status": "signed in"}))
+            }
+            (Some(_), Some(_)) => error(401, "invalid_credentials", "Wrong account or password."),
+            _ => error(
+                400,
+                "invalid_request",
+                "The account or password is missing.",
+            ),
+        }
+    }
+
     fn change_password(&mut self, request: &Received) -> ResponseTemplate {
         if request.header(&self.token_header) != Some(self.token_value.as_str()) {
             return error(

@@ -230,7 +230,11 @@ fn rest_api_with_an_answer_that_never_comes_is_uncertain_and_says_so() {
 #[test]
 fn okta_user_rotates_from_a_commander_export() {
     let report = assert_rotated(&run("okta-user", "rotate-okta-user", &["--json"]));
-    assert_eq!(calls(&report, "okta"), ["get_user#1", "change_password#1"]);
+    // The sign-in after the change proves the new password (issue 23).
+    assert_eq!(
+        calls(&report, "okta"),
+        ["get_user#1", "change_password#1", "authn#1"]
+    );
     assert_eq!(changed(&report), ["password"]);
     assert!(
         report["notes"]

@@ -33,10 +33,23 @@ Okta API record (never the user record), the first that applies:
                access token)
 
 User record, custom, optional:
-  okta_admin_reset  true: set the password as an admin, without the old one (Okta then
-                    does not apply the password-history rule)
-  okta_strict       true: change_password with strict=true (Okta also enforces the
-                    minimum password age)
+  okta_admin_reset     true: set the password as an admin, without the old one (Okta then
+                       does not apply the password-history rule)
+  okta_strict          true: change_password with strict=true (Okta also enforces the
+                       minimum password age)
+  okta_prove_password  false: do not sign in with the new password after the change
+                       (default true; see below)
+
+The login must be the Okta user's full login: 'me' and anything Okta resolves to a user
+with another login (a login short name, a user id) exit 2 before any change.
+
+After the change the new password is proven with Okta's primary authentication
+(POST /api/v1/authn, no API token): SUCCESS, PASSWORD_WARN, PASSWORD_EXPIRED and an MFA
+step mean it signs in. If it does not, another rotation or an administrator changed the
+password in between: exit 4 (the Gateway keeps the old password), naming what to check.
+A STAGED user cannot sign in: its change is not proven (said in the summary).
+Runs on one account (org and login) never overlap on this host: a second run exits 1,
+nothing changed (lock directory: KEEPER_ROTATOR_LOCK_DIR).
 
 Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
 
@@ -52,18 +65,35 @@ impl Rotator for OktaUser {
 
     type Plan<'r> = Planned<'r>;
 
+    fn host_lock(run: &Run) -> Result<Option<common::host_lock::Target>> {
+        let setup = Setup::from_input(&run.input)?;
+        let org = setup.url.origin().ascii_serialization();
+        Ok(Some(common::host_lock::Target {
+            shown: format!("the Okta user '{}' at {org}", setup.login),
+            service: org,
+            account: setup.login.to_owned(),
+        }))
+    }
+
     fn plan(run: &Run) -> Result<Planned<'_>> {
         plan(run)
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {
         format!(
-            "Okta user '{}' ({}) is {}; would change the password with {} (POST {}).",
+            "Okta user '{}' ({}) is {}; would change the password with {} (POST {}); {}.",
             p.login,
             p.id,
             p.status,
             p.path.describe(),
-            http::display_url(&p.url)
+            http::display_url(&p.url),
+            if !p.prove {
+                "the new password would not be proven (okta_prove_password is false)"
+            } else if p.status == "STAGED" {
+                "the new password would not be proven (a STAGED user cannot sign in)"
+            } else {
+                "then would prove it by signing in (POST /api/v1/authn)"
+            }
         )
     }
 
@@ -170,11 +200,47 @@ pub struct Setup<'a> {
     pub scheme: &'static str,
     pub admin_reset: bool,
     pub strict: bool,
+    /// Whether the new password is proven with primary authentication.
+    pub prove: bool,
+}
+
+/// Refuses a login that is not an Okta login: `me` (Okta answers
+/// `/api/v1/users/me` with the API token's own user), dot segments, and
+/// text no login has (blanks at either end, control characters, `/`).
+/// The lookup's answer is checked too ([`plan`]); this refuses before any
+/// request.
+pub fn check_login(login: &str) -> Result<()> {
+    let problem = if login.trim().eq_ignore_ascii_case("me") {
+        Some("'me' names the API token's own user in Okta, not an account to rotate")
+    } else if login.trim().is_empty() || login == "." || login == ".." {
+        Some("it is not a login")
+    } else if login.trim() != login {
+        Some("it starts or ends with a blank")
+    } else if login
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        Some("it holds a control character, '/' or '\\', which no Okta login has")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::Invalid {
+            name: "user".into(),
+            location: Location::Params,
+            problem: format!(
+                "{problem}; set the PAM User record's login to the Okta user's full login \
+                 (nothing was sent)"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 impl<'a> Setup<'a> {
     pub fn from_input(input: &'a common::gateway::GatewayInput) -> Result<Self> {
         let login = input.require_user()?;
+        check_login(login)?;
         let new_password = input.require_new_password()?;
         input.require_user_record_uid()?;
         let api = config::find_api_record(&input.records)?;
@@ -206,6 +272,10 @@ impl<'a> Setup<'a> {
         };
         let admin_reset = flag("okta_admin_reset")?;
         let strict = !admin_reset && flag("okta_strict")?;
+        let prove = match user_record {
+            Some(record) => record.flag("okta_prove_password")?.unwrap_or(true),
+            None => true,
+        };
         let old_password = if admin_reset {
             None
         } else {
@@ -229,6 +299,7 @@ impl<'a> Setup<'a> {
             scheme,
             admin_reset,
             strict,
+            prove,
         })
     }
 }
@@ -242,6 +313,7 @@ pub struct Planned<'r> {
     path: Path,
     url: Url,
     org: Org,
+    prove: bool,
 }
 
 /// Reads the input and looks the user up (a read). Changes nothing.
@@ -254,6 +326,7 @@ fn plan(run: &Run) -> Result<Planned<'_>> {
         scheme,
         admin_reset,
         strict,
+        prove,
         ..
     } = Setup::from_input(&run.input)?;
     let location = api_record.location();
@@ -302,6 +375,21 @@ fn plan(run: &Run) -> Result<Planned<'_>> {
             "{target}: the answer has no user id"
         )));
     }
+    // Okta answers a lookup by id, by login short name or by `me` with a
+    // user whose login is not the one asked for: rotating that user would
+    // change someone else's password and file it under this record.
+    let answered = user
+        .pointer("/profile/login")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !answered.eq_ignore_ascii_case(login) {
+        return Err(Error::Config(format!(
+            "Okta answered the lookup of '{login}' with the user {id} whose login is '{}'; only \
+             a user whose login is the record's login is rotated. Set the PAM User record's \
+             login to the Okta user's full login (nothing was changed)",
+            http::shown(answered)
+        )));
+    }
     if !CHANGEABLE.contains(&status.as_str()) {
         return Err(Error::Config(format!(
             "the Okta user '{login}' ({id}) is {status}; Okta changes passwords only for users \
@@ -328,6 +416,7 @@ fn plan(run: &Run) -> Result<Planned<'_>> {
         path,
         url,
         org,
+        prove,
     })
 }
 
@@ -336,10 +425,11 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
     let Planned {
         login,
         id,
+        status,
         path,
         url,
         org,
-        ..
+        prove,
     } = p;
     let new_password = run.input.require_new_password()?;
     let body = match path {
@@ -373,13 +463,94 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
         )),
         other => other,
     })?;
-    if response.status.is_success() {
+    if !response.status.is_success() {
+        return Err(refused(&org, &target, &response, "changing the password"));
+    }
+    let rotated = format!(
+        "rotated the Okta password of '{login}' ({id}) with {}",
+        path.describe()
+    );
+    if !prove {
+        tracing::warn!(
+            "okta_prove_password is false: the new password was not proven by signing in"
+        );
         return Ok(format!(
-            "rotated the Okta password of '{login}' ({id}) with {}",
-            path.describe()
+            "{rotated}; not proven (okta_prove_password is false)"
         ));
     }
-    Err(refused(&org, &target, &response, "changing the password"))
+    if status == "STAGED" {
+        tracing::warn!("a STAGED user cannot sign in: the new password was not proven");
+        return Ok(format!(
+            "{rotated}; not proven (a STAGED user cannot sign in)"
+        ));
+    }
+    match prove_password(&org, login, new_password) {
+        Ok(how) => Ok(format!("{rotated}; the new password signs in ({how})")),
+        Err(why) => Err(Error::NeedsAttention(format!(
+            "Okta accepted the change of the password of '{login}' ({id}), but {why}. Another \
+             rotation or an administrator may have changed the password since, so the Gateway must \
+             not store this run's password (exit 4); the record keeps the one it holds. \
+             Check which password signs in as '{login}' (the record's, or neither: then reset \
+             it in Okta and store it in the record) and that no other rotation of '{login}' \
+             runs, from this or another gateway"
+        ))),
+    }
+}
+
+/// Okta's primary-authentication statuses that come only after the
+/// password was accepted.
+const SIGNED_IN: [&str; 6] = [
+    "SUCCESS",
+    "PASSWORD_WARN",
+    "PASSWORD_EXPIRED",
+    "MFA_REQUIRED",
+    "MFA_ENROLL",
+    "MFA_CHALLENGE",
+];
+
+/// Signs in as `login` with `password` (`POST /api/v1/authn`, without the
+/// API token: with it, Okta would treat the call as a trusted application's).
+/// Returns the status that proves it, or why it is not proven. A refused
+/// sign-in counts toward the user's lockout like any wrong password.
+fn prove_password(
+    org: &Org,
+    login: &str,
+    password: &Secret,
+) -> std::result::Result<String, String> {
+    let body = json!({"username": login, "password": password.expose()});
+    let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+    let mut body = body;
+    common::records::wipe_json(&mut body);
+    let request = Request::new(Method::POST, org.endpoint(&["api", "v1", "authn"]))
+        .header("Accept", "application/json")
+        .map_err(|e| format!("the sign-in request cannot be made ({e})"))?
+        .json_body(bytes);
+    let target = request.target();
+    tracing::info!("proving the new password: {target}");
+    let response = org
+        .send(&request, Replay::Safe)
+        .map_err(|e| format!("signing in with the new password failed ({e})"))?;
+    let code = response.status.as_u16();
+    let status = response
+        .json::<Value>()
+        .ok()
+        .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned));
+    match (code, status) {
+        (200, Some(status)) if SIGNED_IN.contains(&status.as_str()) => Ok(status),
+        (200, Some(status)) => Err(format!(
+            "signing in with the new password answered {}, which does not prove it",
+            http::shown(&status)
+        )),
+        (401, _) => Err(format!(
+            "signing in with the new password was refused ({target} answered {})",
+            okta_error(&response)
+        )),
+        _ => Err(format!(
+            "signing in with the new password did not say whether it works ({target} \
+             answered {})",
+            okta_error(&response)
+        )),
+    }
 }
 
 /// An Okta error answer as one clear message: code, summary and causes,
@@ -446,5 +617,24 @@ mod tests {
         assert_eq!(encode_segment("a+b@example.com"), "a%2Bb%40example.com");
         assert_eq!(encode_segment("x/y"), "x%2Fy");
         assert_eq!(encode_segment("jürgen"), "j%C3%BCrgen");
+    }
+
+    #[test]
+    fn me_and_text_that_is_no_login_are_refused_before_any_request() {
+        for bad in [
+            "me", "Me", " me ", "", " ", ".", "..", "a/b", "a\\b", "a\nb", " alice",
+        ] {
+            let error = check_login(bad).unwrap_err();
+            assert_eq!(error.exit(), common::Exit::BadInput, "{bad:?}");
+        }
+        for good in [
+            "alice@example.com",
+            "alice",
+            "me@example.com",
+            "jürgen",
+            "a+b@x",
+        ] {
+            assert!(check_login(good).is_ok(), "{good:?}");
+        }
     }
 }

@@ -29,6 +29,142 @@ pub struct Plan<'a> {
     pub user_record_uid: &'a str,
     pub new_password: &'a Secret,
     pub old_password: Option<&'a Secret>,
+    /// The request that proves the new password after the change, if the
+    /// API record names one (`verify_url`).
+    pub verify: Option<Verify>,
+}
+
+/// How the new password is proven: a request that succeeds only with it
+/// (a sign-in). It carries the account and the new password, never the API
+/// token (with the token, a request could succeed whatever the password).
+#[derive(Debug)]
+pub struct Verify {
+    pub url: reqwest::Url,
+    pub how: VerifyHow,
+    pub success: Success,
+}
+
+/// The verify request's shape.
+#[derive(Debug)]
+pub enum VerifyHow {
+    /// `POST` with a JSON body from `verify_body_template`.
+    Post(Template),
+    /// `GET` with HTTP Basic authentication as the account.
+    GetBasic,
+}
+
+/// The verify request's default body.
+pub const DEFAULT_VERIFY_BODY: &str = r#"{"username": "{{user}}", "password": "{{newPassword}}"}"#;
+
+impl Verify {
+    /// Reads `verify_url`, `verify_method`, `verify_body_template` and
+    /// `verify_status` from the API record; `None` without `verify_url`.
+    fn from_record(record: &Record) -> Result<Option<Self>> {
+        let location = record.location();
+        let Some(url) = record.text("verify_url")? else {
+            for field in ["verify_method", "verify_body_template", "verify_status"] {
+                if record.text(field)?.is_some() {
+                    return Err(Error::invalid(
+                        field,
+                        location,
+                        "is set but verify_url is not; set verify_url to the request that \
+                         proves a password, or remove it"
+                            .to_owned(),
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        let url = http::require_https(&url, "verify_url", &location)?;
+        let method = record
+            .text("verify_method")?
+            .map(|m| m.trim().to_ascii_uppercase());
+        let how = match method.as_deref() {
+            None | Some("POST") => {
+                let text = record
+                    .text("verify_body_template")?
+                    .unwrap_or_else(|| DEFAULT_VERIFY_BODY.to_owned());
+                let template = Template::parse_field(&text, "verify_body_template", &location)?;
+                let names = template.placeholders();
+                if !names.iter().any(|n| n == "newPassword") {
+                    return Err(Error::invalid(
+                        "verify_body_template",
+                        location,
+                        "does not use {{newPassword}}, so it cannot prove the new password"
+                            .to_owned(),
+                    ));
+                }
+                if let Some(other) = names.iter().find(|n| *n != "newPassword" && *n != "user") {
+                    return Err(Error::invalid(
+                        "verify_body_template",
+                        location,
+                        format!(
+                            "may use only {{{{user}}}} and {{{{newPassword}}}}, not {{{{{other}}}}}"
+                        ),
+                    ));
+                }
+                VerifyHow::Post(template)
+            }
+            Some("GET") => {
+                if record.text("verify_body_template")?.is_some() {
+                    return Err(Error::invalid(
+                        "verify_body_template",
+                        location,
+                        "is set but verify_method is GET, which sends no body".to_owned(),
+                    ));
+                }
+                VerifyHow::GetBasic
+            }
+            Some(other) => {
+                return Err(Error::invalid(
+                    "verify_method",
+                    location,
+                    format!("'{}' is not POST or GET", http::shown(other)),
+                ));
+            }
+        };
+        let success = match record.text("verify_status")? {
+            Some(text) => Success::parse(&text)
+                .map_err(|problem| Error::invalid("verify_status", location.clone(), problem))?,
+            None => Success::default(),
+        };
+        Ok(Some(Self { url, how, success }))
+    }
+
+    /// The verify request for `user` and `password`.
+    pub fn request(&self, user: &str, password: &Secret) -> Result<Request> {
+        let request = match &self.how {
+            VerifyHow::Post(template) => {
+                let body = template.render(&Values {
+                    user,
+                    new_password: password.expose(),
+                    old_password: None,
+                    user_record_uid: "",
+                });
+                Request::new(Method::POST, self.url.clone()).json_body(body)
+            }
+            VerifyHow::GetBasic => {
+                use base64::Engine as _;
+                let pair = zeroize::Zeroizing::new(format!("{user}:{}", password.expose()));
+                let basic =
+                    Secret::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+                Request::new(Method::GET, self.url.clone()).secret_header(
+                    "Authorization",
+                    "Basic ",
+                    &basic,
+                )?
+            }
+        };
+        request.header("Accept", "application/json")
+    }
+
+    pub fn target(&self) -> String {
+        let method = match self.how {
+            VerifyHow::Post(_) => "POST",
+            VerifyHow::GetBasic => "GET",
+        };
+        format!("{method} {}", http::display_url(&self.url))
+    }
 }
 
 impl<'a> Plan<'a> {
@@ -88,7 +224,20 @@ impl<'a> Plan<'a> {
                 .map_err(|problem| Error::invalid("success_status", location.clone(), problem))?,
             None => Success::default(),
         };
+        let verify = Verify::from_record(api_record)?;
+        if let Some(verify) = &verify
+            && common::host_lock::same_service(verify.url.as_str(), url.as_str())
+        {
+            return Err(Error::invalid(
+                "verify_url",
+                location,
+                "is the url that changes the password; name a request that only checks one (a \
+                 sign-in), or remove verify_url"
+                    .to_owned(),
+            ));
+        }
         let plan = Self {
+            verify,
             api_record,
             url,
             method,
@@ -105,6 +254,9 @@ impl<'a> Plan<'a> {
         // Build the request once now, so a header the HTTP stack refuses is
         // reported as bad input before anything is sent.
         plan.request()?;
+        if let Some(verify) = &plan.verify {
+            verify.request(plan.user, plan.new_password)?;
+        }
         Ok(plan)
     }
 

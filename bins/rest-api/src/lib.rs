@@ -7,6 +7,7 @@
 use common::cli;
 use common::driver::{Rotator, Run};
 use common::error::{Error, Result};
+use common::http::Replay;
 
 pub mod config;
 pub mod template;
@@ -35,6 +36,20 @@ API record (never the user record), the first that applies:
                   Authorization, none otherwise; 'none' for no scheme)
   success_status  custom, optional: statuses meaning success, e.g. 201 or 200, 204
                   (default any 2xx)
+  verify_url      custom, optional: a request that succeeds only with the account's
+                  current password (a sign-in), sent after the change to prove the new
+                  one; https. Without it the new password is not proven.
+  verify_method   custom, optional: POST (default: a JSON body, no API token) or GET
+                  (HTTP Basic as the account, no API token)
+  verify_body_template
+                  custom, optional, POST only: JSON with {{user}} and {{newPassword}};
+                  default {\"username\": \"{{user}}\", \"password\": \"{{newPassword}}\"}
+  verify_status   custom, optional: statuses meaning the password works (default any 2xx)
+
+A change that succeeded but whose new password does not verify exits 4: another
+rotation or an administrator changed it in between, and the Gateway keeps the old one.
+Runs on one account (url and user) never overlap on this host: a second run exits 1,
+nothing changed (lock directory: KEEPER_ROTATOR_LOCK_DIR).
 
 Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
 
@@ -50,6 +65,16 @@ impl Rotator for RestApi {
 
     type Plan<'r> = Plan<'r>;
 
+    fn host_lock(run: &Run) -> Result<Option<common::host_lock::Target>> {
+        let plan = Plan::from_input(&run.input)?;
+        let url = common::http::display_url(&plan.url);
+        Ok(Some(common::host_lock::Target {
+            shown: format!("'{}' at {url}", plan.user),
+            service: plan.url.to_string(),
+            account: plan.user.to_owned(),
+        }))
+    }
+
     fn plan(run: &Run) -> Result<Plan<'_>> {
         let plan = Plan::from_input(&run.input)?;
         tracing::info!(
@@ -60,15 +85,27 @@ impl Rotator for RestApi {
         Ok(plan)
     }
 
-    fn describe(plan: &Plan<'_>, _run: &Run) -> String {
+    fn describe(plan: &Plan<'_>, run: &Run) -> String {
         format!(
-            "would send {} with header {}: {}{} and a JSON body with {}; success on {}.",
+            "would send {} with header {}: {}{} and a JSON body with {}; success on {}; {}{}.",
             plan.target(),
             plan.auth_header,
             plan.auth_prefix,
             plan.token,
             keys(&plan.template.top_level_keys()),
-            plan.success.describe()
+            plan.success.describe(),
+            match &plan.verify {
+                Some(verify) => format!(
+                    "then would prove the new password with {} (success on {})",
+                    verify.target(),
+                    verify.success.describe()
+                ),
+                None => "the new password would not be proven (no verify_url)".to_owned(),
+            },
+            match (&plan.verify, plan.old_password) {
+                (Some(verify), Some(old)) => format!("; {}", try_verify(verify, plan, old, run)),
+                _ => String::new(),
+            }
         )
     }
 
@@ -81,11 +118,18 @@ impl Rotator for RestApi {
         let response = cli::block_on(client.send_change(&request, |s| plan.success.accepts(s)))?
             .map_err(|error| explain(error, &plan))?;
         if plan.success.accepts(response.status) {
-            return Ok(format!(
+            let rotated = format!(
                 "rotated the password of '{}': {target} answered HTTP {}",
                 plan.user,
                 response.status.as_u16()
-            ));
+            );
+            return match &plan.verify {
+                None => {
+                    tracing::debug!("no verify_url: the new password is not proven");
+                    Ok(rotated)
+                }
+                Some(verify) => prove(verify, &plan, run).map(|how| format!("{rotated}; {how}")),
+            };
         }
         let fields = response.error_fields();
         let status = response.status.as_u16();
@@ -102,6 +146,87 @@ impl Rotator for RestApi {
             status,
             snippet: format!(": {fields}; the password was not changed{advice}"),
         })
+    }
+}
+
+/// Sends the verify request with the new password. `Ok` says how it was
+/// proven; any other outcome is exit 4: the change was made, but the
+/// account may hold another password now (a run from another gateway, an
+/// administrator), and only a proven password may be stored.
+fn prove(verify: &config::Verify, plan: &Plan<'_>, run: &Run) -> Result<String> {
+    let target = verify.target();
+    let user = plan.user;
+    tracing::info!("proving the new password of '{user}' with {target}");
+    let outcome = send_verify(verify, user, plan.new_password, run);
+    let why = match outcome {
+        Ok(response) if verify.success.accepts(response.status) => {
+            return Ok(format!(
+                "the new password verified: {target} answered HTTP {}",
+                response.status.as_u16()
+            ));
+        }
+        Ok(response) if response.status.is_client_error() => format!(
+            "the new password does not verify: {target} answered HTTP {}: {}",
+            response.status.as_u16(),
+            response.error_fields()
+        ),
+        Ok(response) => format!(
+            "{target} answered HTTP {} ({}), which does not say whether the new password works",
+            response.status.as_u16(),
+            response.error_fields()
+        ),
+        Err(error) => format!("the new password could not be verified ({error})"),
+    };
+    Err(Error::NeedsAttention(format!(
+        "the change of the password of '{user}' was accepted, but {why}. Another rotation or an \
+         administrator may have changed the password since, so the Gateway must not \
+         store this run's password (exit 4); the record keeps the one it holds. Check which password \
+         the account has now (the record's, or neither: then reset it through the service and \
+         store it in the record) and that no other rotation of '{user}' runs, from this or \
+         another gateway; check verify_url and verify_status in {} if the service answered \
+         something unexpected",
+        plan.api_record.location()
+    )))
+}
+
+/// Sends the verify request for `user` with `password` (a sign-in: safe to
+/// repeat).
+fn send_verify(
+    verify: &config::Verify,
+    user: &str,
+    password: &common::secret::Secret,
+    run: &Run,
+) -> Result<common::http::Response> {
+    let client = run.http()?;
+    let request = verify.request(user, password)?;
+    cli::block_on(client.send(&request, Replay::Safe))?
+}
+
+/// A dry run's check of the verify request with the record's current
+/// password: a verify_url that accepts no password would make every
+/// rotation end in exit 4 after its change, so it is shown before one runs.
+fn try_verify(
+    verify: &config::Verify,
+    plan: &Plan<'_>,
+    old: &common::secret::Secret,
+    run: &Run,
+) -> String {
+    let target = verify.target();
+    match send_verify(verify, plan.user, old, run) {
+        Ok(response) if verify.success.accepts(response.status) => format!(
+            "{target} accepts the record's current password now (HTTP {})",
+            response.status.as_u16()
+        ),
+        Ok(response) => format!(
+            "{target} does NOT accept the record's current password now (HTTP {}: {}): unless \
+             the record's password is stale, check verify_url, verify_method, \
+             verify_body_template and verify_status in {} before rotating, or every rotation \
+             ends in exit 4 after changing the password",
+            response.status.as_u16(),
+            response.error_fields(),
+            plan.api_record.location()
+        ),
+        Err(error) => format!("{target} could not be tried ({error})"),
     }
 }
 

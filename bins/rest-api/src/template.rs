@@ -46,10 +46,16 @@ impl Template {
     /// Parses `text` (the `body_template` field of `location`), rejecting
     /// invalid JSON and unknown placeholders.
     pub fn parse(text: &str, location: &Location) -> Result<Self> {
+        Self::parse_field(text, "body_template", location)
+    }
+
+    /// Parses `text`, the field `field` of `location`, as [`Template::parse`]
+    /// does.
+    pub fn parse_field(text: &str, field: &str, location: &Location) -> Result<Self> {
         let quoted = quote_bare_placeholders(text);
         let json: Value = serde_json::from_str(&quoted).map_err(|e| {
             Error::invalid(
-                "body_template",
+                field,
                 location.clone(),
                 format!(
                     "not valid JSON ({e}); write placeholders such as {{{{newPassword}}}} inside a JSON object"
@@ -60,7 +66,7 @@ impl Template {
         for name in template.placeholders() {
             if !PLACEHOLDERS.contains(&name.as_str()) {
                 return Err(Error::invalid(
-                    "body_template",
+                    field,
                     location.clone(),
                     format!(
                         "unknown placeholder {{{{{name}}}}}; the known ones are {}",
