@@ -3,8 +3,15 @@
 //! called outside it.
 //!
 //! Endpoints come from the standard `AWS_ENDPOINT_URL`,
-//! `AWS_ENDPOINT_URL_IAM` and `AWS_ENDPOINT_URL_STS`, which the SDK reads
-//! itself; regions pick the partition (aws, aws-us-gov, aws-cn).
+//! `AWS_ENDPOINT_URL_IAM` and `AWS_ENDPOINT_URL_STS`, or `endpoint_url` in
+//! the AWS config file, which the SDK reads itself; each is held to the
+//! https rule of `common::http` before any call. Regions pick the partition
+//! (aws, aws-us-gov, aws-cn).
+//!
+//! Every AWS credential the SDK obtains (environment, files, web identity,
+//! container or instance role, an AssumeRole session) is registered with the
+//! redactor by [`Registering`] before a request is signed with it: a server
+//! may echo the session token it received.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,15 +19,16 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::future;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
 use common::change;
 use common::deadline::{self, Deadline};
 use common::error::{Error, Location, Result};
 use common::http;
 use common::replace::Failure;
-use common::secret::Secret;
+use common::secret::{self, Secret};
 
 use crate::admin::{Admin, StaticKey, mask};
 use crate::plan::Key;
@@ -219,6 +227,142 @@ pub fn check_endpoint_overrides() -> Result<()> {
     Ok(())
 }
 
+/// The services this binary calls, with the environment variable that
+/// overrides each one's endpoint.
+const SERVICES: [(&str, &str); 2] = [
+    ("IAM", "AWS_ENDPOINT_URL_IAM"),
+    ("STS", "AWS_ENDPOINT_URL_STS"),
+];
+
+/// Holds the endpoint each client will use to the same rule as
+/// [`check_endpoint_overrides`], wherever the SDK found it: the environment,
+/// or `endpoint_url` in the AWS config file, in the profile or in the
+/// profile's `services` section. Read through the SDK's own lookup, so that
+/// what is checked is what the clients are built with.
+fn check_configured_endpoints(base: &SdkConfig) -> Result<()> {
+    for (service, variable) in SERVICES {
+        let Some(text) = configured_endpoint(base, service) else {
+            continue;
+        };
+        let problem = match url::Url::parse(text.trim()) {
+            Ok(url) => match http::check_transport(&url) {
+                Ok(()) => continue,
+                Err(problem) => problem,
+            },
+            Err(e) => format!("not an absolute URL ({e})"),
+        };
+        return Err(Error::Config(format!(
+            "the {service} endpoint set by endpoint_url in the AWS config file ({}, profile \
+             '{}'), or by {variable} or AWS_ENDPOINT_URL, is refused: {problem}",
+            config_file(),
+            std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into()),
+        )));
+    }
+    Ok(())
+}
+
+/// The endpoint override the SDK applies to `service`: as the SDK's service
+/// config reads it (`AWS_ENDPOINT_URL_<SERVICE>`, then the profile's
+/// `services` section), else the global one (`AWS_ENDPOINT_URL`, then the
+/// profile's `endpoint_url`).
+fn configured_endpoint(base: &SdkConfig, service: &str) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    base.service_config()
+        .and_then(|config| config.load_config(key))
+        .or_else(|| base.endpoint_url().map(str::to_owned))
+}
+
+/// Where the SDK reads the AWS config file from.
+fn config_file() -> String {
+    std::env::var("AWS_CONFIG_FILE").unwrap_or_else(|_| "~/.aws/config".into())
+}
+
+/// The most bytes of a token file read for registration.
+const TOKEN_FILE_BYTES: u64 = 64 * 1024;
+
+/// Registers the AWS credentials the process holds in its environment
+/// before the SDK reads them: the default chain may sign with them, send
+/// them to a container endpoint or to STS, and a server may echo them.
+fn register_ambient_credentials() {
+    for variable in [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    ] {
+        if let Ok(value) = std::env::var(variable) {
+            secret::register(value.trim());
+        }
+    }
+    for variable in [
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ] {
+        let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        let mut text = zeroize::Zeroizing::new(String::new());
+        if let Ok(file) = std::fs::File::open(path) {
+            use std::io::Read;
+            if file
+                .take(TOKEN_FILE_BYTES)
+                .read_to_string(&mut text)
+                .is_ok()
+            {
+                secret::register(text.trim());
+            }
+        }
+    }
+}
+
+/// Registers the secret parts of `credentials` (the key id is not secret).
+fn register_credentials(credentials: &Credentials) {
+    secret::register(credentials.secret_access_key());
+    if let Some(token) = credentials.session_token() {
+        secret::register(token);
+    }
+}
+
+/// `base` with its credentials provider wrapped in [`Registering`].
+fn registering(base: SdkConfig) -> SdkConfig {
+    let Some(provider) = base.credentials_provider() else {
+        return base;
+    };
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Registering(provider)))
+        .build()
+}
+
+/// A credentials provider that registers every credential its inner one
+/// yields (environment, profile, process, web identity, container, instance
+/// role, an AssumeRole session) with the redactor before the SDK signs with
+/// it: one place for every AWS credential the process obtains.
+#[derive(Debug)]
+struct Registering(SharedCredentialsProvider);
+
+impl ProvideCredentials for Registering {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let credentials = self.0.provide_credentials().await?;
+            register_credentials(&credentials);
+            Ok(credentials)
+        })
+    }
+
+    fn fallback_on_interrupt(&self) -> Option<Credentials> {
+        let credentials = self.0.fallback_on_interrupt()?;
+        register_credentials(&credentials);
+        Some(credentials)
+    }
+}
+
 /// IAM and STS for one run.
 pub struct Aws {
     runtime: tokio::runtime::Runtime,
@@ -247,6 +391,7 @@ impl Aws {
     /// Builds the clients for `admin` in `region` (assuming the role first,
     /// for an AssumeRole source).
     pub fn connect(admin: &Admin, region: &str, deadline: Deadline) -> Result<Self> {
+        register_ambient_credentials();
         check_endpoint_overrides()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -259,25 +404,18 @@ impl Aws {
             .connect_timeout((attempt / 2).min(Duration::from_secs(10)))
             .operation_attempt_timeout(attempt)
             .build();
-        let loader = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .timeout_config(timeouts);
-        let mut aws = match admin {
-            Admin::DefaultChain => {
-                let base = runtime.block_on(loader.load());
-                Self::with(runtime, base, deadline)
+        match admin {
+            Admin::DefaultChain => {}
+            Admin::Keys { key, .. } | Admin::AssumeRole { key, .. } => {
+                loader = loader.credentials_provider(credentials(key, "keeper-record"));
             }
-            Admin::Keys { key, .. } => {
-                let loader = loader.credentials_provider(credentials(key, "keeper-record"));
-                let base = runtime.block_on(loader.load());
-                Self::with(runtime, base, deadline)
-            }
-            Admin::AssumeRole { key, .. } => {
-                let loader = loader.credentials_provider(credentials(key, "keeper-record"));
-                let base = runtime.block_on(loader.load());
-                Self::with(runtime, base, deadline)
-            }
-        };
+        }
+        let base = registering(runtime.block_on(loader.load()));
+        check_configured_endpoints(&base)?;
+        let mut aws = Self::with(runtime, base, deadline);
         if let Admin::AssumeRole {
             role_arn,
             external_id,
@@ -313,11 +451,13 @@ impl Aws {
                 None,
                 "assume-role",
             );
-            let base = aws
-                .base
-                .to_builder()
-                .credentials_provider(SharedCredentialsProvider::new(session))
-                .build();
+            register_credentials(&session);
+            let base = registering(
+                aws.base
+                    .to_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(session))
+                    .build(),
+            );
             aws.iam = aws_sdk_iam::Client::new(&base);
             aws.base = base;
         }
