@@ -155,7 +155,9 @@ impl AwsFault {
         Self::new(
             403,
             "InvalidClientTokenId",
-            &format!("The security token included in the request is invalid: {ECHO_SECURITY_TOKEN}"),
+            &format!(
+                "The security token included in the request is invalid: {ECHO_SECURITY_TOKEN}"
+            ),
         )
     }
 

@@ -210,21 +210,31 @@ impl PrivateNetwork {
     pub const ELSEWHERE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 200, 0, 1);
 
     pub fn enter() -> Option<Self> {
+        match Self::try_enter() {
+            Ok(network) => Some(network),
+            Err(reason) => {
+                #[allow(clippy::print_stdout, reason = "the one line a skipped test prints")]
+                {
+                    println!("skipped: {reason}");
+                }
+                None
+            }
+        }
+    }
+
+    fn try_enter() -> Result<Self, String> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: a private network namespace needs root");
-            return None;
+            return Err("a private network namespace needs root".into());
         }
         if crate::runtime_started() {
-            eprintln!(
-                "skipped: the harness runtime started before the private network namespace \
-                 (run this test in a process of its own, as nextest does)"
+            return Err(
+                "the harness runtime started before the private network namespace \
+                        (run this test in a process of its own, as nextest does)"
+                    .into(),
             );
-            return None;
         }
-        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
-            eprintln!("skipped: cannot make a private network namespace ({e})");
-            return None;
-        }
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("cannot make a private network namespace ({e})"))?;
         for args in [
             vec!["link", "set", "lo", "up"],
             vec!["addr", "add", "10.200.0.1/32", "dev", "lo"],
@@ -233,9 +243,12 @@ impl PrivateNetwork {
                 .args(&args)
                 .status()
                 .expect("run ip");
-            assert!(status.success(), "ip {args:?} failed in the private namespace");
+            assert!(
+                status.success(),
+                "ip {args:?} failed in the private namespace"
+            );
         }
-        Some(Self {
+        Ok(Self {
             dir: tempfile::tempdir().expect("a temp directory"),
         })
     }

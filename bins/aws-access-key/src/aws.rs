@@ -282,12 +282,19 @@ fn config_file() -> String {
     std::env::var("AWS_CONFIG_FILE").unwrap_or_else(|_| "~/.aws/config".into())
 }
 
-/// The most bytes of a token file read for registration.
-const TOKEN_FILE_BYTES: u64 = 64 * 1024;
+/// The most bytes of a token or AWS config file read for registration.
+const FILE_BYTES: u64 = 1024 * 1024;
 
-/// Registers the AWS credentials the process holds in its environment
-/// before the SDK reads them: the default chain may sign with them, send
-/// them to a container endpoint or to STS, and a server may echo them.
+/// The keys of the AWS config and shared credentials files whose values
+/// are secret.
+const SECRET_PROFILE_KEYS: [&str; 2] = ["aws_secret_access_key", "aws_session_token"];
+
+/// Registers the AWS credentials the process holds before the SDK reads
+/// them: the environment's, token files', and every secret of the AWS
+/// config and shared credentials files (of any profile: a `source_profile`
+/// chain sends a session token the chain's result never shows). The
+/// default chain may sign with them or send them to a container endpoint or
+/// to STS, and a server may echo them.
 fn register_ambient_credentials() {
     for variable in [
         "AWS_SECRET_ACCESS_KEY",
@@ -302,21 +309,54 @@ fn register_ambient_credentials() {
         "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
         "AWS_WEB_IDENTITY_TOKEN_FILE",
     ] {
-        let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) else {
-            continue;
-        };
-        let mut text = zeroize::Zeroizing::new(String::new());
-        if let Ok(file) = std::fs::File::open(path) {
-            use std::io::Read;
-            if file
-                .take(TOKEN_FILE_BYTES)
-                .read_to_string(&mut text)
-                .is_ok()
-            {
-                secret::register(text.trim());
+        if let Some(text) = std::env::var_os(variable).and_then(|p| read_bounded(&p)) {
+            secret::register(text.trim());
+        }
+    }
+    for (variable, default) in [
+        ("AWS_CONFIG_FILE", ".aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ] {
+        let path = std::env::var_os(variable)
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(default))
+            });
+        if let Some(text) = path.and_then(|p| read_bounded(p.as_os_str())) {
+            for value in profile_secrets(&text) {
+                secret::register(value);
             }
         }
     }
+}
+
+/// The values of [`SECRET_PROFILE_KEYS`] in an AWS config or credentials
+/// file (`key = value` lines, in any section).
+fn profile_secrets(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(key, _)| {
+            SECRET_PROFILE_KEYS
+                .iter()
+                .any(|secret| key.trim().eq_ignore_ascii_case(secret))
+        })
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+        .collect()
+}
+
+/// At most [`FILE_BYTES`] of the file at `path`; `None` when it cannot be
+/// read (the SDK reports that itself, if it needs the file).
+fn read_bounded(path: &std::ffi::OsStr) -> Option<zeroize::Zeroizing<String>> {
+    use std::io::Read;
+    if path.is_empty() {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    file.take(FILE_BYTES).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Registers the secret parts of `credentials` (the key id is not secret).
@@ -732,4 +772,16 @@ impl Aws {
 
 pub fn iso8601(date: &DateTime) -> String {
     date.fmt(DateTimeFormat::DateTime).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secrets_of_every_profile_of_an_aws_file_are_found() {
+        let text = "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s1 \n\
+                    [profile x]\nAWS_SESSION_TOKEN=t1\nregion = us-east-1\naws_session_token =\n";
+        assert_eq!(profile_secrets(text), ["s1", "t1"]);
+    }
 }

@@ -718,6 +718,48 @@ fn a_403_that_echoes_the_session_token_of_the_shared_credentials_file_never_prin
     assert_token_not_shown(&out);
 }
 
+#[test]
+fn a_403_that_echoes_the_session_token_of_a_source_profile_never_prints_it() {
+    // The profile assumes a role with the keys of its source profile, whose
+    // session token goes to STS and never comes out of the credential chain.
+    let w = world();
+    w.aws
+        .fault("AssumeRole", AwsFault::invalid_token_echoing_it(), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/keeper-rotation\n\
+         source_profile = base\nexternal_id = keeper-external-id-1\n",
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[base]\naws_access_key_id = {ADMIN_ID}\naws_secret_access_key = {ADMIN_SECRET}\n\
+             aws_session_token = {CHAIN_TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    let out = w.run_with(
+        "default-chain.json",
+        &[],
+        &[
+            ("AWS_PROFILE", "admin"),
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ],
+    );
+    out.assert_exit(1);
+    assert!(
+        w.aws.actions().contains(&"AssumeRole".to_owned()),
+        "{}",
+        out.output()
+    );
+    assert_token_not_shown(&out);
+}
+
 // --- plain http only to loopback addresses -----------------------------------------
 
 #[test]
