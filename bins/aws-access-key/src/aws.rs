@@ -23,6 +23,7 @@ use aws_credential_types::provider::future;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
 use common::change;
 use common::deadline::{self, Deadline};
 use common::error::{Error, Location, Result};
@@ -261,6 +262,56 @@ fn check_configured_endpoints(base: &SdkConfig) -> Result<()> {
     Ok(())
 }
 
+/// Whether an endpoint the clients use is plain http (then, after
+/// [`check_configured_endpoints`], a loopback test server).
+fn plain_http_endpoint(base: &SdkConfig) -> bool {
+    SERVICES.iter().any(|(service, _)| {
+        configured_endpoint(base, service)
+            .is_some_and(|text| text.trim().to_ascii_lowercase().starts_with("http:"))
+    })
+}
+
+/// The HTTP client for plain-http (loopback) endpoints: the SDK's default
+/// (rustls on aws-lc), but never through a proxy (`HTTP_PROXY` would get the
+/// signed requests and CreateAccessKey's answer in cleartext), and with a
+/// resolver that holds `*.localhost` names to loopback addresses at every
+/// connection ([`http::only_loopback`]).
+fn loopback_http_client() -> aws_sdk_sts::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut builder = aws_smithy_http_client::ConnectorBuilder::default().tls_provider(
+            aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ),
+        );
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(aws_smithy_http_client::proxy::ProxyConfig::disabled()));
+        builder.build_with_resolver(LoopbackGuard)
+    })
+}
+
+/// The system's resolver, refusing a `*.localhost` name that resolves to an
+/// address that is not loopback (the refusal is a connect error: nothing
+/// is sent).
+#[derive(Debug, Clone, Copy)]
+struct LoopbackGuard;
+
+impl ResolveDns for LoopbackGuard {
+    fn resolve_dns<'a>(&'a self, name: &'a str) -> DnsFuture<'a> {
+        DnsFuture::new(async move {
+            let addresses: Vec<std::net::IpAddr> = tokio::net::lookup_host((name, 0))
+                .await
+                .map_err(ResolveDnsError::new)?
+                .map(|address| address.ip())
+                .collect();
+            http::only_loopback(name, &addresses).map_err(ResolveDnsError::new)?;
+            Ok(addresses)
+        })
+    }
+}
+
 /// The endpoint override the SDK applies to `service`: as the SDK's service
 /// config reads it (`AWS_ENDPOINT_URL_<SERVICE>`, then the profile's
 /// `services` section), else the global one (`AWS_ENDPOINT_URL`, then the
@@ -444,18 +495,27 @@ impl Aws {
             .connect_timeout((attempt / 2).min(Duration::from_secs(10)))
             .operation_attempt_timeout(attempt)
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .timeout_config(timeouts);
-        match admin {
-            Admin::DefaultChain => {}
-            Admin::Keys { key, .. } | Admin::AssumeRole { key, .. } => {
-                loader = loader.credentials_provider(credentials(key, "keeper-record"));
+        let loader = || {
+            let loader = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(region.to_owned()))
+                .timeout_config(timeouts.clone());
+            match admin {
+                Admin::DefaultChain => loader,
+                Admin::Keys { key, .. } | Admin::AssumeRole { key, .. } => {
+                    loader.credentials_provider(credentials(key, "keeper-record"))
+                }
             }
-        }
-        let base = registering(runtime.block_on(loader.load()));
-        check_configured_endpoints(&base)?;
-        let mut aws = Self::with(runtime, base, deadline);
+        };
+        // Loading reads the environment and the config files only; the
+        // endpoints it finds decide the HTTP client the clients are built with.
+        let configured = runtime.block_on(loader().load());
+        check_configured_endpoints(&configured)?;
+        let base = if plain_http_endpoint(&configured) {
+            runtime.block_on(loader().http_client(loopback_http_client()).load())
+        } else {
+            configured
+        };
+        let mut aws = Self::with(runtime, registering(base), deadline);
         if let Admin::AssumeRole {
             role_arn,
             external_id,

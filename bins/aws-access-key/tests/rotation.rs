@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use harness::faults::{Armable, FaultKind};
-use harness::net::{HangUpServer, PrivateNetwork};
+use harness::net::{HangUpServer, PrivateNetwork, RecordingProxy};
 use harness::runner::overlap;
 use harness::{AwsFault, FakeAws, FakeVault, Fault, Outcome, Run, Scenario};
 
@@ -783,6 +783,18 @@ fn an_endpoint_override_whose_localhost_name_resolves_elsewhere_is_refused_befor
         );
     assert_eq!(elsewhere.requests(), 0, "{}", out.output());
     assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn a_plain_http_loopback_endpoint_is_never_reached_through_http_proxy() {
+    // The proxy would see the signed requests and CreateAccessKey's answer,
+    // the new secret included, in cleartext.
+    let w = world();
+    let proxy = RecordingProxy::start();
+    w.run_with("admin-record.json", &[], &[("HTTP_PROXY", &proxy.url())])
+        .assert_exit(0);
+    assert_eq!(proxy.connections(), 0);
+    w.assert_vault_holds_a_live_key();
 }
 
 /// Runs admin-record.json with `config` as the AWS config file and no
