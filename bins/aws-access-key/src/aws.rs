@@ -353,7 +353,7 @@ fn register_ambient_credentials() {
         "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     ] {
         if let Ok(value) = std::env::var(variable) {
-            secret::register(value.trim());
+            register_held(value.trim());
         }
     }
     for variable in [
@@ -361,7 +361,7 @@ fn register_ambient_credentials() {
         "AWS_WEB_IDENTITY_TOKEN_FILE",
     ] {
         if let Some(text) = std::env::var_os(variable).and_then(|p| read_bounded(&p)) {
-            secret::register(text.trim());
+            register_held(text.trim());
         }
     }
     for (variable, default) in [
@@ -376,9 +376,18 @@ fn register_ambient_credentials() {
             });
         if let Some(text) = path.and_then(|p| read_bounded(p.as_os_str())) {
             for value in profile_secrets(&text) {
-                secret::register(value);
+                register_held(value);
             }
         }
+    }
+}
+
+/// Registers a credential found in the environment or a file. A value
+/// shorter than a record's shortest registered value (a placeholder such as
+/// `x`) is left out: it would redact ordinary letters in every message.
+fn register_held(value: &str) {
+    if value.chars().count() >= common::records::MIN_REGISTERED_CHARS {
+        secret::register(value);
     }
 }
 
@@ -401,7 +410,8 @@ fn profile_secrets(text: &str) -> Vec<&str> {
 /// read (the SDK reports that itself, if it needs the file).
 fn read_bounded(path: &std::ffi::OsStr) -> Option<zeroize::Zeroizing<String>> {
     use std::io::Read;
-    if path.is_empty() {
+    // Regular files only: opening a FIFO would wait for a writer forever.
+    if path.is_empty() || !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;

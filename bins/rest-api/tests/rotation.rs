@@ -272,6 +272,29 @@ fn plain_http_to_a_localhost_name_that_resolves_elsewhere_never_sends_the_token(
 }
 
 #[test]
+fn every_connection_holds_a_localhost_name_to_loopback_addresses() {
+    // The URL is https to an ordinary name, so it is not checked when read;
+    // the proxy's name is resolved only when the connection is made, by the
+    // client's resolver, which must refuse it.
+    let Some(net) = PrivateNetwork::enter() else {
+        return;
+    };
+    let elsewhere = HangUpServer::start_on(PrivateNetwork::ELSEWHERE);
+    let (program, args) = net.with_hosts(&[("proxy.localhost", PrivateNetwork::ELSEWHERE.into())]);
+    let proxy = format!("http://proxy.localhost:{}", elsewhere.port());
+    let out = Run::new(BIN)
+        .scenario(&scenario("default.json").var("API_URL", "https://api.example.test/v1/password"))
+        .env("HTTPS_PROXY", proxy)
+        .env("NO_PROXY", "")
+        .wrapped(program, args)
+        .run();
+    out.assert_exit(2).assert_clean().assert_stderr_has(
+        "'proxy.localhost' resolves to 10.200.0.1, which is not a loopback address",
+    );
+    assert_eq!(elsewhere.requests(), 0, "{}", out.output());
+}
+
+#[test]
 fn plain_http_to_a_localhost_name_that_resolves_to_loopback_is_allowed() {
     let Some(net) = PrivateNetwork::enter() else {
         return;
