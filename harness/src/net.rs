@@ -196,8 +196,8 @@ impl RecordingProxy {
 /// [`PrivateNetwork::with_hosts`] runs the binary with its own `/etc/hosts`
 /// (a private mount namespace, as `unshare --mount` gives it).
 ///
-/// Needs root, and the harness runtime not started yet in this process
-/// (nextest runs each test in a process of its own); otherwise
+/// Needs root, and a process of its own (nextest's process-per-test mode)
+/// whose harness runtime has not started yet; otherwise
 /// [`PrivateNetwork::enter`] prints ONE line (`skipped: ...`) and returns
 /// `None`, and the test returns early. The namespace ends with the process.
 #[derive(Debug)]
@@ -225,6 +225,15 @@ impl PrivateNetwork {
     fn try_enter() -> Result<Self, String> {
         if !nix::unistd::geteuid().is_root() {
             return Err("a private network namespace needs root".into());
+        }
+        // Under `cargo test` the other tests of the binary share the process
+        // and the runtime, which this namespace would take from them.
+        if std::env::var("NEXTEST_EXECUTION_MODE").as_deref() != Ok("process-per-test") {
+            return Err(
+                "a private network namespace needs a process of its own per test \
+                        (run it with cargo nextest)"
+                    .into(),
+            );
         }
         if crate::runtime_started() {
             return Err(
