@@ -4,7 +4,13 @@
 //!   (a redirect would resend a credential somewhere not configured);
 //! - `https` required, except for loopback hosts (the test fakes), and a
 //!   loopback host is never reached through a proxy (`HTTP_PROXY` would
-//!   otherwise receive the token and the password in cleartext);
+//!   otherwise receive the token and the password in cleartext). A host is
+//!   loopback only by the addresses actually connected to: an IP literal in
+//!   127.0.0.0/8 or `::1`, or a name (`localhost`, `*.localhost`) every one of
+//!   whose addresses is loopback, checked when the URL is read
+//!   ([`require_https`]) and again by the resolver of every connection
+//!   ([`LoopbackGuard`]). glibc gives `*.localhost` no special treatment: a
+//!   hosts file or DNS can map it anywhere;
 //! - a connect timeout, a per-request timeout, and the run's one [`Deadline`].
 //!   The connect is cut a little before the request's own timeout, so a
 //!   connect that never completes (dropped SYNs) always ends as a connect
@@ -355,6 +361,7 @@ impl Client {
                     .min(self.policy.request_timeout.saturating_sub(CONNECT_MARGIN)),
             })
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(LoopbackGuard))
             .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")));
         if !proxy {
             builder = builder.no_proxy();
@@ -369,7 +376,15 @@ impl Client {
     }
 
     fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
-        let (slot, proxy) = if is_loopback(url) {
+        // Every URL a rotator sends to went through `require_https`; this
+        // holds the rule for any other (a URL built in code, say).
+        if url.scheme() != "https" && !names_loopback(url) {
+            return Err(Error::Config(format!(
+                "{} is not https and not a loopback host; refusing to send to it",
+                display_url(url)
+            )));
+        }
+        let (slot, proxy) = if names_loopback(url) {
             (&self.direct, false)
         } else {
             (&self.proxied, true)
@@ -493,6 +508,11 @@ impl Client {
                     let detail = secret::redact(&failure.detail);
                     if failure.maybe_sent {
                         ledger.maybe_applied = true;
+                    }
+                    if failure.not_loopback {
+                        // Nothing was sent; asking again gets the same answer.
+                        ledger.close(None);
+                        return Err(Error::Config(format!("{target}: {detail}")));
                     }
                     if failure.maybe_sent && replay == Replay::Unsafe {
                         ledger.close(None);
@@ -692,6 +712,8 @@ impl std::error::Error for ConnectTimedOut {}
 struct Failure {
     maybe_sent: bool,
     detail: String,
+    /// The resolver refused the connection ([`NotLoopback`]).
+    not_loopback: bool,
 }
 
 impl Failure {
@@ -701,11 +723,13 @@ impl Failure {
         } else {
             error_chain(&error)
         };
+        let not_loopback = caused_by_not_loopback(&error);
         Self {
             // A connect error (refused, unreachable, TLS handshake, connect
-            // timeout) means no byte of the request was sent.
-            maybe_sent: !error.is_connect(),
+            // timeout, a refused name) means no byte of the request was sent.
+            maybe_sent: !error.is_connect() && !not_loopback,
             detail,
+            not_loopback,
         }
     }
 }
@@ -804,40 +828,143 @@ fn header_name(name: &str) -> Result<HeaderName> {
 }
 
 /// Parses `text` as the URL in field `name` of `location`, requiring https
-/// unless the host is a loopback address.
+/// unless the host is loopback: an IP literal in 127.0.0.0/8 or `::1`, or
+/// `localhost` / `*.localhost` when every address the name resolves to now
+/// is loopback. (The resolver checks the name again at every connection.)
 pub fn require_https(text: &str, name: &str, location: &Location) -> Result<Url> {
     let url = Url::parse(text.trim()).map_err(|e| {
         Error::invalid(name, location.clone(), format!("not an absolute URL ({e})"))
     })?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(Error::invalid(
-            name,
-            location.clone(),
-            format!(
-                "{} uses plain http; use https (plain http is accepted only for loopback test servers)",
-                display_url(&url)
-            ),
-        )),
-        other => Err(Error::invalid(
-            name,
-            location.clone(),
-            format!("scheme '{other}' is not supported; use https"),
-        )),
-    }
+    check_transport(&url).map_err(|problem| Error::invalid(name, location.clone(), problem))?;
+    Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// The transport rule for `url` (see [`require_https`]): `Err` says why it
+/// is refused, in words that name the URL without its query.
+pub fn check_transport(url: &Url) -> std::result::Result<(), String> {
+    match url.scheme() {
+        "https" => {}
+        "http" if names_loopback(url) => {}
+        "http" => {
+            return Err(format!(
+                "{} uses plain http; use https (plain http is accepted only for loopback test servers)",
+                display_url(url)
+            ));
+        }
+        other => return Err(format!("scheme '{other}' is not supported; use https")),
+    }
+    if let Some(Host::Domain(domain)) = url.host() {
+        if !is_loopback_name(domain) {
+            return Ok(());
+        }
+        let port = url.port_or_known_default().unwrap_or(0);
+        // A name that does not resolve cannot be connected to either; the
+        // connection fails later with nothing sent.
+        if let Ok(addresses) = std::net::ToSocketAddrs::to_socket_addrs(&(domain, port)) {
+            let addresses: Vec<IpAddr> = addresses.map(|a| a.ip()).collect();
+            if let Err(refused) = only_loopback(domain, &addresses) {
+                return Err(format!(
+                    "{} {refused}; {}",
+                    display_url(url),
+                    if url.scheme() == "http" {
+                        "use https (plain http is accepted only for loopback test servers)"
+                    } else {
+                        "a name that says loopback must be loopback (it would bypass the proxy)"
+                    }
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the URL's host says it is loopback: a loopback IP literal, or
+/// `localhost` / `*.localhost`, which must still resolve to loopback
+/// addresses only ([`only_loopback`]).
+fn names_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(domain)) => {
-            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-            domain == "localhost" || domain.ends_with(".localhost")
-        }
+        Some(Host::Domain(domain)) => is_loopback_name(domain),
         None => false,
     }
+}
+
+/// `localhost`, `*.localhost` (any case, with or without the final dot).
+pub fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// A name that says loopback resolved to an address that is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotLoopback {
+    pub name: String,
+    pub address: IpAddr,
+}
+
+impl std::fmt::Display for NotLoopback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "'{}' resolves to {}, which is not a loopback address (check /etc/hosts and DNS)",
+            self.name, self.address
+        )
+    }
+}
+
+impl std::error::Error for NotLoopback {}
+
+/// `Ok` when `name` does not say loopback, or every one of its `addresses`
+/// is loopback (an IPv4-mapped `::ffff:127.0.0.1` counts as loopback).
+pub fn only_loopback(name: &str, addresses: &[IpAddr]) -> std::result::Result<(), NotLoopback> {
+    if !is_loopback_name(name) {
+        return Ok(());
+    }
+    match addresses
+        .iter()
+        .find(|address| !address.to_canonical().is_loopback())
+    {
+        Some(address) => Err(NotLoopback {
+            name: name.to_owned(),
+            address: *address,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The resolver of every HTTP client: the system's (`getaddrinfo`, as
+/// reqwest's default), refusing a name that says loopback ([`is_loopback_name`])
+/// when any address it resolves to is not. Such a name is sent plain http
+/// and bypasses the proxy, so the check is made on the very addresses that
+/// are connected to. The refusal is a connect error: nothing was sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoopbackGuard;
+
+impl reqwest::dns::Resolve for LoopbackGuard {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(resolve_guarded(name.as_str().to_owned()))
+    }
+}
+
+async fn resolve_guarded(name: String) -> std::result::Result<reqwest::dns::Addrs, BoxError> {
+    let addresses: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+    let ips: Vec<IpAddr> = addresses.iter().map(std::net::SocketAddr::ip).collect();
+    only_loopback(&name, &ips)?;
+    Ok(Box::new(addresses.into_iter()))
+}
+
+/// Whether the resolver refused the connection.
+fn caused_by_not_loopback(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.is::<NotLoopback>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// A URL for messages: scheme, host, port and path only.
@@ -878,6 +1005,52 @@ mod tests {
         assert!(!text.contains("token=abc"), "{text}");
         assert!(require_https("ftp://h/x", "url", &loc()).is_err());
         assert!(require_https("not a url", "url", &loc()).is_err());
+    }
+
+    #[test]
+    fn a_name_that_says_loopback_must_resolve_to_loopback_addresses_only() {
+        let v4 = |a, b, c, d| IpAddr::from([a, b, c, d]);
+        let loopback = [
+            v4(127, 0, 0, 1),
+            IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ];
+        assert_eq!(only_loopback("localhost", &loopback), Ok(()));
+        assert_eq!(only_loopback("api.localhost.", &[v4(127, 0, 0, 2)]), Ok(()));
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(only_loopback("api.localhost", &[mapped]), Ok(()));
+        let refused =
+            only_loopback("API.localhost", &[v4(127, 0, 0, 1), v4(10, 200, 0, 1)]).unwrap_err();
+        assert_eq!(refused.address, v4(10, 200, 0, 1));
+        assert_eq!(
+            refused.to_string(),
+            "'API.localhost' resolves to 10.200.0.1, which is not a loopback address \
+             (check /etc/hosts and DNS)"
+        );
+        for elsewhere in [v4(0, 0, 0, 0), "::ffff:10.0.0.1".parse().unwrap()] {
+            assert!(
+                only_loopback("localhost", &[elsewhere]).is_err(),
+                "{elsewhere}"
+            );
+        }
+        // Other names are not this rule's: they are never sent plain http.
+        assert_eq!(only_loopback("api.example.com", &[v4(10, 0, 0, 1)]), Ok(()));
+        assert_eq!(
+            only_loopback("localhost.example.com", &[v4(10, 0, 0, 1)]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn plain_http_to_an_address_that_only_looks_local_is_refused() {
+        for url in [
+            "http://0.0.0.0:8080/x",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://10.200.0.1/x",
+            "http://localhost.example.com/x",
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert!(check_transport(&url).is_err(), "{url}");
+        }
     }
 
     #[test]

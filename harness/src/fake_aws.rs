@@ -115,6 +115,10 @@ struct Session {
     role_arn: String,
 }
 
+/// In a fault's message, replaced by the `X-Amz-Security-Token` header of
+/// the request it answers (empty when there is none).
+pub const ECHO_SECURITY_TOKEN: &str = "{x-amz-security-token}";
+
 /// An error answer: HTTP status, AWS error code and message.
 #[derive(Debug, Clone)]
 pub struct AwsFault {
@@ -141,6 +145,19 @@ impl AwsFault {
             500,
             "ServiceFailure",
             "The request processing has failed because of an unknown error.",
+        )
+    }
+
+    /// What an IAM-compatible endpoint may answer: a 403 whose message
+    /// echoes the `X-Amz-Security-Token` header it received
+    /// ([`ECHO_SECURITY_TOKEN`] is replaced by it).
+    pub fn invalid_token_echoing_it() -> Self {
+        Self::new(
+            403,
+            "InvalidClientTokenId",
+            &format!(
+                "The security token included in the request is invalid: {ECHO_SECURITY_TOKEN}"
+            ),
         )
     }
 
@@ -455,7 +472,13 @@ impl Responder {
             key_id: key_id.clone(),
             params: params.clone(),
         });
-        if let Some(fault) = state.faults.get_mut(&action).and_then(VecDeque::pop_front) {
+        if let Some(mut fault) = state.faults.get_mut(&action).and_then(VecDeque::pop_front) {
+            let echoed = request
+                .headers
+                .get("x-amz-security-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            fault.message = fault.message.replace(ECHO_SECURITY_TOKEN, echoed);
             return error(ns, &fault);
         }
         match faults::injected(request) {

@@ -64,10 +64,17 @@ pub use scenario::Scenario;
 
 use std::sync::OnceLock;
 
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+/// Whether [`runtime`] has started (its threads live in the network
+/// namespace of the thread that started it).
+pub(crate) fn runtime_started() -> bool {
+    RUNTIME.get().is_some()
+}
+
 /// The runtime the fakes are started on. Tests stay plain synchronous
 /// functions; the fakes serve from their own threads.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

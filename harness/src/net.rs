@@ -1,7 +1,8 @@
 //! Network faults a fake built on a full HTTP server cannot produce: a port
 //! nobody listens on, a server that reads the request and hangs up, an
-//! address whose connections never complete, and an HTTP proxy that records
-//! who used it.
+//! address whose connections never complete, an HTTP proxy that records
+//! who used it, and a private network in which a name can resolve to a host
+//! that is not loopback ([`PrivateNetwork`]).
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -27,7 +28,13 @@ pub struct HangUpServer {
 
 impl HangUpServer {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST)
+    }
+
+    /// Listens on `ip` (which must be an address of this network namespace,
+    /// such as [`PrivateNetwork::ELSEWHERE`]).
+    pub fn start_on(ip: std::net::Ipv4Addr) -> Self {
+        let listener = TcpListener::bind((ip, 0)).expect("bind a port");
         let port = listener.local_addr().expect("local address").port();
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&requests);
@@ -43,6 +50,10 @@ impl HangUpServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// How many complete requests arrived.
@@ -166,5 +177,118 @@ impl RecordingProxy {
 
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// A network namespace of the test's own, for a host that is not loopback.
+///
+/// Why: the rule "plain http only to loopback" is about the addresses
+/// actually connected to, and a name such as `api.localhost` can resolve
+/// anywhere (glibc with `hosts: files dns` gives `*.localhost` no special
+/// treatment). To show a binary never sends to such a host, the test needs
+/// one that it could reach if the binary were wrong, and nothing may leave
+/// the machine. So [`PrivateNetwork::enter`] moves the calling test thread
+/// (and every thread and process it starts afterwards: the fakes' runtime,
+/// the binary) into a new network namespace with only `lo` up, and gives
+/// `lo` the extra address [`PrivateNetwork::ELSEWHERE`]: a non-loopback
+/// address (10.200.0.1) whose listeners stand for another host on the
+/// network. Addresses outside the namespace are unreachable from it.
+/// [`PrivateNetwork::with_hosts`] runs the binary with its own `/etc/hosts`
+/// (a private mount namespace, as `unshare --mount` gives it).
+///
+/// Needs root, and a process of its own (nextest's process-per-test mode)
+/// whose harness runtime has not started yet; otherwise
+/// [`PrivateNetwork::enter`] prints ONE line (`skipped: ...`) and returns
+/// `None`, and the test returns early. The namespace ends with the process.
+#[derive(Debug)]
+pub struct PrivateNetwork {
+    dir: tempfile::TempDir,
+}
+
+impl PrivateNetwork {
+    /// The address that stands for another host on the network.
+    pub const ELSEWHERE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 200, 0, 1);
+
+    pub fn enter() -> Option<Self> {
+        match Self::try_enter() {
+            Ok(network) => Some(network),
+            Err(reason) => {
+                #[allow(clippy::print_stdout, reason = "the one line a skipped test prints")]
+                {
+                    println!("skipped: {reason}");
+                }
+                None
+            }
+        }
+    }
+
+    fn try_enter() -> Result<Self, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("a private network namespace needs root".into());
+        }
+        // Under `cargo test` the other tests of the binary share the process
+        // and the runtime, which this namespace would take from them.
+        if std::env::var("NEXTEST_EXECUTION_MODE").as_deref() != Ok("process-per-test") {
+            return Err(
+                "a private network namespace needs a process of its own per test \
+                        (run it with cargo nextest)"
+                    .into(),
+            );
+        }
+        if crate::runtime_started() {
+            return Err(
+                "the harness runtime started before the private network namespace \
+                        (run this test in a process of its own, as nextest does)"
+                    .into(),
+            );
+        }
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("cannot make a private network namespace ({e})"))?;
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec!["addr", "add", "10.200.0.1/32", "dev", "lo"],
+        ] {
+            let status = std::process::Command::new("ip")
+                .args(&args)
+                .status()
+                .expect("run ip");
+            assert!(
+                status.success(),
+                "ip {args:?} failed in the private namespace"
+            );
+        }
+        Ok(Self {
+            dir: tempfile::tempdir().expect("a temp directory"),
+        })
+    }
+
+    /// The wrapper for [`crate::Run::wrapped`] that runs the binary with an
+    /// `/etc/hosts` of `localhost` plus `entries` (name, address).
+    pub fn with_hosts(
+        &self,
+        entries: &[(&str, std::net::IpAddr)],
+    ) -> (std::path::PathBuf, Vec<String>) {
+        let mut hosts = String::from("127.0.0.1 localhost\n::1 localhost\n");
+        for (name, address) in entries {
+            hosts.push_str(&format!("{address} {name}\n"));
+        }
+        let path = self.dir.path().join("hosts");
+        std::fs::write(&path, hosts).expect("write the hosts file");
+        let script = format!(
+            "mount --bind '{}' /etc/hosts && exec \"$@\"",
+            path.display()
+        );
+        (
+            "unshare".into(),
+            vec![
+                "--mount".into(),
+                "--propagation".into(),
+                "private".into(),
+                "sh".into(),
+                "-c".into(),
+                script,
+                "sh".into(),
+            ],
+        )
     }
 }

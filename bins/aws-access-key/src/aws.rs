@@ -3,8 +3,15 @@
 //! called outside it.
 //!
 //! Endpoints come from the standard `AWS_ENDPOINT_URL`,
-//! `AWS_ENDPOINT_URL_IAM` and `AWS_ENDPOINT_URL_STS`, which the SDK reads
-//! itself; regions pick the partition (aws, aws-us-gov, aws-cn).
+//! `AWS_ENDPOINT_URL_IAM` and `AWS_ENDPOINT_URL_STS`, or `endpoint_url` in
+//! the AWS config file, which the SDK reads itself; each is held to the
+//! https rule of `common::http` before any call. Regions pick the partition
+//! (aws, aws-us-gov, aws-cn).
+//!
+//! Every AWS credential the SDK obtains (environment, files, web identity,
+//! container or instance role, an AssumeRole session) is registered with the
+//! redactor by [`Registering`] before a request is signed with it: a server
+//! may echo the session token it received.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,15 +19,17 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::future;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
 use common::change;
 use common::deadline::{self, Deadline};
 use common::error::{Error, Location, Result};
 use common::http;
 use common::replace::Failure;
-use common::secret::Secret;
+use common::secret::{self, Secret};
 
 use crate::admin::{Admin, StaticKey, mask};
 use crate::plan::Key;
@@ -219,6 +228,242 @@ pub fn check_endpoint_overrides() -> Result<()> {
     Ok(())
 }
 
+/// The services this binary calls, with the environment variable that
+/// overrides each one's endpoint.
+const SERVICES: [(&str, &str); 2] = [
+    ("IAM", "AWS_ENDPOINT_URL_IAM"),
+    ("STS", "AWS_ENDPOINT_URL_STS"),
+];
+
+/// Holds the endpoint each client will use to the same rule as
+/// [`check_endpoint_overrides`], wherever the SDK found it: the environment,
+/// or `endpoint_url` in the AWS config file, in the profile or in the
+/// profile's `services` section. Read through the SDK's own lookup, so that
+/// what is checked is what the clients are built with.
+fn check_configured_endpoints(base: &SdkConfig) -> Result<()> {
+    for (service, variable) in SERVICES {
+        let Some(text) = configured_endpoint(base, service) else {
+            continue;
+        };
+        let problem = match url::Url::parse(text.trim()) {
+            Ok(url) => match http::check_transport(&url) {
+                Ok(()) => continue,
+                Err(problem) => problem,
+            },
+            Err(e) => format!("not an absolute URL ({e})"),
+        };
+        return Err(Error::Config(format!(
+            "the {service} endpoint set by endpoint_url in the AWS config file ({}, profile \
+             '{}'), or by {variable} or AWS_ENDPOINT_URL, is refused: {problem}",
+            config_file(),
+            std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into()),
+        )));
+    }
+    Ok(())
+}
+
+/// Whether an endpoint the clients use is plain http (then, after
+/// [`check_configured_endpoints`], a loopback test server).
+fn plain_http_endpoint(base: &SdkConfig) -> bool {
+    SERVICES.iter().any(|(service, _)| {
+        configured_endpoint(base, service)
+            .is_some_and(|text| text.trim().to_ascii_lowercase().starts_with("http:"))
+    })
+}
+
+/// The HTTP client for plain-http (loopback) endpoints: the SDK's default
+/// (rustls on aws-lc), but never through a proxy (`HTTP_PROXY` would get the
+/// signed requests and CreateAccessKey's answer in cleartext), and with a
+/// resolver that holds `*.localhost` names to loopback addresses at every
+/// connection ([`http::only_loopback`]).
+fn loopback_http_client() -> aws_sdk_sts::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut builder = aws_smithy_http_client::ConnectorBuilder::default().tls_provider(
+            aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ),
+        );
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(aws_smithy_http_client::proxy::ProxyConfig::disabled()));
+        builder.build_with_resolver(LoopbackGuard)
+    })
+}
+
+/// The system's resolver, refusing a `*.localhost` name that resolves to an
+/// address that is not loopback (the refusal is a connect error: nothing
+/// is sent).
+#[derive(Debug, Clone, Copy)]
+struct LoopbackGuard;
+
+impl ResolveDns for LoopbackGuard {
+    fn resolve_dns<'a>(&'a self, name: &'a str) -> DnsFuture<'a> {
+        DnsFuture::new(async move {
+            let addresses: Vec<std::net::IpAddr> = tokio::net::lookup_host((name, 0))
+                .await
+                .map_err(ResolveDnsError::new)?
+                .map(|address| address.ip())
+                .collect();
+            http::only_loopback(name, &addresses).map_err(ResolveDnsError::new)?;
+            Ok(addresses)
+        })
+    }
+}
+
+/// The endpoint override the SDK applies to `service`: as the SDK's service
+/// config reads it (`AWS_ENDPOINT_URL_<SERVICE>`, then the profile's
+/// `services` section), else the global one (`AWS_ENDPOINT_URL`, then the
+/// profile's `endpoint_url`).
+fn configured_endpoint(base: &SdkConfig, service: &str) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    base.service_config()
+        .and_then(|config| config.load_config(key))
+        .or_else(|| base.endpoint_url().map(str::to_owned))
+}
+
+/// Where the SDK reads the AWS config file from.
+fn config_file() -> String {
+    std::env::var("AWS_CONFIG_FILE").unwrap_or_else(|_| "~/.aws/config".into())
+}
+
+/// The most bytes of a token or AWS config file read for registration.
+const FILE_BYTES: u64 = 1024 * 1024;
+
+/// The keys of the AWS config and shared credentials files whose values
+/// are secret.
+const SECRET_PROFILE_KEYS: [&str; 2] = ["aws_secret_access_key", "aws_session_token"];
+
+/// Registers the AWS credentials the process holds before the SDK reads
+/// them: the environment's, token files', and every secret of the AWS
+/// config and shared credentials files (of any profile: a `source_profile`
+/// chain sends a session token the chain's result never shows). The
+/// default chain may sign with them or send them to a container endpoint or
+/// to STS, and a server may echo them.
+fn register_ambient_credentials() {
+    for variable in [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    ] {
+        if let Ok(value) = std::env::var(variable) {
+            register_held(value.trim());
+        }
+    }
+    for variable in [
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ] {
+        if let Some(text) = std::env::var_os(variable).and_then(|p| read_bounded(&p)) {
+            register_held(text.trim());
+        }
+    }
+    for (variable, default) in [
+        ("AWS_CONFIG_FILE", ".aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ] {
+        let path = std::env::var_os(variable)
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(default))
+            });
+        if let Some(text) = path.and_then(|p| read_bounded(p.as_os_str())) {
+            for value in profile_secrets(&text) {
+                register_held(value);
+            }
+        }
+    }
+}
+
+/// Registers a credential found in the environment or a file. A value
+/// shorter than a record's shortest registered value (a placeholder such as
+/// `x`) is left out: it would redact ordinary letters in every message.
+fn register_held(value: &str) {
+    if value.chars().count() >= common::records::MIN_REGISTERED_CHARS {
+        secret::register(value);
+    }
+}
+
+/// The values of [`SECRET_PROFILE_KEYS`] in an AWS config or credentials
+/// file (`key = value` lines, in any section).
+fn profile_secrets(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(key, _)| {
+            SECRET_PROFILE_KEYS
+                .iter()
+                .any(|secret| key.trim().eq_ignore_ascii_case(secret))
+        })
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+        .collect()
+}
+
+/// At most [`FILE_BYTES`] of the file at `path`; `None` when it cannot be
+/// read (the SDK reports that itself, if it needs the file).
+fn read_bounded(path: &std::ffi::OsStr) -> Option<zeroize::Zeroizing<String>> {
+    use std::io::Read;
+    // Regular files only: opening a FIFO would wait for a writer forever.
+    if path.is_empty() || !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    file.take(FILE_BYTES).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// Registers the secret parts of `credentials` (the key id is not secret).
+fn register_credentials(credentials: &Credentials) {
+    secret::register(credentials.secret_access_key());
+    if let Some(token) = credentials.session_token() {
+        secret::register(token);
+    }
+}
+
+/// `base` with its credentials provider wrapped in [`Registering`].
+fn registering(base: SdkConfig) -> SdkConfig {
+    let Some(provider) = base.credentials_provider() else {
+        return base;
+    };
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Registering(provider)))
+        .build()
+}
+
+/// A credentials provider that registers every credential its inner one
+/// yields (environment, profile, process, web identity, container, instance
+/// role, an AssumeRole session) with the redactor before the SDK signs with
+/// it: one place for every AWS credential the process obtains.
+#[derive(Debug)]
+struct Registering(SharedCredentialsProvider);
+
+impl ProvideCredentials for Registering {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let credentials = self.0.provide_credentials().await?;
+            register_credentials(&credentials);
+            Ok(credentials)
+        })
+    }
+
+    fn fallback_on_interrupt(&self) -> Option<Credentials> {
+        let credentials = self.0.fallback_on_interrupt()?;
+        register_credentials(&credentials);
+        Some(credentials)
+    }
+}
+
 /// IAM and STS for one run.
 pub struct Aws {
     runtime: tokio::runtime::Runtime,
@@ -247,6 +492,7 @@ impl Aws {
     /// Builds the clients for `admin` in `region` (assuming the role first,
     /// for an AssumeRole source).
     pub fn connect(admin: &Admin, region: &str, deadline: Deadline) -> Result<Self> {
+        register_ambient_credentials();
         check_endpoint_overrides()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -259,25 +505,27 @@ impl Aws {
             .connect_timeout((attempt / 2).min(Duration::from_secs(10)))
             .operation_attempt_timeout(attempt)
             .build();
-        let loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .timeout_config(timeouts);
-        let mut aws = match admin {
-            Admin::DefaultChain => {
-                let base = runtime.block_on(loader.load());
-                Self::with(runtime, base, deadline)
-            }
-            Admin::Keys { key, .. } => {
-                let loader = loader.credentials_provider(credentials(key, "keeper-record"));
-                let base = runtime.block_on(loader.load());
-                Self::with(runtime, base, deadline)
-            }
-            Admin::AssumeRole { key, .. } => {
-                let loader = loader.credentials_provider(credentials(key, "keeper-record"));
-                let base = runtime.block_on(loader.load());
-                Self::with(runtime, base, deadline)
+        let loader = || {
+            let loader = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(region.to_owned()))
+                .timeout_config(timeouts.clone());
+            match admin {
+                Admin::DefaultChain => loader,
+                Admin::Keys { key, .. } | Admin::AssumeRole { key, .. } => {
+                    loader.credentials_provider(credentials(key, "keeper-record"))
+                }
             }
         };
+        // Loading reads the environment and the config files only; the
+        // endpoints it finds decide the HTTP client the clients are built with.
+        let configured = runtime.block_on(loader().load());
+        check_configured_endpoints(&configured)?;
+        let base = if plain_http_endpoint(&configured) {
+            runtime.block_on(loader().http_client(loopback_http_client()).load())
+        } else {
+            configured
+        };
+        let mut aws = Self::with(runtime, registering(base), deadline);
         if let Admin::AssumeRole {
             role_arn,
             external_id,
@@ -313,11 +561,13 @@ impl Aws {
                 None,
                 "assume-role",
             );
-            let base = aws
-                .base
-                .to_builder()
-                .credentials_provider(SharedCredentialsProvider::new(session))
-                .build();
+            register_credentials(&session);
+            let base = registering(
+                aws.base
+                    .to_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(session))
+                    .build(),
+            );
             aws.iam = aws_sdk_iam::Client::new(&base);
             aws.base = base;
         }
@@ -592,4 +842,16 @@ impl Aws {
 
 pub fn iso8601(date: &DateTime) -> String {
     date.fmt(DateTimeFormat::DateTime).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secrets_of_every_profile_of_an_aws_file_are_found() {
+        let text = "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s1 \n\
+                    [profile x]\nAWS_SESSION_TOKEN=t1\nregion = us-east-1\naws_session_token =\n";
+        assert_eq!(profile_secrets(text), ["s1", "t1"]);
+    }
 }

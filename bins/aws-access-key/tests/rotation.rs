@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use harness::faults::{Armable, FaultKind};
+use harness::net::{HangUpServer, PrivateNetwork, RecordingProxy};
 use harness::runner::overlap;
 use harness::{AwsFault, FakeAws, FakeVault, Fault, Outcome, Run, Scenario};
 
@@ -69,13 +70,26 @@ impl World {
 
     /// The run, not yet started.
     fn runner(&self, scenario: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.runner_without(scenario, args, env, &[])
+    }
+
+    /// The run, without the fakes' variables named in `without`.
+    fn runner_without(
+        &self,
+        scenario: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        without: &[&str],
+    ) -> Run {
         let scenario = Scenario::load(&format!("scenarios/aws-access-key/{scenario}"));
         let mut run = Run::new(BIN).scenario(&scenario);
         for arg in args {
             run = run.arg(*arg);
         }
         for (key, value) in self.vault.env().into_iter().chain(self.aws.env()) {
-            run = run.env(&key, value);
+            if !without.contains(&key.as_str()) {
+                run = run.env(&key, value);
+            }
         }
         for (key, value) in env {
             run = run.env(key, *value);
@@ -632,6 +646,232 @@ fn a_plain_http_endpoint_override_to_a_remote_host_exits_2_naming_the_variable()
             .assert_stderr_has("uses plain http; use https");
         assert!(w.aws.calls().is_empty(), "{variable}: {}", out.output());
     }
+}
+
+// --- every credential obtained is redacted -----------------------------------------
+
+#[test]
+fn a_403_that_echoes_the_assumed_role_session_token_never_prints_it() {
+    let w = world();
+    w.aws
+        .fault("GetUser", AwsFault::invalid_token_echoing_it(), 1);
+    // run_with scans for every secret the fake issued: the session's secret
+    // access key and token included.
+    let out = w.run("assume-role.json", &[]);
+    out.assert_exit(1).assert_clean().assert_stderr_has(
+        "InvalidClientTokenId: The security token included in the request is invalid: [redacted]",
+    );
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+/// A session token of the default chain, in the fake's format.
+const CHAIN_TOKEN: &str = "FwoGZXIvYXdzEDefaultChainSessionToken0000000000000000000001";
+
+fn assert_token_not_shown(out: &Outcome) {
+    assert_eq!(
+        out.find_leak(&[CHAIN_TOKEN.to_owned()]),
+        None,
+        "{}",
+        out.output()
+    );
+}
+
+#[test]
+fn a_403_that_echoes_the_session_token_of_the_environment_never_prints_it() {
+    let w = world();
+    w.aws
+        .fault("GetUser", AwsFault::invalid_token_echoing_it(), 1);
+    let out = w.run_with(
+        "default-chain.json",
+        &[],
+        &[
+            ("AWS_ACCESS_KEY_ID", ADMIN_ID),
+            ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
+            ("AWS_SESSION_TOKEN", CHAIN_TOKEN),
+        ],
+    );
+    out.assert_exit(1).assert_stderr_has("InvalidClientTokenId");
+    assert_token_not_shown(&out);
+}
+
+#[test]
+fn a_403_that_echoes_the_session_token_of_the_shared_credentials_file_never_prints_it() {
+    let w = world();
+    w.aws
+        .fault("GetUser", AwsFault::invalid_token_echoing_it(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credentials");
+    std::fs::write(
+        &file,
+        format!(
+            "[default]\naws_access_key_id = {ADMIN_ID}\naws_secret_access_key = {ADMIN_SECRET}\n\
+             aws_session_token = {CHAIN_TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    let out = w.run_with(
+        "default-chain.json",
+        &[],
+        &[("AWS_SHARED_CREDENTIALS_FILE", file.to_str().unwrap())],
+    );
+    out.assert_exit(1).assert_stderr_has("InvalidClientTokenId");
+    assert_token_not_shown(&out);
+}
+
+#[test]
+fn a_403_that_echoes_the_session_token_of_a_source_profile_never_prints_it() {
+    // The profile assumes a role with the keys of its source profile, whose
+    // session token goes to STS and never comes out of the credential chain.
+    let w = world();
+    w.aws
+        .fault("AssumeRole", AwsFault::invalid_token_echoing_it(), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/keeper-rotation\n\
+         source_profile = base\nexternal_id = keeper-external-id-1\n",
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[base]\naws_access_key_id = {ADMIN_ID}\naws_secret_access_key = {ADMIN_SECRET}\n\
+             aws_session_token = {CHAIN_TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    let out = w.run_with(
+        "default-chain.json",
+        &[],
+        &[
+            ("AWS_PROFILE", "admin"),
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ],
+    );
+    out.assert_exit(1);
+    assert!(
+        w.aws.actions().contains(&"AssumeRole".to_owned()),
+        "{}",
+        out.output()
+    );
+    assert_token_not_shown(&out);
+}
+
+// --- plain http only to loopback addresses -----------------------------------------
+
+#[test]
+fn an_endpoint_override_whose_localhost_name_resolves_elsewhere_is_refused_before_any_call() {
+    let Some(net) = PrivateNetwork::enter() else {
+        return;
+    };
+    let elsewhere = HangUpServer::start_on(PrivateNetwork::ELSEWHERE);
+    let w = world();
+    let endpoint = format!("http://iam.localhost:{}", elsewhere.port());
+    let (program, args) = net.with_hosts(&[("iam.localhost", PrivateNetwork::ELSEWHERE.into())]);
+    let out = w
+        .runner("admin-record.json", &[], &[("AWS_ENDPOINT_URL", &endpoint)])
+        .wrapped(program, args)
+        .run();
+    out.assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("'AWS_ENDPOINT_URL' in the environment is invalid")
+        .assert_stderr_has(
+            "'iam.localhost' resolves to 10.200.0.1, which is not a loopback address",
+        );
+    assert_eq!(elsewhere.requests(), 0, "{}", out.output());
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn a_plain_http_loopback_endpoint_is_never_reached_through_http_proxy() {
+    // The proxy would see the signed requests and CreateAccessKey's answer,
+    // the new secret included, in cleartext.
+    let w = world();
+    let proxy = RecordingProxy::start();
+    w.run_with("admin-record.json", &[], &[("HTTP_PROXY", &proxy.url())])
+        .assert_exit(0);
+    assert_eq!(proxy.connections(), 0);
+    w.assert_vault_holds_a_live_key();
+}
+
+/// Runs admin-record.json with `config` as the AWS config file and no
+/// endpoint variable: the config file alone says where IAM is.
+fn run_with_aws_config(w: &World, net: Option<&PrivateNetwork>, config: &str) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config");
+    std::fs::write(&file, config).unwrap();
+    let mut run = w.runner_without(
+        "admin-record.json",
+        &[],
+        &[("AWS_CONFIG_FILE", file.to_str().unwrap())],
+        &["AWS_ENDPOINT_URL"],
+    );
+    if let Some(net) = net {
+        let (program, args) = net.with_hosts(&[]);
+        run = run.wrapped(program, args);
+    }
+    run.run()
+}
+
+#[test]
+fn a_plain_http_endpoint_url_in_the_aws_config_profile_is_refused_before_any_call() {
+    let Some(net) = PrivateNetwork::enter() else {
+        return;
+    };
+    let elsewhere = HangUpServer::start_on(PrivateNetwork::ELSEWHERE);
+    let w = world();
+    let out = run_with_aws_config(
+        &w,
+        Some(&net),
+        &format!(
+            "[default]\nendpoint_url = http://10.200.0.1:{}\n",
+            elsewhere.port()
+        ),
+    );
+    out.assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("endpoint_url in the AWS config file")
+        .assert_stderr_has("uses plain http; use https");
+    assert_eq!(elsewhere.requests(), 0, "{}", out.output());
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn a_plain_http_endpoint_url_in_a_services_section_of_the_aws_config_is_refused_before_any_call() {
+    let Some(net) = PrivateNetwork::enter() else {
+        return;
+    };
+    let elsewhere = HangUpServer::start_on(PrivateNetwork::ELSEWHERE);
+    let w = world();
+    let out = run_with_aws_config(
+        &w,
+        Some(&net),
+        &format!(
+            "[default]\nservices = local\n\n[services local]\niam =\n  endpoint_url = http://10.200.0.1:{}\n",
+            elsewhere.port()
+        ),
+    );
+    out.assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("the IAM endpoint set by endpoint_url in the AWS config file")
+        .assert_stderr_has("uses plain http; use https");
+    assert_eq!(elsewhere.requests(), 0, "{}", out.output());
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn a_loopback_endpoint_url_in_the_aws_config_profile_is_followed() {
+    let w = world();
+    let out = run_with_aws_config(
+        &w,
+        None,
+        &format!("[default]\nendpoint_url = {}\n", w.aws.url()),
+    );
+    out.assert_exit(0);
+    assert_eq!(w.key_ids(), [w.stored_id()]);
 }
 
 // --- hostile services: late, lost, repeated and overlapping -----------------------

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use harness::net::{HangUpServer, refused_port};
+use harness::net::{HangUpServer, PrivateNetwork, refused_port};
 use harness::{FakeRest, Outcome, Reply, Run, Scenario};
 
 const BIN: harness::Binary = harness::binary!("rotate-rest-api");
@@ -246,6 +246,70 @@ fn plain_http_to_a_remote_host_is_refused_without_showing_the_query() {
     out.assert_exit(2)
         .assert_stderr_has("uses plain http; use https");
     assert!(!out.stderr.contains("query-secret-123"), "{}", out.output());
+}
+
+#[test]
+fn plain_http_to_a_localhost_name_that_resolves_elsewhere_never_sends_the_token() {
+    let Some(net) = PrivateNetwork::enter() else {
+        return;
+    };
+    // A host on the network that would receive the token and the password
+    // in cleartext, and the hosts file that maps api.localhost to it.
+    let elsewhere = HangUpServer::start_on(PrivateNetwork::ELSEWHERE);
+    let (program, args) = net.with_hosts(&[("api.localhost", PrivateNetwork::ELSEWHERE.into())]);
+    let url = format!("http://api.localhost:{}/v1/password", elsewhere.port());
+    let out = Run::new(BIN)
+        .scenario(&scenario("default.json").var("API_URL", url))
+        .wrapped(program, args)
+        .run();
+    out.assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has(
+            "'api.localhost' resolves to 10.200.0.1, which is not a loopback address",
+        )
+        .assert_stderr_has("use https");
+    assert_eq!(elsewhere.requests(), 0, "{}", out.output());
+}
+
+#[test]
+fn every_connection_holds_a_localhost_name_to_loopback_addresses() {
+    // The URL is https to an ordinary name, so it is not checked when read;
+    // the proxy's name is resolved only when the connection is made, by the
+    // client's resolver, which must refuse it.
+    let Some(net) = PrivateNetwork::enter() else {
+        return;
+    };
+    let elsewhere = HangUpServer::start_on(PrivateNetwork::ELSEWHERE);
+    let (program, args) = net.with_hosts(&[("proxy.localhost", PrivateNetwork::ELSEWHERE.into())]);
+    let proxy = format!("http://proxy.localhost:{}", elsewhere.port());
+    let out = Run::new(BIN)
+        .scenario(&scenario("default.json").var("API_URL", "https://api.example.test/v1/password"))
+        .env("HTTPS_PROXY", proxy)
+        .env("NO_PROXY", "")
+        .wrapped(program, args)
+        .run();
+    out.assert_exit(2).assert_clean().assert_stderr_has(
+        "'proxy.localhost' resolves to 10.200.0.1, which is not a loopback address",
+    );
+    assert_eq!(elsewhere.requests(), 0, "{}", out.output());
+}
+
+#[test]
+fn plain_http_to_a_localhost_name_that_resolves_to_loopback_is_allowed() {
+    let Some(net) = PrivateNetwork::enter() else {
+        return;
+    };
+    let fake = fake();
+    let (program, args) = net.with_hosts(&[("api.localhost", [127, 0, 0, 1].into())]);
+    let url = fake
+        .url("/v1/password")
+        .replace("127.0.0.1", "api.localhost");
+    Run::new(BIN)
+        .scenario(&scenario("default.json").var("API_URL", url))
+        .wrapped(program, args)
+        .run()
+        .assert_exit(0);
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
 }
 
 #[test]
