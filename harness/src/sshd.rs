@@ -484,8 +484,7 @@ impl Sshd {
                 );
                 write(&root.join("sudo-attempts"), "", 0o600);
                 script.push_str(&format!(
-                    "sed -i 's|^@include common-auth|auth optional pam_exec.so expose_authtok seteuid quiet {}\\nauth required pam_unix.so use_first_pass|' /etc/pam.d/sudo\n",
-                    format!("{r}/bin/record-attempt")
+                    "sed -i 's|^@include common-auth|auth optional pam_exec.so expose_authtok seteuid quiet {r}/bin/record-attempt\\nauth required pam_unix.so use_first_pass|' /etc/pam.d/sudo\n"
                 ));
             }
         }
