@@ -42,7 +42,9 @@
 //! and sudo gives up after one attempt. The command's stdin is the rest of
 //! the channel's stdin, which never held the password. The helper must be
 //! executable where it is: the first of `$XDG_RUNTIME_DIR`, `$TMPDIR`,
-//! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used; none is
+//! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used, and only one the
+//! admin owns or that is sticky (elsewhere another user could rename the
+//! directory and put a helper of theirs in its place); none is
 //! [`Problem::AskpassUnavailable`], before sudo runs.
 //!
 //! `authorized_keys` is always written by its owner (self, `sudo -n -u
@@ -84,6 +86,7 @@ macro_rules! script {
             "d=\n",
             "for t in \"${XDG_RUNTIME_DIR:-}\" \"${TMPDIR:-}\" /tmp /var/tmp /dev/shm; do\n",
             "  [ -n \"$t\" ] && [ -d \"$t\" ] && [ ! -L \"$t\" ] || continue\n",
+            "  [ -O \"$t\" ] || [ -k \"$t\" ] || continue\n",
             "  d=$(mktemp -d \"$t/keeper-askpass.XXXXXX\" 2>/dev/null) || { d=; continue; }\n",
             "  printf '#!/bin/sh\\nexec cat -- \"${0%%/*}/p\" 2>/dev/null\\n' > \"$d/a\" && chmod 700 \"$d/a\" || { rm -rf -- \"$d\"; d=; continue; }\n",
             "  \"$d/a\" </dev/null >/dev/null 2>&1\n",
