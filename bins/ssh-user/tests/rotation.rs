@@ -483,14 +483,16 @@ impl World {
 /// Asserts a password-only run through sudo whose PAM granted without a
 /// prompt: alice has the new password, and the admin's own is untouched.
 fn assert_admin_password_never_reached_chpasswd(w: &World, admin_password_now: &str) {
-    w.run(&[]).assert_exit(0).assert_clean().assert_stdout_has(
+    let out = w.run(&[]);
+    assert!(
+        w.shadow_holds("ops", admin_password_now),
+        "the admin's password line reached chpasswd and reset the admin's own password:\n{}",
+        out.output()
+    );
+    out.assert_exit(0).assert_clean().assert_stdout_has(
         "password changed with sudo -A chpasswd (the admin's password through an askpass helper)",
     );
     w.assert_password(NEW_PW);
-    assert!(
-        w.shadow_holds("ops", admin_password_now),
-        "the admin's password line reached chpasswd and reset the admin's own password"
-    );
 }
 
 #[test]
