@@ -641,6 +641,23 @@ fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
 }
 
 #[test]
+fn sudo_requiring_a_terminal_and_a_password_gets_it_through_the_askpass_helper_under_a_pty() {
+    let setup = sudo_admin_with_pam("ops ALL=(root) /usr/sbin/chpasswd", SudoPam::Default)
+        .sudoers("Defaults:ops requiretty")
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json").admin_password(COLON_ADMIN_PW);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("sudo -A chpasswd under a terminal (requiretty");
+    w.assert_password(NEW_PW);
+    assert!(w.shadow_holds("ops", COLON_ADMIN_PW));
+}
+
+#[test]
 fn without_an_admin_the_user_changes_their_own_password_with_passwd() {
     let Some(sshd) = Sshd::start(&Setup::default().user(alice())) else {
         return;
