@@ -39,6 +39,33 @@ fn preflight_output_is_read_as_sudo_reports_it() {
 }
 
 #[test]
+fn an_askpass_helper_that_cannot_be_set_up_is_a_refusal_before_sudo_runs() {
+    for text in [
+        "keeper-askpass unavailable: no private directory where a helper may run",
+        "keeper-askpass: no admin password on stdin",
+        "sudo: unable to run /tmp/keeper-askpass.Ab12Cd/a: Permission denied",
+    ] {
+        assert_eq!(classify(text), Some(Problem::AskpassUnavailable), "{text}");
+    }
+    assert!(Problem::AskpassUnavailable.is_refusal_before_running());
+}
+
+#[test]
+fn the_scripts_that_take_the_admins_password_never_put_it_on_sudos_stdin() {
+    for script in [SUDO_A_CHPASSWD, TTY_SUDO_A_CHPASSWD, AS_OWNER_ASKPASS] {
+        assert!(script.contains("IFS= read -r p"), "{script}");
+        assert!(script.contains("SUDO_ASKPASS=$a sudo -A -k"), "{script}");
+        assert!(
+            !script.contains("sudo -S") && !script.contains(" -S "),
+            "{script}"
+        );
+    }
+    for script in [AS_OWNER, SUDO_CHPASSWD, TTY_SUDO_CHPASSWD, ROOT_CHPASSWD] {
+        assert!(!script.contains("-S"), "{script}");
+    }
+}
+
+#[test]
 fn outputs_users_complain_about_are_classified() {
     for (text, problem) in [
         (
