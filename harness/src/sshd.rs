@@ -108,6 +108,28 @@ pub enum ChpasswdFault {
 /// The password [`ChpasswdFault::ApplyThenOverwrite`] leaves.
 pub const OVERWRITTEN: &str = "Hook-Other-pw-9";
 
+/// How sudo's PAM stack (`/etc/pam.d/sudo`) authenticates the admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SudoPam {
+    /// Debian's own (`@include common-auth`: pam_unix prompts).
+    Default,
+    /// `auth sufficient pam_succeed_if.so user ingroup keeper-trusted`
+    /// first, and this user in that group: sudo's rule asks for a password
+    /// (`sudo -n` refuses) but PAM grants without prompting.
+    GrantsGroup(String),
+    /// `auth sufficient pam_wheel.so trust use_uid group=keeper-wheel`
+    /// first, and this user in that group: granted without a prompt.
+    WheelTrust(String),
+    /// This user's password field emptied (`passwd -d`): Debian's
+    /// `pam_unix.so nullok` grants without a prompt. (sshd refuses an empty
+    /// password, so the user logs in by key.)
+    NullokEmptyPassword(String),
+    /// A directory-backed stack's shape: `pam_exec expose_authtok` records
+    /// every password sudo's conversation returned to
+    /// [`Sshd::sudo_attempts`], then `pam_unix use_first_pass` checks it.
+    RecordAttempts,
+}
+
 /// How one sshd is set up.
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -123,6 +145,8 @@ pub struct Setup {
     /// A message the password stack prints before refusing every change
     /// (a `pam_exec` line in front of `common-password`), as pwquality does.
     pub reject_passwords_with: Option<String>,
+    /// sudo's PAM stack.
+    pub sudo_pam: SudoPam,
 }
 
 impl Default for Setup {
@@ -134,6 +158,7 @@ impl Default for Setup {
             host_keys: vec!["ed25519"],
             chpasswd: ChpasswdFault::None,
             reject_passwords_with: None,
+            sudo_pam: SudoPam::Default,
         }
     }
 }
@@ -166,6 +191,11 @@ impl Setup {
 
     pub fn reject_passwords_with(mut self, message: &str) -> Self {
         self.reject_passwords_with = Some(message.into());
+        self
+    }
+
+    pub fn sudo_pam(mut self, pam: SudoPam) -> Self {
+        self.sudo_pam = pam;
         self
     }
 }
@@ -462,6 +492,36 @@ impl Sshd {
                 format!("{r}/bin/reject-password").replace('/', "\\/")
             ));
         }
+        match &setup.sudo_pam {
+            SudoPam::Default => {}
+            SudoPam::GrantsGroup(user) => script.push_str(&format!(
+                "groupadd -f keeper-trusted\nusermod -aG keeper-trusted {}\n\
+                 sed -i '1a auth sufficient pam_succeed_if.so user ingroup keeper-trusted' /etc/pam.d/sudo\n",
+                sh_quote(user)
+            )),
+            SudoPam::WheelTrust(user) => script.push_str(&format!(
+                "groupadd -f keeper-wheel\nusermod -aG keeper-wheel {}\n\
+                 sed -i '1a auth sufficient pam_wheel.so trust use_uid group=keeper-wheel' /etc/pam.d/sudo\n",
+                sh_quote(user)
+            )),
+            SudoPam::NullokEmptyPassword(user) => {
+                script.push_str(&format!("passwd -d {}\n", sh_quote(user)));
+            }
+            SudoPam::RecordAttempts => {
+                write(
+                    &root.join("bin/record-attempt"),
+                    &format!(
+                        "#!/bin/sh\np=$(tr '\\000' '\\n' | head -n 1)\nprintf '%s\\n' \"$p\" >> {}\n",
+                        sh_quote(&format!("{r}/sudo-attempts"))
+                    ),
+                    0o755,
+                );
+                write(&root.join("sudo-attempts"), "", 0o600);
+                script.push_str(&format!(
+                    "sed -i 's|^@include common-auth|auth optional pam_exec.so expose_authtok seteuid quiet {r}/bin/record-attempt\\nauth required pam_unix.so use_first_pass|' /etc/pam.d/sudo\n"
+                ));
+            }
+        }
         script.push_str(&format!(
             "exec /usr/sbin/sshd -D -e -f {}\n",
             sh_quote(&format!("{r}/sshd_config"))
@@ -593,6 +653,16 @@ impl Sshd {
             &fault_word(fault),
             0o644,
         );
+    }
+
+    /// Every password sudo's PAM stack was given, one a line
+    /// ([`SudoPam::RecordAttempts`]).
+    pub fn sudo_attempts(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("sudo-attempts"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The outside path of the namespace's temp root (for debugging).

@@ -108,8 +108,15 @@ impl fmt::Debug for KeyPlan {
 
 impl KeyPlan {
     /// Decides from the file as read: `before` is every key in it; `retire`
-    /// the keys on lines tagged for `user` (the previous rotation's) and,
-    /// with `remove_previous`, the record's current key, which goes last.
+    /// the keys on lines tagged for `user` (the previous rotation's) and the
+    /// record's current key, which goes last.
+    ///
+    /// Why the record's key is always retired, whatever its line's comment:
+    /// it is the credential being rotated. A line a person added (no tag),
+    /// or whose tag a tool rewrote, still logs in with the key the record
+    /// held; keeping it would leave the old credential valid behind an exit
+    /// 0. `remove_previous` (`Remove Previous Key`) is kept for the record
+    /// template; it no longer decides anything.
     #[allow(clippy::too_many_arguments, reason = "one constructor of one plan")]
     pub fn decide(
         user: &str,
@@ -130,7 +137,7 @@ impl KeyPlan {
         let before = fingerprints(&file);
         let current_in_file = before.contains(&current_fingerprint);
         let mut retire: Vec<String> = Vec::new();
-        let mut retire_current = remove_previous && current_in_file;
+        let mut retire_current = current_in_file;
         for (_, entry) in file.entries().filter(|(_, e)| e.is_tagged_for(user)) {
             let Some(id) = blob_fingerprint(&entry.blob) else {
                 continue;
@@ -184,7 +191,9 @@ impl KeyPlan {
             self.location,
         );
         if self.retire.is_empty() {
-            text.push_str(", and remove no key (the first rotation keeps the previous key's line)");
+            text.push_str(
+                ", and remove no key (the record's key is not in the file, and no line is tagged)",
+            );
         } else {
             text.push_str(&format!(
                 ", then remove {} and check that it is refused",
@@ -247,6 +256,13 @@ pub struct AuthorizedKeyFile<'a> {
     stale: bool,
     /// The blob of the key being added, once its write was sent.
     adding: Option<String>,
+    /// The file's content before the new key was added, and the sha256 of
+    /// the content that write sent: while the file still holds exactly that,
+    /// revoking the new key puts the old content back byte for byte.
+    undo: Option<(String, String)>,
+    /// The run's one timestamp: every write of the run names its backup
+    /// with it, so the backup (made by the first write only) is the file
+    /// as it was before the run.
     timestamp: String,
 }
 
@@ -273,6 +289,7 @@ impl<'a> AuthorizedKeyFile<'a> {
             admin_password,
             stale: false,
             adding: None,
+            undo: None,
             timestamp: common::time::iso8601(std::time::SystemTime::now()).replace(['-', ':'], ""),
         }
     }
@@ -399,7 +416,8 @@ impl Credentials for AuthorizedKeyFile<'_> {
         if self.stale {
             self.reread()?;
         }
-        let mut file = AuthorizedKeys::parse(self.current.content());
+        let base = self.current.content().to_owned();
+        let mut file = AuthorizedKeys::parse(&base);
         match file.add_tagged(&public, self.user, Some(&self.plan.current_blob)) {
             Edit::Added { .. } => {}
             other => {
@@ -415,7 +433,9 @@ impl Credentials for AuthorizedKeyFile<'_> {
             self.plan.path,
             self.address()
         );
-        self.write(file.render(), what)?;
+        let content = file.render();
+        self.undo = Some((base, remote::sha256_hex(content.as_bytes())));
+        self.write(content, what)?;
         Ok(NewKey {
             id,
             private,
@@ -459,15 +479,31 @@ impl Credentials for AuthorizedKeyFile<'_> {
         if blobs.is_empty() {
             return Ok(());
         }
-        for blob in &blobs {
-            file.remove_blob(blob);
-        }
+        // Taking back the key this run added, from the file exactly as this
+        // run wrote it: the file as it was (a final newline the add had to
+        // supply goes again). Otherwise, only the key's lines go.
+        let content = match &self.undo {
+            Some((base, written))
+                if self.current.sha256() == written
+                    && blobs
+                        .iter()
+                        .all(|b| self.adding.as_deref() == Some(b.as_str())) =>
+            {
+                base.clone()
+            }
+            _ => {
+                for blob in &blobs {
+                    file.remove_blob(blob);
+                }
+                file.render()
+            }
+        };
         let what = format!(
             "removing key {id} from {} on {}",
             self.plan.path,
             self.address()
         );
-        self.write(file.render(), what)
+        self.write(content, what)
     }
 
     fn probe(&mut self, new: &NewKey) -> std::result::Result<(), String> {
@@ -571,11 +607,25 @@ mod tests {
     }
 
     #[test]
-    fn the_first_rotation_retires_nothing_and_keeps_the_untagged_key() {
+    fn the_first_rotation_retires_the_records_key_on_an_untagged_line() {
         let p = plan(&format!("{OTHER} laptop\n{ED_PUB}"), false);
         assert_eq!(p.before.len(), 2);
         assert!(p.current_in_file);
-        assert!(p.retire.is_empty());
+        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
+    }
+
+    #[test]
+    fn the_records_key_under_a_rewritten_tag_comment_is_retired() {
+        let content = format!(
+            "{OTHER} laptop\n{} keeper-security-alice (imported by cfg-tool)\n",
+            blob_line(ED_PUB)
+        )
+        .replace(
+            "keeper-security-alice (imported",
+            "managed-by-cfg-tool (imported",
+        );
+        let p = plan(&content, false);
+        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
     }
 
     #[test]

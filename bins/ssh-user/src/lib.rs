@@ -107,9 +107,9 @@ User record (the vault's copy when the key is rotated, else the Gateway's):
   Private Key Type        custom, optional: the new key's type: ssh-rsa (4096 bits),
                           ecdsa-sha2-nistp256|384|521, ssh-ed25519
   Private Key Rotate      custom, optional: FALSE leaves the key alone (default TRUE)
-  Remove Previous Key     custom, optional: true also removes the record's previous key from
-                          authorized_keys once the new one works (default false: the first
-                          rotation keeps it, as Keeper does)
+  Remove Previous Key     custom, optional: accepted and ignored: the record's previous key
+                          is always removed from authorized_keys once the new one works,
+                          whatever its line's comment (it is the credential rotated)
   ssh_admin_record_title  custom, optional: the title of the admin record to use
   password_hash_locally   custom, optional: true sends chpasswd -e a SHA-512-crypt hash made
                           here, so sudo's I/O log never sees the password (default false)
@@ -790,9 +790,9 @@ fn plan_key(
         runtime.block_on(remote::read_keys(session, &at))
     };
     // `sudo -n -u USER` refused for want of a password (nothing ran): that
-    // rule asks for one, so only now is the admin's password put on the
-    // script's stdin, where a sudo that does not ask would hand it to the
-    // script (and the key file).
+    // rule asks for one, so only now is the admin's password sent, and only
+    // to sudo's askpass helper (never on the script's stdin: a PAM stack
+    // that grants without asking would hand it to the script).
     let asks = |read: &std::result::Result<remote::KeysFile, remote::KeysError>| {
         matches!(read, Err(remote::KeysError::Failed(text))
             if remote::classify(text) == Some(Problem::SudoPasswordRequired))
@@ -840,7 +840,7 @@ fn plan_key(
         plan.before.len(),
         plan.current_fingerprint,
         if plan.current_in_file {
-            "is there"
+            "is there (the credential being rotated, whatever its line's comment)"
         } else {
             "is not there"
         },

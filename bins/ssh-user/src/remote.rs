@@ -21,10 +21,31 @@
 //! input ([`SUDO_CHPASSWD_NO_INPUT`]; chpasswd with no lines changes nothing).
 //! Editing `authorized_keys` as the user has its own rule: the file is read
 //! with `sudo -n -u USER` first, and only a refusal for want of a password
-//! makes the admin's password go on the script's stdin. `requiretty`
+//! makes the admin's password go to the machine. `requiretty`
 //! needs a terminal; writing straight into `sudo chpasswd` over a terminal
 //! never ends (Debian's `use_pty`), so the script reads the line itself and
 //! pipes it to sudo.
+//!
+//! Why the admin's password never shares a stream with a command's input:
+//! `sudo -n` saying "a password is required" is the sudoers rule speaking,
+//! not PAM. A PAM stack can grant without asking (`pam_succeed_if ...
+//! ingroup`, `pam_wheel trust`, `pam_unix nullok` and an empty password
+//! field); `sudo -S` then never reads its line, and the command does:
+//! chpasswd took it as a `user:password` line, the key scripts as file
+//! content. And a stale password made `sudo -S` read the next line (the
+//! user's new password) as the admin's second try, into PAM. So the
+//! scripts that need the password ([`script!`]`(askpass …)`) take stdin's
+//! first line into a shell variable (`read` is a built-in: no argv), and
+//! offer it through a FIFO in a fresh `mktemp -d` directory (0700) that an
+//! askpass helper there reads: `sudo -A` runs the helper only if PAM asks,
+//! and the FIFO is removed after one read, so a second prompt gets nothing
+//! and sudo gives up after one attempt. The command's stdin is the rest of
+//! the channel's stdin, which never held the password. The helper must be
+//! executable where it is: the first of `$XDG_RUNTIME_DIR`, `$TMPDIR`,
+//! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used, and only one the
+//! admin owns or that is sticky (elsewhere another user could rename the
+//! directory and put a helper of theirs in its place); none is
+//! [`Problem::AskpassUnavailable`], before sudo runs.
 //!
 //! `authorized_keys` is always written by its owner (self, `sudo -n -u
 //! USER`, or root through `runuser -u USER`), never by root inside a
@@ -46,11 +67,42 @@ use zeroize::Zeroizing;
 
 use crate::ssh::{Output, Session, SshError};
 
-/// The environment every script starts with.
+/// The environment every script starts with. With `askpass` before the
+/// body, the script first takes the admin's password off stdin's first line
+/// and offers it to sudo only through an askpass helper (see the module's
+/// docs); the body runs `sudo -A` with `SUDO_ASKPASS=$a` and must not
+/// `exec` (the helper's directory is removed when the script exits).
 macro_rules! script {
     ($body:literal) => {
         concat!(
             "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
+            $body
+        )
+    };
+    (askpass $body:literal) => {
+        concat!(
+            "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
+            "IFS= read -r p || { echo 'keeper-askpass: no admin password on stdin' >&2; exit 69; }\n",
+            "d=\n",
+            "for t in \"${XDG_RUNTIME_DIR:-}\" \"${TMPDIR:-}\" /tmp /var/tmp /dev/shm; do\n",
+            "  [ -n \"$t\" ] && [ -d \"$t\" ] && [ ! -L \"$t\" ] || continue\n",
+            "  [ -O \"$t\" ] || [ -k \"$t\" ] || continue\n",
+            "  d=$(mktemp -d \"$t/keeper-askpass.XXXXXX\" 2>/dev/null) || { d=; continue; }\n",
+            "  printf '#!/bin/sh\\nexec cat -- \"${0%%/*}/p\" 2>/dev/null\\n' > \"$d/a\" && chmod 700 \"$d/a\" || { rm -rf -- \"$d\"; d=; continue; }\n",
+            "  \"$d/a\" </dev/null >/dev/null 2>&1\n",
+            "  r=$?\n",
+            "  [ \"$r\" -ne 126 ] && [ \"$r\" -ne 127 ] && break\n",
+            "  rm -rf -- \"$d\"; d=\n",
+            "done\n",
+            "[ -n \"$d\" ] || { echo 'keeper-askpass unavailable: no private directory where a helper may run' >&2; exit 69; }\n",
+            "w=\n",
+            "trap 'if [ -n \"$w\" ]; then kill \"$w\" 2>/dev/null; fi; rm -rf -- \"$d\"' EXIT\n",
+            "trap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n",
+            "mkfifo -m 600 \"$d/p\" || { echo 'keeper-askpass unavailable: mkfifo failed' >&2; exit 69; }\n",
+            "{ printf '%s\\n' \"$p\" > \"$d/p\"; rm -f -- \"$d/p\"; } &\n",
+            "w=$!\n",
+            "p=\nunset p\n",
+            "a=$d/a\n",
             $body
         )
     };
@@ -70,20 +122,23 @@ pub const SUDO_CHPASSWD_NO_INPUT: &str = script!("exec sudo -n /usr/sbin/chpassw
 /// sudo without a password: `user:new` on stdin.
 pub const SUDO_CHPASSWD: &str = script!("exec sudo -n /usr/sbin/chpasswd \"$@\"\n");
 
-/// sudo with a password: `adminpw\nuser:new\n` on stdin (sudo reads only
-/// the first line). `-k`: sudo asks whatever it has cached (a global or
-/// still-valid timestamp), so the first line is always read as the password
-/// and never reaches chpasswd; the same in every `sudo -S` here.
-pub const SUDO_S_CHPASSWD: &str = script!("exec sudo -k -S -p '' /usr/sbin/chpasswd \"$@\"\n");
+/// sudo with a password: `adminpw\nuser:new\n` on stdin. The shell takes
+/// the first line; sudo gets it only from the askpass helper, and only if
+/// its PAM stack asks (`-k`: whatever it has cached). chpasswd's stdin holds
+/// `user:new` alone, whether PAM asked or not.
+pub const SUDO_A_CHPASSWD: &str = script!(
+    askpass "SUDO_ASKPASS=$a sudo -A -k -p '' /usr/sbin/chpasswd \"$@\"\nr=$?\nexit \"$r\"\n"
+);
 
 /// `requiretty`, no password: run under a terminal with echo off; reads the
 /// `user:new` line and pipes it to sudo.
 pub const TTY_SUDO_CHPASSWD: &str =
     script!("IFS= read -r l\nprintf '%s\\n' \"$l\" | sudo -n /usr/sbin/chpasswd \"$@\"\n");
 
-/// `requiretty` with a password: reads the admin password and the line.
-pub const TTY_SUDO_S_CHPASSWD: &str = script!(
-    "IFS= read -r p\nIFS= read -r l\nprintf '%s\\n%s\\n' \"$p\" \"$l\" | sudo -k -S -p '' /usr/sbin/chpasswd \"$@\"\n"
+/// `requiretty` with a password: the admin password (to the askpass
+/// helper) and the line (to chpasswd) are read from the terminal.
+pub const TTY_SUDO_A_CHPASSWD: &str = script!(
+    askpass "IFS= read -r l\nprintf '%s\\n' \"$l\" | SUDO_ASKPASS=$a sudo -A -k -p '' /usr/sbin/chpasswd \"$@\"\nr=$?\nexit \"$r\"\n"
 );
 
 /// The user changes their own password: `old\nnew\nnew\n` on stdin.
@@ -171,15 +226,23 @@ pub const CHECK_PASSWORD: &str = script!(
 pub const HOME_OF: &str = script!("getent passwd \"$1\" | cut -d: -f6\n");
 
 /// Runs an inner constant script as the file's owner. `$1` = `self`,
-/// `sudo`, `sudo-S` (admin password as stdin's first line) or `root`;
-/// `$2` = the user; `$3` = the inner script; the rest are its arguments.
+/// `sudo` or `root`; `$2` = the user; `$3` = the inner script; the rest are
+/// its arguments.
 pub const AS_OWNER: &str = script!(
     "mode=$1 user=$2 inner=$3\nshift 3\ncase $mode in\n\
      self) exec /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
      sudo) exec sudo -n -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
-     sudo-S) exec sudo -k -S -p '' -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
      root) exec /usr/sbin/runuser -u \"$user\" -- /bin/sh -c \"$inner\" sh \"$@\" ;;\n\
      *) echo \"keeper-ak: bad mode\" >&2; exit 64 ;;\nesac\n"
+);
+
+/// [`AS_OWNER`] through sudo with the admin's password: stdin's first line
+/// goes to the askpass helper, read only if sudo's PAM stack asks; the
+/// inner script's stdin is the rest. `$1` = the user; `$2` = the inner
+/// script; the rest are its arguments.
+pub const AS_OWNER_ASKPASS: &str = script!(
+    askpass "user=$1 inner=$2\nshift 2\n\
+     SUDO_ASKPASS=$a sudo -A -k -p '' -u \"$user\" /bin/sh -c \"$inner\" sh \"$@\"\nr=$?\nexit \"$r\"\n"
 );
 
 /// Inner script (as the owner): prints `keeper-ak absent`, `keeper-ak
@@ -196,7 +259,11 @@ pub const READ_KEYS: &str = script!(
 );
 
 /// Inner script (as the owner): replaces `$1` atomically with stdin.
-/// `$2` = the sha256 it was read with (or `absent`), `$3` = timestamp,
+/// The backup `$1.keeper-$3.bak` holds the file as it was before the run's
+/// first write: a later write of the same run (same `$3`) keeps it, and a
+/// write that puts back exactly the backup's content (a rollback) removes
+/// it, since the file is then what it was.
+/// `$2` = the sha256 it was read with (or `absent`), `$3` = the run's timestamp,
 /// `$4` = how many of our backups to keep, `$5` = the sha256 of the new
 /// content: a stdin cut short (a connection lost mid-write) never replaces
 /// the file. Exit 0 prints `keeper-ak written <sha256>`; 65 = symlink, 66 =
@@ -214,14 +281,17 @@ pub const WRITE_KEYS: &str = script!(
      cat > \"$tmp\" || exit 67\n\
      h=$(sha256sum < \"$tmp\") || exit 67\n\
      if [ \"${h%% *}\" != \"$new\" ]; then echo 'keeper-ak incomplete' >&2; exit 68; fi\n\
-     mode=600\n\
-     if [ -e \"$f\" ]; then mode=$(stat -c %a \"$f\") && cp -p -- \"$f\" \"$f.keeper-$ts.bak\" || exit 67; fi\n\
+     mode=600 b=$f.keeper-$ts.bak\n\
+     if [ -e \"$f\" ]; then mode=$(stat -c %a \"$f\") || exit 67\n\
+       if [ ! -e \"$b\" ] && [ ! -L \"$b\" ]; then cp -p -- \"$f\" \"$b\" || exit 67; fi\n\
+     fi\n\
      chmod \"$mode\" \"$tmp\" || exit 67\n\
      if [ -e \"$f\" ]; then h=$(sha256sum < \"$f\") || exit 67; else h=absent; fi\n\
      if [ \"${h%% *}\" != \"$want\" ]; then echo 'keeper-ak changed' >&2; exit 66; fi\n\
      mv -f -- \"$tmp\" \"$f\" || exit 67\n\
      trap - EXIT\n\
      if command -v restorecon >/dev/null 2>&1; then restorecon -- \"$d\" \"$f\" 2>/dev/null; fi\n\
+     if [ -f \"$b\" ] && [ ! -L \"$b\" ]; then h=$(sha256sum < \"$b\") && [ \"${h%% *}\" = \"$new\" ] && rm -f -- \"$b\"; fi\n\
      set -- \"$f\".keeper-*.bak\n\
      if [ -e \"$1\" ]; then n=$#; for b in \"$@\"; do\n\
        if [ \"$n\" -gt \"$keep\" ]; then rm -f -- \"$b\"; fi; n=$((n-1))\n\
@@ -278,7 +348,7 @@ impl fmt::Display for PasswordPath {
             Self::Sudo {
                 password: true,
                 tty: false,
-            } => "sudo -S chpasswd (with the admin's password)",
+            } => "sudo -A chpasswd (the admin's password through an askpass helper)",
             Self::Sudo {
                 password: false,
                 tty: true,
@@ -286,7 +356,10 @@ impl fmt::Display for PasswordPath {
             Self::Sudo {
                 password: true,
                 tty: true,
-            } => "sudo -S chpasswd under a terminal (requiretty, with the admin's password)",
+            } => {
+                "sudo -A chpasswd under a terminal (requiretty, the admin's password through an \
+                 askpass helper)"
+            }
             Self::SelfPasswd => "passwd as the user (self-rotation)",
         })
     }
@@ -375,9 +448,11 @@ pub fn password_change(
             if password {
                 let admin = admin_password
                     .ok_or("sudo asks for the admin's password, and the admin record has none")?;
-                if !line_ok(admin) {
+                if !line_ok(admin) || admin.expose().contains('\0') {
                     return Err(
-                        "the admin password holds a line break, which sudo -S cannot take".into(),
+                        "the admin password holds a line break or a NUL byte, which sudo cannot \
+                         take"
+                            .into(),
                     );
                 }
                 push_line(admin.expose());
@@ -385,9 +460,9 @@ pub fn password_change(
             push_line(&entry);
             let script = match (password, tty) {
                 (false, false) => SUDO_CHPASSWD,
-                (true, false) => SUDO_S_CHPASSWD,
+                (true, false) => SUDO_A_CHPASSWD,
                 (false, true) => TTY_SUDO_CHPASSWD,
-                (true, true) => TTY_SUDO_S_CHPASSWD,
+                (true, true) => TTY_SUDO_A_CHPASSWD,
             };
             (script, tty)
         }
@@ -427,6 +502,8 @@ pub enum Problem {
     TooSoon,
     Expired,
     PamFailure,
+    /// The askpass helper could not be set up: sudo never ran.
+    AskpassUnavailable,
 }
 
 impl Problem {
@@ -468,6 +545,12 @@ impl Problem {
                 "PAM refused the change (Authentication token manipulation error): see the \
                  host's auth log"
             }
+            Self::AskpassUnavailable => {
+                "the admin's password is handed to sudo only through an askpass helper, and none \
+                 could be set up (no private directory where a program may run: $XDG_RUNTIME_DIR, \
+                 $TMPDIR, /tmp, /var/tmp and /dev/shm are missing or mounted noexec): give the \
+                 admin one, or allow the commands with NOPASSWD"
+            }
         }
     }
 }
@@ -478,7 +561,11 @@ impl Problem {
     pub fn is_refusal_before_running(self) -> bool {
         matches!(
             self,
-            Self::SudoPasswordRequired | Self::NeedsTty | Self::NotAllowed | Self::WrongPassword
+            Self::SudoPasswordRequired
+                | Self::NeedsTty
+                | Self::NotAllowed
+                | Self::WrongPassword
+                | Self::AskpassUnavailable
         )
     }
 }
@@ -493,7 +580,9 @@ impl fmt::Display for Problem {
 pub fn classify(text: &str) -> Option<Problem> {
     let t = text.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| t.contains(n));
-    if has(&["must have a tty", "no tty present"]) {
+    if has(&["keeper-askpass"]) {
+        Some(Problem::AskpassUnavailable)
+    } else if has(&["must have a tty", "no tty present"]) {
         Some(Problem::NeedsTty)
     } else if has(&["password is required"]) {
         Some(Problem::SudoPasswordRequired)
@@ -551,19 +640,21 @@ pub enum Owner {
     SelfUser,
     /// `sudo -n -u USER`.
     Sudo,
-    /// `sudo -S -u USER` with the admin's password on stdin's first line.
+    /// `sudo -A -u USER` ([`AS_OWNER_ASKPASS`]): the admin's password on
+    /// stdin's first line, for the askpass helper only.
     SudoPassword,
     /// root via `runuser -u USER`.
     Root,
 }
 
 impl Owner {
-    fn mode(self) -> &'static str {
+    /// The script that runs `inner` as `user`, and its first arguments.
+    fn command<'a>(self, user: &'a str, inner: &'static str) -> (&'static str, Vec<&'a str>) {
         match self {
-            Self::SelfUser => "self",
-            Self::Sudo => "sudo",
-            Self::SudoPassword => "sudo-S",
-            Self::Root => "root",
+            Self::SelfUser => (AS_OWNER, vec!["self", user, inner]),
+            Self::Sudo => (AS_OWNER, vec!["sudo", user, inner]),
+            Self::SudoPassword => (AS_OWNER_ASKPASS, vec![user, inner]),
+            Self::Root => (AS_OWNER, vec!["root", user, inner]),
         }
     }
 }
@@ -652,10 +743,6 @@ pub fn sha256_hex(content: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn owner_args<'a>(owner: Owner, user: &'a str, inner: &'static str) -> Vec<&'a str> {
-    vec![owner.mode(), user, inner]
-}
-
 /// Which `authorized_keys` file, and who reads and writes it.
 #[derive(Debug, Clone, Copy)]
 pub struct KeysPath<'a> {
@@ -676,11 +763,11 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
         path,
         admin_password,
     } = *at;
-    let mut args = owner_args(owner, user, READ_KEYS);
+    let (script, mut args) = owner.command(user, READ_KEYS);
     args.push(path);
     let stdin = sudo_password_line(owner, admin_password)?;
     // Raw, not redacted: the content is written back, so it must be exact.
-    let (out, raw) = session.exec_raw(AS_OWNER, &args, &stdin, false).await?;
+    let (out, raw) = session.exec_raw(script, &args, &stdin, false).await?;
     if !out.success() {
         return Err(KeysError::Failed(failure("reading authorized_keys", &out)));
     }
@@ -750,12 +837,12 @@ pub async fn write_keys(
     } = *at;
     let keep = KEEP_BACKUPS.to_string();
     let expected = sha256_hex(content.as_bytes());
-    let mut args = owner_args(owner, user, WRITE_KEYS);
+    let (script, mut args) = owner.command(user, WRITE_KEYS);
     args.extend([path, read.sha256(), timestamp, keep.as_str(), &expected]);
     let mut stdin = sudo_password_line(owner, admin_password)?;
     stdin.extend_from_slice(content.as_bytes());
     let sent = change::sent(what).map_err(|e| KeysError::Failed(e.to_string()))?;
-    let out = match session.exec(AS_OWNER, &args, &stdin, false).await {
+    let out = match session.exec(script, &args, &stdin, false).await {
         Ok(out) => out,
         Err(e) => {
             if e.input_sent() {
@@ -823,6 +910,12 @@ fn sudo_password_line(
                 "sudo asks for the admin's password, and the admin record has none".into(),
             )
         })?;
+        if password.expose().contains(['\n', '\r', '\0']) {
+            return Err(KeysError::Failed(
+                "the admin password holds a line break or a NUL byte, which sudo cannot take"
+                    .into(),
+            ));
+        }
         stdin.extend_from_slice(password.expose().as_bytes());
         stdin.push(b'\n');
     }

@@ -19,8 +19,9 @@ use crate::keys;
 pub const KEY_FIELD: &str = "privatePEMKey";
 /// Written: the new public key as an OpenSSH line.
 pub const PUBLIC_KEY_FIELD: &str = "Public Key";
-/// Opt-in: after the new key works, also remove the key the record held
-/// (Keeper's first rotation keeps that line, to prevent a lockout).
+/// Accepted for the record template and ignored: the key the record held is
+/// the credential being rotated, so it is always removed once the new key
+/// works ([`crate::key_rotation::KeyPlan::decide`]).
 pub const REMOVE_PREVIOUS_FIELD: &str = "Remove Previous Key";
 /// Opt-in: send `chpasswd -e` a SHA-512-crypt hash made locally.
 pub const HASH_LOCALLY_FIELD: &str = "password_hash_locally";

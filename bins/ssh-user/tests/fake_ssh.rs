@@ -41,19 +41,20 @@ const TAG: &str = "keeper-security-alice";
 // ------------------------------------------------------- the fake follows
 
 /// Every constant script of `rotate_ssh_user::remote`, by name.
-const SCRIPTS: [(&str, &str); 17] = [
+const SCRIPTS: [(&str, &str); 18] = [
     ("ROOT_CHPASSWD", remote::ROOT_CHPASSWD),
     ("SUDO_PREFLIGHT", remote::SUDO_PREFLIGHT),
     ("SUDO_CHPASSWD", remote::SUDO_CHPASSWD),
-    ("SUDO_S_CHPASSWD", remote::SUDO_S_CHPASSWD),
+    ("SUDO_A_CHPASSWD", remote::SUDO_A_CHPASSWD),
     ("TTY_SUDO_CHPASSWD", remote::TTY_SUDO_CHPASSWD),
-    ("TTY_SUDO_S_CHPASSWD", remote::TTY_SUDO_S_CHPASSWD),
+    ("TTY_SUDO_A_CHPASSWD", remote::TTY_SUDO_A_CHPASSWD),
     ("SELF_PASSWD", remote::SELF_PASSWD),
     ("SSHD_T", remote::SSHD_T),
     ("SSHD_T_CLIENT", remote::SSHD_T_CLIENT),
     ("SHADOW_DIGEST", remote::SHADOW_DIGEST),
     ("HOME_OF", remote::HOME_OF),
     ("AS_OWNER", remote::AS_OWNER),
+    ("AS_OWNER_ASKPASS", remote::AS_OWNER_ASKPASS),
     ("READ_KEYS", remote::READ_KEYS),
     ("LOCK", remote::LOCK),
     ("CHECK_PASSWORD", remote::CHECK_PASSWORD),
@@ -279,7 +280,7 @@ fn a_nopasswd_sudo_is_never_sent_the_admins_password() {
     w.assert_password(NEW_PW);
     let calls = w.calls();
     assert!(calls.contains(&"sudo-chpasswd".to_owned()), "{calls:?}");
-    assert!(!calls.contains(&"sudo-s-chpasswd".to_owned()), "{calls:?}");
+    assert!(!calls.contains(&"sudo-a-chpasswd".to_owned()), "{calls:?}");
 }
 
 #[test]
@@ -288,11 +289,11 @@ fn sudo_asking_for_a_password_gets_it_on_stdin_after_the_preflight_said_so() {
     w.run(&[])
         .assert_exit(0)
         .assert_clean()
-        .assert_stdout_has("sudo -S chpasswd (with the admin's password)");
+        .assert_stdout_has("sudo -A chpasswd (the admin's password through an askpass helper)");
     w.assert_password(NEW_PW);
     let calls = w.calls();
     let preflight = calls.iter().position(|c| c == "sudo-preflight").unwrap();
-    let change = calls.iter().position(|c| c == "sudo-s-chpasswd").unwrap();
+    let change = calls.iter().position(|c| c == "sudo-a-chpasswd").unwrap();
     assert!(preflight < change, "{calls:?}");
 }
 
@@ -499,6 +500,47 @@ fn a_second_rotation_replaces_the_tagged_line_and_keeps_every_other_line_byte_fo
         backups.iter().any(|p| p.ends_with(".bak")),
         "a backup is kept: {backups:?}"
     );
+}
+
+#[test]
+fn a_rotations_one_backup_is_the_file_as_it_was_before_the_run() {
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let before = format!("{old_public} {TAG}\n# kept");
+    let fake = root_machine().user(alice().authorized_keys(&before));
+    let w = World::new(fake, "root-admin.json").key(old);
+    w.run(&[]).assert_exit(0).assert_clean();
+    let backups: Vec<String> = w
+        .fake
+        .paths_under("/home/alice/.ssh")
+        .into_iter()
+        .filter(|p| p.ends_with(".bak"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(
+        w.fake.file(&backups[0]),
+        Some(before),
+        "the backup holds the pre-run file, not the one with both keys"
+    );
+}
+
+#[test]
+fn sudo_whose_pam_grants_without_asking_gets_no_admin_password_in_any_commands_input() {
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = sudo_machine(Sudo::with_password().pam_grants_without_asking())
+        .user(alice().authorized_keys(&format!("{old_public} laptop\n")));
+    let w = World::new(fake, "sudo-admin.json").key(old);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("sudo -A chpasswd (the admin's password through an askpass helper)");
+    w.assert_password(NEW_PW);
+    assert!(w.fake.password_is("ops", ADMIN_PW));
+    let keys = w.fake.authorized_keys("alice").unwrap();
+    assert!(!keys.contains(ADMIN_PW), "{keys}");
+    let calls = w.calls();
+    assert!(calls.contains(&"as-owner-askpass".to_owned()), "{calls:?}");
 }
 
 // ------------------------------------------------ a cut is not a refusal

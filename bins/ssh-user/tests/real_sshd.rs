@@ -902,7 +902,7 @@ fn the_user_edits_their_own_authorized_keys_and_the_new_key_logs_in() {
     assert!(can_login(&sshd, "gina", &Credential::Key(Arc::new(new))));
     assert!(
         can_login(&sshd, "gina", &old_credential),
-        "the first rotation keeps the old line"
+        "adding a line keeps the other lines"
     );
 }
 

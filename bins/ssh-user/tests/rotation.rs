@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use common::deadline::Deadline;
 use common::secret::Secret;
-use harness::sshd::{ChpasswdFault, Setup, Sshd, User};
+use harness::sshd::{ChpasswdFault, Setup, Sshd, SudoPam, User};
 use harness::{FakeVault, Outcome, Run, Scenario};
 use rotate_ssh_user::keys;
 use rotate_ssh_user::ssh::{self, Credential, HostKeyPins};
@@ -323,7 +323,7 @@ fn sudo_asking_for_a_password_gets_the_admins_password_first() {
     };
     let w = World::new(sshd, "sudo-admin.json");
     w.run(&[]).assert_exit(0).assert_clean().assert_stdout_has(
-        "password changed with sudo -S chpasswd (with the admin's password) (verified by a login)",
+        "password changed with sudo -A chpasswd (the admin's password through an askpass helper) (verified by a login)",
     );
     w.assert_password(NEW_PW);
 }
@@ -387,7 +387,7 @@ fn sudo_asking_for_a_password_everywhere_edits_the_keys_with_it_after_sudo_n_was
         .assert_exit(0)
         .assert_clean()
         .assert_stdout_has("SSH key rotated")
-        .assert_stdout_has("sudo -S chpasswd (with the admin's password)");
+        .assert_stdout_has("sudo -A chpasswd (the admin's password through an askpass helper)");
     let keys = w.authorized_keys();
     assert!(
         !keys.contains(ADMIN_PW),
@@ -442,6 +442,189 @@ fn a_listpw_check_that_fails_for_another_reason_stops_before_the_admins_password
     assert!(w.shadow_holds("ops", ADMIN_PW));
 }
 
+// ------------------------------------ the admin's password and sudo's PAM
+
+const ADMIN_UID: &str = "SshAdminRecordUid00001";
+/// An admin password shaped like a `user:password` line: handed to
+/// chpasswd, it would reset the admin's own password to what follows the
+/// colon, and chpasswd would still exit 0.
+const COLON_ADMIN_PW: &str = "ops:Colon-Adm1n-9";
+
+/// ops, whose password is `COLON_ADMIN_PW`, may run chpasswd through sudo
+/// after a password, and sudo's PAM stack is `pam`.
+fn sudo_admin_with_pam(rule: &str, pam: SudoPam) -> Setup {
+    Setup::default()
+        .user(User::new("ops").password(COLON_ADMIN_PW))
+        .sudoers(rule)
+        .sudo_pam(pam)
+}
+
+impl World {
+    /// The admin record's password is `password`.
+    fn admin_password(mut self, password: &str) -> Self {
+        self.scenario = self
+            .scenario
+            .clone()
+            .record_field(ADMIN_UID, "password", json!(password));
+        self.secrets.push(password.into());
+        self
+    }
+
+    /// The admin record also holds `private` (which logs in first).
+    fn admin_key(mut self, private: &str) -> Self {
+        self.scenario =
+            self.scenario
+                .clone()
+                .record_field(ADMIN_UID, "privatePEMKey", json!(private));
+        self.secrets.extend(key_lines(private));
+        self
+    }
+}
+
+/// Asserts a password-only run through sudo whose PAM granted without a
+/// prompt: alice has the new password, and the admin's own is untouched.
+fn assert_admin_password_never_reached_chpasswd(w: &World, admin_password_now: &str) {
+    let out = w.run(&[]);
+    assert!(
+        w.shadow_holds("ops", admin_password_now),
+        "the admin's password line reached chpasswd and reset the admin's own password:\n{}",
+        out.output()
+    );
+    out.assert_exit(0).assert_clean().assert_stdout_has(
+        "password changed with sudo -A chpasswd (the admin's password through an askpass helper)",
+    );
+    w.assert_password(NEW_PW);
+}
+
+#[test]
+fn sudo_whose_pam_grants_by_group_without_asking_never_hands_the_admins_password_to_chpasswd() {
+    let setup = sudo_admin_with_pam(
+        "ops ALL=(root) /usr/sbin/chpasswd",
+        SudoPam::GrantsGroup("ops".into()),
+    )
+    .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json").admin_password(COLON_ADMIN_PW);
+    assert_admin_password_never_reached_chpasswd(&w, COLON_ADMIN_PW);
+}
+
+#[test]
+fn sudo_whose_pam_wheel_trusts_the_admin_never_hands_its_password_to_chpasswd() {
+    let setup = sudo_admin_with_pam(
+        "ops ALL=(root) /usr/sbin/chpasswd",
+        SudoPam::WheelTrust("ops".into()),
+    )
+    .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json").admin_password(COLON_ADMIN_PW);
+    assert_admin_password_never_reached_chpasswd(&w, COLON_ADMIN_PW);
+}
+
+#[test]
+fn sudo_granting_an_empty_password_field_nullok_never_hands_the_records_password_to_chpasswd() {
+    let admin_key = fixture_key("ecdsa256.openssh");
+    let setup = Setup::default()
+        .user(
+            User::new("ops")
+                .password("Before-Emptied-1")
+                .authorized_keys(&format!("{}\n", public_of(&admin_key))),
+        )
+        .sudoers("ops ALL=(root) /usr/sbin/chpasswd")
+        .sudo_pam(SudoPam::NullokEmptyPassword("ops".into()))
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json")
+        .admin_password(COLON_ADMIN_PW)
+        .admin_key(&admin_key);
+    w.run(&[]).assert_exit(0).assert_clean();
+    w.assert_password(NEW_PW);
+    let entry = w.sshd.shadow_entry("ops").unwrap();
+    assert_eq!(
+        entry.split(':').nth(1),
+        Some(""),
+        "the admin's password field is still empty (chpasswd never read the record's \
+         'ops:…' password as a line)"
+    );
+}
+
+#[test]
+fn a_key_rotation_through_sudo_whose_pam_grants_without_asking_never_writes_the_admins_password() {
+    let old = fixture_key("ed25519.openssh");
+    let original = format!("{} laptop\n", public_of(&old));
+    let setup = sudo_admin_with_pam("ops ALL=(ALL) ALL", SudoPam::GrantsGroup("ops".into()))
+        .user(alice().authorized_keys(&original));
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json")
+        .admin_password(COLON_ADMIN_PW)
+        .key(&old);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("SSH key rotated");
+    let keys = w.authorized_keys();
+    assert!(
+        !keys.contains(COLON_ADMIN_PW),
+        "the admin password reached the file"
+    );
+    assert_eq!(
+        keys,
+        format!("{} {TAG}\n", public_of(&w.stored_key().unwrap()))
+    );
+    let (_, leftovers) = w.sshd.run_inside(
+        None,
+        "grep -rlF -- 'Colon-Adm1n' /home /tmp 2>/dev/null; ls -d /tmp/keeper-askpass.* 2>/dev/null",
+        b"",
+    );
+    assert_eq!(
+        leftovers.trim(),
+        "",
+        "no file holds the admin password, and the askpass directory is gone"
+    );
+    w.assert_password(NEW_PW);
+    assert!(w.shadow_holds("ops", COLON_ADMIN_PW));
+}
+
+#[test]
+fn a_stale_admin_password_is_offered_to_sudos_pam_once_and_the_users_new_password_never() {
+    // The admin logs in by key; the record's password is out of date.
+    let admin_key = fixture_key("ecdsa256.openssh");
+    let setup = Setup::default()
+        .user(
+            User::new("ops")
+                .password(ADMIN_PW)
+                .authorized_keys(&format!("{}\n", public_of(&admin_key))),
+        )
+        .sudoers("ops ALL=(root) /usr/sbin/chpasswd")
+        .sudo_pam(SudoPam::RecordAttempts)
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let stale = "Stale-Admin-pw-3";
+    let w = World::new(sshd, "sudo-admin.json")
+        .admin_password(stale)
+        .admin_key(&admin_key);
+    w.run(&[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("the password given was refused");
+    assert_eq!(
+        w.sshd.sudo_attempts(),
+        [stale],
+        "sudo's PAM stack got the stale password once, and nothing else (never a line of \
+         chpasswd's input)"
+    );
+    w.assert_password(OLD_PW);
+}
+
 #[test]
 fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
     let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")
@@ -456,6 +639,23 @@ fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
         .assert_clean()
         .assert_stdout_has("sudo -n chpasswd under a terminal (requiretty)");
     w.assert_password(NEW_PW);
+}
+
+#[test]
+fn sudo_requiring_a_terminal_and_a_password_gets_it_through_the_askpass_helper_under_a_pty() {
+    let setup = sudo_admin_with_pam("ops ALL=(root) /usr/sbin/chpasswd", SudoPam::Default)
+        .sudoers("Defaults:ops requiretty")
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json").admin_password(COLON_ADMIN_PW);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("sudo -A chpasswd under a terminal (requiretty");
+    w.assert_password(NEW_PW);
+    assert!(w.shadow_holds("ops", COLON_ADMIN_PW));
 }
 
 #[test]
@@ -608,9 +808,15 @@ fn chpasswd_killed_after_applying_is_reconciled_by_roots_shadow_entry() {
 // ------------------------------------------------------------------- keys
 
 #[test]
-fn the_first_key_rotation_keeps_the_untagged_line_adds_a_tagged_one_and_stores_the_key() {
+fn the_first_key_rotation_replaces_the_records_untagged_line_with_a_tagged_one_and_stores_the_key()
+{
     let old = fixture_key("ed25519.openssh");
-    let original = format!("{} laptop\n", public_of(&old));
+    let laptop = new_ed25519();
+    let original = format!(
+        "{} by hand\n{} laptop\n",
+        public_of(&old),
+        public_of(&laptop)
+    );
     let Some(sshd) = Sshd::start(&root_admin().user(alice().authorized_keys(&original))) else {
         return;
     };
@@ -620,14 +826,14 @@ fn the_first_key_rotation_keeps_the_untagged_line_adds_a_tagged_one_and_stores_t
         .assert_clean()
         .assert_stdout_has("SSH key rotated: new ssh-ed25519 key SHA256:")
         .assert_stdout_has("(OpenSSH) stored in record 'alice on web-1'")
-        .assert_stdout_has("removed none");
+        .assert_stdout_has(&format!("removed {}", fingerprint_of(&old)));
     let new = w.stored_key().unwrap();
     assert!(new.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"));
     let new_public = public_of(&new);
     assert_eq!(
         w.authorized_keys(),
-        format!("{original}{new_public} {TAG}\n"),
-        "the old line is kept byte for byte and the tagged line follows it"
+        format!("{new_public} {TAG}\n{} laptop\n", public_of(&laptop)),
+        "the record's line is replaced in place; every other line is kept byte for byte"
     );
     assert_eq!(
         w.vault.as_ref().unwrap().field(USER_UID, "Public Key"),
@@ -636,8 +842,12 @@ fn the_first_key_rotation_keeps_the_untagged_line_adds_a_tagged_one_and_stores_t
     out.assert_stdout_has(&fingerprint_of(&new));
     assert!(w.key_works("alice", &new));
     assert!(
-        w.key_works("alice", &old),
-        "the first rotation keeps the old key"
+        !w.key_works("alice", &old),
+        "the record's previous key is the credential rotated: it no longer logs in"
+    );
+    assert!(
+        w.key_works("alice", &laptop),
+        "other keys are never removed"
     );
     w.assert_password(NEW_PW);
     assert_eq!(
@@ -645,6 +855,33 @@ fn the_first_key_rotation_keeps_the_untagged_line_adds_a_tagged_one_and_stores_t
         Some(String::new()),
         "the lease is cleared"
     );
+}
+
+#[test]
+fn the_records_key_under_a_tag_a_tool_rewrote_is_retired_not_left_valid_behind_exit_0() {
+    let old = fixture_key("ed25519.openssh");
+    let laptop = new_ed25519();
+    let original = format!(
+        "{} laptop\n{} managed-by-cfgtool\n",
+        public_of(&laptop),
+        public_of(&old)
+    );
+    let Some(sshd) = Sshd::start(&root_admin().user(alice().authorized_keys(&original))) else {
+        return;
+    };
+    let w = World::new(sshd, "root-admin.json").key(&old);
+    w.run(&[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has(&format!("removed {}", fingerprint_of(&old)));
+    let new = w.stored_key().unwrap();
+    assert_eq!(
+        w.authorized_keys(),
+        format!("{} laptop\n{} {TAG}\n", public_of(&laptop), public_of(&new))
+    );
+    assert!(!w.key_works("alice", &old));
+    assert!(w.key_works("alice", &new));
+    w.assert_password(NEW_PW);
 }
 
 #[test]
@@ -862,6 +1099,28 @@ fn a_vault_that_refuses_the_key_gets_the_new_line_removed_again_and_exits_1() {
     assert_eq!(w.authorized_keys(), original);
     assert_eq!(w.stored_key().unwrap(), old);
     assert!(w.key_works("alice", &old));
+    w.assert_password(OLD_PW);
+}
+
+#[test]
+fn a_new_key_sshd_refuses_is_taken_back_leaving_the_file_byte_for_byte_and_no_backup_exit_1() {
+    // The record's line allows logins from elsewhere only; the new line
+    // copies its options, so sshd refuses the new key from 127.0.0.1. The
+    // file has no final newline.
+    let old = fixture_key("ed25519.openssh");
+    let original = format!("from=\"10.9.9.9\" {} laptop", public_of(&old));
+    let Some(sshd) = Sshd::start(&root_admin().user(alice().authorized_keys(&original))) else {
+        return;
+    };
+    let w = World::new(sshd, "root-admin.json").key(&old);
+    w.run(&[])
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("refused the new key");
+    assert_eq!(w.authorized_keys(), original, "restored byte for byte");
+    let (_, listing) = w.sshd.run_inside(Some("alice"), "ls -A ~/.ssh", b"");
+    assert_eq!(listing.trim(), "authorized_keys", "no backup, no temp file");
+    assert_eq!(w.stored_key().unwrap(), old);
     w.assert_password(OLD_PW);
 }
 
@@ -1324,7 +1583,7 @@ fn no_secret_appears_in_any_command_line_or_process() {
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let processes = snapshots.join().unwrap();
     out.assert_exit(0).assert_clean().assert_stdout_has(
-        "sudo -S chpasswd (with the admin's password), sent as a SHA-512-crypt hash made here",
+        "sudo -A chpasswd (the admin's password through an askpass helper), sent as a SHA-512-crypt hash made here",
     );
 
     let commands = std::fs::read_to_string(&log).unwrap();

@@ -28,7 +28,7 @@ pub enum SudoRule {
     None,
     /// `NOPASSWD:` for `/usr/sbin/chpasswd` (and `/bin/sh` as the users).
     NoPassword,
-    /// Allowed after the account's own password (`sudo -S`).
+    /// Allowed after the account's own password (`sudo -A`).
     Password,
 }
 
@@ -44,6 +44,11 @@ pub struct Sudo {
     /// `Defaults:<user> listpw=always`: `sudo -l` asks for a password even
     /// where the rule is NOPASSWD.
     pub listpw_always: bool,
+    /// The rule asks for a password (`sudo -n` refuses), but sudo's PAM
+    /// stack grants without prompting (`pam_succeed_if ... ingroup`,
+    /// `pam_wheel trust`, `pam_unix nullok` with an empty password field):
+    /// a password offered is never read.
+    pub pam_grants_without_asking: bool,
 }
 
 impl Default for Sudo {
@@ -53,6 +58,7 @@ impl Default for Sudo {
             requiretty: false,
             shell_as_users: true,
             listpw_always: false,
+            pam_grants_without_asking: false,
         }
     }
 }
@@ -72,6 +78,12 @@ impl Sudo {
             rule: SudoRule::Password,
             ..Self::default()
         }
+    }
+
+    /// With a password rule, PAM grants without prompting.
+    pub fn pam_grants_without_asking(mut self) -> Self {
+        self.pam_grants_without_asking = true;
+        self
     }
 
     /// Adds `listpw=always`.

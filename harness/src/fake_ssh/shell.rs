@@ -33,6 +33,9 @@ pub enum Script {
     ReadKeys,
     /// `AS_OWNER`: runs an inner script as the file's owner.
     AsOwner,
+    /// `AS_OWNER_ASKPASS`: stdin's first line to the askpass helper, the
+    /// rest to the inner script run by `sudo -A -u USER`.
+    AsOwnerAskpass,
     /// `SHADOW_DIGEST`: the sha256 of a shadow password field.
     ShadowDigest,
     /// `SSHD_T_CLIENT`: `sshd -T` for the session's own address.
@@ -41,14 +44,16 @@ pub enum Script {
     SshdT,
     /// `SUDO_PREFLIGHT`: `sudo -n -l /usr/sbin/chpasswd`.
     SudoPreflight,
-    /// `TTY_SUDO_S_CHPASSWD`: reads two lines under a terminal, pipes them
-    /// to `sudo -S chpasswd`.
-    TtySudoSChpasswd,
+    /// `TTY_SUDO_A_CHPASSWD`: reads two lines under a terminal: the admin's
+    /// password for the askpass helper, the line it pipes to `sudo -A
+    /// chpasswd`.
+    TtySudoAChpasswd,
     /// `TTY_SUDO_CHPASSWD`: reads one line under a terminal, pipes it to
     /// `sudo -n chpasswd`.
     TtySudoChpasswd,
-    /// `SUDO_S_CHPASSWD`: `sudo -k -S -p '' chpasswd`.
-    SudoSChpasswd,
+    /// `SUDO_A_CHPASSWD`: stdin's first line to the askpass helper, the
+    /// rest to `sudo -A -k chpasswd`.
+    SudoAChpasswd,
     /// `SUDO_CHPASSWD_NO_INPUT`: `sudo -n chpasswd </dev/null`.
     SudoChpasswdNoInput,
     /// `SUDO_CHPASSWD`: `sudo -n chpasswd`.
@@ -70,19 +75,20 @@ pub enum Script {
 impl Script {
     /// Every script, most specific markers first (the order
     /// [`Script::classify`] tries them in).
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Lock,
         Self::CheckPassword,
         Self::WriteKeys,
         Self::ReadKeys,
+        Self::AsOwnerAskpass,
         Self::AsOwner,
         Self::ShadowDigest,
         Self::SshdTClient,
         Self::SshdT,
         Self::SudoPreflight,
-        Self::TtySudoSChpasswd,
+        Self::TtySudoAChpasswd,
         Self::TtySudoChpasswd,
-        Self::SudoSChpasswd,
+        Self::SudoAChpasswd,
         Self::SudoChpasswdNoInput,
         Self::SudoChpasswd,
         Self::RootChpasswd,
@@ -98,13 +104,14 @@ impl Script {
             Self::WriteKeys => "write-keys",
             Self::ReadKeys => "read-keys",
             Self::AsOwner => "as-owner",
+            Self::AsOwnerAskpass => "as-owner-askpass",
             Self::ShadowDigest => "shadow-digest",
             Self::SshdTClient => "sshd-t-client",
             Self::SshdT => "sshd-t",
             Self::SudoPreflight => "sudo-preflight",
-            Self::TtySudoSChpasswd => "tty-sudo-s-chpasswd",
+            Self::TtySudoAChpasswd => "tty-sudo-a-chpasswd",
             Self::TtySudoChpasswd => "tty-sudo-chpasswd",
-            Self::SudoSChpasswd => "sudo-s-chpasswd",
+            Self::SudoAChpasswd => "sudo-a-chpasswd",
             Self::SudoChpasswdNoInput => "sudo-chpasswd-no-input",
             Self::SudoChpasswd => "sudo-chpasswd",
             Self::RootChpasswd => "root-chpasswd",
@@ -121,13 +128,14 @@ impl Script {
             Self::WriteKeys => "WRITE_KEYS",
             Self::ReadKeys => "READ_KEYS",
             Self::AsOwner => "AS_OWNER",
+            Self::AsOwnerAskpass => "AS_OWNER_ASKPASS",
             Self::ShadowDigest => "SHADOW_DIGEST",
             Self::SshdTClient => "SSHD_T_CLIENT",
             Self::SshdT => "SSHD_T",
             Self::SudoPreflight => "SUDO_PREFLIGHT",
-            Self::TtySudoSChpasswd => "TTY_SUDO_S_CHPASSWD",
+            Self::TtySudoAChpasswd => "TTY_SUDO_A_CHPASSWD",
             Self::TtySudoChpasswd => "TTY_SUDO_CHPASSWD",
-            Self::SudoSChpasswd => "SUDO_S_CHPASSWD",
+            Self::SudoAChpasswd => "SUDO_A_CHPASSWD",
             Self::SudoChpasswdNoInput => "SUDO_CHPASSWD_NO_INPUT",
             Self::SudoChpasswd => "SUDO_CHPASSWD",
             Self::RootChpasswd => "ROOT_CHPASSWD",
@@ -143,14 +151,18 @@ impl Script {
         match self {
             Self::WriteKeys => &["keeper-ak written", "mktemp"],
             Self::ReadKeys => &["keeper-ak present"],
-            Self::AsOwner => &["runuser -u", "sudo-S)"],
+            Self::AsOwner => &["runuser -u", "sudo) exec sudo -n -u"],
+            Self::AsOwnerAskpass => &["SUDO_ASKPASS=$a sudo -A -k -p '' -u \"$user\""],
             Self::ShadowDigest => &["keeper-shadow", "getent shadow"],
             Self::SshdTClient => &["SSH_CLIENT", "/usr/sbin/sshd -T"],
             Self::SshdT => &["/usr/sbin/sshd -T -C"],
             Self::SudoPreflight => &["sudo -n -l /usr/sbin/chpasswd"],
-            Self::TtySudoSChpasswd => &["IFS= read -r p", "sudo -k -S -p '' /usr/sbin/chpasswd"],
+            Self::TtySudoAChpasswd => &[
+                "IFS= read -r l",
+                "SUDO_ASKPASS=$a sudo -A -k -p '' /usr/sbin/chpasswd",
+            ],
             Self::TtySudoChpasswd => &["IFS= read -r l", "sudo -n /usr/sbin/chpasswd"],
-            Self::SudoSChpasswd => &["exec sudo -k -S -p '' /usr/sbin/chpasswd"],
+            Self::SudoAChpasswd => &["SUDO_ASKPASS=$a sudo -A -k -p '' /usr/sbin/chpasswd"],
             Self::SudoChpasswdNoInput => &["exec sudo -n /usr/sbin/chpasswd </dev/null"],
             Self::SudoChpasswd => &["exec sudo -n /usr/sbin/chpasswd"],
             Self::RootChpasswd => &["exec /usr/sbin/chpasswd"],
@@ -164,9 +176,9 @@ impl Script {
     /// The sha256 of the script text this emulation was written against.
     pub fn reviewed(self) -> &'static str {
         match self {
-            Self::WriteKeys => "4cffd2b910c3ffa34d6c368a36b20225c6aa1feca00c6237c02137523fc3264a",
+            Self::WriteKeys => "be02e89bb3a471955bc7b362aba84705018417e4ef22f3ee898fe894f2fbc8ef",
             Self::ReadKeys => "8ea4531f3436f98cb05e417180b8bc0c08ce8dbf134b46a8e6d399f91652010b",
-            Self::AsOwner => "19df8aef3d432bdc173c30f76628f89d80fe80c82ade139271fdf9a1d97a387d",
+            Self::AsOwner => "632b37d3de7d1ea2b7e6b90d2a29770c9a1925d0f9b37a0b8b9f484985954a88",
             Self::ShadowDigest => {
                 "4bbb422e4c208678cebab68f2950568946385e0b8443d270954822fb74456bb9"
             }
@@ -175,8 +187,11 @@ impl Script {
             Self::SudoPreflight => {
                 "320e5e56a389c09bea117f214d020dbb59d3fcd8e9fcd68b5f23f72f48f3fa68"
             }
-            Self::TtySudoSChpasswd => {
-                "564296b6ab41d4e8b4371a27fd108d006747db96722e3b4ed3a175a42de98e7b"
+            Self::AsOwnerAskpass => {
+                "67600c3f05f3f31daaed6b6da9374f27220b5136f5285f0be7bde7dc702d713d"
+            }
+            Self::TtySudoAChpasswd => {
+                "5c5e56ffa26cf81eb0d53550f46bbd28aae6ca65b20c97cd64e5e6437bf413d0"
             }
             Self::TtySudoChpasswd => {
                 "a181d5d69e7b70a7df27260ac0b5081c59116bda99301ebb69fd4382cc81aae9"
@@ -184,8 +199,8 @@ impl Script {
             Self::SudoChpasswdNoInput => {
                 "98962d002fb27af251feb724147ff6463b7dd98d3a24405b5b83577f4151208d"
             }
-            Self::SudoSChpasswd => {
-                "a11848ed99fd0dc31104504fea17b68b99ff2052b8dc5df9356d61c7b676433f"
+            Self::SudoAChpasswd => {
+                "da01d9eb89280e1fcbb9acb00371d4e6f4be5ac8b39ce3328b132cb6b45c224d"
             }
             Self::SudoChpasswd => {
                 "268bc95fab5a37ff854bae52e9ea8cf57ba55125080f4bca9fe36b95a0a19450"
@@ -214,7 +229,7 @@ impl Script {
     pub fn lines_read_under_a_terminal(self) -> usize {
         match self {
             Self::TtySudoChpasswd => 1,
-            Self::TtySudoSChpasswd => 2,
+            Self::TtySudoAChpasswd => 2,
             _ => 0,
         }
     }
@@ -377,7 +392,7 @@ pub(crate) fn run(
                 return Reply::ok("/usr/sbin/chpasswd\n");
             }
             match sudo(machine, caller, pty, SudoTarget::List, None) {
-                Ok(_) => Reply::ok("/usr/sbin/chpasswd\n"),
+                Ok(()) => Reply::ok("/usr/sbin/chpasswd\n"),
                 Err(reply) => reply,
             }
         }
@@ -390,7 +405,7 @@ pub(crate) fn run(
         Script::SudoChpasswdNoInput => match sudo(machine, caller, pty, SudoTarget::Chpasswd, None)
         {
             // chpasswd with no input: no line, no change.
-            Ok(_) => Reply::ok(""),
+            Ok(()) => Reply::ok(""),
             Err(reply) => reply,
         },
         Script::SudoChpasswd | Script::TtySudoChpasswd => {
@@ -400,18 +415,21 @@ pub(crate) fn run(
                 stdin.to_vec()
             };
             match sudo(machine, caller, pty, SudoTarget::Chpasswd, None) {
-                Ok(_) => chpasswd(machine, &stdin, command.args.iter().any(|a| a == "-e")),
+                Ok(()) => chpasswd(machine, &stdin, command.args.iter().any(|a| a == "-e")),
                 Err(reply) => reply,
             }
         }
-        Script::SudoSChpasswd | Script::TtySudoSChpasswd => {
-            let stdin = if script == Script::TtySudoSChpasswd {
-                first_lines(stdin, 2)
+        Script::SudoAChpasswd | Script::TtySudoAChpasswd => {
+            // The shell takes the first line for the askpass helper; the
+            // rest (under a terminal: the next line) is chpasswd's input.
+            let (password, rest) = split_first_line(stdin);
+            let rest = if script == Script::TtySudoAChpasswd {
+                first_lines(rest, 1)
             } else {
-                stdin.to_vec()
+                rest.to_vec()
             };
-            match sudo(machine, caller, pty, SudoTarget::Chpasswd, Some(&stdin)) {
-                Ok(rest) => chpasswd(machine, rest, command.args.iter().any(|a| a == "-e")),
+            match sudo(machine, caller, pty, SudoTarget::Chpasswd, Some(password)) {
+                Ok(()) => chpasswd(machine, &rest, command.args.iter().any(|a| a == "-e")),
                 Err(reply) => reply,
             }
         }
@@ -426,6 +444,22 @@ pub(crate) fn run(
             _ => Reply::ok("keeper-shadow absent\n"),
         },
         Script::AsOwner => as_owner(machine, caller, pty, &command.args, stdin),
+        Script::AsOwnerAskpass => {
+            let (password, rest) = split_first_line(stdin);
+            let Some(user) = command.args.first() else {
+                return Reply::fail(2, "sh: 1: shift: can't shift that many\n");
+            };
+            if let Err(reply) = sudo(
+                machine,
+                caller,
+                pty,
+                SudoTarget::ShellAs(user),
+                Some(password),
+            ) {
+                return reply;
+            }
+            run_as(machine, user, &command.args[1..], rest)
+        }
         // Served by the fake's channel, which holds it open.
         Script::Lock => Reply::fail(70, "sh: 1: LOCK is served by the channel\n"),
         Script::CheckPassword => {
@@ -443,6 +477,14 @@ pub(crate) fn run(
             // Only ever run through AS_OWNER; alone, as the caller.
             inner(machine, caller, script, &command.args, stdin)
         }
+    }
+}
+
+/// stdin's first line (without its newline) and the rest.
+fn split_first_line(stdin: &[u8]) -> (&[u8], &[u8]) {
+    match stdin.iter().position(|&b| b == b'\n') {
+        Some(at) => (&stdin[..at], &stdin[at + 1..]),
+        None => (stdin, &[]),
     }
 }
 
@@ -465,20 +507,20 @@ enum SudoTarget<'u> {
     ShellAs(&'u str),
 }
 
-/// Whether sudo runs the command for `caller`. With `stdin` (`sudo -S`),
-/// sudo reads the first line as the password only when its rule asks for
-/// one; `Ok` carries what is left for the command. Refusals are sudo's own
+/// Whether sudo runs the command for `caller`. `askpass` is what an
+/// askpass helper would answer (`sudo -A`): read only when the rule asks
+/// for a password and PAM prompts, once (a wrong one is one failed
+/// attempt, then the helper has nothing more). Refusals are sudo's own
 /// messages.
-fn sudo<'s>(
+fn sudo(
     machine: &Machine,
     caller: &str,
     pty: bool,
     target: SudoTarget<'_>,
-    stdin: Option<&'s [u8]>,
-) -> Result<&'s [u8], Reply> {
-    let empty: &[u8] = &[];
+    askpass: Option<&[u8]>,
+) -> Result<(), Reply> {
     if caller == ROOT {
-        return Ok(stdin.unwrap_or(empty));
+        return Ok(());
     }
     let Some(account) = machine.accounts.get(caller) else {
         return Err(Reply::fail(
@@ -521,16 +563,14 @@ fn sudo<'s>(
         }
         _ => {}
     }
-    match (sudo.rule, stdin) {
-        (SudoRule::NoPassword, stdin) => Ok(stdin.unwrap_or(empty)),
+    match (sudo.rule, askpass) {
+        (SudoRule::NoPassword, _) => Ok(()),
+        // `sudo -n` fails (the rule asks), but PAM grants without a prompt.
+        (SudoRule::Password, Some(_)) if sudo.pam_grants_without_asking => Ok(()),
         (SudoRule::Password, None) => Err(Reply::fail(1, "sudo: a password is required\n")),
-        (SudoRule::Password, Some(stdin)) => {
-            let (line, rest) = match stdin.iter().position(|&b| b == b'\n') {
-                Some(at) => (&stdin[..at], &stdin[at + 1..]),
-                None => (stdin, empty),
-            };
+        (SudoRule::Password, Some(line)) => {
             if machine.password_is(caller, &String::from_utf8_lossy(line)) {
-                Ok(rest)
+                Ok(())
             } else {
                 Err(Reply::fail(
                     1,
@@ -662,26 +702,15 @@ fn as_owner(
     args: &[String],
     stdin: &[u8],
 ) -> Reply {
-    let (Some(mode), Some(user), Some(inner_text)) = (args.first(), args.get(1), args.get(2))
-    else {
+    let (Some(mode), Some(user), Some(_)) = (args.first(), args.get(1), args.get(2)) else {
         return Reply::fail(2, "sh: 1: shift: can't shift that many\n");
     };
-    let rest = &args[3..];
     let (owner, stdin) = match mode.as_str() {
         "self" => (caller.to_owned(), stdin),
-        "sudo" | "sudo-S" => {
-            let with_password = (mode == "sudo-S").then_some(stdin);
-            match sudo(
-                machine,
-                caller,
-                pty,
-                SudoTarget::ShellAs(user),
-                with_password,
-            ) {
-                Ok(rest) => (user.clone(), if mode == "sudo" { stdin } else { rest }),
-                Err(reply) => return reply,
-            }
-        }
+        "sudo" => match sudo(machine, caller, pty, SudoTarget::ShellAs(user), None) {
+            Ok(()) => (user.clone(), stdin),
+            Err(reply) => return reply,
+        },
         "root" => {
             if caller != ROOT {
                 return Reply::fail(1, "runuser: may not be used by non-root users\n");
@@ -690,12 +719,20 @@ fn as_owner(
         }
         _ => return Reply::fail(64, "keeper-ak: bad mode\n"),
     };
-    if !machine.accounts.contains_key(&owner) {
+    run_as(machine, &owner, &args[2..], stdin)
+}
+
+/// `INNER ARGS…` as `owner`: one of the `authorized_keys` scripts.
+fn run_as(machine: &mut Machine, owner: &str, args: &[String], stdin: &[u8]) -> Reply {
+    let Some(inner_text) = args.first() else {
+        return Reply::fail(2, "sh: 1: shift: can't shift that many\n");
+    };
+    if !machine.accounts.contains_key(owner) {
         return Reply::fail(1, format!("runuser: user {owner} does not exist\n"));
     }
     match Script::classify(inner_text) {
         Some(script @ (Script::ReadKeys | Script::WriteKeys)) => {
-            inner(machine, &owner, script, rest, stdin)
+            inner(machine, owner, script, &args[1..], stdin)
         }
         _ => Reply::fail(
             127,
@@ -804,9 +841,13 @@ fn write_keys(
         return Reply::fail(68, "keeper-ak incomplete\n");
     }
     let mode = current.as_ref().map_or(0o600, |(_, mode, _)| *mode);
-    if let Some((_, mode, content)) = current {
+    // The run's backup is made by its first write only: the pre-run file.
+    let backup = format!("{path}.keeper-{timestamp}.bak");
+    if let Some((_, mode, content)) = current
+        && !machine.fs.contains_key(&backup)
+    {
         machine.fs.insert(
-            format!("{path}.keeper-{timestamp}.bak"),
+            backup.clone(),
             Node::File {
                 owner: owner.to_owned(),
                 mode,
@@ -822,6 +863,10 @@ fn write_keys(
             content: stdin.to_vec(),
         },
     );
+    // A write that puts the backup's content back (a rollback) removes it.
+    if matches!(machine.fs.get(&backup), Some(Node::File { content, .. }) if content == stdin) {
+        machine.fs.remove(&backup);
+    }
     let prefix = format!("{path}.keeper-");
     let mut backups: Vec<String> = machine
         .fs
@@ -857,7 +902,7 @@ mod tests {
         }
     }
 
-    const SUDO_S: &str = "exec sudo -k -S -p '' /usr/sbin/chpasswd \"$@\"\n";
+    const SUDO_A: &str = "SUDO_ASKPASS=$a sudo -A -k -p '' /usr/sbin/chpasswd \"$@\"\n";
 
     #[test]
     fn a_command_line_is_read_back_from_posix_quoting() {
@@ -870,42 +915,48 @@ mod tests {
     }
 
     #[test]
-    fn sending_the_admin_password_to_a_nopasswd_sudo_fails_and_still_applies_the_change() {
-        let mut m = machine();
-        m.accounts.get_mut("ops").unwrap().sudo = Sudo::no_password();
-        let reply = run(
-            &mut m,
-            "ops",
-            false,
-            &cmd(SUDO_S, &[]),
-            b"ops-pw-1\nalice:alice-new-2\n",
-        );
-        assert_eq!(reply.status, 1);
-        assert!(String::from_utf8_lossy(&reply.stderr).contains("missing new password"));
-        assert!(
-            m.password_is("alice", "alice-new-2"),
-            "the second line applied"
-        );
+    fn the_admin_password_goes_to_the_askpass_helper_never_to_chpasswd() {
+        for sudo in [
+            Sudo::no_password(),
+            Sudo::with_password().pam_grants_without_asking(),
+        ] {
+            let mut m = machine();
+            m.accounts.get_mut("ops").unwrap().sudo = sudo;
+            let reply = run(
+                &mut m,
+                "ops",
+                false,
+                &cmd(SUDO_A, &[]),
+                b"ops:pw-1\nalice:alice-new-2\n",
+            );
+            assert_eq!(reply.status, 0, "{reply:?}");
+            assert!(m.password_is("alice", "alice-new-2"));
+            assert!(
+                m.password_is("ops", "ops-pw-1"),
+                "the admin's line never applied"
+            );
+        }
     }
 
     #[test]
-    fn sudo_with_a_password_reads_only_its_first_line() {
+    fn sudo_with_a_password_takes_one_attempt_from_the_askpass_helper() {
         let mut m = machine();
         m.accounts.get_mut("ops").unwrap().sudo = Sudo::with_password();
         let wrong = run(
             &mut m,
             "ops",
             false,
-            &cmd(SUDO_S, &[]),
+            &cmd(SUDO_A, &[]),
             b"nope\nalice:x-new-3\n",
         );
         assert_eq!(wrong.status, 1);
+        assert!(String::from_utf8_lossy(&wrong.stderr).contains("1 incorrect password attempt"));
         assert!(m.password_is("alice", "alice-old-1"));
         let right = run(
             &mut m,
             "ops",
             false,
-            &cmd(SUDO_S, &[]),
+            &cmd(SUDO_A, &[]),
             b"ops-pw-1\nalice:x-new-3\n",
         );
         assert_eq!(right.status, 0, "{right:?}");

@@ -39,6 +39,33 @@ fn preflight_output_is_read_as_sudo_reports_it() {
 }
 
 #[test]
+fn an_askpass_helper_that_cannot_be_set_up_is_a_refusal_before_sudo_runs() {
+    for text in [
+        "keeper-askpass unavailable: no private directory where a helper may run",
+        "keeper-askpass: no admin password on stdin",
+        "sudo: unable to run /tmp/keeper-askpass.Ab12Cd/a: Permission denied",
+    ] {
+        assert_eq!(classify(text), Some(Problem::AskpassUnavailable), "{text}");
+    }
+    assert!(Problem::AskpassUnavailable.is_refusal_before_running());
+}
+
+#[test]
+fn the_scripts_that_take_the_admins_password_never_put_it_on_sudos_stdin() {
+    for script in [SUDO_A_CHPASSWD, TTY_SUDO_A_CHPASSWD, AS_OWNER_ASKPASS] {
+        assert!(script.contains("IFS= read -r p"), "{script}");
+        assert!(script.contains("SUDO_ASKPASS=$a sudo -A -k"), "{script}");
+        assert!(
+            !script.contains("sudo -S") && !script.contains(" -S "),
+            "{script}"
+        );
+    }
+    for script in [AS_OWNER, SUDO_CHPASSWD, TTY_SUDO_CHPASSWD, ROOT_CHPASSWD] {
+        assert!(!script.contains("-S"), "{script}");
+    }
+}
+
+#[test]
 fn outputs_users_complain_about_are_classified() {
     for (text, problem) in [
         (
@@ -165,7 +192,7 @@ fn sudo_sends_the_admin_password_only_when_required() {
         None,
     )
     .unwrap();
-    assert_eq!(with.script, SUDO_S_CHPASSWD);
+    assert_eq!(with.script, SUDO_A_CHPASSWD);
     assert_eq!(with.stdin.as_slice(), b"adm1n-pw\nbob:n3w-sudo-pw\n");
     let err = password_change(
         PasswordPath::Sudo {
@@ -213,7 +240,7 @@ fn requiretty_uses_a_pty_and_the_read_then_pipe_scripts() {
         None,
     )
     .unwrap();
-    assert_eq!(c.script, TTY_SUDO_S_CHPASSWD);
+    assert_eq!(c.script, TTY_SUDO_A_CHPASSWD);
     assert_eq!(c.stdin.as_slice(), b"tty-admin-pw\nc:tty-new-pw\n");
 }
 
@@ -346,17 +373,21 @@ fn every_script_is_posix_sh_that_dash_parses() {
         ROOT_CHPASSWD,
         SUDO_PREFLIGHT,
         SUDO_CHPASSWD,
-        SUDO_S_CHPASSWD,
+        SUDO_A_CHPASSWD,
         TTY_SUDO_CHPASSWD,
-        TTY_SUDO_S_CHPASSWD,
+        TTY_SUDO_A_CHPASSWD,
         SELF_PASSWD,
         SSHD_T,
         SSHD_T_CLIENT,
         SHADOW_DIGEST,
         HOME_OF,
         AS_OWNER,
+        AS_OWNER_ASKPASS,
         READ_KEYS,
         WRITE_KEYS,
+        LOCK,
+        CHECK_PASSWORD,
+        SUDO_CHPASSWD_NO_INPUT,
     ];
     for script in scripts {
         assert!(script.starts_with("export LC_ALL=C "), "{script}");
@@ -434,6 +465,81 @@ fn the_write_script_creates_ssh_700_and_the_file_600_and_reports_its_hash() {
     assert_eq!(mode(&home.join(".ssh")), 0o700);
     assert_eq!(mode(&file), 0o600);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), content);
+    std::fs::remove_dir_all(&home).ok();
+}
+
+/// One `WRITE_KEYS` of `content` over what `file` holds now, stamped `ts`.
+fn write_over(file: &std::path::Path, ts: &str, content: &[u8]) {
+    let before = std::fs::read(file).unwrap();
+    let (code, _, stderr) = run(
+        WRITE_KEYS,
+        &[
+            file.to_str().unwrap(),
+            &sha256_hex(&before),
+            ts,
+            "3",
+            &sha256_hex(content),
+        ],
+        content,
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+fn backups_of(home: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(home.join(".ssh"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bak"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_runs_backup_holds_the_file_as_it_was_before_the_runs_first_write() {
+    let home = temp_home();
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let file = home.join(".ssh/authorized_keys");
+    let original = b"ssh-ed25519 AAAAold laptop";
+    std::fs::write(&file, original).unwrap();
+    // One run: add the new key, then retire the old one, same timestamp.
+    write_over(
+        &file,
+        "20260101T000000Z",
+        b"ssh-ed25519 AAAAold laptop\nssh-ed25519 AAAAnew keeper-security-me\n",
+    );
+    write_over(
+        &file,
+        "20260101T000000Z",
+        b"ssh-ed25519 AAAAnew keeper-security-me\n",
+    );
+    assert_eq!(
+        backups_of(&home),
+        ["authorized_keys.keeper-20260101T000000Z.bak"]
+    );
+    assert_eq!(
+        std::fs::read(home.join(".ssh/authorized_keys.keeper-20260101T000000Z.bak")).unwrap(),
+        original,
+        "the backup is the pre-run file, not the intermediate one"
+    );
+    std::fs::remove_dir_all(&home).ok();
+}
+
+#[test]
+fn a_write_that_puts_the_pre_run_file_back_leaves_no_backup_behind() {
+    let home = temp_home();
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let file = home.join(".ssh/authorized_keys");
+    let original = b"ssh-ed25519 AAAAold laptop";
+    std::fs::write(&file, original).unwrap();
+    write_over(
+        &file,
+        "20260101T000000Z",
+        b"ssh-ed25519 AAAAold laptop\nssh-ed25519 AAAAnew keeper-security-me\n",
+    );
+    write_over(&file, "20260101T000000Z", original);
+    assert_eq!(std::fs::read(&file).unwrap(), original);
+    assert!(backups_of(&home).is_empty(), "{:?}", backups_of(&home));
     std::fs::remove_dir_all(&home).ok();
 }
 
