@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
+use common::holders::{self, Retiring};
 use common::replace::{self, Checks, Credentials, Failure, Found, Step, VaultStore};
 use common::secret::Secret;
 use common::time::iso8601;
@@ -77,6 +78,9 @@ pub struct Planned<'r> {
     app: App,
     self_rotation: bool,
     retire: Vec<String>,
+    /// The secret texts this run knows that may be among those retired:
+    /// every record holding one gets the new secret before any is removed.
+    retiring: Vec<Secret>,
     end: String,
     verify: Verify,
 }
@@ -151,7 +155,9 @@ impl Rotator for AzureAppSecret {
         // self-rotation missed here would remove the secret the admin record
         // still holds.
         let self_rotation = admin.client_id.eq_ignore_ascii_case(&app.app_id);
-        let retire = to_retire(&app, keep, stored_secret_id(&record)?.as_deref());
+        let stored = stored_secret_id(&record)?;
+        let retire = to_retire(&app, keep, stored.as_deref());
+        let retiring = retiring(&record, &admin, self_rotation, stored.as_deref(), &retire)?;
         let end = iso8601(SystemTime::now() + Duration::from_secs(days * 86_400));
         Ok(Planned {
             user_uid,
@@ -162,6 +168,7 @@ impl Rotator for AzureAppSecret {
             app,
             self_rotation,
             retire,
+            retiring,
             end,
             verify,
         })
@@ -217,6 +224,8 @@ impl Rotator for AzureAppSecret {
             tag,
             end: &p.end,
             self_rotation: p.self_rotation,
+            user_uid: p.user_uid,
+            retiring: &p.retiring,
         };
         let mut store = VaultStore::new(
             run,
@@ -280,6 +289,38 @@ pub fn to_retire(app: &App, keep: usize, stored: Option<&str>) -> Vec<String> {
     retire
 }
 
+/// The secret texts this run knows that may be retired: the record's (when
+/// its key id is among those retired, or unknown) and, in a self-rotation,
+/// the admin's (unless it is the record's and that one is kept: which key id
+/// the admin's text belongs to is not shown by Graph).
+fn retiring(
+    record: &VaultRecord,
+    admin: &Admin,
+    self_rotation: bool,
+    stored: Option<&str>,
+    retire: &[String],
+) -> Result<Vec<Secret>> {
+    let mut texts = Vec::new();
+    let record_secret = record
+        .secret(SECRET)?
+        .filter(|s| !s.expose().trim().is_empty());
+    let record_kept = stored.is_some_and(|id| !retire.iter().any(|r| r == id));
+    if let Some(text) = &record_secret
+        && !record_kept
+        && !retire.is_empty()
+    {
+        texts.push(text.clone());
+    }
+    let admin_is_kept_record_secret = record_kept
+        && record_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().trim() == admin.secret.expose().trim());
+    if self_rotation && !admin_is_kept_record_secret {
+        texts.push(admin.secret.clone());
+    }
+    Ok(texts)
+}
+
 /// An application's secrets, for the replacement sequence.
 struct AppSecrets<'a> {
     run: &'a Run,
@@ -292,6 +333,29 @@ struct AppSecrets<'a> {
     tag: String,
     end: &'a str,
     self_rotation: bool,
+    user_uid: &'a str,
+    retiring: &'a [Secret],
+}
+
+impl AppSecrets<'_> {
+    /// Every other record holding a secret being retired gets the new one
+    /// (see [`common::holders`]); otherwise every old secret is kept.
+    fn hand_over(&self, new: &NewSecret) -> Step<()> {
+        let retiring: Vec<Retiring> = self
+            .retiring
+            .iter()
+            .map(|old| Retiring::secret(old, &new.text))
+            .collect();
+        // In a self-rotation the admin's secret is also where the Gateway
+        // keeps its own Azure credential: the PAM configuration, which the
+        // input may carry with its uid and title only.
+        let mut also = Vec::new();
+        if self.self_rotation {
+            also.push(self.admin.record_uid.as_str());
+            also.extend(self.run.input.provider_record_uid.as_deref());
+        }
+        holders::hand_over(self.run, self.user_uid, &also, &retiring, "client secret").map(|_| ())
+    }
 }
 
 impl Credentials for AppSecrets<'_> {
@@ -387,7 +451,7 @@ impl Credentials for AppSecrets<'_> {
     /// with a secret that is being removed.
     fn before_retire(&mut self, new: &NewSecret) -> Step<()> {
         if !self.self_rotation {
-            return Ok(());
+            return self.hand_over(new);
         }
         self.run
             .vault()
@@ -408,6 +472,7 @@ impl Credentials for AppSecrets<'_> {
             "stored the new secret in the admin record too ({})",
             self.admin.from
         );
+        self.hand_over(new)?;
         match self
             .graph
             .token(&self.admin.tenant, &self.app.app_id, &new.text)
