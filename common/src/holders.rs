@@ -194,21 +194,45 @@ pub fn hand_over(
         let unknown_secret = record.fields_holding(&blind);
         if !unknown_secret.is_empty() {
             failed.push(format!(
-                "{location} holds the id of a {noun} being retired (in {}) whose secret this run \
+                "{location} holds the id of the {noun} being retired (in {}) whose secret this run \
                  does not know, so its fields cannot be updated",
                 unknown_secret.join(", ")
             ));
             continue;
         }
         let mut changes: Vec<Change> = Vec::new();
+        // A field the write would not reach: one without a name, or one
+        // whose name first finds another field (a duplicate label). Writing
+        // there would change the wrong field and leave the old value.
+        let mut out_of_reach: Vec<String> = Vec::new();
         for credential in retiring {
             for old in credential.olds() {
                 for name in record.fields_holding(&[old]) {
-                    if !changes.iter().any(|c| c.label.eq_ignore_ascii_case(&name)) {
+                    let reached = !name.is_empty()
+                        && record
+                            .text(&name)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|now| now.trim() == old.trim());
+                    if !reached {
+                        out_of_reach.push(if name.is_empty() {
+                            "a field without a label or type".to_owned()
+                        } else {
+                            format!("a second field called {name}")
+                        });
+                    } else if !changes.iter().any(|c| c.label.eq_ignore_ascii_case(&name)) {
                         changes.extend(credential.change_for(old, &name));
                     }
                 }
             }
+        }
+        if !out_of_reach.is_empty() {
+            failed.push(format!(
+                "{location} holds the {noun} being retired in {}, which cannot be written in \
+                 place",
+                out_of_reach.join(", ")
+            ));
+            continue;
         }
         if changes.is_empty() {
             continue;

@@ -346,10 +346,10 @@ impl VaultRecord {
         }
     }
 
-    /// The names (label, or type when it has none) of the standard and
-    /// custom fields with a value equal to one of `values`, compared without
-    /// surrounding spaces: where a record holds a credential, whatever the
-    /// field is called.
+    /// The names (label, or type when it has none; empty when it has
+    /// neither) of the standard and custom fields with a value equal to one
+    /// of `values`, compared without surrounding spaces: where a record holds
+    /// a credential, whatever the field is called.
     pub fn fields_holding(&self, values: &[&str]) -> Vec<String> {
         let wanted: Vec<&str> = values
             .iter()
@@ -374,11 +374,12 @@ impl VaultRecord {
                             .filter_map(Value::as_str)
                             .any(|item| wanted.contains(&item.trim()))
                     });
-                let name = ["label", "type"]
-                    .iter()
-                    .filter_map(|key| field.get(*key).and_then(Value::as_str))
-                    .find(|name| !name.is_empty());
-                if holds && let Some(name) = name {
+                if holds {
+                    let name = ["label", "type"]
+                        .iter()
+                        .filter_map(|key| field.get(*key).and_then(Value::as_str))
+                        .find(|name| !name.is_empty())
+                        .unwrap_or_default();
                     names.push(name.to_owned());
                 }
             }
@@ -941,11 +942,12 @@ mod tests {
                        {"type": "password", "value": ["old"]}],
             "custom": [{"type": "secret", "label": "client_secret", "value": ["old"]},
                        {"type": "text", "label": "other", "value": ["older"]},
-                       {"type": "text", "label": "list", "value": ["x", "old"]}]
+                       {"type": "text", "label": "list", "value": ["x", "old"]},
+                       {"value": ["old"]}]
         }));
         assert_eq!(
             record.fields_holding(&["old"]),
-            ["clientSecret", "password", "client_secret", "list"]
+            ["clientSecret", "password", "client_secret", "list", ""]
         );
         assert!(record.fields_holding(&["  "]).is_empty());
         assert!(record.fields_holding(&["new"]).is_empty());

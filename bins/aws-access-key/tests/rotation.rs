@@ -1154,3 +1154,31 @@ fn a_key_an_attached_record_holds_is_never_deleted_to_make_room_and_exits_2() {
     assert!(w.deletions().is_empty(), "{}", out.output());
     assert_eq!(w.key_ids().len(), 2);
 }
+
+#[test]
+fn a_record_holding_a_deleted_key_whose_secret_the_run_does_not_know_keeps_it_and_exits_3() {
+    // The user's only key is not the record's: its secret is in no record
+    // the run reads, so the consumer's record holding it cannot be given the
+    // new key (which of its fields is the secret is not known).
+    let (scenario, vault) = with_consumer(OTHER_ID, OTHER_SECRET);
+    let mut w = world_with(|aws| {
+        aws.with_key(
+            "alice",
+            OTHER_ID,
+            OTHER_SECRET,
+            true,
+            Some("2026-11-01T00:00:00Z"),
+        )
+    });
+    w.vault = vault;
+    let out = w.run_scenario(&scenario);
+    out.assert_exit(3)
+        .assert_clean()
+        .assert_stderr_has(&format!(
+            "record 'reporting job' (uid {CONSUMER_UID}) holds the id of the access key being \
+             retired"
+        ));
+    assert!(w.deletions().is_empty(), "{}", out.output());
+    assert!(w.key_ids().contains(&OTHER_ID.to_owned()));
+    w.assert_vault_holds_a_live_key();
+}

@@ -835,3 +835,35 @@ fn an_attached_record_holding_the_target_secret_gets_the_new_one_before_it_is_re
         out.output()
     );
 }
+
+#[test]
+fn a_secret_held_in_a_field_the_write_cannot_reach_is_kept_and_no_other_field_is_overwritten() {
+    // The PAM configuration has two fields called clientSecret: the standard
+    // one holds something else, a custom one the admin's secret. Writing
+    // "clientSecret" reaches the standard one.
+    let path = harness::scenario::fixtures_dir().join("vault/azure/records.json");
+    let mut records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let config = records.iter_mut().find(|r| r["uid"] == CONFIG_UID).unwrap();
+    for field in config["fields"].as_array_mut().unwrap() {
+        if field["label"] == "clientSecret" {
+            field["value"] = serde_json::json!(["unrelated~value~0000000000000009"]);
+        }
+    }
+    config["custom"] = serde_json::json!([
+        {"type": "secret", "label": "clientSecret", "value": [ADMIN_SECRET]}
+    ]);
+    let mut w = world();
+    w.vault = FakeVault::start(&records);
+    let out = w.run("self-rotation.json", &[]);
+    out.assert_exit(3)
+        .assert_clean()
+        .assert_stderr_has("a second field called clientSecret, which cannot be written in place");
+    assert_eq!(
+        w.vault.field(CONFIG_UID, "clientSecret").as_deref(),
+        Some("unrelated~value~0000000000000009"),
+        "another field was overwritten\n{}",
+        out.output()
+    );
+    assert!(w.key_ids(ADMIN_APP).contains(&"admin-key-1".to_owned()));
+}
