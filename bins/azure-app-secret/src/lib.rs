@@ -81,6 +81,9 @@ pub struct Planned<'r> {
     /// The secret texts this run knows that may be among those retired:
     /// every record holding one gets the new secret before any is removed.
     retiring: Vec<Secret>,
+    /// Records read from the vault for them whatever their copy in the
+    /// input shows (see [`own_credentials`]).
+    holders: Vec<String>,
     end: String,
     verify: Verify,
 }
@@ -157,7 +160,8 @@ impl Rotator for AzureAppSecret {
         let self_rotation = admin.client_id.eq_ignore_ascii_case(&app.app_id);
         let stored = stored_secret_id(&record)?;
         let retire = to_retire(&app, keep, stored.as_deref());
-        let retiring = retiring(&record, &admin, self_rotation, stored.as_deref(), &retire)?;
+        let (own, holders) = own_credentials(run, &admin, &app, self_rotation)?;
+        let retiring = retiring(&record, &own, stored.as_deref(), &retire)?;
         let end = iso8601(SystemTime::now() + Duration::from_secs(days * 86_400));
         Ok(Planned {
             user_uid,
@@ -169,6 +173,7 @@ impl Rotator for AzureAppSecret {
             self_rotation,
             retire,
             retiring,
+            holders,
             end,
             verify,
         })
@@ -226,6 +231,7 @@ impl Rotator for AzureAppSecret {
             self_rotation: p.self_rotation,
             user_uid: p.user_uid,
             retiring: &p.retiring,
+            holders: &p.holders,
         };
         let mut store = VaultStore::new(
             run,
@@ -295,8 +301,7 @@ pub fn to_retire(app: &App, keep: usize, stored: Option<&str>) -> Vec<String> {
 /// the admin's text belongs to is not shown by Graph).
 fn retiring(
     record: &VaultRecord,
-    admin: &Admin,
-    self_rotation: bool,
+    own: &[Secret],
     stored: Option<&str>,
     retire: &[String],
 ) -> Result<Vec<Secret>> {
@@ -311,14 +316,86 @@ fn retiring(
     {
         texts.push(text.clone());
     }
-    let admin_is_kept_record_secret = record_kept
-        && record_secret
-            .as_ref()
-            .is_some_and(|s| s.expose().trim() == admin.secret.expose().trim());
-    if self_rotation && !admin_is_kept_record_secret {
-        texts.push(admin.secret.clone());
+    for secret in own {
+        let is_kept_record_secret = record_kept
+            && record_secret
+                .as_ref()
+                .is_some_and(|s| s.expose().trim() == secret.expose().trim());
+        if !is_kept_record_secret {
+            texts.push(secret.clone());
+        }
     }
     Ok(texts)
+}
+
+/// The secrets of the rotated application that other records hold next to
+/// its client id, and those records: the admin's in a self-rotation, and a
+/// PAM configuration or attached record for the same application even when
+/// another admin application does the rotation. The PAM configuration is
+/// read from the vault when the input carries it without `clientId`. In a
+/// self-rotation the admin's record and the PAM configuration are always
+/// read again before retiring.
+fn own_credentials(
+    run: &Run,
+    admin: &Admin,
+    app: &App,
+    self_rotation: bool,
+) -> Result<(Vec<Secret>, Vec<String>)> {
+    let mut secrets = Vec::new();
+    let mut holders = Vec::new();
+    let provider = run
+        .input
+        .provider_record_uid
+        .as_deref()
+        .map(str::trim)
+        .filter(|uid| !uid.is_empty());
+    if self_rotation {
+        secrets.push(admin.secret.clone());
+        holders.push(admin.record_uid.clone());
+        holders.extend(provider.map(str::to_owned));
+    }
+    let is_app = |id: Option<String>| id.is_some_and(|id| id.eq_ignore_ascii_case(&app.app_id));
+    for record in run.input.records.others() {
+        for (id, secret) in [
+            ("application_client_id", "client_secret"),
+            ("clientId", "clientSecret"),
+        ] {
+            if is_app(record.text(id)?)
+                && let Some(text) = record.secret(secret)?
+            {
+                secrets.push(text);
+                holders.push(record.uid().to_owned());
+            }
+        }
+    }
+    let sent = |uid: &str| {
+        run.input
+            .records
+            .all()
+            .iter()
+            .any(|r| r.uid() == uid && r.has("clientId"))
+    };
+    if let Some(uid) = provider
+        && uid != admin.record_uid
+        && !sent(uid)
+    {
+        match run.vault().and_then(|mut vault| vault.fetch(uid)) {
+            Ok(config) => {
+                if is_app(config.text("clientId")?.map(|id| id.trim().to_owned()))
+                    && let Some(text) = config.secret("clientSecret")?
+                {
+                    secrets.push(text);
+                    holders.push(uid.to_owned());
+                }
+            }
+            Err(Error::Config(why)) => tracing::info!(
+                "the PAM configuration {uid} could not be read from the vault ({why}); \
+                 whether it holds a secret of the application is not known"
+            ),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((secrets, holders))
 }
 
 /// An application's secrets, for the replacement sequence.
@@ -335,6 +412,7 @@ struct AppSecrets<'a> {
     self_rotation: bool,
     user_uid: &'a str,
     retiring: &'a [Secret],
+    holders: &'a [String],
 }
 
 impl AppSecrets<'_> {
@@ -346,14 +424,10 @@ impl AppSecrets<'_> {
             .iter()
             .map(|old| Retiring::secret(old, &new.text))
             .collect();
-        // In a self-rotation the admin's secret is also where the Gateway
-        // keeps its own Azure credential: the PAM configuration, which the
-        // input may carry with its uid and title only.
-        let mut also = Vec::new();
-        if self.self_rotation {
-            also.push(self.admin.record_uid.as_str());
-            also.extend(self.run.input.provider_record_uid.as_deref());
-        }
+        // The records holding the application's own credentials, such as
+        // the PAM configuration (the Gateway's own Azure credential), which
+        // the input may carry with its uid and title only.
+        let also: Vec<&str> = self.holders.iter().map(String::as_str).collect();
         holders::hand_over(self.run, self.user_uid, &also, &retiring, "client secret").map(|_| ())
     }
 }

@@ -867,3 +867,36 @@ fn a_secret_held_in_a_field_the_write_cannot_reach_is_kept_and_no_other_field_is
     );
     assert!(w.key_ids(ADMIN_APP).contains(&"admin-key-1".to_owned()));
 }
+
+#[test]
+fn a_pam_configuration_of_the_rotated_application_gets_the_new_secret_when_another_admin_rotates_it()
+ {
+    // The PAM configuration holds the target application's client id and its
+    // 2025 secret (one the PAM User record does not hold); the attached admin
+    // record, another application, does the rotation. The input carries the
+    // PAM configuration with its uid and title only.
+    let path = harness::scenario::fixtures_dir().join("vault/azure/records.json");
+    let mut records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let config = records.iter_mut().find(|r| r["uid"] == CONFIG_UID).unwrap();
+    for field in config["fields"].as_array_mut().unwrap() {
+        if field["label"] == "clientId" {
+            field["value"] = serde_json::json!([TARGET_APP]);
+        }
+        if field["label"] == "clientSecret" {
+            field["value"] = serde_json::json!(["target~old~secret~2025~0000000000000001"]);
+        }
+    }
+    let mut w = world();
+    w.vault = FakeVault::start(&records);
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(0);
+    let key_id = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
+    assert_eq!(w.key_ids(TARGET_APP), [key_id]);
+    assert_eq!(
+        w.vault.field(CONFIG_UID, "clientSecret"),
+        w.vault.field(USER_UID, "client_secret"),
+        "the PAM configuration is left holding a removed secret\n{}",
+        out.output()
+    );
+}
