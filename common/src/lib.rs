@@ -14,6 +14,7 @@
 //! | [`vault`] | Keeper records through the official KSM SDK: read, set custom fields, save |
 //! | [`verify`] | waiting until a new credential works K times in a row |
 //! | [`replace`] | the credential-replacement sequence: make room, create, store, verify, retire, confirm |
+//! | [`holders`] | before a credential is retired, every record holding it gets the new one |
 //! | [`change`] | the ledger of what a run may have changed, and the planning phase |
 //! | [`lease`] | one run at a time per record: the rotation lease |
 //! | [`host_lock`] | one password rotation at a time per account on the gateway host |
@@ -27,6 +28,7 @@ pub mod deadline;
 pub mod driver;
 pub mod error;
 pub mod gateway;
+pub mod holders;
 pub mod host_lock;
 pub mod http;
 pub mod lease;

@@ -347,6 +347,47 @@ impl VaultRecord {
         }
     }
 
+    /// The names (label, or type when it has none; empty when it has
+    /// neither) of the standard and custom fields with a value equal to one
+    /// of `values`, compared without surrounding spaces: where a record holds
+    /// a credential, whatever the field is called.
+    pub fn fields_holding(&self, values: &[&str]) -> Vec<String> {
+        let wanted: Vec<&str> = values
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let mut names = Vec::new();
+        for section in ["fields", "custom"] {
+            let fields = self
+                .inner
+                .record_dict
+                .get(section)
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            for field in fields {
+                let holds = field
+                    .get("value")
+                    .and_then(Value::as_array)
+                    .is_some_and(|items| {
+                        items
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .any(|item| wanted.contains(&item.trim()))
+                    });
+                if holds {
+                    let name = ["label", "type"]
+                        .iter()
+                        .filter_map(|key| field.get(*key).and_then(Value::as_str))
+                        .find(|name| !name.is_empty())
+                        .unwrap_or_default();
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names
+    }
+
     fn matching<'a>(&'a self, section: &str, name: &'a str) -> impl Iterator<Item = &'a Value> {
         let fields: &[Value] = self
             .inner
@@ -892,6 +933,25 @@ mod tests {
             .iter()
             .map(|f| f["value"].clone())
             .collect()
+    }
+
+    #[test]
+    fn the_fields_holding_a_credential_are_named_by_label_else_by_type_in_both_sections() {
+        let record = record(json!({
+            "fields": [{"type": "login", "value": ["alice"]},
+                       {"type": "secret", "label": "clientSecret", "value": [" old "]},
+                       {"type": "password", "value": ["old"]}],
+            "custom": [{"type": "secret", "label": "client_secret", "value": ["old"]},
+                       {"type": "text", "label": "other", "value": ["older"]},
+                       {"type": "text", "label": "list", "value": ["x", "old"]},
+                       {"value": ["old"]}]
+        }));
+        assert_eq!(
+            record.fields_holding(&["old"]),
+            ["clientSecret", "password", "client_secret", "list", ""]
+        );
+        assert!(record.fields_holding(&["  "]).is_empty());
+        assert!(record.fields_holding(&["new"]).is_empty());
     }
 
     #[test]

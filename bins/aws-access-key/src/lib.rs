@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
+use common::holders::{self, Retiring, Swap};
 use common::replace::{self, Checks, Credentials, Failure, Found, Step, VaultStore};
+use common::secret::Secret;
 use common::vault::{Change, VaultRecord};
 use common::verify::Verify;
 
@@ -123,6 +125,11 @@ pub struct Planned<'r> {
     stored: Option<String>,
     plan: plan::Plan,
     settings: Settings,
+    /// The secrets this run knows, by key id: the record's and the admin
+    /// key's. A record holding a key being deleted gets the new key in its
+    /// place first; this is how its secret field is found.
+    known: Vec<(String, Secret)>,
+    admin_key: Option<String>,
 }
 
 impl Rotator for AwsAccessKey {
@@ -145,6 +152,15 @@ impl Rotator for AwsAccessKey {
         let region = region(&record, run)?;
         let admin = admin::resolve(input, &mut *run.vault()?)?;
         tracing::info!("admin credentials: {}", admin.describe());
+        let mut known = Vec::new();
+        if let (Some(id), Some(secret)) = (stored.clone(), record.secret(SECRET)?) {
+            known.push((id, secret));
+        }
+        let mut admin_key = None;
+        if let admin::Admin::Keys { key, .. } | admin::Admin::AssumeRole { key, .. } = &admin {
+            known.push((key.id.trim().to_owned(), key.secret.clone()));
+            admin_key = Some(key.id.trim().to_owned());
+        }
         tracing::info!("region: {region}");
 
         let aws = Aws::connect(&admin, &region, run.deadline)?;
@@ -161,6 +177,24 @@ impl Rotator for AwsAccessKey {
             std::time::SystemTime::now(),
         )
         .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
+        // A key deleted to make room is gone before the new one exists: no
+        // record can be given the new key first, so one another record of
+        // the input holds is never deleted that way.
+        if let Some((id, why)) = &plan.make_room {
+            let held = holders::shown_in_input(input, user_uid, &[id.as_str()]);
+            if !held.is_empty() {
+                return Err(Error::Config(format!(
+                    "IAM user '{user}': key {id} would be deleted to make room ({why}), but {} \
+                     holds it, and would stop working before a new key exists; nothing was \
+                     changed. Delete an unused key of the user by hand, or stop that record \
+                     holding key {id}",
+                    held.iter()
+                        .map(|r| r.location().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
         Ok(Planned {
             user,
             user_uid,
@@ -170,6 +204,8 @@ impl Rotator for AwsAccessKey {
             stored,
             plan,
             settings,
+            known,
+            admin_key,
         })
     }
 
@@ -186,6 +222,8 @@ impl Rotator for AwsAccessKey {
             keys,
             plan,
             settings,
+            known,
+            admin_key,
             ..
         } = planned;
         let sequence = replace::Plan {
@@ -196,7 +234,15 @@ impl Rotator for AwsAccessKey {
                 .map(|(id, why)| (id.clone(), why.to_string())),
             retire: plan.retire.clone(),
         };
-        let mut keys = IamKeys { aws: &aws, user };
+        let mut keys = IamKeys {
+            aws: &aws,
+            user,
+            run,
+            user_uid,
+            retire: &sequence.retire,
+            known: &known,
+            admin_key: admin_key.as_deref(),
+        };
         let mut store = VaultStore::new(run, user_uid, location.clone(), fields, stored_key_id);
         let replaced = replace::replace(
             &mut keys,
@@ -298,6 +344,12 @@ fn describe_plan(planned: &Planned<'_>) -> String {
 struct IamKeys<'a> {
     aws: &'a Aws,
     user: &'a str,
+    run: &'a Run,
+    user_uid: &'a str,
+    retire: &'a [String],
+    known: &'a [(String, Secret)],
+    /// The admin key's id, when the admin credentials are static keys.
+    admin_key: Option<&'a str>,
 }
 
 impl Credentials for IamKeys<'_> {
@@ -370,6 +422,42 @@ impl Credentials for IamKeys<'_> {
 
     fn probe(&mut self, new: &NewKey) -> std::result::Result<(), String> {
         self.aws.probe(new).map_err(|e| e.to_string())
+    }
+
+    /// Every other record of the input holding a key about to be deleted
+    /// (its id or its secret) gets the new key first (see
+    /// [`common::holders`]); otherwise every old key is kept.
+    fn before_retire(&mut self, new: &NewKey) -> Step<()> {
+        let retiring: Vec<Retiring> = self
+            .retire
+            .iter()
+            .filter(|id| **id != new.id)
+            .map(|id| Retiring {
+                id: Some((id.clone(), new.id.clone())),
+                secret: self
+                    .known
+                    .iter()
+                    .find(|(known, _)| known == id)
+                    .map(|(_, secret)| Swap::new(secret, &new.secret)),
+            })
+            .collect();
+        // The admin key among those deleted (the IAM user rotates its own
+        // key): the PAM configuration may hold it although the input does not
+        // show it.
+        let admin_retired = self
+            .admin_key
+            .is_some_and(|admin| self.retire.iter().any(|id| id == admin));
+        let also: Vec<&str> = if admin_retired {
+            self.run
+                .input
+                .provider_record_uid
+                .as_deref()
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        holders::hand_over(self.run, self.user_uid, &also, &retiring, "access key").map(|_| ())
     }
 
     fn list(&mut self) -> Step<Vec<String>> {

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
+use common::holders::{self, Retiring};
 use common::replace::{self, Checks, Credentials, Failure, Found, Step, VaultStore};
 use common::secret::Secret;
 use common::time::iso8601;
@@ -77,6 +78,12 @@ pub struct Planned<'r> {
     app: App,
     self_rotation: bool,
     retire: Vec<String>,
+    /// The secret texts this run knows that may be among those retired:
+    /// every record holding one gets the new secret before any is removed.
+    retiring: Vec<Secret>,
+    /// Records read from the vault for them whatever their copy in the
+    /// input shows (see [`own_credentials`]).
+    holders: Vec<String>,
     end: String,
     verify: Verify,
 }
@@ -151,7 +158,10 @@ impl Rotator for AzureAppSecret {
         // self-rotation missed here would remove the secret the admin record
         // still holds.
         let self_rotation = admin.client_id.eq_ignore_ascii_case(&app.app_id);
-        let retire = to_retire(&app, keep, stored_secret_id(&record)?.as_deref());
+        let stored = stored_secret_id(&record)?;
+        let retire = to_retire(&app, keep, stored.as_deref());
+        let (own, holders) = own_credentials(run, &admin, &app, self_rotation)?;
+        let retiring = retiring(&record, &own, stored.as_deref(), &retire)?;
         let end = iso8601(SystemTime::now() + Duration::from_secs(days * 86_400));
         Ok(Planned {
             user_uid,
@@ -162,6 +172,8 @@ impl Rotator for AzureAppSecret {
             app,
             self_rotation,
             retire,
+            retiring,
+            holders,
             end,
             verify,
         })
@@ -217,6 +229,9 @@ impl Rotator for AzureAppSecret {
             tag,
             end: &p.end,
             self_rotation: p.self_rotation,
+            user_uid: p.user_uid,
+            retiring: &p.retiring,
+            holders: &p.holders,
         };
         let mut store = VaultStore::new(
             run,
@@ -280,6 +295,109 @@ pub fn to_retire(app: &App, keep: usize, stored: Option<&str>) -> Vec<String> {
     retire
 }
 
+/// The secret texts this run knows that may be retired: the record's (when
+/// its key id is among those retired, or unknown) and, in a self-rotation,
+/// the admin's (unless it is the record's and that one is kept: which key id
+/// the admin's text belongs to is not shown by Graph).
+fn retiring(
+    record: &VaultRecord,
+    own: &[Secret],
+    stored: Option<&str>,
+    retire: &[String],
+) -> Result<Vec<Secret>> {
+    let mut texts = Vec::new();
+    let record_secret = record
+        .secret(SECRET)?
+        .filter(|s| !s.expose().trim().is_empty());
+    let record_kept = stored.is_some_and(|id| !retire.iter().any(|r| r == id));
+    if let Some(text) = &record_secret
+        && !record_kept
+        && !retire.is_empty()
+    {
+        texts.push(text.clone());
+    }
+    for secret in own {
+        let is_kept_record_secret = record_kept
+            && record_secret
+                .as_ref()
+                .is_some_and(|s| s.expose().trim() == secret.expose().trim());
+        if !is_kept_record_secret {
+            texts.push(secret.clone());
+        }
+    }
+    Ok(texts)
+}
+
+/// The secrets of the rotated application that other records hold next to
+/// its client id, and those records: the admin's in a self-rotation, and a
+/// PAM configuration or attached record for the same application even when
+/// another admin application does the rotation. The PAM configuration is
+/// read from the vault when the input carries it without `clientId`. In a
+/// self-rotation the admin's record and the PAM configuration are always
+/// read again before retiring.
+fn own_credentials(
+    run: &Run,
+    admin: &Admin,
+    app: &App,
+    self_rotation: bool,
+) -> Result<(Vec<Secret>, Vec<String>)> {
+    let mut secrets = Vec::new();
+    let mut holders = Vec::new();
+    let provider = run
+        .input
+        .provider_record_uid
+        .as_deref()
+        .map(str::trim)
+        .filter(|uid| !uid.is_empty());
+    if self_rotation {
+        secrets.push(admin.secret.clone());
+        holders.push(admin.record_uid.clone());
+        holders.extend(provider.map(str::to_owned));
+    }
+    let is_app = |id: Option<String>| id.is_some_and(|id| id.eq_ignore_ascii_case(&app.app_id));
+    for record in run.input.records.others() {
+        for (id, secret) in [
+            ("application_client_id", "client_secret"),
+            ("clientId", "clientSecret"),
+        ] {
+            if is_app(record.text(id)?)
+                && let Some(text) = record.secret(secret)?
+            {
+                secrets.push(text);
+                holders.push(record.uid().to_owned());
+            }
+        }
+    }
+    let sent = |uid: &str| {
+        run.input
+            .records
+            .all()
+            .iter()
+            .any(|r| r.uid() == uid && r.has("clientId"))
+    };
+    if let Some(uid) = provider
+        && uid != admin.record_uid
+        && !sent(uid)
+    {
+        match run.vault().and_then(|mut vault| vault.fetch(uid)) {
+            Ok(config) => {
+                if is_app(config.text("clientId")?.map(|id| id.trim().to_owned()))
+                    && let Some(text) = config.secret("clientSecret")?
+                {
+                    secrets.push(text);
+                    holders.push(uid.to_owned());
+                }
+            }
+            Err(Error::Config(why)) => tracing::info!(
+                "the PAM configuration {uid} could not be read from the vault ({why}); \
+                 whether it holds a secret of the application is not known"
+            ),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((secrets, holders))
+}
+
 /// An application's secrets, for the replacement sequence.
 struct AppSecrets<'a> {
     run: &'a Run,
@@ -292,6 +410,26 @@ struct AppSecrets<'a> {
     tag: String,
     end: &'a str,
     self_rotation: bool,
+    user_uid: &'a str,
+    retiring: &'a [Secret],
+    holders: &'a [String],
+}
+
+impl AppSecrets<'_> {
+    /// Every other record holding a secret being retired gets the new one
+    /// (see [`common::holders`]); otherwise every old secret is kept.
+    fn hand_over(&self, new: &NewSecret) -> Step<()> {
+        let retiring: Vec<Retiring> = self
+            .retiring
+            .iter()
+            .map(|old| Retiring::secret(old, &new.text))
+            .collect();
+        // The records holding the application's own credentials, such as
+        // the PAM configuration (the Gateway's own Azure credential), which
+        // the input may carry with its uid and title only.
+        let also: Vec<&str> = self.holders.iter().map(String::as_str).collect();
+        holders::hand_over(self.run, self.user_uid, &also, &retiring, "client secret").map(|_| ())
+    }
 }
 
 impl Credentials for AppSecrets<'_> {
@@ -387,7 +525,7 @@ impl Credentials for AppSecrets<'_> {
     /// with a secret that is being removed.
     fn before_retire(&mut self, new: &NewSecret) -> Step<()> {
         if !self.self_rotation {
-            return Ok(());
+            return self.hand_over(new);
         }
         self.run
             .vault()
@@ -408,6 +546,7 @@ impl Credentials for AppSecrets<'_> {
             "stored the new secret in the admin record too ({})",
             self.admin.from
         );
+        self.hand_over(new)?;
         match self
             .graph
             .token(&self.admin.tenant, &self.app.app_id, &new.text)

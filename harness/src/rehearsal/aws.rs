@@ -2,6 +2,7 @@
 //! admin credentials the records name.
 
 use super::Rehearsal;
+use super::azure::holds_text;
 use super::world::{Call, Service, Staging, last4, named, proxied_calls};
 use crate::fake_aws::FakeAws;
 use crate::fake_vault::FakeVault;
@@ -24,6 +25,10 @@ struct Aws {
     seeded_ids: Vec<String>,
     seeded: Vec<String>,
     chain_env: Vec<(String, String)>,
+    /// Every record in the vault but the PAM User (judged on its own; its
+    /// `Access_Key_ID_Removed_during_previous_rotation` names deleted keys by
+    /// design): (uid, title). Any of them may hold a key of the IAM user.
+    records: Vec<(String, String)>,
 }
 
 /// Seeds IAM: the user named by the PAM User's login, with the key its
@@ -138,6 +143,12 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
         seeded_ids,
         seeded,
         chain_env,
+        records: rehearsal
+            .records
+            .iter()
+            .filter(|r| r.uid != rehearsal.roles.user.uid)
+            .map(|r| (r.uid.clone(), r.title.clone()))
+            .collect(),
     }))
 }
 
@@ -257,6 +268,20 @@ impl Service for Aws {
                     "key {} is live, not in the vault, and not named in the output",
                     key.id
                 ));
+            }
+        }
+        // No other record may be left holding a key that was deleted: the
+        // binary gives each holder the new key first, or keeps the old one.
+        for id in &self.seeded_ids {
+            if live.iter().any(|k| &k.id == id) {
+                continue;
+            }
+            for (uid, title) in &self.records {
+                if vault.record(uid).is_some_and(|r| holds_text(&r, id)) {
+                    return Err(format!(
+                        "the record '{title}' ({uid}) still holds key {id}, which was deleted"
+                    ));
+                }
             }
         }
         let unchanged = stored_id == self.original_id

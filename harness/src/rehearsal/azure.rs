@@ -24,6 +24,12 @@ struct Azure {
     /// How many old secrets a successful run keeps.
     keep: usize,
     seeded: Vec<String>,
+    /// The target application's secrets before the run: (key id, text).
+    seeded_texts: Vec<(String, String)>,
+    /// Every record in the vault: (uid, title). Any of them may hold a
+    /// secret of the target application (the admin record, the PAM
+    /// configuration's clientSecret, a consumer's record).
+    records: Vec<(String, String)>,
 }
 
 /// One application the fake knows, before it is started.
@@ -201,11 +207,22 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
             ));
         }
     }
-    let seeded_ids: Vec<String> = apps
+    let seeded_texts: Vec<(String, String)> = apps
         .iter()
         .find(|a| a.app_id == target_app)
-        .map(|a| a.secrets.iter().map(|(id, _, _)| id.clone()).collect())
+        .map(|a| {
+            a.secrets
+                .iter()
+                .map(|(id, text, _)| (id.clone(), text.clone()))
+                .collect()
+        })
         .unwrap_or_default();
+    let seeded_ids: Vec<String> = seeded_texts.iter().map(|(id, _)| id.clone()).collect();
+    let records = rehearsal
+        .records
+        .iter()
+        .map(|r| (r.uid.clone(), r.title.clone()))
+        .collect();
 
     let mut fake = FakeAzure::start(&tenant);
     seeded.insert(0, format!("tenant {tenant}"));
@@ -223,6 +240,8 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
         seeded_ids,
         keep,
         seeded,
+        seeded_texts,
+        records,
     }))
 }
 
@@ -263,6 +282,23 @@ impl Azure {
             .iter()
             .any(|s| s.key_id == stored_id && s.text == stored_text)
     }
+}
+
+/// Whether a stored record (`fields` and `custom`) has a value equal to
+/// `text`, without surrounding spaces.
+pub(super) fn holds_text(record: &serde_json::Value, text: &str) -> bool {
+    let text = text.trim();
+    ["fields", "custom"].iter().any(|section| {
+        record
+            .get(section)
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|field| field.get("value").and_then(serde_json::Value::as_array))
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .any(|value| value.trim() == text)
+    })
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -314,7 +350,8 @@ impl Service for Azure {
     /// text; every other live secret was there before or is named in the
     /// output; exit 0 leaves the new secret and the newest
     /// `keep_previous_secrets` old ones; 1 and 2 leave everything as it was;
-    /// 3 has the new secret stored.
+    /// 3 has the new secret stored; and no record (the admin record, the PAM
+    /// configuration) is left holding a secret that was removed.
     fn verdict(&self, vault: &FakeVault, out: &Outcome) -> Result<(), String> {
         let live = self.fake.secrets(&self.target_app);
         let live_ids = || ids(&live.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>());
@@ -335,6 +372,22 @@ impl Service for Azure {
                     "secret {} is live, not in the vault, and not named in the output",
                     secret.key_id
                 ));
+            }
+        }
+        // Every record that held a secret of the application must not be
+        // left holding one that was removed, whatever the exit code: the
+        // binary updates each holder before it retires anything, or keeps
+        // the old secret.
+        for (id, text) in &self.seeded_texts {
+            if live.iter().any(|s| &s.key_id == id) {
+                continue;
+            }
+            for (uid, title) in &self.records {
+                if vault.record(uid).is_some_and(|r| holds_text(&r, text)) {
+                    return Err(format!(
+                        "the record '{title}' ({uid}) still holds secret {id}, which was removed"
+                    ));
+                }
             }
         }
         let old = |id: &str| self.seeded_ids.iter().any(|s| s == id);
