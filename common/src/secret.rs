@@ -49,6 +49,10 @@
 //! characters, so a hostile input cannot make registration or memory grow
 //! without bound.
 
+mod skeleton;
+
+pub use skeleton::{DUMP_WINDOW, Skeletons, TEXT_WINDOW, skeleton};
+
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -61,6 +65,9 @@ use zeroize::Zeroizing;
 
 /// What a secret is replaced with in every output.
 pub const REDACTED: &str = "[redacted]";
+
+/// What a server-supplied field that may echo a secret is shown as.
+pub const WITHHELD: &str = "withheld: it may echo a secret";
 
 /// Characters of a secret that are enough to redact the token they sit in.
 pub const WINDOW: usize = 12;
@@ -77,6 +84,11 @@ pub const MAX_SECRETS: usize = 4096;
 
 /// The most characters of secret values [`try_register`] accepts in one run.
 pub const MAX_SECRET_CHARS: usize = 256 * 1024;
+
+/// Values read from input ([`try_register`]) whose byte dumps are
+/// registered for the skeleton comparison; later ones have their skeleton
+/// only.
+const MAX_DUMPED_INPUT: usize = 256;
 
 /// Values up to this many characters also have their escaped forms
 /// registered as written (see `explicit_forms`).
@@ -206,6 +218,31 @@ pub fn redact(text: &str) -> String {
     table().redact(text)
 }
 
+/// Whether `text` shares a run of its skeleton with a registered secret's
+/// (see the `skeleton` module): a server-supplied field for which this holds
+/// is shown as [`WITHHELD`], never in part.
+pub fn echoes_secret(text: &str) -> bool {
+    table().skeletons.find(text).is_some()
+}
+
+/// `text` (a server's or a remote command's output) with each line that
+/// [`echoes_secret`] replaced by `(a line withheld: it may echo a secret)`,
+/// then redacted.
+pub fn withhold_lines(text: &str) -> String {
+    let kept: Vec<String> = text
+        .split_inclusive('\n')
+        .map(|line| {
+            if echoes_secret(line) {
+                let end = &line[line.trim_end_matches(['\r', '\n']).len()..];
+                format!("(a line {WITHHELD}){end}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    redact(&kept.concat())
+}
+
 /// Wipes every registered pattern. Called when a run ends.
 pub fn forget_all() {
     *table() = Table::default();
@@ -320,6 +357,10 @@ struct Table {
     chars: usize,
     /// `windows[n]`: hashes of folded windows of `n` characters.
     windows: [HashSet64; WINDOW + 1],
+    /// The skeletons of the values and of their dumps.
+    skeletons: Skeletons,
+    /// Values from input whose dumps are registered.
+    dumped: usize,
 }
 
 impl Table {
@@ -342,6 +383,12 @@ impl Table {
         for form in forms(value, login) {
             self.add_form(&form);
         }
+        // Dumps of values read from input only for the first ones: a
+        // Gateway's records hold a handful, and the program's own secrets
+        // (`register`, the passwords first) always have theirs.
+        let with_dumps = !capped || self.dumped < MAX_DUMPED_INPUT;
+        self.dumped += usize::from(capped && with_dumps);
+        self.skeletons.add_with(value, 0, with_dumps);
         Ok(())
     }
 
@@ -693,6 +740,12 @@ fn backslash(view: &[Unit], i: usize, letters: bool) -> Option<(char, usize)> {
     let next = view.get(i + 1)?.c;
     if !letters && matches!(next, 'x' | 'X' | 'n' | 'r' | 't' | 'b' | 'f') {
         return None;
+    }
+    if matches!(next, 'x' | 'u') && view.get(i + 2).map(|u| u.c) == Some('{') {
+        // Perl's `\x{6b}`, and `\u{6b}` of Rust, Ruby and JavaScript.
+        let close = (i + 4..view.len().min(i + 11)).find(|&j| view[j].c == '}')?;
+        let value = hex_value(view, i + 3, close - i - 3)?;
+        return Some((char::from_u32(value)?, close - i + 1));
     }
     match next {
         'u' | 'U' => {

@@ -38,7 +38,7 @@
 use std::fmt;
 
 use common::change;
-use common::secret::Secret;
+use common::secret::{self, Secret};
 use russh::keys::ssh_key::rand_core::Rng;
 use sha_crypt::{PasswordHasher, ShaCrypt};
 use sha2::{Digest, Sha256};
@@ -837,8 +837,7 @@ pub fn failure(what: &str, out: &Output) -> String {
         (None, Some(signal)) => format!("killed by {signal}"),
         (None, None) => "no exit status".into(),
     };
-    let text: String = out
-        .text()
+    let text: String = secret::withhold_lines(&out.text())
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
