@@ -154,7 +154,8 @@ proptest! {
         secret::forget_all();
         let _kept = [Secret::new(new), Secret::new(old), Secret::new(token)];
         for message in corpus().messages {
-            let shown = http::shown(&message.text);
+            // Uncapped: the cap of a shown field is not what is tested here.
+            let shown = http::shown_capped(&message.text, 1000);
             prop_assert_ne!(&shown, WITHHELD, "{} {} was withheld", &message.source, &message.field);
             for keep in &message.keep {
                 prop_assert!(shown.contains(keep.as_str()), "{} {}: {} lost {}", &message.source, &message.field, shown, keep);

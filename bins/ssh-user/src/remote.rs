@@ -837,16 +837,19 @@ pub fn failure(what: &str, out: &Output) -> String {
         (None, Some(signal)) => format!("killed by {signal}"),
         (None, None) => "no exit status".into(),
     };
-    let text: String = secret::withhold_lines(&out.text())
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .take(4)
-        .collect::<Vec<_>>()
-        .join(" | ");
-    let cause = classify(&text)
+    let first_lines = |all: &str| -> String {
+        all.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let cause = classify(&first_lines(&out.text()))
         .map(|p| format!(": {p}"))
         .unwrap_or_default();
+    // A line that may echo a secret in an escape is withheld whole.
+    let text = first_lines(&secret::withhold_lines(&out.text()));
     if text.is_empty() {
         format!("{what} failed ({status}){cause}")
     } else {
