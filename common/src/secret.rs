@@ -6,6 +6,16 @@
 //! dependency's error text or a panic is replaced by [`REDACTED`] before it
 //! is written to stdout or stderr.
 //!
+//! # Two layers
+//!
+//! A server-supplied field (a REST API's `message`, a vault error, a remote
+//! command's output line) first meets the skeleton comparison
+//! ([`echoes_secret`], see the `skeleton` module): when its letters and
+//! digits share a run with a secret's, whatever the punctuation, quoting,
+//! normalisation or byte dump around them, it is withheld whole
+//! ([`WITHHELD`]). Everything else, and every line any binary writes, goes
+//! through the exact-form redactor described below.
+//!
 //! # Why the redactor decodes instead of listing encodings
 //!
 //! Servers echo a value in more encodings than can be listed: JSON with

@@ -220,15 +220,16 @@ const KEEPER_SYMBOLS: &[char] = &[
 /// server (NFD) changes what it echoes.
 const ACCENTED: &[char] = &['é', 'ü', 'ñ', 'Å', 'ç', 'ø', 'ß'];
 
-/// A Keeper-shaped password: 18 to 40 characters of upper- and lower-case
-/// letters, digits and Keeper's symbols in about Keeper's proportions (at
-/// least two digits, as its generator requires), and, with `accented`, a few
-/// accented letters.
+/// A Keeper-shaped password: 20 to 42 characters of upper- and lower-case
+/// letters, digits and Keeper's symbols in about Keeper's proportions, and,
+/// with `accented`, a few accented letters. Like Keeper's generator, which
+/// requires every class, it always holds letters and digits side by side: a
+/// run letter, digit, letter, digit somewhere in the middle.
 pub fn arb_keeper_password(accented: bool) -> impl Strategy<Value = String> {
     let class = if accented { 0..5u8 } else { 0..4u8 };
     (
         proptest::collection::vec((class, any::<u32>()), 16..38),
-        "[0-9]{2}",
+        "[a-m][0-4][N-Z][5-9]",
     )
         .prop_map(|(picks, digits)| {
             let mut out: String = picks

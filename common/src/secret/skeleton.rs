@@ -30,18 +30,20 @@
 //! A field sharing a run of [`DUMP_WINDOW`] characters with one of these is
 //! withheld too.
 //!
-//! # Why [`TEXT_WINDOW`] is 6, and only windows with a letter and a digit
+//! # Why [`TEXT_WINDOW`] is 6, and only windows that alternate
 //!
 //! The skeleton drops the punctuation that makes a password unlike prose, so
 //! a skeleton window of letters only can be an English word (`password` in
-//! `dummy-password-1`), and one of digits only a date or a count: registering
-//! those would withhold ordinary messages ("password too short", "2026-01-15")
-//! whenever a secret happens to contain such a run. A window is registered
-//! only when it holds at least one letter, at least one digit, and at least
-//! [`MIN_DISTINCT`] distinct characters. Keeper-generated passwords draw on
-//! letters, digits and symbols, so their skeletons are about 60 % of their
-//! length and alternate letters and digits; 86 % of their 6-character
-//! skeleton windows are mixed, and a whole echo has many of them.
+//! `dummy-password-1`), one of digits only a date or a count, and a word
+//! followed by a number (`secret2026`, `key000`) is how identifiers, versions
+//! and dates read: registering those would withhold ordinary messages
+//! ("password too short", "2026-01-15", "key AKIAADMINKEY00000001") whenever
+//! a secret happens to contain such a run. A window is registered only when
+//! it switches between letters and digits at least twice (`k7pq2x`) and holds
+//! at least [`MIN_DISTINCT`] distinct characters. Keeper-generated passwords
+//! draw on letters, digits and symbols: their skeletons are about 60 % of
+//! their length, a third of it digits, and about 70 % of their 6-character
+//! skeleton windows qualify; a whole echo has many of them.
 //!
 //! Six characters of a case-folded letters-and-digits alphabet are 36^6, about
 //! 2^31, values. A field of L skeleton characters checked against W
@@ -53,13 +55,13 @@
 //! `docs/notes/redaction.md`). Five characters would be 36 times as likely to
 //! withhold by chance; seven would let a 10-character prefix of a typical
 //! Keeper password through (its skeleton has about 6 characters). What a
-//! field can still carry is a run of at most 5 skeleton characters that mix
-//! letters and digits, or a letters-only or digits-only run shorter than the
-//! exact-form layer's 12 characters: at most ~26 bits of a password of 150
-//! and more.
+//! field can still carry is a run of at most 5 skeleton characters, or a
+//! run that switches between letters and digits at most once (a word and a
+//! number), shorter than the exact-form layer's 12 characters: a fragment,
+//! never a password.
 //!
 //! A secret whose skeleton is shorter than [`TEXT_WINDOW`] is registered
-//! whole (when it mixes letters and digits). Dumps use [`DUMP_WINDOW`] = 16
+//! whole (when it has both letters and digits). Dumps use [`DUMP_WINDOW`] = 16
 //! characters: their alphabets are smaller (hex 16, octal 8, base32 32 and
 //! case-folded base64 36) and UTF-16 dumps of ASCII are half zeros, so 16
 //! characters are what it takes for a chance match to stay below 2^-40 (hex
@@ -147,6 +149,18 @@ fn is_combining_mark(c: char) -> bool {
 
 fn is_mixed(window: &[char]) -> bool {
     window.iter().any(|c| c.is_alphabetic()) && window.iter().any(|c| c.is_numeric())
+}
+
+/// Whether `window` switches between letters and digits at least twice: a
+/// word followed by a number (`secret2026`, `key000`, `value0`, `password1`)
+/// switches once, and is how identifiers, versions and dates read, not a
+/// random secret.
+fn alternates(window: &[char]) -> bool {
+    window
+        .windows(2)
+        .filter(|pair| pair[0].is_numeric() != pair[1].is_numeric())
+        .nth(1)
+        .is_some()
 }
 
 /// Whether `window` has at least `least` distinct characters.
@@ -261,7 +275,7 @@ impl Skeletons {
         }
         let map = &mut self.text;
         each_window(folded, TEXT_WINDOW, |window, hash| {
-            if is_mixed(window) && has_distinct(window, MIN_DISTINCT) {
+            if alternates(window) && has_distinct(window, MIN_DISTINCT) {
                 map.entry(hash).or_insert(index);
             }
         });
@@ -449,10 +463,18 @@ mod tests {
     }
 
     #[test]
-    fn letters_only_and_digits_only_runs_of_a_secret_are_not_registered() {
-        let s = set(&["dummy-password-not-used-1", "2026-01-15-secret-a"]);
+    fn words_and_numbers_in_a_secret_are_not_registered_alone() {
+        let s = set(&[
+            "dummy-password-not-used-1",
+            "2026-01-15-secret-a",
+            "target~old~secret~2026~0000000000000002",
+            "admin-secret-access-key-000000000000001",
+        ]);
         assert_eq!(s.find("the password was not used on 2026-01-15"), None);
-        assert_eq!(s.find("dummy-password-not-used-1"), Some(0));
+        assert_eq!(s.find("the old secret 2026-12-06 was kept"), None);
+        assert_eq!(s.find("key AKIAADMINKEY00000001"), None);
+        let s = set(&["x7-dummy-password-not-used-1"]);
+        assert_eq!(s.find("X7-DUMMY"), Some(0));
     }
 
     #[test]
