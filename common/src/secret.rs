@@ -179,9 +179,17 @@ fn table() -> std::sync::MutexGuard<'static, Table> {
 /// output is scrubbed of. Empty values are ignored. Never refuses: use it for
 /// values the program itself obtained; input uses [`try_register`].
 pub fn register(value: &str) {
+    let skeleton = !is_private_key(value);
     for part in secret_parts(value) {
-        table().add(&part, None, false).ok();
+        table().add_part(&part, false, skeleton).ok();
     }
+}
+
+/// A PEM private key's body is base64 of structured data that shares runs
+/// with the public key a rotator prints (OpenSSH embeds it): its skeleton is
+/// not registered, only its exact forms.
+fn is_private_key(value: &str) -> bool {
+    value.contains("-----BEGIN")
 }
 
 /// What of a value is secret. A PEM block's armor lines
@@ -210,8 +218,9 @@ pub fn secret_parts(value: &str) -> Vec<String> {
 /// [`MAX_SECRET_CHARS`] characters are registered. For values read from
 /// input, whose number the input decides.
 pub fn try_register(value: &str) -> Result<(), TooMany> {
+    let skeleton = !is_private_key(value);
     for part in secret_parts(value) {
-        table().add(&part, None, true)?;
+        table().add_part(&part, true, skeleton)?;
     }
     Ok(())
 }
@@ -374,7 +383,21 @@ struct Table {
 }
 
 impl Table {
+    fn add_part(&mut self, value: &str, capped: bool, skeleton: bool) -> Result<(), TooMany> {
+        self.add_with(value, None, capped, skeleton)
+    }
+
     fn add(&mut self, value: &str, login: Option<&str>, capped: bool) -> Result<(), TooMany> {
+        self.add_with(value, login, capped, true)
+    }
+
+    fn add_with(
+        &mut self,
+        value: &str,
+        login: Option<&str>,
+        capped: bool,
+        skeleton: bool,
+    ) -> Result<(), TooMany> {
         if value.is_empty() {
             return Ok(());
         }
@@ -398,7 +421,9 @@ impl Table {
         // (`register`, the passwords first) always have theirs.
         let with_dumps = !capped || self.dumped < MAX_DUMPED_INPUT;
         self.dumped += usize::from(capped && with_dumps);
-        self.skeletons.add_with(value, 0, with_dumps);
+        if skeleton {
+            self.skeletons.add_with(value, 0, with_dumps);
+        }
         Ok(())
     }
 
@@ -918,6 +943,33 @@ mod tests {
             table.add(value, None, false).ok();
         }
         table.redact(text)
+    }
+
+    // Issue 23, item 1: why the skeleton layer exists.
+    #[test]
+    fn a_regex_quoted_password_passes_the_exact_layer_but_not_the_skeleton() {
+        let password = "k7$Pq(2@xZ!m^R{9w.T+e;B>3u=H[a]Lf";
+        let quoted = r"k7\$Pq\(2@xZ!m\^R\{9w\.T\+e;B>3u=H\[a\]Lf";
+        let mut table = Table::default();
+        table.add(password, None, false).unwrap();
+        assert_eq!(table.redact(quoted), quoted);
+        assert!(table.skeletons.find(quoted).is_some());
+    }
+
+    #[test]
+    fn perl_and_es6_braced_escapes_are_decoded() {
+        let out = redact_only(
+            r"got \x{6b}\x{37}\u{24}Pq-braced-secret!",
+            &["k7$Pq-braced-secret"],
+        );
+        assert_eq!(out, "got [redacted]!");
+    }
+
+    #[test]
+    fn withhold_lines_replaces_only_the_lines_that_may_echo() {
+        let _s = Secret::new("w1th-h0ld-l1nes-Zq9");
+        let out = withhold_lines("ok line\nBAD: w1th\\-h0ld\\-l1nes\\-Zq9 rejected\r\nlast");
+        assert_eq!(out, format!("ok line\n(a line {WITHHELD})\r\nlast"));
     }
 
     #[test]

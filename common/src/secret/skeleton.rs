@@ -225,6 +225,9 @@ impl Skeletons {
     pub fn new(secrets: &[String]) -> Self {
         let mut set = Self::default();
         for (index, secret) in secrets.iter().enumerate() {
+            if super::is_private_key(secret) {
+                continue;
+            }
             for part in super::secret_parts(secret) {
                 set.add(&part, index);
             }
