@@ -261,7 +261,10 @@ fn collect_error_fields(
 pub const FIELD_CHARS: usize = 200;
 
 /// A text a server or a dependency supplied, made fit for a message: control
-/// characters become spaces (a line break cannot forge a log line), every
+/// characters become spaces (a line break cannot forge a log line), and the
+/// whole text is [`secret::WITHHELD`] when its skeleton shares a run with a
+/// registered secret's ([`secret::echoes_secret`]: shell or regex quoting,
+/// doubled quotes, normalised Unicode, byte dumps). Otherwise every
 /// registered secret is redacted (in any form), and the result is capped at
 /// [`FIELD_CHARS`] characters. Redaction comes before the cap: cutting first
 /// could leave a piece of a secret too short to recognise.
@@ -281,6 +284,9 @@ pub fn shown_capped(text: &str, cap: usize) -> String {
             }
         })
         .collect();
+    if secret::echoes_secret(&one_line) {
+        return secret::WITHHELD.to_owned();
+    }
     let redacted = secret::redact(one_line.trim());
     let mut out: String = redacted.chars().take(cap).collect();
     if redacted.chars().count() > cap {

@@ -6,6 +6,16 @@
 //! dependency's error text or a panic is replaced by [`REDACTED`] before it
 //! is written to stdout or stderr.
 //!
+//! # Two layers
+//!
+//! A server-supplied field (a REST API's `message`, a vault error, a remote
+//! command's output line) first meets the skeleton comparison
+//! ([`echoes_secret`], see the `skeleton` module): when its letters and
+//! digits share a run with a secret's, whatever the punctuation, quoting,
+//! normalisation or byte dump around them, it is withheld whole
+//! ([`WITHHELD`]). Everything else, and every line any binary writes, goes
+//! through the exact-form redactor described below.
+//!
 //! # Why the redactor decodes instead of listing encodings
 //!
 //! Servers echo a value in more encodings than can be listed: JSON with
@@ -49,6 +59,10 @@
 //! characters, so a hostile input cannot make registration or memory grow
 //! without bound.
 
+mod skeleton;
+
+pub use skeleton::{DUMP_WINDOW, Skeletons, TEXT_WINDOW, skeleton};
+
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -61,6 +75,9 @@ use zeroize::Zeroizing;
 
 /// What a secret is replaced with in every output.
 pub const REDACTED: &str = "[redacted]";
+
+/// What a server-supplied field that may echo a secret is shown as.
+pub const WITHHELD: &str = "withheld: it may echo a secret";
 
 /// Characters of a secret that are enough to redact the token they sit in.
 pub const WINDOW: usize = 12;
@@ -77,6 +94,11 @@ pub const MAX_SECRETS: usize = 4096;
 
 /// The most characters of secret values [`try_register`] accepts in one run.
 pub const MAX_SECRET_CHARS: usize = 256 * 1024;
+
+/// Values read from input ([`try_register`]) whose byte dumps are
+/// registered for the skeleton comparison; later ones have their skeleton
+/// only.
+const MAX_DUMPED_INPUT: usize = 256;
 
 /// Values up to this many characters also have their escaped forms
 /// registered as written (see `explicit_forms`).
@@ -157,9 +179,17 @@ fn table() -> std::sync::MutexGuard<'static, Table> {
 /// output is scrubbed of. Empty values are ignored. Never refuses: use it for
 /// values the program itself obtained; input uses [`try_register`].
 pub fn register(value: &str) {
+    let skeleton = !is_private_key(value);
     for part in secret_parts(value) {
-        table().add(&part, None, false).ok();
+        table().add_part(&part, false, skeleton).ok();
     }
+}
+
+/// A PEM private key's body is base64 of structured data that shares runs
+/// with the public key a rotator prints (OpenSSH embeds it): its skeleton is
+/// not registered, only its exact forms.
+fn is_private_key(value: &str) -> bool {
+    value.contains("-----BEGIN")
 }
 
 /// What of a value is secret. A PEM block's armor lines
@@ -188,8 +218,9 @@ pub fn secret_parts(value: &str) -> Vec<String> {
 /// [`MAX_SECRET_CHARS`] characters are registered. For values read from
 /// input, whose number the input decides.
 pub fn try_register(value: &str) -> Result<(), TooMany> {
+    let skeleton = !is_private_key(value);
     for part in secret_parts(value) {
-        table().add(&part, None, true)?;
+        table().add_part(&part, true, skeleton)?;
     }
     Ok(())
 }
@@ -204,6 +235,31 @@ pub fn register_with_login(login: &str, value: &str) {
 /// [`REDACTED`].
 pub fn redact(text: &str) -> String {
     table().redact(text)
+}
+
+/// Whether `text` shares a run of its skeleton with a registered secret's
+/// (see the `skeleton` module): a server-supplied field for which this holds
+/// is shown as [`WITHHELD`], never in part.
+pub fn echoes_secret(text: &str) -> bool {
+    table().skeletons.find(text).is_some()
+}
+
+/// `text` (a server's or a remote command's output) with each line that
+/// [`echoes_secret`] replaced by `(a line withheld: it may echo a secret)`,
+/// then redacted.
+pub fn withhold_lines(text: &str) -> String {
+    let kept: Vec<String> = text
+        .split_inclusive('\n')
+        .map(|line| {
+            if echoes_secret(line) {
+                let end = &line[line.trim_end_matches(['\r', '\n']).len()..];
+                format!("(a line {WITHHELD}){end}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    redact(&kept.concat())
 }
 
 /// Wipes every registered pattern. Called when a run ends.
@@ -320,10 +376,28 @@ struct Table {
     chars: usize,
     /// `windows[n]`: hashes of folded windows of `n` characters.
     windows: [HashSet64; WINDOW + 1],
+    /// The skeletons of the values and of their dumps.
+    skeletons: Skeletons,
+    /// Values from input whose dumps are registered.
+    dumped: usize,
 }
 
 impl Table {
+    fn add_part(&mut self, value: &str, capped: bool, skeleton: bool) -> Result<(), TooMany> {
+        self.add_with(value, None, capped, skeleton)
+    }
+
     fn add(&mut self, value: &str, login: Option<&str>, capped: bool) -> Result<(), TooMany> {
+        self.add_with(value, login, capped, true)
+    }
+
+    fn add_with(
+        &mut self,
+        value: &str,
+        login: Option<&str>,
+        capped: bool,
+        skeleton: bool,
+    ) -> Result<(), TooMany> {
         if value.is_empty() {
             return Ok(());
         }
@@ -341,6 +415,14 @@ impl Table {
         self.chars += length;
         for form in forms(value, login) {
             self.add_form(&form);
+        }
+        // Dumps of values read from input only for the first ones: a
+        // Gateway's records hold a handful, and the program's own secrets
+        // (`register`, the passwords first) always have theirs.
+        let with_dumps = !capped || self.dumped < MAX_DUMPED_INPUT;
+        self.dumped += usize::from(capped && with_dumps);
+        if skeleton {
+            self.skeletons.add_with(value, 0, with_dumps);
         }
         Ok(())
     }
@@ -694,6 +776,12 @@ fn backslash(view: &[Unit], i: usize, letters: bool) -> Option<(char, usize)> {
     if !letters && matches!(next, 'x' | 'X' | 'n' | 'r' | 't' | 'b' | 'f') {
         return None;
     }
+    if matches!(next, 'x' | 'u') && view.get(i + 2).map(|u| u.c) == Some('{') {
+        // Perl's `\x{6b}`, and `\u{6b}` of Rust, Ruby and JavaScript.
+        let close = (i + 4..view.len().min(i + 11)).find(|&j| view[j].c == '}')?;
+        let value = hex_value(view, i + 3, close - i - 3)?;
+        return Some((char::from_u32(value)?, close - i + 1));
+    }
     match next {
         'u' | 'U' => {
             let unit = hex_value(view, i + 2, 4)?;
@@ -855,6 +943,33 @@ mod tests {
             table.add(value, None, false).ok();
         }
         table.redact(text)
+    }
+
+    // Issue 23, item 1: why the skeleton layer exists.
+    #[test]
+    fn a_regex_quoted_password_passes_the_exact_layer_but_not_the_skeleton() {
+        let password = "k7$Pq(2@xZ!m^R{9w.T+e;B>3u=H[a]Lf";
+        let quoted = r"k7\$Pq\(2@xZ!m\^R\{9w\.T\+e;B>3u=H\[a\]Lf";
+        let mut table = Table::default();
+        table.add(password, None, false).unwrap();
+        assert_eq!(table.redact(quoted), quoted);
+        assert!(table.skeletons.find(quoted).is_some());
+    }
+
+    #[test]
+    fn perl_and_es6_braced_escapes_are_decoded() {
+        let out = redact_only(
+            r"got \x{6b}\x{37}\u{24}Pq-braced-secret!",
+            &["k7$Pq-braced-secret"],
+        );
+        assert_eq!(out, "got [redacted]!");
+    }
+
+    #[test]
+    fn withhold_lines_replaces_only_the_lines_that_may_echo() {
+        let _s = Secret::new("w1th-h0ld-l1nes-Zq9");
+        let out = withhold_lines("ok line\nBAD: w1th\\-h0ld\\-l1nes\\-Zq9 rejected\r\nlast");
+        assert_eq!(out, format!("ok line\n(a line {WITHHELD})\r\nlast"));
     }
 
     #[test]

@@ -210,6 +210,161 @@ fn percent(secret: &str, upper: bool, form: bool) -> String {
         .collect()
 }
 
+/// Keeper's generator draws on these symbols besides letters and digits.
+const KEEPER_SYMBOLS: &[char] = &[
+    '!', '@', '#', '$', '%', '^', '&', '*', '(', ')', '[', ']', '{', '}', '<', '>', '=', '+', '.',
+    ';', ':', '?', '~', '-', '_', '/', ',',
+];
+
+/// Accented letters a person adds to a password; with them a normalising
+/// server (NFD) changes what it echoes.
+const ACCENTED: &[char] = &['é', 'ü', 'ñ', 'Å', 'ç', 'ø', 'ß'];
+
+/// A Keeper-shaped password: 20 to 42 characters of upper- and lower-case
+/// letters, digits and Keeper's symbols in about Keeper's proportions, and,
+/// with `accented`, a few accented letters. Like Keeper's generator, which
+/// requires every class, it always holds letters and digits side by side: a
+/// run letter, digit, letter, digit somewhere in the middle.
+pub fn arb_keeper_password(accented: bool) -> impl Strategy<Value = String> {
+    let class = if accented { 0..5u8 } else { 0..4u8 };
+    (
+        proptest::collection::vec((class, any::<u32>()), 16..38),
+        "[a-m][0-4][N-Z][5-9]",
+    )
+        .prop_map(|(picks, digits)| {
+            let mut out: String = picks
+                .into_iter()
+                .map(|(class, n)| {
+                    let n = n as usize;
+                    match class {
+                        0 => char::from(b'a' + (n % 26) as u8),
+                        1 => char::from(b'A' + (n % 26) as u8),
+                        2 => char::from(b'0' + (n % 10) as u8),
+                        3 => KEEPER_SYMBOLS[n % KEEPER_SYMBOLS.len()],
+                        _ => ACCENTED[n % ACCENTED.len()],
+                    }
+                })
+                .collect();
+            let middle = out
+                .char_indices()
+                .nth(out.chars().count() / 2)
+                .map_or(0, |(i, _)| i);
+            out.insert_str(middle, &digits);
+            out
+        })
+}
+
+/// The escape families of issue 23, each written the way its library
+/// writes it; names as in [`echo_forms`].
+pub const FAMILIES: &[&str] = &[
+    "bash printf %q",
+    "ruby Shellwords.escape",
+    "python re.escape",
+    "php preg_quote",
+    "sql/yaml doubled quote",
+    "unicode nfd",
+    "json",
+    "upper case",
+];
+
+/// `text` through the escape family `name` (one of [`FAMILIES`]).
+pub fn escape(name: &str, text: &str) -> String {
+    match name {
+        "bash printf %q" => backslash_unless(text, |c| {
+            c.is_ascii_alphanumeric() || ",._+:@%/-".contains(c) || !c.is_ascii()
+        }),
+        "ruby Shellwords.escape" => backslash_unless(text, |c| {
+            c.is_ascii_alphanumeric() || "_-.,:+/@".contains(c) || !c.is_ascii()
+        }),
+        "python re.escape" => backslash_if(text, |c| "()[]{}?*+-|^$\\.&~# \t\n\r".contains(c)),
+        "php preg_quote" => backslash_if(text, |c| ".\\+*?[^]$(){}=!<>|:-#/".contains(c)),
+        "sql/yaml doubled quote" => text.replace('\'', "''"),
+        "unicode nfd" => icu_normalizer::DecomposingNormalizerBorrowed::new_nfd()
+            .normalize(text)
+            .into_owned(),
+        "json" => json(text),
+        "upper case" => text.to_uppercase(),
+        other => panic!("no escape family {other}"),
+    }
+}
+
+fn backslash_if(text: &str, special: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if special(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn backslash_unless(text: &str, plain: impl Fn(char) -> bool) -> String {
+    backslash_if(text, |c| !plain(c))
+}
+
+/// The byte dumps of issue 23, each as a tool prints it.
+pub fn dumps(secret: &str) -> Vec<(&'static str, String)> {
+    use base64::engine::general_purpose::STANDARD as B64;
+    let utf16le: Vec<u8> = secret.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    vec![
+        (
+            "hex bytes, spaced",
+            secret.bytes().map(|b| format!("{b:02x} ")).collect(),
+        ),
+        (
+            "hex bytes, upper case",
+            secret.bytes().map(|b| format!("{b:02X}")).collect(),
+        ),
+        (
+            "C array 0x..",
+            secret.bytes().map(|b| format!("0x{b:02x}, ")).collect(),
+        ),
+        (
+            "octal escapes",
+            secret.bytes().map(|b| format!("\\{b:03o}")).collect(),
+        ),
+        (
+            "od -b",
+            secret.bytes().map(|b| format!("{b:03o} ")).collect(),
+        ),
+        (
+            "perl \\x{..}",
+            secret
+                .chars()
+                .map(|c| format!("\\x{{{:x}}}", u32::from(c)))
+                .collect(),
+        ),
+        (
+            "utf-16 hex",
+            secret.encode_utf16().map(|u| format!("{u:04X}")).collect(),
+        ),
+        ("utf-16le base64", B64.encode(&utf16le)),
+        ("base64", B64.encode(secret)),
+        ("base32", base32(secret.as_bytes())),
+    ]
+}
+
+/// RFC 4648 base32 with padding, written independently of the redactor's.
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    for chunk in bytes.chunks(5) {
+        let mut block = [0u8; 5];
+        block[..chunk.len()].copy_from_slice(chunk);
+        let n = block.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        let chars = (chunk.len() * 8).div_ceil(5);
+        for i in 0..8 {
+            if i < chars {
+                out.push(char::from(ALPHABET[((n >> (35 - 5 * i)) & 31) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The characters of a secret that are enough to count as a leak: the
 /// redactor promises to remove any 12 consecutive characters of a secret.
 pub const LEAK_WINDOW: usize = 12;

@@ -172,12 +172,16 @@ pub fn overlap(
 
 /// Finds secrets in a text. A leak is any form of a secret (see
 /// [`leak_forms`]), in any case, or any [`LEAK_WINDOW`] consecutive
-/// characters of one: the redactor's promise. Windows are looked up in a
-/// set, so a scan is linear in the text whatever the number of secrets.
+/// characters of one: the exact-form redactor's promise; or a run of the
+/// text's skeleton shared with a secret's skeleton or a dump's (see
+/// `common::secret::Skeletons`): what withholds a server's field. Windows
+/// are looked up in a set, so a scan is linear in the text whatever the
+/// number of secrets.
 #[derive(Debug)]
 pub struct LeakScanner {
     windows: HashMap<String, usize>,
     whole: Vec<(String, usize)>,
+    skeletons: common::secret::Skeletons,
 }
 
 impl LeakScanner {
@@ -198,7 +202,11 @@ impl LeakScanner {
                 }
             }
         }
-        Self { windows, whole }
+        Self {
+            windows,
+            whole,
+            skeletons: common::secret::Skeletons::new(secrets),
+        }
     }
 
     /// The index of the first secret found in `text`.
@@ -217,6 +225,7 @@ impl LeakScanner {
             .iter()
             .find(|(piece, _)| lower.contains(piece.as_str()))
             .map(|(_, index)| *index)
+            .or_else(|| text.lines().find_map(|line| self.skeletons.find(line)))
     }
 }
 

@@ -7,7 +7,7 @@
     reason = "a test fails loudly on a broken fixture"
 )]
 
-use harness::encodings::{arb_secret, echo_body};
+use harness::encodings::{FAMILIES, arb_keeper_password, arb_secret, dumps, echo_body, escape};
 use harness::{FakeRest, Reply, Run, Scenario};
 use proptest::prelude::*;
 
@@ -33,6 +33,51 @@ proptest! {
         // The request itself carried the password intact.
         let sent = fake.received()[0].json();
         prop_assert_eq!(sent["newPassword"].as_str(), Some(password.as_str()));
+    }
+}
+
+/// A 400 whose `message` echoes `echo`, next to an `error` code.
+fn echoing(fake: &FakeRest, echo: &str) {
+    fake.then_reply(
+        Reply::status(400).body(
+            serde_json::json!({
+                "error": "invalid_password",
+                "message": format!("newPassword '{echo}' does not meet the policy"),
+            })
+            .to_string(),
+        ),
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+
+    // Issue 23, item 1.
+    #[test]
+    fn a_400_echoing_the_new_password_through_an_escape_family_shows_its_message_as_withheld(
+        password in arb_keeper_password(true),
+        family in proptest::sample::select(FAMILIES),
+    ) {
+        let fake = FakeRest::start(TOKEN).with_account(ACCOUNT, "old");
+        echoing(&fake, &escape(family, &password));
+        let out = Run::new(BIN).scenario(&scenario(&fake, &password)).run();
+        out.assert_exit(1).assert_clean().assert_stderr_has(
+            "error: invalid_password; message: withheld: it may echo a secret",
+        );
+    }
+
+    // Issue 23, item 1.
+    #[test]
+    fn a_400_echoing_a_byte_dump_of_the_new_password_shows_its_message_as_withheld(
+        password in arb_keeper_password(false),
+        dump in 0..10usize,
+    ) {
+        let fake = FakeRest::start(TOKEN).with_account(ACCOUNT, "old");
+        echoing(&fake, &dumps(&password)[dump].1);
+        let out = Run::new(BIN).scenario(&scenario(&fake, &password)).run();
+        out.assert_exit(1).assert_clean().assert_stderr_has(
+            "error: invalid_password; message: withheld: it may echo a secret",
+        );
     }
 }
 

@@ -59,7 +59,7 @@
 use std::fmt;
 
 use common::change;
-use common::secret::Secret;
+use common::secret::{self, Secret};
 use russh::keys::ssh_key::rand_core::Rng;
 use sha_crypt::{PasswordHasher, ShaCrypt};
 use sha2::{Digest, Sha256};
@@ -930,17 +930,19 @@ pub fn failure(what: &str, out: &Output) -> String {
         (None, Some(signal)) => format!("killed by {signal}"),
         (None, None) => "no exit status".into(),
     };
-    let text: String = out
-        .text()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .take(4)
-        .collect::<Vec<_>>()
-        .join(" | ");
-    let cause = classify(&text)
+    let first_lines = |all: &str| -> String {
+        all.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let cause = classify(&first_lines(&out.text()))
         .map(|p| format!(": {p}"))
         .unwrap_or_default();
+    // A line that may echo a secret in an escape is withheld whole.
+    let text = first_lines(&secret::withhold_lines(&out.text()));
     if text.is_empty() {
         format!("{what} failed ({status}){cause}")
     } else {

@@ -718,7 +718,7 @@ impl Session {
                             user: user.to_owned(),
                             prompts: prompts
                                 .iter()
-                                .map(|p| secret::redact(p.prompt.trim()))
+                                .map(|p| secret::withhold_lines(p.prompt.trim()))
                                 .collect(),
                         });
                     }
@@ -727,7 +727,7 @@ impl Session {
                             user: user.to_owned(),
                             prompts: prompts
                                 .iter()
-                                .map(|p| secret::redact(p.prompt.trim()))
+                                .map(|p| secret::withhold_lines(p.prompt.trim()))
                                 .collect(),
                         });
                     }
@@ -1139,7 +1139,7 @@ impl Collector {
     }
 
     fn text(&self) -> String {
-        secret::redact(&format!(
+        secret::withhold_lines(&format!(
             "{}{}",
             String::from_utf8_lossy(&self.stdout),
             String::from_utf8_lossy(&self.stderr)

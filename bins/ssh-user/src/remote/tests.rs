@@ -149,6 +149,27 @@ fn failure_names_status_output_and_cause() {
     assert_eq!(failure("x", &killed), "x failed (killed by KILL)");
 }
 
+// Issue 23, item 1: `passwd` or a PAM module echoing the new password
+// regex-quoted (or shell-quoted) in its error.
+#[test]
+fn a_failure_line_echoing_a_password_through_an_escape_is_withheld() {
+    let _s = secret("k7$Pq(2@xZ!m^R{9w.T+e;B>3u=H[a]Lf");
+    let message = failure(
+        "changing the password",
+        &out(
+            Some(1),
+            "passwd: BAD PASSWORD: k7\\$Pq\\(2@xZ\\!m\\^R\\{9w\\.T\\+e is too simple\npasswd: unchanged\n",
+            "",
+        ),
+    );
+    assert_eq!(
+        message,
+        "changing the password failed (exit status 1: (a line withheld: it may echo a secret) | \
+         passwd: unchanged): the host's password policy (pwquality/cracklib) rejected the new \
+         password: align the rotation's password complexity with the host's policy"
+    );
+}
+
 fn secret(text: &str) -> Secret {
     Secret::new(text)
 }
