@@ -29,7 +29,7 @@ use crate::deadline::{self, Deadline};
 use crate::error::{Error, Exit, Result};
 use crate::gateway::GatewayInput;
 use crate::http;
-use crate::lease::Lease;
+use crate::lease::{Interrupted, Lease};
 use crate::log;
 use crate::secret;
 use crate::vault::{Vault, VaultRecord};
@@ -228,6 +228,9 @@ pub struct Run {
     vault: RefCell<Option<Vault>>,
     /// The user record as read when the lease was taken.
     user_record: RefCell<Option<VaultRecord>>,
+    /// The rotation an earlier run recorded in the lease and did not
+    /// complete, found when the lease was taken.
+    interrupted: RefCell<Option<Interrupted>>,
 }
 
 impl Run {
@@ -238,7 +241,15 @@ impl Run {
             deadline,
             vault: RefCell::new(None),
             user_record: RefCell::new(None),
+            interrupted: RefCell::new(None),
         }
+    }
+
+    /// The rotation an earlier run on the user record left unfinished, as
+    /// its lease recorded it ([`crate::lease`]): what it stored and what it
+    /// still meant to retire.
+    pub fn interrupted(&self) -> Option<Interrupted> {
+        self.interrupted.borrow().clone()
     }
 
     /// An HTTP client with the default policy, bound to the run's deadline.
@@ -277,8 +288,9 @@ impl Run {
     fn take_lease(&self) -> Result<()> {
         let uid = self.input.require_user_record_uid()?.to_owned();
         let ttl = self.deadline.remaining() + Duration::from_secs(60);
-        let record = Lease::acquire(&mut *self.vault()?, &uid, ttl)?;
+        let (record, interrupted) = Lease::acquire(&mut *self.vault()?, &uid, ttl)?;
         *self.user_record.borrow_mut() = Some(record);
+        *self.interrupted.borrow_mut() = interrupted;
         Ok(())
     }
 

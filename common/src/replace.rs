@@ -35,6 +35,7 @@ use crate::change;
 use crate::deadline::Deadline;
 use crate::driver::Run;
 use crate::error::{Error, Location, Result};
+use crate::lease::{self, Progress};
 use crate::vault::{Change, VaultRecord};
 use crate::verify::Verify;
 
@@ -146,6 +147,14 @@ pub trait Store<N> {
     fn save(&mut self, new: &N) -> Step<()>;
     /// The id of the credential the record holds, read again now.
     fn stored_id(&mut self) -> Step<Option<String>>;
+    /// [`Store::save`], recording in the same save what the run stored and
+    /// still means to retire, so that a run killed before it finishes is
+    /// completed by the next ([`crate::lease`]). By default only saves.
+    fn save_recording(&mut self, new: &N, _progress: &Progress) -> Step<()> {
+        self.save(new)
+    }
+    /// The rotation completed: nothing recorded is left to do.
+    fn completed(&mut self) {}
 }
 
 /// A vault record as the [`Store`]: `fields` says what a new credential
@@ -196,6 +205,28 @@ impl<N> Store<N> for VaultStore<'_, N> {
             .vault()
             .and_then(|mut vault| vault.update(&self.uid, &(self.fields)(new)))
             .map_err(Failure::from_error)
+    }
+
+    fn save_recording(&mut self, new: &N, progress: &Progress) -> Step<()> {
+        let mut vault = self.run.vault().map_err(Failure::from_error)?;
+        let mut changes = (self.fields)(new);
+        let note = lease::progress_change(&mut vault, &self.uid, progress);
+        changes.extend(note.iter().cloned());
+        let result = vault
+            .update(&self.uid, &changes)
+            .map_err(Failure::from_error);
+        // Saved, or perhaps saved: the record may now say so, and the next
+        // run must not lose it.
+        if note.is_some() && matches!(result, Ok(()) | Err(Failure::Unknown(_))) {
+            lease::set_progress(&mut vault, &self.uid, Some(progress.clone()));
+        }
+        result
+    }
+
+    fn completed(&mut self) {
+        if let Ok(mut vault) = self.run.vault() {
+            lease::set_progress(&mut vault, &self.uid, None);
+        }
     }
 
     fn stored_id(&mut self) -> Step<Option<String>> {
@@ -374,8 +405,8 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
         });
     }
 
-    // 3. Store at once.
-    match store.save(&new) {
+    // 3. Store at once, recording what is left to do.
+    match store_recording(store, &new, &id, &retire) {
         Ok(()) => tracing::info!("stored {noun} {id} in {location}"),
         Err(Failure::Definite(e) | Failure::Config(e)) => {
             return Err(match cloud.revoke(&id) {
@@ -587,11 +618,27 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
             }
         }
     }
+    store.completed();
     Ok(Replaced {
         new,
         removed,
         notes,
     })
+}
+
+/// Step 3: saves the new credential `id` with the record of what this run
+/// still means to retire (every credential of the plan but the new one).
+fn store_recording<N, S: Store<N>>(
+    store: &mut S,
+    new: &N,
+    id: &str,
+    retire: &[String],
+) -> Step<()> {
+    let progress = Progress {
+        stored: id.to_owned(),
+        retiring: retire.iter().filter(|r| *r != id).cloned().collect(),
+    };
+    store.save_recording(new, &progress)
 }
 
 /// A create whose answer was lost: find what it may have made.
