@@ -120,6 +120,8 @@ pub struct Planned<'r> {
     aws: Aws,
     keys: Vec<plan::Key>,
     stored: Option<String>,
+    /// The record's key, when it is to be checked before making room.
+    stored_key: Option<NewKey>,
     plan: plan::Plan,
     settings: Settings,
 }
@@ -153,13 +155,35 @@ impl Rotator for AwsAccessKey {
             user_id.as_deref().unwrap_or("unknown")
         );
         let keys = aws.keys(user, true)?;
+        let interrupted = run
+            .interrupted()
+            .map(|i| i.retirable(stored.as_deref()).to_vec())
+            .unwrap_or_default();
         let plan = plan::plan(
             &keys,
             stored.as_deref(),
             settings.delete_all,
             std::time::SystemTime::now(),
+            &interrupted,
         )
         .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
+        // Before a key an interrupted rotation meant to delete goes, the key
+        // it stored instead must work (that run never got to check it).
+        let stored_key = match &plan.make_room {
+            Some((_, plan::Reason::Interrupted)) => Some(NewKey {
+                id: stored.clone().unwrap_or_default(),
+                secret: record.secret(SECRET)?.ok_or_else(|| {
+                    Error::Config(format!(
+                        "{} holds access key {} without its secret ({SECRET} is empty); nothing \
+                         was changed",
+                        record.location(),
+                        stored.as_deref().unwrap_or_default()
+                    ))
+                })?,
+                created: String::new(),
+            }),
+            _ => None,
+        };
         Ok(Planned {
             user,
             user_uid,
@@ -167,6 +191,7 @@ impl Rotator for AwsAccessKey {
             aws,
             keys,
             stored,
+            stored_key,
             plan,
             settings,
         })
@@ -185,8 +210,12 @@ impl Rotator for AwsAccessKey {
             keys,
             plan,
             settings,
+            stored_key,
             ..
         } = planned;
+        if let (Some(key), Some((old, _))) = (&stored_key, &plan.make_room) {
+            check_interrupted(&aws, key, old, &settings, run, &location)?;
+        }
         let sequence = replace::Plan {
             before: keys.iter().map(|k| k.id.clone()).collect(),
             make_room: plan
@@ -229,6 +258,40 @@ impl Rotator for AwsAccessKey {
             }
         ))
     }
+}
+
+/// The key an interrupted rotation stored must work before the key it
+/// replaced is deleted to make room: checked like a new key.
+fn check_interrupted(
+    aws: &Aws,
+    key: &NewKey,
+    old: &str,
+    settings: &Settings,
+    run: &Run,
+    location: &Location,
+) -> Result<()> {
+    tracing::info!(
+        "checking access key {} (stored by an interrupted rotation) before deleting {old}",
+        key.id
+    );
+    settings
+        .verify
+        .until_it_works(&run.deadline, Duration::from_secs(30), || {
+            aws.probe(key).map_err(|e| e.to_string())
+        })
+        .map_err(|failed| {
+            Error::NeedsAttention(format!(
+                "an interrupted rotation stored access key {} in {location} and meant to delete \
+                 {old}, but {} does not work ({} checks within {} s; last: {}). Nothing was \
+                 changed: both keys are still valid. Check which key the consumers use",
+                key.id,
+                key.id,
+                failed.checks,
+                failed.budget.as_secs(),
+                failed.last_error
+            ))
+        })
+        .map(|_| ())
 }
 
 /// What the record stores for a new key.
