@@ -282,3 +282,40 @@ fn a_key_an_interrupted_run_stored_that_does_not_work_keeps_both_keys_and_exits_
             .all(|c| c.action != "DeleteAccessKey" && c.action != "CreateAccessKey")
     );
 }
+
+// --- the lease's clock ------------------------------------------------------
+
+#[test]
+fn a_lease_edited_to_a_far_future_time_is_no_lease_and_is_taken_over_with_a_warning() {
+    let w = world(false);
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        "0123456789abcdef until 2099-01-01T00:00:00Z (host gw-2, pid 42)",
+    );
+    w.run()
+        .assert_exit(0)
+        .assert_stderr_has("ends further ahead than any run can last");
+    assert_eq!(w.key_ids(), [w.stored_id()]);
+    assert_eq!(
+        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        Some("")
+    );
+}
+
+#[test]
+fn a_lease_of_a_gateway_whose_clock_is_90_seconds_behind_is_not_taken_over() {
+    let w = world(false);
+    // By its own clock the other run has half a minute left.
+    let until = common::time::iso8601(SystemTime::now() - Duration::from_secs(90));
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
+    );
+    w.run()
+        .assert_exit(1)
+        .assert_stderr_has("is in progress")
+        .assert_stderr_has("300 s after its time");
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
