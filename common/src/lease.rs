@@ -78,9 +78,12 @@ impl Progress {
     }
 
     fn parse(text: &str) -> Option<Self> {
-        let (stored, rest) = text.trim().strip_prefix("stored ")?.split_once("; to retire: ")?;
+        let (stored, rest) = text
+            .trim()
+            .strip_prefix("stored ")?
+            .split_once("; to retire: ")?;
         let stored = stored.trim();
-        if stored.is_empty() || stored.contains(char::is_whitespace) {
+        if !is_id(stored) {
             return None;
         }
         let rest = rest.trim();
@@ -89,10 +92,7 @@ impl Progress {
         } else {
             rest.split(',').map(|id| id.trim().to_owned()).collect()
         };
-        if retiring
-            .iter()
-            .any(|id| id.is_empty() || id.contains(char::is_whitespace))
-        {
+        if !retiring.iter().all(|id| is_id(id)) {
             return None;
         }
         Some(Self {
@@ -100,6 +100,17 @@ impl Progress {
             retiring,
         })
     }
+}
+
+/// What a credential id in a record of progress may be: printable ASCII
+/// without the separators (IAM key ids, Entra key ids, SSH fingerprints).
+/// Anything else is not what a rotator wrote, and is never printed.
+fn is_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 128
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b',' && b != b';')
 }
 
 /// A rotation an earlier run left unfinished, found when taking the lease.
@@ -141,7 +152,10 @@ pub enum State {
     Free,
     Held(Held),
     /// No run holds it; the last one left a rotation unfinished.
-    Released { run_id: String, progress: Progress },
+    Released {
+        run_id: String,
+        progress: Progress,
+    },
     /// Text that is not a lease.
     Garbled(String),
 }
@@ -361,7 +375,10 @@ pub fn release(vault: &mut Vault) -> Result<()> {
 /// lease on `uid`.
 pub fn progress_change(vault: &mut Vault, uid: &str, progress: &Progress) -> Option<Change> {
     let held = vault.lease_mut().filter(|l| l.uid == uid)?;
-    Some(Change::text(FIELD, with_progress(&held.text, Some(progress))))
+    Some(Change::text(
+        FIELD,
+        with_progress(&held.text, Some(progress)),
+    ))
 }
 
 /// Notes what the record now says of this run's rotation (after the save
@@ -502,16 +519,14 @@ mod tests {
             retiring: vec!["A".into(), "B".into()],
         };
         let text = with_progress(&value("00112233aabbccdd", until), Some(&progress));
-        assert!(
-            text.ends_with("; stored NEW; to retire: A, B"),
-            "{text}"
-        );
+        assert!(text.ends_with("; stored NEW; to retire: A, B"), "{text}");
         let held = parse(&text).unwrap();
         assert_eq!(held.run_id, "00112233aabbccdd");
         assert_eq!(held.until, until);
         assert_eq!(held.progress, Some(progress));
-        let none = parse("ab until 2026-11-22T00:00:00Z (host h, pid 1); stored N; to retire: none")
-            .unwrap();
+        let none =
+            parse("ab until 2026-11-22T00:00:00Z (host h, pid 1); stored N; to retire: none")
+                .unwrap();
         assert_eq!(none.progress.unwrap().retiring, Vec::<String>::new());
     }
 
@@ -560,6 +575,10 @@ mod tests {
         );
         assert_eq!(
             parse("ab until 2026-11-22T00:00:00Z (host h, pid 1); to retire everything"),
+            None
+        );
+        assert_eq!(
+            parse("ab until 2026-11-22T00:00:00Z (host h, pid 1); stored N; to retire: \u{1b}[2J"),
             None
         );
     }
