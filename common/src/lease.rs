@@ -10,7 +10,8 @@
 //! stops the run with exit 1 and nothing changed. Every later save to the
 //! record checks the lease is still this run's ([`check_held`]), and the
 //! lease is cleared at the end. A crashed run's lease expires (the run's
-//! deadline plus a minute) and may then be taken over.
+//! deadline plus a minute, plus [`CLOCK_TOLERANCE`]) and may then be taken
+//! over.
 //!
 //! The value is one readable line: `<run id> until <UTC time> (host <name>,
 //! pid <n>)`, so an administrator who finds it knows what holds the record.

@@ -46,7 +46,8 @@ User record (read from the vault):
   verify_interval_seconds  custom, optional: pause between checks (default 1.5, jittered)
   verify_timeout_seconds   custom, optional: how long to wait for the new key (default 120)
   rotation_lease           custom text: written: held while a rotation runs (one run at a
-                           time per record), cleared at the end
+                           time per record), cleared at the end; a run that did not
+                           complete leaves what is left to retire there for the next
 
 Admin credentials, the first that applies (never the user record):
   1. an attached record with role_arn, aws_access_key_id, aws_secret_access_key
