@@ -840,6 +840,8 @@ mod tests {
         /// What an unknown save actually did.
         unknown_save_landed: bool,
         reread: Option<Step<Option<String>>>,
+        /// What the record says is left to do (the lease's record).
+        progress: Option<Progress>,
     }
 
     impl Default for Record {
@@ -849,6 +851,7 @@ mod tests {
                 save: Ok(()),
                 unknown_save_landed: false,
                 reread: None,
+                progress: None,
             }
         }
     }
@@ -876,6 +879,16 @@ mod tests {
             self.reread
                 .clone()
                 .unwrap_or_else(|| Ok(self.holds.clone()))
+        }
+        fn save_recording(&mut self, new: &String, progress: &Progress) -> Step<()> {
+            let result = self.save(new);
+            if self.holds.as_ref() == Some(new) {
+                self.progress = Some(progress.clone());
+            }
+            result
+        }
+        fn completed(&mut self) {
+            self.progress = None;
         }
     }
 
@@ -1159,6 +1172,40 @@ mod tests {
             assert_names(&result, &["NEW1", "OLD"]);
             assert_eq!(svc.live, ["OLD", "NEW1"], "both stay valid");
         }
+    }
+
+    // --- what the record says is left to do ----------------------------------
+
+    #[test]
+    fn the_store_save_records_what_the_run_stored_and_still_means_to_retire() {
+        let _g = guard();
+        let mut svc = service(&["A", "OLD"]);
+        svc.probe_fails = true;
+        let mut rec = Record::default();
+        let result = run(
+            &mut svc,
+            &mut rec,
+            &plan(&["A", "OLD"], None, &["A", "OLD"]),
+        );
+        assert_eq!(exit_of(&result), Exit::OldNotRetired);
+        assert_eq!(
+            rec.progress,
+            Some(Progress {
+                stored: "NEW1".into(),
+                retiring: vec!["A".into(), "OLD".into()],
+            }),
+            "a run that stops here leaves the plan for the next"
+        );
+    }
+
+    #[test]
+    fn a_completed_rotation_leaves_nothing_recorded() {
+        let _g = guard();
+        let mut svc = service(&["OLD"]);
+        let mut rec = Record::default();
+        let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+        assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
+        assert_eq!(rec.progress, None);
     }
 
     // --- verify and before retiring ------------------------------------------
