@@ -319,3 +319,38 @@ fn a_lease_of_a_gateway_whose_clock_is_90_seconds_behind_is_not_taken_over() {
         .assert_stderr_has("300 s after its time");
     assert_eq!(w.key_ids(), [STORED_ID]);
 }
+
+#[test]
+fn a_run_that_exits_3_leaves_its_plan_in_the_record_and_the_next_run_completes_it() {
+    let w = world(false);
+    let w = World {
+        aws: w.aws.new_keys_work_after(Duration::from_secs(4)),
+        vault: w.vault,
+    };
+    // The first run gives up on its new key after 1 s: stored, old kept.
+    w.vault
+        .set_custom_field(USER_UID, "verify_timeout_seconds", "1");
+    w.run().assert_exit(3);
+    let first = w.stored_id();
+    assert_ne!(first, STORED_ID);
+    let lease = w.vault.field(USER_UID, "rotation_lease").unwrap();
+    assert!(
+        lease.starts_with("released by ")
+            && lease.ends_with(&format!("; stored {first}; to retire: {STORED_ID}")),
+        "{lease}"
+    );
+    // Later, with time enough to verify: the old key, still used by the
+    // consumers that had not re-read the record, goes, and the rotation
+    // completes.
+    std::thread::sleep(Duration::from_secs(4));
+    w.vault
+        .set_custom_field(USER_UID, "verify_timeout_seconds", "30");
+    w.run()
+        .assert_exit(0)
+        .assert_stderr_has("did not finish: still to retire");
+    assert_eq!(w.key_ids(), [w.stored_id()]);
+    assert_eq!(
+        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        Some("")
+    );
+}
