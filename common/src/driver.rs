@@ -294,6 +294,24 @@ impl Run {
         Ok(())
     }
 
+    /// For a dry run: what a run taking the lease now would find left
+    /// unfinished, read without taking it. A failed read is left to the
+    /// plan's own read to report.
+    fn peek_unfinished(&self) {
+        let Ok(uid) = self.input.require_user_record_uid() else {
+            return;
+        };
+        let uid = uid.to_owned();
+        let Ok(record) = self.vault().and_then(|mut vault| vault.fetch(&uid)) else {
+            return;
+        };
+        let now = self
+            .vault()
+            .map_or_else(|_| std::time::SystemTime::now(), |v| v.now());
+        *self.interrupted.borrow_mut() = crate::lease::left_unfinished(&record, now);
+        *self.user_record.borrow_mut() = Some(record);
+    }
+
     fn release_lease(&self) {
         let mut slot = self.vault.borrow_mut();
         let Some(vault) = slot.as_mut() else {
@@ -374,6 +392,9 @@ fn execute<R: Rotator>(args: &Args) -> Result<String> {
 
     if run.dry_run {
         change::set_phase(Phase::Planning);
+        if R::wants_lease(&run) {
+            run.peek_unfinished();
+        }
         let plan = R::plan(&run)?;
         return Ok(format!(
             "dry run: {} Nothing was changed.",

@@ -342,6 +342,26 @@ pub fn acquire(
     Ok((record, interrupted))
 }
 
+/// The rotation an earlier run left unfinished on `record`, as a run taking
+/// the lease at `now` would find it; for a dry run, which takes no lease.
+pub fn left_unfinished(record: &VaultRecord, now: SystemTime) -> Option<Interrupted> {
+    match read(record).ok()? {
+        State::Released { run_id, progress } => Some(Interrupted { run_id, progress }),
+        // Expired, or no lease at all (see may_take).
+        State::Held(held)
+            if held.until + CLOCK_TOLERANCE <= now
+                || held.until > now + MAX_TTL + CLOCK_TOLERANCE =>
+        {
+            held.progress.map(|progress| Interrupted {
+                run_id: held.run_id,
+                progress,
+            })
+        }
+        State::Held(_) => None,
+        State::Free | State::Garbled(_) => None,
+    }
+}
+
 /// Clears the lease this run holds. A rotation recorded in it that did not
 /// complete (this run's, or one it took over) stays in the field, as
 /// `released by <run id> at <time>; stored …`, for the next run.

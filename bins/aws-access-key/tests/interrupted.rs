@@ -354,3 +354,31 @@ fn a_run_that_exits_3_leaves_its_plan_in_the_record_and_the_next_run_completes_i
         Some("")
     );
 }
+
+#[test]
+fn a_dry_run_on_an_interrupted_rotation_describes_completing_it() {
+    let w = world(false);
+    let w = World {
+        aws: w.aws.with_key("alice", SPARE_ID, SPARE_SECRET, true, None),
+        vault: w.vault,
+    };
+    w.vault
+        .set_custom_field(USER_UID, "aws_access_key_id", SPARE_ID);
+    w.vault
+        .set_custom_field(USER_UID, "aws_secret_access_key", SPARE_SECRET);
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        &format!(
+            "released by 00112233aabbccdd at 2020-01-01T00:00:00Z; stored {SPARE_ID}; to \
+             retire: {STORED_ID}"
+        ),
+    );
+    let revision = w.vault.revision(USER_UID);
+    let out = w.runner().arg("--dry-run").run();
+    out.assert_exit(0).assert_stdout_has(&format!(
+        "delete {STORED_ID} first (an interrupted rotation"
+    ));
+    assert_eq!(w.key_ids().len(), 2);
+    assert_eq!(w.vault.revision(USER_UID), revision, "nothing saved");
+}
