@@ -33,7 +33,7 @@ use crate::error::{Error, Exit, Result};
 use crate::gateway::GatewayInput;
 use crate::host_lock::{self, HostLock};
 use crate::http;
-use crate::lease::Lease;
+use crate::lease::{Interrupted, Lease};
 use crate::log;
 use crate::secret;
 use crate::vault::{Vault, VaultRecord};
@@ -244,6 +244,9 @@ pub struct Run {
     vault: RefCell<Option<Vault>>,
     /// The user record as read when the lease was taken.
     user_record: RefCell<Option<VaultRecord>>,
+    /// The rotation an earlier run recorded in the lease and did not
+    /// complete, found when the lease was taken.
+    interrupted: RefCell<Option<Interrupted>>,
 }
 
 impl Run {
@@ -254,7 +257,15 @@ impl Run {
             deadline,
             vault: RefCell::new(None),
             user_record: RefCell::new(None),
+            interrupted: RefCell::new(None),
         }
+    }
+
+    /// The rotation an earlier run on the user record left unfinished, as
+    /// its lease recorded it ([`crate::lease`]): what it stored and what it
+    /// still meant to retire.
+    pub fn interrupted(&self) -> Option<Interrupted> {
+        self.interrupted.borrow().clone()
     }
 
     /// An HTTP client with the default policy, bound to the run's deadline.
@@ -293,9 +304,28 @@ impl Run {
     fn take_lease(&self) -> Result<()> {
         let uid = self.input.require_user_record_uid()?.to_owned();
         let ttl = self.deadline.remaining() + Duration::from_secs(60);
-        let record = Lease::acquire(&mut *self.vault()?, &uid, ttl)?;
+        let (record, interrupted) = Lease::acquire(&mut *self.vault()?, &uid, ttl)?;
         *self.user_record.borrow_mut() = Some(record);
+        *self.interrupted.borrow_mut() = interrupted;
         Ok(())
+    }
+
+    /// For a dry run: what a run taking the lease now would find left
+    /// unfinished, read without taking it. A failed read is left to the
+    /// plan's own read to report.
+    fn peek_unfinished(&self) {
+        let Ok(uid) = self.input.require_user_record_uid() else {
+            return;
+        };
+        let uid = uid.to_owned();
+        let Ok(record) = self.vault().and_then(|mut vault| vault.fetch(&uid)) else {
+            return;
+        };
+        let now = self
+            .vault()
+            .map_or_else(|_| std::time::SystemTime::now(), |v| v.now());
+        *self.interrupted.borrow_mut() = crate::lease::left_unfinished(&record, now);
+        *self.user_record.borrow_mut() = Some(record);
     }
 
     fn release_lease(&self) {
@@ -383,6 +413,9 @@ fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<Strin
 
     if run.dry_run {
         change::set_phase(Phase::Planning);
+        if R::wants_lease(&run) {
+            run.peek_unfinished();
+        }
         let plan = R::plan(&run)?;
         return Ok(format!(
             "dry run: {} Nothing was changed.",

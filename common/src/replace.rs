@@ -35,6 +35,7 @@ use crate::change;
 use crate::deadline::Deadline;
 use crate::driver::Run;
 use crate::error::{Error, Location, Result};
+use crate::lease::{self, Progress};
 use crate::vault::{Change, VaultRecord};
 use crate::verify::Verify;
 
@@ -146,6 +147,14 @@ pub trait Store<N> {
     fn save(&mut self, new: &N) -> Step<()>;
     /// The id of the credential the record holds, read again now.
     fn stored_id(&mut self) -> Step<Option<String>>;
+    /// [`Store::save`], recording in the same save what the run stored and
+    /// still means to retire, so that a run killed before it finishes is
+    /// completed by the next ([`crate::lease`]). By default only saves.
+    fn save_recording(&mut self, new: &N, _progress: &Progress) -> Step<()> {
+        self.save(new)
+    }
+    /// The rotation completed: nothing recorded is left to do.
+    fn completed(&mut self) {}
 }
 
 /// A vault record as the [`Store`]: `fields` says what a new credential
@@ -196,6 +205,28 @@ impl<N> Store<N> for VaultStore<'_, N> {
             .vault()
             .and_then(|mut vault| vault.update(&self.uid, &(self.fields)(new)))
             .map_err(Failure::from_error)
+    }
+
+    fn save_recording(&mut self, new: &N, progress: &Progress) -> Step<()> {
+        let mut vault = self.run.vault().map_err(Failure::from_error)?;
+        let mut changes = (self.fields)(new);
+        let note = lease::progress_change(&mut vault, &self.uid, progress);
+        changes.extend(note.iter().cloned());
+        let result = vault
+            .update(&self.uid, &changes)
+            .map_err(Failure::from_error);
+        // Saved, or perhaps saved: the record may now say so, and the next
+        // run must not lose it.
+        if note.is_some() && matches!(result, Ok(()) | Err(Failure::Unknown(_))) {
+            lease::set_progress(&mut vault, &self.uid, Some(progress.clone()));
+        }
+        result
+    }
+
+    fn completed(&mut self) {
+        if let Ok(mut vault) = self.run.vault() {
+            lease::set_progress(&mut vault, &self.uid, None);
+        }
     }
 
     fn stored_id(&mut self) -> Step<Option<String>> {
@@ -374,8 +405,8 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
         });
     }
 
-    // 3. Store at once.
-    match store.save(&new) {
+    // 3. Store at once, recording what is left to do.
+    match store_recording(store, &new, &id, &retire) {
         Ok(()) => tracing::info!("stored {noun} {id} in {location}"),
         Err(Failure::Definite(e) | Failure::Config(e)) => {
             return Err(match cloud.revoke(&id) {
@@ -587,11 +618,27 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
             }
         }
     }
+    store.completed();
     Ok(Replaced {
         new,
         removed,
         notes,
     })
+}
+
+/// Step 3: saves the new credential `id` with the record of what this run
+/// still means to retire (every credential of the plan but the new one).
+fn store_recording<N, S: Store<N>>(
+    store: &mut S,
+    new: &N,
+    id: &str,
+    retire: &[String],
+) -> Step<()> {
+    let progress = Progress {
+        stored: id.to_owned(),
+        retiring: retire.iter().filter(|r| *r != id).cloned().collect(),
+    };
+    store.save_recording(new, &progress)
 }
 
 /// A create whose answer was lost: find what it may have made.
@@ -793,6 +840,8 @@ mod tests {
         /// What an unknown save actually did.
         unknown_save_landed: bool,
         reread: Option<Step<Option<String>>>,
+        /// What the record says is left to do (the lease's record).
+        progress: Option<Progress>,
     }
 
     impl Default for Record {
@@ -802,6 +851,7 @@ mod tests {
                 save: Ok(()),
                 unknown_save_landed: false,
                 reread: None,
+                progress: None,
             }
         }
     }
@@ -829,6 +879,16 @@ mod tests {
             self.reread
                 .clone()
                 .unwrap_or_else(|| Ok(self.holds.clone()))
+        }
+        fn save_recording(&mut self, new: &String, progress: &Progress) -> Step<()> {
+            let result = self.save(new);
+            if self.holds.as_ref() == Some(new) {
+                self.progress = Some(progress.clone());
+            }
+            result
+        }
+        fn completed(&mut self) {
+            self.progress = None;
         }
     }
 
@@ -1112,6 +1172,40 @@ mod tests {
             assert_names(&result, &["NEW1", "OLD"]);
             assert_eq!(svc.live, ["OLD", "NEW1"], "both stay valid");
         }
+    }
+
+    // --- what the record says is left to do ----------------------------------
+
+    #[test]
+    fn the_store_save_records_what_the_run_stored_and_still_means_to_retire() {
+        let _g = guard();
+        let mut svc = service(&["A", "OLD"]);
+        svc.probe_fails = true;
+        let mut rec = Record::default();
+        let result = run(
+            &mut svc,
+            &mut rec,
+            &plan(&["A", "OLD"], None, &["A", "OLD"]),
+        );
+        assert_eq!(exit_of(&result), Exit::OldNotRetired);
+        assert_eq!(
+            rec.progress,
+            Some(Progress {
+                stored: "NEW1".into(),
+                retiring: vec!["A".into(), "OLD".into()],
+            }),
+            "a run that stops here leaves the plan for the next"
+        );
+    }
+
+    #[test]
+    fn a_completed_rotation_leaves_nothing_recorded() {
+        let _g = guard();
+        let mut svc = service(&["OLD"]);
+        let mut rec = Record::default();
+        let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+        assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
+        assert_eq!(rec.progress, None);
     }
 
     // --- verify and before retiring ------------------------------------------

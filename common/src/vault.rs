@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use keeper_secrets_manager_core::{
@@ -437,9 +437,15 @@ enum CallError {
 /// The lease this run holds (see [`crate::lease`]): every save to that record
 /// first checks that the record still names this run.
 #[derive(Debug, Clone)]
-struct HeldLease {
-    uid: String,
-    run_id: String,
+pub(crate) struct HeldLease {
+    pub(crate) uid: String,
+    pub(crate) run_id: String,
+    /// The lease's own text, without a record of progress.
+    pub(crate) text: String,
+    /// What the record says a rotation on it has done and still has to do:
+    /// this run's, or an interrupted run's it took over. Written back when
+    /// the lease is released unless the rotation completed.
+    pub(crate) progress: Option<crate::lease::Progress>,
 }
 
 /// The vault, through the official SDK.
@@ -614,12 +620,25 @@ impl Vault {
         changes: &[Change],
         check: impl Fn(&VaultRecord) -> Result<()>,
     ) -> Result<VaultRecord> {
+        self.update_checked_with(uid, |record, _| {
+            check(record)?;
+            Ok(changes.to_vec())
+        })
+    }
+
+    /// [`Vault::update_checked`] with the changes decided from the freshly
+    /// fetched record (and the time: [`Vault::now`]) before each save.
+    pub fn update_checked_with(
+        &mut self,
+        uid: &str,
+        changes_for: impl Fn(&VaultRecord, SystemTime) -> Result<Vec<Change>>,
+    ) -> Result<VaultRecord> {
         crate::change::ensure_applying(&format!("saving record {uid}"))?;
         // The record as last read, if nothing was saved since: saving from it
         // spares a round trip; if it is stale, the revision check refuses the
         // save and the record is fetched fresh.
         let mut cached = self.cache.remove(uid);
-        let result = self.save_attempts(uid, changes, &check, &mut cached);
+        let result = self.save_attempts(uid, &changes_for, &mut cached);
         self.cache.remove(uid);
         result
     }
@@ -627,8 +646,7 @@ impl Vault {
     fn save_attempts(
         &mut self,
         uid: &str,
-        changes: &[Change],
-        check: &impl Fn(&VaultRecord) -> Result<()>,
+        changes_for: &impl Fn(&VaultRecord, SystemTime) -> Result<Vec<Change>>,
         cached: &mut Option<VaultRecord>,
     ) -> Result<VaultRecord> {
         let mut attempt = 0;
@@ -642,7 +660,8 @@ impl Vault {
                 }
             };
             self.check_lease(&record)?;
-            check(&record)?;
+            let changes = changes_for(&record, self.now())?;
+            let changes = changes.as_slice();
             let revision = record.revision();
             for change in changes {
                 record.set_custom(change);
@@ -759,12 +778,20 @@ impl Vault {
         })
     }
 
-    /// Marks the lease on `uid` as this run's (run id `run_id`).
-    pub(crate) fn hold_lease(&mut self, uid: &str, run_id: &str) {
-        self.lease = Some(HeldLease {
-            uid: uid.to_owned(),
-            run_id: run_id.to_owned(),
-        });
+    /// Marks the lease on `uid` as this run's.
+    pub(crate) fn hold_lease(&mut self, lease: HeldLease) {
+        self.lease = Some(lease);
+    }
+
+    /// The time now by the vault's clock when an answer of the vault told
+    /// it, else by the local clock.
+    pub fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    /// The lease this run holds, to note progress in it.
+    pub(crate) fn lease_mut(&mut self) -> Option<&mut HeldLease> {
+        self.lease.as_mut()
     }
 
     /// The uid and run id of the lease this run holds.

@@ -132,6 +132,48 @@ impl Run {
 }
 
 impl Run {
+    /// Starts the binary, waits until `reached` returns (e.g. until a fake
+    /// holds the answer to the call the run is to die in), then kills it with
+    /// SIGKILL: a process killed mid-rotation, with no chance to clean up.
+    /// Returns what it printed until then (`code` is `None`), scanned for
+    /// leaks like any run.
+    pub fn kill_when(self, reached: impl FnOnce()) -> Outcome {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(&self.bin);
+        command
+            .args(&self.args)
+            .env_remove("KEEPER_ROTATOR_LOG")
+            .env_remove("KEEPER_ROTATOR_TIMEOUT")
+            .env_remove("RUST_BACKTRACE")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(&self.stdin);
+        }
+        reached();
+        let _ = child.kill();
+        let output = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("cannot wait for {}: {e}", self.bin.display()));
+        let outcome = Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        };
+        if let Some(leak) = outcome.find_leak(&self.secrets) {
+            panic!("LEAK: {leak}\n--- stdout\n(withheld)\n--- stderr\n(withheld)");
+        }
+        outcome
+    }
+
     /// Starts the run on its own thread; [`Running::wait`] collects it.
     /// Two runs against one set of fakes overlap this way.
     pub fn spawn(self) -> Running {

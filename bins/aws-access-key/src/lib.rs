@@ -48,7 +48,8 @@ User record (read from the vault):
   verify_interval_seconds  custom, optional: pause between checks (default 1.5, jittered)
   verify_timeout_seconds   custom, optional: how long to wait for the new key (default 120)
   rotation_lease           custom text: written: held while a rotation runs (one run at a
-                           time per record), cleared at the end
+                           time per record), cleared at the end; a run that did not
+                           complete leaves what is left to retire there for the next
 
 Admin credentials, the first that applies (never the user record):
   1. an attached record with role_arn, aws_access_key_id, aws_secret_access_key
@@ -123,6 +124,8 @@ pub struct Planned<'r> {
     aws: Aws,
     keys: Vec<plan::Key>,
     stored: Option<String>,
+    /// The record's key, when it is to be checked before making room.
+    stored_key: Option<NewKey>,
     plan: plan::Plan,
     settings: Settings,
     /// The secrets this run knows, by key id: the record's and the admin
@@ -170,11 +173,16 @@ impl Rotator for AwsAccessKey {
             user_id.as_deref().unwrap_or("unknown")
         );
         let keys = aws.keys(user, true)?;
+        let interrupted = run
+            .interrupted()
+            .map(|i| i.retirable(stored.as_deref()).to_vec())
+            .unwrap_or_default();
         let plan = plan::plan(
             &keys,
             stored.as_deref(),
             settings.delete_all,
             std::time::SystemTime::now(),
+            &interrupted,
         )
         .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
         // A key deleted to make room is gone before the new one exists: no
@@ -195,6 +203,23 @@ impl Rotator for AwsAccessKey {
                 )));
             }
         }
+        // Before a key an interrupted rotation meant to delete goes, the key
+        // it stored instead must work (that run never got to check it).
+        let stored_key = match &plan.make_room {
+            Some((_, plan::Reason::Interrupted)) => Some(NewKey {
+                id: stored.clone().unwrap_or_default(),
+                secret: record.secret(SECRET)?.ok_or_else(|| {
+                    Error::Config(format!(
+                        "{} holds access key {} without its secret ({SECRET} is empty); nothing \
+                         was changed",
+                        record.location(),
+                        stored.as_deref().unwrap_or_default()
+                    ))
+                })?,
+                created: String::new(),
+            }),
+            _ => None,
+        };
         Ok(Planned {
             user,
             user_uid,
@@ -202,6 +227,7 @@ impl Rotator for AwsAccessKey {
             aws,
             keys,
             stored,
+            stored_key,
             plan,
             settings,
             known,
@@ -224,8 +250,12 @@ impl Rotator for AwsAccessKey {
             settings,
             known,
             admin_key,
+            stored_key,
             ..
         } = planned;
+        if let (Some(key), Some((old, _))) = (&stored_key, &plan.make_room) {
+            check_interrupted(&aws, key, old, &settings, run, &location)?;
+        }
         let sequence = replace::Plan {
             before: keys.iter().map(|k| k.id.clone()).collect(),
             make_room: plan
@@ -276,6 +306,40 @@ impl Rotator for AwsAccessKey {
             }
         ))
     }
+}
+
+/// The key an interrupted rotation stored must work before the key it
+/// replaced is deleted to make room: checked like a new key.
+fn check_interrupted(
+    aws: &Aws,
+    key: &NewKey,
+    old: &str,
+    settings: &Settings,
+    run: &Run,
+    location: &Location,
+) -> Result<()> {
+    tracing::info!(
+        "checking access key {} (stored by an interrupted rotation) before deleting {old}",
+        key.id
+    );
+    settings
+        .verify
+        .until_it_works(&run.deadline, Duration::from_secs(30), || {
+            aws.probe(key).map_err(|e| e.to_string())
+        })
+        .map_err(|failed| {
+            Error::NeedsAttention(format!(
+                "an interrupted rotation stored access key {} in {location} and meant to delete \
+                 {old}, but {} does not work ({} checks within {} s; last: {}). Nothing was \
+                 changed: both keys are still valid. Check which key the consumers use",
+                key.id,
+                key.id,
+                failed.checks,
+                failed.budget.as_secs(),
+                failed.last_error
+            ))
+        })
+        .map(|_| ())
 }
 
 /// What the record stores for a new key.

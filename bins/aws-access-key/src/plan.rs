@@ -7,7 +7,10 @@
 //! the record's key is one of the two and the other was not used in the last
 //! [`RECENT_DAYS`] days (two consumers of one IAM user often hold one key
 //! each, in two records: "not this record's key" alone does not make a key
-//! unused). Otherwise only `delete_all_keys_before_rotating` allows it. After
+//! unused), or the key an interrupted rotation of this record meant to
+//! delete (its lease recorded it, and the record holds the key that run
+//! stored: [`common::lease`]). Otherwise only
+//! `delete_all_keys_before_rotating` allows it. After
 //! the new key is stored and verified, every other key goes, the record's key
 //! last.
 
@@ -37,6 +40,9 @@ pub enum Reason {
     Inactive,
     /// delete_all_keys_before_rotating: the least recently used goes first.
     DeleteAll,
+    /// An interrupted rotation of this record stored the record's key and
+    /// meant to delete this one once that key worked.
+    Interrupted,
 }
 
 impl fmt::Display for Reason {
@@ -50,6 +56,10 @@ impl fmt::Display for Reason {
             Self::Inactive => f.write_str("it is Inactive"),
             Self::DeleteAll => f.write_str(
                 "delete_all_keys_before_rotating is true and it is the least recently used",
+            ),
+            Self::Interrupted => f.write_str(
+                "an interrupted rotation of this record stored the record's key to replace it \
+                 and meant to delete it once that key worked",
             ),
         }
     }
@@ -107,15 +117,18 @@ impl fmt::Display for NoSafeChoice {
 }
 
 /// Decides the deletions. `keys` are the user's keys now; `stored` the key id
-/// in the record's `aws_access_key_id`; `now` the time to judge recent use by.
+/// in the record's `aws_access_key_id`; `now` the time to judge recent use by;
+/// `interrupted` the keys an interrupted rotation that stored `stored` meant
+/// to delete ([`common::lease::Interrupted::retirable`]).
 pub fn plan(
     keys: &[Key],
     stored: Option<&str>,
     delete_all: bool,
     now: SystemTime,
+    interrupted: &[String],
 ) -> Result<Plan, NoSafeChoice> {
     let make_room = if keys.len() >= 2 {
-        Some(choose_room(keys, stored, delete_all, now)?)
+        Some(choose_room(keys, stored, delete_all, now, interrupted)?)
     } else {
         None
     };
@@ -151,6 +164,7 @@ fn choose_room(
     stored: Option<&str>,
     delete_all: bool,
     now: SystemTime,
+    interrupted: &[String],
 ) -> Result<(String, Reason), NoSafeChoice> {
     let stored_present = stored.is_some_and(|s| keys.iter().any(|k| k.id == s));
     let candidates: Vec<&Key> = keys
@@ -168,6 +182,11 @@ fn choose_room(
                     Reason::Inactive
                 },
             ));
+        }
+        // Recently used, by the consumers of the key it was replaced with:
+        // the interrupted run's plan, which this run completes.
+        if interrupted.contains(&only.id) {
+            return Ok((only.id.clone(), Reason::Interrupted));
         }
         recent = Some((only.id.clone(), only.last_used.clone().unwrap_or_default()));
     }
@@ -199,7 +218,7 @@ mod tests {
     }
 
     fn plan(keys: &[Key], stored: Option<&str>, delete_all: bool) -> Result<Plan, NoSafeChoice> {
-        super::plan(keys, stored, delete_all, now())
+        super::plan(keys, stored, delete_all, now(), &[])
     }
 
     fn key(id: &str, active: bool, last_used: Option<&str>) -> Key {
@@ -333,6 +352,21 @@ mod tests {
             key("B", true, Some("2026-11-26T00:00:00Z")),
         ];
         assert!(plan(&keys, Some("A"), true).is_ok());
+    }
+
+    #[test]
+    fn a_recently_used_key_an_interrupted_rotation_meant_to_delete_makes_room() {
+        let keys = [
+            key("OLD", true, Some("2026-11-26T00:00:00Z")),
+            key("NEW", true, None),
+        ];
+        let interrupted = ["OLD".to_owned()];
+        let plan = super::plan(&keys, Some("NEW"), false, now(), &interrupted).unwrap();
+        assert_eq!(plan.make_room, Some(("OLD".into(), Reason::Interrupted)));
+        assert_eq!(plan.retire, ["NEW"]);
+        // A key off that list keeps the protection of recent use.
+        let other = ["ELSE".to_owned()];
+        assert!(super::plan(&keys, Some("NEW"), false, now(), &other).is_err());
     }
 
     #[test]

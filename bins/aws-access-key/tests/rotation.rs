@@ -939,10 +939,11 @@ fn a_second_run_while_the_first_holds_the_record_changes_nothing_and_exits_1() {
 #[test]
 fn a_live_lease_of_another_run_stops_the_run_before_any_aws_call() {
     let w = world();
+    let until = common::time::iso8601(std::time::SystemTime::now() + Duration::from_secs(600));
     w.vault.set_custom_field(
         USER_UID,
         "rotation_lease",
-        "0123456789abcdef until 2099-01-01T00:00:00Z (host gw-2, pid 42)",
+        &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
     );
     w.run("admin-record.json", &[])
         .assert_exit(1)

@@ -49,7 +49,8 @@ User record (read from the vault):
                          custom, optional: token checks of the new secret (default 3 in
                          a row, 1.5 s apart, within 120 s)
   rotation_lease         custom text: written: held while a rotation runs (one run at a
-                         time per record), cleared at the end
+                         time per record), cleared at the end; a run that did not
+                         complete leaves what is left to retire there for the next
 
 Admin application, the first that applies (never the user record):
   1. an attached record with application_client_id, client_secret, tenant_id

@@ -114,7 +114,8 @@ User record (the vault's copy when the key is rotated, else the Gateway's):
   password_hash_locally   custom, optional: true sends chpasswd -e a SHA-512-crypt hash made
                           here, so sudo's I/O log never sees the password (default false)
   rotation_lease          custom text: written: held while a run that uses the vault runs
-                          (one run at a time per record), cleared at the end
+                          (one run at a time per record), cleared at the end; a run
+                          that did not complete leaves what is left to retire there
 
 The key goes first, the password last (the Gateway stores newPassword on exit 0 only):
 when the key part does not succeed, the password is not changed. One run at a time per

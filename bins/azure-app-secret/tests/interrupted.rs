@@ -1,0 +1,224 @@
+//! A run killed (SIGKILL) at each step of the replacement sequence, then a
+//! fresh run once the killed run's lease has expired: the end state is a
+//! completed rotation, or exit 3 or 4 naming what is left; never a live
+//! secret that the record does not hold and no output names. The verdict is
+//! read from the fakes (the application's secrets, the vault's record),
+//! never from the binary's own words.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken fixture"
+)]
+
+use harness::faults::Armable;
+use harness::{FakeAzure, FakeVault, Outcome, Run, Scenario};
+
+const BIN: harness::Binary = harness::binary!("rotate-azure-app-secret");
+const TENANT: &str = "72f988bf-0000-4000-8000-000000000001";
+const ADMIN_APP: &str = "11111111-0000-4000-8000-00000000a001";
+const ADMIN_OBJ: &str = "aaaaaaaa-0000-4000-8000-00000000a001";
+const ADMIN_SECRET: &str = "admin~app~secret~value~0000000000000001";
+const TARGET_APP: &str = "22222222-0000-4000-8000-00000000b001";
+const TARGET_OBJ: &str = "bbbbbbbb-0000-4000-8000-00000000b001";
+const USER_UID: &str = "AzureUserUid0000000001";
+
+struct World {
+    azure: FakeAzure,
+    vault: FakeVault,
+}
+
+/// The admin app and the target app with the secret the record stores.
+fn world() -> World {
+    let azure = FakeAzure::start(TENANT)
+        .with_app(ADMIN_OBJ, ADMIN_APP, "keeper-admin", true)
+        .with_secret(
+            ADMIN_APP,
+            "admin-key-1",
+            ADMIN_SECRET,
+            "2026-06-01T00:00:00Z",
+        )
+        .with_app(TARGET_OBJ, TARGET_APP, "payroll-api", false)
+        .with_secret(
+            TARGET_APP,
+            "old-key-2026",
+            "target~old~secret~2026~0000000000000002",
+            "2026-01-01T00:00:00Z",
+        );
+    World {
+        azure,
+        vault: FakeVault::from_fixture("vault/azure/records.json"),
+    }
+}
+
+impl World {
+    fn runner(&self) -> Run {
+        let scenario = Scenario::load("scenarios/azure-app-secret/admin-record.json");
+        let mut run = Run::new(BIN).scenario(&scenario);
+        for (key, value) in self.vault.env().into_iter().chain(self.azure.env()) {
+            run = run.env(&key, value);
+        }
+        for secret in self.azure.issued() {
+            run = run.secret(secret);
+        }
+        run
+    }
+
+    fn run(&self) -> Outcome {
+        let out = self.runner().run();
+        assert_eq!(
+            out.find_leak(&self.azure.issued()),
+            None,
+            "{}",
+            out.output()
+        );
+        out
+    }
+
+    fn key_ids(&self) -> Vec<String> {
+        self.azure
+            .secrets(TARGET_APP)
+            .into_iter()
+            .map(|s| s.key_id)
+            .collect()
+    }
+
+    fn stored_id(&self) -> String {
+        self.vault.field(USER_UID, "client_secret_id").unwrap()
+    }
+
+    /// The lease the killed run left, moved into the past (as if its expiry
+    /// had come), everything after its time kept as it was.
+    fn expire_lease(&self) {
+        let lease = self
+            .vault
+            .field(USER_UID, "rotation_lease")
+            .unwrap_or_default();
+        let Some((run_id, rest)) = lease.split_once(" until ") else {
+            return;
+        };
+        let after = rest.split_once(' ').map_or("", |(_, after)| after);
+        self.vault.set_custom_field(
+            USER_UID,
+            "rotation_lease",
+            &format!("{run_id} until 2020-01-01T00:00:00Z {after}"),
+        );
+    }
+}
+
+/// Where the first run dies: the nth call to Entra/Graph or to the vault,
+/// whose request is served (a change is applied) and whose answer is held.
+#[derive(Clone, Copy)]
+enum At {
+    Azure(&'static str, usize),
+    Vault(&'static str, usize),
+}
+
+/// In a clean run: how many `call`s Entra/Graph received up to and
+/// including the first one after the first `after`, or in all (`after`
+/// `None`).
+fn nth_in_a_clean_run(call: &str, after: Option<&str>) -> usize {
+    let clean = world();
+    clean.run().assert_exit(0);
+    let calls = clean.azure.proxy().call_sequence();
+    match after {
+        None => calls.iter().filter(|c| *c == call).count(),
+        Some(after) => {
+            let at = calls.iter().position(|c| c == after).unwrap();
+            calls[..at].iter().filter(|c| *c == call).count() + 1
+        }
+    }
+}
+
+/// Kills a run at `at`, expires its lease, runs again and checks the end
+/// state. Returns the fresh run's outcome.
+fn killed_at_then_run_again(w: &World, at: At) -> Outcome {
+    let gate = match at {
+        At::Azure(call, nth) => w.azure.proxy().hold(call, nth),
+        At::Vault(endpoint, nth) => w.vault.hold(endpoint, nth),
+    };
+    let killed = w.runner().kill_when(|| match at {
+        At::Azure(call, nth) => w.azure.proxy().wait_for(call, nth),
+        At::Vault(endpoint, nth) => w.vault.wait_for(endpoint, nth),
+    });
+    assert_eq!(killed.code, None, "not killed: {}", killed.output());
+    drop(gate);
+    w.expire_lease();
+    let again = w.run();
+    let code = again.code.unwrap();
+    assert!(
+        [0, 3, 4].contains(&code),
+        "exit {code} after a run killed mid-rotation\n{}",
+        again.output()
+    );
+    // The vault holds a secret Entra has, with its text.
+    let stored = w.stored_id();
+    let secret = w
+        .azure
+        .secrets(TARGET_APP)
+        .into_iter()
+        .find(|s| s.key_id == stored)
+        .unwrap_or_else(|| panic!("the record holds {stored}, which Entra no longer has"));
+    assert_eq!(
+        w.vault.field(USER_UID, "client_secret").as_deref(),
+        Some(secret.text.as_str())
+    );
+    // Every other live secret is left only with a word saying so.
+    for id in w.key_ids().into_iter().filter(|id| *id != stored) {
+        assert!(
+            code != 0 && again.output().contains(&id),
+            "secret {id} is live, the record does not hold it and the run (exit {code}) does \
+             not name it\n{}",
+            again.output()
+        );
+    }
+    again
+}
+
+#[test]
+fn a_run_killed_in_its_create_is_completed_by_the_next_run() {
+    let w = world();
+    killed_at_then_run_again(&w, At::Azure("addPassword", 1)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_in_the_save_of_its_new_secret_is_completed_by_the_next_run() {
+    let w = world();
+    // update_secret #1 takes the lease; #2 stores the new secret (applied).
+    killed_at_then_run_again(&w, At::Vault("update_secret", 2)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_while_verifying_its_stored_secret_is_completed_by_the_next_run() {
+    let probe = nth_in_a_clean_run("token", Some("addPassword"));
+    let w = world();
+    killed_at_then_run_again(&w, At::Azure("token", probe)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_while_removing_the_old_secret_is_completed_by_the_next_run() {
+    let w = world();
+    killed_at_then_run_again(&w, At::Azure("removePassword", 1)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_while_confirming_is_completed_by_the_next_run() {
+    let last = nth_in_a_clean_run("get", None);
+    let w = world();
+    killed_at_then_run_again(&w, At::Azure("get", last)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_in_its_last_save_is_completed_by_the_next_run() {
+    let saves = {
+        let clean = world();
+        clean.run().assert_exit(0);
+        clean
+            .vault
+            .endpoints()
+            .iter()
+            .filter(|e| *e == "update_secret")
+            .count()
+    };
+    let w = world();
+    killed_at_then_run_again(&w, At::Vault("update_secret", saves)).assert_exit(0);
+}

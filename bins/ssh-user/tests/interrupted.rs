@@ -1,0 +1,223 @@
+//! A key rotation killed (SIGKILL) at each step of the replacement
+//! sequence, then a fresh run once the killed run's lease has expired, on
+//! the fake SSH machine and the fake vault: the end state is a completed
+//! rotation, or exit 3 or 4 naming what is left; never an authorized key
+//! that the record does not hold, that was not there before, and that no
+//! output names. The verdict is read from the machine's authorized_keys and
+//! the vault's record.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken fixture or server"
+)]
+
+use std::time::Duration;
+
+use harness::fake_ssh::FakeSsh;
+use harness::faults::{Armable, FaultKind};
+use harness::sshd::User;
+use harness::{FakeVault, Outcome, Run, Scenario};
+use rotate_ssh_user::keys;
+use serde_json::{Value, json};
+
+const BIN: harness::Binary = harness::binary!("rotate-ssh-user");
+const USER_UID: &str = "SshUserRecordUid000001";
+const ROOT_PW: &str = "R00t-Secret-pw-1";
+const OLD_PW: &str = "Alice-Old-pw-42";
+const NEW_PW: &str = "Alice-New-pw-77!";
+const TAG: &str = "keeper-security-alice";
+const OLD_KEY: &str = include_str!("../../../fixtures/keys/ed25519.openssh");
+
+fn public_of(private: &str) -> String {
+    keys::parse(private).unwrap().public_line().unwrap()
+}
+
+fn key_lines(private: &str) -> Vec<String> {
+    let mut lines: Vec<String> = private
+        .lines()
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .map(str::to_owned)
+        .collect();
+    lines.push(private.to_owned());
+    lines
+}
+
+/// alice's record holds OLD_KEY, whose line in her authorized_keys is the
+/// rotators' (tagged): a rotation replaces it.
+struct World {
+    fake: FakeSsh,
+    vault: FakeVault,
+    scenario: Scenario,
+}
+
+fn world() -> World {
+    let fake = FakeSsh::start()
+        .user(User::new("root").password(ROOT_PW))
+        .user(
+            User::new("alice")
+                .password(OLD_PW)
+                .authorized_keys(&format!("{} {TAG}\n", public_of(OLD_KEY))),
+        );
+    let scenario = Scenario::load("scenarios/ssh-user/root-admin.json")
+        .var("PORT", fake.port().to_string())
+        .var("HOST_KEY", fake.host_key_line())
+        .record_field(USER_UID, "privatePEMKey", json!(OLD_KEY));
+    let path = harness::scenario::fixtures_dir().join("vault/ssh/records.json");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "\"${PRIVATE_KEY}\"",
+        &Value::String(OLD_KEY.into()).to_string(),
+    );
+    let vault = FakeVault::start(&serde_json::from_str::<Vec<Value>>(&text).unwrap());
+    World {
+        fake,
+        vault,
+        scenario,
+    }
+}
+
+impl World {
+    fn runner(&self) -> Run {
+        let mut run = Run::new(BIN).scenario(&self.scenario);
+        for (key, value) in self.vault.env() {
+            run = run.env(&key, value);
+        }
+        for secret in self.secrets() {
+            run = run.secret(secret);
+        }
+        run
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![ROOT_PW.to_owned(), OLD_PW.to_owned(), NEW_PW.to_owned()];
+        secrets.extend(key_lines(OLD_KEY));
+        secrets.extend(
+            self.stored_key()
+                .as_deref()
+                .map(key_lines)
+                .unwrap_or_default(),
+        );
+        secrets
+    }
+
+    fn run(&self) -> Outcome {
+        let out = self.runner().run();
+        assert_eq!(out.find_leak(&self.secrets()), None, "{}", out.output());
+        out
+    }
+
+    fn stored_key(&self) -> Option<String> {
+        self.vault
+            .field(USER_UID, "privatePEMKey")
+            .filter(|k| !k.is_empty())
+    }
+
+    fn expire_lease(&self) {
+        let lease = self
+            .vault
+            .field(USER_UID, "rotation_lease")
+            .unwrap_or_default();
+        let Some((run_id, rest)) = lease.split_once(" until ") else {
+            return;
+        };
+        let after = rest.split_once(' ').map_or("", |(_, after)| after);
+        self.vault.set_custom_field(
+            USER_UID,
+            "rotation_lease",
+            &format!("{run_id} until 2020-01-01T00:00:00Z {after}"),
+        );
+    }
+}
+
+/// Where the first run dies.
+#[derive(Clone, Copy)]
+enum At {
+    /// The nth command or login of this kind on the machine: it is carried
+    /// out, and its answer held.
+    Machine(&'static str, usize),
+    /// The nth request to this vault endpoint: served, its answer held.
+    Vault(&'static str, usize),
+}
+
+fn killed_at_then_run_again(w: &World, at: At) -> Outcome {
+    let gate = match at {
+        At::Machine(call, nth) => {
+            w.fake.set_hold(Duration::from_secs(60));
+            w.fake.arm(call, nth, FaultKind::TimeoutAfterApply).unwrap();
+            None
+        }
+        At::Vault(endpoint, nth) => Some(w.vault.hold(endpoint, nth)),
+    };
+    let killed = w.runner().kill_when(|| match at {
+        At::Machine(call, nth) => assert!(
+            w.fake.wait_for_within(call, nth, Duration::from_secs(60)),
+            "{call} #{nth} never came"
+        ),
+        At::Vault(endpoint, nth) => w.vault.wait_for(endpoint, nth),
+    });
+    assert_eq!(killed.code, None, "not killed: {}", killed.output());
+    drop(gate);
+    w.fake.set_hold(Duration::ZERO);
+    w.expire_lease();
+    let again = w.run();
+    let code = again.code.unwrap();
+    assert!(
+        [0, 3, 4].contains(&code),
+        "exit {code} after a run killed mid-rotation\n{}",
+        again.output()
+    );
+    // The vault's key is authorized; every other authorized key is left
+    // only with a word saying so.
+    let stored = public_of(&w.stored_key().unwrap());
+    let lines = w.fake.authorized_keys("alice").unwrap();
+    let blob = |line: &str| {
+        line.split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        lines.lines().any(|l| blob(l) == blob(&stored)),
+        "the vault's key is not authorized:\n{lines}"
+    );
+    for line in lines.lines().filter(|l| blob(l) != blob(&stored)) {
+        let fingerprint = rotate_ssh_user::key_rotation::blob_fingerprint(&blob(line)).unwrap();
+        assert!(
+            code != 0 && again.output().contains(&fingerprint),
+            "key {fingerprint} is authorized, the record does not hold it and the run (exit \
+             {code}) does not name it\n{}",
+            again.output()
+        );
+    }
+    again
+}
+
+#[test]
+fn a_run_killed_after_adding_its_key_is_completed_by_the_next_run() {
+    let w = world();
+    killed_at_then_run_again(&w, At::Machine("write-keys", 1)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_while_checking_its_new_key_is_completed_by_the_next_run() {
+    let w = world();
+    killed_at_then_run_again(&w, At::Machine("auth-publickey", 1)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_in_the_save_of_its_new_key_is_completed_by_the_next_run() {
+    let w = world();
+    // update_secret #1 takes the lease; #2 stores the new key (applied).
+    killed_at_then_run_again(&w, At::Vault("update_secret", 2)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_while_removing_the_old_key_is_completed_by_the_next_run() {
+    let w = world();
+    killed_at_then_run_again(&w, At::Machine("write-keys", 2)).assert_exit(0);
+}
+
+#[test]
+fn a_run_killed_while_checking_the_old_key_is_refused_is_completed_by_the_next_run() {
+    let w = world();
+    killed_at_then_run_again(&w, At::Machine("auth-publickey", 2)).assert_exit(0);
+}
