@@ -46,6 +46,7 @@ pub mod rehearsal;
 pub mod runner;
 pub mod scenario;
 pub mod sshd;
+pub mod teardown;
 pub mod template;
 pub mod vault_cli;
 
