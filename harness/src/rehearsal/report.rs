@@ -754,6 +754,16 @@ pub fn rehearse_matrix(
         jobs,
         progress,
     );
+    // The cells' state and failure lines hold record values: escaped for
+    // the JSON report as for the text.
+    let outcomes: Vec<CellOutcome> = outcomes
+        .into_iter()
+        .map(|mut o| {
+            o.state = esc(&o.state);
+            o.failure = o.failure.map(|f| esc(&f));
+            o
+        })
+        .collect();
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
     Ok(MatrixReport {
         use_case: rehearsal.use_case.name,
