@@ -26,6 +26,8 @@ pub struct Run {
     wrapper: Option<(PathBuf, Vec<String>)>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    /// Variables removed from the inherited environment.
+    removed: Vec<String>,
     stdin: Vec<u8>,
     secrets: Vec<String>,
     kill_after: Duration,
@@ -48,6 +50,7 @@ impl Run {
             wrapper: None,
             args: Vec::new(),
             envs: Vec::new(),
+            removed: Vec::new(),
             stdin: Vec::new(),
             secrets: Vec::new(),
             kill_after: DEFAULT_KILL_AFTER,
@@ -71,6 +74,12 @@ impl Run {
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Removes `key` from the environment the binary inherits.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.removed.push(key.to_owned());
         self
     }
 
@@ -112,7 +121,11 @@ impl Run {
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
             .env_remove("KEEPER_ROTATOR_TIMEOUT")
-            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_BACKTRACE");
+        for key in &self.removed {
+            command.env_remove(key);
+        }
+        command
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -200,6 +200,11 @@ struct State {
     escapes: Vec<String>,
 }
 
+/// The proxy variables a rehearsed binary must not inherit: an
+/// administrator's proxy would see the plain-http calls to the loopback
+/// fakes (the AWS SDK honours them).
+pub const PLAIN_PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
 /// What the server tasks share with the handle.
 struct Shared {
     state: Mutex<State>,
@@ -438,18 +443,19 @@ impl FakeVault {
         ]
     }
 
-    /// [`FakeVault::env`], and every proxy variable (both cases) pointing
-    /// at the fake, which refuses and records any connection to a host that
-    /// is not this machine ([`FakeVault::escapes`]): a rehearsal fails
-    /// closed. An administrator's own proxy settings are overridden.
+    /// [`FakeVault::env`], with `HTTPS_PROXY` in both cases pointing at the
+    /// fake, which refuses and records any connection to a host that is
+    /// not this machine ([`FakeVault::escapes`]): a rehearsal fails closed.
+    /// An administrator's own `https_proxy` and `no_proxy` are overridden;
+    /// the plain-HTTP proxy variables are to be removed
+    /// ([`PLAIN_PROXY_VARS`]): the rotators send plain http only to
+    /// loopback fakes.
     pub fn contained_env(&self) -> Vec<(String, String)> {
         let proxy = format!("http://127.0.0.1:{}", self.port);
         let mut env = self.env();
         env.retain(|(k, _)| k != "NO_PROXY" && k != "HTTPS_PROXY");
-        for name in ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"] {
-            env.push((name.into(), proxy.clone()));
-            env.push((name.to_ascii_lowercase(), proxy.clone()));
-        }
+        env.push(("HTTPS_PROXY".into(), proxy.clone()));
+        env.push(("https_proxy".into(), proxy));
         env.push(("NO_PROXY".into(), String::new()));
         env.push(("no_proxy".into(), String::new()));
         env

@@ -281,6 +281,9 @@ impl World {
         if options.dry_run {
             run = run.arg("--dry-run");
         }
+        for key in crate::fake_vault::PLAIN_PROXY_VARS {
+            run = run.env_remove(key);
+        }
         for (key, value) in self.env() {
             run = run.env(&key, value);
         }
