@@ -51,15 +51,9 @@ impl Record {
     where
         'a: 'n,
     {
-        let exact = self
-            .fields
-            .iter()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(name));
-        let numbered = self
-            .fields
-            .iter()
-            .filter(move |(k, _)| is_numbered_duplicate(k, name));
-        exact.chain(numbered).map(|(_, v)| v)
+        lookup_order(self.fields.iter().map(|(k, _)| k.as_str()), name)
+            .into_iter()
+            .map(|i| &self.fields[i].1)
     }
 
     /// The first non-empty value under `name` (see [`Record::values`]).
@@ -392,6 +386,19 @@ pub fn wipe_json(value: &mut Value) {
     }
 }
 
+/// The positions among `keys` of the fields a lookup of `name` reads, in the
+/// order it tries them: the keys equal to `name` ignoring case, then its
+/// numbered duplicates (`url2`, `URL_2`), each group in record order. This is
+/// the binaries' one field lookup ([`Record::values`]); the harness uses it
+/// too, to find every field a binary could read a value from (the url it
+/// points at a fake).
+pub fn lookup_order<'k>(keys: impl IntoIterator<Item = &'k str>, name: &str) -> Vec<usize> {
+    let keys: Vec<&str> = keys.into_iter().collect();
+    let exact = (0..keys.len()).filter(|&i| keys[i].eq_ignore_ascii_case(name));
+    let numbered = (0..keys.len()).filter(|&i| is_numbered_duplicate(keys[i], name));
+    exact.chain(numbered).collect()
+}
+
 /// Whether `key` is `name` with a number appended (`url2`, `url 2`, `url_2`),
 /// as the Gateway names a second field with the same label or type.
 fn is_numbered_duplicate(key: &str, name: &str) -> bool {
@@ -412,6 +419,34 @@ pub const MIN_REGISTERED_CHARS: usize = 6;
 
 /// Any value holding this is a private key, whatever its field is called.
 pub const PRIVATE_KEY_MARKER: &str = "PRIVATE KEY-----";
+
+/// Keeper's field types whose value the vault hides (shows as dots): every
+/// field of one of these types is a secret, whatever its label (a `secret`
+/// field labelled "Recovery codes", a `pinCode` labelled "Door").
+pub const HIDDEN_FIELD_TYPES: [&str; 14] = [
+    "password",
+    "secret",
+    "pinCode",
+    "oneTimeCode",
+    "otp",
+    "keyPair",
+    "privateKey",
+    "privatePEMKey",
+    "passkey",
+    "securityQuestion",
+    "paymentCard",
+    "bankAccount",
+    "licenseNumber",
+    "trafficEncryptionSeed",
+];
+
+/// Whether a field of Keeper type `kind` holds a secret (see
+/// [`HIDDEN_FIELD_TYPES`]; types compared ignoring case).
+pub fn is_hidden_type(kind: &str) -> bool {
+    HIDDEN_FIELD_TYPES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(kind.trim()))
+}
 
 /// Field names (as [`words`] of them, joined) that hold secrets.
 const SECRET_NAMES: [&str; 16] = [
@@ -586,6 +621,12 @@ fn register_private_keys(value: &Value) -> std::result::Result<(), secret::TooMa
         Value::Object(map) => map.values().try_for_each(register_private_keys),
         Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
     }
+}
+
+/// Whether a field's value counts as absent to a lookup: null, blank text,
+/// an empty object, or a list of such ([`Record::value`] skips them).
+pub fn is_blank(value: &Value) -> bool {
+    is_empty(value)
 }
 
 fn is_empty(value: &Value) -> bool {

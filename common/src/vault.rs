@@ -300,6 +300,19 @@ impl VaultRecord {
         }
     }
 
+    /// Whether a field [`VaultRecord::text`] could read under `name` is of
+    /// a hidden type ([`crate::records::is_hidden_type`]): then its value
+    /// is a secret whatever the name says.
+    pub fn is_hidden(&self, name: &str) -> bool {
+        ["fields", "custom"].iter().any(|section| {
+            self.matching(section, name).any(|f| {
+                f.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(crate::records::is_hidden_type)
+            })
+        })
+    }
+
     /// Like [`VaultRecord::text`], kept as a secret (and untrimmed).
     pub fn secret(&self, name: &str) -> Result<Option<Secret>> {
         Ok(self.text(name)?.map(Secret::new))

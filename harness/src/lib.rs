@@ -48,6 +48,7 @@ pub mod rehearsal;
 pub mod runner;
 pub mod scenario;
 pub mod sshd;
+pub mod teardown;
 pub mod template;
 pub mod vault_cli;
 

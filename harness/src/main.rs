@@ -159,6 +159,12 @@ fn use_case_names() -> clap::builder::PossibleValuesParser {
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn main() -> ExitCode {
+    // First, before any thread starts: a SIGTERM or Ctrl-C kills the
+    // rotators this run started and removes the files it wrote.
+    if let Err(message) = harness::teardown::install() {
+        eprintln!("harness: {}", common::log::escape_controls(&message));
+        return ExitCode::from(2);
+    }
     let args = Args::parse();
     let result = match args.command {
         Command::Encode { file, vars } => encode(&file, &vars).map(|line| {
@@ -209,7 +215,7 @@ fn main() -> ExitCode {
             return match bench::measure_child(&usage, &program, &args) {
                 Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
                 Err(message) => {
-                    eprintln!("harness: {message}");
+                    eprintln!("harness: {}", common::log::escape_controls(&message));
                     ExitCode::from(125)
                 }
             };
@@ -219,7 +225,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(message) => {
-            eprintln!("harness: {message}");
+            eprintln!("harness: {}", common::log::escape_controls(&message));
             ExitCode::from(2)
         }
     }
@@ -237,7 +243,7 @@ fn vault(command: VaultCommand) -> ExitCode {
             return match harness::vault_cli::serve(&records, &dir, port) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
-                    eprintln!("harness: {message}");
+                    eprintln!("harness: {}", common::log::escape_controls(&message));
                     ExitCode::from(2)
                 }
             };
@@ -253,6 +259,7 @@ fn vault(command: VaultCommand) -> ExitCode {
     };
     match result {
         Ok(text) => {
+            // `vault_cli` escaped every value it read from the record.
             print!("{}", common::secret::redact(&text));
             if !text.ends_with('\n') {
                 println!();
@@ -260,7 +267,7 @@ fn vault(command: VaultCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("harness: {}", common::secret::redact(&error.to_string()));
+            eprintln!("harness: {}", common::log::safe_line(&error.to_string()));
             ExitCode::from(error.exit().code())
         }
     }
@@ -287,20 +294,20 @@ fn run(args: RunArgs) -> ExitCode {
     let (bin, rehearsal) = match made {
         Ok(made) => made,
         Err(message) => {
-            eprintln!("harness: {message}");
+            eprintln!("harness: {}", common::log::escape_controls(&message));
             return ExitCode::from(2);
         }
     };
     if args.faults.is_some() {
         // Progress on stderr as cells end; the report, in order, on stdout.
         let progress = |cell: &harness::rehearsal::matrix::CellOutcome| {
-            eprintln!("   {}", cell.line());
+            eprintln!("   {}", common::log::escape_controls(&cell.line()));
         };
         eprintln!(
             "== the failure matrix of {} on {}: a clean run first, then every call failing \
              each way, {} cells at a time",
             case_binary(&rehearsal),
-            rehearsal.description,
+            common::log::escape_controls(&rehearsal.description),
             args.jobs
         );
         return match rehearsal::rehearse_matrix(&bin, &rehearsal, usize::from(args.jobs), &progress)
@@ -321,7 +328,7 @@ fn run(args: RunArgs) -> ExitCode {
                 }
             }
             Err(message) => {
-                eprintln!("harness: {message}");
+                eprintln!("harness: {}", common::log::escape_controls(&message));
                 ExitCode::from(2)
             }
         };
@@ -348,7 +355,7 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
         Err(message) => {
-            eprintln!("harness: {message}");
+            eprintln!("harness: {}", common::log::escape_controls(&message));
             ExitCode::from(2)
         }
     }

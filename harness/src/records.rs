@@ -125,16 +125,9 @@ impl fmt::Debug for Field {
 }
 
 /// Whether Keeper hides fields of this type: `password`, `secret`, ...
+/// ([`common::records::is_hidden_type`], the one list).
 pub fn is_hidden_type(kind: &str) -> bool {
-    const HIDDEN: [&str; 6] = [
-        "password",
-        "secret",
-        "pinCode",
-        "oneTimeCode",
-        "keyPair",
-        "privatePEMKey",
-    ];
-    HIDDEN.contains(&kind)
+    common::records::is_hidden_type(kind)
 }
 
 /// One Keeper record.

@@ -7,7 +7,9 @@
 //! know is to run both against the same fakes at once.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::encodings::{LEAK_WINDOW, leak_pieces};
@@ -24,6 +26,8 @@ pub struct Run {
     wrapper: Option<(PathBuf, Vec<String>)>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    /// Variables removed from the inherited environment.
+    removed: Vec<String>,
     stdin: Vec<u8>,
     secrets: Vec<String>,
     kill_after: Duration,
@@ -46,6 +50,7 @@ impl Run {
             wrapper: None,
             args: Vec::new(),
             envs: Vec::new(),
+            removed: Vec::new(),
             stdin: Vec::new(),
             secrets: Vec::new(),
             kill_after: DEFAULT_KILL_AFTER,
@@ -69,6 +74,12 @@ impl Run {
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Removes `key` from the environment the binary inherits.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.removed.push(key.to_owned());
         self
     }
 
@@ -99,9 +110,9 @@ impl Run {
 
     pub fn run(self) -> Outcome {
         let mut command = match &self.wrapper {
-            None => assert_cmd::Command::new(&self.bin),
+            None => std::process::Command::new(&self.bin),
             Some((program, args)) => {
-                let mut command = assert_cmd::Command::new(program);
+                let mut command = std::process::Command::new(program);
                 command.args(args).arg(&self.bin);
                 command
             }
@@ -110,18 +121,73 @@ impl Run {
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
             .env_remove("KEEPER_ROTATOR_TIMEOUT")
-            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_BACKTRACE");
+        for key in &self.removed {
+            command.env_remove(key);
+        }
+        command
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .write_stdin(self.stdin)
-            .timeout(self.kill_after);
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let started = Instant::now();
-        let output = command
-            .output()
+        // In a process group of its own, registered so that a signal ending
+        // the harness kills it (see `crate::teardown`).
+        let (mut child, registered) = crate::teardown::spawn(&mut command)
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        let stdin = child.stdin.take();
+        let input = self.stdin.clone();
+        let writer = std::thread::spawn(move || {
+            if let Some(mut stdin) = stdin {
+                let _ = stdin.write_all(&input);
+            }
+        });
+        let reader = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = reader(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = reader(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() >= self.kill_after => {
+                    // The whole group: a wrapper's child too.
+                    if let Ok(group) = i32::try_from(child.id()) {
+                        let _ = nix::sys::signal::killpg(
+                            nix::unistd::Pid::from_raw(group),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                    break child.wait().ok();
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break None,
+            }
+        };
+        drop(registered);
+        let _ = writer.join();
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
         let outcome = Outcome {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: status.and_then(|s| s.code()),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
             elapsed: started.elapsed(),
         };
         if let Some(leak) = outcome.find_leak(&self.secrets) {

@@ -37,28 +37,31 @@ pub fn fingerprint(value: &str) -> String {
     format!("sha256:{hex}")
 }
 
-/// Reads `fields` of record `uid`. Text is shown; secrets (fields whose name
-/// or type says so) only as a fingerprint.
+/// Reads `fields` of record `uid`. Text is shown, its control characters
+/// escaped; secrets (a field of a hidden type, whatever its label, or a
+/// name that says secret) only as a fingerprint.
 pub fn get(uid: &str, fields: &[String], timeout: Duration) -> Result<String, Error> {
     let mut vault = Vault::open_default(Deadline::after(timeout))?;
     let record = vault.fetch(uid)?;
+    let e = common::log::escape_controls;
     let mut out = format!(
         "record {} '{}' (type {}, revision {})\n",
-        record.uid(),
-        record.title(),
-        record.record_type(),
+        e(record.uid()),
+        e(record.title()),
+        e(record.record_type()),
         record.revision().unwrap_or_default()
     );
     for name in fields {
-        let shown = if common::records::names_a_secret(name) {
+        let shown = if common::records::names_a_secret(name) || record.is_hidden(name) {
             record
                 .secret(name)?
                 .map(|s| format!("secret {}", fingerprint(s.expose())))
         } else {
-            record.text(name)?
+            record.text(name)?.map(|t| e(&t))
         };
         out.push_str(&format!(
-            "{name}: {}\n",
+            "{}: {}\n",
+            e(name),
             shown.unwrap_or_else(|| "(empty)".into())
         ));
     }

@@ -12,6 +12,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_harness");
 
 struct Server(Child);
 
+/// A path with `tempfile::TempDir`'s `path()`.
+struct Dir(std::path::PathBuf);
+
+impl Dir {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -21,7 +30,10 @@ impl Drop for Server {
 
 #[test]
 fn serve_writes_config_ca_and_env_and_rewrites_records_after_an_update() {
-    let dir = tempfile::tempdir().unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    // A directory of its own, made private by the fake (it refuses one
+    // others may enter).
+    let dir = Dir(parent.path().join("vault"));
     let records = harness::scenario::fixtures_dir().join("vault/records.json");
     let mut child = Command::new(BIN)
         .args(["vault", "serve", "--records"])

@@ -195,7 +195,15 @@ struct State {
     /// Every HTTP request and response as seen inside TLS.
     wire: Vec<u8>,
     records_file: Option<PathBuf>,
+    /// Every connection through this proxy to a host that is not this
+    /// machine, refused: `host:port` (see [`FakeVault::escapes`]).
+    escapes: Vec<String>,
 }
+
+/// The proxy variables a rehearsed binary must not inherit: an
+/// administrator's proxy would see the plain-http calls to the loopback
+/// fakes (the AWS SDK honours them).
+pub const PLAIN_PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
 /// What the server tasks share with the handle.
 struct Shared {
@@ -210,7 +218,9 @@ pub struct FakeVault {
     port: u16,
     shared: Arc<Shared>,
     dir: PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    _temp: Option<crate::teardown::PrivateDir>,
+    /// `records.json` and the config, removed on a signal (`vault serve`).
+    _files: Vec<crate::teardown::RemoveOnSignal>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -233,11 +243,13 @@ impl FakeVault {
     /// Starts a fake holding `records` (Keeper record objects with their
     /// uid: `{"uid", "type", "title", "fields": [...], "custom": [...]}`, and
     /// optionally `"folder"` to serve it inside a shared folder), writing its
-    /// files into a new temporary directory.
+    /// files into a new private temporary directory (0700, removed when the
+    /// fake is dropped and on a signal). The records stay in memory: no
+    /// `records.json` is written.
     pub fn start(records: &[Value]) -> Self {
-        let temp = tempfile::tempdir().expect("temporary directory");
+        let temp = crate::teardown::PrivateDir::new().expect("temporary directory");
         let dir = temp.path().to_owned();
-        let mut vault = Self::start_in(&dir, records, 0).expect("start the fake vault");
+        let mut vault = Self::start_with(&dir, records, 0, false).expect("start the fake vault");
         vault._temp = Some(temp);
         vault
     }
@@ -253,8 +265,26 @@ impl FakeVault {
     }
 
     /// Starts on `port` (0 for any) and writes `gateway-config.json`,
-    /// `ca.pem`, `env` and `records.json` into `dir`.
+    /// `ca.pem`, `env` and `records.json` into `dir` (`harness vault
+    /// serve`). `dir` is created 0700 when absent, and refused when others
+    /// may enter it; the config and `records.json` are 0600, rewritten
+    /// atomically, and removed on SIGTERM, SIGINT and SIGHUP.
     pub fn start_in(dir: &Path, records: &[Value], port: u16) -> Result<Self, String> {
+        private_dir(dir)?;
+        let mut vault = Self::start_with(dir, records, port, true)?;
+        vault._files = ["gateway-config.json", "records.json", "records.json.tmp"]
+            .iter()
+            .map(|name| crate::teardown::remove_on_signal(&dir.join(name)))
+            .collect();
+        Ok(vault)
+    }
+
+    fn start_with(
+        dir: &Path,
+        records: &[Value],
+        port: u16,
+        records_file: bool,
+    ) -> Result<Self, String> {
         let keys = Keys::generate();
         let tls = tls::Tls::generate();
         let mut stored = Vec::new();
@@ -295,7 +325,6 @@ impl FakeVault {
             .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
 
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let config = json!({
             "hostname": "127.0.0.1",
             "clientId": keys.client_id,
@@ -305,16 +334,12 @@ impl FakeVault {
             "serverPublicKey": keys.server_public_key(),
         });
         let config_path = dir.join("gateway-config.json");
-        write(
+        // As a Gateway keeps it: readable by its owner only, from creation.
+        crate::teardown::write_private(
             &config_path,
             &serde_json::to_string_pretty(&config).unwrap_or_default(),
-        )?;
-        // As a Gateway keeps it: readable by its owner only.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| format!("{}: {e}", config_path.display()))?;
-        }
+        )
+        .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
         let ca_path = dir.join("ca.pem");
         write(&ca_path, &tls.ca_pem)?;
         let env = format!(
@@ -338,7 +363,8 @@ impl FakeVault {
                 calls: Vec::new(),
                 late: 0,
                 wire: Vec::new(),
-                records_file: Some(dir.join("records.json")),
+                records_file: records_file.then(|| dir.join("records.json")),
+                escapes: Vec::new(),
             }),
             arrived: Condvar::new(),
             shutter: Shutter::new(),
@@ -361,8 +387,15 @@ impl FakeVault {
                 let acceptor = acceptor.clone();
                 let shared = Arc::clone(&served);
                 tokio::spawn(async move {
-                    if tls::accept_connect(&mut stream).await.is_err() {
-                        return;
+                    match tls::accept_connect(&mut stream).await {
+                        Ok(tls::Connect::Direct | tls::Connect::Tunnel) => {}
+                        Ok(tls::Connect::Refused(target)) => {
+                            lock(&shared).escapes.push(target);
+                            shared.arrived.notify_all();
+                            tls::refuse(&mut stream).await;
+                            return;
+                        }
+                        Err(_) => return,
                     }
                     if let Ok(tls_stream) = acceptor.accept(stream).await {
                         serve_connection(tls_stream, shared).await;
@@ -377,6 +410,7 @@ impl FakeVault {
             shared,
             dir: dir.to_owned(),
             _temp: None,
+            _files: Vec::new(),
             server,
         })
     }
@@ -409,8 +443,34 @@ impl FakeVault {
         ]
     }
 
+    /// [`FakeVault::env`], with `HTTPS_PROXY` in both cases pointing at the
+    /// fake, which refuses and records any connection to a host that is
+    /// not this machine ([`FakeVault::escapes`]): a rehearsal fails closed.
+    /// An administrator's own `https_proxy` and `no_proxy` are overridden;
+    /// the plain-HTTP proxy variables are to be removed
+    /// ([`PLAIN_PROXY_VARS`]): the rotators send plain http only to
+    /// loopback fakes.
+    pub fn contained_env(&self) -> Vec<(String, String)> {
+        let proxy = format!("http://127.0.0.1:{}", self.port);
+        let mut env = self.env();
+        env.retain(|(k, _)| k != "NO_PROXY" && k != "HTTPS_PROXY");
+        env.push(("HTTPS_PROXY".into(), proxy.clone()));
+        env.push(("https_proxy".into(), proxy));
+        env.push(("NO_PROXY".into(), String::new()));
+        env.push(("no_proxy".into(), String::new()));
+        env
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.shared)
+    }
+
+    /// Every connection the binary tried through this fake (its
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY`) to a host that is not a
+    /// loopback address, as `host:port`, in order. Each was refused: a
+    /// rehearsal never reaches a real service, and one that tried failed.
+    pub fn escapes(&self) -> Vec<String> {
+        self.state().escapes.clone()
     }
 
     /// The decrypted record as stored now.
@@ -557,6 +617,34 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Creates `dir` 0700, or accepts it when it exists and only its owner may
+/// enter it: the files written there hold the records' secrets.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} may be entered by other users (mode {:o}); the fake vault writes the records' \
+             secrets there: give a new directory, or chmod 700 it",
+            dir.display(),
+            mode & 0o777
+        ));
+    }
+    Ok(())
+}
+
 fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
@@ -615,15 +703,10 @@ impl State {
                 data
             })
             .collect();
-        let temp = path.with_extension("json.tmp");
-        if std::fs::write(
-            &temp,
-            serde_json::to_string_pretty(&records).unwrap_or_default(),
-        )
-        .is_ok()
-        {
-            let _ = std::fs::rename(&temp, path);
-        }
+        let _ = crate::teardown::write_private(
+            path,
+            &serde_json::to_string_pretty(&records).unwrap_or_default(),
+        );
     }
 
     fn encrypted_record(&self, uid: &str, record: &StoredRecord, wrap_key: &[u8; 32]) -> Value {

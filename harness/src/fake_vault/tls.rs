@@ -56,15 +56,36 @@ impl Tls {
     }
 }
 
-/// If the client starts with `CONNECT host:port`, answers it so TLS can
-/// follow on the same socket (the SDK reaches the fake through
-/// `HTTPS_PROXY`). A client speaking TLS directly is left untouched.
-pub async fn accept_connect(stream: &mut TcpStream) -> std::io::Result<()> {
-    let mut first = [0u8; 8];
-    let n = stream.peek(&mut first).await?;
-    if &first[..n.min(8)] != b"CONNECT " {
-        return Ok(());
+/// What a client asked of the fake as a proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connect {
+    /// TLS straight away: a client of the fake itself.
+    Direct,
+    /// `CONNECT` to a loopback address, answered: TLS follows on the same
+    /// socket (the SDK reaches the fake through `HTTPS_PROXY`).
+    Tunnel,
+    /// `CONNECT` to any other host, or a plain-HTTP proxy request
+    /// (`GET http://host/...`): answered 403 and closed. The target, as
+    /// `host:port` or the request's URI.
+    Refused(String),
+}
+
+/// Whether a `CONNECT` target (`host:port`, `[v6]:port`) is this machine.
+pub fn is_loopback_target(target: &str) -> bool {
+    let host = match target.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => target,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
     }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Reads the request head (up to the blank line) of a proxy request.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -76,7 +97,43 @@ pub async fn accept_connect(stream: &mut TcpStream) -> std::io::Result<()> {
             return Err(std::io::ErrorKind::InvalidData.into());
         }
     }
-    stream
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Answers a client's first bytes: TLS is left untouched; `CONNECT` to a
+/// loopback address is answered so TLS can follow; any other proxy request
+/// (a `CONNECT` elsewhere, `GET http://...`) is to be refused ([`refuse`]): the fake
+/// is the only proxy a rehearsed binary is given, so nothing it sends
+/// leaves the machine.
+pub async fn accept_connect(stream: &mut TcpStream) -> std::io::Result<Connect> {
+    let mut first = [0u8; 8];
+    let n = stream.peek(&mut first).await?;
+    if n == 0 || first[0] == 0x16 {
+        return Ok(Connect::Direct);
+    }
+    let head = read_head(stream).await?;
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let target: String = words.next().unwrap_or_default().chars().take(300).collect();
+    if method == "CONNECT" && is_loopback_target(&target) {
+        stream
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await?;
+        return Ok(Connect::Tunnel);
+    }
+    Ok(Connect::Refused(if target.is_empty() {
+        format!("a request the fake could not read ({method})")
+    } else {
+        target
+    }))
+}
+
+/// Answers a refused proxy request (see [`Connect::Refused`]) with 403 and
+/// closes the connection. The caller records the attempt first, so it is
+/// known before the client can act on the answer.
+pub async fn refuse(stream: &mut TcpStream) {
+    let _ = stream
+        .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .await;
+    let _ = stream.shutdown().await;
 }

@@ -33,17 +33,10 @@ struct Okta {
     seeded: Vec<String>,
 }
 
+/// A field as the binary reads it (the shared lookup: ignoring case,
+/// numbered duplicates), trimmed.
 fn text(dict: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
-    let value = dict.get(key)?;
-    let value = match value {
-        Value::Array(items) if items.len() == 1 => &items[0],
-        other => other,
-    };
-    value
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    super::world::lookup_text(dict, key).map(|s| s.trim().to_owned())
 }
 
 fn title(dict: &serde_json::Map<String, Value>) -> String {
@@ -146,12 +139,21 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
         (Some((uid, by_url)), Some(dict)) => {
             let was = text(dict, "url").unwrap_or_default();
             let api_title = title(dict);
+            let mut keys = Vec::new();
             if let Some(dict) = staging.dict_mut(uid) {
-                dict.insert("url".into(), Value::String(fake.url()));
+                keys = super::world::repoint(dict, "url", &fake.url());
+                let read = super::world::lookup_text(dict, "url").unwrap_or_default();
+                if !super::world::is_loopback_url(&read) {
+                    return Err(format!(
+                        "cannot point the url of '{api_title}' at the fake Okta org: the binary \
+                         would read '{read}'"
+                    ));
+                }
             }
             staging.notes.push(format!(
-                "the url of '{api_title}' ({was}) points at the fake Okta org ({}) for this \
-                 rehearsal",
+                "the url of '{api_title}' ({was}; field {}) points at the fake Okta org ({}) for \
+                 this rehearsal",
+                keys.join(", "),
                 fake.url()
             ));
             if *by_url {

@@ -2,8 +2,13 @@
 //!
 //! Why data first: `--json` is for scripts, the text for people, and both
 //! must say the same thing. Every string in a report has been masked with
-//! every secret of the world (input, fakes, vault) before it is stored, and
-//! the rendered text is masked once more before it is printed.
+//! every secret of the world (input, fakes, vault), and had its control
+//! characters escaped ([`common::log::escape_controls`], as the binaries
+//! escape their own output), before it is stored: the records come from
+//! someone else's export, and a title holding `ESC]0;...BEL` or a line
+//! break must neither act on the administrator's terminal nor forge a line
+//! of the report. Every field of a hidden type is masked by field, whatever
+//! its label and however short its value.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -259,6 +264,7 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
             .collect::<Result<_, _>>()?
     };
 
+    let mut plan_escaped = None;
     let plan = if options.plan && !options.dry_run {
         let world = World::start(rehearsal)?;
         let out = world.run(
@@ -270,13 +276,17 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
             },
         );
         let secrets = world.secrets();
+        plan_escaped = world
+            .contained()
+            .err()
+            .map(|why| format!("in the plan (the dry run): {why}"));
         Some(PlanRun {
             exit_code: out.code,
             exit_meaning: exit_meaning(out.code),
             summary: if out.find_leak(&secrets).is_some() {
                 "(withheld: a secret appeared in the dry run's output)".into()
             } else {
-                mask(out.stdout.trim_end(), &secrets)
+                esc(&mask(out.stdout.trim_end(), &secrets))
             },
         })
     } else {
@@ -331,7 +341,46 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
         },
     );
     matrix::settle(&world, Timing::FAULTS.hold);
-    Ok(build(bin, rehearsal, &world, &out, options, plan, armed))
+    let mut report = build(bin, rehearsal, &world, &out, options, plan, armed);
+    if let Some(why) = plan_escaped
+        && report.verdict.consistent
+    {
+        report.verdict = Verdict {
+            consistent: false,
+            detail: esc(&mask(&why, &world.secrets())),
+        };
+    }
+    Ok(report)
+}
+
+/// `text` with its control characters escaped: one line, inert.
+fn esc(text: &str) -> String {
+    common::log::escape_controls(text)
+}
+
+/// `text`'s lines, each escaped: line breaks stay, nothing else acts.
+fn esc_lines(text: &str) -> String {
+    text.split('\n').map(esc).collect::<Vec<_>>().join("\n")
+}
+
+/// A role with every record value escaped.
+fn esc_role(role: &super::input::Role) -> super::input::Role {
+    super::input::Role {
+        uid: esc(&role.uid),
+        title: esc(&role.title),
+        kind: esc(&role.kind),
+        why: esc(&role.why),
+    }
+}
+
+fn esc_roles(roles: &Roles) -> Roles {
+    Roles {
+        config: esc_role(&roles.config),
+        resource: roles.resource.as_ref().map(esc_role),
+        attached: roles.attached.iter().map(esc_role).collect(),
+        user: esc_role(&roles.user),
+        not_sent: roles.not_sent.iter().map(esc_role).collect(),
+    }
 }
 
 fn build(
@@ -344,14 +393,15 @@ fn build(
     faults: Vec<String>,
 ) -> Report {
     let secrets = world.secrets();
-    let m = |text: &str| mask(text, &secrets);
+    let m = |text: &str| esc(&mask(text, &secrets));
+    let ml = |text: &str| esc_lines(&mask(text, &secrets));
     let leak = out.find_leak(&secrets);
     let verdict = world.verdict(out, options.dry_run);
     let withheld = "(withheld: a secret appeared in it)".to_owned();
     let (stdout, stderr) = if leak.is_some() {
         (withheld.clone(), withheld)
     } else {
-        (m(&out.stdout), m(&out.stderr))
+        (ml(&out.stdout), ml(&out.stderr))
     };
     let message = if leak.is_some() {
         Vec::new()
@@ -377,7 +427,7 @@ fn build(
                 nth: c.nth,
                 status: c.status,
                 fault: c.fault,
-                detail: m(&c.detail),
+                detail: ml(&c.detail),
             })
             .collect(),
     });
@@ -390,14 +440,14 @@ fn build(
             .enumerate()
             .map(|(i, c)| CallLine {
                 index: i + 1,
-                call: c.endpoint,
+                call: esc(&c.endpoint),
                 nth: c.nth,
                 status: c.status,
                 fault: c.fault,
                 detail: if c.records.is_empty() {
                     String::new()
                 } else {
-                    format!("record {}", c.records.join(", "))
+                    esc(&format!("record {}", c.records.join(", ")))
                 },
             })
             .collect(),
@@ -428,14 +478,14 @@ fn build(
     };
     Report {
         use_case: rehearsal.use_case.name,
-        binary: bin.display().to_string(),
+        binary: esc(&bin.display().to_string()),
         description: m(&rehearsal.description),
         sources: rehearsal.sources.clone(),
-        roles: rehearsal.roles.clone(),
+        roles: esc_roles(&rehearsal.roles),
         notes: world.notes.iter().map(|n| m(n)).collect(),
         input: masked_input(world, &secrets),
         seeded,
-        faults,
+        faults: faults.iter().map(|f| esc(f)).collect(),
         timing,
         plan,
         dry_run: options.dry_run,
@@ -470,29 +520,35 @@ fn build(
         },
         leak_scan: LeakScan {
             secrets: secrets.len(),
-            found: leak,
+            found: leak.map(|l| esc(&l)),
         },
     }
 }
 
-/// The Gateway's input with every secret-named value and every known secret
-/// masked.
+/// The Gateway's input with every secret-named value, every field of a
+/// hidden type (whatever its label) and every known secret masked, and
+/// every key and text escaped.
 fn masked_input(world: &World, secrets: &[String]) -> Value {
-    fn walk(key: &str, value: &Value, secrets: &[String]) -> Value {
-        let secret_key =
-            key == "newPassword" || key == "oldPassword" || common::records::names_a_secret(key);
+    fn walk(key: &str, hidden: bool, value: &Value, secrets: &[String]) -> Value {
+        let secret_key = hidden
+            || key == "newPassword"
+            || key == "oldPassword"
+            || common::records::names_a_secret(key);
         match value {
             Value::String(s) if secret_key && !s.is_empty() => json!("********"),
-            Value::String(s) => Value::String(mask(s, secrets)),
-            Value::Number(_) if secret_key => json!("********"),
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|v| walk(key, v, secrets)).collect())
-            }
+            Value::String(s) => Value::String(esc(&mask(s, secrets))),
+            Value::Number(_) | Value::Bool(_) if secret_key => json!("********"),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| walk(key, hidden, v, secrets))
+                    .collect(),
+            ),
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| {
                         let k2 = if secret_key { key } else { k.as_str() };
-                        (k.clone(), walk(k2, v, secrets))
+                        (esc(&mask(k, secrets)), walk(k2, secret_key, v, secrets))
                     })
                     .collect(),
             ),
@@ -501,7 +557,7 @@ fn masked_input(world: &World, secrets: &[String]) -> Value {
     }
     let mut input = Map::new();
     for (key, value) in world.params() {
-        input.insert(key.clone(), walk(key, value, secrets));
+        input.insert(esc(key), walk(key, false, value, secrets));
     }
     input.insert(
         "records".into(),
@@ -509,7 +565,23 @@ fn masked_input(world: &World, secrets: &[String]) -> Value {
             world
                 .dicts()
                 .iter()
-                .map(|d| walk("", &Value::Object(d.clone()), secrets))
+                .map(|d| {
+                    let uid = d.get("uid").and_then(Value::as_str).unwrap_or_default();
+                    let hidden: Vec<String> = world
+                        .vault_before
+                        .iter()
+                        .find(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                        .map(super::world::secret_keys)
+                        .unwrap_or_default();
+                    Value::Object(
+                        d.iter()
+                            .map(|(k, v)| {
+                                let hidden = hidden.contains(k);
+                                (esc(&mask(k, secrets)), walk(k, hidden, v, secrets))
+                            })
+                            .collect(),
+                    )
+                })
                 .collect(),
         ),
     );
@@ -604,10 +676,10 @@ fn record_changes(world: &World, out: &Outcome, dry_run: bool) -> Vec<RecordChan
                 let b = find(&before_fields, name);
                 let a = find(&after_fields, name);
                 FieldChange {
-                    name: mask(name, &secrets),
+                    name: esc(&mask(name, &secrets)),
                     changed: a != b,
-                    before: b.map(|v| mask(&v, &secrets)),
-                    after: a.map(|v| mask(&v, &secrets)),
+                    before: b.map(|v| esc(&mask(&v, &secrets))),
+                    after: a.map(|v| esc(&mask(&v, &secrets))),
                 }
             })
             .collect();
@@ -615,14 +687,14 @@ fn record_changes(world: &World, out: &Outcome, dry_run: bool) -> Vec<RecordChan
             continue;
         }
         changes.push(RecordChange {
-            title: mask(
+            title: esc(&mask(
                 before
                     .get("title")
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
                 &secrets,
-            ),
-            uid,
+            )),
+            uid: esc(&uid),
             note,
             fields,
         });
@@ -682,11 +754,21 @@ pub fn rehearse_matrix(
         jobs,
         progress,
     );
+    // The cells' state and failure lines hold record values: escaped for
+    // the JSON report as for the text.
+    let outcomes: Vec<CellOutcome> = outcomes
+        .into_iter()
+        .map(|mut o| {
+            o.state = esc(&o.state);
+            o.failure = o.failure.map(|f| esc(&f));
+            o
+        })
+        .collect();
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
     Ok(MatrixReport {
         use_case: rehearsal.use_case.name,
         binary: bin.display().to_string(),
-        description: rehearsal.description.clone(),
+        description: esc(&rehearsal.description),
         kinds: matrix::KINDS.to_vec(),
         timing: format!(
             "requests count as unanswered after {} s (KEEPER_ROTATOR_REQUEST_TIMEOUT; 20 s on the \
@@ -715,7 +797,7 @@ pub fn matrix_text(report: &MatrixReport) -> String {
         report.timing
     );
     for cell in &report.cells {
-        let _ = writeln!(text, "{}", cell.line());
+        let _ = writeln!(text, "{}", esc(&cell.line()));
     }
     let _ = writeln!(
         text,
@@ -744,7 +826,7 @@ impl Report {
             let _ = writeln!(
                 t,
                 "   read {}: {} ({} records)",
-                source.path.display(),
+                esc(&source.path.display().to_string()),
                 source.shape,
                 source.records
             );

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use super::Rehearsal;
 use super::world::{
-    Call, Service, Staging, password_end_state, password_unchanged, password_verdict,
-    proxied_calls, which_password,
+    Call, Service, Staging, is_loopback_url, lookup_text, password_end_state, password_unchanged,
+    password_verdict, proxied_calls, repoint, which_password,
 };
 use crate::fake_rest::FakeRest;
 use crate::fake_vault::FakeVault;
@@ -28,17 +28,10 @@ struct Rest {
     seeded: Vec<String>,
 }
 
+/// A field as the binary reads it (the shared lookup: ignoring case,
+/// numbered duplicates).
 fn text(dict: &Map<String, Value>, key: &str) -> Option<String> {
-    let value = dict.get(key)?;
-    let value = match value {
-        Value::Array(items) if items.len() == 1 => &items[0],
-        other => other,
-    };
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    lookup_text(dict, key)
 }
 
 fn title(dict: &Map<String, Value>) -> String {
@@ -229,12 +222,23 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
                 .unwrap_or_else(|_| "/".into());
             let now = fake.url(&path);
             let api_uid = text(dict, "uid").unwrap_or_default();
+            let mut keys = Vec::new();
             if let Some(dict) = staging.dict_mut(&api_uid) {
-                dict.insert("url".into(), Value::String(now.clone()));
+                keys = repoint(dict, "url", &now);
+                let read = lookup_text(dict, "url").unwrap_or_default();
+                if !is_loopback_url(&read) {
+                    return Err(format!(
+                        "cannot point the url of '{}' at the fake API: the binary would read \
+                         '{read}'",
+                        title(dict)
+                    ));
+                }
             }
             staging.notes.push(format!(
-                "the url of '{}' ({was}) points at the fake API ({now}) for this rehearsal",
-                title(dict)
+                "the url of '{}' ({was}; field {}) points at the fake API ({now}) for this \
+                 rehearsal",
+                title(dict),
+                keys.join(", ")
             ));
             seeded.push(format!(
                 "API token from '{}', expected as {header}: {prefix}********; answers {status} \

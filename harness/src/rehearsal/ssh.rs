@@ -40,17 +40,10 @@ struct Ssh {
     seeded: Vec<String>,
 }
 
+/// A field as the binary reads it (the shared lookup: ignoring case,
+/// numbered duplicates), trimmed.
 fn text(dict: &Map<String, Value>, key: &str) -> Option<String> {
-    let value = dict.get(key)?;
-    let value = match value {
-        Value::Array(items) if items.len() == 1 => &items[0],
-        other => other,
-    };
-    value
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    super::world::lookup_text(dict, key).map(|s| s.trim().to_owned())
 }
 
 fn title(dict: &Map<String, Value>) -> String {
@@ -176,7 +169,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
         .or_else(|| {
             let with: Vec<String> = rehearsal
                 .other_dicts()
-                .filter(|d| d.contains_key("pamHostname"))
+                .filter(|d| !super::world::lookup_keys(d, "pamHostname").is_empty())
                 .filter_map(|d| text(d, "uid"))
                 .collect();
             (with.len() == 1).then(|| with[0].clone())
@@ -184,17 +177,22 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
     match machine_uid.as_deref().and_then(|uid| staging.dict_mut(uid)) {
         Some(machine) => {
             let machine_title = title(machine);
-            let was = machine
-                .get("pamHostname")
+            let was = super::world::lookup_keys(machine, "pamHostname")
+                .iter()
+                .filter_map(|k| machine.get(k))
+                .find(|v| !common::records::is_blank(v))
                 .map(Value::to_string)
                 .unwrap_or_else(|| "none".into());
-            machine.insert(
-                "pamHostname".into(),
-                json!({"hostName": "127.0.0.1", "port": fake.port().to_string()}),
+            // Every field the binary could read the host from (the shared
+            // lookup: a custom `PAMHOSTNAME` too).
+            super::world::replace_field(
+                machine,
+                "pamHostname",
+                &json!({"hostName": "127.0.0.1", "port": fake.port().to_string()}),
             );
             let pinned = text(machine, "SSH Host Key").is_some();
             if pinned {
-                machine.insert("SSH Host Key".into(), json!(fake.host_key_line()));
+                super::world::replace_field(machine, "SSH Host Key", &json!(fake.host_key_line()));
             }
             staging.notes.push(format!(
                 "pamHostname of '{machine_title}' ({was}) points at the fake machine \

@@ -216,8 +216,10 @@ impl World {
     }
 
     /// The environment of a run: the vault's and the service's.
+    /// Every proxy variable points at the fake vault, which refuses any
+    /// connection off this machine ([`FakeVault::contained_env`]).
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut env = self.vault.env();
+        let mut env = self.vault.contained_env();
         env.extend(self.service.env());
         env
     }
@@ -244,8 +246,16 @@ impl World {
             .filter_map(|r| r.get("uid").and_then(Value::as_str))
             .filter_map(|uid| self.vault.record(uid))
             .collect();
+        // Every field of a hidden type, whatever its label; but a value the
+        // records also hold in clear under a name that is not a secret's
+        // (a PAM configuration's hidden `clientId`, the same id in an admin
+        // record's text field) is not a secret of this vault.
+        let mut clear = Vec::new();
+        for record in &self.vault_before {
+            vault_clear_values(record, &mut clear);
+        }
         for record in self.vault_before.iter().chain(&now) {
-            vault_secrets(record, &mut found);
+            vault_secrets(record, &mut found, &clear);
         }
         pem_lines(&mut found);
         found.retain(|s| s.chars().count() >= MIN_SCANNED_LEN);
@@ -271,6 +281,9 @@ impl World {
         if options.dry_run {
             run = run.arg("--dry-run");
         }
+        for key in crate::fake_vault::PLAIN_PROXY_VARS {
+            run = run.env_remove(key);
+        }
         for (key, value) in self.env() {
             run = run.env(&key, value);
         }
@@ -291,6 +304,7 @@ impl World {
     /// Whether the end state matches the outcome. A dry run must leave
     /// everything as seeded and exit 0, 1 or 2.
     pub fn verdict(&self, out: &Outcome, dry_run: bool) -> Result<(), String> {
+        self.contained()?;
         if !dry_run {
             return self.service.verdict(&self.vault, out);
         }
@@ -317,6 +331,28 @@ impl World {
         Ok(())
     }
 
+    /// Whether the binary stayed on this machine: any connection it tried
+    /// to a host that is not a loopback address was refused, and fails the
+    /// rehearsal, whatever the exit code says (a rehearsal that reached, or
+    /// tried to reach, a real service proves nothing and may have changed
+    /// a real credential).
+    pub fn contained(&self) -> Result<(), String> {
+        let escapes = self.vault.escapes();
+        if escapes.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "the binary tried to reach {} outside this machine; the harness refused it, so this \
+             is not a rehearsal: some field the harness did not point at a fake names a real \
+             service (check the records' urls and hosts)",
+            escapes
+                .iter()
+                .map(|e| format!("'{}'", common::log::escape_controls(e)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+
     /// The vault record `uid` now, with its uid (as seeded records carry it).
     pub fn vault_now(&self, uid: &str) -> Option<Value> {
         let mut record = self.vault.record(uid)?;
@@ -335,6 +371,80 @@ pub fn gateway_line(params: &Map<String, Value>, dicts: &[Map<String, Value>]) -
         .encode(Value::Array(dicts.iter().cloned().map(Value::Object).collect()).to_string());
     params.insert("records".into(), Value::String(records));
     STANDARD.encode(Value::Object(params).to_string())
+}
+
+/// The keys of a record dictionary a binary could read `name` from, in the
+/// order it tries them: the binaries' own lookup
+/// ([`common::records::lookup_order`]: ignoring case, then numbered
+/// duplicates), over the dictionary's fields (`uid` and `title` are not
+/// fields).
+pub fn lookup_keys(dict: &Map<String, Value>, name: &str) -> Vec<String> {
+    let keys: Vec<&str> = dict
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "uid" && *k != "title")
+        .collect();
+    common::records::lookup_order(keys.iter().copied(), name)
+        .into_iter()
+        .map(|i| keys[i].to_owned())
+        .collect()
+}
+
+/// The value a binary reads under `name`: the first non-blank one in
+/// [`lookup_keys`] order, as text (a list of one value is that value).
+/// `uid` and `title` are read as themselves.
+pub fn lookup_text(dict: &Map<String, Value>, name: &str) -> Option<String> {
+    let as_text = |value: &Value| -> Option<String> {
+        let value = match value {
+            Value::Array(items) if items.len() == 1 => &items[0],
+            other => other,
+        };
+        match value {
+            Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    if name == "uid" || name == "title" {
+        return dict.get(name).and_then(as_text);
+    }
+    lookup_keys(dict, name)
+        .iter()
+        .filter_map(|k| dict.get(k))
+        .find(|v| !common::records::is_blank(v))
+        .and_then(as_text)
+}
+
+/// Points every field a binary could read `name` from at `to` (see
+/// [`lookup_keys`]: a custom field labelled `URL` or `url2` is read as
+/// `url`), or adds `name` when there is none. Returns the keys set.
+pub fn repoint(dict: &mut Map<String, Value>, name: &str, to: &str) -> Vec<String> {
+    replace_field(dict, name, &Value::String(to.to_owned()))
+}
+
+/// Sets every field a binary could read `name` from to `to` (see
+/// [`lookup_keys`]), or adds `name` when there is none. Returns the keys set.
+pub fn replace_field(dict: &mut Map<String, Value>, name: &str, to: &Value) -> Vec<String> {
+    let mut keys = lookup_keys(dict, name);
+    if keys.is_empty() {
+        keys.push(name.to_owned());
+    }
+    for key in &keys {
+        dict.insert(key.clone(), to.clone());
+    }
+    keys
+}
+
+/// Whether `url` names this machine (a loopback address): where a
+/// repointed url must lead before the binary runs.
+pub fn is_loopback_url(url: &str) -> bool {
+    url::Url::parse(url.trim()).is_ok_and(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    })
 }
 
 /// Whether `id` appears in the binary's output.
@@ -400,12 +510,35 @@ pub(crate) fn pem_lines(found: &mut Vec<String>) {
     found.extend(lines);
 }
 
-/// The values of a vault record's hidden fields (type `password`, `secret`,
-/// ...) whose name (label, else type) says secret. Both, because an id
-/// stored in a text field named like a secret (`client_secret_id`) is not
-/// one: the binaries print the ids they create. Hidden fields not named like
-/// secrets (a PAM configuration's `clientId`) are ids too.
-fn vault_secrets(record: &Value, found: &mut Vec<String>) {
+/// The values of a vault record's secret fields: every field of a hidden
+/// type (`password`, `secret`, `pinCode`, ...), whatever its label, and
+/// every field whose name (label, else type) says secret
+/// ([`crate::records::Field::is_secret`], the report's rule too).
+fn vault_secrets(record: &Value, found: &mut Vec<String>, clear: &[String]) {
+    for field in vault_fields(record) {
+        if !field.is_secret() {
+            continue;
+        }
+        let named = secret_name(field.key());
+        let mut values = Vec::new();
+        field.value.iter().for_each(|v| strings(v, &mut values));
+        found.extend(values.into_iter().filter(|v| named || !clear.contains(v)));
+    }
+}
+
+/// The values a vault record holds in clear: in fields neither of a hidden
+/// type nor named like a secret.
+fn vault_clear_values(record: &Value, found: &mut Vec<String>) {
+    for field in vault_fields(record) {
+        if !field.is_secret() {
+            field.value.iter().for_each(|v| strings(v, found));
+        }
+    }
+}
+
+/// A vault record's fields, standard then custom, as typed fields.
+pub(crate) fn vault_fields(record: &Value) -> Vec<crate::records::Field> {
+    let mut out = Vec::new();
     for section in ["fields", "custom"] {
         for field in record
             .get(section)
@@ -413,21 +546,36 @@ fn vault_secrets(record: &Value, found: &mut Vec<String>) {
             .into_iter()
             .flatten()
         {
-            let key = field
-                .get("label")
-                .and_then(Value::as_str)
-                .filter(|l| !l.is_empty())
-                .or_else(|| field.get("type").and_then(Value::as_str))
-                .unwrap_or_default();
             let kind = field.get("type").and_then(Value::as_str).unwrap_or("text");
-            if crate::records::is_hidden_type(kind)
-                && secret_name(key)
-                && let Some(value) = field.get("value")
-            {
-                strings(value, found);
-            }
+            let label = field.get("label").and_then(Value::as_str);
+            let value = field
+                .get("value")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            out.push(crate::records::Field::new(kind, label, value));
         }
     }
+    out
+}
+
+/// The Gateway dictionary keys of a vault record's secret fields (named as
+/// [`crate::records::KeeperRecord::gateway_dict`] names them: label, else
+/// type, numbered on a clash), so the input can be masked by field, not
+/// only by value (a 4-digit PIN is too short to be looked for).
+pub fn secret_keys(record: &Value) -> Vec<String> {
+    let mut taken = Map::new();
+    taken.insert("uid".into(), Value::Null);
+    taken.insert("title".into(), Value::Null);
+    let mut keys = Vec::new();
+    for field in vault_fields(record) {
+        let key = crate::records::numbered_key(&taken, field.key());
+        taken.insert(key.clone(), Value::Null);
+        if field.is_secret() {
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 /// `...` and the last four characters: how the binaries show key ids.
