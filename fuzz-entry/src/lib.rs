@@ -213,7 +213,16 @@ fn check_aws(input: &GatewayInput) {
     // A fixed instant: the plan's rules do not depend on today's date, and a
     // fuzz case must replay the same way.
     let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_737_600);
-    match plan::plan(&keys, stored.as_deref(), delete_all, now) {
+    // Keys an interrupted rotation meant to retire: the key records flagged
+    // `interrupted`, so the fuzzer reaches that rule too.
+    let interrupted: Vec<String> = input
+        .records
+        .all()
+        .iter()
+        .filter(|r| r.flag("interrupted").ok().flatten() == Some(true))
+        .map(|r| r.uid().to_owned())
+        .collect();
+    match plan::plan(&keys, stored.as_deref(), delete_all, now, &interrupted) {
         Err(_) => assert!(
             keys.len() >= 2,
             "rotate-aws-access-key refused a plan with fewer than two keys"
