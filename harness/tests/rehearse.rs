@@ -87,7 +87,18 @@ fn secrets_of(file: &str) -> Vec<String> {
 /// Runs the harness with `args`; fails if any output holds a secret of the
 /// records file or the password the harness makes up.
 fn harness(rotator: &'static str, records_file: &str, args: &[&str]) -> Ran {
+    harness_with_env(rotator, records_file, args, &[])
+}
+
+/// [`harness`] with more variables in the harness's environment.
+fn harness_with_env(
+    rotator: &'static str,
+    records_file: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Ran {
     let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .envs(env.iter().copied())
         .args(args)
         .arg("--bin-dir")
         .arg(bin_dir(rotator))
@@ -331,6 +342,26 @@ fn aws_access_key_rotates_from_a_commander_export() {
             .starts_with("secret sha256:"),
         "secrets are fingerprints: {secret}"
     );
+}
+
+#[test]
+fn an_administrators_own_aws_endpoint_settings_never_take_the_rehearsal_off_the_machine() {
+    // `.invalid` never resolves: before the fix the IAM calls went there
+    // (the per-service variable outranks the fake's AWS_ENDPOINT_URL) and
+    // the rehearsal failed with exit 1.
+    let file = fixture("records/aws-access-key.json");
+    let ran = harness_with_env(
+        "rotate-aws-access-key",
+        &file,
+        &["run", "aws-access-key", "--records", &file, "--json"],
+        &[
+            ("AWS_ENDPOINT_URL_IAM", "https://iam.example.invalid"),
+            ("AWS_ENDPOINT_URL_STS", "https://sts.example.invalid"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ],
+    );
+    let report = assert_rotated(&ran);
+    assert!(calls(&report, "aws").contains(&"CreateAccessKey#1".to_owned()));
 }
 
 #[test]

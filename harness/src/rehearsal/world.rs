@@ -284,6 +284,21 @@ impl World {
         for key in crate::fake_vault::PLAIN_PROXY_VARS {
             run = run.env_remove(key);
         }
+        // The administrator's own AWS settings stay outside the rehearsal: a
+        // per-service endpoint (`AWS_ENDPOINT_URL_IAM`) outranks the fake's
+        // `AWS_ENDPOINT_URL`, and `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`
+        // drops it, either of which would send the rotation to the real IAM.
+        // So do extra CA certificates (`SSL_CERT_DIR`): the fakes' test CA
+        // comes through `SSL_CERT_FILE`, and a real CA would let a client
+        // that reached a real host finish its handshake.
+        for (key, _) in std::env::vars_os() {
+            if let Some(key) = key
+                .to_str()
+                .filter(|k| k.starts_with("AWS_") || *k == "SSL_CERT_DIR")
+            {
+                run = run.env_remove(key);
+            }
+        }
         for (key, value) in self.env() {
             run = run.env(&key, value);
         }
@@ -438,6 +453,16 @@ pub fn replace_field(dict: &mut Map<String, Value>, name: &str, to: &Value) -> V
 
 /// Whether `url` names this machine (a loopback address): where a
 /// repointed url must lead before the binary runs.
+/// A url from a record, for a note or an error: scheme, host, port and path
+/// only (`user:pass@` and `?api_key=` stay out of the report), as the
+/// binaries show urls.
+pub fn shown_url(url: &str) -> String {
+    url::Url::parse(url.trim()).map_or_else(
+        |_| "a value that is not a URL".into(),
+        |u| common::http::display_url(&u),
+    )
+}
+
 pub fn is_loopback_url(url: &str) -> bool {
     url::Url::parse(url.trim()).is_ok_and(|u| match u.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
