@@ -137,7 +137,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
     }
     match (&found, &api) {
         (Some((uid, by_url)), Some(dict)) => {
-            let was = text(dict, "url").unwrap_or_default();
+            let was = super::world::shown_url(&text(dict, "url").unwrap_or_default());
             let api_title = title(dict);
             let mut keys = Vec::new();
             if let Some(dict) = staging.dict_mut(uid) {
@@ -146,7 +146,8 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
                 if !super::world::is_loopback_url(&read) {
                     return Err(format!(
                         "cannot point the url of '{api_title}' at the fake Okta org: the binary \
-                         would read '{read}'"
+                         would read '{}'",
+                        super::world::shown_url(&read)
                     ));
                 }
             }

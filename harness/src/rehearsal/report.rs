@@ -761,13 +761,14 @@ pub fn rehearse_matrix(
         .map(|mut o| {
             o.state = esc(&o.state);
             o.failure = o.failure.map(|f| esc(&f));
+            o.output = esc_lines(&o.output);
             o
         })
         .collect();
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
     Ok(MatrixReport {
         use_case: rehearsal.use_case.name,
-        binary: bin.display().to_string(),
+        binary: esc(&bin.display().to_string()),
         description: esc(&rehearsal.description),
         kinds: matrix::KINDS.to_vec(),
         timing: format!(

@@ -229,16 +229,18 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
                 if !is_loopback_url(&read) {
                     return Err(format!(
                         "cannot point the url of '{}' at the fake API: the binary would read \
-                         '{read}'",
-                        title(dict)
+                         '{}'",
+                        title(dict),
+                        super::world::shown_url(&read)
                     ));
                 }
             }
             staging.notes.push(format!(
-                "the url of '{}' ({was}; field {}) points at the fake API ({now}) for this \
-                 rehearsal",
+                "the url of '{}' ({}; field {}) points at the fake API ({}) for this rehearsal",
                 title(dict),
-                keys.join(", ")
+                super::world::shown_url(&was),
+                keys.join(", "),
+                super::world::shown_url(&now)
             ));
             seeded.push(format!(
                 "API token from '{}', expected as {header}: {prefix}********; answers {status} \
