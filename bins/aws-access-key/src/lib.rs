@@ -185,6 +185,17 @@ impl Rotator for AwsAccessKey {
             &interrupted,
         )
         .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
+        // The key this run signs with is never deleted to make room: the
+        // records that hold it (the PAM configuration, an admin record the
+        // Gateway sent with only its title) have not been given the new key
+        // yet, so the Gateway's own AWS credential would die with it.
+        if let Some(id) = signing_key_deleted_to_make_room(&plan, admin_key.as_deref()) {
+            return Err(Error::Config(format!(
+                "IAM user '{user}': key {id} would be deleted to make room, but it is the admin \
+                 key this run signs with; nothing was changed. Delete another key of the user \
+                 by hand, or rotate with another admin key"
+            )));
+        }
         // A key deleted to make room is gone before the new one exists: no
         // record can be given the new key first, so one another record of
         // the input holds is never deleted that way.
@@ -310,6 +321,16 @@ impl Rotator for AwsAccessKey {
 
 /// The key an interrupted rotation stored must work before the key it
 /// replaced is deleted to make room: checked like a new key.
+/// The key deleted to make room, when it is the admin key this run signs
+/// with (a self-rotation, interrupted or not).
+fn signing_key_deleted_to_make_room<'p>(
+    plan: &'p plan::Plan,
+    admin_key: Option<&str>,
+) -> Option<&'p str> {
+    let (id, _) = plan.make_room.as_ref()?;
+    (Some(id.as_str()) == admin_key).then_some(id.as_str())
+}
+
 fn check_interrupted(
     aws: &Aws,
     key: &NewKey,
@@ -529,5 +550,34 @@ impl Credentials for IamKeys<'_> {
             .keys(self.user, false)
             .map(|keys| keys.into_iter().map(|k| k.id).collect())
             .map_err(Failure::from_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(id: &str) -> plan::Plan {
+        plan::Plan {
+            make_room: Some((id.into(), plan::Reason::Interrupted)),
+            retire: vec!["NEW".into()],
+        }
+    }
+
+    #[test]
+    fn the_admin_key_this_run_signs_with_is_never_deleted_to_make_room() {
+        assert_eq!(
+            signing_key_deleted_to_make_room(&room("ADMINKEY"), Some("ADMINKEY")),
+            Some("ADMINKEY")
+        );
+    }
+
+    #[test]
+    fn another_key_may_be_deleted_to_make_room() {
+        assert_eq!(
+            signing_key_deleted_to_make_room(&room("OLD"), Some("ADMINKEY")),
+            None
+        );
+        assert_eq!(signing_key_deleted_to_make_room(&room("OLD"), None), None);
     }
 }
