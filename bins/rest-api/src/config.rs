@@ -225,6 +225,22 @@ impl<'a> Plan<'a> {
             None => Success::default(),
         };
         let verify = Verify::from_record(api_record)?;
+        // HTTP Basic cannot carry a user holding a colon (RFC 7617): every
+        // proof would fail after a change that succeeded.
+        if let Some(Verify {
+            how: VerifyHow::GetBasic,
+            ..
+        }) = &verify
+            && user.contains(':')
+        {
+            return Err(Error::invalid(
+                "verify_method",
+                location,
+                "is GET, which signs in with HTTP Basic, and the user holds a ':' that HTTP \
+                 Basic cannot carry; use POST with a verify_body_template"
+                    .to_owned(),
+            ));
+        }
         if let Some(verify) = &verify
             && common::host_lock::same_service(verify.url.as_str(), url.as_str())
         {

@@ -153,6 +153,30 @@ fn a_verify_url_that_is_the_change_url_exits_2_before_sending() {
 }
 
 #[test]
+fn a_user_holding_a_colon_with_a_basic_verify_request_exits_2_before_the_change() {
+    let fake = fake();
+    let url = verify_url(&fake);
+    let lock_dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::load("scenarios/rest-api/default.json")
+        .var("API_URL", fake.url("/v1/password"))
+        .param("newPassword", json!(NEW))
+        .param("user", json!("corp:alice"))
+        .record_field(API_RECORD, "verify_url", json!(url))
+        .record_field(API_RECORD, "verify_method", json!("GET"));
+    Run::new(BIN)
+        .scenario(&scenario)
+        .env(
+            "KEEPER_ROTATOR_LOCK_DIR",
+            lock_dir.path().display().to_string(),
+        )
+        .run()
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("HTTP Basic cannot carry");
+    assert!(fake.received().is_empty());
+}
+
+#[test]
 fn a_verify_field_without_verify_url_exits_2() {
     let fake = fake();
     rotate(&fake, &[("verify_method", "GET")])
