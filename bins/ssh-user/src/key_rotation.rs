@@ -171,6 +171,17 @@ impl KeyPlan {
         })
     }
 
+    /// Adds the keys an interrupted rotation of this record meant to retire
+    /// (fingerprints, [`common::lease::Interrupted::retirable`]), those still
+    /// in the file, ahead of the rest: the record's key stays the last.
+    pub fn also_retire(&mut self, ids: &[String]) {
+        for id in ids.iter().rev() {
+            if self.before.contains(id) && !self.retire.contains(id) {
+                self.retire.insert(0, id.clone());
+            }
+        }
+    }
+
     /// The plan in words, for the dry run.
     pub fn describe(&self, user: &str, owner_name: &str) -> String {
         let mut text = format!(
@@ -626,6 +637,19 @@ mod tests {
         );
         let p = plan(&content, false);
         assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
+    }
+
+    #[test]
+    fn an_untagged_key_an_interrupted_rotation_meant_to_retire_is_retired_before_the_records() {
+        // The record holds ED (stored by the interrupted run); OTHER, the
+        // key it replaced, sits untagged: only the lease's plan names it.
+        let mut p = plan(&format!("{OTHER} laptop\n{ED_PUB}"), false);
+        let other = blob_fingerprint(blob(OTHER)).unwrap();
+        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
+        p.also_retire(&[other.clone(), "SHA256:not-in-the-file".into()]);
+        assert_eq!(p.retire, [other.clone(), p.current_fingerprint.clone()]);
+        p.also_retire(std::slice::from_ref(&other));
+        assert_eq!(p.retire.len(), 2, "a key is retired once");
     }
 
     #[test]

@@ -290,9 +290,18 @@ impl Rotator for SshUser {
         };
 
         let key = match user_key {
-            Some((parsed, new_type)) => Some(plan_key(
-                &mut conn, &admin, path, user, &home, parsed, new_type, &settings,
-            )?),
+            Some((parsed, new_type)) => {
+                let mut plan = plan_key(
+                    &mut conn, &admin, path, user, &home, parsed, new_type, &settings,
+                )?;
+                // An interrupted rotation of this record stored the key the
+                // record holds and meant to retire others (an untagged line
+                // it left, say): this run completes that.
+                if let Some(interrupted) = run.interrupted() {
+                    plan.also_retire(interrupted.retirable(Some(&plan.current_fingerprint)));
+                }
+                Some(plan)
+            }
             None => None,
         };
 
