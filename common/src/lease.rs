@@ -373,7 +373,8 @@ pub fn release(vault: &mut Vault) -> Result<()> {
         None => String::new(),
         Some(progress) => {
             tracing::warn!(
-                "the rotation that stored {} did not complete: the record keeps what is left                  ({}) for the next run",
+                "the rotation that stored {} did not complete: the record keeps what is left \
+                 ({}) for the next run",
                 progress.stored,
                 progress.text()
             );

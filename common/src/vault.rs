@@ -796,8 +796,12 @@ impl Vault {
         self.lease = Some(lease);
     }
 
-    /// The time now by the vault's clock when an answer of the vault told
-    /// it, else by the local clock.
+    /// The time leases are written and judged by. Today this is the local
+    /// clock: the Keeper SDK (17.3) does not expose its answers' HTTP `Date`,
+    /// so the vault's own clock cannot be read without replacing the SDK's
+    /// transport. Gateways' clocks may differ by up to
+    /// [`crate::lease::CLOCK_TOLERANCE`]; this one place is where the vault's
+    /// clock would come in.
     pub fn now(&self) -> SystemTime {
         SystemTime::now()
     }

@@ -239,7 +239,9 @@ pub const SKIP_SWITCHES: &str = "CI is set, or KEEPER_ROTATORS_REQUIRE_SSHD=1";
 pub fn skip_forbidden() -> bool {
     skip_forbidden_by(
         std::env::var("CI").ok().as_deref(),
-        std::env::var("KEEPER_ROTATORS_REQUIRE_SSHD").ok().as_deref(),
+        std::env::var("KEEPER_ROTATORS_REQUIRE_SSHD")
+            .ok()
+            .as_deref(),
     )
 }
 
