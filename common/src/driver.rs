@@ -318,12 +318,15 @@ impl Run {
             return;
         };
         let uid = uid.to_owned();
-        let Ok(record) = self.vault().and_then(|mut vault| vault.fetch(&uid)) else {
+        let Ok(record) = self.vault().and_then(|mut vault| {
+            vault.read_clock();
+            vault.fetch(&uid)
+        }) else {
             return;
         };
         let now = self
             .vault()
-            .map_or_else(|_| std::time::SystemTime::now(), |v| v.now());
+            .map_or_else(|_| std::time::SystemTime::now(), |mut v| v.now());
         *self.interrupted.borrow_mut() = crate::lease::left_unfinished(&record, now);
         *self.user_record.borrow_mut() = Some(record);
     }

@@ -29,8 +29,8 @@
 //! writes it back, as a lease that has already expired.
 //!
 //! **Clocks.** The expiry is written and judged by the clock of the vault
-//! when it is known (the `Date` of the vault's last answer, see
-//! [`crate::vault`]), else by the local clock; either way a lease counts as
+//! when it can be read (the `Date` of one answer from the vault's host, see
+//! [`crate::clock`]), else by the local clock; either way a lease counts as
 //! expired only [`CLOCK_TOLERANCE`] after its time, so two gateways whose
 //! clocks differ by less than that never take over each other's live lease.
 //! A lease that ends further ahead than the longest possible run
@@ -289,6 +289,7 @@ pub fn acquire(
     ttl: Duration,
 ) -> Result<(VaultRecord, Option<Interrupted>)> {
     let run_id = new_run_id();
+    vault.read_clock();
     // The expiry is decided with the save, by the clock of that moment.
     let decided = std::cell::RefCell::new(None::<(String, Option<Interrupted>)>);
     let record = vault

@@ -24,6 +24,7 @@
 pub mod build_info;
 pub mod change;
 pub mod cli;
+pub mod clock;
 pub mod deadline;
 pub mod driver;
 pub mod error;

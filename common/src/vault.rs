@@ -470,6 +470,10 @@ pub struct Vault {
     lease: Option<HeldLease>,
     /// The last record read, per uid, until the next save to it.
     cache: std::collections::HashMap<String, VaultRecord>,
+    /// The host the SDK sends to, for reading its clock.
+    host: Option<String>,
+    /// The vault's clock, once [`Vault::read_clock`] started reading it.
+    clock: Option<crate::clock::VaultClock>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -513,6 +517,12 @@ fn new_client(config: &str) -> std::result::Result<SecretsManager, CallError> {
     .map_err(CallError::Sdk)
 }
 
+/// The host the SDK will send to, from the config's `hostname`.
+fn config_hostname(config: &str) -> Option<String> {
+    let json: Value = serde_json::from_str(config).ok()?;
+    crate::clock::vault_host(json.get("hostname").and_then(Value::as_str))
+}
+
 /// How often a read without a usable answer is tried.
 pub const MAX_READ_ATTEMPTS: u32 = 3;
 
@@ -542,6 +552,8 @@ impl Vault {
             deadline,
             lease: None,
             cache: std::collections::HashMap::new(),
+            host: config_hostname(&config.json),
+            clock: None,
         })
     }
 
@@ -796,14 +808,25 @@ impl Vault {
         self.lease = Some(lease);
     }
 
-    /// The time leases are written and judged by. Today this is the local
-    /// clock: the Keeper SDK (17.3) does not expose its answers' HTTP `Date`,
-    /// so the vault's own clock cannot be read without replacing the SDK's
-    /// transport. Gateways' clocks may differ by up to
-    /// [`crate::lease::CLOCK_TOLERANCE`]; this one place is where the vault's
-    /// clock would come in.
-    pub fn now(&self) -> SystemTime {
-        SystemTime::now()
+    /// Starts reading the vault's clock ([`crate::clock`]) beside whatever
+    /// the run asks the vault next. Leases are judged by it.
+    pub fn read_clock(&mut self) {
+        if self.clock.is_none()
+            && let Some(host) = &self.host
+        {
+            self.clock = Some(crate::clock::VaultClock::start(host.clone(), self.deadline));
+        }
+    }
+
+    /// The time leases are written and judged by: the vault's clock when
+    /// [`Vault::read_clock`] could read it, else this machine's. Gateways'
+    /// clocks may differ by up to [`crate::lease::CLOCK_TOLERANCE`] when the
+    /// vault's clock is unknown.
+    pub fn now(&mut self) -> SystemTime {
+        match &mut self.clock {
+            Some(clock) => clock.now(),
+            None => SystemTime::now(),
+        }
     }
 
     /// The lease this run holds, to note progress in it.

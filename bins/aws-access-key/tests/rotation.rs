@@ -970,6 +970,66 @@ fn an_expired_lease_of_a_crashed_run_is_taken_over() {
 }
 
 #[test]
+fn a_lease_still_live_by_the_vaults_clock_is_not_taken_over_by_a_machine_whose_clock_runs_ahead() {
+    // This machine's clock is 20 minutes ahead of the vault's: by it, the
+    // other run's lease ended 18 minutes ago; by the vault's, it has two
+    // minutes to go.
+    let w = world();
+    w.vault.set_clock_offset(-1200);
+    let until = common::time::iso8601(std::time::SystemTime::now() - Duration::from_secs(1080));
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
+    );
+    w.run("admin-record.json", &[])
+        .assert_exit(1)
+        .assert_stderr_has("another rotation of record 'alice (IAM)'")
+        .assert_stderr_has("nothing was changed");
+    assert!(w.aws.calls().is_empty(), "{:?}", w.aws.actions());
+    assert_eq!(w.vault.other_requests(), ["HEAD /"]);
+}
+
+#[test]
+fn a_lease_expired_by_the_vaults_clock_is_taken_over_by_a_machine_whose_clock_runs_behind() {
+    // This machine's clock is 20 minutes behind the vault's: by it, the
+    // crashed run's lease has ten minutes to go; by the vault's, it ended
+    // ten minutes ago.
+    let w = world();
+    w.vault.set_clock_offset(1200);
+    let until = common::time::iso8601(std::time::SystemTime::now() + Duration::from_secs(600));
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
+    );
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_stderr_has("taking over an expired rotation lease");
+    w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_vault_host_that_does_not_tell_its_clock_leaves_the_lease_to_this_machines_clock() {
+    let w = world();
+    w.vault.set_clock_offset(1200);
+    w.vault.hang_up_on_other_requests();
+    // Live by this machine's clock (and expired by the vault's, which
+    // cannot be read): the run must judge by the clock it has.
+    let until = common::time::iso8601(std::time::SystemTime::now() + Duration::from_secs(600));
+    w.vault.set_custom_field(
+        USER_UID,
+        "rotation_lease",
+        &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
+    );
+    w.run("admin-record.json", &[])
+        .assert_exit(1)
+        .assert_stderr_has("another rotation of record 'alice (IAM)'");
+    assert_eq!(w.vault.other_requests(), ["HEAD /"]);
+    assert!(w.aws.calls().is_empty(), "{:?}", w.aws.actions());
+}
+
+#[test]
 fn a_stored_key_id_with_stray_whitespace_is_still_the_records_key() {
     let w = world_with(|aws| {
         aws.with_key(

@@ -198,6 +198,27 @@ struct State {
     /// Every connection through this proxy to a host that is not this
     /// machine, refused: `host:port` (see [`FakeVault::escapes`]).
     escapes: Vec<String>,
+    /// How far this vault's clock (its answers' `Date`) is ahead of the
+    /// machine's, in seconds; negative: behind.
+    clock_offset: i64,
+    /// Requests that were not API calls (a `HEAD /` reading the clock).
+    other_requests: Vec<String>,
+    /// Such requests get their connection closed without an answer.
+    hang_up_on_others: bool,
+}
+
+impl State {
+    /// This vault's time, as its answers' `Date` give it.
+    fn date(&self) -> String {
+        let now = std::time::SystemTime::now();
+        let shift = Duration::from_secs(self.clock_offset.unsigned_abs());
+        let at = if self.clock_offset >= 0 {
+            now + shift
+        } else {
+            now - shift
+        };
+        httpdate::fmt_http_date(at)
+    }
 }
 
 /// The proxy variables a rehearsed binary must not inherit: an
@@ -365,6 +386,9 @@ impl FakeVault {
                 wire: Vec::new(),
                 records_file: records_file.then(|| dir.join("records.json")),
                 escapes: Vec::new(),
+                clock_offset: 0,
+                other_requests: Vec::new(),
+                hang_up_on_others: false,
             }),
             arrived: Condvar::new(),
             shutter: Shutter::new(),
@@ -600,6 +624,25 @@ impl FakeVault {
     /// The endpoints called so far, in order.
     pub fn endpoints(&self) -> Vec<String> {
         self.state().endpoints.clone()
+    }
+
+    /// Sets this vault's clock `seconds` ahead of the machine's (negative:
+    /// behind): every answer's `Date` says so.
+    pub fn set_clock_offset(&self, seconds: i64) {
+        self.state().clock_offset = seconds;
+    }
+
+    /// From now on, a request that is not an API call has its connection
+    /// closed without an answer (a proxy that lets only the API through).
+    pub fn hang_up_on_other_requests(&self) {
+        self.state().hang_up_on_others = true;
+    }
+
+    /// The requests that were not API calls, as `METHOD path` (a rotator
+    /// reading the vault's clock sends `HEAD /`). They are not in
+    /// [`FakeVault::calls`] and no fault applies to them.
+    pub fn other_requests(&self) -> Vec<String> {
+        self.state().other_requests.clone()
     }
 
     /// Every request so far: endpoint, records named, fault, status.
@@ -870,6 +913,7 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
 
 /// A parsed HTTP/1.1 request.
 struct HttpRequest {
+    method: String,
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -901,6 +945,7 @@ async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<HttpReques
     let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
     let request_line = lines.next()?;
+    let method = request_line.split_whitespace().next()?.to_owned();
     let path = request_line.split_whitespace().nth(1)?.to_owned();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
@@ -920,6 +965,7 @@ async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<HttpReques
     }
     let body = raw[head_end + 4..head_end + 4 + length].to_vec();
     Some(HttpRequest {
+        method,
         path,
         headers,
         body,
@@ -996,6 +1042,30 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
             let _ = stream.shutdown().await;
             return;
         };
+        if request.method != "POST" {
+            // Not an API call (every SDK call is a POST): answered like a
+            // web server, with the vault's `Date`, outside the call log.
+            if shared.shutter.is_closed() {
+                return;
+            }
+            let date = {
+                let mut state = lock(&shared);
+                state
+                    .other_requests
+                    .push(format!("{} {}", request.method, request.path));
+                (!state.hang_up_on_others).then(|| state.date())
+            };
+            let Some(date) = date else {
+                let _ = stream.shutdown().await;
+                return;
+            };
+            let answer =
+                format!("HTTP/1.1 404 Not Found\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n");
+            if stream.write_all(answer.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+            continue;
+        }
         let Some(plan) = plan(&shared, &request) else {
             return;
         };
@@ -1067,8 +1137,9 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
             ""
         };
         let status_line = format!("HTTP/1.1 {status} {reason}\r\n");
+        let date = lock(&shared).date();
         let mut response = format!(
-            "{status_line}Content-Type: {content_type}\r\nContent-Length: {}\r\n{closing}\r\n",
+            "{status_line}Date: {date}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{closing}\r\n",
             body.len()
         )
         .into_bytes();
