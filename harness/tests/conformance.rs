@@ -78,29 +78,22 @@ fn matrix(use_case: &str, kind: FaultKind) {
     );
 }
 
+/// One test per fault kind of the one list, for one use case.
+macro_rules! kind_tests {
+    ([$use_case:literal] $($name:ident: $kind:ident,)*) => {$(
+        #[test]
+        fn $name() {
+            matrix($use_case, FaultKind::$kind)
+        }
+    )*};
+}
+
 macro_rules! conformance {
     ($($module:ident: $use_case:literal;)*) => {$(
         mod $module {
             use super::*;
 
-            #[test]
-            fn status_500() { matrix($use_case, FaultKind::Status500) }
-            #[test]
-            fn status_429() { matrix($use_case, FaultKind::Status429) }
-            #[test]
-            fn refused() { matrix($use_case, FaultKind::Refused) }
-            #[test]
-            fn drop_before_apply() { matrix($use_case, FaultKind::DropBeforeApply) }
-            #[test]
-            fn timeout_after_apply() { matrix($use_case, FaultKind::TimeoutAfterApply) }
-            #[test]
-            fn drop_after_apply() { matrix($use_case, FaultKind::DropAfterApply) }
-            #[test]
-            fn truncated_2xx() { matrix($use_case, FaultKind::Truncated2xx) }
-            #[test]
-            fn late_save() { matrix($use_case, FaultKind::LateSave) }
-            #[test]
-            fn garbled_2xx() { matrix($use_case, FaultKind::Garbled2xx) }
+            harness::with_fault_kinds!(kind_tests! { $use_case });
         }
     )*};
 }
@@ -111,22 +104,4 @@ conformance! {
     okta_user: "okta-user";
     rest_api: "rest-api";
     ssh_user: "ssh-user";
-}
-
-/// The matrix's kinds are exactly the ones this suite has a test for.
-#[test]
-fn the_suite_covers_every_kind_of_the_matrix() {
-    assert_eq!(
-        rehearsal::KINDS.to_vec(),
-        [
-            FaultKind::Status500,
-            FaultKind::Status429,
-            FaultKind::Refused,
-            FaultKind::DropBeforeApply,
-            FaultKind::TimeoutAfterApply,
-            FaultKind::DropAfterApply,
-            FaultKind::Truncated2xx,
-            FaultKind::LateSave,
-        ]
-    );
 }

@@ -103,6 +103,39 @@ pub enum FaultKind {
     Garbled2xx,
 }
 
+/// The one list of fault kinds, in the failure matrix's order:
+/// `$callback! { [args] test_name: Variant, ... }`. [`FaultKind::ALL`], the
+/// matrix of `harness run --faults all` and the conformance suite's tests
+/// (one per kind and binary) are all made from it, so none of them can
+/// leave a kind out. A kind added to [`FaultKind`] but not here fails to
+/// compile (see `every_kind_is_in_the_one_list`).
+#[macro_export]
+macro_rules! with_fault_kinds {
+    ($callback:ident ! { $($args:tt)* }) => {
+        $callback! {
+            [$($args)*]
+            status_500: Status500,
+            status_429: Status429,
+            refused: Refused,
+            drop_before_apply: DropBeforeApply,
+            timeout_after_apply: TimeoutAfterApply,
+            drop_after_apply: DropAfterApply,
+            truncated_2xx: Truncated2xx,
+            late_save: LateSave,
+            apply_then_500: ApplyThen500,
+            garbled_2xx: Garbled2xx,
+        }
+    };
+}
+
+/// `FaultKind::ALL` from [`with_fault_kinds!`].
+macro_rules! all_kinds {
+    ([] $($name:ident: $kind:ident,)*) => {
+        /// Every kind, in the order of the failure matrix.
+        pub const ALL: &'static [Self] = &[$(Self::$kind),*];
+    };
+}
+
 impl FaultKind {
     /// The matrix every external HTTP call is run through.
     pub const ALL_HTTP: [Self; 7] = [
@@ -115,19 +148,8 @@ impl FaultKind {
         Self::Truncated2xx,
     ];
 
-    /// Every kind, in the order of the matrix and then the extra ones.
-    pub const ALL: [Self; 10] = [
-        Self::Status500,
-        Self::Status429,
-        Self::Refused,
-        Self::DropBeforeApply,
-        Self::TimeoutAfterApply,
-        Self::DropAfterApply,
-        Self::Truncated2xx,
-        Self::LateSave,
-        Self::ApplyThen500,
-        Self::Garbled2xx,
-    ];
+    // Every kind, in the order of the matrix: [`with_fault_kinds!`].
+    crate::with_fault_kinds!(all_kinds! {});
 
     /// The short name, as parsed by [`FromStr`] and printed by `Display`.
     pub fn name(self) -> &'static str {
@@ -183,7 +205,8 @@ impl FromStr for FaultKind {
 
     fn from_str(text: &str) -> Result<Self, FaultError> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|kind| kind.name() == text.trim())
             .ok_or_else(|| FaultError::UnknownKind(text.to_owned()))
     }
@@ -540,9 +563,29 @@ impl Shutter {
 mod tests {
     use super::*;
 
+    /// A variant missing from [`with_fault_kinds!`] makes this match
+    /// non-exhaustive: the list cannot silently leave a kind out.
+    #[test]
+    fn every_kind_is_in_the_one_list() {
+        macro_rules! listed {
+            ([] $($name:ident: $kind:ident,)*) => {
+                fn listed(kind: FaultKind) -> &'static str {
+                    match kind {
+                        $(FaultKind::$kind => stringify!($name),)*
+                    }
+                }
+            };
+        }
+        crate::with_fault_kinds!(listed! {});
+        for &kind in FaultKind::ALL {
+            let test_name = listed(kind).replace('_', "-");
+            assert_eq!(test_name.trim_start_matches("status-"), kind.name());
+        }
+    }
+
     #[test]
     fn every_kind_round_trips_through_its_name() {
-        for kind in FaultKind::ALL {
+        for &kind in FaultKind::ALL {
             assert_eq!(kind.name().parse::<FaultKind>(), Ok(kind));
             assert_eq!(kind.to_string(), kind.name());
         }

@@ -25,18 +25,9 @@ use super::{Rehearsal, exit_text};
 use crate::faults::{Armable, FaultKind};
 use crate::runner::Outcome;
 
-/// The kinds every call is failed with: the seven every HTTP call must
-/// survive, and the late vault save.
-pub const KINDS: [FaultKind; 8] = [
-    FaultKind::Status500,
-    FaultKind::Status429,
-    FaultKind::Refused,
-    FaultKind::DropBeforeApply,
-    FaultKind::TimeoutAfterApply,
-    FaultKind::DropAfterApply,
-    FaultKind::Truncated2xx,
-    FaultKind::LateSave,
-];
+/// The kinds every call is failed with: every kind the harness knows, in
+/// the order of the one list ([`crate::with_fault_kinds!`]).
+pub const KINDS: &[FaultKind] = FaultKind::ALL;
 
 /// The clocks of a run with faults: short, so a matrix ends in minutes.
 #[derive(Debug, Clone, Copy)]

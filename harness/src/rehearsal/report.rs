@@ -744,7 +744,7 @@ pub fn rehearse_matrix(
     progress: &(dyn Fn(&CellOutcome) + Sync),
 ) -> Result<MatrixReport, String> {
     let clean = matrix::clean_run(bin, rehearsal, Timing::FAULTS)?;
-    let cells = clean.cells(&matrix::KINDS);
+    let cells = clean.cells(matrix::KINDS);
     let outcomes = matrix::run_cells(
         bin,
         rehearsal,
