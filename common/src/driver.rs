@@ -206,16 +206,19 @@ Options:
 {fields}
 
 {ENV_HELP}
+
+{exits}
 ",
         about = R::ABOUT,
         name = R::NAME,
         timeout = R::DEFAULT_TIMEOUT,
         fields = R::FIELDS,
+        exits = crate::error::Exit::help_table(),
     )
 }
 
-/// The environment variables and exit codes every binary documents in
-/// `--help`.
+/// The environment variables every binary documents in `--help` (the exit
+/// codes follow, from [`crate::error::Exit::help_table`]).
 pub const ENV_HELP: &str = "\
 Environment:
   KEEPER_ROTATOR_LOG              log level on stderr: error, warn, info (default), debug, trace, off
@@ -227,12 +230,7 @@ Environment:
                                   rotators; default /run/keeper-rotators for root, else
                                   $XDG_RUNTIME_DIR/keeper-rotators or /tmp/keeper-rotators-<uid>)
   HTTPS_PROXY, NO_PROXY           proxy for outgoing HTTPS
-  SSL_CERT_FILE                   CA bundle to trust instead of the system's
-
-Exit codes:
-  0 rotated    1 failed, nothing changed    2 bad input or configuration, nothing attempted
-  3 rotated and stored, but an old credential is still valid
-  4 uncertain state: the message says what to check";
+  SSL_CERT_FILE                   CA bundle to trust instead of the system's";
 
 /// What a rotation works with. Shared by reference between the plan and
 /// apply steps; the vault is behind a `RefCell` because both use it.

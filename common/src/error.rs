@@ -1,7 +1,9 @@
 //! The errors every rotator reports, and the exit code each one maps to.
 //!
 //! The Gateway trusts only the exit code, so the code must say what state the
-//! account is in. The table is documented once, in docs/concepts/rotation-protocol.md.
+//! account is in. [`Exit`] is the one table: every binary's summary line and
+//! `--help`, the harness's reports and the docs' table
+//! (docs/concepts/rotation-protocol.md, checked by a test) use its words.
 
 use std::fmt;
 
@@ -24,8 +26,31 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every code, in order.
+    pub const ALL: [Self; 5] = [
+        Self::Rotated,
+        Self::Failed,
+        Self::BadInput,
+        Self::OldNotRetired,
+        Self::NeedsAttention,
+    ];
+
     pub fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The exit with this process exit code, if it is one of ours.
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| i32::from(e.code()) == code)
+    }
+
+    /// The table `--help` ends with: one line per code.
+    pub fn help_table() -> String {
+        let mut table = String::from("Exit codes:");
+        for exit in Self::ALL {
+            table.push_str(&format!("\n  {} {}", exit.code(), exit.meaning()));
+        }
+        table
     }
 
     /// A few words an administrator reads on the summary line.
@@ -35,7 +60,7 @@ impl Exit {
             Self::Failed => "failed, nothing changed",
             Self::BadInput => "bad input or configuration, nothing attempted",
             Self::OldNotRetired => "rotated and stored, but an old credential is still valid",
-            Self::NeedsAttention => "uncertain state, needs a person",
+            Self::NeedsAttention => "uncertain state: the message says what to check",
         }
     }
 }

@@ -17,3 +17,19 @@ fn every_relative_link_in_the_readme_and_docs_resolves() {
         report.broken.join("\n")
     );
 }
+
+/// The exit-code table of the docs prints each code as the binaries do
+/// (`common::error::Exit`, the one table).
+#[test]
+fn the_docs_exit_code_table_uses_the_binaries_words() {
+    let page = harness::docs::root().join("docs/concepts/rotation-protocol.md");
+    let text = std::fs::read_to_string(&page).expect("rotation-protocol.md");
+    for exit in common::error::Exit::ALL {
+        let row = format!("| {} | {} |", exit.code(), exit.meaning());
+        assert!(
+            text.lines().any(|l| l.starts_with(&row)),
+            "{} has no row starting {row}",
+            page.display()
+        );
+    }
+}

@@ -126,15 +126,14 @@ pub fn use_case(name: &str) -> Result<&'static UseCase, String> {
     })
 }
 
-/// What an exit code means, in the words of the exit-code table (docs/concepts/rotation-protocol.md).
+/// What an exit code means, in the words of the binaries' own table
+/// ([`common::error::Exit`]).
 pub fn exit_meaning(code: Option<i32>) -> &'static str {
     match code {
-        Some(0) => "rotated",
-        Some(1) => "failed, nothing changed",
-        Some(2) => "bad input or configuration, nothing attempted",
-        Some(3) => "rotated and stored, but an old credential is still valid",
-        Some(4) => "uncertain state: the message says what to check",
-        Some(_) => "not an exit code the rotators use",
+        Some(code) => common::error::Exit::from_code(code).map_or(
+            "not an exit code the rotators use",
+            common::error::Exit::meaning,
+        ),
         None => "no exit code: the binary was killed",
     }
 }
