@@ -1,6 +1,6 @@
 //! The vault's clock, read from the HTTP `Date` of one answer.
 //!
-//! A rotation lease ([`crate::lease`]) is written and judged by a time. Two
+//! A rotation lease (the `lease` module) is written and judged by a time. Two
 //! Gateways whose clocks disagree judge one lease differently: the one whose
 //! clock runs ahead takes over a lease that is still live. Every Gateway
 //! that shares a record talks to the same vault, so the vault's clock is the
@@ -14,14 +14,24 @@
 //! costs a run no time unless the vault's host answers slower than the
 //! record read. When the clock cannot be read (no answer within
 //! [`PROBE_TIMEOUT`], no usable `Date`), the local clock is used and the run
-//! says so: the lease's [`crate::lease::CLOCK_TOLERANCE`] still covers
+//! says so: the lease's [`CLOCK_TOLERANCE`] still covers
 //! clocks that differ by a few minutes.
 //!
 //! A `Date` has a resolution of one second and the answer takes a round trip
 //! to arrive; the offset is measured from the middle of the exchange, so it
-//! is right to about a second, far inside the tolerance.
+//! is right to about a second, far inside the tolerance. The request asks
+//! caches not to answer for the origin (`Cache-Control: no-cache`), and an
+//! `Age` a cache adds anyway is added to the `Date`.
+//!
+//! A `Date` is only as good as the TLS peer that sent it. One outside
+//! [`PLAUSIBLE`] (a front end that answers 1970, or the year 9999, whose
+//! lease time would not even be written in four digits) is not believed:
+//! the local clock is used and the run warns. An offset larger than the
+//! lease's tolerance is believed but warned about: this machine's clock is
+//! wrong by more than gateways may differ, and a gateway that cannot read
+//! the vault's clock would judge leases differently.
 
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::deadline::Deadline;
@@ -29,6 +39,16 @@ use crate::deadline::Deadline;
 /// How long the probe waits for the vault's host. It runs beside the
 /// record read, so this bounds only how long a run waits for it afterwards.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How far apart two clocks may be before a rotation lease is misjudged
+/// (the lease module's rule, which this module only warns about).
+pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// The most a cache's `Age` is believed to add to its `Date`.
+const MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// The `Date`s believed: from 2025-01-01 to 2100-01-01 (Unix seconds).
+pub const PLAUSIBLE: (u64, u64) = (1_735_689_600, 4_102_444_800);
 
 /// The hosts the Keeper SDK (17.3) maps its region codes to, as its
 /// `get_keeper_servers`: a config's `hostname` is one of these codes or a
@@ -43,30 +63,32 @@ const REGIONS: [(&str, &str); 7] = [
     ("IL5", "il5.keepersecurity.us"),
 ];
 
-/// The host the SDK sends to for a config `hostname`, resolved as the SDK
-/// does: a region code, else the host of the value read as a URL (with
-/// `https://` added when it names no scheme). `None` when there is none.
+/// The host the SDK sends to for a config `hostname`, resolved exactly as
+/// the SDK's own (private) `get_servers` does: absent or empty is `US`; a
+/// region code is its host; else the value, with `https://` put in front
+/// when it does not contain `http`, read as a URL for its host, or taken as
+/// it is when it does not read as one.
 pub fn vault_host(hostname: Option<&str>) -> Option<String> {
-    let value = hostname.map(str::trim).filter(|h| !h.is_empty());
-    let value = value.unwrap_or("US");
+    let value = hostname.filter(|h| !h.is_empty()).unwrap_or("US");
     if let Some((_, host)) = REGIONS.iter().find(|(code, _)| *code == value) {
         return Some((*host).to_owned());
     }
-    let url = if value.contains("http") {
+    let value = if value.contains("http") {
         value.to_owned()
     } else {
         format!("https://{value}")
     };
-    url::Url::parse(&url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
+    match url::Url::parse(&value) {
+        Ok(url) => url.host_str().map(str::to_owned),
+        Err(_) => Some(value),
+    }
 }
 
 /// The vault's clock: local time plus the offset the vault's `Date` gave.
 #[derive(Debug)]
 pub enum VaultClock {
-    /// The probe is under way.
-    Reading(JoinHandle<Result<Offset, String>>),
+    /// The probe is under way, since this instant.
+    Reading(Receiver<Result<Offset, String>>, Instant),
     /// The vault's time is the local time plus this.
     Known(Offset),
     /// The vault's clock could not be read: the local clock stands in.
@@ -89,6 +111,12 @@ impl Offset {
         }
     }
 
+    pub fn size(self) -> Duration {
+        match self {
+            Self::Ahead(d) | Self::Behind(d) => d,
+        }
+    }
+
     pub fn apply(self, local: SystemTime) -> SystemTime {
         match self {
             Self::Ahead(d) => local.checked_add(d).unwrap_or(local),
@@ -97,43 +125,69 @@ impl Offset {
     }
 }
 
+fn fall_back(why: &str) {
+    tracing::warn!(
+        "cannot read the vault's clock ({why}); rotation leases are judged by this machine's \
+         clock, so keep the clocks of gateways that share records in step (NTP)"
+    );
+}
+
 impl VaultClock {
     /// Starts reading the clock of `host` on a thread of its own.
     pub fn start(host: String, deadline: Deadline) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("vault-clock".into())
-            .spawn(move || probe(&host, deadline));
+            .spawn(move || {
+                let _ = tx.send(probe(&host, deadline));
+            });
         match spawned {
-            Ok(handle) => Self::Reading(handle),
+            Ok(_) => Self::Reading(rx, Instant::now()),
             Err(e) => {
-                tracing::info!(
-                    "cannot read the vault's clock (no thread: {e}); rotation leases are judged \
-                     by this machine's clock"
-                );
+                fall_back(&format!("no thread: {e}"));
                 Self::Local
             }
         }
     }
 
-    /// The vault's time now: waits for the probe the first time.
+    /// The vault's time now. The first time, waits for the probe, but never
+    /// past [`PROBE_TIMEOUT`] from its start (a name lookup that hangs is not
+    /// waited for).
     pub fn now(&mut self) -> SystemTime {
-        if let Self::Reading(_) = self {
-            let Self::Reading(handle) = std::mem::replace(self, Self::Local) else {
-                unreachable!("matched just above");
-            };
-            *self = match handle.join() {
+        if let Self::Reading(rx, started) = self {
+            let wait =
+                (PROBE_TIMEOUT + Duration::from_millis(100)).saturating_sub(started.elapsed());
+            *self = match rx.recv_timeout(wait) {
                 Ok(Ok(offset)) => {
-                    tracing::debug!("the vault's clock is {offset:?} of this machine's");
+                    if offset.size() > CLOCK_TOLERANCE {
+                        tracing::warn!(
+                            "this machine's clock is {} s {} the vault's: rotation leases are \
+                             judged by the vault's, but set this clock right (NTP); gateways that \
+                             cannot read the vault's clock judge by their own",
+                            offset.size().as_secs(),
+                            if matches!(offset, Offset::Ahead(_)) {
+                                "behind"
+                            } else {
+                                "ahead of"
+                            }
+                        );
+                    } else {
+                        tracing::debug!("the vault's clock is {offset:?} of this machine's");
+                    }
                     Self::Known(offset)
                 }
                 Ok(Err(why)) => {
-                    tracing::info!(
-                        "cannot read the vault's clock ({why}); rotation leases are judged by \
-                         this machine's clock"
-                    );
+                    fall_back(&why);
                     Self::Local
                 }
-                Err(_) => Self::Local,
+                Err(RecvTimeoutError::Timeout) => {
+                    fall_back(&format!("no answer within {} s", PROBE_TIMEOUT.as_secs()));
+                    Self::Local
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    fall_back("the request failed unexpectedly");
+                    Self::Local
+                }
             };
         }
         let local = SystemTime::now();
@@ -167,25 +221,50 @@ fn probe(host: &str, deadline: Deadline) -> Result<Offset, String> {
             .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("no HTTP client: {e}"))?;
-        client.head(url).send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("{host} did not answer within {:.0} s", limit.as_secs_f64())
-            } else if e.is_connect() {
-                format!("could not connect to {host}")
-            } else {
-                format!("the exchange with {host} failed")
-            }
-        })
-    })?;
+        client
+            .head(url)
+            .header(reqwest::header::CACHE_CONTROL, "no-cache")
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!("{host} did not answer within {:.0} s", limit.as_secs_f64())
+                } else if e.is_connect() {
+                    format!("could not connect to {host}")
+                } else {
+                    format!("the exchange with {host} failed")
+                }
+            })
+    });
+    // Never wait for what the runtime still runs (a name lookup that hangs).
+    runtime.shutdown_background();
+    let response = response?;
     let half_trip = sent.elapsed() / 2;
     let date = response
         .headers()
         .get(reqwest::header::DATE)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| format!("{host} answered without a Date"))?;
-    let vault = httpdate::parse_http_date(date)
+    let date = httpdate::parse_http_date(date)
         .map_err(|_| format!("{host} answered with a Date that does not read as one"))?;
-    Ok(Offset::between(vault, local_sent + half_trip))
+    let unix = date
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if !(PLAUSIBLE.0..PLAUSIBLE.1).contains(&unix) {
+        return Err(format!(
+            "{host} answered with the Date {}, which is not believed",
+            httpdate::fmt_http_date(date)
+        ));
+    }
+    // A cache that answered anyway says how old its answer is.
+    let age = response
+        .headers()
+        .get(reqwest::header::AGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+        .min(MAX_AGE);
+    Ok(Offset::between(date + age, local_sent + half_trip))
 }
 
 #[cfg(test)]
@@ -208,6 +287,12 @@ mod tests {
         assert_eq!(
             vault_host(Some("https://vault.example:8443/path")).as_deref(),
             Some("vault.example")
+        );
+        // Contains "http", so no scheme is added, and it does not read as a
+        // URL: the SDK takes it as it is.
+        assert_eq!(
+            vault_host(Some("myhttpvault.example")).as_deref(),
+            Some("myhttpvault.example")
         );
     }
 

@@ -33,7 +33,7 @@ use crate::error::{Error, Exit, Result};
 use crate::gateway::GatewayInput;
 use crate::host_lock::{self, HostLock};
 use crate::http;
-use crate::lease::{Interrupted, Lease};
+use crate::lease::{HeldLease, Interrupted};
 use crate::log;
 use crate::secret;
 use crate::vault::{Vault, VaultRecord};
@@ -240,6 +240,8 @@ pub struct Run {
     pub dry_run: bool,
     pub deadline: Deadline,
     vault: RefCell<Option<Vault>>,
+    /// The rotation lease this run holds ([`crate::lease`]).
+    lease: RefCell<Option<HeldLease>>,
     /// The user record as read when the lease was taken.
     user_record: RefCell<Option<VaultRecord>>,
     /// The rotation an earlier run recorded in the lease and did not
@@ -254,6 +256,7 @@ impl Run {
             dry_run,
             deadline,
             vault: RefCell::new(None),
+            lease: RefCell::new(None),
             user_record: RefCell::new(None),
             interrupted: RefCell::new(None),
         }
@@ -282,6 +285,11 @@ impl Run {
         }))
     }
 
+    /// The rotation lease this run holds, to note progress in it.
+    pub(crate) fn lease(&self) -> RefMut<'_, Option<HeldLease>> {
+        self.lease.borrow_mut()
+    }
+
     /// The PAM User record (`userRecordUid`) from the vault: the copy read
     /// when the lease was taken, else read now.
     pub fn user_record(&self) -> Result<VaultRecord> {
@@ -296,13 +304,19 @@ impl Run {
     /// with the lease cleared in the same save.
     pub fn finish(&self, changes: &[crate::vault::Change]) -> Result<()> {
         let uid = self.input.require_user_record_uid()?.to_owned();
-        crate::lease::finish(&mut *self.vault()?, &uid, changes)
+        crate::lease::finish(
+            &mut *self.vault()?,
+            &mut self.lease.borrow_mut(),
+            &uid,
+            changes,
+        )
     }
 
     fn take_lease(&self) -> Result<()> {
         let uid = self.input.require_user_record_uid()?.to_owned();
         let ttl = self.deadline.remaining() + Duration::from_secs(60);
-        let (record, interrupted) = Lease::acquire(&mut *self.vault()?, &uid, ttl)?;
+        let (record, interrupted) =
+            crate::lease::acquire(&mut *self.vault()?, &mut self.lease.borrow_mut(), &uid, ttl)?;
         *self.user_record.borrow_mut() = Some(record);
         *self.interrupted.borrow_mut() = interrupted;
         Ok(())
@@ -334,7 +348,7 @@ impl Run {
         let Some(vault) = slot.as_mut() else {
             return;
         };
-        if let Err(e) = Lease::release(vault) {
+        if let Err(e) = crate::lease::release(vault, &mut self.lease.borrow_mut()) {
             tracing::warn!(
                 "the rotation lease could not be cleared ({e}); it expires by itself, or clear \
                  the user record's {} field",

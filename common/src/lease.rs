@@ -42,7 +42,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::time::{iso8601, parse_iso8601};
-use crate::vault::{Change, HeldLease, Vault, VaultRecord};
+use crate::vault::{Change, Fence, Vault, VaultRecord};
 
 /// The custom field holding the lease.
 pub const FIELD: &str = "rotation_lease";
@@ -53,8 +53,23 @@ pub const MAX_TTL: Duration = Duration::from_secs(3600 + 60);
 
 /// How far apart two clocks may be before a lease is misjudged: a lease is
 /// expired only this long after its time, and is no lease at all if it ends
-/// more than [`MAX_TTL`] plus this ahead.
-pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
+/// more than [`MAX_TTL`] plus this ahead. Defined with the vault's clock.
+pub use crate::clock::CLOCK_TOLERANCE;
+
+/// The lease this run holds. The driver keeps it ([`crate::driver::Run`])
+/// and the vault only its [`Fence`]: every save to the leased record first
+/// checks that the record still names this run ([`check_held`]).
+#[derive(Debug, Clone)]
+pub struct HeldLease {
+    uid: String,
+    run_id: String,
+    /// The lease's own text, without a record of progress.
+    text: String,
+    /// What the record says a rotation on it has done and still has to do:
+    /// this run's, or an interrupted run's it took over. Written back when
+    /// the lease is released unless the rotation completed.
+    progress: Option<Progress>,
+}
 
 /// What a run stored and still meant to retire, as recorded with its lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,6 +300,7 @@ fn may_take(state: &State, run_id: &str, location: &str, now: SystemTime) -> Res
 /// is carried over into this run's lease until this run's own replaces it.
 pub fn acquire(
     vault: &mut Vault,
+    lease: &mut Option<HeldLease>,
     uid: &str,
     ttl: Duration,
 ) -> Result<(VaultRecord, Option<Interrupted>)> {
@@ -320,9 +336,14 @@ pub fn acquire(
             other => other,
         })?;
     let (text, interrupted) = decided.into_inner().unwrap_or_default();
-    vault.hold_lease(HeldLease {
+    let fenced = run_id.clone();
+    vault.set_fence(Some(Fence {
         uid: uid.to_owned(),
-        run_id: run_id.clone(),
+        check: Box::new(move |record| check_held(record, &fenced)),
+    }));
+    *lease = Some(HeldLease {
+        uid: uid.to_owned(),
+        run_id,
         text,
         progress: interrupted.as_ref().map(|i| i.progress.clone()),
     });
@@ -366,8 +387,8 @@ pub fn left_unfinished(record: &VaultRecord, now: SystemTime) -> Option<Interrup
 /// Clears the lease this run holds. A rotation recorded in it that did not
 /// complete (this run's, or one it took over) stays in the field, as
 /// `released by <run id> at <time>; stored …`, for the next run.
-pub fn release(vault: &mut Vault) -> Result<()> {
-    let Some(held) = vault.lease_mut().map(|l| l.clone()) else {
+pub fn release(vault: &mut Vault, lease: &mut Option<HeldLease>) -> Result<()> {
+    let Some(held) = lease.clone() else {
         return Ok(());
     };
     let text = match &held.progress {
@@ -388,16 +409,25 @@ pub fn release(vault: &mut Vault) -> Result<()> {
         }
     };
     vault.update(&held.uid, &[Change::text(FIELD, &text)])?;
-    vault.drop_lease();
+    drop_lease(vault, lease);
     Ok(())
+}
+
+fn drop_lease(vault: &mut Vault, lease: &mut Option<HeldLease>) {
+    vault.set_fence(None);
+    *lease = None;
 }
 
 /// The lease field's value that records `progress` with this run's lease on
 /// `uid`, to be saved together with the credential (one save: the record
 /// never holds the one without the other). `None` when this run holds no
 /// lease on `uid`.
-pub fn progress_change(vault: &mut Vault, uid: &str, progress: &Progress) -> Option<Change> {
-    let held = vault.lease_mut().filter(|l| l.uid == uid)?;
+pub fn progress_change(
+    lease: &Option<HeldLease>,
+    uid: &str,
+    progress: &Progress,
+) -> Option<Change> {
+    let held = lease.as_ref().filter(|l| l.uid == uid)?;
     Some(Change::text(
         FIELD,
         with_progress(&held.text, Some(progress)),
@@ -406,23 +436,28 @@ pub fn progress_change(vault: &mut Vault, uid: &str, progress: &Progress) -> Opt
 
 /// Notes what the record now says of this run's rotation (after the save
 /// carrying [`progress_change`]; `None` once the rotation completed).
-pub fn set_progress(vault: &mut Vault, uid: &str, progress: Option<Progress>) {
-    if let Some(held) = vault.lease_mut().filter(|l| l.uid == uid) {
+pub fn set_progress(lease: &mut Option<HeldLease>, uid: &str, progress: Option<Progress>) {
+    if let Some(held) = lease.as_mut().filter(|l| l.uid == uid) {
         held.progress = progress;
     }
 }
 
 /// Saves `changes` to record `uid` and, if this run holds the lease on it,
 /// clears the lease in the same save: a finished rotation's last write.
-pub fn finish(vault: &mut Vault, uid: &str, changes: &[Change]) -> Result<()> {
+pub fn finish(
+    vault: &mut Vault,
+    lease: &mut Option<HeldLease>,
+    uid: &str,
+    changes: &[Change],
+) -> Result<()> {
     let mut all = changes.to_vec();
-    let holds = vault.held_lease().is_some_and(|(held, _)| held == uid);
+    let holds = lease.as_ref().is_some_and(|held| held.uid == uid);
     if holds {
         all.push(Change::text(FIELD, ""));
     }
     vault.update(uid, &all)?;
     if holds {
-        vault.drop_lease();
+        drop_lease(vault, lease);
     }
     Ok(())
 }
@@ -441,29 +476,6 @@ pub fn check_held(record: &VaultRecord, run_id: &str) -> Result<()> {
                 State::Garbled(_) => "the field was overwritten".to_owned(),
             }
         ))),
-    }
-}
-
-/// For [`crate::driver::Run`]: keeps the vault API in one place.
-pub struct Lease;
-
-impl Lease {
-    pub fn acquire(
-        vault: &mut Vault,
-        uid: &str,
-        ttl: Duration,
-    ) -> Result<(VaultRecord, Option<Interrupted>)> {
-        acquire(vault, uid, ttl)
-    }
-
-    pub fn release(vault: &mut Vault) -> Result<()> {
-        release(vault)
-    }
-}
-
-impl std::fmt::Debug for Lease {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Lease")
     }
 }
 

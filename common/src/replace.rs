@@ -210,7 +210,7 @@ impl<N> Store<N> for VaultStore<'_, N> {
     fn save_recording(&mut self, new: &N, progress: &Progress) -> Step<()> {
         let mut vault = self.run.vault().map_err(Failure::from_error)?;
         let mut changes = (self.fields)(new);
-        let note = lease::progress_change(&mut vault, &self.uid, progress);
+        let note = lease::progress_change(&self.run.lease(), &self.uid, progress);
         changes.extend(note.iter().cloned());
         let result = vault
             .update(&self.uid, &changes)
@@ -218,15 +218,13 @@ impl<N> Store<N> for VaultStore<'_, N> {
         // Saved, or perhaps saved: the record may now say so, and the next
         // run must not lose it.
         if note.is_some() && matches!(result, Ok(()) | Err(Failure::Unknown(_))) {
-            lease::set_progress(&mut vault, &self.uid, Some(progress.clone()));
+            lease::set_progress(&mut self.run.lease(), &self.uid, Some(progress.clone()));
         }
         result
     }
 
     fn completed(&mut self) {
-        if let Ok(mut vault) = self.run.vault() {
-            lease::set_progress(&mut vault, &self.uid, None);
-        }
+        lease::set_progress(&mut self.run.lease(), &self.uid, None);
     }
 
     fn stored_id(&mut self) -> Step<Option<String>> {

@@ -447,18 +447,25 @@ enum CallError {
     NoAnswer,
 }
 
-/// The lease this run holds (see [`crate::lease`]): every save to that record
-/// first checks that the record still names this run.
-#[derive(Debug, Clone)]
-pub(crate) struct HeldLease {
-    pub(crate) uid: String,
-    pub(crate) run_id: String,
-    /// The lease's own text, without a record of progress.
-    pub(crate) text: String,
-    /// What the record says a rotation on it has done and still has to do:
-    /// this run's, or an interrupted run's it took over. Written back when
-    /// the lease is released unless the rotation completed.
-    pub(crate) progress: Option<crate::lease::Progress>,
+/// A check every save to one record must pass first. The rotation lease
+/// (the `lease` module, a layer above this one) sets one on the record it
+/// holds: the record must still
+/// name this run, or another run has taken it over. The vault knows no more
+/// of leases than this.
+pub struct Fence {
+    pub uid: String,
+    pub check: Box<FenceCheck>,
+}
+
+/// What a [`Fence`] asks of the record before each save to it.
+pub type FenceCheck = dyn Fn(&VaultRecord) -> Result<()> + Send;
+
+impl std::fmt::Debug for Fence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fence")
+            .field("uid", &self.uid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The vault, through the official SDK.
@@ -467,7 +474,7 @@ pub struct Vault {
     config: Zeroizing<String>,
     config_path: PathBuf,
     deadline: Deadline,
-    lease: Option<HeldLease>,
+    fence: Option<Fence>,
     /// The last record read, per uid, until the next save to it.
     cache: std::collections::HashMap<String, VaultRecord>,
     /// The host the SDK sends to, for reading its clock.
@@ -517,10 +524,15 @@ fn new_client(config: &str) -> std::result::Result<SecretsManager, CallError> {
     .map_err(CallError::Sdk)
 }
 
-/// The host the SDK will send to, from the config's `hostname`.
+/// The host the SDK will send to, from the config's `hostname`. Only that
+/// key is kept: the config's secrets are skipped, not copied.
 fn config_hostname(config: &str) -> Option<String> {
-    let json: Value = serde_json::from_str(config).ok()?;
-    crate::clock::vault_host(json.get("hostname").and_then(Value::as_str))
+    #[derive(serde::Deserialize)]
+    struct Host {
+        hostname: Option<String>,
+    }
+    let host: Host = serde_json::from_str(config).ok()?;
+    crate::clock::vault_host(host.hostname.as_deref())
 }
 
 /// How often a read without a usable answer is tried.
@@ -550,7 +562,7 @@ impl Vault {
             config: config.json.clone(),
             config_path: config.path.clone(),
             deadline,
-            lease: None,
+            fence: None,
             cache: std::collections::HashMap::new(),
             host: config_hostname(&config.json),
             clock: None,
@@ -684,7 +696,7 @@ impl Vault {
                     self.fetch(uid)?
                 }
             };
-            self.check_lease(&record)?;
+            self.check_fence(&record)?;
             let changes = changes_for(&record, self.now())?;
             let changes = changes.as_slice();
             let revision = record.revision();
@@ -803,9 +815,10 @@ impl Vault {
         })
     }
 
-    /// Marks the lease on `uid` as this run's.
-    pub(crate) fn hold_lease(&mut self, lease: HeldLease) {
-        self.lease = Some(lease);
+    /// Sets (or with `None`, clears) the check every save to its record
+    /// must pass first.
+    pub fn set_fence(&mut self, fence: Option<Fence>) {
+        self.fence = fence;
     }
 
     /// Starts reading the vault's clock ([`crate::clock`]) beside whatever
@@ -820,7 +833,7 @@ impl Vault {
 
     /// The time leases are written and judged by: the vault's clock when
     /// [`Vault::read_clock`] could read it, else this machine's. Gateways'
-    /// clocks may differ by up to [`crate::lease::CLOCK_TOLERANCE`] when the
+    /// clocks may differ by up to the lease's `CLOCK_TOLERANCE` when the
     /// vault's clock is unknown.
     pub fn now(&mut self) -> SystemTime {
         match &mut self.clock {
@@ -829,32 +842,12 @@ impl Vault {
         }
     }
 
-    /// The lease this run holds, to note progress in it.
-    pub(crate) fn lease_mut(&mut self) -> Option<&mut HeldLease> {
-        self.lease.as_mut()
-    }
-
-    /// The uid and run id of the lease this run holds.
-    pub(crate) fn held_lease(&self) -> Option<(String, String)> {
-        self.lease
-            .as_ref()
-            .map(|l| (l.uid.clone(), l.run_id.clone()))
-    }
-
-    pub(crate) fn drop_lease(&mut self) {
-        self.lease = None;
-    }
-
-    /// A save to the leased record must find the lease still this run's:
-    /// otherwise another run has taken over and owns the record now.
-    fn check_lease(&self, record: &VaultRecord) -> Result<()> {
-        let Some(held) = &self.lease else {
-            return Ok(());
-        };
-        if held.uid != record.uid() {
-            return Ok(());
+    /// A save to the fenced record must pass the fence's check.
+    fn check_fence(&self, record: &VaultRecord) -> Result<()> {
+        match &self.fence {
+            Some(fence) if fence.uid == record.uid() => (fence.check)(record),
+            _ => Ok(()),
         }
-        crate::lease::check_held(record, &held.run_id)
     }
 
     /// Runs `f` on a worker thread with the SDK client, waiting at most the

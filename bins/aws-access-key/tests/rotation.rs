@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use harness::fake_vault::Others;
 use harness::faults::{Armable, FaultKind};
 use harness::net::{HangUpServer, PrivateNetwork, RecordingProxy};
 use harness::runner::overlap;
@@ -1009,24 +1010,77 @@ fn a_lease_expired_by_the_vaults_clock_is_taken_over_by_a_machine_whose_clock_ru
     w.assert_vault_holds_a_live_key();
 }
 
-#[test]
-fn a_vault_host_that_does_not_tell_its_clock_leaves_the_lease_to_this_machines_clock() {
+/// A live lease (by this machine's clock) of another run, and a vault whose
+/// clock is answered `how`: the run must judge by this machine's clock,
+/// leave the lease alone, and say why it could not use the vault's.
+fn a_live_lease_judged_by_this_machines_clock(how: Others, why: &str) {
     let w = world();
     w.vault.set_clock_offset(1200);
-    w.vault.hang_up_on_other_requests();
+    w.vault.answer_other_requests(how);
     // Live by this machine's clock (and expired by the vault's, which
-    // cannot be read): the run must judge by the clock it has.
+    // cannot be read or is not believed).
     let until = common::time::iso8601(std::time::SystemTime::now() + Duration::from_secs(600));
     w.vault.set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
     );
+    let started = std::time::Instant::now();
     w.run("admin-record.json", &[])
         .assert_exit(1)
-        .assert_stderr_has("another rotation of record 'alice (IAM)'");
+        .assert_stderr_has("another rotation of record 'alice (IAM)'")
+        .assert_stderr_has("cannot read the vault's clock")
+        .assert_stderr_has(why);
+    // The probe is waited for at most 5 s, whatever the host does.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(w.vault.other_requests(), ["HEAD /"]);
     assert!(w.aws.calls().is_empty(), "{:?}", w.aws.actions());
+}
+
+#[test]
+fn a_vault_host_that_hangs_up_on_the_clock_read_leaves_the_lease_to_this_machines_clock() {
+    a_live_lease_judged_by_this_machines_clock(
+        Others::HangUp,
+        "the exchange with 127.0.0.1 failed",
+    );
+}
+
+#[test]
+fn a_vault_host_that_never_answers_the_clock_read_is_waited_for_5_seconds_at_most() {
+    a_live_lease_judged_by_this_machines_clock(Others::Hold, "did not answer within 5 s");
+}
+
+#[test]
+fn an_answer_without_a_date_leaves_the_lease_to_this_machines_clock() {
+    a_live_lease_judged_by_this_machines_clock(Others::Date(None), "without a Date");
+}
+
+#[test]
+fn a_date_that_does_not_read_as_one_leaves_the_lease_to_this_machines_clock() {
+    a_live_lease_judged_by_this_machines_clock(
+        Others::Date(Some("yesterday at noon".into())),
+        "does not read as one",
+    );
+}
+
+#[test]
+fn a_vault_date_in_1970_is_not_believed_and_cannot_take_over_a_live_lease() {
+    a_live_lease_judged_by_this_machines_clock(
+        Others::Date(Some("Thu, 01 Jan 1970 00:00:00 GMT".into())),
+        "not believed",
+    );
+}
+
+#[test]
+fn a_vault_date_in_the_year_9999_is_not_believed_and_cannot_expire_a_live_lease() {
+    a_live_lease_judged_by_this_machines_clock(
+        Others::Date(Some("Fri, 31 Dec 9999 23:59:59 GMT".into())),
+        "not believed",
+    );
 }
 
 #[test]

@@ -203,8 +203,21 @@ struct State {
     clock_offset: i64,
     /// Requests that were not API calls (a `HEAD /` reading the clock).
     other_requests: Vec<String>,
-    /// Such requests get their connection closed without an answer.
-    hang_up_on_others: bool,
+    /// How such requests are answered.
+    others: Others,
+}
+
+/// How the fake answers a request that is not an API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Others {
+    /// 404 with this vault's `Date` (see [`FakeVault::set_clock_offset`]).
+    Answer,
+    /// 404 with this `Date` header text (`None`: no `Date` at all).
+    Date(Option<String>),
+    /// The connection is closed without an answer.
+    HangUp,
+    /// No answer, ever (the connection stays open).
+    Hold,
 }
 
 impl State {
@@ -388,7 +401,7 @@ impl FakeVault {
                 escapes: Vec::new(),
                 clock_offset: 0,
                 other_requests: Vec::new(),
-                hang_up_on_others: false,
+                others: Others::Answer,
             }),
             arrived: Condvar::new(),
             shutter: Shutter::new(),
@@ -632,10 +645,10 @@ impl FakeVault {
         self.state().clock_offset = seconds;
     }
 
-    /// From now on, a request that is not an API call has its connection
-    /// closed without an answer (a proxy that lets only the API through).
-    pub fn hang_up_on_other_requests(&self) {
-        self.state().hang_up_on_others = true;
+    /// From now on, answers a request that is not an API call this way (a
+    /// proxy that lets only the API through hangs up, say).
+    pub fn answer_other_requests(&self, how: Others) {
+        self.state().others = how;
     }
 
     /// The requests that were not API calls, as `METHOD path` (a rotator
@@ -1053,14 +1066,25 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
                 state
                     .other_requests
                     .push(format!("{} {}", request.method, request.path));
-                (!state.hang_up_on_others).then(|| state.date())
+                match &state.others {
+                    Others::Answer => Ok(Some(state.date())),
+                    Others::Date(date) => Ok(date.clone()),
+                    other => Err(other.clone()),
+                }
             };
-            let Some(date) = date else {
-                let _ = stream.shutdown().await;
-                return;
+            let date = match date {
+                Ok(date) => date,
+                Err(Others::Hold) => {
+                    std::future::pending::<()>().await;
+                    return;
+                }
+                Err(_) => {
+                    let _ = stream.shutdown().await;
+                    return;
+                }
             };
-            let answer =
-                format!("HTTP/1.1 404 Not Found\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n");
+            let date = date.map(|d| format!("Date: {d}\r\n")).unwrap_or_default();
+            let answer = format!("HTTP/1.1 404 Not Found\r\n{date}Content-Length: 0\r\n\r\n");
             if stream.write_all(answer.as_bytes()).await.is_err() || stream.flush().await.is_err() {
                 return;
             }
