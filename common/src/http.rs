@@ -272,6 +272,10 @@ pub fn shown(text: &str) -> String {
     shown_capped(text, FIELD_CHARS)
 }
 
+/// Characters of a dependency's error chain shown in a message (see
+/// [`Failure`]): longer than a field, since each cause adds its words.
+pub const ERROR_CHAIN_CHARS: usize = 400;
+
 /// [`shown`] with another cap (for a dependency's error chain, say).
 pub fn shown_capped(text: &str, cap: usize) -> String {
     let one_line: String = text
@@ -511,7 +515,7 @@ impl Client {
                     tokio::time::sleep(wait).await;
                 }
                 Err(failure) => {
-                    let detail = secret::redact(&failure.detail);
+                    let detail = shown_capped(&failure.detail, ERROR_CHAIN_CHARS);
                     if failure.maybe_sent {
                         ledger.maybe_applied = true;
                     }
@@ -556,10 +560,104 @@ impl Client {
     }
 
     fn deadline_error(&self, target: &str, detail: String) -> Error {
+        let kept = self.deadline.kept();
+        let detail = if kept.is_zero() {
+            detail
+        } else {
+            format!(
+                " ({:.1} s of it kept for proving the new password){detail}",
+                kept.as_secs_f32()
+            )
+        };
         Error::Deadline {
             target: target.to_owned(),
             seconds: self.deadline.limit_secs(),
             detail,
+        }
+    }
+
+    /// Sends a sign-in that proves a password just changed, and returns the
+    /// first answer that `accepted` lists or that is not transient.
+    ///
+    /// A sign-in with the right password is safe to repeat, and after a
+    /// change that succeeded a proof that cannot complete leaves the account
+    /// on a password the Gateway does not store (exit 4). So, unlike
+    /// [`Client::send`], every transient outcome is retried, with back-off
+    /// and `Retry-After`, for as long as the deadline allows: a connect
+    /// error, a dropped connection, a timeout, a 429, 408 and any 5xx. Each
+    /// attempt may take at most half of the time left (at least
+    /// [`MIN_ATTEMPT`]), so an attempt that hangs leaves room for another.
+    /// When the time is up the last answer is returned (a 5xx, say), or
+    /// [`Error::Unreachable`] / [`Error::Deadline`] when there was none.
+    pub async fn send_proof(
+        &self,
+        request: &Request,
+        accepted: impl Fn(StatusCode) -> bool,
+    ) -> Result<Response> {
+        let target = request.target();
+        let client = self.for_url(&request.url)?;
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let remaining = self.deadline.remaining();
+            if remaining.is_zero() {
+                return Err(self.deadline_error(&target, String::new()));
+            }
+            let timeout = self
+                .policy
+                .request_timeout
+                .min((remaining / 2).max(MIN_ATTEMPT))
+                .min(remaining);
+            let outcome = self.attempt(client, request, timeout).await;
+            let (wait, why) = match outcome {
+                Ok(response) => {
+                    let status = response.status;
+                    let transient = status.is_server_error()
+                        || status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::REQUEST_TIMEOUT;
+                    if accepted(status) || !transient {
+                        return Ok(response);
+                    }
+                    let wait = retry_after(&response.headers)
+                        .unwrap_or_else(|| backoff(attempt))
+                        .max(Duration::from_millis(50));
+                    if !self.deadline.allows(wait + MIN_ATTEMPT) {
+                        tracing::info!(
+                            "{target}: HTTP {} on attempt {attempt}; no time left for another \
+                             ({:.1} s since the first)",
+                            status.as_u16(),
+                            started.elapsed().as_secs_f32()
+                        );
+                        return Ok(response);
+                    }
+                    (wait, format!("HTTP {}", status.as_u16()))
+                }
+                Err(failure) => {
+                    let detail = shown_capped(&failure.detail, ERROR_CHAIN_CHARS);
+                    if failure.not_loopback {
+                        return Err(Error::Config(format!("{target}: {detail}")));
+                    }
+                    let wait = backoff(attempt);
+                    if !self.deadline.allows(wait + MIN_ATTEMPT) {
+                        return Err(Error::Unreachable {
+                            target,
+                            detail: format!(
+                                "{detail} (attempt {attempt}, {:.1} s since the first; no time \
+                                 left for another before the run's deadline)",
+                                started.elapsed().as_secs_f32()
+                            ),
+                        });
+                    }
+                    (wait, detail)
+                }
+            };
+            tracing::info!(
+                "{target}: {why}; a sign-in is safe to repeat, retrying in {:.1} s (attempt {})",
+                wait.as_secs_f32(),
+                attempt + 1
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -593,7 +691,10 @@ impl Client {
                 Err(e) => {
                     // The status line arrived, so the server did answer; keep
                     // what came of the body.
-                    tracing::debug!("body of the answer was cut short: {}", error_chain(&e));
+                    tracing::debug!(
+                        "body of the answer was cut short: {}",
+                        shown_capped(&error_chain(&e), ERROR_CHAIN_CHARS)
+                    );
                     break;
                 }
             }
