@@ -120,3 +120,23 @@ pub fn request_timeout() -> crate::Result<Duration> {
 pub fn request_timeout_or_default() -> Duration {
     request_timeout().unwrap_or(Duration::from_secs(DEFAULT_REQUEST_SECONDS))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_keeping_time_for_a_later_step_ends_that_much_earlier() {
+        let run = Deadline::after(Duration::from_secs(30));
+        let reserve = run.proof_reserve();
+        assert!(reserve > Duration::from_millis(9_900) && reserve <= Duration::from_secs(10));
+        let change = run.keeping(reserve);
+        let gap = run.remaining() - change.remaining();
+        assert!(gap.abs_diff(reserve) < Duration::from_millis(50), "{gap:?}");
+        assert_eq!(change.limit_secs(), 30);
+        assert_eq!(change.kept(), reserve);
+        assert!(run.kept().is_zero());
+        // Keeping more than is left leaves nothing, never a panic.
+        assert!(change.keeping(Duration::from_secs(60)).expired());
+    }
+}

@@ -515,7 +515,7 @@ impl Client {
                     tokio::time::sleep(wait).await;
                 }
                 Err(failure) => {
-                    let detail = shown_capped(&failure.detail, ERROR_CHAIN_CHARS);
+                    let detail = failure.shown();
                     if failure.maybe_sent {
                         ledger.maybe_applied = true;
                     }
@@ -634,7 +634,7 @@ impl Client {
                     (wait, format!("HTTP {}", status.as_u16()))
                 }
                 Err(failure) => {
-                    let detail = shown_capped(&failure.detail, ERROR_CHAIN_CHARS);
+                    let detail = failure.shown();
                     if failure.not_loopback {
                         return Err(Error::Config(format!("{target}: {detail}")));
                     }
@@ -824,6 +824,16 @@ struct Failure {
 }
 
 impl Failure {
+    /// The detail for a message. It is a dependency's error chain, and an
+    /// error's text can hold a server's words (a certificate's names, a
+    /// proxy's reason) or a URL: it goes through [`shown_capped`] like any
+    /// server field, so an echo of a secret in an escape the exact redactor
+    /// does not know (shell or regex quoting, full-width letters) is
+    /// withheld, not just the forms [`secret::redact`] knows.
+    fn shown(&self) -> String {
+        shown_capped(&self.detail, ERROR_CHAIN_CHARS)
+    }
+
     fn from_send(error: reqwest::Error) -> Self {
         let detail = if error.is_timeout() {
             "no answer before the timeout".to_owned()
@@ -1243,6 +1253,44 @@ mod tests {
         assert!(!out.contains("shown-sec"), "{out}");
         assert!(out.ends_with("..."), "{out}");
         assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn an_error_chain_echoing_a_secret_in_a_form_the_exact_layer_does_not_know_is_withheld() {
+        let secret = Secret::new("Chain7Secret-k4q9Zx");
+        // Full-width letters and digits: what a server that normalises text
+        // differently sends back. The exact layer alone leaves it.
+        let echo: String = secret
+            .expose()
+            .chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        let chain = format!(
+            "client error (Connect): tunnel error: the proxy answered 'rejected user {echo}'"
+        );
+        assert!(
+            secret::redact(&chain).contains(&echo),
+            "the exact layer knew it"
+        );
+        let failure = Failure {
+            maybe_sent: false,
+            detail: chain,
+            not_loopback: false,
+        };
+        assert_eq!(failure.shown(), secret::WITHHELD);
+        // An ordinary chain is shown, on one line.
+        let failure = Failure {
+            maybe_sent: true,
+            detail: "error sending request: connection reset by peer\n(os error 104)".into(),
+            not_loopback: false,
+        };
+        assert_eq!(
+            failure.shown(),
+            "error sending request: connection reset by peer (os error 104)"
+        );
     }
 
     #[test]
