@@ -409,6 +409,7 @@ fn parse<R: Rotator>() -> Args {
 
 fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<String> {
     cli::init_logging()?;
+    http::register_proxy_credentials();
     let deadline = Deadline::after(Duration::from_secs(
         args.timeout.unwrap_or(R::DEFAULT_TIMEOUT),
     ));

@@ -358,6 +358,11 @@ impl Client {
     }
 
     fn build(&self, proxy: bool) -> Result<reqwest::Client> {
+        if proxy {
+            // reqwest reads the proxy variables now: their credentials are
+            // secrets from here on, whatever echoes the proxy's URL.
+            register_proxy_credentials();
+        }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(self.policy.connect_timeout)
             .connector_layer(ConnectDeadline {
@@ -1084,6 +1089,95 @@ fn caused_by_not_loopback(error: &reqwest::Error) -> bool {
     false
 }
 
+/// The environment variables a proxy is read from (reqwest's, as curl's).
+pub const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Registers the user and password of every proxy URL in the environment
+/// ([`PROXY_VARS`], `http://user:password@host:port`) as secrets, so that an
+/// error or a log line echoing the proxy's URL, or its `Proxy-Authorization`
+/// (base64 of `user:password`), never shows them. Called when a run starts
+/// and again when a client that uses the proxy is built.
+pub fn register_proxy_credentials() {
+    register_proxy_credentials_from(|name| std::env::var(name).ok());
+}
+
+/// [`register_proxy_credentials`] with the variables read by `lookup`.
+pub fn register_proxy_credentials_from(lookup: impl Fn(&str) -> Option<String>) {
+    for name in PROXY_VARS {
+        let Some(value) = lookup(name) else {
+            continue;
+        };
+        let Some(((user, user_decoded), (password, password_decoded))) = url_credentials(&value)
+        else {
+            continue;
+        };
+        // A password is registered whatever its length; a user of a few
+        // letters would redact ordinary words everywhere.
+        for form in [&password, &password_decoded] {
+            if !form.is_empty() {
+                secret::register(form);
+            }
+        }
+        for form in [&user, &user_decoded] {
+            if form.chars().count() >= 6 {
+                secret::register(form);
+            }
+        }
+        if !password_decoded.is_empty() {
+            secret::register_with_login(&user_decoded, &password_decoded);
+        }
+    }
+}
+
+/// The user and password of a URL's userinfo, each as written and
+/// percent-decoded: `((user, user), (password, password))`. Read by hand, not
+/// with [`Url::parse`]: a proxy variable may lack a scheme (`user:pw@host:3128`)
+/// or be no valid URL at all, and its password is a secret either way.
+fn url_credentials(text: &str) -> Option<((String, String), (String, String))> {
+    let text = text.trim();
+    let rest = match text.find("://") {
+        Some(at) => &text[at + 3..],
+        None => text,
+    };
+    // The userinfo ends at the last '@': a password may hold '@', '/', '?'
+    // or '#' written as they are (too much taken is redacted, never shown).
+    let at = rest.rfind('@')?;
+    let userinfo = &rest[..at];
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let pair = |raw: &str| (raw.to_owned(), percent_decode(raw));
+    Some((pair(user), pair(password)))
+}
+
+/// `%XX` escapes decoded (invalid ones kept as written); the bytes read as
+/// UTF-8, or as Latin-1 when they are not.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+                && let Ok(byte) = u8::try_from(h * 16 + l)
+            {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    body_text(&out)
+}
+
 /// A URL for messages: scheme, host, port and path only.
 pub fn display_url(url: &Url) -> String {
     let mut shown = url.clone();
@@ -1291,6 +1385,42 @@ mod tests {
             failure.shown(),
             "error sending request: connection reset by peer (os error 104)"
         );
+    }
+
+    #[test]
+    fn a_proxy_urls_user_and_password_are_secrets_once_the_proxy_is_read() {
+        use base64::Engine as _;
+        let env = |name: &str| match name {
+            "HTTPS_PROXY" => {
+                Some("http://proxy-admin:Pr0xy%40Pass-5521@proxy.internal:3128".to_owned())
+            }
+            // No scheme: reqwest reads it as http.
+            "all_proxy" => Some("relay-user:Z9q-relay-k33@relay.internal:8080".to_owned()),
+            _ => None,
+        };
+        let echoes = [
+            "proxy http://proxy-admin:Pr0xy%40Pass-5521@proxy.internal:3128 refused".to_owned(),
+            "password Pr0xy@Pass-5521".to_owned(),
+            format!(
+                "Proxy-Authorization: Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("proxy-admin:Pr0xy@Pass-5521")
+            ),
+            "tunnel to relay-user:Z9q-relay-k33@relay.internal:8080 failed".to_owned(),
+        ];
+        for echo in &echoes {
+            assert!(!secret::echoes_secret(echo), "registered before: {echo}");
+        }
+        register_proxy_credentials_from(env);
+        for echo in &echoes {
+            let redacted = secret::redact(echo);
+            assert!(!redacted.contains("Pass-5521"), "{redacted}");
+            assert!(!redacted.contains("Pr0xy"), "{redacted}");
+            assert!(!redacted.contains("relay-k33"), "{redacted}");
+            assert!(!redacted.contains("proxy-admin:"), "{redacted}");
+            assert!(!shown(echo).contains("5521"), "{}", shown(echo));
+        }
+        // The proxy's host stays readable.
+        assert!(secret::redact("proxy.internal:3128").contains("proxy.internal"));
     }
 
     #[test]
