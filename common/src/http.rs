@@ -1264,6 +1264,81 @@ mod tests {
         }
     }
 
+    /// Plain http is for a loopback peer only, and "loopback" is decided on
+    /// the host the URL parser gives (the WHATWG rules reqwest connects
+    /// by), never on the text: odd spellings of 127.0.0.1 are the address
+    /// they parse to, percent-encoding and a final dot are undone first, and
+    /// userinfo is not the host.
+    #[test]
+    fn odd_spellings_of_a_host_are_judged_by_the_address_they_parse_to() {
+        let table: [(&str, Option<&str>); 30] = [
+            // Loopback, however written: the parser gives 127.0.0.1 / ::1.
+            ("http://127.1/x", Some("127.0.0.1")),
+            ("http://0x7f.1/x", Some("127.0.0.1")),
+            ("http://2130706433/x", Some("127.0.0.1")),
+            ("http://0x7f000001/x", Some("127.0.0.1")),
+            ("http://0177.0.0.1/x", Some("127.0.0.1")),
+            ("http://127.0.0.1./x", Some("127.0.0.1")),
+            ("http://127%2e0%2e0%2e1/x", Some("127.0.0.1")),
+            ("http://%31%32%37.0.0.1/x", Some("127.0.0.1")),
+            ("http://127.255.255.254/x", Some("127.255.255.254")),
+            ("http://[0:0:0:0:0:0:0:1]/x", Some("[::1]")),
+            ("http://LOCALHOST/x", Some("localhost")),
+            ("http://localhost./x", Some("localhost.")),
+            ("http://localhost%2e/x", Some("localhost.")),
+            ("http://evil.example@127.0.0.1/x", Some("127.0.0.1")),
+            ("http://127.0.0.1\\@evil.example/x", Some("127.0.0.1")),
+            // Not loopback: refused for plain http.
+            ("http://0/x", None),
+            ("http://0.0.0.0/x", None),
+            ("http://[::]/x", None),
+            ("http://[::ffff:127.0.0.1]/x", None),
+            ("http://[::ffff:7f00:1]/x", None),
+            ("http://[::127.0.0.1]/x", None),
+            ("http://127.0.0.1@evil.example/x", None),
+            ("http://127.0.0.1:80@evil.example/x", None),
+            ("http://127.0.0.1.evil.example/x", None),
+            ("http://127.0.0.1%2eevil.example/x", None),
+            ("http://localhost.evil.example/x", None),
+            ("http://localhost%2eevil.example/x", None),
+            ("http://evil.example%23@127.0.0.1/x", Some("127.0.0.1")),
+            ("http://128.0.0.1/x", None),
+            ("http://0x80.1/x", None),
+        ];
+        for (text, loopback) in table {
+            let Ok(url) = Url::parse(text) else {
+                assert!(loopback.is_none(), "{text} does not parse");
+                continue;
+            };
+            let host = url.host_str().unwrap_or_default().to_owned();
+            match loopback {
+                Some(expected) => {
+                    assert_eq!(host, expected, "{text}");
+                    assert!(check_transport(&url).is_ok(), "{text} ({host}) was refused");
+                }
+                None => assert!(
+                    check_transport(&url).is_err(),
+                    "{text} ({host}) passed as loopback"
+                ),
+            }
+        }
+        // The same hosts over https are allowed (any host may be), and a
+        // loopback one still never goes through the proxy; a name that says
+        // loopback but is something else does not pass by its spelling.
+        for text in ["https://127.1/x", "https://localhost%2e/x"] {
+            let url = Url::parse(text).unwrap();
+            assert!(names_loopback(&url), "{text}");
+        }
+        for text in [
+            "https://127.0.0.1.evil.example/x",
+            "https://localhost%2eevil.example/x",
+            "https://[::ffff:127.0.0.1]/x",
+        ] {
+            let url = Url::parse(text).unwrap();
+            assert!(!names_loopback(&url), "{text}");
+        }
+    }
+
     #[test]
     fn targets_hide_credentials_in_the_url() {
         let url = Url::parse("https://user:pw@h.example/p/a?key=abc#f").unwrap();
