@@ -627,7 +627,7 @@ impl Client {
                     let wait = retry_after(&response.headers)
                         .unwrap_or_else(|| backoff(attempt))
                         .max(Duration::from_millis(50));
-                    if !self.deadline.allows(wait + MIN_ATTEMPT) {
+                    if !self.deadline.allows(wait.saturating_add(MIN_ATTEMPT)) {
                         tracing::info!(
                             "{target}: HTTP {} on attempt {attempt}; no time left for another \
                              ({:.1} s since the first)",
@@ -644,7 +644,7 @@ impl Client {
                         return Err(Error::Config(format!("{target}: {detail}")));
                     }
                     let wait = backoff(attempt);
-                    if !self.deadline.allows(wait + MIN_ATTEMPT) {
+                    if !self.deadline.allows(wait.saturating_add(MIN_ATTEMPT)) {
                         return Err(Error::Unreachable {
                             target,
                             detail: format!(

@@ -182,7 +182,12 @@ fn prove(verify: &config::Verify, plan: &Plan<'_>, run: &Run) -> Result<String> 
                 response.status.as_u16()
             ));
         }
-        Ok(response) if response.status.is_client_error() => {
+        // 408 and 429 are about the request, not the password (and were
+        // retried while the deadline allowed).
+        Ok(response)
+            if response.status.is_client_error()
+                && !matches!(response.status.as_u16(), 408 | 429) =>
+        {
             return Err(Error::NeedsAttention(format!(
                 "the change of the password of '{user}' was accepted, but the new password does \
                  not verify: {target} answered HTTP {}: {}. Another rotation or an administrator \

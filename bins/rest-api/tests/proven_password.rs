@@ -311,6 +311,26 @@ fn a_verify_request_that_never_completes_exits_4_saying_the_account_most_likely_
     assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
 }
 
+/// A hostile or broken service asks the sign-in to wait past the end of
+/// time: no overflow, no panic, and the proof ends at once as not completed.
+#[test]
+fn a_verify_request_told_to_wait_past_the_end_of_time_exits_4_without_a_panic() {
+    let fake = fake();
+    fake.then_reply(Reply::status(200).body("{}"));
+    fake.then_reply(
+        Reply::status(429)
+            .header("Retry-After", "99999999999999999999999")
+            .body(r#"{"error":"rate_limited"}"#),
+    );
+    rotate_within(&fake, 10)
+        .assert_no_panic()
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("the request that proves the new password could not be completed")
+        .assert_stderr_has("answered HTTP 429");
+    assert_eq!(fake.proxy().count(SIGN_IN), 1);
+}
+
 /// The change may not use the proof's share of the deadline: a change the
 /// service defers (429) past what is left of its own share is not sent
 /// again, and nothing changed.
