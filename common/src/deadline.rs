@@ -10,19 +10,59 @@ pub const DEFAULT_SECONDS: u64 = 30;
 pub struct Deadline {
     start: Instant,
     limit: Duration,
+    /// Time at the end of the run this deadline leaves to a later step
+    /// ([`Deadline::keeping`]).
+    kept: Duration,
 }
+
+/// The share of the time left that a password change leaves to the sign-in
+/// that proves the new password: one part in `PROOF_SHARE`, a third.
+///
+/// Why a third: a healthy sign-in takes well under a second, but one that
+/// meets a transient failure needs its back-off (0.25 s, 0.5 s, 1 s, ...), a
+/// `Retry-After` of a second or two, and a second attempt after a first one
+/// that timed out (each proof attempt may take at most half of what is left).
+/// With the default deadline (30 s) a third is about 10 s, enough for four or
+/// five attempts, and leaves the change about 19 s, close to the default
+/// per-request timeout (20 s), so a slow but healthy change is hardly cut. A
+/// larger share would cut slow changes into "may or may not have changed";
+/// a smaller one would leave a proof no room for one retry after a timeout.
+pub const PROOF_SHARE: u32 = 3;
 
 impl Deadline {
     pub fn after(limit: Duration) -> Self {
         Self {
             start: Instant::now(),
             limit,
+            kept: Duration::ZERO,
         }
+    }
+
+    /// The same deadline, ending `kept` earlier: what a step may use when
+    /// the step after it must still have `kept`.
+    pub fn keeping(&self, kept: Duration) -> Self {
+        Self {
+            kept: self.kept.saturating_add(kept),
+            ..*self
+        }
+    }
+
+    /// What a password change leaves to proving the new password: a
+    /// [`PROOF_SHARE`] of the time left now.
+    pub fn proof_reserve(&self) -> Duration {
+        self.remaining() / PROOF_SHARE
+    }
+
+    /// Time this deadline leaves to a later step (zero for the run's own).
+    pub fn kept(&self) -> Duration {
+        self.kept
     }
 
     /// Time left; zero once passed.
     pub fn remaining(&self) -> Duration {
-        self.limit.saturating_sub(self.start.elapsed())
+        self.limit
+            .saturating_sub(self.kept)
+            .saturating_sub(self.start.elapsed())
     }
 
     pub fn expired(&self) -> bool {
@@ -34,7 +74,8 @@ impl Deadline {
         wait < self.remaining()
     }
 
-    /// The whole limit, in seconds, for messages.
+    /// The run's whole limit (what it keeps for a later step included), in
+    /// seconds, for messages.
     pub fn limit_secs(&self) -> u64 {
         self.limit.as_secs()
     }
@@ -78,4 +119,24 @@ pub fn request_timeout() -> crate::Result<Duration> {
 /// already refused to run with an invalid value).
 pub fn request_timeout_or_default() -> Duration {
     request_timeout().unwrap_or(Duration::from_secs(DEFAULT_REQUEST_SECONDS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_keeping_time_for_a_later_step_ends_that_much_earlier() {
+        let run = Deadline::after(Duration::from_secs(30));
+        let reserve = run.proof_reserve();
+        assert!(reserve > Duration::from_millis(9_900) && reserve <= Duration::from_secs(10));
+        let change = run.keeping(reserve);
+        let gap = run.remaining() - change.remaining();
+        assert!(gap.abs_diff(reserve) < Duration::from_millis(50), "{gap:?}");
+        assert_eq!(change.limit_secs(), 30);
+        assert_eq!(change.kept(), reserve);
+        assert!(run.kept().is_zero());
+        // Keeping more than is left leaves nothing, never a panic.
+        assert!(change.keeping(Duration::from_secs(60)).expired());
+    }
 }

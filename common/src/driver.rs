@@ -274,6 +274,13 @@ impl Run {
         http::Client::new(http::Policy::default(), self.deadline)
     }
 
+    /// An HTTP client bound to the run's deadline less `kept`: for a step
+    /// that must leave `kept` to the step after it (a password change
+    /// leaves [`Deadline::proof_reserve`] to the sign-in that proves it).
+    pub fn http_keeping(&self, kept: Duration) -> Result<http::Client> {
+        http::Client::new(http::Policy::default(), self.deadline.keeping(kept))
+    }
+
     /// The vault, opened with the Gateway's KSM config on first use.
     pub fn vault(&self) -> Result<RefMut<'_, Vault>> {
         let mut slot = self.vault.borrow_mut();
@@ -417,6 +424,7 @@ fn parse<R: Rotator>() -> Args {
 
 fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<String> {
     cli::init_logging()?;
+    http::register_proxy_credentials();
     let deadline = Deadline::after(Duration::from_secs(
         args.timeout.unwrap_or(R::DEFAULT_TIMEOUT),
     ));

@@ -272,6 +272,10 @@ pub fn shown(text: &str) -> String {
     shown_capped(text, FIELD_CHARS)
 }
 
+/// Characters of a dependency's error chain shown in a message (see
+/// [`Failure`]): longer than a field, since each cause adds its words.
+pub const ERROR_CHAIN_CHARS: usize = 400;
+
 /// [`shown`] with another cap (for a dependency's error chain, say).
 pub fn shown_capped(text: &str, cap: usize) -> String {
     let one_line: String = text
@@ -354,6 +358,11 @@ impl Client {
     }
 
     fn build(&self, proxy: bool) -> Result<reqwest::Client> {
+        if proxy {
+            // reqwest reads the proxy variables now: their credentials are
+            // secrets from here on, whatever echoes the proxy's URL.
+            register_proxy_credentials();
+        }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(self.policy.connect_timeout)
             .connector_layer(ConnectDeadline {
@@ -511,7 +520,7 @@ impl Client {
                     tokio::time::sleep(wait).await;
                 }
                 Err(failure) => {
-                    let detail = secret::redact(&failure.detail);
+                    let detail = failure.shown();
                     if failure.maybe_sent {
                         ledger.maybe_applied = true;
                     }
@@ -556,10 +565,104 @@ impl Client {
     }
 
     fn deadline_error(&self, target: &str, detail: String) -> Error {
+        let kept = self.deadline.kept();
+        let detail = if kept.is_zero() {
+            detail
+        } else {
+            format!(
+                " ({:.1} s of it kept for proving the new password){detail}",
+                kept.as_secs_f32()
+            )
+        };
         Error::Deadline {
             target: target.to_owned(),
             seconds: self.deadline.limit_secs(),
             detail,
+        }
+    }
+
+    /// Sends a sign-in that proves a password just changed, and returns the
+    /// first answer that `accepted` lists or that is not transient.
+    ///
+    /// A sign-in with the right password is safe to repeat, and after a
+    /// change that succeeded a proof that cannot complete leaves the account
+    /// on a password the Gateway does not store (exit 4). So, unlike
+    /// [`Client::send`], every transient outcome is retried, with back-off
+    /// and `Retry-After`, for as long as the deadline allows: a connect
+    /// error, a dropped connection, a timeout, a 429, 408 and any 5xx. Each
+    /// attempt may take at most half of the time left (at least
+    /// [`MIN_ATTEMPT`]), so an attempt that hangs leaves room for another.
+    /// When the time is up the last answer is returned (a 5xx, say), or
+    /// [`Error::Unreachable`] / [`Error::Deadline`] when there was none.
+    pub async fn send_proof(
+        &self,
+        request: &Request,
+        accepted: impl Fn(StatusCode) -> bool,
+    ) -> Result<Response> {
+        let target = request.target();
+        let client = self.for_url(&request.url)?;
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let remaining = self.deadline.remaining();
+            if remaining.is_zero() {
+                return Err(self.deadline_error(&target, String::new()));
+            }
+            let timeout = self
+                .policy
+                .request_timeout
+                .min((remaining / 2).max(MIN_ATTEMPT))
+                .min(remaining);
+            let outcome = self.attempt(client, request, timeout).await;
+            let (wait, why) = match outcome {
+                Ok(response) => {
+                    let status = response.status;
+                    let transient = status.is_server_error()
+                        || status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::REQUEST_TIMEOUT;
+                    if accepted(status) || !transient {
+                        return Ok(response);
+                    }
+                    let wait = retry_after(&response.headers)
+                        .unwrap_or_else(|| backoff(attempt))
+                        .max(Duration::from_millis(50));
+                    if !self.deadline.allows(wait.saturating_add(MIN_ATTEMPT)) {
+                        tracing::info!(
+                            "{target}: HTTP {} on attempt {attempt}; no time left for another \
+                             ({:.1} s since the first)",
+                            status.as_u16(),
+                            started.elapsed().as_secs_f32()
+                        );
+                        return Ok(response);
+                    }
+                    (wait, format!("HTTP {}", status.as_u16()))
+                }
+                Err(failure) => {
+                    let detail = failure.shown();
+                    if failure.not_loopback {
+                        return Err(Error::Config(format!("{target}: {detail}")));
+                    }
+                    let wait = backoff(attempt);
+                    if !self.deadline.allows(wait.saturating_add(MIN_ATTEMPT)) {
+                        return Err(Error::Unreachable {
+                            target,
+                            detail: format!(
+                                "{detail} (attempt {attempt}, {:.1} s since the first; no time \
+                                 left for another before the run's deadline)",
+                                started.elapsed().as_secs_f32()
+                            ),
+                        });
+                    }
+                    (wait, detail)
+                }
+            };
+            tracing::info!(
+                "{target}: {why}; a sign-in is safe to repeat, retrying in {:.1} s (attempt {})",
+                wait.as_secs_f32(),
+                attempt + 1
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -593,7 +696,10 @@ impl Client {
                 Err(e) => {
                     // The status line arrived, so the server did answer; keep
                     // what came of the body.
-                    tracing::debug!("body of the answer was cut short: {}", error_chain(&e));
+                    tracing::debug!(
+                        "body of the answer was cut short: {}",
+                        shown_capped(&error_chain(&e), ERROR_CHAIN_CHARS)
+                    );
                     break;
                 }
             }
@@ -723,6 +829,16 @@ struct Failure {
 }
 
 impl Failure {
+    /// The detail for a message. It is a dependency's error chain, and an
+    /// error's text can hold a server's words (a certificate's names, a
+    /// proxy's reason) or a URL: it goes through [`shown_capped`] like any
+    /// server field, so an echo of a secret in an escape the exact redactor
+    /// does not know (shell or regex quoting, full-width letters) is
+    /// withheld, not just the forms [`secret::redact`] knows.
+    fn shown(&self) -> String {
+        shown_capped(&self.detail, ERROR_CHAIN_CHARS)
+    }
+
     fn from_send(error: reqwest::Error) -> Self {
         let detail = if error.is_timeout() {
             "no answer before the timeout".to_owned()
@@ -973,6 +1089,95 @@ fn caused_by_not_loopback(error: &reqwest::Error) -> bool {
     false
 }
 
+/// The environment variables a proxy is read from (reqwest's, as curl's).
+pub const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Registers the user and password of every proxy URL in the environment
+/// ([`PROXY_VARS`], `http://user:password@host:port`) as secrets, so that an
+/// error or a log line echoing the proxy's URL, or its `Proxy-Authorization`
+/// (base64 of `user:password`), never shows them. Called when a run starts
+/// and again when a client that uses the proxy is built.
+pub fn register_proxy_credentials() {
+    register_proxy_credentials_from(|name| std::env::var(name).ok());
+}
+
+/// [`register_proxy_credentials`] with the variables read by `lookup`.
+pub fn register_proxy_credentials_from(lookup: impl Fn(&str) -> Option<String>) {
+    for name in PROXY_VARS {
+        let Some(value) = lookup(name) else {
+            continue;
+        };
+        let Some(((user, user_decoded), (password, password_decoded))) = url_credentials(&value)
+        else {
+            continue;
+        };
+        // A password is registered whatever its length; a user of a few
+        // letters would redact ordinary words everywhere.
+        for form in [&password, &password_decoded] {
+            if !form.is_empty() {
+                secret::register(form);
+            }
+        }
+        for form in [&user, &user_decoded] {
+            if form.chars().count() >= 6 {
+                secret::register(form);
+            }
+        }
+        if !password_decoded.is_empty() {
+            secret::register_with_login(&user_decoded, &password_decoded);
+        }
+    }
+}
+
+/// The user and password of a URL's userinfo, each as written and
+/// percent-decoded: `((user, user), (password, password))`. Read by hand, not
+/// with [`Url::parse`]: a proxy variable may lack a scheme (`user:pw@host:3128`)
+/// or be no valid URL at all, and its password is a secret either way.
+fn url_credentials(text: &str) -> Option<((String, String), (String, String))> {
+    let text = text.trim();
+    let rest = match text.find("://") {
+        Some(at) => &text[at + 3..],
+        None => text,
+    };
+    // The userinfo ends at the last '@': a password may hold '@', '/', '?'
+    // or '#' written as they are (too much taken is redacted, never shown).
+    let at = rest.rfind('@')?;
+    let userinfo = &rest[..at];
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let pair = |raw: &str| (raw.to_owned(), percent_decode(raw));
+    Some((pair(user), pair(password)))
+}
+
+/// `%XX` escapes decoded (invalid ones kept as written); the bytes read as
+/// UTF-8, or as Latin-1 when they are not.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+            && let Ok(byte) = u8::try_from(h * 16 + l)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    body_text(&out)
+}
+
 /// A URL for messages: scheme, host, port and path only.
 pub fn display_url(url: &Url) -> String {
     let mut shown = url.clone();
@@ -1059,6 +1264,81 @@ mod tests {
         }
     }
 
+    /// Plain http is for a loopback peer only, and "loopback" is decided on
+    /// the host the URL parser gives (the WHATWG rules reqwest connects
+    /// by), never on the text: odd spellings of 127.0.0.1 are the address
+    /// they parse to, percent-encoding and a final dot are undone first, and
+    /// userinfo is not the host.
+    #[test]
+    fn odd_spellings_of_a_host_are_judged_by_the_address_they_parse_to() {
+        let table: [(&str, Option<&str>); 30] = [
+            // Loopback, however written: the parser gives 127.0.0.1 / ::1.
+            ("http://127.1/x", Some("127.0.0.1")),
+            ("http://0x7f.1/x", Some("127.0.0.1")),
+            ("http://2130706433/x", Some("127.0.0.1")),
+            ("http://0x7f000001/x", Some("127.0.0.1")),
+            ("http://0177.0.0.1/x", Some("127.0.0.1")),
+            ("http://127.0.0.1./x", Some("127.0.0.1")),
+            ("http://127%2e0%2e0%2e1/x", Some("127.0.0.1")),
+            ("http://%31%32%37.0.0.1/x", Some("127.0.0.1")),
+            ("http://127.255.255.254/x", Some("127.255.255.254")),
+            ("http://[0:0:0:0:0:0:0:1]/x", Some("[::1]")),
+            ("http://LOCALHOST/x", Some("localhost")),
+            ("http://localhost./x", Some("localhost.")),
+            ("http://localhost%2e/x", Some("localhost.")),
+            ("http://evil.example@127.0.0.1/x", Some("127.0.0.1")),
+            ("http://127.0.0.1\\@evil.example/x", Some("127.0.0.1")),
+            // Not loopback: refused for plain http.
+            ("http://0/x", None),
+            ("http://0.0.0.0/x", None),
+            ("http://[::]/x", None),
+            ("http://[::ffff:127.0.0.1]/x", None),
+            ("http://[::ffff:7f00:1]/x", None),
+            ("http://[::127.0.0.1]/x", None),
+            ("http://127.0.0.1@evil.example/x", None),
+            ("http://127.0.0.1:80@evil.example/x", None),
+            ("http://127.0.0.1.evil.example/x", None),
+            ("http://127.0.0.1%2eevil.example/x", None),
+            ("http://localhost.evil.example/x", None),
+            ("http://localhost%2eevil.example/x", None),
+            ("http://evil.example%23@127.0.0.1/x", Some("127.0.0.1")),
+            ("http://128.0.0.1/x", None),
+            ("http://0x80.1/x", None),
+        ];
+        for (text, loopback) in table {
+            let Ok(url) = Url::parse(text) else {
+                assert!(loopback.is_none(), "{text} does not parse");
+                continue;
+            };
+            let host = url.host_str().unwrap_or_default().to_owned();
+            match loopback {
+                Some(expected) => {
+                    assert_eq!(host, expected, "{text}");
+                    assert!(check_transport(&url).is_ok(), "{text} ({host}) was refused");
+                }
+                None => assert!(
+                    check_transport(&url).is_err(),
+                    "{text} ({host}) passed as loopback"
+                ),
+            }
+        }
+        // The same hosts over https are allowed (any host may be), and a
+        // loopback one still never goes through the proxy; a name that says
+        // loopback but is something else does not pass by its spelling.
+        for text in ["https://127.1/x", "https://localhost%2e/x"] {
+            let url = Url::parse(text).unwrap();
+            assert!(names_loopback(&url), "{text}");
+        }
+        for text in [
+            "https://127.0.0.1.evil.example/x",
+            "https://localhost%2eevil.example/x",
+            "https://[::ffff:127.0.0.1]/x",
+        ] {
+            let url = Url::parse(text).unwrap();
+            assert!(!names_loopback(&url), "{text}");
+        }
+    }
+
     #[test]
     fn targets_hide_credentials_in_the_url() {
         let url = Url::parse("https://user:pw@h.example/p/a?key=abc#f").unwrap();
@@ -1142,6 +1422,80 @@ mod tests {
         assert!(!out.contains("shown-sec"), "{out}");
         assert!(out.ends_with("..."), "{out}");
         assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn an_error_chain_echoing_a_secret_in_a_form_the_exact_layer_does_not_know_is_withheld() {
+        let secret = Secret::new("Chain7Secret-k4q9Zx");
+        // Full-width letters and digits: what a server that normalises text
+        // differently sends back. The exact layer alone leaves it.
+        let echo: String = secret
+            .expose()
+            .chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        let chain = format!(
+            "client error (Connect): tunnel error: the proxy answered 'rejected user {echo}'"
+        );
+        assert!(
+            secret::redact(&chain).contains(&echo),
+            "the exact layer knew it"
+        );
+        let failure = Failure {
+            maybe_sent: false,
+            detail: chain,
+            not_loopback: false,
+        };
+        assert_eq!(failure.shown(), secret::WITHHELD);
+        // An ordinary chain is shown, on one line.
+        let failure = Failure {
+            maybe_sent: true,
+            detail: "error sending request: connection reset by peer\n(os error 104)".into(),
+            not_loopback: false,
+        };
+        assert_eq!(
+            failure.shown(),
+            "error sending request: connection reset by peer (os error 104)"
+        );
+    }
+
+    #[test]
+    fn a_proxy_urls_user_and_password_are_secrets_once_the_proxy_is_read() {
+        use base64::Engine as _;
+        let env = |name: &str| match name {
+            "HTTPS_PROXY" => {
+                Some("http://proxy-admin:Pr0xy%40Pass-5521@proxy.internal:3128".to_owned())
+            }
+            // No scheme: reqwest reads it as http.
+            "all_proxy" => Some("relay-user:Z9q-relay-k33@relay.internal:8080".to_owned()),
+            _ => None,
+        };
+        let echoes = [
+            "proxy http://proxy-admin:Pr0xy%40Pass-5521@proxy.internal:3128 refused".to_owned(),
+            "password Pr0xy@Pass-5521".to_owned(),
+            format!(
+                "Proxy-Authorization: Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("proxy-admin:Pr0xy@Pass-5521")
+            ),
+            "tunnel to relay-user:Z9q-relay-k33@relay.internal:8080 failed".to_owned(),
+        ];
+        for echo in &echoes {
+            assert!(!secret::echoes_secret(echo), "registered before: {echo}");
+        }
+        register_proxy_credentials_from(env);
+        for echo in &echoes {
+            let redacted = secret::redact(echo);
+            assert!(!redacted.contains("Pass-5521"), "{redacted}");
+            assert!(!redacted.contains("Pr0xy"), "{redacted}");
+            assert!(!redacted.contains("relay-k33"), "{redacted}");
+            assert!(!redacted.contains("proxy-admin:"), "{redacted}");
+            assert!(!shown(echo).contains("5521"), "{}", shown(echo));
+        }
+        // The proxy's host stays readable.
+        assert!(secret::redact("proxy.internal:3128").contains("proxy.internal"));
     }
 
     #[test]

@@ -45,8 +45,11 @@ with another login (a login short name, a user id) exit 2 before any change.
 
 After the change the new password is proven with Okta's primary authentication
 (POST /api/v1/authn, no API token): SUCCESS, PASSWORD_WARN, PASSWORD_EXPIRED and an MFA
-step mean it signs in. If it does not, another rotation or an administrator changed the
+step mean it signs in. If it is refused, another rotation or an administrator changed the
 password in between: exit 4 (the Gateway keeps the old password), naming what to check.
+The change leaves a third of the time left to the sign-in, which is retried while no answer
+or a 5xx/429 comes; if it never completes: exit 4, and the account most likely holds the
+new password, which the Gateway does not store (the message says what to do).
 A STAGED user cannot sign in: its change is not proven (said in the summary).
 Runs on one account (org and login) never overlap on this host: a second run exits 1,
 nothing changed (lock directory: KEEPER_ROTATOR_LOCK_DIR).
@@ -164,10 +167,11 @@ impl Org {
         cli::block_on(self.client.send(request, replay))?
     }
 
-    /// Sends the change; any 2xx means it was made (see
+    /// Sends the change through `client` (the run's, less the time kept for
+    /// the proof); any 2xx means it was made (see
     /// [`http::Client::send_change`] for what other answers mean).
-    fn send_change(&self, request: &Request) -> Result<Response> {
-        cli::block_on(self.client.send_change(request, |s| s.is_success()))?
+    fn send_change(&self, client: &http::Client, request: &Request) -> Result<Response> {
+        cli::block_on(client.send_change(request, |s| s.is_success()))?
     }
 }
 
@@ -453,7 +457,16 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
     common::records::wipe_json(&mut body);
     let change = org.request(Method::POST, url)?.json_body(bytes);
     let target = change.target();
-    let response = org.send_change(&change).map_err(|error| match error {
+    // The change may not use up the time the proof needs: a change answered
+    // at the deadline would leave a new password no one can prove (exit 4).
+    let proving = prove && status != "STAGED";
+    let kept = if proving {
+        run.deadline.proof_reserve()
+    } else {
+        std::time::Duration::ZERO
+    };
+    let change_client = run.http_keeping(kept)?;
+    let response = org.send_change(&change_client, &change).map_err(|error| match error {
         Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
             "{target}: the request was sent but {detail}, so the Okta password of '{login}' may or \
              may not have changed. It was not sent again (once changed, the old password no longer \
@@ -485,8 +498,8 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
         ));
     }
     match prove_password(&org, login, new_password) {
-        Ok(how) => Ok(format!("{rotated}; the new password signs in ({how})")),
-        Err(why) => Err(Error::NeedsAttention(format!(
+        Proof::Proven(how) => Ok(format!("{rotated}; the new password signs in ({how})")),
+        Proof::Refused(why) => Err(Error::NeedsAttention(format!(
             "Okta accepted the change of the password of '{login}' ({id}), but {why}. Another \
              rotation or an administrator may have changed the password since, so the Gateway must \
              not store this run's password (exit 4); the record keeps the one it holds. \
@@ -494,7 +507,38 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
              it in Okta and store it in the record) and that no other rotation of '{login}' \
              runs, from this or another gateway"
         ))),
+        Proof::Unknown(why) => Err(Error::NeedsAttention(format!(
+            "Okta accepted the change of the password of '{login}' ({id}), but the sign-in that \
+             proves the new password could not be completed ({why}). The account most likely \
+             holds this run's NEW password now, and the Gateway does not store it (this exit is \
+             4, not 0): the record still holds the previous password, which most likely no \
+             longer works. Do not assume the record's password works. {}",
+            match path {
+                Path::AdminReset => format!(
+                    "Rotate '{login}' again once Okta answers sign-ins (an admin reset does not \
+                     need the old password), or check a sign-in as '{login}' with this run's \
+                     new password if your rotation history shows it"
+                ),
+                Path::ChangePassword { .. } => format!(
+                    "Check a sign-in as '{login}' with this run's new password if your rotation \
+                     history shows it; otherwise reset the password in Okta (or set \
+                     okta_admin_reset to true on the user record: change_password needs the \
+                     current password, which the record no longer holds) and rotate again"
+                ),
+            }
+        ))),
     }
+}
+
+/// What the sign-in with the new password showed.
+enum Proof {
+    /// The password signs in: the status that proves it.
+    Proven(String),
+    /// Okta refused the password: the account holds another one.
+    Refused(String),
+    /// The sign-in could not be completed or said nothing about the
+    /// password: the account most likely holds the new one.
+    Unknown(String),
 }
 
 /// Okta's primary-authentication statuses that come only after the
@@ -509,43 +553,43 @@ const SIGNED_IN: [&str; 6] = [
 ];
 
 /// Signs in as `login` with `password` (`POST /api/v1/authn`, without the
-/// API token: with it, Okta would treat the call as a trusted application's).
-/// Returns the status that proves it, or why it is not proven. A refused
-/// sign-in counts toward the user's lockout like any wrong password.
-fn prove_password(
-    org: &Org,
-    login: &str,
-    password: &Secret,
-) -> std::result::Result<String, String> {
+/// API token: with it, Okta would treat the call as a trusted application's),
+/// retrying transient failures for as long as the deadline allows
+/// ([`http::Client::send_proof`]). A refused sign-in counts toward the user's
+/// lockout like any wrong password.
+fn prove_password(org: &Org, login: &str, password: &Secret) -> Proof {
     let body = json!({"username": login, "password": password.expose()});
     let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
     let mut body = body;
     common::records::wipe_json(&mut body);
-    let request = Request::new(Method::POST, org.endpoint(&["api", "v1", "authn"]))
+    let request = match Request::new(Method::POST, org.endpoint(&["api", "v1", "authn"]))
         .header("Accept", "application/json")
-        .map_err(|e| format!("the sign-in request cannot be made ({e})"))?
-        .json_body(bytes);
+    {
+        Ok(request) => request.json_body(bytes),
+        Err(e) => return Proof::Unknown(format!("the sign-in request cannot be made ({e})")),
+    };
     let target = request.target();
     tracing::info!("proving the new password: {target}");
-    let response = org
-        .send(&request, Replay::Safe)
-        .map_err(|e| format!("signing in with the new password failed ({e})"))?;
+    let response = match cli::block_on(org.client.send_proof(&request, |s| s.as_u16() == 200)) {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) | Err(e) => return Proof::Unknown(format!("signing in failed: {e}")),
+    };
     let code = response.status.as_u16();
     let status = response
         .json::<Value>()
         .ok()
         .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned));
     match (code, status) {
-        (200, Some(status)) if SIGNED_IN.contains(&status.as_str()) => Ok(status),
-        (200, Some(status)) => Err(format!(
+        (200, Some(status)) if SIGNED_IN.contains(&status.as_str()) => Proof::Proven(status),
+        (200, Some(status)) => Proof::Unknown(format!(
             "signing in with the new password answered {}, which does not prove it",
             http::shown(&status)
         )),
-        (401, _) => Err(format!(
+        (401, _) => Proof::Refused(format!(
             "signing in with the new password was refused ({target} answered {})",
             okta_error(&response)
         )),
-        _ => Err(format!(
+        _ => Proof::Unknown(format!(
             "signing in with the new password did not say whether it works ({target} \
              answered {})",
             okta_error(&response)

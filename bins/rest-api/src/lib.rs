@@ -7,7 +7,6 @@
 use common::cli;
 use common::driver::{Rotator, Run};
 use common::error::{Error, Result};
-use common::http::Replay;
 
 pub mod config;
 pub mod template;
@@ -46,8 +45,12 @@ API record (never the user record), the first that applies:
                   default {\"username\": \"{{user}}\", \"password\": \"{{newPassword}}\"}
   verify_status   custom, optional: statuses meaning the password works (default any 2xx)
 
-A change that succeeded but whose new password does not verify exits 4: another
+A change that succeeded but whose new password does not verify (a 4xx) exits 4: another
 rotation or an administrator changed it in between, and the Gateway keeps the old one.
+The change leaves a third of the time left to the verify request, which is retried while
+no answer or a 5xx/429 comes; if it never completes: exit 4, and the account most likely
+holds the new password, which the Gateway does not store (the message says what to do).
+--dry-run does not send the verify request (it would sign in as the account).
 Runs on one account (url and user) never overlap on this host: a second run exits 1,
 nothing changed (lock directory: KEEPER_ROTATOR_LOCK_DIR).
 
@@ -85,9 +88,9 @@ impl Rotator for RestApi {
         Ok(plan)
     }
 
-    fn describe(plan: &Plan<'_>, run: &Run) -> String {
+    fn describe(plan: &Plan<'_>, _run: &Run) -> String {
         format!(
-            "would send {} with header {}: {}{} and a JSON body with {}; success on {}; {}{}.",
+            "would send {} with header {}: {}{} and a JSON body with {}; success on {}; {}.",
             plan.target(),
             plan.auth_header,
             plan.auth_prefix,
@@ -95,16 +98,16 @@ impl Rotator for RestApi {
             keys(&plan.template.top_level_keys()),
             plan.success.describe(),
             match &plan.verify {
+                // Not tried now: it signs in with the account's password,
+                // and a dry run presents no password (a refused sign-in
+                // counts toward the account's lockout).
                 Some(verify) => format!(
-                    "then would prove the new password with {} (success on {})",
+                    "then would prove the new password with {} (success on {}; not tried in a \
+                     dry run: it signs in as the account)",
                     verify.target(),
                     verify.success.describe()
                 ),
                 None => "the new password would not be proven (no verify_url)".to_owned(),
-            },
-            match (&plan.verify, plan.old_password) {
-                (Some(verify), Some(old)) => format!("; {}", try_verify(verify, plan, old, run)),
-                _ => String::new(),
             }
         )
     }
@@ -112,7 +115,15 @@ impl Rotator for RestApi {
     /// Sends the password change (once) and judges the answer.
     fn apply(plan: Plan<'_>, run: &Run) -> Result<String> {
         let target = plan.target();
-        let client = run.http()?;
+        // The change may not use up the time the proof needs: a change
+        // answered at the deadline would leave a new password no one can
+        // prove (exit 4).
+        let kept = if plan.verify.is_some() {
+            run.deadline.proof_reserve()
+        } else {
+            std::time::Duration::ZERO
+        };
+        let client = run.http_keeping(kept)?;
         let request = plan.request()?;
         tracing::info!("changing the password of '{}' with {target}", plan.user);
         let response = cli::block_on(client.send_change(&request, |s| plan.success.accepts(s)))?
@@ -150,12 +161,18 @@ impl Rotator for RestApi {
 }
 
 /// Sends the verify request with the new password. `Ok` says how it was
-/// proven; any other outcome is exit 4: the change was made, but the
-/// account may hold another password now (a run from another gateway, an
-/// administrator), and only a proven password may be stored.
+/// proven; any other outcome is exit 4. A refusal (a 4xx): the account may
+/// hold another password now (a run from another gateway, an
+/// administrator), and only a proven password may be stored. No answer
+/// that says anything (after the retries of [`http::Client::send_proof`]):
+/// the account most likely holds the new password, which the Gateway does
+/// not store, and the message says so.
+///
+/// [`http::Client::send_proof`]: common::http::Client::send_proof
 fn prove(verify: &config::Verify, plan: &Plan<'_>, run: &Run) -> Result<String> {
     let target = verify.target();
     let user = plan.user;
+    let location = plan.api_record.location();
     tracing::info!("proving the new password of '{user}' with {target}");
     let outcome = send_verify(verify, user, plan.new_password, run);
     let why = match outcome {
@@ -165,32 +182,57 @@ fn prove(verify: &config::Verify, plan: &Plan<'_>, run: &Run) -> Result<String> 
                 response.status.as_u16()
             ));
         }
-        Ok(response) if response.status.is_client_error() => format!(
-            "the new password does not verify: {target} answered HTTP {}: {}",
-            response.status.as_u16(),
-            response.error_fields()
-        ),
+        // 408 and 429 are about the request, not the password (and were
+        // retried while the deadline allowed).
+        Ok(response)
+            if response.status.is_client_error()
+                && !matches!(response.status.as_u16(), 408 | 429) =>
+        {
+            return Err(Error::NeedsAttention(format!(
+                "the change of the password of '{user}' was accepted, but the new password does \
+                 not verify: {target} answered HTTP {}: {}. Another rotation or an administrator \
+                 may have changed the password since, so the Gateway must not store this run's \
+                 password (exit 4); the record keeps the one it holds. Check which password the \
+                 account has now (the record's, or neither: then reset it through the service \
+                 and store it in the record) and that no other rotation of '{user}' runs, from \
+                 this or another gateway; check verify_url, verify_body_template and \
+                 verify_status in {location} if the service answered something unexpected",
+                response.status.as_u16(),
+                response.error_fields()
+            )));
+        }
         Ok(response) => format!(
             "{target} answered HTTP {} ({}), which does not say whether the new password works",
             response.status.as_u16(),
             response.error_fields()
         ),
-        Err(error) => format!("the new password could not be verified ({error})"),
+        Err(error) => format!("{error}"),
+    };
+    let again = if plan
+        .template
+        .placeholders()
+        .iter()
+        .any(|p| p == "oldPassword")
+    {
+        "the change needs the current password ({{oldPassword}}), which the record no longer \
+         holds: reset the password through the service, store it in the record, and rotate again"
+    } else {
+        "rotate again once the verify request answers: the change does not need the current \
+         password, and its proof settles which password the account holds"
     };
     Err(Error::NeedsAttention(format!(
-        "the change of the password of '{user}' was accepted, but {why}. Another rotation or an \
-         administrator may have changed the password since, so the Gateway must not \
-         store this run's password (exit 4); the record keeps the one it holds. Check which password \
-         the account has now (the record's, or neither: then reset it through the service and \
-         store it in the record) and that no other rotation of '{user}' runs, from this or \
-         another gateway; check verify_url and verify_status in {} if the service answered \
-         something unexpected",
-        plan.api_record.location()
+        "the change of the password of '{user}' was accepted, but the request that proves the new \
+         password could not be completed ({why}). The account most likely holds this run's NEW \
+         password now, and the Gateway does not store it (this exit is 4, not 0): the record \
+         still holds the previous password, which most likely no longer works. Do not assume \
+         the record's password works. Check a sign-in as '{user}' with this run's new password \
+         if your rotation history shows it; otherwise {again}. Check verify_url and \
+         verify_status in {location} if the service answered something unexpected"
     )))
 }
 
 /// Sends the verify request for `user` with `password` (a sign-in: safe to
-/// repeat).
+/// repeat, so transient failures are retried while the deadline allows).
 fn send_verify(
     verify: &config::Verify,
     user: &str,
@@ -199,35 +241,7 @@ fn send_verify(
 ) -> Result<common::http::Response> {
     let client = run.http()?;
     let request = verify.request(user, password)?;
-    cli::block_on(client.send(&request, Replay::Safe))?
-}
-
-/// A dry run's check of the verify request with the record's current
-/// password: a verify_url that accepts no password would make every
-/// rotation end in exit 4 after its change, so it is shown before one runs.
-fn try_verify(
-    verify: &config::Verify,
-    plan: &Plan<'_>,
-    old: &common::secret::Secret,
-    run: &Run,
-) -> String {
-    let target = verify.target();
-    match send_verify(verify, plan.user, old, run) {
-        Ok(response) if verify.success.accepts(response.status) => format!(
-            "{target} accepts the record's current password now (HTTP {})",
-            response.status.as_u16()
-        ),
-        Ok(response) => format!(
-            "{target} does NOT accept the record's current password now (HTTP {}: {}): unless \
-             the record's password is stale, check verify_url, verify_method, \
-             verify_body_template and verify_status in {} before rotating, or every rotation \
-             ends in exit 4 after changing the password",
-            response.status.as_u16(),
-            response.error_fields(),
-            plan.api_record.location()
-        ),
-        Err(error) => format!("{target} could not be tried ({error})"),
-    }
+    cli::block_on(client.send_proof(&request, |s| verify.success.accepts(s)))?
 }
 
 /// Adds what the administrator must know to the HTTP layer's errors.

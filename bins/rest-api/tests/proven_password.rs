@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use harness::faults::{Armable, FaultKind};
 use harness::runner::overlap;
 use harness::{FakeRest, Outcome, Reply, Run, Scenario};
 use serde_json::json;
@@ -118,10 +119,14 @@ fn a_verify_answer_that_proves_nothing_exits_4() {
     let fake = fake();
     let url = verify_url(&fake);
     fake.then_reply(Reply::status(201).body("{}"));
-    fake.then_reply(Reply::status(502).body("bad gateway"));
+    // A redirect (not followed) says nothing, and asking again would get
+    // the same: not retried.
+    fake.then_reply(Reply::status(302).header("Location", "/elsewhere"));
     rotate(&fake, &[("verify_url", &url)])
         .assert_exit(4)
+        .assert_stderr_has("answered HTTP 302")
         .assert_stderr_has("which does not say whether the new password works");
+    assert_eq!(fake.received().len(), 2);
 }
 
 #[test]
@@ -185,8 +190,11 @@ fn a_verify_field_without_verify_url_exits_2() {
     assert!(fake.received().is_empty());
 }
 
+/// A dry run changes nothing and risks no lockout: the verify request signs
+/// in with the account's password, so it is named but not sent, with
+/// neither the record's password nor the new one.
 #[test]
-fn dry_run_names_the_verify_request_and_tries_it_with_the_current_password() {
+fn dry_run_names_the_verify_request_and_sends_no_sign_in() {
     let fake = fake();
     let url = verify_url(&fake);
     let lock_dir = tempfile::tempdir().unwrap();
@@ -194,45 +202,179 @@ fn dry_run_names_the_verify_request_and_tries_it_with_the_current_password() {
         .arg("--dry-run")
         .run()
         .assert_exit(0)
+        .assert_clean()
         .assert_stdout_has("; then would prove the new password with POST http://127.0.0.1:")
-        .assert_stdout_has("/v1/sign-in (success on any HTTP 2xx); POST http://127.0.0.1:")
         .assert_stdout_has(
-            "/v1/sign-in accepts the record's current password now (HTTP 200). Nothing was changed.",
+            "/v1/sign-in (success on any HTTP 2xx; not tried in a dry run: it signs in as the \
+             account). Nothing was changed.",
         );
-    // Only the sign-in with the current password was sent.
     let received = fake.received();
-    assert_eq!(received.len(), 1);
-    assert_eq!(
-        received[0].json(),
-        json!({"username": ACCOUNT, "password": OLD})
-    );
+    let signing_in: Vec<_> = received
+        .iter()
+        .filter(|r| r.path == "/v1/sign-in" || r.json().get("password").is_some())
+        .collect();
+    assert!(signing_in.is_empty(), "{received:?}");
+    assert!(received.is_empty(), "{received:?}");
     assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
 }
 
 #[test]
-fn dry_run_warns_when_verify_url_does_not_accept_the_current_password() {
+fn dry_run_with_a_basic_verify_request_sends_no_credentials_either() {
     let fake = fake();
     let url = verify_url(&fake);
     let lock_dir = tempfile::tempdir().unwrap();
     run(
         &fake,
         NEW,
-        &[
-            ("verify_url", &url),
-            (
-                "verify_body_template",
-                r#"{"login": "{{user}}", "password": "{{newPassword}}"}"#,
-            ),
-        ],
+        &[("verify_url", &url), ("verify_method", "GET")],
         &lock_dir,
     )
     .arg("--dry-run")
     .run()
     .assert_exit(0)
     .assert_clean()
-    .assert_stdout_has("does NOT accept the record's current password now (HTTP 400")
-    .assert_stdout_has("check verify_url, verify_method, verify_body_template and verify_status");
+    .assert_stdout_has("not tried in a dry run");
+    assert!(fake.received().is_empty(), "{:?}", fake.received());
+    assert_eq!(fake.proxy().requests().len(), 0);
+}
+
+// --- a proof that cannot complete: retried within its share of the deadline --
+
+const SIGN_IN: &str = "POST /v1/sign-in";
+
+/// A run with `verify_url` and `--timeout seconds`.
+fn rotate_within(fake: &FakeRest, seconds: u32) -> Outcome {
+    let url = verify_url(fake);
+    let lock_dir = tempfile::tempdir().unwrap();
+    run(fake, NEW, &[("verify_url", &url)], &lock_dir)
+        .arg("--timeout")
+        .arg(seconds.to_string())
+        .run()
+}
+
+#[test]
+fn a_verify_request_answered_500_is_tried_again_and_proves_the_password() {
+    let fake = fake();
+    fake.proxy().arm(SIGN_IN, 1, FaultKind::Status500).unwrap();
+    rotate_within(&fake, 30)
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("the new password verified");
+    assert_eq!(fake.proxy().count(SIGN_IN), 2);
+}
+
+#[test]
+fn a_verify_request_whose_connection_is_reset_is_tried_again_and_proves_the_password() {
+    let fake = fake();
+    fake.proxy()
+        .arm(SIGN_IN, 1, FaultKind::DropBeforeApply)
+        .unwrap();
+    rotate_within(&fake, 30)
+        .assert_exit(0)
+        .assert_stdout_has("the new password verified");
+    assert_eq!(fake.proxy().count(SIGN_IN), 2);
+}
+
+#[test]
+fn a_verify_request_that_hangs_is_cut_in_time_for_a_second_attempt() {
+    let fake = fake();
+    fake.proxy()
+        .arm(SIGN_IN, 1, FaultKind::TimeoutAfterApply)
+        .unwrap();
+    rotate_within(&fake, 8)
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("the new password verified");
+    assert_eq!(fake.proxy().count(SIGN_IN), 2);
+}
+
+#[test]
+fn a_verify_request_that_never_completes_exits_4_saying_the_account_most_likely_holds_the_new_password()
+ {
+    let fake = fake();
+    for nth in 1..=40 {
+        fake.proxy()
+            .arm(SIGN_IN, nth, FaultKind::Status500)
+            .unwrap();
+    }
+    rotate_within(&fake, 5)
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("the change of the password of 'alice@example.com' was accepted")
+        .assert_stderr_has("the request that proves the new password could not be completed")
+        .assert_stderr_has("answered HTTP 500")
+        .assert_stderr_has("The account most likely holds this run's NEW password now")
+        .assert_stderr_has("the Gateway does not store it")
+        .assert_stderr_has("Do not assume the record's password works")
+        .assert_stderr_has("rotate again once the verify request answers");
+    assert!(fake.proxy().count(SIGN_IN) >= 2);
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
+}
+
+/// A hostile or broken service asks the sign-in to wait past the end of
+/// time: no overflow, no panic, and the proof ends at once as not completed.
+#[test]
+fn a_verify_request_told_to_wait_past_the_end_of_time_exits_4_without_a_panic() {
+    let fake = fake();
+    fake.then_reply(Reply::status(200).body("{}"));
+    fake.then_reply(
+        Reply::status(429)
+            .header("Retry-After", "99999999999999999999999")
+            .body(r#"{"error":"rate_limited"}"#),
+    );
+    rotate_within(&fake, 10)
+        .assert_no_panic()
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("the request that proves the new password could not be completed")
+        .assert_stderr_has("answered HTTP 429");
+    assert_eq!(fake.proxy().count(SIGN_IN), 1);
+}
+
+/// The change may not use the proof's share of the deadline: a change the
+/// service defers (429) past what is left of its own share is not sent
+/// again, and nothing changed.
+#[test]
+fn a_change_deferred_into_the_proofs_share_of_the_deadline_is_not_sent_and_exits_1() {
+    let fake = fake();
+    fake.then_reply(
+        Reply::status(429)
+            .header("Retry-After", "7")
+            .body(r#"{"error":"rate_limited"}"#),
+    );
+    fake.proxy()
+        .arm(SIGN_IN, 1, FaultKind::TimeoutAfterApply)
+        .unwrap();
+    rotate_within(&fake, 8)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("of it kept for proving the new password")
+        .assert_stderr_has("the server answered HTTP 429 and asked to wait 7 s");
+    assert_eq!(fake.proxy().count(CHANGE), 1);
+    assert_eq!(fake.proxy().count(SIGN_IN), 0);
     assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
+}
+
+/// A change answered after most of its share still leaves the proof its
+/// own: here enough for a verify request that hangs and a second one.
+#[test]
+fn a_slow_change_still_leaves_the_proof_time_for_a_second_attempt() {
+    let fake = fake();
+    let gate = fake.proxy().hold(CHANGE, 1);
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(4500));
+        gate.release();
+    });
+    fake.proxy()
+        .arm(SIGN_IN, 1, FaultKind::TimeoutAfterApply)
+        .unwrap();
+    rotate_within(&fake, 9)
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("the new password verified");
+    releaser.join().unwrap();
+    assert_eq!(fake.proxy().count(SIGN_IN), 2);
+    assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(NEW));
 }
 
 // --- two runs at once ---------------------------------------------------------
