@@ -56,6 +56,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print each crate's modules and the modules each uses, the cycles
+    /// among them, and the source files longer than 800 lines (run from the
+    /// workspace, or give its root).
+    Layout {
+        /// The workspace root (default: the current directory).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
+    },
     /// (Internal: the benchmark's measuring wrapper.) Runs PROGRAM, writes its
     /// wall time, CPU time and peak RSS to FILE, exits with its exit code.
     #[command(name = "__measure", hide = true)]
@@ -181,6 +189,18 @@ fn main() -> ExitCode {
                 report.ok
             }),
         Command::Vault { command } => return vault(command),
+        Command::Layout { root } => {
+            if root.join("Cargo.toml").is_file() && root.join("common/src").is_dir() {
+                print!("{}", harness::layout::report(&root));
+                Ok(true)
+            } else {
+                Err(format!(
+                    "{} is not the keeper-rotators workspace (no Cargo.toml and common/src): run \
+                     from the workspace or give --root",
+                    root.display()
+                ))
+            }
+        }
         Command::Bench {
             use_case,
             runs,

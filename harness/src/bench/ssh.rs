@@ -12,7 +12,7 @@
 //! Gateway's rotations: each one's old password is the previous one's new,
 //! and the key the vault holds is the one rotated next. Both sshds stay up
 //! until both scenarios are measured. Each run is measured alone by the
-//! benchmark's wrapper (see [`crate::bench`]), so the figures are the
+//! benchmark's wrapper (see [`super`]), so the figures are the
 //! binary's, never an sshd's or a set-up helper's.
 
 use std::cell::RefCell;
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::bench::{Figures, measure};
+use super::{Figures, measure};
 use crate::fake_vault::FakeVault;
 use crate::rehearsal::world::{RunOptions, World, gateway_line};
 use crate::rehearsal::{Rehearsal, input, ssh};

@@ -9,6 +9,8 @@
 //! child: the figures are the binary's own, not the harness's or the fakes'
 //! (which run in the harness process).
 
+pub mod ssh;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -162,10 +164,10 @@ pub fn measure_child(usage: &Path, program: &Path, args: &[String]) -> Result<i3
 
 /// The figures `harness bench <use-case>` prints: one set per scenario the
 /// use case measures, each named (`""` for a use case's only one).
-/// `ssh-user` measures two (see [`crate::bench_ssh`]).
+/// `ssh-user` measures two (see [`ssh`]).
 pub fn scenarios(name: &str, bin: &Path, runs: usize) -> Result<Vec<(String, Figures)>, String> {
     if name == "ssh-user" {
-        return crate::bench_ssh::figures(bin, runs);
+        return ssh::figures(bin, runs);
     }
     Ok(vec![(String::new(), use_case(name, bin, runs)?)])
 }
