@@ -45,7 +45,7 @@ enum Spare {
     /// Connecting and asking for the offered methods, in the background.
     Pending(tokio::task::JoinHandle<std::result::Result<(Session, Auth), SshError>>),
     /// Connected, not logged in: ready for a test login.
-    Ready(Session),
+    Ready(Box<Session>),
     /// Used up, closed, or never opened.
     Gone,
 }
@@ -316,7 +316,7 @@ impl Conn {
                 self.runtime.block_on(session.close());
                 (Spare::Gone, Ok(Auth::Accepted))
             }
-            Ok(Ok((session, offered))) => (Spare::Ready(session), Ok(offered)),
+            Ok(Ok((session, offered))) => (Spare::Ready(Box::new(session)), Ok(offered)),
             Ok(Err(e)) => (Spare::Gone, Err(e)),
             Err(e) => (
                 Spare::Gone,
@@ -338,7 +338,7 @@ impl Conn {
         }
         self.settle_spare();
         match self.spare.replace(Spare::Gone) {
-            Spare::Ready(session) if !session.is_closed() => Some(session),
+            Spare::Ready(session) if !session.is_closed() => Some(*session),
             other => {
                 self.discard(other);
                 None
@@ -368,7 +368,7 @@ impl Conn {
                 .runtime
                 .block_on(session.authenticate(user, credential));
             if matches!(result, Ok(Auth::Rejected { .. })) && !session.is_closed() {
-                *self.spare.borrow_mut() = Spare::Ready(session);
+                *self.spare.borrow_mut() = Spare::Ready(Box::new(session));
             } else {
                 self.runtime.block_on(session.close());
             }
