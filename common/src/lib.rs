@@ -37,6 +37,7 @@ pub mod log;
 pub mod records;
 pub mod replace;
 pub mod secret;
+pub mod store;
 pub mod time;
 pub mod vault;
 pub mod verify;

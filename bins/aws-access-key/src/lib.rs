@@ -13,8 +13,9 @@ use std::time::Duration;
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
 use common::holders::{self, Retiring, Swap};
-use common::replace::{self, Checks, Credentials, Failure, Found, Step, VaultStore};
+use common::replace::{self, Checks, Credentials, Failure, Found, Step};
 use common::secret::Secret;
+use common::store::VaultStore;
 use common::vault::{Change, VaultRecord};
 use common::verify::Verify;
 

@@ -1,0 +1,634 @@
+//! The credential-replacement sequence every binary that creates credentials
+//! shares (AWS access keys, Entra secrets, SSH keys), written once so that
+//! "never lose a credential" does not depend on each binary getting it right.
+//!
+//! The order is the safety argument:
+//!
+//! 1. **make room** (only when the service's limit demands it, and only with a
+//!    credential the plan shows to be unused);
+//! 2. **create** the new credential;
+//! 3. **store** it in the vault at once (its secret exists nowhere else); on
+//!    a definite store failure it is revoked again; on an unknown outcome
+//!    both are kept and the run says so (exit 4);
+//! 4. **verify** it works, K times in a row;
+//! 5. a binary-specific step before retiring (Azure's self-rotation swaps to
+//!    the new secret);
+//! 6. **re-read** the record: it must still hold the new credential (a second
+//!    run or a person may have changed it);
+//! 7. **retire** the old credentials, the record's last; only ones listed
+//!    before this run created anything, so another run's credential is never
+//!    taken for an old one;
+//! 8. **confirm** by listing again (listings lag: read until settled);
+//! 9. **clean up** what this run provably made besides the new credential
+//!    (a create the service applied twice, e.g. a request sent again after
+//!    an error that followed the change): nobody knows its secret.
+//!
+//! Every step has three outcomes (success, a definite failure that had no
+//! effect, an unknown outcome) and each combination maps to one exit code and
+//! one message naming the ids the operator must act on. The table is
+//! unit-tested below against a scripted service and store.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::change;
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+use crate::lease::Progress;
+use crate::verify::Verify;
+
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The request had no effect (refused, or never sent).
+    Definite(String),
+    /// The request may or may not have taken effect.
+    Unknown(String),
+    /// The service refused the request because of the configuration (a
+    /// policy the settings break): it had no effect, and the fix is in the
+    /// record.
+    Config(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Definite(text) | Self::Unknown(text) | Self::Config(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Failure {
+    /// An [`Error`] from a lower layer: `NoAnswer` is unknown; any other is
+    /// definite (the layers below report an unknown outcome as `NoAnswer`).
+    pub fn from_error(error: Error) -> Self {
+        match error {
+            Error::NoAnswer { .. } => Self::Unknown(error.to_string()),
+            other => Self::Definite(other.to_string()),
+        }
+    }
+}
+
+/// The outcome of one step.
+pub type Step<T> = std::result::Result<T, Failure>;
+
+/// What a run finds after a create whose answer was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Credentials this run can prove it made (a tag unique to the run):
+    /// nobody knows their secret, so they are revoked.
+    Ours(Vec<String>),
+    /// Credentials that appeared during the run that cannot be told apart
+    /// from someone else's: left alone and named.
+    Unproven(Vec<String>),
+    /// Nothing appeared (yet: listings lag). `hint` says how to recognise
+    /// one that appears later.
+    Nothing { hint: String },
+}
+
+/// The service side of a replacement.
+pub trait Credentials {
+    /// A new credential: its id and its secret.
+    type New;
+
+    /// What one credential is called: "access key", "client secret".
+    fn noun(&self) -> &'static str;
+    /// Whose credentials they are, for messages: "IAM user 'alice'".
+    fn holder(&self) -> String;
+    /// The id of a new credential.
+    fn id(new: &Self::New) -> &str;
+
+    /// Creates the new credential.
+    fn create(&mut self) -> Step<Self::New>;
+    /// After a create with an unknown outcome: looks (with a few paced
+    /// listings) for a credential that was not in `before`.
+    fn find_created(&mut self, before: &[String]) -> Step<Found>;
+    /// Revokes a credential; one already gone counts as revoked.
+    fn revoke(&mut self, id: &str) -> Step<()>;
+    /// One check that the new credential works.
+    fn probe(&mut self, new: &Self::New) -> std::result::Result<(), String>;
+    /// The ids of the credentials that exist now.
+    fn list(&mut self) -> Step<Vec<String>>;
+    /// Whether the new credential is verified before it is stored. A cloud
+    /// credential's secret exists nowhere but in the create's answer, so it is
+    /// stored first (the default). A key made on this machine (SSH) is in
+    /// memory until stored: verifying it first means a key that does not
+    /// work never replaces the stored one; it is revoked and nothing changed.
+    fn verify_before_store(&self) -> bool {
+        false
+    }
+    /// What must happen after verifying and before retiring (Azure's
+    /// self-rotation). A failure keeps every old credential.
+    fn before_retire(&mut self, _new: &Self::New) -> Step<()> {
+        Ok(())
+    }
+    /// After the listing confirmed the retired credentials are gone: which
+    /// of them does the service still accept? (An SSH key may also sit in a
+    /// second authorized_keys file.) Each one named here ends the run with
+    /// exit 3. By default the listing is trusted.
+    fn still_accepted(&mut self, _retired: &[String]) -> Step<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// How long a listing may lag behind a deletion: the confirmation reads
+    /// again until settled, this many times, this far apart.
+    fn settle(&self) -> (u32, Duration) {
+        (4, Duration::from_secs(1))
+    }
+}
+
+/// Where the new credential is kept: the vault record.
+pub trait Store<N> {
+    /// The record, for messages: "record 'alice' (uid X)".
+    fn location(&self) -> String;
+    /// Saves the new credential in the record. `Definite` only when the
+    /// record does not hold it and never will.
+    fn save(&mut self, new: &N) -> Step<()>;
+    /// The id of the credential the record holds, read again now.
+    fn stored_id(&mut self) -> Step<Option<String>>;
+    /// [`Store::save`], recording in the same save what the run stored and
+    /// still means to retire, so that a run killed before it finishes is
+    /// completed by the next ([`crate::lease`]). By default only saves.
+    fn save_recording(&mut self, new: &N, _progress: &Progress) -> Step<()> {
+        self.save(new)
+    }
+    /// The rotation completed: nothing recorded is left to do.
+    fn completed(&mut self) {}
+}
+
+/// What the binary decided before any change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Every credential listed at planning time.
+    pub before: Vec<String>,
+    /// A credential to revoke first, to make room, with the reason it is
+    /// known to be unused.
+    pub make_room: Option<(String, String)>,
+    /// The credentials to revoke after the new one is stored and verified,
+    /// in order (the record's last).
+    pub retire: Vec<String>,
+}
+
+/// A finished replacement.
+#[derive(Debug)]
+pub struct Replaced<N> {
+    pub new: N,
+    /// Revoked by this run: the one that made room first, then the retired.
+    pub removed: Vec<String>,
+    /// Things the operator should know that did not change the outcome.
+    pub notes: Vec<String>,
+}
+
+/// How the new credential is verified.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks<'a> {
+    pub verify: &'a Verify,
+    pub deadline: &'a Deadline,
+    /// Time kept back from verification for the steps after it.
+    pub reserve: Duration,
+}
+
+fn list_of(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "none".into()
+    } else {
+        ids.join(", ")
+    }
+}
+
+/// Runs the sequence. Every error it returns carries the exit code that
+/// matches the state it leaves.
+pub fn replace<C: Credentials, S: Store<C::New>>(
+    cloud: &mut C,
+    store: &mut S,
+    plan: &Plan,
+    checks: Checks<'_>,
+) -> Result<Replaced<C::New>> {
+    let noun = cloud.noun();
+    let holder = cloud.holder();
+    let location = store.location();
+    let retire: Vec<String> = plan
+        .retire
+        .iter()
+        .filter(|id| plan.before.contains(id))
+        .cloned()
+        .collect();
+    let mut removed = Vec::new();
+    let mut notes = Vec::new();
+
+    // 1. Make room.
+    let made_room = match &plan.make_room {
+        None => None,
+        Some((id, why)) if plan.before.contains(id) => {
+            tracing::info!("revoking {noun} {id} to make room: {why}");
+            match cloud.revoke(id) {
+                Ok(()) => {
+                    removed.push(id.clone());
+                    Some((id.clone(), why.clone()))
+                }
+                Err(Failure::Definite(e) | Failure::Config(e)) => {
+                    return Err(Error::Failed(format!(
+                        "revoking {noun} {id} of {holder} to make room failed: {e}; nothing was \
+                         changed"
+                    )));
+                }
+                Err(Failure::Unknown(e)) => {
+                    return Err(Error::NeedsAttention(format!(
+                        "revoking {noun} {id} of {holder} to make room got no answer ({e}): it may \
+                         or may not be revoked ({why}). Nothing else was changed; the {noun} in \
+                         {location} still works. Run the rotation again"
+                    )));
+                }
+            }
+        }
+        Some((id, _)) => {
+            return Err(Error::Failed(format!(
+                "internal error: the plan would revoke {noun} {id}, which was not listed (a bug, \
+                 please report it); nothing was changed"
+            )));
+        }
+    };
+    let room_note = made_room
+        .as_ref()
+        .map(|(id, why)| {
+            format!(" Before that, {noun} {id} had been revoked to make room ({why}).")
+        })
+        .unwrap_or_default();
+    // An error that would say "nothing changed" while a make-room revocation
+    // did change something.
+    let unchanged_but_room = |text: String| -> Error {
+        match &made_room {
+            None => Error::Failed(format!("{text}; nothing was changed")),
+            Some(_) => Error::NeedsAttention(format!(
+                "{text}.{room_note} The {noun} in {location} is unchanged and still works; run the \
+                 rotation again"
+            )),
+        }
+    };
+
+    // 2. Create.
+    let mark = change::mark();
+    let new = match cloud.create() {
+        Ok(new) => new,
+        Err(Failure::Config(e)) if made_room.is_none() => {
+            return Err(Error::Config(format!(
+                "creating a new {noun} for {holder} was refused: {e}; nothing was changed"
+            )));
+        }
+        Err(Failure::Definite(e) | Failure::Config(e)) => {
+            return Err(unchanged_but_room(format!(
+                "creating a new {noun} for {holder} failed: {e}"
+            )));
+        }
+        Err(Failure::Unknown(e)) => {
+            return Err(lost_create(
+                cloud,
+                plan,
+                &e,
+                &location,
+                mark,
+                &room_note,
+                &unchanged_but_room,
+            ));
+        }
+    };
+    let id = C::id(&new).to_owned();
+    tracing::info!("created {noun} {id}");
+
+    let verify = |cloud: &mut C| {
+        checks
+            .verify
+            .until_it_works(checks.deadline, checks.reserve, || cloud.probe(&new))
+    };
+    let early = cloud.verify_before_store();
+    if early && let Err(failed) = verify(cloud) {
+        let why = format!(
+            "{holder} did not accept the new {noun} {id} {} times in a row within {} s ({} \
+             checks; last: {})",
+            checks.verify.successes,
+            failed.budget.as_secs(),
+            failed.checks,
+            failed.last_error
+        );
+        return Err(match cloud.revoke(&id) {
+            Ok(()) => {
+                change::rollback_to(mark);
+                unchanged_but_room(format!("{why}; it was revoked again"))
+            }
+            Err(e2) => Error::NeedsAttention(format!(
+                "{why}, and revoking it again failed ({e2}): revoke {noun} {id} of {holder} (no \
+                 record holds it). The {noun} in {location} is unchanged.{room_note}"
+            )),
+        });
+    }
+
+    // 3. Store at once, recording what is left to do.
+    match store_recording(store, &new, &id, &retire) {
+        Ok(()) => tracing::info!("stored {noun} {id} in {location}"),
+        Err(Failure::Definite(e) | Failure::Config(e)) => {
+            return Err(match cloud.revoke(&id) {
+                Ok(()) => {
+                    change::rollback_to(mark);
+                    unchanged_but_room(format!(
+                        "storing the new {noun} {id} in {location} failed: {e}. The new {noun} was \
+                         revoked again"
+                    ))
+                }
+                Err(e2) => Error::NeedsAttention(format!(
+                    "storing the new {noun} {id} in {location} failed ({e}), and revoking it again \
+                     failed too ({e2}): revoke {noun} {id} of {holder} (its secret is in no \
+                     record). The {noun} in {location} is unchanged.{room_note}"
+                )),
+            });
+        }
+        Err(Failure::Unknown(e)) => {
+            return Err(Error::NeedsAttention(format!(
+                "storing the new {noun} {id} in {location} has an unknown outcome ({e}). The new \
+                 {noun} {id} and the old ({}) are all valid; none was revoked. Check the record: \
+                 if it holds {id}, revoke {}; if it does not, revoke {id}.{room_note}",
+                list_of(&retire),
+                list_of(&retire),
+            )));
+        }
+    }
+
+    // 4. Verify (unless it was verified before storing).
+    if !early && let Err(failed) = verify(cloud) {
+        return Err(Error::OldNotRetired(format!(
+            "the new {noun} {id} is stored in {location}, but {holder} did not accept it {} times \
+             in a row within {} s ({} checks; last: {}). Every old {noun} was kept and is still \
+             valid ({}); run the rotation again later: it continues from the stored {noun}",
+            checks.verify.successes,
+            failed.budget.as_secs(),
+            failed.checks,
+            failed.last_error,
+            list_of(&retire),
+        )));
+    }
+
+    // 5. The binary's step before retiring.
+    if let Err(e) = cloud.before_retire(&new) {
+        return Err(Error::OldNotRetired(format!(
+            "the new {noun} {id} is stored in {location} and works, but {e}. The old {noun}s were \
+             kept and are still valid ({})",
+            list_of(&retire)
+        )));
+    }
+
+    // 6. The record must still hold the new credential.
+    match store.stored_id() {
+        Ok(Some(now)) if now == id => {}
+        Ok(other) => {
+            return Err(Error::NeedsAttention(format!(
+                "the new {noun} {id} is stored and works, but {location} now holds {} instead: \
+                 another rotation or a person changed the record. No old {noun} was revoked; the \
+                 valid ones are {id} and {}. Keep the one the record holds and revoke the others",
+                other.map_or_else(|| format!("no {noun}"), |o| format!("{noun} {o}")),
+                list_of(&retire)
+            )));
+        }
+        Err(e) => {
+            return Err(Error::OldNotRetired(format!(
+                "the new {noun} {id} is stored in {location} and works, but reading the record \
+                 again before revoking the old {noun}s failed ({e}); they were kept and are still \
+                 valid ({})",
+                list_of(&retire)
+            )));
+        }
+    }
+
+    // 7. Retire, the record's last.
+    for (index, old) in retire.iter().enumerate() {
+        if *old == id {
+            continue;
+        }
+        tracing::info!("revoking old {noun} {old}");
+        let failure = match cloud.revoke(old) {
+            Ok(()) => {
+                removed.push(old.clone());
+                continue;
+            }
+            Err(Failure::Definite(e) | Failure::Config(e)) => {
+                format!("revoking old {noun} {old} failed: {e}")
+            }
+            Err(Failure::Unknown(e)) => {
+                format!("revoking old {noun} {old} got no answer ({e}), so it may still be valid")
+            }
+        };
+        let rest = &retire[index + 1..];
+        return Err(Error::OldNotRetired(format!(
+            "{failure}. The new {noun} {id} is stored in {location} and works. Still valid: {old}{}. \
+             Revoke {} once nothing uses {}, or run the rotation again",
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", rest.join(", "))
+            },
+            if rest.is_empty() { "it" } else { "them" },
+            if rest.is_empty() { "it" } else { "them" },
+        )));
+    }
+
+    // 8. Confirm.
+    let (attempts, pause) = cloud.settle();
+    let confirmed = settle_listing(cloud, attempts, pause, |ids| {
+        !ids.iter().any(|i| removed.contains(i)) && ids.contains(&id)
+    });
+    match confirmed {
+        Err(e) => {
+            let note = format!(
+                "the final listing of {holder} failed ({e}), so the result was not confirmed; \
+                 every revocation had been acknowledged"
+            );
+            tracing::warn!("{note}");
+            notes.push(note);
+        }
+        Ok(ids) => {
+            let left: Vec<String> = removed
+                .iter()
+                .filter(|r| ids.contains(r))
+                .cloned()
+                .collect();
+            if !left.is_empty() {
+                return Err(Error::OldNotRetired(format!(
+                    "{noun}(s) {} of {holder} are still listed after they were revoked; the new \
+                     {noun} {id} is stored in {location} and works. Check them and revoke them",
+                    left.join(", ")
+                )));
+            }
+            if !ids.contains(&id) {
+                return Err(Error::NeedsAttention(format!(
+                    "after the rotation {holder} does not list the new {noun} {id}, which \
+                     {location} holds: check the {noun}s of {holder} and the record"
+                )));
+            }
+            match cloud.still_accepted(&removed) {
+                Ok(accepted) if !accepted.is_empty() => {
+                    return Err(Error::OldNotRetired(format!(
+                        "{noun}(s) {} of {holder} were revoked but are still accepted; the new \
+                         {noun} {id} is stored in {location} and works. Find where else they are \
+                         trusted and remove them",
+                        accepted.join(", ")
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let note = format!(
+                        "checking that the revoked {noun}s are refused failed ({e}); they were \
+                         removed from the listing"
+                    );
+                    tracing::warn!("{note}");
+                    notes.push(note);
+                }
+            }
+            let strangers: Vec<String> = ids
+                .iter()
+                .filter(|i| **i != id && !plan.before.contains(i))
+                .cloned()
+                .collect();
+            if !strangers.is_empty() {
+                // 9. Clean up: a newcomer this run can prove it made (its
+                // tag) is a second copy of the create, whose secret nobody
+                // knows.
+                let ours: Vec<String> = match cloud.find_created(&plan.before) {
+                    Ok(Found::Ours(found)) => found
+                        .into_iter()
+                        .filter(|f| strangers.contains(f))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let mut failed = Vec::new();
+                for orphan in &ours {
+                    match cloud.revoke(orphan) {
+                        Ok(()) => {
+                            tracing::info!(
+                                "revoked {noun} {orphan}: this run made it too (the create was \
+                                 applied twice) and its secret is known to nobody"
+                            );
+                            removed.push(orphan.clone());
+                        }
+                        Err(e) => failed.push(format!("{orphan} ({e})")),
+                    }
+                }
+                if !failed.is_empty() {
+                    return Err(Error::OldNotRetired(format!(
+                        "the new {noun} {id} is stored in {location} and works, but this run's \
+                         create was applied twice and revoking the extra {noun}(s) failed: {}. \
+                         Their secret is known to nobody: revoke them",
+                        failed.join("; ")
+                    )));
+                }
+                let others: Vec<&str> = strangers
+                    .iter()
+                    .filter(|s| !ours.contains(s))
+                    .map(String::as_str)
+                    .collect();
+                if !others.is_empty() {
+                    let note = format!(
+                        "{noun}(s) {} of {holder} appeared during this run and were left alone: \
+                         this run cannot show it made them",
+                        others.join(", ")
+                    );
+                    tracing::warn!("{note}");
+                    notes.push(note);
+                }
+            }
+        }
+    }
+    store.completed();
+    Ok(Replaced {
+        new,
+        removed,
+        notes,
+    })
+}
+
+/// Step 3: saves the new credential `id` with the record of what this run
+/// still means to retire (every credential of the plan but the new one).
+fn store_recording<N, S: Store<N>>(
+    store: &mut S,
+    new: &N,
+    id: &str,
+    retire: &[String],
+) -> Step<()> {
+    let progress = Progress {
+        stored: id.to_owned(),
+        retiring: retire.iter().filter(|r| *r != id).cloned().collect(),
+    };
+    store.save_recording(new, &progress)
+}
+
+/// A create whose answer was lost: find what it may have made.
+fn lost_create<C: Credentials>(
+    cloud: &mut C,
+    plan: &Plan,
+    cause: &str,
+    location: &str,
+    mark: change::Mark,
+    room_note: &str,
+    unchanged_but_room: &dyn Fn(String) -> Error,
+) -> Error {
+    let noun = cloud.noun();
+    let holder = cloud.holder();
+    let lost = format!("creating a new {noun} for {holder} got no answer ({cause})");
+    match cloud.find_created(&plan.before) {
+        Ok(Found::Ours(ids)) if !ids.is_empty() => {
+            for id in &ids {
+                if let Err(e) = cloud.revoke(id) {
+                    return Error::NeedsAttention(format!(
+                        "{lost}; {noun} {id} was created anyway and revoking it failed ({e}): \
+                         revoke {noun} {id} of {holder} (its secret is known to nobody). The \
+                         {noun} in {location} is unchanged.{room_note}"
+                    ));
+                }
+                tracing::info!("revoked {noun} {id}, created although the answer was lost");
+            }
+            change::rollback_to(mark);
+            unchanged_but_room(format!(
+                "{lost}; the {noun}(s) it made anyway ({}) were revoked",
+                ids.join(", ")
+            ))
+        }
+        Ok(Found::Ours(_)) => Error::NeedsAttention(format!(
+            "{lost}, and no new {noun} appeared in the listings since; one may still appear \
+             (listings lag). Check {holder} for a {noun} that {location} does not hold and revoke \
+             it. The {noun} in {location} is unchanged.{room_note}"
+        )),
+        Ok(Found::Nothing { hint }) => Error::NeedsAttention(format!(
+            "{lost}, and no new {noun} appeared in the listings since; one may still appear \
+             (listings lag). Check {holder} for a {noun} {hint} and revoke it (its secret is \
+             known to nobody). The {noun} in {location} is unchanged.{room_note}"
+        )),
+        Ok(Found::Unproven(ids)) => Error::NeedsAttention(format!(
+            "{lost}; {noun}(s) {} appeared since, and nothing shows whether this run made them. \
+             Their secret is known to nobody if it did: unless someone else created them, revoke \
+             them. The {noun} in {location} is unchanged.{room_note}",
+            ids.join(", ")
+        )),
+        Err(e) => Error::NeedsAttention(format!(
+            "{lost}, and listing the {noun}s afterwards failed ({e}): check {holder} for a new \
+             {noun} that {location} does not hold and revoke it (its secret is known to nobody). \
+             The {noun} in {location} is unchanged.{room_note}"
+        )),
+    }
+}
+
+/// Lists until `settled` holds for the listing, at most `attempts` times.
+fn settle_listing<C: Credentials>(
+    cloud: &mut C,
+    attempts: u32,
+    pause: Duration,
+    settled: impl Fn(&[String]) -> bool,
+) -> Step<Vec<String>> {
+    let mut ids = cloud.list()?;
+    for _ in 1..attempts {
+        if settled(&ids) {
+            break;
+        }
+        std::thread::sleep(pause);
+        ids = cloud.list()?;
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! The vault record as the replacement sequence's [`Store`]: what the driver
+//! gives [`crate::replace`], which itself knows no vault, lease or run.
+//!
+//! Each call borrows the vault from the run, so a binary's own steps can use
+//! it in between; a save that records progress writes the lease's note in
+//! the same save ([`crate::lease`]).
+
+use std::fmt;
+
+use crate::driver::Run;
+use crate::error::{Location, Result};
+use crate::lease::{self, Progress};
+use crate::replace::{Failure, Step, Store};
+use crate::vault::{Change, VaultRecord};
+
+/// A vault record as the [`Store`]: `fields` says what a new credential
+/// writes, `stored_id` which credential a record holds. The vault is
+/// borrowed from the run for each call, so the binary's own steps can use it
+/// in between.
+pub struct VaultStore<'v, N> {
+    run: &'v Run,
+    uid: String,
+    location: Location,
+    fields: fn(&N) -> Vec<Change>,
+    stored_id: fn(&VaultRecord) -> Result<Option<String>>,
+}
+
+impl<N> fmt::Debug for VaultStore<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultStore")
+            .field("uid", &self.uid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'v, N> VaultStore<'v, N> {
+    pub fn new(
+        run: &'v Run,
+        uid: &str,
+        location: Location,
+        fields: fn(&N) -> Vec<Change>,
+        stored_id: fn(&VaultRecord) -> Result<Option<String>>,
+    ) -> Self {
+        Self {
+            run,
+            uid: uid.to_owned(),
+            location,
+            fields,
+            stored_id,
+        }
+    }
+}
+
+impl<N> Store<N> for VaultStore<'_, N> {
+    fn location(&self) -> String {
+        self.location.to_string()
+    }
+
+    fn save(&mut self, new: &N) -> Step<()> {
+        self.run
+            .vault()
+            .and_then(|mut vault| vault.update(&self.uid, &(self.fields)(new)))
+            .map_err(Failure::from_error)
+    }
+
+    fn save_recording(&mut self, new: &N, progress: &Progress) -> Step<()> {
+        let mut vault = self.run.vault().map_err(Failure::from_error)?;
+        let mut changes = (self.fields)(new);
+        let note = lease::progress_change(&self.run.lease(), &self.uid, progress);
+        changes.extend(note.iter().cloned());
+        let result = vault
+            .update(&self.uid, &changes)
+            .map_err(Failure::from_error);
+        // Saved, or perhaps saved: the record may now say so, and the next
+        // run must not lose it.
+        if note.is_some() && matches!(result, Ok(()) | Err(Failure::Unknown(_))) {
+            lease::set_progress(&mut self.run.lease(), &self.uid, Some(progress.clone()));
+        }
+        result
+    }
+
+    fn completed(&mut self) {
+        lease::set_progress(&mut self.run.lease(), &self.uid, None);
+    }
+
+    fn stored_id(&mut self) -> Step<Option<String>> {
+        let record = self
+            .run
+            .vault()
+            .and_then(|mut vault| vault.fetch(&self.uid))
+            .map_err(Failure::from_error)?;
+        (self.stored_id)(&record).map_err(Failure::from_error)
+    }
+}
