@@ -307,7 +307,7 @@ fn backslash_unless(text: &str, plain: impl Fn(char) -> bool) -> String {
 pub fn dumps(secret: &str) -> Vec<(&'static str, String)> {
     use base64::engine::general_purpose::STANDARD as B64;
     let utf16le: Vec<u8> = secret.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    vec![
+    let mut out = vec![
         (
             "hex bytes, spaced",
             secret.bytes().map(|b| format!("{b:02x} ")).collect(),
@@ -342,6 +342,30 @@ pub fn dumps(secret: &str) -> Vec<(&'static str, String)> {
         ("utf-16le base64", B64.encode(&utf16le)),
         ("base64", B64.encode(secret)),
         ("base32", base32(secret.as_bytes())),
+    ];
+    out.extend(decimal_dumps(secret));
+    out
+}
+
+/// The decimal byte dumps of issue 23's review, each as its language
+/// prints a byte array.
+pub fn decimal_dumps(secret: &str) -> Vec<(&'static str, String)> {
+    let unsigned: Vec<String> = secret.bytes().map(|b| b.to_string()).collect();
+    let signed: Vec<String> = secret
+        .bytes()
+        .map(|b| i8::from_ne_bytes([b]).to_string())
+        .collect();
+    vec![
+        ("go %v of a []byte", format!("[{}]", unsigned.join(" "))),
+        (
+            "node Buffer as JSON",
+            format!("{{\"type\":\"Buffer\",\"data\":[{}]}}", unsigned.join(",")),
+        ),
+        (
+            "java Arrays.toString(byte[])",
+            format!("[{}]", signed.join(", ")),
+        ),
+        ("python list(bytes)", format!("[{}]", unsigned.join(", "))),
     ]
 }
 

@@ -109,6 +109,12 @@ impl Run {
     }
 
     pub fn run(self) -> Outcome {
+        self.run_for(std::thread::current().id())
+    }
+
+    /// [`Run::run`], on behalf of the thread `owner`: a panic of `owner`
+    /// kills the child (see `crate::teardown`).
+    fn run_for(self, owner: std::thread::ThreadId) -> Outcome {
         let mut command = match &self.wrapper {
             None => std::process::Command::new(&self.bin),
             Some((program, args)) => {
@@ -132,8 +138,8 @@ impl Run {
             .stderr(Stdio::piped());
         let started = Instant::now();
         // In a process group of its own, registered so that a signal ending
-        // the harness kills it (see `crate::teardown`).
-        let (mut child, registered) = crate::teardown::spawn(&mut command)
+        // the harness, or a panic of `owner`, kills it (see `crate::teardown`).
+        let (mut child, registered) = crate::teardown::spawn_for(&mut command, owner)
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
         let stdin = child.stdin.take();
         let input = self.stdin.clone();
@@ -180,7 +186,7 @@ impl Run {
                 Err(_) => break None,
             }
         };
-        drop(registered);
+        registered.reaped();
         let _ = writer.join();
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
@@ -217,17 +223,19 @@ impl Run {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = command
-            .spawn()
+        // Registered: if `reached` panics, the child is killed, not left
+        // rotating on its own.
+        let (mut child, registered) = crate::teardown::spawn(&mut command)
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(&self.stdin);
         }
         reached();
         let _ = child.kill();
-        let output = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("cannot wait for {}: {e}", self.bin.display()));
+        let output = child.wait_with_output();
+        registered.reaped();
+        let output =
+            output.unwrap_or_else(|e| panic!("cannot wait for {}: {e}", self.bin.display()));
         let outcome = Outcome {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -243,7 +251,8 @@ impl Run {
     /// Starts the run on its own thread; [`Running::wait`] collects it.
     /// Two runs against one set of fakes overlap this way.
     pub fn spawn(self) -> Running {
-        Running(std::thread::spawn(move || self.run()))
+        let owner = std::thread::current().id();
+        Running(std::thread::spawn(move || self.run_for(owner)))
     }
 }
 

@@ -409,6 +409,100 @@ fn vault_serve_refuses_a_directory_others_may_enter() {
     assert!(!dir.join("records.json").exists());
 }
 
+#[test]
+fn vault_serve_removes_the_secret_files_on_every_signal_that_would_end_it() {
+    use nix::sys::signal::Signal;
+    for signal in [
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGALRM,
+        Signal::SIGXCPU,
+        Signal::SIGPROF,
+    ] {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("vault");
+        let records = json!([{
+            "uid": "AdminRecordUid00000001",
+            "type": "login",
+            "title": "admin",
+            "fields": [{"type": "password", "value": [BREAK_GLASS]}],
+            "custom": []
+        }]);
+        let mut served = Served::start(&records, &dir);
+        assert!(dir.join("records.json").exists());
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(served.child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
+        let code = served.child.wait().unwrap().code();
+        assert_eq!(code, Some(128 + signal as i32), "{signal}");
+        for name in ["records.json", "gateway-config.json"] {
+            assert!(
+                !dir.join(name).exists(),
+                "{name} left behind after {signal}"
+            );
+        }
+    }
+}
+
+/// `harness vault serve --dir dir`, expected to refuse: its exit code and
+/// stderr, or `None` for the code when it served instead (stopped after 30 s).
+fn serve_refusing(dir: &Path) -> (Option<i32>, String) {
+    let records = harness::scenario::fixtures_dir().join("vault/records.json");
+    let mut child = Command::new(HARNESS)
+        .args(["vault", "serve", "--records"])
+        .arg(&records)
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+    (code, stderr)
+}
+
+#[test]
+fn vault_serve_refuses_a_symbolic_link_to_a_private_directory() {
+    let parent = tempfile::tempdir().unwrap();
+    let target = parent.path().join("private");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = parent.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (code, stderr) = serve_refusing(&link);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("is a symbolic link"), "{stderr}");
+    assert!(!target.join("records.json").exists());
+}
+
+#[test]
+fn vault_serve_refuses_a_private_directory_of_another_user() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("theirs");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // Giving a directory away takes root; elsewhere there is nothing to test.
+    if std::os::unix::fs::chown(&dir, Some(65534), None).is_err() {
+        return;
+    }
+    let (code, stderr) = serve_refusing(&dir);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("belongs to user 65534"), "{stderr}");
+    assert!(!dir.join("records.json").exists());
+}
+
 /// The pids of `parent`'s children.
 fn children(parent: u32) -> Vec<(u32, String)> {
     let mut out = Vec::new();

@@ -13,7 +13,7 @@
 use common::http;
 use common::secret::{self, Secret, WITHHELD};
 use harness::LeakScanner;
-use harness::encodings::{FAMILIES, arb_keeper_password, dumps, escape};
+use harness::encodings::{FAMILIES, arb_keeper_password, decimal_dumps, dumps, escape};
 use proptest::prelude::*;
 
 fn register(password: &str) -> Secret {
@@ -49,7 +49,7 @@ proptest! {
     fn a_password_through_a_random_composition_of_escape_families_is_withheld(
         password in arb_keeper_password(true),
         families in proptest::collection::vec(family(), 1..5),
-        dump in proptest::option::of(0..10usize),
+        dump in proptest::option::of(0..14usize),
     ) {
         let _s = register(&password);
         // A dump of the password first (or none), then escapes on top.
@@ -70,6 +70,19 @@ proptest! {
         for (name, echo) in dumps(&password) {
             let shown = shown_echo(&echo);
             prop_assert_eq!(&shown, WITHHELD, "the {} was shown", name);
+        }
+    }
+
+    #[test]
+    fn every_decimal_byte_dump_of_a_password_is_withheld_and_seen_by_the_leak_scanner(
+        password in arb_keeper_password(true),
+    ) {
+        let _s = register(&password);
+        let scanner = LeakScanner::new(std::slice::from_ref(&password));
+        for (name, echo) in decimal_dumps(&password) {
+            let shown = shown_echo(&echo);
+            prop_assert_eq!(&shown, WITHHELD, "the {} was shown", name);
+            prop_assert!(scanner.find(&echo).is_some(), "the leak scanner missed the {}", name);
         }
     }
 

@@ -3,15 +3,23 @@
 //! called outside it.
 //!
 //! Endpoints come from the standard `AWS_ENDPOINT_URL`,
-//! `AWS_ENDPOINT_URL_IAM` and `AWS_ENDPOINT_URL_STS`, or `endpoint_url` in
-//! the AWS config file, which the SDK reads itself; each is held to the
-//! https rule of `common::http` before any call. Regions pick the partition
-//! (aws, aws-us-gov, aws-cn).
+//! `AWS_ENDPOINT_URL_IAM`, `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO`
+//! and `AWS_ENDPOINT_URL_SSO_OIDC`, or `endpoint_url` in the AWS config
+//! file, which the SDK reads itself; each is held to the https rule of
+//! `common::http` before any call, and so is every `sso_start_url`. (This
+//! build leaves out the SDK's SSO credential provider, aws-config's `sso`
+//! feature, so an SSO profile fails before any call; the SSO checks keep
+//! the rule if it is ever enabled.) Regions pick the partition (aws,
+//! aws-us-gov, aws-cn).
 //!
 //! Every AWS credential the SDK obtains (environment, files, web identity,
 //! container or instance role, an AssumeRole session) is registered with the
 //! redactor by [`Registering`] before a request is signed with it: a server
-//! may echo the session token it received.
+//! may echo the session token it received. The credentials held in files
+//! and the environment are registered before the SDK is loaded
+//! (`register_ambient_credentials`), and every credential a request carries
+//! is registered before it is sent ([`RegisteringClient`]): that covers the
+//! steps of a chain whose credentials the chain's result never shows.
 
 use std::future::Future;
 use std::time::Duration;
@@ -23,7 +31,14 @@ use aws_credential_types::provider::future;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sts::config::{Credentials, ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use common::change;
 use common::deadline::{self, Deadline};
 use common::error::{Error, Location, Result};
@@ -198,11 +213,15 @@ impl HasStatus for aws_sdk_iam::config::http::HttpResponse {
 /// How often one DeleteAccessKey is tried.
 const DELETE_ATTEMPTS: u32 = 3;
 
-/// The endpoint overrides the SDK reads from the environment.
-pub const ENDPOINT_VARIABLES: [&str; 3] = [
+/// The endpoint overrides the SDK reads from the environment: the global
+/// one and those of every service the SDK may call for this binary (IAM,
+/// STS, and the SSO and SSO-OIDC services of an SSO profile's chain).
+pub const ENDPOINT_VARIABLES: [&str; 5] = [
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_IAM",
     "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_SSO_OIDC",
 ];
 
 /// Refuses an endpoint override that would send keys in cleartext across a
@@ -228,11 +247,18 @@ pub fn check_endpoint_overrides() -> Result<()> {
     Ok(())
 }
 
-/// The services this binary calls, with the environment variable that
-/// overrides each one's endpoint.
-const SERVICES: [(&str, &str); 2] = [
+/// The services the SDK may call for this binary, with the environment
+/// variable that overrides each one's endpoint: IAM and STS, and SSO
+/// (`GetRoleCredentials`, sent the SSO access token) and SSO-OIDC
+/// (`CreateToken`, sent the refresh token and client secret) for a profile
+/// that signs in with IAM Identity Center. The SDK looks each up as
+/// `AWS_ENDPOINT_URL_<ID>`, then `endpoint_url` under the id's key of the
+/// profile's `services` section (`sso`, `sso-oidc`).
+const SERVICES: [(&str, &str); 4] = [
     ("IAM", "AWS_ENDPOINT_URL_IAM"),
     ("STS", "AWS_ENDPOINT_URL_STS"),
+    ("SSO", "AWS_ENDPOINT_URL_SSO"),
+    ("SSO OIDC", "AWS_ENDPOINT_URL_SSO_OIDC"),
 ];
 
 /// Holds the endpoint each client will use to the same rule as
@@ -262,6 +288,45 @@ fn check_configured_endpoints(base: &SdkConfig) -> Result<()> {
     Ok(())
 }
 
+/// Holds every `sso_start_url` of the AWS config file (in a profile or an
+/// `sso-session` section, whichever profile is active: a `source_profile`
+/// chain may reach any of them) to the same transport rule, and every
+/// `sso_region` to a region name: the SSO endpoints are derived from it
+/// (`portal.sso.<region>.amazonaws.com`, https), so a value that is not a
+/// host label could point them elsewhere.
+fn check_sso_settings() -> Result<()> {
+    let Some(path) = aws_file("AWS_CONFIG_FILE", DEFAULT_CONFIG_FILE) else {
+        return Ok(());
+    };
+    let Some(text) = read_bounded(path.as_os_str()) else {
+        return Ok(());
+    };
+    for (key, value) in text.lines().filter_map(|line| line.split_once('=')) {
+        let (key, value) = (key.trim(), value.trim());
+        let problem = if key.eq_ignore_ascii_case("sso_start_url") && !value.is_empty() {
+            match url::Url::parse(value) {
+                Ok(url) => http::check_transport(&url).err(),
+                Err(e) => Some(format!("not an absolute URL ({e})")),
+            }
+        } else if key.eq_ignore_ascii_case("sso_region")
+            && !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            Some("not a region name (letters, digits and '-')".to_owned())
+        } else {
+            continue;
+        };
+        if let Some(problem) = problem {
+            return Err(Error::Config(format!(
+                "{key} in the AWS config file ({}) is refused: {problem}",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether an endpoint the clients use is plain http (then, after
 /// [`check_configured_endpoints`], a loopback test server).
 fn plain_http_endpoint(base: &SdkConfig) -> bool {
@@ -276,7 +341,7 @@ fn plain_http_endpoint(base: &SdkConfig) -> bool {
 /// signed requests and CreateAccessKey's answer in cleartext), and with a
 /// resolver that holds `*.localhost` names to loopback addresses at every
 /// connection ([`http::only_loopback`]).
-fn loopback_http_client() -> aws_sdk_sts::config::SharedHttpClient {
+fn loopback_http_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
         let mut builder = aws_smithy_http_client::ConnectorBuilder::default().tls_provider(
             aws_smithy_http_client::tls::Provider::Rustls(
@@ -290,6 +355,94 @@ fn loopback_http_client() -> aws_sdk_sts::config::SharedHttpClient {
         builder.set_proxy_config(Some(aws_smithy_http_client::proxy::ProxyConfig::disabled()));
         builder.build_with_resolver(LoopbackGuard)
     })
+}
+
+/// The HTTP client for https endpoints: the SDK's default, built as the SDK
+/// builds it (rustls on aws-lc, the proxy from the environment), so that it
+/// can be wrapped in [`RegisteringClient`].
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut builder = aws_smithy_http_client::ConnectorBuilder::default().tls_provider(
+            aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ),
+        );
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(aws_smithy_http_client::proxy::ProxyConfig::from_env()));
+        builder.build()
+    })
+}
+
+/// The request headers that carry a credential to a server, which may echo
+/// it: a session token (SigV4's `X-Amz-Security-Token`), the SSO access
+/// token, the instance metadata session token, and a container or bearer
+/// token in `Authorization` (a SigV4 `Authorization` holds a key id and a
+/// signature only, never a secret).
+const CREDENTIAL_HEADERS: [&str; 4] = [
+    "x-amz-security-token",
+    "x-amz-sso_bearer_token",
+    "x-aws-ec2-metadata-token",
+    "authorization",
+];
+
+/// An HTTP client that registers every credential a request carries in
+/// [`CREDENTIAL_HEADERS`] before the request is sent. Every client the SDK
+/// builds uses it, the ones inside its credential chain included (the STS
+/// client of a `source_profile` chain, the SSO client): so a credential the
+/// chain's result never shows (a base profile's session token, a
+/// `credential_process` output's token, an intermediate role's session, an
+/// SSO access token) is registered before any server receives it.
+#[derive(Debug)]
+struct RegisteringClient(SharedHttpClient);
+
+impl HttpClient for RegisteringClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(RegisteringConnector(
+            self.0.http_connector(settings, components),
+        ))
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+/// See [`RegisteringClient`].
+#[derive(Debug)]
+struct RegisteringConnector(SharedHttpConnector);
+
+impl HttpConnector for RegisteringConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        for name in CREDENTIAL_HEADERS {
+            for value in request.headers().get_all(name) {
+                if let Some(token) = header_credential(value) {
+                    register_held(token);
+                }
+            }
+        }
+        self.0.call(request)
+    }
+}
+
+/// The credential in a header value: all of it, without a `Bearer ` prefix;
+/// `None` for a SigV4 signature.
+fn header_credential(value: &str) -> Option<&str> {
+    let value = value.trim();
+    if value.starts_with("AWS4-") {
+        return None;
+    }
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
+    };
+    (!token.is_empty()).then_some(token)
 }
 
 /// The system's resolver, refusing a `*.localhost` name that resolves to an
@@ -328,9 +481,40 @@ fn configured_endpoint(base: &SdkConfig, service: &str) -> Option<String> {
         .or_else(|| base.endpoint_url().map(str::to_owned))
 }
 
-/// Where the SDK reads the AWS config file from.
+/// Where the SDK reads the AWS config file from, as set.
 fn config_file() -> String {
-    std::env::var("AWS_CONFIG_FILE").unwrap_or_else(|_| "~/.aws/config".into())
+    std::env::var("AWS_CONFIG_FILE").unwrap_or_else(|_| DEFAULT_CONFIG_FILE.into())
+}
+
+const DEFAULT_CONFIG_FILE: &str = "~/.aws/config";
+const DEFAULT_CREDENTIALS_FILE: &str = "~/.aws/credentials";
+
+/// The path of the AWS file `variable` names (else `default`), with a
+/// leading `~` expanded as the SDK expands it (`aws-runtime`'s
+/// `env_config::source`): when the path's first component is exactly `~`
+/// (`~` or `~/...`; `~user/...` is not expanded), it is replaced by `HOME`;
+/// without `HOME` the path is left as it is. `None` for an empty variable
+/// with no file to read.
+fn aws_file(variable: &str, default: &str) -> Option<std::path::PathBuf> {
+    let set = std::env::var_os(variable).filter(|p| !p.is_empty());
+    let path = set.map_or_else(
+        || std::path::PathBuf::from(default),
+        std::path::PathBuf::from,
+    );
+    Some(expand_home(&path, std::env::var_os("HOME").as_deref()))
+}
+
+/// `path` with a first component of exactly `~` replaced by `home`.
+fn expand_home(path: &std::path::Path, home: Option<&std::ffi::OsStr>) -> std::path::PathBuf {
+    let mut components = path.components();
+    match (components.next(), home) {
+        (Some(std::path::Component::Normal(first)), Some(home)) if first == "~" => {
+            let mut out = std::path::PathBuf::from(home);
+            out.extend(components);
+            out
+        }
+        _ => path.to_owned(),
+    }
 }
 
 /// The most bytes of a token or AWS config file read for registration.
@@ -365,21 +549,63 @@ fn register_ambient_credentials() {
         }
     }
     for (variable, default) in [
-        ("AWS_CONFIG_FILE", ".aws/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+        ("AWS_CONFIG_FILE", DEFAULT_CONFIG_FILE),
+        ("AWS_SHARED_CREDENTIALS_FILE", DEFAULT_CREDENTIALS_FILE),
     ] {
-        let path = std::env::var_os(variable)
-            .filter(|p| !p.is_empty())
-            .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(default))
-            });
-        if let Some(text) = path.and_then(|p| read_bounded(p.as_os_str())) {
+        if let Some(text) = aws_file(variable, default).and_then(|p| read_bounded(p.as_os_str())) {
             for value in profile_secrets(&text) {
                 register_held(value);
             }
         }
     }
+    register_sso_cache();
+}
+
+/// The most SSO cache files read for registration (one per start URL or
+/// `sso-session`: a host has a handful).
+const SSO_CACHE_FILES: usize = 64;
+
+/// The fields of an SSO token cache file whose values are secret.
+const SSO_CACHE_SECRETS: [&str; 3] = ["accessToken", "refreshToken", "clientSecret"];
+
+/// Registers the secrets of the SSO token cache (`~/.aws/sso/cache/*.json`,
+/// `HOME` as the SDK finds it): an SSO profile's chain sends the access
+/// token to the SSO service, and the refresh token and client secret to
+/// SSO-OIDC when it refreshes, and either may echo them.
+fn register_sso_cache() {
+    let Some(home) = std::env::var_os("HOME") else {
+        return;
+    };
+    let dir = std::path::Path::new(&home).join(".aws/sso/cache");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries
+        .filter_map(std::result::Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .take(SSO_CACHE_FILES)
+    {
+        if let Some(text) = read_bounded(entry.path().as_os_str()) {
+            for value in sso_cache_secrets(&text) {
+                register_held(&value);
+            }
+        }
+    }
+}
+
+/// The values of [`SSO_CACHE_SECRETS`] in an SSO cache file; nothing for a
+/// file that is not a JSON object.
+fn sso_cache_secrets(text: &str) -> Vec<zeroize::Zeroizing<String>> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(text)
+    else {
+        return Vec::new();
+    };
+    SSO_CACHE_SECRETS
+        .iter()
+        .filter_map(|name| fields.get(*name)?.as_str())
+        .map(|value| zeroize::Zeroizing::new(value.trim().to_owned()))
+        .filter(|value| !value.is_empty())
+        .collect()
 }
 
 /// Registers a credential found in the environment or a file. A value
@@ -494,6 +720,7 @@ impl Aws {
     pub fn connect(admin: &Admin, region: &str, deadline: Deadline) -> Result<Self> {
         register_ambient_credentials();
         check_endpoint_overrides()?;
+        check_sso_settings()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -520,11 +747,12 @@ impl Aws {
         // endpoints it finds decide the HTTP client the clients are built with.
         let configured = runtime.block_on(loader().load());
         check_configured_endpoints(&configured)?;
-        let base = if plain_http_endpoint(&configured) {
-            runtime.block_on(loader().http_client(loopback_http_client()).load())
+        let client = if plain_http_endpoint(&configured) {
+            loopback_http_client()
         } else {
-            configured
+            https_client()
         };
+        let base = runtime.block_on(loader().http_client(RegisteringClient(client)).load());
         let mut aws = Self::with(runtime, registering(base), deadline);
         if let Admin::AssumeRole {
             role_arn,
@@ -853,5 +1081,43 @@ mod tests {
         let text = "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s1 \n\
                     [profile x]\nAWS_SESSION_TOKEN=t1\nregion = us-east-1\naws_session_token =\n";
         assert_eq!(profile_secrets(text), ["s1", "t1"]);
+    }
+
+    #[test]
+    fn a_leading_tilde_component_is_expanded_as_the_sdk_expands_it() {
+        let home = Some(std::ffi::OsStr::new("/home/gw"));
+        let expand = |path: &str, home| {
+            expand_home(std::path::Path::new(path), home)
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(expand("~/.aws/config", home), "/home/gw/.aws/config");
+        assert_eq!(expand("~", home), "/home/gw");
+        assert_eq!(expand("~other/config", home), "~other/config");
+        assert_eq!(expand("/etc/aws/~/config", home), "/etc/aws/~/config");
+        assert_eq!(expand("~/config", None), "~/config");
+    }
+
+    #[test]
+    fn the_tokens_and_client_secret_of_an_sso_cache_file_are_found() {
+        let text = r#"{"startUrl": "https://d-1.awsapps.com/start", "accessToken": "at1",
+            "refreshToken": "rt1", "clientSecret": "cs1", "clientId": "id1",
+            "expiresAt": "2026-12-06T12:00:00Z"}"#;
+        let found: Vec<String> = sso_cache_secrets(text)
+            .iter()
+            .map(|v| v.as_str().to_owned())
+            .collect();
+        assert_eq!(found, ["at1", "rt1", "cs1"]);
+        assert!(sso_cache_secrets("not json").is_empty());
+    }
+
+    #[test]
+    fn a_bearer_or_raw_token_header_is_a_credential_a_sigv4_signature_is_not() {
+        assert_eq!(header_credential("Bearer tok1"), Some("tok1"));
+        assert_eq!(header_credential(" tok2 "), Some("tok2"));
+        assert_eq!(
+            header_credential("AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=ab"),
+            None
+        );
     }
 }

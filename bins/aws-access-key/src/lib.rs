@@ -61,7 +61,8 @@ Admin credentials, the first that applies (never the user record):
   5. the AWS default chain: environment, profile, web identity, container, instance role
 IAM permissions: iam:ListAccessKeys, iam:CreateAccessKey, iam:DeleteAccessKey;
 recommended: iam:GetUser, iam:GetAccessKeyLastUsed. Endpoints: AWS_ENDPOINT_URL,
-AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS, endpoint_url in the AWS config file
+AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SSO,
+AWS_ENDPOINT_URL_SSO_OIDC, endpoint_url and sso_start_url in the AWS config file
 (https, or plain http to loopback addresses only). Default --timeout: 180 s.";
 
 /// The rotator.

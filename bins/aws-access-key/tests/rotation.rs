@@ -7,6 +7,7 @@
     reason = "a test fails loudly on a broken fixture"
 )]
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use harness::fake_vault::Others;
@@ -763,6 +764,98 @@ fn a_403_that_echoes_the_session_token_of_a_source_profile_never_prints_it() {
     assert_token_not_shown(&out);
 }
 
+#[test]
+fn a_403_that_echoes_the_session_token_of_a_credential_process_source_profile_never_prints_it() {
+    // The profile assumes a role with the keys its source profile's
+    // credential_process prints: the process's session token goes to STS
+    // and appears in no file and in no result of the credential chain.
+    let w = world();
+    w.aws
+        .fault("AssumeRole", AwsFault::invalid_token_echoing_it(), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let process = dir.path().join("credentials.sh");
+    std::fs::write(
+        &process,
+        format!(
+            "#!/bin/sh\nprintf '%s' '{{\"Version\": 1, \"AccessKeyId\": \"{ADMIN_ID}\", \
+             \"SecretAccessKey\": \"{ADMIN_SECRET}\", \"SessionToken\": \"{CHAIN_TOKEN}\"}}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&process, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile base]\ncredential_process = {}\n\n\
+             [profile admin]\nrole_arn = arn:aws:iam::123456789012:role/keeper-rotation\n\
+             source_profile = base\nexternal_id = keeper-external-id-1\n",
+            process.display()
+        ),
+    )
+    .unwrap();
+    let out = w.run_with(
+        "default-chain.json",
+        &[],
+        &[
+            ("AWS_PROFILE", "admin"),
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ],
+    );
+    out.assert_exit(1);
+    assert!(
+        w.aws.actions().contains(&"AssumeRole".to_owned()),
+        "{}",
+        out.output()
+    );
+    assert_token_not_shown(&out);
+}
+
+#[test]
+fn a_403_that_echoes_the_session_token_of_a_source_profile_in_files_named_with_a_tilde_never_prints_it()
+ {
+    // AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE as `~/...`: the SDK
+    // expands `~` to HOME and reads them, so their secrets must be
+    // registered from the same paths.
+    let w = world();
+    w.aws
+        .fault("AssumeRole", AwsFault::invalid_token_echoing_it(), 3);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("gateway-aws")).unwrap();
+    std::fs::write(
+        home.path().join("gateway-aws/config"),
+        "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/keeper-rotation\n\
+         source_profile = base\nexternal_id = keeper-external-id-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("gateway-aws/credentials"),
+        format!(
+            "[base]\naws_access_key_id = {ADMIN_ID}\naws_secret_access_key = {ADMIN_SECRET}\n\
+             aws_session_token = {CHAIN_TOKEN}\n"
+        ),
+    )
+    .unwrap();
+    let out = w.run_with(
+        "default-chain.json",
+        &[],
+        &[
+            ("HOME", home.path().to_str().unwrap()),
+            ("AWS_PROFILE", "admin"),
+            ("AWS_CONFIG_FILE", "~/gateway-aws/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "~/gateway-aws/credentials"),
+        ],
+    );
+    out.assert_exit(1);
+    assert!(
+        w.aws.actions().contains(&"AssumeRole".to_owned()),
+        "{}",
+        out.output()
+    );
+    assert_token_not_shown(&out);
+}
+
 // --- plain http only to loopback addresses -----------------------------------------
 
 #[test]
@@ -798,6 +891,23 @@ fn a_plain_http_loopback_endpoint_is_never_reached_through_http_proxy() {
         .assert_exit(0);
     assert_eq!(proxy.connections(), 0);
     w.assert_vault_holds_a_live_key();
+}
+
+#[test]
+fn a_plain_http_sso_endpoint_override_to_a_remote_host_exits_2_naming_the_variable() {
+    for variable in ["AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC"] {
+        let w = world();
+        let out = w.run_with(
+            "admin-record.json",
+            &[],
+            &[(variable, "http://sso.example.com/")],
+        );
+        out.assert_exit(2)
+            .assert_clean()
+            .assert_stderr_has(&format!("'{variable}' in the environment is invalid"))
+            .assert_stderr_has("uses plain http; use https");
+        assert!(w.aws.calls().is_empty(), "{variable}: {}", out.output());
+    }
 }
 
 /// Runs admin-record.json with `config` as the AWS config file and no
@@ -863,6 +973,39 @@ fn a_plain_http_endpoint_url_in_a_services_section_of_the_aws_config_is_refused_
         .assert_stderr_has("uses plain http; use https");
     assert_eq!(elsewhere.requests(), 0, "{}", out.output());
     assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn a_plain_http_sso_endpoint_url_in_a_services_section_of_the_aws_config_is_refused_before_any_call()
+ {
+    let w = world();
+    let out = run_with_aws_config(
+        &w,
+        None,
+        "[default]\nservices = local\n\n[services local]\nsso-oidc =\n  endpoint_url = http://oidc.example.com/\n",
+    );
+    out.assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("the SSO OIDC endpoint set by endpoint_url in the AWS config file")
+        .assert_stderr_has("uses plain http; use https");
+    assert!(w.aws.calls().is_empty(), "{}", out.output());
+    assert_eq!(w.key_ids(), [STORED_ID]);
+}
+
+#[test]
+fn a_plain_http_sso_start_url_in_the_aws_config_is_refused_before_any_call() {
+    let w = world();
+    let out = run_with_aws_config(
+        &w,
+        None,
+        "[sso-session corp]\nsso_start_url = http://corp.awsapps.example.com/start\n\
+         sso_region = us-east-1\n",
+    );
+    out.assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("sso_start_url in the AWS config file")
+        .assert_stderr_has("uses plain http; use https");
+    assert!(w.aws.calls().is_empty(), "{}", out.output());
 }
 
 #[test]

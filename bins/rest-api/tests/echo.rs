@@ -70,7 +70,7 @@ proptest! {
     #[test]
     fn a_400_echoing_a_byte_dump_of_the_new_password_shows_its_message_as_withheld(
         password in arb_keeper_password(false),
-        dump in 0..10usize,
+        dump in 0..14usize,
     ) {
         let fake = FakeRest::start(TOKEN).with_account(ACCOUNT, "old");
         echoing(&fake, &dumps(&password)[dump].1);

@@ -24,8 +24,10 @@
 //! of their own: hex of the UTF-8 bytes (plain, and prefixed per byte with
 //! `0x` or `\x`), hex per character as Perl's `\x{..}` and per UTF-16 unit
 //! as `\u....` (prefixed forms keep their `x` or `u` in the skeleton when
-//! quoting on top stops them decoding), octal of the UTF-8 bytes, and hex, base64 (both alphabets fold alike) and
-//! base32 of the UTF-8, UTF-16LE and UTF-16BE forms. Base64 is registered at
+//! quoting on top stops them decoding), octal of the UTF-8 bytes, decimal of
+//! the UTF-8 bytes, unsigned and signed, and of the UTF-16 units (see
+//! below), and hex, base64 (both alphabets fold alike) and base32 of the
+//! UTF-8, UTF-16LE and UTF-16BE forms. Base64 is registered at
 //! each of the three byte alignments (the value inside `login:value`, say).
 //! A field sharing a run of [`DUMP_WINDOW`] characters with one of these is
 //! withheld too.
@@ -61,12 +63,43 @@
 //! never a password.
 //!
 //! A secret whose skeleton is shorter than [`TEXT_WINDOW`] is registered
-//! whole (when it has both letters and digits). Dumps use [`DUMP_WINDOW`] = 16
+//! whole (when it has both letters and digits), and found as a run anywhere
+//! in a field only when it has at least [`MIN_DISTINCT`] distinct
+//! characters. One with fewer (`a1` of a password of mostly punctuation,
+//! `!!a1!!`) would withhold every field holding `sha1`, `a1b2c3` or a
+//! version `1.a1`: 2 or 3 characters of a 36-letter alphabet occur in most
+//! messages of any length. Such a skeleton says no more about the secret
+//! than a word does, so it withholds only a field whose whole skeleton is
+//! it (the password escaped, alone in its field); an echo of it inside a
+//! longer message is left to the exact-form layer, which matches a value
+//! shorter than its window whole. Dumps use [`DUMP_WINDOW`] = 16
 //! characters: their alphabets are smaller (hex 16, octal 8, base32 32 and
 //! case-folded base64 36) and UTF-16 dumps of ASCII are half zeros, so 16
 //! characters are what it takes for a chance match to stay below 2^-40 (hex
 //! of UTF-8: 8 bytes; octal: 5 bytes; UTF-16 hex: 4 characters); dumps
 //! shorter than that are not registered.
+//!
+//! # Decimal dumps, and why 16 digits
+//!
+//! Go's `%v` of a `[]byte` (`[107 55 36]`), Node's `Buffer` as JSON
+//! (`{"type":"Buffer","data":[107,55,36]}`), Python's `list(b"..")` and
+//! Java's `Arrays.toString(byte[])` (`[107, 55, 36]`, non-ASCII bytes
+//! signed: `-61`) all fold to the bytes' decimal digits run together: the
+//! separators are punctuation and the skeleton drops the minus, so Java's
+//! `-61` is registered as 256 - 195. Their skeletons are digits only, the
+//! one alphabet ordinary messages are full of (dates, times, account and
+//! request ids, epoch milliseconds), so the run length matters most here.
+//! [`DUMP_WINDOW`] = 16 digits hold 6 or 7 bytes of a secret (2 or 3
+//! digits each); over a Keeper password's bytes (some 80 printable ASCII
+//! values) that is about 40 bits, the same bound as the other dumps, and a
+//! window must still have [`MIN_DISTINCT`] distinct digits, so a run of one
+//! or two repeated digits (`1000000000000000`) never matches. The longest
+//! digit runs of real messages are shorter or not random (an ISO timestamp
+//! with milliseconds folds to 17 digits, an AWS account id is 12, a Meraki
+//! id 18): the corpus `fixtures/error-messages/corpus.json` holds them and
+//! stays readable (`harness/tests/skeleton.rs`). Twelve digits (4 or 5
+//! bytes, some 30 bits) would make a chance match of a 200-character field
+//! about 10^-5 per secret; sixteen make it about 10^-8.
 //!
 //! # What it costs
 //!
@@ -206,8 +239,13 @@ pub struct Skeletons {
     /// Hashes of [`DUMP_WINDOW`]-character windows of dumps' skeletons.
     dump: Map,
     /// `short[n]`: hashes of whole skeletons of `n` < [`TEXT_WINDOW`]
-    /// characters.
+    /// characters with at least [`MIN_DISTINCT`] distinct ones, found as a
+    /// run anywhere in a field.
     short: [Map; TEXT_WINDOW],
+    /// Hashes of whole skeletons shorter than [`TEXT_WINDOW`] with fewer
+    /// than [`MIN_DISTINCT`] distinct characters (`a1` of `!!a1!!`): found
+    /// only when a field's whole skeleton is one of them.
+    whole: Map,
 }
 
 impl std::fmt::Debug for Skeletons {
@@ -270,8 +308,12 @@ impl Skeletons {
     fn add_text(&mut self, folded: &[char], index: usize) {
         if folded.len() < TEXT_WINDOW {
             if is_mixed(folded) {
-                self.short[folded.len()]
-                    .entry(mix(poly(folded.iter().copied())))
+                let map = if has_distinct(folded, MIN_DISTINCT) {
+                    &mut self.short[folded.len()]
+                } else {
+                    &mut self.whole
+                };
+                map.entry(mix(poly(folded.iter().copied())))
                     .or_insert(index);
             }
             return;
@@ -285,7 +327,10 @@ impl Skeletons {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty() && self.dump.is_empty() && self.short.iter().all(Map::is_empty)
+        self.text.is_empty()
+            && self.dump.is_empty()
+            && self.whole.is_empty()
+            && self.short.iter().all(Map::is_empty)
     }
 
     /// The index of a secret whose skeleton, or a dump's, `text` shares a
@@ -330,6 +375,13 @@ impl Skeletons {
                     .filter(|(_, map)| !map.is_empty())
                     .find_map(|(length, map)| rolling(folded, length, map))
             })
+            .or_else(|| {
+                if folded.len() < TEXT_WINDOW {
+                    self.whole.get(&mix(poly(folded.iter().copied()))).copied()
+                } else {
+                    None
+                }
+            })
     }
 }
 
@@ -367,6 +419,20 @@ fn dumps(value: &str) -> Vec<Zeroizing<String>> {
         digits(value.chars().map(u32::from), "x", 16, 1),
         digits(value.encode_utf16().map(u32::from), "u", 16, 4),
         digits(utf8.iter().map(|b| u32::from(*b)), "", 8, 3),
+        // Decimal: Go's `%v` of a []byte, Node's `Buffer` as JSON, Python's
+        // `list(b"..")` (unsigned bytes); Java's `Arrays.toString(byte[])`
+        // (signed: the skeleton drops the minus, leaving 256 - b); and
+        // JavaScript's `charCodeAt` per UTF-16 unit. For ASCII all of them
+        // are one skeleton.
+        digits(utf8.iter().map(|b| u32::from(*b)), "", 10, 1),
+        digits(
+            utf8.iter()
+                .map(|b| u32::from(i8::from_ne_bytes([*b]).unsigned_abs())),
+            "",
+            10,
+            1,
+        ),
+        digits(value.encode_utf16().map(u32::from), "", 10, 1),
     ];
     for bytes in [&utf8, &le, &be] {
         out.push(digits(bytes.iter().map(|b| u32::from(*b)), "", 16, 2));
@@ -485,6 +551,25 @@ mod tests {
         let s = set(&["a1b2", "old"]);
         assert_eq!(s.find("x A-1-B-2 y"), Some(0));
         assert_eq!(s.find("the old one is held"), None);
+    }
+
+    #[test]
+    fn a_skeleton_of_fewer_than_four_distinct_characters_withholds_only_a_field_that_is_it() {
+        // `!!a1!!` folds to `a1`: as a run it would withhold every field
+        // holding `sha1`.
+        let s = set(&["!!a1!!", "#1a1#"]);
+        assert_eq!(s.find("sha1 checksum mismatch"), None);
+        assert_eq!(s.find("schema v1a1 is not supported"), None);
+        assert_eq!(s.find("'!!A1!!'"), Some(0));
+        assert_eq!(s.find("\\#1A1\\#"), Some(1));
+    }
+
+    #[test]
+    fn a_decimal_dump_is_found_from_16_digits_on() {
+        // The first seven bytes, 107 55 36 80 113 40 50, are sixteen digits.
+        let s = set(&["k7$Pq(2@xZ!m^R{9w"]);
+        assert_eq!(s.find("data: [107 55 36 80 113 40 50 ...]"), Some(0));
+        assert_eq!(s.find("data: [107 55 36 80 113 40 5...]"), None);
     }
 
     #[test]

@@ -301,15 +301,23 @@ impl FakeVault {
     /// Starts on `port` (0 for any) and writes `gateway-config.json`,
     /// `ca.pem`, `env` and `records.json` into `dir` (`harness vault
     /// serve`). `dir` is created 0700 when absent, and refused when others
-    /// may enter it; the config and `records.json` are 0600, rewritten
-    /// atomically, and removed on SIGTERM, SIGINT and SIGHUP.
+    /// may enter it, is another user's or is a symbolic link; the config
+    /// and `records.json` are 0600, rewritten atomically, and removed on a
+    /// signal that ends the harness (see `crate::teardown`): registered for
+    /// removal before they are first written.
     pub fn start_in(dir: &Path, records: &[Value], port: u16) -> Result<Self, String> {
         private_dir(dir)?;
+        let files = [
+            "gateway-config.json",
+            "gateway-config.json.tmp",
+            "records.json",
+            "records.json.tmp",
+        ]
+        .iter()
+        .map(|name| crate::teardown::remove_on_signal(&dir.join(name)))
+        .collect();
         let mut vault = Self::start_with(dir, records, port, true)?;
-        vault._files = ["gateway-config.json", "records.json", "records.json.tmp"]
-            .iter()
-            .map(|name| crate::teardown::remove_on_signal(&dir.join(name)))
-            .collect();
+        vault._files = files;
         Ok(vault)
     }
 
@@ -673,10 +681,34 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Creates `dir` 0700, or accepts it when it exists and only its owner may
-/// enter it: the files written there hold the records' secrets.
+/// Creates `dir` 0700, or accepts it when it exists, is a directory (not a
+/// symbolic link to one), belongs to the current user and only that user
+/// may enter it: the files written there hold the records' secrets. A link
+/// or another user's directory, even 0700, is someone else's to redirect,
+/// read or replace.
 fn private_dir(dir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Ok(link) = std::fs::symlink_metadata(dir) {
+        if link.file_type().is_symlink() {
+            return Err(format!(
+                "{} is a symbolic link; the fake vault writes the records' secrets in its \
+                 directory: give the directory itself",
+                dir.display()
+            ));
+        }
+        if !link.is_dir() {
+            return Err(format!("{} is not a directory", dir.display()));
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        if link.uid() != me {
+            return Err(format!(
+                "{} belongs to user {}, not to the current user ({me}); the fake vault writes \
+                 the records' secrets there: give a directory of your own",
+                dir.display(),
+                link.uid()
+            ));
+        }
+    }
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
