@@ -1,0 +1,379 @@
+//! The exact layer: every registered secret in each form a server may echo
+//! it in (escapes aside, which [`super::decode`] undoes), found by rolling
+//! hashes over case-folded windows of [`WINDOW`] characters.
+
+use super::*;
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+pub(super) struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+pub(super) type HashSet64 = HashSet<u64, BuildHasherDefault<Identity>>;
+
+pub(super) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub(super) const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a over characters: the key a value is deduplicated by.
+pub(super) fn step(hash: u64, c: char) -> u64 {
+    (hash ^ u64::from(u32::from(c))).wrapping_mul(FNV_PRIME)
+}
+
+/// The base of the polynomial rolling hash of windows: moving a window one
+/// character on costs one multiplication, whatever its length.
+pub(super) const BASE: u64 = 0x9e37_79b9_7f4a_7c15;
+
+pub(super) fn term(c: char) -> u64 {
+    u64::from(u32::from(c)) + 1
+}
+
+/// The rolling hash of `window`: the sum of each character's term times
+/// `BASE` to the power of its distance from the end.
+pub(super) fn poly(window: impl Iterator<Item = char>) -> u64 {
+    window.fold(0u64, |h, c| h.wrapping_mul(BASE).wrapping_add(term(c)))
+}
+
+/// Spreads a rolling hash over all bits, as the set's buckets need.
+pub(super) fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Calls `found(start, end)` (indexes into `chars`, end exclusive) for
+/// every window of `length` characters whose hash is in `set`.
+pub(super) fn rolling(
+    chars: &[char],
+    length: usize,
+    set: &HashSet64,
+    mut found: impl FnMut(usize, usize),
+) {
+    if length == 0 || chars.len() < length {
+        return;
+    }
+    let top = (1..length).fold(1u64, |p, _| p.wrapping_mul(BASE));
+    let mut h = poly(chars[..length].iter().copied());
+    for start in 0..=chars.len() - length {
+        if start > 0 {
+            let out = term(chars[start - 1]).wrapping_mul(top);
+            h = h
+                .wrapping_sub(out)
+                .wrapping_mul(BASE)
+                .wrapping_add(term(chars[start + length - 1]));
+        }
+        if set.contains(&mix(h)) {
+            found(start, start + length);
+        }
+    }
+}
+
+/// The characters matching compares for `c`: full case folding (upper case,
+/// then lower case, so `ß` and `SS` fold alike), and space, `+` and no-break
+/// space as one (form encoding turns a space into `+`). Pushes one or more
+/// characters onto `out`.
+pub(super) fn fold_into(c: char, out: &mut impl Extend<char>) {
+    match c {
+        ' ' | '+' | '\u{a0}' => out.extend(['+']),
+        c if c.is_ascii() => out.extend([c.to_ascii_lowercase()]),
+        c => out.extend(c.to_uppercase().flat_map(char::to_lowercase)),
+    }
+}
+
+/// A view folded for matching: each folded character with the index of the
+/// unit it came from.
+pub(super) fn fold_view(view: &[Unit]) -> Vec<(char, usize)> {
+    let mut folded = Vec::with_capacity(view.len());
+    let mut one = Vec::with_capacity(4);
+    for (index, unit) in view.iter().enumerate() {
+        one.clear();
+        fold_into(unit.c, &mut one);
+        folded.extend(one.iter().map(|c| (*c, index)));
+    }
+    folded
+}
+
+/// The registered windows.
+#[derive(Default)]
+pub(super) struct Table {
+    /// Hashes of the registered values, so none is registered twice.
+    pub(super) values: HashSet64,
+    pub(super) count: usize,
+    pub(super) chars: usize,
+    /// `windows[n]`: hashes of folded windows of `n` characters.
+    pub(super) windows: [HashSet64; WINDOW + 1],
+    /// The skeletons of the values and of their dumps.
+    pub(super) skeletons: Skeletons,
+    /// Values from input whose dumps are registered.
+    pub(super) dumped: usize,
+}
+
+impl Table {
+    pub(super) fn add_part(
+        &mut self,
+        value: &str,
+        capped: bool,
+        skeleton: bool,
+    ) -> Result<(), TooMany> {
+        self.add_with(value, None, capped, skeleton)
+    }
+
+    pub(super) fn add(
+        &mut self,
+        value: &str,
+        login: Option<&str>,
+        capped: bool,
+    ) -> Result<(), TooMany> {
+        self.add_with(value, login, capped, true)
+    }
+
+    pub(super) fn add_with(
+        &mut self,
+        value: &str,
+        login: Option<&str>,
+        capped: bool,
+        skeleton: bool,
+    ) -> Result<(), TooMany> {
+        if value.is_empty() {
+            return Ok(());
+        }
+        let key = value.chars().fold(FNV_OFFSET, step);
+        let key = login.map_or(key, |l| l.chars().fold(step(key, '\0'), step));
+        if self.values.contains(&key) {
+            return Ok(());
+        }
+        let length = value.chars().count();
+        if capped && (self.count >= MAX_SECRETS || self.chars + length > MAX_SECRET_CHARS) {
+            return Err(TooMany);
+        }
+        self.values.insert(key);
+        self.count += 1;
+        self.chars += length;
+        for form in forms(value, login) {
+            self.add_form(&form);
+        }
+        // Dumps of values read from input only for the first ones: a
+        // Gateway's records hold a handful, and the program's own secrets
+        // (`register`, the passwords first) always have theirs.
+        let with_dumps = !capped || self.dumped < MAX_DUMPED_INPUT;
+        self.dumped += usize::from(capped && with_dumps);
+        if skeleton {
+            self.skeletons.add_with(value, 0, with_dumps);
+        }
+        Ok(())
+    }
+
+    pub(super) fn add_form(&mut self, form: &str) {
+        let mut folded: Zeroizing<Vec<char>> = Zeroizing::new(Vec::with_capacity(form.len()));
+        for c in form.chars() {
+            fold_into(c, &mut *folded);
+        }
+        if folded.len() < WINDOW {
+            let hash = mix(poly(folded.iter().copied()));
+            self.windows[folded.len()].insert(hash);
+            return;
+        }
+        let informative = |w: &[char]| distinct(w) >= MIN_DISTINCT;
+        let all = !folded.windows(WINDOW).any(informative);
+        for window in folded.windows(WINDOW) {
+            if all || informative(window) {
+                self.windows[WINDOW].insert(mix(poly(window.iter().copied())));
+            }
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub(super) fn redact(&self, text: &str) -> String {
+        if self.is_empty() || text.is_empty() {
+            return text.to_owned();
+        }
+        let raw: Vec<Unit> = text
+            .char_indices()
+            .map(|(at, c)| Unit {
+                c,
+                start: at,
+                end: at + c.len_utf8(),
+            })
+            .collect();
+        let mut spans = Vec::new();
+        self.scan(&raw, &mut spans);
+        if let Some(once) = decode(&raw, Families::ALL) {
+            self.scan(&once, &mut spans);
+            if let Some(twice) = decode(&once, Families::ALL) {
+                self.scan(&twice, &mut spans);
+            }
+            let present = Families::present(text);
+            // One family at a time too: a secret holding a literal `%0a`
+            // echoed with `\u` escapes must not have its `%0a` decoded.
+            for family in Families::EACH {
+                if family.same_as_all(present) {
+                    continue;
+                }
+                if let Some(view) = decode(&raw, family) {
+                    self.scan(&view, &mut spans);
+                }
+            }
+        }
+        if spans.is_empty() {
+            return text.to_owned();
+        }
+        replace(text, spans)
+    }
+
+    /// Adds the byte spans of every registered window found in `view`.
+    pub(super) fn scan(&self, view: &[Unit], spans: &mut Vec<(usize, usize)>) {
+        let folded = fold_view(view);
+        let chars: Vec<char> = folded.iter().map(|(c, _)| *c).collect();
+        for (length, set) in self.windows.iter().enumerate() {
+            if set.is_empty() {
+                continue;
+            }
+            rolling(&chars, length, set, |start, end| {
+                spans.push((view[folded[start].1].start, view[folded[end - 1].1].end));
+            });
+        }
+    }
+}
+
+pub(super) fn distinct(chars: &[char]) -> usize {
+    let mut seen: Vec<char> = Vec::with_capacity(chars.len());
+    for c in chars {
+        if !seen.contains(c) {
+            seen.push(*c);
+        }
+    }
+    seen.len()
+}
+
+/// Replaces each span, widened to its token and merged with its neighbours.
+pub(super) fn replace(text: &str, mut spans: Vec<(usize, usize)>) -> String {
+    let token = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '~');
+    for span in &mut spans {
+        while let Some(c) = text[..span.0].chars().next_back().filter(|c| token(*c)) {
+            span.0 -= c.len_utf8();
+        }
+        while let Some(c) = text[span.1..].chars().next().filter(|c| token(*c)) {
+            span.1 += c.len_utf8();
+        }
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut written = 0;
+    let mut spans = spans.into_iter().peekable();
+    while let Some((start, mut end)) = spans.next() {
+        while let Some(&(next_start, next_end)) = spans.peek() {
+            if next_start > end {
+                break;
+            }
+            end = end.max(next_end);
+            spans.next();
+        }
+        out.push_str(&text[written..start]);
+        out.push_str(REDACTED);
+        written = end;
+    }
+    out.push_str(&text[written..]);
+    out
+}
+
+/// The forms a value is registered in besides escapes (which [`decode`]
+/// undoes): mojibake, base64 at each alignment, and base64 of `login:value`.
+pub(super) fn forms(value: &str, login: Option<&str>) -> Vec<Zeroizing<String>> {
+    let mut forms = vec![Zeroizing::new(value.to_owned())];
+    if !value.is_ascii() {
+        forms.push(Zeroizing::new(value.bytes().map(char::from).collect()));
+        forms.push(Zeroizing::new(value.bytes().map(windows_1252).collect()));
+    }
+    if value.len() <= MAX_BASE64_SOURCE {
+        for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+            // The value encoded on its own, whole (matched whole when short).
+            forms.push(Zeroizing::new(engine.encode(value.as_bytes())));
+            for skip in 0..3usize {
+                // `skip` bytes before the value: the first characters of the
+                // encoding then depend on those bytes, and the last one on
+                // what follows the value; both are left out.
+                let mut bytes = Zeroizing::new(vec![0u8; skip]);
+                bytes.extend_from_slice(value.as_bytes());
+                let encoded = Zeroizing::new(engine.encode(&*bytes));
+                let head = (4 * skip).div_ceil(3);
+                let tail = usize::from(bytes.len() % 3 != 0);
+                if let Some(middle) = encoded.get(head..encoded.len().saturating_sub(tail))
+                    && middle.len() >= WINDOW
+                {
+                    forms.push(Zeroizing::new(middle.to_owned()));
+                }
+            }
+        }
+    }
+    if value.chars().count() <= MAX_EXPLICIT_SOURCE {
+        forms.extend(explicit_forms(value));
+    }
+    if let Some(login) = login {
+        let pair = Zeroizing::new(format!("{login}:{value}"));
+        forms.push(Zeroizing::new(STANDARD_NO_PAD.encode(pair.as_bytes())));
+    }
+    forms
+}
+
+/// The common escaped forms of `value`, written out. Decoding finds these
+/// too, except where the text next to the echo makes the escapes ambiguous
+/// (a literal `%` right before a value starting with two hex digits reads as
+/// `%XX`); matched as written, they need no decoding. Case does not matter
+/// (matching folds it), so one hex case is enough.
+pub(super) fn explicit_forms(value: &str) -> Vec<Zeroizing<String>> {
+    let mut percent = Zeroizing::new(String::new());
+    let mut form = Zeroizing::new(String::new());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            percent.push(char::from(b));
+            form.push(char::from(b));
+        } else {
+            percent.push_str(&format!("%{b:02X}"));
+            if b == b' ' {
+                form.push('+');
+            } else {
+                form.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    let mut unicode = Zeroizing::new(String::new());
+    let mut html = Zeroizing::new(String::new());
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() {
+            unicode.push(c);
+            html.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                unicode.push_str(&format!("\\u{unit:04x}"));
+            }
+            html.push_str(&format!("&#{};", u32::from(c)));
+        }
+    }
+    let json = Zeroizing::new(serde_json::to_string(value).unwrap_or_default());
+    let json = Zeroizing::new(
+        json.get(1..json.len().saturating_sub(1))
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    vec![percent, form, unicode, html, json]
+}
