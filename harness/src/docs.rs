@@ -135,7 +135,7 @@ pub struct LinkReport {
 /// followed.
 pub fn broken_links(root: &Path) -> LinkReport {
     let mut files = vec![root.join("README.md")];
-    collect_markdown(&root.join("docs"), &mut files);
+    crate::layout::files_with_extension(&root.join("docs"), "md", &mut files);
     let mut report = LinkReport::default();
     for file in &files {
         let shown = file
@@ -163,20 +163,6 @@ pub fn broken_links(root: &Path) -> LinkReport {
     report
 }
 
-fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            collect_markdown(&path, out);
-        } else if path.extension().is_some_and(|e| e == "md") {
-            out.push(path);
-        }
-    }
-}
 
 /// Why the link `target` in `file` (whose text is `text`) does not resolve.
 fn check_link(root: &Path, file: &Path, text: &str, target: &str) -> Option<String> {
