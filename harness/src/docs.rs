@@ -163,7 +163,6 @@ pub fn broken_links(root: &Path) -> LinkReport {
     report
 }
 
-
 /// Why the link `target` in `file` (whose text is `text`) does not resolve.
 fn check_link(root: &Path, file: &Path, text: &str, target: &str) -> Option<String> {
     let (path, fragment) = match target.split_once('#') {
