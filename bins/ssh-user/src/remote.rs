@@ -37,9 +37,17 @@
 //! scripts that need the password ([`script!`]`(askpass …)`) take stdin's
 //! first line into a shell variable (`read` is a built-in: no argv), and
 //! offer it through a FIFO in a fresh `mktemp -d` directory (0700) that an
-//! askpass helper there reads: `sudo -A` runs the helper only if PAM asks,
-//! and the FIFO is removed after one read, so a second prompt gets nothing
-//! and sudo gives up after one attempt. The command's stdin is the rest of
+//! askpass helper there reads: `sudo -A` runs the helper only if PAM asks.
+//! The helper is one-shot: before it reads, it claims the FIFO by creating
+//! `once` beside it (`mkdir` is atomic), so a second prompt (a stale
+//! password re-asked, a second PAM module) finds `once` taken and the
+//! helper exits 1 at once with nothing on its output; sudo then gives up
+//! ("no password was provided") instead of a second `cat` waiting on a
+//! FIFO no writer will open again until the deadline. (Removing the FIFO
+//! after the read is not enough: the writer's `rm` runs after the reader
+//! has its line, and a prompt that comes before it opens the same FIFO.)
+//! The helper reads nothing unless the FIFO exists, so the probe that
+//! checks it can run (below) claims nothing. The command's stdin is the rest of
 //! the channel's stdin, which never held the password. The helper must be
 //! executable where it is: the first of `$XDG_RUNTIME_DIR`, `$TMPDIR`,
 //! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used, and only one the
@@ -88,7 +96,7 @@ macro_rules! script {
             "  [ -n \"$t\" ] && [ -d \"$t\" ] && [ ! -L \"$t\" ] || continue\n",
             "  [ -O \"$t\" ] || [ -k \"$t\" ] || continue\n",
             "  d=$(mktemp -d \"$t/keeper-askpass.XXXXXX\" 2>/dev/null) || { d=; continue; }\n",
-            "  printf '#!/bin/sh\\nexec cat -- \"${0%%/*}/p\" 2>/dev/null\\n' > \"$d/a\" && chmod 700 \"$d/a\" || { rm -rf -- \"$d\"; d=; continue; }\n",
+            "  printf '#!/bin/sh\\nh=${0%%/*}\\n[ -p \"$h/p\" ] && mkdir -- \"$h/once\" 2>/dev/null && exec cat -- \"$h/p\" 2>/dev/null\\nexit 1\\n' > \"$d/a\" && chmod 700 \"$d/a\" || { rm -rf -- \"$d\"; d=; continue; }\n",
             "  \"$d/a\" </dev/null >/dev/null 2>&1\n",
             "  r=$?\n",
             "  [ \"$r\" -ne 126 ] && [ \"$r\" -ne 127 ] && break\n",
@@ -504,6 +512,10 @@ pub enum Problem {
     PamFailure,
     /// The askpass helper could not be set up: sudo never ran.
     AskpassUnavailable,
+    /// sudo's PAM stack prompted again after the one answer the askpass
+    /// helper gives, and gave up ("no password was provided"): sudo never
+    /// ran the command.
+    AskedAgain,
 }
 
 impl Problem {
@@ -551,6 +563,12 @@ impl Problem {
                  $TMPDIR, /tmp, /var/tmp and /dev/shm are missing or mounted noexec): give the \
                  admin one, or allow the commands with NOPASSWD"
             }
+            Self::AskedAgain => {
+                "sudo's PAM stack asked for a password more than once (a second prompt, such as \
+                 a second factor, or the admin's password asked again) and the admin's password \
+                 is given once, so sudo ran nothing: check the admin record's password, or allow \
+                 the commands with NOPASSWD for a stack that prompts twice"
+            }
         }
     }
 }
@@ -566,6 +584,7 @@ impl Problem {
                 | Self::NotAllowed
                 | Self::WrongPassword
                 | Self::AskpassUnavailable
+                | Self::AskedAgain
         )
     }
 }
@@ -584,6 +603,12 @@ pub fn classify(text: &str) -> Option<Problem> {
         Some(Problem::AskpassUnavailable)
     } else if has(&["must have a tty", "no tty present"]) {
         Some(Problem::NeedsTty)
+    } else if has(&["no password was provided"])
+        && !has(&["incorrect password", "sorry, try again"])
+    {
+        // The askpass helper's one answer was taken by an earlier prompt
+        // that did not refuse it (a refused one is a wrong password).
+        Some(Problem::AskedAgain)
     } else if has(&["password is required"]) {
         Some(Problem::SudoPasswordRequired)
     } else if has(&[

@@ -626,6 +626,33 @@ fn a_stale_admin_password_is_offered_to_sudos_pam_once_and_the_users_new_passwor
 }
 
 #[test]
+fn a_sudo_pam_stack_that_prompts_twice_gets_the_admin_password_once_and_the_run_ends_at_once() {
+    // The helper answers one prompt; the second finds nothing to read and
+    // fails at once, so sudo gives up instead of waiting for the deadline.
+    // A slow `rm` keeps the FIFO's name in place after its one read (the
+    // writer removes it late, as on a loaded machine): the second prompt
+    // must not wait on it.
+    let setup = sudo_admin("ops ALL=(root) /usr/sbin/chpasswd")
+        .sudo_pam(SudoPam::PromptsTwice)
+        .slow_rm()
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json");
+    let out = w.run(&[]);
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("asked for a password more than once");
+    assert!(
+        out.elapsed < Duration::from_secs(15),
+        "the run waited {:?} for a second password",
+        out.elapsed
+    );
+    w.assert_password(OLD_PW);
+}
+
+#[test]
 fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
     let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")
         .sudoers("Defaults:ops requiretty")
