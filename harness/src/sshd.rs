@@ -133,6 +133,10 @@ pub enum SudoPam {
     /// as a stack with a second factor does. It grants whatever is typed,
     /// so only what the prompts got decides the outcome.
     PromptsTwice,
+    /// Debian's own stack, after a `pam_exec` line (as root) that records
+    /// the `SUDO_ASKPASS` sudo was started with (read from its
+    /// environment) to [`Sshd::sudo_askpass`]: where the helper was placed.
+    RecordAskpass,
 }
 
 /// How one sshd is set up.
@@ -539,6 +543,20 @@ impl Sshd {
                     "sed -i 's|^@include common-auth|auth optional pam_exec.so expose_authtok seteuid quiet {r}/bin/record-attempt\\nauth required pam_unix.so use_first_pass|' /etc/pam.d/sudo\n"
                 ));
             }
+            SudoPam::RecordAskpass => {
+                write(
+                    &root.join("bin/record-askpass"),
+                    &format!(
+                        "#!/bin/sh\ntr '\\000' '\\n' < /proc/$PPID/environ | sed -n 's/^SUDO_ASKPASS=//p' >> {}\n",
+                        sh_quote(&format!("{r}/sudo-askpass"))
+                    ),
+                    0o755,
+                );
+                write(&root.join("sudo-askpass"), "", 0o600);
+                script.push_str(&format!(
+                    "sed -i 's|^@include common-auth|auth optional pam_exec.so seteuid quiet {r}/bin/record-askpass\\n@include common-auth|' /etc/pam.d/sudo\n"
+                ));
+            }
             SudoPam::PromptsTwice => script.push_str(
                 "sed -i 's|^@include common-auth|auth required pam_stress.so\\nauth required pam_stress.so|' /etc/pam.d/sudo\n",
             ),
@@ -700,6 +718,15 @@ impl Sshd {
     /// ([`SudoPam::RecordAttempts`]).
     pub fn sudo_attempts(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("sudo-attempts"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Every `SUDO_ASKPASS` sudo ran with ([`SudoPam::RecordAskpass`]).
+    pub fn sudo_askpass(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("sudo-askpass"))
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)

@@ -50,10 +50,19 @@
 //! checks it can run (below) claims nothing. The command's stdin is the rest of
 //! the channel's stdin, which never held the password. The helper must be
 //! executable where it is: the first of `$XDG_RUNTIME_DIR`, `$TMPDIR`,
-//! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used, and only one the
-//! admin owns or that is sticky (elsewhere another user could rename the
-//! directory and put a helper of theirs in its place); none is
-//! [`Problem::AskpassUnavailable`], before sudo runs.
+//! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used, and only a trusted
+//! one: an absolute path without `.` or `..` components, itself a
+//! directory the admin (or root) owns that no group or other may write, or
+//! a sticky directory root owns (`/tmp`); and every directory above it, up
+//! to `/`, likewise (owned by root or the admin, no group or other write
+//! unless sticky and root's). Anywhere else another user could rename the
+//! helper's directory (or one above it) and put a helper of theirs in its
+//! place, to be handed the admin's password. Owner and mode come from
+//! `ls -ldn` (POSIX, and busybox's), read by position: an ACL's mask shows
+//! in the group bits, so a named user given write shows as group write; a
+//! symlink on the way reads as `l` and is refused; anything unreadable is
+//! untrusted. None trusted is [`Problem::AskpassUnavailable`], before sudo
+//! runs.
 //!
 //! `authorized_keys` is always written by its owner (self, `sudo -n -u
 //! USER`, or root through `runuser -u USER`), never by root inside a
@@ -91,10 +100,29 @@ macro_rules! script {
         concat!(
             "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
             "IFS= read -r p || { echo 'keeper-askpass: no admin password on stdin' >&2; exit 69; }\n",
+            "u=$(id -u) || { echo 'keeper-askpass unavailable: id -u failed' >&2; exit 69; }\n",
+            "k() {\n",
+            "  kl=$(ls -ldn -- \"$1\" 2>/dev/null) || return 1\n",
+            "  set -f; set -- $kl; set +f\n",
+            "  case $1 in d*) ;; *) return 1 ;; esac\n",
+            "  case $1 in ?????????[tT]*) [ \"$3\" = 0 ] && return 0 ;; esac\n",
+            "  case $1 in ?????w*|????????w*) return 1 ;; esac\n",
+            "  [ \"$3\" = 0 ] || [ \"$3\" = \"$u\" ]\n",
+            "}\n",
+            "trusted() {\n",
+            "  c=$1\n",
+            "  while k \"$c\"; do\n",
+            "    [ \"$c\" = / ] && return 0\n",
+            "    c=${c%/*}; [ -n \"$c\" ] || c=/\n",
+            "  done\n",
+            "  return 1\n",
+            "}\n",
             "d=\n",
             "for t in \"${XDG_RUNTIME_DIR:-}\" \"${TMPDIR:-}\" /tmp /var/tmp /dev/shm; do\n",
-            "  [ -n \"$t\" ] && [ -d \"$t\" ] && [ ! -L \"$t\" ] || continue\n",
-            "  [ -O \"$t\" ] || [ -k \"$t\" ] || continue\n",
+            "  case $t in /*) ;; *) continue ;; esac\n",
+            "  case $t in */./*|*/../*|*/.|*/..) continue ;; esac\n",
+            "  while [ \"$t\" != / ] && [ \"${t%/}\" != \"$t\" ]; do t=${t%/}; done\n",
+            "  [ -d \"$t\" ] && [ ! -L \"$t\" ] && trusted \"$t\" || continue\n",
             "  d=$(mktemp -d \"$t/keeper-askpass.XXXXXX\" 2>/dev/null) || { d=; continue; }\n",
             "  printf '#!/bin/sh\\nh=${0%%/*}\\n[ -p \"$h/p\" ] && mkdir -- \"$h/once\" 2>/dev/null && exec cat -- \"$h/p\" 2>/dev/null\\nexit 1\\n' > \"$d/a\" && chmod 700 \"$d/a\" || { rm -rf -- \"$d\"; d=; continue; }\n",
             "  \"$d/a\" </dev/null >/dev/null 2>&1\n",
