@@ -30,13 +30,16 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use common::driver::Run;
 use common::error::{Error, Location, Result};
+use common::holders::{self, Retiring};
 use common::replace::{Credentials, Failure, Found, Step};
 use common::secret::Secret;
 use common::vault::{Change, VaultRecord};
 use russh::keys::PrivateKey;
 use sha2::{Digest, Sha256};
 
+use crate::admin::LOGIN_FIELD;
 use crate::authorized_keys::{self, AuthorizedKeys, Edit};
 use crate::conn::Conn;
 use crate::keys::{self, Family, KeyType, ParsedKey};
@@ -92,6 +95,10 @@ pub struct KeyPlan {
     /// Whether the record's current key is in the file at all.
     pub current_in_file: bool,
     pub remove_previous: bool,
+    /// The record's current private key as text, as the user record holds
+    /// it: what another record holding the same key holds (see
+    /// [`AuthorizedKeyFile::before_retire`]).
+    pub held_as: Vec<Secret>,
 }
 
 impl fmt::Debug for KeyPlan {
@@ -168,6 +175,7 @@ impl KeyPlan {
             retire,
             current_in_file,
             remove_previous,
+            held_as: Vec::new(),
         })
     }
 
@@ -275,6 +283,9 @@ pub struct AuthorizedKeyFile<'a> {
     /// with it, so the backup (made by the first write only) is the file
     /// as it was before the run.
     timestamp: String,
+    /// The run and the user record's uid, for handing the new key to every
+    /// other record that holds the old one before it is retired.
+    hand_over: Option<(&'a Run, &'a str)>,
 }
 
 impl fmt::Debug for AuthorizedKeyFile<'_> {
@@ -302,7 +313,17 @@ impl<'a> AuthorizedKeyFile<'a> {
             adding: None,
             undo: None,
             timestamp: common::time::iso8601(std::time::SystemTime::now()).replace(['-', ':'], ""),
+            hand_over: None,
         }
+    }
+
+    /// Before the record's key is retired, every other record of `run`'s
+    /// input holding it (for this user) gets the new key; `user_uid` is the
+    /// record the sequence stores in.
+    #[must_use]
+    pub fn handing_over(mut self, run: &'a Run, user_uid: &'a str) -> Self {
+        self.hand_over = Some((run, user_uid));
+        self
     }
 
     /// Where the file is and who edits it (borrowing nothing of `self`, so
@@ -411,6 +432,73 @@ impl Credentials for AuthorizedKeyFile<'_> {
     /// AuthorizedKeysFile elsewhere) never replaces the stored one.
     fn verify_before_store(&self) -> bool {
         true
+    }
+
+    /// The every-holder rule ([`common::holders`]): the record's private
+    /// key may also sit in another record of the input (an admin record
+    /// logging in as the user, a second PAM User for the same account).
+    /// Retiring it from `authorized_keys` would lock that record out, so
+    /// each one is given the new key first; one that cannot be (not shared
+    /// with the Gateway's application, a save refused) keeps the old key
+    /// authorized and the run exits 3 naming it. A record whose `login` is
+    /// another account is left as it is: its copy of the key logs in as
+    /// that account, which this rotation does not touch, and the new key
+    /// would not log in there. Only the key text the user record holds is
+    /// matched (the same key pasted in another format is not recognised).
+    fn before_retire(&mut self, new: &NewKey) -> Step<()> {
+        let Some((run, user_uid)) = self.hand_over else {
+            return Ok(());
+        };
+        if !self.plan.retire.contains(&self.plan.current_fingerprint) {
+            return Ok(());
+        }
+        let mut retiring: Vec<Retiring> = Vec::new();
+        let mut texts: Vec<&Secret> = self.plan.held_as.iter().collect();
+        let input_copy = run
+            .input
+            .records
+            .all()
+            .iter()
+            .find(|r| r.uid() == user_uid)
+            .and_then(|r| r.secret(KEY_FIELD).ok().flatten());
+        if let Some(text) = &input_copy
+            && !texts.iter().any(|t| t.expose() == text.expose())
+        {
+            texts.push(text);
+        }
+        for text in texts {
+            retiring.push(Retiring::secret(text, &new.private));
+        }
+        let other_accounts: Vec<&str> = run
+            .input
+            .records
+            .all()
+            .iter()
+            .filter(|r| r.uid() != user_uid)
+            .filter(|r| {
+                r.text(LOGIN_FIELD)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|login| login != self.user)
+            })
+            .map(common::records::Record::uid)
+            .collect();
+        holders::hand_over_skipping(
+            run,
+            user_uid,
+            &other_accounts,
+            &[],
+            &retiring,
+            "SSH private key",
+        )
+        .map(|updated| {
+            if !updated.is_empty() {
+                tracing::info!(
+                    "the new key is in {} too, before the old one is removed",
+                    updated.join(", ")
+                );
+            }
+        })
     }
 
     fn create(&mut self) -> Step<NewKey> {
