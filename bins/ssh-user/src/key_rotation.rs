@@ -262,6 +262,29 @@ pub fn stored_fingerprint(record: &VaultRecord) -> Result<Option<String>> {
     Ok(Some(keys::fingerprint(parsed.key.public_key())))
 }
 
+/// What names one run's backup of `authorized_keys`
+/// (`authorized_keys.keeper-<id>.bak`): the UTC second, then the
+/// nanoseconds and 16 random bits, `20260101T000000Z-123456789ab12`. Two
+/// runs in the same second (one after the other: the machine's lock keeps
+/// them from overlapping) get names of their own, so each keeps the file as
+/// it was before it, and a rollback's removal of its own backup never takes
+/// the other's. The names still sort by time, which is how the write script
+/// keeps the newest few.
+pub fn backup_id(now: std::time::SystemTime) -> String {
+    use russh::keys::ssh_key::rand_core::Rng;
+    let nanos = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut random = [0u8; 2];
+    russh::keys::key::safe_rng().fill_bytes(&mut random);
+    format!(
+        "{}-{nanos:09}{:02x}{:02x}",
+        common::time::iso8601(now).replace(['-', ':'], ""),
+        random[0],
+        random[1]
+    )
+}
+
 /// The user's `authorized_keys` on the machine, for the replacement
 /// sequence.
 pub struct AuthorizedKeyFile<'a> {
@@ -279,9 +302,9 @@ pub struct AuthorizedKeyFile<'a> {
     /// the content that write sent: while the file still holds exactly that,
     /// revoking the new key puts the old content back byte for byte.
     undo: Option<(String, String)>,
-    /// The run's one timestamp: every write of the run names its backup
-    /// with it, so the backup (made by the first write only) is the file
-    /// as it was before the run.
+    /// The run's one backup name ([`backup_id`]): every write of the run
+    /// names its backup with it, so the backup (made by the first write
+    /// only) is the file as it was before the run.
     timestamp: String,
     /// The run and the user record's uid, for handing the new key to every
     /// other record that holds the old one before it is retired.
@@ -312,7 +335,7 @@ impl<'a> AuthorizedKeyFile<'a> {
             stale: false,
             adding: None,
             undo: None,
-            timestamp: common::time::iso8601(std::time::SystemTime::now()).replace(['-', ':'], ""),
+            timestamp: backup_id(std::time::SystemTime::now()),
             hand_over: None,
         }
     }
@@ -667,6 +690,18 @@ impl Credentials for AuthorizedKeyFile<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_runs_in_the_same_second_name_their_backups_apart_and_in_time_order() {
+        let second = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (a, b) = (backup_id(second), backup_id(second));
+        assert_ne!(a, b, "one name for two runs");
+        assert!(a.starts_with("20270115T080000Z-"), "{a}");
+        let later = backup_id(second + Duration::from_millis(1));
+        let next_second = backup_id(second + Duration::from_secs(1));
+        assert!(later > a && later > b, "{later} sorts after {a} and {b}");
+        assert!(next_second > later, "{next_second} sorts after {later}");
+    }
 
     const ED: &str = include_str!("../../../fixtures/keys/ed25519.openssh");
     const ED_PUB: &str = include_str!("../../../fixtures/keys/ed25519.openssh.pub");

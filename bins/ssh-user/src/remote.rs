@@ -70,7 +70,7 @@
 //! root-squashed NFS homes. The write is atomic (temp file in the same
 //! directory, `mv -f`), refuses a symlink, refuses a file that changed since
 //! it was read (sha256), keeps the mode, backs up to
-//! `authorized_keys.keeper-<timestamp>.bak` keeping the newest few of ours,
+//! `authorized_keys.keeper-<run id>.bak` keeping the newest few of ours,
 //! and calls `restorecon` where SELinux has it.
 
 use std::fmt;
@@ -865,8 +865,8 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
 
 /// Writes `content` to the file as its owner, atomically, if it still has
 /// the hash it was `read` with. `timestamp` names the backup
-/// (`authorized_keys.keeper-<timestamp>.bak`; use a sortable UTC form such
-/// as `20260101T000000Z`).
+/// (`authorized_keys.keeper-<timestamp>.bak`): one per run, sortable by
+/// time and unique ([`crate::key_rotation::backup_id`]).
 ///
 /// The write is a change to the account: it is entered in the run's change
 /// ledger ([`common::change`]) as `what` before it is sent, and settled only

@@ -610,6 +610,33 @@ fn a_record_holding_the_same_key_for_another_login_is_left_as_it_is() {
 }
 
 #[test]
+fn two_rotations_one_after_the_other_each_keep_the_file_as_it_was_before_them() {
+    // Fast enough to fall in the same second, where one timestamp named both
+    // runs' backups and the second run kept none of its own.
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let before = format!("{old_public} {TAG}\n# kept\n");
+    let fake = root_machine().user(alice().authorized_keys(&before));
+    let w = World::new(fake, "root-admin.json").key(old);
+    w.run(&[]).assert_exit(0).assert_clean();
+    let between = w.fake.authorized_keys("alice").unwrap();
+    w.run(&[]).assert_exit(0).assert_clean();
+    let mut backups: Vec<String> = w
+        .fake
+        .paths_under("/home/alice/.ssh")
+        .into_iter()
+        .filter(|p| p.ends_with(".bak"))
+        .collect();
+    backups.sort();
+    let contents: Vec<Option<String>> = backups.iter().map(|b| w.fake.file(b)).collect();
+    assert_eq!(
+        contents,
+        [Some(before), Some(between)],
+        "one backup per run, each the file before that run: {backups:?}"
+    );
+}
+
+#[test]
 fn a_rotations_one_backup_is_the_file_as_it_was_before_the_run() {
     let old = include_str!("../../../fixtures/keys/ed25519.openssh");
     let old_public = keys::parse(old).unwrap().public_line().unwrap();
