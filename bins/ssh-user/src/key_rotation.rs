@@ -466,17 +466,26 @@ impl Credentials for AuthorizedKeyFile<'_> {
     /// authorized and the run exits 3 naming it. A record whose `login` is
     /// another account is left as it is: its copy of the key logs in as
     /// that account, which this rotation does not touch, and the new key
-    /// would not log in there. Only the key text the user record holds is
-    /// matched (the same key pasted in another format is not recognised).
+    /// would not log in there. A holder is found by the user record's key
+    /// text, and by any private key in another record whose public half is
+    /// among the keys retired (another format of the same key, a previous
+    /// rotation's key).
     fn before_retire(&mut self, new: &NewKey) -> Step<()> {
         let Some((run, user_uid)) = self.hand_over else {
             return Ok(());
         };
-        if !self.plan.retire.contains(&self.plan.current_fingerprint) {
+        if self.plan.retire.is_empty() {
             return Ok(());
         }
         let mut retiring: Vec<Retiring> = Vec::new();
-        let mut texts: Vec<&Secret> = self.plan.held_as.iter().collect();
+        // The record's own key, as the user record holds it (the vault's copy
+        // and the input's), when it is retired.
+        let current_retired = self.plan.retire.contains(&self.plan.current_fingerprint);
+        let mut texts: Vec<&Secret> = if current_retired {
+            self.plan.held_as.iter().collect()
+        } else {
+            Vec::new()
+        };
         let input_copy = run
             .input
             .records
@@ -484,13 +493,10 @@ impl Credentials for AuthorizedKeyFile<'_> {
             .iter()
             .find(|r| r.uid() == user_uid)
             .and_then(|r| r.secret(KEY_FIELD).ok().flatten());
-        if let Some(text) = &input_copy
+        if let Some(text) = input_copy.as_ref().filter(|_| current_retired)
             && !texts.iter().any(|t| t.expose() == text.expose())
         {
             texts.push(text);
-        }
-        for text in texts {
-            retiring.push(Retiring::secret(text, &new.private));
         }
         let other_accounts: Vec<&str> = run
             .input
@@ -506,6 +512,49 @@ impl Credentials for AuthorizedKeyFile<'_> {
             })
             .map(common::records::Record::uid)
             .collect();
+        // A holder may hold a key being retired in another text: another
+        // format of the record's key (PKCS#8 for OpenSSH), or a key this run
+        // retires that the record no longer holds (the previous rotation's,
+        // an interrupted run's). Any private key in another record of the
+        // input whose public half is retired counts, by its own text.
+        let mut found: Vec<Secret> = Vec::new();
+        for record in run
+            .input
+            .records
+            .all()
+            .iter()
+            .filter(|r| r.uid() != user_uid && !other_accounts.contains(&r.uid()))
+        {
+            for key in record.keys() {
+                // Read as text first: only a private key becomes a Secret
+                // (a Secret is registered with the redactor, and a login
+                // registered there would be withheld everywhere).
+                let Ok(Some(raw)) = record.text(key) else {
+                    continue;
+                };
+                if !raw.contains("PRIVATE KEY") {
+                    continue;
+                }
+                let text = Secret::new(raw);
+                let retired = keys::parse(text.expose()).is_ok_and(|parsed| {
+                    self.plan
+                        .retire
+                        .contains(&keys::fingerprint(parsed.key.public_key()))
+                });
+                if retired && !found.iter().any(|f| f.expose() == text.expose()) {
+                    found.push(text);
+                }
+            }
+        }
+        texts.extend(found.iter());
+        let mut seen: Vec<&str> = Vec::new();
+        for text in texts {
+            if seen.contains(&text.expose()) {
+                continue;
+            }
+            seen.push(text.expose());
+            retiring.push(Retiring::secret(text, &new.private));
+        }
         holders::hand_over_skipping(
             run,
             user_uid,

@@ -588,6 +588,38 @@ fn a_record_holding_the_users_key_that_cannot_be_given_the_new_one_keeps_the_old
 }
 
 #[test]
+fn a_record_holding_the_users_key_in_another_format_gets_the_new_key_before_the_old_is_removed() {
+    // The same ECDSA key, as OpenSSH in the user record and as PKCS#8 in
+    // the other: the other record is found by the key, not by its text.
+    let old = include_str!("../../../fixtures/keys/ecdsa256.openssh");
+    let parsed = keys::parse(old).unwrap();
+    let pkcs8 = keys::encode(&parsed.key, keys::Family::Pkcs8).unwrap();
+    let pkcs8 = pkcs8.expose().to_owned();
+    assert!(pkcs8.contains("BEGIN PRIVATE KEY"));
+    let old_public = parsed.public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let mut w = World::new(fake, "root-admin.json").key(old).holder(
+        "alice deploy key",
+        "alice",
+        &pkcs8,
+        true,
+    );
+    w.secrets.extend(key_lines(&pkcs8));
+    w.run(&[]).assert_exit(0).assert_clean();
+    let stored = w.stored_key().unwrap();
+    assert_eq!(
+        w.vault
+            .as_ref()
+            .unwrap()
+            .field(HOLDER_UID, "privatePEMKey")
+            .as_deref()
+            .map(str::trim),
+        Some(stored.trim()),
+        "the record holding alice's key as PKCS#8 holds the new key"
+    );
+}
+
+#[test]
 fn a_record_holding_the_same_key_for_another_login_is_left_as_it_is() {
     // bob's copy logs in as bob, which this rotation does not touch; the
     // new key would not log in there.
