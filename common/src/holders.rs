@@ -124,6 +124,22 @@ pub fn hand_over(
     retiring: &[Retiring],
     noun: &str,
 ) -> Step<Vec<String>> {
+    hand_over_skipping(run, except, &[], also, retiring, noun)
+}
+
+/// [`hand_over`], leaving the records in `skip` as they are although they
+/// hold a value being retired: records the binary knows use that value for
+/// something the retirement does not touch (an SSH key authorized for
+/// another account than the one whose key is rotated; giving them the new
+/// key would lock them out).
+pub fn hand_over_skipping(
+    run: &Run,
+    except: &str,
+    skip: &[&str],
+    also: &[&str],
+    retiring: &[Retiring],
+    noun: &str,
+) -> Step<Vec<String>> {
     let olds: Vec<&str> = retiring.iter().flat_map(Retiring::olds).collect();
     if olds.is_empty() {
         return Ok(Vec::new());
@@ -143,7 +159,11 @@ pub fn hand_over(
     let candidates = shown.iter().map(|r| r.uid()).chain(also.iter().copied());
     for uid in candidates {
         let uid = uid.trim();
-        if !uid.is_empty() && uid != except && !uids.iter().any(|u| u == uid) {
+        if !uid.is_empty()
+            && uid != except
+            && !skip.contains(&uid)
+            && !uids.iter().any(|u| u == uid)
+        {
             uids.push(uid.to_owned());
         }
     }

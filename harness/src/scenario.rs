@@ -119,6 +119,12 @@ impl Scenario {
         self
     }
 
+    /// Adds a record dictionary (sent after the others).
+    pub fn record(mut self, dict: Value) -> Self {
+        self.records.push(dict);
+        self
+    }
+
     /// The params object with variables substituted.
     pub fn params(&self) -> Map<String, Value> {
         let mut params = self.params.clone();

@@ -128,6 +128,15 @@ pub enum SudoPam {
     /// every password sudo's conversation returned to
     /// [`Sshd::sudo_attempts`], then `pam_unix use_first_pass` checks it.
     RecordAttempts,
+    /// Two modules that each prompt (`pam_stress`, which takes no earlier
+    /// password): sudo's conversation asks twice for one authentication,
+    /// as a stack with a second factor does. It grants whatever is typed,
+    /// so only what the prompts got decides the outcome.
+    PromptsTwice,
+    /// Debian's own stack, after a `pam_exec` line (as root) that records
+    /// the `SUDO_ASKPASS` sudo was started with (read from its
+    /// environment) to [`Sshd::sudo_askpass`]: where the helper was placed.
+    RecordAskpass,
 }
 
 /// How one sshd is set up.
@@ -147,6 +156,10 @@ pub struct Setup {
     pub reject_passwords_with: Option<String>,
     /// sudo's PAM stack.
     pub sudo_pam: SudoPam,
+    /// `rm` waits a second before it removes anything: a loaded machine,
+    /// where a script's background job cleans up late (the askpass
+    /// helper's FIFO writer removes the FIFO only after its `rm` runs).
+    pub slow_rm: bool,
 }
 
 impl Default for Setup {
@@ -159,6 +172,7 @@ impl Default for Setup {
             chpasswd: ChpasswdFault::None,
             reject_passwords_with: None,
             sudo_pam: SudoPam::Default,
+            slow_rm: false,
         }
     }
 }
@@ -196,6 +210,12 @@ impl Setup {
 
     pub fn sudo_pam(mut self, pam: SudoPam) -> Self {
         self.sudo_pam = pam;
+        self
+    }
+
+    /// See [`Setup::slow_rm`].
+    pub fn slow_rm(mut self) -> Self {
+        self.slow_rm = true;
         self
     }
 }
@@ -523,6 +543,43 @@ impl Sshd {
                     "sed -i 's|^@include common-auth|auth optional pam_exec.so expose_authtok seteuid quiet {r}/bin/record-attempt\\nauth required pam_unix.so use_first_pass|' /etc/pam.d/sudo\n"
                 ));
             }
+            SudoPam::RecordAskpass => {
+                write(
+                    &root.join("bin/record-askpass"),
+                    &format!(
+                        "#!/bin/sh\ntr '\\000' '\\n' < /proc/$PPID/environ | sed -n 's/^SUDO_ASKPASS=//p' >> {}\n",
+                        sh_quote(&format!("{r}/sudo-askpass"))
+                    ),
+                    0o755,
+                );
+                write(&root.join("sudo-askpass"), "", 0o600);
+                script.push_str(&format!(
+                    "sed -i 's|^@include common-auth|auth optional pam_exec.so seteuid quiet {r}/bin/record-askpass\\n@include common-auth|' /etc/pam.d/sudo\n"
+                ));
+            }
+            SudoPam::PromptsTwice => script.push_str(
+                "sed -i 's|^@include common-auth|auth required pam_stress.so\\nauth required pam_stress.so|' /etc/pam.d/sudo\n",
+            ),
+        }
+        if setup.slow_rm {
+            run(
+                Command::new("cp")
+                    .args(["-p", "/usr/bin/rm"])
+                    .arg(root.join("bin/rm.real")),
+                "copy rm",
+            );
+            write(
+                &root.join("bin/rm"),
+                &format!(
+                    "#!/bin/sh\nsleep 1\nexec {} \"$@\"\n",
+                    sh_quote(&format!("{r}/bin/rm.real"))
+                ),
+                0o755,
+            );
+            script.push_str(&format!(
+                "mount --bind {} /usr/bin/rm\n",
+                sh_quote(&format!("{r}/bin/rm"))
+            ));
         }
         script.push_str(&format!(
             "exec /usr/sbin/sshd -D -e -f {}\n",
@@ -661,6 +718,15 @@ impl Sshd {
     /// ([`SudoPam::RecordAttempts`]).
     pub fn sudo_attempts(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("sudo-attempts"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Every `SUDO_ASKPASS` sudo ran with ([`SudoPam::RecordAskpass`]).
+    pub fn sudo_askpass(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("sudo-askpass"))
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)

@@ -30,13 +30,16 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use common::driver::Run;
 use common::error::{Error, Location, Result};
+use common::holders::{self, Retiring};
 use common::replace::{Credentials, Failure, Found, Step};
 use common::secret::Secret;
 use common::vault::{Change, VaultRecord};
 use russh::keys::PrivateKey;
 use sha2::{Digest, Sha256};
 
+use crate::admin::LOGIN_FIELD;
 use crate::authorized_keys::{self, AuthorizedKeys, Edit};
 use crate::conn::Conn;
 use crate::keys::{self, Family, KeyType, ParsedKey};
@@ -92,6 +95,10 @@ pub struct KeyPlan {
     /// Whether the record's current key is in the file at all.
     pub current_in_file: bool,
     pub remove_previous: bool,
+    /// The record's current private key as text, as the user record holds
+    /// it: what another record holding the same key holds (see
+    /// [`AuthorizedKeyFile::before_retire`]).
+    pub held_as: Vec<Secret>,
 }
 
 impl fmt::Debug for KeyPlan {
@@ -168,6 +175,7 @@ impl KeyPlan {
             retire,
             current_in_file,
             remove_previous,
+            held_as: Vec::new(),
         })
     }
 
@@ -254,6 +262,29 @@ pub fn stored_fingerprint(record: &VaultRecord) -> Result<Option<String>> {
     Ok(Some(keys::fingerprint(parsed.key.public_key())))
 }
 
+/// What names one run's backup of `authorized_keys`
+/// (`authorized_keys.keeper-<id>.bak`): the UTC second, then the
+/// nanoseconds and 16 random bits, `20260101T000000Z-123456789ab12`. Two
+/// runs in the same second (one after the other: the machine's lock keeps
+/// them from overlapping) get names of their own, so each keeps the file as
+/// it was before it, and a rollback's removal of its own backup never takes
+/// the other's. The names still sort by time, which is how the write script
+/// keeps the newest few.
+pub fn backup_id(now: std::time::SystemTime) -> String {
+    use russh::keys::ssh_key::rand_core::Rng;
+    let nanos = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut random = [0u8; 2];
+    russh::keys::key::safe_rng().fill_bytes(&mut random);
+    format!(
+        "{}-{nanos:09}{:02x}{:02x}",
+        common::time::iso8601(now).replace(['-', ':'], ""),
+        random[0],
+        random[1]
+    )
+}
+
 /// The user's `authorized_keys` on the machine, for the replacement
 /// sequence.
 pub struct AuthorizedKeyFile<'a> {
@@ -271,10 +302,13 @@ pub struct AuthorizedKeyFile<'a> {
     /// the content that write sent: while the file still holds exactly that,
     /// revoking the new key puts the old content back byte for byte.
     undo: Option<(String, String)>,
-    /// The run's one timestamp: every write of the run names its backup
-    /// with it, so the backup (made by the first write only) is the file
-    /// as it was before the run.
+    /// The run's one backup name ([`backup_id`]): every write of the run
+    /// names its backup with it, so the backup (made by the first write
+    /// only) is the file as it was before the run.
     timestamp: String,
+    /// The run and the user record's uid, for handing the new key to every
+    /// other record that holds the old one before it is retired.
+    hand_over: Option<(&'a Run, &'a str)>,
 }
 
 impl fmt::Debug for AuthorizedKeyFile<'_> {
@@ -301,8 +335,18 @@ impl<'a> AuthorizedKeyFile<'a> {
             stale: false,
             adding: None,
             undo: None,
-            timestamp: common::time::iso8601(std::time::SystemTime::now()).replace(['-', ':'], ""),
+            timestamp: backup_id(std::time::SystemTime::now()),
+            hand_over: None,
         }
+    }
+
+    /// Before the record's key is retired, every other record of `run`'s
+    /// input holding it (for this user) gets the new key; `user_uid` is the
+    /// record the sequence stores in.
+    #[must_use]
+    pub fn handing_over(mut self, run: &'a Run, user_uid: &'a str) -> Self {
+        self.hand_over = Some((run, user_uid));
+        self
     }
 
     /// Where the file is and who edits it (borrowing nothing of `self`, so
@@ -411,6 +455,122 @@ impl Credentials for AuthorizedKeyFile<'_> {
     /// AuthorizedKeysFile elsewhere) never replaces the stored one.
     fn verify_before_store(&self) -> bool {
         true
+    }
+
+    /// The every-holder rule ([`common::holders`]): the record's private
+    /// key may also sit in another record of the input (an admin record
+    /// logging in as the user, a second PAM User for the same account).
+    /// Retiring it from `authorized_keys` would lock that record out, so
+    /// each one is given the new key first; one that cannot be (not shared
+    /// with the Gateway's application, a save refused) keeps the old key
+    /// authorized and the run exits 3 naming it. A record whose `login` is
+    /// another account is left as it is: its copy of the key logs in as
+    /// that account, which this rotation does not touch, and the new key
+    /// would not log in there. A holder is found by the user record's key
+    /// text, and by any private key in another record whose public half is
+    /// among the keys retired (another format of the same key, a previous
+    /// rotation's key).
+    fn before_retire(&mut self, new: &NewKey) -> Step<()> {
+        let Some((run, user_uid)) = self.hand_over else {
+            return Ok(());
+        };
+        if self.plan.retire.is_empty() {
+            return Ok(());
+        }
+        let mut retiring: Vec<Retiring> = Vec::new();
+        // The record's own key, as the user record holds it (the vault's copy
+        // and the input's), when it is retired.
+        let current_retired = self.plan.retire.contains(&self.plan.current_fingerprint);
+        let mut texts: Vec<&Secret> = if current_retired {
+            self.plan.held_as.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let input_copy = run
+            .input
+            .records
+            .all()
+            .iter()
+            .find(|r| r.uid() == user_uid)
+            .and_then(|r| r.secret(KEY_FIELD).ok().flatten());
+        if let Some(text) = input_copy.as_ref().filter(|_| current_retired)
+            && !texts.iter().any(|t| t.expose() == text.expose())
+        {
+            texts.push(text);
+        }
+        let other_accounts: Vec<&str> = run
+            .input
+            .records
+            .all()
+            .iter()
+            .filter(|r| r.uid() != user_uid)
+            .filter(|r| {
+                r.text(LOGIN_FIELD)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|login| login != self.user)
+            })
+            .map(common::records::Record::uid)
+            .collect();
+        // A holder may hold a key being retired in another text: another
+        // format of the record's key (PKCS#8 for OpenSSH), or a key this run
+        // retires that the record no longer holds (the previous rotation's,
+        // an interrupted run's). Any private key in another record of the
+        // input whose public half is retired counts, by its own text.
+        let mut found: Vec<Secret> = Vec::new();
+        for record in run
+            .input
+            .records
+            .all()
+            .iter()
+            .filter(|r| r.uid() != user_uid && !other_accounts.contains(&r.uid()))
+        {
+            for key in record.keys() {
+                // Read as text first: only a private key becomes a Secret
+                // (a Secret is registered with the redactor, and a login
+                // registered there would be withheld everywhere).
+                let Ok(Some(raw)) = record.text(key) else {
+                    continue;
+                };
+                if !raw.contains("PRIVATE KEY") {
+                    continue;
+                }
+                let text = Secret::new(raw);
+                let retired = keys::parse(text.expose()).is_ok_and(|parsed| {
+                    self.plan
+                        .retire
+                        .contains(&keys::fingerprint(parsed.key.public_key()))
+                });
+                if retired && !found.iter().any(|f| f.expose() == text.expose()) {
+                    found.push(text);
+                }
+            }
+        }
+        texts.extend(found.iter());
+        let mut seen: Vec<&str> = Vec::new();
+        for text in texts {
+            if seen.contains(&text.expose()) {
+                continue;
+            }
+            seen.push(text.expose());
+            retiring.push(Retiring::secret(text, &new.private));
+        }
+        holders::hand_over_skipping(
+            run,
+            user_uid,
+            &other_accounts,
+            &[],
+            &retiring,
+            "SSH private key",
+        )
+        .map(|updated| {
+            if !updated.is_empty() {
+                tracing::info!(
+                    "the new key is in {} too, before the old one is removed",
+                    updated.join(", ")
+                );
+            }
+        })
     }
 
     fn create(&mut self) -> Step<NewKey> {
@@ -579,6 +739,18 @@ impl Credentials for AuthorizedKeyFile<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_runs_in_the_same_second_name_their_backups_apart_and_in_time_order() {
+        let second = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (a, b) = (backup_id(second), backup_id(second));
+        assert_ne!(a, b, "one name for two runs");
+        assert!(a.starts_with("20270115T080000Z-"), "{a}");
+        let later = backup_id(second + Duration::from_millis(1));
+        let next_second = backup_id(second + Duration::from_secs(1));
+        assert!(later > a && later > b, "{later} sorts after {a} and {b}");
+        assert!(next_second > later, "{next_second} sorts after {later}");
+    }
 
     const ED: &str = include_str!("../../../fixtures/keys/ed25519.openssh");
     const ED_PUB: &str = include_str!("../../../fixtures/keys/ed25519.openssh.pub");

@@ -845,6 +845,7 @@ fn plan_key(
     )?;
     plan.other_files = files.collect();
     plan.keys_command = command;
+    plan.held_as.extend(settings.private_key.clone());
     tracing::info!(
         "{} holds {} key(s); the record's key {} {}; to retire after the new key works: {}",
         plan.path,
@@ -944,7 +945,8 @@ fn rotate_key(
         interval: Duration::from_millis(500),
         timeout: Duration::from_secs(3),
     };
-    let mut file = AuthorizedKeyFile::new(conn, plan, user, admin.password.as_ref());
+    let mut file =
+        AuthorizedKeyFile::new(conn, plan, user, admin.password.as_ref()).handing_over(run, uid);
     let mut store = VaultStore::new(
         run,
         uid,

@@ -37,15 +37,32 @@
 //! scripts that need the password ([`script!`]`(askpass …)`) take stdin's
 //! first line into a shell variable (`read` is a built-in: no argv), and
 //! offer it through a FIFO in a fresh `mktemp -d` directory (0700) that an
-//! askpass helper there reads: `sudo -A` runs the helper only if PAM asks,
-//! and the FIFO is removed after one read, so a second prompt gets nothing
-//! and sudo gives up after one attempt. The command's stdin is the rest of
+//! askpass helper there reads: `sudo -A` runs the helper only if PAM asks.
+//! The helper is one-shot: before it reads, it claims the FIFO by creating
+//! `once` beside it (`mkdir` is atomic), so a second prompt (a stale
+//! password re-asked, a second PAM module) finds `once` taken and the
+//! helper exits 1 at once with nothing on its output; sudo then gives up
+//! ("no password was provided") instead of a second `cat` waiting on a
+//! FIFO no writer will open again until the deadline. (Removing the FIFO
+//! after the read is not enough: the writer's `rm` runs after the reader
+//! has its line, and a prompt that comes before it opens the same FIFO.)
+//! The helper reads nothing unless the FIFO exists, so the probe that
+//! checks it can run (below) claims nothing. The command's stdin is the rest of
 //! the channel's stdin, which never held the password. The helper must be
 //! executable where it is: the first of `$XDG_RUNTIME_DIR`, `$TMPDIR`,
-//! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used, and only one the
-//! admin owns or that is sticky (elsewhere another user could rename the
-//! directory and put a helper of theirs in its place); none is
-//! [`Problem::AskpassUnavailable`], before sudo runs.
+//! `/tmp`, `/var/tmp`, `/dev/shm` where it runs is used, and only a trusted
+//! one: an absolute path without `.` or `..` components, itself a
+//! directory the admin (or root) owns that no group or other may write, or
+//! a sticky directory root owns (`/tmp`); and every directory above it, up
+//! to `/`, likewise (owned by root or the admin, no group or other write
+//! unless sticky and root's). Anywhere else another user could rename the
+//! helper's directory (or one above it) and put a helper of theirs in its
+//! place, to be handed the admin's password. Owner and mode come from
+//! `ls -ldn` (POSIX, and busybox's), read by position: an ACL's mask shows
+//! in the group bits, so a named user given write shows as group write; a
+//! symlink on the way reads as `l` and is refused; anything unreadable is
+//! untrusted. None trusted is [`Problem::AskpassUnavailable`], before sudo
+//! runs.
 //!
 //! `authorized_keys` is always written by its owner (self, `sudo -n -u
 //! USER`, or root through `runuser -u USER`), never by root inside a
@@ -53,7 +70,7 @@
 //! root-squashed NFS homes. The write is atomic (temp file in the same
 //! directory, `mv -f`), refuses a symlink, refuses a file that changed since
 //! it was read (sha256), keeps the mode, backs up to
-//! `authorized_keys.keeper-<timestamp>.bak` keeping the newest few of ours,
+//! `authorized_keys.keeper-<run id>.bak` keeping the newest few of ours,
 //! and calls `restorecon` where SELinux has it.
 
 use std::fmt;
@@ -83,12 +100,31 @@ macro_rules! script {
         concat!(
             "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
             "IFS= read -r p || { echo 'keeper-askpass: no admin password on stdin' >&2; exit 69; }\n",
+            "u=$(id -u) || { echo 'keeper-askpass unavailable: id -u failed' >&2; exit 69; }\n",
+            "k() {\n",
+            "  kl=$(ls -ldn -- \"$1\" 2>/dev/null) || return 1\n",
+            "  set -f; set -- $kl; set +f\n",
+            "  case $1 in d*) ;; *) return 1 ;; esac\n",
+            "  case $1 in ?????????[tT]*) [ \"$3\" = 0 ] && return 0 ;; esac\n",
+            "  case $1 in ?????w*|????????w*) return 1 ;; esac\n",
+            "  [ \"$3\" = 0 ] || [ \"$3\" = \"$u\" ]\n",
+            "}\n",
+            "trusted() {\n",
+            "  c=$1\n",
+            "  while k \"$c\"; do\n",
+            "    [ \"$c\" = / ] && return 0\n",
+            "    c=${c%/*}; [ -n \"$c\" ] || c=/\n",
+            "  done\n",
+            "  return 1\n",
+            "}\n",
             "d=\n",
             "for t in \"${XDG_RUNTIME_DIR:-}\" \"${TMPDIR:-}\" /tmp /var/tmp /dev/shm; do\n",
-            "  [ -n \"$t\" ] && [ -d \"$t\" ] && [ ! -L \"$t\" ] || continue\n",
-            "  [ -O \"$t\" ] || [ -k \"$t\" ] || continue\n",
+            "  case $t in /*) ;; *) continue ;; esac\n",
+            "  case $t in */./*|*/../*|*/.|*/..) continue ;; esac\n",
+            "  while [ \"$t\" != / ] && [ \"${t%/}\" != \"$t\" ]; do t=${t%/}; done\n",
+            "  [ -d \"$t\" ] && [ ! -L \"$t\" ] && trusted \"$t\" || continue\n",
             "  d=$(mktemp -d \"$t/keeper-askpass.XXXXXX\" 2>/dev/null) || { d=; continue; }\n",
-            "  printf '#!/bin/sh\\nexec cat -- \"${0%%/*}/p\" 2>/dev/null\\n' > \"$d/a\" && chmod 700 \"$d/a\" || { rm -rf -- \"$d\"; d=; continue; }\n",
+            "  printf '#!/bin/sh\\nh=${0%%/*}\\n[ -p \"$h/p\" ] && mkdir -- \"$h/once\" 2>/dev/null && exec cat -- \"$h/p\" 2>/dev/null\\nexit 1\\n' > \"$d/a\" && chmod 700 \"$d/a\" || { rm -rf -- \"$d\"; d=; continue; }\n",
             "  \"$d/a\" </dev/null >/dev/null 2>&1\n",
             "  r=$?\n",
             "  [ \"$r\" -ne 126 ] && [ \"$r\" -ne 127 ] && break\n",
@@ -504,6 +540,10 @@ pub enum Problem {
     PamFailure,
     /// The askpass helper could not be set up: sudo never ran.
     AskpassUnavailable,
+    /// sudo's PAM stack prompted again after the one answer the askpass
+    /// helper gives, and gave up ("no password was provided"): sudo never
+    /// ran the command.
+    AskedAgain,
 }
 
 impl Problem {
@@ -551,6 +591,12 @@ impl Problem {
                  $TMPDIR, /tmp, /var/tmp and /dev/shm are missing or mounted noexec): give the \
                  admin one, or allow the commands with NOPASSWD"
             }
+            Self::AskedAgain => {
+                "sudo's PAM stack asked for a password more than once (a second prompt, such as \
+                 a second factor, or the admin's password asked again) and the admin's password \
+                 is given once, so sudo ran nothing: check the admin record's password, or allow \
+                 the commands with NOPASSWD for a stack that prompts twice"
+            }
         }
     }
 }
@@ -566,6 +612,7 @@ impl Problem {
                 | Self::NotAllowed
                 | Self::WrongPassword
                 | Self::AskpassUnavailable
+                | Self::AskedAgain
         )
     }
 }
@@ -584,6 +631,12 @@ pub fn classify(text: &str) -> Option<Problem> {
         Some(Problem::AskpassUnavailable)
     } else if has(&["must have a tty", "no tty present"]) {
         Some(Problem::NeedsTty)
+    } else if has(&["no password was provided"])
+        && !has(&["incorrect password", "sorry, try again"])
+    {
+        // The askpass helper's one answer was taken by an earlier prompt
+        // that did not refuse it (a refused one is a wrong password).
+        Some(Problem::AskedAgain)
     } else if has(&["password is required"]) {
         Some(Problem::SudoPasswordRequired)
     } else if has(&[
@@ -812,8 +865,8 @@ pub async fn read_keys(session: &Session, at: &KeysPath<'_>) -> Result<KeysFile,
 
 /// Writes `content` to the file as its owner, atomically, if it still has
 /// the hash it was `read` with. `timestamp` names the backup
-/// (`authorized_keys.keeper-<timestamp>.bak`; use a sortable UTC form such
-/// as `20260101T000000Z`).
+/// (`authorized_keys.keeper-<timestamp>.bak`): one per run, sortable by
+/// time and unique ([`crate::key_rotation::backup_id`]).
 ///
 /// The write is a change to the account: it is entered in the run's change
 /// ledger ([`common::change`]) as `what` before it is sent, and settled only

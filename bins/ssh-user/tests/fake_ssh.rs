@@ -37,6 +37,8 @@ const ADMIN_PW: &str = "Adm1n-Secret-pw-1";
 const OLD_PW: &str = "Alice-Old-pw-42";
 const NEW_PW: &str = "Alice-New-pw-77!";
 const TAG: &str = "keeper-security-alice";
+/// Another record holding the user's key (see `World::holder`).
+const HOLDER_UID: &str = "SshKeyHolderRecord0001";
 
 // ------------------------------------------------------- the fake follows
 
@@ -132,6 +134,17 @@ fn key_lines(private: &str) -> Vec<String> {
     lines
 }
 
+/// The vault's records (`fixtures/vault/ssh`) with the user record holding
+/// `private`.
+fn vault_records(private: &str) -> Vec<Value> {
+    let path = harness::scenario::fixtures_dir().join("vault/ssh/records.json");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "\"${PRIVATE_KEY}\"",
+        &Value::String(private.into()).to_string(),
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
 /// One fake machine, the Gateway's input for it, and the vault when the
 /// key is rotated.
 struct World {
@@ -167,14 +180,33 @@ impl World {
             .scenario
             .record_field(USER_UID, "privatePEMKey", json!(private));
         self.secrets.extend(key_lines(private));
-        let path = harness::scenario::fixtures_dir().join("vault/ssh/records.json");
-        let text = std::fs::read_to_string(path).unwrap().replace(
-            "\"${PRIVATE_KEY}\"",
-            &Value::String(private.into()).to_string(),
-        );
-        self.vault = Some(FakeVault::start(
-            &serde_json::from_str::<Vec<Value>>(&text).unwrap(),
-        ));
+        self.vault = Some(FakeVault::start(&vault_records(private)));
+        self
+    }
+
+    /// Another record holding `private` for `login`: sent in the input,
+    /// and in the vault when `shared` (shared with the Gateway's
+    /// application). Call after [`World::key`].
+    fn holder(mut self, title: &str, login: &str, private: &str, shared: bool) -> Self {
+        self.scenario = self.scenario.record(json!({
+            "uid": HOLDER_UID, "title": title, "login": login, "privatePEMKey": private
+        }));
+        if shared {
+            let mut records = vault_records(private);
+            records.push(json!({
+                "uid": HOLDER_UID, "type": "pamUser", "title": title,
+                "fields": [
+                    {"type": "login", "value": [login]},
+                    {"type": "secret", "label": "privatePEMKey", "value": [private]}
+                ],
+                "custom": []
+            }));
+            self.vault = Some(FakeVault::start(&records));
+        }
+        // The root record stays the admin among two candidates.
+        self.scenario =
+            self.scenario
+                .record_field(USER_UID, "ssh_admin_record_title", json!("web-1 root"));
         self
     }
 
@@ -499,6 +531,140 @@ fn a_second_rotation_replaces_the_tagged_line_and_keeps_every_other_line_byte_fo
     assert!(
         backups.iter().any(|p| p.ends_with(".bak")),
         "a backup is kept: {backups:?}"
+    );
+}
+
+#[test]
+fn another_record_holding_the_users_key_for_the_same_login_gets_the_new_key_before_the_old_is_removed()
+ {
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let w =
+        World::new(fake, "root-admin.json")
+            .key(old)
+            .holder("alice deploy key", "alice", old, true);
+    w.run(&[]).assert_exit(0).assert_clean();
+    let stored = w.stored_key().unwrap();
+    assert_ne!(stored.trim(), old.trim());
+    assert_eq!(
+        w.vault
+            .as_ref()
+            .unwrap()
+            .field(HOLDER_UID, "privatePEMKey")
+            .as_deref()
+            .map(str::trim),
+        Some(stored.trim()),
+        "the other record holding alice's key holds the new one"
+    );
+    let retired = keys::parse(old).unwrap();
+    assert!(!w.fake.accepts_key("alice", retired.key.public_key()));
+}
+
+#[test]
+fn a_record_holding_the_users_key_that_cannot_be_given_the_new_one_keeps_the_old_key_and_exits_3() {
+    // The holder is in the input but not shared with the Gateway's
+    // application: it cannot be updated, so the old key stays authorized.
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let w = World::new(fake, "root-admin.json").key(old).holder(
+        "alice deploy key",
+        "alice",
+        old,
+        false,
+    );
+    w.run(&[])
+        .assert_exit(3)
+        .assert_stderr_has("'alice deploy key'");
+    let retired = keys::parse(old).unwrap();
+    assert!(
+        w.fake.accepts_key("alice", retired.key.public_key()),
+        "the old key still logs in for the record that holds it"
+    );
+    let stored = keys::parse(&w.stored_key().unwrap()).unwrap();
+    assert!(w.fake.accepts_key("alice", stored.key.public_key()));
+    w.assert_password(OLD_PW);
+}
+
+#[test]
+fn a_record_holding_the_users_key_in_another_format_gets_the_new_key_before_the_old_is_removed() {
+    // The same ECDSA key, as OpenSSH in the user record and as PKCS#8 in
+    // the other: the other record is found by the key, not by its text.
+    let old = include_str!("../../../fixtures/keys/ecdsa256.openssh");
+    let parsed = keys::parse(old).unwrap();
+    let pkcs8 = keys::encode(&parsed.key, keys::Family::Pkcs8).unwrap();
+    let pkcs8 = pkcs8.expose().to_owned();
+    assert!(pkcs8.contains("BEGIN PRIVATE KEY"));
+    let old_public = parsed.public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let mut w = World::new(fake, "root-admin.json").key(old).holder(
+        "alice deploy key",
+        "alice",
+        &pkcs8,
+        true,
+    );
+    w.secrets.extend(key_lines(&pkcs8));
+    w.run(&[]).assert_exit(0).assert_clean();
+    let stored = w.stored_key().unwrap();
+    assert_eq!(
+        w.vault
+            .as_ref()
+            .unwrap()
+            .field(HOLDER_UID, "privatePEMKey")
+            .as_deref()
+            .map(str::trim),
+        Some(stored.trim()),
+        "the record holding alice's key as PKCS#8 holds the new key"
+    );
+}
+
+#[test]
+fn a_record_holding_the_same_key_for_another_login_is_left_as_it_is() {
+    // bob's copy logs in as bob, which this rotation does not touch; the
+    // new key would not log in there.
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let w = World::new(fake, "root-admin.json")
+        .key(old)
+        .holder("bob's key", "bob", old, true);
+    w.run(&[]).assert_exit(0).assert_clean();
+    assert_eq!(
+        w.vault
+            .as_ref()
+            .unwrap()
+            .field(HOLDER_UID, "privatePEMKey")
+            .as_deref()
+            .map(str::trim),
+        Some(old.trim())
+    );
+}
+
+#[test]
+fn two_rotations_one_after_the_other_each_keep_the_file_as_it_was_before_them() {
+    // Fast enough to fall in the same second, where one timestamp named both
+    // runs' backups and the second run kept none of its own.
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let before = format!("{old_public} {TAG}\n# kept\n");
+    let fake = root_machine().user(alice().authorized_keys(&before));
+    let w = World::new(fake, "root-admin.json").key(old);
+    w.run(&[]).assert_exit(0).assert_clean();
+    let between = w.fake.authorized_keys("alice").unwrap();
+    w.run(&[]).assert_exit(0).assert_clean();
+    let mut backups: Vec<String> = w
+        .fake
+        .paths_under("/home/alice/.ssh")
+        .into_iter()
+        .filter(|p| p.ends_with(".bak"))
+        .collect();
+    backups.sort();
+    let contents: Vec<Option<String>> = backups.iter().map(|b| w.fake.file(b)).collect();
+    assert_eq!(
+        contents,
+        [Some(before), Some(between)],
+        "one backup per run, each the file before that run: {backups:?}"
     );
 }
 

@@ -625,6 +625,102 @@ fn a_stale_admin_password_is_offered_to_sudos_pam_once_and_the_users_new_passwor
     w.assert_password(OLD_PW);
 }
 
+/// A password rotation through sudo with the admin's password, where the
+/// admin's sessions get `env` (`SetEnv`) and `prepare` ran as root first;
+/// returns where sudo was told the askpass helper is.
+fn askpass_placed_with(env: &str, prepare: &str) -> Option<Vec<String>> {
+    let setup = sudo_admin("ops ALL=(root) /usr/sbin/chpasswd")
+        .sudo_pam(SudoPam::RecordAskpass)
+        .sshd_option(&format!("SetEnv {env}"))
+        .user(alice());
+    let sshd = Sshd::start(&setup)?;
+    let (code, output) = sshd.run_inside(None, prepare, b"");
+    assert_eq!(code, 0, "{output}");
+    let w = World::new(sshd, "sudo-admin.json");
+    w.run(&[]).assert_exit(0).assert_clean();
+    w.assert_password(NEW_PW);
+    Some(w.sshd.sudo_askpass())
+}
+
+fn assert_in_tmp(placed: &[String]) {
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert!(
+        placed[0].starts_with("/tmp/keeper-askpass."),
+        "the helper ran from {placed:?}, not from the sticky root-owned /tmp"
+    );
+}
+
+#[test]
+fn an_admin_owned_runtime_directory_anyone_may_write_is_passed_over_for_the_askpass_helper() {
+    // Another user could rename the helper's directory there and put a
+    // helper of theirs in its place, to be handed the admin's password.
+    let Some(placed) = askpass_placed_with(
+        "XDG_RUNTIME_DIR=/home/ops/run",
+        "install -d -o ops -m 0777 /home/ops/run && chmod 0777 /home/ops/run",
+    ) else {
+        return;
+    };
+    assert_in_tmp(&placed);
+}
+
+#[test]
+fn a_private_tmpdir_inside_a_directory_anyone_may_write_is_passed_over_for_the_askpass_helper() {
+    // The directory is the admin's and 0700, but its parent lets anyone
+    // rename it away and put another in its place.
+    let Some(placed) = askpass_placed_with(
+        "TMPDIR=/home/shared/ops",
+        "install -d -m 0777 /home/shared && chmod 0777 /home/shared && \
+         install -d -o ops -m 0700 /home/shared/ops",
+    ) else {
+        return;
+    };
+    assert_in_tmp(&placed);
+}
+
+#[test]
+fn a_private_runtime_directory_of_the_admins_is_where_the_askpass_helper_runs() {
+    // The other side: a directory only the admin may write, under parents
+    // only root may write, is trusted (the first of the candidates).
+    let Some(placed) = askpass_placed_with(
+        "XDG_RUNTIME_DIR=/home/ops/run",
+        "install -d -o ops -m 0700 /home/ops/run",
+    ) else {
+        return;
+    };
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert!(
+        placed[0].starts_with("/home/ops/run/keeper-askpass."),
+        "{placed:?}"
+    );
+}
+
+#[test]
+fn a_sudo_pam_stack_that_prompts_twice_gets_the_admin_password_once_and_the_run_ends_at_once() {
+    // The helper answers one prompt; the second finds nothing to read and
+    // fails at once, so sudo gives up instead of waiting for the deadline.
+    // A slow `rm` keeps the FIFO's name in place after its one read (the
+    // writer removes it late, as on a loaded machine): the second prompt
+    // must not wait on it.
+    let setup = sudo_admin("ops ALL=(root) /usr/sbin/chpasswd")
+        .sudo_pam(SudoPam::PromptsTwice)
+        .slow_rm()
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let w = World::new(sshd, "sudo-admin.json");
+    let out = w.run(&[]);
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("asked for a password more than once");
+    assert!(
+        out.elapsed < Duration::from_secs(15),
+        "the run waited {:?} for a second password",
+        out.elapsed
+    );
+    w.assert_password(OLD_PW);
+}
+
 #[test]
 fn sudo_requiring_a_terminal_changes_the_password_under_a_pty() {
     let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")

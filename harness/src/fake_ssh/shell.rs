@@ -188,10 +188,10 @@ impl Script {
                 "320e5e56a389c09bea117f214d020dbb59d3fcd8e9fcd68b5f23f72f48f3fa68"
             }
             Self::AsOwnerAskpass => {
-                "67600c3f05f3f31daaed6b6da9374f27220b5136f5285f0be7bde7dc702d713d"
+                "bec795529f14626454aee68a3cfab691a55beee6cf4cf6f4d1f9103550a462e4"
             }
             Self::TtySudoAChpasswd => {
-                "5c5e56ffa26cf81eb0d53550f46bbd28aae6ca65b20c97cd64e5e6437bf413d0"
+                "83d522e8b0f5367784d365822b2f1cb7d99f721a54811a89affd3ed4c5480ac6"
             }
             Self::TtySudoChpasswd => {
                 "a181d5d69e7b70a7df27260ac0b5081c59116bda99301ebb69fd4382cc81aae9"
@@ -200,7 +200,7 @@ impl Script {
                 "98962d002fb27af251feb724147ff6463b7dd98d3a24405b5b83577f4151208d"
             }
             Self::SudoAChpasswd => {
-                "da01d9eb89280e1fcbb9acb00371d4e6f4be5ac8b39ce3328b132cb6b45c224d"
+                "a3b33521336c957fc2a147829c917d6e615b7f97ea6e61ba54486208c90b6c13"
             }
             Self::SudoChpasswd => {
                 "268bc95fab5a37ff854bae52e9ea8cf57ba55125080f4bca9fe36b95a0a19450"

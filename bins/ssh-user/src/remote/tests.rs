@@ -121,6 +121,14 @@ fn outputs_users_complain_about_are_classified() {
             Problem::WrongPassword,
         ),
         ("sudo: 1 incorrect password attempt", Problem::WrongPassword),
+        (
+            "sudo: no password was provided\nsudo: a password is required",
+            Problem::AskedAgain,
+        ),
+        (
+            "Sorry, try again.\nsudo: no password was provided\nsudo: 1 incorrect password attempt",
+            Problem::WrongPassword,
+        ),
     ] {
         assert_eq!(classify(text), Some(problem), "{text}");
     }
