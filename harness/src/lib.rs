@@ -1,26 +1,25 @@
 //! The test harness of keeper-rotators.
 //!
+//! The harness in wings: [`fakes`] (each service, in its real wire format),
+//! [`faults`] (the one fault vocabulary, the fault proxy, network faults),
+//! [`inputs`] (Commander exports, scenarios, record templates),
+//! [`rehearsal`] (an administrator's records through the real binary, the
+//! failure matrix) and [`bench`] (time, memory, size); around them what runs
+//! a binary and judges its output.
+//!
 //! | module | holds |
 //! |---|---|
-//! | [`binary`] | which build a test runs: cargo's, or the one in `KEEPER_ROTATORS_BIN_DIR` |
-//! | [`scenario`] | the Gateway's input as a JSON fixture, encoded as the Gateway does |
-//! | [`encodings`] | the forms a secret takes when a server or library echoes it |
-//! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
-//! | [`fake_aws`] | a stateful IAM + STS fake speaking the Query protocol, checking SigV4, with lagging listings |
-//! | [`fake_azure`] | the token endpoint and Graph application endpoints: secrets, policy, throttling, lagging reads |
-//! | [`fake_okta`] | a stateful Okta users API: passwords, history, policy, rate limits |
-//! | [`fake_rest`] | a stateful fake REST password endpoint |
-//! | [`fake_ssh`] | an in-process SSH server faking a Linux machine: accounts, sudo, the binary's scripts emulated, faults per script and login |
-//! | [`fake_vault`] | a fake Keeper Secrets Manager service speaking the SDK's encrypted protocol, failing as the real one does (late, held, truncated, refused saves) |
-//! | [`template`] | the record templates in `templates/`, read back for the tests |
-//! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
-//! | [`faults`] | the fault vocabulary ([`faults::FaultKind`]), arming ([`faults::Armable`]), gates, and the fault-injecting proxy in front of every HTTP fake |
-//! | [`net`] | network faults: refused ports, servers that hang up |
-//! | [`records`] | Keeper records as Commander exports them, turned into the vault's JSON and the Gateway's dictionaries |
+//! | [`fakes`] | IAM + STS, Entra + Graph, Okta, a REST API, an SSH machine, the Keeper vault: stateful, on 127.0.0.1, failing as the real ones do |
+//! | [`faults`] | the fault vocabulary ([`faults::FaultKind`], one list: [`with_fault_kinds!`]), arming ([`faults::Armable`]), gates, the fault-injecting proxy in front of every HTTP fake, network faults ([`faults::net`]) |
+//! | [`inputs`] | Keeper records as Commander exports them ([`inputs::commander`]), the Gateway's input as a scenario file ([`inputs::scenario`]), the record templates ([`inputs::template`]) |
 //! | [`rehearsal`] | an administrator's records run through the real binary against the fakes, with faults (`harness run`); the failure matrix the conformance suite runs |
+//! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`; [`bench::ssh`] for ssh-user) |
+//! | [`binary`] | which build a test runs: cargo's, or the one in `KEEPER_ROTATORS_BIN_DIR` |
+//! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
+//! | [`encodings`] | the forms a secret takes when a server or library echoes it |
 //! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
-//! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`) |
-//! | [`bench::ssh`] | `harness bench ssh-user`: password-only and key-plus-password rotations against the real sshd (root), else the fake |
+//! | [`teardown`] | private files and child rotators removed on a signal or a panic |
+//! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 //! | [`layout`] | `harness layout`: each crate's module graph, its cycles, the files over 800 lines |
 //! | [`docs`] | `README.md` and `docs/` checked against the code: each rotator page's `--help` block, every relative link |
@@ -35,34 +34,26 @@ pub mod binary;
 pub mod demo;
 pub mod docs;
 pub mod encodings;
-pub mod fake_aws;
-pub mod fake_azure;
-pub mod fake_okta;
-pub mod fake_rest;
-pub mod fake_ssh;
-pub mod fake_vault;
+pub mod fakes;
 pub mod faults;
+pub mod inputs;
 pub mod layout;
-pub mod net;
-pub mod records;
 pub mod rehearsal;
 pub mod runner;
-pub mod scenario;
 pub mod sshd;
 pub mod teardown;
-pub mod template;
 pub mod vault_cli;
 
 pub use binary::Binary;
-pub use fake_aws::{AwsFault, FakeAws};
-pub use fake_azure::{AzureFault, FakeAzure};
-pub use fake_okta::{FakeOkta, OktaFault};
-pub use fake_rest::{FakeRest, Reply};
-pub use fake_ssh::FakeSsh;
-pub use fake_vault::{FakeVault, Fault};
+pub use fakes::aws::{AwsFault, FakeAws};
+pub use fakes::azure::{AzureFault, FakeAzure};
+pub use fakes::okta::{FakeOkta, OktaFault};
+pub use fakes::rest::{FakeRest, Reply};
+pub use fakes::ssh::FakeSsh;
+pub use fakes::vault::{FakeVault, Fault};
 pub use faults::{Armable, FaultKind, FaultProxy, Gate};
+pub use inputs::scenario::Scenario;
 pub use runner::{LeakScanner, Outcome, Run, Running};
-pub use scenario::Scenario;
 
 use std::sync::OnceLock;
 

@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::encodings::{LEAK_WINDOW, leak_pieces};
-use crate::scenario::{Scenario, leak_forms};
+use crate::inputs::scenario::{Scenario, leak_forms};
 
 /// How long a run may take before the harness kills it.
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(120);

@@ -12,7 +12,7 @@ use common::{Error, Secret};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::fake_vault::FakeVault;
+use crate::fakes::vault::FakeVault;
 
 /// Runs the fake vault on `records` until the process is killed.
 pub fn serve(records: &Path, dir: &Path, port: u16) -> Result<(), String> {

@@ -13,17 +13,17 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::records::{self, Shape};
+use harness::inputs::commander::{self, Shape};
 use harness::rehearsal::input::MADE_UP_CONFIG_UID;
 use harness::rehearsal::{Rehearsal, RoleFlags, use_case};
 use serde_json::{Map, Value};
 
 fn fixture(name: &str) -> PathBuf {
-    harness::scenario::fixtures_dir().join(name)
+    harness::inputs::scenario::fixtures_dir().join(name)
 }
 
-fn load(name: &str) -> records::Loaded {
-    records::load(&[fixture(name)]).unwrap_or_else(|e| panic!("{e}"))
+fn load(name: &str) -> commander::Loaded {
+    commander::load(&[fixture(name)]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn expected_dict() -> Map<String, Value> {
@@ -116,7 +116,7 @@ fn get_format_json_and_the_export_of_one_record_give_the_same_dictionary_and_vau
 
 #[test]
 fn several_values_of_one_field_are_sent_as_a_list() {
-    let loaded = records::parse_files(&[(
+    let loaded = commander::parse_files(&[(
         Path::new("inline.json"),
         r#"{"uid": "U1", "title": "T", "type": "login", "fields": [],
             "custom": [{"type": "text", "label": "hosts", "value": ["a", "b"]}]}"#,
@@ -133,7 +133,7 @@ fn records_appended_to_one_file_one_after_the_other_are_all_read() {
     let one = std::fs::read_to_string(fixture("records/conversion/get-format-json.json")).unwrap();
     let other = one.replace("ConversionUid000000001", "ConversionUid000000002");
     let text = format!("{one}\n{other}");
-    let loaded = records::parse_files(&[(Path::new("appended.json"), &text)]).unwrap();
+    let loaded = commander::parse_files(&[(Path::new("appended.json"), &text)]).unwrap();
     assert_eq!(loaded.records.len(), 2);
 }
 
@@ -141,7 +141,7 @@ fn records_appended_to_one_file_one_after_the_other_are_all_read() {
 fn two_records_with_one_uid_are_refused() {
     let one = std::fs::read_to_string(fixture("records/conversion/get-format-json.json")).unwrap();
     let text = format!("{one}\n{one}");
-    let error = records::parse_files(&[(Path::new("twice.json"), &text)]).unwrap_err();
+    let error = commander::parse_files(&[(Path::new("twice.json"), &text)]).unwrap_err();
     assert!(
         error.contains("two records have the uid ConversionUid000000001"),
         "{error}"

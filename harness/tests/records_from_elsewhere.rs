@@ -29,7 +29,7 @@ fn bin_dir(rotator: &'static str) -> PathBuf {
 
 /// The fixture export `records/<use_case>.json`, as JSON.
 fn export(use_case: &str) -> Value {
-    let path = harness::scenario::fixtures_dir().join(format!("records/{use_case}.json"));
+    let path = harness::inputs::scenario::fixtures_dir().join(format!("records/{use_case}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -396,7 +396,7 @@ fn vault_serve_refuses_a_directory_others_may_enter() {
     let dir = parent.path().join("shared");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let records = harness::scenario::fixtures_dir().join("vault/records.json");
+    let records = harness::inputs::scenario::fixtures_dir().join("vault/records.json");
     let output = Command::new(HARNESS)
         .args(["vault", "serve", "--records"])
         .arg(&records)
@@ -446,7 +446,7 @@ fn vault_serve_removes_the_secret_files_on_every_signal_that_would_end_it() {
 /// `harness vault serve --dir dir`, expected to refuse: its exit code and
 /// stderr, or `None` for the code when it served instead (stopped after 30 s).
 fn serve_refusing(dir: &Path) -> (Option<i32>, String) {
-    let records = harness::scenario::fixtures_dir().join("vault/records.json");
+    let records = harness::inputs::scenario::fixtures_dir().join("vault/records.json");
     let mut child = Command::new(HARNESS)
         .args(["vault", "serve", "--records"])
         .arg(&records)
@@ -701,7 +701,7 @@ fn a_rehearsed_binary_that_connects_off_the_machine_is_refused_and_the_rehearsal
     .unwrap();
     drop(f);
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let file = harness::scenario::fixtures_dir().join("records/rest-api.json");
+    let file = harness::inputs::scenario::fixtures_dir().join("records/rest-api.json");
     let ran = harness_run(
         "rotate-rest-api",
         &[

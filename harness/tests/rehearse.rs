@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use harness::Binary;
-use harness::records;
+use harness::inputs::commander;
 use serde_json::Value;
 
 /// The rotators' directory: where `KEEPER_ROTATORS_BIN_DIR` says, else next
@@ -27,7 +27,7 @@ fn bin_dir(rotator: &'static str) -> PathBuf {
 }
 
 fn fixture(name: &str) -> String {
-    harness::scenario::fixtures_dir()
+    harness::inputs::scenario::fixtures_dir()
         .join(name)
         .display()
         .to_string()
@@ -50,7 +50,7 @@ impl Ran {
 /// Every value under a secret-named field in `file` (as the Gateway would
 /// send it, and as the binaries redact it).
 fn secrets_of(file: &str) -> Vec<String> {
-    let loaded = records::load(&[PathBuf::from(file)]).unwrap();
+    let loaded = commander::load(&[PathBuf::from(file)]).unwrap();
     let mut secrets: Vec<String> = loaded
         .records
         .iter()
@@ -673,7 +673,7 @@ fn a_fault_on_a_call_no_service_makes_lists_the_calls() {
 
 #[test]
 fn a_template_with_empty_fields_is_refused_by_the_binary_as_bad_input() {
-    let file = harness::scenario::fixtures_dir()
+    let file = harness::inputs::scenario::fixtures_dir()
         .join("../templates/azure-app-secret.json")
         .display()
         .to_string();

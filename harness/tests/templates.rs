@@ -3,7 +3,7 @@
 //! them must hold. What each binary reads is checked next to the binary
 //! (`bins/*/tests/template.rs`).
 
-use harness::template::{self, TemplateRecord};
+use harness::inputs::template::{self, TemplateRecord};
 
 const USE_CASES: [&str; 5] = [
     "rest-api",

@@ -34,7 +34,7 @@ fn serve_writes_config_ca_and_env_and_rewrites_records_after_an_update() {
     // A directory of its own, made private by the fake (it refuses one
     // others may enter).
     let dir = Dir(parent.path().join("vault"));
-    let records = harness::scenario::fixtures_dir().join("vault/records.json");
+    let records = harness::inputs::scenario::fixtures_dir().join("vault/records.json");
     let mut child = Command::new(BIN)
         .args(["vault", "serve", "--records"])
         .arg(&records)

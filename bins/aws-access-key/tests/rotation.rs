@@ -10,9 +10,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use harness::fake_vault::Others;
+use harness::fakes::vault::Others;
+use harness::faults::net::{HangUpServer, PrivateNetwork, RecordingProxy};
 use harness::faults::{Armable, FaultKind};
-use harness::net::{HangUpServer, PrivateNetwork, RecordingProxy};
 use harness::runner::overlap;
 use harness::{AwsFault, FakeAws, FakeVault, Fault, Outcome, Run, Scenario};
 
@@ -598,7 +598,7 @@ fn a_wrong_admin_secret_is_refused_by_its_signature_and_changes_nothing() {
 #[test]
 fn service_specific_endpoint_variables_take_precedence() {
     let w = world();
-    let dead = format!("http://127.0.0.1:{}", harness::net::refused_port());
+    let dead = format!("http://127.0.0.1:{}", harness::faults::net::refused_port());
     let url = w.aws.url();
     w.run_with(
         "admin-record.json",
@@ -1506,7 +1506,7 @@ fn a_key_another_record_stores_and_uses_is_never_deleted_to_make_room() {
         common::time::iso8601(std::time::SystemTime::now() - Duration::from_secs(86_400));
     // Two consumers of one IAM user, each with its own PAM User record and
     // its own key (the usual way to use IAM's two keys).
-    let path = harness::scenario::fixtures_dir().join("vault/aws/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/aws/records.json");
     let mut records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut second = records[0].clone();
@@ -1557,7 +1557,7 @@ const CONSUMER_UID: &str = "AwsConsumerUid00000001";
 /// A consumer's record attached to the script, holding key `id` and its
 /// secret under its own labels, in the input and in the vault.
 fn with_consumer(id: &str, secret: &str) -> (Scenario, FakeVault) {
-    let path = harness::scenario::fixtures_dir().join("vault/aws/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/aws/records.json");
     let mut records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     records.push(serde_json::json!({
@@ -1570,7 +1570,8 @@ fn with_consumer(id: &str, secret: &str) -> (Scenario, FakeVault) {
             {"type": "secret", "label": "reporting_secret", "value": [secret]}
         ]
     }));
-    let path = harness::scenario::fixtures_dir().join("scenarios/aws-access-key/admin-record.json");
+    let path = harness::inputs::scenario::fixtures_dir()
+        .join("scenarios/aws-access-key/admin-record.json");
     let mut scenario: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     scenario["records"]

@@ -5,9 +5,9 @@ const BIN: harness::Binary = harness::binary!("rotate-aws-access-key");
 
 #[test]
 fn the_template_creates_the_user_record_and_an_admin_record_with_every_field_read_or_written() {
-    let problems = harness::template::problems(
+    let problems = harness::inputs::template::problems(
         "aws-access-key",
-        &harness::template::help(BIN),
+        &harness::inputs::template::help(BIN),
         &[
             (
                 "AWS IAM user access key (template)",

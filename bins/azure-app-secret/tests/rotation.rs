@@ -728,7 +728,7 @@ fn a_self_rotation_gives_the_pam_configuration_the_new_secret_before_the_old_one
 /// The Azure fixture's vault without the PAM configuration: a record the
 /// Gateway's KSM application is not shared.
 fn vault_without_the_pam_configuration() -> FakeVault {
-    let path = harness::scenario::fixtures_dir().join("vault/azure/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/azure/records.json");
     let records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let shared: Vec<serde_json::Value> = records
@@ -805,14 +805,14 @@ fn an_attached_record_holding_the_target_secret_gets_the_new_one_before_it_is_re
         "fields": [{"type": "password", "value": ["target~old~secret~2026~0000000000000002"]}],
         "custom": []
     });
-    let path = harness::scenario::fixtures_dir().join("vault/azure/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/azure/records.json");
     let mut records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     records.push(consumer);
     let mut w = world();
     w.vault = FakeVault::start(&records);
-    let path =
-        harness::scenario::fixtures_dir().join("scenarios/azure-app-secret/admin-record.json");
+    let path = harness::inputs::scenario::fixtures_dir()
+        .join("scenarios/azure-app-secret/admin-record.json");
     let mut scenario: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     scenario["records"]
@@ -841,7 +841,7 @@ fn a_secret_held_in_a_field_the_write_cannot_reach_is_kept_and_no_other_field_is
     // The PAM configuration has two fields called clientSecret: the standard
     // one holds something else, a custom one the admin's secret. Writing
     // "clientSecret" reaches the standard one.
-    let path = harness::scenario::fixtures_dir().join("vault/azure/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/azure/records.json");
     let mut records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let config = records.iter_mut().find(|r| r["uid"] == CONFIG_UID).unwrap();
@@ -875,7 +875,7 @@ fn a_pam_configuration_of_the_rotated_application_gets_the_new_secret_when_anoth
     // 2025 secret (one the PAM User record does not hold); the attached admin
     // record, another application, does the rotation. The input carries the
     // PAM configuration with its uid and title only.
-    let path = harness::scenario::fixtures_dir().join("vault/azure/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/azure/records.json");
     let mut records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let config = records.iter_mut().find(|r| r["uid"] == CONFIG_UID).unwrap();

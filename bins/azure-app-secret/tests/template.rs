@@ -5,9 +5,9 @@ const BIN: harness::Binary = harness::binary!("rotate-azure-app-secret");
 
 #[test]
 fn the_template_creates_the_user_record_and_an_admin_record_with_every_field_read_or_written() {
-    let problems = harness::template::problems(
+    let problems = harness::inputs::template::problems(
         "azure-app-secret",
-        &harness::template::help(BIN),
+        &harness::inputs::template::help(BIN),
         &[
             (
                 "Azure app client secret (template)",

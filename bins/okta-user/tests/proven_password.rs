@@ -42,7 +42,7 @@ fn rotate(okta: &FakeOkta, scenario: &str) -> Outcome {
     run(okta, scenario, NEW, &lock_dir).run()
 }
 
-fn authn_requests(okta: &FakeOkta) -> Vec<harness::fake_okta::OktaRequest> {
+fn authn_requests(okta: &FakeOkta) -> Vec<harness::fakes::okta::OktaRequest> {
     okta.requests()
         .into_iter()
         .filter(|r| r.path == "/api/v1/authn")

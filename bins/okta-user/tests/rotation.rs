@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use harness::fake_okta::Policy;
+use harness::fakes::okta::Policy;
 use harness::{FakeOkta, OktaFault, Outcome, Run, Scenario};
 
 const BIN: harness::Binary = harness::binary!("rotate-okta-user");

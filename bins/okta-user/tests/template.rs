@@ -5,9 +5,9 @@ const BIN: harness::Binary = harness::binary!("rotate-okta-user");
 
 #[test]
 fn the_template_creates_the_okta_api_record_and_the_user_record_with_every_field_read() {
-    let problems = harness::template::problems(
+    let problems = harness::inputs::template::problems(
         "okta-user",
-        &harness::template::help(BIN),
+        &harness::inputs::template::help(BIN),
         &[
             (
                 "Okta API Access Details",

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use harness::net::{HangUpServer, PrivateNetwork, refused_port};
+use harness::faults::net::{HangUpServer, PrivateNetwork, refused_port};
 use harness::{FakeRest, Outcome, Reply, Run, Scenario};
 
 const BIN: harness::Binary = harness::binary!("rotate-rest-api");
@@ -564,7 +564,7 @@ fn a_rate_limit_reset_at_the_end_of_time_exits_1_without_a_panic() {
 
 #[test]
 fn a_connect_that_never_completes_exits_1_saying_nothing_was_sent() {
-    let blackhole = harness::net::Blackhole::start();
+    let blackhole = harness::faults::net::Blackhole::start();
     assert!(blackhole.swallows_connects(Duration::from_millis(300)));
     let out = Run::new(BIN)
         .arg("--timeout")
@@ -581,7 +581,7 @@ fn a_connect_that_never_completes_exits_1_saying_nothing_was_sent() {
 
 #[test]
 fn a_loopback_target_is_never_reached_through_http_proxy() {
-    let proxy = harness::net::RecordingProxy::start();
+    let proxy = harness::faults::net::RecordingProxy::start();
     let fake = fake();
     let out = Run::new(BIN)
         .env("HTTP_PROXY", proxy.url())

@@ -1,5 +1,5 @@
 //! rotate-ssh-user against the harness's fake SSH server
-//! (`harness::fake_ssh`): what a real OpenSSH cannot be made to do on cue
+//! (`harness::fakes::ssh`): what a real OpenSSH cannot be made to do on cue
 //! (a host key that changed, sudo wanting a password or a terminal, a
 //! password stack refusing, an expired password, a connection lost right
 //! after the new password was sent, a server that offers only
@@ -21,7 +21,7 @@
     reason = "a test fails loudly on a broken fixture or server"
 )]
 
-use harness::fake_ssh::{FakeSsh, Methods, Refusal, Script, Sudo};
+use harness::fakes::ssh::{FakeSsh, Methods, Refusal, Script, Sudo};
 use harness::sshd::User;
 use harness::{FakeVault, Outcome, Run, Scenario};
 use rotate_ssh_user::{keys, remote};
@@ -78,7 +78,7 @@ fn the_fake_emulates_exactly_the_scripts_the_binary_sends() {
         source.matches("script!(").count(),
         SCRIPTS.len(),
         "remote.rs has a script this test does not list: add it to SCRIPTS here, and teach \
-         harness::fake_ssh::shell to recognise and emulate it"
+         harness::fakes::ssh::shell to recognise and emulate it"
     );
     let mut problems = Vec::new();
     for (name, text) in SCRIPTS {
@@ -87,7 +87,7 @@ fn the_fake_emulates_exactly_the_scripts_the_binary_sends() {
                 let digest = sha256_hex(text);
                 if digest != script.reviewed() {
                     problems.push(format!(
-                        "{name} changed since harness::fake_ssh emulated it: review its \
+                        "{name} changed since harness::fakes::ssh emulated it: review its \
                          emulation in harness/src/fake_ssh/shell.rs against the new text, then \
                          set Script::{script:?}.reviewed() to \"{digest}\""
                     ));
@@ -137,7 +137,7 @@ fn key_lines(private: &str) -> Vec<String> {
 /// The vault's records (`fixtures/vault/ssh`) with the user record holding
 /// `private`.
 fn vault_records(private: &str) -> Vec<Value> {
-    let path = harness::scenario::fixtures_dir().join("vault/ssh/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/ssh/records.json");
     let text = std::fs::read_to_string(path).unwrap().replace(
         "\"${PRIVATE_KEY}\"",
         &Value::String(private.into()).to_string(),

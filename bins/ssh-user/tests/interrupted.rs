@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use harness::fake_ssh::FakeSsh;
+use harness::fakes::ssh::FakeSsh;
 use harness::faults::{Armable, FaultKind};
 use harness::sshd::User;
 use harness::{FakeVault, Outcome, Run, Scenario};
@@ -62,7 +62,7 @@ fn world() -> World {
         .var("PORT", fake.port().to_string())
         .var("HOST_KEY", fake.host_key_line())
         .record_field(USER_UID, "privatePEMKey", json!(OLD_KEY));
-    let path = harness::scenario::fixtures_dir().join("vault/ssh/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/ssh/records.json");
     let text = std::fs::read_to_string(path).unwrap().replace(
         "\"${PRIVATE_KEY}\"",
         &Value::String(OLD_KEY.into()).to_string(),

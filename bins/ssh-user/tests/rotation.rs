@@ -43,7 +43,12 @@ const TAG: &str = "keeper-security-alice";
 
 /// A private key from `fixtures/keys/`.
 fn fixture_key(name: &str) -> String {
-    std::fs::read_to_string(harness::scenario::fixtures_dir().join("keys").join(name)).unwrap()
+    std::fs::read_to_string(
+        harness::inputs::scenario::fixtures_dir()
+            .join("keys")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// `type base64` of a private key's public half.
@@ -254,7 +259,7 @@ impl World {
 }
 
 fn vault_with_key(private: &str) -> FakeVault {
-    let path = harness::scenario::fixtures_dir().join("vault/ssh/records.json");
+    let path = harness::inputs::scenario::fixtures_dir().join("vault/ssh/records.json");
     let text = std::fs::read_to_string(path).unwrap();
     let text = text.replace(
         "\"${PRIVATE_KEY}\"",
@@ -1698,7 +1703,7 @@ fn no_secret_appears_in_any_command_line_or_process() {
     secrets.extend(key_lines(&w.stored_key().unwrap()));
     for (name, text) in [("command lines", &commands), ("processes", &processes)] {
         for secret in &secrets {
-            for form in harness::scenario::leak_forms(secret) {
+            for form in harness::inputs::scenario::leak_forms(secret) {
                 assert!(
                     !text.contains(&form),
                     "a secret ({} characters) appeared in the {name}",

@@ -5,9 +5,9 @@ const BIN: harness::Binary = harness::binary!("rotate-ssh-user");
 
 #[test]
 fn the_template_creates_the_user_and_admin_records_with_every_field_read_or_written() {
-    let problems = harness::template::problems(
+    let problems = harness::inputs::template::problems(
         "ssh-user",
-        &harness::template::help(BIN),
+        &harness::inputs::template::help(BIN),
         &[
             (
                 "Linux user (template)",
@@ -31,8 +31,8 @@ fn the_template_creates_the_user_and_admin_records_with_every_field_read_or_writ
 /// private key and the PAM Machine record.
 #[test]
 fn the_json_template_also_creates_the_private_key_and_the_machine_record() {
-    let help = harness::template::help(BIN);
-    let records = harness::template::json("ssh-user").unwrap_or_else(|e| panic!("{e}"));
+    let help = harness::inputs::template::help(BIN);
+    let records = harness::inputs::template::json("ssh-user").unwrap_or_else(|e| panic!("{e}"));
     let mut problems = Vec::new();
     for (title, fields) in [
         ("Linux user (template)", &["privatePEMKey"][..]),

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Figures, measure};
-use crate::fake_vault::FakeVault;
+use crate::fakes::vault::FakeVault;
 use crate::rehearsal::world::{RunOptions, World, gateway_line};
 use crate::rehearsal::{Rehearsal, input, ssh};
 use crate::runner::{Outcome, Run};
@@ -53,7 +53,7 @@ pub fn figures(bin: &Path, runs: usize) -> Result<Vec<(String, Figures)>, String
                 })?;
                 all.push((
                     format!(
-                        "{name}, against the fake SSH server (harness::fake_ssh; the real sshd \
+                        "{name}, against the fake SSH server (harness::fakes::ssh; the real sshd \
                          {reason})"
                     ),
                     figures,
@@ -165,7 +165,7 @@ fn start_real(name: &'static str, rehearsal: Rehearsal) -> Result<Real, String> 
         &rehearsal
             .records
             .iter()
-            .map(crate::records::KeeperRecord::vault_json)
+            .map(crate::inputs::commander::KeeperRecord::vault_json)
             .collect::<Vec<_>>(),
     );
     Ok(Real {

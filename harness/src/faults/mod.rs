@@ -27,6 +27,7 @@
 //! finds the index of "the nth `call`" in the call sequence of a clean run.
 
 mod http;
+pub mod net;
 mod proxy;
 
 pub use proxy::{Exchange, FaultProxy, ProxiedRequest};

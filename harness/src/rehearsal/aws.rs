@@ -4,8 +4,8 @@
 use super::Rehearsal;
 use super::azure::holds_text;
 use super::world::{Call, Service, Staging, last4, named, proxied_calls};
-use crate::fake_aws::FakeAws;
-use crate::fake_vault::FakeVault;
+use crate::fakes::aws::FakeAws;
+use crate::fakes::vault::FakeVault;
 use crate::faults::{Armable, ProxiedRequest};
 use crate::runner::Outcome;
 

@@ -4,8 +4,8 @@
 
 use super::Rehearsal;
 use super::world::{Call, Service, Staging, derived_uuid, named, proxied_calls};
-use crate::fake_azure::FakeAzure;
-use crate::fake_vault::FakeVault;
+use crate::fakes::azure::FakeAzure;
+use crate::fakes::vault::FakeVault;
 use crate::faults::{Armable, ProxiedRequest};
 use crate::runner::Outcome;
 

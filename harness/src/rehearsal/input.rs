@@ -17,13 +17,13 @@
 //! `newPassword` = a password the harness makes up, as the Gateway would),
 //! and `records`: the PAM configuration, the resource, the attached records
 //! and the user record, each as its dictionary
-//! ([`crate::records::KeeperRecord::gateway_dict`]).
+//! ([`crate::inputs::commander::KeeperRecord::gateway_dict`]).
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::UseCase;
-use crate::records::{KeeperRecord, Loaded, Source};
+use crate::inputs::commander::{KeeperRecord, Loaded, Source};
 
 /// The roles the administrator names on the command line: a uid, or the
 /// exact title of a record (records exported without uids get made-up ones).
@@ -110,15 +110,17 @@ impl Rehearsal {
         paths: &[std::path::PathBuf],
         flags: &RoleFlags,
     ) -> Result<Self, String> {
-        Self::new(use_case, crate::records::load(paths)?, flags)
+        Self::new(use_case, crate::inputs::commander::load(paths)?, flags)
     }
 
     /// The use case's own fixture (`fixtures/records/<name>.json`), roles
     /// inferred: what `harness demo` and the conformance suite run.
     pub fn fixture(use_case: &'static UseCase) -> Result<Self, String> {
         let name = format!("fixtures/records/{}.json", use_case.name);
-        let loaded =
-            crate::records::parse_files(&[(std::path::Path::new(&name), use_case.fixture)])?;
+        let loaded = crate::inputs::commander::parse_files(&[(
+            std::path::Path::new(&name),
+            use_case.fixture,
+        )])?;
         Self::new(use_case, loaded, &RoleFlags::default())
     }
 
@@ -481,7 +483,7 @@ fn from_records(
 fn from_scenario(
     use_case: &'static UseCase,
     loaded: &Loaded,
-    scenario: crate::records::ScenarioInput,
+    scenario: crate::inputs::commander::ScenarioInput,
     notes: &mut Vec<String>,
 ) -> Result<Rehearsal, String> {
     let mut dicts = scenario.dicts;

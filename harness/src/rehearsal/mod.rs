@@ -12,7 +12,7 @@
 //!
 //! The pieces:
 //!
-//! - [`crate::records`] reads Keeper record files (Commander's export, `get
+//! - [`crate::inputs::commander`] reads Keeper record files (Commander's export, `get
 //!   --format json`, the vault's JSON, scenarios);
 //! - [`input`]: the records in their roles (PAM configuration, resource,
 //!   attached, user), and the Gateway's input built from them as the Gateway
@@ -26,7 +26,7 @@
 //! - [`report`]: what the administrator reads, as text or JSON.
 //!
 //! Adding a use case is one entry in [`USE_CASES`] and one [`Service`]
-//! implementation (the SSH user's is `ssh.rs`, on [`crate::fake_ssh`]).
+//! implementation (the SSH user's is `ssh.rs`, on [`crate::fakes::ssh`]).
 
 mod aws;
 mod azure;

@@ -8,8 +8,8 @@ use super::world::{
     Call, Service, Staging, password_end_state, password_unchanged, password_verdict,
     proxied_calls, which_password,
 };
-use crate::fake_okta::FakeOkta;
-use crate::fake_vault::FakeVault;
+use crate::fakes::okta::FakeOkta;
+use crate::fakes::vault::FakeVault;
 use crate::faults::{Armable, ProxiedRequest};
 use crate::runner::Outcome;
 

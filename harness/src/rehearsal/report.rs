@@ -21,7 +21,7 @@ use super::matrix::{self, CellOutcome, Clean, Timing};
 use super::world::{RunOptions, World, mask};
 use super::{Rehearsal, Roles, exit_meaning, exit_text};
 use crate::faults::{FaultKind, FaultSpec};
-use crate::records::Source;
+use crate::inputs::commander::Source;
 use crate::runner::Outcome;
 
 /// How to rehearse.
@@ -610,8 +610,8 @@ fn shown_fields(record: &Value) -> Vec<(String, String)> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let typed = crate::records::Field::new(kind, label, value);
-            let name = crate::records::numbered_key(&taken, typed.key());
+            let typed = crate::inputs::commander::Field::new(kind, label, value);
+            let name = crate::inputs::commander::numbered_key(&taken, typed.key());
             taken.insert(name.clone(), Value::Null);
             let shown = match typed.gateway_value() {
                 Value::String(s) if s.is_empty() => "(empty)".to_owned(),

@@ -8,8 +8,8 @@ use super::world::{
     Call, Service, Staging, is_loopback_url, lookup_text, password_end_state, password_unchanged,
     password_verdict, proxied_calls, repoint, which_password,
 };
-use crate::fake_rest::FakeRest;
-use crate::fake_vault::FakeVault;
+use crate::fakes::rest::FakeRest;
+use crate::fakes::vault::FakeVault;
 use crate::faults::{Armable, ProxiedRequest};
 use crate::runner::Outcome;
 

@@ -1,4 +1,4 @@
-//! `rotate-ssh-user`: a fake Linux machine ([`crate::fake_ssh`]) seeded
+//! `rotate-ssh-user`: a fake Linux machine ([`crate::fakes::ssh`]) seeded
 //! with the PAM User (its password, and its key in `authorized_keys`) and
 //! the admin the binary will pick, the PAM Machine pointed at it and pinned
 //! to its host key.
@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::Rehearsal;
 use super::world::{Call, Service, Staging, lookup_keys, named, pem_lines, which_password};
-use crate::fake_ssh::{FakeSsh, Sudo};
-use crate::fake_vault::FakeVault;
+use crate::fakes::ssh::{FakeSsh, Sudo};
+use crate::fakes::vault::FakeVault;
 use crate::faults::Armable;
 use crate::runner::Outcome;
 use crate::sshd::User;
@@ -416,7 +416,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
                         .authorized_keys(&format!("{}\n", public.to_openssh().unwrap_or_default()));
                 }
             }
-            let is_root = admin_login == crate::fake_ssh::ROOT;
+            let is_root = admin_login == crate::fakes::ssh::ROOT;
             fake = fake.user(user);
             if !is_root && admin_login != login {
                 fake = fake.sudo(&admin_login, Sudo::no_password());
@@ -516,7 +516,7 @@ impl Ssh {
         if let Some(unknown) = self.fake.unknown_scripts().first() {
             return Err(format!(
                 "the binary sent a command the fake machine does not know (update \
-                 harness::fake_ssh): {}",
+                 harness::fakes::ssh): {}",
                 unknown.chars().take(120).collect::<String>()
             ));
         }

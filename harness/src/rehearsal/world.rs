@@ -16,13 +16,13 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::Rehearsal;
-use crate::fake_vault::FakeVault;
+use crate::fakes::vault::FakeVault;
 use crate::faults::{Armable, FaultProxy, ProxiedRequest};
+use crate::inputs::scenario::leak_forms;
 use crate::runner::{Outcome, Run};
-use crate::scenario::leak_forms;
 
 /// Secrets shorter than this are not scanned for: they would match by chance
-/// (as in [`crate::scenario`]).
+/// (as in [`crate::inputs::scenario`]).
 const MIN_SCANNED_LEN: usize = 6;
 
 /// The Gateway's input and notes while a use case's fakes start: the
@@ -157,7 +157,7 @@ impl World {
         let vault_before: Vec<Value> = rehearsal
             .records
             .iter()
-            .map(crate::records::KeeperRecord::vault_json)
+            .map(crate::inputs::commander::KeeperRecord::vault_json)
             .collect();
         let vault = FakeVault::start(&vault_before);
         let mut staging = Staging {
@@ -281,7 +281,7 @@ impl World {
         if options.dry_run {
             run = run.arg("--dry-run");
         }
-        for key in crate::fake_vault::PLAIN_PROXY_VARS {
+        for key in crate::fakes::vault::PLAIN_PROXY_VARS {
             run = run.env_remove(key);
         }
         // The administrator's own AWS settings stay outside the rehearsal: a
@@ -538,7 +538,7 @@ pub(crate) fn pem_lines(found: &mut Vec<String>) {
 /// The values of a vault record's secret fields: every field of a hidden
 /// type (`password`, `secret`, `pinCode`, ...), whatever its label, and
 /// every field whose name (label, else type) says secret
-/// ([`crate::records::Field::is_secret`], the report's rule too).
+/// ([`crate::inputs::commander::Field::is_secret`], the report's rule too).
 fn vault_secrets(record: &Value, found: &mut Vec<String>, clear: &[String]) {
     for field in vault_fields(record) {
         if !field.is_secret() {
@@ -562,7 +562,7 @@ fn vault_clear_values(record: &Value, found: &mut Vec<String>) {
 }
 
 /// A vault record's fields, standard then custom, as typed fields.
-pub(crate) fn vault_fields(record: &Value) -> Vec<crate::records::Field> {
+pub(crate) fn vault_fields(record: &Value) -> Vec<crate::inputs::commander::Field> {
     let mut out = Vec::new();
     for section in ["fields", "custom"] {
         for field in record
@@ -578,14 +578,14 @@ pub(crate) fn vault_fields(record: &Value) -> Vec<crate::records::Field> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            out.push(crate::records::Field::new(kind, label, value));
+            out.push(crate::inputs::commander::Field::new(kind, label, value));
         }
     }
     out
 }
 
 /// The Gateway dictionary keys of a vault record's secret fields (named as
-/// [`crate::records::KeeperRecord::gateway_dict`] names them: label, else
+/// [`crate::inputs::commander::KeeperRecord::gateway_dict`] names them: label, else
 /// type, numbered on a clash), so the input can be masked by field, not
 /// only by value (a 4-digit PIN is too short to be looked for).
 pub fn secret_keys(record: &Value) -> Vec<String> {
@@ -594,7 +594,7 @@ pub fn secret_keys(record: &Value) -> Vec<String> {
     taken.insert("title".into(), Value::Null);
     let mut keys = Vec::new();
     for field in vault_fields(record) {
-        let key = crate::records::numbered_key(&taken, field.key());
+        let key = crate::inputs::commander::numbered_key(&taken, field.key());
         taken.insert(key.clone(), Value::Null);
         if field.is_secret() {
             keys.push(key);

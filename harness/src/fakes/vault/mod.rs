@@ -290,7 +290,7 @@ impl FakeVault {
 
     /// Loads `fixtures/<name>` (a JSON array of records) and starts on it.
     pub fn from_fixture(name: &str) -> Self {
-        let path = crate::scenario::fixtures_dir().join(name);
+        let path = crate::inputs::scenario::fixtures_dir().join(name);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let records: Vec<Value> = serde_json::from_str(&text)

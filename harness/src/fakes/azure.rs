@@ -27,7 +27,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 use wiremock::{MockServer, Respond, ResponseTemplate};
 
-use crate::fake_aws::iso8601;
+use crate::fakes::aws::iso8601;
 use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
 
 /// The call names: `token` (the token endpoint), `get` (GET application by

@@ -884,7 +884,7 @@ fn write_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake_ssh::machine::Sudo;
+    use crate::fakes::ssh::machine::Sudo;
     use crate::sshd::User;
 
     fn machine() -> Machine {

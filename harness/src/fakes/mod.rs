@@ -1,0 +1,20 @@
+//! The fakes: each service a rotator talks to, served on 127.0.0.1 in its
+//! real wire format, stateful, and failing like the real service when asked
+//! ([`crate::faults`]). The same binary works unchanged against them and
+//! against the real services.
+//!
+//! | fake | speaks |
+//! |---|---|
+//! | [`aws`] | IAM and STS (query API, SigV4 checked) |
+//! | [`azure`] | the Entra token endpoint and Microsoft Graph |
+//! | [`okta`] | Okta's users API and `/api/v1/authn` |
+//! | [`rest`] | any REST API whose password a request changes |
+//! | [`ssh`] | an SSH server whose scripts act on a modelled Linux machine |
+//! | [`vault`] | Keeper Secrets Manager, encrypted as the SDK expects, behind its proxy |
+
+pub mod aws;
+pub mod azure;
+pub mod okta;
+pub mod rest;
+pub mod ssh;
+pub mod vault;
