@@ -20,6 +20,10 @@ pub struct Client {
 /// The least time worth starting another attempt with after an error.
 pub(super) const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 
+/// The least time left in which a change is sent (or sent again after a
+/// 429): less, and its answer could not arrive before the deadline.
+pub(super) const MIN_CHANGE: Duration = Duration::from_secs(1);
+
 /// How long before the request's own timeout a connect is cut, so that it
 /// ends as a connect error.
 pub(super) const CONNECT_MARGIN: Duration = Duration::from_millis(200);
@@ -145,6 +149,21 @@ impl Client {
                 ledger.close(None);
                 return Err(self.deadline_error(&target, String::new()));
             }
+            if replay == Replay::Unsafe && remaining < MIN_CHANGE {
+                // A change sent now could not be answered in time: its
+                // outcome would be unknown (exit 4). Not sent, it is a
+                // plain "nothing changed".
+                ledger.close(None);
+                return Err(self.deadline_error(
+                    &target,
+                    format!(
+                        "; {:.1} s were left, less than the {} s a change needs to be sent and \
+                         answered, so it was not sent",
+                        remaining.as_secs_f32(),
+                        MIN_CHANGE.as_secs()
+                    ),
+                ));
+            }
             let started = std::time::Instant::now();
             let outcome = self
                 .attempt(client, request, remaining.min(self.policy.request_timeout))
@@ -169,7 +188,7 @@ impl Client {
                     if status == StatusCode::SERVICE_UNAVAILABLE {
                         ledger.maybe_applied = true;
                     }
-                    let wait = retry_after(&response.headers)
+                    let wait = retry_after(status, &response.headers)
                         .unwrap_or_else(|| backoff(attempt))
                         .max(Duration::from_millis(50));
                     if last {
@@ -301,7 +320,7 @@ impl Client {
                     if accepted(status) || !transient {
                         return Ok(response);
                     }
-                    let wait = retry_after(&response.headers)
+                    let wait = retry_after(status, &response.headers)
                         .unwrap_or_else(|| backoff(attempt))
                         .max(Duration::from_millis(50));
                     if !self.deadline.allows(wait.saturating_add(MIN_ATTEMPT)) {
@@ -582,8 +601,15 @@ pub(super) fn describe_wait(wait: Duration) -> String {
 /// else `X-Rate-Limit-Reset` (epoch seconds, as Okta sends it). The numbers
 /// are the server's: a time past what the clock can hold is a wait longer
 /// than any deadline, never an overflow.
-pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(super) fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     let Some(value) = headers.get(RETRY_AFTER) else {
+        // Okta sends `X-Rate-Limit-Reset` on every answer: the end of the
+        // current rate-limit window, up to a minute ahead. It is a wait only
+        // when the answer is the rate limit itself; a 500 that carries it is
+        // retried after the usual back-off.
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            return None;
+        }
         let reset: u64 = headers
             .get("x-rate-limit-reset")?
             .to_str()

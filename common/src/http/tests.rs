@@ -158,13 +158,16 @@ fn targets_hide_credentials_in_the_url() {
 fn retry_after_reads_seconds_and_dates() {
     let mut headers = HeaderMap::new();
     headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-    assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+    assert_eq!(
+        retry_after(StatusCode::TOO_MANY_REQUESTS, &headers),
+        Some(Duration::from_secs(3))
+    );
     let later = std::time::SystemTime::now() + Duration::from_secs(120);
     headers.insert(
         RETRY_AFTER,
         HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
     );
-    let wait = retry_after(&headers).unwrap();
+    let wait = retry_after(StatusCode::TOO_MANY_REQUESTS, &headers).unwrap();
     assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
 }
 
@@ -180,10 +183,38 @@ fn okta_rate_limit_reset_is_read_when_there_is_no_retry_after() {
         "x-rate-limit-reset",
         HeaderValue::from_str(&reset.to_string()).unwrap(),
     );
-    let wait = retry_after(&headers).unwrap();
+    let wait = retry_after(StatusCode::TOO_MANY_REQUESTS, &headers).unwrap();
     assert!(
         wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
         "{wait:?}"
+    );
+}
+
+#[test]
+fn okta_rate_limit_reset_on_an_answer_that_is_not_the_rate_limit_is_no_wait() {
+    // Okta sends the header on every answer; a 500's retry must not wait
+    // for the end of the rate-limit window.
+    let mut headers = HeaderMap::new();
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 30;
+    headers.insert(
+        "x-rate-limit-reset",
+        HeaderValue::from_str(&reset.to_string()).unwrap(),
+    );
+    for status in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::REQUEST_TIMEOUT,
+    ] {
+        assert_eq!(retry_after(status, &headers), None, "{status}");
+    }
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+    assert_eq!(
+        retry_after(StatusCode::SERVICE_UNAVAILABLE, &headers),
+        Some(Duration::from_secs(2))
     );
 }
 
@@ -194,12 +225,18 @@ fn server_supplied_waits_past_the_end_of_time_do_not_overflow() {
         "x-rate-limit-reset",
         HeaderValue::from_static("18446744073709551615"),
     );
-    assert_eq!(retry_after(&headers), Some(Duration::MAX));
+    assert_eq!(
+        retry_after(StatusCode::TOO_MANY_REQUESTS, &headers),
+        Some(Duration::MAX)
+    );
     headers.insert(
         RETRY_AFTER,
         HeaderValue::from_static("99999999999999999999999"),
     );
-    assert_eq!(retry_after(&headers), Some(Duration::MAX));
+    assert_eq!(
+        retry_after(StatusCode::TOO_MANY_REQUESTS, &headers),
+        Some(Duration::MAX)
+    );
     assert_eq!(describe_wait(Duration::MAX), "longer than any deadline");
     assert_eq!(describe_wait(Duration::from_millis(2100)), "3 s");
 }
@@ -344,4 +381,27 @@ fn bodies_without_known_error_fields_are_never_shown() {
 fn a_body_that_is_not_utf8_is_read_as_latin1() {
     assert_eq!(body_text(b"p\xe4ss"), "päss");
     assert_eq!(body_text("päss".as_bytes()), "päss");
+}
+
+#[test]
+fn a_change_with_less_time_left_than_it_needs_is_not_sent() {
+    crate::change::set_phase(crate::change::Phase::Applying);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/change")).unwrap();
+    let client = Client::new(
+        Policy::default(),
+        Deadline::after(Duration::from_millis(900)),
+    )
+    .unwrap();
+    let request = Request::new(Method::POST, url);
+    let error = crate::cli::block_on(client.send(&request, Replay::Unsafe))
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(error, Error::Deadline { .. }), "{error}");
+    assert!(error.to_string().contains("so it was not sent"), "{error}");
+    // Nothing reached the server, and nothing is left outstanding: exit 1.
+    assert!(listener.accept().is_err(), "the change was sent");
+    assert!(crate::change::outstanding().is_empty());
 }

@@ -275,7 +275,34 @@ impl FakeOkta {
 struct Responder(Arc<Mutex<State>>);
 
 impl Respond for Responder {
+    /// Every answer but the rate limit's own carries the current window's
+    /// `X-Rate-Limit-*` headers, as Okta's do: the reset is the end of the
+    /// minute window, up to 60 s ahead, whatever the status.
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        match self.answer(request) {
+            (answer, true) => answer,
+            (answer, false) => in_window(answer),
+        }
+    }
+}
+
+/// `answer` with the headers of a rate-limit window that ends 60 s from now.
+fn in_window(answer: ResponseTemplate) -> ResponseTemplate {
+    let reset = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        + 60;
+    answer
+        .insert_header("X-Rate-Limit-Limit", "600")
+        .insert_header("X-Rate-Limit-Remaining", "599")
+        .insert_header("X-Rate-Limit-Reset", reset.to_string().as_str())
+}
+
+impl Responder {
+    /// The answer, and whether it is the rate limit's (its headers are its
+    /// own).
+    fn answer(&self, request: &wiremock::Request) -> (ResponseTemplate, bool) {
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let path = request.url.path().to_owned();
         let recorded = OktaRequest {
@@ -303,20 +330,23 @@ impl Respond for Responder {
             _ => None,
         });
         let delay = match fault {
-            Some(OktaFault::RateLimit { reset_in }) => return rate_limited(reset_in),
-            Some(OktaFault::ServerError) => return server_error(),
+            Some(OktaFault::RateLimit { reset_in }) => return (rate_limited(reset_in), true),
+            Some(OktaFault::ServerError) => return (server_error(), false),
             Some(OktaFault::Reply { status, body }) => {
-                return ResponseTemplate::new(status)
-                    .set_body_raw(body.into_bytes(), "application/json");
+                return (
+                    ResponseTemplate::new(status)
+                        .set_body_raw(body.into_bytes(), "application/json"),
+                    false,
+                );
             }
             Some(OktaFault::Delay(delay)) => delay,
             None => Duration::ZERO,
         };
         let answer = state.serve(&recorded);
         if faults::injected(request) == Some(FaultKind::ApplyThen500) {
-            return server_error();
+            return (server_error(), false);
         }
-        answer.set_delay(delay)
+        (answer.set_delay(delay), false)
     }
 }
 
