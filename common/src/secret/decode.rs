@@ -173,7 +173,10 @@ pub(super) fn backslash(view: &[Unit], i: usize, letters: bool) -> Option<(char,
             Some((char::from_u32(unit).unwrap_or('\u{fffd}'), 6))
         }
         'x' | 'X' => Some((char::from_u32(hex_value(view, i + 2, 2)?)?, 4)),
-        '"' | '\\' | '/' | '\'' | '`' => Some((next, 2)),
+        // Any other punctuation: the quoting of shells (`printf %q`,
+        // Shellwords) and of regular expressions (`re.escape`,
+        // `preg_quote`) puts a backslash before it.
+        c if c.is_ascii_punctuation() => Some((c, 2)),
         'n' => Some(('\n', 2)),
         'r' => Some(('\r', 2)),
         't' => Some(('\t', 2)),
