@@ -373,12 +373,31 @@ fn plan(run: &Run) -> Result<Planned<'_>> {
         .and_then(Value::as_str)
         .unwrap_or("UNKNOWN")
         .to_owned();
-    tracing::info!("Okta user '{login}': id {id}, status {status}");
-    if id.is_empty() {
+    // The id goes into the next request's path and into every message, the
+    // status into messages: a server's text, so an id must look like one
+    // (Okta's are 20 letters and digits) and a status is shown as any
+    // server field is.
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(Error::Failed(format!(
-            "{target}: the answer has no user id"
+            "{target}: the answer's user id {} is not an Okta user id (letters and digits); \
+             nothing was changed",
+            if id.is_empty() {
+                "is missing and"
+            } else {
+                "is withheld: it"
+            }
         )));
     }
+    if status.is_empty()
+        || status.len() > 32
+        || !status.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+    {
+        return Err(Error::Failed(format!(
+            "{target}: the answer's user status {} is not an Okta status; nothing was changed",
+            http::shown(&status)
+        )));
+    }
+    tracing::info!("Okta user '{login}': id {id}, status {status}");
     // Okta answers a lookup by id, by login short name or by `me` with a
     // user whose login is not the one asked for: rotating that user would
     // change someone else's password and file it under this record.

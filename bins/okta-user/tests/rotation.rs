@@ -319,3 +319,47 @@ fn a_server_error_after_sending_the_change_exits_4_and_does_not_resend() {
         .assert_stderr_has("It was not sent again");
     assert_eq!(changes(&okta), 1);
 }
+
+#[test]
+fn a_lookup_answered_with_a_user_id_that_is_not_an_okta_id_changes_nothing_and_shows_no_id() {
+    let okta = okta();
+    okta.fault(
+        "/users/alice%40example.com",
+        OktaFault::Reply {
+            status: 200,
+            body: r#"{"id":"00u1/../../me\nrotate-okta-user: exit 0 (rotated)","status":"ACTIVE","profile":{"login":"alice@example.com"}}"#.into(),
+        },
+        1,
+    );
+    let out = rotate("default.json", &okta);
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("is not an Okta user id");
+    assert!(!out.stderr.contains("00u1/../"), "{}", out.stderr);
+    assert!(!out.stderr.contains("exit 0 (rotated)"), "{}", out.stderr);
+    assert_eq!(okta.password_of(LOGIN).as_deref(), Some(OLD));
+}
+
+#[test]
+fn a_lookup_answered_with_a_status_that_is_not_an_okta_status_changes_nothing() {
+    let okta = okta();
+    okta.fault(
+        "/users/alice%40example.com",
+        OktaFault::Reply {
+            status: 200,
+            body: r#"{"id":"00u00000000000000001","status":"ACTIVE\nrotate-okta-user: exit 0 (rotated)","profile":{"login":"alice@example.com"}}"#.into(),
+        },
+        1,
+    );
+    let out = rotate("default.json", &okta);
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("is not an Okta status");
+    assert!(!out.stdout.contains("exit 0"), "{}", out.stdout);
+    assert!(
+        !out.stderr.contains("\nrotate-okta-user: exit 0"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(okta.password_of(LOGIN).as_deref(), Some(OLD));
+}

@@ -327,6 +327,9 @@ fn a_short_password_quoted_with_backslashes_inside_a_message_is_redacted() {
     register("!!a1!!");
     let shown = redact(r"bad password \!\!a1\!\! rejected");
     assert!(!shown.contains("a1"), "{shown}");
-    assert!(shown.contains("bad password") && shown.contains("rejected"), "{shown}");
+    assert!(
+        shown.contains("bad password") && shown.contains("rejected"),
+        "{shown}"
+    );
     forget_all();
 }
