@@ -255,6 +255,26 @@ pub fn hand_over_skipping(
             continue;
         }
         if changes.is_empty() {
+            // The input's copy showed an old value and the vault's copy holds
+            // neither it nor the new one: the record changed since the input
+            // was made (a re-paste, another run). Whatever it holds now
+            // cannot be shown to survive the retirement: keep the old one.
+            let news: Vec<&str> = retiring
+                .iter()
+                .flat_map(|r| {
+                    r.id.iter()
+                        .map(|(_, new)| new.as_str())
+                        .chain(r.secret.iter().map(|s| s.new.expose()))
+                })
+                .collect();
+            if !in_input.is_empty() && record.fields_holding(&news).is_empty() {
+                failed.push(format!(
+                    "{location}'s copy in the Gateway's input holds the {noun} being retired (in \
+                     {}), but its copy in the vault no longer does, nor the new one: it changed \
+                     since, and what it holds now is not known to survive",
+                    in_input.join(", ")
+                ));
+            }
             continue;
         }
         let fields = changes

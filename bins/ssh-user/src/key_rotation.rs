@@ -498,6 +498,12 @@ impl Credentials for AuthorizedKeyFile<'_> {
         {
             texts.push(text);
         }
+        // Records that hold the key for another account, or for another
+        // machine (a `pamHostname` that is not this one's), keep it: the new
+        // key is authorized for this account on this machine only, and
+        // theirs is not removed. A login that differs only in case is the
+        // same account (sshd on a directory-joined host reads one file).
+        let this_host = self.conn.endpoint().host.clone();
         let other_accounts: Vec<&str> = run
             .input
             .records
@@ -505,10 +511,14 @@ impl Credentials for AuthorizedKeyFile<'_> {
             .iter()
             .filter(|r| r.uid() != user_uid)
             .filter(|r| {
-                r.text(LOGIN_FIELD)
+                let other_login = r
+                    .text(LOGIN_FIELD)
                     .ok()
                     .flatten()
-                    .is_some_and(|login| login != self.user)
+                    .is_some_and(|login| !login.eq_ignore_ascii_case(self.user));
+                let other_machine = crate::target::parse_hostname(r)
+                    .is_ok_and(|endpoint| !endpoint.host.eq_ignore_ascii_case(&this_host));
+                other_login || other_machine
             })
             .map(common::records::Record::uid)
             .collect();
@@ -516,8 +526,11 @@ impl Credentials for AuthorizedKeyFile<'_> {
         // format of the record's key (PKCS#8 for OpenSSH), or a key this run
         // retires that the record no longer holds (the previous rotation's,
         // an interrupted run's). Any private key in another record of the
-        // input whose public half is retired counts, by its own text.
+        // input whose public half is retired counts, by its own text. One
+        // this run cannot write in place (encrypted with a passphrase it
+        // does not know, or inside a key pair object) keeps the old key.
         let mut found: Vec<Secret> = Vec::new();
+        let mut out_of_reach: Vec<String> = Vec::new();
         for record in run
             .input
             .records
@@ -526,23 +539,43 @@ impl Credentials for AuthorizedKeyFile<'_> {
             .filter(|r| r.uid() != user_uid && !other_accounts.contains(&r.uid()))
         {
             for key in record.keys() {
-                // Read as text first: only a private key becomes a Secret
-                // (a Secret is registered with the redactor, and a login
-                // registered there would be withheld everywhere).
-                let Ok(Some(raw)) = record.text(key) else {
-                    continue;
-                };
-                if !raw.contains("PRIVATE KEY") {
-                    continue;
-                }
-                let text = Secret::new(raw);
-                let retired = keys::parse(text.expose()).is_ok_and(|parsed| {
-                    self.plan
-                        .retire
-                        .contains(&keys::fingerprint(parsed.key.public_key()))
-                });
-                if retired && !found.iter().any(|f| f.expose() == text.expose()) {
-                    found.push(text);
+                for value in record.values(key) {
+                    // Only a private key becomes a Secret (a Secret is
+                    // registered with the redactor, and a login registered
+                    // there would be withheld everywhere).
+                    let (raw, in_pair) = match value {
+                        serde_json::Value::String(raw) => (raw.as_str(), false),
+                        serde_json::Value::Object(pair) => {
+                            match pair.get("privateKey").and_then(serde_json::Value::as_str) {
+                                Some(raw) => (raw, true),
+                                None => continue,
+                            }
+                        }
+                        _ => continue,
+                    };
+                    if !raw.contains("PRIVATE KEY") {
+                        continue;
+                    }
+                    let text = Secret::new(raw.trim());
+                    let Some((print, encrypted)) = keys::held_fingerprint(text.expose()) else {
+                        continue;
+                    };
+                    if !self.plan.retire.contains(&print) {
+                        continue;
+                    }
+                    if in_pair || encrypted {
+                        out_of_reach.push(format!(
+                            "{} holds it {} in {key}",
+                            record.location(),
+                            if in_pair {
+                                "in a key pair"
+                            } else {
+                                "encrypted"
+                            }
+                        ));
+                    } else if !found.iter().any(|f| f.expose() == text.expose()) {
+                        found.push(text);
+                    }
                 }
             }
         }
@@ -555,7 +588,7 @@ impl Credentials for AuthorizedKeyFile<'_> {
             seen.push(text.expose());
             retiring.push(Retiring::secret(text, &new.private));
         }
-        holders::hand_over_skipping(
+        let handed = holders::hand_over_skipping(
             run,
             user_uid,
             &other_accounts,
@@ -570,6 +603,21 @@ impl Credentials for AuthorizedKeyFile<'_> {
                     updated.join(", ")
                 );
             }
+        });
+        if out_of_reach.is_empty() {
+            return handed;
+        }
+        let unreachable = format!(
+            "the SSH private key being retired is held where this run cannot write the new \
+             one: {}. Store the new key there (it is in the record being rotated), then \
+             retire the old one or run the rotation again",
+            out_of_reach.join("; ")
+        );
+        Err(match handed {
+            Ok(()) => Failure::Definite(unreachable),
+            Err(Failure::Definite(other)) => Failure::Definite(format!("{other}; {unreachable}")),
+            Err(Failure::Unknown(other)) => Failure::Unknown(format!("{other}; {unreachable}")),
+            Err(Failure::Config(other)) => Failure::Config(format!("{other}; {unreachable}")),
         })
     }
 

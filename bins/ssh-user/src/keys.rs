@@ -516,6 +516,27 @@ pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
+/// The fingerprint of the public half of a private key as a record holds
+/// it, and whether the key is encrypted: an OpenSSH key keeps its public
+/// half in the clear even when encrypted, so a record holding a key being
+/// retired is recognised either way. `None` when it does not read as one.
+pub fn held_fingerprint(text: &str) -> Option<(String, bool)> {
+    if let Ok(parsed) = parse(text) {
+        return Some((fingerprint(parsed.key.public_key()), false));
+    }
+    let pem = normalise(text).ok()?;
+    if pem.label != "OPENSSH PRIVATE KEY" {
+        return None;
+    }
+    let pem_text = pem.text();
+    let key = common::cli::catch_panic(|| {
+        russh::keys::ssh_key::PrivateKey::from_openssh(pem_text.as_bytes()).ok()
+    })
+    .ok()
+    .flatten()?;
+    Some((fingerprint(key.public_key()), key.is_encrypted()))
+}
+
 /// The minimal DER this module writes itself.
 mod der {
     use russh::keys::EcdsaCurve;

@@ -84,23 +84,14 @@ use zeroize::Zeroizing;
 
 use crate::ssh::{Output, Session, SshError};
 
-/// The environment every script starts with. With `askpass` before the
-/// body, the script first takes the admin's password off stdin's first line
-/// and offers it to sudo only through an askpass helper (see the module's
-/// docs); the body runs `sudo -A` with `SUDO_ASKPASS=$a` and must not
-/// `exec` (the helper's directory is removed when the script exits).
-macro_rules! script {
-    ($body:literal) => {
+/// Shell functions that judge a directory (`$u` is the admin's uid):
+/// `trusted DIR` holds when DIR (absolute, without `.`, `..` or a trailing
+/// slash) and every parent up to `/` is owned by root or the admin with no
+/// group or other write, or is sticky and root's. The askpass helper and the
+/// machine's lock use the one rule.
+macro_rules! trust_fns {
+    () => {
         concat!(
-            "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
-            $body
-        )
-    };
-    (askpass $body:literal) => {
-        concat!(
-            "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
-            "IFS= read -r p || { echo 'keeper-askpass: no admin password on stdin' >&2; exit 69; }\n",
-            "u=$(id -u) || { echo 'keeper-askpass unavailable: id -u failed' >&2; exit 69; }\n",
             "k() {\n",
             "  kl=$(ls -ldn -- \"$1\" 2>/dev/null) || return 1\n",
             "  set -f; set -- $kl; set +f\n",
@@ -117,6 +108,31 @@ macro_rules! script {
             "  done\n",
             "  return 1\n",
             "}\n",
+        )
+    };
+}
+
+/// The environment every script starts with. With `askpass` before the
+/// body, the script first takes the admin's password off stdin's first line
+/// and offers it to sudo only through an askpass helper (see the module's
+/// docs); the body runs `sudo -A` with `SUDO_ASKPASS=$a` and must not
+/// `exec` (the helper's directory is removed when the script exits).
+macro_rules! script {
+    ($body:literal) => {
+        concat!(
+            "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
+            $body
+        )
+    };
+    (parts $($part:expr),+ $(,)?) => {
+        concat!("export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n", $($part),+)
+    };
+    (askpass $body:literal) => {
+        concat!(
+            "export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin\n",
+            "IFS= read -r p || { echo 'keeper-askpass: no admin password on stdin' >&2; exit 69; }\n",
+            "u=$(id -u) || { echo 'keeper-askpass unavailable: id -u failed' >&2; exit 69; }\n",
+            trust_fns!(),
             "d=\n",
             "for t in \"${XDG_RUNTIME_DIR:-}\" \"${TMPDIR:-}\" /tmp /var/tmp /dev/shm; do\n",
             "  case $t in /*) ;; *) continue ;; esac\n",
@@ -133,10 +149,14 @@ macro_rules! script {
             "[ -n \"$d\" ] || { echo 'keeper-askpass unavailable: no private directory where a helper may run' >&2; exit 69; }\n",
             "w=\n",
             "trap 'if [ -n \"$w\" ]; then kill \"$w\" 2>/dev/null; fi; rm -rf -- \"$d\"' EXIT\n",
-            "trap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n",
             "mkfifo -m 600 \"$d/p\" || { echo 'keeper-askpass unavailable: mkfifo failed' >&2; exit 69; }\n",
             "{ printf '%s\\n' \"$p\" > \"$d/p\"; rm -f -- \"$d/p\"; } &\n",
             "w=$!\n",
+            // Set only once the writer is forked: under dash, a writer forked
+            // after them keeps the parent's handlers for a moment, and a
+            // script that ends at once had its `kill` swallowed, leaving the
+            // writer blocked on the FIFO with the password.
+            "trap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n",
             "p=\nunset p\n",
             "a=$d/a\n",
             $body
@@ -223,10 +243,17 @@ pub const SHADOW_DIGEST: &str = script!(
 /// Prints `keeper-lock held`; exits 75 when another run holds the lock;
 /// prints `keeper-lock unavailable` without `flock`.
 pub const LOCK: &str = script!(
-    "command -v flock >/dev/null 2>&1 || { echo 'keeper-lock unavailable'; exit 0; }\n\
-     u=$(id -u) || exit 70\n\
+    parts "command -v flock >/dev/null 2>&1 || { echo 'keeper-lock unavailable'; exit 0; }\n\
+     u=$(id -u) || exit 70\n",
+    trust_fns!(),
+    // `$XDG_RUNTIME_DIR` only when no other user can swap it or a parent
+    // (the askpass helper's rule): else the lock could be held or moved.
+    "x=${XDG_RUNTIME_DIR:-}\n\
+     case $x in /*) ;; *) x= ;; esac\n\
+     case $x in */./*|*/../*|*/.|*/..) x= ;; esac\n\
+     while [ -n \"$x\" ] && [ \"$x\" != / ] && [ \"${x%/}\" != \"$x\" ]; do x=${x%/}; done\n\
      if [ \"$u\" = 0 ]; then d=/run/keeper-rotators\n\
-     elif [ -n \"${XDG_RUNTIME_DIR:-}\" ] && [ -d \"$XDG_RUNTIME_DIR\" ] && [ ! -L \"$XDG_RUNTIME_DIR\" ] && [ -O \"$XDG_RUNTIME_DIR\" ]; then d=$XDG_RUNTIME_DIR/keeper-rotators\n\
+     elif [ -n \"$x\" ] && [ \"$x\" != / ] && [ -d \"$x\" ] && [ ! -L \"$x\" ] && trusted \"$x\"; then d=$x/keeper-rotators\n\
      else d=/tmp/keeper-rotators-$u; fi\n\
      mkdir -m 700 \"$d\" 2>/dev/null\n\
      if [ -L \"$d\" ] || [ ! -d \"$d\" ] || [ ! -O \"$d\" ] || [ \"$(stat -c %a \"$d\")\" != 700 ]; then\n\

@@ -88,14 +88,14 @@ fn the_fake_emulates_exactly_the_scripts_the_binary_sends() {
                 if digest != script.reviewed() {
                     problems.push(format!(
                         "{name} changed since harness::fakes::ssh emulated it: review its \
-                         emulation in harness/src/fake_ssh/shell.rs against the new text, then \
+                         emulation in harness/src/fakes/ssh/shell.rs against the new text, then \
                          set Script::{script:?}.reviewed() to \"{digest}\""
                     ));
                 }
             }
             other => problems.push(format!(
                 "{name} is recognised by the fake as {other:?}: fix the markers in \
-                 harness/src/fake_ssh/shell.rs"
+                 harness/src/fakes/ssh/shell.rs"
             )),
         }
     }
@@ -187,12 +187,25 @@ impl World {
     /// Another record holding `private` for `login`: sent in the input,
     /// and in the vault when `shared` (shared with the Gateway's
     /// application). Call after [`World::key`].
-    fn holder(mut self, title: &str, login: &str, private: &str, shared: bool) -> Self {
+    fn holder(self, title: &str, login: &str, private: &str, shared: bool) -> Self {
+        self.holder_seen_as(title, login, private, shared.then_some(private))
+    }
+
+    /// A holder record whose copy in the input holds `in_input` and whose
+    /// copy in the vault (when shared with the Gateway) holds `in_vault`.
+    fn holder_seen_as(
+        mut self,
+        title: &str,
+        login: &str,
+        in_input: &str,
+        in_vault: Option<&str>,
+    ) -> Self {
+        let private = in_input;
         self.scenario = self.scenario.record(json!({
             "uid": HOLDER_UID, "title": title, "login": login, "privatePEMKey": private
         }));
-        if shared {
-            let mut records = vault_records(private);
+        if let Some(private) = in_vault {
+            let mut records = vault_records(in_input);
             records.push(json!({
                 "uid": HOLDER_UID, "type": "pamUser", "title": title,
                 "fields": [
@@ -207,6 +220,12 @@ impl World {
         self.scenario =
             self.scenario
                 .record_field(USER_UID, "ssh_admin_record_title", json!("web-1 root"));
+        self
+    }
+
+    /// A field of the holder record (see [`World::holder`]).
+    fn holder_field(mut self, label: &str, value: Value) -> Self {
+        self.scenario = self.scenario.record_field(HOLDER_UID, label, value);
         self
     }
 
@@ -639,6 +658,82 @@ fn a_record_holding_the_same_key_for_another_login_is_left_as_it_is() {
             .map(str::trim),
         Some(old.trim())
     );
+}
+
+#[test]
+fn a_record_holding_the_same_key_for_another_machine_is_left_as_it_is() {
+    // Its key logs in as alice on web-2, which still authorizes it; the new
+    // key is authorized on this machine only.
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let w = World::new(fake, "root-admin.json")
+        .key(old)
+        .holder("alice on web-2", "alice", old, true)
+        .holder_field(
+            "pamHostname",
+            json!({"hostName": "web-2.example", "port": "22"}),
+        );
+    w.run(&[]).assert_exit(0).assert_clean();
+    assert_eq!(
+        w.vault
+            .as_ref()
+            .unwrap()
+            .field(HOLDER_UID, "privatePEMKey")
+            .as_deref()
+            .map(str::trim),
+        Some(old.trim())
+    );
+}
+
+#[test]
+fn a_holder_whose_vault_copy_changed_since_the_input_keeps_the_old_key_and_exits_3() {
+    // The input shows the holder with the user's key; the vault's copy now
+    // holds another text (re-pasted, or changed by another run): nothing
+    // shows that what it holds survives, so the old key stays.
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let other = include_str!("../../../fixtures/keys/ecdsa256.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let w = World::new(fake, "root-admin.json").key(old).holder_seen_as(
+        "alice deploy key",
+        "alice",
+        old,
+        Some(other),
+    );
+    w.run(&[])
+        .assert_exit(3)
+        .assert_stderr_has("'alice deploy key'")
+        .assert_stderr_has("no longer does");
+    let retired = keys::parse(old).unwrap();
+    assert!(w.fake.accepts_key("alice", retired.key.public_key()));
+}
+
+#[test]
+fn a_key_pair_record_holding_the_users_key_keeps_the_old_key_and_exits_3() {
+    // Keeper's "SSH Key" records hold the key in a key pair object, which a
+    // text field write cannot reach: the old key stays authorized.
+    let old = include_str!("../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let w = World::new(fake, "root-admin.json")
+        .key(old)
+        .holder("alice's SSH key", "alice", "", false)
+        .holder_field(
+            "keyPair",
+            json!({"privateKey": old, "publicKey": old_public}),
+        );
+    w.run(&[])
+        .assert_exit(3)
+        .assert_stderr_has("'alice's SSH key'")
+        .assert_stderr_has("in a key pair");
+    let retired = keys::parse(old).unwrap();
+    assert!(
+        w.fake.accepts_key("alice", retired.key.public_key()),
+        "the old key still logs in for the record that holds it"
+    );
+    let stored = keys::parse(&w.stored_key().unwrap()).unwrap();
+    assert!(w.fake.accepts_key("alice", stored.key.public_key()));
 }
 
 #[test]

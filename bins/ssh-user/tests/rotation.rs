@@ -1524,6 +1524,41 @@ fn a_lock_another_user_prepared_cannot_stop_a_rotation() {
 }
 
 #[test]
+fn an_admin_owned_runtime_directory_anyone_may_write_is_passed_over_for_the_lock() {
+    // Another user could rename the lock's directory there, or put their own
+    // in its place and hold the lock: the askpass helper's rule applies.
+    let setup = sudo_admin("ops ALL=(root) NOPASSWD: /usr/sbin/chpasswd")
+        .sshd_option("SetEnv XDG_RUNTIME_DIR=/home/ops/run")
+        .user(alice());
+    let Some(sshd) = Sshd::start(&setup) else {
+        return;
+    };
+    let (code, output) = sshd.run_inside(
+        None,
+        "install -d -o ops -m 0777 /home/ops/run && chmod 0777 /home/ops/run",
+        b"",
+    );
+    assert_eq!(code, 0, "{output}");
+    let w = World::new(sshd, "sudo-admin.json");
+    w.run(&[]).assert_exit(0).assert_clean();
+    w.assert_password(NEW_PW);
+    let (_, uid) = w.sshd.run_inside(None, "id -u ops", b"");
+    let (_, found) = w.sshd.run_inside(
+        None,
+        &format!(
+            "ls -d /home/ops/run/keeper-rotators /tmp/keeper-rotators-{} 2>/dev/null",
+            uid.trim()
+        ),
+        b"",
+    );
+    assert_eq!(
+        found.trim(),
+        format!("/tmp/keeper-rotators-{}", uid.trim()),
+        "the lock's directory"
+    );
+}
+
+#[test]
 fn root_rotates_with_the_lock_in_a_directory_only_root_can_write() {
     let Some(sshd) = Sshd::start(&root_admin().user(alice())) else {
         return;

@@ -188,10 +188,10 @@ impl Script {
                 "320e5e56a389c09bea117f214d020dbb59d3fcd8e9fcd68b5f23f72f48f3fa68"
             }
             Self::AsOwnerAskpass => {
-                "bec795529f14626454aee68a3cfab691a55beee6cf4cf6f4d1f9103550a462e4"
+                "2bff8001a7e1e87f870b4be03ac68e590de9b7f353031d786c22634aa9b82890"
             }
             Self::TtySudoAChpasswd => {
-                "83d522e8b0f5367784d365822b2f1cb7d99f721a54811a89affd3ed4c5480ac6"
+                "e5f2fd646475af66fbd5c766043c3a165d3cdc80d5cf60a611991a94ef56a133"
             }
             Self::TtySudoChpasswd => {
                 "a181d5d69e7b70a7df27260ac0b5081c59116bda99301ebb69fd4382cc81aae9"
@@ -200,7 +200,7 @@ impl Script {
                 "98962d002fb27af251feb724147ff6463b7dd98d3a24405b5b83577f4151208d"
             }
             Self::SudoAChpasswd => {
-                "a3b33521336c957fc2a147829c917d6e615b7f97ea6e61ba54486208c90b6c13"
+                "f5ef557906e183413605e407749d2129c98fc57432c3151d1d272421fa6bcf7d"
             }
             Self::SudoChpasswd => {
                 "268bc95fab5a37ff854bae52e9ea8cf57ba55125080f4bca9fe36b95a0a19450"
@@ -210,7 +210,7 @@ impl Script {
             }
             Self::SelfPasswd => "f5e8108f1361fa02cbf63054b703a56084fea51b174159ee7b5a5033843a9f83",
             Self::HomeOf => "feeee01078cae720c3563c0e8376eff1bc059d9bb62882da0cfdd14a256d2476",
-            Self::Lock => "bd6713c68014c74acd4c872252db0875203673e09aba1d920e895dcf774d3a82",
+            Self::Lock => "902354090e30614dcd363ad368b66879b70266799dad25390cd319ad91d1b87d",
             Self::CheckPassword => {
                 "0791c8b89df3a29b52e724b46261413ad3fe0cbe1096486cb78287898602d913"
             }
