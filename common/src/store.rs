@@ -4,14 +4,68 @@
 //! Each call borrows the vault from the run, so a binary's own steps can use
 //! it in between; a save that records progress writes the lease's note in
 //! the same save ([`crate::lease`]).
+//!
+//! [`Run::replace`] is the one call a credential binary makes: it says what
+//! it rotates (its [`Credentials`]), in which record, under which plan, and
+//! gets back the [`Replaced`] outcome or the error whose exit code matches
+//! the state the run leaves. Building the store and the checks here, once,
+//! keeps the binaries from each wiring them their own way.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::driver::Run;
 use crate::error::{Location, Result};
 use crate::lease::{self, Progress};
-use crate::replace::{Failure, Step, Store};
+use crate::replace::{self, Checks, Credentials, Failure, Plan, Replaced, Step, Store};
 use crate::vault::{Change, VaultRecord};
+use crate::verify::Verify;
+
+/// What a credential binary asks of [`Run::replace`].
+#[derive(Debug)]
+pub struct Replacement<'a, N> {
+    /// The user record that holds the credential.
+    pub record_uid: &'a str,
+    /// The same record, for messages.
+    pub location: Location,
+    /// The credentials listed before the run, and which go.
+    pub plan: &'a Plan,
+    /// How the new credential is shown to work.
+    pub verify: &'a Verify,
+    /// Time kept back from verification for the steps after it.
+    pub reserve: Duration,
+    /// The record's changes that store a new credential.
+    pub fields: fn(&N) -> Vec<Change>,
+    /// The id of the credential a record holds.
+    pub stored_id: fn(&VaultRecord) -> Result<Option<String>>,
+}
+
+impl Run {
+    /// Replaces a credential with [`replace::replace`], the vault record as
+    /// its store and the run's deadline as its limit.
+    pub fn replace<C: Credentials>(
+        &self,
+        cloud: &mut C,
+        replacement: Replacement<'_, C::New>,
+    ) -> Result<Replaced<C::New>> {
+        let Replacement {
+            record_uid,
+            location,
+            plan,
+            verify,
+            reserve,
+            fields,
+            stored_id,
+        } = replacement;
+        let mut store = VaultStore::new(self, record_uid, location, fields, stored_id);
+        let checks = Checks {
+            verify,
+            deadline: &self.deadline,
+            reserve,
+        };
+        replace::replace(cloud, &mut store, plan, checks)
+    }
+}
 
 /// A vault record as the [`Store`]: `fields` says what a new credential
 /// writes, `stored_id` which credential a record holds. The vault is

@@ -13,9 +13,9 @@ use std::time::Duration;
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
 use common::holders::{self, Retiring, Swap};
-use common::replace::{self, Checks, Credentials, Failure, Found, Step};
+use common::replace::{self, Credentials, Failure, Found, Step};
 use common::secret::Secret;
-use common::store::VaultStore;
+use common::store::Replacement;
 use common::vault::{Change, VaultRecord};
 use common::verify::Verify;
 
@@ -286,18 +286,19 @@ impl Rotator for AwsAccessKey {
             known: &known,
             admin_key: admin_key.as_deref(),
         };
-        let mut store = VaultStore::new(run, user_uid, location.clone(), fields, stored_key_id);
-        let replaced = replace::replace(
+        let replaced = run.replace(
             &mut keys,
-            &mut store,
-            &sequence,
-            Checks {
+            Replacement {
+                record_uid: user_uid,
+                location: location.clone(),
+                plan: &sequence,
                 verify: &settings.verify,
-                deadline: &run.deadline,
                 reserve: Duration::from_secs(10),
+                fields,
+                stored_id: stored_key_id,
             },
         )?;
-        let removed = replaced.removed;
+        let removed = &replaced.removed;
         let note: Vec<Change> = if removed.is_empty() {
             Vec::new()
         } else {
@@ -308,16 +309,10 @@ impl Rotator for AwsAccessKey {
                 "the key was rotated, but noting the removed key ids in {REMOVED} failed: {e}"
             );
         }
-        Ok(format!(
-            "rotated the access key of IAM user '{user}': new key {} stored in {location}; \
-             removed {}",
-            replaced.new.id,
-            if removed.is_empty() {
-                "none".into()
-            } else {
-                removed.join(", ")
-            }
-        ))
+        Ok(replaced.summary(format_args!(
+            "rotated the access key of IAM user '{user}': new key {} stored in {location}",
+            replaced.new.id
+        )))
     }
 }
 

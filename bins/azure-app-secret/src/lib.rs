@@ -16,9 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
 use common::holders::{self, Retiring};
-use common::replace::{self, Checks, Credentials, Failure, Found, Step};
+use common::replace::{self, Credentials, Failure, Found, Step};
 use common::secret::Secret;
-use common::store::VaultStore;
+use common::store::Replacement;
 use common::time::iso8601;
 use common::vault::{Change, VaultRecord};
 use common::verify::Verify;
@@ -235,37 +235,23 @@ impl Rotator for AzureAppSecret {
             retiring: &p.retiring,
             holders: &p.holders,
         };
-        let mut store = VaultStore::new(
-            run,
-            p.user_uid,
-            p.location.clone(),
-            fields,
-            stored_secret_id,
-        );
-        let replaced = replace::replace(
+        let replaced = run.replace(
             &mut secrets,
-            &mut store,
-            &sequence,
-            Checks {
+            Replacement {
+                record_uid: p.user_uid,
+                location: p.location.clone(),
+                plan: &sequence,
                 verify: &p.verify,
-                deadline: &run.deadline,
                 reserve: Duration::from_secs(10),
+                fields,
+                stored_id: stored_secret_id,
             },
         )?;
-        Ok(format!(
+        Ok(replaced.summary(format_args!(
             "rotated the client secret of application '{}' ({}): new secret {} stored in {}, \
-             expires {}; removed {}",
-            p.app.name,
-            p.app.app_id,
-            replaced.new.key_id,
-            p.location,
-            replaced.new.end,
-            if replaced.removed.is_empty() {
-                "none".into()
-            } else {
-                replaced.removed.join(", ")
-            }
-        ))
+             expires {}",
+            p.app.name, p.app.app_id, replaced.new.key_id, p.location, replaced.new.end,
+        )))
     }
 }
 

@@ -35,7 +35,7 @@ use crate::change;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::lease::Progress;
-use crate::verify::Verify;
+use crate::verify::{NotVerified, Verify};
 
 /// Why a step failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +178,15 @@ pub struct Replaced<N> {
     pub notes: Vec<String>,
 }
 
+impl<N> Replaced<N> {
+    /// The end of a credential binary's summary line: what it did (`done`,
+    /// naming the new credential and where it is stored), then the ids this
+    /// run revoked.
+    pub fn summary(&self, done: impl fmt::Display) -> String {
+        format!("{done}; removed {}", list_of(&self.removed))
+    }
+}
+
 /// How the new credential is verified.
 #[derive(Debug, Clone, Copy)]
 pub struct Checks<'a> {
@@ -203,132 +212,199 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
     plan: &Plan,
     checks: Checks<'_>,
 ) -> Result<Replaced<C::New>> {
-    let noun = cloud.noun();
-    let holder = cloud.holder();
-    let location = store.location();
-    let retire: Vec<String> = plan
-        .retire
-        .iter()
-        .filter(|id| plan.before.contains(id))
-        .cloned()
-        .collect();
-    let mut removed = Vec::new();
-    let mut notes = Vec::new();
+    let mut run = Sequence::new(cloud, store, plan, checks);
+    run.make_room()?;
+    let mark = change::mark();
+    let new = run.create(mark)?;
+    let early = run.cloud.verify_before_store();
+    if early {
+        run.verify_before_storing(&new, mark)?;
+    }
+    run.store(&new, mark)?;
+    if !early {
+        run.verify_stored(&new)?;
+    }
+    run.before_retire(&new)?;
+    run.reread(&new)?;
+    run.retire(&new)?;
+    run.confirm(&new)?;
+    run.store.completed();
+    Ok(Replaced {
+        new,
+        removed: run.removed,
+        notes: run.notes,
+    })
+}
 
-    // 1. Make room.
-    let made_room = match &plan.make_room {
-        None => None,
-        Some((id, why)) if plan.before.contains(id) => {
-            tracing::info!("revoking {noun} {id} to make room: {why}");
-            match cloud.revoke(id) {
-                Ok(()) => {
-                    removed.push(id.clone());
-                    Some((id.clone(), why.clone()))
-                }
-                Err(Failure::Definite(e) | Failure::Config(e)) => {
-                    return Err(Error::Failed(format!(
-                        "revoking {noun} {id} of {holder} to make room failed: {e}; nothing was \
-                         changed"
-                    )));
-                }
-                Err(Failure::Unknown(e)) => {
-                    return Err(Error::NeedsAttention(format!(
-                        "revoking {noun} {id} of {holder} to make room got no answer ({e}): it may \
-                         or may not be revoked ({why}). Nothing else was changed; the {noun} in \
-                         {location} still works. Run the rotation again"
-                    )));
-                }
-            }
+/// One replacement in progress: what every step reads (the names for
+/// messages, the plan) and what the steps so far have done (revoked ids,
+/// notes, the make-room revocation that later messages must mention). Each
+/// step is a method that either moves the sequence on or ends it with the
+/// error whose exit code matches the state it leaves.
+struct Sequence<'r, C, S> {
+    cloud: &'r mut C,
+    store: &'r mut S,
+    plan: &'r Plan,
+    checks: Checks<'r>,
+    noun: &'static str,
+    holder: String,
+    location: String,
+    /// The plan's retirements that were listed before the run.
+    retire: Vec<String>,
+    /// Revoked by this run, in order.
+    removed: Vec<String>,
+    notes: Vec<String>,
+    /// The credential revoked to make room, and why it was unused.
+    made_room: Option<(String, String)>,
+}
+
+impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
+    fn new(cloud: &'r mut C, store: &'r mut S, plan: &'r Plan, checks: Checks<'r>) -> Self {
+        let retire = plan
+            .retire
+            .iter()
+            .filter(|id| plan.before.contains(id))
+            .cloned()
+            .collect();
+        Self {
+            noun: cloud.noun(),
+            holder: cloud.holder(),
+            location: store.location(),
+            cloud,
+            store,
+            plan,
+            checks,
+            retire,
+            removed: Vec::new(),
+            notes: Vec::new(),
+            made_room: None,
         }
-        Some((id, _)) => {
+    }
+
+    /// What later messages add when a make-room revocation happened.
+    fn room_note(&self) -> String {
+        self.made_room
+            .as_ref()
+            .map(|(id, why)| {
+                format!(
+                    " Before that, {} {id} had been revoked to make room ({why}).",
+                    self.noun
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// An error that would say "nothing changed", unless a make-room
+    /// revocation did change something.
+    fn unchanged(&self, text: String) -> Error {
+        match &self.made_room {
+            None => Error::Failed(format!("{text}; nothing was changed")),
+            Some(_) => Error::NeedsAttention(format!(
+                "{text}.{} The {} in {} is unchanged and still works; run the rotation again",
+                self.room_note(),
+                self.noun,
+                self.location
+            )),
+        }
+    }
+
+    /// Step 1: make room, with a credential the plan listed.
+    fn make_room(&mut self) -> Result<()> {
+        let Some((id, why)) = &self.plan.make_room else {
+            return Ok(());
+        };
+        let (noun, holder, location) = (self.noun, &self.holder, &self.location);
+        if !self.plan.before.contains(id) {
             return Err(Error::Failed(format!(
                 "internal error: the plan would revoke {noun} {id}, which was not listed (a bug, \
                  please report it); nothing was changed"
             )));
         }
-    };
-    let room_note = made_room
-        .as_ref()
-        .map(|(id, why)| {
-            format!(" Before that, {noun} {id} had been revoked to make room ({why}).")
-        })
-        .unwrap_or_default();
-    // An error that would say "nothing changed" while a make-room revocation
-    // did change something.
-    let unchanged_but_room = |text: String| -> Error {
-        match &made_room {
-            None => Error::Failed(format!("{text}; nothing was changed")),
-            Some(_) => Error::NeedsAttention(format!(
-                "{text}.{room_note} The {noun} in {location} is unchanged and still works; run the \
-                 rotation again"
-            )),
+        tracing::info!("revoking {noun} {id} to make room: {why}");
+        match self.cloud.revoke(id) {
+            Ok(()) => {
+                self.removed.push(id.clone());
+                self.made_room = Some((id.clone(), why.clone()));
+                Ok(())
+            }
+            Err(Failure::Definite(e) | Failure::Config(e)) => Err(Error::Failed(format!(
+                "revoking {noun} {id} of {holder} to make room failed: {e}; nothing was changed"
+            ))),
+            Err(Failure::Unknown(e)) => Err(Error::NeedsAttention(format!(
+                "revoking {noun} {id} of {holder} to make room got no answer ({e}): it may or may \
+                 not be revoked ({why}). Nothing else was changed; the {noun} in {location} still \
+                 works. Run the rotation again"
+            ))),
         }
-    };
+    }
 
-    // 2. Create.
-    let mark = change::mark();
-    let new = match cloud.create() {
-        Ok(new) => new,
-        Err(Failure::Config(e)) if made_room.is_none() => {
-            return Err(Error::Config(format!(
+    /// Step 2: create the new credential; a lost answer is looked for.
+    fn create(&mut self, mark: change::Mark) -> Result<C::New> {
+        let (noun, holder) = (self.noun, &self.holder);
+        match self.cloud.create() {
+            Ok(new) => {
+                tracing::info!("created {noun} {}", C::id(&new));
+                Ok(new)
+            }
+            Err(Failure::Config(e)) if self.made_room.is_none() => Err(Error::Config(format!(
                 "creating a new {noun} for {holder} was refused: {e}; nothing was changed"
-            )));
+            ))),
+            Err(Failure::Definite(e) | Failure::Config(e)) => {
+                Err(self.unchanged(format!("creating a new {noun} for {holder} failed: {e}")))
+            }
+            Err(Failure::Unknown(e)) => Err(self.lost_create(&e, mark)),
         }
-        Err(Failure::Definite(e) | Failure::Config(e)) => {
-            return Err(unchanged_but_room(format!(
-                "creating a new {noun} for {holder} failed: {e}"
-            )));
-        }
-        Err(Failure::Unknown(e)) => {
-            return Err(lost_create(
-                cloud,
-                plan,
-                &e,
-                &location,
-                mark,
-                &room_note,
-                &unchanged_but_room,
-            ));
-        }
-    };
-    let id = C::id(&new).to_owned();
-    tracing::info!("created {noun} {id}");
+    }
 
-    let verify = |cloud: &mut C| {
+    /// Checks the new credential K times in a row.
+    fn verify(&mut self, new: &C::New) -> std::result::Result<u32, NotVerified> {
+        let Self { cloud, checks, .. } = self;
         checks
             .verify
-            .until_it_works(checks.deadline, checks.reserve, || cloud.probe(&new))
-    };
-    let early = cloud.verify_before_store();
-    if early && let Err(failed) = verify(cloud) {
+            .until_it_works(checks.deadline, checks.reserve, || cloud.probe(new))
+    }
+
+    /// Step 2½ (a key made here): verified before it is stored; one that
+    /// does not work is revoked and nothing changed.
+    fn verify_before_storing(&mut self, new: &C::New, mark: change::Mark) -> Result<()> {
+        let Err(failed) = self.verify(new) else {
+            return Ok(());
+        };
+        let (noun, holder, location, id) = (self.noun, &self.holder, &self.location, C::id(new));
         let why = format!(
             "{holder} did not accept the new {noun} {id} {} times in a row within {} s ({} \
              checks; last: {})",
-            checks.verify.successes,
+            self.checks.verify.successes,
             failed.budget.as_secs(),
             failed.checks,
             failed.last_error
         );
-        return Err(match cloud.revoke(&id) {
+        Err(match self.cloud.revoke(id) {
             Ok(()) => {
                 change::rollback_to(mark);
-                unchanged_but_room(format!("{why}; it was revoked again"))
+                self.unchanged(format!("{why}; it was revoked again"))
             }
             Err(e2) => Error::NeedsAttention(format!(
                 "{why}, and revoking it again failed ({e2}): revoke {noun} {id} of {holder} (no \
-                 record holds it). The {noun} in {location} is unchanged.{room_note}"
+                 record holds it). The {noun} in {location} is unchanged.{}",
+                self.room_note()
             )),
-        });
+        })
     }
 
-    // 3. Store at once, recording what is left to do.
-    match store_recording(store, &new, &id, &retire) {
-        Ok(()) => tracing::info!("stored {noun} {id} in {location}"),
-        Err(Failure::Definite(e) | Failure::Config(e)) => {
-            return Err(match cloud.revoke(&id) {
+    /// Step 3: store at once, recording what is left to do; a definite
+    /// failure revokes the new credential, an unknown one keeps both.
+    fn store(&mut self, new: &C::New, mark: change::Mark) -> Result<()> {
+        let (noun, holder, location, id) = (self.noun, &self.holder, &self.location, C::id(new));
+        match store_recording(self.store, new, id, &self.retire) {
+            Ok(()) => {
+                tracing::info!("stored {noun} {id} in {location}");
+                Ok(())
+            }
+            Err(Failure::Definite(e) | Failure::Config(e)) => Err(match self.cloud.revoke(id) {
                 Ok(()) => {
                     change::rollback_to(mark);
-                    unchanged_but_room(format!(
+                    self.unchanged(format!(
                         "storing the new {noun} {id} in {location} failed: {e}. The new {noun} was \
                          revoked again"
                     ))
@@ -336,210 +412,274 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
                 Err(e2) => Error::NeedsAttention(format!(
                     "storing the new {noun} {id} in {location} failed ({e}), and revoking it again \
                      failed too ({e2}): revoke {noun} {id} of {holder} (its secret is in no \
-                     record). The {noun} in {location} is unchanged.{room_note}"
+                     record). The {noun} in {location} is unchanged.{}",
+                    self.room_note()
                 )),
-            });
-        }
-        Err(Failure::Unknown(e)) => {
-            return Err(Error::NeedsAttention(format!(
+            }),
+            Err(Failure::Unknown(e)) => Err(Error::NeedsAttention(format!(
                 "storing the new {noun} {id} in {location} has an unknown outcome ({e}). The new \
                  {noun} {id} and the old ({}) are all valid; none was revoked. Check the record: \
-                 if it holds {id}, revoke {}; if it does not, revoke {id}.{room_note}",
-                list_of(&retire),
-                list_of(&retire),
-            )));
+                 if it holds {id}, revoke {}; if it does not, revoke {id}.{}",
+                list_of(&self.retire),
+                list_of(&self.retire),
+                self.room_note()
+            ))),
         }
     }
 
-    // 4. Verify (unless it was verified before storing).
-    if !early && let Err(failed) = verify(cloud) {
-        return Err(Error::OldNotRetired(format!(
+    /// Step 4: the stored credential must work; if not, every old one is
+    /// kept (exit 3).
+    fn verify_stored(&mut self, new: &C::New) -> Result<()> {
+        let Err(failed) = self.verify(new) else {
+            return Ok(());
+        };
+        let (noun, holder, location, id) = (self.noun, &self.holder, &self.location, C::id(new));
+        Err(Error::OldNotRetired(format!(
             "the new {noun} {id} is stored in {location}, but {holder} did not accept it {} times \
              in a row within {} s ({} checks; last: {}). Every old {noun} was kept and is still \
              valid ({}); run the rotation again later: it continues from the stored {noun}",
-            checks.verify.successes,
+            self.checks.verify.successes,
             failed.budget.as_secs(),
             failed.checks,
             failed.last_error,
-            list_of(&retire),
-        )));
+            list_of(&self.retire),
+        )))
     }
 
-    // 5. The binary's step before retiring.
-    if let Err(e) = cloud.before_retire(&new) {
-        return Err(Error::OldNotRetired(format!(
-            "the new {noun} {id} is stored in {location} and works, but {e}. The old {noun}s were \
-             kept and are still valid ({})",
-            list_of(&retire)
-        )));
+    /// Step 5: the binary's step before retiring.
+    fn before_retire(&mut self, new: &C::New) -> Result<()> {
+        self.cloud.before_retire(new).map_err(|e| {
+            Error::OldNotRetired(format!(
+                "the new {} {} is stored in {} and works, but {e}. The old {}s were kept and are \
+                 still valid ({})",
+                self.noun,
+                C::id(new),
+                self.location,
+                self.noun,
+                list_of(&self.retire)
+            ))
+        })
     }
 
-    // 6. The record must still hold the new credential.
-    match store.stored_id() {
-        Ok(Some(now)) if now == id => {}
-        Ok(other) => {
-            return Err(Error::NeedsAttention(format!(
+    /// Step 6: the record must still hold the new credential.
+    fn reread(&mut self, new: &C::New) -> Result<()> {
+        let (noun, location, id) = (self.noun, &self.location, C::id(new));
+        match self.store.stored_id() {
+            Ok(Some(now)) if now == id => Ok(()),
+            Ok(other) => Err(Error::NeedsAttention(format!(
                 "the new {noun} {id} is stored and works, but {location} now holds {} instead: \
                  another rotation or a person changed the record. No old {noun} was revoked; the \
                  valid ones are {id} and {}. Keep the one the record holds and revoke the others",
                 other.map_or_else(|| format!("no {noun}"), |o| format!("{noun} {o}")),
-                list_of(&retire)
-            )));
-        }
-        Err(e) => {
-            return Err(Error::OldNotRetired(format!(
+                list_of(&self.retire)
+            ))),
+            Err(e) => Err(Error::OldNotRetired(format!(
                 "the new {noun} {id} is stored in {location} and works, but reading the record \
                  again before revoking the old {noun}s failed ({e}); they were kept and are still \
                  valid ({})",
-                list_of(&retire)
-            )));
+                list_of(&self.retire)
+            ))),
         }
     }
 
-    // 7. Retire, the record's last.
-    for (index, old) in retire.iter().enumerate() {
-        if *old == id {
-            continue;
-        }
-        tracing::info!("revoking old {noun} {old}");
-        let failure = match cloud.revoke(old) {
-            Ok(()) => {
-                removed.push(old.clone());
+    /// Step 7: retire, the record's last; the first failure keeps the rest.
+    fn retire(&mut self, new: &C::New) -> Result<()> {
+        let (noun, location, id) = (self.noun, &self.location, C::id(new));
+        for (index, old) in self.retire.iter().enumerate() {
+            if old == id {
                 continue;
             }
-            Err(Failure::Definite(e) | Failure::Config(e)) => {
-                format!("revoking old {noun} {old} failed: {e}")
-            }
-            Err(Failure::Unknown(e)) => {
-                format!("revoking old {noun} {old} got no answer ({e}), so it may still be valid")
-            }
-        };
-        let rest = &retire[index + 1..];
-        return Err(Error::OldNotRetired(format!(
-            "{failure}. The new {noun} {id} is stored in {location} and works. Still valid: {old}{}. \
-             Revoke {} once nothing uses {}, or run the rotation again",
-            if rest.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", rest.join(", "))
-            },
-            if rest.is_empty() { "it" } else { "them" },
-            if rest.is_empty() { "it" } else { "them" },
-        )));
+            tracing::info!("revoking old {noun} {old}");
+            let failure = match self.cloud.revoke(old) {
+                Ok(()) => {
+                    self.removed.push(old.clone());
+                    continue;
+                }
+                Err(Failure::Definite(e) | Failure::Config(e)) => {
+                    format!("revoking old {noun} {old} failed: {e}")
+                }
+                Err(Failure::Unknown(e)) => format!(
+                    "revoking old {noun} {old} got no answer ({e}), so it may still be valid"
+                ),
+            };
+            let rest = &self.retire[index + 1..];
+            let them = if rest.is_empty() { "it" } else { "them" };
+            return Err(Error::OldNotRetired(format!(
+                "{failure}. The new {noun} {id} is stored in {location} and works. Still valid: \
+                 {old}{}. Revoke {them} once nothing uses {them}, or run the rotation again",
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", rest.join(", "))
+                },
+            )));
+        }
+        Ok(())
     }
 
-    // 8. Confirm.
-    let (attempts, pause) = cloud.settle();
-    let confirmed = settle_listing(cloud, attempts, pause, |ids| {
-        !ids.iter().any(|i| removed.contains(i)) && ids.contains(&id)
-    });
-    match confirmed {
-        Err(e) => {
-            let note = format!(
-                "the final listing of {holder} failed ({e}), so the result was not confirmed; \
-                 every revocation had been acknowledged"
-            );
-            tracing::warn!("{note}");
-            notes.push(note);
+    /// Step 8: confirm by listing until settled; then step 9.
+    fn confirm(&mut self, new: &C::New) -> Result<()> {
+        let (noun, holder, location, id) = (self.noun, &self.holder, &self.location, C::id(new));
+        let (attempts, pause) = self.cloud.settle();
+        let removed = &self.removed;
+        let listed = settle_listing(self.cloud, attempts, pause, |ids| {
+            !ids.iter().any(|i| removed.contains(i)) && ids.iter().any(|i| i == id)
+        });
+        let ids = match listed {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.note(format!(
+                    "the final listing of {holder} failed ({e}), so the result was not \
+                     confirmed; every revocation had been acknowledged"
+                ));
+                return Ok(());
+            }
+        };
+        let left: Vec<String> = removed
+            .iter()
+            .filter(|r| ids.contains(r))
+            .cloned()
+            .collect();
+        if !left.is_empty() {
+            return Err(Error::OldNotRetired(format!(
+                "{noun}(s) {} of {holder} are still listed after they were revoked; the new {noun} \
+                 {id} is stored in {location} and works. Check them and revoke them",
+                left.join(", ")
+            )));
         }
-        Ok(ids) => {
-            let left: Vec<String> = removed
-                .iter()
-                .filter(|r| ids.contains(r))
-                .cloned()
-                .collect();
-            if !left.is_empty() {
+        if !ids.iter().any(|i| i == id) {
+            return Err(Error::NeedsAttention(format!(
+                "after the rotation {holder} does not list the new {noun} {id}, which {location} \
+                 holds: check the {noun}s of {holder} and the record"
+            )));
+        }
+        match self.cloud.still_accepted(&self.removed) {
+            Ok(accepted) if !accepted.is_empty() => {
                 return Err(Error::OldNotRetired(format!(
-                    "{noun}(s) {} of {holder} are still listed after they were revoked; the new \
-                     {noun} {id} is stored in {location} and works. Check them and revoke them",
-                    left.join(", ")
+                    "{noun}(s) {} of {holder} were revoked but are still accepted; the new {noun} \
+                     {id} is stored in {location} and works. Find where else they are trusted \
+                     and remove them",
+                    accepted.join(", ")
                 )));
             }
-            if !ids.contains(&id) {
-                return Err(Error::NeedsAttention(format!(
-                    "after the rotation {holder} does not list the new {noun} {id}, which \
-                     {location} holds: check the {noun}s of {holder} and the record"
-                )));
-            }
-            match cloud.still_accepted(&removed) {
-                Ok(accepted) if !accepted.is_empty() => {
-                    return Err(Error::OldNotRetired(format!(
-                        "{noun}(s) {} of {holder} were revoked but are still accepted; the new \
-                         {noun} {id} is stored in {location} and works. Find where else they are \
-                         trusted and remove them",
-                        accepted.join(", ")
-                    )));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let note = format!(
-                        "checking that the revoked {noun}s are refused failed ({e}); they were \
-                         removed from the listing"
+            Ok(_) => {}
+            Err(e) => self.note(format!(
+                "checking that the revoked {noun}s are refused failed ({e}); they were removed \
+                 from the listing"
+            )),
+        }
+        self.clean_up(id, &ids)
+    }
+
+    /// Step 9: a newcomer this run can prove it made (its tag) is a second
+    /// copy of the create, whose secret nobody knows: revoked. Others are
+    /// left alone and named.
+    fn clean_up(&mut self, id: &str, listed: &[String]) -> Result<()> {
+        let (noun, holder, location) = (self.noun, &self.holder, &self.location);
+        let strangers: Vec<String> = listed
+            .iter()
+            .filter(|i| *i != id && !self.plan.before.contains(i))
+            .cloned()
+            .collect();
+        if strangers.is_empty() {
+            return Ok(());
+        }
+        let ours: Vec<String> = match self.cloud.find_created(&self.plan.before) {
+            Ok(Found::Ours(found)) => found
+                .into_iter()
+                .filter(|f| strangers.contains(f))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut failed = Vec::new();
+        for orphan in &ours {
+            match self.cloud.revoke(orphan) {
+                Ok(()) => {
+                    tracing::info!(
+                        "revoked {noun} {orphan}: this run made it too (the create was applied \
+                         twice) and its secret is known to nobody"
                     );
-                    tracing::warn!("{note}");
-                    notes.push(note);
+                    self.removed.push(orphan.clone());
                 }
+                Err(e) => failed.push(format!("{orphan} ({e})")),
             }
-            let strangers: Vec<String> = ids
-                .iter()
-                .filter(|i| **i != id && !plan.before.contains(i))
-                .cloned()
-                .collect();
-            if !strangers.is_empty() {
-                // 9. Clean up: a newcomer this run can prove it made (its
-                // tag) is a second copy of the create, whose secret nobody
-                // knows.
-                let ours: Vec<String> = match cloud.find_created(&plan.before) {
-                    Ok(Found::Ours(found)) => found
-                        .into_iter()
-                        .filter(|f| strangers.contains(f))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let mut failed = Vec::new();
-                for orphan in &ours {
-                    match cloud.revoke(orphan) {
-                        Ok(()) => {
-                            tracing::info!(
-                                "revoked {noun} {orphan}: this run made it too (the create was \
-                                 applied twice) and its secret is known to nobody"
-                            );
-                            removed.push(orphan.clone());
-                        }
-                        Err(e) => failed.push(format!("{orphan} ({e})")),
+        }
+        if !failed.is_empty() {
+            return Err(Error::OldNotRetired(format!(
+                "the new {noun} {id} is stored in {location} and works, but this run's create was \
+                 applied twice and revoking the extra {noun}(s) failed: {}. Their secret is known \
+                 to nobody: revoke them",
+                failed.join("; ")
+            )));
+        }
+        let others: Vec<&str> = strangers
+            .iter()
+            .filter(|s| !ours.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !others.is_empty() {
+            self.note(format!(
+                "{noun}(s) {} of {holder} appeared during this run and were left alone: this run \
+                 cannot show it made them",
+                others.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Something the operator should know that does not change the outcome:
+    /// warned once here, and returned in [`Replaced::notes`].
+    fn note(&mut self, note: String) {
+        tracing::warn!("{note}");
+        self.notes.push(note);
+    }
+
+    /// A create whose answer was lost: find what it may have made.
+    fn lost_create(&mut self, cause: &str, mark: change::Mark) -> Error {
+        let (noun, holder, location) = (self.noun, &self.holder, &self.location);
+        let room_note = self.room_note();
+        let lost = format!("creating a new {noun} for {holder} got no answer ({cause})");
+        match self.cloud.find_created(&self.plan.before) {
+            Ok(Found::Ours(ids)) if !ids.is_empty() => {
+                for id in &ids {
+                    if let Err(e) = self.cloud.revoke(id) {
+                        return Error::NeedsAttention(format!(
+                            "{lost}; {noun} {id} was created anyway and revoking it failed ({e}): \
+                             revoke {noun} {id} of {holder} (its secret is known to nobody). The \
+                             {noun} in {location} is unchanged.{room_note}"
+                        ));
                     }
+                    tracing::info!("revoked {noun} {id}, created although the answer was lost");
                 }
-                if !failed.is_empty() {
-                    return Err(Error::OldNotRetired(format!(
-                        "the new {noun} {id} is stored in {location} and works, but this run's \
-                         create was applied twice and revoking the extra {noun}(s) failed: {}. \
-                         Their secret is known to nobody: revoke them",
-                        failed.join("; ")
-                    )));
-                }
-                let others: Vec<&str> = strangers
-                    .iter()
-                    .filter(|s| !ours.contains(s))
-                    .map(String::as_str)
-                    .collect();
-                if !others.is_empty() {
-                    let note = format!(
-                        "{noun}(s) {} of {holder} appeared during this run and were left alone: \
-                         this run cannot show it made them",
-                        others.join(", ")
-                    );
-                    tracing::warn!("{note}");
-                    notes.push(note);
-                }
+                change::rollback_to(mark);
+                self.unchanged(format!(
+                    "{lost}; the {noun}(s) it made anyway ({}) were revoked",
+                    ids.join(", ")
+                ))
             }
+            Ok(Found::Ours(_)) => Error::NeedsAttention(format!(
+                "{lost}, and no new {noun} appeared in the listings since; one may still appear \
+                 (listings lag). Check {holder} for a {noun} that {location} does not hold and \
+                 revoke it. The {noun} in {location} is unchanged.{room_note}"
+            )),
+            Ok(Found::Nothing { hint }) => Error::NeedsAttention(format!(
+                "{lost}, and no new {noun} appeared in the listings since; one may still appear \
+                 (listings lag). Check {holder} for a {noun} {hint} and revoke it (its secret is \
+                 known to nobody). The {noun} in {location} is unchanged.{room_note}"
+            )),
+            Ok(Found::Unproven(ids)) => Error::NeedsAttention(format!(
+                "{lost}; {noun}(s) {} appeared since, and nothing shows whether this run made \
+                 them. Their secret is known to nobody if it did: unless someone else created \
+                 them, revoke them. The {noun} in {location} is unchanged.{room_note}",
+                ids.join(", ")
+            )),
+            Err(e) => Error::NeedsAttention(format!(
+                "{lost}, and listing the {noun}s afterwards failed ({e}): check {holder} for a new \
+                 {noun} that {location} does not hold and revoke it (its secret is known to \
+                 nobody). The {noun} in {location} is unchanged.{room_note}"
+            )),
         }
     }
-    store.completed();
-    Ok(Replaced {
-        new,
-        removed,
-        notes,
-    })
 }
 
 /// Step 3: saves the new credential `id` with the record of what this run
@@ -555,61 +695,6 @@ fn store_recording<N, S: Store<N>>(
         retiring: retire.iter().filter(|r| *r != id).cloned().collect(),
     };
     store.save_recording(new, &progress)
-}
-
-/// A create whose answer was lost: find what it may have made.
-fn lost_create<C: Credentials>(
-    cloud: &mut C,
-    plan: &Plan,
-    cause: &str,
-    location: &str,
-    mark: change::Mark,
-    room_note: &str,
-    unchanged_but_room: &dyn Fn(String) -> Error,
-) -> Error {
-    let noun = cloud.noun();
-    let holder = cloud.holder();
-    let lost = format!("creating a new {noun} for {holder} got no answer ({cause})");
-    match cloud.find_created(&plan.before) {
-        Ok(Found::Ours(ids)) if !ids.is_empty() => {
-            for id in &ids {
-                if let Err(e) = cloud.revoke(id) {
-                    return Error::NeedsAttention(format!(
-                        "{lost}; {noun} {id} was created anyway and revoking it failed ({e}): \
-                         revoke {noun} {id} of {holder} (its secret is known to nobody). The \
-                         {noun} in {location} is unchanged.{room_note}"
-                    ));
-                }
-                tracing::info!("revoked {noun} {id}, created although the answer was lost");
-            }
-            change::rollback_to(mark);
-            unchanged_but_room(format!(
-                "{lost}; the {noun}(s) it made anyway ({}) were revoked",
-                ids.join(", ")
-            ))
-        }
-        Ok(Found::Ours(_)) => Error::NeedsAttention(format!(
-            "{lost}, and no new {noun} appeared in the listings since; one may still appear \
-             (listings lag). Check {holder} for a {noun} that {location} does not hold and revoke \
-             it. The {noun} in {location} is unchanged.{room_note}"
-        )),
-        Ok(Found::Nothing { hint }) => Error::NeedsAttention(format!(
-            "{lost}, and no new {noun} appeared in the listings since; one may still appear \
-             (listings lag). Check {holder} for a {noun} {hint} and revoke it (its secret is \
-             known to nobody). The {noun} in {location} is unchanged.{room_note}"
-        )),
-        Ok(Found::Unproven(ids)) => Error::NeedsAttention(format!(
-            "{lost}; {noun}(s) {} appeared since, and nothing shows whether this run made them. \
-             Their secret is known to nobody if it did: unless someone else created them, revoke \
-             them. The {noun} in {location} is unchanged.{room_note}",
-            ids.join(", ")
-        )),
-        Err(e) => Error::NeedsAttention(format!(
-            "{lost}, and listing the {noun}s afterwards failed ({e}): check {holder} for a new \
-             {noun} that {location} does not hold and revoke it (its secret is known to nobody). \
-             The {noun} in {location} is unchanged.{room_note}"
-        )),
-    }
 }
 
 /// Lists until `settled` holds for the listing, at most `attempts` times.
