@@ -1,7 +1,13 @@
-//! The Okta API record and the switches on the user record.
+//! From the Gateway's input to what the change needs, before any request:
+//! the login (refused when it is no Okta login), the Okta API record, the
+//! switches on the user record. A pure function of the input, fuzzed
+//! (`fuzz-entry`).
 
-use common::error::{Error, Result};
+use common::error::{Error, Location, Result};
+use common::http;
 use common::records::{Record, Records};
+use common::secret::Secret;
+use reqwest::Url;
 
 /// The title the docs give the API record.
 pub const DEFAULT_TITLE: &str = "Okta API Access Details";
@@ -81,6 +87,125 @@ fn several_error(what: &str, records: &[&Record]) -> Error {
     ))
 }
 
+/// Everything the change needs from the Gateway's input, checked before any
+/// request: a pure function of the input.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    pub login: &'a str,
+    pub new_password: &'a Secret,
+    /// `None` for an admin reset.
+    pub old_password: Option<&'a Secret>,
+    pub api_record: &'a common::records::Record,
+    pub url: Url,
+    pub token: Secret,
+    /// `SSWS` or `Bearer`.
+    pub scheme: &'static str,
+    pub admin_reset: bool,
+    pub strict: bool,
+    /// Whether the new password is proven with primary authentication.
+    pub prove: bool,
+}
+
+/// Refuses a login that is not an Okta login: `me` (Okta answers
+/// `/api/v1/users/me` with the API token's own user), dot segments, and
+/// text no login has (blanks at either end, control characters, `/`).
+/// The lookup's answer is checked too ([`plan`]); this refuses before any
+/// request.
+pub fn check_login(login: &str) -> Result<()> {
+    let problem = if login.trim().eq_ignore_ascii_case("me") {
+        Some("'me' names the API token's own user in Okta, not an account to rotate")
+    } else if login.trim().is_empty() || login == "." || login == ".." {
+        Some("it is not a login")
+    } else if login.trim() != login {
+        Some("it starts or ends with a blank")
+    } else if login
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        Some("it holds a control character, '/' or '\\', which no Okta login has")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::Invalid {
+            name: "user".into(),
+            location: Location::Params,
+            problem: format!(
+                "{problem}; set the PAM User record's login to the Okta user's full login \
+                 (nothing was sent)"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+impl<'a> Setup<'a> {
+    pub fn from_input(input: &'a common::gateway::GatewayInput) -> Result<Self> {
+        let login = input.require_user()?;
+        check_login(login)?;
+        let new_password = input.require_new_password()?;
+        input.require_user_record_uid()?;
+        let api = find_api_record(&input.records)?;
+        let location = api.location();
+        let url = http::require_https(&api.require_text("url")?, "url", &location)?;
+        let token = api.require_secret("password").map_err(|_| Error::Missing {
+            name: "password".into(),
+            location: location.clone(),
+            hint: "; it holds the Okta API token".into(),
+        })?;
+        let scheme = match api.text("auth_scheme")?.map(|s| s.to_ascii_lowercase()) {
+            None => "SSWS",
+            Some(s) if s == "ssws" => "SSWS",
+            Some(s) if s == "bearer" => "Bearer",
+            Some(other) => {
+                return Err(Error::invalid(
+                    "auth_scheme",
+                    location,
+                    format!("'{other}' is not SSWS or Bearer"),
+                ));
+            }
+        };
+        let user_record = input.records.user();
+        let flag = |name: &str| -> Result<bool> {
+            Ok(match user_record {
+                Some(record) => record.flag(name)?.unwrap_or(false),
+                None => false,
+            })
+        };
+        let admin_reset = flag("okta_admin_reset")?;
+        let strict = !admin_reset && flag("okta_strict")?;
+        let prove = match user_record {
+            Some(record) => record.flag("okta_prove_password")?.unwrap_or(true),
+            None => true,
+        };
+        let old_password = if admin_reset {
+            None
+        } else {
+            Some(input.old_password.as_ref().ok_or_else(|| {
+                Error::Missing {
+                    name: "oldPassword".into(),
+                    location: Location::Params,
+                    hint: "; change_password needs the current password. To set the password \
+                       without it, set the user record's custom field okta_admin_reset to true"
+                        .into(),
+                }
+            })?)
+        };
+        Ok(Self {
+            login,
+            new_password,
+            old_password,
+            api_record: api,
+            url,
+            token,
+            scheme,
+            admin_reset,
+            strict,
+            prove,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +255,24 @@ mod tests {
             err.contains("'One' (uid A)") && err.contains("'Two' (uid B)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn me_and_text_that_is_no_login_are_refused_before_any_request() {
+        for bad in [
+            "me", "Me", " me ", "", " ", ".", "..", "a/b", "a\\b", "a\nb", " alice",
+        ] {
+            let error = check_login(bad).unwrap_err();
+            assert_eq!(error.exit(), common::Exit::BadInput, "{bad:?}");
+        }
+        for good in [
+            "alice@example.com",
+            "alice",
+            "me@example.com",
+            "jürgen",
+            "a+b@x",
+        ] {
+            assert!(check_login(good).is_ok(), "{good:?}");
+        }
     }
 }
