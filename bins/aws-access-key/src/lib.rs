@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
-use common::holders::{self, Retiring, Swap};
-use common::replace::{self, Credentials, Failure, Found, Step};
+use common::holders;
+use common::replace;
 use common::secret::Secret;
 use common::store::Replacement;
 use common::vault::{Change, VaultRecord};
@@ -21,9 +21,11 @@ use common::verify::Verify;
 
 pub mod admin;
 pub mod aws;
+mod keys;
 pub mod plan;
 
 use aws::{Aws, NewKey};
+use keys::IamKeys;
 
 /// `--help`: the record fields this binary reads and writes.
 pub const FIELDS: &str = "\
@@ -316,8 +318,6 @@ impl Rotator for AwsAccessKey {
     }
 }
 
-/// The key an interrupted rotation stored must work before the key it
-/// replaced is deleted to make room: checked like a new key.
 /// The key deleted to make room, when it is the admin key this run signs
 /// with (a self-rotation, interrupted or not).
 fn signing_key_deleted_to_make_room<'p>(
@@ -328,6 +328,8 @@ fn signing_key_deleted_to_make_room<'p>(
     (Some(id.as_str()) == admin_key).then_some(id.as_str())
 }
 
+/// The key an interrupted rotation stored must work before the key it
+/// replaced is deleted to make room: checked like a new key.
 fn check_interrupted(
     aws: &Aws,
     key: &NewKey,
@@ -420,134 +422,6 @@ fn describe_plan(planned: &Planned<'_>) -> String {
         ));
     }
     text
-}
-
-/// An IAM user's access keys, for the replacement sequence.
-struct IamKeys<'a> {
-    aws: &'a Aws,
-    user: &'a str,
-    run: &'a Run,
-    user_uid: &'a str,
-    retire: &'a [String],
-    known: &'a [(String, Secret)],
-    /// The admin key's id, when the admin credentials are static keys.
-    admin_key: Option<&'a str>,
-}
-
-impl Credentials for IamKeys<'_> {
-    type New = NewKey;
-
-    fn noun(&self) -> &'static str {
-        "access key"
-    }
-
-    fn holder(&self) -> String {
-        format!("IAM user '{}'", self.user)
-    }
-
-    fn id(new: &NewKey) -> &str {
-        &new.id
-    }
-
-    fn create(&mut self) -> Step<NewKey> {
-        self.aws.create_key(self.user).map_err(|e| {
-            let hint = if e.code.as_deref() == Some("LimitExceeded") {
-                " (the user already has two keys, IAM's limit)"
-            } else {
-                ""
-            };
-            let failure = e.failure();
-            match failure {
-                Failure::Definite(text) => Failure::Definite(format!("{text}{hint}")),
-                unknown => unknown,
-            }
-        })
-    }
-
-    /// IAM access keys carry no tag, so a key that appeared cannot be shown
-    /// to be this run's: it is named, never deleted.
-    fn find_created(&mut self, before: &[String]) -> Step<Found> {
-        let mut appeared = Vec::new();
-        for round in 0..3 {
-            if round > 0 {
-                std::thread::sleep(Duration::from_secs(1));
-            }
-            appeared = self
-                .list()?
-                .into_iter()
-                .filter(|id| !before.contains(id))
-                .collect();
-            if !appeared.is_empty() {
-                break;
-            }
-        }
-        if appeared.is_empty() {
-            Ok(Found::Nothing {
-                hint: "that is not in the record (one created in the last minutes)".into(),
-            })
-        } else {
-            Ok(Found::Unproven(appeared))
-        }
-    }
-
-    /// IAM is eventually consistent: a deleted key can stay listed a few
-    /// seconds.
-    fn settle(&self) -> (u32, Duration) {
-        (6, Duration::from_millis(1500))
-    }
-
-    fn revoke(&mut self, id: &str) -> Step<()> {
-        self.aws
-            .delete_key(self.user, id)
-            .map_err(aws::AwsError::failure)
-    }
-
-    fn probe(&mut self, new: &NewKey) -> std::result::Result<(), String> {
-        self.aws.probe(new).map_err(|e| e.to_string())
-    }
-
-    /// Every other record of the input holding a key about to be deleted
-    /// (its id or its secret) gets the new key first (see
-    /// [`common::holders`]); otherwise every old key is kept.
-    fn before_retire(&mut self, new: &NewKey) -> Step<()> {
-        let retiring: Vec<Retiring> = self
-            .retire
-            .iter()
-            .filter(|id| **id != new.id)
-            .map(|id| Retiring {
-                id: Some((id.clone(), new.id.clone())),
-                secret: self
-                    .known
-                    .iter()
-                    .find(|(known, _)| known == id)
-                    .map(|(_, secret)| Swap::new(secret, &new.secret)),
-            })
-            .collect();
-        // The admin key among those deleted (the IAM user rotates its own
-        // key): the PAM configuration may hold it although the input does not
-        // show it.
-        let admin_retired = self
-            .admin_key
-            .is_some_and(|admin| self.retire.iter().any(|id| id == admin));
-        let also: Vec<&str> = if admin_retired {
-            self.run
-                .input
-                .provider_record_uid
-                .as_deref()
-                .into_iter()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        holders::hand_over(self.run, self.user_uid, &also, &retiring, "access key").map(|_| ())
-    }
-
-    fn list(&mut self) -> Step<Vec<String>> {
-        self.aws
-            .keys(self.user, false)
-            .map(|keys| keys.into_iter().map(|k| k.id).collect())
-            .map_err(Failure::from_error)
-    }
 }
 
 #[cfg(test)]
