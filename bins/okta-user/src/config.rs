@@ -5,7 +5,7 @@
 
 use common::error::{Error, Location, Result};
 use common::http;
-use common::records::{Record, Records};
+use common::records::{AdminRecord, Record, Records};
 use common::secret::Secret;
 use reqwest::Url;
 
@@ -40,51 +40,23 @@ pub fn is_okta_org(url: &str) -> bool {
 /// one titled by the user record's `okta_record_title`, else "Okta API
 /// Access Details", else the single one whose `url` is an Okta org.
 pub fn find_api_record(records: &Records) -> Result<&Record> {
-    if let Some(user) = records.user()
-        && let Some(title) = user.text("okta_record_title")?
-    {
-        return match records.titled(&title).as_slice() {
-            [one] => Ok(one),
-            [] => Err(Error::Config(format!(
-                "no attached record is titled '{title}', the okta_record_title of {}; attached: {}",
-                user.location(),
-                common::records::describe(records.attached())
-            ))),
-            several => Err(several_error(&format!("titled '{title}'"), several)),
-        };
-    }
-    match records.titled(DEFAULT_TITLE).as_slice() {
-        [one] => return Ok(one),
-        [] => {}
-        several => return Err(several_error(&format!("titled '{DEFAULT_TITLE}'"), several)),
-    }
-    let orgs: Vec<&Record> = records
-        .attached()
-        .filter(|r| {
+    AdminRecord {
+        noun: "Okta API record",
+        title_field: "okta_record_title",
+        titles: &[DEFAULT_TITLE],
+        marked: "holding an Okta org url",
+        marker: &|r| {
             r.text("url")
                 .ok()
                 .flatten()
                 .is_some_and(|u| is_okta_org(&u))
-        })
-        .collect();
-    match orgs.as_slice() {
-        [one] => Ok(one),
-        [] => Err(Error::Config(format!(
-            "no Okta API record found: attach a record titled '{DEFAULT_TITLE}' with the org URL \
-             in url and the API token in password, or name it in the user record's custom field \
-             okta_record_title; attached: {}",
-            common::records::describe(records.attached())
-        ))),
-        several => Err(several_error("holding an Okta org url", several)),
+        },
+        attach: &format!(
+            "a record titled '{DEFAULT_TITLE}' with the org URL in url and the API token in \
+             password"
+        ),
     }
-}
-
-fn several_error(what: &str, records: &[&Record]) -> Error {
-    Error::Config(format!(
-        "several attached records are {what}: {}; set the user record's custom field \
-         okta_record_title to the one to use",
-        common::records::describe(records.iter().copied())
-    ))
+    .find(records)
 }
 
 /// Everything the change needs from the Gateway's input, checked before any

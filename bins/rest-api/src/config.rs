@@ -4,7 +4,7 @@
 use common::error::{Error, Location, Result};
 use common::gateway::GatewayInput;
 use common::http::{self, Request};
-use common::records::{Record, Records};
+use common::records::{AdminRecord, Record, Records};
 use common::secret::Secret;
 use reqwest::{Method, StatusCode};
 
@@ -300,55 +300,18 @@ impl<'a> Plan<'a> {
 /// documented titles, else the single record holding both `url` and
 /// `password`.
 pub fn find_api_record(records: &Records) -> Result<&Record> {
-    if let Some(user) = records.user()
-        && let Some(title) = user.text("api_record_title")?
-    {
-        {
-            return match records.titled(&title).as_slice() {
-                [one] => Ok(one),
-                [] => Err(Error::Config(format!(
-                    "no attached record is titled '{title}', the api_record_title of {}; \
-                     attached: {}",
-                    user.location(),
-                    common::records::describe(records.attached())
-                ))),
-                several => Err(several_error(&format!("titled '{title}'"), several)),
-            };
-        }
+    AdminRecord {
+        noun: "API record",
+        title_field: "api_record_title",
+        titles: &DEFAULT_TITLES,
+        marked: "holding both url and password",
+        marker: &|r| r.has("url") && r.has("password"),
+        attach: &format!(
+            "a record titled '{}' holding the API's url and its token in password",
+            DEFAULT_TITLES[0]
+        ),
     }
-    let titled: Vec<&Record> = DEFAULT_TITLES
-        .iter()
-        .flat_map(|t| records.titled(t))
-        .collect();
-    match titled.as_slice() {
-        [one] => return Ok(one),
-        [] => {}
-        several => {
-            return Err(several_error(
-                &format!("titled '{}' or '{}'", DEFAULT_TITLES[0], DEFAULT_TITLES[1]),
-                several,
-            ));
-        }
-    }
-    match records.holding(&["url", "password"]).as_slice() {
-        [one] => Ok(one),
-        [] => Err(Error::Config(format!(
-            "no API record found: attach a record titled '{}' holding the API's url and its \
-             token in password, or name it in the user record's custom field api_record_title; \
-             attached: {}",
-            DEFAULT_TITLES[0],
-            common::records::describe(records.attached())
-        ))),
-        several => Err(several_error("holding both url and password", several)),
-    }
-}
-
-fn several_error(what: &str, records: &[&Record]) -> Error {
-    Error::Config(format!(
-        "several attached records are {what}: {}; set the user record's custom field \
-         api_record_title to the one to use",
-        common::records::describe(records.iter().copied())
-    ))
+    .find(records)
 }
 
 /// Which statuses mean the password changed.

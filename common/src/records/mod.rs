@@ -16,6 +16,9 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Location, Result};
 use crate::secret::{self, Secret};
 
+mod admin;
+pub use admin::AdminRecord;
+
 /// One record dictionary, its fields in the order the Gateway sent them.
 pub struct Record {
     uid: String,

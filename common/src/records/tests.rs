@@ -267,3 +267,57 @@ fn malformed_records_are_input_errors_naming_the_index() {
         assert_eq!(err.exit().code(), 2);
     }
 }
+
+fn cisco_admin<'a>(marker: &'a dyn Fn(&Record) -> bool) -> AdminRecord<'a> {
+    AdminRecord {
+        noun: "Meraki admin record",
+        title_field: "meraki_record_title",
+        titles: &["Cisco Authentication Record"],
+        marked: "holding a network_id",
+        marker,
+        attach: "a record titled 'Cisco Authentication Record'",
+    }
+}
+
+#[test]
+fn the_admin_record_is_found_by_title_before_marker_and_never_the_user_record() {
+    let marker = |r: &Record| r.has("network_id");
+    let r = records(
+        r#"[{"uid":"u","title":"Cisco Authentication Record","network_id":"N_1"},
+            {"uid":"m","title":"Other","network_id":"N_2"},
+            {"uid":"t","title":" cisco authentication record ","password":"k"}]"#,
+        Some("u"),
+    );
+    assert_eq!(cisco_admin(&marker).find(&r).unwrap().uid(), "t");
+    let r = records(
+        r#"[{"uid":"u","title":"Cisco Authentication Record","network_id":"N_1"},
+            {"uid":"m","title":"Other","network_id":"N_2"}]"#,
+        Some("u"),
+    );
+    assert_eq!(cisco_admin(&marker).find(&r).unwrap().uid(), "m");
+}
+
+#[test]
+fn two_admin_candidates_are_never_guessed_between_and_the_message_names_the_field() {
+    let marker = |r: &Record| r.has("network_id");
+    let r = records(
+        r#"[{"uid":"u","title":"user"},
+            {"uid":"a","title":"One","network_id":"N_1"},
+            {"uid":"b","title":"Two","network_id":"N_2"}]"#,
+        Some("u"),
+    );
+    let error = cisco_admin(&marker).find(&r).unwrap_err();
+    assert_eq!(error.exit(), crate::Exit::BadInput);
+    let text = error.to_string();
+    assert!(text.contains("holding a network_id"), "{text}");
+    assert!(text.contains("meraki_record_title"), "{text}");
+    let r = records(
+        r#"[{"uid":"u","title":"user","meraki_record_title":"Gone"}]"#,
+        Some("u"),
+    );
+    let text = cisco_admin(&marker).find(&r).unwrap_err().to_string();
+    assert!(
+        text.contains("no attached record is titled 'Gone'"),
+        "{text}"
+    );
+}
