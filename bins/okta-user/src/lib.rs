@@ -10,7 +10,6 @@ use common::http::{self, Replay};
 use common::secret::Secret;
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 pub mod config;
 mod okta;
@@ -276,10 +275,7 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
         Path::AdminReset => json!({"credentials": {"password": {"value": new_password.expose()}}}),
     };
     tracing::info!("changing the password with {}", path.describe());
-    let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
-    let mut body = body;
-    common::records::wipe_json(&mut body);
-    let change = org.request(Method::POST, url)?.json_body(bytes);
+    let change = org.request(Method::POST, url)?.secret_json(body);
     let target = change.target();
     // The change may not use up the time the proof needs: a change answered
     // at the deadline would leave a new password no one can prove (exit 4).

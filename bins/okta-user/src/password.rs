@@ -8,7 +8,6 @@ use common::http::{self, Request};
 use common::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 use crate::okta::{Org, okta_error};
 
@@ -66,13 +65,10 @@ const SIGNED_IN: [&str; 6] = [
 /// lockout like any wrong password.
 pub(crate) fn prove_password(org: &Org, login: &str, password: &Secret) -> Proof {
     let body = json!({"username": login, "password": password.expose()});
-    let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
-    let mut body = body;
-    common::records::wipe_json(&mut body);
     let request = match Request::new(Method::POST, org.endpoint(&["api", "v1", "authn"]))
         .header("Accept", "application/json")
     {
-        Ok(request) => request.json_body(bytes),
+        Ok(request) => request.secret_json(body),
         Err(e) => return Proof::Unknown(format!("the sign-in request cannot be made ({e})")),
     };
     let target = request.target();

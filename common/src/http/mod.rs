@@ -150,6 +150,16 @@ impl Request {
         self
     }
 
+    /// Sets a JSON body that carries secrets (a password the body was built
+    /// with `Secret::expose`): serialized into memory that is zeroized when
+    /// the request is dropped, and every string of `body` wiped at once, so
+    /// no copy of the secret outlives the request.
+    pub fn secret_json(self, mut body: serde_json::Value) -> Self {
+        let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+        crate::records::wipe_json(&mut body);
+        self.json_body(bytes)
+    }
+
     /// Sets an `application/x-www-form-urlencoded` body (for OAuth token
     /// requests). Secret values are passed exposed only for the encoding.
     pub fn form_body(mut self, pairs: &[(&str, &str)]) -> Self {
