@@ -1,0 +1,210 @@
+//! rotate-meraki-user: sets a Cisco Meraki authorized user's password
+//! through the Dashboard API, as a Keeper Gateway PAM script, in place of
+//! Keeper's `update_meraki_user.py`, from the same records.
+//!
+//! That script prints the error of a refused change and exits 0, so the
+//! Gateway stores a password the network never got; here a refusal is exit
+//! 1 and an unanswered change exit 4. Meraki offers no sign-in for these
+//! users through its API, so the change is proven by Meraki's answer only,
+//! and the summary says so.
+
+use common::driver::{Rotator, Run};
+use common::error::{Error, Result};
+use common::host_lock;
+use common::http;
+use reqwest::{Method, Url};
+use serde_json::json;
+
+pub mod config;
+mod meraki;
+
+pub use config::Setup;
+use meraki::{AuthUser, Dashboard};
+
+/// `--help`: the record fields this binary reads and writes.
+pub const FIELDS: &str = "\
+Attach to: a PAM User record (login = the Meraki authorized user's email) whose rotation
+is \"Run PAM scripts only\", with the admin record attached to the script as a rotation
+credential. The records of Keeper's update_meraki_user.py work unchanged.
+
+Gateway input read: user (the email), newPassword, records.
+
+Admin record (never the user record), the first that applies:
+  1. the attached record titled by the user record's custom field meraki_record_title
+  2. the attached record titled \"Cisco Authentication Record\"
+  3. the only attached record holding a network_id
+  password        the Meraki Dashboard API key (sent as a bearer token)
+  network_id      custom: the network whose authorized users hold the user (L_..., N_...)
+  meraki_api_url  custom, optional: the API's base URL, /api/v1 included (default
+                  https://api.meraki.com/api/v1); https, or plain http to a loopback
+                  address only
+
+The user is looked up by email among the network's authorized users (merakiAuthUsers:
+802.1X, splash guest and client VPN users); no match or two matches exit 1, and a
+Dashboard administrator exits 2 (Meraki takes no password for one there). The password is
+set with one PUT, emailPasswordToUser false; it is never sent again. Meraki offers no
+sign-in for these users through its API: the change is proven by Meraki's answer only.
+Runs on one account (network and email) never overlap on this host: a second run exits
+1, nothing changed (lock directory: KEEPER_ROTATOR_LOCK_DIR).
+
+Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
+
+/// The rotator.
+#[derive(Debug)]
+pub struct MerakiUser;
+
+/// What planning found: the user, and where its password is set.
+#[derive(Debug)]
+pub struct Planned<'r> {
+    email: &'r str,
+    user: AuthUser,
+    url: Url,
+    dashboard: Dashboard,
+}
+
+impl Rotator for MerakiUser {
+    const NAME: &'static str = "rotate-meraki-user";
+    const ABOUT: &'static str = "Rotates a Cisco Meraki authorized user's password through the \
+                                 Dashboard API (Keeper Gateway PAM script).";
+    const FIELDS: &'static str = FIELDS;
+
+    type Plan<'r> = Planned<'r>;
+
+    fn host_lock(run: &Run) -> Result<Option<host_lock::Target>> {
+        let setup = Setup::from_input(&run.input)?;
+        let service = format!(
+            "{} network {}",
+            setup.url.origin().ascii_serialization(),
+            setup.network
+        );
+        Ok(Some(host_lock::Target {
+            shown: format!("the Meraki user '{}' in {service}", setup.email),
+            service,
+            account: setup.email.to_owned(),
+        }))
+    }
+
+    fn plan(run: &Run) -> Result<Planned<'_>> {
+        let Setup {
+            email,
+            admin,
+            key,
+            network,
+            url,
+            ..
+        } = Setup::from_input(&run.input)?;
+        let dashboard = Dashboard {
+            url,
+            key,
+            network,
+            location: admin.location(),
+            client: run.http()?,
+        };
+        let user = find_user(&dashboard, email)?;
+        let url = dashboard.users_url(Some(&user.id));
+        Ok(Planned {
+            email,
+            user,
+            url,
+            dashboard,
+        })
+    }
+
+    fn describe(p: &Planned<'_>, _run: &Run) -> String {
+        format!(
+            "Meraki user '{}' ({}, {}) of network {}; would set its password (PUT {}, \
+             emailPasswordToUser false); Meraki's answer is the only proof.",
+            p.email,
+            p.user.id,
+            http::shown(&p.user.account_type),
+            p.dashboard.network,
+            http::display_url(&p.url),
+        )
+    }
+
+    fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
+        let Planned {
+            email,
+            user,
+            url,
+            dashboard,
+        } = p;
+        let new_password = run.input.require_new_password()?;
+        let change = dashboard
+            .request(Method::PUT, url)?
+            .secret_json(json!({
+                "password": new_password.expose(),
+                "emailPasswordToUser": false,
+            }));
+        let target = change.target();
+        tracing::info!("setting the password of '{email}' ({})", user.id);
+        let response = dashboard
+            .send_change(&run.http()?, &change)
+            .map_err(|error| match error {
+                Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
+                    "{target}: the request was sent but {detail}, so the Meraki password of \
+                     '{email}' may or may not have changed. It was not sent again. The record \
+                     keeps the previous password, which may no longer work: rotate again (the \
+                     change does not need the old password)"
+                )),
+                other => other,
+            })?;
+        if !response.status.is_success() {
+            return Err(dashboard.refused(&target, &response, "setting the password"));
+        }
+        Ok(format!(
+            "set the Meraki password of '{email}' ({}) in network {}; proven by Meraki's answer \
+             only (Meraki offers no sign-in for authorized users through its API)",
+            user.id, dashboard.network
+        ))
+    }
+}
+
+/// The one authorized user whose email is `email` (compared without regard
+/// to case, as email domains are). A Dashboard administrator is refused:
+/// Meraki takes no password for one through this endpoint.
+fn find_user(dashboard: &Dashboard, email: &str) -> Result<AuthUser> {
+    let users = dashboard.users()?;
+    let found: Vec<&AuthUser> = users
+        .iter()
+        .filter(|u| u.email.eq_ignore_ascii_case(email))
+        .collect();
+    let user = match found.as_slice() {
+        [one] => (*one).clone(),
+        [] => {
+            return Err(Error::Failed(format!(
+                "network {} has no authorized user with the email '{email}' (the PAM User \
+                 record's login) among its {} users; nothing was changed",
+                dashboard.network,
+                users.len()
+            )));
+        }
+        several => {
+            return Err(Error::Failed(format!(
+                "network {} has {} authorized users with the email '{email}' ({}); which one \
+                 to rotate is not guessed. Nothing was changed",
+                dashboard.network,
+                several.len(),
+                several
+                    .iter()
+                    .map(|u| u.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    if user.is_admin {
+        return Err(Error::Config(format!(
+            "'{email}' ({}) of network {} is a Dashboard administrator: Meraki takes no password \
+             for one through merakiAuthUsers (the administrator signs in with their own \
+             Dashboard password). Rotate a non-administrator user; nothing was changed",
+            user.id, dashboard.network
+        )));
+    }
+    tracing::info!(
+        "Meraki user '{email}': id {}, {}",
+        user.id,
+        http::shown(&user.account_type)
+    );
+    Ok(user)
+}
