@@ -3,6 +3,8 @@ use std::process::Command;
 use sha_crypt::PasswordVerifier;
 
 use super::*;
+use common::secret::Secret;
+use sha_crypt::ShaCrypt;
 
 fn out(status: Option<u32>, stdout: &str, stderr: &str) -> Output {
     Output {
