@@ -19,12 +19,19 @@
 //! password, then the old one. Verification logins are capped at two per run
 //! (pam_faillock and fail2ban count failures), and made only when planning
 //! proved password logins are offered to the user.
+//!
+//! Which way the password is changed (root's `chpasswd`, self-rotation's
+//! `passwd`, or sudo with or without the admin's password, with or without a
+//! terminal) is [`path`]: the sudo decision tree, run read-only while
+//! planning, over the preflight that `remote::sudo` reads.
 
 use common::change;
+use common::error::{Error, Result};
 use common::secret::Secret;
 
+use crate::admin::Admin;
 use crate::conn::Conn;
-use crate::remote::{self, PasswordChange, PasswordPath, Problem};
+use crate::remote::{self, PasswordChange, PasswordPath, Problem, SudoAccess};
 use crate::ssh::{Auth, Credential, SshError};
 
 /// Whether the machine lets the user log in with a password, as planning
@@ -446,4 +453,93 @@ pub fn build(
     old: Option<&Secret>,
 ) -> Result<PasswordChange, String> {
     remote::password_change(path, user, new, hashed, admin_password, old)
+}
+
+/// How the password is changed: root, self, or what the sudo preflight
+/// (read-only, never prompting) allows.
+pub(crate) fn path(conn: &mut Conn, admin: &Admin, user: &str) -> Result<PasswordPath> {
+    if admin.is_root() {
+        return Ok(PasswordPath::Root);
+    }
+    if admin.is_self(user) {
+        return Ok(PasswordPath::SelfPasswd);
+    }
+    let preflight = |conn: &mut Conn, pty: bool| {
+        conn.exec(remote::SUDO_PREFLIGHT, &[], b"", pty)
+            .map_err(SshError::into_error)
+    };
+    let out = preflight(conn, false)?;
+    let (access, out) = match remote::classify_preflight(&out) {
+        SudoAccess::NeedsTty => {
+            let out = preflight(conn, true)?;
+            let access = match remote::classify_preflight(&out) {
+                SudoAccess::NoPassword => SudoAccess::NoPassword,
+                SudoAccess::PasswordRequired => SudoAccess::PasswordRequired,
+                _ => SudoAccess::NotAllowed,
+            };
+            (access, (true, out))
+        }
+        access => (access, (false, out)),
+    };
+    let (tty, out) = out;
+    // A listing that asks for a password proves only that listing does
+    // (`listpw`): ask the command itself, which must then refuse too, or
+    // the admin password would reach chpasswd as a line of its input.
+    let access = if access == SudoAccess::PasswordRequired {
+        let check = conn
+            .exec(remote::SUDO_CHPASSWD_NO_INPUT, &[], b"", tty)
+            .map_err(SshError::into_error)?;
+        if check.success() {
+            tracing::info!(
+                "sudo asks '{}' for a password to list its rights, but runs chpasswd without one",
+                admin.login
+            );
+            SudoAccess::NoPassword
+        } else if remote::classify(&check.text()) == Some(Problem::SudoPasswordRequired) {
+            SudoAccess::PasswordRequired
+        } else {
+            // Neither: sending the admin's password could hand it to a
+            // chpasswd that sudo runs without asking.
+            return Err(Error::Failed(format!(
+                "sudo asks '{}' for a password to list its rights, and checking whether it runs \
+                 chpasswd without one failed ({}); nothing was changed",
+                admin.login,
+                remote::failure("sudo -n /usr/sbin/chpasswd with no input", &check)
+            )));
+        }
+    } else {
+        access
+    };
+    match access {
+        SudoAccess::NoPassword => Ok(PasswordPath::Sudo {
+            password: false,
+            tty,
+        }),
+        SudoAccess::PasswordRequired if admin.password.is_some() => Ok(PasswordPath::Sudo {
+            password: true,
+            tty,
+        }),
+        SudoAccess::PasswordRequired => Err(Error::Config(format!(
+            "'{}' may run chpasswd through sudo only with a password, and the admin ({}) has \
+             none: {}",
+            admin.login,
+            admin.source.describe(),
+            Problem::SudoPasswordRequired.message()
+        ))),
+        SudoAccess::NeedsTty | SudoAccess::NotAllowed => {
+            if remote::classify(&out.text()) == Some(Problem::Expired) {
+                return Err(Error::Failed(format!(
+                    "the password of '{}' has expired: {}; nothing was changed",
+                    admin.login,
+                    Problem::Expired.message()
+                )));
+            }
+            Err(Error::Config(format!(
+                "'{}' is not root and sudo does not let it run chpasswd ({}): {}",
+                admin.login,
+                remote::failure("sudo -n -l /usr/sbin/chpasswd", &out),
+                Problem::NotAllowed.message()
+            )))
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //!
 //! Kept with each other because the path is chosen from the preflight and
 //! the classification of a failure decides whether the next path is tried.
+//! The tree itself, run on the connection, is `password::path`.
 
 use std::fmt;
 
