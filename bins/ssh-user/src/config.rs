@@ -16,7 +16,6 @@ use crate::conn::Login;
 use crate::host_key::{TOFU_FIELD, host_key_pins};
 use crate::keys;
 use crate::password;
-use crate::remote::PasswordPath;
 use crate::settings::{self, KEY_FIELD, UserSettings};
 use crate::ssh::{self, HostKeyPins};
 use crate::target::Target;
@@ -105,7 +104,7 @@ pub fn read<'r>(
 
     // Everything the input alone can refuse, before connecting.
     let (user_key, no_key) = user_key(&settings)?;
-    password::build(PasswordPath::Root, user, new_password, None, None, None)
+    password::check_new(user, new_password)
         .map_err(|e| Error::Config(format!("the password cannot be changed: {e}")))?;
     Ok(Config {
         user,

@@ -56,10 +56,10 @@ pub mod target;
 use admin::Admin;
 use admin::Source;
 use config::Config;
-use conn::{Conn, HostKey, Locked};
+use conn::{Conn, ConnectOptions, HostKey, Locked};
 pub use host_key::{HOST_KEY_FIELD, TOFU_FIELD};
-use key_rotation::KeyPlan;
-use password::{NotChanged, PasswordLogins, PasswordPlan};
+use key_rotation::{KeyInputs, KeyPlan, KeyRun};
+use password::{ChangeRequest, NotChanged, PasswordLogins, PasswordPlan};
 use remote::PasswordPath;
 use settings::UserSettings;
 use ssh::SshError;
@@ -176,14 +176,14 @@ impl Rotator for SshUser {
         })?;
         let is_self = admin.is_self(user);
 
-        let (mut conn, host_key) = Conn::open(
-            target.endpoint.clone(),
+        let (mut conn, host_key) = Conn::open(ConnectOptions {
+            endpoint: target.endpoint.clone(),
             pins,
-            tofu,
-            run.deadline,
-            &admin.login,
+            trust_on_first_use: tofu,
+            deadline: run.deadline,
+            login: &admin.login,
             credentials,
-            &match &admin.source {
+            fix: &match &admin.source {
                 Source::SelfRotation => format!(
                     "there is no admin record, so '{user}' logs in with the record's current \
                      password (oldPassword), which must be the password the machine has"
@@ -191,7 +191,7 @@ impl Rotator for SshUser {
                 other => format!("update the admin credential in {}", other.describe()),
             },
             user,
-        )?;
+        })?;
         tracing::info!(
             "machine '{}' at {}: host key {} ({})",
             target.title,
@@ -256,7 +256,16 @@ impl Rotator for SshUser {
         let key = match user_key {
             Some((parsed, new_type)) => {
                 let mut plan = key_rotation::plan_key(
-                    &mut conn, &admin, path, user, &home, parsed, new_type, &settings,
+                    &mut conn,
+                    KeyInputs {
+                        admin: &admin,
+                        path,
+                        user,
+                        home: &home,
+                        current: parsed,
+                        new_type,
+                        settings: &settings,
+                    },
                 )?;
                 // An interrupted rotation of this record stored the key the
                 // record holds and meant to retire others (an untagged line
@@ -280,14 +289,14 @@ impl Rotator for SshUser {
             }
             (true, _) => Some(remote::sha512_crypt(new_password).map_err(Error::Failed)?),
         };
-        let change = password::build(
+        let change = password::build(&ChangeRequest {
             path,
             user,
-            new_password,
-            hashed.as_ref(),
-            admin.password.as_ref(),
-            old_password.as_ref(),
-        )
+            new: new_password,
+            hashed: hashed.as_ref(),
+            admin_password: admin.password.as_ref(),
+            old: old_password.as_ref(),
+        })
         .map_err(|e| Error::Config(format!("the password cannot be changed: {e}")))?;
 
         Ok(Planned {
@@ -384,7 +393,17 @@ impl Rotator for SshUser {
 
         let key_done = match (&key, user_uid) {
             (Some(plan), Some(uid)) => Some(
-                key_rotation::rotate(run, &mut conn, plan, uid, user, &admin).map_err(|e| {
+                key_rotation::rotate(
+                    run,
+                    &mut conn,
+                    KeyRun {
+                        plan,
+                        uid,
+                        user,
+                        admin: &admin,
+                    },
+                )
+                .map_err(|e| {
                     with_note(
                         e,
                         &format!(

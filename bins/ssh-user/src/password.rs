@@ -178,7 +178,7 @@ pub fn change(
             let failed = remote::failure("changing the password", &out);
             match shadow_now(conn, plan, user) {
                 Some(Ok(false)) => Err(NotChanged::Refused(failed)),
-                None => after_failure(conn, plan, user, new, old, &out, failed),
+                None => after_failure(conn, plan, Candidates { user, new, old }, &out, failed),
                 Some(Ok(true)) => Err(NotChanged::Unknown(format!(
                     "{failed}, yet the user's shadow entry changed: check which password '{user}' \
                      has"
@@ -191,7 +191,7 @@ pub fn change(
         Err(e @ SshError::Timeout { .. }) if e.input_sent() => Err(NotChanged::Unknown(format!(
             "{e}: the password of '{user}' may be the old or the new one; try both"
         ))),
-        Err(e) if e.input_sent() => reconcile(conn, plan, user, new, old, &e),
+        Err(e) if e.input_sent() => reconcile(conn, plan, Candidates { user, new, old }, &e),
         Err(e) => Err(NotChanged::Refused(format!(
             "changing the password could not be sent: {e}"
         ))),
@@ -340,11 +340,10 @@ pub fn shadow_digest(conn: &mut Conn, user: &str) -> Result<String, String> {
 fn reconcile(
     conn: &mut Conn,
     plan: &PasswordPlan,
-    user: &str,
-    new: &Secret,
-    old: Option<&Secret>,
+    who: Candidates<'_>,
     lost: &SshError,
 ) -> Result<Evidence, NotChanged> {
+    let user = who.user;
     tracing::warn!("{lost}; checking which password '{user}' has now");
     if plan.shadow_before.is_some() {
         return match shadow_now(conn, plan, user) {
@@ -368,14 +367,7 @@ fn reconcile(
              whether the password is the old or the new one"
         )));
     }
-    by_logins(
-        conn,
-        user,
-        new,
-        old,
-        &lost.to_string(),
-        Evidence::LoginAfterLoss,
-    )
+    by_logins(conn, who, &lost.to_string(), Evidence::LoginAfterLoss)
 }
 
 /// Not root, and the command failed. A failure whose cause is known (sudo
@@ -386,12 +378,11 @@ fn reconcile(
 fn after_failure(
     conn: &Conn,
     plan: &PasswordPlan,
-    user: &str,
-    new: &Secret,
-    old: Option<&Secret>,
+    who: Candidates<'_>,
     out: &crate::ssh::Output,
     failed: String,
 ) -> Result<Evidence, NotChanged> {
+    let user = who.user;
     // A PAM failure is not one of them: a module after pam_unix in the
     // password stack can fail once the new password is written.
     let known = remote::classify(&out.text()).is_some_and(|p| p != Problem::PamFailure);
@@ -407,24 +398,30 @@ fn after_failure(
     }
     by_logins(
         conn,
-        user,
-        new,
-        old,
+        who,
         &failed,
         Evidence::LoginAfterFailure(failed.clone()),
     )
+}
+
+/// Whose password is checked, and the two it may now be: what the checks
+/// after an unclear change log in with.
+#[derive(Debug, Clone, Copy)]
+struct Candidates<'a> {
+    user: &'a str,
+    new: &'a Secret,
+    old: Option<&'a Secret>,
 }
 
 /// After `what` left the outcome open: a login with the new password, and,
 /// only if that is refused, one with the old (at most two logins).
 fn by_logins(
     conn: &Conn,
-    user: &str,
-    new: &Secret,
-    old: Option<&Secret>,
+    who: Candidates<'_>,
     lost: &str,
     applied: Evidence,
 ) -> Result<Evidence, NotChanged> {
+    let Candidates { user, new, old } = who;
     match conn.authenticate_as(user, &Credential::Password(new.clone())) {
         Ok(Auth::Accepted) => return Ok(applied),
         Ok(Auth::Rejected { .. }) => {}
@@ -443,16 +440,37 @@ fn by_logins(
     ))
 }
 
+/// What the input alone can refuse of the password change, on any path
+/// ([`remote::check_entry`]): checked before connecting. [`build`] checks
+/// it again with the rest, once the path is known.
+pub fn check_new(user: &str, new: &Secret) -> Result<(), String> {
+    remote::check_entry(user, new)
+}
+
+/// What a password change is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRequest<'a> {
+    pub path: PasswordPath,
+    pub user: &'a str,
+    pub new: &'a Secret,
+    /// The `$6$` hash of `new`, when it is hashed here.
+    pub hashed: Option<&'a Secret>,
+    /// For sudo with a password.
+    pub admin_password: Option<&'a Secret>,
+    /// For self-rotation (`passwd` asks the current password).
+    pub old: Option<&'a Secret>,
+}
+
 /// Builds the change planning sends later.
-pub fn build(
-    path: PasswordPath,
-    user: &str,
-    new: &Secret,
-    hashed: Option<&Secret>,
-    admin_password: Option<&Secret>,
-    old: Option<&Secret>,
-) -> Result<PasswordChange, String> {
-    remote::password_change(path, user, new, hashed, admin_password, old)
+pub fn build(request: &ChangeRequest<'_>) -> Result<PasswordChange, String> {
+    remote::password_change(
+        request.path,
+        request.user,
+        request.new,
+        request.hashed,
+        request.admin_password,
+        request.old,
+    )
 }
 
 /// How the password is changed: root, self, or what the sudo preflight

@@ -18,7 +18,7 @@ use russh::keys::PrivateKey;
 use super::{KeyPlan, NewKey, backup_id, blob_fingerprint, fingerprints};
 use crate::admin::LOGIN_FIELD;
 use crate::authorized_keys::{self, AuthorizedKeys, Edit};
-use crate::conn::Conn;
+use crate::conn::{Conn, KeysWrite};
 use crate::keys;
 use crate::remote::{self, KeysError, KeysFile, KeysPath};
 use crate::settings::KEY_FIELD;
@@ -103,12 +103,10 @@ impl<'a> AuthorizedKeyFile<'a> {
     /// Reads the file again.
     fn reread(&mut self) -> Step<()> {
         let at = self.at();
-        let (runtime, session) = self
+        let read = self
             .conn
-            .parts()
-            .map_err(|e| Failure::Definite(e.to_string()))?;
-        let read = runtime
-            .block_on(remote::read_keys(session, &at))
+            .read_keys(&at)
+            .map_err(|e| Failure::Definite(e.to_string()))?
             .map_err(|e| Failure::Definite(format!("reading {} failed: {e}", at.path)))?;
         self.current = read;
         self.stale = false;
@@ -119,18 +117,16 @@ impl<'a> AuthorizedKeyFile<'a> {
     fn write(&mut self, content: String, what: String) -> Step<()> {
         let at = self.at();
         let read = self.current.clone();
-        let (runtime, session) = self
+        let result = self
             .conn
-            .parts()
+            .write_keys(&KeysWrite {
+                at: &at,
+                read: &read,
+                content: &content,
+                timestamp: &self.timestamp,
+                what: &what,
+            })
             .map_err(|e| Failure::Definite(e.to_string()))?;
-        let result = runtime.block_on(remote::write_keys(
-            session,
-            &at,
-            &read,
-            &content,
-            &self.timestamp,
-            &what,
-        ));
         match result {
             Ok(()) => {
                 let mode = match &self.current {

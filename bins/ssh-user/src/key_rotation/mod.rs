@@ -54,8 +54,8 @@ mod file;
 mod plan;
 
 pub use file::AuthorizedKeyFile;
-pub use plan::KeyPlan;
-pub(crate) use plan::plan_key;
+pub use plan::{KeyFacts, KeyPlan};
+pub(crate) use plan::{KeyInputs, plan_key};
 
 /// `SHA256:…` of a public key blob (base64, as in `authorized_keys`), as
 /// ssh-keygen prints it. `None` when the blob is not base64.
@@ -141,16 +141,25 @@ pub fn backup_id(now: std::time::SystemTime) -> String {
     )
 }
 
+/// Whose key [`rotate`] replaces, and by what plan.
+pub(crate) struct KeyRun<'a> {
+    pub plan: &'a KeyPlan,
+    /// The user record's uid (where the new key is stored).
+    pub uid: &'a str,
+    /// The Linux user.
+    pub user: &'a str,
+    pub admin: &'a Admin,
+}
+
 /// The key, through the shared replacement sequence. Returns what was done,
 /// for the summary.
-pub(crate) fn rotate(
-    run: &Run,
-    conn: &mut Conn,
-    plan: &KeyPlan,
-    uid: &str,
-    user: &str,
-    admin: &Admin,
-) -> Result<String> {
+pub(crate) fn rotate(run: &Run, conn: &mut Conn, key: KeyRun<'_>) -> Result<String> {
+    let KeyRun {
+        plan,
+        uid,
+        user,
+        admin,
+    } = key;
     let sequence = replace::Plan {
         before: plan.before.clone(),
         make_room: None,

@@ -18,6 +18,23 @@ use crate::remote::{self, KeysFile, Owner, PasswordPath, Problem};
 use crate::settings::{KEY_FIELD, PUBLIC_KEY_FIELD, UserSettings};
 use crate::ssh::SshError;
 
+/// What [`KeyPlan::decide`] decides from: the record's key and the file
+/// as planning read it.
+#[derive(Debug)]
+pub struct KeyFacts<'a> {
+    /// The Linux user (whose tagged lines are the previous rotation's).
+    pub user: &'a str,
+    /// The user record (where the key is stored).
+    pub location: Location,
+    pub current: ParsedKey,
+    pub new_type: KeyType,
+    /// The file edited.
+    pub path: String,
+    pub owner: Owner,
+    pub read: KeysFile,
+    pub remove_previous: bool,
+}
+
 /// What planning found and decided about the key.
 pub struct KeyPlan {
     /// The user record (where the key is stored).
@@ -72,17 +89,17 @@ impl KeyPlan {
     /// held; keeping it would leave the old credential valid behind an exit
     /// 0. `remove_previous` (`Remove Previous Key`) is kept for the record
     /// template; it no longer decides anything.
-    #[allow(clippy::too_many_arguments, reason = "one constructor of one plan")]
-    pub fn decide(
-        user: &str,
-        location: Location,
-        current: ParsedKey,
-        new_type: KeyType,
-        path: String,
-        owner: Owner,
-        read: KeysFile,
-        remove_previous: bool,
-    ) -> Result<Self> {
+    pub fn decide(facts: KeyFacts<'_>) -> Result<Self> {
+        let KeyFacts {
+            user,
+            location,
+            current,
+            new_type,
+            path,
+            owner,
+            read,
+            remove_previous,
+        } = facts;
         let public = current.public_line()?;
         let current_blob = authorized_keys::blob_of(&public)
             .unwrap_or_default()
@@ -172,18 +189,30 @@ impl KeyPlan {
     }
 }
 
+/// What [`plan_key`] plans from.
+pub(crate) struct KeyInputs<'a> {
+    pub admin: &'a Admin,
+    /// The password path: who may edit the file follows from it.
+    pub path: PasswordPath,
+    pub user: &'a str,
+    pub home: &'a str,
+    /// The record's key, and the type of the new one.
+    pub current: keys::ParsedKey,
+    pub new_type: keys::KeyType,
+    pub settings: &'a UserSettings,
+}
+
 /// Where the keys are and who edits them; reads the file.
-#[allow(clippy::too_many_arguments, reason = "the plan's parts, read once")]
-pub(crate) fn plan_key(
-    conn: &mut Conn,
-    admin: &Admin,
-    path: PasswordPath,
-    user: &str,
-    home: &str,
-    current: keys::ParsedKey,
-    new_type: keys::KeyType,
-    settings: &UserSettings,
-) -> Result<KeyPlan> {
+pub(crate) fn plan_key(conn: &mut Conn, inputs: KeyInputs<'_>) -> Result<KeyPlan> {
+    let KeyInputs {
+        admin,
+        path,
+        user,
+        home,
+        current,
+        new_type,
+        settings,
+    } = inputs;
     let owner = match path {
         PasswordPath::Root => Owner::Root,
         PasswordPath::SelfPasswd => Owner::SelfUser,
@@ -222,10 +251,7 @@ pub(crate) fn plan_key(
         path: &file,
         admin_password: admin.password.as_ref(),
     };
-    let mut read = {
-        let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
-        runtime.block_on(remote::read_keys(session, &at))
-    };
+    let mut read = conn.read_keys(&at).map_err(SshError::into_error)?;
     // `sudo -n -u USER` refused for want of a password (nothing ran): that
     // rule asks for one, so only now is the admin's password sent, and only
     // to sudo's askpass helper (never on the script's stdin: a PAM stack
@@ -236,10 +262,7 @@ pub(crate) fn plan_key(
     };
     if owner == Owner::Sudo && admin.password.is_some() && asks(&read) {
         at.owner = Owner::SudoPassword;
-        read = {
-            let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
-            runtime.block_on(remote::read_keys(session, &at))
-        };
+        read = conn.read_keys(&at).map_err(SshError::into_error)?;
     }
     let owner = at.owner;
     let read = read.map_err(|e| match e {
@@ -259,16 +282,16 @@ pub(crate) fn plan_key(
         }
         other => Error::Failed(format!("reading {file} failed: {other}")),
     })?;
-    let mut plan = KeyPlan::decide(
+    let mut plan = KeyPlan::decide(KeyFacts {
         user,
-        settings.location.clone(),
+        location: settings.location.clone(),
         current,
         new_type,
-        file,
+        path: file,
         owner,
         read,
-        settings.remove_previous,
-    )?;
+        remove_previous: settings.remove_previous,
+    })?;
     plan.other_files = files.collect();
     plan.keys_command = command;
     plan.held_as.extend(settings.private_key.clone());

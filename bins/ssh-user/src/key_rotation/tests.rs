@@ -27,20 +27,20 @@ fn blob(line: &str) -> &str {
 }
 
 fn plan(content: &str, remove_previous: bool) -> KeyPlan {
-    KeyPlan::decide(
-        "alice",
-        Location::Params,
-        keys::parse(ED).unwrap(),
-        KeyType::Ed25519,
-        "/home/alice/.ssh/authorized_keys".into(),
-        Owner::Root,
-        KeysFile::Present {
+    KeyPlan::decide(KeyFacts {
+        user: "alice",
+        location: Location::Params,
+        current: keys::parse(ED).unwrap(),
+        new_type: KeyType::Ed25519,
+        path: "/home/alice/.ssh/authorized_keys".into(),
+        owner: Owner::Root,
+        read: KeysFile::Present {
             content: content.into(),
             sha256: remote::sha256_hex(content.as_bytes()),
             mode: "600".into(),
         },
         remove_previous,
-    )
+    })
     .unwrap()
 }
 

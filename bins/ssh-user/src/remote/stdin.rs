@@ -24,6 +24,24 @@ pub fn sha512_crypt(password: &Secret) -> Result<Secret, String> {
     Ok(Secret::new(hash.to_string()))
 }
 
+/// What every path refuses of the user name and the new password: what
+/// the input alone can refuse, before connecting. [`password_change`]
+/// begins with it.
+pub fn check_entry(user: &str, new: &Secret) -> Result<(), String> {
+    if user.is_empty() || user.contains([':', '\n', '\r']) {
+        return Err(format!("'{user}' is not a user name chpasswd can take"));
+    }
+    if new.expose().contains(['\n', '\r']) {
+        return Err(
+            "the new password holds a line break, which passwd and chpasswd cannot take".into(),
+        );
+    }
+    if new.expose().contains('\0') {
+        return Err("the new password holds a NUL byte, which no SSH login can send".into());
+    }
+    Ok(())
+}
+
 /// The script, args and stdin that change `user`'s password on `path`.
 /// `hashed` is the `$6$` hash when hashing locally (root and sudo only).
 pub struct PasswordChange {
@@ -56,18 +74,8 @@ pub fn password_change(
     admin_password: Option<&Secret>,
     old: Option<&Secret>,
 ) -> Result<PasswordChange, String> {
-    if user.is_empty() || user.contains([':', '\n', '\r']) {
-        return Err(format!("'{user}' is not a user name chpasswd can take"));
-    }
+    check_entry(user, new)?;
     let line_ok = |s: &Secret| !s.expose().contains(['\n', '\r']);
-    if !line_ok(new) {
-        return Err(
-            "the new password holds a line break, which passwd and chpasswd cannot take".into(),
-        );
-    }
-    if new.expose().contains('\0') {
-        return Err("the new password holds a NUL byte, which no SSH login can send".into());
-    }
     if hashed.is_some() && new.expose().len() > MAX_CRYPT_PASSWORD {
         return Err(format!(
             "the new password is longer than {MAX_CRYPT_PASSWORD} bytes: with \
