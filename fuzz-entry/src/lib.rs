@@ -6,7 +6,8 @@
 //! the params, reading the records (and registering their secrets with the
 //! redactor), and each binary's planning and selection (the REST plan and
 //! its request, Okta's API record and path, the AWS and Azure admin sources
-//! from the input, AWS's key plan, Azure's endpoints and retire selection).
+//! from the input, AWS's key plan, Azure's endpoints and retire selection,
+//! rotate-ssh-user's config: machine, pins, settings, admin, key).
 //! [`run`] drives all of it and checks what must hold for any input:
 //!
 //! - no panic and no hang (the fuzzer reports both);
@@ -14,7 +15,10 @@
 //! - what is accepted is sound: the API record is never the user record or
 //!   a PAM record, urls are https or loopback, the request builds and its
 //!   body is JSON, AWS never deletes the record's key to make room and
-//!   retires it last, Azure keeps the newest secrets;
+//!   retires it last, Azure keeps the newest secrets; rotate-ssh-user's
+//!   machine is never the user record, its attached admin never the user,
+//!   a PAM record or the machine, and legacy admin fields come only from
+//!   the machine;
 //! - every secret value the input registers is redacted, and the bytes read
 //!   as a server's error body give one bounded line.
 //!
@@ -98,6 +102,7 @@ fn check_input(input: &GatewayInput) {
     check_okta(input);
     check_aws(input);
     check_azure(input);
+    check_ssh(input);
 }
 
 /// Uids the API and admin records may never have.
@@ -322,6 +327,62 @@ fn check_azure(input: &GatewayInput) {
             start_of(&pair[0]) <= start_of(&pair[1]) || pair[0] == pair[1],
             "rotate-azure-app-secret does not retire the oldest first"
         );
+    }
+}
+
+fn check_ssh(input: &GatewayInput) {
+    use common::error::Location;
+    use rotate_ssh_user::admin::Source;
+    use rotate_ssh_user::config;
+    use rotate_ssh_user::settings::UserSettings;
+    let uses_vault = config::uses_vault(input);
+    // The vault's copy of the user record: here the input's, as a vault
+    // that answers would give it.
+    let vault_settings = || match input.records.user() {
+        Some(record) => UserSettings::read(record),
+        None => Err(Error::missing("the user record", Location::Params)),
+    };
+    match config::read(input, uses_vault, vault_settings) {
+        Err(error) => rejected(&error, "rotate-ssh-user's config"),
+        Ok(config) => {
+            let user_uid = input.records.user().map(Record::uid);
+            assert!(
+                Some(config.target.uid.as_str()) != user_uid,
+                "rotate-ssh-user took the user record for the machine"
+            );
+            match &config.admin.source {
+                Source::Attached { uid, .. } => {
+                    assert!(
+                        !forbidden_uids(input).contains(&uid.as_str()) && *uid != config.target.uid,
+                        "rotate-ssh-user took the user, a PAM record or the machine for an \
+                         attached admin"
+                    );
+                }
+                Source::MachineLegacy { uid, .. } => assert_eq!(
+                    *uid, config.target.uid,
+                    "rotate-ssh-user read legacy admin fields from a record that is not the machine"
+                ),
+                Source::SelfRotation => assert_eq!(
+                    config.admin.login, config.user,
+                    "rotate-ssh-user's self-rotation logs in as another account"
+                ),
+            }
+            assert!(
+                !config.credentials.is_empty(),
+                "rotate-ssh-user accepted an admin without a credential"
+            );
+            assert_eq!(
+                config.user_key.is_none(),
+                !config.no_key.is_empty(),
+                "rotate-ssh-user rotates a key and says why not, or neither"
+            );
+            if uses_vault {
+                assert!(
+                    config.user_uid.is_some(),
+                    "rotate-ssh-user uses the vault without a user record uid"
+                );
+            }
+        }
     }
 }
 

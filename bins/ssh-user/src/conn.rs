@@ -10,6 +10,12 @@
 //! ([`Conn::authenticate_as`]) never open a session, so a forced `command=`
 //! or a login shell never runs.
 //!
+//! Why the only way to the machine: no caller holds the session. Each use
+//! (a command, reading or writing `authorized_keys`, the lock, a test
+//! login) is a method here, so every one passes the same rule: a lost
+//! session is replaced, and the machine's lock taken again, before anything
+//! runs on the new one.
+//!
 //! Why a spare connection: a test login's cost on a real machine is mostly
 //! sshd starting and the key exchange, before any credential is tried. So
 //! while the admin logs in, a second connection is opened for the user in the
@@ -26,7 +32,7 @@ use std::future::Future;
 use common::deadline::Deadline;
 use common::error::{Error, Result};
 
-use crate::remote;
+use crate::remote::{self, KeysError, KeysFile, KeysPath};
 use crate::ssh::{
     self, Auth, Credential, Held, Hold, HostKeyPins, Output, SeenKey, Session, SshError,
 };
@@ -90,6 +96,40 @@ pub enum Locked {
     Unavailable(String),
 }
 
+/// What [`Conn::open`] needs: where the machine is, which host keys it may
+/// show, and who logs in with what.
+#[derive(Debug)]
+pub struct ConnectOptions<'a> {
+    pub endpoint: HostPort,
+    /// `SSH Host Key`; `None` when the record has none.
+    pub pins: Option<HostKeyPins>,
+    /// Trust the key seen when there is no pin.
+    pub trust_on_first_use: bool,
+    pub deadline: Deadline,
+    /// The admin's login.
+    pub login: &'a str,
+    /// The admin's credentials, tried in order.
+    pub credentials: Vec<Login>,
+    /// What to do when every credential is refused (ends the message).
+    pub fix: &'a str,
+    /// The user rotated: the spare connection logs in as them.
+    pub user: &'a str,
+}
+
+/// One replacement of `authorized_keys` ([`Conn::write_keys`]).
+#[derive(Debug, Clone, Copy)]
+pub struct KeysWrite<'a> {
+    pub at: &'a KeysPath<'a>,
+    /// The file as this run last read or wrote it: the write is refused if
+    /// the machine's copy differs.
+    pub read: &'a KeysFile,
+    pub content: &'a str,
+    /// Names the backup.
+    pub timestamp: &'a str,
+    /// The change ledger's entry.
+    pub what: &'a str,
+}
+
 /// What [`Conn::open`] found about the host key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostKey {
@@ -116,17 +156,17 @@ impl Conn {
     /// refused login is exit 1 ending with `fix` (what to correct). Once the
     /// host key is checked, the spare connection for `user` is opened in the
     /// background.
-    #[allow(clippy::too_many_arguments)]
-    pub fn open(
-        endpoint: HostPort,
-        pins: Option<HostKeyPins>,
-        trust_on_first_use: bool,
-        deadline: Deadline,
-        login: &str,
-        credentials: Vec<Login>,
-        fix: &str,
-        user: &str,
-    ) -> Result<(Self, HostKey)> {
+    pub fn open(options: ConnectOptions<'_>) -> Result<(Self, HostKey)> {
+        let ConnectOptions {
+            endpoint,
+            pins,
+            trust_on_first_use,
+            deadline,
+            login,
+            credentials,
+            fix,
+            user,
+        } = options;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -206,7 +246,9 @@ impl Conn {
     }
 
     /// The runtime and a logged-in session, reconnecting if it was lost.
-    pub fn parts(&mut self) -> std::result::Result<(&tokio::runtime::Runtime, &Session), SshError> {
+    /// Private: callers go through the methods of [`Conn`], so every use
+    /// of the machine passes the reconnect and relock rules here.
+    fn session(&mut self) -> std::result::Result<(&tokio::runtime::Runtime, &Session), SshError> {
         if self.session.as_ref().is_none_or(Session::is_closed) {
             self.session = None;
             // The lock was a channel of the lost session: gone with it.
@@ -249,6 +291,35 @@ impl Conn {
         }
     }
 
+    /// Reads `authorized_keys` as its owner ([`remote::read_keys`]),
+    /// connecting again first if the connection was lost. The outer error:
+    /// no logged-in session could be had, so nothing was read.
+    pub fn read_keys(
+        &mut self,
+        at: &KeysPath<'_>,
+    ) -> std::result::Result<std::result::Result<KeysFile, KeysError>, SshError> {
+        let (runtime, session) = self.session()?;
+        Ok(runtime.block_on(remote::read_keys(session, at)))
+    }
+
+    /// Replaces `authorized_keys` ([`remote::write_keys`]), connecting
+    /// again first if the connection was lost. The outer error: no
+    /// logged-in session could be had, so nothing was sent.
+    pub fn write_keys(
+        &mut self,
+        write: &KeysWrite<'_>,
+    ) -> std::result::Result<std::result::Result<(), KeysError>, SshError> {
+        let (runtime, session) = self.session()?;
+        Ok(runtime.block_on(remote::write_keys(
+            session,
+            write.at,
+            write.read,
+            write.content,
+            write.timestamp,
+            write.what,
+        )))
+    }
+
     /// Runs a constant script as the admin (see [`Session::exec`]).
     pub fn exec(
         &mut self,
@@ -257,7 +328,7 @@ impl Conn {
         stdin: &[u8],
         pty: bool,
     ) -> std::result::Result<Output, SshError> {
-        let (runtime, session) = self.parts()?;
+        let (runtime, session) = self.session()?;
         let result = runtime.block_on(session.exec(script, args, stdin, pty));
         if matches!(result, Err(SshError::Lost { .. })) {
             // The next call connects again.
@@ -395,7 +466,7 @@ impl Conn {
         let id = remote::lock_id(user);
         // Held past the run's end only when the run could not release it.
         let seconds = (self.deadline.remaining().as_secs() + 10).to_string();
-        let (runtime, session) = self.parts()?;
+        let (runtime, session) = self.session()?;
         let hold =
             runtime.block_on(session.hold(remote::LOCK, &[&id, &seconds], remote::LOCK_HELD))?;
         Ok(match hold {

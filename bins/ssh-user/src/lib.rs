@@ -21,34 +21,30 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`config`] | the pure step from the Gateway's input to the run's plan (fuzzed) |
 //! | [`target`] | the PAM Machine record: host, port, operating system |
+//! | [`host_key`] | the machine record's host-key pins, and storing one trusted on first use |
 //! | [`admin`] | which credential logs in (attached record, legacy fields, or self) |
 //! | [`settings`] | the user record's settings (key, options), from the input or the vault |
 //! | [`keys`] | reading, making and writing private keys in their format family |
 //! | [`authorized_keys`] | a line-preserving editor of `authorized_keys` |
 //! | [`ssh`] | the one wrapper around russh: pinning, authentication, exec |
+//! | [`account`] | the user's home directory (the admin's first command) |
 //! | [`conn`] | the admin's connection for the synchronous flow: runtime, reconnects, probe logins |
 //! | [`remote`] | the constant remote scripts and the classification of their output |
-//! | [`key_rotation`] | the SSH key as a credential of the shared replacement sequence |
-//! | [`password`] | the password change, its verification and its reconciliation |
+//! | [`key_rotation`] | the key's plan and the key as a credential of the shared replacement sequence |
+//! | [`password`] | the password path (sudo's decision tree), the change, its verification and reconciliation |
 
-use std::time::Duration;
-
-use common::change;
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
-use common::gateway::GatewayInput;
-use common::records::Record;
-use common::replace::{self, Checks};
 use common::secret::Secret;
-use common::store::VaultStore;
-use common::vault::Change;
-use common::verify::Verify;
-use serde_json::Value;
 
+pub mod account;
 pub mod admin;
 pub mod authorized_keys;
+pub mod config;
 pub mod conn;
+pub mod host_key;
 pub mod key_rotation;
 pub mod keys;
 pub mod password;
@@ -57,19 +53,17 @@ pub mod settings;
 pub mod ssh;
 pub mod target;
 
-use admin::{Admin, Selection, Source};
-use conn::{Conn, HostKey, Locked, Login};
-use key_rotation::{AuthorizedKeyFile, KeyPlan};
-use password::{NotChanged, PasswordLogins, PasswordPlan};
-use remote::{Owner, PasswordPath, Problem, SudoAccess};
-use settings::{KEY_FIELD, PUBLIC_KEY_FIELD, UserSettings};
-use ssh::{HostKeyPins, SeenKey, SshError};
+use admin::Admin;
+use admin::Source;
+use config::Config;
+use conn::{Conn, ConnectOptions, HostKey, Locked};
+pub use host_key::{HOST_KEY_FIELD, TOFU_FIELD};
+use key_rotation::{KeyInputs, KeyPlan, KeyRun};
+use password::{ChangeRequest, NotChanged, PasswordLogins, PasswordPlan};
+use remote::PasswordPath;
+use settings::UserSettings;
+use ssh::SshError;
 use target::Target;
-
-/// The machine record's custom field holding the pinned host key(s).
-pub const HOST_KEY_FIELD: &str = "SSH Host Key";
-/// The machine record's opt-in to store the first key seen as the pin.
-pub const TOFU_FIELD: &str = "trust_host_key_on_first_use";
 
 /// `--help`: the record fields this binary reads and writes.
 pub const FIELDS: &str = "\
@@ -156,71 +150,40 @@ impl Rotator for SshUser {
     const DEFAULT_TIMEOUT: u64 = 60;
 
     /// The vault is needed (and the lease taken) when the key is rotated or
-    /// a host key is to be stored.
+    /// a host key is to be stored ([`config::uses_vault`]).
     fn wants_lease(run: &Run) -> bool {
-        let input = &run.input;
-        let key = input
-            .records
-            .user()
-            .and_then(|user| UserSettings::read(user).ok())
-            .is_some_and(|s| s.rotates_key());
-        let tofu = machine(input).is_ok_and(|(_, record)| {
-            matches!(host_key_pins(record), Ok(None))
-                && settings::flag(record, TOFU_FIELD, false).unwrap_or(false)
-        });
-        key || tofu
+        config::uses_vault(&run.input)
     }
 
     type Plan<'r> = Planned<'r>;
 
     fn plan(run: &Run) -> Result<Planned<'_>> {
-        let input = &run.input;
-        let user = input.require_user()?;
-        let new_password = input.require_new_password()?;
-        let (target, machine_record) = machine(input)?;
-        let pins = host_key_pins(machine_record)?;
-        let tofu = settings::flag(machine_record, TOFU_FIELD, false)?;
-
-        // The user record: the vault's copy when the vault is used.
-        let (settings, user_uid) = if Self::wants_lease(run) {
-            let uid = input.require_user_record_uid()?;
-            (UserSettings::read(&run.user_record()?)?, Some(uid))
-        } else {
-            let settings = match input.records.user() {
-                Some(record) => UserSettings::read(record)?,
-                None => UserSettings::none(),
-            };
-            (settings, input.user_record_uid.as_deref())
-        };
-
-        let admin = admin::select(&Selection {
-            records: &input.records,
-            machine_uid: &target.uid,
-            configuration_uid: input.provider_record_uid.as_deref(),
+        let Config {
             user,
-            old_password: input.old_password.as_ref(),
-        })?;
-        let credentials = admin_logins(&admin)?;
-        let is_self = admin.is_self(user);
-        let old_password = match (is_self, &input.old_password) {
-            (_, Some(old)) => Some(old.clone()),
-            (true, None) => admin.password.clone(),
-            (false, None) => None,
-        };
-
-        // Everything the input alone can refuse, before connecting.
-        let (user_key, no_key) = user_key(&settings)?;
-        password::build(PasswordPath::Root, user, new_password, None, None, None)
-            .map_err(|e| Error::Config(format!("the password cannot be changed: {e}")))?;
-
-        let (mut conn, host_key) = Conn::open(
-            target.endpoint.clone(),
+            new_password,
+            target,
             pins,
             tofu,
-            run.deadline,
-            &admin.login,
+            settings,
+            user_uid,
+            admin,
             credentials,
-            &match &admin.source {
+            old_password,
+            user_key,
+            no_key,
+        } = config::read(&run.input, Self::wants_lease(run), || {
+            UserSettings::read(&run.user_record()?)
+        })?;
+        let is_self = admin.is_self(user);
+
+        let (mut conn, host_key) = Conn::open(ConnectOptions {
+            endpoint: target.endpoint.clone(),
+            pins,
+            trust_on_first_use: tofu,
+            deadline: run.deadline,
+            login: &admin.login,
+            credentials,
+            fix: &match &admin.source {
                 Source::SelfRotation => format!(
                     "there is no admin record, so '{user}' logs in with the record's current \
                      password (oldPassword), which must be the password the machine has"
@@ -228,7 +191,7 @@ impl Rotator for SshUser {
                 other => format!("update the admin credential in {}", other.describe()),
             },
             user,
-        )?;
+        })?;
         tracing::info!(
             "machine '{}' at {}: host key {} ({})",
             target.title,
@@ -246,7 +209,7 @@ impl Rotator for SshUser {
             admin.source.describe()
         );
 
-        let home = home_of(&mut conn, &admin, user)?;
+        let home = account::home_of(&mut conn, &admin, user)?;
         // One run at a time per user (through one admin account) on this
         // machine, whatever records and leases say (a password-only run
         // takes no lease). Taken before anything is read that the change is
@@ -271,7 +234,7 @@ impl Rotator for SshUser {
                 conn.address()
             ),
         }
-        let path = password_path(&mut conn, &admin, user)?;
+        let path = password::path(&mut conn, &admin, user)?;
         tracing::info!("the password is changed with {path}");
         let logins = if is_self && conn.used() == "a password" {
             PasswordLogins::Offered
@@ -292,8 +255,17 @@ impl Rotator for SshUser {
 
         let key = match user_key {
             Some((parsed, new_type)) => {
-                let mut plan = plan_key(
-                    &mut conn, &admin, path, user, &home, parsed, new_type, &settings,
+                let mut plan = key_rotation::plan_key(
+                    &mut conn,
+                    KeyInputs {
+                        admin: &admin,
+                        path,
+                        user,
+                        home: &home,
+                        current: parsed,
+                        new_type,
+                        settings: &settings,
+                    },
                 )?;
                 // An interrupted rotation of this record stored the key the
                 // record holds and meant to retire others (an untagged line
@@ -317,14 +289,14 @@ impl Rotator for SshUser {
             }
             (true, _) => Some(remote::sha512_crypt(new_password).map_err(Error::Failed)?),
         };
-        let change = password::build(
+        let change = password::build(&ChangeRequest {
             path,
             user,
-            new_password,
-            hashed.as_ref(),
-            admin.password.as_ref(),
-            old_password.as_ref(),
-        )
+            new: new_password,
+            hashed: hashed.as_ref(),
+            admin_password: admin.password.as_ref(),
+            old: old_password.as_ref(),
+        })
         .map_err(|e| Error::Config(format!("the password cannot be changed: {e}")))?;
 
         Ok(Planned {
@@ -416,12 +388,22 @@ impl Rotator for SshUser {
         let address = conn.address();
 
         if let HostKey::TrustedOnFirstUse(seen) = &host_key {
-            store_pin(run, &target, &address, seen)?;
+            host_key::store_pin(run, &target, &address, seen)?;
         }
 
         let key_done = match (&key, user_uid) {
             (Some(plan), Some(uid)) => Some(
-                rotate_key(run, &mut conn, plan, uid, user, &admin).map_err(|e| {
+                key_rotation::rotate(
+                    run,
+                    &mut conn,
+                    KeyRun {
+                        plan,
+                        uid,
+                        user,
+                        admin: &admin,
+                    },
+                )
+                .map_err(|e| {
                     with_note(
                         e,
                         &format!(
@@ -490,493 +472,4 @@ fn with_note(error: Error, note: &str) -> Error {
         Error::NeedsAttention(text) => Error::NeedsAttention(format!("{text}. {note}")),
         other => other,
     }
-}
-
-/// The PAM Machine record: its parsed target and its dictionary.
-fn machine(input: &GatewayInput) -> Result<(Target, &Record)> {
-    let target = Target::select(&input.records, input.resource_record_uid.as_deref())?;
-    let record = input
-        .records
-        .others()
-        .find(|r| r.uid() == target.uid)
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "the machine record {} is not in the input",
-                target.uid
-            ))
-        })?;
-    Ok((target, record))
-}
-
-/// `SSH Host Key` of the machine record: `None` when absent or empty.
-fn host_key_pins(machine: &Record) -> Result<Option<HostKeyPins>> {
-    let invalid = |problem: String| Error::invalid(HOST_KEY_FIELD, machine.location(), problem);
-    let text = match machine.value(HOST_KEY_FIELD) {
-        None => return Ok(None),
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(items)) => {
-            let mut lines = Vec::new();
-            for item in items {
-                match item {
-                    Value::String(line) => lines.push(line.clone()),
-                    Value::Null => {}
-                    other => {
-                        return Err(invalid(format!(
-                            "holds {}, expected text",
-                            common::records::kind(other)
-                        )));
-                    }
-                }
-            }
-            lines.join("\n")
-        }
-        Some(other) => {
-            return Err(invalid(format!(
-                "holds {}, expected text",
-                common::records::kind(other)
-            )));
-        }
-    };
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    HostKeyPins::parse(&text).map(Some).map_err(invalid)
-}
-
-/// The admin's credentials, the key first (no password crosses the wire).
-fn admin_logins(admin: &Admin) -> Result<Vec<Login>> {
-    let location = match &admin.source {
-        Source::Attached { uid, title } | Source::MachineLegacy { uid, title } => {
-            Location::Record {
-                title: title.clone(),
-                uid: uid.clone(),
-            }
-        }
-        Source::SelfRotation => Location::Params,
-    };
-    let mut logins = Vec::new();
-    if let Some(text) = &admin.private_key {
-        let parsed = keys::parse_field(text, admin::KEY_FIELD, &location)?;
-        logins.push(Login {
-            credential: ssh::Credential::Key(parsed.shared()),
-            what: "a key",
-        });
-    }
-    if let Some(password) = &admin.password {
-        logins.push(Login {
-            credential: ssh::Credential::Password(password.clone()),
-            what: "a password",
-        });
-    }
-    if logins.is_empty() {
-        return Err(Error::Config(format!(
-            "the admin ({}) has neither a password nor a private key",
-            admin.source.describe()
-        )));
-    }
-    Ok(logins)
-}
-
-/// The user's key and the new key's type, when the key is rotated; else
-/// why not.
-fn user_key(settings: &UserSettings) -> Result<(Option<(keys::ParsedKey, keys::KeyType)>, String)> {
-    let Some(text) = settings.private_key.as_ref() else {
-        return Ok((None, format!("the user record has no {KEY_FIELD}")));
-    };
-    if !settings.rotate_key {
-        return Ok((None, format!("'{}' is FALSE", keys::ROTATE_FIELD)));
-    }
-    let parsed = keys::parse_field(text, KEY_FIELD, &settings.location)?;
-    let new_type =
-        keys::new_key_type(parsed.kind(), settings.key_type.as_deref()).ok_or_else(|| {
-            Error::invalid(
-                keys::TYPE_FIELD,
-                settings.location.clone(),
-                format!(
-                    "'{}' is not one of ssh-rsa, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, \
-                     ecdsa-sha2-nistp521, ssh-ed25519",
-                    settings.key_type.as_deref().unwrap_or_default()
-                ),
-            )
-        })?;
-    Ok((Some((parsed, new_type)), String::new()))
-}
-
-/// The user's home directory, which also proves the admin can run a
-/// command (an expired password stops exactly here).
-fn home_of(conn: &mut Conn, admin: &Admin, user: &str) -> Result<String> {
-    let expired = |text: &str| {
-        (remote::classify(text) == Some(Problem::Expired)).then(|| {
-            Error::Failed(format!(
-                "the password of '{}' has expired and {} demands an interactive change before \
-                 running any command: {}; nothing was changed",
-                admin.login,
-                conn_address(admin, user),
-                Problem::Expired.message()
-            ))
-        })
-    };
-    let out = match conn.exec(remote::HOME_OF, &[user], b"", false) {
-        Ok(out) => out,
-        Err(e) => return Err(expired(&e.to_string()).unwrap_or_else(|| e.into_error())),
-    };
-    let home = out.stdout.trim();
-    if out.success() && !home.is_empty() {
-        // The key files are found from it: something printed in getent's
-        // place (a wrapper's banner) must not become a path to write in.
-        if !home.starts_with('/') || home.contains('\n') {
-            return Err(Error::Failed(format!(
-                "the home directory of '{user}' as {} printed it is not one absolute path (a \
-                 login banner or a wrapper writing to stdout?); nothing was changed",
-                conn.address()
-            )));
-        }
-        return Ok(home.to_owned());
-    }
-    if let Some(error) = expired(&out.text()) {
-        return Err(error);
-    }
-    if out.success() {
-        return Err(Error::Config(format!(
-            "there is no user '{user}' on {} (getent passwd finds nothing): check the user \
-             record's login",
-            conn.address()
-        )));
-    }
-    Err(Error::Failed(remote::failure(
-        &format!("running a command as '{}'", admin.login),
-        &out,
-    )))
-}
-
-fn conn_address(admin: &Admin, user: &str) -> String {
-    if admin.login == user {
-        "the machine".into()
-    } else {
-        format!("the machine (as '{}')", admin.login)
-    }
-}
-
-/// How the password is changed: root, self, or what the sudo preflight
-/// (read-only, never prompting) allows.
-fn password_path(conn: &mut Conn, admin: &Admin, user: &str) -> Result<PasswordPath> {
-    if admin.is_root() {
-        return Ok(PasswordPath::Root);
-    }
-    if admin.is_self(user) {
-        return Ok(PasswordPath::SelfPasswd);
-    }
-    let preflight = |conn: &mut Conn, pty: bool| {
-        conn.exec(remote::SUDO_PREFLIGHT, &[], b"", pty)
-            .map_err(SshError::into_error)
-    };
-    let out = preflight(conn, false)?;
-    let (access, out) = match remote::classify_preflight(&out) {
-        SudoAccess::NeedsTty => {
-            let out = preflight(conn, true)?;
-            let access = match remote::classify_preflight(&out) {
-                SudoAccess::NoPassword => SudoAccess::NoPassword,
-                SudoAccess::PasswordRequired => SudoAccess::PasswordRequired,
-                _ => SudoAccess::NotAllowed,
-            };
-            (access, (true, out))
-        }
-        access => (access, (false, out)),
-    };
-    let (tty, out) = out;
-    // A listing that asks for a password proves only that listing does
-    // (`listpw`): ask the command itself, which must then refuse too, or
-    // the admin password would reach chpasswd as a line of its input.
-    let access = if access == SudoAccess::PasswordRequired {
-        let check = conn
-            .exec(remote::SUDO_CHPASSWD_NO_INPUT, &[], b"", tty)
-            .map_err(SshError::into_error)?;
-        if check.success() {
-            tracing::info!(
-                "sudo asks '{}' for a password to list its rights, but runs chpasswd without one",
-                admin.login
-            );
-            SudoAccess::NoPassword
-        } else if remote::classify(&check.text()) == Some(Problem::SudoPasswordRequired) {
-            SudoAccess::PasswordRequired
-        } else {
-            // Neither: sending the admin's password could hand it to a
-            // chpasswd that sudo runs without asking.
-            return Err(Error::Failed(format!(
-                "sudo asks '{}' for a password to list its rights, and checking whether it runs \
-                 chpasswd without one failed ({}); nothing was changed",
-                admin.login,
-                remote::failure("sudo -n /usr/sbin/chpasswd with no input", &check)
-            )));
-        }
-    } else {
-        access
-    };
-    match access {
-        SudoAccess::NoPassword => Ok(PasswordPath::Sudo {
-            password: false,
-            tty,
-        }),
-        SudoAccess::PasswordRequired if admin.password.is_some() => Ok(PasswordPath::Sudo {
-            password: true,
-            tty,
-        }),
-        SudoAccess::PasswordRequired => Err(Error::Config(format!(
-            "'{}' may run chpasswd through sudo only with a password, and the admin ({}) has \
-             none: {}",
-            admin.login,
-            admin.source.describe(),
-            Problem::SudoPasswordRequired.message()
-        ))),
-        SudoAccess::NeedsTty | SudoAccess::NotAllowed => {
-            if remote::classify(&out.text()) == Some(Problem::Expired) {
-                return Err(Error::Failed(format!(
-                    "the password of '{}' has expired: {}; nothing was changed",
-                    admin.login,
-                    Problem::Expired.message()
-                )));
-            }
-            Err(Error::Config(format!(
-                "'{}' is not root and sudo does not let it run chpasswd ({}): {}",
-                admin.login,
-                remote::failure("sudo -n -l /usr/sbin/chpasswd", &out),
-                Problem::NotAllowed.message()
-            )))
-        }
-    }
-}
-
-/// Where the keys are and who edits them; reads the file.
-#[allow(clippy::too_many_arguments, reason = "the plan's parts, read once")]
-fn plan_key(
-    conn: &mut Conn,
-    admin: &Admin,
-    path: PasswordPath,
-    user: &str,
-    home: &str,
-    current: keys::ParsedKey,
-    new_type: keys::KeyType,
-    settings: &UserSettings,
-) -> Result<KeyPlan> {
-    let owner = match path {
-        PasswordPath::Root => Owner::Root,
-        PasswordPath::SelfPasswd => Owner::SelfUser,
-        // Its own sudo rule, not chpasswd's: first without a password (see
-        // the read below).
-        PasswordPath::Sudo { tty: false, .. } => Owner::Sudo,
-        PasswordPath::Sudo { tty: true, .. } => {
-            return Err(Error::Config(format!(
-                "sudo requires a terminal for '{}' (requiretty), and editing authorized_keys as \
-                 '{user}' needs sudo without one: drop requiretty for '{}', or set '{}' to FALSE \
-                 to rotate the password only",
-                admin.login,
-                admin.login,
-                keys::ROTATE_FIELD
-            )));
-        }
-    };
-    let (files, command) = if admin.is_root() {
-        sshd_keys(conn, user, home)
-    } else {
-        (remote::default_keys_files(home), None)
-    };
-    if let Some(command) = &command {
-        tracing::warn!(
-            "sshd also asks AuthorizedKeysCommand '{command}' for keys; keys it returns are not \
-             managed here"
-        );
-    }
-    let mut files = files.into_iter();
-    let file = files
-        .next()
-        .unwrap_or_else(|| format!("{}/.ssh/authorized_keys", home.trim_end_matches('/')));
-    let mut at = remote::KeysPath {
-        owner,
-        user,
-        path: &file,
-        admin_password: admin.password.as_ref(),
-    };
-    let mut read = {
-        let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
-        runtime.block_on(remote::read_keys(session, &at))
-    };
-    // `sudo -n -u USER` refused for want of a password (nothing ran): that
-    // rule asks for one, so only now is the admin's password sent, and only
-    // to sudo's askpass helper (never on the script's stdin: a PAM stack
-    // that grants without asking would hand it to the script).
-    let asks = |read: &std::result::Result<remote::KeysFile, remote::KeysError>| {
-        matches!(read, Err(remote::KeysError::Failed(text))
-            if remote::classify(text) == Some(Problem::SudoPasswordRequired))
-    };
-    if owner == Owner::Sudo && admin.password.is_some() && asks(&read) {
-        at.owner = Owner::SudoPassword;
-        read = {
-            let (runtime, session) = conn.parts().map_err(SshError::into_error)?;
-            runtime.block_on(remote::read_keys(session, &at))
-        };
-    }
-    let owner = at.owner;
-    let read = read.map_err(|e| match e {
-        remote::KeysError::Symlink => Error::Config(format!("{file}: {e}")),
-        remote::KeysError::Ssh(e) => e.into_error(),
-        remote::KeysError::Failed(text)
-            if remote::classify(&text).is_some_and(Problem::is_refusal_before_running) =>
-        {
-            Error::Config(format!(
-                "reading {file} as '{user}' was refused ({text}). Rotating the key needs '{}' to \
-                 run /bin/sh as '{user}' through sudo (for example: {} ALL=({user}) NOPASSWD: \
-                 /bin/sh), or set '{}' to FALSE",
-                admin.login,
-                admin.login,
-                keys::ROTATE_FIELD
-            ))
-        }
-        other => Error::Failed(format!("reading {file} failed: {other}")),
-    })?;
-    let mut plan = KeyPlan::decide(
-        user,
-        settings.location.clone(),
-        current,
-        new_type,
-        file,
-        owner,
-        read,
-        settings.remove_previous,
-    )?;
-    plan.other_files = files.collect();
-    plan.keys_command = command;
-    plan.held_as.extend(settings.private_key.clone());
-    tracing::info!(
-        "{} holds {} key(s); the record's key {} {}; to retire after the new key works: {}",
-        plan.path,
-        plan.before.len(),
-        plan.current_fingerprint,
-        if plan.current_in_file {
-            "is there (the credential being rotated, whatever its line's comment)"
-        } else {
-            "is not there"
-        },
-        if plan.retire.is_empty() {
-            "none".to_owned()
-        } else {
-            plan.retire.join(", ")
-        }
-    );
-    Ok(plan)
-}
-
-/// `AuthorizedKeysFile` and `AuthorizedKeysCommand` from `sshd -T` (root
-/// only); OpenSSH's defaults when it cannot tell.
-fn sshd_keys(conn: &mut Conn, user: &str, home: &str) -> (Vec<String>, Option<String>) {
-    match conn.exec(remote::SSHD_T_CLIENT, &[user], b"", false) {
-        Ok(out) if out.success() => {
-            let keys = remote::parse_sshd_t(&out.stdout, user, home);
-            (keys.files, keys.command)
-        }
-        Ok(out) => {
-            tracing::warn!(
-                "{}; assuming sshd's default key files",
-                remote::failure("sshd -T", &out)
-            );
-            (remote::default_keys_files(home), None)
-        }
-        Err(e) => {
-            tracing::warn!("sshd -T failed ({e}); assuming sshd's default key files");
-            (remote::default_keys_files(home), None)
-        }
-    }
-}
-
-/// Stores a host key trusted on first use in the machine record. The write
-/// is entered in the change ledger (a dry run can never reach it, and an
-/// unanswered save is never reported as "nothing changed"); once the vault
-/// confirms it, it is settled: a stored pin is not a change to the account,
-/// which is what the exit code reports on.
-fn store_pin(run: &Run, target: &Target, address: &str, seen: &SeenKey) -> Result<()> {
-    let what = format!(
-        "storing the host key {} of {address} in '{HOST_KEY_FIELD}' of {}",
-        seen.fingerprint,
-        target.location()
-    );
-    let sent = change::sent(&what)?;
-    let saved = run.vault().and_then(|mut vault| {
-        vault.update(&target.uid, &[Change::text(HOST_KEY_FIELD, &seen.line)])
-    });
-    match saved {
-        Ok(()) => {
-            sent.settle();
-            tracing::info!("stored the host key {} as the pin", seen.fingerprint);
-            Ok(())
-        }
-        Err(e @ Error::NoAnswer { .. }) => {
-            sent.keep();
-            Err(Error::NeedsAttention(format!(
-                "{what}: {e}. Nothing else was changed; check the field and rotate again"
-            )))
-        }
-        Err(e) => {
-            sent.settle();
-            Err(Error::Failed(format!(
-                "{what} failed: {e}; nothing was changed"
-            )))
-        }
-    }
-}
-
-/// The key, through the shared replacement sequence. Returns what was done,
-/// for the summary.
-fn rotate_key(
-    run: &Run,
-    conn: &mut Conn,
-    plan: &KeyPlan,
-    uid: &str,
-    user: &str,
-    admin: &Admin,
-) -> Result<String> {
-    let sequence = replace::Plan {
-        before: plan.before.clone(),
-        make_room: None,
-        retire: plan.retire.clone(),
-    };
-    // sshd reads authorized_keys at every login: one accepted login proves
-    // the key, and a refusal is not going to change by waiting long.
-    let verify = Verify {
-        successes: 1,
-        interval: Duration::from_millis(500),
-        timeout: Duration::from_secs(3),
-    };
-    let mut file =
-        AuthorizedKeyFile::new(conn, plan, user, admin.password.as_ref()).handing_over(run, uid);
-    let mut store = VaultStore::new(
-        run,
-        uid,
-        plan.location.clone(),
-        key_rotation::fields,
-        key_rotation::stored_fingerprint,
-    );
-    let replaced = replace::replace(
-        &mut file,
-        &mut store,
-        &sequence,
-        Checks {
-            verify: &verify,
-            deadline: &run.deadline,
-            reserve: Duration::from_secs(15),
-        },
-    )?;
-    for note in &replaced.notes {
-        tracing::warn!("{note}");
-    }
-    Ok(format!(
-        "new {} key {} ({}) stored in {} ({KEY_FIELD}, {PUBLIC_KEY_FIELD}); removed {}",
-        plan.new_type,
-        replaced.new.id,
-        plan.family,
-        plan.location,
-        if replaced.removed.is_empty() {
-            "none".to_owned()
-        } else {
-            replaced.removed.join(", ")
-        }
-    ))
 }

@@ -19,12 +19,19 @@
 //! password, then the old one. Verification logins are capped at two per run
 //! (pam_faillock and fail2ban count failures), and made only when planning
 //! proved password logins are offered to the user.
+//!
+//! Which way the password is changed (root's `chpasswd`, self-rotation's
+//! `passwd`, or sudo with or without the admin's password, with or without a
+//! terminal) is [`path`]: the sudo decision tree, run read-only while
+//! planning, over the preflight that `remote::sudo` reads.
 
 use common::change;
+use common::error::{Error, Result};
 use common::secret::Secret;
 
+use crate::admin::Admin;
 use crate::conn::Conn;
-use crate::remote::{self, PasswordChange, PasswordPath, Problem};
+use crate::remote::{self, PasswordChange, PasswordPath, Problem, SudoAccess};
 use crate::ssh::{Auth, Credential, SshError};
 
 /// Whether the machine lets the user log in with a password, as planning
@@ -171,7 +178,7 @@ pub fn change(
             let failed = remote::failure("changing the password", &out);
             match shadow_now(conn, plan, user) {
                 Some(Ok(false)) => Err(NotChanged::Refused(failed)),
-                None => after_failure(conn, plan, user, new, old, &out, failed),
+                None => after_failure(conn, plan, Candidates { user, new, old }, &out, failed),
                 Some(Ok(true)) => Err(NotChanged::Unknown(format!(
                     "{failed}, yet the user's shadow entry changed: check which password '{user}' \
                      has"
@@ -184,7 +191,7 @@ pub fn change(
         Err(e @ SshError::Timeout { .. }) if e.input_sent() => Err(NotChanged::Unknown(format!(
             "{e}: the password of '{user}' may be the old or the new one; try both"
         ))),
-        Err(e) if e.input_sent() => reconcile(conn, plan, user, new, old, &e),
+        Err(e) if e.input_sent() => reconcile(conn, plan, Candidates { user, new, old }, &e),
         Err(e) => Err(NotChanged::Refused(format!(
             "changing the password could not be sent: {e}"
         ))),
@@ -333,11 +340,10 @@ pub fn shadow_digest(conn: &mut Conn, user: &str) -> Result<String, String> {
 fn reconcile(
     conn: &mut Conn,
     plan: &PasswordPlan,
-    user: &str,
-    new: &Secret,
-    old: Option<&Secret>,
+    who: Candidates<'_>,
     lost: &SshError,
 ) -> Result<Evidence, NotChanged> {
+    let user = who.user;
     tracing::warn!("{lost}; checking which password '{user}' has now");
     if plan.shadow_before.is_some() {
         return match shadow_now(conn, plan, user) {
@@ -361,14 +367,7 @@ fn reconcile(
              whether the password is the old or the new one"
         )));
     }
-    by_logins(
-        conn,
-        user,
-        new,
-        old,
-        &lost.to_string(),
-        Evidence::LoginAfterLoss,
-    )
+    by_logins(conn, who, &lost.to_string(), Evidence::LoginAfterLoss)
 }
 
 /// Not root, and the command failed. A failure whose cause is known (sudo
@@ -379,12 +378,11 @@ fn reconcile(
 fn after_failure(
     conn: &Conn,
     plan: &PasswordPlan,
-    user: &str,
-    new: &Secret,
-    old: Option<&Secret>,
+    who: Candidates<'_>,
     out: &crate::ssh::Output,
     failed: String,
 ) -> Result<Evidence, NotChanged> {
+    let user = who.user;
     // A PAM failure is not one of them: a module after pam_unix in the
     // password stack can fail once the new password is written.
     let known = remote::classify(&out.text()).is_some_and(|p| p != Problem::PamFailure);
@@ -400,24 +398,30 @@ fn after_failure(
     }
     by_logins(
         conn,
-        user,
-        new,
-        old,
+        who,
         &failed,
         Evidence::LoginAfterFailure(failed.clone()),
     )
+}
+
+/// Whose password is checked, and the two it may now be: what the checks
+/// after an unclear change log in with.
+#[derive(Debug, Clone, Copy)]
+struct Candidates<'a> {
+    user: &'a str,
+    new: &'a Secret,
+    old: Option<&'a Secret>,
 }
 
 /// After `what` left the outcome open: a login with the new password, and,
 /// only if that is refused, one with the old (at most two logins).
 fn by_logins(
     conn: &Conn,
-    user: &str,
-    new: &Secret,
-    old: Option<&Secret>,
+    who: Candidates<'_>,
     lost: &str,
     applied: Evidence,
 ) -> Result<Evidence, NotChanged> {
+    let Candidates { user, new, old } = who;
     match conn.authenticate_as(user, &Credential::Password(new.clone())) {
         Ok(Auth::Accepted) => return Ok(applied),
         Ok(Auth::Rejected { .. }) => {}
@@ -436,14 +440,124 @@ fn by_logins(
     ))
 }
 
+/// What the input alone can refuse of the password change, on any path
+/// ([`remote::check_entry`]): checked before connecting. [`build`] checks
+/// it again with the rest, once the path is known.
+pub fn check_new(user: &str, new: &Secret) -> Result<(), String> {
+    remote::check_entry(user, new)
+}
+
+/// What a password change is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRequest<'a> {
+    pub path: PasswordPath,
+    pub user: &'a str,
+    pub new: &'a Secret,
+    /// The `$6$` hash of `new`, when it is hashed here.
+    pub hashed: Option<&'a Secret>,
+    /// For sudo with a password.
+    pub admin_password: Option<&'a Secret>,
+    /// For self-rotation (`passwd` asks the current password).
+    pub old: Option<&'a Secret>,
+}
+
 /// Builds the change planning sends later.
-pub fn build(
-    path: PasswordPath,
-    user: &str,
-    new: &Secret,
-    hashed: Option<&Secret>,
-    admin_password: Option<&Secret>,
-    old: Option<&Secret>,
-) -> Result<PasswordChange, String> {
-    remote::password_change(path, user, new, hashed, admin_password, old)
+pub fn build(request: &ChangeRequest<'_>) -> Result<PasswordChange, String> {
+    remote::password_change(
+        request.path,
+        request.user,
+        request.new,
+        request.hashed,
+        request.admin_password,
+        request.old,
+    )
+}
+
+/// How the password is changed: root, self, or what the sudo preflight
+/// (read-only, never prompting) allows.
+pub(crate) fn path(conn: &mut Conn, admin: &Admin, user: &str) -> Result<PasswordPath> {
+    if admin.is_root() {
+        return Ok(PasswordPath::Root);
+    }
+    if admin.is_self(user) {
+        return Ok(PasswordPath::SelfPasswd);
+    }
+    let preflight = |conn: &mut Conn, pty: bool| {
+        conn.exec(remote::SUDO_PREFLIGHT, &[], b"", pty)
+            .map_err(SshError::into_error)
+    };
+    let out = preflight(conn, false)?;
+    let (access, out) = match remote::classify_preflight(&out) {
+        SudoAccess::NeedsTty => {
+            let out = preflight(conn, true)?;
+            let access = match remote::classify_preflight(&out) {
+                SudoAccess::NoPassword => SudoAccess::NoPassword,
+                SudoAccess::PasswordRequired => SudoAccess::PasswordRequired,
+                _ => SudoAccess::NotAllowed,
+            };
+            (access, (true, out))
+        }
+        access => (access, (false, out)),
+    };
+    let (tty, out) = out;
+    // A listing that asks for a password proves only that listing does
+    // (`listpw`): ask the command itself, which must then refuse too, or
+    // the admin password would reach chpasswd as a line of its input.
+    let access = if access == SudoAccess::PasswordRequired {
+        let check = conn
+            .exec(remote::SUDO_CHPASSWD_NO_INPUT, &[], b"", tty)
+            .map_err(SshError::into_error)?;
+        if check.success() {
+            tracing::info!(
+                "sudo asks '{}' for a password to list its rights, but runs chpasswd without one",
+                admin.login
+            );
+            SudoAccess::NoPassword
+        } else if remote::classify(&check.text()) == Some(Problem::SudoPasswordRequired) {
+            SudoAccess::PasswordRequired
+        } else {
+            // Neither: sending the admin's password could hand it to a
+            // chpasswd that sudo runs without asking.
+            return Err(Error::Failed(format!(
+                "sudo asks '{}' for a password to list its rights, and checking whether it runs \
+                 chpasswd without one failed ({}); nothing was changed",
+                admin.login,
+                remote::failure("sudo -n /usr/sbin/chpasswd with no input", &check)
+            )));
+        }
+    } else {
+        access
+    };
+    match access {
+        SudoAccess::NoPassword => Ok(PasswordPath::Sudo {
+            password: false,
+            tty,
+        }),
+        SudoAccess::PasswordRequired if admin.password.is_some() => Ok(PasswordPath::Sudo {
+            password: true,
+            tty,
+        }),
+        SudoAccess::PasswordRequired => Err(Error::Config(format!(
+            "'{}' may run chpasswd through sudo only with a password, and the admin ({}) has \
+             none: {}",
+            admin.login,
+            admin.source.describe(),
+            Problem::SudoPasswordRequired.message()
+        ))),
+        SudoAccess::NeedsTty | SudoAccess::NotAllowed => {
+            if remote::classify(&out.text()) == Some(Problem::Expired) {
+                return Err(Error::Failed(format!(
+                    "the password of '{}' has expired: {}; nothing was changed",
+                    admin.login,
+                    Problem::Expired.message()
+                )));
+            }
+            Err(Error::Config(format!(
+                "'{}' is not root and sudo does not let it run chpasswd ({}): {}",
+                admin.login,
+                remote::failure("sudo -n -l /usr/sbin/chpasswd", &out),
+                Problem::NotAllowed.message()
+            )))
+        }
+    }
 }

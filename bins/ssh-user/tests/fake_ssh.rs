@@ -73,11 +73,11 @@ fn sha256_hex(text: &str) -> String {
 
 #[test]
 fn the_fake_emulates_exactly_the_scripts_the_binary_sends() {
-    let source = include_str!("../src/remote.rs");
+    let source = include_str!("../src/remote/scripts.rs");
     assert_eq!(
         source.matches("script!(").count(),
         SCRIPTS.len(),
-        "remote.rs has a script this test does not list: add it to SCRIPTS here, and teach \
+        "remote/scripts.rs has a script this test does not list: add it to SCRIPTS here, and teach \
          harness::fakes::ssh::shell to recognise and emulate it"
     );
     let mut problems = Vec::new();

@@ -1,289 +1,28 @@
-//! The SSH key as a credential of the shared replacement sequence.
+//! The user's `authorized_keys` as the credential set of the shared
+//! replacement sequence: create, find, revoke, probe and list keys there.
 //!
-//! Why through [`common::replace`]: the order that never loses a working
-//! credential (create, store at once, verify, re-read the record, retire the
-//! old, confirm) is the same for an IAM access key, an Entra secret and an
-//! SSH key, and it is written and tested once there. What is particular to
-//! SSH is here:
-//!
-//! - a credential's id is the key's SHA-256 fingerprint; the listing is the
-//!   distinct keys of `authorized_keys`;
-//! - **create** makes a key like the record's (algorithm and size, or
-//!   `Private Key Type`; same format family) and adds the line tagged
-//!   `keeper-security-<user>` after the line it replaces, with that line's
-//!   options. The first write uses the file as planning read it, so a file
-//!   someone changed in between is refused (exit 1, nothing changed);
-//! - **find_created**: after a write with no answer, the file is read again
-//!   and the new key's blob (unique to this run) looked for;
-//! - **revoke** removes every line holding the key;
-//! - **probe** logs in with the new key, authentication only;
-//! - **still_accepted**: a retired key the record held must now be refused.
-//!   sshd also reads `authorized_keys2` (Debian's default) and may ask an
-//!   `AuthorizedKeysCommand`; a key still accepted from there ends the run
-//!   with exit 3, and the password is not changed.
-//!
-//! Every write is entered in the change ledger by [`remote::write_keys`].
+//! Apart from the plan because this is the part that changes the machine:
+//! every write goes through [`remote::write_keys`] and its change ledger.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use common::driver::Run;
-use common::error::{Error, Location, Result};
+use common::error::Error;
 use common::holders::{self, Retiring};
 use common::replace::{Credentials, Failure, Found, Step};
 use common::secret::Secret;
-use common::vault::{Change, VaultRecord};
 use russh::keys::PrivateKey;
-use sha2::{Digest, Sha256};
 
+use super::{KeyPlan, NewKey, backup_id, blob_fingerprint, fingerprints};
 use crate::admin::LOGIN_FIELD;
 use crate::authorized_keys::{self, AuthorizedKeys, Edit};
-use crate::conn::Conn;
-use crate::keys::{self, Family, KeyType, ParsedKey};
-use crate::remote::{self, KeysError, KeysFile, KeysPath, Owner};
-use crate::settings::{KEY_FIELD, PUBLIC_KEY_FIELD};
+use crate::conn::{Conn, KeysWrite};
+use crate::keys;
+use crate::remote::{self, KeysError, KeysFile, KeysPath};
+use crate::settings::KEY_FIELD;
 use crate::ssh::{Auth, Credential};
-
-/// `SHA256:…` of a public key blob (base64, as in `authorized_keys`), as
-/// ssh-keygen prints it. `None` when the blob is not base64.
-pub fn blob_fingerprint(blob: &str) -> Option<String> {
-    let bytes = STANDARD.decode(blob).ok()?;
-    Some(format!(
-        "SHA256:{}",
-        STANDARD_NO_PAD.encode(Sha256::digest(&bytes))
-    ))
-}
-
-/// The distinct keys of a file, by fingerprint, in file order.
-pub fn fingerprints(file: &AuthorizedKeys) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for (_, entry) in file.entries() {
-        if let Some(id) = blob_fingerprint(&entry.blob)
-            && !ids.contains(&id)
-        {
-            ids.push(id);
-        }
-    }
-    ids
-}
-
-/// What planning found and decided about the key.
-pub struct KeyPlan {
-    /// The user record (where the key is stored).
-    pub location: Location,
-    pub current: ParsedKey,
-    pub current_fingerprint: String,
-    pub current_blob: String,
-    pub new_type: KeyType,
-    pub family: Family,
-    /// The file edited.
-    pub path: String,
-    /// Other files sshd reads keys from (`authorized_keys2`), for messages.
-    pub other_files: Vec<String>,
-    /// `AuthorizedKeysCommand`, when sshd has one.
-    pub keys_command: Option<String>,
-    pub owner: Owner,
-    /// The file as planning read it.
-    pub read: KeysFile,
-    /// Every key in the file at planning time.
-    pub before: Vec<String>,
-    /// The keys to remove once the new one works, the record's last.
-    pub retire: Vec<String>,
-    /// Whether the record's current key is in the file at all.
-    pub current_in_file: bool,
-    pub remove_previous: bool,
-    /// The record's current private key as text, as the user record holds
-    /// it: what another record holding the same key holds (see
-    /// [`AuthorizedKeyFile::before_retire`]).
-    pub held_as: Vec<Secret>,
-}
-
-impl fmt::Debug for KeyPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyPlan")
-            .field("current", &self.current_fingerprint)
-            .field("new_type", &self.new_type)
-            .field("family", &self.family)
-            .field("path", &self.path)
-            .field("retire", &self.retire)
-            .finish_non_exhaustive()
-    }
-}
-
-impl KeyPlan {
-    /// Decides from the file as read: `before` is every key in it; `retire`
-    /// the keys on lines tagged for `user` (the previous rotation's) and the
-    /// record's current key, which goes last.
-    ///
-    /// Why the record's key is always retired, whatever its line's comment:
-    /// it is the credential being rotated. A line a person added (no tag),
-    /// or whose tag a tool rewrote, still logs in with the key the record
-    /// held; keeping it would leave the old credential valid behind an exit
-    /// 0. `remove_previous` (`Remove Previous Key`) is kept for the record
-    /// template; it no longer decides anything.
-    #[allow(clippy::too_many_arguments, reason = "one constructor of one plan")]
-    pub fn decide(
-        user: &str,
-        location: Location,
-        current: ParsedKey,
-        new_type: KeyType,
-        path: String,
-        owner: Owner,
-        read: KeysFile,
-        remove_previous: bool,
-    ) -> Result<Self> {
-        let public = current.public_line()?;
-        let current_blob = authorized_keys::blob_of(&public)
-            .unwrap_or_default()
-            .to_owned();
-        let current_fingerprint = keys::fingerprint(current.key.public_key());
-        let file = AuthorizedKeys::parse(read.content());
-        let before = fingerprints(&file);
-        let current_in_file = before.contains(&current_fingerprint);
-        let mut retire: Vec<String> = Vec::new();
-        let mut retire_current = current_in_file;
-        for (_, entry) in file.entries().filter(|(_, e)| e.is_tagged_for(user)) {
-            let Some(id) = blob_fingerprint(&entry.blob) else {
-                continue;
-            };
-            if id == current_fingerprint {
-                retire_current = true;
-            } else if !retire.contains(&id) {
-                retire.push(id);
-            }
-        }
-        if retire_current {
-            retire.push(current_fingerprint.clone());
-        }
-        let family = current.family.for_type(new_type);
-        Ok(Self {
-            location,
-            current,
-            current_fingerprint,
-            current_blob,
-            new_type,
-            family,
-            path,
-            other_files: Vec::new(),
-            keys_command: None,
-            owner,
-            read,
-            before,
-            retire,
-            current_in_file,
-            remove_previous,
-            held_as: Vec::new(),
-        })
-    }
-
-    /// Adds the keys an interrupted rotation of this record meant to retire
-    /// (fingerprints, [`common::lease::Interrupted::retirable`]), those still
-    /// in the file, ahead of the rest: the record's key stays the last.
-    pub fn also_retire(&mut self, ids: &[String]) {
-        for id in ids.iter().rev() {
-            if self.before.contains(id) && !self.retire.contains(id) {
-                self.retire.insert(0, id.clone());
-            }
-        }
-    }
-
-    /// The plan in words, for the dry run.
-    pub fn describe(&self, user: &str, owner_name: &str) -> String {
-        let mut text = format!(
-            "Would make a new {} key ({}), add it to {} as {owner_name} tagged {} ({} key(s) \
-             there now; the record's key {} {}), check that it logs in, store it in {} \
-             ({KEY_FIELD}, {PUBLIC_KEY_FIELD})",
-            self.new_type,
-            self.family,
-            self.path,
-            authorized_keys::tag(user),
-            self.before.len(),
-            self.current_fingerprint,
-            if self.current_in_file {
-                "is in it"
-            } else {
-                "is not in it"
-            },
-            self.location,
-        );
-        if self.retire.is_empty() {
-            text.push_str(
-                ", and remove no key (the record's key is not in the file, and no line is tagged)",
-            );
-        } else {
-            text.push_str(&format!(
-                ", then remove {} and check that it is refused",
-                self.retire.join(", ")
-            ));
-        }
-        text.push('.');
-        text
-    }
-}
-
-/// A key made by this run.
-pub struct NewKey {
-    pub id: String,
-    /// The private key in the old key's family.
-    pub private: Secret,
-    /// `type blob keeper-security-<user>`.
-    pub public: String,
-    pub key: Arc<PrivateKey>,
-}
-
-impl fmt::Debug for NewKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What the record stores for a new key.
-pub fn fields(new: &NewKey) -> Vec<Change> {
-    vec![
-        Change::secret(KEY_FIELD, &new.private),
-        Change::text(PUBLIC_KEY_FIELD, &new.public),
-    ]
-}
-
-/// The fingerprint of the key a record holds.
-pub fn stored_fingerprint(record: &VaultRecord) -> Result<Option<String>> {
-    let Some(text) = record.secret(KEY_FIELD)? else {
-        return Ok(None);
-    };
-    if text.expose().trim().is_empty() {
-        return Ok(None);
-    }
-    let parsed = keys::parse_field(&text, KEY_FIELD, &record.location())?;
-    Ok(Some(keys::fingerprint(parsed.key.public_key())))
-}
-
-/// What names one run's backup of `authorized_keys`
-/// (`authorized_keys.keeper-<id>.bak`): the UTC second, then the
-/// nanoseconds and 16 random bits, `20260101T000000Z-123456789ab12`. Two
-/// runs in the same second (one after the other: the machine's lock keeps
-/// them from overlapping) get names of their own, so each keeps the file as
-/// it was before it, and a rollback's removal of its own backup never takes
-/// the other's. The names still sort by time, which is how the write script
-/// keeps the newest few.
-pub fn backup_id(now: std::time::SystemTime) -> String {
-    use russh::keys::ssh_key::rand_core::Rng;
-    let nanos = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let mut random = [0u8; 2];
-    russh::keys::key::safe_rng().fill_bytes(&mut random);
-    format!(
-        "{}-{nanos:09}{:02x}{:02x}",
-        common::time::iso8601(now).replace(['-', ':'], ""),
-        random[0],
-        random[1]
-    )
-}
 
 /// The user's `authorized_keys` on the machine, for the replacement
 /// sequence.
@@ -364,12 +103,10 @@ impl<'a> AuthorizedKeyFile<'a> {
     /// Reads the file again.
     fn reread(&mut self) -> Step<()> {
         let at = self.at();
-        let (runtime, session) = self
+        let read = self
             .conn
-            .parts()
-            .map_err(|e| Failure::Definite(e.to_string()))?;
-        let read = runtime
-            .block_on(remote::read_keys(session, &at))
+            .read_keys(&at)
+            .map_err(|e| Failure::Definite(e.to_string()))?
             .map_err(|e| Failure::Definite(format!("reading {} failed: {e}", at.path)))?;
         self.current = read;
         self.stale = false;
@@ -380,18 +117,16 @@ impl<'a> AuthorizedKeyFile<'a> {
     fn write(&mut self, content: String, what: String) -> Step<()> {
         let at = self.at();
         let read = self.current.clone();
-        let (runtime, session) = self
+        let result = self
             .conn
-            .parts()
+            .write_keys(&KeysWrite {
+                at: &at,
+                read: &read,
+                content: &content,
+                timestamp: &self.timestamp,
+                what: &what,
+            })
             .map_err(|e| Failure::Definite(e.to_string()))?;
-        let result = runtime.block_on(remote::write_keys(
-            session,
-            &at,
-            &read,
-            &content,
-            &self.timestamp,
-            &what,
-        ));
         match result {
             Ok(()) => {
                 let mode = match &self.current {
@@ -781,127 +516,5 @@ impl Credentials for AuthorizedKeyFile<'_> {
     /// The file is read back directly: nothing lags.
     fn settle(&self) -> (u32, Duration) {
         (1, Duration::ZERO)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn two_runs_in_the_same_second_name_their_backups_apart_and_in_time_order() {
-        let second = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let (a, b) = (backup_id(second), backup_id(second));
-        assert_ne!(a, b, "one name for two runs");
-        assert!(a.starts_with("20270115T080000Z-"), "{a}");
-        let later = backup_id(second + Duration::from_millis(1));
-        let next_second = backup_id(second + Duration::from_secs(1));
-        assert!(later > a && later > b, "{later} sorts after {a} and {b}");
-        assert!(next_second > later, "{next_second} sorts after {later}");
-    }
-
-    const ED: &str = include_str!("../../../fixtures/keys/ed25519.openssh");
-    const ED_PUB: &str = include_str!("../../../fixtures/keys/ed25519.openssh.pub");
-    const OTHER: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
-
-    fn blob(line: &str) -> &str {
-        authorized_keys::blob_of(line).unwrap()
-    }
-
-    fn plan(content: &str, remove_previous: bool) -> KeyPlan {
-        KeyPlan::decide(
-            "alice",
-            Location::Params,
-            keys::parse(ED).unwrap(),
-            KeyType::Ed25519,
-            "/home/alice/.ssh/authorized_keys".into(),
-            Owner::Root,
-            KeysFile::Present {
-                content: content.into(),
-                sha256: remote::sha256_hex(content.as_bytes()),
-                mode: "600".into(),
-            },
-            remove_previous,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn a_blob_fingerprint_is_ssh_keygens() {
-        let key = keys::parse(ED).unwrap();
-        assert_eq!(
-            blob_fingerprint(blob(ED_PUB)).unwrap(),
-            keys::fingerprint(key.key.public_key())
-        );
-        assert_eq!(blob_fingerprint("not base64!"), None);
-    }
-
-    #[test]
-    fn the_first_rotation_retires_the_records_key_on_an_untagged_line() {
-        let p = plan(&format!("{OTHER} laptop\n{ED_PUB}"), false);
-        assert_eq!(p.before.len(), 2);
-        assert!(p.current_in_file);
-        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
-    }
-
-    #[test]
-    fn the_records_key_under_a_rewritten_tag_comment_is_retired() {
-        let content = format!(
-            "{OTHER} laptop\n{} keeper-security-alice (imported by cfg-tool)\n",
-            blob_line(ED_PUB)
-        )
-        .replace(
-            "keeper-security-alice (imported",
-            "managed-by-cfg-tool (imported",
-        );
-        let p = plan(&content, false);
-        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
-    }
-
-    #[test]
-    fn an_untagged_key_an_interrupted_rotation_meant_to_retire_is_retired_before_the_records() {
-        // The record holds ED (stored by the interrupted run); OTHER, the
-        // key it replaced, sits untagged: only the lease's plan names it.
-        let mut p = plan(&format!("{OTHER} laptop\n{ED_PUB}"), false);
-        let other = blob_fingerprint(blob(OTHER)).unwrap();
-        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
-        p.also_retire(&[other.clone(), "SHA256:not-in-the-file".into()]);
-        assert_eq!(p.retire, [other.clone(), p.current_fingerprint.clone()]);
-        p.also_retire(std::slice::from_ref(&other));
-        assert_eq!(p.retire.len(), 2, "a key is retired once");
-    }
-
-    #[test]
-    fn remove_previous_key_retires_the_records_untagged_key() {
-        let p = plan(&format!("{OTHER} laptop\n{ED_PUB}"), true);
-        assert_eq!(p.retire, std::slice::from_ref(&p.current_fingerprint));
-    }
-
-    #[test]
-    fn a_later_rotation_retires_the_tagged_line_the_records_key_last() {
-        let content = format!(
-            "{OTHER} keeper-security-alice\n{} keeper-security-alice\n{OTHER} laptop\n",
-            blob_line(ED_PUB)
-        );
-        let p = plan(&content, false);
-        let other = blob_fingerprint(blob(OTHER)).unwrap();
-        assert_eq!(p.before, [other.clone(), p.current_fingerprint.clone()]);
-        assert_eq!(p.retire, [other, p.current_fingerprint.clone()]);
-    }
-
-    #[test]
-    fn a_record_key_missing_from_the_file_is_never_retired() {
-        let p = plan(&format!("{OTHER} laptop\n"), true);
-        assert!(!p.current_in_file);
-        assert!(p.retire.is_empty());
-    }
-
-    fn blob_line(public: &str) -> String {
-        public
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
     }
 }
