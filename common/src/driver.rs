@@ -242,6 +242,8 @@ pub struct Run {
     vault: RefCell<Option<Vault>>,
     /// The rotation lease this run holds ([`crate::lease`]).
     lease: RefCell<Option<HeldLease>>,
+    /// [`Rotator::wants_lease`]'s answer for this run, asked once.
+    wants_lease: std::cell::Cell<bool>,
     /// The user record as read when the lease was taken.
     user_record: RefCell<Option<VaultRecord>>,
     /// The rotation an earlier run recorded in the lease and did not
@@ -257,6 +259,7 @@ impl Run {
             deadline,
             vault: RefCell::new(None),
             lease: RefCell::new(None),
+            wants_lease: std::cell::Cell::new(false),
             user_record: RefCell::new(None),
             interrupted: RefCell::new(None),
         }
@@ -293,6 +296,13 @@ impl Run {
     }
 
     /// The rotation lease this run holds, to note progress in it.
+    /// Whether this run takes the record's lease (in a dry run: would
+    /// take it): [`Rotator::wants_lease`]'s answer, which the driver asks
+    /// once, before planning, so that planning need not decide again.
+    pub fn wants_lease(&self) -> bool {
+        self.wants_lease.get()
+    }
+
     pub(crate) fn lease(&self) -> RefMut<'_, Option<HeldLease>> {
         self.lease.borrow_mut()
     }
@@ -434,9 +444,11 @@ fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<Strin
     cli::debug_panic(&input);
     let run = Run::new(input, args.dry_run, deadline);
 
+    let lease = R::wants_lease(&run);
+    run.wants_lease.set(lease);
     if run.dry_run {
         change::set_phase(Phase::Planning);
-        if R::wants_lease(&run) {
+        if lease {
             run.peek_unfinished();
         }
         let plan = R::plan(&run)?;
@@ -449,7 +461,6 @@ fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<Strin
     if let Some(target) = R::host_lock(&run)? {
         *held = Some(HostLock::acquire(&target)?);
     }
-    let lease = R::wants_lease(&run);
     if lease {
         run.take_lease()?;
     }

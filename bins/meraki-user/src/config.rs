@@ -39,11 +39,13 @@ impl<'a> Setup<'a> {
         input.require_user_record_uid()?;
         let admin = find_admin_record(input)?;
         let location = admin.location();
-        let key = admin.require_secret("password").map_err(|_| Error::Missing {
-            name: "password".into(),
-            location: location.clone(),
-            hint: "; it holds the Meraki Dashboard API key".into(),
-        })?;
+        let key = admin
+            .require_secret("password")
+            .map_err(|_| Error::Missing {
+                name: "password".into(),
+                location: location.clone(),
+                hint: "; it holds the Meraki Dashboard API key".into(),
+            })?;
         let network = admin.require_text("network_id")?.trim().to_owned();
         check_network(&network, &location)?;
         let url = match admin.text("meraki_api_url")? {

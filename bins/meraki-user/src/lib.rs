@@ -130,25 +130,24 @@ impl Rotator for MerakiUser {
             dashboard,
         } = p;
         let new_password = run.input.require_new_password()?;
-        let change = dashboard
-            .request(Method::PUT, url)?
-            .secret_json(json!({
-                "password": new_password.expose(),
-                "emailPasswordToUser": false,
-            }));
+        let change = dashboard.request(Method::PUT, url)?.secret_json(json!({
+            "password": new_password.expose(),
+            "emailPasswordToUser": false,
+        }));
         let target = change.target();
         tracing::info!("setting the password of '{email}' ({})", user.id);
-        let response = dashboard
-            .send_change(&run.http()?, &change)
-            .map_err(|error| match error {
-                Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
-                    "{target}: the request was sent but {detail}, so the Meraki password of \
+        let response =
+            dashboard
+                .send_change(&run.http()?, &change)
+                .map_err(|error| match error {
+                    Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
+                        "{target}: the request was sent but {detail}, so the Meraki password of \
                      '{email}' may or may not have changed. It was not sent again. The record \
                      keeps the previous password, which may no longer work: rotate again (the \
                      change does not need the old password)"
-                )),
-                other => other,
-            })?;
+                    )),
+                    other => other,
+                })?;
         if !response.status.is_success() {
             return Err(dashboard.refused(&target, &response, "setting the password"));
         }

@@ -88,7 +88,10 @@ impl Dashboard {
     /// A refused request as the error that says what to fix.
     pub(crate) fn refused(&self, target: &str, response: &Response, doing: &str) -> Error {
         let advice = match response.status.as_u16() {
-            401 => format!("; check the Dashboard API key (password) in {}", self.location),
+            401 => format!(
+                "; check the Dashboard API key (password) in {}",
+                self.location
+            ),
             403 => format!(
                 "; the API key in {} may not manage network {}",
                 self.location, self.network
@@ -127,7 +130,10 @@ impl AuthUser {
             id: id.to_owned(),
             email: text("email")?.to_owned(),
             account_type: text("accountType").unwrap_or("unknown").to_owned(),
-            is_admin: item.get("isAdmin").and_then(Value::as_bool).unwrap_or(false),
+            is_admin: item
+                .get("isAdmin")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 }

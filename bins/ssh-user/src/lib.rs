@@ -171,7 +171,7 @@ impl Rotator for SshUser {
             old_password,
             user_key,
             no_key,
-        } = config::read(&run.input, Self::wants_lease(run), || {
+        } = config::read(&run.input, run.wants_lease(), || {
             UserSettings::read(&run.user_record()?)
         })?;
         let is_self = admin.is_self(user);

@@ -36,9 +36,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use common::driver::Run;
 use common::error::Result;
-use common::replace::{self, Checks};
+use common::replace;
 use common::secret::Secret;
-use common::store::VaultStore;
+use common::store::Replacement;
 use common::vault::{Change, VaultRecord};
 use common::verify::Verify;
 use russh::keys::PrivateKey;
@@ -174,32 +174,23 @@ pub(crate) fn rotate(run: &Run, conn: &mut Conn, key: KeyRun<'_>) -> Result<Stri
     };
     let mut file =
         AuthorizedKeyFile::new(conn, plan, user, admin.password.as_ref()).handing_over(run, uid);
-    let mut store = VaultStore::new(run, uid, plan.location.clone(), fields, stored_fingerprint);
-    let replaced = replace::replace(
+    // Notes are warned once, by the sequence itself.
+    let replaced = run.replace(
         &mut file,
-        &mut store,
-        &sequence,
-        Checks {
+        Replacement {
+            record_uid: uid,
+            location: plan.location.clone(),
+            plan: &sequence,
             verify: &verify,
-            deadline: &run.deadline,
             reserve: Duration::from_secs(15),
+            fields,
+            stored_id: stored_fingerprint,
         },
     )?;
-    for note in &replaced.notes {
-        tracing::warn!("{note}");
-    }
-    Ok(format!(
-        "new {} key {} ({}) stored in {} ({KEY_FIELD}, {PUBLIC_KEY_FIELD}); removed {}",
-        plan.new_type,
-        replaced.new.id,
-        plan.family,
-        plan.location,
-        if replaced.removed.is_empty() {
-            "none".to_owned()
-        } else {
-            replaced.removed.join(", ")
-        }
-    ))
+    Ok(replaced.summary(format_args!(
+        "new {} key {} ({}) stored in {} ({KEY_FIELD}, {PUBLIC_KEY_FIELD})",
+        plan.new_type, replaced.new.id, plan.family, plan.location,
+    )))
 }
 
 #[cfg(test)]
