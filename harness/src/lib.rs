@@ -76,27 +76,3 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .expect("start the harness runtime")
     })
 }
-
-/// Starts a wiremock server on 127.0.0.1 that answers every request with
-/// `responder`: the shared start of every stateful fake.
-pub(crate) fn serve(responder: impl wiremock::Respond + 'static) -> wiremock::MockServer {
-    runtime().block_on(async {
-        let server = wiremock::MockServer::builder().start().await;
-        wiremock::Mock::given(wiremock::matchers::any())
-            .respond_with(responder)
-            .mount(&server)
-            .await;
-        server
-    })
-}
-
-/// Starts a stateful fake as [`serve`] does, behind a [`FaultProxy`] that
-/// names its requests with `classify`. The fake's address is the proxy's.
-pub(crate) fn serve_proxied(
-    responder: impl wiremock::Respond + 'static,
-    classify: impl Fn(&faults::ProxiedRequest) -> String + Send + Sync + 'static,
-) -> (wiremock::MockServer, FaultProxy) {
-    let server = serve(responder);
-    let proxy = FaultProxy::start(*server.address(), classify);
-    (server, proxy)
-}

@@ -12,22 +12,22 @@
 //! `GetCallerIdentity` only after a delay, or never. Each action has a fault
 //! switch.
 //!
-//! The fake sits behind a [`FaultProxy`] that names each request by its
+//! The fake sits behind a [`FaultProxy`](crate::faults::FaultProxy) that names each request by its
 //! Query `Action` ([`CALLS`]), so any [`FaultKind`] can be armed on the nth
 //! occurrence of an action. `ListAccessKeys` can lag: IAM is eventually
 //! consistent, and right after a create or delete a listing may still show
 //! the keys as they were ([`FakeAws::listing_lag`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use wiremock::{MockServer, Respond, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
+use super::http::{HttpFake, Service};
+use crate::faults::{FaultKind, ProxiedRequest};
 
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -188,7 +188,8 @@ impl AwsCall {
     }
 }
 
-struct State {
+/// IAM and STS as the fake holds them: the service behind [`FakeAws`].
+pub struct State {
     users: Vec<IamUser>,
     admins: HashMap<String, String>,
     roles: HashMap<String, Role>,
@@ -203,12 +204,7 @@ struct State {
 
 /// The fake, listening on 127.0.0.1 until dropped. Point `AWS_ENDPOINT_URL`
 /// at [`FakeAws::url`]: IAM and STS answer on the same address.
-#[derive(Debug)]
-pub struct FakeAws {
-    _server: MockServer,
-    proxy: FaultProxy,
-    state: Arc<Mutex<State>>,
-}
+pub type FakeAws = HttpFake<State>;
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -218,7 +214,7 @@ impl std::fmt::Debug for State {
 
 impl FakeAws {
     pub fn start() -> Self {
-        let state = Arc::new(Mutex::new(State {
+        Self::serve(State {
             users: Vec::new(),
             admins: HashMap::new(),
             roles: HashMap::new(),
@@ -229,27 +225,12 @@ impl FakeAws {
             calls: Vec::new(),
             issued_secrets: Vec::new(),
             listing_lag: Duration::ZERO,
-        }));
-        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
-        Self {
-            _server: server,
-            proxy,
-            state,
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        })
     }
 
     /// The address of the fault proxy in front of the fake.
     pub fn url(&self) -> String {
-        self.proxy.url()
-    }
-
-    /// The fault proxy in front of the fake: its call sequence, gates, waits.
-    pub fn proxy(&self) -> &FaultProxy {
-        &self.proxy
+        self.base_url()
     }
 
     /// `ListAccessKeys` answers the key set as it was `lag` ago (changes
@@ -425,12 +406,23 @@ enum Principal {
     User(String),
 }
 
-struct Responder(Arc<Mutex<State>>);
+/// Status kinds are answered by the fake: `500` is `ServiceFailure`, `429` is
+/// IAM's 400 `Throttling`, `apply-then-500` applies the action and then
+/// answers `ServiceFailure`.
+impl Service for State {
+    const CALLS: &'static [&'static str] = &CALLS;
 
-impl Respond for Responder {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let answer = self.serve(request);
-        if faults::injected(request) == Some(FaultKind::ApplyThen500) {
+    fn call_name(request: &ProxiedRequest) -> String {
+        call_name(request)
+    }
+
+    fn respond(
+        &mut self,
+        request: &wiremock::Request,
+        fault: Option<FaultKind>,
+    ) -> ResponseTemplate {
+        let answer = self.serve(request, fault);
+        if fault == Some(FaultKind::ApplyThen500) {
             let action = url::form_urlencoded::parse(&request.body)
                 .find(|(k, _)| k == "Action")
                 .map(|(_, v)| v.into_owned())
@@ -441,8 +433,12 @@ impl Respond for Responder {
     }
 }
 
-impl Responder {
-    fn serve(&self, request: &wiremock::Request) -> ResponseTemplate {
+impl State {
+    fn serve(
+        &mut self,
+        request: &wiremock::Request,
+        injected: Option<FaultKind>,
+    ) -> ResponseTemplate {
         let params: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
             .into_owned()
             .collect();
@@ -454,7 +450,7 @@ impl Responder {
         };
         let action = param("Action").unwrap_or_default();
         let ns = namespace(&action);
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self;
         let auth = request
             .headers
             .get("authorization")
@@ -481,7 +477,7 @@ impl Responder {
             fault.message = fault.message.replace(ECHO_SECURITY_TOKEN, echoed);
             return error(ns, &fault);
         }
-        match faults::injected(request) {
+        match injected {
             Some(FaultKind::Status500) => return error(ns, &AwsFault::service_failure()),
             Some(FaultKind::Status429) => return error(ns, &AwsFault::throttling()),
             _ => {}
@@ -511,11 +507,11 @@ impl Responder {
             );
         }
         if action == "GetCallerIdentity" {
-            return caller_identity(&mut state, &key_id, &principal);
+            return caller_identity(state, &key_id, &principal);
         }
         if action == "AssumeRole" {
             return assume_role(
-                &mut state,
+                state,
                 &principal,
                 &param("RoleArn").unwrap_or_default(),
                 param("ExternalId"),
@@ -913,17 +909,4 @@ fn uri_encode(text: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Status kinds are answered by the fake: `500` is `ServiceFailure`, `429` is
-/// IAM's 400 `Throttling`, `apply-then-500` applies the action and then
-/// answers `ServiceFailure`.
-impl faults::Proxied for FakeAws {
-    fn fault_proxy(&self) -> &FaultProxy {
-        &self.proxy
-    }
-
-    fn calls(&self) -> &'static [&'static str] {
-        &CALLS
-    }
 }
