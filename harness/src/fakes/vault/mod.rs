@@ -23,25 +23,28 @@
 //! ([`Fault::StaleRead`]), and the service going down ([`Fault::Refused`],
 //! [`Armable::refuse_from`]). A [`Gate`] can hold one answer (the save is
 //! applied) while a test runs something else against the same record.
+//!
+//! Which request gets which fault, the call log, gates, refusal and the
+//! late saves pending are the one transport-fault engine's
+//! ([`crate::faults`]), as for every HTTP fake's proxy: this module only
+//! says what each [`Fault`] does on the vault's wire.
 
 mod crypto;
 mod tls;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::faults::{
-    self, Armable, DEFAULT_HOLD, FaultError, FaultKind, Gate, Shutter, WAIT_FOR_LIMIT, occurrences,
-    wait_open, wait_until,
-};
+use crate::faults::http::{self, Message};
+use crate::faults::{self, Armable, Engine, FaultError, FaultKind, Gate, Planned, wait_open};
 use crate::runtime;
 use crypto::{Keys, decode_lenient, decrypt, encrypt, random_key};
 
@@ -112,6 +115,14 @@ pub enum Fault {
     StaleRead,
 }
 
+/// Held unapplied, then applied: pending until applied, for
+/// [`Armable::wait_applied`].
+impl Planned for Fault {
+    fn is_late(&self) -> bool {
+        matches!(self, Self::LateApply(_) | Self::Delay(_))
+    }
+}
+
 /// One request the fake vault read, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultCall {
@@ -177,21 +188,9 @@ struct State {
     keys: Keys,
     records: Vec<(String, StoredRecord)>,
     folder_keys: HashMap<String, [u8; 32]>,
-    /// (endpoint or any, requests of that scope to let through first, fault)
-    faults: VecDeque<(Option<String>, usize, Fault)>,
-    /// Faults for the nth (1-based) occurrence of an endpoint.
-    armed: HashMap<(String, usize), Fault>,
-    /// Answers held until a gate opens, by endpoint and occurrence.
-    gates: HashMap<(String, usize), tokio::sync::watch::Receiver<bool>>,
-    /// The 1-based request index from which connections are refused.
-    refuse_from: Option<usize>,
-    /// How long `timeout-after-apply` and `late-save` hold.
-    hold: Duration,
-    endpoints: Vec<String>,
-    /// Every request, with the records it named and what it got.
-    calls: Vec<VaultCall>,
-    /// Late saves read and not yet applied.
-    late: usize,
+    /// The record uids each request named, by its 1-based index (the rest
+    /// of each call is the engine's record).
+    named: HashMap<usize, Vec<String>>,
     /// Every HTTP request and response as seen inside TLS.
     wire: Vec<u8>,
     records_file: Option<PathBuf>,
@@ -242,9 +241,9 @@ pub const PLAIN_PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY"
 /// What the server tasks share with the handle.
 struct Shared {
     state: Mutex<State>,
-    /// Notified whenever a request is recorded.
-    arrived: Condvar,
-    shutter: Shutter,
+    /// The calls, what is armed or queued on them, gates, refusal, late
+    /// saves: the one transport-fault engine ([`crate::faults`]).
+    engine: Engine<Fault>,
 }
 
 /// The fake, serving until dropped.
@@ -396,14 +395,7 @@ impl FakeVault {
                 keys,
                 records: stored,
                 folder_keys,
-                faults: VecDeque::new(),
-                armed: HashMap::new(),
-                gates: HashMap::new(),
-                refuse_from: None,
-                hold: DEFAULT_HOLD,
-                endpoints: Vec::new(),
-                calls: Vec::new(),
-                late: 0,
+                named: HashMap::new(),
                 wire: Vec::new(),
                 records_file: records_file.then(|| dir.join("records.json")),
                 escapes: Vec::new(),
@@ -411,8 +403,7 @@ impl FakeVault {
                 other_requests: Vec::new(),
                 others: Others::Answer,
             }),
-            arrived: Condvar::new(),
-            shutter: Shutter::new(),
+            engine: Engine::new(),
         });
         lock(&shared).write_records_file();
         let acceptor = tls.acceptor;
@@ -421,7 +412,7 @@ impl FakeVault {
             loop {
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
-                    () = served.shutter.wait_close() => break,
+                    () = served.engine.shutter().wait_close() => break,
                 };
                 let Ok((mut stream, _)) = accepted else {
                     continue;
@@ -436,7 +427,6 @@ impl FakeVault {
                         Ok(tls::Connect::Direct | tls::Connect::Tunnel) => {}
                         Ok(tls::Connect::Refused(target)) => {
                             lock(&shared).escapes.push(target);
-                            shared.arrived.notify_all();
                             tls::refuse(&mut stream).await;
                             return;
                         }
@@ -448,7 +438,7 @@ impl FakeVault {
                 });
             }
             drop(listener);
-            served.shutter.mark_closed();
+            served.engine.shutter().mark_closed();
         });
         Ok(Self {
             port,
@@ -576,9 +566,8 @@ impl FakeVault {
 
     /// Queues `fault` for the next `count` requests to any endpoint.
     pub fn fault(&self, fault: Fault, count: usize) -> &Self {
-        let mut state = self.state();
         for _ in 0..count {
-            state.faults.push_back((None, 0, fault.clone()));
+            self.shared.engine.enqueue(None, 0, fault.clone());
         }
         self
     }
@@ -586,11 +575,8 @@ impl FakeVault {
     /// Queues `fault` for the next `count` requests to `endpoint`
     /// (`get_secret`, `update_secret`, ...).
     pub fn fault_on(&self, endpoint: &str, fault: Fault, count: usize) -> &Self {
-        let mut state = self.state();
         for _ in 0..count {
-            state
-                .faults
-                .push_back((Some(endpoint.to_owned()), 0, fault.clone()));
+            self.shared.engine.enqueue(Some(endpoint), 0, fault.clone());
         }
         self
     }
@@ -598,53 +584,38 @@ impl FakeVault {
     /// Lets `skip` requests to `endpoint` through, then applies `fault` to
     /// the next one.
     pub fn fault_on_after(&self, endpoint: &str, skip: usize, fault: Fault) -> &Self {
-        self.state()
-            .faults
-            .push_back((Some(endpoint.to_owned()), skip, fault));
+        self.shared.engine.enqueue(Some(endpoint), skip, fault);
         self
     }
 
     /// Applies `fault` to the nth (1-based) request to `endpoint`, counted
     /// from the start (before any queued fault).
     pub fn fault_at(&self, endpoint: &str, nth: usize, fault: Fault) -> &Self {
-        self.state().armed.insert((endpoint.to_owned(), nth), fault);
+        self.shared.engine.arm_unchecked(endpoint, nth, fault);
         self
     }
 
     /// Serves the nth request to `endpoint` at once (an update is applied)
     /// but holds its answer until the gate is released or dropped.
     pub fn hold(&self, endpoint: &str, nth: usize) -> Gate {
-        let (gate, waiting) = Gate::new();
-        self.state()
-            .gates
-            .insert((endpoint.to_owned(), nth), waiting);
-        gate
+        self.shared.engine.hold(endpoint, nth)
     }
 
     /// Blocks until the nth request to `endpoint` has arrived (it may still
-    /// be in flight). Fails the test after [`WAIT_FOR_LIMIT`].
+    /// be in flight). Fails the test after
+    /// [`WAIT_FOR_LIMIT`](crate::faults::WAIT_FOR_LIMIT).
     pub fn wait_for(&self, endpoint: &str, nth: usize) {
-        let arrived = wait_until(
-            &self.shared.state,
-            &self.shared.arrived,
-            WAIT_FOR_LIMIT,
-            |s| occurrences(s.endpoints.iter().map(String::as_str), endpoint) >= nth,
-        );
-        assert!(
-            arrived,
-            "{endpoint} #{nth} did not arrive within {WAIT_FOR_LIMIT:?}; the calls seen were {:?}",
-            self.endpoints()
-        );
+        self.shared.engine.wait_for(endpoint, nth);
     }
 
     /// Whether the vault is down (`refused`).
     pub fn is_down(&self) -> bool {
-        self.shared.shutter.is_closed()
+        self.shared.engine.is_down()
     }
 
     /// The endpoints called so far, in order.
     pub fn endpoints(&self) -> Vec<String> {
-        self.state().endpoints.clone()
+        self.shared.engine.call_sequence()
     }
 
     /// Sets this vault's clock `seconds` ahead of the machine's (negative:
@@ -668,7 +639,18 @@ impl FakeVault {
 
     /// Every request so far: endpoint, records named, fault, status.
     pub fn calls(&self) -> Vec<VaultCall> {
-        self.state().calls.clone()
+        let exchanges = self.shared.engine.exchanges();
+        let state = self.state();
+        exchanges
+            .into_iter()
+            .map(|e| VaultCall {
+                records: state.named.get(&e.index).cloned().unwrap_or_default(),
+                endpoint: e.call,
+                nth: e.nth,
+                fault: e.fault.as_ref().map(Fault::name),
+                status: e.status,
+            })
+            .collect()
     }
 
     /// Every HTTP request and response exchanged, as seen inside TLS.
@@ -760,18 +742,6 @@ impl State {
             .iter_mut()
             .find(|(u, _)| u == uid)
             .map(|(_, r)| r)
-    }
-
-    fn next_fault(&mut self, endpoint: &str) -> Option<Fault> {
-        let index = self
-            .faults
-            .iter()
-            .position(|(scope, _, _)| scope.as_deref().is_none_or(|s| s == endpoint))?;
-        if self.faults[index].1 > 0 {
-            self.faults[index].1 -= 1;
-            return None;
-        }
-        self.faults.remove(index).map(|(_, _, fault)| fault)
     }
 
     /// Rewrites `records.json` atomically with the decrypted records.
@@ -956,148 +926,29 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
     )
 }
 
-/// A parsed HTTP/1.1 request.
-struct HttpRequest {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    raw: Vec<u8>,
-}
-
-impl HttpRequest {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<HttpRequest> {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    let head_end = loop {
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end;
-        }
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next()?;
-    let method = request_line.split_whitespace().next()?.to_owned();
-    let path = request_line.split_whitespace().nth(1)?.to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while raw.len() < head_end + 4 + length {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    }
-    let body = raw[head_end + 4..head_end + 4 + length].to_vec();
-    Some(HttpRequest {
-        method,
-        path,
-        headers,
-        body,
-        raw,
-    })
-}
-
-/// What one request is in for, decided as it is recorded.
-struct Plan {
-    /// 1-based position among every request.
-    index: usize,
-    endpoint: String,
-    fault: Option<Fault>,
-    gate: Option<tokio::sync::watch::Receiver<bool>>,
-    /// The next request is the first refused one: end this connection.
-    close_after: bool,
-}
-
-/// Records a request and decides what happens to it; `None` when the vault
-/// is down (the request is not served and not counted).
-fn plan(shared: &Shared, request: &HttpRequest) -> Option<Plan> {
-    if shared.shutter.is_closed() {
-        return None;
-    }
-    let endpoint = request
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let mut state = lock(shared);
-    state.endpoints.push(endpoint.clone());
-    state.wire.extend_from_slice(&request.raw);
-    let index = state.endpoints.len();
-    let key = (
-        endpoint.clone(),
-        occurrences(state.endpoints.iter().map(String::as_str), &endpoint),
-    );
-    let fault = match state.armed.remove(&key) {
-        Some(fault) => Some(fault),
-        None => state.next_fault(&endpoint),
-    };
-    if matches!(fault, Some(Fault::LateApply(_) | Fault::Delay(_))) {
-        state.late += 1;
-    }
-    state.calls.push(VaultCall {
-        endpoint: endpoint.clone(),
-        nth: key.1,
-        records: Vec::new(),
-        fault: fault.as_ref().map(Fault::name),
-        status: None,
-    });
-    let plan = Plan {
-        index,
-        endpoint,
-        fault,
-        gate: state.gates.remove(&key),
-        close_after: state.refuse_from == Some(index + 1),
-    };
-    drop(state);
-    shared.arrived.notify_all();
-    Some(plan)
-}
-
 async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Shared>) {
     loop {
         // Going down closes idle keep-alive connections too, so the client's
         // next request needs a new connection, and that is refused.
         let request = tokio::select! {
-            request = read_request(&mut stream) => request,
-            () = shared.shutter.wait_close() => None,
+            request = http::read_request(&mut stream) => request.ok().flatten(),
+            () = shared.engine.shutter().wait_close() => None,
         };
         let Some(request) = request else {
             let _ = stream.shutdown().await;
             return;
         };
-        if request.method != "POST" {
+        let method = request.start[0].as_str();
+        let path = request.start[1].as_str();
+        if method != "POST" {
             // Not an API call (every SDK call is a POST): answered like a
             // web server, with the vault's `Date`, outside the call log.
-            if shared.shutter.is_closed() {
+            if shared.engine.is_down() {
                 return;
             }
             let date = {
                 let mut state = lock(&shared);
-                state
-                    .other_requests
-                    .push(format!("{} {}", request.method, request.path));
+                state.other_requests.push(format!("{method} {path}"));
                 match &state.others {
                     Others::Answer => Ok(Some(state.date())),
                     Others::Date(date) => Ok(date.clone()),
@@ -1122,18 +973,20 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
             }
             continue;
         }
-        let Some(plan) = plan(&shared, &request) else {
+        let endpoint = path.rsplit('/').next().unwrap_or_default();
+        let Some(mut plan) = shared.engine.plan(endpoint) else {
             return;
         };
+        lock(&shared).wire.extend_from_slice(&request.bytes());
         if plan.close_after {
-            shared.shutter.close().await;
+            shared.engine.shutter().close().await;
         }
         match &plan.fault {
             Some(Fault::Delay(delay) | Fault::LateApply(delay)) => {
                 tokio::time::sleep(*delay).await;
             }
             Some(Fault::Refused) => {
-                shared.shutter.close().await;
+                shared.engine.shutter().close().await;
                 return;
             }
             _ => {}
@@ -1142,15 +995,10 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
             &shared,
             &request,
             plan.index,
-            &plan.endpoint,
+            &plan.call,
             plan.fault.as_ref(),
         );
-        if matches!(plan.fault, Some(Fault::LateApply(_) | Fault::Delay(_))) {
-            let mut state = lock(&shared);
-            state.late = state.late.saturating_sub(1);
-            drop(state);
-            shared.arrived.notify_all();
-        }
+        plan.settle();
         match &plan.fault {
             Some(Fault::DropAfterApply) => return,
             Some(Fault::ApplyThenHold(hold)) => {
@@ -1192,31 +1040,25 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shar
         } else {
             ""
         };
-        let status_line = format!("HTTP/1.1 {status} {reason}\r\n");
         let date = lock(&shared).date();
         let mut response = format!(
-            "{status_line}Date: {date}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{closing}\r\n",
+            "HTTP/1.1 {status} {reason}\r\nDate: {date}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{closing}\r\n",
             body.len()
         )
         .into_bytes();
         let truncated = matches!(plan.fault, Some(Fault::Truncated)) && status == 200;
-        if !truncated {
-            response.extend_from_slice(&body);
-        } else if body.is_empty() {
-            response = status_line.into_bytes();
+        if truncated {
+            response = http::cut(&response, &body);
         } else {
-            response.extend_from_slice(&body[..body.len() / 2]);
+            response.extend_from_slice(&body);
         }
-        {
-            let mut state = lock(&shared);
-            state.wire.extend_from_slice(&response);
-            if let Some(call) = state.calls.get_mut(plan.index - 1) {
-                call.status = Some(status);
-            }
-        }
+        lock(&shared).wire.extend_from_slice(&response);
+        // Recorded before the client can see it, so whoever saw the answer
+        // finds it recorded; taken back if it could not be sent.
+        shared.engine.set_status(plan.index, Some(status));
         let sent = stream.write_all(&response).await.is_ok() && stream.flush().await.is_ok();
-        if !sent && let Some(call) = lock(&shared).calls.get_mut(plan.index - 1) {
-            call.status = None;
+        if !sent {
+            shared.engine.set_status(plan.index, None);
         }
         if !sent || truncated || plan.close_after {
             let _ = stream.shutdown().await;
@@ -1242,7 +1084,7 @@ fn load_balancer_error(status: u16) -> Reply {
 /// transmission key to encrypt it with.
 fn handle(
     shared: &Shared,
-    request: &HttpRequest,
+    request: &Message,
     index: usize,
     endpoint: &str,
     fault: Option<&Fault>,
@@ -1320,9 +1162,7 @@ fn handle(
         (_, Some(Value::String(uid))) => vec![uid.clone()],
         _ => Vec::new(),
     };
-    if let Some(call) = state.calls.get_mut(index - 1) {
-        call.records = named;
-    }
+    state.named.insert(index, named);
     let reply = match endpoint {
         "get_secret" => {
             let answer = state.get_secret(
@@ -1379,44 +1219,28 @@ impl Armable for FakeVault {
     /// [`Fault::DropAfterApply`], `timeout-after-apply`
     /// [`Fault::ApplyThenHold`] and `late-save` [`Fault::LateApply`] (for
     /// the hold time), `truncated-2xx` [`Fault::Truncated`],
-    /// `apply-then-500` [`Fault::ApplyThenError`] 500.
+    /// `apply-then-500` [`Fault::ApplyThenError`] 500, `garbled-2xx`
+    /// [`Fault::Unencrypted`].
     fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
         faults::check_call(call, &CALLS)?;
-        if nth == 0 {
-            return Err(FaultError::ZeroOccurrence);
-        }
-        if occurrences(self.state().endpoints.iter().map(String::as_str), call) >= nth {
-            return Err(FaultError::AlreadyPassed {
-                call: call.to_owned(),
-                nth,
-            });
-        }
-        let hold = self.state().hold;
-        let fault = match kind {
-            FaultKind::Status500 => Fault::ServerError,
-            FaultKind::Status429 => Fault::Throttle { retry_after: 1.0 },
-            FaultKind::Refused => return Err(FaultError::RefusedNeedsIndex),
-            FaultKind::DropBeforeApply => Fault::Drop,
-            FaultKind::DropAfterApply => Fault::DropAfterApply,
-            FaultKind::TimeoutAfterApply => Fault::ApplyThenHold(hold),
-            FaultKind::Truncated2xx => Fault::Truncated,
-            FaultKind::LateSave => Fault::LateApply(hold),
-            FaultKind::ApplyThen500 => Fault::ApplyThenError(500),
-            FaultKind::Garbled2xx => Fault::Unencrypted,
-        };
-        self.fault_at(call, nth, fault);
-        Ok(())
+        self.shared.engine.arm_with(call, nth, |hold| {
+            Ok(match kind {
+                FaultKind::Status500 => Fault::ServerError,
+                FaultKind::Status429 => Fault::Throttle { retry_after: 1.0 },
+                FaultKind::Refused => return Err(FaultError::RefusedNeedsIndex),
+                FaultKind::DropBeforeApply => Fault::Drop,
+                FaultKind::DropAfterApply => Fault::DropAfterApply,
+                FaultKind::TimeoutAfterApply => Fault::ApplyThenHold(hold),
+                FaultKind::Truncated2xx => Fault::Truncated,
+                FaultKind::LateSave => Fault::LateApply(hold),
+                FaultKind::ApplyThen500 => Fault::ApplyThenError(500),
+                FaultKind::Garbled2xx => Fault::Unencrypted,
+            })
+        })
     }
 
     fn refuse_from(&self, index: usize) {
-        let now = {
-            let mut state = self.state();
-            state.refuse_from = Some(index);
-            state.endpoints.len() + 1 >= index
-        };
-        if now {
-            self.shared.shutter.close_blocking();
-        }
+        self.shared.engine.refuse_from(index);
     }
 
     fn call_sequence(&self) -> Vec<String> {
@@ -1424,12 +1248,10 @@ impl Armable for FakeVault {
     }
 
     fn set_hold(&self, hold: Duration) {
-        self.state().hold = hold;
+        self.shared.engine.set_hold(hold);
     }
 
     fn wait_applied(&self, limit: Duration) -> bool {
-        wait_until(&self.shared.state, &self.shared.arrived, limit, |s| {
-            s.late == 0
-        })
+        self.shared.engine.wait_applied(limit)
     }
 }
