@@ -260,10 +260,7 @@ impl FakeOkta {
 /// applies the call and then answers `E0000009`.
 impl Service for State {
     const CALLS: &'static [&'static str] = &CALLS;
-
-    fn call_name(request: &ProxiedRequest) -> String {
-        call_name(request)
-    }
+    const CALL_NAME: fn(&ProxiedRequest) -> String = call_name;
 
     /// Every answer but the rate limit's own carries the current window's
     /// `X-Rate-Limit-*` headers, as Okta's do: the reset is the end of the
@@ -322,7 +319,7 @@ impl State {
             .position(|(suffix, _)| path.ends_with(suffix.as_str()))
             .and_then(|i| state.faults.remove(i))
             .map(|(_, fault)| fault);
-        let fault = fault.or_else(|| match injected {
+        let fault = fault.or(match injected {
             Some(FaultKind::Status500) => Some(OktaFault::ServerError),
             Some(FaultKind::Status429) => Some(OktaFault::RateLimit { reset_in: 1 }),
             _ => None,
