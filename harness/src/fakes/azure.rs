@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
 use super::http::{HttpFake, Service};
+use super::lag::Lagging;
 use crate::fakes::aws::iso8601;
 use crate::faults::{FaultKind, ProxiedRequest};
 
@@ -69,40 +70,8 @@ struct App {
     name: String,
     /// May manage every application (Application.ReadWrite.All).
     admin: bool,
-    secrets: Vec<AzureSecret>,
-    /// The secrets the app had and since when (`None`: since before the
-    /// test), oldest first, for lagging reads.
-    history: Vec<(Option<Instant>, Vec<AzureSecret>)>,
-}
-
-impl App {
-    /// Makes the current secrets the state "since forever" (test setup).
-    fn settle(&mut self) {
-        self.history = vec![(None, self.secrets.clone())];
-    }
-
-    /// Remembers a change made through the API.
-    fn remember(&mut self) {
-        self.history
-            .push((Some(Instant::now()), self.secrets.clone()));
-    }
-
-    /// The secrets as a read `lag` behind shows them.
-    fn listed(&self, lag: Duration) -> &[AzureSecret] {
-        if lag.is_zero() {
-            return &self.secrets;
-        }
-        let cutoff = Instant::now().checked_sub(lag);
-        self.history
-            .iter()
-            .rev()
-            .find(|(since, _)| match (since, cutoff) {
-                (None, _) => true,
-                (Some(since), Some(cutoff)) => *since <= cutoff,
-                (Some(_), None) => false,
-            })
-            .map_or(&self.secrets, |(_, secrets)| secrets)
-    }
+    /// As they are, and as lagging reads show them (`listing_lag`).
+    secrets: Lagging<AzureSecret>,
 }
 
 /// An error answer for one action.
@@ -247,8 +216,7 @@ impl FakeAzure {
             app_id: app_id.into(),
             name: name.into(),
             admin,
-            secrets: Vec::new(),
-            history: vec![(None, Vec::new())],
+            secrets: Lagging::new(),
         });
         self
     }
@@ -271,7 +239,7 @@ impl FakeAzure {
                 end: "2027-12-31T00:00:00Z".into(),
                 usable_after: Instant::now(),
             });
-            app.settle();
+            app.secrets.settle();
         }
         self
     }
@@ -323,7 +291,7 @@ impl FakeAzure {
             .apps
             .iter()
             .find(|a| a.app_id == app_id)
-            .map(|a| a.secrets.clone())
+            .map(|a| a.secrets.to_vec())
             .unwrap_or_default()
     }
 
@@ -350,10 +318,7 @@ impl FakeAzure {
 /// 1`, `apply-then-500` applies the action and then answers the 500.
 impl Service for State {
     const CALLS: &'static [&'static str] = &CALLS;
-
-    fn call_name(request: &ProxiedRequest) -> String {
-        call_name(request)
-    }
+    const CALL_NAME: fn(&ProxiedRequest) -> String = call_name;
 
     fn respond(
         &mut self,
@@ -586,7 +551,7 @@ impl State {
             "get" => {
                 let app = &self.apps[index];
                 ResponseTemplate::new(200)
-                    .set_body_json(app_json(app, app.listed(self.listing_lag)))
+                    .set_body_json(app_json(app, app.secrets.as_of(self.listing_lag)))
             }
             "addPassword" => self.add_password(index, &body),
             _ => self.remove_password(index, &body),
@@ -643,7 +608,7 @@ impl State {
             "startDateTime": secret.start,
         });
         self.apps[index].secrets.push(secret);
-        self.apps[index].remember();
+        self.apps[index].secrets.remember();
         ResponseTemplate::new(200).set_body_json(answer)
     }
 
@@ -663,7 +628,7 @@ impl State {
                 &format!("No password credential found with keyId {key_id}."),
             );
         }
-        self.apps[index].remember();
+        self.apps[index].secrets.remember();
         self.removed.push(key_id);
         ResponseTemplate::new(204)
     }

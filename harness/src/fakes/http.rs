@@ -28,13 +28,13 @@ use crate::runtime;
 
 /// One service a fake plays: its routes and its state.
 pub trait Service: Send + 'static {
-    /// The call names [`Service::call_name`] gives; empty when any name can
+    /// The call names [`Service::CALL_NAME`] gives; empty when any name can
     /// occur (the REST fake's `"{METHOD} {path}"`).
     const CALLS: &'static [&'static str];
 
     /// Names a request for the fault proxy: the name faults are armed on
     /// and the call sequence is written in.
-    fn call_name(request: &ProxiedRequest) -> String;
+    const CALL_NAME: fn(&ProxiedRequest) -> String;
 
     /// Answers one request. `fault` is the status kind (`500`, `429`,
     /// `apply-then-500`) the proxy marked it with: the service answers it
@@ -76,7 +76,7 @@ impl<S: Service> HttpFake<S> {
                 .await;
             server
         });
-        let proxy = FaultProxy::start(*server.address(), S::call_name);
+        let proxy = FaultProxy::start(*server.address(), S::CALL_NAME);
         Self {
             _server: server,
             proxy,

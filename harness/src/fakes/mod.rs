@@ -19,6 +19,7 @@
 pub mod aws;
 pub mod azure;
 pub mod http;
+mod lag;
 pub mod okta;
 pub mod rest;
 pub mod ssh;

@@ -467,16 +467,8 @@ impl State {
         strict: bool,
     ) -> ResponseTemplate {
         let user = &self.users[index];
-        if !matches!(
-            user.status.as_str(),
-            "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
-        ) {
-            return error(
-                403,
-                "E0000112",
-                "Unable to update password, because the user is not active",
-                &[],
-            );
+        if let Some(refused) = not_active(user) {
+            return refused;
         }
         let old = request
             .body
@@ -533,16 +525,8 @@ impl State {
                 &["credentials.password.value is required"],
             );
         };
-        if !matches!(
-            self.users[index].status.as_str(),
-            "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
-        ) {
-            return error(
-                403,
-                "E0000112",
-                "Unable to update password, because the user is not active",
-                &[],
-            );
+        if let Some(refused) = not_active(&self.users[index]) {
+            return refused;
         }
         // Okta's admin set-password does not apply the history rule.
         if let Err(cause) = self.check_policy(index, new, false) {
@@ -603,6 +587,23 @@ impl State {
             user.status = "ACTIVE".into();
         }
     }
+}
+
+/// Okta's refusal to change the password of a user in a status that has
+/// none to change (`SUSPENDED`, `DEPROVISIONED`, `LOCKED_OUT`...).
+fn not_active(user: &OktaUser) -> Option<ResponseTemplate> {
+    let active = matches!(
+        user.status.as_str(),
+        "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
+    );
+    (!active).then(|| {
+        error(
+            403,
+            "E0000112",
+            "Unable to update password, because the user is not active",
+            &[],
+        )
+    })
 }
 
 fn user_json(user: &OktaUser) -> Value {

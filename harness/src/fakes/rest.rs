@@ -195,10 +195,7 @@ impl FakeRest {
 /// `"{METHOD} {path}"` is a call: the fake changes a password on every path.
 impl Service for State {
     const CALLS: &'static [&'static str] = &[];
-
-    fn call_name(request: &ProxiedRequest) -> String {
-        call_name(request)
-    }
+    const CALL_NAME: fn(&ProxiedRequest) -> String = call_name;
 
     fn respond(
         &mut self,

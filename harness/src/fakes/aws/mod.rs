@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::http::HttpFake;
+use super::lag::Lagging;
 use crate::faults::ProxiedRequest;
 
 const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -73,39 +74,8 @@ pub struct IamKey {
 struct IamUser {
     name: String,
     user_id: String,
-    keys: Vec<IamKey>,
-    /// The key sets the user had and since when (`None`: since before the
-    /// test), oldest first, for lagging listings.
-    history: Vec<(Option<Instant>, Vec<IamKey>)>,
-}
-
-impl IamUser {
-    /// Makes the current keys the state "since forever" (test setup).
-    fn settle(&mut self) {
-        self.history = vec![(None, self.keys.clone())];
-    }
-
-    /// Remembers a change made through the API.
-    fn remember(&mut self) {
-        self.history.push((Some(Instant::now()), self.keys.clone()));
-    }
-
-    /// The keys as a listing `lag` behind shows them.
-    fn listed(&self, lag: Duration) -> &[IamKey] {
-        let cutoff = Instant::now().checked_sub(lag);
-        if lag.is_zero() {
-            return &self.keys;
-        }
-        self.history
-            .iter()
-            .rev()
-            .find(|(since, _)| match (since, cutoff) {
-                (None, _) => true,
-                (Some(since), Some(cutoff)) => *since <= cutoff,
-                (Some(_), None) => false,
-            })
-            .map_or(&self.keys, |(_, keys)| keys)
-    }
+    /// As they are, and as lagging listings show them (`listing_lag`).
+    keys: Lagging<IamKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -280,8 +250,7 @@ impl FakeAws {
         self.state().users.push(IamUser {
             name: name.to_owned(),
             user_id,
-            keys: Vec::new(),
-            history: vec![(None, Vec::new())],
+            keys: Lagging::new(),
         });
         self
     }
@@ -307,7 +276,7 @@ impl FakeAws {
                 last_used: last_used.map(str::to_owned),
                 usable_after: Instant::now(),
             });
-            user.settle();
+            user.keys.settle();
         }
         self
     }
@@ -340,7 +309,7 @@ impl FakeAws {
             .users
             .iter()
             .find(|u| u.name == user)
-            .map(|u| u.keys.clone())
+            .map(|u| u.keys.to_vec())
             .unwrap_or_default()
     }
 

@@ -20,10 +20,7 @@ use crate::faults::{FaultKind, ProxiedRequest};
 /// answers `ServiceFailure`.
 impl Service for State {
     const CALLS: &'static [&'static str] = &CALLS;
-
-    fn call_name(request: &ProxiedRequest) -> String {
-        call_name(request)
-    }
+    const CALL_NAME: fn(&ProxiedRequest) -> String = call_name;
 
     fn respond(
         &mut self,
@@ -152,14 +149,7 @@ impl State {
                         "<UserName>{user}</UserName><AccessKeyLastUsed><ServiceName>N/A</ServiceName><Region>N/A</Region></AccessKeyLastUsed>"
                     ),
                 ),
-                None => error(
-                    IAM_NS,
-                    &AwsFault::new(
-                        404,
-                        "NoSuchEntity",
-                        &format!("The Access Key with id {id} cannot be found."),
-                    ),
-                ),
+                None => no_such_key(&id),
             };
         }
         let user_name = param("UserName").unwrap_or_default();
@@ -188,7 +178,8 @@ impl State {
             "ListAccessKeys" => {
                 let u = &state.users[user];
                 let members: String = u
-                    .listed(state.listing_lag)
+                    .keys
+                    .as_of(state.listing_lag)
                     .iter()
                     .map(|k| {
                         format!(
@@ -238,7 +229,7 @@ impl State {
                     user_name, key.id, key.secret, key.created
                 );
                 state.users[user].keys.push(key);
-                state.users[user].remember();
+                state.users[user].keys.remember();
                 ok("CreateAccessKey", IAM_NS, &body)
             }
             "DeleteAccessKey" => {
@@ -247,16 +238,9 @@ impl State {
                 let before = keys.len();
                 keys.retain(|k| k.id != id);
                 if keys.len() == before {
-                    return error(
-                        IAM_NS,
-                        &AwsFault::new(
-                            404,
-                            "NoSuchEntity",
-                            &format!("The Access Key with id {id} cannot be found."),
-                        ),
-                    );
+                    return no_such_key(&id);
                 }
-                state.users[user].remember();
+                state.users[user].keys.remember();
                 ok("DeleteAccessKey", IAM_NS, "")
             }
             "UpdateAccessKey" => {
@@ -265,17 +249,10 @@ impl State {
                 match state.users[user].keys.iter_mut().find(|k| k.id == id) {
                     Some(key) => {
                         key.active = active;
-                        state.users[user].remember();
+                        state.users[user].keys.remember();
                         ok("UpdateAccessKey", IAM_NS, "")
                     }
-                    None => error(
-                        IAM_NS,
-                        &AwsFault::new(
-                            404,
-                            "NoSuchEntity",
-                            &format!("The Access Key with id {id} cannot be found."),
-                        ),
-                    ),
+                    None => no_such_key(&id),
                 }
             }
             other => error(
@@ -365,6 +342,18 @@ fn assume_role(
     );
     state.sessions.insert(id, session);
     ok("AssumeRole", STS_NS, &body)
+}
+
+/// IAM's answer for an access key id it does not have.
+fn no_such_key(id: &str) -> ResponseTemplate {
+    error(
+        IAM_NS,
+        &AwsFault::new(
+            404,
+            "NoSuchEntity",
+            &format!("The Access Key with id {id} cannot be found."),
+        ),
+    )
 }
 
 /// The XML namespace of an action's answers.

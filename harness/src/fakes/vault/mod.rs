@@ -58,7 +58,7 @@ use crypto::{Keys, random_key};
 pub use fault::{Fault, VaultCall};
 use serve::serve_connection;
 pub use store::Others;
-use store::{Shared, State, StoredRecord, lock, set_custom};
+use store::{Shared, State, StoredRecord, lock};
 
 /// The endpoints the fake serves: the call names for arming.
 pub const CALLS: [&str; 4] = [
@@ -385,10 +385,10 @@ impl FakeVault {
     /// Sets a custom field as another writer would (the revision goes up).
     pub fn set_custom_field(&self, uid: &str, label: &str, value: &str) {
         let mut state = self.state();
-        let record = state.find_mut(uid).expect("record to edit");
-        record.remember();
-        set_custom(&mut record.data, label, value);
-        record.revision += 1;
+        state
+            .find_mut(uid)
+            .expect("record to edit")
+            .edit_custom(label, value);
     }
 
     /// Queues `fault` for the next `count` requests to any endpoint.

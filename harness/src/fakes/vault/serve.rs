@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::crypto::{decrypt, encrypt};
 use super::fault::Fault;
-use super::store::{Others, Reply, Shared, error, lock, set_custom};
+use super::store::{Others, Reply, Shared, error, lock};
 use crate::faults::http::{self, Message};
 use crate::faults::wait_open;
 
@@ -272,27 +272,19 @@ fn handle(
             Reply::Encrypted(answer)
         }
         "update_secret" => {
-            if let Some(Fault::DropAfterOtherEdit { label, value }) = fault {
+            if let Some(
+                Fault::DropAfterOtherEdit { label, value } | Fault::ConcurrentEdit { label, value },
+            ) = fault
+            {
                 let uid = payload
                     .get("recordUid")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 if let Some(record) = state.find_mut(uid) {
-                    record.remember();
-                    set_custom(&mut record.data, label, value);
-                    record.revision += 1;
+                    record.edit_custom(label, value);
                 }
-                return (Reply::Hangup, None);
-            }
-            if let Some(Fault::ConcurrentEdit { label, value }) = fault {
-                let uid = payload
-                    .get("recordUid")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if let Some(record) = state.find_mut(uid) {
-                    record.remember();
-                    set_custom(&mut record.data, label, value);
-                    record.revision += 1;
+                if matches!(fault, Some(Fault::DropAfterOtherEdit { .. })) {
+                    return (Reply::Hangup, None);
                 }
             }
             state.update_secret(&payload, matches!(fault, Some(Fault::StaleRevision)))

@@ -40,6 +40,14 @@ impl StoredRecord {
     pub(super) fn remember(&mut self) {
         self.previous = Some((self.data.clone(), self.revision));
     }
+
+    /// Sets custom field `label` as another writer would: the revision
+    /// goes up.
+    pub(super) fn edit_custom(&mut self, label: &str, value: &str) {
+        self.remember();
+        set_custom(&mut self.data, label, value);
+        self.revision += 1;
+    }
 }
 
 pub(super) struct State {
@@ -103,7 +111,7 @@ pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(super) fn set_custom(data: &mut Value, label: &str, value: &str) {
+fn set_custom(data: &mut Value, label: &str, value: &str) {
     let Value::Object(map) = data else { return };
     let custom = map.entry("custom").or_insert_with(|| json!([]));
     let Value::Array(fields) = custom else { return };
