@@ -9,8 +9,8 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`fakes`] | IAM + STS, Entra + Graph, Okta, a REST API, an SSH machine, the Keeper vault: stateful, on 127.0.0.1, failing as the real ones do |
-//! | [`faults`] | the fault vocabulary ([`faults::FaultKind`], one list: [`with_fault_kinds!`]), arming ([`faults::Armable`]), gates, the fault-injecting proxy in front of every HTTP fake, network faults ([`faults::net`]) |
+//! | [`fakes`] | IAM + STS, Entra + Graph, Okta, a REST API, an SSH machine, the Keeper vault: stateful, on 127.0.0.1, failing as the real ones do; every HTTP fake in one frame ([`fakes::http::HttpFake`]) |
+//! | [`faults`] | the fault vocabulary ([`faults::FaultKind`], one list: [`with_fault_kinds!`]), arming ([`faults::Armable`]), gates, the one engine that plans each request's fault (for the proxy and the fake vault), the fault-injecting proxy in front of every HTTP fake, network faults ([`faults::net`]) |
 //! | [`inputs`] | Keeper records as Commander exports them ([`inputs::commander`]), the Gateway's input as a scenario file ([`inputs::scenario`]), the record templates ([`inputs::template`]) |
 //! | [`rehearsal`] | an administrator's records run through the real binary against the fakes, with faults (`harness run`); the failure matrix the conformance suite runs |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`; [`bench::ssh`] for ssh-user) |
