@@ -9,8 +9,8 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`fakes`] | IAM + STS, Entra + Graph, Okta, a REST API, an SSH machine, the Keeper vault: stateful, on 127.0.0.1, failing as the real ones do |
-//! | [`faults`] | the fault vocabulary ([`faults::FaultKind`], one list: [`with_fault_kinds!`]), arming ([`faults::Armable`]), gates, the fault-injecting proxy in front of every HTTP fake, network faults ([`faults::net`]) |
+//! | [`fakes`] | IAM + STS, Entra + Graph, Okta, a REST API, an SSH machine, the Keeper vault: stateful, on 127.0.0.1, failing as the real ones do; every HTTP fake in one frame ([`fakes::http::HttpFake`]) |
+//! | [`faults`] | the fault vocabulary ([`faults::FaultKind`], one list: [`with_fault_kinds!`]), arming ([`faults::Armable`]), gates, the one engine that plans each request's fault (for the proxy and the fake vault), the fault-injecting proxy in front of every HTTP fake, network faults ([`faults::net`]) |
 //! | [`inputs`] | Keeper records as Commander exports them ([`inputs::commander`]), the Gateway's input as a scenario file ([`inputs::scenario`]), the record templates ([`inputs::template`]) |
 //! | [`rehearsal`] | an administrator's records run through the real binary against the fakes, with faults (`harness run`); the failure matrix the conformance suite runs |
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`; [`bench::ssh`] for ssh-user) |
@@ -75,28 +75,4 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("start the harness runtime")
     })
-}
-
-/// Starts a wiremock server on 127.0.0.1 that answers every request with
-/// `responder`: the shared start of every stateful fake.
-pub(crate) fn serve(responder: impl wiremock::Respond + 'static) -> wiremock::MockServer {
-    runtime().block_on(async {
-        let server = wiremock::MockServer::builder().start().await;
-        wiremock::Mock::given(wiremock::matchers::any())
-            .respond_with(responder)
-            .mount(&server)
-            .await;
-        server
-    })
-}
-
-/// Starts a stateful fake as [`serve`] does, behind a [`FaultProxy`] that
-/// names its requests with `classify`. The fake's address is the proxy's.
-pub(crate) fn serve_proxied(
-    responder: impl wiremock::Respond + 'static,
-    classify: impl Fn(&faults::ProxiedRequest) -> String + Send + Sync + 'static,
-) -> (wiremock::MockServer, FaultProxy) {
-    let server = serve(responder);
-    let proxy = FaultProxy::start(*server.address(), classify);
-    (server, proxy)
 }

@@ -12,7 +12,7 @@
 //! a fault switch (throttling with Retry-After included). The fake notes every
 //! call made with a token obtained from a secret that has since been removed.
 //!
-//! The fake sits behind a [`FaultProxy`] that names each request as the
+//! The fake sits behind a [`FaultProxy`](crate::faults::FaultProxy) that names each request as the
 //! fault switches do ([`CALLS`]), so any [`FaultKind`] can be armed on the
 //! nth occurrence of an action. The application's `passwordCredentials` in
 //! `get` can lag: Graph is eventually consistent, and right after an
@@ -20,15 +20,16 @@
 //! they were ([`FakeAzure::listing_lag`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 use serde_json::{Value, json};
-use wiremock::{MockServer, Respond, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
+use super::http::{HttpFake, Service};
+use super::lag::Lagging;
 use crate::fakes::aws::iso8601;
-use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
+use crate::faults::{FaultKind, ProxiedRequest};
 
 /// The call names: `token` (the token endpoint), `get` (GET application by
 /// object id or appId), `addPassword`, `removePassword`.
@@ -69,40 +70,8 @@ struct App {
     name: String,
     /// May manage every application (Application.ReadWrite.All).
     admin: bool,
-    secrets: Vec<AzureSecret>,
-    /// The secrets the app had and since when (`None`: since before the
-    /// test), oldest first, for lagging reads.
-    history: Vec<(Option<Instant>, Vec<AzureSecret>)>,
-}
-
-impl App {
-    /// Makes the current secrets the state "since forever" (test setup).
-    fn settle(&mut self) {
-        self.history = vec![(None, self.secrets.clone())];
-    }
-
-    /// Remembers a change made through the API.
-    fn remember(&mut self) {
-        self.history
-            .push((Some(Instant::now()), self.secrets.clone()));
-    }
-
-    /// The secrets as a read `lag` behind shows them.
-    fn listed(&self, lag: Duration) -> &[AzureSecret] {
-        if lag.is_zero() {
-            return &self.secrets;
-        }
-        let cutoff = Instant::now().checked_sub(lag);
-        self.history
-            .iter()
-            .rev()
-            .find(|(since, _)| match (since, cutoff) {
-                (None, _) => true,
-                (Some(since), Some(cutoff)) => *since <= cutoff,
-                (Some(_), None) => false,
-            })
-            .map_or(&self.secrets, |(_, secrets)| secrets)
-    }
+    /// As they are, and as lagging reads show them (`listing_lag`).
+    secrets: Lagging<AzureSecret>,
 }
 
 /// An error answer for one action.
@@ -171,7 +140,9 @@ struct Token {
     key_id: String,
 }
 
-struct State {
+/// The tenant, its applications and the tokens issued: the service behind
+/// [`FakeAzure`].
+pub struct State {
     tenant: String,
     apps: Vec<App>,
     tokens: HashMap<String, Token>,
@@ -188,23 +159,19 @@ struct State {
     listing_lag: Duration,
 }
 
-/// The fake, listening on 127.0.0.1 until dropped. Point both
-/// `AZURE_AUTHORITY_HOST` and `MICROSOFT_GRAPH_URL` at [`FakeAzure::url`].
-pub struct FakeAzure {
-    _server: MockServer,
-    proxy: FaultProxy,
-    state: Arc<Mutex<State>>,
-}
-
-impl std::fmt::Debug for FakeAzure {
+impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeAzure").finish_non_exhaustive()
+        f.debug_struct("State").finish_non_exhaustive()
     }
 }
 
+/// The fake, listening on 127.0.0.1 until dropped. Point both
+/// `AZURE_AUTHORITY_HOST` and `MICROSOFT_GRAPH_URL` at [`FakeAzure::url`].
+pub type FakeAzure = HttpFake<State>;
+
 impl FakeAzure {
     pub fn start(tenant: &str) -> Self {
-        let state = Arc::new(Mutex::new(State {
+        Self::serve(State {
             tenant: tenant.to_owned(),
             apps: Vec::new(),
             tokens: HashMap::new(),
@@ -218,27 +185,12 @@ impl FakeAzure {
             used_removed: Vec::new(),
             issued: Vec::new(),
             listing_lag: Duration::ZERO,
-        }));
-        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
-        Self {
-            _server: server,
-            proxy,
-            state,
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        })
     }
 
     /// The address of the fault proxy in front of the fake.
     pub fn url(&self) -> String {
-        self.proxy.url()
-    }
-
-    /// The fault proxy in front of the fake: its call sequence, gates, waits.
-    pub fn proxy(&self) -> &FaultProxy {
-        &self.proxy
+        self.base_url()
     }
 
     /// `get` answers `passwordCredentials` as they were `lag` ago (changes
@@ -264,8 +216,7 @@ impl FakeAzure {
             app_id: app_id.into(),
             name: name.into(),
             admin,
-            secrets: Vec::new(),
-            history: vec![(None, Vec::new())],
+            secrets: Lagging::new(),
         });
         self
     }
@@ -288,7 +239,7 @@ impl FakeAzure {
                 end: "2027-12-31T00:00:00Z".into(),
                 usable_after: Instant::now(),
             });
-            app.settle();
+            app.secrets.settle();
         }
         self
     }
@@ -340,7 +291,7 @@ impl FakeAzure {
             .apps
             .iter()
             .find(|a| a.app_id == app_id)
-            .map(|a| a.secrets.clone())
+            .map(|a| a.secrets.to_vec())
             .unwrap_or_default()
     }
 
@@ -362,17 +313,25 @@ impl FakeAzure {
     }
 }
 
-struct Responder(Arc<Mutex<State>>);
+/// Status kinds are answered by the fake: `500` is Graph's (or the token
+/// endpoint's) 500 JSON error, `429` is `TooManyRequests` with `Retry-After:
+/// 1`, `apply-then-500` applies the action and then answers the 500.
+impl Service for State {
+    const CALLS: &'static [&'static str] = &CALLS;
+    const CALL_NAME: fn(&ProxiedRequest) -> String = call_name;
 
-impl Respond for Responder {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+    fn respond(
+        &mut self,
+        request: &wiremock::Request,
+        injected: Option<FaultKind>,
+    ) -> ResponseTemplate {
+        let state = self;
         let path = request.url.path().to_owned();
         let token = action_of(&path) == "token";
         let answer = if token {
-            state.token(request, &path)
+            state.token(request, &path, injected)
         } else {
-            state.graph(request, &path)
+            state.graph(request, &path, injected)
         };
         if let Some(fault) = state
             .faults_after_apply
@@ -389,7 +348,7 @@ impl Respond for Responder {
                 None => answer,
             };
         }
-        if faults::injected(request) != Some(FaultKind::ApplyThen500) {
+        if injected != Some(FaultKind::ApplyThen500) {
             return answer;
         }
         let fault = AzureFault::server_error();
@@ -404,18 +363,23 @@ impl Respond for Responder {
 impl State {
     /// The queued fault for `action`, else the status kind the proxy marked
     /// the request with.
-    fn fault(&mut self, action: &str, request: &wiremock::Request) -> Option<AzureFault> {
+    fn fault(&mut self, action: &str, injected: Option<FaultKind>) -> Option<AzureFault> {
         if let Some(fault) = self.faults.get_mut(action).and_then(VecDeque::pop_front) {
             return Some(fault);
         }
-        match faults::injected(request) {
+        match injected {
             Some(FaultKind::Status500) => Some(AzureFault::server_error()),
             Some(FaultKind::Status429) => Some(AzureFault::throttled(1)),
             _ => None,
         }
     }
 
-    fn token(&mut self, request: &wiremock::Request, path: &str) -> ResponseTemplate {
+    fn token(
+        &mut self,
+        request: &wiremock::Request,
+        path: &str,
+        injected: Option<FaultKind>,
+    ) -> ResponseTemplate {
         let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
             .into_owned()
             .collect();
@@ -426,7 +390,7 @@ impl State {
             client: client_id.clone(),
             body: Value::Null,
         });
-        if let Some(fault) = self.fault("token", request) {
+        if let Some(fault) = self.fault("token", injected) {
             let answer = aad_error(fault.status, "temporarily_unavailable", &fault.message);
             return match fault.retry_after {
                 Some(seconds) => answer.insert_header("Retry-After", seconds.to_string().as_str()),
@@ -498,7 +462,12 @@ impl State {
         }))
     }
 
-    fn graph(&mut self, request: &wiremock::Request, path: &str) -> ResponseTemplate {
+    fn graph(
+        &mut self,
+        request: &wiremock::Request,
+        path: &str,
+        injected: Option<FaultKind>,
+    ) -> ResponseTemplate {
         let bearer = request
             .headers
             .get("authorization")
@@ -543,7 +512,7 @@ impl State {
                 "{action} {decoded} with a token from removed secret {key_id}"
             ));
         }
-        if let Some(fault) = self.fault(action, request) {
+        if let Some(fault) = self.fault(action, injected) {
             let mut answer = graph_error(fault.status, &fault.code, &fault.message);
             if let Some(seconds) = fault.retry_after {
                 answer = answer.insert_header("Retry-After", seconds.to_string().as_str());
@@ -582,7 +551,7 @@ impl State {
             "get" => {
                 let app = &self.apps[index];
                 ResponseTemplate::new(200)
-                    .set_body_json(app_json(app, app.listed(self.listing_lag)))
+                    .set_body_json(app_json(app, app.secrets.as_of(self.listing_lag)))
             }
             "addPassword" => self.add_password(index, &body),
             _ => self.remove_password(index, &body),
@@ -639,7 +608,7 @@ impl State {
             "startDateTime": secret.start,
         });
         self.apps[index].secrets.push(secret);
-        self.apps[index].remember();
+        self.apps[index].secrets.remember();
         ResponseTemplate::new(200).set_body_json(answer)
     }
 
@@ -659,7 +628,7 @@ impl State {
                 &format!("No password credential found with keyId {key_id}."),
             );
         }
-        self.apps[index].remember();
+        self.apps[index].secrets.remember();
         self.removed.push(key_id);
         ResponseTemplate::new(204)
     }
@@ -732,17 +701,4 @@ fn random_text(len: usize) -> String {
     (0..len)
         .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
         .collect()
-}
-
-/// Status kinds are answered by the fake: `500` is Graph's (or the token
-/// endpoint's) 500 JSON error, `429` is `TooManyRequests` with `Retry-After:
-/// 1`, `apply-then-500` applies the action and then answers the 500.
-impl faults::Proxied for FakeAzure {
-    fn fault_proxy(&self) -> &FaultProxy {
-        &self.proxy
-    }
-
-    fn calls(&self) -> &'static [&'static str] {
-        &CALLS
-    }
 }

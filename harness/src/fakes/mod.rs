@@ -3,6 +3,10 @@
 //! ([`crate::faults`]). The same binary works unchanged against them and
 //! against the real services.
 //!
+//! Every HTTP fake is one service in the same frame ([`http::HttpFake`]):
+//! listening, the fault proxy in front, the call log and teardown are the
+//! frame's; each module keeps its service's routes and state.
+//!
 //! | fake | speaks |
 //! |---|---|
 //! | [`aws`] | IAM and STS (query API, SigV4 checked) |
@@ -14,6 +18,8 @@
 
 pub mod aws;
 pub mod azure;
+pub mod http;
+mod lag;
 pub mod okta;
 pub mod rest;
 pub mod ssh;

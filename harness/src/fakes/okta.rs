@@ -18,18 +18,18 @@
 //! Errors have Okta's shape (`errorCode`, `errorSummary`, `errorCauses`);
 //! rate limiting answers 429 `E0000047` with the `X-Rate-Limit-*` headers.
 //!
-//! The fake sits behind a [`FaultProxy`] that names each request by method
+//! The fake sits behind a [`FaultProxy`](crate::faults::FaultProxy) that names each request by method
 //! and path ([`CALLS`], [`call_name`]), so any [`FaultKind`] can be armed on
 //! the nth occurrence of a call.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use wiremock::{MockServer, Respond, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
+use super::http::{HttpFake, Service};
+use crate::faults::{FaultKind, ProxiedRequest};
 
 /// The call names: `get_user` (`GET /api/v1/users/{login or id}`),
 /// `change_password` (`POST /api/v1/users/{id}/credentials/change_password`),
@@ -126,7 +126,9 @@ pub struct OktaRequest {
     pub body: Value,
 }
 
-struct State {
+/// The org's users, its policy and its token: the service behind
+/// [`FakeOkta`].
+pub struct State {
     token: String,
     scheme: String,
     /// The login of the user the API token belongs to (`/users/me`).
@@ -137,23 +139,19 @@ struct State {
     requests: Vec<OktaRequest>,
 }
 
-/// The fake, listening on 127.0.0.1 until dropped.
-pub struct FakeOkta {
-    _server: MockServer,
-    proxy: FaultProxy,
-    state: Arc<Mutex<State>>,
-}
-
-impl std::fmt::Debug for FakeOkta {
+impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeOkta").finish_non_exhaustive()
+        f.debug_struct("State").finish_non_exhaustive()
     }
 }
+
+/// The fake, listening on 127.0.0.1 until dropped.
+pub type FakeOkta = HttpFake<State>;
 
 impl FakeOkta {
     /// Starts a fake that accepts `Authorization: SSWS <token>`.
     pub fn start(token: &str) -> Self {
-        let state = Arc::new(Mutex::new(State {
+        Self::serve(State {
             token: token.to_owned(),
             scheme: "SSWS".into(),
             token_owner: None,
@@ -161,27 +159,12 @@ impl FakeOkta {
             policy: Policy::default(),
             faults: VecDeque::new(),
             requests: Vec::new(),
-        }));
-        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
-        Self {
-            _server: server,
-            proxy,
-            state,
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        })
     }
 
     /// The org URL: the fault proxy in front of the fake.
     pub fn url(&self) -> String {
-        self.proxy.url()
-    }
-
-    /// The fault proxy in front of the fake: its call sequence, gates, waits.
-    pub fn proxy(&self) -> &FaultProxy {
-        &self.proxy
+        self.base_url()
     }
 
     /// Expects `Authorization: Bearer <token>` instead of SSWS.
@@ -272,14 +255,22 @@ impl FakeOkta {
     }
 }
 
-struct Responder(Arc<Mutex<State>>);
+/// Status kinds are answered by the fake: `500` is `E0000009`, `429` is
+/// `E0000047` with `X-Rate-Limit-Reset` one second ahead, `apply-then-500`
+/// applies the call and then answers `E0000009`.
+impl Service for State {
+    const CALLS: &'static [&'static str] = &CALLS;
+    const CALL_NAME: fn(&ProxiedRequest) -> String = call_name;
 
-impl Respond for Responder {
     /// Every answer but the rate limit's own carries the current window's
     /// `X-Rate-Limit-*` headers, as Okta's do: the reset is the end of the
     /// minute window, up to 60 s ahead, whatever the status.
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        match self.answer(request) {
+    fn respond(
+        &mut self,
+        request: &wiremock::Request,
+        injected: Option<FaultKind>,
+    ) -> ResponseTemplate {
+        match self.answer(request, injected) {
             (answer, true) => answer,
             (answer, false) => in_window(answer),
         }
@@ -299,11 +290,15 @@ fn in_window(answer: ResponseTemplate) -> ResponseTemplate {
         .insert_header("X-Rate-Limit-Reset", reset.to_string().as_str())
 }
 
-impl Responder {
+impl State {
     /// The answer, and whether it is the rate limit's (its headers are its
     /// own).
-    fn answer(&self, request: &wiremock::Request) -> (ResponseTemplate, bool) {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+    fn answer(
+        &mut self,
+        request: &wiremock::Request,
+        injected: Option<FaultKind>,
+    ) -> (ResponseTemplate, bool) {
+        let state = self;
         let path = request.url.path().to_owned();
         let recorded = OktaRequest {
             method: request.method.to_string(),
@@ -324,7 +319,7 @@ impl Responder {
             .position(|(suffix, _)| path.ends_with(suffix.as_str()))
             .and_then(|i| state.faults.remove(i))
             .map(|(_, fault)| fault);
-        let fault = fault.or_else(|| match faults::injected(request) {
+        let fault = fault.or(match injected {
             Some(FaultKind::Status500) => Some(OktaFault::ServerError),
             Some(FaultKind::Status429) => Some(OktaFault::RateLimit { reset_in: 1 }),
             _ => None,
@@ -343,7 +338,7 @@ impl Responder {
             None => Duration::ZERO,
         };
         let answer = state.serve(&recorded);
-        if faults::injected(request) == Some(FaultKind::ApplyThen500) {
+        if injected == Some(FaultKind::ApplyThen500) {
             return (server_error(), false);
         }
         (answer.set_delay(delay), false)
@@ -472,16 +467,8 @@ impl State {
         strict: bool,
     ) -> ResponseTemplate {
         let user = &self.users[index];
-        if !matches!(
-            user.status.as_str(),
-            "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
-        ) {
-            return error(
-                403,
-                "E0000112",
-                "Unable to update password, because the user is not active",
-                &[],
-            );
+        if let Some(refused) = not_active(user) {
+            return refused;
         }
         let old = request
             .body
@@ -538,16 +525,8 @@ impl State {
                 &["credentials.password.value is required"],
             );
         };
-        if !matches!(
-            self.users[index].status.as_str(),
-            "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
-        ) {
-            return error(
-                403,
-                "E0000112",
-                "Unable to update password, because the user is not active",
-                &[],
-            );
+        if let Some(refused) = not_active(&self.users[index]) {
+            return refused;
         }
         // Okta's admin set-password does not apply the history rule.
         if let Err(cause) = self.check_policy(index, new, false) {
@@ -610,6 +589,23 @@ impl State {
     }
 }
 
+/// Okta's refusal to change the password of a user in a status that has
+/// none to change (`SUSPENDED`, `DEPROVISIONED`, `LOCKED_OUT`...).
+fn not_active(user: &OktaUser) -> Option<ResponseTemplate> {
+    let active = matches!(
+        user.status.as_str(),
+        "STAGED" | "ACTIVE" | "PASSWORD_EXPIRED" | "RECOVERY"
+    );
+    (!active).then(|| {
+        error(
+            403,
+            "E0000112",
+            "Unable to update password, because the user is not active",
+            &[],
+        )
+    })
+}
+
 fn user_json(user: &OktaUser) -> Value {
     json!({
         "id": user.id,
@@ -649,17 +645,4 @@ fn rate_limited(reset_in: u64) -> ResponseTemplate {
     .insert_header("X-Rate-Limit-Limit", "600")
     .insert_header("X-Rate-Limit-Remaining", "0")
     .insert_header("X-Rate-Limit-Reset", reset.to_string().as_str())
-}
-
-/// Status kinds are answered by the fake: `500` is `E0000009`, `429` is
-/// `E0000047` with `X-Rate-Limit-Reset` one second ahead, `apply-then-500`
-/// applies the call and then answers `E0000009`.
-impl faults::Proxied for FakeOkta {
-    fn fault_proxy(&self) -> &FaultProxy {
-        &self.proxy
-    }
-
-    fn calls(&self) -> &'static [&'static str] {
-        &CALLS
-    }
 }

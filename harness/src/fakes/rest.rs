@@ -11,18 +11,18 @@
 //! with `{"username", "password"}` (JSON) or `GET` with HTTP Basic, no API
 //! token; `200` when the password is the account's, `401` otherwise.
 //!
-//! The fake sits behind a [`FaultProxy`] that names each request
+//! The fake sits behind a [`FaultProxy`](crate::faults::FaultProxy) that names each request
 //! `"{METHOD} {path}"` (e.g. `POST /api/password`; no query), so any
 //! [`FaultKind`] can be armed on the nth change request.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wiremock::{MockServer, Respond, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-use crate::faults::{self, FaultKind, FaultProxy, ProxiedRequest};
+use super::http::{HttpFake, Service};
+use crate::faults::{FaultKind, ProxiedRequest};
 
 /// Names a request `"{METHOD} {path}"`.
 pub fn call_name(request: &ProxiedRequest) -> String {
@@ -87,8 +87,9 @@ impl Reply {
     }
 }
 
+/// The accounts and what the API expects: the service behind [`FakeRest`].
 #[derive(Debug)]
-struct State {
+pub struct State {
     accounts: HashMap<String, String>,
     token_header: String,
     token_value: String,
@@ -102,18 +103,13 @@ struct State {
 }
 
 /// The fake, listening on 127.0.0.1 until dropped.
-#[derive(Debug)]
-pub struct FakeRest {
-    _server: MockServer,
-    proxy: FaultProxy,
-    state: Arc<Mutex<State>>,
-}
+pub type FakeRest = HttpFake<State>;
 
 impl FakeRest {
     /// Starts a fake that accepts `Authorization: Bearer <token>` and answers
     /// 201 on success.
     pub fn start(token: &str) -> Self {
-        let state = Arc::new(Mutex::new(State {
+        Self::serve(State {
             accounts: HashMap::new(),
             token_header: "authorization".into(),
             token_value: format!("Bearer {token}"),
@@ -124,27 +120,12 @@ impl FakeRest {
             verify_path: None,
             script: VecDeque::new(),
             received: Vec::new(),
-        }));
-        let (server, proxy) = crate::serve_proxied(Responder(Arc::clone(&state)), call_name);
-        Self {
-            _server: server,
-            proxy,
-            state,
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        })
     }
 
     /// `http://127.0.0.1:<port><path>`, the port being the fault proxy's.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.proxy.url())
-    }
-
-    /// The fault proxy in front of the fake: its call sequence, gates, waits.
-    pub fn proxy(&self) -> &FaultProxy {
-        &self.proxy
+        format!("{}{path}", self.base_url())
     }
 
     pub fn with_account(self, user: &str, password: &str) -> Self {
@@ -209,11 +190,19 @@ impl FakeRest {
     }
 }
 
-struct Responder(Arc<Mutex<State>>);
+/// Status kinds are answered by the fake in plain text: `500`, `429` with
+/// `Retry-After: 1`, and `apply-then-500` after changing the password. Any
+/// `"{METHOD} {path}"` is a call: the fake changes a password on every path.
+impl Service for State {
+    const CALLS: &'static [&'static str] = &[];
+    const CALL_NAME: fn(&ProxiedRequest) -> String = call_name;
 
-impl Respond for Responder {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+    fn respond(
+        &mut self,
+        request: &wiremock::Request,
+        injected: Option<FaultKind>,
+    ) -> ResponseTemplate {
+        let state = self;
         let received = Received {
             method: request.method.to_string(),
             path: request.url.path().to_owned(),
@@ -239,7 +228,7 @@ impl Respond for Responder {
             }
             return template;
         }
-        match faults::injected(request) {
+        match injected {
             Some(FaultKind::Status500) => return plain(500, "Internal Server Error"),
             Some(FaultKind::Status429) => {
                 return plain(429, "Too Many Requests").insert_header("Retry-After", "1");
@@ -251,7 +240,7 @@ impl Respond for Responder {
         }
         let delay = state.delay;
         let answer = state.change_password(&received);
-        if faults::injected(request) == Some(FaultKind::ApplyThen500) {
+        if injected == Some(FaultKind::ApplyThen500) {
             return plain(500, "Internal Server Error");
         }
         answer.set_delay(delay)
@@ -338,17 +327,4 @@ fn plain(status: u16, text: &str) -> ResponseTemplate {
 
 fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"error": code, "message": message}))
-}
-
-/// Status kinds are answered by the fake in plain text: `500`, `429` with
-/// `Retry-After: 1`, and `apply-then-500` after changing the password. Any
-/// `"{METHOD} {path}"` is a call: the fake changes a password on every path.
-impl faults::Proxied for FakeRest {
-    fn fault_proxy(&self) -> &FaultProxy {
-        &self.proxy
-    }
-
-    fn calls(&self) -> &'static [&'static str] {
-        &[]
-    }
 }

@@ -90,6 +90,19 @@ impl Message {
     }
 }
 
+/// `truncated-2xx` on the wire: `head` (with the full `Content-Length`) and
+/// the first half of `body`; without a body, only the status line. The
+/// connection is to be closed after it.
+pub(crate) fn cut(head: &[u8], body: &[u8]) -> Vec<u8> {
+    if body.is_empty() {
+        let end = head.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
+        return head[..end + 2].to_vec();
+    }
+    let mut bytes = head.to_vec();
+    bytes.extend_from_slice(&body[..body.len() / 2]);
+    bytes
+}
+
 /// Reads from a stream through a buffer, so bytes read past one part stay
 /// for the next.
 pub(crate) struct Reader<'a, S> {

@@ -12,10 +12,15 @@
 //!
 //! Who does what:
 //!
+//! - what happens to the nth request (the call sequence, what is armed or
+//!   queued on it, gates, refusal from an index on, late saves pending) is
+//!   decided by one engine (`Engine`, in `engine.rs`), for the proxy and
+//!   for the fake vault alike (it serves inside TLS, so no proxy can stand
+//!   in front of it);
 //! - transport kinds (`refused`, `drop-before-apply`, `drop-after-apply`,
 //!   `timeout-after-apply`, `truncated-2xx`, `garbled-2xx`, `late-save`) are
-//!   done by the
-//!   proxy (or by the fake vault itself, which has no proxy in front);
+//!   done on the wire by the proxy (or by the fake vault, on its own
+//!   answers, as its engine plans them);
 //! - status kinds (`500`, `429`, `apply-then-500`) are answered by the fake,
 //!   with the body its real service sends. The proxy counts occurrences (it
 //!   sees every request, the fake does not see dropped ones) and marks the
@@ -26,11 +31,14 @@
 //! by request index instead ([`Armable::refuse_from`]); [`Armable::refuse_at`]
 //! finds the index of "the nth `call`" in the call sequence of a clean run.
 
-mod http;
+mod engine;
+pub(crate) mod http;
 pub mod net;
 mod proxy;
 
-pub use proxy::{Exchange, FaultProxy, ProxiedRequest};
+pub use engine::Exchange;
+pub(crate) use engine::{Engine, Planned};
+pub use proxy::{FaultProxy, ProxiedRequest};
 
 use std::fmt;
 use std::str::FromStr;

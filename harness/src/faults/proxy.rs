@@ -13,21 +13,18 @@
 //! ([`FaultProxy::wait_for`]) and hold one answer behind a [`Gate`] while
 //! something else happens, e.g. a second run.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::engine::{Engine, Exchange, Plan};
 use super::http::{self, Message};
-use super::{
-    Armable, DEFAULT_HOLD, FAULT_HEADER, FaultError, FaultKind, Gate, Shutter, WAIT_FOR_LIMIT,
-    occurrences, wait_open, wait_until,
-};
+use super::{Armable, FAULT_HEADER, FaultError, FaultKind, Gate, wait_open};
 use crate::runtime;
 
 /// A request as the classifier sees it.
@@ -77,82 +74,17 @@ impl ProxiedRequest {
     }
 }
 
-/// One request the proxy read, and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exchange {
-    /// 1-based position among every request the proxy read.
-    pub index: usize,
-    pub call: String,
-    /// 1-based occurrence of `call`.
-    pub nth: usize,
-    /// The fault applied to it, if any.
-    pub fault: Option<FaultKind>,
-    /// The status line sent to the client: `None` while pending, and when
-    /// no status reached the client.
-    pub status: Option<u16>,
-}
-
-impl fmt::Display for Exchange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{} ", self.call, self.nth)?;
-        match self.status {
-            Some(status) => write!(f, "{status}")?,
-            None => f.write_str("-")?,
-        }
-        match self.fault {
-            Some(fault) => write!(f, " ({fault})"),
-            None => Ok(()),
-        }
-    }
-}
-
 type Classifier = Box<dyn Fn(&ProxiedRequest) -> String + Send + Sync>;
-
-struct State {
-    exchanges: Vec<Exchange>,
-    /// The request of each exchange, in the same order.
-    requests: Vec<ProxiedRequest>,
-    /// Armed kinds with the hold time set when they were armed.
-    armed: HashMap<(String, usize), (FaultKind, Duration)>,
-    gates: HashMap<(String, usize), watch::Receiver<bool>>,
-    refuse_from: Option<usize>,
-    hold: Duration,
-    /// `late-save` requests read and not yet applied.
-    late: usize,
-}
 
 struct Shared {
     upstream: SocketAddr,
     classify: Classifier,
-    state: Mutex<State>,
-    /// Notified whenever a request is recorded.
-    arrived: Condvar,
-    shutter: Shutter,
+    /// The call sequence, what is armed, gates, refusal, late saves.
+    engine: Engine<FaultKind>,
+    /// The request of each exchange, in the same order.
+    requests: Mutex<Vec<ProxiedRequest>>,
     /// Set when the proxy is dropped: every task ends.
     stop: watch::Sender<bool>,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records the status sent for request `index` (1-based).
-    fn set_status(&self, index: usize, status: Option<u16>) {
-        if let Some(exchange) = self.state().exchanges.get_mut(index - 1) {
-            exchange.status = status;
-        }
-    }
-}
-
-/// What a request is in for, decided as it is recorded.
-struct Plan {
-    index: usize,
-    kind: Option<FaultKind>,
-    gate: Option<watch::Receiver<bool>>,
-    hold: Duration,
-    /// The next request is the first refused one.
-    close_after: bool,
 }
 
 /// The proxy, listening on 127.0.0.1 until dropped.
@@ -192,17 +124,8 @@ impl FaultProxy {
         let shared = Arc::new(Shared {
             upstream,
             classify: Box::new(classify),
-            state: Mutex::new(State {
-                exchanges: Vec::new(),
-                requests: Vec::new(),
-                armed: HashMap::new(),
-                gates: HashMap::new(),
-                refuse_from: None,
-                hold: DEFAULT_HOLD,
-                late: 0,
-            }),
-            arrived: Condvar::new(),
-            shutter: Shutter::new(),
+            engine: Engine::new(),
+            requests: Mutex::new(Vec::new()),
             stop: watch::channel(false).0,
         });
         runtime().spawn(accept_loop(listener, Arc::clone(&shared)));
@@ -220,59 +143,46 @@ impl FaultProxy {
 
     /// Every request read so far, in order, with what became of it.
     pub fn exchanges(&self) -> Vec<Exchange> {
-        self.shared.state().exchanges.clone()
+        self.shared.engine.exchanges()
     }
 
     /// The request of every exchange, in the order of [`FaultProxy::exchanges`]:
     /// what a report shows of each call (masked by the caller).
     pub fn requests(&self) -> Vec<ProxiedRequest> {
-        self.shared.state().requests.clone()
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How many requests named `call` were read.
     pub fn count(&self, call: &str) -> usize {
-        occurrences(
-            self.shared
-                .state()
-                .exchanges
-                .iter()
-                .map(|e| e.call.as_str()),
-            call,
-        )
+        self.shared.engine.count(call)
     }
 
     /// Whether the service is down (`refused`).
     pub fn is_down(&self) -> bool {
-        self.shared.shutter.is_closed()
+        self.shared.engine.is_down()
     }
 
     /// Forwards the nth `call` (so it is applied) but holds its answer
     /// until the gate is released or dropped.
     pub fn hold(&self, call: &str, nth: usize) -> Gate {
-        let (gate, waiting) = Gate::new();
-        self.shared
-            .state()
-            .gates
-            .insert((call.to_owned(), nth), waiting);
-        gate
+        self.shared.engine.hold(call, nth)
     }
 
     /// Blocks until the nth `call` has arrived (it may still be in flight).
-    /// Fails the test after [`WAIT_FOR_LIMIT`], naming the calls seen.
+    /// Fails the test after [`WAIT_FOR_LIMIT`](super::WAIT_FOR_LIMIT), naming
+    /// the calls seen.
     pub fn wait_for(&self, call: &str, nth: usize) {
-        assert!(
-            self.wait_for_within(call, nth, WAIT_FOR_LIMIT),
-            "{call} #{nth} did not arrive within {WAIT_FOR_LIMIT:?}; the calls seen were {:?}",
-            self.call_sequence()
-        );
+        self.shared.engine.wait_for(call, nth);
     }
 
     /// Blocks until the nth `call` has arrived or `timeout` passed; says
     /// which.
     pub fn wait_for_within(&self, call: &str, nth: usize, timeout: Duration) -> bool {
-        wait_until(&self.shared.state, &self.shared.arrived, timeout, |s| {
-            occurrences(s.exchanges.iter().map(|e| e.call.as_str()), call) >= nth
-        })
+        self.shared.engine.wait_for_within(call, nth, timeout)
     }
 }
 
@@ -286,68 +196,30 @@ impl Armable for FaultProxy {
         if kind == FaultKind::Refused {
             return Err(FaultError::RefusedNeedsIndex);
         }
-        if nth == 0 {
-            return Err(FaultError::ZeroOccurrence);
-        }
-        if self.count(call) >= nth {
-            return Err(FaultError::AlreadyPassed {
-                call: call.to_owned(),
-                nth,
-            });
-        }
-        let mut state = self.shared.state();
-        let hold = state.hold;
-        state.armed.insert((call.to_owned(), nth), (kind, hold));
-        Ok(())
+        self.shared.engine.arm(call, nth, kind)
     }
 
     fn refuse_from(&self, index: usize) {
-        let now = {
-            let mut state = self.shared.state();
-            state.refuse_from = Some(index);
-            state.exchanges.len() + 1 >= index
-        };
-        if now {
-            self.shared.shutter.close_blocking();
-        }
+        self.shared.engine.refuse_from(index);
     }
 
     fn call_sequence(&self) -> Vec<String> {
-        self.shared
-            .state()
-            .exchanges
-            .iter()
-            .map(|e| e.call.clone())
-            .collect()
+        self.shared.engine.call_sequence()
     }
 
     fn set_hold(&self, hold: Duration) {
-        self.shared.state().hold = hold;
+        self.shared.engine.set_hold(hold);
     }
 
     fn wait_applied(&self, limit: Duration) -> bool {
-        wait_until(&self.shared.state, &self.shared.arrived, limit, |s| {
-            s.late == 0
-        })
-    }
-}
-
-/// Counts a `late-save` request as applied when dropped, whatever way its
-/// exchange ends.
-struct Late<'a>(&'a Shared);
-
-impl Drop for Late<'_> {
-    fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.late = state.late.saturating_sub(1);
-        drop(state);
-        self.0.arrived.notify_all();
+        self.shared.engine.wait_applied(limit)
     }
 }
 
 async fn accept_loop(listener: std::net::TcpListener, shared: Arc<Shared>) {
+    let shutter = shared.engine.shutter();
     let Ok(listener) = TcpListener::from_std(listener) else {
-        shared.shutter.mark_closed();
+        shutter.mark_closed();
         return;
     };
     let mut stop = shared.stop.subscribe();
@@ -359,12 +231,12 @@ async fn accept_loop(listener: std::net::TcpListener, shared: Arc<Shared>) {
                     tokio::spawn(connection(Arc::clone(&shared), stream));
                 }
             }
-            () = shared.shutter.wait_close() => break,
+            () = shutter.wait_close() => break,
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
     }
     drop(listener);
-    shared.shutter.mark_closed();
+    shutter.mark_closed();
 }
 
 /// Serves one connection until its exchange ends or the proxy is dropped.
@@ -377,42 +249,17 @@ async fn connection(shared: Arc<Shared>, mut client: TcpStream) {
     let _ = client.shutdown().await;
 }
 
-/// Records a request and decides what happens to it; `None` when the
-/// service is already down (a request on a connection accepted before the
-/// listener closed): it is neither served nor recorded.
-fn plan(shared: &Shared, call: String, request: ProxiedRequest) -> Option<Plan> {
-    if shared.shutter.is_closed() {
-        return None;
-    }
-    let mut state = shared.state();
-    let index = state.exchanges.len() + 1;
-    let nth = occurrences(state.exchanges.iter().map(|e| e.call.as_str()), &call) + 1;
-    let key = (call, nth);
-    let (kind, hold) = match state.armed.remove(&key) {
-        Some((kind, hold)) => (Some(kind), hold),
-        None => (None, Duration::ZERO),
-    };
-    let gate = state.gates.remove(&key);
-    state.exchanges.push(Exchange {
-        index,
-        call: key.0,
-        nth,
-        fault: kind,
-        status: None,
-    });
-    state.requests.push(request);
-    if kind == Some(FaultKind::LateSave) {
-        state.late += 1;
-    }
-    let plan = Plan {
-        index,
-        kind,
-        gate,
-        hold,
-        close_after: state.refuse_from == Some(index + 1),
-    };
-    drop(state);
-    shared.arrived.notify_all();
+/// Names, records and plans a request; `None` when the service is down.
+/// The request is kept while its exchange is recorded, so `requests()`
+/// lines up with `exchanges()`.
+fn record(shared: &Shared, request: ProxiedRequest) -> Option<Plan<'_, FaultKind>> {
+    let call = (shared.classify)(&request);
+    let mut requests = shared
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let plan = shared.engine.plan(&call)?;
+    requests.push(request);
     Some(plan)
 }
 
@@ -421,20 +268,18 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
         return;
     };
     let proxied = ProxiedRequest::from_message(&request);
-    let call = (shared.classify)(&proxied);
-    let Some(plan) = plan(shared, call, proxied) else {
+    let Some(mut plan) = record(shared, proxied) else {
         return;
     };
     if plan.close_after {
-        shared.shutter.close().await;
+        shared.engine.shutter().close().await;
     }
-    let late = (plan.kind == Some(FaultKind::LateSave)).then(|| Late(shared));
-    match plan.kind {
+    match plan.fault {
         Some(FaultKind::DropBeforeApply) => return,
         Some(FaultKind::LateSave) => tokio::time::sleep(plan.hold).await,
         _ => {}
     }
-    let bytes = match plan.kind {
+    let bytes = match plan.fault {
         Some(kind) if kind.is_status() => [
             request.head_with(FAULT_HEADER, kind.name()),
             request.raw_body,
@@ -444,12 +289,12 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
     };
     let forwarded = forward(shared.upstream, &bytes, &request.start[0]).await;
     // Applied (or refused by the fake): the late save is settled.
-    drop(late);
+    plan.settle();
     let Ok(answer) = forwarded else {
         return;
     };
     let status = answer.status();
-    let bytes = match plan.kind {
+    let bytes = match plan.fault {
         Some(FaultKind::DropAfterApply) => return,
         Some(FaultKind::TimeoutAfterApply) => {
             tokio::time::sleep(plan.hold).await;
@@ -466,9 +311,9 @@ async fn exchange(shared: &Shared, client: &mut TcpStream) {
     };
     // Recorded before the client can see it, so whoever saw the answer
     // finds it recorded; taken back if it could not be sent.
-    shared.set_status(plan.index, Some(status));
+    shared.engine.set_status(plan.index, Some(status));
     if !send(client, &bytes).await {
-        shared.set_status(plan.index, None);
+        shared.engine.set_status(plan.index, None);
     }
 }
 
@@ -484,18 +329,8 @@ async fn forward(upstream: SocketAddr, request: &[u8], method: &str) -> std::io:
 /// The head with the full length and half the body; without a body, only
 /// the status line.
 fn truncated(answer: &Message) -> Vec<u8> {
-    if answer.body.is_empty() {
-        let end = answer
-            .head
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .unwrap_or(0);
-        return answer.head[..end + 2].to_vec();
-    }
     let length = answer.chunked.then_some(answer.body.len());
-    let mut bytes = answer.head_closing(length);
-    bytes.extend_from_slice(&answer.body[..answer.body.len() / 2]);
-    bytes
+    http::cut(&answer.head_closing(length), &answer.body)
 }
 
 /// The head with a body that is not the service's: what a proxy that

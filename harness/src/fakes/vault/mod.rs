@@ -23,27 +23,42 @@
 //! ([`Fault::StaleRead`]), and the service going down ([`Fault::Refused`],
 //! [`Armable::refuse_from`]). A [`Gate`] can hold one answer (the save is
 //! applied) while a test runs something else against the same record.
+//!
+//! Which request gets which fault, the call log, gates, refusal and the
+//! late saves pending are the one transport-fault engine's
+//! ([`crate::faults`]), as for every HTTP fake's proxy: this module only
+//! says what each [`Fault`] does on the vault's wire.
+//!
+//! The module in rooms, each of which changes for its own reason: the
+//! handle a test holds, its start and its files (here); the fault
+//! vocabulary and the call log's entries (`fault.rs`); the records and what
+//! each endpoint does to them (`store.rs`); the wire, one TLS connection's
+//! requests checked, answered and faulted (`serve.rs`); the SDK's
+//! cryptography (`crypto.rs`); the CONNECT proxy and the test CA (`tls.rs`).
 
 mod crypto;
+mod fault;
+mod serve;
+mod store;
 mod tls;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::faults::{
-    self, Armable, DEFAULT_HOLD, FaultError, FaultKind, Gate, Shutter, WAIT_FOR_LIMIT, occurrences,
-    wait_open, wait_until,
-};
+use crate::faults::{self, Armable, Engine, FaultError, FaultKind, Gate};
 use crate::runtime;
-use crypto::{Keys, decode_lenient, decrypt, encrypt, random_key};
+use crypto::{Keys, random_key};
+pub use fault::{Fault, VaultCall};
+use serve::serve_connection;
+pub use store::Others;
+use store::{Shared, State, StoredRecord, lock};
 
 /// The endpoints the fake serves: the call names for arming.
 pub const CALLS: [&str; 4] = [
@@ -53,199 +68,10 @@ pub const CALLS: [&str; 4] = [
     "rollback_secret_update",
 ];
 
-/// A fault the fake applies to one request instead of serving it normally.
-#[derive(Debug, Clone)]
-pub enum Fault {
-    /// 403 `{"error":"throttled","retry_after":...}`.
-    Throttle { retry_after: f64 },
-    /// 500 with a JSON error body.
-    ServerError,
-    /// For `update_secret`: the revision is refused as stale.
-    StaleRevision,
-    /// For `update_secret`: another writer sets custom field `label` first
-    /// (bumping the revision), so this update is refused as stale.
-    ConcurrentEdit { label: String, value: String },
-    /// Read the request, then close the connection without answering.
-    Drop,
-    /// For `update_secret`: another writer sets custom field `label` (the
-    /// revision goes up), then the connection closes without an answer and
-    /// without applying this update.
-    DropAfterOtherEdit { label: String, value: String },
-    /// Serve the request (apply an update), then close without answering.
-    DropAfterApply,
-    /// Wait this long before serving the request. For `update_secret` this
-    /// is [`Fault::LateApply`]: the update is applied after the wait with
-    /// the revision it carried.
-    Delay(Duration),
-    /// Hold the request unanswered and unapplied this long, then serve it
-    /// as sent: an `update_secret` is applied with the revision it carried,
-    /// so if the record's revision moved meanwhile it is rejected as stale,
-    /// as the real service rejects it. Then answer (the client has usually
-    /// given up by then). Same as [`Fault::Delay`]; this is the name the
-    /// fault vocabulary uses (`late-save`).
-    LateApply(Duration),
-    /// Serve the request at once (apply an update), hold the answer this
-    /// long, then close the connection without it: a timeout after apply.
-    ApplyThenHold(Duration),
-    /// Serve the request (apply an update), then answer this status with a
-    /// load balancer's JSON error instead of the service's answer.
-    ApplyThenError(u16),
-    /// Serve the request, then send a 200 with the full `Content-Length`
-    /// but only the first half of the (encrypted) body, and close. An empty
-    /// 200 (`update_secret`'s) is cut after its status line instead.
-    Truncated,
-    /// The vault goes down: this request is hung up on unapplied, the
-    /// listener is closed (new connections are refused) and requests on
-    /// open connections are hung up on. For the exact "refused before the
-    /// request was sent", use [`Armable::refuse_from`].
-    Refused,
-    /// For `get_secret`: an answer without the required `folders` key.
-    MissingFolders,
-    /// A 200 whose body is not encrypted with the transmission key.
-    Unencrypted,
-    /// A 500 whose body is plain text, not JSON.
-    NotJson,
-    /// For `get_secret`: answered by a replica one write behind: each
-    /// record as it was before its latest save, at the revision it had
-    /// then (a record never saved is served as it is). What a read-back
-    /// after a save must not take for proof of anything.
-    StaleRead,
-}
-
-/// One request the fake vault read, and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VaultCall {
-    /// The endpoint: `get_secret`, `update_secret`, ...
-    pub endpoint: String,
-    /// 1-based occurrence of the endpoint.
-    pub nth: usize,
-    /// The record uids the request named (`requestedRecords`, `recordUid`);
-    /// empty when it could not be read or named none (all records).
-    pub records: Vec<String>,
-    /// The fault applied to it, by its short name.
-    pub fault: Option<String>,
-    /// The status sent; `None` when no answer reached the client.
-    pub status: Option<u16>,
-}
-
-impl Fault {
-    /// A short name for reports: the fault vocabulary's where one applies.
-    pub fn name(&self) -> String {
-        match self {
-            Self::Throttle { .. } => "429".into(),
-            Self::ServerError => "500".into(),
-            Self::StaleRevision => "stale-revision".into(),
-            Self::ConcurrentEdit { .. } => "concurrent-edit".into(),
-            Self::Drop => "drop-before-apply".into(),
-            Self::DropAfterOtherEdit { .. } => "drop-after-other-edit".into(),
-            Self::DropAfterApply => "drop-after-apply".into(),
-            Self::Delay(_) | Self::LateApply(_) => "late-save".into(),
-            Self::ApplyThenHold(_) => "timeout-after-apply".into(),
-            Self::ApplyThenError(status) => format!("apply-then-{status}"),
-            Self::Truncated => "truncated-2xx".into(),
-            Self::Refused => "refused".into(),
-            Self::MissingFolders => "missing-folders".into(),
-            Self::Unencrypted => "unencrypted".into(),
-            Self::NotJson => "not-json".into(),
-            Self::StaleRead => "stale-read".into(),
-        }
-    }
-}
-
-/// One stored record.
-#[derive(Debug, Clone)]
-struct StoredRecord {
-    key: [u8; 32],
-    data: Value,
-    revision: i64,
-    folder: Option<String>,
-    /// The state before an open rotation transaction.
-    before_transaction: Option<(Value, i64)>,
-    /// The data and revision before the latest write, for
-    /// [`Fault::StaleRead`].
-    previous: Option<(Value, i64)>,
-}
-
-impl StoredRecord {
-    /// Remembers the current state before a write changes it.
-    fn remember(&mut self) {
-        self.previous = Some((self.data.clone(), self.revision));
-    }
-}
-
-struct State {
-    keys: Keys,
-    records: Vec<(String, StoredRecord)>,
-    folder_keys: HashMap<String, [u8; 32]>,
-    /// (endpoint or any, requests of that scope to let through first, fault)
-    faults: VecDeque<(Option<String>, usize, Fault)>,
-    /// Faults for the nth (1-based) occurrence of an endpoint.
-    armed: HashMap<(String, usize), Fault>,
-    /// Answers held until a gate opens, by endpoint and occurrence.
-    gates: HashMap<(String, usize), tokio::sync::watch::Receiver<bool>>,
-    /// The 1-based request index from which connections are refused.
-    refuse_from: Option<usize>,
-    /// How long `timeout-after-apply` and `late-save` hold.
-    hold: Duration,
-    endpoints: Vec<String>,
-    /// Every request, with the records it named and what it got.
-    calls: Vec<VaultCall>,
-    /// Late saves read and not yet applied.
-    late: usize,
-    /// Every HTTP request and response as seen inside TLS.
-    wire: Vec<u8>,
-    records_file: Option<PathBuf>,
-    /// Every connection through this proxy to a host that is not this
-    /// machine, refused: `host:port` (see [`FakeVault::escapes`]).
-    escapes: Vec<String>,
-    /// How far this vault's clock (its answers' `Date`) is ahead of the
-    /// machine's, in seconds; negative: behind.
-    clock_offset: i64,
-    /// Requests that were not API calls (a `HEAD /` reading the clock).
-    other_requests: Vec<String>,
-    /// How such requests are answered.
-    others: Others,
-}
-
-/// How the fake answers a request that is not an API call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Others {
-    /// 404 with this vault's `Date` (see [`FakeVault::set_clock_offset`]).
-    Answer,
-    /// 404 with this `Date` header text (`None`: no `Date` at all).
-    Date(Option<String>),
-    /// The connection is closed without an answer.
-    HangUp,
-    /// No answer, ever (the connection stays open).
-    Hold,
-}
-
-impl State {
-    /// This vault's time, as its answers' `Date` give it.
-    fn date(&self) -> String {
-        let now = std::time::SystemTime::now();
-        let shift = Duration::from_secs(self.clock_offset.unsigned_abs());
-        let at = if self.clock_offset >= 0 {
-            now + shift
-        } else {
-            now - shift
-        };
-        httpdate::fmt_http_date(at)
-    }
-}
-
 /// The proxy variables a rehearsed binary must not inherit: an
 /// administrator's proxy would see the plain-http calls to the loopback
 /// fakes (the AWS SDK honours them).
 pub const PLAIN_PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
-
-/// What the server tasks share with the handle.
-struct Shared {
-    state: Mutex<State>,
-    /// Notified whenever a request is recorded.
-    arrived: Condvar,
-    shutter: Shutter,
-}
 
 /// The fake, serving until dropped.
 pub struct FakeVault {
@@ -396,14 +222,7 @@ impl FakeVault {
                 keys,
                 records: stored,
                 folder_keys,
-                faults: VecDeque::new(),
-                armed: HashMap::new(),
-                gates: HashMap::new(),
-                refuse_from: None,
-                hold: DEFAULT_HOLD,
-                endpoints: Vec::new(),
-                calls: Vec::new(),
-                late: 0,
+                named: HashMap::new(),
                 wire: Vec::new(),
                 records_file: records_file.then(|| dir.join("records.json")),
                 escapes: Vec::new(),
@@ -411,8 +230,7 @@ impl FakeVault {
                 other_requests: Vec::new(),
                 others: Others::Answer,
             }),
-            arrived: Condvar::new(),
-            shutter: Shutter::new(),
+            engine: Engine::new(),
         });
         lock(&shared).write_records_file();
         let acceptor = tls.acceptor;
@@ -421,7 +239,7 @@ impl FakeVault {
             loop {
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
-                    () = served.shutter.wait_close() => break,
+                    () = served.engine.shutter().wait_close() => break,
                 };
                 let Ok((mut stream, _)) = accepted else {
                     continue;
@@ -436,7 +254,6 @@ impl FakeVault {
                         Ok(tls::Connect::Direct | tls::Connect::Tunnel) => {}
                         Ok(tls::Connect::Refused(target)) => {
                             lock(&shared).escapes.push(target);
-                            shared.arrived.notify_all();
                             tls::refuse(&mut stream).await;
                             return;
                         }
@@ -448,7 +265,7 @@ impl FakeVault {
                 });
             }
             drop(listener);
-            served.shutter.mark_closed();
+            served.engine.shutter().mark_closed();
         });
         Ok(Self {
             port,
@@ -568,17 +385,16 @@ impl FakeVault {
     /// Sets a custom field as another writer would (the revision goes up).
     pub fn set_custom_field(&self, uid: &str, label: &str, value: &str) {
         let mut state = self.state();
-        let record = state.find_mut(uid).expect("record to edit");
-        record.remember();
-        set_custom(&mut record.data, label, value);
-        record.revision += 1;
+        state
+            .find_mut(uid)
+            .expect("record to edit")
+            .edit_custom(label, value);
     }
 
     /// Queues `fault` for the next `count` requests to any endpoint.
     pub fn fault(&self, fault: Fault, count: usize) -> &Self {
-        let mut state = self.state();
         for _ in 0..count {
-            state.faults.push_back((None, 0, fault.clone()));
+            self.shared.engine.enqueue(None, 0, fault.clone());
         }
         self
     }
@@ -586,11 +402,8 @@ impl FakeVault {
     /// Queues `fault` for the next `count` requests to `endpoint`
     /// (`get_secret`, `update_secret`, ...).
     pub fn fault_on(&self, endpoint: &str, fault: Fault, count: usize) -> &Self {
-        let mut state = self.state();
         for _ in 0..count {
-            state
-                .faults
-                .push_back((Some(endpoint.to_owned()), 0, fault.clone()));
+            self.shared.engine.enqueue(Some(endpoint), 0, fault.clone());
         }
         self
     }
@@ -598,53 +411,38 @@ impl FakeVault {
     /// Lets `skip` requests to `endpoint` through, then applies `fault` to
     /// the next one.
     pub fn fault_on_after(&self, endpoint: &str, skip: usize, fault: Fault) -> &Self {
-        self.state()
-            .faults
-            .push_back((Some(endpoint.to_owned()), skip, fault));
+        self.shared.engine.enqueue(Some(endpoint), skip, fault);
         self
     }
 
     /// Applies `fault` to the nth (1-based) request to `endpoint`, counted
     /// from the start (before any queued fault).
     pub fn fault_at(&self, endpoint: &str, nth: usize, fault: Fault) -> &Self {
-        self.state().armed.insert((endpoint.to_owned(), nth), fault);
+        self.shared.engine.arm_unchecked(endpoint, nth, fault);
         self
     }
 
     /// Serves the nth request to `endpoint` at once (an update is applied)
     /// but holds its answer until the gate is released or dropped.
     pub fn hold(&self, endpoint: &str, nth: usize) -> Gate {
-        let (gate, waiting) = Gate::new();
-        self.state()
-            .gates
-            .insert((endpoint.to_owned(), nth), waiting);
-        gate
+        self.shared.engine.hold(endpoint, nth)
     }
 
     /// Blocks until the nth request to `endpoint` has arrived (it may still
-    /// be in flight). Fails the test after [`WAIT_FOR_LIMIT`].
+    /// be in flight). Fails the test after
+    /// [`WAIT_FOR_LIMIT`](crate::faults::WAIT_FOR_LIMIT).
     pub fn wait_for(&self, endpoint: &str, nth: usize) {
-        let arrived = wait_until(
-            &self.shared.state,
-            &self.shared.arrived,
-            WAIT_FOR_LIMIT,
-            |s| occurrences(s.endpoints.iter().map(String::as_str), endpoint) >= nth,
-        );
-        assert!(
-            arrived,
-            "{endpoint} #{nth} did not arrive within {WAIT_FOR_LIMIT:?}; the calls seen were {:?}",
-            self.endpoints()
-        );
+        self.shared.engine.wait_for(endpoint, nth);
     }
 
     /// Whether the vault is down (`refused`).
     pub fn is_down(&self) -> bool {
-        self.shared.shutter.is_closed()
+        self.shared.engine.is_down()
     }
 
     /// The endpoints called so far, in order.
     pub fn endpoints(&self) -> Vec<String> {
-        self.state().endpoints.clone()
+        self.shared.engine.call_sequence()
     }
 
     /// Sets this vault's clock `seconds` ahead of the machine's (negative:
@@ -668,17 +466,24 @@ impl FakeVault {
 
     /// Every request so far: endpoint, records named, fault, status.
     pub fn calls(&self) -> Vec<VaultCall> {
-        self.state().calls.clone()
+        let exchanges = self.shared.engine.exchanges();
+        let state = self.state();
+        exchanges
+            .into_iter()
+            .map(|e| VaultCall {
+                records: state.named.get(&e.index).cloned().unwrap_or_default(),
+                endpoint: e.call,
+                nth: e.nth,
+                fault: e.fault.as_ref().map(Fault::name),
+                status: e.status,
+            })
+            .collect()
     }
 
     /// Every HTTP request and response exchanged, as seen inside TLS.
     pub fn wire(&self) -> Vec<u8> {
         self.state().wire.clone()
     }
-}
-
-fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    shared.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Creates `dir` 0700, or accepts it when it exists, is a directory (not a
@@ -737,637 +542,6 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn set_custom(data: &mut Value, label: &str, value: &str) {
-    let Value::Object(map) = data else { return };
-    let custom = map.entry("custom").or_insert_with(|| json!([]));
-    let Value::Array(fields) = custom else { return };
-    match fields
-        .iter_mut()
-        .find(|f| f.get("label").and_then(Value::as_str) == Some(label))
-    {
-        Some(field) => field["value"] = json!([value]),
-        None => fields.push(json!({"type": "text", "label": label, "value": [value]})),
-    }
-}
-
-impl State {
-    fn find(&self, uid: &str) -> Option<&StoredRecord> {
-        self.records.iter().find(|(u, _)| u == uid).map(|(_, r)| r)
-    }
-
-    fn find_mut(&mut self, uid: &str) -> Option<&mut StoredRecord> {
-        self.records
-            .iter_mut()
-            .find(|(u, _)| u == uid)
-            .map(|(_, r)| r)
-    }
-
-    fn next_fault(&mut self, endpoint: &str) -> Option<Fault> {
-        let index = self
-            .faults
-            .iter()
-            .position(|(scope, _, _)| scope.as_deref().is_none_or(|s| s == endpoint))?;
-        if self.faults[index].1 > 0 {
-            self.faults[index].1 -= 1;
-            return None;
-        }
-        self.faults.remove(index).map(|(_, _, fault)| fault)
-    }
-
-    /// Rewrites `records.json` atomically with the decrypted records.
-    fn write_records_file(&self) {
-        let Some(path) = &self.records_file else {
-            return;
-        };
-        let records: Vec<Value> = self
-            .records
-            .iter()
-            .map(|(uid, r)| {
-                let mut data = r.data.clone();
-                if let Value::Object(map) = &mut data {
-                    map.insert("uid".into(), json!(uid));
-                    map.insert("revision".into(), json!(r.revision));
-                }
-                data
-            })
-            .collect();
-        let _ = crate::teardown::write_private(
-            path,
-            &serde_json::to_string_pretty(&records).unwrap_or_default(),
-        );
-    }
-
-    fn encrypted_record(&self, uid: &str, record: &StoredRecord, wrap_key: &[u8; 32]) -> Value {
-        let data = serde_json::to_vec(&record.data).unwrap_or_default();
-        json!({
-            "recordUid": uid,
-            "recordKey": STANDARD.encode(encrypt(wrap_key, &record.key)),
-            "data": STANDARD.encode(encrypt(&record.key, &data)),
-            "revision": record.revision,
-            "isEditable": true,
-            "files": null,
-        })
-    }
-
-    fn get_secret(&self, request: &Value, omit_folders: bool, stale: bool) -> Value {
-        let wanted: Option<Vec<&str>> = request
-            .get("requestedRecords")
-            .and_then(Value::as_array)
-            .map(|uids| uids.iter().filter_map(Value::as_str).collect());
-        let selected = |uid: &str| wanted.as_ref().is_none_or(|w| w.contains(&uid));
-        let mut records = Vec::new();
-        let mut folders: HashMap<&str, Vec<Value>> = HashMap::new();
-        for (uid, record) in &self.records {
-            if !selected(uid) {
-                continue;
-            }
-            let lagging;
-            let shown = match (&record.previous, stale) {
-                (Some((data, revision)), true) => {
-                    lagging = StoredRecord {
-                        data: data.clone(),
-                        revision: *revision,
-                        ..record.clone()
-                    };
-                    &lagging
-                }
-                _ => record,
-            };
-            match &record.folder {
-                None => records.push(self.encrypted_record(uid, shown, &self.keys.app_key)),
-                Some(folder) => {
-                    let key = &self.folder_keys[folder];
-                    folders
-                        .entry(folder)
-                        .or_default()
-                        .push(self.encrypted_record(uid, shown, key));
-                }
-            }
-        }
-        let folders: Vec<Value> = folders
-            .into_iter()
-            .map(|(uid, records)| {
-                json!({
-                    "folderUid": uid,
-                    "folderKey": STANDARD.encode(encrypt(&self.keys.app_key, &self.folder_keys[uid])),
-                    "records": records,
-                })
-            })
-            .collect();
-        let mut answer = json!({"records": records, "folders": folders, "warnings": null});
-        if omit_folders && let Value::Object(map) = &mut answer {
-            map.remove("folders");
-        }
-        answer
-    }
-
-    fn update_secret(&mut self, request: &Value, stale: bool) -> Reply {
-        let uid = request
-            .get("recordUid")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let revision = request.get("revision").and_then(Value::as_i64);
-        let rotation = request.get("transactionType").and_then(Value::as_str) == Some("rotation");
-        let Some(record) = self.find_mut(uid) else {
-            return error(404, "record_not_found", &format!("Record {uid} not found"));
-        };
-        if stale || revision != Some(record.revision) {
-            return error(
-                400,
-                "out_of_sync",
-                "The record has been changed since it was loaded; reload it and try again",
-            );
-        }
-        let Some(encrypted) = request
-            .get("data")
-            .and_then(Value::as_str)
-            .and_then(decode_lenient)
-        else {
-            return error(400, "invalid_data", "data is not base64");
-        };
-        let Ok(plain) = decrypt(&record.key, &encrypted) else {
-            return error(
-                400,
-                "invalid_data",
-                "data does not decrypt with the record key",
-            );
-        };
-        let Ok(data @ Value::Object(_)) = serde_json::from_slice::<Value>(&plain) else {
-            return error(400, "invalid_data", "data is not a JSON object");
-        };
-        if rotation {
-            record.before_transaction = Some((record.data.clone(), record.revision));
-        }
-        record.remember();
-        record.data = data;
-        record.revision += 1;
-        self.write_records_file();
-        Reply::Empty
-    }
-
-    fn complete(&mut self, request: &Value, rollback: bool) -> Reply {
-        let uid = request
-            .get("recordUid")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let Some(record) = self.find_mut(uid) else {
-            return error(404, "record_not_found", &format!("Record {uid} not found"));
-        };
-        let Some((data, _)) = record.before_transaction.take() else {
-            return error(
-                400,
-                "no_transaction",
-                "No rotation transaction is open for this record",
-            );
-        };
-        if rollback {
-            record.remember();
-            record.data = data;
-            record.revision += 1;
-        }
-        self.write_records_file();
-        Reply::Empty
-    }
-}
-
-/// What to send back.
-enum Reply {
-    /// 200 with an empty body.
-    Empty,
-    /// 200 with a JSON body encrypted with the transmission key.
-    Encrypted(Value),
-    /// Any status with a plain body.
-    Plain(u16, String),
-    /// Close the connection without answering.
-    Hangup,
-}
-
-fn error(status: u16, code: &str, message: &str) -> Reply {
-    Reply::Plain(
-        status,
-        json!({
-            "path": "https://127.0.0.1/api/rest/sm/v1, POST",
-            "additional_info": "",
-            "location": "default exception manager - api validation exception",
-            "error": code,
-            "message": message,
-        })
-        .to_string(),
-    )
-}
-
-/// A parsed HTTP/1.1 request.
-struct HttpRequest {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    raw: Vec<u8>,
-}
-
-impl HttpRequest {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<HttpRequest> {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    let head_end = loop {
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end;
-        }
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next()?;
-    let method = request_line.split_whitespace().next()?.to_owned();
-    let path = request_line.split_whitespace().nth(1)?.to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while raw.len() < head_end + 4 + length {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    }
-    let body = raw[head_end + 4..head_end + 4 + length].to_vec();
-    Some(HttpRequest {
-        method,
-        path,
-        headers,
-        body,
-        raw,
-    })
-}
-
-/// What one request is in for, decided as it is recorded.
-struct Plan {
-    /// 1-based position among every request.
-    index: usize,
-    endpoint: String,
-    fault: Option<Fault>,
-    gate: Option<tokio::sync::watch::Receiver<bool>>,
-    /// The next request is the first refused one: end this connection.
-    close_after: bool,
-}
-
-/// Records a request and decides what happens to it; `None` when the vault
-/// is down (the request is not served and not counted).
-fn plan(shared: &Shared, request: &HttpRequest) -> Option<Plan> {
-    if shared.shutter.is_closed() {
-        return None;
-    }
-    let endpoint = request
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let mut state = lock(shared);
-    state.endpoints.push(endpoint.clone());
-    state.wire.extend_from_slice(&request.raw);
-    let index = state.endpoints.len();
-    let key = (
-        endpoint.clone(),
-        occurrences(state.endpoints.iter().map(String::as_str), &endpoint),
-    );
-    let fault = match state.armed.remove(&key) {
-        Some(fault) => Some(fault),
-        None => state.next_fault(&endpoint),
-    };
-    if matches!(fault, Some(Fault::LateApply(_) | Fault::Delay(_))) {
-        state.late += 1;
-    }
-    state.calls.push(VaultCall {
-        endpoint: endpoint.clone(),
-        nth: key.1,
-        records: Vec::new(),
-        fault: fault.as_ref().map(Fault::name),
-        status: None,
-    });
-    let plan = Plan {
-        index,
-        endpoint,
-        fault,
-        gate: state.gates.remove(&key),
-        close_after: state.refuse_from == Some(index + 1),
-    };
-    drop(state);
-    shared.arrived.notify_all();
-    Some(plan)
-}
-
-async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Shared>) {
-    loop {
-        // Going down closes idle keep-alive connections too, so the client's
-        // next request needs a new connection, and that is refused.
-        let request = tokio::select! {
-            request = read_request(&mut stream) => request,
-            () = shared.shutter.wait_close() => None,
-        };
-        let Some(request) = request else {
-            let _ = stream.shutdown().await;
-            return;
-        };
-        if request.method != "POST" {
-            // Not an API call (every SDK call is a POST): answered like a
-            // web server, with the vault's `Date`, outside the call log.
-            if shared.shutter.is_closed() {
-                return;
-            }
-            let date = {
-                let mut state = lock(&shared);
-                state
-                    .other_requests
-                    .push(format!("{} {}", request.method, request.path));
-                match &state.others {
-                    Others::Answer => Ok(Some(state.date())),
-                    Others::Date(date) => Ok(date.clone()),
-                    other => Err(other.clone()),
-                }
-            };
-            let date = match date {
-                Ok(date) => date,
-                Err(Others::Hold) => {
-                    std::future::pending::<()>().await;
-                    return;
-                }
-                Err(_) => {
-                    let _ = stream.shutdown().await;
-                    return;
-                }
-            };
-            let date = date.map(|d| format!("Date: {d}\r\n")).unwrap_or_default();
-            let answer = format!("HTTP/1.1 404 Not Found\r\n{date}Content-Length: 0\r\n\r\n");
-            if stream.write_all(answer.as_bytes()).await.is_err() || stream.flush().await.is_err() {
-                return;
-            }
-            continue;
-        }
-        let Some(plan) = plan(&shared, &request) else {
-            return;
-        };
-        if plan.close_after {
-            shared.shutter.close().await;
-        }
-        match &plan.fault {
-            Some(Fault::Delay(delay) | Fault::LateApply(delay)) => {
-                tokio::time::sleep(*delay).await;
-            }
-            Some(Fault::Refused) => {
-                shared.shutter.close().await;
-                return;
-            }
-            _ => {}
-        }
-        let (mut reply, tk) = handle(
-            &shared,
-            &request,
-            plan.index,
-            &plan.endpoint,
-            plan.fault.as_ref(),
-        );
-        if matches!(plan.fault, Some(Fault::LateApply(_) | Fault::Delay(_))) {
-            let mut state = lock(&shared);
-            state.late = state.late.saturating_sub(1);
-            drop(state);
-            shared.arrived.notify_all();
-        }
-        match &plan.fault {
-            Some(Fault::DropAfterApply) => return,
-            Some(Fault::ApplyThenHold(hold)) => {
-                tokio::time::sleep(*hold).await;
-                return;
-            }
-            Some(Fault::ApplyThenError(status)) => reply = load_balancer_error(*status),
-            _ => {}
-        }
-        if let Some(gate) = plan.gate {
-            wait_open(gate).await;
-        }
-        let (status, body) = match reply {
-            Reply::Hangup => return,
-            Reply::Empty => (200, Vec::new()),
-            Reply::Encrypted(json) => {
-                let plain = serde_json::to_vec(&json).unwrap_or_default();
-                (200, tk.map_or(plain.clone(), |tk| encrypt(&tk, &plain)))
-            }
-            Reply::Plain(status, text) => (status, text.into_bytes()),
-        };
-        let reason = match status {
-            200 => "OK",
-            400 => "Bad Request",
-            403 => "Forbidden",
-            404 => "Not Found",
-            502 => "Bad Gateway",
-            503 => "Service Unavailable",
-            504 => "Gateway Timeout",
-            _ => "Internal Server Error",
-        };
-        let content_type = if status == 200 {
-            "application/octet-stream"
-        } else {
-            "application/json"
-        };
-        let closing = if plan.close_after {
-            "Connection: close\r\n"
-        } else {
-            ""
-        };
-        let status_line = format!("HTTP/1.1 {status} {reason}\r\n");
-        let date = lock(&shared).date();
-        let mut response = format!(
-            "{status_line}Date: {date}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{closing}\r\n",
-            body.len()
-        )
-        .into_bytes();
-        let truncated = matches!(plan.fault, Some(Fault::Truncated)) && status == 200;
-        if !truncated {
-            response.extend_from_slice(&body);
-        } else if body.is_empty() {
-            response = status_line.into_bytes();
-        } else {
-            response.extend_from_slice(&body[..body.len() / 2]);
-        }
-        {
-            let mut state = lock(&shared);
-            state.wire.extend_from_slice(&response);
-            if let Some(call) = state.calls.get_mut(plan.index - 1) {
-                call.status = Some(status);
-            }
-        }
-        let sent = stream.write_all(&response).await.is_ok() && stream.flush().await.is_ok();
-        if !sent && let Some(call) = lock(&shared).calls.get_mut(plan.index - 1) {
-            call.status = None;
-        }
-        if !sent || truncated || plan.close_after {
-            let _ = stream.shutdown().await;
-            return;
-        }
-    }
-}
-
-/// A load balancer's answer in front of a server that did the work but
-/// whose answer the balancer lost.
-fn load_balancer_error(status: u16) -> Reply {
-    Reply::Plain(
-        status,
-        json!({
-            "error": "upstream_error",
-            "message": format!("The load balancer lost the server's answer (HTTP {status}); the request may have been applied."),
-        })
-        .to_string(),
-    )
-}
-
-/// Decrypts and dispatches one request. Returns the reply and the
-/// transmission key to encrypt it with.
-fn handle(
-    shared: &Shared,
-    request: &HttpRequest,
-    index: usize,
-    endpoint: &str,
-    fault: Option<&Fault>,
-) -> (Reply, Option<[u8; 32]>) {
-    match fault {
-        Some(Fault::Throttle { retry_after }) => {
-            let body = json!({"error": "throttled", "retry_after": retry_after});
-            return (Reply::Plain(403, body.to_string()), None);
-        }
-        Some(Fault::ServerError) => {
-            return (
-                error(500, "internal_error", "The server had an internal error"),
-                None,
-            );
-        }
-        Some(Fault::NotJson) => {
-            return (Reply::Plain(500, "upstream exploded".into()), None);
-        }
-        Some(Fault::Drop) => return (Reply::Hangup, None),
-        _ => {}
-    }
-    let mut state = lock(shared);
-    let decoded = (|| {
-        let encrypted_tk = STANDARD.decode(request.header("TransmissionKey")?).ok()?;
-        let signature = request
-            .header("Authorization")?
-            .strip_prefix("Signature ")
-            .and_then(|s| STANDARD.decode(s).ok())?;
-        Some((encrypted_tk, signature))
-    })();
-    let Some((encrypted_tk, signature)) = decoded else {
-        return (
-            error(
-                403,
-                "access_denied",
-                "Missing transmission key or signature",
-            ),
-            None,
-        );
-    };
-    let Ok(tk) = state.keys.transmission_key(&encrypted_tk) else {
-        return (
-            error(
-                403,
-                "access_denied",
-                "Unable to decrypt the transmission key",
-            ),
-            None,
-        );
-    };
-    if !state.keys.verify(&encrypted_tk, &request.body, &signature) {
-        return (error(403, "access_denied", "Signature is invalid"), None);
-    }
-    let Ok(plain) = decrypt(&tk, &request.body) else {
-        return (
-            error(400, "invalid_payload", "Unable to decrypt the payload"),
-            None,
-        );
-    };
-    let Ok(payload) = serde_json::from_slice::<Value>(&plain) else {
-        return (
-            error(400, "invalid_payload", "The payload is not JSON"),
-            None,
-        );
-    };
-    if payload.get("clientId").and_then(Value::as_str) != Some(state.keys.client_id.as_str()) {
-        return (error(403, "access_denied", "Unknown client id"), None);
-    }
-    let named: Vec<String> = match (payload.get("requestedRecords"), payload.get("recordUid")) {
-        (Some(Value::Array(uids)), _) => uids
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        (_, Some(Value::String(uid))) => vec![uid.clone()],
-        _ => Vec::new(),
-    };
-    if let Some(call) = state.calls.get_mut(index - 1) {
-        call.records = named;
-    }
-    let reply = match endpoint {
-        "get_secret" => {
-            let answer = state.get_secret(
-                &payload,
-                matches!(fault, Some(Fault::MissingFolders)),
-                matches!(fault, Some(Fault::StaleRead)),
-            );
-            if matches!(fault, Some(Fault::Unencrypted)) {
-                return (Reply::Encrypted(answer), None);
-            }
-            Reply::Encrypted(answer)
-        }
-        "update_secret" => {
-            if let Some(Fault::DropAfterOtherEdit { label, value }) = fault {
-                let uid = payload
-                    .get("recordUid")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if let Some(record) = state.find_mut(uid) {
-                    record.remember();
-                    set_custom(&mut record.data, label, value);
-                    record.revision += 1;
-                }
-                return (Reply::Hangup, None);
-            }
-            if let Some(Fault::ConcurrentEdit { label, value }) = fault {
-                let uid = payload
-                    .get("recordUid")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if let Some(record) = state.find_mut(uid) {
-                    record.remember();
-                    set_custom(&mut record.data, label, value);
-                    record.revision += 1;
-                }
-            }
-            state.update_secret(&payload, matches!(fault, Some(Fault::StaleRevision)))
-        }
-        "finalize_secret_update" => state.complete(&payload, false),
-        "rollback_secret_update" => state.complete(&payload, true),
-        other => error(404, "not_found", &format!("Unknown endpoint {other}")),
-    };
-    (reply, Some(tk))
-}
-
 impl Armable for FakeVault {
     fn known_calls(&self) -> Vec<String> {
         CALLS.map(str::to_owned).to_vec()
@@ -1379,44 +553,28 @@ impl Armable for FakeVault {
     /// [`Fault::DropAfterApply`], `timeout-after-apply`
     /// [`Fault::ApplyThenHold`] and `late-save` [`Fault::LateApply`] (for
     /// the hold time), `truncated-2xx` [`Fault::Truncated`],
-    /// `apply-then-500` [`Fault::ApplyThenError`] 500.
+    /// `apply-then-500` [`Fault::ApplyThenError`] 500, `garbled-2xx`
+    /// [`Fault::Unencrypted`].
     fn arm(&self, call: &str, nth: usize, kind: FaultKind) -> Result<(), FaultError> {
         faults::check_call(call, &CALLS)?;
-        if nth == 0 {
-            return Err(FaultError::ZeroOccurrence);
-        }
-        if occurrences(self.state().endpoints.iter().map(String::as_str), call) >= nth {
-            return Err(FaultError::AlreadyPassed {
-                call: call.to_owned(),
-                nth,
-            });
-        }
-        let hold = self.state().hold;
-        let fault = match kind {
-            FaultKind::Status500 => Fault::ServerError,
-            FaultKind::Status429 => Fault::Throttle { retry_after: 1.0 },
-            FaultKind::Refused => return Err(FaultError::RefusedNeedsIndex),
-            FaultKind::DropBeforeApply => Fault::Drop,
-            FaultKind::DropAfterApply => Fault::DropAfterApply,
-            FaultKind::TimeoutAfterApply => Fault::ApplyThenHold(hold),
-            FaultKind::Truncated2xx => Fault::Truncated,
-            FaultKind::LateSave => Fault::LateApply(hold),
-            FaultKind::ApplyThen500 => Fault::ApplyThenError(500),
-            FaultKind::Garbled2xx => Fault::Unencrypted,
-        };
-        self.fault_at(call, nth, fault);
-        Ok(())
+        self.shared.engine.arm_with(call, nth, |hold| {
+            Ok(match kind {
+                FaultKind::Status500 => Fault::ServerError,
+                FaultKind::Status429 => Fault::Throttle { retry_after: 1.0 },
+                FaultKind::Refused => return Err(FaultError::RefusedNeedsIndex),
+                FaultKind::DropBeforeApply => Fault::Drop,
+                FaultKind::DropAfterApply => Fault::DropAfterApply,
+                FaultKind::TimeoutAfterApply => Fault::ApplyThenHold(hold),
+                FaultKind::Truncated2xx => Fault::Truncated,
+                FaultKind::LateSave => Fault::LateApply(hold),
+                FaultKind::ApplyThen500 => Fault::ApplyThenError(500),
+                FaultKind::Garbled2xx => Fault::Unencrypted,
+            })
+        })
     }
 
     fn refuse_from(&self, index: usize) {
-        let now = {
-            let mut state = self.state();
-            state.refuse_from = Some(index);
-            state.endpoints.len() + 1 >= index
-        };
-        if now {
-            self.shared.shutter.close_blocking();
-        }
+        self.shared.engine.refuse_from(index);
     }
 
     fn call_sequence(&self) -> Vec<String> {
@@ -1424,12 +582,10 @@ impl Armable for FakeVault {
     }
 
     fn set_hold(&self, hold: Duration) {
-        self.state().hold = hold;
+        self.shared.engine.set_hold(hold);
     }
 
     fn wait_applied(&self, limit: Duration) -> bool {
-        wait_until(&self.shared.state, &self.shared.arrived, limit, |s| {
-            s.late == 0
-        })
+        self.shared.engine.wait_applied(limit)
     }
 }
