@@ -47,6 +47,7 @@ pub mod vault_cli;
 pub use binary::Binary;
 pub use fakes::aws::{AwsFault, FakeAws};
 pub use fakes::azure::{AzureFault, FakeAzure};
+pub use fakes::meraki::FakeMeraki;
 pub use fakes::okta::{FakeOkta, OktaFault};
 pub use fakes::rest::{FakeRest, Reply};
 pub use fakes::ssh::FakeSsh;

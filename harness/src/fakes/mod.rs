@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`aws`] | IAM and STS (query API, SigV4 checked) |
 //! | [`azure`] | the Entra token endpoint and Microsoft Graph |
+//! | [`meraki`] | the Meraki Dashboard API's authorized users of a network |
 //! | [`okta`] | Okta's users API and `/api/v1/authn` |
 //! | [`rest`] | any REST API whose password a request changes |
 //! | [`ssh`] | an SSH server whose scripts act on a modelled Linux machine |
@@ -20,6 +21,7 @@ pub mod aws;
 pub mod azure;
 pub mod http;
 mod lag;
+pub mod meraki;
 pub mod okta;
 pub mod rest;
 pub mod ssh;
