@@ -88,14 +88,14 @@ fn the_fake_emulates_exactly_the_scripts_the_binary_sends() {
                 if digest != script.reviewed() {
                     problems.push(format!(
                         "{name} changed since harness::fakes::ssh emulated it: review its \
-                         emulation in harness/src/fakes/ssh/shell/ against the new text, then \
+                         emulation in harness/src/fakes/ssh/shell.rs against the new text, then \
                          set Script::{script:?}.reviewed() to \"{digest}\""
                     ));
                 }
             }
             other => problems.push(format!(
                 "{name} is recognised by the fake as {other:?}: fix the markers in \
-                 harness/src/fakes/ssh/shell/mod.rs"
+                 harness/src/fakes/ssh/shell.rs"
             )),
         }
     }

@@ -3,7 +3,7 @@
 //! helper and `requiretty`), runuser, `sshd -T`, and the `authorized_keys`
 //! reader and writer.
 //!
-//! Why apart from the recognition (`shell/mod.rs`): that half is matched
+//! Why apart from the recognition (`shell.rs`): that half is matched
 //! against the binary's exact script texts by digest ([`Script::reviewed`])
 //! and changes only when a script does; this half is the machine's
 //! behaviour, which grows with each failure the fake learns to show.

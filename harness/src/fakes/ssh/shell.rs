@@ -1,9 +1,8 @@
 //! What the fake runs: the command lines `rotate-ssh-user` sends, recognised
 //! and emulated on the fake machine ([`emulate`]).
 //!
-//! Why recognise instead of running a shell: the harness cannot depend on
-//! the binary's crate (the binary's tests depend on the harness), and a
-//! fake that ran `/bin/sh` would be a real machine, not a fake. So each of
+//! Why recognise instead of running a shell: a fake that ran `/bin/sh`
+//! would be a real machine, not a fake. So each of
 //! the binary's constant scripts is recognised by stable markers in its
 //! text ([`Script::classify`]), and its effect is emulated here: the tools
 //! it calls (chpasswd, passwd, sudo, runuser, sshd -T, getent, sha256sum,
@@ -15,7 +14,8 @@
 //! [`Script`] carries the sha256 of the exact text it was written against
 //! ([`Script::reviewed`]); the binary's test
 //! (`bins/ssh-user/tests/fake_ssh.rs`) fails as soon as a script's text
-//! differs, and says to review the emulation here and update the digest.
+//! differs, and says to review the emulation (`shell/emulate.rs`) and
+//! update the digest here.
 
 mod emulate;
 
