@@ -2,9 +2,11 @@
 //! admin credentials the records name; the IAM user's access keys judged as
 //! a key set ([`KeySetRotator`]).
 
+use common::log::id_tail;
+
 use super::Rehearsal;
 use super::keyset::{Cred, KeySet, KeySetRotator, Words};
-use super::world::{Service, Staging, last4};
+use super::world::{Service, Staging};
 use crate::fakes::aws::FakeAws;
 use crate::faults::{FaultProxy, ProxiedRequest};
 
@@ -83,7 +85,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
                 fake = fake.with_role(arn.trim(), external.as_deref());
                 seeded.push(format!(
                     "admin key {} from '{}', which may assume {}{}",
-                    last4(id.trim()),
+                    id_tail(id.trim()),
                     record.title,
                     arn.trim(),
                     if external.is_some() {
@@ -95,7 +97,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
             }
             None => seeded.push(format!(
                 "admin key {} from '{}'",
-                last4(id.trim()),
+                id_tail(id.trim()),
                 record.title
             )),
         }
@@ -109,7 +111,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
         admins += 1;
         seeded.push(format!(
             "admin key {} from the PAM configuration '{}'",
-            last4(id.trim()),
+            id_tail(id.trim()),
             config.title
         ));
     }
@@ -124,7 +126,7 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
         seeded.push(format!(
             "admin key {} for the AWS default chain (made up: the records name no admin \
              credentials, so the binary falls back to the chain; here, AWS_ACCESS_KEY_ID)",
-            last4(CHAIN_KEY_ID)
+            id_tail(CHAIN_KEY_ID)
         ));
     }
     Ok(Box::new(KeySet {
@@ -231,7 +233,7 @@ impl KeySetRotator for Aws {
             .header("authorization")
             .and_then(|a| a.split("Credential=").nth(1))
             .and_then(|c| c.split('/').next())
-            .map(|id| format!("signed by {}", last4(id)));
+            .map(|id| format!("signed by {}", id_tail(id)));
         detail.extend(signer);
         detail.join(", ")
     }

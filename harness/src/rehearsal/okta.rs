@@ -1,36 +1,12 @@
 //! `rotate-okta-user`: the Okta users API, seeded with the PAM User's login
 //! and password and the API record's token (a [`PasswordRotator`]).
 
+use rotate_okta_user::config::{DEFAULT_TITLE, is_okta_org};
+
 use super::password::{Dict, PasswordRotator, Seeded, Words};
 use super::world::{Staging, lookup_text};
 use crate::fakes::okta::FakeOkta;
 use crate::faults::{FaultProxy, ProxiedRequest};
-
-/// The binary's default title for the API record.
-const DEFAULT_TITLE: &str = "Okta API Access Details";
-/// Domains of Okta-hosted orgs, as the binary knows them.
-const OKTA_DOMAINS: [&str; 6] = [
-    "okta.com",
-    "oktapreview.com",
-    "okta-emea.com",
-    "okta-gov.com",
-    "okta.mil",
-    "okta-miltest.com",
-];
-
-fn is_okta_org(url: &str) -> bool {
-    let Ok(url) = url::Url::parse(url.trim()) else {
-        return false;
-    };
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    OKTA_DOMAINS
-        .iter()
-        .any(|d| host.ends_with(&format!(".{d}")))
-}
 
 /// A field as the binary reads it (the shared lookup), trimmed.
 fn text(dict: &Dict, key: &str) -> Option<String> {

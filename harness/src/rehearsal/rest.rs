@@ -2,17 +2,14 @@
 //! account and password and the API record's token, header and body shape
 //! (a [`PasswordRotator`]).
 
+use rotate_rest_api::config::DEFAULT_TITLES;
+use rotate_rest_api::template::{Template, quote_bare_placeholders};
 use serde_json::Value;
 
 use super::password::{Dict, PasswordRotator, Seeded, Words};
 use super::world::{Staging, lookup_text};
 use crate::fakes::rest::FakeRest;
 use crate::faults::{FaultProxy, ProxiedRequest};
-
-/// The binary's default titles for the API record.
-const DEFAULT_TITLES: [&str; 2] = ["API Access Details", "Record with Access Token"];
-/// The binary's default body.
-const DEFAULT_TEMPLATE: &str = r#"{"userEmail": "{{user}}", "newPassword": "{{newPassword}}"}"#;
 
 /// The request header carrying the token, lower case.
 pub(super) struct Rest {
@@ -23,39 +20,6 @@ pub(super) struct Rest {
 /// numbered duplicates).
 fn text(dict: &Dict, key: &str) -> Option<String> {
     lookup_text(dict, key)
-}
-
-/// Quotes `{{name}}` written outside a JSON string, as the binary reads it.
-fn quote_bare_placeholders(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    let (mut in_string, mut escaped) = (false, false);
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        if !in_string
-            && rest.starts_with("{{")
-            && let Some(close) = rest.find("}}")
-        {
-            out.push('"');
-            out.push_str(&rest[..close + 2]);
-            out.push('"');
-            rest = &rest[close + 2..];
-            continue;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-        }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
 }
 
 /// The JSON pointer of the first string in `json` containing `needle`.
@@ -128,11 +92,14 @@ impl PasswordRotator for Rest {
             None if header.eq_ignore_ascii_case("Authorization") => "Bearer ".into(),
             None => String::new(),
         };
-        let template_text = api
-            .and_then(|d| text(d, "body_template"))
-            .unwrap_or_else(|| DEFAULT_TEMPLATE.into());
-        let template: Value =
-            serde_json::from_str(&quote_bare_placeholders(&template_text)).unwrap_or(Value::Null);
+        // The record's body read as the binary reads it (its quoting of bare
+        // placeholders), else the binary's own default body.
+        let template: Value = match api.and_then(|d| text(d, "body_template")) {
+            Some(text) => {
+                serde_json::from_str(&quote_bare_placeholders(&text)).unwrap_or(Value::Null)
+            }
+            None => Template::default_body().json().clone(),
+        };
         let login = staging.param("user");
         let uid = staging.param("userRecordUid");
         let user_at = pointer_to(&template, "{{user}}", "");

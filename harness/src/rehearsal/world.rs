@@ -603,19 +603,6 @@ pub fn secret_keys(record: &Value) -> Vec<String> {
     keys
 }
 
-/// `...` and the last four characters: how the binaries show key ids.
-pub fn last4(id: &str) -> String {
-    let tail: String = id
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("...{tail}")
-}
-
 /// A deterministic UUID-shaped id derived from `seed`: the same record gives
 /// the same made-up ids on every run.
 pub fn derived_uuid(seed: &str) -> String {
