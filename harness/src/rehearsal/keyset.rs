@@ -221,11 +221,11 @@ impl<K: KeySetRotator> Service for KeySet<K> {
             ));
         }
         for cred in &live {
-            if cred.id != stored_id
-                && !(K::OLD_MAY_STAY && before.contains(&cred.id))
-                && !named(out, &cred.id)
-                && !cred.aliases.iter().any(|a| named(out, a))
-            {
+            let accounted = cred.id == stored_id
+                || (K::OLD_MAY_STAY && before.contains(&cred.id))
+                || named(out, &cred.id)
+                || cred.aliases.iter().any(|a| named(out, a));
+            if !accounted {
                 return Err(format!(
                     "{} {} is live, not in the vault, and not named in the output",
                     w.noun, cred.id
