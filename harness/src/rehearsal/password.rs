@@ -310,3 +310,39 @@ impl<R: PasswordRotator> PasswordService<R> {
         super::world::which_password(self.now().as_deref(), &self.old, &self.new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::rehearsal::okta::Okta;
+    use crate::rehearsal::world::repoint;
+    use crate::rehearsal::{Rehearsal, use_case};
+
+    /// rotate-okta-user refuses when two records carry its default title
+    /// (`find_api_record`: "several titled"); the rehearsal must not fall
+    /// back to the one with an Okta-hosted url and name it for the binary,
+    /// which would rehearse a rotation the Gateway would refuse.
+    #[test]
+    fn two_records_with_the_default_title_pick_no_api_record_as_the_binary_refuses() {
+        let mut rehearsal =
+            Rehearsal::fixture(use_case("okta-user").expect("the use case")).expect("the fixture");
+        let user_uid = rehearsal.roles.user.uid.clone();
+        let mut second = None;
+        for dict in &mut rehearsal.dicts {
+            if dict.get("uid").and_then(Value::as_str) == Some(user_uid.as_str()) {
+                dict.retain(|key, _| !key.eq_ignore_ascii_case("okta_record_title"));
+            } else if title(dict) == "Okta API Access Details" {
+                let mut copy = dict.clone();
+                copy.insert("uid".into(), json!("SecondApiRecordUid0001"));
+                repoint(&mut copy, "url", "https://intranet.example.com/");
+                second = Some(copy);
+            }
+        }
+        rehearsal
+            .dicts
+            .push(second.expect("the fixture has the API record"));
+        assert!(api_record::<Okta>(&rehearsal).is_none());
+    }
+}
