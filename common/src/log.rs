@@ -91,6 +91,21 @@ pub fn safe_line(text: &str) -> String {
     escape_controls(&secret::redact(text))
 }
 
+/// `...` and the last four characters of `id`: how an id that names a
+/// credential (an AWS access key id) is shown, in the binaries' messages and
+/// in the harness's reports alike (`AKIA...WXYZ` -> `...WXYZ`).
+pub fn id_tail(id: &str) -> String {
+    let tail: String = id
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("...{tail}")
+}
+
 /// Escapes every character that could end, overwrite or restyle a line:
 /// control characters (`\n`, `\r`, `\t`, others as `\u{..}`), the Unicode
 /// line and paragraph separators, and the bidirectional overrides that

@@ -78,6 +78,12 @@ impl Template {
         Ok(template)
     }
 
+    /// The body as parsed, placeholders still in it (the harness's
+    /// rehearsal finds where they are).
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
     /// The placeholder names the template uses, in order of appearance.
     pub fn placeholders(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -187,8 +193,9 @@ fn visit_strings(json: &Value, f: &mut impl FnMut(&str)) {
 }
 
 /// Wraps `{{name}}` written outside a JSON string in quotes, so both
-/// `"{{user}}"` and `{{user}}` are accepted.
-fn quote_bare_placeholders(text: &str) -> String {
+/// `"{{user}}"` and `{{user}}` are accepted. Public for the harness's
+/// rehearsal, which reads a record's body the way this binary does.
+pub fn quote_bare_placeholders(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut in_string = false;
     let mut escaped = false;

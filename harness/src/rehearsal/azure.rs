@@ -1,35 +1,22 @@
 //! `rotate-azure-app-secret`: Entra ID's token endpoint and Graph, seeded
 //! from the target application's record and the admin application the
-//! records name.
+//! records name; the target application's client secrets judged as a key
+//! set ([`KeySetRotator`]).
 
 use super::Rehearsal;
-use super::world::{Call, Service, Staging, derived_uuid, named, proxied_calls};
+use super::keyset::{Cred, KeySet, KeySetRotator, Words};
+use super::world::{Service, Staging, derived_uuid};
 use crate::fakes::azure::FakeAzure;
-use crate::fakes::vault::FakeVault;
-use crate::faults::{Armable, ProxiedRequest};
-use crate::runner::Outcome;
+use crate::faults::{FaultProxy, ProxiedRequest};
 
 /// The key id of the older secret the harness gives the target application.
 const OLDER_SECRET_ID: &str = "older-secret-not-in-the-record";
 
+/// Entra ID and the application whose secrets are rotated.
 struct Azure {
     fake: FakeAzure,
-    user_uid: String,
     /// The target application's appId.
     target_app: String,
-    /// The key id the record held before the run (empty: none).
-    original_id: String,
-    /// The key ids the target application had before the run.
-    seeded_ids: Vec<String>,
-    /// How many old secrets a successful run keeps.
-    keep: usize,
-    seeded: Vec<String>,
-    /// The target application's secrets before the run: (key id, text).
-    seeded_texts: Vec<(String, String)>,
-    /// Every record in the vault: (uid, title). Any of them may hold a
-    /// secret of the target application (the admin record, the PAM
-    /// configuration's clientSecret, a consumer's record).
-    records: Vec<(String, String)>,
 }
 
 /// One application the fake knows, before it is started.
@@ -217,7 +204,6 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
                 .collect()
         })
         .unwrap_or_default();
-    let seeded_ids: Vec<String> = seeded_texts.iter().map(|(id, _)| id.clone()).collect();
     let records = rehearsal
         .records
         .iter()
@@ -232,106 +218,59 @@ pub fn start(rehearsal: &Rehearsal, staging: &mut Staging) -> Result<Box<dyn Ser
             fake = fake.with_secret(&app.app_id, key_id, text, start);
         }
     }
-    Ok(Box::new(Azure {
-        fake,
+    Ok(Box::new(KeySet {
+        rotator: Azure { fake, target_app },
         user_uid: rehearsal.roles.user.uid.clone(),
-        target_app,
         original_id,
-        seeded_ids,
+        before: seeded_texts,
         keep,
         seeded,
-        seeded_texts,
-        records,
+        holders: records,
     }))
 }
 
-fn ids(ids: &[String]) -> String {
-    if ids.is_empty() {
-        "none".into()
-    } else {
-        ids.join(", ")
-    }
-}
+impl KeySetRotator for Azure {
+    type Fake = FakeAzure;
+    const NAME: &'static str = "azure";
+    const WORDS: Words = Words {
+        noun: "secret",
+        plural: "secrets",
+        secret: "text",
+        retired: "removed",
+        old: "an old secret",
+        set: "the application's secrets",
+        short_set: "secrets",
+        issuer: "Graph made",
+        id_field: "client_secret_id",
+        secret_field: "client_secret",
+        date_field: "expires",
+    };
+    const OLD_MAY_STAY: bool = true;
 
-impl Azure {
-    fn stored(&self, vault: &FakeVault) -> (String, String) {
-        (
-            vault
-                .field(&self.user_uid, "client_secret_id")
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-            vault
-                .field(&self.user_uid, "client_secret")
-                .unwrap_or_default(),
-        )
+    fn fake(&self) -> &FakeAzure {
+        &self.fake
     }
 
-    fn live_ids(&self) -> Vec<String> {
+    fn proxy(&self) -> &FaultProxy {
+        self.fake.proxy()
+    }
+
+    fn live(&self) -> Vec<Cred> {
         self.fake
             .secrets(&self.target_app)
             .into_iter()
-            .map(|s| s.key_id)
+            .map(|s| Cred {
+                shown: s.key_id.clone(),
+                id: s.key_id,
+                secret: s.text,
+                works: true,
+                aliases: vec![s.display_name],
+            })
             .collect()
     }
 
-    fn works(&self, vault: &FakeVault) -> bool {
-        let (stored_id, stored_text) = self.stored(vault);
-        self.fake
-            .secrets(&self.target_app)
-            .iter()
-            .any(|s| s.key_id == stored_id && s.text == stored_text)
-    }
-}
-
-/// Whether a stored record (`fields` and `custom`) has a value equal to
-/// `text`, without surrounding spaces.
-pub(super) fn holds_text(record: &serde_json::Value, text: &str) -> bool {
-    let text = text.trim();
-    ["fields", "custom"].iter().any(|section| {
-        record
-            .get(section)
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|field| field.get("value").and_then(serde_json::Value::as_array))
-            .flatten()
-            .filter_map(serde_json::Value::as_str)
-            .any(|value| value.trim() == text)
-    })
-}
-
-fn sorted(mut ids: Vec<String>) -> Vec<String> {
-    ids.sort();
-    ids
-}
-
-/// A request, for the report (masked by the caller).
-fn describe(request: &ProxiedRequest) -> String {
-    let mut detail = format!("{} {}", request.method, request.path);
-    if let Some(client) = request.param("client_id") {
-        detail.push_str(&format!(" (client {client})"));
-    }
-    if request.path.ends_with("/addPassword") || request.path.ends_with("/removePassword") {
-        detail.push_str(&format!(
-            " body: {}",
-            String::from_utf8_lossy(&request.body)
-        ));
-    }
-    detail
-}
-
-impl Service for Azure {
-    fn name(&self) -> &'static str {
-        "azure"
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        proxied_calls(self.fake.proxy(), describe)
-    }
-
-    fn armable(&self) -> &dyn Armable {
-        &self.fake
+    fn owner(&self) -> String {
+        format!("the target application {}", self.target_app)
     }
 
     fn env(&self) -> Vec<(String, String)> {
@@ -342,131 +281,18 @@ impl Service for Azure {
         self.fake.issued()
     }
 
-    fn seeded(&self) -> Vec<String> {
-        self.seeded.clone()
-    }
-
-    /// As the conformance suite: the vault holds a live secret with its
-    /// text; every other live secret was there before or is named in the
-    /// output; exit 0 leaves the new secret and the newest
-    /// `keep_previous_secrets` old ones; 1 and 2 leave everything as it was;
-    /// 3 has the new secret stored; and no record (the admin record, the PAM
-    /// configuration) is left holding a secret that was removed.
-    fn verdict(&self, vault: &FakeVault, out: &Outcome) -> Result<(), String> {
-        let live = self.fake.secrets(&self.target_app);
-        let live_ids = || ids(&live.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>());
-        let (stored_id, _) = self.stored(vault);
-        if !(self.works(vault) || (stored_id.is_empty() && self.original_id.is_empty())) {
-            return Err(format!(
-                "the vault holds {stored_id}, which is not a live secret with that text (live: {})",
-                live_ids()
+    /// A request, for the report (masked by the caller).
+    fn describe(request: &ProxiedRequest) -> String {
+        let mut detail = format!("{} {}", request.method, request.path);
+        if let Some(client) = request.param("client_id") {
+            detail.push_str(&format!(" (client {client})"));
+        }
+        if request.path.ends_with("/addPassword") || request.path.ends_with("/removePassword") {
+            detail.push_str(&format!(
+                " body: {}",
+                String::from_utf8_lossy(&request.body)
             ));
         }
-        for secret in &live {
-            if secret.key_id != stored_id
-                && !self.seeded_ids.contains(&secret.key_id)
-                && !named(out, &secret.key_id)
-                && !named(out, &secret.display_name)
-            {
-                return Err(format!(
-                    "secret {} is live, not in the vault, and not named in the output",
-                    secret.key_id
-                ));
-            }
-        }
-        // Every record that held a secret of the application must not be
-        // left holding one that was removed, whatever the exit code: the
-        // binary updates each holder before it retires anything, or keeps
-        // the old secret.
-        for (id, text) in &self.seeded_texts {
-            if live.iter().any(|s| &s.key_id == id) {
-                continue;
-            }
-            for (uid, title) in &self.records {
-                if vault.record(uid).is_some_and(|r| holds_text(&r, text)) {
-                    return Err(format!(
-                        "the record '{title}' ({uid}) still holds secret {id}, which was removed"
-                    ));
-                }
-            }
-        }
-        let old = |id: &str| self.seeded_ids.iter().any(|s| s == id);
-        let unchanged = stored_id == self.original_id
-            && sorted(live.iter().map(|s| s.key_id.clone()).collect())
-                == sorted(self.seeded_ids.clone());
-        let expected = 1 + self.keep.min(self.seeded_ids.len());
-        match out.code {
-            Some(0) if live.len() != expected || old(&stored_id) => Err(format!(
-                "exit 0 but the secrets are {} and the vault holds {stored_id}",
-                live_ids()
-            )),
-            Some(1 | 2) if !unchanged => Err(format!(
-                "exit 1/2 (nothing changed) but the secrets are {} and the vault holds {stored_id}",
-                live_ids()
-            )),
-            Some(3) if old(&stored_id) => {
-                Err("exit 3 but the vault still holds an old secret".into())
-            }
-            Some(0..=4) => Ok(()),
-            other => Err(format!("exit {other:?}")),
-        }
-    }
-
-    fn unchanged(&self, _vault: &FakeVault) -> Result<(), String> {
-        let live = sorted(self.live_ids());
-        if live == sorted(self.seeded_ids.clone()) {
-            Ok(())
-        } else {
-            Err(format!(
-                "the application's secrets changed: {} before, {} now",
-                ids(&self.seeded_ids),
-                ids(&live)
-            ))
-        }
-    }
-
-    fn end_state(&self, vault: &FakeVault) -> Vec<String> {
-        let (stored_id, _) = self.stored(vault);
-        let shown = if stored_id.is_empty() {
-            "(empty)".to_owned()
-        } else {
-            stored_id.clone()
-        };
-        vec![
-            format!(
-                "the target application {} has the secrets: {}",
-                self.target_app,
-                ids(&self.live_ids())
-            ),
-            format!(
-                "the vault record now holds client_secret_id {shown}, client_secret ********, \
-                 expires {}",
-                vault
-                    .field(&self.user_uid, "expires")
-                    .unwrap_or_else(|| "(empty)".into())
-            ),
-            format!(
-                "the stored secret is the one Graph made for {shown}: {}",
-                if self.works(vault) { "yes" } else { "no" }
-            ),
-        ]
-    }
-
-    fn state_line(&self, vault: &FakeVault) -> String {
-        let (stored_id, _) = self.stored(vault);
-        format!(
-            "secrets {}; vault holds {} ({})",
-            ids(&self.live_ids()),
-            if stored_id.is_empty() {
-                "no secret"
-            } else {
-                &stored_id
-            },
-            if self.works(vault) {
-                "works"
-            } else {
-                "does not work"
-            }
-        )
+        detail
     }
 }

@@ -25,14 +25,19 @@
 //!   a time (`--faults all`, and the conformance suite);
 //! - [`report`]: what the administrator reads, as text or JSON.
 //!
-//! Adding a use case is one entry in [`USE_CASES`] and one [`Service`]
-//! implementation (the SSH user's is `ssh.rs`, on [`crate::fakes::ssh`]).
+//! Adding a use case is one entry in [`USE_CASES`] and its [`Service`]: for
+//! an HTTP password rotator (Okta, REST) a small description of its fake
+//! (`password.rs`), for a key-set rotator (AWS, Azure) a description of its
+//! credential set (`keyset.rs`); the SSH user's is its own (`ssh.rs`, on
+//! [`crate::fakes::ssh`]).
 
 mod aws;
 mod azure;
 pub mod input;
+mod keyset;
 pub mod matrix;
 mod okta;
+mod password;
 pub mod report;
 mod rest;
 pub(crate) mod ssh;
@@ -80,7 +85,7 @@ pub static USE_CASES: [UseCase; 5] = [
         binary: "rotate-rest-api",
         fixture: include_str!("../../../fixtures/records/rest-api.json"),
         user_markers: &[],
-        start: rest::start,
+        start: password::start::<rest::Rest>,
     },
     UseCase {
         name: "aws-access-key",
@@ -101,7 +106,7 @@ pub static USE_CASES: [UseCase; 5] = [
         binary: "rotate-okta-user",
         fixture: include_str!("../../../fixtures/records/okta-user.json"),
         user_markers: &[],
-        start: okta::start,
+        start: password::start::<okta::Okta>,
     },
     UseCase {
         name: "ssh-user",

@@ -603,19 +603,6 @@ pub fn secret_keys(record: &Value) -> Vec<String> {
     keys
 }
 
-/// `...` and the last four characters: how the binaries show key ids.
-pub fn last4(id: &str) -> String {
-    let tail: String = id
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("...{tail}")
-}
-
 /// A deterministic UUID-shaped id derived from `seed`: the same record gives
 /// the same made-up ids on every run.
 pub fn derived_uuid(seed: &str) -> String {
@@ -640,61 +627,5 @@ pub fn which_password(now: Option<&str>, old: &str, new: &str) -> &'static str {
         Some(now) if now == old => "the old password",
         Some(_) => "a password nobody has",
         None => "no account",
-    }
-}
-
-/// `Service::unchanged` for an account whose password the Gateway stores
-/// (REST, Okta): it must still have the old one. `holder` names it ("the
-/// Okta user").
-pub fn password_unchanged(
-    holder: &str,
-    now: Option<&str>,
-    old: &str,
-    new: &str,
-) -> Result<(), String> {
-    match now {
-        Some(now) if now != old => Err(format!(
-            "{holder} now has {}",
-            which_password(Some(now), old, new)
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// `Service::end_state` for such an account: `account` names it ("Okta user
-/// 'bob'"), `password` its password ("bob's Okta password").
-pub fn password_end_state(
-    account: &str,
-    password: &str,
-    now: Option<&str>,
-    old: &str,
-    new: &str,
-) -> Vec<String> {
-    vec![
-        format!("{account} now has {}", which_password(now, old, new)),
-        format!(
-            "{password} is now the Gateway's newPassword: {}",
-            if now == Some(new) { "yes" } else { "no" }
-        ),
-    ]
-}
-
-/// The verdict for a password the Gateway stores on exit 0 (REST, Okta):
-/// exit 0 needs the new password, 1 and 2 the old one, 4 either.
-pub fn password_verdict(
-    out: &Outcome,
-    now: Option<&str>,
-    old: &str,
-    new: &str,
-) -> Result<(), String> {
-    let now_text = now.unwrap_or_default();
-    match out.code {
-        Some(0) if now_text == new => Ok(()),
-        Some(1 | 2) if now_text == old => Ok(()),
-        Some(4) if now_text == old || now_text == new => Ok(()),
-        other => Err(format!(
-            "exit {other:?} but the account has {}",
-            which_password(now, old, new)
-        )),
     }
 }

@@ -25,200 +25,18 @@
 //! runners and `.ci/run` set it, or `KEEPER_ROTATORS_REQUIRE_SSHD=1`), a test
 //! that would skip panics instead, naming what is missing and how to get it.
 
+mod setup;
+mod skip;
+
+pub use setup::{ChpasswdFault, OVERWRITTEN, Setup, SudoPam, User};
+pub use skip::{SKIP_SWITCHES, skip_forbidden, unavailable};
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A user made inside the namespace.
-#[derive(Debug, Clone, Default)]
-pub struct User {
-    pub name: String,
-    /// The password set with chpasswd; `None` leaves the account locked
-    /// for password logins.
-    pub password: Option<String>,
-    /// Lines for `~/.ssh/authorized_keys`, written as the user; `None`
-    /// leaves `~/.ssh` absent.
-    pub authorized_keys: Option<String>,
-    /// Lines for `~/.ssh/authorized_keys2`.
-    pub authorized_keys2: Option<String>,
-    /// Expire the password (`chage -d 0`): the next login must change it.
-    pub expired: bool,
-    /// Minimum days between changes (`chage -m`).
-    pub min_days: Option<u32>,
-}
-
-impl User {
-    pub fn new(name: &str) -> Self {
-        Self {
-            name: name.into(),
-            ..Self::default()
-        }
-    }
-
-    pub fn password(mut self, password: &str) -> Self {
-        self.password = Some(password.into());
-        self
-    }
-
-    pub fn authorized_keys(mut self, lines: &str) -> Self {
-        self.authorized_keys = Some(lines.into());
-        self
-    }
-
-    pub fn authorized_keys2(mut self, lines: &str) -> Self {
-        self.authorized_keys2 = Some(lines.into());
-        self
-    }
-
-    pub fn expired(mut self) -> Self {
-        self.expired = true;
-        self
-    }
-
-    pub fn min_days(mut self, days: u32) -> Self {
-        self.min_days = Some(days);
-        self
-    }
-}
-
-/// What the wrapper bound over `/usr/sbin/chpasswd` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChpasswdFault {
-    /// No wrapper: the real chpasswd.
-    None,
-    /// Runs the real chpasswd, then kills the SSH session: the change is
-    /// applied, the client sees a dropped channel.
-    ApplyThenKill,
-    /// Sleeps this many seconds, then runs the real chpasswd.
-    Sleep(u32),
-    /// Prints an error and exits 1 without changing anything.
-    Fail,
-    /// Runs the real chpasswd, then prints an error and exits 1 (a hook
-    /// or wrapper failing after the change was applied).
-    ApplyThenFail,
-    /// Runs the real chpasswd, then sets each changed user's password to
-    /// [`OVERWRITTEN`] and exits 0 (a hook, or another run, setting
-    /// another password).
-    ApplyThenOverwrite,
-}
-
-/// The password [`ChpasswdFault::ApplyThenOverwrite`] leaves.
-pub const OVERWRITTEN: &str = "Hook-Other-pw-9";
-
-/// How sudo's PAM stack (`/etc/pam.d/sudo`) authenticates the admin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SudoPam {
-    /// Debian's own (`@include common-auth`: pam_unix prompts).
-    Default,
-    /// `auth sufficient pam_succeed_if.so user ingroup keeper-trusted`
-    /// first, and this user in that group: sudo's rule asks for a password
-    /// (`sudo -n` refuses) but PAM grants without prompting.
-    GrantsGroup(String),
-    /// `auth sufficient pam_wheel.so trust use_uid group=keeper-wheel`
-    /// first, and this user in that group: granted without a prompt.
-    WheelTrust(String),
-    /// This user's password field emptied (`passwd -d`): Debian's
-    /// `pam_unix.so nullok` grants without a prompt. (sshd refuses an empty
-    /// password, so the user logs in by key.)
-    NullokEmptyPassword(String),
-    /// A directory-backed stack's shape: `pam_exec expose_authtok` records
-    /// every password sudo's conversation returned to
-    /// [`Sshd::sudo_attempts`], then `pam_unix use_first_pass` checks it.
-    RecordAttempts,
-    /// Two modules that each prompt (`pam_stress`, which takes no earlier
-    /// password): sudo's conversation asks twice for one authentication,
-    /// as a stack with a second factor does. It grants whatever is typed,
-    /// so only what the prompts got decides the outcome.
-    PromptsTwice,
-    /// Debian's own stack, after a `pam_exec` line (as root) that records
-    /// the `SUDO_ASKPASS` sudo was started with (read from its
-    /// environment) to [`Sshd::sudo_askpass`]: where the helper was placed.
-    RecordAskpass,
-}
-
-/// How one sshd is set up.
-#[derive(Debug, Clone)]
-pub struct Setup {
-    pub users: Vec<User>,
-    /// Lines for `/etc/sudoers.d/keeper-test` (validated with `visudo -c`).
-    pub sudoers: Vec<String>,
-    /// Extra `sshd_config` lines (`KbdInteractiveAuthentication yes`, ...).
-    pub sshd_options: Vec<String>,
-    /// Host key types to make (`ed25519`, `ecdsa`, `rsa`); the first is
-    /// [`Sshd::host_key`].
-    pub host_keys: Vec<&'static str>,
-    pub chpasswd: ChpasswdFault,
-    /// A message the password stack prints before refusing every change
-    /// (a `pam_exec` line in front of `common-password`), as pwquality does.
-    pub reject_passwords_with: Option<String>,
-    /// sudo's PAM stack.
-    pub sudo_pam: SudoPam,
-    /// `rm` waits a second before it removes anything: a loaded machine,
-    /// where a script's background job cleans up late (the askpass
-    /// helper's FIFO writer removes the FIFO only after its `rm` runs).
-    pub slow_rm: bool,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Self {
-            users: Vec::new(),
-            sudoers: Vec::new(),
-            sshd_options: Vec::new(),
-            host_keys: vec!["ed25519"],
-            chpasswd: ChpasswdFault::None,
-            reject_passwords_with: None,
-            sudo_pam: SudoPam::Default,
-            slow_rm: false,
-        }
-    }
-}
-
-impl Setup {
-    pub fn user(mut self, user: User) -> Self {
-        self.users.push(user);
-        self
-    }
-
-    pub fn sudoers(mut self, line: &str) -> Self {
-        self.sudoers.push(line.into());
-        self
-    }
-
-    pub fn sshd_option(mut self, line: &str) -> Self {
-        self.sshd_options.push(line.into());
-        self
-    }
-
-    pub fn host_keys(mut self, kinds: &[&'static str]) -> Self {
-        self.host_keys = kinds.to_vec();
-        self
-    }
-
-    pub fn chpasswd(mut self, fault: ChpasswdFault) -> Self {
-        self.chpasswd = fault;
-        self
-    }
-
-    pub fn reject_passwords_with(mut self, message: &str) -> Self {
-        self.reject_passwords_with = Some(message.into());
-        self
-    }
-
-    pub fn sudo_pam(mut self, pam: SudoPam) -> Self {
-        self.sudo_pam = pam;
-        self
-    }
-
-    /// See [`Setup::slow_rm`].
-    pub fn slow_rm(mut self) -> Self {
-        self.slow_rm = true;
-        self
-    }
-}
 
 /// A running sshd in its own mount namespace.
 #[derive(Debug)]
@@ -227,64 +45,6 @@ pub struct Sshd {
     child: Child,
     port: u16,
     host_keys: Vec<String>,
-}
-
-/// Why this machine cannot run the real-sshd tests, if it cannot.
-pub fn unavailable() -> Option<&'static str> {
-    if !is_root() {
-        return Some("needs root for a private mount namespace");
-    }
-    if !Path::new("/usr/sbin/sshd").exists() {
-        return Some("needs /usr/sbin/sshd (scripts/setup installs openssh-server)");
-    }
-    if !Path::new("/usr/bin/sudo").exists() {
-        return Some("needs sudo (scripts/setup installs it)");
-    }
-    let probe = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !matches!(probe, Ok(s) if s.success()) {
-        return Some("unshare --mount failed (no CAP_SYS_ADMIN?)");
-    }
-    None
-}
-
-/// Where a skip is refused, in words for the failure message.
-pub const SKIP_SWITCHES: &str = "CI is set, or KEEPER_ROTATORS_REQUIRE_SSHD=1";
-
-/// Whether a test that needs the real sshd must fail rather than skip:
-/// under CI (`CI` set and not `false` or `0`) or when
-/// `KEEPER_ROTATORS_REQUIRE_SSHD=1`.
-pub fn skip_forbidden() -> bool {
-    skip_forbidden_by(
-        std::env::var("CI").ok().as_deref(),
-        std::env::var("KEEPER_ROTATORS_REQUIRE_SSHD")
-            .ok()
-            .as_deref(),
-    )
-}
-
-fn skip_forbidden_by(ci: Option<&str>, require: Option<&str>) -> bool {
-    let set = |v: Option<&str>| {
-        v.is_some_and(|v| {
-            let v = v.trim();
-            !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")
-        })
-    };
-    set(ci) || set(require)
-}
-
-fn is_root() -> bool {
-    // The effective uid, without unsafe code: /proc/self/status.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 fn free_port() -> u16 {
@@ -793,24 +553,3 @@ if [ "$fault" = apply-then-fail ]; then
 fi
 exit $rc
 "#;
-
-#[cfg(test)]
-mod tests {
-    use super::skip_forbidden_by;
-
-    #[test]
-    fn a_skip_is_refused_under_ci_or_when_required() {
-        assert!(skip_forbidden_by(Some("true"), None));
-        assert!(skip_forbidden_by(Some("1"), None));
-        assert!(skip_forbidden_by(None, Some("1")));
-        assert!(skip_forbidden_by(Some("false"), Some("yes")));
-    }
-
-    #[test]
-    fn a_skip_is_allowed_outside_ci() {
-        assert!(!skip_forbidden_by(None, None));
-        assert!(!skip_forbidden_by(Some("false"), None));
-        assert!(!skip_forbidden_by(Some("0"), Some("")));
-        assert!(!skip_forbidden_by(Some(" "), Some("FALSE")));
-    }
-}

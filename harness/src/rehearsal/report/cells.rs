@@ -1,0 +1,112 @@
+//! The failure matrix as a report: `--faults all` runs every cell (see
+//! [`crate::rehearsal::matrix`]) and this module gathers and prints them.
+//!
+//! Why apart: a matrix report is a list of cells, not one run; it shares
+//! only the escaping with the single run's report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{esc, esc_lines};
+use crate::faults::FaultKind;
+use crate::rehearsal::Rehearsal;
+use crate::rehearsal::matrix::{self, CellOutcome, Timing};
+
+/// Every cell of the matrix for one rehearsal.
+#[derive(Debug, Serialize)]
+pub struct MatrixReport {
+    pub use_case: &'static str,
+    pub binary: String,
+    pub description: String,
+    pub kinds: Vec<FaultKind>,
+    pub timing: String,
+    pub cells: Vec<CellOutcome>,
+    pub failed: usize,
+}
+
+impl MatrixReport {
+    pub fn consistent(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// `--faults all`: the clean run, then every cell, `progress` called with
+/// each cell's line as it ends.
+pub fn rehearse_matrix(
+    bin: &Path,
+    rehearsal: &Rehearsal,
+    jobs: usize,
+    progress: &(dyn Fn(&CellOutcome) + Sync),
+) -> Result<MatrixReport, String> {
+    let clean = matrix::clean_run(bin, rehearsal, Timing::FAULTS)?;
+    let cells = clean.cells(matrix::KINDS);
+    let outcomes = matrix::run_cells(
+        bin,
+        rehearsal,
+        &clean,
+        &cells,
+        Timing::FAULTS,
+        jobs,
+        progress,
+    );
+    // The cells' state and failure lines hold record values: escaped for
+    // the JSON report as for the text.
+    let outcomes: Vec<CellOutcome> = outcomes
+        .into_iter()
+        .map(|mut o| {
+            o.state = esc(&o.state);
+            o.failure = o.failure.map(|f| esc(&f));
+            o.output = esc_lines(&o.output);
+            o
+        })
+        .collect();
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    Ok(MatrixReport {
+        use_case: rehearsal.use_case.name,
+        binary: esc(&bin.display().to_string()),
+        description: esc(&rehearsal.description),
+        kinds: matrix::KINDS.to_vec(),
+        timing: format!(
+            "requests count as unanswered after {} s (KEEPER_ROTATOR_REQUEST_TIMEOUT; 20 s on the \
+             Gateway) and held answers wait {} s",
+            Timing::FAULTS.request_timeout.as_secs(),
+            Timing::FAULTS.hold.as_secs()
+        ),
+        cells: outcomes,
+        failed,
+    })
+}
+
+/// The matrix report as text.
+pub fn matrix_text(report: &MatrixReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "== every call of a clean run of {}, failing each way ({}); {}",
+        report.binary,
+        report
+            .kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        report.timing
+    );
+    for cell in &report.cells {
+        let _ = writeln!(text, "{}", esc(&cell.line()));
+    }
+    let _ = writeln!(
+        text,
+        "== {} cells, {} with an end state the exit code does not tell{}",
+        report.cells.len(),
+        report.failed,
+        if report.failed == 0 {
+            ""
+        } else {
+            " (FAIL lines above)"
+        }
+    );
+    text
+}
