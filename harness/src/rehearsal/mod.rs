@@ -26,7 +26,7 @@
 //! - [`report`]: what the administrator reads, as text or JSON.
 //!
 //! Adding a use case is one entry in [`USE_CASES`] and its [`Service`]: for
-//! an HTTP password rotator (Okta, REST) a small description of its fake
+//! an HTTP password rotator (Okta, REST, Meraki) a small description of its fake
 //! (`password.rs`), for a key-set rotator (AWS, Azure) a description of its
 //! credential set (`keyset.rs`); the SSH user's is its own (`ssh.rs`, on
 //! [`crate::fakes::ssh`]).
@@ -36,6 +36,7 @@ mod azure;
 pub mod input;
 mod keyset;
 pub mod matrix;
+mod meraki;
 mod okta;
 mod password;
 pub mod report;
@@ -79,7 +80,7 @@ impl std::fmt::Debug for UseCase {
 }
 
 /// Every use case the harness can rehearse.
-pub static USE_CASES: [UseCase; 5] = [
+pub static USE_CASES: [UseCase; 6] = [
     UseCase {
         name: "rest-api",
         binary: "rotate-rest-api",
@@ -107,6 +108,13 @@ pub static USE_CASES: [UseCase; 5] = [
         fixture: include_str!("../../../fixtures/records/okta-user.json"),
         user_markers: &[],
         start: password::start::<okta::Okta>,
+    },
+    UseCase {
+        name: "meraki-user",
+        binary: "rotate-meraki-user",
+        fixture: include_str!("../../../fixtures/records/meraki-user.json"),
+        user_markers: &[],
+        start: password::start::<meraki::Meraki>,
     },
     UseCase {
         name: "ssh-user",

@@ -47,6 +47,9 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     const FOUND_BY_URL: Option<&'static str>;
     /// The seeded line when no API record would be picked.
     const NO_API_RECORD: &'static str;
+    /// The API record's field holding the API's url, which the rehearsal
+    /// points at the fake.
+    const URL_FIELD: &'static str = "url";
 
     /// Whether the binary's last resort (no title named, none with a
     /// default title) would pick `dict`, if it were the only one.
@@ -161,24 +164,26 @@ pub(super) fn start<R: PasswordRotator>(
     match &found {
         Some((dict, last_resort)) => {
             let api_title = title(dict);
-            let was = lookup_text(dict, "url").unwrap_or_default();
+            let was = lookup_text(dict, R::URL_FIELD).unwrap_or_default();
             let now = R::url(&started.fake, &was);
             let api_uid = lookup_text(dict, "uid").unwrap_or_default();
             let api_uid = api_uid.trim();
             let mut keys = Vec::new();
             if let Some(dict) = staging.dict_mut(api_uid) {
-                keys = repoint(dict, "url", &now);
-                let read = lookup_text(dict, "url").unwrap_or_default();
+                keys = repoint(dict, R::URL_FIELD, &now);
+                let read = lookup_text(dict, R::URL_FIELD).unwrap_or_default();
                 if !is_loopback_url(&read) {
                     return Err(format!(
-                        "cannot point the url of '{api_title}' at {}: the binary would read '{}'",
+                        "cannot point the {} of '{api_title}' at {}: the binary would read '{}'",
+                        R::URL_FIELD,
                         R::FAKE,
                         shown_url(&read)
                     ));
                 }
             }
             staging.notes.push(format!(
-                "the url of '{api_title}' ({}; field {}) points at {} ({}) for this rehearsal",
+                "the {} of '{api_title}' ({}; field {}) points at {} ({}) for this rehearsal",
+                R::URL_FIELD,
                 shown_url(&was),
                 keys.join(", "),
                 R::FAKE,

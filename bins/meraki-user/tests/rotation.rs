@@ -1,0 +1,281 @@
+//! rotate-meraki-user end to end: the real binary against the stateful
+//! Meraki fake. Every run is scanned for leaks of the scenario's secrets.
+
+use harness::faults::{Armable, FaultKind};
+use harness::{FakeMeraki, Outcome, Run, Scenario};
+
+const BIN: harness::Binary = harness::binary!("rotate-meraki-user");
+const KEY: &str = "meraki-dashboard-api-key-0000000000000001";
+const NETWORK: &str = "L_646829496481105433";
+const EMAIL: &str = "alice@example.com";
+const OLD: &str = "Old-Meraki-Passw0rd-1";
+const NEW: &str = "New-Meraki-Passw0rd-2";
+
+fn meraki() -> FakeMeraki {
+    FakeMeraki::start(KEY, NETWORK).with_user(EMAIL, OLD)
+}
+
+fn scenario(name: &str) -> Scenario {
+    Scenario::load(&format!("scenarios/meraki-user/{name}"))
+}
+
+fn rotate_with(name: &str, meraki: &FakeMeraki, args: &[&str]) -> Outcome {
+    let mut run = Run::new(BIN).scenario(&scenario(name).var("MERAKI_URL", meraki.url()));
+    for arg in args {
+        run = run.arg(*arg);
+    }
+    run.run()
+}
+
+fn rotate(name: &str, meraki: &FakeMeraki) -> Outcome {
+    rotate_with(name, meraki, &[])
+}
+
+/// The password changes sent.
+fn puts(meraki: &FakeMeraki) -> usize {
+    meraki
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .count()
+}
+
+#[test]
+fn the_password_is_set_with_the_key_as_bearer_and_never_emailed() {
+    let meraki = meraki();
+    rotate("default.json", &meraki)
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("set the Meraki password of 'alice@example.com'")
+        .assert_stdout_has("proven by Meraki's answer only");
+    let user = meraki.user(EMAIL).expect("the user");
+    assert_eq!(user.password, NEW);
+    assert_eq!(user.changes, 1);
+    assert!(!user.emailed, "the password was emailed to the user");
+    let requests = meraki.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        requests[0].path,
+        format!("/api/v1/networks/{NETWORK}/merakiAuthUsers")
+    );
+    // The id is the email's base64, "YWxpY2VAZXhhbXBsZS5jb20=": its '='
+    // stays as it is in a path segment.
+    assert_eq!(
+        requests[1].path,
+        format!("/api/v1/networks/{NETWORK}/merakiAuthUsers/YWxpY2VAZXhhbXBsZS5jb20=")
+    );
+    assert_eq!(requests[1].authorization, format!("Bearer {KEY}"));
+    let mut keys = requests[1].keys.clone();
+    keys.sort();
+    assert_eq!(keys, ["emailPasswordToUser", "password"]);
+}
+
+#[test]
+fn an_id_holding_a_slash_reaches_meraki_as_one_path_segment() {
+    // base64("a??@example.com") is "YT8/QGV4YW1wbGUuY29t".
+    let email = "a??@example.com";
+    let meraki = FakeMeraki::start(KEY, NETWORK).with_user(email, OLD);
+    let s = scenario("default.json")
+        .var("MERAKI_URL", meraki.url())
+        .param("user", serde_json::json!(email));
+    Run::new(BIN)
+        .scenario(&s)
+        .run()
+        .assert_exit(0)
+        .assert_clean();
+    assert_eq!(meraki.password_of(email).as_deref(), Some(NEW));
+    let put = meraki
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .expect("a PUT");
+    assert!(
+        put.path
+            .ends_with("/merakiAuthUsers/YT8%2FQGV4YW1wbGUuY29t"),
+        "{}",
+        put.path
+    );
+}
+
+#[test]
+fn the_email_is_matched_without_regard_to_case() {
+    let meraki = FakeMeraki::start(KEY, NETWORK).with_user("Alice@Example.com", OLD);
+    rotate("default.json", &meraki)
+        .assert_exit(0)
+        .assert_clean();
+    assert_eq!(
+        meraki.password_of("Alice@Example.com").as_deref(),
+        Some(NEW)
+    );
+}
+
+#[test]
+fn hostile_passwords_arrive_intact() {
+    let s = scenario("hostile-passwords.json");
+    let new = s.params()["newPassword"].as_str().expect("new").to_owned();
+    let meraki = meraki();
+    rotate("hostile-passwords.json", &meraki)
+        .assert_exit(0)
+        .assert_clean();
+    assert_eq!(meraki.password_of(EMAIL), Some(new));
+}
+
+#[test]
+fn a_user_the_network_does_not_have_exits_1_and_nothing_is_sent_to_change() {
+    let meraki = FakeMeraki::start(KEY, NETWORK).with_user("bob@example.com", OLD);
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("has no authorized user with the email 'alice@example.com'");
+    assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn two_users_with_the_email_are_never_guessed_between() {
+    let meraki = meraki().with_listed(serde_json::json!({
+        "id": "b3RoZXI=", "email": "ALICE@example.com", "isAdmin": false
+    }));
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_stderr_has("2 authorized users with the email");
+    assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn a_dashboard_administrator_exits_2_naming_the_reason() {
+    let meraki = FakeMeraki::start(KEY, NETWORK).with_admin(EMAIL, OLD);
+    rotate("default.json", &meraki)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("is a Dashboard administrator");
+    assert_eq!(puts(&meraki), 0);
+    assert_eq!(meraki.password_of(EMAIL).as_deref(), Some(OLD));
+}
+
+#[test]
+fn a_listed_user_whose_id_is_no_meraki_id_is_never_sent_to() {
+    let meraki = FakeMeraki::start(KEY, NETWORK).with_listed(serde_json::json!({
+        "id": "../../organizations/1/admins", "email": EMAIL, "isAdmin": false
+    }));
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_clean();
+    assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn a_wrong_api_key_exits_1_naming_the_admin_record() {
+    let meraki = FakeMeraki::start("another-key", NETWORK).with_user(EMAIL, OLD);
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has(
+            "check the Dashboard API key (password) in record 'Cisco Authentication Record'",
+        );
+    assert_eq!(meraki.password_of(EMAIL).as_deref(), Some(OLD));
+}
+
+#[test]
+fn another_network_exits_1_and_changes_nothing() {
+    let meraki = FakeMeraki::start(KEY, "N_1").with_user(EMAIL, OLD);
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_stderr_has("check network_id");
+    assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn a_refused_password_exits_1_with_merakis_error_and_the_old_one_kept() {
+    let meraki = meraki();
+    let s = scenario("default.json")
+        .var("MERAKI_URL", meraki.url())
+        .param("newPassword", serde_json::json!("short"));
+    Run::new(BIN)
+        .scenario(&s)
+        .run()
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("Password must be at least 8 characters");
+    assert_eq!(meraki.password_of(EMAIL).as_deref(), Some(OLD));
+}
+
+#[test]
+fn the_rate_limit_is_waited_out_with_retry_after() {
+    let meraki = meraki();
+    meraki
+        .arm("update_user", 1, FaultKind::Status429)
+        .expect("armed");
+    rotate("default.json", &meraki)
+        .assert_exit(0)
+        .assert_clean();
+    assert_eq!(meraki.password_of(EMAIL).as_deref(), Some(NEW));
+    assert_eq!(meraki.proxy().count("update_user"), 2);
+}
+
+#[test]
+fn a_change_whose_answer_is_lost_exits_4_and_is_never_sent_again() {
+    let meraki = meraki();
+    meraki
+        .arm("update_user", 1, FaultKind::ApplyThen500)
+        .expect("armed");
+    rotate("default.json", &meraki)
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("may or may not have changed");
+    assert_eq!(meraki.proxy().count("update_user"), 1);
+}
+
+#[test]
+fn a_dry_run_looks_the_user_up_and_changes_nothing() {
+    let meraki = meraki();
+    rotate_with("default.json", &meraki, &["--dry-run"])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("dry run: Meraki user 'alice@example.com'")
+        .assert_stdout_has("Nothing was changed.");
+    assert_eq!(puts(&meraki), 0);
+    assert_eq!(meraki.requests().len(), 1);
+}
+
+#[test]
+fn no_admin_record_exits_2_naming_what_to_attach() {
+    let meraki = meraki();
+    rotate("no-admin-record.json", &meraki)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has(
+            "no Meraki admin record found: attach a record titled 'Cisco Authentication Record'",
+        );
+    assert!(meraki.requests().is_empty());
+}
+
+#[test]
+fn a_missing_network_id_exits_2_naming_the_field_and_the_record() {
+    let meraki = meraki();
+    rotate("missing-network.json", &meraki)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("network_id")
+        .assert_stderr_has("Cisco Authentication Record");
+    assert!(meraki.requests().is_empty());
+}
+
+#[test]
+fn plain_http_to_another_host_exits_2_before_any_request() {
+    let meraki = meraki();
+    rotate("plain-http-elsewhere.json", &meraki)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("meraki_api_url");
+    assert!(meraki.requests().is_empty());
+}
+
+#[test]
+fn a_login_that_is_no_email_exits_2_before_any_request() {
+    let meraki = meraki();
+    rotate("not-an-email.json", &meraki)
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("not an email address");
+    assert!(meraki.requests().is_empty());
+}
