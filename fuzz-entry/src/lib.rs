@@ -100,6 +100,7 @@ fn check_input(input: &GatewayInput) {
     check_redaction(input);
     check_rest(input);
     check_okta(input);
+    check_meraki(input);
     check_aws(input);
     check_azure(input);
     check_ssh(input);
@@ -161,6 +162,30 @@ fn check_rest(input: &GatewayInput) {
                     error.exit().code()
                 );
             }
+        }
+    }
+}
+
+fn check_meraki(input: &GatewayInput) {
+    match rotate_meraki_user::Setup::from_input(input) {
+        Err(error) => rejected(&error, "rotate-meraki-user's setup"),
+        Ok(setup) => {
+            assert!(
+                !forbidden_uids(input).contains(&setup.admin.uid()),
+                "rotate-meraki-user took the user or a PAM record for the admin record"
+            );
+            assert_usable_url(&setup.url, "rotate-meraki-user");
+            assert!(
+                setup
+                    .network
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+                "rotate-meraki-user accepted a network id that is not one path segment"
+            );
+            assert!(
+                setup.email.contains('@') && setup.email.trim() == setup.email,
+                "rotate-meraki-user accepted a login that is no email"
+            );
         }
     }
 }
