@@ -36,6 +36,7 @@ impl<'a> Setup<'a> {
         let email = input.require_user()?;
         check_email(email)?;
         let new_password = input.require_new_password()?;
+        check_password(new_password)?;
         input.require_user_record_uid()?;
         let admin = find_admin_record(input)?;
         let location = admin.location();
@@ -111,6 +112,24 @@ pub fn check_email(email: &str) -> Result<()> {
     }
 }
 
+/// Refuses a new password Meraki would take but nobody could sign in with:
+/// Meraki's hosted authentication fails every sign-in whose password holds a
+/// backslash ("Cloud Hosted Meraki Authentication"). Setting it would exit 0
+/// and the Gateway would store a password that never works.
+fn check_password(password: &Secret) -> Result<()> {
+    if password.expose().contains('\\') {
+        return Err(Error::Invalid {
+            name: "newPassword".into(),
+            location: Location::Params,
+            problem: "it holds a backslash, which Meraki authentication cannot sign in with; \
+                      leave '\\' out of the PAM User record's password complexity (special \
+                      characters) and rotate again (nothing was sent)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// A network id goes into every request's path: only what Meraki's ids are
 /// made of (`L_123…`, `N_123…`) is taken.
 fn check_network(network: &str, location: &Location) -> Result<()> {
@@ -142,6 +161,14 @@ mod tests {
         for good in ["alice@example.com", "a+b@x", "jürgen@example.de"] {
             assert!(check_email(good).is_ok(), "{good:?}");
         }
+    }
+
+    #[test]
+    fn a_password_with_a_backslash_is_refused_before_any_request() {
+        let refused = check_password(&Secret::new("Abc\\def-1".to_owned())).unwrap_err();
+        assert_eq!(refused.exit(), common::Exit::BadInput);
+        assert!(!refused.to_string().contains("Abc"), "{refused}");
+        assert!(check_password(&Secret::new("Abc\"'{}-1".to_owned())).is_ok());
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod config;
 mod meraki;
 
 pub use config::Setup;
-use meraki::{AuthUser, Dashboard};
+use meraki::{AuthUser, Dashboard, Listed};
 
 /// `--help`: the record fields this binary reads and writes.
 pub const FIELDS: &str = "\
@@ -40,12 +40,18 @@ Admin record (never the user record), the first that applies:
                   address only
 
 The user is looked up by email among the network's authorized users (merakiAuthUsers:
-802.1X, splash guest and client VPN users); no match or two matches exit 1, and a
-Dashboard administrator exits 2 (Meraki takes no password for one there). The password is
-set with one PUT, emailPasswordToUser false; it is never sent again. Meraki offers no
+802.1X, splash guest and client VPN users); no match, two matches, or a match without a
+Meraki id or isAdmin exit 1, and a Dashboard administrator exits 2 (Meraki takes no
+password for one there). The password is
+set with one PUT, emailPasswordToUser false; it is never sent again. A redirect (to the
+organisation's shard host) is not followed: exit 1, naming the host for meraki_api_url. Meraki offers no
 sign-in for these users through its API: the change is proven by Meraki's answer only.
-Runs on one account (network and email) never overlap on this host: a second run exits
-1, nothing changed (lock directory: KEEPER_ROTATOR_LOCK_DIR).
+A user has one password in every network of the organisation: runs on one email never
+overlap on this host, whatever network they name (a second run exits 1, nothing changed;
+lock directory: KEEPER_ROTATOR_LOCK_DIR), and two PAM User records for one email would
+each overwrite the other's password.
+A new password with a backslash exits 2 before any request: Meraki authentication cannot
+sign in with one.
 
 Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
 
@@ -70,17 +76,16 @@ impl Rotator for MerakiUser {
 
     type Plan<'r> = Planned<'r>;
 
+    /// Meraki keeps one list of authorized users for the whole organisation
+    /// (a user has one password in every network), and an organisation may
+    /// be reached through more than one host: two runs on one email must
+    /// never overlap whatever network or URL their records name.
     fn host_lock(run: &Run) -> Result<Option<host_lock::Target>> {
         let setup = Setup::from_input(&run.input)?;
-        let service = format!(
-            "{} network {}",
-            setup.url.origin().ascii_serialization(),
-            setup.network
-        );
         Ok(Some(host_lock::Target {
-            shown: format!("the Meraki user '{}' in {service}", setup.email),
-            service,
-            account: setup.email.to_owned(),
+            shown: format!("the Meraki user '{}'", setup.email),
+            service: "Meraki authentication".into(),
+            account: setup.email.to_ascii_lowercase(),
         }))
     }
 
@@ -130,10 +135,13 @@ impl Rotator for MerakiUser {
             dashboard,
         } = p;
         let new_password = run.input.require_new_password()?;
-        let change = dashboard.request(Method::PUT, url)?.secret_json(json!({
-            "password": new_password.expose(),
-            "emailPasswordToUser": false,
-        }));
+        let change = dashboard
+            .request(Method::PUT, url)?
+            .redirect_unapplied()
+            .secret_json(json!({
+                "password": new_password.expose(),
+                "emailPasswordToUser": false,
+            }));
         let target = change.target();
         tracing::info!("setting the password of '{email}' ({})", user.id);
         let response =
@@ -148,6 +156,9 @@ impl Rotator for MerakiUser {
                     )),
                     other => other,
                 })?;
+        // Not a success, so not applied: Meraki answers a redirect (to the
+        // organisation's shard) before it applies anything, and a 4xx is a
+        // refusal.
         if !response.status.is_success() {
             return Err(dashboard.refused(&target, &response, "setting the password"));
         }
@@ -160,35 +171,45 @@ impl Rotator for MerakiUser {
 }
 
 /// The one authorized user whose email is `email` (compared without regard
-/// to case, as email domains are). A Dashboard administrator is refused:
-/// Meraki takes no password for one through this endpoint.
+/// to case, as email domains are). Every listed entry with that email counts,
+/// so one whose id or fields cannot be trusted is never passed over for
+/// another. A Dashboard administrator is refused: Meraki takes no password
+/// for one through this endpoint.
 fn find_user(dashboard: &Dashboard, email: &str) -> Result<AuthUser> {
-    let users = dashboard.users()?;
-    let found: Vec<&AuthUser> = users
+    let listed = dashboard.users()?;
+    let found: Vec<&Listed> = listed
         .iter()
-        .filter(|u| u.email.eq_ignore_ascii_case(email))
+        .filter(|l| {
+            l.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
         .collect();
     let user = match found.as_slice() {
-        [one] => (*one).clone(),
+        [one] => match &one.user {
+            Ok(user) => user.clone(),
+            Err(why) => {
+                return Err(Error::Failed(format!(
+                    "network {} lists an authorized user with the email '{email}', but {why}; \
+                     nothing was changed",
+                    dashboard.network
+                )));
+            }
+        },
         [] => {
             return Err(Error::Failed(format!(
                 "network {} has no authorized user with the email '{email}' (the PAM User \
-                 record's login) among its {} users; nothing was changed",
+                 record's login) among its {} listed users; nothing was changed",
                 dashboard.network,
-                users.len()
+                listed.len()
             )));
         }
         several => {
             return Err(Error::Failed(format!(
-                "network {} has {} authorized users with the email '{email}' ({}); which one \
-                 to rotate is not guessed. Nothing was changed",
+                "network {} lists {} authorized users with the email '{email}'; which one to \
+                 rotate is not guessed. Nothing was changed",
                 dashboard.network,
                 several.len(),
-                several
-                    .iter()
-                    .map(|u| u.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
             )));
         }
     };

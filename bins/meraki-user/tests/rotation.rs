@@ -137,8 +137,120 @@ fn two_users_with_the_email_are_never_guessed_between() {
     }));
     rotate("default.json", &meraki)
         .assert_exit(1)
+        .assert_clean()
         .assert_stderr_has("2 authorized users with the email");
     assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn a_second_user_with_the_email_and_a_broken_id_is_not_passed_over() {
+    let meraki = meraki().with_listed(serde_json::json!({
+        "id": "../admins", "email": "ALICE@example.com", "isAdmin": false
+    }));
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("2 authorized users with the email");
+    assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn a_user_whose_listing_does_not_say_whether_it_is_an_administrator_is_not_changed() {
+    let meraki = FakeMeraki::start(KEY, NETWORK)
+        .with_listed(serde_json::json!({"id": "YWxpY2VAZXhhbXBsZS5jb20=", "email": EMAIL}));
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("does not say whether it is a Dashboard administrator");
+    assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn a_password_with_a_backslash_exits_2_before_any_request() {
+    let meraki = meraki();
+    let s = scenario("default.json")
+        .var("MERAKI_URL", meraki.url())
+        .param("newPassword", serde_json::json!("New-Meraki\\Passw0rd-2"));
+    Run::new(BIN)
+        .scenario(&s)
+        .run()
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("backslash");
+    assert!(meraki.requests().is_empty());
+}
+
+#[test]
+fn a_change_redirected_to_the_organisations_shard_exits_1_naming_the_host() {
+    let meraki = meraki().redirecting_to("n123.meraki.com", true);
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("HTTP 308")
+        .assert_stderr_has("n123.meraki.com")
+        .assert_stderr_has("set meraki_api_url");
+    assert_eq!(puts(&meraki), 1);
+    assert_eq!(meraki.password_of(EMAIL).as_deref(), Some(OLD));
+}
+
+#[test]
+fn a_redirect_to_a_host_that_is_not_merakis_is_not_shown() {
+    let meraki = meraki().redirecting_to("evil.example", false);
+    rotate("default.json", &meraki)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("to another host");
+    assert!(
+        !rotate("default.json", &meraki)
+            .stderr
+            .contains("evil.example")
+    );
+    assert_eq!(puts(&meraki), 0);
+}
+
+#[test]
+fn a_server_error_to_the_change_exits_4_and_is_never_sent_again() {
+    let meraki = meraki();
+    meraki
+        .arm("update_user", 1, FaultKind::Status500)
+        .expect("armed");
+    rotate("default.json", &meraki)
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("may or may not have changed");
+    assert_eq!(meraki.proxy().count("update_user"), 1);
+}
+
+/// Meraki keeps one list of users for the organisation: two records for
+/// one email that name different networks still take one lock.
+#[test]
+fn runs_on_one_email_in_two_networks_never_overlap_on_one_host() {
+    let meraki = meraki();
+    let host = tempfile::tempdir().expect("a lock directory");
+    let other = FakeMeraki::start(KEY, "N_24329156").with_user(EMAIL, OLD);
+    let gate = meraki.proxy().hold("update_user", 1);
+    let locked = |fake: &FakeMeraki, new: &str| {
+        let s = scenario("default.json")
+            .var("MERAKI_URL", fake.url())
+            .param("newPassword", serde_json::json!(new));
+        Run::new(BIN)
+            .scenario(&s)
+            .env("KEEPER_ROTATOR_LOCK_DIR", host.path().display().to_string())
+    };
+    let (a, b) = harness::runner::overlap(
+        locked(&meraki, "New-Meraki-Passw0rd-A1"),
+        locked(&other, "New-Meraki-Passw0rd-B2"),
+        || meraki.proxy().wait_for("update_user", 1),
+        |_| {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            gate.release();
+        },
+    );
+    b.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("is in progress on this host");
+    a.assert_exit(0).assert_clean();
+    assert_eq!(puts(&other), 0);
 }
 
 #[test]

@@ -140,6 +140,7 @@ impl Client {
                 Replay::Safe => None,
             },
             maybe_applied: false,
+            redirect_unapplied: request.redirect_unapplied,
         };
         let mut attempt = 0;
         loop {
@@ -414,6 +415,8 @@ pub(super) struct Ledger {
     entry: Option<change::Sent>,
     /// An earlier attempt may have reached the server and taken effect.
     maybe_applied: bool,
+    /// A 307 or 308 had no effect ([`Request::redirect_unapplied`]).
+    redirect_unapplied: bool,
 }
 
 impl Ledger {
@@ -425,7 +428,14 @@ impl Ledger {
             return;
         };
         let refused = match last_status {
-            Some(status) => status.is_client_error(),
+            Some(status) => {
+                status.is_client_error()
+                    || (self.redirect_unapplied
+                        && matches!(
+                            status,
+                            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+                        ))
+            }
             None => true,
         };
         if refused && !self.maybe_applied {

@@ -102,6 +102,8 @@ pub struct Request {
     url: Url,
     headers: HeaderMap,
     body: Option<Zeroizing<Vec<u8>>>,
+    /// The service applies nothing it answers with a 307 or 308.
+    redirect_unapplied: bool,
 }
 
 impl Request {
@@ -111,7 +113,18 @@ impl Request {
             url,
             headers: HeaderMap::new(),
             body: None,
+            redirect_unapplied: false,
         }
+    }
+
+    /// Says that the service answers a 307 or 308 before it applies
+    /// anything (Meraki sends an organisation's requests to its shard that
+    /// way), so a change answered with one had no effect. By default a
+    /// redirect after a change says nothing about it: a proxy or a load
+    /// balancer may redirect after the application took the request.
+    pub fn redirect_unapplied(mut self) -> Self {
+        self.redirect_unapplied = true;
+        self
     }
 
     /// Adds a header whose value is not secret.

@@ -13,7 +13,9 @@
 //! The key is taken as `Authorization: Bearer <key>` or in
 //! `X-Cisco-Meraki-API-Key`, as Meraki takes it; anything else is `401`.
 //! Another network is `404`. Errors have Meraki's shape (`{"errors": [...]}`);
-//! the rate limit is `429` with `Retry-After`, as Meraki's is.
+//! the rate limit is `429` with `Retry-After`, as Meraki's is, and an
+//! organisation on another shard is a `308` to its host, as Meraki sends
+//! ([`FakeMeraki::redirecting_to`]).
 //!
 //! The fake sits behind a [`FaultProxy`](crate::faults::FaultProxy) that
 //! names each request ([`CALLS`], [`call_name`]), so any [`FaultKind`] can
@@ -80,6 +82,9 @@ pub struct State {
     /// Users the listing also shows, with ids that are no Meraki id (a
     /// hostile or broken listing).
     odd: Vec<Value>,
+    /// The host requests are redirected to (Meraki's shard redirect, 308),
+    /// and whether only changes are.
+    redirect: Option<(String, bool)>,
     requests: Vec<Received>,
 }
 
@@ -102,8 +107,16 @@ impl FakeMeraki {
             network: network.to_owned(),
             users: Vec::new(),
             odd: Vec::new(),
+            redirect: None,
             requests: Vec::new(),
         })
+    }
+
+    /// Answers every request with Meraki's shard redirect to `host` (308,
+    /// nothing applied), or only the changes (`PUT`) when `changes_only`.
+    pub fn redirecting_to(self, host: &str, changes_only: bool) -> Self {
+        self.state().redirect = Some((host.to_owned(), changes_only));
+        self
     }
 
     /// The API's base URL, `/api/v1` included: what `meraki_api_url` holds.
@@ -201,6 +214,14 @@ impl Service for State {
             || (!key.is_empty() && key == self.key);
         if !authorized {
             return errors(401, "Invalid API key");
+        }
+        if let Some((host, changes_only)) = &self.redirect
+            && (!changes_only || received.method == "PUT")
+        {
+            return ResponseTemplate::new(308).insert_header(
+                "Location",
+                format!("https://{host}{}", received.path).as_str(),
+            );
         }
         let answer = self.serve(&received, &body);
         if injected == Some(FaultKind::ApplyThen500) {

@@ -456,11 +456,20 @@ fn from_records(
         "oldPassword".into(),
         json!(user_record.text("password").unwrap_or_default()),
     );
-    params.insert("newPassword".into(), json!(new_password()));
+    let mut made_up = new_password();
+    made_up.retain(|c| !use_case.password_refuses.contains(c));
+    params.insert("newPassword".into(), json!(made_up));
     notes.push(
         "newPassword is made up by the harness, as the Gateway makes one up for each rotation"
             .into(),
     );
+    if !use_case.password_refuses.is_empty() {
+        notes.push(format!(
+            "newPassword leaves out {:?}, which {} refuses: leave it out of the PAM User \
+             record's password complexity too",
+            use_case.password_refuses, use_case.binary
+        ));
+    }
 
     Ok(Rehearsal {
         use_case,

@@ -65,6 +65,11 @@ pub struct UseCase {
     /// Starts the use case's fakes from the records, and adjusts the
     /// Gateway's input where the fakes need it (an API record's url).
     pub start: Start,
+    /// Characters the service cannot take in a password, which the binary
+    /// refuses (exit 2) and an administrator leaves out of the record's
+    /// password complexity: the rehearsal's made-up newPassword leaves
+    /// them out too.
+    pub password_refuses: &'static str,
 }
 
 /// Starts a use case's fakes (see [`UseCase::start`]).
@@ -87,6 +92,7 @@ pub static USE_CASES: [UseCase; 6] = [
         fixture: include_str!("../../../fixtures/records/rest-api.json"),
         user_markers: &[],
         start: password::start::<rest::Rest>,
+        password_refuses: "",
     },
     UseCase {
         name: "aws-access-key",
@@ -94,6 +100,7 @@ pub static USE_CASES: [UseCase; 6] = [
         fixture: include_str!("../../../fixtures/records/aws-access-key.json"),
         user_markers: &["aws_access_key_id"],
         start: aws::start,
+        password_refuses: "",
     },
     UseCase {
         name: "azure-app-secret",
@@ -101,6 +108,7 @@ pub static USE_CASES: [UseCase; 6] = [
         fixture: include_str!("../../../fixtures/records/azure-app-secret.json"),
         user_markers: &["application_object_id"],
         start: azure::start,
+        password_refuses: "",
     },
     UseCase {
         name: "okta-user",
@@ -108,6 +116,7 @@ pub static USE_CASES: [UseCase; 6] = [
         fixture: include_str!("../../../fixtures/records/okta-user.json"),
         user_markers: &[],
         start: password::start::<okta::Okta>,
+        password_refuses: "",
     },
     UseCase {
         name: "meraki-user",
@@ -115,6 +124,7 @@ pub static USE_CASES: [UseCase; 6] = [
         fixture: include_str!("../../../fixtures/records/meraki-user.json"),
         user_markers: &[],
         start: password::start::<meraki::Meraki>,
+        password_refuses: "\\",
     },
     UseCase {
         name: "ssh-user",
@@ -122,6 +132,7 @@ pub static USE_CASES: [UseCase; 6] = [
         fixture: include_str!("../../../fixtures/records/ssh-user.json"),
         user_markers: &["privatePEMKey", "Private Key Rotate"],
         start: ssh::start,
+        password_refuses: "",
     },
 ];
 
