@@ -1,0 +1,150 @@
+//! rotate-aws-access-key end to end: the real binary against the IAM + STS
+//! fake and the fake Keeper vault (through the unmodified KSM SDK). Every run
+//! is scanned for every secret the fakes issued, including the new key's.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken fixture"
+)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use harness::fakes::vault::Others;
+use harness::faults::net::{HangUpServer, PrivateNetwork, RecordingProxy};
+use harness::faults::{Armable, FaultKind};
+use harness::runner::overlap;
+use harness::{AwsFault, FakeAws, FakeVault, Fault, Outcome, Run, Scenario};
+
+const BIN: harness::Binary = harness::binary!("rotate-aws-access-key");
+const USER_UID: &str = "PamUserUid000000000001";
+const ADMIN_ID: &str = "AKIAADMINKEY00000001";
+const ADMIN_SECRET: &str = "admin-secret-access-key-000000000000001";
+const STORED_ID: &str = "AKIAEXISTING00000001";
+const STORED_SECRET: &str = "existing-secret-access-key-0000000001";
+const OTHER_ID: &str = "AKIAOTHERKEY00000002";
+const OTHER_SECRET: &str = "other-secret-access-key-00000000000002";
+
+struct World {
+    aws: FakeAws,
+    vault: FakeVault,
+}
+
+/// IAM user alice with the key the record stores.
+fn world() -> World {
+    world_with(|aws| {
+        aws.with_key(
+            "alice",
+            STORED_ID,
+            STORED_SECRET,
+            true,
+            Some("2026-11-01T00:00:00Z"),
+        )
+    })
+}
+
+fn world_with(keys: impl FnOnce(FakeAws) -> FakeAws) -> World {
+    let aws = FakeAws::start()
+        .with_admin(ADMIN_ID, ADMIN_SECRET)
+        .with_role(
+            "arn:aws:iam::123456789012:role/keeper-rotation",
+            Some("keeper-external-id-1"),
+        )
+        .with_user("alice");
+    World {
+        aws: keys(aws),
+        vault: FakeVault::from_fixture("vault/aws/records.json"),
+    }
+}
+
+impl World {
+    fn run(&self, scenario: &str, args: &[&str]) -> Outcome {
+        self.run_with(scenario, args, &[])
+    }
+
+    /// Runs with extra environment variables, set after the fakes' own.
+    fn run_with(&self, scenario: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let out = self.runner(scenario, args, env).run();
+        // The new key's secret exists only after the run: scan for it now.
+        assert_eq!(out.find_leak(&self.aws.secrets()), None, "{}", out.output());
+        out
+    }
+
+    /// The run, not yet started.
+    fn runner(&self, scenario: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.runner_without(scenario, args, env, &[])
+    }
+
+    /// The run, without the fakes' variables named in `without`.
+    fn runner_without(
+        &self,
+        scenario: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        without: &[&str],
+    ) -> Run {
+        let scenario = Scenario::load(&format!("scenarios/aws-access-key/{scenario}"));
+        let mut run = Run::new(BIN).scenario(&scenario);
+        for arg in args {
+            run = run.arg(*arg);
+        }
+        for (key, value) in self.vault.env().into_iter().chain(self.aws.env()) {
+            if !without.contains(&key.as_str()) {
+                run = run.env(&key, value);
+            }
+        }
+        for (key, value) in env {
+            run = run.env(key, *value);
+        }
+        for secret in [ADMIN_SECRET, STORED_SECRET, OTHER_SECRET] {
+            run = run.secret(secret);
+        }
+        run
+    }
+
+    fn key_ids(&self) -> Vec<String> {
+        self.aws.keys("alice").into_iter().map(|k| k.id).collect()
+    }
+
+    fn stored_id(&self) -> String {
+        self.vault.field(USER_UID, "aws_access_key_id").unwrap()
+    }
+
+    /// The secret the vault holds is the one IAM issued for the stored id.
+    fn assert_vault_holds_a_live_key(&self) {
+        let id = self.stored_id();
+        let key = self
+            .aws
+            .keys("alice")
+            .into_iter()
+            .find(|k| k.id == id)
+            .unwrap();
+        assert_eq!(
+            self.vault
+                .field(USER_UID, "aws_secret_access_key")
+                .as_deref(),
+            Some(key.secret.as_str())
+        );
+    }
+
+    fn deletions(&self) -> Vec<String> {
+        self.aws
+            .calls()
+            .into_iter()
+            .filter(|c| c.action == "DeleteAccessKey")
+            .map(|c| c.param("AccessKeyId").unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// One request may take 1 s before it counts as unanswered.
+const SHORT_REQUESTS: (&str, &str) = ("KEEPER_ROTATOR_REQUEST_TIMEOUT", "1");
+
+mod attack;
+mod credential_sources;
+mod every_holder;
+mod existing_keys;
+mod failures;
+mod hostile_services;
+mod plain_http;
+mod redaction;

@@ -1,0 +1,198 @@
+//! `harness run`, end to end through the real harness binary: each use case
+//! rehearsed from a Commander-shaped export (`fixtures/records/`), with and
+//! without a fault, `--dry-run`, `--faults all`, a scenario file, and the
+//! errors an administrator can make on the command line.
+//!
+//! The rotators are the ones next to the harness binary, or in
+//! `KEEPER_ROTATORS_BIN_DIR` (see `harness::binary`), passed with
+//! `--bin-dir`. Every output of every harness run is scanned for the
+//! fixture's secrets and for the password the harness makes up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use harness::Binary;
+use harness::inputs::commander;
+use serde_json::Value;
+
+/// The rotators' directory: where `KEEPER_ROTATORS_BIN_DIR` says, else next
+/// to the harness (built by `cargo nextest run --workspace`).
+fn bin_dir(rotator: &'static str) -> PathBuf {
+    let harness = PathBuf::from(env!("CARGO_BIN_EXE_harness"));
+    let built = harness.with_file_name(rotator).display().to_string();
+    let path = Binary::new(rotator, Box::leak(built.into_boxed_str())).path();
+    path.parent().expect("a directory").to_owned()
+}
+
+fn fixture(name: &str) -> String {
+    harness::inputs::scenario::fixtures_dir()
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// What one harness run printed.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Every value under a secret-named field in `file` (as the Gateway would
+/// send it, and as the binaries redact it).
+fn secrets_of(file: &str) -> Vec<String> {
+    let loaded = commander::load(&[PathBuf::from(file)]).unwrap();
+    let mut secrets: Vec<String> = loaded
+        .records
+        .iter()
+        .flat_map(|r| r.all_fields().cloned().collect::<Vec<_>>())
+        .filter(|f| {
+            common::records::names_a_secret(f.key())
+                || f.key().eq_ignore_ascii_case("privatePEMKey")
+        })
+        .filter_map(|f| f.text())
+        .collect();
+    // A private key's lines leak as surely as the whole key.
+    let lines: Vec<String> = secrets
+        .iter()
+        .filter(|s| s.contains("-----BEGIN"))
+        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .collect();
+    secrets.extend(lines);
+    if let Some(scenario) = &loaded.scenario {
+        for (key, value) in scenario
+            .params
+            .iter()
+            .chain(scenario.dicts.iter().flat_map(|d| d.iter()))
+        {
+            if key.ends_with("Password") || common::records::names_a_secret(key) {
+                secrets.extend(value.as_str().map(str::to_owned));
+            }
+        }
+    }
+    secrets.retain(|s| s.len() >= 6);
+    secrets
+}
+
+/// Runs the harness with `args`; fails if any output holds a secret of the
+/// records file or the password the harness makes up.
+fn harness(rotator: &'static str, records_file: &str, args: &[&str]) -> Ran {
+    harness_with_env(rotator, records_file, args, &[])
+}
+
+/// [`harness`] with more variables in the harness's environment.
+fn harness_with_env(
+    rotator: &'static str,
+    records_file: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Ran {
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .envs(env.iter().copied())
+        .args(args)
+        .arg("--bin-dir")
+        .arg(bin_dir(rotator))
+        .env_remove("KEEPER_ROTATOR_LOG")
+        .timeout(Duration::from_secs(600))
+        .output()
+        .expect("the harness runs");
+    let ran = Ran {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    let mut secrets = secrets_of(records_file);
+    // The tail of every newPassword the harness makes up, in every form.
+    secrets.push("\"q'\\$é9".into());
+    let outcome = harness::Outcome {
+        code: ran.code,
+        stdout: ran.stdout.clone(),
+        stderr: ran.stderr.clone(),
+        elapsed: Duration::ZERO,
+    };
+    assert_eq!(
+        outcome.find_leak(&secrets),
+        None,
+        "the harness printed a secret"
+    );
+    ran
+}
+
+fn run(use_case: &str, rotator: &'static str, extra: &[&str]) -> Ran {
+    let file = fixture(&format!("records/{use_case}.json"));
+    let mut args = vec!["run", use_case, "--records", &file];
+    args.extend_from_slice(extra);
+    harness(rotator, &file, &args)
+}
+
+/// The report's fields of the PAM User record that changed.
+fn changed(report: &Value) -> Vec<String> {
+    let user = report["roles"]["user"]["uid"].as_str().unwrap().to_owned();
+    report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["uid"] == user.as_str())
+        .flat_map(|r| r["fields"].as_array().unwrap().clone())
+        .filter(|f| f["changed"] == true)
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The calls one service received, as `call#nth`.
+fn calls(report: &Value, service: &str) -> Vec<String> {
+    report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["service"] == service)
+        .flat_map(|s| s["calls"].as_array().unwrap().clone())
+        .map(|c| format!("{}#{}", c["call"].as_str().unwrap(), c["nth"]))
+        .collect()
+}
+
+fn assert_consistent(ran: &Ran, report: &Value) {
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(
+        report["verdict"]["consistent"], true,
+        "{}",
+        report["verdict"]
+    );
+    assert_eq!(report["leak_scan"]["found"], Value::Null);
+}
+
+/// The run rotated, the plan came first, and the export was read as one.
+fn assert_rotated(ran: &Ran) -> Value {
+    let report = ran.json();
+    assert_consistent(ran, &report);
+    assert_eq!(report["exit_code"], 0, "{}", report["stderr"]);
+    assert_eq!(report["exit_meaning"], "rotated");
+    assert_eq!(report["sources"][0]["shape"], "commander-export");
+    assert_eq!(report["plan"]["exit_code"], 0);
+    assert!(
+        report["plan"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry run:"),
+        "{}",
+        report["plan"]
+    );
+    report
+}
+
+mod aws_access_key;
+mod azure_app_secret;
+mod caught;
+mod password_rotators;
+mod report;
+mod ssh_user;
