@@ -8,13 +8,13 @@ fn an_add_password_applied_behind_a_503_leaves_no_secret_nobody_knows() {
     // Graph adds the secret, the gateway in front of it answers 503: the
     // change is never resent; the secret is found by this run's tag and
     // removed, and nothing changed.
-    w.azure
+    w.azure()
         .fault_after_apply("addPassword", AzureFault::unavailable(), 1);
     let out = w.run("admin-record.json", &[]);
     let kept = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
     assert_eq!(kept, "old-key-2026");
     let tags: Vec<String> = w
-        .azure
+        .azure()
         .secrets(TARGET_APP)
         .into_iter()
         .map(|s| format!("{} ({})", s.key_id, s.display_name))
@@ -25,7 +25,7 @@ fn an_add_password_applied_behind_a_503_leaves_no_secret_nobody_knows() {
         "a live secret nobody knows: {tags:?}\n{}",
         out.output()
     );
-    assert_eq!(w.azure.proxy().count("addPassword"), 1, "never resent");
+    assert_eq!(w.azure().proxy().count("addPassword"), 1, "never resent");
     out.assert_exit(1)
         .assert_clean()
         .assert_stderr_has("were revoked; nothing was changed");
@@ -41,17 +41,17 @@ fn the_admin_application_is_recognised_whatever_the_case_of_its_client_id() {
         ADMIN_APP.to_ascii_uppercase().into(),
     );
     let out = w.runner_for(&scenario, &[]).run();
-    assert_eq!(out.find_leak(&w.azure.issued()), None, "{}", out.output());
+    assert_eq!(out.find_leak(&w.azure().issued()), None, "{}", out.output());
     out.assert_exit(0);
     let key_id = w.assert_vault_holds_a_live_secret("AzureSelfUserUid000001", ADMIN_APP);
     assert_eq!(w.key_ids(ADMIN_APP), [key_id]);
     assert!(
-        w.vault.field("AzureAdminRecordUid001", "client_secret")
-            == w.vault.field("AzureSelfUserUid000001", "client_secret"),
+        w.vault().field("AzureAdminRecordUid001", "client_secret")
+            == w.vault().field("AzureSelfUserUid000001", "client_secret"),
         "the admin record is left holding a removed secret\n{}",
         out.output()
     );
-    assert_eq!(w.azure.calls_with_removed_secrets(), Vec::<String>::new());
+    assert_eq!(w.azure().calls_with_removed_secrets(), Vec::<String>::new());
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn keep_previous_secrets_keeps_the_secret_the_record_held_before_a_newer_strange
             "2026-11-01T00:00:00Z",
         )
     });
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "keep_previous_secrets", "1");
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(0).assert_clean();
@@ -88,7 +88,7 @@ fn trace_logging_of_every_dependency_prints_no_secret() {
         &[],
     );
     let out = out.env("KEEPER_ROTATOR_LOG", "trace").run();
-    assert_eq!(out.find_leak(&w.azure.issued()), None);
+    assert_eq!(out.find_leak(&w.azure().issued()), None);
     out.assert_exit(0);
     assert!(
         out.stderr.lines().count() > 50,
@@ -102,10 +102,10 @@ fn an_add_password_applied_behind_a_503_then_throttled_is_found_by_its_tag_and_r
     let w = world();
     // The first attempt is applied behind a 503; every later attempt is
     // throttled (429, not applied), the last one too.
-    w.azure
+    w.azure()
         .fault_after_apply("addPassword", AzureFault::unavailable(), 1);
     for nth in 2..=4 {
-        w.azure
+        w.azure()
             .arm("addPassword", nth, FaultKind::Status429)
             .unwrap();
     }
@@ -124,8 +124,9 @@ fn an_add_password_applied_behind_a_503_then_throttled_is_found_by_its_tag_and_r
 #[test]
 fn a_final_listing_that_lags_behind_the_removals_is_read_until_it_settles() {
     let w = world();
-    w.vault.set_custom_field(USER_UID, "verify_successes", "1");
-    w.azure.listing_lag(Duration::from_secs(5));
+    w.vault()
+        .set_custom_field(USER_UID, "verify_successes", "1");
+    w.azure().listing_lag(Duration::from_secs(5));
     w.run("admin-record.json", &[])
         .assert_exit(0)
         .assert_clean();

@@ -18,7 +18,7 @@ fn admin_credentials_from_an_attached_record_rotate_and_remove_every_old_secret(
         .assert_stdout_has("removed old-key-2025, old-key-2026");
     let key_id = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
     assert_eq!(w.key_ids(TARGET_APP), std::slice::from_ref(&key_id));
-    let secret = w.azure.secrets(TARGET_APP).remove(0);
+    let secret = w.azure().secrets(TARGET_APP).remove(0);
     assert!(
         secret
             .display_name
@@ -26,9 +26,9 @@ fn admin_credentials_from_an_attached_record_rotate_and_remove_every_old_secret(
         "{}",
         secret.display_name
     );
-    assert_eq!(w.vault.field(USER_UID, "expires"), Some(secret.end));
+    assert_eq!(w.vault().field(USER_UID, "expires"), Some(secret.end));
     assert_eq!(
-        w.vault
+        w.vault()
             .custom_field_type(USER_UID, "client_secret")
             .as_deref(),
         Some("secret")
@@ -54,13 +54,13 @@ fn admin_credentials_from_the_pam_configuration_record_in_the_vault() {
 #[test]
 fn the_application_can_be_named_by_its_client_id() {
     let w = world();
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "application_object_id", TARGET_APP);
     w.run("admin-record.json", &[])
         .assert_exit(0)
         .assert_stderr_has(&format!("object id {TARGET_OBJ}, client id {TARGET_APP}"));
     let gets: Vec<String> = w
-        .azure
+        .azure()
         .calls()
         .into_iter()
         .filter(|c| c.action == "get")
@@ -73,7 +73,7 @@ fn the_application_can_be_named_by_its_client_id() {
 #[test]
 fn keep_previous_secrets_keeps_the_newest_old_ones() {
     let w = world();
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "keep_previous_secrets", "1");
     w.run("admin-record.json", &[])
         .assert_exit(0)
@@ -92,7 +92,7 @@ fn a_lifetime_policy_refusal_exits_2_naming_the_field_to_lower() {
         .assert_stderr_has("CredentialInvalidLifetimeAsPerAppPolicy")
         .assert_stderr_has("lower the user record's secret_expiry_days");
     assert_eq!(w.key_ids(TARGET_APP).len(), 2);
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "secret_expiry_days", "60");
     w.run("admin-record.json", &[]).assert_exit(0);
 }

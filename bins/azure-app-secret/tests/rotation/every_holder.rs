@@ -11,7 +11,7 @@ fn a_self_rotation_gives_the_pam_configuration_the_new_secret_before_the_old_one
     // the PAM configuration's clientSecret (the Gateway's own credential).
     let w = world();
     assert_eq!(
-        w.vault.field(CONFIG_UID, "clientSecret").as_deref(),
+        w.vault().field(CONFIG_UID, "clientSecret").as_deref(),
         Some(ADMIN_SECRET)
     );
     let out = w.run("self-rotation.json", &[]);
@@ -19,8 +19,8 @@ fn a_self_rotation_gives_the_pam_configuration_the_new_secret_before_the_old_one
     let key_id = w.assert_vault_holds_a_live_secret(SELF_UID, ADMIN_APP);
     assert_eq!(w.key_ids(ADMIN_APP), [key_id]);
     assert_eq!(
-        w.vault.field(CONFIG_UID, "clientSecret"),
-        w.vault.field(SELF_UID, "client_secret"),
+        w.vault().field(CONFIG_UID, "clientSecret"),
+        w.vault().field(SELF_UID, "client_secret"),
         "the PAM configuration is left holding a removed secret\n{}",
         out.output()
     );
@@ -41,8 +41,8 @@ fn vault_without_the_pam_configuration() -> FakeVault {
 
 #[test]
 fn a_pam_configuration_holding_the_secret_that_cannot_be_written_keeps_it_and_exits_3_naming_it() {
-    let mut w = world();
-    w.vault = vault_without_the_pam_configuration();
+    let w = world();
+    let w = w.with_vault(vault_without_the_pam_configuration());
     // The Gateway sends the PAM configuration with the admin's secret; the
     // vault does not show it to the Gateway's application.
     let scenario = Scenario::load("scenarios/azure-app-secret/self-rotation.json").record_field(
@@ -51,7 +51,7 @@ fn a_pam_configuration_holding_the_secret_that_cannot_be_written_keeps_it_and_ex
         ADMIN_SECRET.into(),
     );
     let out = w.runner_for(&scenario, &[]).run();
-    assert_eq!(out.find_leak(&w.azure.issued()), None, "{}", out.output());
+    assert_eq!(out.find_leak(&w.azure().issued()), None, "{}", out.output());
     out.assert_exit(3)
         .assert_clean()
         .assert_stderr_has(&format!(
@@ -75,9 +75,9 @@ fn a_refused_save_of_the_pam_configuration_keeps_the_old_secret_and_exits_3() {
     // Saves: the lease, the self-rotation record, the admin record, then the
     // PAM configuration, which the vault refuses for good (its revision
     // check fails on every attempt).
-    w.vault
+    w.vault()
         .fault_on_after("update_secret", 3, Fault::StaleRevision);
-    w.vault.fault_on("update_secret", Fault::StaleRevision, 3);
+    w.vault().fault_on("update_secret", Fault::StaleRevision, 3);
     let out = w.run("self-rotation.json", &[]);
     out.assert_exit(3)
         .assert_clean()
@@ -85,7 +85,7 @@ fn a_refused_save_of_the_pam_configuration_keeps_the_old_secret_and_exits_3() {
             "(uid {CONFIG_UID}) holds the client secret being retired"
         ));
     assert_eq!(
-        w.vault.field(CONFIG_UID, "clientSecret").as_deref(),
+        w.vault().field(CONFIG_UID, "clientSecret").as_deref(),
         Some(ADMIN_SECRET)
     );
     assert!(
@@ -110,8 +110,8 @@ fn an_attached_record_holding_the_target_secret_gets_the_new_one_before_it_is_re
     let mut records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     records.push(consumer);
-    let mut w = world();
-    w.vault = FakeVault::start(&records);
+    let w = world();
+    let w = w.with_vault(FakeVault::start(&records));
     let path = harness::inputs::scenario::fixtures_dir()
         .join("scenarios/azure-app-secret/admin-record.json");
     let mut scenario: serde_json::Value =
@@ -126,12 +126,12 @@ fn an_attached_record_holding_the_target_secret_gets_the_new_one_before_it_is_re
         }));
     let scenario = Scenario::from_json(&scenario.to_string()).unwrap();
     let out = w.runner_for(&scenario, &[]).run();
-    assert_eq!(out.find_leak(&w.azure.issued()), None, "{}", out.output());
+    assert_eq!(out.find_leak(&w.azure().issued()), None, "{}", out.output());
     out.assert_exit(0);
     w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
     assert_eq!(
-        w.vault.field("AzureConsumerUid000001", "password"),
-        w.vault.field(USER_UID, "client_secret"),
+        w.vault().field("AzureConsumerUid000001", "password"),
+        w.vault().field(USER_UID, "client_secret"),
         "the consumer's record is left holding a removed secret\n{}",
         out.output()
     );
@@ -154,14 +154,14 @@ fn a_secret_held_in_a_field_the_write_cannot_reach_is_kept_and_no_other_field_is
     config["custom"] = serde_json::json!([
         {"type": "secret", "label": "clientSecret", "value": [ADMIN_SECRET]}
     ]);
-    let mut w = world();
-    w.vault = FakeVault::start(&records);
+    let w = world();
+    let w = w.with_vault(FakeVault::start(&records));
     let out = w.run("self-rotation.json", &[]);
     out.assert_exit(3)
         .assert_clean()
         .assert_stderr_has("a second field called clientSecret, which cannot be written in place");
     assert_eq!(
-        w.vault.field(CONFIG_UID, "clientSecret").as_deref(),
+        w.vault().field(CONFIG_UID, "clientSecret").as_deref(),
         Some("unrelated~value~0000000000000009"),
         "another field was overwritten\n{}",
         out.output()
@@ -188,15 +188,15 @@ fn a_pam_configuration_of_the_rotated_application_gets_the_new_secret_when_anoth
             field["value"] = serde_json::json!(["target~old~secret~2025~0000000000000001"]);
         }
     }
-    let mut w = world();
-    w.vault = FakeVault::start(&records);
+    let w = world();
+    let w = w.with_vault(FakeVault::start(&records));
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(0);
     let key_id = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
     assert_eq!(w.key_ids(TARGET_APP), [key_id]);
     assert_eq!(
-        w.vault.field(CONFIG_UID, "clientSecret"),
-        w.vault.field(USER_UID, "client_secret"),
+        w.vault().field(CONFIG_UID, "clientSecret"),
+        w.vault().field(USER_UID, "client_secret"),
         "the PAM configuration is left holding a removed secret\n{}",
         out.output()
     );

@@ -13,14 +13,14 @@ fn refuse_the_store(vault: &FakeVault) {
 #[test]
 fn a_vault_that_refuses_the_save_gets_the_new_secret_removed_and_exits_1() {
     let w = world();
-    refuse_the_store(&w.vault);
+    refuse_the_store(w.vault());
     w.run("admin-record.json", &[])
         .assert_exit(1)
         .assert_clean()
         .assert_stderr_has("The new client secret was revoked again; nothing was changed");
     assert_eq!(w.key_ids(TARGET_APP), ["old-key-2025", "old-key-2026"]);
     assert_eq!(
-        w.vault.field(USER_UID, "client_secret_id").as_deref(),
+        w.vault().field(USER_UID, "client_secret_id").as_deref(),
         Some("old-key-2026")
     );
 }
@@ -28,8 +28,9 @@ fn a_vault_that_refuses_the_save_gets_the_new_secret_removed_and_exits_1() {
 #[test]
 fn a_refused_save_and_a_failed_removal_exit_4_naming_the_secret() {
     let w = world();
-    refuse_the_store(&w.vault);
-    w.azure.fault("removePassword", AzureFault::forbidden(), 5);
+    refuse_the_store(w.vault());
+    w.azure()
+        .fault("removePassword", AzureFault::forbidden(), 5);
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(4).assert_clean();
     let new = w
@@ -55,7 +56,7 @@ fn a_secret_that_works_after_5_seconds_is_verified_after_about_5_seconds() {
 #[test]
 fn a_secret_that_never_works_keeps_the_old_ones_and_exits_3() {
     let w = world_with(FakeAzure::new_secrets_never_work);
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "verify_timeout_seconds", "2");
     w.run("admin-record.json", &[])
         .assert_exit(3)
@@ -69,7 +70,8 @@ fn a_secret_that_never_works_keeps_the_old_ones_and_exits_3() {
 #[test]
 fn a_failed_removal_exits_3_naming_the_key() {
     let w = world();
-    w.azure.fault("removePassword", AzureFault::forbidden(), 5);
+    w.azure()
+        .fault("removePassword", AzureFault::forbidden(), 5);
     w.run("admin-record.json", &[])
         .assert_exit(3)
         .assert_stderr_has("revoking old client secret old-key-2025 failed")
@@ -80,11 +82,12 @@ fn a_failed_removal_exits_3_naming_the_key() {
 #[test]
 fn settings_in_the_user_record_are_not_secrets_and_exit_3_names_every_old_secret() {
     let w = world();
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "keep_previous_secrets", "0");
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "secret_expiry_days", "365");
-    w.azure.fault("removePassword", AzureFault::forbidden(), 5);
+    w.azure()
+        .fault("removePassword", AzureFault::forbidden(), 5);
     let out = w.run("user-record-settings.json", &[]);
     out.assert_exit(3)
         .assert_clean()
@@ -104,7 +107,7 @@ fn a_503_to_add_password_is_not_resent_and_a_secret_it_may_have_made_is_named_by
         message: "The service is temporarily unavailable.".into(),
         retry_after: Some(1),
     };
-    w.azure.fault("addPassword", unavailable, 1);
+    w.azure().fault("addPassword", unavailable, 1);
     let out = w.run("admin-record.json", &[]);
     // Nothing appeared under this run's tag in the paced listings, but Graph
     // reads lag: the run cannot say nothing changed, and names what to look
@@ -114,7 +117,7 @@ fn a_503_to_add_password_is_not_resent_and_a_secret_it_may_have_made_is_named_by
         .assert_stderr_has("HTTP 503")
         .assert_stderr_has("named 'keeper-rotated AzureUserUid0000000001 ");
     let adds = w
-        .azure
+        .azure()
         .calls()
         .iter()
         .filter(|c| c.action == "addPassword")
@@ -126,8 +129,8 @@ fn a_503_to_add_password_is_not_resent_and_a_secret_it_may_have_made_is_named_by
 #[test]
 fn throttling_is_waited_out_with_retry_after() {
     let w = world();
-    w.azure.fault("get", AzureFault::throttled(1), 1);
-    w.azure.fault("addPassword", AzureFault::throttled(1), 1);
+    w.azure().fault("get", AzureFault::throttled(1), 1);
+    w.azure().fault("addPassword", AzureFault::throttled(1), 1);
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(0)
         .assert_stderr_has("HTTP 429, retrying in 1.0 s");
@@ -145,12 +148,12 @@ fn rotating_the_admin_application_itself_leaves_nothing_using_a_removed_secret()
     assert_eq!(w.key_ids(ADMIN_APP), [key_id]);
     // The attached admin record holds the new secret too.
     assert_eq!(
-        w.vault.field("AzureAdminRecordUid001", "client_secret"),
-        w.vault.field("AzureSelfUserUid000001", "client_secret")
+        w.vault().field("AzureAdminRecordUid001", "client_secret"),
+        w.vault().field("AzureSelfUserUid000001", "client_secret")
     );
-    assert_eq!(w.azure.calls_with_removed_secrets(), Vec::<String>::new());
+    assert_eq!(w.azure().calls_with_removed_secrets(), Vec::<String>::new());
     // The removal and the final listing used a token from the new secret.
-    let calls = w.azure.calls();
+    let calls = w.azure().calls();
     let last_token = calls.iter().rposition(|c| c.action == "token").unwrap();
     let first_removal = calls
         .iter()
@@ -162,7 +165,7 @@ fn rotating_the_admin_application_itself_leaves_nothing_using_a_removed_secret()
 #[test]
 fn a_missing_application_object_id_exits_2() {
     let w = world();
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "application_object_id", "");
     w.run("admin-record.json", &[])
         .assert_exit(2)
@@ -174,7 +177,7 @@ fn a_missing_application_object_id_exits_2() {
 #[test]
 fn an_unknown_application_exits_2() {
     let w = world();
-    w.vault.set_custom_field(
+    w.vault().set_custom_field(
         USER_UID,
         "application_object_id",
         "99999999-0000-4000-8000-000000000000",
@@ -192,13 +195,13 @@ fn no_admin_credentials_exit_2_saying_where_to_put_them() {
     w.run("no-admin.json", &[])
         .assert_exit(2)
         .assert_stderr_has("no admin application credentials");
-    assert!(w.azure.calls().is_empty());
+    assert!(w.azure().calls().is_empty());
 }
 
 #[test]
 fn an_unknown_cloud_exits_2() {
     let w = world();
-    w.vault.set_custom_field(USER_UID, "azure_cloud", "mars");
+    w.vault().set_custom_field(USER_UID, "azure_cloud", "mars");
     w.run("admin-record.json", &[])
         .assert_exit(2)
         .assert_stderr_has("'mars' is not public, usgov or china");
@@ -215,22 +218,19 @@ fn a_wrong_admin_secret_exits_1_with_the_identity_platform_reason() {
             "2026-06-01T00:00:00Z",
         )
         .with_app(TARGET_OBJ, TARGET_APP, "payroll-api", false);
-    let w = World {
-        azure,
-        vault: FakeVault::from_fixture("vault/azure/records.json"),
-    };
+    let w = World::of(azure);
     w.run("admin-record.json", &[])
         .assert_exit(1)
         .assert_clean()
         .assert_stderr_has(&format!("the admin application {ADMIN_APP}"))
         .assert_stderr_has("could not get a Graph token: HTTP 401 invalid_client: AADSTS7000215");
-    assert!(w.azure.calls().iter().all(|c| c.action == "token"));
+    assert!(w.azure().calls().iter().all(|c| c.action == "token"));
 }
 
 #[test]
 fn a_failing_token_endpoint_exits_1() {
     let w = world();
-    w.azure.fault("token", AzureFault::server_error(), 4);
+    w.azure().fault("token", AzureFault::server_error(), 4);
     w.run("admin-record.json", &[])
         .assert_exit(1)
         .assert_stderr_has("could not get a Graph token");
@@ -246,11 +246,11 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         .assert_stdout_has("dry run: application 'payroll-api'")
         .assert_stdout_has("then remove old-key-2025, old-key-2026. Nothing was changed.");
     assert!(
-        w.azure
+        w.azure()
             .calls()
             .iter()
             .all(|c| c.action == "token" || c.action == "get")
     );
     assert_eq!(w.key_ids(TARGET_APP).len(), 2);
-    assert_eq!(w.vault.revision(USER_UID), Some(1));
+    assert_eq!(w.vault().revision(USER_UID), Some(1));
 }

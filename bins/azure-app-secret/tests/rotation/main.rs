@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use harness::faults::{Armable, FaultKind};
 use harness::runner::overlap;
-use harness::{AzureFault, FakeAzure, FakeVault, Fault, Outcome, Run, Scenario};
+use harness::{AzureFault, FakeAzure, FakeVault, Fault, Outcome, Run, Scenario, TestWorld};
 
 const BIN: harness::Binary = harness::binary!("rotate-azure-app-secret");
 const TENANT: &str = "72f988bf-0000-4000-8000-000000000001";
@@ -22,10 +22,9 @@ const TARGET_APP: &str = "22222222-0000-4000-8000-00000000b001";
 const TARGET_OBJ: &str = "bbbbbbbb-0000-4000-8000-00000000b001";
 const USER_UID: &str = "AzureUserUid0000000001";
 
-struct World {
-    azure: FakeAzure,
-    vault: FakeVault,
-}
+/// The fakes and the records every test starts from; each test names the
+/// input (a scenario file) it runs.
+struct World(TestWorld<FakeAzure>);
 
 fn world() -> World {
     world_with(|azure| azure)
@@ -55,22 +54,38 @@ fn world_with(tweak: impl FnOnce(FakeAzure) -> FakeAzure) -> World {
             "target~old~secret~2026~0000000000000002",
             "2026-01-01T00:00:00Z",
         );
-    World {
-        azure: tweak(azure),
-        vault: FakeVault::from_fixture("vault/azure/records.json"),
-    }
+    World::of(tweak(azure))
 }
 
 impl World {
+    /// The world of `azure` and the fixture vault.
+    fn of(azure: FakeAzure) -> Self {
+        Self(
+            TestWorld::new(BIN)
+                .vault(FakeVault::from_fixture("vault/azure/records.json"))
+                .service(azure),
+        )
+    }
+
+    /// The same world with another fake vault.
+    fn with_vault(self, vault: FakeVault) -> Self {
+        Self(self.0.vault(vault))
+    }
+
+    fn azure(&self) -> &FakeAzure {
+        self.0.fake()
+    }
+
+    fn vault(&self) -> &FakeVault {
+        self.0.fake_vault()
+    }
+
+    /// Runs the scenario file `scenario`; every output is scanned for the
+    /// world's secrets, before and after the run.
     fn run(&self, scenario: &str, args: &[&str]) -> Outcome {
-        let out = self.runner(scenario, args).run();
-        assert_eq!(
-            out.find_leak(&self.azure.issued()),
-            None,
-            "{}",
-            out.output()
-        );
-        out
+        let scenario = Scenario::load(&format!("scenarios/azure-app-secret/{scenario}"));
+        self.0
+            .finish(self.runner_for(&scenario, args), Some(&scenario))
     }
 
     /// The run, not yet started.
@@ -80,21 +95,12 @@ impl World {
     }
 
     fn runner_for(&self, scenario: &Scenario, args: &[&str]) -> Run {
-        let mut run = Run::new(BIN).scenario(scenario);
-        for arg in args {
-            run = run.arg(*arg);
-        }
-        for (key, value) in self.vault.env().into_iter().chain(self.azure.env()) {
-            run = run.env(&key, value);
-        }
-        for secret in self.azure.issued() {
-            run = run.secret(secret);
-        }
-        run
+        args.iter()
+            .fold(self.0.runner_for(scenario), |run, arg| run.arg(*arg))
     }
 
     fn key_ids(&self, app: &str) -> Vec<String> {
-        self.azure
+        self.azure()
             .secrets(app)
             .into_iter()
             .map(|s| s.key_id)
@@ -103,15 +109,15 @@ impl World {
 
     /// The vault holds the text of the secret Graph made under the stored keyId.
     fn assert_vault_holds_a_live_secret(&self, uid: &str, app: &str) -> String {
-        let key_id = self.vault.field(uid, "client_secret_id").unwrap();
+        let key_id = self.vault().field(uid, "client_secret_id").unwrap();
         let secret = self
-            .azure
+            .azure()
             .secrets(app)
             .into_iter()
             .find(|s| s.key_id == key_id)
             .unwrap();
         assert_eq!(
-            self.vault.field(uid, "client_secret").as_deref(),
+            self.vault().field(uid, "client_secret").as_deref(),
             Some(secret.text.as_str())
         );
         key_id
