@@ -213,10 +213,10 @@ impl<S: Fake> TestWorld<S> {
     /// are now to scan for. Prefer [`TestWorld::run`], which also scans for
     /// what the run made.
     pub fn runner(&self) -> Run {
-        self.runner_with(self.scenario.as_ref())
+        self.runner_with(self.scenario.as_ref(), &[])
     }
 
-    fn runner_with(&self, scenario: Option<&Scenario>) -> Run {
+    fn runner_with(&self, scenario: Option<&Scenario>, without: &[&str]) -> Run {
         let mut run = Run::new(self.binary);
         if let Some(scenario) = scenario {
             run = run.scenario(scenario);
@@ -225,6 +225,7 @@ impl<S: Fake> TestWorld<S> {
         for (key, value) in vault_env
             .into_iter()
             .chain(self.service.env())
+            .filter(|(key, _)| !without.contains(&key.as_str()))
             .chain(self.envs.iter().cloned())
         {
             run = run.env(&key, value);
@@ -247,7 +248,13 @@ impl<S: Fake> TestWorld<S> {
     /// The run of another input than the world's own (a world whose
     /// records serve several inputs); see [`TestWorld::runner`].
     pub fn runner_for(&self, scenario: &Scenario) -> Run {
-        self.runner_with(Some(scenario))
+        self.runner_with(Some(scenario), &[])
+    }
+
+    /// [`TestWorld::runner_for`] without the fakes' variables named in
+    /// `without` (to see what the binary does when one is missing).
+    pub fn runner_without(&self, scenario: &Scenario, without: &[&str]) -> Run {
+        self.runner_with(Some(scenario), without)
     }
 
     /// Runs the binary once. Fails the test when any output holds any secret

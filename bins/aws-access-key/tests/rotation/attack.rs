@@ -20,10 +20,10 @@ fn a_make_room_deletion_applied_before_iam_went_down_is_never_nothing_changed() 
         "DeleteAccessKey",
     ]
     .map(String::from);
-    w.aws
+    w.aws()
         .arm("DeleteAccessKey", 1, FaultKind::DropAfterApply)
         .unwrap();
-    w.aws.refuse_at(&clean, "DeleteAccessKey", 2).unwrap();
+    w.aws().refuse_at(&clean, "DeleteAccessKey", 2).unwrap();
     let out = w.run("admin-record.json", &[]);
     assert_eq!(w.key_ids(), [STORED_ID], "the other key was deleted");
     assert_eq!(w.stored_id(), STORED_ID);
@@ -40,9 +40,9 @@ fn a_lagging_read_back_is_no_proof_that_a_lost_save_can_never_land() {
     // carried. The read-back that settles it (get_secret #3) is served by a
     // replica one write behind: the record without the lease, at revision 1.
     // Then the vault is down (the lease cannot be cleared).
-    w.vault
+    w.vault()
         .fault_at("update_secret", 2, Fault::LateApply(Duration::from_secs(3)));
-    w.vault.fault_at("get_secret", 3, Fault::StaleRead);
+    w.vault().fault_at("get_secret", 3, Fault::StaleRead);
     let clean = [
         "get_secret",
         "update_secret",
@@ -52,7 +52,7 @@ fn a_lagging_read_back_is_no_proof_that_a_lost_save_can_never_land() {
         "get_secret",
     ]
     .map(String::from);
-    w.vault.refuse_at(&clean, "get_secret", 4).unwrap();
+    w.vault().refuse_at(&clean, "get_secret", 4).unwrap();
     let out = w.run_with("admin-record.json", &[], &[SHORT_REQUESTS]);
     std::thread::sleep(Duration::from_secs(3));
     // Nothing proved the held save could no longer land, and it did: the
@@ -72,7 +72,7 @@ fn a_lagging_read_back_is_no_proof_that_a_lost_save_can_never_land() {
 fn a_create_whose_2xx_answer_cannot_be_read_is_never_nothing_changed() {
     let w = world();
     // IAM made the key; a proxy that rewrites answers replaced the body.
-    w.aws
+    w.aws()
         .arm("CreateAccessKey", 1, FaultKind::Garbled2xx)
         .unwrap();
     let out = w.run("admin-record.json", &[]);
@@ -103,7 +103,7 @@ fn trace_logging_of_every_dependency_prints_no_secret() {
         out.output()
     );
     let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.vault.config_path()).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(w.vault().config_path()).unwrap()).unwrap();
     let keys: Vec<String> = ["clientId", "privateKey", "appKey"]
         .iter()
         .map(|k| config[k].as_str().unwrap().to_owned())
@@ -116,7 +116,7 @@ fn a_run_killed_after_its_create_leaves_an_orphan_the_next_run_deletes_to_make_r
     let w = world();
     // The first run is killed (SIGKILL) while IAM's answer to its create is
     // held: the key exists and its secret is lost with the process.
-    let gate = w.aws.proxy().hold("CreateAccessKey", 1);
+    let gate = w.aws().proxy().hold("CreateAccessKey", 1);
     let killed = w
         .runner("admin-record.json", &[], &[])
         .kill_after(Duration::from_secs(2))
@@ -131,9 +131,9 @@ fn a_run_killed_after_its_create_leaves_an_orphan_the_next_run_deletes_to_make_r
         .assert_stderr_has("is in progress");
     // Once it has expired (here: rewritten as expired), the next run takes
     // over, deletes the orphan to make room and rotates.
-    let lease = w.vault.field(USER_UID, "rotation_lease").unwrap();
+    let lease = w.vault().field(USER_UID, "rotation_lease").unwrap();
     let run_id = lease.split_whitespace().next().unwrap();
-    w.vault.set_custom_field(
+    w.vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("{run_id} until 2020-01-01T00:00:00Z (host gw, pid 1)"),
@@ -164,26 +164,23 @@ fn a_key_another_record_stores_and_uses_is_never_deleted_to_make_room() {
         }
     }
     records.push(second);
-    let w = World {
-        aws: world_with(|aws| {
-            aws.with_key(
-                "alice",
-                STORED_ID,
-                STORED_SECRET,
-                true,
-                Some("2026-11-01T00:00:00Z"),
-            )
-            .with_key(
-                "alice",
-                OTHER_ID,
-                OTHER_SECRET,
-                true,
-                Some(yesterday.as_str()),
-            )
-        })
-        .aws,
-        vault: FakeVault::start(&records),
-    };
+    let w = world_with(|aws| {
+        aws.with_key(
+            "alice",
+            STORED_ID,
+            STORED_SECRET,
+            true,
+            Some("2026-11-01T00:00:00Z"),
+        )
+        .with_key(
+            "alice",
+            OTHER_ID,
+            OTHER_SECRET,
+            true,
+            Some(yesterday.as_str()),
+        )
+    })
+    .with_vault(FakeVault::start(&records));
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(2)
         .assert_clean()

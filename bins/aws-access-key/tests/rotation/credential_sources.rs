@@ -9,7 +9,7 @@ fn admin_keys_from_an_attached_record_rotate_the_only_key() {
     out.assert_exit(0)
         .assert_clean()
         .assert_stderr_has("admin credentials: key ...0001 from record 'AWS admin'")
-        .assert_stderr_has(&format!("UserId {}", w.aws.user_id("alice").unwrap()))
+        .assert_stderr_has(&format!("UserId {}", w.aws().user_id("alice").unwrap()))
         .assert_stdout_has("rotated the access key of IAM user 'alice'");
     let ids = w.key_ids();
     assert_eq!(ids.len(), 1);
@@ -17,19 +17,19 @@ fn admin_keys_from_an_attached_record_rotate_the_only_key() {
     assert_eq!(w.stored_id(), ids[0]);
     w.assert_vault_holds_a_live_key();
     assert_eq!(
-        w.vault
+        w.vault()
             .custom_field_type(USER_UID, "aws_secret_access_key")
             .as_deref(),
         Some("secret")
     );
     assert!(
-        w.vault
+        w.vault()
             .field(USER_UID, "CreateDate")
             .unwrap()
             .starts_with("20")
     );
     assert_eq!(
-        w.vault
+        w.vault()
             .field(USER_UID, "Access_Key_ID_Removed_during_previous_rotation")
             .as_deref(),
         Some(STORED_ID)
@@ -46,7 +46,7 @@ fn assume_role_is_signed_with_the_attached_keys_and_passes_the_external_id() {
     w.run("assume-role.json", &[])
         .assert_exit(0)
         .assert_stderr_has("AssumeRole into arn:aws:iam::123456789012:role/keeper-rotation (with external id) with key ...0001");
-    let calls = w.aws.calls();
+    let calls = w.aws().calls();
     let assume = calls.iter().find(|c| c.action == "AssumeRole").unwrap();
     assert_eq!(assume.key_id, ADMIN_ID);
     assert_eq!(assume.param("ExternalId"), Some("keeper-external-id-1"));
@@ -67,7 +67,7 @@ fn a_role_without_keys_to_sign_with_exits_2() {
     w.run("role-without-keys.json", &[])
         .assert_exit(2)
         .assert_stderr_has("'aws_access_key_id' is missing or empty in record 'AWS admin role'");
-    assert!(w.aws.calls().is_empty());
+    assert!(w.aws().calls().is_empty());
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn use_instance_role_falls_back_to_the_default_chain() {
     .assert_exit(0)
     .assert_stderr_has("admin credentials: the AWS default credential chain");
     assert!(
-        w.aws
+        w.aws()
             .calls()
             .iter()
             .all(|c| c.key_id == ADMIN_ID || c.action == "GetCallerIdentity")

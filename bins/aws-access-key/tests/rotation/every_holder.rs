@@ -39,39 +39,23 @@ fn with_consumer(id: &str, secret: &str) -> (Scenario, FakeVault) {
     )
 }
 
-impl World {
-    fn run_scenario(&self, scenario: &Scenario) -> Outcome {
-        let mut run = Run::new(BIN).scenario(scenario);
-        for (key, value) in self.vault.env().into_iter().chain(self.aws.env()) {
-            run = run.env(&key, value);
-        }
-        for secret in [ADMIN_SECRET, STORED_SECRET, OTHER_SECRET] {
-            run = run.secret(secret);
-        }
-        let out = run.run();
-        assert_eq!(out.find_leak(&self.aws.secrets()), None, "{}", out.output());
-        out
-    }
-}
-
 #[test]
 fn an_attached_record_holding_the_deleted_key_gets_the_new_key_before_it_is_deleted() {
     let (scenario, vault) = with_consumer(STORED_ID, STORED_SECRET);
-    let mut w = world();
-    w.vault = vault;
-    let out = w.run_scenario(&scenario);
+    let w = world().with_vault(vault);
+    let out = w.run_scenario_with(&scenario, &[], &[]);
     out.assert_exit(0).assert_clean();
     w.assert_vault_holds_a_live_key();
     assert_eq!(w.deletions(), [STORED_ID]);
     assert_eq!(
-        w.vault.field(CONSUMER_UID, "reporting_key_id"),
+        w.vault().field(CONSUMER_UID, "reporting_key_id"),
         Some(w.stored_id()),
         "the consumer's record is left holding a deleted key\n{}",
         out.output()
     );
     assert_eq!(
-        w.vault.field(CONSUMER_UID, "reporting_secret"),
-        w.vault.field(USER_UID, "aws_secret_access_key")
+        w.vault().field(CONSUMER_UID, "reporting_secret"),
+        w.vault().field(USER_UID, "aws_secret_access_key")
     );
 }
 
@@ -80,7 +64,7 @@ fn a_key_an_attached_record_holds_is_never_deleted_to_make_room_and_exits_2() {
     // The other key was last used weeks ago: without the record holding it,
     // it would be deleted to make room.
     let (scenario, vault) = with_consumer(OTHER_ID, OTHER_SECRET);
-    let mut w = world_with(|aws| {
+    let w = world_with(|aws| {
         aws.with_key(
             "alice",
             OTHER_ID,
@@ -96,8 +80,8 @@ fn a_key_an_attached_record_holds_is_never_deleted_to_make_room_and_exits_2() {
             Some("2026-01-01T00:00:00Z"),
         )
     });
-    w.vault = vault;
-    let out = w.run_scenario(&scenario);
+    let w = w.with_vault(vault);
+    let out = w.run_scenario_with(&scenario, &[], &[]);
     out.assert_exit(2)
         .assert_clean()
         .assert_stderr_has(&format!("key {OTHER_ID} would be deleted to make room"))
@@ -112,7 +96,7 @@ fn a_record_holding_a_deleted_key_whose_secret_the_run_does_not_know_keeps_it_an
     // the run reads, so the consumer's record holding it cannot be given the
     // new key (which of its fields is the secret is not known).
     let (scenario, vault) = with_consumer(OTHER_ID, OTHER_SECRET);
-    let mut w = world_with(|aws| {
+    let w = world_with(|aws| {
         aws.with_key(
             "alice",
             OTHER_ID,
@@ -121,8 +105,8 @@ fn a_record_holding_a_deleted_key_whose_secret_the_run_does_not_know_keeps_it_an
             Some("2026-11-01T00:00:00Z"),
         )
     });
-    w.vault = vault;
-    let out = w.run_scenario(&scenario);
+    let w = w.with_vault(vault);
+    let out = w.run_scenario_with(&scenario, &[], &[]);
     out.assert_exit(3)
         .assert_clean()
         .assert_stderr_has(&format!(

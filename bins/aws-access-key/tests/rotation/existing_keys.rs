@@ -37,7 +37,7 @@ fn two_keys_delete_the_unstored_one_first_and_the_stored_one_last() {
             "revoking access key {OTHER_ID} to make room: it is not the key the record stores"
         ));
     assert_eq!(w.deletions(), [OTHER_ID, STORED_ID]);
-    let actions = w.aws.actions();
+    let actions = w.aws().actions();
     let create = actions.iter().position(|a| a == "CreateAccessKey").unwrap();
     let first_delete = actions.iter().position(|a| a == "DeleteAccessKey").unwrap();
     assert!(first_delete < create);
@@ -117,7 +117,7 @@ fn delete_all_mode_deletes_the_least_recently_used_first_and_keeps_none() {
             Some("2026-03-01T00:00:00Z"),
         )
     });
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "delete_all_keys_before_rotating", "True");
     w.run("admin-record.json", &[]).assert_exit(0);
     assert_eq!(

@@ -13,7 +13,7 @@ fn refuse_the_store(vault: &FakeVault) {
 #[test]
 fn a_vault_that_refuses_the_save_gets_the_new_key_revoked_and_exits_1() {
     let w = world();
-    refuse_the_store(&w.vault);
+    refuse_the_store(w.vault());
     w.run("admin-record.json", &[])
         .assert_exit(1)
         .assert_clean()
@@ -27,8 +27,9 @@ fn a_vault_that_refuses_the_save_gets_the_new_key_revoked_and_exits_1() {
 #[test]
 fn a_refused_save_and_a_failed_revocation_exit_4_naming_the_key() {
     let w = world();
-    refuse_the_store(&w.vault);
-    w.aws.fault("DeleteAccessKey", AwsFault::access_denied(), 5);
+    refuse_the_store(w.vault());
+    w.aws()
+        .fault("DeleteAccessKey", AwsFault::access_denied(), 5);
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(4).assert_clean();
     let new_id = w.key_ids().into_iter().find(|id| id != STORED_ID).unwrap();
@@ -41,7 +42,7 @@ fn a_refused_save_and_a_failed_revocation_exit_4_naming_the_key() {
 #[test]
 fn a_vault_500_on_the_save_is_settled_by_reading_back_and_saving_again() {
     let w = world();
-    w.vault
+    w.vault()
         .fault_on_after("update_secret", 1, Fault::ServerError);
     w.run("admin-record.json", &[])
         .assert_exit(0)
@@ -67,7 +68,7 @@ fn a_key_that_works_after_5_seconds_is_verified_after_about_5_seconds() {
         out.output()
     );
     let probes = w
-        .aws
+        .aws()
         .actions()
         .iter()
         .filter(|a| *a == "GetCallerIdentity")
@@ -84,7 +85,7 @@ fn a_key_that_never_works_keeps_every_key_and_exits_3() {
         aws.with_key("alice", STORED_ID, STORED_SECRET, true, None)
             .new_keys_never_work()
     });
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "verify_timeout_seconds", "2");
     let out = w.run("admin-record.json", &[]);
     out.assert_exit(3)
@@ -100,7 +101,8 @@ fn a_key_that_never_works_keeps_every_key_and_exits_3() {
 #[test]
 fn a_failed_deletion_of_the_old_key_exits_3_naming_it() {
     let w = world();
-    w.aws.fault("DeleteAccessKey", AwsFault::access_denied(), 5);
+    w.aws()
+        .fault("DeleteAccessKey", AwsFault::access_denied(), 5);
     w.run("admin-record.json", &[])
         .assert_exit(3)
         .assert_clean()
@@ -114,8 +116,8 @@ fn a_failed_deletion_of_the_old_key_exits_3_naming_it() {
 #[test]
 fn throttled_calls_are_retried_by_the_sdk() {
     let w = world();
-    w.aws.fault("ListAccessKeys", AwsFault::throttling(), 1);
-    w.aws.fault("CreateAccessKey", AwsFault::throttling(), 1);
+    w.aws().fault("ListAccessKeys", AwsFault::throttling(), 1);
+    w.aws().fault("CreateAccessKey", AwsFault::throttling(), 1);
     w.run("admin-record.json", &[]).assert_exit(0);
     assert_eq!(w.key_ids().len(), 1);
     w.assert_vault_holds_a_live_key();
@@ -124,7 +126,7 @@ fn throttled_calls_are_retried_by_the_sdk() {
 #[test]
 fn a_denied_assume_role_exits_1_and_changes_nothing() {
     let w = world();
-    w.aws.fault("AssumeRole", AwsFault::access_denied(), 1);
+    w.aws().fault("AssumeRole", AwsFault::access_denied(), 1);
     w.run("assume-role.json", &[])
         .assert_exit(1)
         .assert_stderr_has("AssumeRole into arn:aws:iam::123456789012:role/keeper-rotation with key ...0001 from record 'AWS admin role'")
@@ -135,7 +137,7 @@ fn a_denied_assume_role_exits_1_and_changes_nothing() {
 #[test]
 fn a_denied_get_user_is_a_warning_not_a_failure() {
     let w = world();
-    w.aws.fault("GetUser", AwsFault::access_denied(), 1);
+    w.aws().fault("GetUser", AwsFault::access_denied(), 1);
     w.run("admin-record.json", &[])
         .assert_exit(0)
         .assert_stderr_has("iam:GetUser is not allowed")
@@ -153,14 +155,14 @@ fn an_unknown_iam_user_exits_2() {
 #[test]
 fn an_invalid_setting_exits_2_naming_the_field() {
     let w = world();
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "verify_successes", "lots");
     w.run("admin-record.json", &[])
         .assert_exit(2)
         .assert_stderr_has(
             "'verify_successes' in record 'alice (IAM)' (uid PamUserUid000000000001) is invalid",
         );
-    assert!(w.aws.calls().is_empty());
+    assert!(w.aws().calls().is_empty());
 }
 
 #[test]
@@ -184,14 +186,14 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         ))
         .assert_stdout_has(&format!("delete {OTHER_ID} first (it is Inactive)"))
         .assert_stdout_has(&format!("then delete {STORED_ID}. Nothing was changed."));
-    for action in w.aws.actions() {
+    for action in w.aws().actions() {
         assert!(
             ["GetUser", "ListAccessKeys", "GetAccessKeyLastUsed"].contains(&action.as_str()),
             "dry run called {action}"
         );
     }
-    assert_eq!(w.vault.revision(USER_UID), Some(1));
-    assert!(!w.vault.endpoints().iter().any(|e| e == "update_secret"));
+    assert_eq!(w.vault().revision(USER_UID), Some(1));
+    assert!(!w.vault().endpoints().iter().any(|e| e == "update_secret"));
 }
 
 #[test]
@@ -228,7 +230,7 @@ fn a_wrong_admin_secret_is_refused_by_its_signature_and_changes_nothing() {
 fn service_specific_endpoint_variables_take_precedence() {
     let w = world();
     let dead = format!("http://127.0.0.1:{}", harness::faults::net::refused_port());
-    let url = w.aws.url();
+    let url = w.aws().url();
     w.run_with(
         "admin-record.json",
         &[],
@@ -275,6 +277,6 @@ fn a_plain_http_endpoint_override_to_a_remote_host_exits_2_naming_the_variable()
             .assert_clean()
             .assert_stderr_has(&format!("'{variable}' in the environment is invalid"))
             .assert_stderr_has("uses plain http; use https");
-        assert!(w.aws.calls().is_empty(), "{variable}: {}", out.output());
+        assert!(w.aws().calls().is_empty(), "{variable}: {}", out.output());
     }
 }

@@ -7,7 +7,7 @@ fn a_vault_save_that_lands_after_the_client_gave_up_never_overwrites_the_settled
     let w = world();
     // update_secret #1 is the lease, #2 stores the new key: hold it 3 s,
     // then apply it with the revision it carried.
-    w.vault
+    w.vault()
         .fault_at("update_secret", 2, Fault::LateApply(Duration::from_secs(3)));
     let out = w.run_with("admin-record.json", &[], &[SHORT_REQUESTS]);
     out.assert_exit(0)
@@ -21,7 +21,7 @@ fn a_vault_save_that_lands_after_the_client_gave_up_never_overwrites_the_settled
 #[test]
 fn a_vault_save_applied_behind_a_load_balancer_error_counts_as_saved() {
     let w = world();
-    w.vault
+    w.vault()
         .fault_at("update_secret", 2, Fault::ApplyThenError(502));
     w.run("admin-record.json", &[])
         .assert_exit(0)
@@ -33,11 +33,11 @@ fn a_vault_save_applied_behind_a_load_balancer_error_counts_as_saved() {
 #[test]
 fn a_second_run_while_the_first_holds_the_record_changes_nothing_and_exits_1() {
     let w = world();
-    let gate = w.aws.proxy().hold("CreateAccessKey", 1);
+    let gate = w.aws().proxy().hold("CreateAccessKey", 1);
     let (first, second) = overlap(
         w.runner("admin-record.json", &[], &[]),
         w.runner("admin-record.json", &[], &[]),
-        || w.aws.proxy().wait_for("CreateAccessKey", 1),
+        || w.aws().proxy().wait_for("CreateAccessKey", 1),
         |_| gate.release(),
     );
     second
@@ -46,16 +46,16 @@ fn a_second_run_while_the_first_holds_the_record_changes_nothing_and_exits_1() {
         .assert_stderr_has("another rotation of record 'alice (IAM)'")
         .assert_stderr_has("is in progress");
     first.assert_exit(0).assert_clean();
-    assert_eq!(w.aws.proxy().count("CreateAccessKey"), 1);
+    assert_eq!(w.aws().proxy().count("CreateAccessKey"), 1);
     assert_eq!(w.key_ids().len(), 1);
     w.assert_vault_holds_a_live_key();
     assert_eq!(
-        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        w.vault().field(USER_UID, "rotation_lease").as_deref(),
         Some(""),
         "the lease is cleared at the end"
     );
     for out in [&first, &second] {
-        assert_eq!(out.find_leak(&w.aws.secrets()), None, "{}", out.output());
+        assert_eq!(out.find_leak(&w.aws().secrets()), None, "{}", out.output());
     }
 }
 
@@ -63,7 +63,7 @@ fn a_second_run_while_the_first_holds_the_record_changes_nothing_and_exits_1() {
 fn a_live_lease_of_another_run_stops_the_run_before_any_aws_call() {
     let w = world();
     let until = common::time::iso8601(std::time::SystemTime::now() + Duration::from_secs(600));
-    w.vault.set_custom_field(
+    w.vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
@@ -72,14 +72,14 @@ fn a_live_lease_of_another_run_stops_the_run_before_any_aws_call() {
         .assert_exit(1)
         .assert_stderr_has("(host gw-2, pid 42)")
         .assert_stderr_has("nothing was changed");
-    assert!(w.aws.calls().is_empty(), "{:?}", w.aws.actions());
+    assert!(w.aws().calls().is_empty(), "{:?}", w.aws().actions());
     assert_eq!(w.key_ids(), [STORED_ID]);
 }
 
 #[test]
 fn an_expired_lease_of_a_crashed_run_is_taken_over() {
     let w = world();
-    w.vault.set_custom_field(
+    w.vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         "0123456789abcdef until 2020-01-01T00:00:00Z (host gw-2, pid 42)",
@@ -96,9 +96,9 @@ fn a_lease_still_live_by_the_vaults_clock_is_not_taken_over_by_a_machine_whose_c
     // other run's lease ended 18 minutes ago; by the vault's, it has two
     // minutes to go.
     let w = world();
-    w.vault.set_clock_offset(-1200);
+    w.vault().set_clock_offset(-1200);
     let until = common::time::iso8601(std::time::SystemTime::now() - Duration::from_secs(1080));
-    w.vault.set_custom_field(
+    w.vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
@@ -107,8 +107,8 @@ fn a_lease_still_live_by_the_vaults_clock_is_not_taken_over_by_a_machine_whose_c
         .assert_exit(1)
         .assert_stderr_has("another rotation of record 'alice (IAM)'")
         .assert_stderr_has("nothing was changed");
-    assert!(w.aws.calls().is_empty(), "{:?}", w.aws.actions());
-    assert_eq!(w.vault.other_requests(), ["HEAD /"]);
+    assert!(w.aws().calls().is_empty(), "{:?}", w.aws().actions());
+    assert_eq!(w.vault().other_requests(), ["HEAD /"]);
 }
 
 #[test]
@@ -117,9 +117,9 @@ fn a_lease_expired_by_the_vaults_clock_is_taken_over_by_a_machine_whose_clock_ru
     // crashed run's lease has ten minutes to go; by the vault's, it ended
     // ten minutes ago.
     let w = world();
-    w.vault.set_clock_offset(1200);
+    w.vault().set_clock_offset(1200);
     let until = common::time::iso8601(std::time::SystemTime::now() + Duration::from_secs(600));
-    w.vault.set_custom_field(
+    w.vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
@@ -135,12 +135,12 @@ fn a_lease_expired_by_the_vaults_clock_is_taken_over_by_a_machine_whose_clock_ru
 /// leave the lease alone, and say why it could not use the vault's.
 fn a_live_lease_judged_by_this_machines_clock(how: Others, why: &str) {
     let w = world();
-    w.vault.set_clock_offset(1200);
-    w.vault.answer_other_requests(how);
+    w.vault().set_clock_offset(1200);
+    w.vault().answer_other_requests(how);
     // Live by this machine's clock (and expired by the vault's, which
     // cannot be read or is not believed).
     let until = common::time::iso8601(std::time::SystemTime::now() + Duration::from_secs(600));
-    w.vault.set_custom_field(
+    w.vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
@@ -157,8 +157,8 @@ fn a_live_lease_judged_by_this_machines_clock(how: Others, why: &str) {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(w.vault.other_requests(), ["HEAD /"]);
-    assert!(w.aws.calls().is_empty(), "{:?}", w.aws.actions());
+    assert_eq!(w.vault().other_requests(), ["HEAD /"]);
+    assert!(w.aws().calls().is_empty(), "{:?}", w.aws().actions());
 }
 
 #[test]
@@ -221,11 +221,12 @@ fn a_stored_key_id_with_stray_whitespace_is_still_the_records_key() {
             Some("2026-11-01T00:00:00Z"),
         )
     });
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "aws_access_key_id", &format!(" {STORED_ID} \t"));
-    w.vault
+    w.vault()
         .set_custom_field(USER_UID, "delete_all_keys_before_rotating", "true");
-    w.aws.fault("CreateAccessKey", AwsFault::access_denied(), 1);
+    w.aws()
+        .fault("CreateAccessKey", AwsFault::access_denied(), 1);
     let out = w.run("admin-record.json", &[]);
     // The other key made room; the create was refused: never exit 1 after a
     // deletion, and the record's key survives.
@@ -242,7 +243,7 @@ fn a_make_room_deletion_whose_answer_was_lost_counts_as_done() {
         aws.with_key("alice", STORED_ID, STORED_SECRET, true, None)
             .with_key("alice", OTHER_ID, OTHER_SECRET, true, None)
     });
-    w.aws
+    w.aws()
         .arm("DeleteAccessKey", 1, FaultKind::DropAfterApply)
         .unwrap();
     w.run("admin-record.json", &[])
@@ -257,7 +258,7 @@ fn a_failed_confirmation_after_a_completed_rotation_exits_0_with_a_warning() {
     let w = world();
     // ListAccessKeys #1 plans; #2.. confirm.
     for nth in 2..=8 {
-        w.aws
+        w.aws()
             .arm("ListAccessKeys", nth, FaultKind::Status500)
             .unwrap();
     }
@@ -278,7 +279,7 @@ fn a_create_refused_before_it_was_sent_changes_nothing_and_exits_1() {
         "CreateAccessKey",
     ]
     .map(String::from);
-    w.aws.refuse_at(&clean, "CreateAccessKey", 1).unwrap();
+    w.aws().refuse_at(&clean, "CreateAccessKey", 1).unwrap();
     w.run("admin-record.json", &[])
         .assert_exit(1)
         .assert_clean()
@@ -290,7 +291,7 @@ fn a_create_refused_before_it_was_sent_changes_nothing_and_exits_1() {
 #[test]
 fn a_create_whose_answer_was_lost_names_the_key_that_appeared_and_exits_4() {
     let w = world();
-    w.aws
+    w.aws()
         .arm("CreateAccessKey", 1, FaultKind::DropAfterApply)
         .unwrap();
     let out = w.run("admin-record.json", &[]);
@@ -298,7 +299,7 @@ fn a_create_whose_answer_was_lost_names_the_key_that_appeared_and_exits_4() {
     let appeared = w.key_ids().into_iter().find(|id| id != STORED_ID).unwrap();
     out.assert_stderr_has(&format!("access key(s) {appeared} appeared since"));
     assert_eq!(w.stored_id(), STORED_ID);
-    assert_eq!(w.aws.proxy().count("CreateAccessKey"), 1, "never resent");
+    assert_eq!(w.aws().proxy().count("CreateAccessKey"), 1, "never resent");
 }
 
 #[test]
@@ -309,7 +310,7 @@ fn a_rotation_makes_six_vault_round_trips() {
     // revision, save); read the record again before retiring; note the
     // removed key and clear the lease in one save from that read.
     assert_eq!(
-        w.vault.endpoints(),
+        w.vault().endpoints(),
         [
             "get_secret",
             "update_secret",
@@ -320,11 +321,11 @@ fn a_rotation_makes_six_vault_round_trips() {
         ]
     );
     assert_eq!(
-        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        w.vault().field(USER_UID, "rotation_lease").as_deref(),
         Some("")
     );
     assert_eq!(
-        w.vault
+        w.vault()
             .field(USER_UID, "Access_Key_ID_Removed_during_previous_rotation")
             .as_deref(),
         Some(STORED_ID)

@@ -50,7 +50,7 @@ fn a_plain_http_sso_endpoint_override_to_a_remote_host_exits_2_naming_the_variab
             .assert_clean()
             .assert_stderr_has(&format!("'{variable}' in the environment is invalid"))
             .assert_stderr_has("uses plain http; use https");
-        assert!(w.aws.calls().is_empty(), "{variable}: {}", out.output());
+        assert!(w.aws().calls().is_empty(), "{variable}: {}", out.output());
     }
 }
 
@@ -132,7 +132,7 @@ fn a_plain_http_sso_endpoint_url_in_a_services_section_of_the_aws_config_is_refu
         .assert_clean()
         .assert_stderr_has("the SSO OIDC endpoint set by endpoint_url in the AWS config file")
         .assert_stderr_has("uses plain http; use https");
-    assert!(w.aws.calls().is_empty(), "{}", out.output());
+    assert!(w.aws().calls().is_empty(), "{}", out.output());
     assert_eq!(w.key_ids(), [STORED_ID]);
 }
 
@@ -149,7 +149,7 @@ fn a_plain_http_sso_start_url_in_the_aws_config_is_refused_before_any_call() {
         .assert_clean()
         .assert_stderr_has("sso_start_url in the AWS config file")
         .assert_stderr_has("uses plain http; use https");
-    assert!(w.aws.calls().is_empty(), "{}", out.output());
+    assert!(w.aws().calls().is_empty(), "{}", out.output());
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn a_loopback_endpoint_url_in_the_aws_config_profile_is_followed() {
     let out = run_with_aws_config(
         &w,
         None,
-        &format!("[default]\nendpoint_url = {}\n", w.aws.url()),
+        &format!("[default]\nendpoint_url = {}\n", w.aws().url()),
     );
     out.assert_exit(0);
     assert_eq!(w.key_ids(), [w.stored_id()]);

@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn a_403_that_echoes_the_assumed_role_session_token_never_prints_it() {
     let w = world();
-    w.aws
+    w.aws()
         .fault("GetUser", AwsFault::invalid_token_echoing_it(), 1);
     // run_with scans for every secret the fake issued: the session's secret
     // access key and token included.
@@ -33,7 +33,7 @@ fn assert_token_not_shown(out: &Outcome) {
 #[test]
 fn a_403_that_echoes_the_session_token_of_the_environment_never_prints_it() {
     let w = world();
-    w.aws
+    w.aws()
         .fault("GetUser", AwsFault::invalid_token_echoing_it(), 1);
     let out = w.run_with(
         "default-chain.json",
@@ -51,7 +51,7 @@ fn a_403_that_echoes_the_session_token_of_the_environment_never_prints_it() {
 #[test]
 fn a_403_that_echoes_the_session_token_of_the_shared_credentials_file_never_prints_it() {
     let w = world();
-    w.aws
+    w.aws()
         .fault("GetUser", AwsFault::invalid_token_echoing_it(), 1);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("credentials");
@@ -77,7 +77,7 @@ fn a_403_that_echoes_the_session_token_of_a_source_profile_never_prints_it() {
     // The profile assumes a role with the keys of its source profile, whose
     // session token goes to STS and never comes out of the credential chain.
     let w = world();
-    w.aws
+    w.aws()
         .fault("AssumeRole", AwsFault::invalid_token_echoing_it(), 3);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
@@ -107,7 +107,7 @@ fn a_403_that_echoes_the_session_token_of_a_source_profile_never_prints_it() {
     );
     out.assert_exit(1);
     assert!(
-        w.aws.actions().contains(&"AssumeRole".to_owned()),
+        w.aws().actions().contains(&"AssumeRole".to_owned()),
         "{}",
         out.output()
     );
@@ -120,7 +120,7 @@ fn a_403_that_echoes_the_session_token_of_a_credential_process_source_profile_ne
     // credential_process prints: the process's session token goes to STS
     // and appears in no file and in no result of the credential chain.
     let w = world();
-    w.aws
+    w.aws()
         .fault("AssumeRole", AwsFault::invalid_token_echoing_it(), 3);
     let dir = tempfile::tempdir().unwrap();
     let process = dir.path().join("credentials.sh");
@@ -155,7 +155,7 @@ fn a_403_that_echoes_the_session_token_of_a_credential_process_source_profile_ne
     );
     out.assert_exit(1);
     assert!(
-        w.aws.actions().contains(&"AssumeRole".to_owned()),
+        w.aws().actions().contains(&"AssumeRole".to_owned()),
         "{}",
         out.output()
     );
@@ -169,7 +169,7 @@ fn a_403_that_echoes_the_session_token_of_a_source_profile_in_files_named_with_a
     // expands `~` to HOME and reads them, so their secrets must be
     // registered from the same paths.
     let w = world();
-    w.aws
+    w.aws()
         .fault("AssumeRole", AwsFault::invalid_token_echoing_it(), 3);
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir(home.path().join("gateway-aws")).unwrap();
@@ -199,7 +199,7 @@ fn a_403_that_echoes_the_session_token_of_a_source_profile_in_files_named_with_a
     );
     out.assert_exit(1);
     assert!(
-        w.aws.actions().contains(&"AssumeRole".to_owned()),
+        w.aws().actions().contains(&"AssumeRole".to_owned()),
         "{}",
         out.output()
     );
