@@ -28,6 +28,9 @@
 //! stays in the test: [`TestWorld::fake`] and [`TestWorld::fake_vault`] hand
 //! out the fakes.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::binary::Binary;
@@ -90,11 +93,21 @@ impl Fake for FakeOkta {}
 /// Addressed through the records (the API URL).
 impl Fake for FakeRest {}
 
+/// What a world runs.
+#[derive(Debug)]
+enum Program {
+    /// A rotator, cargo's build or the one in `KEEPER_ROTATORS_BIN_DIR`.
+    Binary(Binary),
+    /// A program at a fixed path (the harness's own CLI).
+    Path(PathBuf),
+}
+
 /// The fakes, the input and the secrets of one test; see the module
 /// documentation.
 #[derive(Debug)]
 pub struct TestWorld<S = ()> {
-    binary: Binary,
+    program: Program,
+    kill_after: Option<Duration>,
     vault: Option<FakeVault>,
     service: S,
     scenario: Option<Scenario>,
@@ -106,8 +119,21 @@ impl TestWorld<()> {
     /// A world that runs `binary` (see [`binary!`](crate::binary!)), with no
     /// fakes and no input yet.
     pub fn new(binary: Binary) -> Self {
+        Self::of(Program::Binary(binary))
+    }
+
+    /// A world that runs the program at `path` as it is, never one from
+    /// `KEEPER_ROTATORS_BIN_DIR`: the harness's own CLI
+    /// (`env!("CARGO_BIN_EXE_harness")`), run on an export (see
+    /// [`TestWorld::export`]).
+    pub fn program(path: impl Into<PathBuf>) -> Self {
+        Self::of(Program::Path(path.into()))
+    }
+
+    fn of(program: Program) -> Self {
         Self {
-            binary,
+            program,
+            kill_after: None,
             vault: None,
             service: (),
             scenario: None,
@@ -133,7 +159,8 @@ impl<S: Fake> TestWorld<S> {
     /// added, a delay set) after the world was built.
     pub fn map_service<T: Fake>(self, change: impl FnOnce(S) -> T) -> TestWorld<T> {
         TestWorld {
-            binary: self.binary,
+            program: self.program,
+            kill_after: self.kill_after,
             vault: self.vault,
             service: change(self.service),
             scenario: self.scenario,
@@ -151,6 +178,21 @@ impl<S: Fake> TestWorld<S> {
     /// More values no output may hold, beyond those the world finds itself.
     pub fn secrets<T: Into<String>>(mut self, secrets: impl IntoIterator<Item = T>) -> Self {
         self.secrets.extend(secrets.into_iter().map(Into::into));
+        self
+    }
+
+    /// Every value of a field named as a secret's in the Commander export
+    /// `file` (and in the scenario it may hold), a private key's lines too:
+    /// what a rehearsal of it must never print.
+    pub fn export(mut self, file: &Path) -> Self {
+        self.secrets.extend(export_secrets(file));
+        self
+    }
+
+    /// How long a run may take before it is killed (the runner's default
+    /// otherwise; a rehearsal of a whole failure matrix takes longer).
+    pub fn kill_after(mut self, limit: Duration) -> Self {
+        self.kill_after = Some(limit);
         self
     }
 
@@ -217,7 +259,13 @@ impl<S: Fake> TestWorld<S> {
     }
 
     fn runner_with(&self, scenario: Option<&Scenario>, without: &[&str]) -> Run {
-        let mut run = Run::new(self.binary);
+        let mut run = match &self.program {
+            Program::Binary(binary) => Run::new(binary),
+            Program::Path(path) => Run::new(path),
+        };
+        if let Some(limit) = self.kill_after {
+            run = run.kill_after(limit);
+        }
         if let Some(scenario) = scenario {
             run = run.scenario(scenario);
         }
@@ -324,6 +372,57 @@ fn vault_secrets(records: &[Value], found: &mut Vec<String>) {
     }
 }
 
+/// The directory of the rotator `rotator` for a rehearsal's `--bin-dir`:
+/// where `KEEPER_ROTATORS_BIN_DIR` says, else next to `harness_exe` (cargo
+/// builds the rotators and the harness into one directory).
+pub fn rotators_dir(rotator: &'static str, harness_exe: &str) -> PathBuf {
+    let built = Path::new(harness_exe)
+        .with_file_name(rotator)
+        .display()
+        .to_string();
+    let path = Binary::new(rotator, Box::leak(built.into_boxed_str())).path();
+    path.parent().expect("a directory").to_owned()
+}
+
+/// Every value under a secret-named field in the export `file` (as the
+/// Gateway would send it, and as the binaries redact it), each line of a
+/// private key, and the secret-named parameters and fields of a scenario
+/// the file holds. Panics when the file cannot be read as an export.
+fn export_secrets(file: &Path) -> Vec<String> {
+    let loaded = crate::inputs::commander::load(&[file.to_owned()])
+        .unwrap_or_else(|e| panic!("{} is not an export: {e}", file.display()));
+    let mut secrets: Vec<String> = loaded
+        .records
+        .iter()
+        .flat_map(|r| r.all_fields().cloned().collect::<Vec<_>>())
+        .filter(|f| {
+            common::records::names_a_secret(f.key())
+                || f.key().eq_ignore_ascii_case("privatePEMKey")
+        })
+        .filter_map(|f| f.text())
+        .collect();
+    // A private key's lines leak as surely as the whole key.
+    let lines: Vec<String> = secrets
+        .iter()
+        .filter(|s| s.contains("-----BEGIN"))
+        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .collect();
+    secrets.extend(lines);
+    if let Some(scenario) = &loaded.scenario {
+        for (key, value) in scenario
+            .params
+            .iter()
+            .chain(scenario.dicts.iter().flat_map(|d| d.iter()))
+        {
+            if key.ends_with("Password") || common::records::names_a_secret(key) {
+                secrets.extend(value.as_str().map(str::to_owned));
+            }
+        }
+    }
+    secrets
+}
+
 /// Every string in a JSON value (a key pair's halves, a list's items).
 fn strings(value: &Value, out: &mut Vec<String>) {
     match value {
@@ -408,6 +507,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let w = world_printing(dir.path(), "given-to-the-world-0003")
             .secrets(["given-to-the-world-0003"]);
+        let message = leak_message(std::panic::AssertUnwindSafe(|| {
+            w.run();
+        }));
+        assert!(message.starts_with("LEAK: "), "{message}");
+    }
+
+    #[test]
+    fn a_run_on_an_export_printing_one_of_its_passwords_fails() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = dir.path().join("harness-printer");
+        std::fs::write(&script, "#!/bin/sh\necho 'token api-token-0001-x7'\n").expect("write");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let export = crate::inputs::scenario::fixtures_dir().join("records/rest-api.json");
+        let w = TestWorld::program(&script).export(&export);
         let message = leak_message(std::panic::AssertUnwindSafe(|| {
             w.run();
         }));

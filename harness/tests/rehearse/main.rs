@@ -10,20 +10,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::Binary;
-use harness::inputs::commander;
+use harness::TestWorld;
 use serde_json::Value;
 
 /// The rotators' directory: where `KEEPER_ROTATORS_BIN_DIR` says, else next
 /// to the harness (built by `cargo nextest run --workspace`).
 fn bin_dir(rotator: &'static str) -> PathBuf {
-    let harness = PathBuf::from(env!("CARGO_BIN_EXE_harness"));
-    let built = harness.with_file_name(rotator).display().to_string();
-    let path = Binary::new(rotator, Box::leak(built.into_boxed_str())).path();
-    path.parent().expect("a directory").to_owned()
+    harness::world::rotators_dir(rotator, env!("CARGO_BIN_EXE_harness"))
 }
 
 fn fixture(name: &str) -> String {
@@ -47,43 +43,6 @@ impl Ran {
     }
 }
 
-/// Every value under a secret-named field in `file` (as the Gateway would
-/// send it, and as the binaries redact it).
-fn secrets_of(file: &str) -> Vec<String> {
-    let loaded = commander::load(&[PathBuf::from(file)]).unwrap();
-    let mut secrets: Vec<String> = loaded
-        .records
-        .iter()
-        .flat_map(|r| r.all_fields().cloned().collect::<Vec<_>>())
-        .filter(|f| {
-            common::records::names_a_secret(f.key())
-                || f.key().eq_ignore_ascii_case("privatePEMKey")
-        })
-        .filter_map(|f| f.text())
-        .collect();
-    // A private key's lines leak as surely as the whole key.
-    let lines: Vec<String> = secrets
-        .iter()
-        .filter(|s| s.contains("-----BEGIN"))
-        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        .collect();
-    secrets.extend(lines);
-    if let Some(scenario) = &loaded.scenario {
-        for (key, value) in scenario
-            .params
-            .iter()
-            .chain(scenario.dicts.iter().flat_map(|d| d.iter()))
-        {
-            if key.ends_with("Password") || common::records::names_a_secret(key) {
-                secrets.extend(value.as_str().map(str::to_owned));
-            }
-        }
-    }
-    secrets.retain(|s| s.len() >= 6);
-    secrets
-}
-
 /// Runs the harness with `args`; fails if any output holds a secret of the
 /// records file or the password the harness makes up.
 fn harness(rotator: &'static str, records_file: &str, args: &[&str]) -> Ran {
@@ -97,35 +56,23 @@ fn harness_with_env(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Ran {
-    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_harness"))
-        .envs(env.iter().copied())
-        .args(args)
-        .arg("--bin-dir")
-        .arg(bin_dir(rotator))
-        .env_remove("KEEPER_ROTATOR_LOG")
-        .timeout(Duration::from_secs(600))
-        .output()
-        .expect("the harness runs");
-    let ran = Ran {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    let mut secrets = secrets_of(records_file);
-    // The tail of every newPassword the harness makes up, in every form.
-    secrets.push("\"q'\\$é9".into());
-    let outcome = harness::Outcome {
-        code: ran.code,
-        stdout: ran.stdout.clone(),
-        stderr: ran.stderr.clone(),
-        elapsed: Duration::ZERO,
-    };
-    assert_eq!(
-        outcome.find_leak(&secrets),
-        None,
-        "the harness printed a secret"
-    );
-    ran
+    let world = TestWorld::program(env!("CARGO_BIN_EXE_harness"))
+        .export(Path::new(records_file))
+        // The tail of every newPassword the harness makes up, in every form.
+        .secrets(["\"q'\\$é9"])
+        .kill_after(Duration::from_secs(600));
+    let world = env
+        .iter()
+        .fold(world, |world, (key, value)| world.env(key, *value));
+    let bin_dir = bin_dir(rotator).display().to_string();
+    let mut args = args.to_vec();
+    args.extend(["--bin-dir", &bin_dir]);
+    let out = world.run_with_args(&args);
+    Ran {
+        code: out.code,
+        stdout: out.stdout,
+        stderr: out.stderr,
+    }
 }
 
 fn run(use_case: &str, rotator: &'static str, extra: &[&str]) -> Ran {
