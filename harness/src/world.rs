@@ -175,6 +175,17 @@ impl<S: Fake> TestWorld<S> {
         self
     }
 
+    /// The same world with its input changed by `change` (a field set, a
+    /// record added). Panics when the world has no input.
+    pub fn map_records(mut self, change: impl FnOnce(Scenario) -> Scenario) -> Self {
+        let scenario = self
+            .scenario
+            .take()
+            .expect("this world has no input: add one with TestWorld::records");
+        self.scenario = Some(change(scenario));
+        self
+    }
+
     /// More values no output may hold, beyond those the world finds itself.
     pub fn secrets<T: Into<String>>(mut self, secrets: impl IntoIterator<Item = T>) -> Self {
         self.secrets.extend(secrets.into_iter().map(Into::into));
@@ -212,6 +223,11 @@ impl<S: Fake> TestWorld<S> {
         self.vault
             .as_ref()
             .expect("this world has no fake vault: add one with TestWorld::vault")
+    }
+
+    /// Whether the world has a fake vault.
+    pub fn has_vault(&self) -> bool {
+        self.vault.is_some()
     }
 
     /// The Gateway's input. Panics when the world has none.

@@ -59,7 +59,7 @@ fn sudo_chpasswd_cut_off_after_applying_is_settled_by_a_login_with_the_new_passw
 #[test]
 fn a_server_slower_than_the_deadline_stops_the_run_before_the_password_is_sent_exit_1() {
     let w = World::new(root_machine(), "root-admin.json");
-    w.fake.slow(std::time::Duration::from_millis(1500));
+    w.fake().slow(std::time::Duration::from_millis(1500));
     w.run(&["--timeout", "3"])
         .assert_exit(1)
         .assert_clean()

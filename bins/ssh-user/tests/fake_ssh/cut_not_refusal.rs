@@ -72,7 +72,7 @@ fn planning_tries_no_password_for_the_user_so_a_stale_record_costs_no_failed_log
         .assert_stdout_has("verified by a login");
     w.assert_password(NEW_PW);
     let alice: Vec<(String, Option<u32>)> = w
-        .fake
+        .fake()
         .calls()
         .into_iter()
         .filter(|c| c.user == "alice" && c.call.starts_with("auth-"))
@@ -104,10 +104,10 @@ fn a_key_too_large_to_make_in_half_the_time_left_changes_nothing_and_clears_the_
         "the run kept its deadline: {:?}",
         out.elapsed
     );
-    assert_eq!(w.fake.authorized_keys("alice").unwrap(), before);
+    assert_eq!(w.fake().authorized_keys("alice").unwrap(), before);
     assert_eq!(w.stored_key().unwrap(), old);
     assert_eq!(
-        w.vault.as_ref().unwrap().field(USER_UID, "rotation_lease"),
+        w.vault().field(USER_UID, "rotation_lease"),
         Some(String::new()),
         "the lease is cleared"
     );

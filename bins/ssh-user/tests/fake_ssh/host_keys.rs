@@ -8,9 +8,9 @@ fn an_unpinned_host_is_refused_with_its_key_printed_and_nothing_sent() {
     w.run(&[])
         .assert_exit(2)
         .assert_clean()
-        .assert_stderr_has(&w.fake.host_key_line())
-        .assert_stderr_has(&w.fake.host_key_fingerprint())
-        .assert_stderr_has(&format!("ssh-keyscan -p {} 127.0.0.1", w.fake.port()));
+        .assert_stderr_has(&w.fake().host_key_line())
+        .assert_stderr_has(&w.fake().host_key_fingerprint())
+        .assert_stderr_has(&format!("ssh-keyscan -p {} 127.0.0.1", w.fake().port()));
     assert_eq!(w.calls(), Vec::<String>::new(), "not even a login");
     w.assert_password(OLD_PW);
 }
@@ -18,12 +18,12 @@ fn an_unpinned_host_is_refused_with_its_key_printed_and_nothing_sent() {
 #[test]
 fn a_host_key_that_changed_is_refused_before_any_login() {
     let w = World::new(root_machine(), "root-admin.json");
-    w.fake.change_host_key();
+    w.fake().change_host_key();
     w.run(&[])
         .assert_exit(2)
         .assert_clean()
         .assert_stderr_has("host key changed: possible man-in-the-middle")
-        .assert_stderr_has(&w.fake.host_key_fingerprint());
+        .assert_stderr_has(&w.fake().host_key_fingerprint());
     assert_eq!(w.calls(), Vec::<String>::new(), "not even a login");
     w.assert_password(OLD_PW);
 }

@@ -23,7 +23,7 @@
 
 use harness::fakes::ssh::{FakeSsh, Methods, Refusal, Script, Sudo};
 use harness::sshd::User;
-use harness::{FakeVault, Outcome, Run, Scenario};
+use harness::{FakeVault, Outcome, Scenario, TestWorld};
 use rotate_ssh_user::{keys, remote};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -83,12 +83,7 @@ fn vault_records(private: &str) -> Vec<Value> {
 
 /// One fake machine, the Gateway's input for it, and the vault when the
 /// key is rotated.
-struct World {
-    fake: FakeSsh,
-    scenario: Scenario,
-    vault: Option<FakeVault>,
-    secrets: Vec<String>,
-}
+struct World(TestWorld<FakeSsh>);
 
 impl World {
     /// `fixture` (`root-admin.json`, `sudo-admin.json`, `self.json`)
@@ -97,27 +92,22 @@ impl World {
         let scenario = Scenario::load(&format!("scenarios/ssh-user/{fixture}"))
             .var("PORT", fake.port().to_string())
             .var("HOST_KEY", fake.host_key_line());
-        Self {
-            fake,
-            scenario,
-            vault: None,
-            secrets: vec![
-                ROOT_PW.into(),
-                ADMIN_PW.into(),
-                OLD_PW.into(),
-                NEW_PW.into(),
-            ],
-        }
+        Self(
+            TestWorld::new(BIN)
+                .service(fake)
+                .records(scenario)
+                .secrets([ROOT_PW, ADMIN_PW, OLD_PW, NEW_PW]),
+        )
     }
 
     /// The user record holds `private` (in the input and in the vault).
-    fn key(mut self, private: &str) -> Self {
-        self.scenario = self
-            .scenario
-            .record_field(USER_UID, "privatePEMKey", json!(private));
-        self.secrets.extend(key_lines(private));
-        self.vault = Some(FakeVault::start(&vault_records(private)));
-        self
+    fn key(self, private: &str) -> Self {
+        Self(
+            self.0
+                .map_records(|s| s.record_field(USER_UID, "privatePEMKey", json!(private)))
+                .secrets(key_lines(private))
+                .vault(FakeVault::start(&vault_records(private))),
+        )
     }
 
     /// Another record holding `private` for `login`: sent in the input,
@@ -130,16 +120,20 @@ impl World {
     /// A holder record whose copy in the input holds `in_input` and whose
     /// copy in the vault (when shared with the Gateway) holds `in_vault`.
     fn holder_seen_as(
-        mut self,
+        self,
         title: &str,
         login: &str,
         in_input: &str,
         in_vault: Option<&str>,
     ) -> Self {
         let private = in_input;
-        self.scenario = self.scenario.record(json!({
-            "uid": HOLDER_UID, "title": title, "login": login, "privatePEMKey": private
-        }));
+        let mut world = self.0.map_records(|s| {
+            s.record(json!({
+                "uid": HOLDER_UID, "title": title, "login": login, "privatePEMKey": private
+            }))
+            // The root record stays the admin among two candidates.
+            .record_field(USER_UID, "ssh_admin_record_title", json!("web-1 root"))
+        });
         if let Some(private) = in_vault {
             let mut records = vault_records(in_input);
             records.push(json!({
@@ -150,53 +144,46 @@ impl World {
                 ],
                 "custom": []
             }));
-            self.vault = Some(FakeVault::start(&records));
+            world = world.vault(FakeVault::start(&records));
         }
-        // The root record stays the admin among two candidates.
-        self.scenario =
-            self.scenario
-                .record_field(USER_UID, "ssh_admin_record_title", json!("web-1 root"));
-        self
+        Self(world)
     }
 
     /// A field of the holder record (see [`World::holder`]).
-    fn holder_field(mut self, label: &str, value: Value) -> Self {
-        self.scenario = self.scenario.record_field(HOLDER_UID, label, value);
-        self
+    fn holder_field(self, label: &str, value: Value) -> Self {
+        Self(
+            self.0
+                .map_records(|s| s.record_field(HOLDER_UID, label, value)),
+        )
     }
 
-    fn machine_field(mut self, label: &str, value: Value) -> Self {
-        self.scenario = self
-            .scenario
-            .record_field("SshMachineRecordUid001", label, value);
-        self
+    fn machine_field(self, label: &str, value: Value) -> Self {
+        Self(
+            self.0
+                .map_records(|s| s.record_field("SshMachineRecordUid001", label, value)),
+        )
     }
 
-    /// Runs the binary; panics on a leak in its output, and on any secret
-    /// (the new key's too) in a command line the machine received.
+    /// More values no output may hold.
+    fn secrets(self, secrets: Vec<String>) -> Self {
+        Self(self.0.secrets(secrets))
+    }
+
+    fn fake(&self) -> &FakeSsh {
+        self.0.fake()
+    }
+
+    fn vault(&self) -> &FakeVault {
+        self.0.fake_vault()
+    }
+
+    /// Runs the binary; panics on a leak in its output (the world's scan),
+    /// and on any secret (the new key's too) in a command line the machine
+    /// received.
     fn run(&self, args: &[&str]) -> Outcome {
-        let mut run = Run::new(BIN).scenario(&self.scenario);
-        for arg in args {
-            run = run.arg(*arg);
-        }
-        if let Some(vault) = &self.vault {
-            for (key, value) in vault.env() {
-                run = run.env(&key, value);
-            }
-        }
-        let mut secrets = self.secrets.clone();
-        for secret in &secrets {
-            run = run.secret(secret.clone());
-        }
-        let out = run.run();
-        secrets.extend(
-            self.stored_key()
-                .as_deref()
-                .map(key_lines)
-                .unwrap_or_default(),
-        );
-        assert_eq!(out.find_leak(&secrets), None, "{}", out.output());
-        for received in self.fake.commands() {
+        let out = self.0.run_with_args(args);
+        let secrets = self.0.all_secrets();
+        for received in self.fake().commands() {
             for secret in &secrets {
                 assert!(
                     !received.holds(secret),
@@ -210,9 +197,11 @@ impl World {
 
     /// The private key the vault's user record holds now.
     fn stored_key(&self) -> Option<String> {
-        self.vault
-            .as_ref()
-            .and_then(|v| v.field(USER_UID, "privatePEMKey"))
+        if !self.0.has_vault() {
+            return None;
+        }
+        self.vault()
+            .field(USER_UID, "privatePEMKey")
             .filter(|k| !k.is_empty())
     }
 
@@ -220,13 +209,13 @@ impl World {
     fn assert_password(&self, expected: &str) {
         let which = if expected == NEW_PW { "new" } else { "old" };
         assert!(
-            self.fake.password_is("alice", expected),
+            self.fake().password_is("alice", expected),
             "alice's password should be the {which} one"
         );
     }
 
     fn calls(&self) -> Vec<String> {
-        self.fake.calls().into_iter().map(|c| c.call).collect()
+        self.fake().calls().into_iter().map(|c| c.call).collect()
     }
 }
 

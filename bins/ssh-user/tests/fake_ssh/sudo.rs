@@ -38,7 +38,7 @@ fn sudo_requiring_a_terminal_gets_the_change_under_one() {
         .assert_stdout_has("sudo -n chpasswd under a terminal (requiretty)");
     w.assert_password(NEW_PW);
     let change = w
-        .fake
+        .fake()
         .commands()
         .into_iter()
         .find(|c| Script::classify(&c.line) == Some(Script::TtySudoChpasswd))

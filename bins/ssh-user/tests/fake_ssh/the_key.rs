@@ -16,17 +16,17 @@ fn a_second_rotation_replaces_the_tagged_line_and_keeps_every_other_line_byte_fo
     w.assert_password(NEW_PW);
 
     let stored = keys::parse(&w.stored_key().unwrap()).unwrap();
-    assert!(w.fake.accepts_key("alice", stored.key.public_key()));
+    assert!(w.fake().accepts_key("alice", stored.key.public_key()));
     let retired = keys::parse(old).unwrap();
-    assert!(!w.fake.accepts_key("alice", retired.key.public_key()));
-    let after = w.fake.authorized_keys("alice").unwrap();
+    assert!(!w.fake().accepts_key("alice", retired.key.public_key()));
+    let after = w.fake().authorized_keys("alice").unwrap();
     let kept: Vec<&str> = before.split_inclusive('\n').take(2).collect();
     assert_eq!(
         after.split_inclusive('\n').take(2).collect::<Vec<_>>(),
         kept
     );
     assert!(after.contains(TAG));
-    let backups = w.fake.paths_under("/home/alice/.ssh");
+    let backups = w.fake().paths_under("/home/alice/.ssh");
     assert!(
         backups.iter().any(|p| p.ends_with(".bak")),
         "a backup is kept: {backups:?}"
@@ -47,9 +47,7 @@ fn another_record_holding_the_users_key_for_the_same_login_gets_the_new_key_befo
     let stored = w.stored_key().unwrap();
     assert_ne!(stored.trim(), old.trim());
     assert_eq!(
-        w.vault
-            .as_ref()
-            .unwrap()
+        w.vault()
             .field(HOLDER_UID, "privatePEMKey")
             .as_deref()
             .map(str::trim),
@@ -57,7 +55,7 @@ fn another_record_holding_the_users_key_for_the_same_login_gets_the_new_key_befo
         "the other record holding alice's key holds the new one"
     );
     let retired = keys::parse(old).unwrap();
-    assert!(!w.fake.accepts_key("alice", retired.key.public_key()));
+    assert!(!w.fake().accepts_key("alice", retired.key.public_key()));
 }
 
 #[test]
@@ -78,11 +76,11 @@ fn a_record_holding_the_users_key_that_cannot_be_given_the_new_one_keeps_the_old
         .assert_stderr_has("'alice deploy key'");
     let retired = keys::parse(old).unwrap();
     assert!(
-        w.fake.accepts_key("alice", retired.key.public_key()),
+        w.fake().accepts_key("alice", retired.key.public_key()),
         "the old key still logs in for the record that holds it"
     );
     let stored = keys::parse(&w.stored_key().unwrap()).unwrap();
-    assert!(w.fake.accepts_key("alice", stored.key.public_key()));
+    assert!(w.fake().accepts_key("alice", stored.key.public_key()));
     w.assert_password(OLD_PW);
 }
 
@@ -97,19 +95,14 @@ fn a_record_holding_the_users_key_in_another_format_gets_the_new_key_before_the_
     assert!(pkcs8.contains("BEGIN PRIVATE KEY"));
     let old_public = parsed.public_line().unwrap();
     let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
-    let mut w = World::new(fake, "root-admin.json").key(old).holder(
-        "alice deploy key",
-        "alice",
-        &pkcs8,
-        true,
-    );
-    w.secrets.extend(key_lines(&pkcs8));
+    let w = World::new(fake, "root-admin.json")
+        .key(old)
+        .holder("alice deploy key", "alice", &pkcs8, true)
+        .secrets(key_lines(&pkcs8));
     w.run(&[]).assert_exit(0).assert_clean();
     let stored = w.stored_key().unwrap();
     assert_eq!(
-        w.vault
-            .as_ref()
-            .unwrap()
+        w.vault()
             .field(HOLDER_UID, "privatePEMKey")
             .as_deref()
             .map(str::trim),
@@ -130,9 +123,7 @@ fn a_record_holding_the_same_key_for_another_login_is_left_as_it_is() {
         .holder("bob's key", "bob", old, true);
     w.run(&[]).assert_exit(0).assert_clean();
     assert_eq!(
-        w.vault
-            .as_ref()
-            .unwrap()
+        w.vault()
             .field(HOLDER_UID, "privatePEMKey")
             .as_deref()
             .map(str::trim),
@@ -156,9 +147,7 @@ fn a_record_holding_the_same_key_for_another_machine_is_left_as_it_is() {
         );
     w.run(&[]).assert_exit(0).assert_clean();
     assert_eq!(
-        w.vault
-            .as_ref()
-            .unwrap()
+        w.vault()
             .field(HOLDER_UID, "privatePEMKey")
             .as_deref()
             .map(str::trim),
@@ -186,7 +175,7 @@ fn a_holder_whose_vault_copy_changed_since_the_input_keeps_the_old_key_and_exits
         .assert_stderr_has("'alice deploy key'")
         .assert_stderr_has("no longer does");
     let retired = keys::parse(old).unwrap();
-    assert!(w.fake.accepts_key("alice", retired.key.public_key()));
+    assert!(w.fake().accepts_key("alice", retired.key.public_key()));
 }
 
 #[test]
@@ -209,11 +198,11 @@ fn a_key_pair_record_holding_the_users_key_keeps_the_old_key_and_exits_3() {
         .assert_stderr_has("in a key pair");
     let retired = keys::parse(old).unwrap();
     assert!(
-        w.fake.accepts_key("alice", retired.key.public_key()),
+        w.fake().accepts_key("alice", retired.key.public_key()),
         "the old key still logs in for the record that holds it"
     );
     let stored = keys::parse(&w.stored_key().unwrap()).unwrap();
-    assert!(w.fake.accepts_key("alice", stored.key.public_key()));
+    assert!(w.fake().accepts_key("alice", stored.key.public_key()));
 }
 
 #[test]
@@ -226,16 +215,16 @@ fn two_rotations_one_after_the_other_each_keep_the_file_as_it_was_before_them() 
     let fake = root_machine().user(alice().authorized_keys(&before));
     let w = World::new(fake, "root-admin.json").key(old);
     w.run(&[]).assert_exit(0).assert_clean();
-    let between = w.fake.authorized_keys("alice").unwrap();
+    let between = w.fake().authorized_keys("alice").unwrap();
     w.run(&[]).assert_exit(0).assert_clean();
     let mut backups: Vec<String> = w
-        .fake
+        .fake()
         .paths_under("/home/alice/.ssh")
         .into_iter()
         .filter(|p| p.ends_with(".bak"))
         .collect();
     backups.sort();
-    let contents: Vec<Option<String>> = backups.iter().map(|b| w.fake.file(b)).collect();
+    let contents: Vec<Option<String>> = backups.iter().map(|b| w.fake().file(b)).collect();
     assert_eq!(
         contents,
         [Some(before), Some(between)],
@@ -252,14 +241,14 @@ fn a_rotations_one_backup_is_the_file_as_it_was_before_the_run() {
     let w = World::new(fake, "root-admin.json").key(old);
     w.run(&[]).assert_exit(0).assert_clean();
     let backups: Vec<String> = w
-        .fake
+        .fake()
         .paths_under("/home/alice/.ssh")
         .into_iter()
         .filter(|p| p.ends_with(".bak"))
         .collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
     assert_eq!(
-        w.fake.file(&backups[0]),
+        w.fake().file(&backups[0]),
         Some(before),
         "the backup holds the pre-run file, not the one with both keys"
     );
@@ -277,8 +266,8 @@ fn sudo_whose_pam_grants_without_asking_gets_no_admin_password_in_any_commands_i
         .assert_clean()
         .assert_stdout_has("sudo -A chpasswd (the admin's password through an askpass helper)");
     w.assert_password(NEW_PW);
-    assert!(w.fake.password_is("ops", ADMIN_PW));
-    let keys = w.fake.authorized_keys("alice").unwrap();
+    assert!(w.fake().password_is("ops", ADMIN_PW));
+    let keys = w.fake().authorized_keys("alice").unwrap();
     assert!(!keys.contains(ADMIN_PW), "{keys}");
     let calls = w.calls();
     assert!(calls.contains(&"as-owner-askpass".to_owned()), "{calls:?}");
