@@ -17,6 +17,11 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+mod aws;
+mod azure;
+mod okta;
+mod rest;
+
 // --- a blocking reqwest client --------------------------------------------------
 
 /// What the client got: the status and headers, and the body or the error
@@ -115,8 +120,3 @@ fn eventually(limit: Duration, check: impl Fn() -> bool) -> bool {
     }
     check()
 }
-
-mod aws;
-mod azure;
-mod okta;
-mod rest;

@@ -16,6 +16,13 @@ use std::time::Duration;
 use harness::TestWorld;
 use serde_json::Value;
 
+mod aws_access_key;
+mod azure_app_secret;
+mod caught;
+mod password_rotators;
+mod report;
+mod ssh_user;
+
 /// The rotators' directory: where `KEEPER_ROTATORS_BIN_DIR` says, else next
 /// to the harness (built by `cargo nextest run --workspace`).
 fn bin_dir(rotator: &'static str) -> PathBuf {
@@ -136,10 +143,3 @@ fn assert_rotated(ran: &Ran) -> Value {
     );
     report
 }
-
-mod aws_access_key;
-mod azure_app_secret;
-mod caught;
-mod password_rotators;
-mod report;
-mod ssh_user;

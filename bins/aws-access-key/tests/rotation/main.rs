@@ -16,6 +16,15 @@ use harness::faults::{Armable, FaultKind};
 use harness::runner::overlap;
 use harness::{AwsFault, FakeAws, FakeVault, Fault, Outcome, Run, Scenario, TestWorld};
 
+mod attack;
+mod credential_sources;
+mod every_holder;
+mod existing_keys;
+mod failures;
+mod hostile_services;
+mod plain_http;
+mod redaction;
+
 const BIN: harness::Binary = harness::binary!("rotate-aws-access-key");
 const USER_UID: &str = "PamUserUid000000000001";
 const ADMIN_ID: &str = "AKIAADMINKEY00000001";
@@ -160,12 +169,3 @@ fn with_args(run: Run, args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// One request may take 1 s before it counts as unanswered.
 const SHORT_REQUESTS: (&str, &str) = ("KEEPER_ROTATOR_REQUEST_TIMEOUT", "1");
-
-mod attack;
-mod credential_sources;
-mod every_holder;
-mod existing_keys;
-mod failures;
-mod hostile_services;
-mod plain_http;
-mod redaction;

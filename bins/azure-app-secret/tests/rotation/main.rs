@@ -13,6 +13,12 @@ use harness::faults::{Armable, FaultKind};
 use harness::runner::overlap;
 use harness::{AzureFault, FakeAzure, FakeVault, Fault, Outcome, Run, Scenario, TestWorld};
 
+mod attack;
+mod credentials_and_settings;
+mod every_holder;
+mod failures;
+mod hostile_services;
+
 const BIN: harness::Binary = harness::binary!("rotate-azure-app-secret");
 const TENANT: &str = "72f988bf-0000-4000-8000-000000000001";
 const ADMIN_APP: &str = "11111111-0000-4000-8000-00000000a001";
@@ -123,9 +129,3 @@ impl World {
         key_id
     }
 }
-
-mod attack;
-mod credentials_and_settings;
-mod every_holder;
-mod failures;
-mod hostile_services;

@@ -28,6 +28,16 @@ use rotate_ssh_user::{keys, remote};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+mod connections_lost;
+mod cut_not_refusal;
+mod fake_follows;
+mod host_keys;
+mod login_methods;
+mod password_refusals;
+mod rehearsal_verdict;
+mod sudo;
+mod the_key;
+
 const BIN: harness::Binary = harness::binary!("rotate-ssh-user");
 
 // The values the fixtures (fixtures/scenarios/ssh-user/*.json) hold.
@@ -218,13 +228,3 @@ impl World {
         self.fake().calls().into_iter().map(|c| c.call).collect()
     }
 }
-
-mod connections_lost;
-mod cut_not_refusal;
-mod fake_follows;
-mod host_keys;
-mod login_methods;
-mod password_refusals;
-mod rehearsal_verdict;
-mod sudo;
-mod the_key;

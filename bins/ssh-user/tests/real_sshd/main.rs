@@ -28,6 +28,12 @@ use rotate_ssh_user::remote::{
 use rotate_ssh_user::ssh::{self, Auth, Credential, HostKeyPins, Output, Session, SshError};
 use rotate_ssh_user::target::HostPort;
 
+mod authentication;
+mod editing_authorized_keys;
+mod passwords;
+mod pinning;
+mod secrets;
+
 const ADMIN_PW: &str = "Adm1n-Secret-pw";
 const OLD_PW: &str = "Alice-Old-pw-42";
 const NEW_PW: &str = "Alice-New-pw-77!";
@@ -118,9 +124,3 @@ fn sudo_setup(rule: &str) -> Setup {
         .user(User::new("alice").password(OLD_PW))
         .sudoers(rule)
 }
-
-mod authentication;
-mod editing_authorized_keys;
-mod passwords;
-mod pinning;
-mod secrets;

@@ -30,6 +30,13 @@ use rotate_ssh_user::ssh::{self, Credential, HostKeyPins};
 use rotate_ssh_user::target::HostPort;
 use serde_json::{Value, json};
 
+mod key_rotation;
+mod password_outcomes;
+mod password_paths;
+mod pinning;
+mod sudo_pam;
+mod whole_runs;
+
 const BIN: harness::Binary = harness::binary!("rotate-ssh-user");
 
 // The values the fixtures (fixtures/scenarios/ssh-user/*.json) hold.
@@ -325,10 +332,3 @@ impl World {
         self
     }
 }
-
-mod key_rotation;
-mod password_outcomes;
-mod password_paths;
-mod pinning;
-mod sudo_pam;
-mod whole_runs;
