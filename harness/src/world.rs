@@ -354,6 +354,34 @@ impl<S: Fake> TestWorld<S> {
         }
     }
 
+    /// A run killed mid-rotation, then a fresh one: the binary is started
+    /// and killed (SIGKILL) once `reached` returns (the caller has armed the
+    /// call it is to die in, e.g. a gate holding its answer); `release`
+    /// then lets the fakes answer again (dropping the gate), the killed
+    /// run's lease in record `uid` is expired, and the binary runs again.
+    /// Fails the test unless the first run was killed and the second ended
+    /// 0, 3 or 4 (a finished rotation, or one that names what is left);
+    /// returns the second run's outcome for the test's verdict.
+    pub fn killed_then_run_again(
+        &self,
+        uid: &str,
+        reached: impl FnOnce(),
+        release: impl FnOnce(),
+    ) -> Outcome {
+        let killed = self.kill_when(reached);
+        assert_eq!(killed.code, None, "not killed: {}", killed.output());
+        release();
+        self.expire_lease(uid);
+        let again = self.run();
+        let code = again.code.expect("the second run exits");
+        assert!(
+            [0, 3, 4].contains(&code),
+            "exit {code} after a run killed mid-rotation\n{}",
+            again.output()
+        );
+        again
+    }
+
     /// Moves the lease a killed run left in record `uid` into the past, as if
     /// its expiry had come; everything after its time is kept as it was.
     pub fn expire_lease(&self, uid: &str) {
@@ -421,8 +449,7 @@ fn export_secrets(file: &Path) -> Vec<String> {
     let lines: Vec<String> = secrets
         .iter()
         .filter(|s| s.contains("-----BEGIN"))
-        .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .flat_map(|s| private_key_lines(s))
         .collect();
     secrets.extend(lines);
     if let Some(scenario) = &loaded.scenario {
@@ -437,6 +464,19 @@ fn export_secrets(file: &Path) -> Vec<String> {
         }
     }
     secrets
+}
+
+/// The lines of a PEM or OpenSSH private key long enough to be looked for
+/// (16 characters or more, not the armour), and the whole key: a key's
+/// lines leak as surely as the whole key.
+pub fn private_key_lines(private: &str) -> Vec<String> {
+    let mut lines: Vec<String> = private
+        .lines()
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        .map(str::to_owned)
+        .collect();
+    lines.push(private.to_owned());
+    lines
 }
 
 /// Every string in a JSON value (a key pair's halves, a list's items).

@@ -16,6 +16,7 @@ use std::time::Duration;
 use harness::fakes::ssh::FakeSsh;
 use harness::faults::{Armable, FaultKind};
 use harness::sshd::User;
+use harness::world::private_key_lines as key_lines;
 use harness::{FakeVault, Outcome, Scenario, TestWorld};
 use rotate_ssh_user::keys;
 use serde_json::{Value, json};
@@ -30,16 +31,6 @@ const OLD_KEY: &str = include_str!("../../../fixtures/keys/ed25519.openssh");
 
 fn public_of(private: &str) -> String {
     keys::parse(private).unwrap().public_line().unwrap()
-}
-
-fn key_lines(private: &str) -> Vec<String> {
-    let mut lines: Vec<String> = private
-        .lines()
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        .map(str::to_owned)
-        .collect();
-    lines.push(private.to_owned());
-    lines
 }
 
 /// alice's record holds OLD_KEY, whose line in her authorized_keys is the
@@ -101,24 +92,19 @@ fn killed_at_then_run_again(w: &World, at: At) -> Outcome {
         }
         At::Vault(endpoint, nth) => Some(w.fake_vault().hold(endpoint, nth)),
     };
-    let killed = w.kill_when(|| match at {
+    let reached = || match at {
         At::Machine(call, nth) => assert!(
             w.fake().wait_for_within(call, nth, Duration::from_secs(60)),
             "{call} #{nth} never came"
         ),
         At::Vault(endpoint, nth) => w.fake_vault().wait_for(endpoint, nth),
-    });
-    assert_eq!(killed.code, None, "not killed: {}", killed.output());
-    drop(gate);
-    w.fake().set_hold(Duration::ZERO);
-    w.expire_lease(USER_UID);
-    let again = w.run();
+    };
+    let release = || {
+        drop(gate);
+        w.fake().set_hold(Duration::ZERO);
+    };
+    let again = w.killed_then_run_again(USER_UID, reached, release);
     let code = again.code.unwrap();
-    assert!(
-        [0, 3, 4].contains(&code),
-        "exit {code} after a run killed mid-rotation\n{}",
-        again.output()
-    );
     // The vault's key is authorized; every other authorized key is left
     // only with a word saying so.
     let stored = public_of(&stored_key(w).unwrap());

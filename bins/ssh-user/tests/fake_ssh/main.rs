@@ -23,6 +23,7 @@
 
 use harness::fakes::ssh::{FakeSsh, Methods, Refusal, Script, Sudo};
 use harness::sshd::User;
+use harness::world::private_key_lines as key_lines;
 use harness::{FakeVault, Outcome, Scenario, TestWorld};
 use rotate_ssh_user::{keys, remote};
 use serde_json::{Value, json};
@@ -67,17 +68,6 @@ fn sudo_machine(sudo: Sudo) -> FakeSsh {
         .user(User::new("ops").password(ADMIN_PW))
         .sudo("ops", sudo)
         .user(alice())
-}
-
-/// The lines of a private key worth scanning for, and the key itself.
-fn key_lines(private: &str) -> Vec<String> {
-    let mut lines: Vec<String> = private
-        .lines()
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        .map(str::to_owned)
-        .collect();
-    lines.push(private.to_owned());
-    lines
 }
 
 /// The vault's records (`fixtures/vault/ssh`) with the user record holding

@@ -24,6 +24,7 @@ use std::time::Duration;
 use common::deadline::Deadline;
 use common::secret::Secret;
 use harness::sshd::{ChpasswdFault, Setup, Sshd, SudoPam, User};
+use harness::world::private_key_lines as key_lines;
 use harness::{FakeVault, Outcome, Run, Scenario};
 use rotate_ssh_user::keys;
 use rotate_ssh_user::ssh::{self, Credential, HostKeyPins};
@@ -65,18 +66,6 @@ fn public_of(private: &str) -> String {
 
 fn fingerprint_of(private: &str) -> String {
     keys::fingerprint(keys::parse(private).unwrap().key.public_key())
-}
-
-/// The lines of a private key worth scanning for (a leak would be a
-/// fragment as likely as the whole).
-fn key_lines(private: &str) -> Vec<String> {
-    let mut lines: Vec<String> = private
-        .lines()
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        .map(str::to_owned)
-        .collect();
-    lines.push(private.to_owned());
-    lines
 }
 
 fn root_admin() -> Setup {
