@@ -16,6 +16,7 @@
 //! | [`bench`] | start-up, end-to-end time, peak memory and size of a binary (`harness bench`; [`bench::ssh`] for ssh-user) |
 //! | [`binary`] | which build a test runs: cargo's, or the one in `KEEPER_ROTATORS_BIN_DIR` |
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
+//! | [`world`] | [`TestWorld`]: a test's fake vault, service fake and input in one builder, every run leak-scanned |
 //! | [`encodings`] | the forms a secret takes when a server or library echoes it |
 //! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
 //! | [`teardown`] | private files and child rotators removed on a signal or a panic |
@@ -43,6 +44,7 @@ pub mod runner;
 pub mod sshd;
 pub mod teardown;
 pub mod vault_cli;
+pub mod world;
 
 pub use binary::Binary;
 pub use fakes::aws::{AwsFault, FakeAws};
@@ -55,6 +57,7 @@ pub use fakes::vault::{FakeVault, Fault};
 pub use faults::{Armable, FaultKind, FaultProxy, Gate};
 pub use inputs::scenario::Scenario;
 pub use runner::{LeakScanner, Outcome, Run, Running};
+pub use world::TestWorld;
 
 use std::sync::OnceLock;
 

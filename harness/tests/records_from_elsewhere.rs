@@ -14,17 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::Binary;
+use harness::TestWorld;
 use serde_json::{Value, json};
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
 
-/// The rotators' directory (as `harness/tests/rehearse.rs` finds it).
+/// The rotators' directory (as `harness/tests/rehearse/main.rs` finds it).
 fn bin_dir(rotator: &'static str) -> PathBuf {
-    let harness = PathBuf::from(HARNESS);
-    let built = harness.with_file_name(rotator).display().to_string();
-    let path = Binary::new(rotator, Box::leak(built.into_boxed_str())).path();
-    path.parent().expect("a directory").to_owned()
+    harness::world::rotators_dir(rotator, HARNESS)
 }
 
 /// The fixture export `records/<use_case>.json`, as JSON.
@@ -57,18 +54,28 @@ struct Ran {
     stderr: String,
 }
 
+/// Runs the harness with `args` (which name the export with `--records`)
+/// on the rotators in `bin`, else the built ones; fails if any output holds
+/// a secret of the export.
 fn harness_run(rotator: &'static str, args: &[&str], bin: Option<&Path>) -> Ran {
-    let output = Command::new(HARNESS)
-        .args(args)
-        .arg("--bin-dir")
-        .arg(bin.map_or_else(|| bin_dir(rotator), Path::to_owned))
-        .env_remove("KEEPER_ROTATOR_LOG")
-        .output()
-        .expect("the harness runs");
+    let records = args
+        .iter()
+        .skip_while(|a| **a != "--records")
+        .nth(1)
+        .expect("a --records argument");
+    let bin_dir = bin
+        .map_or_else(|| bin_dir(rotator), Path::to_owned)
+        .display()
+        .to_string();
+    let mut args = args.to_vec();
+    args.extend(["--bin-dir", &bin_dir]);
+    let out = TestWorld::program(HARNESS)
+        .export(Path::new(records))
+        .run_with_args(&args);
     Ran {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        code: out.code,
+        stdout: out.stdout,
+        stderr: out.stderr,
     }
 }
 

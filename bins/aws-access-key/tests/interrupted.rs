@@ -13,7 +13,7 @@
 use std::time::{Duration, SystemTime};
 
 use harness::faults::Armable;
-use harness::{FakeAws, FakeVault, Outcome, Run, Scenario};
+use harness::{FakeAws, FakeVault, Outcome, Scenario, TestWorld};
 
 const BIN: harness::Binary = harness::binary!("rotate-aws-access-key");
 const USER_UID: &str = "PamUserUid000000000001";
@@ -24,10 +24,7 @@ const STORED_SECRET: &str = "existing-secret-access-key-0000000001";
 const SPARE_ID: &str = "AKIASPAREKEY00000002";
 const SPARE_SECRET: &str = "spare-secret-access-key-00000000000002";
 
-struct World {
-    aws: FakeAws,
-    vault: FakeVault,
-}
+type World = TestWorld<FakeAws>;
 
 /// IAM user alice with the key the record stores, in use by its consumers
 /// (used an hour ago: within the "used recently" window); with `spare`, a
@@ -47,56 +44,19 @@ fn world(spare: bool) -> World {
     if spare {
         aws = aws.with_key("alice", SPARE_ID, SPARE_SECRET, false, None);
     }
-    World {
-        aws,
-        vault: FakeVault::from_fixture("vault/aws/records.json"),
-    }
+    TestWorld::new(BIN)
+        .vault(FakeVault::from_fixture("vault/aws/records.json"))
+        .service(aws)
+        .records(Scenario::load("scenarios/aws-access-key/admin-record.json"))
+        .secrets([ADMIN_SECRET, STORED_SECRET, SPARE_SECRET])
 }
 
-impl World {
-    fn runner(&self) -> Run {
-        let scenario = Scenario::load("scenarios/aws-access-key/admin-record.json");
-        let mut run = Run::new(BIN).scenario(&scenario);
-        for (key, value) in self.vault.env().into_iter().chain(self.aws.env()) {
-            run = run.env(&key, value);
-        }
-        for secret in [ADMIN_SECRET, STORED_SECRET, SPARE_SECRET] {
-            run = run.secret(secret);
-        }
-        run
-    }
+fn key_ids(w: &World) -> Vec<String> {
+    w.fake().keys("alice").into_iter().map(|k| k.id).collect()
+}
 
-    fn run(&self) -> Outcome {
-        let out = self.runner().run();
-        assert_eq!(out.find_leak(&self.aws.secrets()), None, "{}", out.output());
-        out
-    }
-
-    fn key_ids(&self) -> Vec<String> {
-        self.aws.keys("alice").into_iter().map(|k| k.id).collect()
-    }
-
-    fn stored_id(&self) -> String {
-        self.vault.field(USER_UID, "aws_access_key_id").unwrap()
-    }
-
-    /// The lease the killed run left, moved into the past (as if its expiry
-    /// had come), everything after its time kept as it was.
-    fn expire_lease(&self) {
-        let lease = self
-            .vault
-            .field(USER_UID, "rotation_lease")
-            .unwrap_or_default();
-        let Some((run_id, rest)) = lease.split_once(" until ") else {
-            return;
-        };
-        let after = rest.split_once(' ').map_or("", |(_, after)| after);
-        self.vault.set_custom_field(
-            USER_UID,
-            "rotation_lease",
-            &format!("{run_id} until 2020-01-01T00:00:00Z {after}"),
-        );
-    }
+fn stored_id(w: &World) -> String {
+    w.fake_vault().field(USER_UID, "aws_access_key_id").unwrap()
 }
 
 /// Where the first run dies: the nth call to IAM/STS or to the vault, whose
@@ -112,7 +72,7 @@ enum At {
 fn first_probe() -> usize {
     let clean = world(false);
     clean.run().assert_exit(0);
-    let calls = clean.aws.proxy().call_sequence();
+    let calls = clean.fake().proxy().call_sequence();
     let create = calls.iter().position(|c| c == "CreateAccessKey").unwrap();
     calls[..create]
         .iter()
@@ -125,37 +85,31 @@ fn first_probe() -> usize {
 /// state. Returns the fresh run's outcome.
 fn killed_at_then_run_again(w: &World, at: At) -> Outcome {
     let gate = match at {
-        At::Aws(call, nth) => w.aws.proxy().hold(call, nth),
-        At::Vault(endpoint, nth) => w.vault.hold(endpoint, nth),
+        At::Aws(call, nth) => w.fake().proxy().hold(call, nth),
+        At::Vault(endpoint, nth) => w.fake_vault().hold(endpoint, nth),
     };
-    let killed = w.runner().kill_when(|| match at {
-        At::Aws(call, nth) => w.aws.proxy().wait_for(call, nth),
-        At::Vault(endpoint, nth) => w.vault.wait_for(endpoint, nth),
-    });
-    assert_eq!(killed.code, None, "not killed: {}", killed.output());
-    drop(gate);
-    w.expire_lease();
-    let again = w.run();
+    let reached = || match at {
+        At::Aws(call, nth) => w.fake().proxy().wait_for(call, nth),
+        At::Vault(endpoint, nth) => w.fake_vault().wait_for(endpoint, nth),
+    };
+    let again = w.killed_then_run_again(USER_UID, reached, || drop(gate));
     let code = again.code.unwrap();
-    assert!(
-        [0, 3, 4].contains(&code),
-        "exit {code} after a run killed mid-rotation\n{}",
-        again.output()
-    );
     // The vault holds a key IAM accepts, with its secret.
-    let stored = w.stored_id();
+    let stored = stored_id(w);
     let key = w
-        .aws
+        .fake()
         .keys("alice")
         .into_iter()
         .find(|k| k.id == stored)
         .unwrap_or_else(|| panic!("the record holds {stored}, which IAM no longer has"));
     assert_eq!(
-        w.vault.field(USER_UID, "aws_secret_access_key").as_deref(),
+        w.fake_vault()
+            .field(USER_UID, "aws_secret_access_key")
+            .as_deref(),
         Some(key.secret.as_str())
     );
     // Every other live key is left only with a word saying so.
-    for id in w.key_ids().into_iter().filter(|id| *id != stored) {
+    for id in key_ids(w).into_iter().filter(|id| *id != stored) {
         assert!(
             code != 0 && again.output().contains(&id),
             "key {id} is live, the record does not hold it and the run (exit {code}) does not \
@@ -174,8 +128,8 @@ fn a_run_killed_while_verifying_its_stored_key_is_completed_by_the_next_run() {
     out.assert_exit(0)
         .assert_stderr_has("recorded an unfinished rotation")
         .assert_stderr_has(&format!("revoking access key {STORED_ID} to make room"));
-    assert_eq!(w.key_ids(), [w.stored_id()]);
-    assert_ne!(w.stored_id(), STORED_ID);
+    assert_eq!(key_ids(&w), [stored_id(&w)]);
+    assert_ne!(stored_id(&w), STORED_ID);
 }
 
 #[test]
@@ -223,17 +177,16 @@ fn a_recently_used_key_outside_the_interrupted_plan_is_still_never_deleted_to_ma
     // may be another consumer's.
     let w = world(false);
     let hour_ago = common::time::iso8601(SystemTime::now() - Duration::from_secs(3600));
-    let w = World {
-        aws: w.aws.with_key(
+    let w = w.map_service(|aws| {
+        aws.with_key(
             "alice",
             SPARE_ID,
             SPARE_SECRET,
             true,
             Some(hour_ago.as_str()),
-        ),
-        vault: w.vault,
-    };
-    w.vault.set_custom_field(
+        )
+    });
+    w.fake_vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!(
@@ -244,28 +197,25 @@ fn a_recently_used_key_outside_the_interrupted_plan_is_still_never_deleted_to_ma
     let out = w.run();
     out.assert_exit(2)
         .assert_stderr_has(&format!("the other key, {SPARE_ID}, was used on"));
-    assert_eq!(w.key_ids().len(), 2);
+    assert_eq!(key_ids(&w).len(), 2);
 }
 
 #[test]
 fn a_key_an_interrupted_run_stored_that_does_not_work_keeps_both_keys_and_exits_4() {
     let w = world(false);
-    let w = World {
-        aws: w.aws.with_key("alice", SPARE_ID, SPARE_SECRET, true, None),
-        vault: w.vault,
-    };
+    let w = w.map_service(|aws| aws.with_key("alice", SPARE_ID, SPARE_SECRET, true, None));
     // The record holds the key the interrupted run stored, with a secret IAM
     // does not accept for it.
-    w.vault
+    w.fake_vault()
         .set_custom_field(USER_UID, "aws_access_key_id", SPARE_ID);
-    w.vault.set_custom_field(
+    w.fake_vault().set_custom_field(
         USER_UID,
         "aws_secret_access_key",
         "not-the-secret-of-the-spare-key-000000",
     );
-    w.vault
+    w.fake_vault()
         .set_custom_field(USER_UID, "verify_timeout_seconds", "2");
-    w.vault.set_custom_field(
+    w.fake_vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("released by 00112233aabbccdd at 2020-01-01T00:00:00Z; stored {SPARE_ID}; to retire: {STORED_ID}"),
@@ -274,9 +224,9 @@ fn a_key_an_interrupted_run_stored_that_does_not_work_keeps_both_keys_and_exits_
     out.assert_exit(4)
         .assert_stderr_has(&format!("meant to delete {STORED_ID}"))
         .assert_stderr_has("both keys are still valid");
-    assert_eq!(w.key_ids().len(), 2);
+    assert_eq!(key_ids(&w).len(), 2);
     assert!(
-        w.aws
+        w.fake()
             .calls()
             .iter()
             .all(|c| c.action != "DeleteAccessKey" && c.action != "CreateAccessKey")
@@ -288,7 +238,7 @@ fn a_key_an_interrupted_run_stored_that_does_not_work_keeps_both_keys_and_exits_
 #[test]
 fn a_lease_edited_to_a_far_future_time_is_no_lease_and_is_taken_over_with_a_warning() {
     let w = world(false);
-    w.vault.set_custom_field(
+    w.fake_vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         "0123456789abcdef until 2099-01-01T00:00:00Z (host gw-2, pid 42)",
@@ -296,9 +246,9 @@ fn a_lease_edited_to_a_far_future_time_is_no_lease_and_is_taken_over_with_a_warn
     w.run()
         .assert_exit(0)
         .assert_stderr_has("ends further ahead than any run can last");
-    assert_eq!(w.key_ids(), [w.stored_id()]);
+    assert_eq!(key_ids(&w), [stored_id(&w)]);
     assert_eq!(
-        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        w.fake_vault().field(USER_UID, "rotation_lease").as_deref(),
         Some("")
     );
 }
@@ -308,7 +258,7 @@ fn a_lease_of_a_gateway_whose_clock_is_90_seconds_behind_is_not_taken_over() {
     let w = world(false);
     // By its own clock the other run has half a minute left.
     let until = common::time::iso8601(SystemTime::now() - Duration::from_secs(90));
-    w.vault.set_custom_field(
+    w.fake_vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!("0123456789abcdef until {until} (host gw-2, pid 42)"),
@@ -317,23 +267,20 @@ fn a_lease_of_a_gateway_whose_clock_is_90_seconds_behind_is_not_taken_over() {
         .assert_exit(1)
         .assert_stderr_has("is in progress")
         .assert_stderr_has("300 s after its time");
-    assert_eq!(w.key_ids(), [STORED_ID]);
+    assert_eq!(key_ids(&w), [STORED_ID]);
 }
 
 #[test]
 fn a_run_that_exits_3_leaves_its_plan_in_the_record_and_the_next_run_completes_it() {
     let w = world(false);
-    let w = World {
-        aws: w.aws.new_keys_work_after(Duration::from_secs(4)),
-        vault: w.vault,
-    };
+    let w = w.map_service(|aws| aws.new_keys_work_after(Duration::from_secs(4)));
     // The first run gives up on its new key after 1 s: stored, old kept.
-    w.vault
+    w.fake_vault()
         .set_custom_field(USER_UID, "verify_timeout_seconds", "1");
     w.run().assert_exit(3);
-    let first = w.stored_id();
+    let first = stored_id(&w);
     assert_ne!(first, STORED_ID);
-    let lease = w.vault.field(USER_UID, "rotation_lease").unwrap();
+    let lease = w.fake_vault().field(USER_UID, "rotation_lease").unwrap();
     assert!(
         lease.starts_with("released by ")
             && lease.ends_with(&format!("; stored {first}; to retire: {STORED_ID}")),
@@ -343,14 +290,14 @@ fn a_run_that_exits_3_leaves_its_plan_in_the_record_and_the_next_run_completes_i
     // consumers that had not re-read the record, goes, and the rotation
     // completes.
     std::thread::sleep(Duration::from_secs(4));
-    w.vault
+    w.fake_vault()
         .set_custom_field(USER_UID, "verify_timeout_seconds", "30");
     w.run()
         .assert_exit(0)
         .assert_stderr_has("did not finish: still to retire");
-    assert_eq!(w.key_ids(), [w.stored_id()]);
+    assert_eq!(key_ids(&w), [stored_id(&w)]);
     assert_eq!(
-        w.vault.field(USER_UID, "rotation_lease").as_deref(),
+        w.fake_vault().field(USER_UID, "rotation_lease").as_deref(),
         Some("")
     );
 }
@@ -358,15 +305,12 @@ fn a_run_that_exits_3_leaves_its_plan_in_the_record_and_the_next_run_completes_i
 #[test]
 fn a_dry_run_on_an_interrupted_rotation_describes_completing_it() {
     let w = world(false);
-    let w = World {
-        aws: w.aws.with_key("alice", SPARE_ID, SPARE_SECRET, true, None),
-        vault: w.vault,
-    };
-    w.vault
+    let w = w.map_service(|aws| aws.with_key("alice", SPARE_ID, SPARE_SECRET, true, None));
+    w.fake_vault()
         .set_custom_field(USER_UID, "aws_access_key_id", SPARE_ID);
-    w.vault
+    w.fake_vault()
         .set_custom_field(USER_UID, "aws_secret_access_key", SPARE_SECRET);
-    w.vault.set_custom_field(
+    w.fake_vault().set_custom_field(
         USER_UID,
         "rotation_lease",
         &format!(
@@ -374,11 +318,11 @@ fn a_dry_run_on_an_interrupted_rotation_describes_completing_it() {
              retire: {STORED_ID}"
         ),
     );
-    let revision = w.vault.revision(USER_UID);
-    let out = w.runner().arg("--dry-run").run();
+    let revision = w.fake_vault().revision(USER_UID);
+    let out = w.run_with_args(&["--dry-run"]);
     out.assert_exit(0).assert_stdout_has(&format!(
         "delete {STORED_ID} first (an interrupted rotation"
     ));
-    assert_eq!(w.key_ids().len(), 2);
-    assert_eq!(w.vault.revision(USER_UID), revision, "nothing saved");
+    assert_eq!(key_ids(&w).len(), 2);
+    assert_eq!(w.fake_vault().revision(USER_UID), revision, "nothing saved");
 }

@@ -11,7 +11,7 @@
 )]
 
 use harness::faults::Armable;
-use harness::{FakeAzure, FakeVault, Outcome, Run, Scenario};
+use harness::{FakeAzure, FakeVault, Outcome, Scenario, TestWorld};
 
 const BIN: harness::Binary = harness::binary!("rotate-azure-app-secret");
 const TENANT: &str = "72f988bf-0000-4000-8000-000000000001";
@@ -22,10 +22,7 @@ const TARGET_APP: &str = "22222222-0000-4000-8000-00000000b001";
 const TARGET_OBJ: &str = "bbbbbbbb-0000-4000-8000-00000000b001";
 const USER_UID: &str = "AzureUserUid0000000001";
 
-struct World {
-    azure: FakeAzure,
-    vault: FakeVault,
-}
+type World = TestWorld<FakeAzure>;
 
 /// The admin app and the target app with the secret the record stores.
 fn world() -> World {
@@ -44,65 +41,24 @@ fn world() -> World {
             "target~old~secret~2026~0000000000000002",
             "2026-01-01T00:00:00Z",
         );
-    World {
-        azure,
-        vault: FakeVault::from_fixture("vault/azure/records.json"),
-    }
+    TestWorld::new(BIN)
+        .vault(FakeVault::from_fixture("vault/azure/records.json"))
+        .service(azure)
+        .records(Scenario::load(
+            "scenarios/azure-app-secret/admin-record.json",
+        ))
 }
 
-impl World {
-    fn runner(&self) -> Run {
-        let scenario = Scenario::load("scenarios/azure-app-secret/admin-record.json");
-        let mut run = Run::new(BIN).scenario(&scenario);
-        for (key, value) in self.vault.env().into_iter().chain(self.azure.env()) {
-            run = run.env(&key, value);
-        }
-        for secret in self.azure.issued() {
-            run = run.secret(secret);
-        }
-        run
-    }
+fn key_ids(w: &World) -> Vec<String> {
+    w.fake()
+        .secrets(TARGET_APP)
+        .into_iter()
+        .map(|s| s.key_id)
+        .collect()
+}
 
-    fn run(&self) -> Outcome {
-        let out = self.runner().run();
-        assert_eq!(
-            out.find_leak(&self.azure.issued()),
-            None,
-            "{}",
-            out.output()
-        );
-        out
-    }
-
-    fn key_ids(&self) -> Vec<String> {
-        self.azure
-            .secrets(TARGET_APP)
-            .into_iter()
-            .map(|s| s.key_id)
-            .collect()
-    }
-
-    fn stored_id(&self) -> String {
-        self.vault.field(USER_UID, "client_secret_id").unwrap()
-    }
-
-    /// The lease the killed run left, moved into the past (as if its expiry
-    /// had come), everything after its time kept as it was.
-    fn expire_lease(&self) {
-        let lease = self
-            .vault
-            .field(USER_UID, "rotation_lease")
-            .unwrap_or_default();
-        let Some((run_id, rest)) = lease.split_once(" until ") else {
-            return;
-        };
-        let after = rest.split_once(' ').map_or("", |(_, after)| after);
-        self.vault.set_custom_field(
-            USER_UID,
-            "rotation_lease",
-            &format!("{run_id} until 2020-01-01T00:00:00Z {after}"),
-        );
-    }
+fn stored_id(w: &World) -> String {
+    w.fake_vault().field(USER_UID, "client_secret_id").unwrap()
 }
 
 /// Where the first run dies: the nth call to Entra/Graph or to the vault,
@@ -119,7 +75,7 @@ enum At {
 fn nth_in_a_clean_run(call: &str, after: Option<&str>) -> usize {
     let clean = world();
     clean.run().assert_exit(0);
-    let calls = clean.azure.proxy().call_sequence();
+    let calls = clean.fake().proxy().call_sequence();
     match after {
         None => calls.iter().filter(|c| *c == call).count(),
         Some(after) => {
@@ -133,37 +89,29 @@ fn nth_in_a_clean_run(call: &str, after: Option<&str>) -> usize {
 /// state. Returns the fresh run's outcome.
 fn killed_at_then_run_again(w: &World, at: At) -> Outcome {
     let gate = match at {
-        At::Azure(call, nth) => w.azure.proxy().hold(call, nth),
-        At::Vault(endpoint, nth) => w.vault.hold(endpoint, nth),
+        At::Azure(call, nth) => w.fake().proxy().hold(call, nth),
+        At::Vault(endpoint, nth) => w.fake_vault().hold(endpoint, nth),
     };
-    let killed = w.runner().kill_when(|| match at {
-        At::Azure(call, nth) => w.azure.proxy().wait_for(call, nth),
-        At::Vault(endpoint, nth) => w.vault.wait_for(endpoint, nth),
-    });
-    assert_eq!(killed.code, None, "not killed: {}", killed.output());
-    drop(gate);
-    w.expire_lease();
-    let again = w.run();
+    let reached = || match at {
+        At::Azure(call, nth) => w.fake().proxy().wait_for(call, nth),
+        At::Vault(endpoint, nth) => w.fake_vault().wait_for(endpoint, nth),
+    };
+    let again = w.killed_then_run_again(USER_UID, reached, || drop(gate));
     let code = again.code.unwrap();
-    assert!(
-        [0, 3, 4].contains(&code),
-        "exit {code} after a run killed mid-rotation\n{}",
-        again.output()
-    );
     // The vault holds a secret Entra has, with its text.
-    let stored = w.stored_id();
+    let stored = stored_id(w);
     let secret = w
-        .azure
+        .fake()
         .secrets(TARGET_APP)
         .into_iter()
         .find(|s| s.key_id == stored)
         .unwrap_or_else(|| panic!("the record holds {stored}, which Entra no longer has"));
     assert_eq!(
-        w.vault.field(USER_UID, "client_secret").as_deref(),
+        w.fake_vault().field(USER_UID, "client_secret").as_deref(),
         Some(secret.text.as_str())
     );
     // Every other live secret is left only with a word saying so.
-    for id in w.key_ids().into_iter().filter(|id| *id != stored) {
+    for id in key_ids(w).into_iter().filter(|id| *id != stored) {
         assert!(
             code != 0 && again.output().contains(&id),
             "secret {id} is live, the record does not hold it and the run (exit {code}) does \
@@ -213,7 +161,7 @@ fn a_run_killed_in_its_last_save_is_completed_by_the_next_run() {
         let clean = world();
         clean.run().assert_exit(0);
         clean
-            .vault
+            .fake_vault()
             .endpoints()
             .iter()
             .filter(|e| *e == "update_secret")

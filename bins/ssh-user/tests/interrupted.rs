@@ -16,7 +16,8 @@ use std::time::Duration;
 use harness::fakes::ssh::FakeSsh;
 use harness::faults::{Armable, FaultKind};
 use harness::sshd::User;
-use harness::{FakeVault, Outcome, Run, Scenario};
+use harness::world::private_key_lines as key_lines;
+use harness::{FakeVault, Outcome, Scenario, TestWorld};
 use rotate_ssh_user::keys;
 use serde_json::{Value, json};
 
@@ -32,23 +33,9 @@ fn public_of(private: &str) -> String {
     keys::parse(private).unwrap().public_line().unwrap()
 }
 
-fn key_lines(private: &str) -> Vec<String> {
-    let mut lines: Vec<String> = private
-        .lines()
-        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        .map(str::to_owned)
-        .collect();
-    lines.push(private.to_owned());
-    lines
-}
-
 /// alice's record holds OLD_KEY, whose line in her authorized_keys is the
 /// rotators' (tagged): a rotation replaces it.
-struct World {
-    fake: FakeSsh,
-    vault: FakeVault,
-    scenario: Scenario,
-}
+type World = TestWorld<FakeSsh>;
 
 fn world() -> World {
     let fake = FakeSsh::start()
@@ -68,64 +55,20 @@ fn world() -> World {
         &Value::String(OLD_KEY.into()).to_string(),
     );
     let vault = FakeVault::start(&serde_json::from_str::<Vec<Value>>(&text).unwrap());
-    World {
-        fake,
-        vault,
-        scenario,
-    }
+    // The key the vault holds after a run is a secret of the world too: the
+    // world scans the user record's privatePEMKey as it is after each run.
+    TestWorld::new(BIN)
+        .vault(vault)
+        .service(fake)
+        .records(scenario)
+        .secrets([ROOT_PW, OLD_PW, NEW_PW])
+        .secrets(key_lines(OLD_KEY))
 }
 
-impl World {
-    fn runner(&self) -> Run {
-        let mut run = Run::new(BIN).scenario(&self.scenario);
-        for (key, value) in self.vault.env() {
-            run = run.env(&key, value);
-        }
-        for secret in self.secrets() {
-            run = run.secret(secret);
-        }
-        run
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let mut secrets = vec![ROOT_PW.to_owned(), OLD_PW.to_owned(), NEW_PW.to_owned()];
-        secrets.extend(key_lines(OLD_KEY));
-        secrets.extend(
-            self.stored_key()
-                .as_deref()
-                .map(key_lines)
-                .unwrap_or_default(),
-        );
-        secrets
-    }
-
-    fn run(&self) -> Outcome {
-        let out = self.runner().run();
-        assert_eq!(out.find_leak(&self.secrets()), None, "{}", out.output());
-        out
-    }
-
-    fn stored_key(&self) -> Option<String> {
-        self.vault
-            .field(USER_UID, "privatePEMKey")
-            .filter(|k| !k.is_empty())
-    }
-
-    fn expire_lease(&self) {
-        let lease = self
-            .vault
-            .field(USER_UID, "rotation_lease")
-            .unwrap_or_default();
-        let Some((run_id, rest)) = lease.split_once(" until ") else {
-            return;
-        };
-        let after = rest.split_once(' ').map_or("", |(_, after)| after);
-        self.vault.set_custom_field(
-            USER_UID,
-            "rotation_lease",
-            &format!("{run_id} until 2020-01-01T00:00:00Z {after}"),
-        );
-    }
+fn stored_key(w: &World) -> Option<String> {
+    w.fake_vault()
+        .field(USER_UID, "privatePEMKey")
+        .filter(|k| !k.is_empty())
 }
 
 /// Where the first run dies.
@@ -141,34 +84,31 @@ enum At {
 fn killed_at_then_run_again(w: &World, at: At) -> Outcome {
     let gate = match at {
         At::Machine(call, nth) => {
-            w.fake.set_hold(Duration::from_secs(60));
-            w.fake.arm(call, nth, FaultKind::TimeoutAfterApply).unwrap();
+            w.fake().set_hold(Duration::from_secs(60));
+            w.fake()
+                .arm(call, nth, FaultKind::TimeoutAfterApply)
+                .unwrap();
             None
         }
-        At::Vault(endpoint, nth) => Some(w.vault.hold(endpoint, nth)),
+        At::Vault(endpoint, nth) => Some(w.fake_vault().hold(endpoint, nth)),
     };
-    let killed = w.runner().kill_when(|| match at {
+    let reached = || match at {
         At::Machine(call, nth) => assert!(
-            w.fake.wait_for_within(call, nth, Duration::from_secs(60)),
+            w.fake().wait_for_within(call, nth, Duration::from_secs(60)),
             "{call} #{nth} never came"
         ),
-        At::Vault(endpoint, nth) => w.vault.wait_for(endpoint, nth),
-    });
-    assert_eq!(killed.code, None, "not killed: {}", killed.output());
-    drop(gate);
-    w.fake.set_hold(Duration::ZERO);
-    w.expire_lease();
-    let again = w.run();
+        At::Vault(endpoint, nth) => w.fake_vault().wait_for(endpoint, nth),
+    };
+    let release = || {
+        drop(gate);
+        w.fake().set_hold(Duration::ZERO);
+    };
+    let again = w.killed_then_run_again(USER_UID, reached, release);
     let code = again.code.unwrap();
-    assert!(
-        [0, 3, 4].contains(&code),
-        "exit {code} after a run killed mid-rotation\n{}",
-        again.output()
-    );
     // The vault's key is authorized; every other authorized key is left
     // only with a word saying so.
-    let stored = public_of(&w.stored_key().unwrap());
-    let lines = w.fake.authorized_keys("alice").unwrap();
+    let stored = public_of(&stored_key(w).unwrap());
+    let lines = w.fake().authorized_keys("alice").unwrap();
     let blob = |line: &str| {
         line.split_whitespace()
             .nth(1)

@@ -1,0 +1,159 @@
+//! What the rehearsal reports: dry runs, the text report, the matrix, scenario files, templates.
+
+use super::*;
+
+#[test]
+fn a_dry_run_passes_through_and_changes_nothing() {
+    let ran = run(
+        "aws-access-key",
+        "rotate-aws-access-key",
+        &["--json", "--dry-run"],
+    );
+    let report = ran.json();
+    assert_consistent(&ran, &report);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["plan"], Value::Null, "the run is the plan");
+    assert!(report["stdout"].as_str().unwrap().starts_with("dry run:"));
+    assert!(changed(&report).is_empty());
+    assert!(
+        !calls(&report, "aws").contains(&"CreateAccessKey#1".to_owned()),
+        "{:?}",
+        calls(&report, "aws")
+    );
+}
+
+#[test]
+fn the_text_report_gives_the_exit_code_and_its_meaning() {
+    let file = fixture("records/rest-api.json");
+    let ran = harness("rotate-rest-api", &file, &["demo", "rest-api"]);
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    for expected in [
+        "== exit code: 0 (rotated)",
+        "== plan (the binary with --dry-run, on a copy of the fakes): exit 0 (a plan; nothing was changed)",
+        "== verdict: consistent",
+        "== leak scan: none of the",
+        "== demo succeeded",
+    ] {
+        assert!(ran.stdout.contains(expected), "{expected}:\n{}", ran.stdout);
+    }
+    assert!(
+        !ran.stdout.contains("Some("),
+        "no Rust debug text:\n{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn every_fault_of_the_matrix_prints_one_line_per_cell() {
+    let ran = run("rest-api", "rotate-rest-api", &["--faults", "all"]);
+    assert_eq!(ran.code, Some(0), "{}{}", ran.stdout, ran.stderr);
+    let cells: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("FAIL"))
+        .collect();
+    let kinds = harness::rehearsal::KINDS;
+    assert_eq!(
+        cells.len(),
+        kinds.len(),
+        "one call, each kind:\n{}",
+        ran.stdout
+    );
+    for kind in kinds {
+        assert!(
+            cells
+                .iter()
+                .any(|c| c.contains(&format!("#1 {kind}: exit "))),
+            "{kind}:\n{}",
+            ran.stdout
+        );
+    }
+    assert!(
+        ran.stdout
+            .contains(&format!("== {} cells, 0 with an end state", kinds.len())),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn a_scenario_file_rehearses_as_written() {
+    // Its newPassword has quotes, a backslash and a non-ASCII letter.
+    let file = fixture("scenarios/rest-api/demo.json");
+    let ran = harness(
+        "rotate-rest-api",
+        &file,
+        &["run", "rest-api", "--records", &file, "--json", "--no-plan"],
+    );
+    let report = ran.json();
+    assert_consistent(&ran, &report);
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["sources"][0]["shape"], "scenario");
+    assert_eq!(report["input"]["newPassword"], "********");
+    assert_eq!(report["input"]["records"][1]["login"], "rotation-service");
+    assert!(
+        report["end_state"][0]
+            .as_str()
+            .unwrap()
+            .contains("the new password"),
+        "{}",
+        report["end_state"]
+    );
+}
+
+#[test]
+fn a_fault_on_a_call_no_service_makes_lists_the_calls() {
+    let ran = run(
+        "aws-access-key",
+        "rotate-aws-access-key",
+        &["--fault", "CreateKey=500"],
+    );
+    assert_eq!(ran.code, Some(2));
+    assert!(
+        ran.stderr
+            .contains("no service makes a call named \"CreateKey\""),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("aws: GetUser"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("vault: get_secret"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_template_with_empty_fields_is_refused_by_the_binary_as_bad_input() {
+    let file = harness::inputs::scenario::fixtures_dir()
+        .join("../templates/azure-app-secret.json")
+        .display()
+        .to_string();
+    let ran = harness(
+        "rotate-azure-app-secret",
+        &file,
+        &[
+            "run",
+            "azure-app-secret",
+            "--records",
+            &file,
+            "--json",
+            "--no-plan",
+        ],
+    );
+    let report = ran.json();
+    assert_consistent(&ran, &report);
+    assert_eq!(report["exit_code"], 2);
+    assert!(
+        report["message"][0]
+            .as_str()
+            .unwrap()
+            .contains("'application_object_id' is missing or empty"),
+        "{}",
+        report["message"]
+    );
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("has no uid in the file"),
+        "{}",
+        report["notes"]
+    );
+}
