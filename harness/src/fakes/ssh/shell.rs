@@ -13,7 +13,7 @@
 //! a way the emulation does not follow (a new exit code, a new check). Each
 //! [`Script`] carries the sha256 of the exact text it was written against
 //! ([`Script::reviewed`]); the binary's test
-//! (`bins/ssh-user/tests/fake_ssh.rs`) fails as soon as a script's text
+//! (`bins/ssh-user/tests/fake_ssh/`) fails as soon as a script's text
 //! differs, and says to review the emulation (`shell/emulate.rs`) and
 //! update the digest here.
 
