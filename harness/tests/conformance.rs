@@ -102,6 +102,7 @@ conformance! {
     aws_access_key: "aws-access-key";
     azure_app_secret: "azure-app-secret";
     okta_user: "okta-user";
+    meraki_user: "meraki-user";
     rest_api: "rest-api";
     ssh_user: "ssh-user";
 }

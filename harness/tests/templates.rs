@@ -5,13 +5,10 @@
 
 use harness::inputs::template::{self, TemplateRecord};
 
-const USE_CASES: [&str; 5] = [
-    "rest-api",
-    "okta-user",
-    "aws-access-key",
-    "azure-app-secret",
-    "ssh-user",
-];
+/// Every use case the harness knows has its templates.
+fn use_cases() -> impl Iterator<Item = &'static str> {
+    harness::rehearsal::USE_CASES.iter().map(|u| u.name)
+}
 
 fn both(use_case: &str) -> (Vec<TemplateRecord>, Vec<TemplateRecord>) {
     let csv = template::csv(use_case).unwrap_or_else(|e| panic!("{e}"));
@@ -27,7 +24,7 @@ fn typed_only(label: &str) -> bool {
 
 #[test]
 fn the_csv_and_the_json_describe_the_same_records_and_fields() {
-    for use_case in USE_CASES {
+    for use_case in use_cases() {
         let (csv, json) = both(use_case);
         for row in &csv {
             let record = json
@@ -84,7 +81,7 @@ fn the_csv_and_the_json_describe_the_same_records_and_fields() {
 
 #[test]
 fn each_json_template_creates_exactly_one_pam_user_to_rotate_with_noop_set() {
-    for use_case in USE_CASES {
+    for use_case in use_cases() {
         let (_, json) = both(use_case);
         let rotated: Vec<&TemplateRecord> = json
             .iter()
@@ -108,7 +105,7 @@ fn each_json_template_creates_exactly_one_pam_user_to_rotate_with_noop_set() {
 
 #[test]
 fn every_record_lands_in_the_same_shared_folder() {
-    for use_case in USE_CASES {
+    for use_case in use_cases() {
         let (csv, json) = both(use_case);
         for record in csv.iter().chain(&json) {
             assert_eq!(
@@ -122,7 +119,7 @@ fn every_record_lands_in_the_same_shared_folder() {
 
 #[test]
 fn secret_fields_are_hidden_and_empty_and_passwords_are_placeholders() {
-    for use_case in USE_CASES {
+    for use_case in use_cases() {
         let (csv, json) = both(use_case);
         for record in &json {
             for (label, value, kind) in &record.fields {

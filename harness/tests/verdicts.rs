@@ -32,31 +32,27 @@ fn assert_rejected(world: &World, code: i32, because: &str) {
 
 #[test]
 fn exit_0_with_nothing_rotated_is_rejected_for_every_use_case() {
-    for (name, because) in [
-        (
-            "aws-access-key",
-            "exit 0 but the keys are AKIAEXISTING00000001",
-        ),
-        ("azure-app-secret", "exit 0 but the secrets are"),
-        ("okta-user", "the old password"),
-        ("rest-api", "the old password"),
-        ("ssh-user", "exit 0 but 'alice' has the old password"),
-    ] {
-        assert_rejected(&world(name), 0, because);
+    for use_case in &harness::rehearsal::USE_CASES {
+        let because = match use_case.name {
+            "aws-access-key" => "exit 0 but the keys are AKIAEXISTING00000001",
+            "azure-app-secret" => "exit 0 but the secrets are",
+            "ssh-user" => "exit 0 but 'alice' has the old password",
+            _ => "the old password",
+        };
+        assert_rejected(&world(use_case.name), 0, because);
     }
 }
 
 #[test]
 fn exit_1_with_nothing_changed_is_accepted_for_every_use_case() {
-    for name in [
-        "aws-access-key",
-        "azure-app-secret",
-        "okta-user",
-        "rest-api",
-        "ssh-user",
-    ] {
-        let world = world(name);
-        assert_eq!(world.verdict(&exited(1), false), Ok(()), "{name}");
+    for use_case in &harness::rehearsal::USE_CASES {
+        let world = world(use_case.name);
+        assert_eq!(
+            world.verdict(&exited(1), false),
+            Ok(()),
+            "{}",
+            use_case.name
+        );
     }
 }
 

@@ -1,6 +1,11 @@
 //! rotate-meraki-user end to end: the real binary against the stateful
 //! Meraki fake. Every run is scanned for leaks of the scenario's secrets.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a test fails loudly on a broken fixture"
+)]
+
 use harness::faults::{Armable, FaultKind};
 use harness::{FakeMeraki, Outcome, Run, Scenario};
 
@@ -19,8 +24,19 @@ fn scenario(name: &str) -> Scenario {
     Scenario::load(&format!("scenarios/meraki-user/{name}"))
 }
 
+/// A run with this test's own lock directory: a user has one lock for the
+/// whole organisation, so tests on one email would otherwise wait for each
+/// other (each test is its own process).
+fn binary(scenario: &Scenario) -> Run {
+    let locks = std::env::temp_dir().join(format!("meraki-locks-{}", std::process::id()));
+    std::fs::create_dir_all(&locks).expect("a lock directory");
+    Run::new(BIN)
+        .scenario(scenario)
+        .env("KEEPER_ROTATOR_LOCK_DIR", locks.display().to_string())
+}
+
 fn rotate_with(name: &str, meraki: &FakeMeraki, args: &[&str]) -> Outcome {
-    let mut run = Run::new(BIN).scenario(&scenario(name).var("MERAKI_URL", meraki.url()));
+    let mut run = binary(&scenario(name).var("MERAKI_URL", meraki.url()));
     for arg in args {
         run = run.arg(*arg);
     }
@@ -78,11 +94,7 @@ fn an_id_holding_a_slash_reaches_meraki_as_one_path_segment() {
     let s = scenario("default.json")
         .var("MERAKI_URL", meraki.url())
         .param("user", serde_json::json!(email));
-    Run::new(BIN)
-        .scenario(&s)
-        .run()
-        .assert_exit(0)
-        .assert_clean();
+    binary(&s).run().assert_exit(0).assert_clean();
     assert_eq!(meraki.password_of(email).as_deref(), Some(NEW));
     let put = meraki
         .requests()
@@ -171,8 +183,7 @@ fn a_password_with_a_backslash_exits_2_before_any_request() {
     let s = scenario("default.json")
         .var("MERAKI_URL", meraki.url())
         .param("newPassword", serde_json::json!("New-Meraki\\Passw0rd-2"));
-    Run::new(BIN)
-        .scenario(&s)
+    binary(&s)
         .run()
         .assert_exit(2)
         .assert_clean()
@@ -302,8 +313,7 @@ fn a_refused_password_exits_1_with_merakis_error_and_the_old_one_kept() {
     let s = scenario("default.json")
         .var("MERAKI_URL", meraki.url())
         .param("newPassword", serde_json::json!("short"));
-    Run::new(BIN)
-        .scenario(&s)
+    binary(&s)
         .run()
         .assert_exit(1)
         .assert_clean()

@@ -140,6 +140,11 @@ pub struct World {
     /// The vault's records as seeded.
     pub vault_before: Vec<Value>,
     user_uid: String,
+    /// The binaries' gateway-host locks for this world's runs: its own
+    /// directory, so that a rehearsal never waits for, or blocks, a real
+    /// rotation of the same account on this host, and two worlds never
+    /// block each other.
+    locks: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for World {
@@ -174,6 +179,10 @@ impl World {
             notes: staging.notes,
             vault_before,
             user_uid: rehearsal.roles.user.uid.clone(),
+            locks: tempfile::Builder::new()
+                .prefix("keeper-rehearsal-locks-")
+                .tempdir()
+                .map_err(|e| format!("cannot make a lock directory for the rehearsal: {e}"))?,
         })
     }
 
@@ -274,7 +283,10 @@ impl World {
     pub fn run(&self, bin: &Path, options: &RunOptions) -> Outcome {
         let mut line = self.line().into_bytes();
         line.push(b'\n');
-        let mut run = Run::new(bin).stdin(line);
+        let mut run = Run::new(bin).stdin(line).env(
+            "KEEPER_ROTATOR_LOCK_DIR",
+            self.locks.path().display().to_string(),
+        );
         if let Some((program, args)) = &options.wrapper {
             run = run.wrapped(program, args.clone());
         }
