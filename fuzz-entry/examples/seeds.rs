@@ -40,7 +40,13 @@ fn main() {
         let scenario = Scenario::from_file(path)
             .unwrap()
             .var("API_URL", "http://127.0.0.1:9/v1/password")
-            .var("OKTA_URL", "http://127.0.0.1:9");
+            .var("OKTA_URL", "http://127.0.0.1:9")
+            .var("MERAKI_URL", "http://127.0.0.1:9/api/v1")
+            .var("PORT", "9")
+            .var(
+                "HOST_KEY",
+                "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+            );
         let rel = path.strip_prefix(root.join("fixtures")).unwrap();
         let name = rel.with_extension("").to_string_lossy().replace('/', "-");
         std::fs::write(target.join(format!("{name}.line")), scenario.encode()).unwrap();
