@@ -259,6 +259,9 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
         prove,
     } = p;
     let new_password = run.input.require_new_password()?;
+    // The request first: the body holds the passwords, and an error before
+    // it is handed over would leave them unwiped.
+    let request = org.request(Method::POST, url)?;
     let body = match path {
         Path::ChangePassword { .. } => {
             let old = run
@@ -275,7 +278,7 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
         Path::AdminReset => json!({"credentials": {"password": {"value": new_password.expose()}}}),
     };
     tracing::info!("changing the password with {}", path.describe());
-    let change = org.request(Method::POST, url)?.secret_json(body);
+    let change = request.secret_json(body);
     let target = change.target();
     // The change may not use up the time the proof needs: a change answered
     // at the deadline would leave a new password no one can prove (exit 4).

@@ -64,13 +64,15 @@ const SIGNED_IN: [&str; 6] = [
 /// ([`http::Client::send_proof`]). A refused sign-in counts toward the user's
 /// lockout like any wrong password.
 pub(crate) fn prove_password(org: &Org, login: &str, password: &Secret) -> Proof {
-    let body = json!({"username": login, "password": password.expose()});
+    // The request first, then the body holding the password, handed over
+    // (and wiped) at once.
     let request = match Request::new(Method::POST, org.endpoint(&["api", "v1", "authn"]))
         .header("Accept", "application/json")
     {
-        Ok(request) => request.secret_json(body),
+        Ok(request) => request,
         Err(e) => return Proof::Unknown(format!("the sign-in request cannot be made ({e})")),
     };
+    let request = request.secret_json(json!({"username": login, "password": password.expose()}));
     let target = request.target();
     tracing::info!("proving the new password: {target}");
     let response = match cli::block_on(org.client.send_proof(&request, |s| s.as_u16() == 200)) {

@@ -205,6 +205,19 @@ impl Rehearsal {
             .filter(move |d| d.get("uid").and_then(Value::as_str) != Some(user.as_str()))
     }
 
+    /// The dictionaries a binary looks for its API or admin record among
+    /// (`common::records::Records::attached`): every one but the user
+    /// record, the PAM configuration and the resource.
+    pub fn attached_dicts(&self) -> impl Iterator<Item = &Map<String, Value>> {
+        let mut pam = vec![self.roles.config.uid.clone()];
+        pam.extend(self.roles.resource.as_ref().map(|r| r.uid.clone()));
+        self.other_dicts().filter(move |d| {
+            !d.get("uid")
+                .and_then(Value::as_str)
+                .is_some_and(|uid| pam.iter().any(|p| p == uid))
+        })
+    }
+
     /// The records attached to the script, as the vault holds them.
     pub fn attached_records(&self) -> impl Iterator<Item = &KeeperRecord> {
         self.roles

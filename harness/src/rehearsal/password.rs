@@ -102,7 +102,8 @@ pub(super) fn title(dict: &Dict) -> String {
         .to_owned()
 }
 
-/// The API record as the binary picks it: titled by the user record's
+/// The API record as the binary picks it, among the attached records (never
+/// the PAM configuration or the resource): titled by the user record's
 /// [`PasswordRotator::TITLE_FIELD`] (exactly, else ignoring case and
 /// spaces around), else by one of the default titles, else the only record
 /// its last resort accepts. With the dictionary, whether the last resort
@@ -114,14 +115,14 @@ fn api_record<R: PasswordRotator>(rehearsal: &Rehearsal) -> Option<(Dict, bool)>
         .find(|d| d.get("uid").and_then(Value::as_str) == Some(rehearsal.roles.user.uid.as_str()));
     let titled = |wanted: &str| -> Vec<&Dict> {
         let exact: Vec<_> = rehearsal
-            .other_dicts()
+            .attached_dicts()
             .filter(|d| title(d) == wanted)
             .collect();
         if !exact.is_empty() {
             return exact;
         }
         rehearsal
-            .other_dicts()
+            .attached_dicts()
             .filter(|d| title(d).trim().eq_ignore_ascii_case(wanted.trim()))
             .collect()
     };
@@ -138,7 +139,7 @@ fn api_record<R: PasswordRotator>(rehearsal: &Rehearsal) -> Option<(Dict, bool)>
     }
     one(
         rehearsal
-            .other_dicts()
+            .attached_dicts()
             .filter(|d| R::last_resort(d))
             .collect(),
         true,
@@ -349,5 +350,25 @@ mod tests {
             .dicts
             .push(second.expect("the fixture has the API record"));
         assert!(api_record::<Okta>(&rehearsal).is_none());
+    }
+
+    /// The binary never takes the PAM configuration for its admin record
+    /// (`Records::attached`): neither may the rehearsal, or it would point
+    /// a record at the fake that the binary does not read.
+    #[test]
+    fn the_pam_configuration_is_never_the_admin_record() {
+        let mut rehearsal = Rehearsal::fixture(use_case("meraki-user").expect("the use case"))
+            .expect("the fixture");
+        let config_uid = rehearsal.roles.config.uid.clone();
+        rehearsal
+            .dicts
+            .retain(|d| title(d) != "Cisco Authentication Record");
+        for dict in &mut rehearsal.dicts {
+            if dict.get("uid").and_then(Value::as_str) == Some(config_uid.as_str()) {
+                dict.insert("network_id".into(), json!("L_1"));
+                dict.insert("title".into(), json!("Cisco Authentication Record"));
+            }
+        }
+        assert!(api_record::<crate::rehearsal::meraki::Meraki>(&rehearsal).is_none());
     }
 }
