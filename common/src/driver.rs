@@ -295,7 +295,6 @@ impl Run {
         }))
     }
 
-    /// The rotation lease this run holds, to note progress in it.
     /// Whether this run takes the record's lease (in a dry run: would
     /// take it): [`Rotator::wants_lease`]'s answer, which the driver asks
     /// once, before planning, so that planning need not decide again.
@@ -303,6 +302,7 @@ impl Run {
         self.wants_lease.get()
     }
 
+    /// The rotation lease this run holds, to note progress in it.
     pub(crate) fn lease(&self) -> RefMut<'_, Option<HeldLease>> {
         self.lease.borrow_mut()
     }

@@ -42,9 +42,6 @@ fn help_block(help: &str) -> String {
     format!("```text\n{help}```\n")
 }
 
-/// Compares the `--help` block of `docs/rotators/<name>.md` with `help`, the
-/// text the binary printed. `None` when they agree, or when `bless` is set and
-/// the block was rewritten to agree; otherwise what is wrong and how to fix it.
 /// The test every binary's `tests/docs.rs` makes: its reference page holds
 /// its `--help` word for word (with [`BLESS_ENV`]` = 1`, the page is
 /// rewritten instead). Panics naming the difference.
@@ -56,6 +53,9 @@ pub fn assert_reference_page(bin: crate::Binary) {
     }
 }
 
+/// Compares the `--help` block of `docs/rotators/<name>.md` with `help`, the
+/// text the binary printed. `None` when they agree, or when `bless` is set and
+/// the block was rewritten to agree; otherwise what is wrong and how to fix it.
 pub fn help_block_problem(name: &str, help: &str, bless: bool) -> Option<String> {
     let page = rotator_page(name);
     let shown = page

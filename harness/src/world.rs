@@ -402,17 +402,32 @@ impl<S: Fake> TestWorld<S> {
 /// The values of the fields of vault records whose name (label, else type)
 /// says secret ([`common::records::names_a_secret`]: `password`,
 /// `client_secret`, `privatePEMKey`), the rule the input's records are
-/// scanned by ([`Scenario::secrets`]). A field of a hidden type under
-/// another name (a PAM configuration's `clientId`) is not one: the binaries
-/// name those ids, and the world, unlike a rehearsal, does not see every
-/// record to tell.
+/// scanned by ([`Scenario::secrets`]), and of the fields whose type is
+/// `password` or `secret` whatever their label (`Admin PW`), but for a
+/// label that names an id (a PAM configuration's `clientId`): the binaries
+/// name those ids. A private key is scanned for line
+/// by line too: a command or message may carry one line of it.
 fn vault_secrets(records: &[Value], found: &mut Vec<String>) {
     for field in records
         .iter()
         .flat_map(crate::rehearsal::world::vault_fields)
-        .filter(|f| common::records::names_a_secret(f.key()))
+        .filter(|f| {
+            let names_an_id = common::records::words(f.key())
+                .last()
+                .is_some_and(|w| w == "id");
+            common::records::names_a_secret(f.key())
+                || (matches!(f.kind.as_str(), "password" | "secret") && !names_an_id)
+        })
     {
-        field.value.iter().for_each(|v| strings(v, found));
+        let mut values = Vec::new();
+        field.value.iter().for_each(|v| strings(v, &mut values));
+        for value in values {
+            if value.contains("-----BEGIN") {
+                found.extend(private_key_lines(&value));
+            } else {
+                found.push(value);
+            }
+        }
     }
 }
 

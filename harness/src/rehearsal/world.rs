@@ -141,10 +141,11 @@ pub struct World {
     pub vault_before: Vec<Value>,
     user_uid: String,
     /// The binaries' gateway-host locks for this world's runs: its own
-    /// directory, so that a rehearsal never waits for, or blocks, a real
+    /// private directory, removed when the world is dropped and on a
+    /// signal, so that a rehearsal never waits for, or blocks, a real
     /// rotation of the same account on this host, and two worlds never
     /// block each other.
-    locks: tempfile::TempDir,
+    locks: crate::teardown::PrivateDir,
 }
 
 impl std::fmt::Debug for World {
@@ -179,9 +180,7 @@ impl World {
             notes: staging.notes,
             vault_before,
             user_uid: rehearsal.roles.user.uid.clone(),
-            locks: tempfile::Builder::new()
-                .prefix("keeper-rehearsal-locks-")
-                .tempdir()
+            locks: crate::teardown::PrivateDir::new()
                 .map_err(|e| format!("cannot make a lock directory for the rehearsal: {e}"))?,
         })
     }

@@ -80,40 +80,22 @@ pub(super) fn masked_input(world: &World, secrets: &[String]) -> Value {
 fn shown_fields(record: &Value) -> Vec<(String, String)> {
     let mut taken = Map::new();
     let mut out = Vec::new();
-    for section in ["fields", "custom"] {
-        for field in record
-            .get(section)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let kind = field.get("type").and_then(Value::as_str).unwrap_or("text");
-            let label = field
-                .get("label")
-                .and_then(Value::as_str)
-                .filter(|l| !l.is_empty());
-            let value: Vec<Value> = field
-                .get("value")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let typed = crate::inputs::commander::Field::new(kind, label, value);
-            let name = crate::inputs::commander::numbered_key(&taken, typed.key());
-            taken.insert(name.clone(), Value::Null);
-            let shown = match typed.gateway_value() {
-                Value::String(s) if s.is_empty() => "(empty)".to_owned(),
-                value if typed.is_secret() => {
-                    let text = match &value {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    format!("secret {}", fingerprint(&text))
-                }
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            out.push((name, shown));
-        }
+    for typed in crate::rehearsal::world::vault_fields(record) {
+        let name = crate::inputs::commander::numbered_key(&taken, typed.key());
+        taken.insert(name.clone(), Value::Null);
+        let shown = match typed.gateway_value() {
+            Value::String(s) if s.is_empty() => "(empty)".to_owned(),
+            value if typed.is_secret() => {
+                let text = match &value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                format!("secret {}", fingerprint(&text))
+            }
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        out.push((name, shown));
     }
     out
 }
