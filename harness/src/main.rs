@@ -330,54 +330,50 @@ fn run(args: RunArgs) -> ExitCode {
             common::log::escape_controls(&rehearsal.description),
             args.jobs
         );
-        return match rehearsal::rehearse_matrix(&bin, &rehearsal, usize::from(args.jobs), &progress)
-        {
-            Ok(report) => {
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", rehearsal::report::matrix_text(&report));
-                }
-                if report.consistent() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(message) => {
-                eprintln!("harness: {}", common::log::escape_controls(&message));
-                ExitCode::from(2)
-            }
-        };
+        let matrix =
+            rehearsal::rehearse_matrix(&bin, &rehearsal, usize::from(args.jobs), &progress);
+        return report_and_exit(matrix, args.json, rehearsal::report::matrix_text, |r| {
+            r.consistent()
+        });
     }
     let options = Options {
         faults: args.fault.clone(),
         dry_run: args.dry_run,
         plan: !args.no_plan,
     };
-    match rehearsal::rehearse(&bin, &rehearsal, &options) {
-        Ok(report) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else {
-                print!("{}", report.text());
-            }
-            if report.consistent() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+    let run = rehearsal::rehearse(&bin, &rehearsal, &options);
+    report_and_exit(run, args.json, |r| r.text(), |r| r.consistent())
+}
+
+/// Prints a rehearsal's report (JSON with `--json`, else text) and exits 0
+/// only when the fakes' end state agrees with every exit code; a rehearsal
+/// that could not run is exit 2.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn report_and_exit<R: serde::Serialize>(
+    outcome: Result<R, String>,
+    json: bool,
+    text: impl Fn(&R) -> String,
+    consistent: impl Fn(&R) -> bool,
+) -> ExitCode {
+    let report = match outcome {
+        Ok(report) => report,
         Err(message) => {
             eprintln!("harness: {}", common::log::escape_controls(&message));
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", text(&report));
+    }
+    if consistent(&report) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

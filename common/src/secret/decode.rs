@@ -23,6 +23,19 @@ pub(super) struct Unit {
     pub(super) end: usize,
 }
 
+impl Unit {
+    /// Each character of `text` standing for itself.
+    pub(super) fn chars(text: &str) -> Vec<Unit> {
+        text.char_indices()
+            .map(|(at, c)| Unit {
+                c,
+                start: at,
+                end: at + c.len_utf8(),
+            })
+            .collect()
+    }
+}
+
 /// Which kinds of escape [`decode`] decodes.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Families {

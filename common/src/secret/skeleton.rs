@@ -340,14 +340,7 @@ impl Skeletons {
         if self.is_empty() || text.is_empty() {
             return None;
         }
-        let raw: Vec<Unit> = text
-            .char_indices()
-            .map(|(at, c)| Unit {
-                c,
-                start: at,
-                end: at + c.len_utf8(),
-            })
-            .collect();
+        let raw = Unit::chars(text);
         let mut folded = Vec::with_capacity(raw.len());
         let mut check = |view: &[Unit]| {
             folded.clear();

@@ -206,14 +206,7 @@ impl Table {
         if self.is_empty() || text.is_empty() {
             return text.to_owned();
         }
-        let raw: Vec<Unit> = text
-            .char_indices()
-            .map(|(at, c)| Unit {
-                c,
-                start: at,
-                end: at + c.len_utf8(),
-            })
-            .collect();
+        let raw = Unit::chars(text);
         let mut spans = Vec::new();
         self.scan(&raw, &mut spans);
         if let Some(once) = decode(&raw, Families::ALL) {

@@ -92,6 +92,26 @@ pub struct Rehearsal {
     pub description: String,
 }
 
+/// What placing the records in their roles yields, from a scenario's params
+/// or from the record files and the role flags: the rest of a [`Rehearsal`]
+/// (the notes, the sources, the description) is the same either way.
+struct Cast {
+    records: Vec<KeeperRecord>,
+    roles: Roles,
+    params: Map<String, Value>,
+    dicts: Vec<Map<String, Value>>,
+}
+
+/// A text param of the Gateway's input (`user`, `newPassword`, ...); empty
+/// when absent or not text.
+pub fn text_param(params: &Map<String, Value>, name: &str) -> String {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The uid given to a PAM configuration the records lack.
 pub const MADE_UP_CONFIG_UID: &str = "RehearsalPamConfig0001";
 
@@ -152,7 +172,7 @@ impl Rehearsal {
                     .collect::<Vec<_>>()
                     .join(", ")
             });
-        let mut rehearsal = match loaded.scenario.clone() {
+        let cast = match loaded.scenario.clone() {
             Some(scenario) => {
                 if !flags.is_empty() {
                     return Err("a scenario file fixes the roles in its params \
@@ -161,13 +181,20 @@ impl Rehearsal {
                                 --config or --attach"
                         .into());
                 }
-                from_scenario(use_case, &loaded, scenario, &mut notes)?
+                from_scenario(&loaded, scenario, &mut notes)?
             }
             None => from_records(use_case, &loaded, flags, &mut notes)?,
         };
-        rehearsal.notes.splice(0..0, notes);
-        rehearsal.description = description;
-        Ok(rehearsal)
+        Ok(Rehearsal {
+            use_case,
+            records: cast.records,
+            roles: cast.roles,
+            params: cast.params,
+            dicts: cast.dicts,
+            notes,
+            sources: loaded.sources,
+            description,
+        })
     }
 
     /// The record with `uid` in the vault.
@@ -182,11 +209,7 @@ impl Rehearsal {
 
     /// A text param: `user`, `oldPassword`, `newPassword`, ...
     pub fn param(&self, name: &str) -> String {
-        self.params
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+        text_param(&self.params, name)
     }
 
     /// Replaces the Gateway's `newPassword` (the conformance suite pins it).
@@ -317,7 +340,7 @@ fn from_records(
     loaded: &Loaded,
     flags: &RoleFlags,
     notes: &mut Vec<String>,
-) -> Result<Rehearsal, String> {
+) -> Result<Cast, String> {
     let mut records = loaded.records.clone();
 
     // The user: --user, else the only pamUser, else the only pamUser with
@@ -484,8 +507,7 @@ fn from_records(
         ));
     }
 
-    Ok(Rehearsal {
-        use_case,
+    Ok(Cast {
         records,
         roles: Roles {
             config,
@@ -496,18 +518,14 @@ fn from_records(
         },
         params,
         dicts,
-        notes: Vec::new(),
-        sources: loaded.sources.clone(),
-        description: String::new(),
     })
 }
 
 fn from_scenario(
-    use_case: &'static UseCase,
     loaded: &Loaded,
     scenario: crate::inputs::commander::ScenarioInput,
     notes: &mut Vec<String>,
-) -> Result<Rehearsal, String> {
+) -> Result<Cast, String> {
     let mut dicts = scenario.dicts;
     for dict in &mut dicts {
         fill_placeholders(dict, notes)?;
@@ -603,8 +621,7 @@ fn from_scenario(
         .filter(|r| !scenario_uids.contains(&r.uid))
         .map(|r| role(r, "not in the scenario: in the vault only"))
         .collect();
-    Ok(Rehearsal {
-        use_case,
+    Ok(Cast {
         records,
         roles: Roles {
             config,
@@ -615,9 +632,6 @@ fn from_scenario(
         },
         params,
         dicts,
-        notes: Vec::new(),
-        sources: loaded.sources.clone(),
-        description: String::new(),
     })
 }
 

@@ -117,14 +117,7 @@ pub fn record_calls(
     timing: Timing,
 ) -> Result<(Clean, Outcome, World), String> {
     let world = World::start(rehearsal)?;
-    let out = world.run(
-        bin,
-        &RunOptions {
-            dry_run: false,
-            timing: Some(timing),
-            ..RunOptions::default()
-        },
-    );
+    let out = world.run(bin, &RunOptions::timed(timing));
     let clean = Clean {
         sequences: world
             .services()
@@ -256,14 +249,7 @@ pub fn run_cell(
     ) {
         return failed(format!("cannot arm: {e}"));
     }
-    let out = world.run(
-        bin,
-        &RunOptions {
-            dry_run: false,
-            timing: Some(timing),
-            ..RunOptions::default()
-        },
-    );
+    let out = world.run(bin, &RunOptions::timed(timing));
     settle(&world, timing.hold);
     judge(&world, cell, &out)
 }

@@ -43,11 +43,7 @@ impl Staging {
     }
 
     pub fn param(&self, name: &str) -> String {
-        self.params
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+        super::input::text_param(&self.params, name)
     }
 }
 
@@ -128,6 +124,16 @@ pub struct RunOptions {
     pub wrapper: Option<(PathBuf, Vec<String>)>,
 }
 
+impl RunOptions {
+    /// A rotation (not a dry run) with the fault runs' short timeouts.
+    pub fn timed(timing: super::Timing) -> Self {
+        RunOptions {
+            timing: Some(timing),
+            ..RunOptions::default()
+        }
+    }
+}
+
 /// The fake vault and the use case's fakes, seeded, serving until dropped.
 pub struct World {
     pub vault: FakeVault,
@@ -202,11 +208,7 @@ impl World {
 
     /// A param as text.
     pub fn param(&self, name: &str) -> String {
-        self.params
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+        super::input::text_param(&self.params, name)
     }
 
     /// The Gateway's stdin line: base64 of the params, whose `records` is

@@ -455,10 +455,7 @@ impl Aws {
                         .create_access_key()
                         .user_name(user)
                         .customize()
-                        .config_override(
-                            aws_sdk_iam::config::Builder::default()
-                                .retry_config(RetryConfig::disabled()),
-                        )
+                        .config_override(sent_once())
                         .send(),
                 )
                 .map_err(|e| AwsError::deadline(&e));
@@ -530,10 +527,7 @@ impl Aws {
                         .user_name(user)
                         .access_key_id(id)
                         .customize()
-                        .config_override(
-                            aws_sdk_iam::config::Builder::default()
-                                .retry_config(RetryConfig::disabled()),
-                        )
+                        .config_override(sent_once())
                         .send(),
                 )
                 .map_err(|e| AwsError::deadline(&e));
@@ -608,6 +602,12 @@ impl Aws {
             .map(|_| ())
             .map_err(|e| describe(&e))
     }
+}
+
+/// The override for a change sent once (see [`Aws::create_key`] and
+/// [`Aws::delete_key`]): the SDK's retries off.
+fn sent_once() -> aws_sdk_iam::config::Builder {
+    aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 pub fn iso8601(date: &DateTime) -> String {

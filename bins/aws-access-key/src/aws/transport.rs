@@ -4,6 +4,7 @@
 //! credential a request carries registered before it is sent.
 
 use super::*;
+use aws_smithy_http_client::proxy::ProxyConfig;
 
 /// The endpoint overrides the SDK reads from the environment: the global
 /// one and those of every service the SDK may call for this binary (IAM,
@@ -134,26 +135,21 @@ pub(super) fn plain_http_endpoint(base: &SdkConfig) -> bool {
 /// resolver that holds `*.localhost` names to loopback addresses at every
 /// connection ([`http::only_loopback`]).
 pub(super) fn loopback_http_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-        let mut builder = aws_smithy_http_client::ConnectorBuilder::default().tls_provider(
-            aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-            ),
-        );
-        builder.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            builder.set_sleep_impl(components.sleep_impl());
-        }
-        builder.set_proxy_config(Some(aws_smithy_http_client::proxy::ProxyConfig::disabled()));
-        builder.build_with_resolver(LoopbackGuard)
-    })
+    sdk_client(true)
 }
 
 /// The HTTP client for https endpoints: the SDK's default, built as the SDK
 /// builds it (rustls on aws-lc, the proxy from the environment), so that it
 /// can be wrapped in [`RegisteringClient`].
 pub(super) fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+    sdk_client(false)
+}
+
+/// The SDK's client as the SDK builds it (rustls on aws-lc, the client's
+/// timeouts and sleep); `loopback`: no proxy and the [`LoopbackGuard`]
+/// resolver, else the proxy from the environment.
+fn sdk_client(loopback: bool) -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
         let mut builder = aws_smithy_http_client::ConnectorBuilder::default().tls_provider(
             aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
@@ -163,8 +159,13 @@ pub(super) fn https_client() -> SharedHttpClient {
         if let Some(components) = components {
             builder.set_sleep_impl(components.sleep_impl());
         }
-        builder.set_proxy_config(Some(aws_smithy_http_client::proxy::ProxyConfig::from_env()));
-        builder.build()
+        if loopback {
+            builder.set_proxy_config(Some(ProxyConfig::disabled()));
+            builder.build_with_resolver(LoopbackGuard)
+        } else {
+            builder.set_proxy_config(Some(ProxyConfig::from_env()));
+            builder.build()
+        }
     })
 }
 

@@ -107,13 +107,7 @@ impl Session {
                 }
             }
         }
-        log_command(line);
-        channel
-            .exec(true, line.as_bytes())
-            .await
-            .map_err(|e| SshError::ExecRefused {
-                what: format!("run a command ({})", describe(&e)),
-            })?;
+        start_command(&channel, line).await?;
         let mut output = Collector::default();
         // Wait for the exec reply before sending any input.
         loop {
@@ -281,7 +275,22 @@ pub fn quote(text: &str) -> String {
 static COMMAND_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 const COMMAND_LOG_LIMIT: usize = 256;
 
-pub(super) fn log_command(line: &str) {
+/// Logs `line` and asks the server to run it on `channel`; the server's
+/// reply is the caller's to wait for.
+pub(super) async fn start_command(
+    channel: &russh::Channel<russh::client::Msg>,
+    line: &str,
+) -> Result<(), SshError> {
+    log_command(line);
+    channel
+        .exec(true, line.as_bytes())
+        .await
+        .map_err(|e| SshError::ExecRefused {
+            what: format!("run a command ({})", describe(&e)),
+        })
+}
+
+fn log_command(line: &str) {
     let mut log = COMMAND_LOG.lock().unwrap_or_else(PoisonError::into_inner);
     if log.len() == COMMAND_LOG_LIMIT {
         log.remove(0);

@@ -11,8 +11,7 @@ use common::secret;
 use russh::ChannelMsg;
 use russh::client;
 
-use super::connect::describe;
-use super::exec::{Collector, log_command};
+use super::exec::{Collector, start_command};
 use super::{HANDSHAKE_LIMIT, Output, Session, SshError, command_line};
 
 impl Session {
@@ -34,13 +33,7 @@ impl Session {
         let limit = self.deadline.remaining().min(HANDSHAKE_LIMIT);
         let start = async {
             let channel = self.open_session().await?;
-            log_command(&line);
-            channel
-                .exec(true, line.as_bytes())
-                .await
-                .map_err(|e| SshError::ExecRefused {
-                    what: format!("run a command ({})", describe(&e)),
-                })?;
+            start_command(&channel, &line).await?;
             Ok::<_, SshError>(channel)
         };
         let wait = async {

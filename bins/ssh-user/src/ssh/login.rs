@@ -101,11 +101,6 @@ impl Session {
         user: &str,
         credential: &Credential,
     ) -> Result<Auth, SshError> {
-        let lost = |e: russh::Error| SshError::Lost {
-            stage: "authenticating",
-            stdin_sent: false,
-            output: describe(&e),
-        };
         match credential {
             Credential::Key(key) => {
                 let hash = match self.handle.best_supported_rsa_hash().await {
@@ -154,11 +149,6 @@ impl Session {
         user: &str,
         password: &Secret,
     ) -> Result<Auth, SshError> {
-        let lost = |e: russh::Error| SshError::Lost {
-            stage: "authenticating",
-            stdin_sent: false,
-            output: describe(&e),
-        };
         let mut reply = self
             .handle
             .authenticate_keyboard_interactive_start(user, None)
@@ -178,16 +168,12 @@ impl Session {
                 }
                 KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
                     let secret_prompts = prompts.iter().filter(|p| !p.echo).count();
-                    if secret_prompts > 1 || (secret_prompts == 1 && answered) {
-                        return Err(SshError::UnexpectedPrompts {
-                            user: user.to_owned(),
-                            prompts: prompts
-                                .iter()
-                                .map(|p| secret::withhold_lines(p.prompt.trim()))
-                                .collect(),
-                        });
-                    }
-                    if prompts.iter().any(|p| p.echo) {
+                    // One hidden prompt, once: the password. A second, or
+                    // one that echoes, asks for something the record lacks.
+                    if secret_prompts > 1
+                        || (secret_prompts == 1 && answered)
+                        || prompts.iter().any(|p| p.echo)
+                    {
                         return Err(SshError::UnexpectedPrompts {
                             user: user.to_owned(),
                             prompts: prompts
@@ -224,5 +210,14 @@ impl Session {
                 methods,
             }),
         }
+    }
+}
+
+/// A login's connection failed under it: never a refusal of what was tried.
+fn lost(e: russh::Error) -> SshError {
+    SshError::Lost {
+        stage: "authenticating",
+        stdin_sent: false,
+        output: describe(&e),
     }
 }
