@@ -82,9 +82,11 @@ enum VaultCommand {
     /// DIR/env (export it to point any binary at the fake) and DIR/records.json
     /// (rewritten after every update); prints the port.
     Serve {
-        /// A JSON array of records: {"uid", "type", "title", "fields", "custom"}.
-        #[arg(long, value_name = "FILE")]
-        records: PathBuf,
+        /// Keeper record JSON, as `run` reads it: Commander's `export --format
+        /// json` file, one record or several, or an array of records. Repeatable;
+        /// all of them are the vault.
+        #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+        records: Vec<PathBuf>,
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
         #[arg(long, default_value_t = 0)]

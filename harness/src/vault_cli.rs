@@ -3,7 +3,7 @@
 //! whatever KSM config the environment names: the fake's or a real Gateway's.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::deadline::Deadline;
@@ -14,12 +14,20 @@ use sha2::{Digest, Sha256};
 
 use crate::fakes::vault::FakeVault;
 
-/// Runs the fake vault on `records` until the process is killed.
-pub fn serve(records: &Path, dir: &Path, port: u16) -> Result<(), String> {
-    let text = std::fs::read_to_string(records)
-        .map_err(|e| format!("cannot read {}: {e}", records.display()))?;
-    let records: Vec<Value> = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a JSON array of records: {e}", records.display()))?;
+/// Runs the fake vault on the records of `files` until the process is
+/// killed. The files are read as `harness run` reads them (a Commander
+/// export, records, arrays of records: [`crate::inputs::commander`]); a
+/// scenario is the Gateway's input, not a vault, and is refused.
+pub fn serve(files: &[PathBuf], dir: &Path, port: u16) -> Result<(), String> {
+    let loaded = crate::inputs::commander::load(files)?;
+    if loaded.scenario.is_some() {
+        return Err(
+            "a scenario file is the Gateway's input, not a vault: give record files \
+                    (a Commander export, records or arrays of records)"
+                .into(),
+        );
+    }
+    let records: Vec<Value> = loaded.records.iter().map(|r| r.vault_json()).collect();
     let vault = FakeVault::start_in(dir, &records, port)?;
     #[allow(clippy::print_stdout, reason = "the port is the command's output")]
     {

@@ -107,3 +107,88 @@ fn serve_writes_config_ca_and_env_and_rewrites_records_after_an_update() {
     assert_eq!(user["revision"], 2);
     assert!(user.to_string().contains("AKIASERVED0000000003"));
 }
+
+/// Starts `harness vault serve` on `records` in a private `dir`; the server
+/// and the `env` lines it wrote.
+fn serve(records: &[std::path::PathBuf], dir: &Dir) -> (Server, String) {
+    let mut child = Command::new(BIN)
+        .args(["vault", "serve", "--records"])
+        .args(records)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let server = Server(child);
+    assert!(
+        port.trim().parse::<u16>().is_ok(),
+        "no port printed: {port:?}"
+    );
+    let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+    (server, env)
+}
+
+#[test]
+fn serve_takes_the_commander_export_that_run_takes() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = Dir(parent.path().join("vault"));
+    let export = harness::inputs::scenario::fixtures_dir().join("records/okta-user.json");
+    let (_server, env) = serve(&[export], &dir);
+
+    let mut get = Command::new(BIN);
+    get.args([
+        "vault",
+        "get",
+        "PamUserUid000000000001",
+        "--field",
+        "login",
+        "--field",
+        "okta_record_title",
+    ]);
+    for line in env.lines() {
+        let (key, value) = line.split_once('=').unwrap();
+        get.env(key, value);
+    }
+    let out = get.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("login: alice@example.com"), "{stdout}");
+    assert!(
+        stdout.contains("okta_record_title: Okta API Access Details"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_scenario_file_naming_what_it_takes() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = Dir(parent.path().join("vault"));
+    let scenario = harness::inputs::scenario::fixtures_dir().join("scenarios/okta-user");
+    let scenario = std::fs::read_dir(scenario)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let out = Command::new(BIN)
+        .args(["vault", "serve", "--records"])
+        .arg(&scenario)
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a scenario file is the Gateway's input"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

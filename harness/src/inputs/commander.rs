@@ -143,6 +143,10 @@ pub struct KeeperRecord {
     pub custom: Vec<Field>,
     /// The file gave no uid, so the harness made one up from the title.
     pub uid_made_up: bool,
+    /// The shared folder the fake vault keeps the record in (a typed
+    /// record's `folder`, as `harness vault serve` writes it back); `None`:
+    /// shared with the application directly.
+    pub folder: Option<String>,
 }
 
 impl KeeperRecord {
@@ -197,13 +201,17 @@ impl KeeperRecord {
                 })
                 .collect()
         };
-        json!({
+        let mut record = json!({
             "uid": self.uid,
             "type": self.kind,
             "title": self.title,
             "fields": fields(&self.fields),
             "custom": fields(&self.custom),
-        })
+        });
+        if let (Some(folder), Value::Object(map)) = (&self.folder, &mut record) {
+            map.insert("folder".into(), json!(folder));
+        }
+        record
     }
 
     /// The record's dictionary in the Gateway's input: `uid`, `title`, then
@@ -243,6 +251,7 @@ impl KeeperRecord {
             fields: Vec::new(),
             custom: Vec::new(),
             uid_made_up: false,
+            folder: None,
         };
         for (key, value) in dict {
             if key == "uid" || key == "title" {
@@ -557,6 +566,7 @@ fn typed_record(map: &Map<String, Value>, title: &str) -> Result<KeeperRecord, S
         fields: section("fields").map_err(|e| format!("record '{title}': {e}"))?,
         custom: section("custom").map_err(|e| format!("record '{title}': {e}"))?,
         uid_made_up: false,
+        folder: map.get("folder").and_then(Value::as_str).map(str::to_owned),
     })
 }
 
@@ -688,6 +698,7 @@ fn exported_record(map: &Map<String, Value>, title: &str) -> Result<KeeperRecord
         fields,
         custom,
         uid_made_up: false,
+        folder: None,
     })
 }
 

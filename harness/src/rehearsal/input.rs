@@ -402,6 +402,7 @@ fn from_records(
                 fields: Vec::new(),
                 custom: Vec::new(),
                 uid_made_up: true,
+                folder: None,
             };
             notes.push(format!(
                 "no PAM configuration among the records: the harness made up an empty one \
