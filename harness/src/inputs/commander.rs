@@ -83,13 +83,21 @@ impl Field {
     /// Whether the value must never be shown: by type (`password`,
     /// `secret`, ...) or by a name that says so (see
     /// [`common::records::names_a_secret`]).
+    ///
+    /// A field of a text type whose every value is a flag (`TRUE`, `false`,
+    /// `yes`: see [`is_flag`]) is a setting whatever its name says
+    /// (`Private Key Rotate`, `password_hash_locally`), and shown.
     pub fn is_secret(&self) -> bool {
-        is_hidden_type(&self.kind)
-            || common::records::names_a_secret(&self.kind)
+        if is_hidden_type(&self.kind) {
+            return true;
+        }
+        let named = common::records::names_a_secret(&self.kind)
             || self
                 .label
                 .as_deref()
-                .is_some_and(common::records::names_a_secret)
+                .is_some_and(common::records::names_a_secret);
+        let a_setting = !self.value.is_empty() && self.value.iter().all(is_flag);
+        named && !a_setting
     }
 
     /// The first value as text, if it is text (or a number or boolean).
@@ -126,6 +134,18 @@ impl fmt::Debug for Field {
 
 /// Whether Keeper hides fields of this type: `password`, `secret`, ...
 /// ([`common::records::is_hidden_type`], the one list).
+/// A setting's on/off value: a boolean, or `true`, `false`, `yes`, `no`,
+/// `on`, `off` in any case. No secret is one of these six words.
+pub fn is_flag(value: &Value) -> bool {
+    match value {
+        Value::Bool(_) => true,
+        Value::String(s) => ["true", "false", "yes", "no", "on", "off"]
+            .iter()
+            .any(|flag| s.trim().eq_ignore_ascii_case(flag)),
+        _ => false,
+    }
+}
+
 pub fn is_hidden_type(kind: &str) -> bool {
     common::records::is_hidden_type(kind)
 }

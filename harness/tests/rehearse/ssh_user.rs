@@ -145,3 +145,42 @@ fn an_ssh_rehearsal_without_a_resource_uid_points_the_one_machine_the_binary_pic
     );
     assert_rehearsed_on_the_fake(&file);
 }
+
+#[test]
+fn a_setting_named_like_a_secret_is_shown_with_its_value() {
+    // `Private Key Rotate` names a private key, but TRUE is a setting: the
+    // record view and the Gateway's input show it, as they show NOOP.
+    let report = assert_rotated(&run("ssh-user", "rotate-ssh-user", &["--json"]));
+    let user = report["roles"]["user"]["uid"].as_str().unwrap().to_owned();
+    let field = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["uid"] == user.as_str())
+        .flat_map(|r| r["fields"].as_array().unwrap().clone())
+        .find(|f| f["name"] == "Private Key Rotate")
+        .expect("the record view lists Private Key Rotate");
+    assert_eq!(field["before"], "TRUE", "{field}");
+    assert_eq!(field["after"], "TRUE", "{field}");
+    let sent = report["input"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["uid"] == user.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(sent["Private Key Rotate"], "TRUE", "{sent}");
+    // The private key beside it is still a fingerprint.
+    let key = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["uid"] == user.as_str())
+        .flat_map(|r| r["fields"].as_array().unwrap().clone())
+        .find(|f| f["name"] == "privatePEMKey")
+        .unwrap();
+    assert!(
+        key["after"].as_str().unwrap().starts_with("secret sha256:"),
+        "{key}"
+    );
+}

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{FieldChange, RecordChange, esc, fingerprint};
+use crate::inputs::commander::is_flag;
 use crate::rehearsal::world::{self, World, mask};
 use crate::runner::Outcome;
 
@@ -22,9 +23,14 @@ pub(super) fn masked_input(world: &World, secrets: &[String]) -> Value {
             || key == "oldPassword"
             || common::records::names_a_secret(key);
         match value {
-            Value::String(s) if secret_key && !s.is_empty() => json!("********"),
+            // A flag under a secret's name is a setting (`password_hash_locally:
+            // false`), unless the field is of a hidden type.
+            Value::String(s) if secret_key && !s.is_empty() && (hidden || !is_flag(value)) => {
+                json!("********")
+            }
             Value::String(s) => Value::String(esc(&mask(s, secrets))),
-            Value::Number(_) | Value::Bool(_) if secret_key => json!("********"),
+            Value::Number(_) if secret_key => json!("********"),
+            Value::Bool(_) if secret_key && hidden => json!("********"),
             Value::Array(items) => Value::Array(
                 items
                     .iter()
