@@ -120,6 +120,49 @@ fn a_fault_on_a_call_no_service_makes_lists_the_calls() {
 }
 
 #[test]
+fn a_fault_on_a_call_the_run_never_makes_is_an_error_naming_the_calls_made() {
+    let ran = run(
+        "rest-api",
+        "rotate-rest-api",
+        &["--fault", "POST /v2/nothing=500"],
+    );
+    assert_eq!(ran.code, Some(2), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("--fault rest.POST /v2/nothing#1=500 never fired"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("the run made the calls rest: "),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stdout.contains("verdict: consistent"),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn a_fault_on_an_occurrence_beyond_the_runs_calls_is_an_error() {
+    let ran = run(
+        "aws-access-key",
+        "rotate-aws-access-key",
+        &["--fault", "CreateAccessKey#5=500"],
+    );
+    assert_eq!(ran.code, Some(2), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("--fault aws.CreateAccessKey#5=500 never fired"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("CreateAccessKey"), "{}", ran.stderr);
+}
+
+#[test]
 fn a_template_with_empty_fields_is_refused_by_the_binary_as_bad_input() {
     let file = harness::inputs::scenario::fixtures_dir()
         .join("../templates/azure-app-secret.json")

@@ -242,6 +242,54 @@ pub fn address(world: &World, text: &str) -> Result<Addressed, String> {
     Ok(Addressed { service, spec })
 }
 
+/// Refuses a rehearsal in which an armed fault never fired (its call was
+/// made fewer than `#N` times): a run that went clean proves nothing about
+/// the fault asked for. Names each such fault and the calls the run made.
+/// A refused connection is armed on a clean run's calls, so it always has
+/// its place.
+fn unfired(world: &World, addressed: &[Addressed]) -> Result<(), String> {
+    let services = world.services();
+    let made = |service: &str| -> Vec<String> {
+        services
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, fake)| fake.call_sequence())
+            .unwrap_or_default()
+    };
+    let missed: Vec<String> = addressed
+        .iter()
+        .filter(|a| a.spec.kind != FaultKind::Refused)
+        .filter(|a| {
+            made(&a.service)
+                .iter()
+                .filter(|c| **c == a.spec.call)
+                .count()
+                < a.spec.nth
+        })
+        .map(|a| format!("--fault {}.{}", a.service, a.spec))
+        .collect();
+    if missed.is_empty() {
+        return Ok(());
+    }
+    let calls: Vec<String> = services
+        .iter()
+        .map(|(service, fake)| {
+            let sequence = fake.call_sequence();
+            if sequence.is_empty() {
+                format!("{service}: none")
+            } else {
+                format!("{service}: {}", sequence.join(", "))
+            }
+        })
+        .collect();
+    Err(format!(
+        "{} never fired: the run made the calls {} (a fault applies to the nth of a call the \
+         binary makes)",
+        missed.join(" and "),
+        calls.join("; ")
+    ))
+}
+
 /// `the calls are: aws GetUser, ...; vault get_secret, ...`
 pub fn known_calls(world: &World) -> String {
     let lists: Vec<String> = world
@@ -352,6 +400,7 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
         },
     );
     matrix::settle(&world, Timing::FAULTS.hold);
+    unfired(&world, &addressed)?;
     let mut report = build(bin, rehearsal, &world, &out, options, plan, armed);
     if let Some(why) = plan_escaped
         && report.verdict.consistent
