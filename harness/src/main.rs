@@ -335,7 +335,7 @@ fn run(args: RunArgs) -> ExitCode {
         let matrix =
             rehearsal::rehearse_matrix(&bin, &rehearsal, usize::from(args.jobs), &progress);
         return report_and_exit(matrix, args.json, rehearsal::report::matrix_text, |r| {
-            r.consistent()
+            u8::from(!r.consistent())
         });
     }
     let options = Options {
@@ -344,18 +344,17 @@ fn run(args: RunArgs) -> ExitCode {
         plan: !args.no_plan,
     };
     let run = rehearsal::rehearse(&bin, &rehearsal, &options);
-    report_and_exit(run, args.json, |r| r.text(), |r| r.consistent())
+    report_and_exit(run, args.json, |r| r.text(), |r| r.harness_exit())
 }
 
-/// Prints a rehearsal's report (JSON with `--json`, else text) and exits 0
-/// only when the fakes' end state agrees with every exit code; a rehearsal
-/// that could not run is exit 2.
+/// Prints a rehearsal's report (JSON with `--json`, else text) and exits
+/// with `code` of it; a rehearsal that could not run is exit 2.
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn report_and_exit<R: serde::Serialize>(
     outcome: Result<R, String>,
     json: bool,
     text: impl Fn(&R) -> String,
-    consistent: impl Fn(&R) -> bool,
+    code: impl Fn(&R) -> u8,
 ) -> ExitCode {
     let report = match outcome {
         Ok(report) => report,
@@ -372,11 +371,7 @@ fn report_and_exit<R: serde::Serialize>(
     } else {
         print!("{}", text(&report));
     }
-    if consistent(&report) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    ExitCode::from(code(&report))
 }
 
 fn case_binary(rehearsal: &harness::rehearsal::Rehearsal) -> &'static str {

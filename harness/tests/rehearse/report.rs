@@ -181,7 +181,14 @@ fn a_template_with_empty_fields_is_refused_by_the_binary_as_bad_input() {
         ],
     );
     let report = ran.json();
-    assert_consistent(&ran, &report);
+    // The end state agrees with the refusal, but nothing was rotated.
+    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
+    assert_eq!(
+        report["verdict"]["consistent"], true,
+        "{}",
+        report["verdict"]
+    );
+    assert_eq!(report["leak_scan"]["found"], Value::Null);
     assert_eq!(report["exit_code"], 2);
     assert!(
         report["message"][0]
@@ -198,5 +205,32 @@ fn a_template_with_empty_fields_is_refused_by_the_binary_as_bad_input() {
             .contains("has no uid in the file"),
         "{}",
         report["notes"]
+    );
+}
+
+#[test]
+fn a_refused_rotation_exits_3_and_the_plan_says_why() {
+    let file = harness::inputs::scenario::fixtures_dir()
+        .join("../templates/azure-app-secret.json")
+        .display()
+        .to_string();
+    let ran = harness(
+        "rotate-azure-app-secret",
+        &file,
+        &["run", "azure-app-secret", "--records", &file],
+    );
+    assert_eq!(ran.code, Some(3), "{}\n{}", ran.stdout, ran.stderr);
+    let plan: Vec<&str> = ran
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("== plan"))
+        .take_while(|l| !l.starts_with("== running"))
+        .collect();
+    assert!(plan[0].contains("exit 2"), "{plan:?}");
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("'application_object_id' is missing or empty")),
+        "the plan gives the binary's reason:\n{}",
+        ran.stdout
     );
 }

@@ -95,6 +95,8 @@ pub struct PlanRun {
     pub exit_meaning: &'static str,
     /// Its stdout: the plan in words, or why there is none.
     pub summary: String,
+    /// Its error lines: why there is no plan.
+    pub message: Vec<String>,
 }
 
 /// Every call one service received.
@@ -307,6 +309,23 @@ pub fn known_calls(world: &World) -> String {
     format!("the calls are {}", lists.join("; "))
 }
 
+impl Report {
+    /// `harness run`'s exit code for this rehearsal: 1 when the end state
+    /// disagrees with the binary's exit code (or a secret was printed); 3
+    /// when it agrees but the binary did not succeed in a run without
+    /// faults (a refusal, a failure: nothing to deploy yet); else 0. With
+    /// `--fault`, a failing binary is the point, and agreement is success.
+    pub fn harness_exit(&self) -> u8 {
+        if !self.consistent() {
+            1
+        } else if self.faults.is_empty() && self.exit_code != Some(0) {
+            3
+        } else {
+            0
+        }
+    }
+}
+
 /// Rehearses once: an optional plan (a dry run on a copy of the fakes),
 /// then the run, with `options.faults` armed, and the report.
 pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<Report, String> {
@@ -339,13 +358,19 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
             .contained()
             .err()
             .map(|why| format!("in the plan (the dry run): {why}"));
+        let leaked = out.find_leak(&secrets).is_some();
         Some(PlanRun {
             exit_code: out.code,
             exit_meaning: exit_meaning(out.code),
-            summary: if out.find_leak(&secrets).is_some() {
+            summary: if leaked {
                 "(withheld: a secret appeared in the dry run's output)".into()
             } else {
                 esc(&mask(out.stdout.trim_end(), &secrets))
+            },
+            message: if leaked {
+                Vec::new()
+            } else {
+                told(&out.stderr, &secrets)
             },
         })
     } else {
@@ -413,6 +438,16 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
     Ok(report)
 }
 
+/// The binary's error and warning lines of `stderr`, masked and escaped:
+/// what it told the administrator.
+fn told(stderr: &str, secrets: &[String]) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(": error: ") || l.trim_start().starts_with("WARN"))
+        .map(|l| esc(&mask(l.trim(), secrets)))
+        .collect()
+}
+
 /// `text` with its control characters escaped: one line, inert.
 fn esc(text: &str) -> String {
     common::log::escape_controls(text)
@@ -466,11 +501,7 @@ fn build(
     let message = if leak.is_some() {
         Vec::new()
     } else {
-        out.stderr
-            .lines()
-            .filter(|l| l.contains(": error: ") || l.trim_start().starts_with("WARN"))
-            .map(|l| m(l.trim()))
-            .collect()
+        told(&out.stderr, &secrets)
     };
 
     let mut calls = Vec::new();

@@ -94,6 +94,11 @@ impl Report {
                 dry_exit_text(plan.exit_code)
             );
             let _ = writeln!(t, "   {}", plan.summary);
+            if plan.exit_code != Some(0) {
+                for line in &plan.message {
+                    let _ = writeln!(t, "   {line}");
+                }
+            }
         }
         if !self.faults.is_empty() {
             let _ = writeln!(t, "== faults armed ({})", self.timing);
