@@ -321,9 +321,23 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     if args.faults.is_some() {
-        // Progress on stderr as cells end; the report, in order, on stdout.
+        // The report, in order, on stdout; on a terminal, a count of the
+        // cells done on stderr, rewritten in place (the cells' lines are
+        // the report's: printed once).
+        let counting = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let done = std::sync::atomic::AtomicUsize::new(0);
         let progress = |cell: &harness::rehearsal::matrix::CellOutcome| {
-            eprintln!("   {}", common::log::escape_controls(&cell.line()));
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if counting {
+                eprint!(
+                    "\r   {n} cells done{}",
+                    if cell.failure.is_some() {
+                        " (a FAIL)"
+                    } else {
+                        ""
+                    }
+                );
+            }
         };
         eprintln!(
             "== the failure matrix of {} on {}: a clean run first, then every call failing \
@@ -334,6 +348,9 @@ fn run(args: RunArgs) -> ExitCode {
         );
         let matrix =
             rehearsal::rehearse_matrix(&bin, &rehearsal, usize::from(args.jobs), &progress);
+        if counting {
+            eprintln!();
+        }
         return report_and_exit(matrix, args.json, rehearsal::report::matrix_text, |r| {
             u8::from(!r.consistent())
         });

@@ -161,6 +161,9 @@ pub struct CellOutcome {
     pub state: String,
     /// `None` when the cell passed; else why it failed.
     pub failure: Option<String>,
+    /// The binary's error and warning lines, masked: what an exit 3 or 4
+    /// asks of the administrator. Empty after a leak.
+    pub told: Vec<String>,
     /// The binary's outputs, masked; withheld after a leak.
     #[serde(skip)]
     pub output: String,
@@ -225,6 +228,7 @@ pub fn run_cell(
         exit_meaning: "",
         state: String::new(),
         failure: Some(failure),
+        told: Vec::new(),
         output: String::new(),
     };
     let world = match World::start(rehearsal) {
@@ -270,6 +274,11 @@ fn judge(world: &World, cell: &Cell, out: &Outcome) -> CellOutcome {
         exit_meaning: super::exit_meaning(out.code),
         state: world.service.state_line(&world.vault),
         failure,
+        told: if leak.is_some() {
+            Vec::new()
+        } else {
+            super::world::told(&out.stderr, &secrets)
+        },
         output: if leak.is_some() {
             "(withheld: a secret appeared in it)".into()
         } else {

@@ -492,6 +492,16 @@ pub fn named(out: &Outcome, id: &str) -> bool {
 
 /// Replaces every form of every secret with `********`, longest first (a
 /// secret may contain another).
+/// The binary's error and warning lines of `stderr`, trimmed and masked:
+/// what it told the administrator (the instruction of an exit 3 or 4).
+pub fn told(stderr: &str, secrets: &[String]) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(": error: ") || l.trim_start().starts_with("WARN"))
+        .map(|l| mask(l.trim(), secrets))
+        .collect()
+}
+
 pub fn mask(text: &str, secrets: &[String]) -> String {
     let mut forms: Vec<String> = secrets.iter().flat_map(|s| leak_forms(s)).collect();
     forms.sort_by_key(|f| std::cmp::Reverse(f.len()));

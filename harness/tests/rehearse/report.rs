@@ -69,9 +69,49 @@ fn every_fault_of_the_matrix_prints_one_line_per_cell() {
         );
     }
     assert!(
-        ran.stdout
-            .contains(&format!("== {} cells, 0 with an end state", kinds.len())),
+        ran.stdout.contains(&format!(
+            "== {} cells: in every one the end state is what the exit code says",
+            kinds.len()
+        )),
         "{}",
+        ran.stdout
+    );
+    // Printed once: the report on stdout, no cell line on stderr.
+    assert!(
+        !ran.stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("ok ") || l.trim_start().starts_with("FAIL")),
+        "{}",
+        ran.stderr
+    );
+    // A summary by exit code, each code once, adding up to every cell.
+    let summary: Vec<&str> = ran
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "== cells by exit code")
+        .skip(1)
+        .take_while(|l| l.starts_with("   exit "))
+        .collect();
+    let total: usize = summary
+        .iter()
+        .map(|l| {
+            l.split_whitespace()
+                .rev()
+                .nth(1)
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("no count in {l:?}"))
+        })
+        .sum();
+    assert_eq!(total, kinds.len(), "{}", ran.stdout);
+    // An exit 4 cell carries the binary's instruction under it.
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    let four = lines
+        .iter()
+        .position(|l| l.starts_with("ok ") && l.contains(": exit 4 "))
+        .expect("a cell that exits 4");
+    assert!(
+        lines[four + 1].starts_with("       ") && lines[four + 1].contains("error"),
+        "the instruction under the exit 4 cell:\n{}",
         ran.stdout
     );
 }

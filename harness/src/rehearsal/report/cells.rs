@@ -58,6 +58,7 @@ pub fn rehearse_matrix(
         .map(|mut o| {
             o.state = esc(&o.state);
             o.failure = o.failure.map(|f| esc(&f));
+            o.told = o.told.iter().map(|l| esc(l)).collect();
             o.output = esc_lines(&o.output);
             o
         })
@@ -96,16 +97,45 @@ pub fn matrix_text(report: &MatrixReport) -> String {
     );
     for cell in &report.cells {
         let _ = writeln!(text, "{}", esc(&cell.line()));
+        // What a 3 or a 4 asks of the administrator, as the binary said it.
+        if matches!(cell.exit_code, Some(3 | 4)) {
+            for line in &cell.told {
+                let _ = writeln!(text, "       {line}");
+            }
+        }
+    }
+    let _ = writeln!(text, "== cells by exit code");
+    let mut codes: Vec<Option<i32>> = report.cells.iter().map(|c| c.exit_code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    for code in codes {
+        let of_code = report.cells.iter().filter(|c| c.exit_code == code);
+        let failed = of_code.clone().filter(|c| c.failure.is_some()).count();
+        let count = of_code.count();
+        let _ = writeln!(
+            text,
+            "   exit {:<52} {count:>3} {}{}",
+            crate::rehearsal::exit_text(code),
+            if count == 1 { "cell" } else { "cells" },
+            if failed == 0 {
+                String::new()
+            } else {
+                format!(", {failed} FAIL")
+            }
+        );
     }
     let _ = writeln!(
         text,
-        "== {} cells, {} with an end state the exit code does not tell{}",
+        "== {} cells: {}",
         report.cells.len(),
-        report.failed,
         if report.failed == 0 {
-            ""
+            "in every one the end state is what the exit code says".to_owned()
         } else {
-            " (FAIL lines above)"
+            format!(
+                "{} FAIL (the end state is not what the exit code says, or a secret was \
+                 printed; see the FAIL lines)",
+                report.failed
+            )
         }
     );
     text

@@ -438,13 +438,11 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
     Ok(report)
 }
 
-/// The binary's error and warning lines of `stderr`, masked and escaped:
-/// what it told the administrator.
+/// [`super::world::told`], escaped.
 fn told(stderr: &str, secrets: &[String]) -> Vec<String> {
-    stderr
-        .lines()
-        .filter(|l| l.contains(": error: ") || l.trim_start().starts_with("WARN"))
-        .map(|l| esc(&mask(l.trim(), secrets)))
+    super::world::told(stderr, secrets)
+        .iter()
+        .map(|l| esc(l))
         .collect()
 }
 
