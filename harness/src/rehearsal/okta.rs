@@ -25,6 +25,8 @@ impl PasswordRotator for Okta {
     const NO_API_RECORD: &'static str = "no API record the binary would pick \
         (okta_record_title, 'Okta API Access Details', or the only record with an Okta-hosted \
         url): the fake expects a token nobody has";
+    /// "Okta has no user with login ...": the record names no Okta user.
+    const UNKNOWN_USER_EXIT: i32 = 2;
 
     fn last_resort(dict: &Dict) -> bool {
         text(dict, "url").is_some_and(|u| is_okta_org(&u))

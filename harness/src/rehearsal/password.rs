@@ -50,6 +50,10 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     /// The API record's field holding the API's url, which the rehearsal
     /// points at the fake.
     const URL_FIELD: &'static str = "url";
+    /// The exit code of a run on a user the service does not know, as the
+    /// binary documents it: 1 (nothing changed) unless the binary calls it
+    /// bad input (rotate-okta-user: 2).
+    const UNKNOWN_USER_EXIT: i32 = 1;
 
     /// Whether the binary's last resort (no title named, none with a
     /// default title) would pick `dict`, if it were the only one.
@@ -67,6 +71,29 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     fn describe(&self, request: &ProxiedRequest) -> String;
     /// How the reports name `account`.
     fn words(account: &str) -> Words;
+}
+
+/// A password rotator's world as the shared end-to-end suite sees it
+/// ([`crate::suites::password`]): what its description says, and the fake's
+/// state now.
+#[derive(Debug, Clone)]
+pub struct PasswordFacts {
+    /// The uid and title of the API record the binary picks, if any.
+    pub admin: Option<(String, String)>,
+    /// The user record's field that names the API record by its title.
+    pub title_field: &'static str,
+    /// The first title the binary looks for when the user record names none.
+    pub default_title: &'static str,
+    /// The API record's field holding the API's url.
+    pub url_field: &'static str,
+    /// The documented exit code of a user the service does not know.
+    pub unknown_user_exit: i32,
+    /// The account whose password the binary changes.
+    pub account: String,
+    /// The account's password on the fake now.
+    pub password: Option<String>,
+    /// Every request the fake received, in order: its call name and method.
+    pub requests: Vec<(String, String)>,
 }
 
 /// A started fake and what it was seeded with.
@@ -208,7 +235,12 @@ pub(super) fn start<R: PasswordRotator>(
         None => seeded.push(R::NO_API_RECORD.into()),
     }
     seeded.extend(started.account_lines);
+    let admin = found.map(|(dict, _)| {
+        let uid = lookup_text(&dict, "uid").unwrap_or_default();
+        (uid.trim().to_owned(), title(&dict))
+    });
     Ok(Box::new(PasswordService::<R> {
+        admin,
         rotator: started.rotator,
         fake: started.fake,
         account: started.account,
@@ -220,6 +252,8 @@ pub(super) fn start<R: PasswordRotator>(
 
 /// A password rotator's fake, seeded, and the account it rotates.
 struct PasswordService<R: PasswordRotator> {
+    /// The uid and title of the API record the binary will pick, if any.
+    admin: Option<(String, String)>,
     rotator: R,
     fake: R::Fake,
     account: String,
@@ -308,6 +342,26 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
 
     fn gateway_stores_password(&self) -> bool {
         true
+    }
+
+    fn password_rotator(&self) -> Option<PasswordFacts> {
+        let proxy = R::proxy(&self.fake);
+        let requests = proxy
+            .exchanges()
+            .into_iter()
+            .zip(proxy.requests())
+            .map(|(exchange, request)| (exchange.call, request.method))
+            .collect();
+        Some(PasswordFacts {
+            admin: self.admin.clone(),
+            title_field: R::TITLE_FIELD,
+            default_title: R::DEFAULT_TITLES.first().copied().unwrap_or_default(),
+            url_field: R::URL_FIELD,
+            unknown_user_exit: R::UNKNOWN_USER_EXIT,
+            account: self.account.clone(),
+            password: self.now(),
+            requests,
+        })
     }
 }
 
