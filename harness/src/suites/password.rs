@@ -34,7 +34,7 @@ use serde_json::Value;
 use crate::binary::Binary;
 use crate::faults::FaultKind;
 use crate::rehearsal::world::{RunOptions, lookup_keys, replace_field};
-use crate::rehearsal::{self, PasswordFacts, Rehearsal, World};
+use crate::rehearsal::{self, PasswordFacts, Rehearsal, Timing, World};
 use crate::runner::Outcome;
 
 /// A login no fake knows.
@@ -84,10 +84,20 @@ impl Case {
     /// a secret of the world (the outputs are withheld) or when stdout is
     /// not the one summary line.
     fn run(&self, world: &World, dry_run: bool) -> Outcome {
+        self.run_as(world, dry_run, None)
+    }
+
+    /// [`Case::run`] with the short request timeout of fault runs.
+    fn run_with(&self, world: &World, timing: Option<Timing>) -> Outcome {
+        self.run_as(world, false, timing)
+    }
+
+    fn run_as(&self, world: &World, dry_run: bool, timing: Option<Timing>) -> Outcome {
         let out = world.run(
             self.bin.path(),
             &RunOptions {
                 dry_run,
+                timing,
                 ..RunOptions::default()
             },
         );
@@ -298,7 +308,7 @@ pub fn a_wrong_token_exits_1_naming_the_admin_record_and_changes_nothing(
     });
     let out = case.run(&world, false);
     let record = format!("in record '{admin_title}'");
-    expect(&world, &out, 1, &["(password)", &record]);
+    expect(&world, &out, 1, &["HTTP 401", "(password)", &record]);
 }
 
 /// A login the service has no user for: the documented exit (1, or 2
@@ -339,22 +349,25 @@ pub fn a_dry_run_only_reads_and_changes_nothing(use_case: &str, bin: Binary) {
 }
 
 /// The change answered `kind`: exit 4 saying the password may or may not
-/// have changed, and the change never sent again.
+/// have changed (and `says`: the answer, when there was one), and the
+/// change never sent again.
 fn the_change_failing_exits_4_and_is_never_sent_again(
     use_case: &str,
     bin: Binary,
     kind: FaultKind,
+    says: &str,
 ) {
     let case = Case::new(use_case, bin);
     let (world, change) = case.world_failing_the_change(kind);
     let out = case.run(&world, false);
-    expect(&world, &out, 4, &["may or may not have changed"]);
+    expect(&world, &out, 4, &["may or may not have changed", says]);
     assert_eq!(sent(&facts(&world), &change), 1, "{change} was sent again");
 }
 
 /// The change answered with the service's own 500 (not applied).
 pub fn a_500_to_the_change_exits_4_and_is_never_sent_again(use_case: &str, bin: Binary) {
-    the_change_failing_exits_4_and_is_never_sent_again(use_case, bin, FaultKind::Status500);
+    let kind = FaultKind::Status500;
+    the_change_failing_exits_4_and_is_never_sent_again(use_case, bin, kind, "HTTP 500");
 }
 
 /// The change applied, then answered 500.
@@ -362,12 +375,35 @@ pub fn a_change_applied_then_answered_500_exits_4_and_is_never_sent_again(
     use_case: &str,
     bin: Binary,
 ) {
-    the_change_failing_exits_4_and_is_never_sent_again(use_case, bin, FaultKind::ApplyThen500);
+    let kind = FaultKind::ApplyThen500;
+    the_change_failing_exits_4_and_is_never_sent_again(use_case, bin, kind, "HTTP 500");
 }
 
 /// The change applied, then the connection closed before any answer.
 pub fn a_change_whose_answer_is_lost_exits_4_and_is_never_sent_again(use_case: &str, bin: Binary) {
-    the_change_failing_exits_4_and_is_never_sent_again(use_case, bin, FaultKind::DropAfterApply);
+    let kind = FaultKind::DropAfterApply;
+    let says = "the request was sent but";
+    the_change_failing_exits_4_and_is_never_sent_again(use_case, bin, kind, says);
+}
+
+/// The change applied, its answer held past the request timeout
+/// ([`Timing::FAULTS`]: 2 s; the answer held 4 s): exit 4 once the timeout
+/// fires, without waiting for the answer, and the change never sent again.
+pub fn a_change_unanswered_within_the_timeout_exits_4_and_is_never_sent_again(
+    use_case: &str,
+    bin: Binary,
+) {
+    let case = Case::new(use_case, bin);
+    let (world, change) = case.world_failing_the_change(FaultKind::TimeoutAfterApply);
+    world.service.armable().set_hold(Timing::FAULTS.hold);
+    let out = case.run_with(&world, Some(Timing::FAULTS));
+    expect(&world, &out, 4, &["may or may not have changed"]);
+    assert!(
+        out.elapsed < Timing::FAULTS.hold,
+        "the run waited {:?} for an answer past its request timeout",
+        out.elapsed
+    );
+    assert_eq!(sent(&facts(&world), &change), 1, "{change} was sent again");
 }
 
 /// The change answered with the service's rate limit (429 with
@@ -423,6 +459,7 @@ macro_rules! password_suite {
                 a_500_to_the_change_exits_4_and_is_never_sent_again,
                 a_change_applied_then_answered_500_exits_4_and_is_never_sent_again,
                 a_change_whose_answer_is_lost_exits_4_and_is_never_sent_again,
+                a_change_unanswered_within_the_timeout_exits_4_and_is_never_sent_again,
                 a_429_to_the_change_is_waited_out_as_asked_then_rotates,
             );
         }
