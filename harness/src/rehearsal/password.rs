@@ -19,7 +19,7 @@ use super::world::{
     Call, Service, Staging, is_loopback_url, lookup_text, proxied_calls, repoint, shown_url,
 };
 use crate::fakes::vault::FakeVault;
-use crate::faults::{Armable, FaultProxy, ProxiedRequest};
+use crate::faults::{Armable, Proxied, ProxiedRequest};
 use crate::runner::Outcome;
 
 /// The token the fake expects when no API record would be picked: one
@@ -31,8 +31,9 @@ pub(super) type Dict = Map<String, Value>;
 
 /// What differs between password rotators' rehearsals.
 pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
-    /// The fake the binary talks to.
-    type Fake: Armable + Send + Sync + 'static;
+    /// The fake the binary talks to (an [`crate::fakes::http::HttpFake`]:
+    /// faults are armed through its proxy).
+    type Fake: Proxied + Send + Sync + 'static;
     /// The name faults and reports use for it: `okta`, `rest`.
     const NAME: &'static str;
     /// The fake in words, for notes and errors: "the fake Okta org".
@@ -63,13 +64,27 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     fn start(api: Option<&Dict>, token: &str, staging: &Staging) -> Seeded<Self>;
     /// The url the API record is pointed at, from the one it held.
     fn url(fake: &Self::Fake, was: &str) -> String;
-    /// The fault proxy in front of the fake.
-    fn proxy(fake: &Self::Fake) -> &FaultProxy;
     /// The account's password on the fake now.
     fn password_of(fake: &Self::Fake, account: &str) -> Option<String>;
-    /// A request, for the report (masked by the caller).
-    fn describe(&self, request: &ProxiedRequest) -> String;
-    /// How the reports name `account`.
+    /// A request, for the report (masked by the caller): its method, path
+    /// and query, its `Authorization` header and its body.
+    fn describe(&self, request: &ProxiedRequest) -> String {
+        let query = if request.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", request.query)
+        };
+        let mut lines = vec![format!("{} {}{query}", request.method, request.path)];
+        if let Some(auth) = request.header("authorization") {
+            lines.push(format!("authorization: {auth}"));
+        }
+        if !request.body.is_empty() {
+            lines.push(format!("body: {}", String::from_utf8_lossy(&request.body)));
+        }
+        lines.join("\n")
+    }
+    /// How the reports name `account` (for a service's users:
+    /// [`Words::user_of`]).
     fn words(account: &str) -> Words;
 }
 
@@ -119,6 +134,19 @@ pub(super) struct Words {
     pub password: String,
     /// In a matrix cell: "the user".
     pub short: &'static str,
+}
+
+impl Words {
+    /// A user of `service`: "the Okta user", "Okta user 'bob'", "bob's Okta
+    /// password", "the user".
+    pub fn user_of(service: &str, login: &str) -> Self {
+        Self {
+            holder: format!("the {service} user"),
+            account: format!("{service} user '{login}'"),
+            password: format!("{login}'s {service} password"),
+            short: "the user",
+        }
+    }
 }
 
 /// The record's title, as the Gateway sends it.
@@ -274,7 +302,7 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
     }
 
     fn calls(&self) -> Vec<Call> {
-        proxied_calls(R::proxy(&self.fake), |r| self.rotator.describe(r))
+        proxied_calls(self.fake.fault_proxy(), |r| self.rotator.describe(r))
     }
 
     fn armable(&self) -> &dyn Armable {
@@ -345,7 +373,7 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
     }
 
     fn password_rotator(&self) -> Option<PasswordFacts> {
-        let proxy = R::proxy(&self.fake);
+        let proxy = self.fake.fault_proxy();
         let requests = proxy
             .exchanges()
             .into_iter()
