@@ -434,6 +434,31 @@ pub fn a_429_to_the_change_is_waited_out_as_asked_then_rotates(use_case: &str, b
     );
 }
 
+/// `harness demo <use-case>` (the rehearsal of the fixture an
+/// administrator runs first) rotates, agrees with the end state, leaks
+/// nothing, and shows the token and the password masked in the requests.
+pub fn the_demo_rotates_and_shows_every_secret_masked(use_case: &str, bin: Binary) {
+    let report = crate::demo::run(use_case, bin.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.ok, "{}", report.text);
+    for shown in [
+        "is now the Gateway's newPassword: yes",
+        "authorization: ",
+        "\"********\"",
+    ] {
+        assert!(report.text.contains(shown), "{shown:?}:\n{}", report.text);
+    }
+    let token_lines: Vec<&str> = report
+        .text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("authorization: "))
+        .collect();
+    assert!(
+        token_lines.iter().all(|l| l.ends_with("********")),
+        "{}",
+        report.text
+    );
+}
+
 /// One test per behaviour of this suite, for one binary, in a module named
 /// for it. A row: `harness::password_suite!(meraki_user: "meraki-user");`
 /// in the binary's `tests/` (the use case's binary must be
@@ -461,6 +486,7 @@ macro_rules! password_suite {
                 a_change_whose_answer_is_lost_exits_4_and_is_never_sent_again,
                 a_change_unanswered_within_the_timeout_exits_4_and_is_never_sent_again,
                 a_429_to_the_change_is_waited_out_as_asked_then_rotates,
+                the_demo_rotates_and_shows_every_secret_masked,
             );
         }
     };
