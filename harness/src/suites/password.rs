@@ -21,6 +21,13 @@
 //! secret of the world (the rehearsal's [`World::secrets`]), and its stdout
 //! must be the one summary line.
 //!
+//! What a binary and its fake are held to, beyond the exit codes: a refusal
+//! of the records names the field (`'password'`, the url field, the title
+//! field) and the record; a wrong token is the service's `401`, shown as
+//! `HTTP 401` with the advice to check `(password)` `in record '<title>'`;
+//! an unsure change says it "may or may not have changed"; the fake's `429`
+//! asks for at least a second (`Retry-After: 1`), which the binary waits out.
+//!
 //! What stays in a binary's own tests: what only it does (Meraki's shard
 //! redirect and administrators, Okta's policies and admin reset, the REST
 //! body template), and what needs a fake set up otherwise than from the
@@ -42,6 +49,10 @@ const UNKNOWN_USER: &str = "nobody-of-the-suite@example.com";
 
 /// A token the fake does not take.
 const WRONG_TOKEN: &str = "wrong-token-of-the-suite-0000000001";
+
+/// How long an answer past the request timeout is held: well past the 2 s
+/// of [`Timing::FAULTS`], so a run that waited for it cannot pass.
+const HELD: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// A url to a host that is not this machine, over plain http.
 const PLAIN_HTTP_ELSEWHERE: &str = "http://api.example.com/api/v1/password";
@@ -387,19 +398,20 @@ pub fn a_change_whose_answer_is_lost_exits_4_and_is_never_sent_again(use_case: &
 }
 
 /// The change applied, its answer held past the request timeout
-/// ([`Timing::FAULTS`]: 2 s; the answer held 4 s): exit 4 once the timeout
-/// fires, without waiting for the answer, and the change never sent again.
+/// ([`Timing::FAULTS`]: 2 s; the answer held [`HELD`]): exit 4 once the
+/// timeout fires, without waiting for the answer, and the change never sent
+/// again.
 pub fn a_change_unanswered_within_the_timeout_exits_4_and_is_never_sent_again(
     use_case: &str,
     bin: Binary,
 ) {
     let case = Case::new(use_case, bin);
     let (world, change) = case.world_failing_the_change(FaultKind::TimeoutAfterApply);
-    world.service.armable().set_hold(Timing::FAULTS.hold);
+    world.service.armable().set_hold(HELD);
     let out = case.run_with(&world, Some(Timing::FAULTS));
     expect(&world, &out, 4, &["may or may not have changed"]);
     assert!(
-        out.elapsed < Timing::FAULTS.hold,
+        out.elapsed < HELD,
         "the run waited {:?} for an answer past its request timeout",
         out.elapsed
     );
