@@ -55,6 +55,11 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     /// binary documents it: 1 (nothing changed) unless the binary calls it
     /// bad input (rotate-okta-user: 2).
     const UNKNOWN_USER_EXIT: i32 = 1;
+    /// The fake's name for the call that changes the password, when a
+    /// clean run sends another request that is not a read before it (a
+    /// sign-in for a session); by default the change is the first request
+    /// that is not a `GET` or `HEAD`.
+    const CHANGE_CALL: Option<&'static str> = None;
 
     /// Whether the binary's last resort (no title named, none with a
     /// default title) would pick `dict`, if it were the only one.
@@ -103,6 +108,8 @@ pub struct PasswordFacts {
     pub url_field: &'static str,
     /// The documented exit code of a user the service does not know.
     pub unknown_user_exit: i32,
+    /// The call that changes the password, when the description names it.
+    pub change_call: Option<&'static str>,
     /// The account whose password the binary changes.
     pub account: String,
     /// The account's password on the fake now.
@@ -386,6 +393,7 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
             default_title: R::DEFAULT_TITLES.first().copied().unwrap_or_default(),
             url_field: R::URL_FIELD,
             unknown_user_exit: R::UNKNOWN_USER_EXIT,
+            change_call: R::CHANGE_CALL,
             account: self.account.clone(),
             password: self.now(),
             requests,
