@@ -183,6 +183,22 @@ impl Error {
         }
     }
 
+    /// A change sent once whose outcome no answer settles
+    /// ([`Error::NoAnswer`]: lost, timed out, a 5xx) as the message the
+    /// administrator acts on: "`{target}`: the request was sent but
+    /// `{detail}`, so `{what}` may or may not have changed. `{next}`", exit
+    /// 4. `next` says what to check and what to do. Any other error is
+    /// returned as it is.
+    pub fn unsure_change(self, what: &str, next: &str) -> Self {
+        match self {
+            Self::NoAnswer { target, detail } => Self::NeedsAttention(format!(
+                "{target}: the request was sent but {detail}, so {what} may or may not have \
+                 changed. {next}"
+            )),
+            other => other,
+        }
+    }
+
     pub fn missing(name: impl Into<String>, location: Location) -> Self {
         Self::Missing {
             name: name.into(),
@@ -243,6 +259,24 @@ mod tests {
         for (error, code) in cases {
             assert_eq!(error.exit().code(), code, "{error}");
         }
+    }
+
+    #[test]
+    fn an_unsure_change_is_exit_4_naming_what_may_have_changed_and_what_to_do() {
+        let lost = Error::NoAnswer {
+            target: "PUT https://api.example.com/users/1".into(),
+            detail: "no answer before the timeout".into(),
+        };
+        let error = lost.unsure_change("the password of 'bob'", "Sign in as 'bob' to check.");
+        assert_eq!(error.exit(), Exit::NeedsAttention);
+        assert_eq!(
+            error.to_string(),
+            "PUT https://api.example.com/users/1: the request was sent but no answer before the \
+             timeout, so the password of 'bob' may or may not have changed. Sign in as 'bob' to \
+             check."
+        );
+        let refused = Error::Failed("refused".into()).unsure_change("x", "y");
+        assert_eq!(refused.to_string(), "refused");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | [`runner`] | runs a built binary on a scenario and scans every output for leaks; two runs at once |
 //! | [`world`] | [`TestWorld`]: a test's fake vault, service fake and input in one builder, every run leak-scanned |
 //! | [`encodings`] | the forms a secret takes when a server or library echoes it |
+//! | [`suites`] | end-to-end suites shared by every binary of a kind: [`suites::password`] for HTTP password rotators, one row per binary ([`password_suite!`]) |
 //! | [`sshd`] | a real OpenSSH server per test in a private mount namespace (root) |
 //! | [`teardown`] | private files and child rotators removed on a signal or a panic |
 //! | [`vault_cli`] | `harness vault serve/get/set`: the fake standalone, and `common::vault` as a command |
@@ -42,6 +43,7 @@ pub mod layout;
 pub mod rehearsal;
 pub mod runner;
 pub mod sshd;
+pub mod suites;
 pub mod teardown;
 pub mod vault_cli;
 pub mod world;

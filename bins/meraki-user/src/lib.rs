@@ -99,11 +99,8 @@ impl Rotator for MerakiUser {
             ..
         } = Setup::from_input(&run.input)?;
         let dashboard = Dashboard {
-            url,
-            key,
+            api: http::Api::new(url, key, "Bearer ", admin.location(), run.http()?),
             network,
-            location: admin.location(),
-            client: run.http()?,
         };
         let user = find_user(&dashboard, email)?;
         let url = dashboard.users_url(Some(&user.id));
@@ -136,6 +133,7 @@ impl Rotator for MerakiUser {
         } = p;
         let new_password = run.input.require_new_password()?;
         let change = dashboard
+            .api
             .request(Method::PUT, url)?
             .redirect_unapplied()
             .secret_json(json!({
@@ -144,18 +142,15 @@ impl Rotator for MerakiUser {
             }));
         let target = change.target();
         tracing::info!("setting the password of '{email}' ({})", user.id);
-        let response =
-            dashboard
-                .send_change(&run.http()?, &change)
-                .map_err(|error| match error {
-                    Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
-                        "{target}: the request was sent but {detail}, so the Meraki password of \
-                     '{email}' may or may not have changed. It was not sent again. The record \
-                     keeps the previous password, which may no longer work: rotate again (the \
-                     change does not need the old password)"
-                    )),
-                    other => other,
-                })?;
+        let response = dashboard
+            .send_change(&run.http()?, &change)
+            .map_err(|error| {
+                error.unsure_change(
+                    &format!("the Meraki password of '{email}'"),
+                    "It was not sent again. The record keeps the previous password, which may \
+                     no longer work: rotate again (the change does not need the old password)",
+                )
+            })?;
         // Not a success, so not applied: Meraki answers a redirect (to the
         // organisation's shard) before it applies anything, and a 4xx is a
         // refusal.

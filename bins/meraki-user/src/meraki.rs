@@ -1,25 +1,20 @@
-//! The Meraki Dashboard API as this binary uses it: the base URL and API
-//! key, requests with the key as a bearer token, the network's authorized
+//! The Meraki Dashboard API as this binary uses it: the API (its base URL,
+//! the key sent as a bearer token: [`http::Api`]), the network's authorized
 //! users, and Meraki's error answers turned into one clear message. Kept
 //! apart from the rotation so that what is sent, and how an answer is
 //! shown, is read in one place: nothing of a body is shown but its known
 //! error fields, each through [`http::shown`].
 
-use common::cli;
-use common::error::{Error, Location, Result};
-use common::http::{self, Replay, Request, Response};
-use common::secret::Secret;
+use common::error::{Error, Result};
+use common::http::{self, Request, Response};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
-/// The Dashboard API of one network, its key, and how to talk to it.
+/// The Dashboard API of one network.
 #[derive(Debug)]
 pub struct Dashboard {
-    pub(crate) url: Url,
-    pub(crate) key: Secret,
+    pub(crate) api: http::Api,
     pub(crate) network: String,
-    pub(crate) location: Location,
-    pub(crate) client: http::Client,
 }
 
 /// One of the network's authorized users (Meraki authentication: 802.1X,
@@ -36,36 +31,19 @@ pub struct AuthUser {
 }
 
 impl Dashboard {
-    /// The base URL with `segments` appended, each percent-encoded as one
-    /// path segment.
-    pub(crate) fn endpoint(&self, segments: &[&str]) -> Url {
-        let mut url = self.url.clone();
-        url.set_query(None);
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
-    }
-
     /// The network's authorized users' endpoint, or one user's.
     pub(crate) fn users_url(&self, id: Option<&str>) -> Url {
         let mut segments = vec!["networks", self.network.as_str(), "merakiAuthUsers"];
         segments.extend(id);
-        self.endpoint(&segments)
-    }
-
-    pub(crate) fn request(&self, method: Method, url: Url) -> Result<Request> {
-        Request::new(method, url)
-            .secret_header("Authorization", "Bearer ", &self.key)?
-            .header("Accept", "application/json")
+        self.api.endpoint(&segments)
     }
 
     /// Lists the network's authorized users (a read, retried as reads are):
     /// each entry as its email and the user, or why it cannot be rotated.
     pub(crate) fn users(&self) -> Result<Vec<Listed>> {
-        let request = self.request(Method::GET, self.users_url(None))?;
+        let request = self.api.request(Method::GET, self.users_url(None))?;
         let target = request.target();
-        let response = cli::block_on(self.client.send(&request, Replay::Safe))??;
+        let response = self.api.read(&request)?;
         if response.status.as_u16() != 200 {
             return Err(self.refused(&target, &response, "listing the network's users"));
         }
@@ -85,7 +63,8 @@ impl Dashboard {
     /// other answers mean). A redirect comes back as an answer: Meraki
     /// redirects to an organisation's shard before it applies anything.
     pub(crate) fn send_change(&self, client: &http::Client, request: &Request) -> Result<Response> {
-        cli::block_on(client.send_change(request, |s| s.is_success() || is_redirect(s)))?
+        self.api
+            .send_change(client, request, |s| s.is_success() || is_redirect(s))
     }
 
     /// A refused request as the error that says what to fix.
@@ -94,15 +73,15 @@ impl Dashboard {
         let advice = match status {
             401 => format!(
                 "; check the Dashboard API key (password) in {}",
-                self.location
+                self.api.location
             ),
             403 => format!(
                 "; the API key in {} may not manage network {}",
-                self.location, self.network
+                self.api.location, self.network
             ),
             404 => format!(
                 "; check network_id in {} (Meraki answers 404 for a network the key cannot see)",
-                self.location
+                self.api.location
             ),
             429 => "; Meraki's rate limit".into(),
             _ if is_redirect(response.status) => format!(
@@ -110,7 +89,7 @@ impl Dashboard {
                  to that host's https://<host>/api/v1 (redirects are not followed: they would \
                  carry the API key to another host)",
                 redirect_host(response).unwrap_or_else(|| "another host".into()),
-                self.location
+                self.api.location
             ),
             _ => String::new(),
         };

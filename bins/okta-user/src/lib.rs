@@ -289,15 +289,16 @@ fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
         std::time::Duration::ZERO
     };
     let change_client = run.http_keeping(kept)?;
-    let response = org.send_change(&change_client, &change).map_err(|error| match error {
-        Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
-            "{target}: the request was sent but {detail}, so the Okta password of '{login}' may or \
-             may not have changed. It was not sent again (once changed, the old password no longer \
-             works). Check by signing in to Okta as '{login}' with the old password: if it still \
-             works, nothing changed and the rotation can be run again; if not, reset the password \
-             in Okta and store it in the record"
-        )),
-        other => other,
+    let response = org.send_change(&change_client, &change).map_err(|error| {
+        error.unsure_change(
+            &format!("the Okta password of '{login}'"),
+            &format!(
+                "It was not sent again (once changed, the old password no longer works). Check \
+                 by signing in to Okta as '{login}' with the old password: if it still works, \
+                 nothing changed and the rotation can be run again; if not, reset the password \
+                 in Okta and store it in the record"
+            ),
+        )
     })?;
     if !response.status.is_success() {
         return Err(refused(&org, &target, &response, "changing the password"));

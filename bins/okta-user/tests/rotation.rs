@@ -1,5 +1,6 @@
 //! rotate-okta-user end to end: the real binary against the stateful Okta
-//! fake. Every run is scanned for leaks of the scenario's secrets.
+//! fake, for what only it does (what every HTTP password rotator does is
+//! `suite.rs`). Every run is scanned for leaks of the scenario's secrets.
 
 #![allow(
     clippy::unwrap_used,
@@ -235,36 +236,6 @@ fn suspended_and_deprovisioned_users_exit_2_naming_the_status() {
 }
 
 #[test]
-fn an_unknown_user_exits_2() {
-    let okta = FakeOkta::start(TOKEN);
-    rotate("default.json", &okta)
-        .assert_exit(2)
-        .assert_stderr_has("Okta has no user with login 'alice@example.com'")
-        .assert_stderr_has("E0000007");
-}
-
-#[test]
-fn an_invalid_token_exits_1_pointing_at_the_record() {
-    let okta = FakeOkta::start("another-token-0000000000000000001").with_user(LOGIN, "ACTIVE", OLD);
-    rotate("default.json", &okta)
-        .assert_exit(1)
-        .assert_stderr_has("E0000011 Invalid token provided")
-        .assert_stderr_has(
-            "check the API token (password) and auth_scheme in record 'Okta API Access Details'",
-        );
-}
-
-#[test]
-fn a_429_waits_for_the_rate_limit_reset_and_then_succeeds() {
-    let okta = okta();
-    okta.fault("change_password", OktaFault::RateLimit { reset_in: 1 }, 1);
-    let out = rotate("default.json", &okta);
-    out.assert_exit(0).assert_stderr_has("HTTP 429, retrying");
-    assert_eq!(changes(&okta), 2);
-    assert_eq!(okta.password_of(LOGIN).as_deref(), Some(NEW));
-}
-
-#[test]
 fn a_429_resetting_past_the_deadline_exits_1_at_once() {
     let okta = okta();
     okta.fault(
@@ -277,23 +248,6 @@ fn a_429_resetting_past_the_deadline_exits_1_at_once() {
         .assert_stderr_has("HTTP 429 and asked to wait");
     assert!(out.elapsed < Duration::from_secs(5), "{}", out.output());
     assert_eq!(okta.password_of(LOGIN).as_deref(), Some(OLD));
-}
-
-#[test]
-fn a_timeout_after_sending_the_change_exits_4_and_does_not_resend() {
-    let okta = okta();
-    okta.fault(
-        "change_password",
-        OktaFault::Delay(Duration::from_secs(10)),
-        1,
-    );
-    let out = rotate_with("default.json", &okta, &["--timeout", "3"]);
-    out.assert_exit(4)
-        .assert_clean()
-        .assert_stderr_has("may or may not have changed")
-        .assert_stderr_has("It was not sent again");
-    assert_eq!(changes(&okta), 1);
-    assert!(out.elapsed < Duration::from_secs(7), "{}", out.output());
 }
 
 #[test]

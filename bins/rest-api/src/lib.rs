@@ -246,16 +246,12 @@ fn send_verify(
 
 /// Adds what the administrator must know to the HTTP layer's errors.
 fn explain(error: Error, plan: &Plan<'_>) -> Error {
-    match error {
-        Error::NoAnswer { target, detail } => Error::NeedsAttention(format!(
-            "{target}: the request was sent but {detail}, so the password of '{}' may or may \
-             not have changed. The record still holds the old password: if it still works, \
-             nothing changed and the rotation can be run again; if not, reset the password \
-             through the service and store it in the record",
-            plan.user
-        )),
-        other => other,
-    }
+    error.unsure_change(
+        &format!("the password of '{}'", plan.user),
+        "The record still holds the old password: if it still works, nothing changed and the \
+         rotation can be run again; if not, reset the password through the service and store it \
+         in the record",
+    )
 }
 
 fn keys(keys: &[String]) -> String {

@@ -31,12 +31,15 @@
 //!   capped.
 //!
 //! Rooms: [`client`] (attempts, retries, deadlines, what an error says),
-//! [`transport`] (where a request may go), and here the request, the answer
-//! and the error fields shown of it.
+//! [`transport`] (where a request may go), [`api`] (a service's API with its
+//! token, as a rotator's client module starts from it), and here the
+//! request, the answer and the error fields shown of it.
 
+mod api;
 mod client;
 mod transport;
 
+pub use api::Api;
 pub use client::Client;
 #[allow(
     clippy::wildcard_imports,

@@ -123,3 +123,36 @@ impl<S: Service> Respond for Responder<S> {
             .respond(request, fault)
     }
 }
+
+/// A request path's segments, each with its `%XX` escapes undone, as a
+/// service routes on them: `/users/a%2Fb` is `["users", "a/b"]` (an id
+/// holding `/` stays one segment).
+pub fn path_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(percent_decoded)
+        .collect()
+}
+
+/// One path segment with its `%XX` escapes undone.
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

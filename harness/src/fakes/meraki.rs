@@ -26,7 +26,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
-use super::http::{HttpFake, Service};
+use super::http::{HttpFake, Service, path_segments};
 use crate::faults::{FaultKind, ProxiedRequest};
 
 /// The call names: `list_users`, `get_user`, `update_user` (the `PUT` that
@@ -63,16 +63,6 @@ pub struct AuthUser {
     pub changes: u32,
 }
 
-/// A request the fake received (its body without the password).
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub method: String,
-    pub path: String,
-    pub authorization: String,
-    /// The body's keys (values are not kept: one is a password).
-    pub keys: Vec<String>,
-}
-
 /// The network, its users and the API key: the service behind
 /// [`FakeMeraki`].
 pub struct State {
@@ -85,7 +75,6 @@ pub struct State {
     /// The host requests are redirected to (Meraki's shard redirect, 308),
     /// and whether only changes are.
     redirect: Option<(String, bool)>,
-    requests: Vec<Received>,
 }
 
 impl std::fmt::Debug for State {
@@ -108,7 +97,6 @@ impl FakeMeraki {
             users: Vec::new(),
             odd: Vec::new(),
             redirect: None,
-            requests: Vec::new(),
         })
     }
 
@@ -164,10 +152,6 @@ impl FakeMeraki {
     pub fn password_of(&self, email: &str) -> Option<String> {
         self.user(email).map(|u| u.password)
     }
-
-    pub fn requests(&self) -> Vec<Received> {
-        self.state().requests.clone()
-    }
 }
 
 /// Status kinds are answered by the fake: `500` is Meraki's error shape,
@@ -191,16 +175,7 @@ impl Service for State {
                 .unwrap_or_default()
                 .to_owned()
         };
-        let received = Received {
-            method: request.method.to_string(),
-            path: request.url.path().to_owned(),
-            authorization: header("authorization"),
-            keys: body
-                .as_object()
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default(),
-        };
-        self.requests.push(received.clone());
+        let (method, path) = (request.method.as_str(), request.url.path());
         match injected {
             Some(FaultKind::Status500) => return errors(500, "Internal server error"),
             Some(FaultKind::Status429) => {
@@ -210,20 +185,18 @@ impl Service for State {
             _ => {}
         }
         let key = header("x-cisco-meraki-api-key");
-        let authorized = received.authorization == format!("Bearer {}", self.key)
+        let authorized = header("authorization") == format!("Bearer {}", self.key)
             || (!key.is_empty() && key == self.key);
         if !authorized {
             return errors(401, "Invalid API key");
         }
         if let Some((host, changes_only)) = &self.redirect
-            && (!changes_only || received.method == "PUT")
+            && (!changes_only || method == "PUT")
         {
-            return ResponseTemplate::new(308).insert_header(
-                "Location",
-                format!("https://{host}{}", received.path).as_str(),
-            );
+            return ResponseTemplate::new(308)
+                .insert_header("Location", format!("https://{host}{path}").as_str());
         }
-        let answer = self.serve(&received, &body);
+        let answer = self.serve(method, path, &body);
         if injected == Some(FaultKind::ApplyThen500) {
             return errors(500, "Internal server error");
         }
@@ -232,15 +205,10 @@ impl Service for State {
 }
 
 impl State {
-    fn serve(&mut self, request: &Received, body: &Value) -> ResponseTemplate {
-        let segments: Vec<String> = request
-            .path
-            .trim_start_matches('/')
-            .split('/')
-            .map(percent_decoded)
-            .collect();
+    fn serve(&mut self, method: &str, path: &str, body: &Value) -> ResponseTemplate {
+        let segments = path_segments(path);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (request.method.as_str(), segments.as_slice()) {
+        match (method, segments.as_slice()) {
             (_, ["api", "v1", "networks", network, "merakiAuthUsers", ..])
                 if *network != self.network =>
             {
@@ -302,27 +270,4 @@ fn user_json(user: &AuthUser) -> Value {
 /// Meraki's error shape.
 fn errors(status: u16, text: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"errors": [text]}))
-}
-
-/// One path segment with its `%XX` escapes undone.
-fn percent_decoded(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

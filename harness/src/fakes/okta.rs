@@ -256,7 +256,7 @@ impl FakeOkta {
 }
 
 /// Status kinds are answered by the fake: `500` is `E0000009`, `429` is
-/// `E0000047` with `X-Rate-Limit-Reset` one second ahead, `apply-then-500`
+/// `E0000047` with `X-Rate-Limit-Reset` two seconds ahead, `apply-then-500`
 /// applies the call and then answers `E0000009`.
 impl Service for State {
     const CALLS: &'static [&'static str] = &CALLS;
@@ -321,7 +321,9 @@ impl State {
             .map(|(_, fault)| fault);
         let fault = fault.or(match injected {
             Some(FaultKind::Status500) => Some(OktaFault::ServerError),
-            Some(FaultKind::Status429) => Some(OktaFault::RateLimit { reset_in: 1 }),
+            // Two seconds ahead: the reset is a whole epoch second, so the
+            // wait it asks is over one second whatever the clock's fraction.
+            Some(FaultKind::Status429) => Some(OktaFault::RateLimit { reset_in: 2 }),
             _ => None,
         });
         let delay = match fault {

@@ -66,7 +66,7 @@ pub enum FaultKind {
     Status500,
     /// `429`: the service's rate-limit answer, shaped as it sends it: AWS
     /// 400 `Throttling`, Graph/AAD 429 with `Retry-After: 1`, Okta 429
-    /// `E0000047` with `X-Rate-Limit-Reset` one second ahead, REST 429 with
+    /// `E0000047` with `X-Rate-Limit-Reset` two seconds ahead, REST 429 with
     /// `Retry-After: 1`, the vault's 403 `throttled` with `retry_after` 1.
     /// Not applied.
     Status429,

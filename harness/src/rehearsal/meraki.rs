@@ -7,7 +7,6 @@ use rotate_meraki_user::config::DEFAULT_TITLE;
 use super::password::{Dict, PasswordRotator, Seeded, Words};
 use super::world::{Staging, lookup_text};
 use crate::fakes::meraki::FakeMeraki;
-use crate::faults::{FaultProxy, ProxiedRequest};
 
 pub(super) struct Meraki;
 
@@ -59,31 +58,11 @@ impl PasswordRotator for Meraki {
         fake.url()
     }
 
-    fn proxy(fake: &FakeMeraki) -> &FaultProxy {
-        fake.proxy()
-    }
-
     fn password_of(fake: &FakeMeraki, account: &str) -> Option<String> {
         fake.password_of(account)
     }
 
-    fn describe(&self, request: &ProxiedRequest) -> String {
-        let mut lines = vec![format!("{} {}", request.method, request.path)];
-        if let Some(auth) = request.header("authorization") {
-            lines.push(format!("authorization: {auth}"));
-        }
-        if !request.body.is_empty() {
-            lines.push(format!("body: {}", String::from_utf8_lossy(&request.body)));
-        }
-        lines.join("\n")
-    }
-
     fn words(email: &str) -> Words {
-        Words {
-            holder: "the Meraki user".into(),
-            account: format!("Meraki user '{email}'"),
-            password: format!("{email}'s Meraki password"),
-            short: "the user",
-        }
+        Words::user_of("Meraki", email)
     }
 }

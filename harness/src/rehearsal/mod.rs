@@ -46,6 +46,7 @@ pub mod world;
 
 pub use input::{Rehearsal, RoleFlags, Roles};
 pub use matrix::{KINDS, Timing};
+pub use password::PasswordFacts;
 pub use report::{MatrixReport, Options, Report, rehearse, rehearse_matrix};
 pub use world::{Service, World};
 

@@ -6,7 +6,6 @@ use rotate_okta_user::config::{DEFAULT_TITLE, is_okta_org};
 use super::password::{Dict, PasswordRotator, Seeded, Words};
 use super::world::{Staging, lookup_text};
 use crate::fakes::okta::FakeOkta;
-use crate::faults::{FaultProxy, ProxiedRequest};
 
 /// A field as the binary reads it (the shared lookup), trimmed.
 fn text(dict: &Dict, key: &str) -> Option<String> {
@@ -25,6 +24,8 @@ impl PasswordRotator for Okta {
     const NO_API_RECORD: &'static str = "no API record the binary would pick \
         (okta_record_title, 'Okta API Access Details', or the only record with an Okta-hosted \
         url): the fake expects a token nobody has";
+    /// "Okta has no user with login ...": the record names no Okta user.
+    const UNKNOWN_USER_EXIT: i32 = 2;
 
     fn last_resort(dict: &Dict) -> bool {
         text(dict, "url").is_some_and(|u| is_okta_org(&u))
@@ -66,36 +67,11 @@ impl PasswordRotator for Okta {
         fake.url()
     }
 
-    fn proxy(fake: &FakeOkta) -> &FaultProxy {
-        fake.proxy()
-    }
-
     fn password_of(fake: &FakeOkta, account: &str) -> Option<String> {
         fake.password_of(account)
     }
 
-    fn describe(&self, request: &ProxiedRequest) -> String {
-        let query = if request.query.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", request.query)
-        };
-        let mut lines = vec![format!("{} {}{query}", request.method, request.path)];
-        if let Some(auth) = request.header("authorization") {
-            lines.push(format!("authorization: {auth}"));
-        }
-        if !request.body.is_empty() {
-            lines.push(format!("body: {}", String::from_utf8_lossy(&request.body)));
-        }
-        lines.join("\n")
-    }
-
     fn words(login: &str) -> Words {
-        Words {
-            holder: "the Okta user".into(),
-            account: format!("Okta user '{login}'"),
-            password: format!("{login}'s Okta password"),
-            short: "the user",
-        }
+        Words::user_of("Okta", login)
     }
 }

@@ -19,7 +19,7 @@ use super::world::{
     Call, Service, Staging, is_loopback_url, lookup_text, proxied_calls, repoint, shown_url,
 };
 use crate::fakes::vault::FakeVault;
-use crate::faults::{Armable, FaultProxy, ProxiedRequest};
+use crate::faults::{Armable, Proxied, ProxiedRequest};
 use crate::runner::Outcome;
 
 /// The token the fake expects when no API record would be picked: one
@@ -31,8 +31,9 @@ pub(super) type Dict = Map<String, Value>;
 
 /// What differs between password rotators' rehearsals.
 pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
-    /// The fake the binary talks to.
-    type Fake: Armable + Send + Sync + 'static;
+    /// The fake the binary talks to (an [`crate::fakes::http::HttpFake`]:
+    /// faults are armed through its proxy).
+    type Fake: Proxied + Send + Sync + 'static;
     /// The name faults and reports use for it: `okta`, `rest`.
     const NAME: &'static str;
     /// The fake in words, for notes and errors: "the fake Okta org".
@@ -50,6 +51,15 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     /// The API record's field holding the API's url, which the rehearsal
     /// points at the fake.
     const URL_FIELD: &'static str = "url";
+    /// The exit code of a run on a user the service does not know, as the
+    /// binary documents it: 1 (nothing changed) unless the binary calls it
+    /// bad input (rotate-okta-user: 2).
+    const UNKNOWN_USER_EXIT: i32 = 1;
+    /// The fake's name for the call that changes the password, when a
+    /// clean run sends another request that is not a read before it (a
+    /// sign-in for a session); by default the change is the first request
+    /// that is not a `GET` or `HEAD`.
+    const CHANGE_CALL: Option<&'static str> = None;
 
     /// Whether the binary's last resort (no title named, none with a
     /// default title) would pick `dict`, if it were the only one.
@@ -59,14 +69,53 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     fn start(api: Option<&Dict>, token: &str, staging: &Staging) -> Seeded<Self>;
     /// The url the API record is pointed at, from the one it held.
     fn url(fake: &Self::Fake, was: &str) -> String;
-    /// The fault proxy in front of the fake.
-    fn proxy(fake: &Self::Fake) -> &FaultProxy;
     /// The account's password on the fake now.
     fn password_of(fake: &Self::Fake, account: &str) -> Option<String>;
-    /// A request, for the report (masked by the caller).
-    fn describe(&self, request: &ProxiedRequest) -> String;
-    /// How the reports name `account`.
+    /// A request, for the report (masked by the caller): its method, path
+    /// and query, its `Authorization` header and its body.
+    fn describe(&self, request: &ProxiedRequest) -> String {
+        let query = if request.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", request.query)
+        };
+        let mut lines = vec![format!("{} {}{query}", request.method, request.path)];
+        if let Some(auth) = request.header("authorization") {
+            lines.push(format!("authorization: {auth}"));
+        }
+        if !request.body.is_empty() {
+            lines.push(format!("body: {}", String::from_utf8_lossy(&request.body)));
+        }
+        lines.join("\n")
+    }
+    /// How the reports name `account` (for a service's users:
+    /// [`Words::user_of`]).
     fn words(account: &str) -> Words;
+}
+
+/// A password rotator's world as the shared end-to-end suite sees it
+/// ([`crate::suites::password`]): what its description says, and the fake's
+/// state now.
+#[derive(Debug, Clone)]
+pub struct PasswordFacts {
+    /// The uid and title of the API record the binary picks, if any.
+    pub admin: Option<(String, String)>,
+    /// The user record's field that names the API record by its title.
+    pub title_field: &'static str,
+    /// The first title the binary looks for when the user record names none.
+    pub default_title: &'static str,
+    /// The API record's field holding the API's url.
+    pub url_field: &'static str,
+    /// The documented exit code of a user the service does not know.
+    pub unknown_user_exit: i32,
+    /// The call that changes the password, when the description names it.
+    pub change_call: Option<&'static str>,
+    /// The account whose password the binary changes.
+    pub account: String,
+    /// The account's password on the fake now.
+    pub password: Option<String>,
+    /// Every request the fake received, in order: its call name and method.
+    pub requests: Vec<(String, String)>,
 }
 
 /// A started fake and what it was seeded with.
@@ -92,6 +141,19 @@ pub(super) struct Words {
     pub password: String,
     /// In a matrix cell: "the user".
     pub short: &'static str,
+}
+
+impl Words {
+    /// A user of `service`: "the Okta user", "Okta user 'bob'", "bob's Okta
+    /// password", "the user".
+    pub fn user_of(service: &str, login: &str) -> Self {
+        Self {
+            holder: format!("the {service} user"),
+            account: format!("{service} user '{login}'"),
+            password: format!("{login}'s {service} password"),
+            short: "the user",
+        }
+    }
 }
 
 /// The record's title, as the Gateway sends it.
@@ -208,7 +270,12 @@ pub(super) fn start<R: PasswordRotator>(
         None => seeded.push(R::NO_API_RECORD.into()),
     }
     seeded.extend(started.account_lines);
+    let admin = found.map(|(dict, _)| {
+        let uid = lookup_text(&dict, "uid").unwrap_or_default();
+        (uid.trim().to_owned(), title(&dict))
+    });
     Ok(Box::new(PasswordService::<R> {
+        admin,
         rotator: started.rotator,
         fake: started.fake,
         account: started.account,
@@ -220,6 +287,8 @@ pub(super) fn start<R: PasswordRotator>(
 
 /// A password rotator's fake, seeded, and the account it rotates.
 struct PasswordService<R: PasswordRotator> {
+    /// The uid and title of the API record the binary will pick, if any.
+    admin: Option<(String, String)>,
     rotator: R,
     fake: R::Fake,
     account: String,
@@ -240,7 +309,7 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
     }
 
     fn calls(&self) -> Vec<Call> {
-        proxied_calls(R::proxy(&self.fake), |r| self.rotator.describe(r))
+        proxied_calls(self.fake.fault_proxy(), |r| self.rotator.describe(r))
     }
 
     fn armable(&self) -> &dyn Armable {
@@ -308,6 +377,27 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
 
     fn gateway_stores_password(&self) -> bool {
         true
+    }
+
+    fn password_rotator(&self) -> Option<PasswordFacts> {
+        let proxy = self.fake.fault_proxy();
+        let requests = proxy
+            .exchanges()
+            .into_iter()
+            .zip(proxy.requests())
+            .map(|(exchange, request)| (exchange.call, request.method))
+            .collect();
+        Some(PasswordFacts {
+            admin: self.admin.clone(),
+            title_field: R::TITLE_FIELD,
+            default_title: R::DEFAULT_TITLES.first().copied().unwrap_or_default(),
+            url_field: R::URL_FIELD,
+            unknown_user_exit: R::UNKNOWN_USER_EXIT,
+            change_call: R::CHANGE_CALL,
+            account: self.account.clone(),
+            password: self.now(),
+            requests,
+        })
     }
 }
 

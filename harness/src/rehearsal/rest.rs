@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::password::{Dict, PasswordRotator, Seeded, Words};
 use super::world::{Staging, lookup_text};
 use crate::fakes::rest::FakeRest;
-use crate::faults::{FaultProxy, ProxiedRequest};
+use crate::faults::ProxiedRequest;
 
 /// The request header carrying the token, lower case.
 pub(super) struct Rest {
@@ -153,10 +153,6 @@ impl PasswordRotator for Rest {
             })
             .unwrap_or_else(|_| "/".into());
         fake.url(&path)
-    }
-
-    fn proxy(fake: &FakeRest) -> &FaultProxy {
-        fake.proxy()
     }
 
     fn password_of(fake: &FakeRest, account: &str) -> Option<String> {

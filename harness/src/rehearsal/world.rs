@@ -75,6 +75,11 @@ pub trait Service: Send + Sync {
     fn gateway_stores_password(&self) -> bool {
         false
     }
+    /// For an HTTP password rotator ([`super::password`]): its description
+    /// and the fake's state now, for the shared end-to-end suite.
+    fn password_rotator(&self) -> Option<super::password::PasswordFacts> {
+        None
+    }
 }
 
 /// One call a service received, and what became of it.
@@ -189,6 +194,17 @@ impl World {
             locks: crate::teardown::PrivateDir::new()
                 .map_err(|e| format!("cannot make a lock directory for the rehearsal: {e}"))?,
         })
+    }
+
+    /// Changes the Gateway's input after the fakes started (a field blanked,
+    /// a record left out, the url pointed elsewhere): `change` gets the
+    /// params (without `records`) and the record dictionaries. The secrets
+    /// and the line follow the input as changed.
+    pub fn change_input(
+        &mut self,
+        change: impl FnOnce(&mut Map<String, Value>, &mut Vec<Map<String, Value>>),
+    ) {
+        change(&mut self.params, &mut self.dicts);
     }
 
     /// The PAM User's uid.
