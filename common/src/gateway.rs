@@ -169,6 +169,37 @@ impl GatewayInput {
     }
 }
 
+/// Refuses (exit 2, before anything is sent) a `user` that names no account:
+/// empty, starting or ending with a blank, holding a control character (it
+/// would match nothing, or someone else), or what the service's own `rule`
+/// names. `login_is` ends the message: what the PAM User record's login must
+/// hold ("the Okta user's full login").
+pub fn check_account(
+    user: &str,
+    rule: impl Fn(&str) -> Option<&'static str>,
+    login_is: &str,
+) -> Result<()> {
+    let problem = if user.trim().is_empty() {
+        Some("it is empty")
+    } else if user.trim() != user {
+        Some("it starts or ends with a blank")
+    } else if user.chars().any(char::is_control) {
+        Some("it holds a control character")
+    } else {
+        rule(user)
+    };
+    match problem {
+        Some(problem) => Err(Error::Invalid {
+            name: "user".into(),
+            location: Location::Params,
+            problem: format!(
+                "{problem}; set the PAM User record's login to {login_is} (nothing was sent)"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn read_bounded(source: impl Read, name: &str) -> Result<Zeroizing<Vec<u8>>> {
     let mut buf = Zeroizing::new(Vec::with_capacity(8 * 1024));
     source

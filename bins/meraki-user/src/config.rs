@@ -88,28 +88,11 @@ pub fn find_admin_record(input: &GatewayInput) -> Result<&Record> {
 /// text no email has (blanks at either end, control characters) would only
 /// match nothing, or someone else.
 pub fn check_email(email: &str) -> Result<()> {
-    let problem = if email.trim().is_empty() {
-        Some("it is empty")
-    } else if email.trim() != email {
-        Some("it starts or ends with a blank")
-    } else if email.chars().any(char::is_control) {
-        Some("it holds a control character")
-    } else if !email.contains('@') {
-        Some("it is not an email address")
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(Error::Invalid {
-            name: "user".into(),
-            location: Location::Params,
-            problem: format!(
-                "{problem}; set the PAM User record's login to the Meraki user's email (nothing \
-                 was sent)"
-            ),
-        }),
-        None => Ok(()),
-    }
+    common::gateway::check_account(
+        email,
+        |email| (!email.contains('@')).then_some("it is not an email address"),
+        "the Meraki user's email",
+    )
 }
 
 /// Refuses a new password Meraki would take but nobody could sign in with:

@@ -84,31 +84,18 @@ pub struct Setup<'a> {
 /// The lookup's answer is checked too ([`plan`]); this refuses before any
 /// request.
 pub fn check_login(login: &str) -> Result<()> {
-    let problem = if login.trim().eq_ignore_ascii_case("me") {
-        Some("'me' names the API token's own user in Okta, not an account to rotate")
-    } else if login.trim().is_empty() || login == "." || login == ".." {
-        Some("it is not a login")
-    } else if login.trim() != login {
-        Some("it starts or ends with a blank")
-    } else if login
-        .chars()
-        .any(|c| c.is_control() || c == '/' || c == '\\')
-    {
-        Some("it holds a control character, '/' or '\\', which no Okta login has")
-    } else {
-        None
+    let rule = |login: &str| {
+        if login.eq_ignore_ascii_case("me") {
+            Some("'me' names the API token's own user in Okta, not an account to rotate")
+        } else if login == "." || login == ".." {
+            Some("it is not a login")
+        } else if login.contains(['/', '\\']) {
+            Some("it holds '/' or '\\', which no Okta login has")
+        } else {
+            None
+        }
     };
-    match problem {
-        Some(problem) => Err(Error::Invalid {
-            name: "user".into(),
-            location: Location::Params,
-            problem: format!(
-                "{problem}; set the PAM User record's login to the Okta user's full login \
-                 (nothing was sent)"
-            ),
-        }),
-        None => Ok(()),
-    }
+    common::gateway::check_account(login, rule, "the Okta user's full login")
 }
 
 impl<'a> Setup<'a> {
