@@ -112,16 +112,21 @@ pub enum Command {
 pub const TIMEOUT_VAR: &str = "KEEPER_ROTATOR_TIMEOUT";
 
 fn seconds(text: &str, from: &str) -> std::result::Result<u64, String> {
-    match text.trim().parse::<u64>() {
-        Ok(n) if (1..=3600).contains(&n) => Ok(n),
-        // The value is not echoed: a secret pasted in the wrong place must
-        // not reach the log.
-        _ => Err(format!(
-            "{from} must be a whole number of seconds from 1 to 3600 (it is not; {} \
-             characters given)",
-            text.chars().count()
-        )),
-    }
+    let given = match text.trim().parse::<u64>() {
+        Ok(n) if (1..=3600).contains(&n) => return Ok(n),
+        Ok(0) => "0 would leave no time for anything".to_owned(),
+        Ok(_) => "the value given is more than 3600".to_owned(),
+        // Text is not echoed: a secret pasted in the wrong place must not
+        // reach the log.
+        Err(_) => match text.chars().count() {
+            0 => "the value given is empty".to_owned(),
+            1 => "the value given, of 1 character (not shown), is no number".to_owned(),
+            n => format!("the value given, of {n} characters (not shown), is no number"),
+        },
+    };
+    Err(format!(
+        "{from} must be a whole number of seconds from 1 to 3600: {given}"
+    ))
 }
 
 impl Args {
@@ -408,7 +413,8 @@ pub fn main<R: Rotator>() -> ExitCode {
 }
 
 /// The command line, or the process ends here: help and version print and
-/// exit 0, a bad argument prints one line and the usage and exits 2.
+/// exit 0; a bad argument prints its one error line on stderr and the
+/// summary line on stdout, as every other refusal does, and exits 2.
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn parse<R: Rotator>() -> Args {
     let env_timeout = std::env::var(TIMEOUT_VAR).ok();
@@ -423,11 +429,15 @@ fn parse<R: Rotator>() -> Args {
             std::process::exit(0);
         }
         Err(problem) => {
-            eprintln!(
-                "error: {problem}\n\nUsage: {} [OPTIONS]\n\nFor more information, try '--help'.",
-                R::NAME
-            );
-            std::process::exit(i32::from(Exit::BadInput.code()));
+            let exit = Exit::BadInput;
+            log::error_line(&format!("{}: error: {problem}", R::NAME));
+            log::summary(&format!(
+                "{}: exit {} ({})",
+                R::NAME,
+                exit.code(),
+                exit.meaning()
+            ));
+            std::process::exit(i32::from(exit.code()));
         }
     }
 }
@@ -525,9 +535,16 @@ mod tests {
             timeout(parse(&["--timeout", "5"], Some("120")).unwrap()),
             Some(5)
         );
-        for bad in ["0", "3601", "ten", "-1"] {
+        for (bad, says) in [
+            ("0", "0 would leave no time"),
+            ("3601", "more than 3600"),
+            ("t", "of 1 character (not shown), is no number"),
+            ("-1", "of 2 characters (not shown), is no number"),
+            ("", "empty"),
+        ] {
             let error = parse(&["--timeout", bad], None).unwrap_err();
-            assert!(error.contains("from 1 to 3600"), "{error}");
+            assert!(error.contains("from 1 to 3600: "), "{error}");
+            assert!(error.contains(says), "{bad:?}: {error}");
         }
         assert!(parse(&[], Some("x")).unwrap_err().contains(TIMEOUT_VAR));
     }

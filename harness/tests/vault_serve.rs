@@ -35,22 +35,8 @@ fn serve_writes_config_ca_and_env_and_rewrites_records_after_an_update() {
     // others may enter).
     let dir = Dir(parent.path().join("vault"));
     let records = harness::inputs::scenario::fixtures_dir().join("vault/records.json");
-    let mut child = Command::new(BIN)
-        .args(["vault", "serve", "--records"])
-        .arg(&records)
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let _server = Server(child);
-    let port: u16 = port.trim().parse().unwrap();
+    let (_server, port, env) = serve(&[records], &dir);
 
-    let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
     assert!(
         env.contains(&format!("HTTPS_PROXY=http://127.0.0.1:{port}\n")),
         "{env}"
@@ -108,9 +94,9 @@ fn serve_writes_config_ca_and_env_and_rewrites_records_after_an_update() {
     assert!(user.to_string().contains("AKIASERVED0000000003"));
 }
 
-/// Starts `harness vault serve` on `records` in a private `dir`; the server
-/// and the `env` lines it wrote.
-fn serve(records: &[std::path::PathBuf], dir: &Dir) -> (Server, String) {
+/// Starts `harness vault serve` on `records` in a private `dir`: the
+/// server, its port and the `env` lines it wrote.
+fn serve(records: &[std::path::PathBuf], dir: &Dir) -> (Server, u16, String) {
     let mut child = Command::new(BIN)
         .args(["vault", "serve", "--records"])
         .args(records)
@@ -124,12 +110,12 @@ fn serve(records: &[std::path::PathBuf], dir: &Dir) -> (Server, String) {
         .read_line(&mut port)
         .unwrap();
     let server = Server(child);
-    assert!(
-        port.trim().parse::<u16>().is_ok(),
-        "no port printed: {port:?}"
-    );
+    let port = port
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no port printed: {port:?}"));
     let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
-    (server, env)
+    (server, port, env)
 }
 
 #[test]
@@ -137,7 +123,7 @@ fn serve_takes_the_commander_export_that_run_takes() {
     let parent = tempfile::tempdir().unwrap();
     let dir = Dir(parent.path().join("vault"));
     let export = harness::inputs::scenario::fixtures_dir().join("records/okta-user.json");
-    let (_server, env) = serve(&[export], &dir);
+    let (_server, _, env) = serve(&[export], &dir);
 
     let mut get = Command::new(BIN);
     get.args([

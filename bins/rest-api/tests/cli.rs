@@ -62,6 +62,22 @@ fn an_unknown_flag_exits_2() {
 }
 
 #[test]
+fn a_bad_argument_gets_one_error_line_and_the_one_summary_line() {
+    for args in [&["--bogus"][..], &["--timeout", "abc"], &["--timeout", "0"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            stdout, "rotate-rest-api: exit 2 (bad input or configuration, nothing attempted)\n",
+            "{args:?}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("rotate-rest-api: error: "), "{stderr}");
+    }
+}
+
+#[test]
 fn a_bad_log_level_exits_2_naming_the_variable() {
     let scenario =
         Scenario::load("scenarios/rest-api/default.json").var("API_URL", "http://127.0.0.1:9/x");
