@@ -61,6 +61,14 @@ pub trait Rotator {
         Self::LEASE
     }
 
+    /// What the Gateway's input alone shows to be wrong, checked before the
+    /// vault is opened: a binary that reads its records from the vault (and
+    /// takes the lease there) would otherwise answer a bad line with the
+    /// vault's problem only, on a machine without the Gateway's config.
+    fn check_input(_input: &GatewayInput) -> Result<()> {
+        Ok(())
+    }
+
     /// The account this run changes, for the gateway-host lock
     /// ([`crate::host_lock`]): password rotators, whose success the Gateway
     /// records by storing `newPassword`, return it so that two runs on one
@@ -452,6 +460,14 @@ fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<Strin
     let input = GatewayInput::read_within(args.input.as_deref(), &deadline)?;
     #[cfg(debug_assertions)]
     cli::debug_panic(&input);
+    if let Err(error) = R::check_input(&input) {
+        // Both problems, when the vault's config is missing too: the
+        // administrator fixes them in one go.
+        return Err(match crate::vault::VaultConfig::load_default() {
+            Ok(_) => error,
+            Err(vault) => Error::Config(format!("{error}. Also: {vault}")),
+        });
+    }
     let run = Run::new(input, args.dry_run, deadline);
 
     let lease = R::wants_lease(&run);

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
+use common::gateway::GatewayInput;
 use common::holders;
 use common::replace;
 use common::secret::Secret;
@@ -146,6 +147,12 @@ impl Rotator for AwsAccessKey {
     const FIELDS: &'static str = FIELDS;
     const DEFAULT_TIMEOUT: u64 = 180;
     const LEASE: bool = true;
+
+    fn check_input(input: &GatewayInput) -> Result<()> {
+        input.require_user()?;
+        input.require_user_record_uid()?;
+        admin::from_input(input).map(|_| ())
+    }
 
     type Plan<'r> = Planned<'r>;
 

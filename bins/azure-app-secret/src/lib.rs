@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
+use common::gateway::GatewayInput;
 use common::replace;
 use common::secret::Secret;
 use common::store::Replacement;
@@ -116,6 +117,11 @@ impl Rotator for AzureAppSecret {
     const FIELDS: &'static str = FIELDS;
     const DEFAULT_TIMEOUT: u64 = 180;
     const LEASE: bool = true;
+
+    fn check_input(input: &GatewayInput) -> Result<()> {
+        input.require_user_record_uid()?;
+        admin::from_input(input).map(|_| ())
+    }
 
     type Plan<'r> = Planned<'r>;
 

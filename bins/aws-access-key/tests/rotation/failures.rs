@@ -280,3 +280,19 @@ fn a_plain_http_endpoint_override_to_a_remote_host_exits_2_naming_the_variable()
         assert!(w.aws().calls().is_empty(), "{variable}: {}", out.output());
     }
 }
+
+#[test]
+fn a_bad_line_on_a_machine_without_the_vault_config_names_both_problems() {
+    // Before any vault: the line's own problem first, and the missing
+    // config beside it, so both are fixed in one go.
+    let scenario = Scenario::load("scenarios/aws-access-key/admin-record.json")
+        .param("user", serde_json::json!(""));
+    let out = Run::new(BIN)
+        .env("KEEPER_GATEWAY_CONFIG", "/nonexistent/gateway-config.json")
+        .scenario(&scenario)
+        .run();
+    out.assert_exit(2)
+        .assert_stderr_has("'user'")
+        .assert_stderr_has("does not exist");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
