@@ -331,9 +331,9 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
                 "revoking {noun} {id} of {holder} to make room failed: {e}; nothing was changed"
             ))),
             Err(Failure::Unknown(e)) => Err(Error::NeedsAttention(format!(
-                "revoking {noun} {id} of {holder} to make room got no answer ({e}): it may or may \
-                 not be revoked ({why}). Nothing else was changed; the {noun} in {location} still \
-                 works. Run the rotation again"
+                "revoking {noun} {id} of {holder} to make room got no answer that says whether it \
+                 was done ({e}): it may or may not be revoked ({why}). Nothing else was changed; \
+                 the {noun} in {location} still works. Run the rotation again"
             ))),
         }
     }
@@ -499,7 +499,8 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
                     format!("revoking old {noun} {old} failed: {e}")
                 }
                 Err(Failure::Unknown(e)) => format!(
-                    "revoking old {noun} {old} got no answer ({e}), so it may still be valid"
+                    "revoking old {noun} {old} got no answer that says whether it was done ({e}), so it \
+                     may still be valid"
                 ),
             };
             let rest = &self.retire[index + 1..];
@@ -637,8 +638,16 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     /// A create whose answer was lost: find what it may have made.
     fn lost_create(&mut self, cause: &str, mark: change::Mark) -> Error {
         let (noun, holder, location) = (self.noun, &self.holder, &self.location);
+        let a = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         let room_note = self.room_note();
-        let lost = format!("creating a new {noun} for {holder} got no answer ({cause})");
+        let lost = format!(
+            "creating a new {noun} for {holder} got no answer that says whether it was made \
+             ({cause})"
+        );
         match self.cloud.find_created(&self.plan.before) {
             Ok(Found::Ours(ids)) if !ids.is_empty() => {
                 for id in &ids {
@@ -659,12 +668,12 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             }
             Ok(Found::Ours(_)) => Error::NeedsAttention(format!(
                 "{lost}, and no new {noun} appeared in the listings since; one may still appear \
-                 (listings lag). Check {holder} for a {noun} that {location} does not hold and \
+                 (listings lag). Check {holder} for {a} {noun} that {location} does not hold and \
                  revoke it. The {noun} in {location} is unchanged.{room_note}"
             )),
             Ok(Found::Nothing { hint }) => Error::NeedsAttention(format!(
                 "{lost}, and no new {noun} appeared in the listings since; one may still appear \
-                 (listings lag). Check {holder} for a {noun} {hint} and revoke it (its secret is \
+                 (listings lag). Check {holder} for {a} {noun} {hint} and revoke it (its secret is \
                  known to nobody). The {noun} in {location} is unchanged.{room_note}"
             )),
             Ok(Found::Unproven(ids)) => Error::NeedsAttention(format!(

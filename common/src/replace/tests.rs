@@ -25,6 +25,8 @@ struct Service {
     early_verify: bool,
     before_retire: Option<Failure>,
     list: VecDeque<Step<Vec<String>>>,
+    /// What the messages call a credential; "key" when empty.
+    noun: &'static str,
     revoked: Vec<String>,
 }
 
@@ -32,7 +34,11 @@ impl Credentials for Service {
     type New = String;
 
     fn noun(&self) -> &'static str {
-        "key"
+        if self.noun.is_empty() {
+            "key"
+        } else {
+            self.noun
+        }
     }
     fn holder(&self) -> String {
         "user 'alice'".into()
@@ -361,6 +367,27 @@ fn a_lost_create_that_cannot_be_found_exits_4() {
     let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
     assert_eq!(exit_of(&result), Exit::NeedsAttention);
     assert_names(&result, &["keeper-rotated X"]);
+}
+
+#[test]
+fn a_lost_create_reads_right_whatever_the_noun_and_the_cause() {
+    let _g = guard();
+    let mut svc = service(&["OLD"]);
+    svc.noun = "access key";
+    // A 500 is an answer, but not one that says whether the key was made.
+    svc.create
+        .push_back(Err(Failure::Unknown("ServiceFailure: try again".into())));
+    svc.find = Some(Ok(Found::Nothing {
+        hint: "named 'keeper-rotated X'".into(),
+    }));
+    let mut rec = Record::default();
+    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+    let said = text(&result);
+    assert!(
+        said.contains("got no answer that says whether it was made (ServiceFailure"),
+        "{said}"
+    );
+    assert!(said.contains("for an access key named"), "{said}");
 }
 
 #[test]
