@@ -23,6 +23,11 @@ enum Command {
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
     },
+    /// Build the Gateway's stdin line from your records (a Commander export),
+    /// for a --dry-run of the binary on the Gateway host: pipe it into the
+    /// binary, or write it with --out (mode 0600). It holds the records'
+    /// secrets, as the Gateway's line does; its newPassword is made up.
+    Line(LineArgs),
     /// Rehearse a rotation: your Keeper records as the vault, the Gateway's
     /// input built from them, the real binary against the fakes; print what
     /// happened. See docs/guides/rehearse.md.
@@ -109,8 +114,9 @@ enum VaultCommand {
     },
 }
 
+/// The records and their roles, as `run` and `line` take them.
 #[derive(Debug, clap::Args)]
-struct RunArgs {
+struct RecordArgs {
     /// The use case: which binary, and which fakes.
     #[arg(value_parser = use_case_names())]
     use_case: String,
@@ -135,6 +141,36 @@ struct RunArgs {
     /// (repeatable); default: every record without another role.
     #[arg(long, value_name = "UID")]
     attach: Vec<String>,
+}
+
+impl RecordArgs {
+    /// The records read and put in their roles.
+    fn rehearsal(&self) -> Result<harness::rehearsal::Rehearsal, String> {
+        let case = harness::rehearsal::use_case(&self.use_case)?;
+        let flags = harness::rehearsal::RoleFlags {
+            user: self.user.clone(),
+            resource: self.resource.clone(),
+            config: self.config.clone(),
+            attach: self.attach.clone(),
+        };
+        harness::rehearsal::Rehearsal::from_files(case, &self.records, &flags)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct LineArgs {
+    #[command(flatten)]
+    records: RecordArgs,
+    /// Write the line to FILE (created, mode 0600; never overwritten)
+    /// instead of stdout, which must then not be a terminal.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    records: RecordArgs,
     /// Fail one call: [SERVICE.]CALL[#N]=KIND, e.g. CreateAccessKey=drop-after-apply,
     /// vault.update_secret#2=late-save (repeatable). SERVICE is the use case's
     /// (aws, azure, okta, rest) or vault; it may be left out when only one
@@ -182,6 +218,7 @@ fn main() -> ExitCode {
             true
         }),
         Command::Run(args) => return run(args),
+        Command::Line(args) => return line(&args),
         Command::Demo { use_case, bin_dir } => harness::rehearsal::use_case(&use_case)
             .and_then(|case| demo::find_binary(case.binary, bin_dir.as_deref()))
             .and_then(|bin| demo::run(&use_case, &bin))
@@ -300,17 +337,10 @@ fn vault(command: VaultCommand) -> ExitCode {
 /// the rehearsal could not be made.
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn run(args: RunArgs) -> ExitCode {
-    use harness::rehearsal::{self, Options, Rehearsal, RoleFlags};
+    use harness::rehearsal::{self, Options};
     let made = (|| {
-        let case = rehearsal::use_case(&args.use_case)?;
-        let bin = demo::find_binary(case.binary, args.bin_dir.as_deref())?;
-        let flags = RoleFlags {
-            user: args.user.clone(),
-            resource: args.resource.clone(),
-            config: args.config.clone(),
-            attach: args.attach.clone(),
-        };
-        let rehearsal = Rehearsal::from_files(case, &args.records, &flags)?;
+        let rehearsal = args.records.rehearsal()?;
+        let bin = demo::find_binary(rehearsal.use_case.binary, args.bin_dir.as_deref())?;
         Ok::<_, String>((bin, rehearsal))
     })();
     let (bin, rehearsal) = match made {
@@ -389,6 +419,72 @@ fn report_and_exit<R: serde::Serialize>(
         print!("{}", text(&report));
     }
     ExitCode::from(code(&report))
+}
+
+/// `harness line`: the Gateway's line for the records, on stdout (never a
+/// terminal: it holds secrets) or in a new 0600 file.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn line(args: &LineArgs) -> ExitCode {
+    let made = args.records.rehearsal().and_then(|rehearsal| {
+        let line = harness::rehearsal::world::gateway_line(&rehearsal.params, &rehearsal.dicts);
+        match &args.out {
+            Some(path) => write_new(path, &line).map(|()| (rehearsal, Some(path.clone()))),
+            None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => Err(
+                "the line holds the records' secrets: pipe it into the binary \
+                 (harness line ... | rotate-x --dry-run) or write it with --out FILE"
+                    .to_owned(),
+            ),
+            None => {
+                println!("{line}");
+                Ok((rehearsal, None))
+            }
+        }
+    });
+    match made {
+        Ok((rehearsal, written)) => {
+            let user = &rehearsal.roles.user;
+            eprintln!(
+                "harness: the Gateway's line for {} on PAM User '{}' (uid {}){}; its newPassword \
+                 is made up: use it with --dry-run only",
+                rehearsal.use_case.binary,
+                common::log::escape_controls(&user.title),
+                common::log::escape_controls(&user.uid),
+                written
+                    .map(|p| format!(
+                        ", written to {} (mode 0600: it holds the records' secrets; delete it \
+                         after the dry run)",
+                        p.display()
+                    ))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("harness: {}", common::log::escape_controls(&message));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes `text` to a new file at `path`, readable by its owner only from
+/// its creation; an existing file is never overwritten.
+fn write_new(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            format!(
+                "cannot create {} (it is never overwritten): {e}",
+                path.display()
+            )
+        })?;
+    writeln!(file, "{text}")
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn case_binary(rehearsal: &harness::rehearsal::Rehearsal) -> &'static str {
