@@ -27,7 +27,7 @@ pub const PIN_FIELD: &str = "tls_certificate_sha256";
 /// The admin record's opt-in to store the first certificate seen as the pin.
 pub const TOFU_FIELD: &str = "trust_certificate_on_first_use";
 /// The user record's field choosing the reversible `password` form.
-pub const FORM_FIELD: &str = "iosxe_password_form";
+pub const FORM_FIELD: &str = "iosxe_set_as";
 
 /// How the new password is set on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,11 @@ impl<'a> Setup<'a> {
             ),
             _ => None,
         };
-        let trust = match (pin, admin.flag(TOFU_FIELD)?.unwrap_or(false)) {
+        let first_use = match admin.text(TOFU_FIELD)? {
+            Some(text) if !text.trim().is_empty() => admin.flag(TOFU_FIELD)?.unwrap_or(false),
+            _ => false,
+        };
+        let trust = match (pin, first_use) {
             (Some(pin), _) => Trust::Pinned(pin),
             (None, true) => Trust::FirstUse,
             (None, false) => Trust::Authorities,

@@ -74,7 +74,7 @@ Admin record (never the user record), the first that applies:
                   the system's certificate authorities (or SSL_CERT_FILE's)
 
 User record (the PAM User), optional:
-  iosxe_password_form  custom: secret (default: a type 9 secret, scrypt, hashed here, so
+  iosxe_set_as    custom: secret (default: a type 9 secret, scrypt, hashed here, so
                   the password never crosses the wire) or password (the reversible form
                   Keeper's script sets, sent in clear text inside TLS; not recommended)
 
@@ -213,7 +213,7 @@ impl Rotator for IosXeUser {
             http::display_url(&p.device.root),
             match p.form {
                 Form::Secret9 => "secret as type 9, hashed here",
-                Form::Password => "password in the reversible form (iosxe_password_form)",
+                Form::Password => "password in the reversible form (iosxe_set_as)",
             },
             http::display_url(&p.device.user_url(p.user)),
             if p.found.privilege == 15 {

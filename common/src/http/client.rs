@@ -18,6 +18,8 @@ pub struct Client {
     /// The one certificate trusted instead of the certificate authorities
     /// ([`pin`]).
     pin: Option<CertPin>,
+    /// Another certificate the pinned verifier refused, when it did.
+    refused: std::sync::Arc<std::sync::Mutex<Option<CertPin>>>,
 }
 
 /// The least time worth starting another attempt with after an error.
@@ -39,6 +41,7 @@ impl Client {
             policy,
             deadline,
             pin: None,
+            refused: std::sync::Arc::default(),
         })
     }
 
@@ -88,7 +91,13 @@ impl Client {
 
     fn build(&self, proxy: bool) -> Result<reqwest::Client> {
         let tls = match self.pin {
-            Some(pin) => Some(pin::config(pin::Check::Pinned(pin)).map_err(Error::Failed)?),
+            Some(pin) => Some(
+                pin::config(pin::Check::Pinned(
+                    pin,
+                    std::sync::Arc::clone(&self.refused),
+                ))
+                .map_err(Error::Failed)?,
+            ),
             None => None,
         };
         self.build_with(proxy, tls)
@@ -284,7 +293,7 @@ impl Client {
                     if failure.maybe_sent {
                         ledger.maybe_applied = true;
                     }
-                    if let Some(refused) = failure.pin_refused(&target) {
+                    if let Some(refused) = self.pin_refused(&target) {
                         ledger.close(None);
                         return Err(refused);
                     }
@@ -326,6 +335,24 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// A certificate that is not the pinned one, as the refusal to report
+    /// (exit 2: the handshake ended before any byte of the request was
+    /// sent, and asking again meets the same certificate).
+    fn pin_refused(&self, target: &str) -> Option<Error> {
+        let seen = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()?;
+        let pinned = self.pin?;
+        Some(Error::Config(format!(
+            "{target}: refused before sending anything: the server presented a certificate \
+             whose SHA-256 is {seen}, not the pinned {pinned}. If the device's certificate was \
+             replaced on purpose, put its SHA-256 in the pin field; otherwise someone else may \
+             be answering for the device"
+        )))
     }
 
     fn deadline_error(&self, target: &str, detail: String) -> Error {
@@ -404,7 +431,7 @@ impl Client {
                 }
                 Err(failure) => {
                     let detail = failure.shown();
-                    if let Some(refused) = failure.pin_refused(&target) {
+                    if let Some(refused) = self.pin_refused(&target) {
                         return Err(refused);
                     }
                     if failure.not_loopback {
@@ -602,8 +629,6 @@ pub(super) struct Failure {
     pub(super) detail: String,
     /// The resolver refused the connection ([`NotLoopback`]).
     pub(super) not_loopback: bool,
-    /// The handshake refused the server's certificate against a pin.
-    pub(super) pin: Option<pin::Refusal>,
 }
 
 impl Failure {
@@ -624,29 +649,12 @@ impl Failure {
             error_chain(&error)
         };
         let not_loopback = caused_by_not_loopback(&error);
-        let pin = pin::refusal_in(&error);
         Self {
             // A connect error (refused, unreachable, TLS handshake, connect
             // timeout, a refused name) means no byte of the request was sent.
             maybe_sent: !error.is_connect() && !not_loopback,
             detail,
             not_loopback,
-            pin,
-        }
-    }
-
-    /// A certificate that is not the pinned one, as the refusal to report
-    /// (exit 2: nothing was sent, and asking again meets the same
-    /// certificate).
-    pub(super) fn pin_refused(&self, target: &str) -> Option<Error> {
-        match self.pin? {
-            pin::Refusal::Mismatch { seen, pinned } => Some(Error::Config(format!(
-                "{target}: refused before sending anything: the server presented a certificate \
-                 whose SHA-256 is {seen}, not the pinned {pinned}. If the device's certificate \
-                 was replaced on purpose, put its SHA-256 in the pin field; otherwise someone \
-                 else may be answering for the device"
-            ))),
-            pin::Refusal::OnlyLooking => None,
         }
     }
 }

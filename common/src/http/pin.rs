@@ -118,8 +118,10 @@ impl std::error::Error for OnlyLooking {}
 /// What a verifier of this module accepts.
 #[derive(Debug)]
 pub(super) enum Check {
-    /// Only the pinned certificate.
-    Pinned(CertPin),
+    /// Only the pinned certificate; any other one seen is put in the slot
+    /// (read by the client, whatever the error chain around the refusal
+    /// looks like by the time it arrives).
+    Pinned(CertPin, Arc<Mutex<Option<CertPin>>>),
     /// Nothing: the certificate is recorded and the handshake ended.
     Record(Arc<Mutex<Option<CertPin>>>),
 }
@@ -146,11 +148,14 @@ impl ServerCertVerifier for Verifier {
             )))
         };
         match &self.check {
-            Check::Pinned(pinned) if *pinned == seen => Ok(ServerCertVerified::assertion()),
-            Check::Pinned(pinned) => Err(refusal(Arc::new(PinMismatch {
-                seen,
-                pinned: *pinned,
-            }))),
+            Check::Pinned(pinned, _) if *pinned == seen => Ok(ServerCertVerified::assertion()),
+            Check::Pinned(pinned, slot) => {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(seen);
+                Err(refusal(Arc::new(PinMismatch {
+                    seen,
+                    pinned: *pinned,
+                })))
+            }
             Check::Record(slot) => {
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(seen);
                 Err(refusal(Arc::new(OnlyLooking)))
@@ -208,43 +213,6 @@ pub(super) fn config(check: Check) -> std::result::Result<rustls::ClientConfig, 
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// The pin refusal or the deliberate end of a handshake in an error's
-/// causes, when there is one. rustls's errors reach here inside an
-/// `io::Error`, whose `source` skips them: each is opened with `get_ref`.
-pub(super) fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = current {
-        let inner = cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|e| e as &(dyn std::error::Error + 'static));
-        for candidate in [Some(cause), inner].into_iter().flatten() {
-            if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) =
-                candidate.downcast_ref::<rustls::Error>()
-            {
-                if let Some(mismatch) = other.0.downcast_ref::<PinMismatch>() {
-                    return Some(Refusal::Mismatch {
-                        seen: mismatch.seen,
-                        pinned: mismatch.pinned,
-                    });
-                }
-                if other.0.downcast_ref::<OnlyLooking>().is_some() {
-                    return Some(Refusal::OnlyLooking);
-                }
-            }
-        }
-        current = inner.and_then(std::error::Error::source).or(cause.source());
-    }
-    None
-}
-
-/// What [`refusal_in`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Refusal {
-    Mismatch { seen: CertPin, pinned: CertPin },
-    OnlyLooking,
 }
 
 #[cfg(test)]

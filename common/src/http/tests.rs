@@ -292,7 +292,6 @@ fn an_error_chain_echoing_a_secret_in_a_form_the_exact_layer_does_not_know_is_wi
         maybe_sent: false,
         detail: chain,
         not_loopback: false,
-        pin: None,
     };
     assert_eq!(failure.shown(), secret::WITHHELD);
     // An ordinary chain is shown, on one line.
@@ -300,7 +299,6 @@ fn an_error_chain_echoing_a_secret_in_a_form_the_exact_layer_does_not_know_is_wi
         maybe_sent: true,
         detail: "error sending request: connection reset by peer\n(os error 104)".into(),
         not_loopback: false,
-        pin: None,
     };
     assert_eq!(
         failure.shown(),
