@@ -73,6 +73,14 @@ impl<'a> Setup<'a> {
         let admin = find_admin_record(input)?;
         let location = admin.location();
         let login = admin.require_text("login")?.trim().to_owned();
+        if login == user {
+            return Err(Error::Config(format!(
+                "the user to rotate, '{user}', is the admin of {location} (its login): the change \
+                 would leave the admin record with a password the device no longer takes, and \
+                 the read-back could not be made. Rotate the admin with another admin record \
+                 (nothing was sent)"
+            )));
+        }
         let password = admin.require_secret("password")?;
         let root = root_url(&admin.require_text(ENDPOINT_FIELD)?, &location)?;
         let pin = match admin.text(PIN_FIELD)? {

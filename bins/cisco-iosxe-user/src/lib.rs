@@ -57,7 +57,9 @@ Admin record (never the user record), the first that applies:
   2. the attached record titled \"Cisco Authentication Record\" holding a host_endpoint
      (rotate-meraki-user's record of that title, with a network_id, is passed over)
   3. the only attached record holding a host_endpoint
-  login           the admin's user name on the device (privilege 15)
+  login           the admin's user name on the device (privilege 15); never the user
+                  rotated (exit 2: the admin record would keep a password that no
+                  longer works)
   password        the admin's password (sent as HTTP basic authentication)
   host_endpoint   custom: the device: a host or host:port (https), or a URL whose path,
                   if any, is the RESTCONF root (default /restconf); https, or plain http

@@ -393,3 +393,27 @@ fn a_dry_run_with_trust_on_first_use_stores_nothing() {
         .assert_stdout_has("not pinned yet: would be stored in tls_certificate_sha256");
     assert_eq!(patches(&device), 0);
 }
+
+#[test]
+fn the_admin_itself_is_refused_with_exit_2_before_any_request() {
+    let device = device();
+    let s = scenario("default.json")
+        .var("IOSXE_URL", device.url())
+        .param("user", json!(ADMIN));
+    binary(&s)
+        .run()
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("is the admin of record 'Cisco Authentication Record'");
+    assert!(device.requests().is_empty());
+}
+
+#[test]
+fn an_entry_the_device_answers_with_an_impossible_privilege_is_not_changed() {
+    let device = device().with_listed(json!({"name": USER, "privilege": 99}));
+    rotate("default.json", &device)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("privilege is not a number from 0 to 15");
+    assert_eq!(patches(&device), 0);
+}
