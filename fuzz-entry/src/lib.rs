@@ -199,10 +199,6 @@ fn check_iosxe(input: &GatewayInput) {
                 !forbidden_uids(input).contains(&setup.admin.uid()),
                 "rotate-cisco-iosxe-user took the user or a PAM record for the admin record"
             );
-            assert!(
-                !setup.admin.has("network_id") || setup.admin.has("host_endpoint"),
-                "rotate-cisco-iosxe-user took rotate-meraki-user's admin record"
-            );
             assert_usable_url(&setup.root, "rotate-cisco-iosxe-user");
             assert!(
                 setup.root.query().is_none() && setup.root.username().is_empty(),
