@@ -101,6 +101,7 @@ fn check_input(input: &GatewayInput) {
     check_rest(input);
     check_okta(input);
     check_meraki(input);
+    check_iosxe(input);
     check_aws(input);
     check_azure(input);
     check_ssh(input);
@@ -185,6 +186,32 @@ fn check_meraki(input: &GatewayInput) {
             assert!(
                 setup.email.contains('@') && setup.email.trim() == setup.email,
                 "rotate-meraki-user accepted a login that is no email"
+            );
+        }
+    }
+}
+
+fn check_iosxe(input: &GatewayInput) {
+    match rotate_cisco_iosxe_user::Setup::from_input(input) {
+        Err(error) => rejected(&error, "rotate-cisco-iosxe-user's setup"),
+        Ok(setup) => {
+            assert!(
+                !forbidden_uids(input).contains(&setup.admin.uid()),
+                "rotate-cisco-iosxe-user took the user or a PAM record for the admin record"
+            );
+            assert_usable_url(&setup.root, "rotate-cisco-iosxe-user");
+            assert!(
+                setup.root.query().is_none() && setup.root.username().is_empty(),
+                "rotate-cisco-iosxe-user kept a query or a user in the RESTCONF root"
+            );
+            assert!(
+                !setup.user.is_empty()
+                    && setup.user.is_ascii()
+                    && !setup
+                        .user
+                        .bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()),
+                "rotate-cisco-iosxe-user accepted a user name IOS cannot have"
             );
         }
     }

@@ -51,6 +51,7 @@ pub mod world;
 pub use binary::Binary;
 pub use fakes::aws::{AwsFault, FakeAws};
 pub use fakes::azure::{AzureFault, FakeAzure};
+pub use fakes::iosxe::FakeIosXe;
 pub use fakes::meraki::FakeMeraki;
 pub use fakes::okta::{FakeOkta, OktaFault};
 pub use fakes::rest::{FakeRest, Reply};

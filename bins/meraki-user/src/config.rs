@@ -67,8 +67,10 @@ impl<'a> Setup<'a> {
 }
 
 /// The admin record: the attached record titled by the user record's
-/// `meraki_record_title`, else "Cisco Authentication Record", else the only
-/// attached record holding a `network_id`.
+/// `meraki_record_title`, else "Cisco Authentication Record" (but not
+/// rotate-cisco-iosxe-user's, which has that title too: one with a
+/// `host_endpoint` and no `network_id`), else the only attached record
+/// holding a `network_id`.
 pub fn find_admin_record(input: &GatewayInput) -> Result<&Record> {
     AdminRecord {
         noun: "Meraki admin record",
@@ -76,6 +78,8 @@ pub fn find_admin_record(input: &GatewayInput) -> Result<&Record> {
         titles: &[DEFAULT_TITLE],
         marked: "holding a network_id",
         marker: &|r| r.has("network_id"),
+        // rotate-cisco-iosxe-user's admin record has the same title.
+        foreign: Some(&|r| r.has("host_endpoint") && !r.has("network_id")),
         attach: &format!(
             "a record titled '{DEFAULT_TITLE}' with the Dashboard API key in password and the \
              network in the custom field network_id"

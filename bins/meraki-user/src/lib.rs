@@ -31,7 +31,8 @@ Gateway input read: user (the email), newPassword, records.
 
 Admin record (never the user record), the first that applies:
   1. the attached record titled by the user record's custom field meraki_record_title
-  2. the attached record titled \"Cisco Authentication Record\"
+  2. the attached record titled \"Cisco Authentication Record\" (rotate-cisco-iosxe-user's
+     record of that title, with a host_endpoint and no network_id, is passed over)
   3. the only attached record holding a network_id
   password        the Meraki Dashboard API key (sent as a bearer token)
   network_id      custom: the network whose authorized users hold the user (L_..., N_...)

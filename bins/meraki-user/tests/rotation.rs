@@ -305,3 +305,22 @@ fn a_login_that_is_no_email_exits_2_before_any_request() {
         .assert_stderr_has("not an email address");
     assert!(meraki.proxy().requests().is_empty());
 }
+
+/// Keeper titles the IOS XE script's admin record alike: attached beside,
+/// it is passed over, not guessed between (nor taken: its password would go
+/// to Meraki as an API key).
+#[test]
+fn rotate_cisco_iosxe_users_admin_record_titled_alike_is_passed_over() {
+    let meraki = meraki();
+    let s = scenario("default.json")
+        .var("MERAKI_URL", meraki.url())
+        .record(serde_json::json!({
+            "uid": "IosXeAdminRecordUid001",
+            "title": "Cisco Authentication Record",
+            "login": "developer",
+            "password": "Admin-IosXe-Passw0rd-0",
+            "host_endpoint": "10.10.20.48"
+        }));
+    binary(&s).run().assert_exit(0).assert_clean();
+    assert_eq!(meraki.password_of(EMAIL).as_deref(), Some(NEW));
+}

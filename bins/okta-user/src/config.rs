@@ -51,6 +51,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
                 .flatten()
                 .is_some_and(|u| is_okta_org(&u))
         },
+        foreign: None,
         attach: &format!(
             "a record titled '{DEFAULT_TITLE}' with the org URL in url and the API token in \
              password"

@@ -306,6 +306,7 @@ pub fn find_api_record(records: &Records) -> Result<&Record> {
         titles: &DEFAULT_TITLES,
         marked: "holding both url and password",
         marker: &|r| r.has("url") && r.has("password"),
+        foreign: None,
         attach: &format!(
             "a record titled '{}' holding the API's url and its token in password",
             DEFAULT_TITLES[0]

@@ -15,6 +15,11 @@ pub struct Client {
     direct: std::sync::OnceLock<reqwest::Client>,
     policy: Policy,
     deadline: Deadline,
+    /// The one certificate trusted instead of the certificate authorities
+    /// ([`pin`]).
+    pin: Option<CertPin>,
+    /// Another certificate the pinned verifier refused, when it did.
+    refused: std::sync::Arc<std::sync::Mutex<Option<CertPin>>>,
 }
 
 /// The least time worth starting another attempt with after an error.
@@ -35,10 +40,74 @@ impl Client {
             direct: std::sync::OnceLock::new(),
             policy,
             deadline,
+            pin: None,
+            refused: std::sync::Arc::default(),
         })
     }
 
+    /// This client trusts the server presenting the certificate `pin` names,
+    /// and no other: no certificate authority is asked ([`pin`]).
+    pub fn pinned(mut self, pin: CertPin) -> Self {
+        self.pin = Some(pin);
+        self.proxied = std::sync::OnceLock::new();
+        self.direct = std::sync::OnceLock::new();
+        self
+    }
+
+    /// The certificate the server at `url` presents, read in a handshake that
+    /// is ended as soon as it arrives: no byte of any request is sent, and
+    /// nothing is trusted. For trust on first use: the caller pins it
+    /// ([`Client::pinned`]) before sending anything.
+    pub async fn certificate_of(&self, url: &Url) -> Result<CertPin> {
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let tls =
+            pin::config(pin::Check::Record(std::sync::Arc::clone(&slot))).map_err(Error::Failed)?;
+        self.for_url(url)?;
+        let client = self.build_with(!names_loopback(url), Some(tls))?;
+        let target = format!("TLS handshake with {}", display_url(url));
+        let remaining = self.deadline.remaining();
+        if remaining.is_zero() {
+            return Err(self.deadline_error(&target, String::new()));
+        }
+        let outcome = client
+            .head(url.clone())
+            .timeout(remaining.min(self.policy.request_timeout))
+            .send()
+            .await;
+        let seen = *slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (seen, outcome) {
+            (Some(pin), _) => Ok(pin),
+            (None, Ok(_)) => Err(Error::Failed(format!(
+                "{target}: the server answered without TLS, so it has no certificate to pin"
+            ))),
+            (None, Err(e)) => Err(Error::Unreachable {
+                target,
+                detail: Failure::from_send(e).shown(),
+            }),
+        }
+    }
+
     fn build(&self, proxy: bool) -> Result<reqwest::Client> {
+        let tls = match self.pin {
+            Some(pin) => Some(
+                pin::config(pin::Check::Pinned(
+                    pin,
+                    std::sync::Arc::clone(&self.refused),
+                ))
+                .map_err(Error::Failed)?,
+            ),
+            None => None,
+        };
+        self.build_with(proxy, tls)
+    }
+
+    fn build_with(
+        &self,
+        proxy: bool,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<reqwest::Client> {
         if proxy {
             // reqwest reads the proxy variables now: their credentials are
             // secrets from here on, whatever echoes the proxy's URL.
@@ -61,6 +130,9 @@ impl Client {
             .user_agent(concat!("keeper-rotators/", env!("CARGO_PKG_VERSION")));
         if !proxy {
             builder = builder.no_proxy();
+        }
+        if let Some(tls) = tls {
+            builder = builder.tls_backend_preconfigured(tls);
         }
         builder
             .build()
@@ -221,6 +293,10 @@ impl Client {
                     if failure.maybe_sent {
                         ledger.maybe_applied = true;
                     }
+                    if let Some(refused) = self.pin_refused(&target) {
+                        ledger.close(None);
+                        return Err(refused);
+                    }
                     if failure.not_loopback {
                         // Nothing was sent; asking again gets the same answer.
                         ledger.close(None);
@@ -259,6 +335,24 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// A certificate that is not the pinned one, as the refusal to report
+    /// (exit 2: the handshake ended before any byte of the request was
+    /// sent, and asking again meets the same certificate).
+    fn pin_refused(&self, target: &str) -> Option<Error> {
+        let seen = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()?;
+        let pinned = self.pin?;
+        Some(Error::Config(format!(
+            "{target}: refused before sending anything: the server presented a certificate \
+             whose SHA-256 is {seen}, not the pinned {pinned}. If the device's certificate was \
+             replaced on purpose, put its SHA-256 in the pin field; otherwise someone else may \
+             be answering for the device"
+        )))
     }
 
     fn deadline_error(&self, target: &str, detail: String) -> Error {
@@ -337,6 +431,9 @@ impl Client {
                 }
                 Err(failure) => {
                     let detail = failure.shown();
+                    if let Some(refused) = self.pin_refused(&target) {
+                        return Err(refused);
+                    }
                     if failure.not_loopback {
                         return Err(Error::Config(format!("{target}: {detail}")));
                     }

@@ -31,12 +31,14 @@
 //!   capped.
 //!
 //! Rooms: [`client`] (attempts, retries, deadlines, what an error says),
-//! [`transport`] (where a request may go), [`api`] (a service's API with its
-//! token, as a rotator's client module starts from it), and here the
+//! [`transport`] (where a request may go), [`pin`] (trusting one
+//! certificate instead of the authorities), [`api`] (a service's API with
+//! its token, as a rotator's client module starts from it), and here the
 //! request, the answer and the error fields shown of it.
 
 mod api;
 mod client;
+pub mod pin;
 mod transport;
 
 pub use api::Api;
@@ -46,6 +48,7 @@ pub use client::Client;
     reason = "the rooms' own helpers, shared within http"
 )]
 use client::*;
+pub use pin::CertPin;
 pub use transport::*;
 
 use std::future::Future;
@@ -174,6 +177,14 @@ impl Request {
         let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
         crate::records::wipe_json(&mut body);
         self.json_body(bytes)
+    }
+
+    /// Sets the body's content type, in place of the one the body was set
+    /// with (`application/yang-data+json` for a JSON body, say).
+    pub fn content_type(mut self, value: &'static str) -> Self {
+        self.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static(value));
+        self
     }
 
     /// Sets an `application/x-www-form-urlencoded` body (for OAuth token

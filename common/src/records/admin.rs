@@ -26,6 +26,12 @@ pub struct AdminRecord<'a> {
     pub marked: &'a str,
     /// ... and as a test.
     pub marker: &'a dyn Fn(&Record) -> bool,
+    /// A record another binary's docs give the same title, recognised by
+    /// what it holds (Keeper titles both its Cisco scripts' records "Cisco
+    /// Authentication Record"): passed over among the titled records, so
+    /// that neither binary takes the other's. `None`: every titled record
+    /// counts.
+    pub foreign: Option<&'a dyn Fn(&Record) -> bool>,
     /// What to attach, for the message when none is found: "a record titled
     /// 'X' with the org URL in url and the API token in password".
     pub attach: &'a str,
@@ -57,7 +63,12 @@ impl AdminRecord<'_> {
                 several => Err(self.several(&format!("titled '{title}'"), several)),
             };
         }
-        let titled: Vec<&Record> = self.titles.iter().flat_map(|t| records.titled(t)).collect();
+        let titled: Vec<&Record> = self
+            .titles
+            .iter()
+            .flat_map(|t| records.titled(t))
+            .filter(|r| !self.foreign.is_some_and(|foreign| foreign(r)))
+            .collect();
         match titled.as_slice() {
             [one] => return Ok(one),
             [] => {}

@@ -275,6 +275,7 @@ fn cisco_admin<'a>(marker: &'a dyn Fn(&Record) -> bool) -> AdminRecord<'a> {
         titles: &["Cisco Authentication Record"],
         marked: "holding a network_id",
         marker,
+        foreign: Some(&|r| r.has("host_endpoint") && !r.has("network_id")),
         attach: "a record titled 'Cisco Authentication Record'",
     }
 }
@@ -320,4 +321,23 @@ fn two_admin_candidates_are_never_guessed_between_and_the_message_names_the_fiel
         text.contains("no attached record is titled 'Gone'"),
         "{text}"
     );
+}
+
+#[test]
+fn a_titled_record_that_is_another_binarys_is_passed_over() {
+    let marker = |r: &Record| r.has("network_id");
+    let r = records(
+        r#"[{"uid":"u","title":"user"},
+            {"uid":"x","title":"Cisco Authentication Record","host_endpoint":"10.0.0.1"},
+            {"uid":"m","title":"Cisco Authentication Record","network_id":"N_1"}]"#,
+        Some("u"),
+    );
+    assert_eq!(cisco_admin(&marker).find(&r).unwrap().uid(), "m");
+    let r = records(
+        r#"[{"uid":"u","title":"user"},
+            {"uid":"x","title":"Cisco Authentication Record","host_endpoint":"10.0.0.1"}]"#,
+        Some("u"),
+    );
+    let text = cisco_admin(&marker).find(&r).unwrap_err().to_string();
+    assert!(text.contains("no Meraki admin record found"), "{text}");
 }

@@ -20,6 +20,7 @@
 pub mod aws;
 pub mod azure;
 pub mod http;
+pub mod iosxe;
 mod lag;
 pub mod meraki;
 pub mod okta;

@@ -34,6 +34,7 @@
 mod aws;
 mod azure;
 pub mod input;
+mod iosxe;
 mod keyset;
 pub mod matrix;
 mod meraki;
@@ -86,7 +87,7 @@ impl std::fmt::Debug for UseCase {
 }
 
 /// Every use case the harness can rehearse.
-pub static USE_CASES: [UseCase; 6] = [
+pub static USE_CASES: [UseCase; 7] = [
     UseCase {
         name: "rest-api",
         binary: "rotate-rest-api",
@@ -126,6 +127,14 @@ pub static USE_CASES: [UseCase; 6] = [
         user_markers: &[],
         start: password::start::<meraki::Meraki>,
         password_refuses: "\\",
+    },
+    UseCase {
+        name: "cisco-iosxe-user",
+        binary: "rotate-cisco-iosxe-user",
+        fixture: include_str!("../../../fixtures/records/cisco-iosxe-user.json"),
+        user_markers: &[],
+        start: password::start::<iosxe::IosXe>,
+        password_refuses: "",
     },
     UseCase {
         name: "ssh-user",

@@ -26,7 +26,7 @@
 //! What a binary and its fake are held to, beyond the exit codes: a refusal
 //! of the records names the field (`'password'`, the url field, the title
 //! field) and the record; a wrong token is the service's `401`, shown as
-//! `HTTP 401` with the advice to check `(password)` `in record '<title>'`;
+//! `HTTP 401` with advice naming the `password` field `in record '<title>'`;
 //! an unsure change says it "may or may not have changed"; the fake's `429`
 //! asks for at least a second (`Retry-After: 1`), which the binary waits out.
 //!
@@ -317,7 +317,7 @@ pub fn a_wrong_token_exits_1_naming_the_admin_record_and_changes_nothing(
     });
     let out = case.run(&world, false);
     let record = format!("in record '{admin_title}'");
-    expect(&world, &out, 1, &["HTTP 401", "(password)", &record]);
+    expect(&world, &out, 1, &["HTTP 401", "password", &record]);
 }
 
 /// A login the service has no user for: the documented exit (1, or 2

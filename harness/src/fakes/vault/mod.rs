@@ -40,7 +40,7 @@ mod crypto;
 mod fault;
 mod serve;
 mod store;
-mod tls;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -15,6 +15,8 @@ use tokio::net::TcpStream;
 pub struct Tls {
     pub acceptor: tokio_rustls::TlsAcceptor,
     pub ca_pem: String,
+    /// The leaf certificate's DER (what a pin is the SHA-256 of).
+    pub leaf_der: Vec<u8>,
 }
 
 impl Tls {
@@ -39,7 +41,8 @@ impl Tls {
             .signed_by(&leaf_key, &issuer)
             .expect("leaf certificate");
 
-        let chain = vec![CertificateDer::from(leaf_cert.der().to_vec())];
+        let leaf_der = leaf_cert.der().to_vec();
+        let chain = vec![CertificateDer::from(leaf_der.clone())];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -52,6 +55,7 @@ impl Tls {
         Self {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             ca_pem: ca_cert.pem(),
+            leaf_der,
         }
     }
 }
