@@ -174,12 +174,16 @@ impl Args {
                     // mistake: only the name of something shaped like a
                     // flag (`--name`, `-x`), and of a plain word only its
                     // length.
-                    let is_flag = flag.starts_with('-')
-                        && flag.len() <= 32
-                        && flag
-                            .trim_start_matches('-')
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+                    // A flag's name: `--` and lower-case words joined by
+                    // `-` (`--bogus`), or `-` and one letter. A generated
+                    // password has capitals or digits: never this shape.
+                    let name = flag.strip_prefix("--").unwrap_or_default();
+                    let is_flag = (flag.len() <= 32
+                        && name.starts_with(|c: char| c.is_ascii_lowercase())
+                        && name.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+                        || (flag.len() == 2
+                            && flag.starts_with('-')
+                            && flag[1..].chars().all(|c| c.is_ascii_alphabetic()));
                     return Err(if is_flag {
                         format!("unexpected argument '{flag}' (see --help)")
                     } else {
@@ -460,6 +464,14 @@ fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<Strin
     let input = GatewayInput::read_within(args.input.as_deref(), &deadline)?;
     #[cfg(debug_assertions)]
     cli::debug_panic(&input);
+    if input.dry_run_only && !args.dry_run {
+        return Err(Error::Config(
+            "this line was built by 'harness line' for a dry run: its newPassword is made up \
+             and no record would hold it. Run with --dry-run; the Gateway sends the line of a \
+             real rotation itself"
+                .into(),
+        ));
+    }
     if let Err(error) = R::check_input(&input) {
         // Both problems, when the vault's config is missing too: the
         // administrator fixes them in one go.
@@ -585,6 +597,11 @@ mod tests {
         assert!(!error.contains("hunter2"), "{error}");
         let error = parse(&["--verbose"], None).unwrap_err();
         assert!(error.contains("'--verbose'"), "{error}");
+        // A generated password shaped like a flag is not echoed.
+        for pasted in ["-Xk9fLmQ2", "--Xk9f-LmQ2"] {
+            let error = parse(&[pasted], None).unwrap_err();
+            assert!(!error.contains("Xk9f"), "{error}");
+        }
     }
 
     #[test]

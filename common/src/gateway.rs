@@ -37,7 +37,15 @@ pub struct GatewayInput {
     pub new_password: Option<Secret>,
     pub old_password: Option<Secret>,
     pub records: Records,
+    /// The line says it is for a dry run only ([`DRY_RUN_ONLY`]): `harness
+    /// line` builds one from an export with a made-up `newPassword`.
+    pub dry_run_only: bool,
 }
+
+/// The param `harness line` adds to the lines it builds: their
+/// `newPassword` is made up, so a run that is not `--dry-run` is refused
+/// (it would set a password no record holds). The Gateway never sends it.
+pub const DRY_RUN_ONLY: &str = "keeperRotatorsDryRunOnly";
 
 impl GatewayInput {
     /// Reads the line from stdin (the Gateway's way) or from `file` (for
@@ -122,6 +130,7 @@ impl GatewayInput {
         let user = take_string(&mut params, "user")?;
         let new_password = take_string(&mut params, "newPassword")?.map(Secret::new);
         let old_password = take_string(&mut params, "oldPassword")?.map(Secret::new);
+        let dry_run_only = params.remove(DRY_RUN_ONLY) == Some(Value::Bool(true));
         let encoded = take_string(&mut params, "records")?
             .ok_or_else(|| Error::Input("'records' is missing".into()))?;
         let encoded = Zeroizing::new(encoded.into_bytes());
@@ -147,6 +156,7 @@ impl GatewayInput {
             new_password: new_password.filter(|p| !p.is_empty()),
             old_password: old_password.filter(|p| !p.is_empty()),
             records,
+            dry_run_only,
         })
     }
 

@@ -15,7 +15,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::driver::Run;
-use crate::error::{Location, Result};
+use crate::error::{Error, Location, Result};
 use crate::lease::{self, Progress};
 use crate::replace::{self, Checks, Credentials, Failure, Plan, Replaced, Step, Store};
 use crate::vault::{Change, VaultRecord};
@@ -144,5 +144,52 @@ impl<N> Store<N> for VaultStore<'_, N> {
             .and_then(|mut vault| vault.fetch(&self.uid))
             .map_err(Failure::from_error)?;
         (self.stored_id)(&record).map_err(Failure::from_error)
+    }
+}
+
+/// Stores a pin trusted on first use (a host key, a certificate's
+/// SHA-256): `value` in `field` of the record `uid`, described by `what`.
+/// The write is entered in the change ledger (a dry run never reaches it,
+/// and an unanswered save is never reported as "nothing changed"); once the
+/// vault confirms it, it is settled: a stored pin is no change to the
+/// account, which is what the exit code reports on. Refused, before the
+/// save, when the record's `field` now holds something else: another run
+/// or the administrator pinned something since this run read the record,
+/// and a pin is never overwritten by one merely seen.
+pub fn store_pin(run: &Run, uid: &str, field: &str, value: &str, what: &str) -> Result<()> {
+    let sent = crate::change::sent(what)?;
+    let saved = run.vault().and_then(|mut vault| {
+        vault.update_checked(uid, &[Change::text(field, value)], |fresh| {
+            match fresh.text(field)?.filter(|t| !t.trim().is_empty()) {
+                Some(now) if now.trim() != value.trim() => Err(Error::Config(format!(
+                    "'{field}' of {} was given a pin since this run read the record; it is \
+                     kept, nothing was sent. Check that it is the right one and rotate again",
+                    fresh.location()
+                ))),
+                _ => Ok(()),
+            }
+        })
+    });
+    match saved {
+        Ok(_) => {
+            sent.settle();
+            Ok(())
+        }
+        Err(e @ Error::NoAnswer { .. }) => {
+            sent.keep();
+            Err(Error::NeedsAttention(format!(
+                "{what}: {e}. Nothing else was changed; check the field and rotate again"
+            )))
+        }
+        Err(e @ Error::Config(_)) => {
+            sent.settle();
+            Err(e)
+        }
+        Err(e) => {
+            sent.settle();
+            Err(Error::Failed(format!(
+                "{what} failed: {e}; nothing was changed"
+            )))
+        }
     }
 }

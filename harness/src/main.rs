@@ -426,12 +426,15 @@ fn report_and_exit<R: serde::Serialize>(
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn line(args: &LineArgs) -> ExitCode {
     let made = args.records.rehearsal().and_then(|rehearsal| {
-        let line = harness::rehearsal::world::gateway_line(&rehearsal.params, &rehearsal.dicts);
+        let mut params = rehearsal.params.clone();
+        params.insert(common::gateway::DRY_RUN_ONLY.into(), true.into());
+        let line = harness::rehearsal::world::gateway_line(&params, &rehearsal.dicts);
         match &args.out {
             Some(path) => write_new(path, &line).map(|()| (rehearsal, Some(path.clone()))),
-            None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => Err(
+            None if !stdout_is_a_pipe() => Err(
                 "the line holds the records' secrets: pipe it into the binary \
-                 (harness line ... | rotate-x --dry-run) or write it with --out FILE"
+                 (harness line ... | rotate-x --dry-run), never to a terminal or a file a \
+                 shell creates with the default mode; or write it with --out FILE (mode 0600)"
                     .to_owned(),
             ),
             None => {
@@ -464,6 +467,15 @@ fn line(args: &LineArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether stdout is a pipe or a socket: not a terminal, and not a file a
+/// shell's `>` made readable by others.
+fn stdout_is_a_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata("/proc/self/fd/1")
+        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+        .unwrap_or(false)
 }
 
 /// Writes `text` to a new file at `path`, readable by its owner only from

@@ -57,6 +57,49 @@ fn the_line_built_from_an_export_pipes_into_the_binarys_dry_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.starts_with("dry run: "), "{stdout}");
+
+    // Its newPassword is made up: a real rotation with it is refused.
+    let bin = harness::world::rotators_dir("rotate-rest-api", HARNESS).join("rotate-rest-api");
+    let mut child = Command::new(bin)
+        .env(
+            "KEEPER_ROTATOR_LOCK_DIR",
+            tempfile::tempdir().unwrap().path(),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("built by 'harness line' for a dry run"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_line_never_goes_to_a_file_a_shell_redirect_creates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("line.b64");
+    let file = std::fs::File::create(&path).unwrap();
+    let out = Command::new(HARNESS)
+        .args(["line", "rest-api", "--records"])
+        .arg(export())
+        .stdout(Stdio::from(file))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--out FILE (mode 0600)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
 }
 
 #[test]

@@ -212,6 +212,10 @@ pub fn check_user(user: &str) -> Result<()> {
         Some("it holds a blank or a control character, which no IOS user name has")
     } else if !user.is_ascii() {
         Some("it holds a character outside ASCII, which no IOS user name has")
+    } else if user.contains(':') {
+        // Basic authentication ends the user name at the first ':': the
+        // sign-in that proves the new password could never succeed.
+        Some("it holds ':', which basic authentication cannot carry in a user name")
     } else {
         None
     };

@@ -24,7 +24,6 @@
 //! Rooms: [`config`] (the input, pure), [`restconf`] (the device's API),
 //! [`type9`] (the hash), and here the rotation.
 
-use common::change;
 use common::cli;
 use common::driver::{Rotator, Run};
 use common::error::{Error, Result};
@@ -32,7 +31,6 @@ use common::host_lock;
 use common::http::{self, CertPin, Replay};
 use common::records::Record;
 use common::secret::Secret;
-use common::vault::Change;
 use reqwest::Method;
 use serde_json::json;
 
@@ -295,9 +293,18 @@ fn prove(p: &Planned<'_>, run: &Run, sent_hash: Option<&Secret>) -> Result<Strin
         Err(error) => return Err(unproven(format!("reading it back failed ({error})"))),
     };
     let mut how = Vec::new();
+    // A reversible password left beside the new secret: whatever IOS
+    // prefers, a credential that is not the new one is still configured.
+    let mut left_over = None;
     match (sent_hash, &read.secret) {
         (Some(sent), Some((kind, stored))) if kind == "9" && stored.expose() == sent.expose() => {
             how.push("the device holds the type 9 secret sent".to_owned());
+            if read.has_password {
+                left_over = Some(
+                    "the user still has a password in the reversible form beside the new \
+                     secret: remove it on the device ('no username ... password')",
+                );
+            }
         }
         (Some(_), _) => {
             return Err(unproven(
@@ -306,7 +313,17 @@ fn prove(p: &Planned<'_>, run: &Run, sent_hash: Option<&Secret>) -> Result<Strin
                     .into(),
             ));
         }
-        (None, _) if read.has_password || read.secret.is_some() => {
+        // IOS checks a secret before a password: one left from before
+        // would keep the new password from ever signing in.
+        (None, Some(_)) => {
+            return Err(unproven(
+                "the user still has a secret, which IOS checks before the password just set \
+                 (the reversible form cannot replace it: rotate without iosxe_set_as, or \
+                 remove the secret on the device)"
+                    .into(),
+            ));
+        }
+        (None, None) if read.has_password => {
             how.push("the device holds a password for the user".to_owned());
         }
         (None, _) => {
@@ -315,13 +332,20 @@ fn prove(p: &Planned<'_>, run: &Run, sent_hash: Option<&Secret>) -> Result<Strin
             ));
         }
     }
+    let done = |how: &[String]| match left_over {
+        Some(left) => Err(Error::OldNotRetired(format!(
+            "{}; but {left}",
+            summary(p, how)
+        ))),
+        None => Ok(summary(p, how)),
+    };
     if read.privilege != 15 {
         how.push(format!(
             "no sign-in was tried: the user has privilege {}, and IOS XE signs only privilege-15 \
              users in to RESTCONF",
             read.privilege
         ));
-        return Ok(summary(p, &how));
+        return done(&how);
     }
     let new_password = run.input.require_new_password()?;
     let probe = p.device.request(
@@ -354,7 +378,7 @@ fn prove(p: &Planned<'_>, run: &Run, sent_hash: Option<&Secret>) -> Result<Strin
         .filter(|old| !old.is_empty() && old.expose() != new_password.expose())
     else {
         how.push("no old password to check".into());
-        return Ok(summary(p, &how));
+        return done(&how);
     };
     let probe = p
         .device
@@ -380,7 +404,7 @@ fn prove(p: &Planned<'_>, run: &Run, sent_hash: Option<&Secret>) -> Result<Strin
             "whether the old password is refused is not known ({error})"
         )),
     }
-    Ok(summary(p, &how))
+    done(&how)
 }
 
 fn summary(p: &Planned<'_>, how: &[String]) -> String {
@@ -419,36 +443,14 @@ fn untrusted(error: Error, device: &Device, run: &Run) -> Error {
     ))
 }
 
-/// Stores a certificate trusted on first use in the admin record. The write
-/// is entered in the change ledger (a dry run never reaches it, and an
-/// unanswered save is never reported as "nothing changed"); once the vault
-/// confirms it, it is settled: a stored pin is no change to the account.
+/// Stores a certificate trusted on first use in the admin record
+/// ([`common::store::store_pin`]).
 fn store_pin(run: &Run, admin: &Record, pin: CertPin) -> Result<()> {
     let what = format!(
         "storing the certificate {pin} in '{PIN_FIELD}' of {}",
         admin.location()
     );
-    let sent = change::sent(&what)?;
-    let saved = run.vault().and_then(|mut vault| {
-        vault.update(admin.uid(), &[Change::text(PIN_FIELD, pin.to_string())])
-    });
-    match saved {
-        Ok(()) => {
-            sent.settle();
-            tracing::info!("stored the certificate {pin} as the pin");
-            Ok(())
-        }
-        Err(e @ Error::NoAnswer { .. }) => {
-            sent.keep();
-            Err(Error::NeedsAttention(format!(
-                "{what}: {e}. Nothing else was changed; check the field and rotate again"
-            )))
-        }
-        Err(e) => {
-            sent.settle();
-            Err(Error::Failed(format!(
-                "{what} failed: {e}; nothing was changed"
-            )))
-        }
-    }
+    common::store::store_pin(run, admin.uid(), PIN_FIELD, &pin.to_string(), &what)?;
+    tracing::info!("stored the certificate {pin} as the pin");
+    Ok(())
 }

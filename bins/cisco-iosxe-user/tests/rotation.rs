@@ -328,3 +328,96 @@ fn an_entry_the_device_answers_with_an_impossible_privilege_is_not_changed() {
         .assert_stderr_has("privilege is not a number from 0 to 15");
     assert_eq!(patches(&device), 0);
 }
+
+#[test]
+fn a_reversible_password_left_beside_the_new_secret_exits_3() {
+    // Keeper's script leaves a reversible password; a device whose merge
+    // keeps it still holds a credential that is not the new one.
+    let device = FakeIosXe::start()
+        .with_user(ADMIN, ADMIN_PW, 15)
+        .with_reversible_user(USER, OLD, 5)
+        .keeping_both_forms();
+    rotate("default.json", &device)
+        .assert_exit(3)
+        .assert_clean()
+        .assert_stderr_has("still has a password in the reversible form beside the new secret");
+    assert!(device.user(USER).expect("the user").secret.is_some());
+}
+
+#[test]
+fn a_password_set_beside_a_secret_the_device_kept_exits_4() {
+    // IOS checks the secret first: the reversible password just set would
+    // never sign in, so the Gateway must not store it.
+    let device = FakeIosXe::start()
+        .with_user(ADMIN, ADMIN_PW, 15)
+        .with_user(USER, OLD, 5)
+        .keeping_both_forms();
+    let s = scenario("default.json")
+        .var("IOSXE_URL", device.url())
+        .record_field("PamUserUid000000000001", "iosxe_set_as", json!("password"));
+    binary(&s)
+        .run()
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("the user still has a secret");
+}
+
+#[test]
+fn a_user_name_with_a_colon_is_refused_before_any_request() {
+    let device = device();
+    let s = scenario("default.json")
+        .var("IOSXE_URL", device.url())
+        .param("user", json!("ops:1"));
+    binary(&s)
+        .run()
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("basic authentication cannot carry");
+    assert!(device.requests().is_empty());
+}
+
+#[test]
+fn a_pin_stored_by_another_writer_meanwhile_is_kept_and_the_run_exits_2() {
+    let device = device().with_tls();
+    let vault = FakeVault::start(&[json!({
+        "uid": ADMIN_UID,
+        "type": "login",
+        "title": "Cisco Authentication Record",
+        "fields": [
+            {"type": "login", "value": [ADMIN]},
+            {"type": "password", "value": [ADMIN_PW]}
+        ],
+        "custom": [
+            {"type": "text", "label": "host_endpoint", "value": [device.https_url()]},
+            {"type": "text", "label": "tls_certificate_sha256", "value": []},
+            {"type": "text", "label": "trust_certificate_on_first_use", "value": ["true"]}
+        ]
+    })]);
+    let s = over_tls(
+        &device,
+        &[("trust_certificate_on_first_use", json!("true"))],
+    );
+    let mut run = binary(&s);
+    for (key, value) in vault.env() {
+        run = run.env(&key, value);
+    }
+    // The administrator pins the certificate they checked while the run
+    // reads the record to store the one it saw.
+    let checked = "ab".repeat(32);
+    let gate = vault.hold("get_secret", 1);
+    let running = std::thread::spawn(move || run.run());
+    vault.wait_for("get_secret", 1);
+    vault.set_custom_field(ADMIN_UID, "tls_certificate_sha256", &checked);
+    drop(gate);
+    running
+        .join()
+        .expect("the run")
+        .assert_exit(2)
+        .assert_clean()
+        .assert_stderr_has("was given a pin since this run read the record");
+    assert_eq!(
+        vault.field(ADMIN_UID, "tls_certificate_sha256"),
+        Some(checked)
+    );
+    assert_eq!(patches(&device), 0, "no change after a refused pin");
+}

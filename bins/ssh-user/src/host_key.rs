@@ -7,11 +7,9 @@
 //! The pin rules themselves (what a line may hold, what matches) are
 //! [`crate::ssh`]'s.
 
-use common::change;
 use common::driver::Run;
 use common::error::{Error, Result};
 use common::records::Record;
-use common::vault::Change;
 use serde_json::Value;
 
 use crate::ssh::{HostKeyPins, SeenKey};
@@ -57,38 +55,15 @@ pub(crate) fn host_key_pins(machine: &Record) -> Result<Option<HostKeyPins>> {
     HostKeyPins::parse(&text).map(Some).map_err(invalid)
 }
 
-/// Stores a host key trusted on first use in the machine record. The write
-/// is entered in the change ledger (a dry run can never reach it, and an
-/// unanswered save is never reported as "nothing changed"); once the vault
-/// confirms it, it is settled: a stored pin is not a change to the account,
-/// which is what the exit code reports on.
+/// Stores a host key trusted on first use in the machine record
+/// ([`common::store::store_pin`]).
 pub(crate) fn store_pin(run: &Run, target: &Target, address: &str, seen: &SeenKey) -> Result<()> {
     let what = format!(
         "storing the host key {} of {address} in '{HOST_KEY_FIELD}' of {}",
         seen.fingerprint,
         target.location()
     );
-    let sent = change::sent(&what)?;
-    let saved = run.vault().and_then(|mut vault| {
-        vault.update(&target.uid, &[Change::text(HOST_KEY_FIELD, &seen.line)])
-    });
-    match saved {
-        Ok(()) => {
-            sent.settle();
-            tracing::info!("stored the host key {} as the pin", seen.fingerprint);
-            Ok(())
-        }
-        Err(e @ Error::NoAnswer { .. }) => {
-            sent.keep();
-            Err(Error::NeedsAttention(format!(
-                "{what}: {e}. Nothing else was changed; check the field and rotate again"
-            )))
-        }
-        Err(e) => {
-            sent.settle();
-            Err(Error::Failed(format!(
-                "{what} failed: {e}; nothing was changed"
-            )))
-        }
-    }
+    common::store::store_pin(run, &target.uid, HOST_KEY_FIELD, &seen.line, &what)?;
+    tracing::info!("stored the host key {} as the pin", seen.fingerprint);
+    Ok(())
 }

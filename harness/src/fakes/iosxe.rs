@@ -95,6 +95,8 @@ pub struct State {
     listed: Vec<Value>,
     /// Every secret set is stored as another (a device that rewrites it).
     rewrite: bool,
+    /// A merge keeps the other form ([`FakeIosXe::keeping_both_forms`]).
+    keep_both: bool,
     /// Extra `(user, password)` pairs accepted (AAA elsewhere).
     also: Vec<(String, String)>,
     /// Passwords [`FakeIosXe::password_of`] may name (a hash does not say
@@ -126,6 +128,7 @@ impl FakeIosXe {
             users: Vec::new(),
             listed: Vec::new(),
             rewrite: false,
+            keep_both: false,
             also: Vec::new(),
             known: Vec::new(),
             matched: std::collections::HashSet::new(),
@@ -151,6 +154,27 @@ impl FakeIosXe {
     /// Answers a read of `name`'s entry with `entry` as it is.
     pub fn with_listed(self, entry: Value) -> Self {
         self.state().listed.push(entry);
+        self
+    }
+
+    /// Adds a user whose only credential is a reversible `password` (as
+    /// Keeper's script leaves one), with this privilege.
+    pub fn with_reversible_user(self, name: &str, password: &str, privilege: u8) -> Self {
+        self.state().users.push(IosUser {
+            name: name.to_owned(),
+            privilege,
+            secret: None,
+            password: Some(password.to_owned()),
+            changes: 0,
+        });
+        self
+    }
+
+    /// Merges a PATCH without dropping the other form: a secret set leaves
+    /// the reversible password, a password set leaves the secret (a device
+    /// whose merge does not follow the CLI's either-or).
+    pub fn keeping_both_forms(self) -> Self {
+        self.state().keep_both = true;
         self
     }
 
@@ -379,7 +403,7 @@ impl State {
                 "key leaf does not match the uri",
             );
         }
-        let rewrite = self.rewrite;
+        let (rewrite, keep_both) = (self.rewrite, self.keep_both);
         let Some(user) = self.users.iter_mut().find(|u| u.name == name) else {
             return errors(404, "application", "data-missing", "uri keypath not found");
         };
@@ -411,13 +435,17 @@ impl State {
                     stored
                 },
             ));
-            user.password = None;
+            if !keep_both {
+                user.password = None;
+            }
         } else if let Some(password) = entry.get("password") {
             let Some(value) = password.get("password").and_then(Value::as_str) else {
                 return errors(400, "application", "invalid-value", "password is missing");
             };
             user.password = Some(value.to_owned());
-            user.secret = None;
+            if !keep_both {
+                user.secret = None;
+            }
         } else {
             return errors(400, "application", "invalid-value", "nothing to set");
         }

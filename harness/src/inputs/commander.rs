@@ -84,8 +84,8 @@ impl Field {
     /// `secret`, ...) or by a name that says so (see
     /// [`common::records::names_a_secret`]).
     ///
-    /// A field of a text type whose every value is a flag (`TRUE`, `false`,
-    /// `yes`: see [`is_flag`]) is a setting whatever its name says
+    /// A field of a text type whose every value is a flag (`TRUE`, `false`:
+    /// see [`is_flag`]) is a setting whatever its name says
     /// (`Private Key Rotate`, `password_hash_locally`), and shown.
     pub fn is_secret(&self) -> bool {
         if is_hidden_type(&self.kind) {
@@ -132,20 +132,20 @@ impl fmt::Debug for Field {
     }
 }
 
-/// Whether Keeper hides fields of this type: `password`, `secret`, ...
-/// ([`common::records::is_hidden_type`], the one list).
-/// A setting's on/off value: a boolean, or `true`, `false`, `yes`, `no`,
-/// `on`, `off` in any case. No secret is one of these six words.
+/// A setting's on/off value: a boolean, or `true` or `false` in any case
+/// (`TRUE`, `False`). No secret is one of these two words.
 pub fn is_flag(value: &Value) -> bool {
     match value {
         Value::Bool(_) => true,
-        Value::String(s) => ["true", "false", "yes", "no", "on", "off"]
+        Value::String(s) => ["true", "false"]
             .iter()
             .any(|flag| s.trim().eq_ignore_ascii_case(flag)),
         _ => false,
     }
 }
 
+/// Whether Keeper hides fields of this type: `password`, `secret`, ...
+/// ([`common::records::is_hidden_type`], the one list).
 pub fn is_hidden_type(kind: &str) -> bool {
     common::records::is_hidden_type(kind)
 }
