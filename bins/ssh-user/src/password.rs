@@ -493,6 +493,7 @@ pub(crate) fn path(conn: &mut Conn, admin: &Admin, user: &str) -> Result<Passwor
             let access = match remote::classify_preflight(&out) {
                 SudoAccess::NoPassword => SudoAccess::NoPassword,
                 SudoAccess::PasswordRequired => SudoAccess::PasswordRequired,
+                SudoAccess::CouldNotRun => SudoAccess::CouldNotRun,
                 _ => SudoAccess::NotAllowed,
             };
             (access, (true, out))
@@ -543,6 +544,13 @@ pub(crate) fn path(conn: &mut Conn, admin: &Admin, user: &str) -> Result<Passwor
             admin.login,
             admin.source.describe(),
             Problem::SudoPasswordRequired.message()
+        ))),
+        SudoAccess::CouldNotRun => Err(Error::Failed(format!(
+            "checking what sudo lets '{}' do could not run ({}): the host is short of processes \
+             or memory, or has no sudo; nothing was changed. Rotate again once the host is \
+             healthy",
+            admin.login,
+            remote::failure("sudo -n -l /usr/sbin/chpasswd", &out)
         ))),
         SudoAccess::NeedsTty | SudoAccess::NotAllowed => {
             if remote::classify(&out.text()) == Some(Problem::Expired) {

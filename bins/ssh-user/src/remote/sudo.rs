@@ -20,6 +20,9 @@ pub enum SudoAccess {
     NeedsTty,
     /// The admin may not run chpasswd through sudo.
     NotAllowed,
+    /// The preflight itself could not run (the host cannot fork, is out of
+    /// memory, has no sudo): says nothing of what sudo allows.
+    CouldNotRun,
 }
 
 /// Reads the preflight's output.
@@ -31,7 +34,20 @@ pub fn classify_preflight(output: &Output) -> SudoAccess {
         SudoAccess::PasswordRequired
     } else if text.contains("must have a tty") || text.contains("no tty present") {
         SudoAccess::NeedsTty
+    } else if [
+        "fork",
+        "resource temporarily unavailable",
+        "cannot allocate memory",
+        "command not found",
+        "no such file or directory",
+    ]
+    .iter()
+    .any(|n| text.contains(n))
+    {
+        SudoAccess::CouldNotRun
     } else {
+        // `sudo -n -l CMD` for a command it does not allow prints nothing
+        // and exits 1.
         SudoAccess::NotAllowed
     }
 }

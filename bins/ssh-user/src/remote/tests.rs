@@ -41,6 +41,21 @@ fn preflight_output_is_read_as_sudo_reports_it() {
 }
 
 #[test]
+fn a_preflight_that_could_not_run_is_not_read_as_a_refusal_of_sudo() {
+    for text in [
+        "bash: fork: retry: Resource temporarily unavailable\n",
+        "sudo: unable to fork: Cannot allocate memory\n",
+        "bash: sudo: command not found\n",
+    ] {
+        assert_eq!(
+            classify_preflight(&out(Some(1), "", text)),
+            SudoAccess::CouldNotRun,
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn an_askpass_helper_that_cannot_be_set_up_is_a_refusal_before_sudo_runs() {
     for text in [
         "keeper-askpass unavailable: no private directory where a helper may run",
