@@ -42,6 +42,7 @@ fn main() {
             .var("API_URL", "http://127.0.0.1:9/v1/password")
             .var("OKTA_URL", "http://127.0.0.1:9")
             .var("MERAKI_URL", "http://127.0.0.1:9/api/v1")
+            .var("TENABLE_URL", "http://127.0.0.1:9")
             .var("PORT", "9")
             .var(
                 "HOST_KEY",

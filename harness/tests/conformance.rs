@@ -103,6 +103,7 @@ conformance! {
     azure_app_secret: "azure-app-secret";
     okta_user: "okta-user";
     meraki_user: "meraki-user";
+    tenable_user: "tenable-user";
     rest_api: "rest-api";
     ssh_user: "ssh-user";
 }

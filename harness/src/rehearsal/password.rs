@@ -51,6 +51,13 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     /// points at the fake.
     const URL_FIELD: &'static str = "url";
 
+    /// The field of `api` that holds the API's url: [`Self::URL_FIELD`],
+    /// unless the record picks another (Tenable's `tenable_sc_host`, set,
+    /// selects Security Center in place of `tenable_url`).
+    fn url_field(_api: &Dict) -> &'static str {
+        Self::URL_FIELD
+    }
+
     /// Whether the binary's last resort (no title named, none with a
     /// default title) would pick `dict`, if it were the only one.
     fn last_resort(dict: &Dict) -> bool;
@@ -165,18 +172,19 @@ pub(super) fn start<R: PasswordRotator>(
     match &found {
         Some((dict, last_resort)) => {
             let api_title = title(dict);
-            let was = lookup_text(dict, R::URL_FIELD).unwrap_or_default();
+            let url_field = R::url_field(dict);
+            let was = lookup_text(dict, url_field).unwrap_or_default();
             let now = R::url(&started.fake, &was);
             let api_uid = lookup_text(dict, "uid").unwrap_or_default();
             let api_uid = api_uid.trim();
             let mut keys = Vec::new();
             if let Some(dict) = staging.dict_mut(api_uid) {
-                keys = repoint(dict, R::URL_FIELD, &now);
-                let read = lookup_text(dict, R::URL_FIELD).unwrap_or_default();
+                keys = repoint(dict, url_field, &now);
+                let read = lookup_text(dict, url_field).unwrap_or_default();
                 if !is_loopback_url(&read) {
                     return Err(format!(
                         "cannot point the {} of '{api_title}' at {}: the binary would read '{}'",
-                        R::URL_FIELD,
+                        url_field,
                         R::FAKE,
                         shown_url(&read)
                     ));
@@ -184,7 +192,7 @@ pub(super) fn start<R: PasswordRotator>(
             }
             staging.notes.push(format!(
                 "the {} of '{api_title}' ({}; field {}) points at {} ({}) for this rehearsal",
-                R::URL_FIELD,
+                url_field,
                 shown_url(&was),
                 keys.join(", "),
                 R::FAKE,
