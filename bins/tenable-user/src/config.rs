@@ -58,14 +58,19 @@ impl<'a> Service<'a> {
     pub fn from_input(input: &'a GatewayInput) -> Result<Self> {
         let admin = find_admin_record(input)?;
         let location = admin.location();
+        // A key pasted with a line break or blanks around it is the key:
+        // trimmed, since a header cannot carry them.
         let key = |name: &str| {
-            admin.require_secret(name).map_err(|_| Error::Missing {
-                name: name.into(),
-                location: location.clone(),
-                hint: "; it holds the Tenable API key pair's half of that name (Settings > My \
-                       Account > API Keys)"
-                    .into(),
-            })
+            admin
+                .require_secret(name)
+                .map(|key| Secret::new(key.expose().trim().to_owned()))
+                .map_err(|_| Error::Missing {
+                    name: name.into(),
+                    location: location.clone(),
+                    hint: "; it holds the Tenable API key pair's half of that name (Settings > \
+                           My Account > API Keys)"
+                        .into(),
+                })
         };
         let access_key = key("tenable_access_key")?;
         let secret_key = key("tenable_secret_key")?;
@@ -198,7 +203,7 @@ pub fn sc_url(text: &str, location: &Location) -> Result<Url> {
 /// Refuses a key no API key is: the keys go into a header, and a blank, a
 /// `;` or a `=` would change what the header says.
 fn check_key(key: &Secret, name: &str, location: &Location) -> Result<()> {
-    let text = key.expose().trim();
+    let text = key.expose();
     if text.is_empty()
         || !text
             .bytes()

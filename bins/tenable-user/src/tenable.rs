@@ -149,9 +149,16 @@ impl Tenable {
     pub fn refused(&self, target: &str, response: &Response, doing: &str) -> Error {
         let status = response.status.as_u16();
         let advice = match (status, self.flavour) {
-            (401, _) | (403, Flavour::Sc) => format!(
+            (401, _) => format!(
                 "; check tenable_access_key and tenable_secret_key in {} (and that the keys' \
                  user may manage users)",
+                self.location
+            ),
+            (403, Flavour::Sc) => format!(
+                "; Security Center answers 403 for keys it does not take, for a user the keys' \
+                 user may not manage, and for a current password (the Gateway's oldPassword) \
+                 the user does not have: check tenable_access_key and tenable_secret_key in {} \
+                 and the PAM User record's password",
                 self.location
             ),
             (403, Flavour::Io) => format!(

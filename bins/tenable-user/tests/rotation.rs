@@ -236,6 +236,35 @@ fn wrong_keys_exit_1_naming_the_admin_record() {
 }
 
 #[test]
+fn keys_pasted_with_a_line_break_around_them_are_taken_as_the_keys() {
+    let fake = tenable();
+    let s = scenario("default.json", &fake)
+        .record_field(
+            "TenableAdminRecordUid1",
+            "tenable_access_key",
+            json!(format!(" {ACCESS}\n")),
+        )
+        .record_field(
+            "TenableAdminRecordUid1",
+            "tenable_secret_key",
+            json!(format!("{SECRET}\r\n")),
+        );
+    binary(&s).run().assert_exit(0).assert_clean();
+    assert_eq!(fake.password_of(EMAIL).as_deref(), Some(NEW));
+}
+
+#[test]
+fn a_wrong_current_password_on_security_center_exits_1_naming_what_to_check() {
+    let fake = FakeTenable::start(ACCESS, SECRET).with_user(SC_USER, "Someone-Elses-Passw0rd");
+    rotate("security-center.json", &fake)
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("Current password is incorrect")
+        .assert_stderr_has("the PAM User record's password");
+    assert_eq!(fake.proxy().count("sign_in"), 0);
+}
+
+#[test]
 fn a_password_tenable_io_refuses_exits_1_with_its_message_and_the_old_one_kept() {
     let fake = tenable();
     let s = scenario("default.json", &fake).param("newPassword", json!("short-Pw1"));
