@@ -103,6 +103,7 @@ fn check_input(input: &GatewayInput) {
     check_okta(input);
     check_meraki(input);
     check_tenable_user(input);
+    check_tenable_credential(input);
     check_aws(input);
     check_azure(input);
     check_ssh(input);
@@ -221,6 +222,25 @@ fn check_tenable_user(input: &GatewayInput) {
                     && !setup.username.is_empty()
                     && !setup.username.chars().any(char::is_control),
                 "rotate-tenable-user accepted a login that is no user name"
+            );
+        }
+    }
+}
+
+fn check_tenable_credential(input: &GatewayInput) {
+    match rotate_tenable_credential::Setup::from_input(input) {
+        Err(error) => rejected(&error, "rotate-tenable-credential's setup"),
+        Ok(setup) => {
+            assert!(
+                !forbidden_uids(input).contains(&setup.service.admin.uid()),
+                "rotate-tenable-credential took the user or a PAM record for the admin record"
+            );
+            assert_usable_url(&setup.service.url, "rotate-tenable-credential");
+            assert!(
+                setup.name.trim() == setup.name
+                    && !setup.name.is_empty()
+                    && !setup.name.chars().any(char::is_control),
+                "rotate-tenable-credential accepted a login that is no credential name"
             );
         }
     }

@@ -104,6 +104,7 @@ conformance! {
     okta_user: "okta-user";
     meraki_user: "meraki-user";
     tenable_user: "tenable-user";
+    tenable_credential: "tenable-credential";
     rest_api: "rest-api";
     ssh_user: "ssh-user";
 }

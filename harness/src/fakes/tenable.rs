@@ -37,12 +37,18 @@ use crate::faults::{FaultKind, ProxiedRequest};
 
 /// The call names: `list_users`, `change_password` (Tenable.io's `PUT
 /// …/chpasswd`, Security Center's `PATCH /rest/user/{id}`), `sign_in` and
-/// `sign_out` (Security Center's `/rest/token`), and `other`.
-pub const CALLS: [&str; 5] = [
+/// `sign_out` (Security Center's `/rest/token`), `list_credentials`,
+/// `get_credential` and `update_credential` (managed credentials: `GET
+/// /credentials`, `GET`/`PUT /credentials/{uuid}`; Security Center's `GET
+/// /rest/credential`, `GET`/`PATCH /rest/credential/{id}`), and `other`.
+pub const CALLS: [&str; 8] = [
     "list_users",
     "change_password",
     "sign_in",
     "sign_out",
+    "list_credentials",
+    "get_credential",
+    "update_credential",
     "other",
 ];
 
@@ -52,7 +58,7 @@ pub fn call_name(request: &ProxiedRequest) -> String {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let tail = segments
         .iter()
-        .rposition(|s| *s == "users" || *s == "user" || *s == "token")
+        .rposition(|s| ["users", "user", "token", "credentials", "credential"].contains(s))
         .map(|at| &segments[at..])
         .unwrap_or_default();
     match (request.method.as_str(), tail) {
@@ -60,6 +66,9 @@ pub fn call_name(request: &ProxiedRequest) -> String {
         ("PUT", ["users", _, "chpasswd"]) | ("PATCH", ["user", _]) => "change_password",
         ("POST", ["token"]) => "sign_in",
         ("DELETE", ["token"]) => "sign_out",
+        ("GET", ["credentials" | "credential"]) => "list_credentials",
+        ("GET", ["credentials" | "credential", _]) => "get_credential",
+        ("PUT", ["credentials", _]) | ("PATCH", ["credential", _]) => "update_credential",
         _ => "other",
     }
     .to_owned()
@@ -80,6 +89,30 @@ pub struct User {
     pub sign_ins: u32,
 }
 
+/// One managed credential (a scanner's stored copy of a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: u64,
+    pub uuid: String,
+    pub name: String,
+    /// Tenable.io's type (`Windows`, `SSH`); Security Center's is its lower case.
+    pub kind: String,
+    /// `Password`, `certificate`, `public key`: Security Center's `authType`.
+    pub auth_method: String,
+    pub username: String,
+    pub password: String,
+    /// The escalation password, another secret of the settings: a client
+    /// that sends back the masked value it read must not overwrite it.
+    pub escalation_password: String,
+    /// Whether the keys' user may edit it (Security Center: `manageable`).
+    pub editable: bool,
+    /// How many times it was updated.
+    pub changes: u32,
+}
+
+/// What Tenable shows for a secret setting it keeps.
+pub const MASKED: &str = "********";
+
 /// A request the fake received (its body without the values: passwords).
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -99,6 +132,7 @@ pub struct State {
     access_key: String,
     secret_key: String,
     users: Vec<User>,
+    credentials: Vec<Credential>,
     /// Listing entries shown as they are (a broken or hostile listing).
     odd: Vec<Value>,
     /// Open Security Center sessions: token, cookie, user id.
@@ -107,6 +141,9 @@ pub struct State {
     /// Security Center refuses every sign-in (the password changed again
     /// behind the rotation's back, say).
     refuse_sign_in: bool,
+    /// Credential updates are answered as accepted but not applied (a
+    /// broken or hostile service).
+    ignore_updates: bool,
     requests: Vec<Received>,
 }
 
@@ -128,10 +165,12 @@ impl FakeTenable {
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
             users: Vec::new(),
+            credentials: Vec::new(),
             odd: Vec::new(),
             sessions: Vec::new(),
             next_token: 4_242_000,
             refuse_sign_in: false,
+            ignore_updates: false,
             requests: Vec::new(),
         })
     }
@@ -177,7 +216,67 @@ impl FakeTenable {
         self
     }
 
-    /// Adds a listing entry as it is (an id that is no Tenable id, say).
+    /// Adds a Windows managed credential with this name, its account's user
+    /// name and password, authenticating with the password.
+    pub fn with_credential(self, name: &str, username: &str, password: &str) -> Self {
+        self.with_credential_auth(name, username, password, "Password")
+    }
+
+    /// Adds a managed credential that authenticates with `auth_method`
+    /// (`Password`, `certificate`).
+    pub fn with_credential_auth(
+        self,
+        name: &str,
+        username: &str,
+        password: &str,
+        auth_method: &str,
+    ) -> Self {
+        {
+            let mut state = self.state();
+            let id = 500 + state.credentials.len() as u64;
+            state.credentials.push(Credential {
+                id,
+                uuid: format!("c0ffee00-0000-4000-8000-{id:012}"),
+                name: name.to_owned(),
+                kind: "Windows".into(),
+                auth_method: auth_method.to_owned(),
+                username: username.to_owned(),
+                password: password.to_owned(),
+                escalation_password: "Escalation-Passw0rd-9".into(),
+                editable: true,
+                changes: 0,
+            });
+        }
+        self
+    }
+
+    /// Answers every credential update as accepted without applying it.
+    pub fn ignoring_updates(self) -> Self {
+        self.state().ignore_updates = true;
+        self
+    }
+
+    /// Makes the credential named `name` usable but not editable by the
+    /// keys' user.
+    pub fn read_only(self, name: &str) -> Self {
+        for credential in self.state().credentials.iter_mut() {
+            if credential.name == name {
+                credential.editable = false;
+            }
+        }
+        self
+    }
+
+    pub fn credential(&self, name: &str) -> Option<Credential> {
+        self.state()
+            .credentials
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+    }
+
+    /// Adds an entry, as it is, to every listing (users and credentials):
+    /// an id that is no Tenable id, say.
     pub fn with_listed(self, entry: Value) -> Self {
         self.state().odd.push(entry);
         self
@@ -269,6 +368,12 @@ impl Service for State {
                 Flavour::Io => error(flavour, 401, "Invalid Credentials"),
                 Flavour::Sc => error(flavour, 403, "Invalid API key"),
             },
+            (Flavour::Io, ["credentials", ..]) => {
+                self.io_credentials(&received.method, &segments, request, &body)
+            }
+            (Flavour::Sc, ["rest", "credential", ..]) => {
+                self.sc_credentials(&received.method, &segments, &body)
+            }
             (Flavour::Io, rest) => self.io(&received.method, rest, &body),
             (Flavour::Sc, rest) => self.sc(&received.method, rest, &body),
         };
@@ -458,6 +563,174 @@ impl State {
                     return error(Flavour::Sc, 403, "Invalid token");
                 }
                 ResponseTemplate::new(200).set_body_json(sc_ok(json!("")))
+            }
+            _ => error(Flavour::Sc, 404, "Not Found"),
+        }
+    }
+}
+
+impl State {
+    /// Tenable.io's managed credentials: the listing (`f=name:eq:<name>`
+    /// honoured), the details with every secret setting masked, and the
+    /// update, which keeps a secret sent back masked.
+    fn io_credentials(
+        &mut self,
+        method: &str,
+        segments: &[&str],
+        request: &wiremock::Request,
+        body: &Value,
+    ) -> ResponseTemplate {
+        match (method, segments) {
+            ("GET", ["credentials"]) => {
+                let wanted = request
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "f")
+                    .and_then(|(_, v)| v.strip_prefix("name:eq:").map(str::to_owned));
+                let mut listed: Vec<Value> = self
+                    .credentials
+                    .iter()
+                    .filter(|c| wanted.as_ref().is_none_or(|w| *w == c.name))
+                    .map(|c| {
+                        json!({
+                            "uuid": c.uuid,
+                            "name": c.name,
+                            "description": "",
+                            "category": {"id": "Host", "name": "Host"},
+                            "type": {"id": c.kind, "name": c.kind},
+                            "created_date": 1_700_000_000,
+                        })
+                    })
+                    .collect();
+                listed.extend(self.odd.iter().cloned());
+                let total = listed.len();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "credentials": listed,
+                    "pagination": {"total": total, "limit": 50, "offset": 0},
+                }))
+            }
+            ("GET", ["credentials", uuid]) => {
+                match self.credentials.iter().find(|c| c.uuid == *uuid) {
+                    Some(c) => ResponseTemplate::new(200).set_body_json(json!({
+                        "name": c.name,
+                        "description": "",
+                        "ad_hoc": false,
+                        "category": {"id": "Host", "name": "Host"},
+                        "type": {"id": c.kind, "name": c.kind},
+                        "settings": {
+                            "domain": "",
+                            "username": c.username,
+                            "auth_method": c.auth_method,
+                            "password": MASKED,
+                            "escalation_password": MASKED,
+                        },
+                    })),
+                    None => error(Flavour::Io, 404, "Credential not found"),
+                }
+            }
+            ("PUT", ["credentials", uuid]) => {
+                let Some(c) = self.credentials.iter_mut().find(|c| c.uuid == *uuid) else {
+                    return error(Flavour::Io, 404, "Credential not found");
+                };
+                if !c.editable {
+                    return error(
+                        Flavour::Io,
+                        403,
+                        "You do not have permission to edit this credential",
+                    );
+                }
+                let Some(settings) = body.get("settings").and_then(Value::as_object) else {
+                    return error(Flavour::Io, 400, "settings is required");
+                };
+                let text = |key: &str| settings.get(key).and_then(Value::as_str);
+                // Settings are replaced as sent: a setting left out is gone,
+                // a secret sent back masked is kept.
+                let (Some(username), Some(auth_method)) = (text("username"), text("auth_method"))
+                else {
+                    return error(Flavour::Io, 400, "username and auth_method are required");
+                };
+                c.username = username.to_owned();
+                c.auth_method = auth_method.to_owned();
+                match text("password") {
+                    Some(MASKED) => {}
+                    Some(p) => c.password = p.to_owned(),
+                    None => c.password.clear(),
+                }
+                match text("escalation_password") {
+                    Some(MASKED) => {}
+                    Some(p) => c.escalation_password = p.to_owned(),
+                    None => c.escalation_password.clear(),
+                }
+                c.changes += 1;
+                ResponseTemplate::new(200).set_body_json(json!({"updated": true}))
+            }
+            _ => error(Flavour::Io, 404, "Not Found"),
+        }
+    }
+
+    /// Security Center's credentials: `usable` and `manageable` lists, the
+    /// details (`password` shown as `SET`), and the `PATCH`.
+    fn sc_credentials(
+        &mut self,
+        method: &str,
+        segments: &[&str],
+        body: &Value,
+    ) -> ResponseTemplate {
+        let shown = |c: &Credential| {
+            json!({
+                "id": c.id.to_string(),
+                "name": c.name,
+                "type": c.kind.to_lowercase(),
+                "authType": c.auth_method.to_lowercase(),
+                "username": c.username,
+                "password": if c.password.is_empty() { "" } else { "SET" },
+                "modifiedTime": (1_700_000_000 + u64::from(c.changes)).to_string(),
+            })
+        };
+        match (method, segments) {
+            ("GET", ["rest", "credential"]) => {
+                let mut usable: Vec<Value> = self.credentials.iter().map(shown).collect();
+                usable.extend(self.odd.iter().cloned());
+                let manageable: Vec<Value> = self
+                    .credentials
+                    .iter()
+                    .filter(|c| c.editable)
+                    .map(shown)
+                    .chain(self.odd.iter().cloned())
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(sc_ok(json!({"usable": usable, "manageable": manageable})))
+            }
+            ("GET", ["rest", "credential", id]) => {
+                match self.credentials.iter().find(|c| c.id.to_string() == *id) {
+                    Some(c) => ResponseTemplate::new(200).set_body_json(sc_ok(shown(c))),
+                    None => error(Flavour::Sc, 404, "Credential not found"),
+                }
+            }
+            ("PATCH", ["rest", "credential", id]) => {
+                let Some(c) = self
+                    .credentials
+                    .iter_mut()
+                    .find(|c| c.id.to_string() == *id)
+                else {
+                    return error(Flavour::Sc, 404, "Credential not found");
+                };
+                if !c.editable {
+                    return error(
+                        Flavour::Sc,
+                        403,
+                        "Insufficient permissions to edit the credential",
+                    );
+                }
+                let Some(password) = body.get("password").and_then(Value::as_str) else {
+                    return error(Flavour::Sc, 400, "password is required");
+                };
+                if !self.ignore_updates {
+                    c.password = password.to_owned();
+                    c.changes += 1;
+                }
+                let answer = shown(c);
+                ResponseTemplate::new(200).set_body_json(sc_ok(answer))
             }
             _ => error(Flavour::Sc, 404, "Not Found"),
         }

@@ -86,7 +86,7 @@ impl std::fmt::Debug for UseCase {
 }
 
 /// Every use case the harness can rehearse.
-pub static USE_CASES: [UseCase; 7] = [
+pub static USE_CASES: [UseCase; 8] = [
     UseCase {
         name: "rest-api",
         binary: "rotate-rest-api",
@@ -133,6 +133,14 @@ pub static USE_CASES: [UseCase; 7] = [
         fixture: include_str!("../../../fixtures/records/tenable-user.json"),
         user_markers: &[],
         start: password::start::<tenable::Tenable>,
+        password_refuses: "",
+    },
+    UseCase {
+        name: "tenable-credential",
+        binary: "rotate-tenable-credential",
+        fixture: include_str!("../../../fixtures/records/tenable-credential.json"),
+        user_markers: &[],
+        start: password::start::<tenable::TenableCredential>,
         password_refuses: "",
     },
     UseCase {
