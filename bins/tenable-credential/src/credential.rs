@@ -5,6 +5,8 @@
 use common::cli;
 use common::error::{Error, Result};
 use common::http::{self, Replay};
+use common::records::names_a_secret;
+use common::secret;
 use reqwest::Method;
 use rotate_tenable_user::config::Flavour;
 use rotate_tenable_user::tenable::Tenable;
@@ -159,6 +161,7 @@ pub fn details(tenable: &Tenable, id: &str, name: &str) -> Result<Credential> {
     let (auth, has_password, modified) = match tenable.flavour {
         Flavour::Io => {
             let settings = body.get("settings").cloned().unwrap_or(Value::Null);
+            register_secrets(&settings);
             (
                 text(&settings, "auth_method").unwrap_or_else(|| "Password".into()),
                 settings.get("password").is_some_and(Value::is_string),
@@ -195,6 +198,23 @@ pub fn details(tenable: &Tenable, id: &str, name: &str) -> Result<Credential> {
         },
         modified,
     })
+}
+
+/// Registers for redaction every secret setting a credential's details
+/// show other than masked (Tenable masks them; a broken or hostile service
+/// may not): the update sends them back, and an answer may echo them.
+fn register_secrets(settings: &Value) {
+    let Some(settings) = settings.as_object() else {
+        return;
+    };
+    for (key, value) in settings {
+        if let Value::String(text) = value
+            && names_a_secret(key)
+            && !text.chars().all(|c| c == '*')
+        {
+            secret::register(text);
+        }
+    }
 }
 
 #[cfg(test)]

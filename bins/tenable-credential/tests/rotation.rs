@@ -59,7 +59,7 @@ fn a_tenable_io_credential_gets_the_new_password_and_keeps_its_other_secrets() {
     assert_eq!(credential.username, NAME);
     assert_eq!(credential.auth_method, "Password");
     assert_eq!(
-        credential.escalation_password, "Escalation-Passw0rd-9",
+        credential.escalation_password, "Lk8#escalate-Vb3",
         "another secret of the credential was overwritten"
     );
     let calls: Vec<String> = fake
@@ -196,6 +196,18 @@ fn a_security_center_update_accepted_but_not_applied_exits_4() {
         .assert_clean()
         .assert_stderr_has("its modifiedTime did not advance");
     assert_eq!(fake.credential(NAME).expect("the credential").password, OLD);
+}
+
+#[test]
+fn another_secret_a_hostile_tenable_shows_in_clear_is_never_printed() {
+    let fake = tenable().echoing_secrets();
+    let out = rotate("default.json", &fake);
+    out.assert_exit(1).assert_clean();
+    assert!(
+        !out.stderr.contains("Lk8#escalate-Vb3") && !out.stdout.contains("Lk8#escalate-Vb3"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -144,6 +144,9 @@ pub struct State {
     /// Credential updates are answered as accepted but not applied (a
     /// broken or hostile service).
     ignore_updates: bool,
+    /// Credential details show the escalation password in clear, and an
+    /// update is refused with a message that echoes it (a hostile service).
+    echo_secrets: bool,
     requests: Vec<Received>,
 }
 
@@ -171,6 +174,7 @@ impl FakeTenable {
             next_token: 4_242_000,
             refuse_sign_in: false,
             ignore_updates: false,
+            echo_secrets: false,
             requests: Vec::new(),
         })
     }
@@ -242,7 +246,7 @@ impl FakeTenable {
                 auth_method: auth_method.to_owned(),
                 username: username.to_owned(),
                 password: password.to_owned(),
-                escalation_password: "Escalation-Passw0rd-9".into(),
+                escalation_password: "Lk8#escalate-Vb3".into(),
                 editable: true,
                 changes: 0,
             });
@@ -253,6 +257,13 @@ impl FakeTenable {
     /// Answers every credential update as accepted without applying it.
     pub fn ignoring_updates(self) -> Self {
         self.state().ignore_updates = true;
+        self
+    }
+
+    /// Shows every credential's escalation password in clear in its
+    /// details, and refuses every update with a message that echoes it.
+    pub fn echoing_secrets(self) -> Self {
+        self.state().echo_secrets = true;
         self
     }
 
@@ -622,7 +633,11 @@ impl State {
                             "username": c.username,
                             "auth_method": c.auth_method,
                             "password": MASKED,
-                            "escalation_password": MASKED,
+                            "escalation_password": if self.echo_secrets {
+                                c.escalation_password.as_str()
+                            } else {
+                                MASKED
+                            },
                         },
                     })),
                     None => error(Flavour::Io, 404, "Credential not found"),
@@ -638,6 +653,11 @@ impl State {
                         403,
                         "You do not have permission to edit this credential",
                     );
+                }
+                if self.echo_secrets {
+                    let echoed =
+                        format!("escalation_password {} is invalid", c.escalation_password);
+                    return error(Flavour::Io, 400, &echoed);
                 }
                 let Some(settings) = body.get("settings").and_then(Value::as_object) else {
                     return error(Flavour::Io, 400, "settings is required");
