@@ -59,11 +59,19 @@ impl<'a> Service<'a> {
         let admin = find_admin_record(input)?;
         let location = admin.location();
         // A key pasted with a line break or blanks around it is the key:
-        // trimmed, since a header cannot carry them.
+        // trimmed, since a header cannot carry them (a new secret only then:
+        // each registration costs the redactor's time).
         let key = |name: &str| {
             admin
                 .require_secret(name)
-                .map(|key| Secret::new(key.expose().trim().to_owned()))
+                .map(|key| {
+                    let trimmed = key.expose().trim();
+                    if trimmed.len() == key.expose().len() {
+                        key
+                    } else {
+                        Secret::new(trimmed.to_owned())
+                    }
+                })
                 .map_err(|_| Error::Missing {
                     name: name.into(),
                     location: location.clone(),
