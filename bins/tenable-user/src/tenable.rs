@@ -21,8 +21,8 @@ use crate::config::{Flavour, Service};
 pub struct Tenable {
     pub flavour: Flavour,
     pub url: Url,
-    /// The whole `X-ApiKeys` / `x-apikey` value (registered as a secret).
-    keys: Secret,
+    access_key: Secret,
+    secret_key: Secret,
     pub location: Location,
     pub client: http::Client,
 }
@@ -41,22 +41,11 @@ pub struct User {
 
 impl Tenable {
     pub fn new(service: &Service<'_>, client: http::Client) -> Self {
-        let keys = match service.flavour {
-            Flavour::Io => format!(
-                "accessKey={}; secretKey={};",
-                service.access_key.expose(),
-                service.secret_key.expose()
-            ),
-            Flavour::Sc => format!(
-                "accesskey={}; secretkey={};",
-                service.access_key.expose(),
-                service.secret_key.expose()
-            ),
-        };
         Self {
             flavour: service.flavour,
             url: service.url.clone(),
-            keys: Secret::new(keys),
+            access_key: service.access_key.clone(),
+            secret_key: service.secret_key.clone(),
             location: service.admin.location(),
             client,
         }
@@ -75,12 +64,12 @@ impl Tenable {
 
     /// A request with the API keys.
     pub fn request(&self, method: Method, url: Url) -> Result<Request> {
-        let header = match self.flavour {
-            Flavour::Io => "X-ApiKeys",
-            Flavour::Sc => "x-apikey",
+        let (header, template) = match self.flavour {
+            Flavour::Io => ("X-ApiKeys", "accessKey={}; secretKey={};"),
+            Flavour::Sc => ("x-apikey", "accesskey={}; secretkey={};"),
         };
         Request::new(method, url)
-            .secret_header(header, "", &self.keys)?
+            .secret_header_template(header, template, &[&self.access_key, &self.secret_key])?
             .header("Accept", "application/json")
     }
 
