@@ -176,8 +176,10 @@ impl Rotator for TenableCredential {
                  password in it if it does not work (a scan with it would fail)"
             ))
         };
+        // The update may not use up the time the read-back needs: an update
+        // answered at the deadline would leave nothing to confirm it with.
         let response = tenable
-            .send_change(&run.http()?, &change)
+            .send_change(&run.http_keeping(run.deadline.proof_reserve())?, &change)
             .map_err(|error| match error {
                 Error::NoAnswer { target, detail } => {
                     unknown(format!("{target}: the request was sent but {detail}"))
