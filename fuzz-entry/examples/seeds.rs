@@ -43,6 +43,7 @@ fn main() {
             .var("OKTA_URL", "http://127.0.0.1:9")
             .var("MERAKI_URL", "http://127.0.0.1:9/api/v1")
             .var("IOSXE_URL", "http://127.0.0.1:9")
+            .var("TENABLE_URL", "http://127.0.0.1:9")
             .var("PORT", "9")
             .var(
                 "HOST_KEY",

@@ -5,9 +5,10 @@
 //! request is a pure function of that input: decoding the base64 line and
 //! the params, reading the records (and registering their secrets with the
 //! redactor), and each binary's planning and selection (the REST plan and
-//! its request, Okta's API record and path, the AWS and Azure admin sources
-//! from the input, AWS's key plan, Azure's endpoints and retire selection,
-//! rotate-ssh-user's config: machine, pins, settings, admin, key).
+//! its request, Okta's API record and path, Meraki's, IOS XE's and
+//! Tenable's setup, the AWS and Azure admin sources from the input, AWS's
+//! key plan, Azure's endpoints and retire selection, rotate-ssh-user's
+//! config: machine, pins, settings, admin, key).
 //! [`run`] drives all of it and checks what must hold for any input:
 //!
 //! - no panic and no hang (the fuzzer reports both);
@@ -102,6 +103,8 @@ fn check_input(input: &GatewayInput) {
     check_okta(input);
     check_meraki(input);
     check_iosxe(input);
+    check_tenable_user(input);
+    check_tenable_credential(input);
     check_aws(input);
     check_azure(input);
     check_ssh(input);
@@ -212,6 +215,59 @@ fn check_iosxe(input: &GatewayInput) {
                         .bytes()
                         .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()),
                 "rotate-cisco-iosxe-user accepted a user name IOS cannot have"
+            );
+        }
+    }
+}
+
+fn check_tenable_user(input: &GatewayInput) {
+    use rotate_tenable_user::Flavour;
+    match rotate_tenable_user::Setup::from_input(input) {
+        Err(error) => rejected(&error, "rotate-tenable-user's setup"),
+        Ok(setup) => {
+            assert!(
+                !forbidden_uids(input).contains(&setup.service.admin.uid()),
+                "rotate-tenable-user took the user or a PAM record for the admin record"
+            );
+            assert_usable_url(&setup.service.url, "rotate-tenable-user");
+            assert!(
+                setup.service.flavour == Flavour::Io || setup.service.url.path().ends_with("/rest"),
+                "rotate-tenable-user's Security Center URL does not end in /rest"
+            );
+            for key in [&setup.service.access_key, &setup.service.secret_key] {
+                assert!(
+                    !key.expose().is_empty()
+                        && key
+                            .expose()
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                    "rotate-tenable-user accepted a key that would change its header"
+                );
+            }
+            assert!(
+                setup.username.trim() == setup.username
+                    && !setup.username.is_empty()
+                    && !setup.username.chars().any(char::is_control),
+                "rotate-tenable-user accepted a login that is no user name"
+            );
+        }
+    }
+}
+
+fn check_tenable_credential(input: &GatewayInput) {
+    match rotate_tenable_credential::Setup::from_input(input) {
+        Err(error) => rejected(&error, "rotate-tenable-credential's setup"),
+        Ok(setup) => {
+            assert!(
+                !forbidden_uids(input).contains(&setup.service.admin.uid()),
+                "rotate-tenable-credential took the user or a PAM record for the admin record"
+            );
+            assert_usable_url(&setup.service.url, "rotate-tenable-credential");
+            assert!(
+                setup.name.trim() == setup.name
+                    && !setup.name.is_empty()
+                    && !setup.name.chars().any(char::is_control),
+                "rotate-tenable-credential accepted a login that is no credential name"
             );
         }
     }

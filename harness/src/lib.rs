@@ -56,6 +56,7 @@ pub use fakes::meraki::FakeMeraki;
 pub use fakes::okta::{FakeOkta, OktaFault};
 pub use fakes::rest::{FakeRest, Reply};
 pub use fakes::ssh::FakeSsh;
+pub use fakes::tenable::FakeTenable;
 pub use fakes::vault::{FakeVault, Fault};
 pub use faults::{Armable, FaultKind, FaultProxy, Gate};
 pub use inputs::scenario::Scenario;

@@ -104,6 +104,8 @@ conformance! {
     okta_user: "okta-user";
     meraki_user: "meraki-user";
     cisco_iosxe_user: "cisco-iosxe-user";
+    tenable_user: "tenable-user";
+    tenable_credential: "tenable-credential";
     rest_api: "rest-api";
     ssh_user: "ssh-user";
 }

@@ -405,3 +405,33 @@ fn a_change_with_less_time_left_than_it_needs_is_not_sent() {
     assert!(listener.accept().is_err(), "the change was sent");
     assert!(crate::change::outstanding().is_empty());
 }
+
+#[test]
+fn a_header_template_joins_its_secrets_into_one_sensitive_value() {
+    let url = Url::parse("https://api.example.com/x").unwrap();
+    let access = Secret::new("tmpl-access-0123456789".to_owned());
+    let secret = Secret::new("tmpl-secret-9876543210".to_owned());
+    let request = Request::new(Method::GET, url.clone())
+        .secret_header_template(
+            "X-ApiKeys",
+            "accessKey={}; secretKey={};",
+            &[&access, &secret],
+        )
+        .unwrap();
+    let value = request.headers.get("x-apikeys").unwrap();
+    assert_eq!(
+        value.to_str().unwrap(),
+        "accessKey=tmpl-access-0123456789; secretKey=tmpl-secret-9876543210;"
+    );
+    assert!(value.is_sensitive());
+    let too_few = Request::new(Method::GET, url.clone()).secret_header_template(
+        "X-ApiKeys",
+        "a={}; b={}",
+        &[&access],
+    );
+    assert!(too_few.is_err());
+    let broken = Secret::new("line\nbreak".to_owned());
+    let refused =
+        Request::new(Method::GET, url).secret_header_template("X-ApiKeys", "k={}", &[&broken]);
+    assert_eq!(refused.unwrap_err().exit(), crate::Exit::BadInput);
+}

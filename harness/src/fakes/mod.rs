@@ -15,6 +15,7 @@
 //! | [`okta`] | Okta's users API and `/api/v1/authn` |
 //! | [`rest`] | any REST API whose password a request changes |
 //! | [`ssh`] | an SSH server whose scripts act on a modelled Linux machine |
+//! | [`tenable`] | Tenable.io's and Security Center's users (and Security Center's sign-in) |
 //! | [`vault`] | Keeper Secrets Manager, encrypted as the SDK expects, behind its proxy |
 
 pub mod aws;
@@ -26,4 +27,5 @@ pub mod meraki;
 pub mod okta;
 pub mod rest;
 pub mod ssh;
+pub mod tenable;
 pub mod vault;

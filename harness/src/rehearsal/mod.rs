@@ -26,7 +26,7 @@
 //! - [`report`]: what the administrator reads, as text or JSON.
 //!
 //! Adding a use case is one entry in [`USE_CASES`] and its [`Service`]: for
-//! an HTTP password rotator (Okta, REST, Meraki) a small description of its fake
+//! an HTTP password rotator (Okta, REST, Meraki, Tenable) a small description of its fake
 //! (`password.rs`), for a key-set rotator (AWS, Azure) a description of its
 //! credential set (`keyset.rs`); the SSH user's is its own (`ssh.rs`, on
 //! [`crate::fakes::ssh`]).
@@ -43,6 +43,7 @@ mod password;
 pub mod report;
 mod rest;
 pub(crate) mod ssh;
+mod tenable;
 pub mod world;
 
 pub use input::{Rehearsal, RoleFlags, Roles};
@@ -87,7 +88,7 @@ impl std::fmt::Debug for UseCase {
 }
 
 /// Every use case the harness can rehearse.
-pub static USE_CASES: [UseCase; 7] = [
+pub static USE_CASES: [UseCase; 9] = [
     UseCase {
         name: "rest-api",
         binary: "rotate-rest-api",
@@ -134,6 +135,22 @@ pub static USE_CASES: [UseCase; 7] = [
         fixture: include_str!("../../../fixtures/records/cisco-iosxe-user.json"),
         user_markers: &[],
         start: password::start::<iosxe::IosXe>,
+        password_refuses: "",
+    },
+    UseCase {
+        name: "tenable-user",
+        binary: "rotate-tenable-user",
+        fixture: include_str!("../../../fixtures/records/tenable-user.json"),
+        user_markers: &[],
+        start: password::start::<tenable::Tenable>,
+        password_refuses: "",
+    },
+    UseCase {
+        name: "tenable-credential",
+        binary: "rotate-tenable-credential",
+        fixture: include_str!("../../../fixtures/records/tenable-credential.json"),
+        user_markers: &[],
+        start: password::start::<tenable::TenableCredential>,
         password_refuses: "",
     },
     UseCase {

@@ -60,6 +60,16 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     /// sign-in for a session); by default the change is the first request
     /// that is not a `GET` or `HEAD`.
     const CHANGE_CALL: Option<&'static str> = None;
+    /// The API record's field holding the token (a secret the service
+    /// checks on every request).
+    const TOKEN_FIELD: &'static str = "password";
+
+    /// The field of `api` that holds the API's url: [`Self::URL_FIELD`],
+    /// unless the record picks another (Tenable's `tenable_sc_host`, set,
+    /// selects Security Center in place of `tenable_url`).
+    fn url_field(_api: &Dict) -> &'static str {
+        Self::URL_FIELD
+    }
 
     /// Whether the binary's last resort (no title named, none with a
     /// default title) would pick `dict`, if it were the only one.
@@ -110,6 +120,8 @@ pub struct PasswordFacts {
     pub unknown_user_exit: i32,
     /// The call that changes the password, when the description names it.
     pub change_call: Option<&'static str>,
+    /// The API record's field holding the token.
+    pub token_field: &'static str,
     /// The account whose password the binary changes.
     pub account: String,
     /// The account's password on the fake now.
@@ -227,18 +239,19 @@ pub(super) fn start<R: PasswordRotator>(
     match &found {
         Some((dict, last_resort)) => {
             let api_title = title(dict);
-            let was = lookup_text(dict, R::URL_FIELD).unwrap_or_default();
+            let url_field = R::url_field(dict);
+            let was = lookup_text(dict, url_field).unwrap_or_default();
             let now = R::url(&started.fake, &was);
             let api_uid = lookup_text(dict, "uid").unwrap_or_default();
             let api_uid = api_uid.trim();
             let mut keys = Vec::new();
             if let Some(dict) = staging.dict_mut(api_uid) {
-                keys = repoint(dict, R::URL_FIELD, &now);
-                let read = lookup_text(dict, R::URL_FIELD).unwrap_or_default();
+                keys = repoint(dict, url_field, &now);
+                let read = lookup_text(dict, url_field).unwrap_or_default();
                 if !is_loopback_url(&read) {
                     return Err(format!(
                         "cannot point the {} of '{api_title}' at {}: the binary would read '{}'",
-                        R::URL_FIELD,
+                        url_field,
                         R::FAKE,
                         shown_url(&read)
                     ));
@@ -246,7 +259,7 @@ pub(super) fn start<R: PasswordRotator>(
             }
             staging.notes.push(format!(
                 "the {} of '{api_title}' ({}; field {}) points at {} ({}) for this rehearsal",
-                R::URL_FIELD,
+                url_field,
                 shown_url(&was),
                 keys.join(", "),
                 R::FAKE,
@@ -394,6 +407,7 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
             url_field: R::URL_FIELD,
             unknown_user_exit: R::UNKNOWN_USER_EXIT,
             change_call: R::CHANGE_CALL,
+            token_field: R::TOKEN_FIELD,
             account: self.account.clone(),
             password: self.now(),
             requests,
