@@ -193,7 +193,10 @@ pub fn check_account(
         Some("it is empty")
     } else if user.trim() != user {
         Some("it starts or ends with a blank")
-    } else if user.chars().any(char::is_control) {
+    } else if user
+        .chars()
+        .any(|c| c.is_control() || crate::http::is_line_separator(c))
+    {
         Some("it holds a control character")
     } else {
         rule(user)

@@ -159,37 +159,7 @@ pub fn find_admin_record(input: &GatewayInput) -> Result<&Record> {
 /// Keeper's script takes it), or a URL (https, or plain http to a loopback
 /// address only) whose path, when it has one, is the RESTCONF root.
 pub fn root_url(text: &str, location: &Location) -> Result<Url> {
-    let text = text.trim();
-    let invalid = |problem: &str| {
-        Error::invalid(
-            ENDPOINT_FIELD,
-            location.clone(),
-            format!("{problem}; give a host, host:port or an https URL (nothing was sent)"),
-        )
-    };
-    let mut url = if text.contains("://") {
-        http::require_https(text, ENDPOINT_FIELD, location)?
-    } else {
-        if text.is_empty()
-            || text
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c))
-        {
-            return Err(invalid("it is not a host name or address"));
-        }
-        let url = Url::parse(&format!("https://{text}/")).map_err(|_| {
-            invalid("it is not a host name or address (an IPv6 address goes in [])")
-        })?;
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("it names no host"));
-        }
-        url
-    };
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "it holds a user or password (the admin's go in login and password)",
-        ));
-    }
+    let mut url = http::require_host_or_https(text, ENDPOINT_FIELD, location, "host_endpoint")?;
     url.set_query(None);
     url.set_fragment(None);
     if url.path() == "/" || url.path().is_empty() {

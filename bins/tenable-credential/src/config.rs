@@ -13,9 +13,8 @@
 //! is small and pulls in nothing the binary does not already need, so the
 //! dependency costs no size (see `docs/development/performance.md`).
 
-use common::error::{Error, Location, Result};
+use common::error::Result;
 use common::gateway::GatewayInput;
-use common::http;
 use common::secret::Secret;
 use rotate_tenable_user::config::Service;
 
@@ -46,31 +45,14 @@ impl<'a> Setup<'a> {
 /// Refuses a `user` that no credential name is: blanks at either end or a
 /// control character would only match nothing, or another credential.
 pub fn check_name(name: &str) -> Result<()> {
-    let problem = if name.trim().is_empty() {
-        Some("it is empty")
-    } else if name.trim() != name {
-        Some("it starts or ends with a blank")
-    } else if name
-        .chars()
-        .any(|c| c.is_control() || http::is_line_separator(c))
-    {
-        Some("it holds a control character")
-    } else if name.chars().count() > 256 {
-        Some("it is longer than a Tenable credential name (256 characters)")
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(Error::Invalid {
-            name: "user".into(),
-            location: Location::Params,
-            problem: format!(
-                "{problem}; set the PAM User record's login to the name of the Tenable managed \
-                 credential (nothing was sent)"
-            ),
-        }),
-        None => Ok(()),
-    }
+    common::gateway::check_account(
+        name,
+        |name| {
+            (name.chars().count() > 256)
+                .then_some("it is longer than a Tenable credential name (256 characters)")
+        },
+        "the name of the Tenable managed credential",
+    )
 }
 
 #[cfg(test)]

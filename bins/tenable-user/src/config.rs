@@ -175,25 +175,8 @@ pub fn find_admin_record(input: &GatewayInput) -> Result<&Record> {
 /// a URL must be https (or plain http to a loopback address), and `/rest`
 /// is added to its path unless the path already ends with it.
 pub fn sc_url(text: &str, location: &Location) -> Result<Url> {
-    let text = text.trim();
-    let url_text = if text.contains("://") {
-        text.to_owned()
-    } else {
-        if text.is_empty()
-            || text
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c))
-        {
-            return Err(Error::invalid(
-                "tenable_sc_host",
-                location.clone(),
-                "a Security Center host is a name or address with an optional port \
-                 (sc.example.com, sc.example.com:8443), or an https URL",
-            ));
-        }
-        format!("https://{text}")
-    };
-    let mut url = http::require_https(&url_text, "tenable_sc_host", location)?;
+    let mut url =
+        http::require_host_or_https(text, "tenable_sc_host", location, "a Security Center host")?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid(
             "tenable_sc_host",
@@ -231,31 +214,14 @@ fn check_key(key: &Secret, name: &str, location: &Location) -> Result<()> {
 /// Refuses a `user` that no Tenable user name is: blanks at either end or a
 /// control character would only match nothing, or someone else.
 pub fn check_username(name: &str) -> Result<()> {
-    let problem = if name.trim().is_empty() {
-        Some("it is empty")
-    } else if name.trim() != name {
-        Some("it starts or ends with a blank")
-    } else if name
-        .chars()
-        .any(|c| c.is_control() || http::is_line_separator(c))
-    {
-        Some("it holds a control character")
-    } else if name.chars().count() > 256 {
-        Some("it is longer than any Tenable user name (256 characters)")
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(Error::Invalid {
-            name: "user".into(),
-            location: Location::Params,
-            problem: format!(
-                "{problem}; set the PAM User record's login to the Tenable user name (nothing was \
-                 sent)"
-            ),
-        }),
-        None => Ok(()),
-    }
+    common::gateway::check_account(
+        name,
+        |name| {
+            (name.chars().count() > 256)
+                .then_some("it is longer than any Tenable user name (256 characters)")
+        },
+        "the Tenable user name",
+    )
 }
 
 #[cfg(test)]

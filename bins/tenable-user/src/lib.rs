@@ -230,10 +230,12 @@ impl Rotator for TenableUser {
             )),
             Proof::Refused(why) => Err(Error::NeedsAttention(format!(
                 "Security Center accepted the change of the password of '{username}' (id {}), \
-                 but {why}. Another rotation or an administrator may have changed it since, so \
-                 the Gateway must not store this run's password (exit 4); the record keeps the \
-                 one it holds. Check which password signs in as '{username}' and that no other \
-                 rotation of '{username}' runs, from this or another gateway",
+                 but {why}. Another rotation or an administrator may have changed it since, or \
+                 the user is locked or disabled (Security Center refuses its sign-in then too), \
+                 so the Gateway must not store this run's password (exit 4); the record keeps \
+                 the one it holds. Check which password signs in as '{username}', if any: if \
+                 neither does, unlock the user, set a password and store it in the record; and \
+                 check that no other rotation of '{username}' runs, from this or another gateway",
                 user.id
             ))),
             Proof::Unknown(why) => Err(Error::NeedsAttention(format!(
@@ -361,6 +363,16 @@ fn prove(tenable: &Tenable, username: &str, password: &Secret) -> Proof {
             sign_out(tenable, &url, &token, &response);
             Proof::Proven
         }
+        // Security Center asks to release the user's other session only
+        // once the password is right: the new one signs in. The other
+        // session is not released (it is the user's).
+        (200, None) if released_session_asked(body.as_ref()) => {
+            tracing::info!(
+                "{target}: the new password is accepted; '{username}' has another session open, \
+                 which is left alone"
+            );
+            Proof::Proven
+        }
         (200, None) => Proof::Unknown(format!(
             "{target} answered HTTP 200 without a session token ({}); Security Center answers \
              so when the user has used up its sessions, which does not prove the password",
@@ -376,6 +388,16 @@ fn prove(tenable: &Tenable, username: &str, password: &Secret) -> Proof {
             tenable.error_text(&response)
         )),
     }
+}
+
+/// Whether a sign-in's answer is Security Center's "this user has used up
+/// its sessions: release the other one?" (`releaseSession: true`, error
+/// code 0, no token).
+fn released_session_asked(body: Option<&Value>) -> bool {
+    body.filter(|b| sc_error_code(b) == Some(0))
+        .and_then(|b| b.get("response"))
+        .and_then(|r| r.get("releaseSession"))
+        == Some(&Value::Bool(true))
 }
 
 /// Ends the session the proof opened; a failure is only logged (the

@@ -54,12 +54,7 @@ impl Tenable {
     /// The base URL with `segments` appended, each percent-encoded as one
     /// path segment.
     pub fn endpoint(&self, segments: &[&str]) -> Url {
-        let mut url = self.url.clone();
-        url.set_query(None);
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+        http::endpoint(&self.url, segments)
     }
 
     /// A request with the API keys.

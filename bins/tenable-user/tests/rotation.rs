@@ -336,6 +336,19 @@ fn a_new_security_center_password_that_does_not_sign_in_exits_4() {
 }
 
 #[test]
+fn a_security_center_user_signed_in_elsewhere_is_proven_without_releasing_that_session() {
+    // Security Center asks to release the other session only once the
+    // password is right.
+    let fake = security_center().with_sessions_used_up();
+    rotate("security-center.json", &fake)
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("the new password signs in");
+    assert_eq!(fake.password_of(SC_USER).as_deref(), Some(NEW));
+    assert_eq!(changes(&fake), 1);
+}
+
+#[test]
 fn a_dry_run_looks_the_user_up_and_changes_nothing() {
     let fake = tenable();
     binary(&scenario("default.json", &fake))

@@ -50,12 +50,7 @@ impl Api {
     /// path segment (an id holding `/` stays one segment), and without the
     /// base URL's query.
     pub fn endpoint(&self, segments: &[&str]) -> Url {
-        let mut url = self.url.clone();
-        url.set_query(None);
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+        endpoint(&self.url, segments)
     }
 
     /// A request carrying the token (registered as a secret) and asking for
@@ -85,6 +80,18 @@ impl Api {
     ) -> Result<Response> {
         cli::block_on(client.send_change(request, accepted))?
     }
+}
+
+/// `base` with `segments` appended, each percent-encoded as one path
+/// segment (an id holding `/` stays one segment), and without `base`'s
+/// query: how a client module builds its endpoints.
+pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    url.set_query(None);
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
 }
 
 #[cfg(test)]

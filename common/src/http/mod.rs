@@ -41,7 +41,7 @@ mod client;
 pub mod pin;
 mod transport;
 
-pub use api::Api;
+pub use api::{Api, endpoint};
 pub use client::Client;
 #[allow(
     clippy::wildcard_imports,

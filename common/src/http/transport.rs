@@ -16,6 +16,54 @@ pub fn require_https(text: &str, name: &str, location: &Location) -> Result<Url>
     Ok(url)
 }
 
+/// A device's or a server's address as Keeper's scripts take it: a host, a
+/// `host:port`, or a URL held to [`require_https`]. A bare host becomes
+/// `https://<host>/`; `what` says what the field names in the refusal ("a
+/// Security Center host"). A user or password in it is refused: the
+/// admin's credentials have fields of their own.
+pub fn require_host_or_https(
+    text: &str,
+    name: &str,
+    location: &Location,
+    what: &str,
+) -> Result<Url> {
+    let text = text.trim();
+    let invalid = |problem: &str| {
+        Error::invalid(
+            name,
+            location.clone(),
+            format!(
+                "{problem}; {what} is a host name or address with an optional port \
+                 (host.example.com, host.example.com:8443; an IPv6 address goes in []), or an \
+                 https URL (nothing was sent)"
+            ),
+        )
+    };
+    let url = if text.contains("://") {
+        require_https(text, name, location)?
+    } else {
+        if text.is_empty()
+            || text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c))
+        {
+            return Err(invalid("it is not a host name or address"));
+        }
+        let url = Url::parse(&format!("https://{text}/"))
+            .map_err(|_| invalid("it is not a host name or address"))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("it names no host"));
+        }
+        url
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "it holds a user or password (the admin's have fields of their own)",
+        ));
+    }
+    Ok(url)
+}
+
 /// The transport rule for `url` (see [`require_https`]): `Err` says why it
 /// is refused, in words that name the URL without its query.
 pub fn check_transport(url: &Url) -> std::result::Result<(), String> {

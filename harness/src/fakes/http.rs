@@ -135,7 +135,7 @@ pub fn path_segments(path: &str) -> Vec<String> {
 }
 
 /// One path segment with its `%XX` escapes undone.
-fn percent_decoded(segment: &str) -> String {
+pub fn percent_decoded(segment: &str) -> String {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

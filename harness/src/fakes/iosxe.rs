@@ -359,7 +359,7 @@ impl State {
         let Some(key) = request.path.strip_prefix(USER_PATH) else {
             return errors(404, "application", "invalid-value", "uri keypath not found");
         };
-        let name = percent_decoded(key);
+        let name = super::http::percent_decoded(key);
         match request.method.as_str() {
             "GET" => {
                 if let Some(entry) = self
@@ -521,29 +521,6 @@ fn errors(status: u16, kind: &str, tag: &str, message: &str) -> ResponseTemplate
             "error-type": kind, "error-tag": tag, "error-message": message
         }]}}),
     )
-}
-
-/// One path segment with its `%XX` escapes undone.
-fn percent_decoded(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// TLS in front of the fault proxy: each connection's TLS is ended here and

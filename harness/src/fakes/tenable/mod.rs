@@ -122,6 +122,9 @@ pub struct State {
     /// Security Center refuses every sign-in (the password changed again
     /// behind the rotation's back, say).
     refuse_sign_in: bool,
+    /// A user with the right password has used up its sessions: the
+    /// sign-in answers `releaseSession: true` and no token.
+    sessions_used_up: bool,
     /// Credential updates are answered as accepted but not applied (a
     /// broken or hostile service).
     ignore_updates: bool,
@@ -154,6 +157,7 @@ impl FakeTenable {
             sessions: Vec::new(),
             next_token: 4_242_000,
             refuse_sign_in: false,
+            sessions_used_up: false,
             ignore_updates: false,
             echo_secrets: false,
             requests: Vec::new(),
@@ -198,6 +202,15 @@ impl FakeTenable {
     /// Refuses every Security Center sign-in, whatever the password.
     pub fn refusing_sign_in(self) -> Self {
         self.state().refuse_sign_in = true;
+        self
+    }
+
+    /// Every Security Center user has used up its sessions (signed in
+    /// elsewhere): a sign-in with the right password answers
+    /// `releaseSession: true` without a token, as Security Center does
+    /// unless asked to release the other session.
+    pub fn with_sessions_used_up(self) -> Self {
+        self.state().sessions_used_up = true;
         self
     }
 
@@ -517,6 +530,10 @@ impl State {
                 }) else {
                     return error(Flavour::Sc, 403, "Invalid login credentials");
                 };
+                if self.sessions_used_up && body.get("releaseSession") != Some(&json!(true)) {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(sc_ok(json!({"releaseSession": true})));
+                }
                 user.sign_ins += 1;
                 let id = user.id;
                 self.next_token += 1;
