@@ -195,7 +195,7 @@ pub fn check_account(
         Some("it starts or ends with a blank")
     } else if user
         .chars()
-        .any(|c| c.is_control() || crate::http::is_line_separator(c))
+        .any(|c| c.is_control() || crate::log::is_line_separator(c))
     {
         Some("it holds a control character")
     } else {

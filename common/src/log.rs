@@ -85,6 +85,12 @@ pub fn error_line(line: &str) {
     let _ = err.flush();
 }
 
+/// Characters that end a line on some terminals and log viewers without
+/// being control characters.
+pub fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// `text` as it may be written: redacted, then with its control characters
 /// escaped, so it is one line.
 pub fn safe_line(text: &str) -> String {

@@ -388,11 +388,7 @@ pub fn shown_capped(text: &str, cap: usize) -> String {
     out
 }
 
-/// Characters that end a line on some terminals and log viewers without
-/// being control characters.
-pub fn is_line_separator(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}')
-}
+pub use crate::log::is_line_separator;
 
 /// A body described without its content: `an empty body`, or `a body of N
 /// bytes (not shown)`.
