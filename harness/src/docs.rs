@@ -9,7 +9,12 @@
 //!   `KEEPER_ROTATORS_BLESS=1`) rewrites the block from the binary;
 //! - every relative link in `README.md` and under `docs/` resolves: the file
 //!   exists and, for a link to a heading (`page.md#heading`), the heading does
-//!   ([`broken_links`]).
+//!   ([`broken_links`]);
+//! - the pages an administrator reads (`README.md`, `docs/README.md`,
+//!   `docs/guides/`, `docs/rotators/`, `docs/concepts/`) point nowhere outside
+//!   the repository and tell no project history ([`history_and_outside_links`]):
+//!   "issue 23" or "the build machines" mean nothing to a reader of a release,
+//!   and a link out of the repository breaks in an archive or behind a proxy.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -129,6 +134,67 @@ fn first_difference(page: &str, binary: &str) -> String {
             }
         }
     }
+}
+
+/// The administrator's pages: `README.md`, `docs/README.md` and the `*.md`
+/// under `docs/guides`, `docs/rotators` and `docs/concepts`.
+pub fn admin_pages(root: &Path) -> Vec<PathBuf> {
+    let mut files = vec![root.join("README.md"), root.join("docs/README.md")];
+    for dir in ["guides", "rotators", "concepts"] {
+        crate::layout::files_with_extension(&root.join("docs").join(dir), "md", &mut files);
+    }
+    files
+}
+
+/// Each line of the administrator's pages ([`admin_pages`]) that links out of
+/// the repository (a Markdown link with a scheme) or tells the project's own
+/// history (an issue number, a review round, the build machines), as
+/// `file:line: what`. Code blocks count too: an example URL belongs in code
+/// spans, and those are not links.
+pub fn history_and_outside_links(root: &Path) -> Vec<String> {
+    const HISTORY: [&str; 5] = [
+        "issue ",
+        "issues specify",
+        "round 3",
+        "build machine",
+        "review of issue",
+    ];
+    let mut found = Vec::new();
+    for file in admin_pages(root) {
+        let shown = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            found.push(format!("{shown}: cannot read"));
+            continue;
+        };
+        for (line, target) in links(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                found.push(format!(
+                    "{shown}:{line}: links outside the repository: {target}"
+                ));
+            }
+        }
+        for (n, line) in text.lines().enumerate() {
+            let lower = line.to_lowercase();
+            for word in HISTORY {
+                let Some(at) = lower.find(word) else { continue };
+                // "issue " followed by a number is history; "an issue of" is not.
+                let rest = &lower[at + word.len()..];
+                if word == "issue " && !rest.starts_with(|c: char| c.is_ascii_digit()) {
+                    continue;
+                }
+                found.push(format!(
+                    "{shown}:{}: project history: {}",
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    found
 }
 
 /// What [`broken_links`] looked at, and what it found.

@@ -18,6 +18,20 @@ fn every_relative_link_in_the_readme_and_docs_resolves() {
     );
 }
 
+/// The pages an administrator reads link nowhere outside the repository and
+/// tell no project history (issue numbers, review rounds, build machines).
+#[test]
+fn the_administrators_pages_tell_no_history_and_link_nowhere_outside() {
+    let root = harness::docs::root();
+    assert!(
+        harness::docs::admin_pages(&root).len() > 20,
+        "too few pages found under {}",
+        root.display()
+    );
+    let found = harness::docs::history_and_outside_links(&root);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
 /// The exit-code table of the docs prints each code as the binaries do
 /// (`common::error::Exit`, the one table).
 #[test]
