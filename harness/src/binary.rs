@@ -17,13 +17,11 @@
 //! shipped binaries as tested when they were not.
 //!
 //! `KEEPER_ROTATORS_RUNNER` runs the binaries of another architecture: its
-//! words are put before the binary's path, as a cross runner is
-//! (`KEEPER_ROTATORS_RUNNER=qemu-aarch64`). Every test and harness command
-//! spawns the path it was given, in a dozen places (plain runs, runs killed
-//! mid-change, benchmarks, the rehearsal), so the runner is applied once, here:
-//! the path handed out is a two-line `exec` shim in a private directory
-//! ([`with_runner`]). `exec` keeps the process id, so a test that kills "the
-//! binary" kills the emulator running it, as the Gateway would.
+//! words are put before the binary's path by [`crate::runner::Run`], which
+//! starts every rotator run of the tests and of the rehearsal
+//! (`KEEPER_ROTATORS_RUNNER=qemu-aarch64`). The path stays the binary's own:
+//! a test that starts it some other way (a `Command` of its own, `--help`)
+//! fails with "Exec format error" rather than pass on another binary.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -38,67 +36,17 @@ pub const BIN_DIR_ENV: &str = "KEEPER_ROTATORS_BIN_DIR";
 /// (a cross runner such as `qemu-aarch64`); see the module documentation.
 pub const RUNNER_ENV: &str = "KEEPER_ROTATORS_RUNNER";
 
-/// `path`, or, when `runner` holds words, an executable shim that runs `path`
-/// under them: `exec RUNNER… PATH "$@"`, written (mode 0700) into a directory
-/// of this process's own under the system's temporary directory. The shim
-/// keeps the binary's file name, which tests and reports show.
-pub fn with_runner(path: PathBuf, runner: Option<&OsStr>) -> Result<PathBuf, String> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let Some(runner) = runner.and_then(OsStr::to_str).map(str::trim) else {
-        return Ok(path);
-    };
-    if runner.is_empty() {
-        return Ok(path);
+/// The words of [`RUNNER_ENV`] (none when unset or blank), split on
+/// whitespace. A value that is not UTF-8 is an error, never ignored: ignoring
+/// it would run the binary without the runner the caller asked for.
+pub fn runner_words() -> Result<Vec<String>, String> {
+    match std::env::var_os(RUNNER_ENV) {
+        None => Ok(Vec::new()),
+        Some(value) => value
+            .to_str()
+            .map(|v| v.split_whitespace().map(str::to_owned).collect())
+            .ok_or_else(|| format!("{RUNNER_ENV} is not UTF-8")),
     }
-    let quote = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
-    let absolute = std::path::absolute(&path)
-        .map_err(|e| format!("{RUNNER_ENV}: cannot make {} absolute: {e}", path.display()))?;
-    let target = absolute
-        .to_str()
-        .ok_or_else(|| format!("{RUNNER_ENV}: {} is not UTF-8", absolute.display()))?;
-    let words: Vec<String> = runner.split_whitespace().map(quote).collect();
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{RUNNER_ENV}: {} names no file", path.display()))?;
-    let dir = std::env::temp_dir().join(format!("keeper-rotators-runner-{}", std::process::id()));
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(format!(
-                "{RUNNER_ENV}: cannot create {}: {e}",
-                dir.display()
-            ));
-        }
-    }
-    let shim = dir.join(name);
-    let text = format!(
-        "#!/bin/sh\nexec {} {} \"$@\"\n",
-        words.join(" "),
-        quote(target)
-    );
-    // A fresh file each time (several threads may resolve one name): write
-    // beside it, then rename over it.
-    let partial = dir.join(format!(
-        ".{}.{:?}",
-        name.to_string_lossy(),
-        std::thread::current().id()
-    ));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o700)
-        .open(&partial)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        .and_then(|()| std::fs::rename(&partial, &shim))
-        .map_err(|e| {
-            format!(
-                "{RUNNER_ENV}: cannot write the shim {}: {e}",
-                shim.display()
-            )
-        })?;
-    Ok(shim)
 }
 
 /// A binary under test: its name, and where cargo built it for this test.
@@ -138,10 +86,7 @@ impl Binary {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         resolved.entry(self.name).or_insert_with(|| {
             let dir = std::env::var_os(BIN_DIR_ENV);
-            let runner = std::env::var_os(RUNNER_ENV);
-            match resolve(self.name, self.cargo_built, dir.as_deref())
-                .and_then(|path| with_runner(path, runner.as_deref()))
-            {
+            match resolve(self.name, self.cargo_built, dir.as_deref()) {
                 // One small leak per binary name and process: the path must
                 // outlive every test that borrows it.
                 Ok(path) => Box::leak(path.into_boxed_path()),
@@ -205,36 +150,6 @@ mod tests {
         )
         .expect("resolves");
         assert_eq!(path, dir.path().join("rotate-x"));
-    }
-
-    #[test]
-    fn without_a_runner_the_path_is_the_binary_itself() {
-        let path = PathBuf::from("/bins/rotate-x");
-        assert_eq!(with_runner(path.clone(), None).expect("path"), path);
-        assert_eq!(
-            with_runner(path.clone(), Some(OsStr::new("  "))).expect("path"),
-            path
-        );
-    }
-
-    #[test]
-    fn a_runner_puts_its_words_before_the_binary_and_passes_every_argument() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let binary = dir.path().join("rotate-x");
-        // The "runner" prints its arguments, one a line: the words, the
-        // binary's path, then the binary's own arguments untouched.
-        let shim = with_runner(binary.clone(), Some(OsStr::new("printf %s\\n"))).expect("shim");
-        assert_eq!(shim.file_name(), binary.file_name());
-        assert_ne!(shim, binary);
-        let out = std::process::Command::new(&shim)
-            .args(["--dry-run", "it's $HOME"])
-            .output()
-            .expect("runs");
-        let text = String::from_utf8(out.stdout).expect("utf-8");
-        assert_eq!(
-            text.lines().collect::<Vec<_>>(),
-            [binary.to_str().expect("utf-8"), "--dry-run", "it's $HOME"]
-        );
     }
 
     #[test]

@@ -33,12 +33,7 @@ pub fn find_binary(name: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
     {
         candidates.push(dir.join(name));
     }
-    let found = candidates.iter().find(|p| p.is_file()).cloned();
-    if let Some(path) = found {
-        let runner = std::env::var_os(crate::binary::RUNNER_ENV);
-        return crate::binary::with_runner(path, runner.as_deref());
-    }
-    Err({
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
         format!(
             "cannot find {name} (looked in {}); build the workspace first: cargo build --release",
             candidates

@@ -147,18 +147,11 @@ pub fn admin_pages(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Each line of the administrator's pages ([`admin_pages`]) that links out of
-/// the repository (a Markdown link with a scheme) or tells the project's own
-/// history (an issue number, a review round, the build machines), as
-/// `file:line: what`. Code blocks count too: an example URL belongs in code
-/// spans, and those are not links.
+/// the repository (a Markdown link or autolink with a scheme) or tells the
+/// project's own history (an issue number, a review or its round, the
+/// machines the project is built on), as `file:line: what`. URLs in code
+/// spans and blocks are examples, not links, and are left alone.
 pub fn history_and_outside_links(root: &Path) -> Vec<String> {
-    const HISTORY: [&str; 5] = [
-        "issue ",
-        "issues specify",
-        "round 3",
-        "build machine",
-        "review of issue",
-    ];
     let mut found = Vec::new();
     for file in admin_pages(root) {
         let shown = file
@@ -170,31 +163,49 @@ pub fn history_and_outside_links(root: &Path) -> Vec<String> {
             found.push(format!("{shown}: cannot read"));
             continue;
         };
-        for (line, target) in links(&text) {
-            if target.contains("://") || target.starts_with("mailto:") {
-                found.push(format!(
-                    "{shown}:{line}: links outside the repository: {target}"
-                ));
-            }
-        }
         for (n, line) in text.lines().enumerate() {
-            let lower = line.to_lowercase();
-            for word in HISTORY {
-                let Some(at) = lower.find(word) else { continue };
-                // "issue " followed by a number is history; "an issue of" is not.
-                let rest = &lower[at + word.len()..];
-                if word == "issue " && !rest.starts_with(|c: char| c.is_ascii_digit()) {
-                    continue;
-                }
-                found.push(format!(
-                    "{shown}:{}: project history: {}",
-                    n + 1,
-                    line.trim()
-                ));
+            for problem in line_problems(line) {
+                found.push(format!("{shown}:{}: {problem}: {}", n + 1, line.trim()));
             }
         }
     }
     found
+}
+
+/// What [`history_and_outside_links`] finds in one line.
+fn line_problems(line: &str) -> Vec<&'static str> {
+    const HISTORY: [&str; 8] = [
+        "issues specify",
+        "the review",
+        "build machine",
+        "development machines",
+        "this workplace",
+        "last session",
+        "previous session",
+        "trust, round",
+    ];
+    let lower = line.to_lowercase();
+    let mut problems = Vec::new();
+    for scheme in ["](http:", "](https:", "](mailto:", "<http:", "<https:"] {
+        if lower.contains(scheme) {
+            problems.push("links outside the repository");
+        }
+    }
+    if HISTORY.iter().any(|word| lower.contains(word)) {
+        problems.push("project history");
+    }
+    // "issue 23", "issue #23", "round 3": every occurrence, not the first.
+    for word in ["issue ", "issue #", "round "] {
+        let numbered = lower.match_indices(word).any(|(at, _)| {
+            lower[at + word.len()..]
+                .trim_start_matches('#')
+                .starts_with(|c: char| c.is_ascii_digit())
+        });
+        if numbered {
+            problems.push("project history");
+        }
+    }
+    problems
 }
 
 /// What [`broken_links`] looked at, and what it found.
@@ -396,6 +407,32 @@ pub fn anchors(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_line_telling_history_or_linking_outside_is_found_and_plain_prose_is_not() {
+        for line in [
+            "see [Keeper](https://docs.keeper.io/x)",
+            "<https://example.com>",
+            "an issue with it, then issue 23 fixed it",
+            "issue #7",
+            "as Trust, round 3 asked",
+            "found by the review of the lock",
+            "on the build machines",
+        ] {
+            assert!(!line_problems(line).is_empty(), "not found: {line}");
+        }
+        for line in [
+            "an issue of the Gateway",
+            "`https://api.example.com` in a code span",
+            "rounds the time to 3 s",
+            "run `scripts/test`",
+        ] {
+            assert!(
+                line_problems(line).is_empty(),
+                "found in plain prose: {line}"
+            );
+        }
+    }
     use super::*;
 
     #[test]

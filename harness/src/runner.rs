@@ -99,6 +99,28 @@ impl Run {
         self
     }
 
+    /// The command that starts the binary: under the wrapper, if any, then
+    /// under the runner of `KEEPER_ROTATORS_RUNNER`, if any (a cross runner
+    /// such as `qemu-aarch64`: see [`crate::binary`]). Panics on a runner
+    /// that is not UTF-8.
+    fn command(&self) -> std::process::Command {
+        let runner = crate::binary::runner_words().unwrap_or_else(|e| panic!("{e}"));
+        self.command_under(runner)
+    }
+
+    fn command_under(&self, runner: Vec<String>) -> std::process::Command {
+        let mut words: Vec<std::ffi::OsString> = Vec::new();
+        if let Some((program, args)) = &self.wrapper {
+            words.push(program.into());
+            words.extend(args.iter().map(Into::into));
+        }
+        words.extend(runner.into_iter().map(Into::into));
+        words.push(self.bin.clone().into());
+        let mut command = std::process::Command::new(&words[0]);
+        command.args(&words[1..]);
+        command
+    }
+
     /// Runs the binary and returns what it did. Panics if any secret appears
     /// in stdout or stderr, naming the secret by its position only.
     /// Runs the binary under `program` with `args` before the binary's path
@@ -115,14 +137,7 @@ impl Run {
     /// [`Run::run`], on behalf of the thread `owner`: a panic of `owner`
     /// kills the child (see `crate::teardown`).
     fn run_for(self, owner: std::thread::ThreadId) -> Outcome {
-        let mut command = match &self.wrapper {
-            None => std::process::Command::new(&self.bin),
-            Some((program, args)) => {
-                let mut command = std::process::Command::new(program);
-                command.args(args).arg(&self.bin);
-                command
-            }
-        };
+        let mut command = self.command();
         command
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
@@ -211,8 +226,8 @@ impl Run {
     /// leaks like any run.
     pub fn kill_when(self, reached: impl FnOnce()) -> Outcome {
         use std::io::Write;
-        use std::process::{Command, Stdio};
-        let mut command = Command::new(&self.bin);
+        use std::process::Stdio;
+        let mut command = self.command();
         command
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
@@ -418,6 +433,26 @@ impl Outcome {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_runner_goes_between_the_wrapper_and_the_binary() {
+        let run = Run::new("/bins/rotate-x").wrapped("/usr/bin/time", vec!["-v".into()]);
+        let command =
+            run.command_under(vec!["qemu-aarch64".into(), "-L".into(), "/sys root".into()]);
+        assert_eq!(command.get_program(), "/usr/bin/time");
+        let args: Vec<_> = command.get_args().collect();
+        assert_eq!(
+            args,
+            ["-v", "qemu-aarch64", "-L", "/sys root", "/bins/rotate-x"]
+        );
+    }
+
+    #[test]
+    fn without_a_runner_or_wrapper_the_binary_is_the_program() {
+        let command = Run::new("/bins/rotate-x").command_under(Vec::new());
+        assert_eq!(command.get_program(), "/bins/rotate-x");
+        assert_eq!(command.get_args().count(), 0);
+    }
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
 

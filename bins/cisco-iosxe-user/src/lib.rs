@@ -17,7 +17,8 @@
 //!   exit 4;
 //! - the change is proven: the stored secret is read back and must be the
 //!   hash sent; a privilege-15 user then signs in to RESTCONF with the new
-//!   password, and the old one must be refused (still accepted: exit 3).
+//!   password, and the old one must be refused (still accepted: exit 0 with
+//!   a WARNING, since the Gateway stores the new password only on exit 0).
 //!   IOS XE signs only privilege-15 users in to RESTCONF, so for any other
 //!   the read-back is the proof, and the summary says so.
 //!
@@ -82,8 +83,8 @@ The user must exist on the device (none: exit 1). Its secret is set with one RES
 PATCH of Cisco-IOS-XE-native:native/username=<user>, never sent again; its privilege and
 other settings are kept. Then the secret is read back and must be the hash sent. A
 privilege-15 user then signs in to RESTCONF with the new password, and the old one must
-be refused (still accepted: exit 3). IOS XE signs only privilege-15 users in to RESTCONF:
-for any other user the read-back is the proof, and the summary says so. One run per user
+be refused (still accepted: exit 0, with a WARNING). IOS XE signs only privilege-15 users
+in to RESTCONF: for any other user the read-back is the proof, and the summary says so. One run per user
 and device on this host (lock directory: KEEPER_ROTATOR_LOCK_DIR).
 
 Writes: tls_certificate_sha256 of the admin record when a certificate is trusted on first
@@ -332,11 +333,12 @@ fn prove(p: &Planned<'_>, run: &Run, sent_hash: Option<&Secret>) -> Result<Strin
             ));
         }
     }
+    // Exit 0 even with something old left over: the Gateway stores the new
+    // password only on exit 0, and the device already has it. Exit 3 would
+    // leave the vault on the old password and the new one nowhere; the
+    // summary line names what is left to clean up instead.
     let done = |how: &[String]| match left_over {
-        Some(left) => Err(Error::OldNotRetired(format!(
-            "{}; but {left}",
-            summary(p, how)
-        ))),
+        Some(left) => Ok(format!("{}; WARNING: {left}", summary(p, how))),
         None => Ok(summary(p, how)),
     };
     if read.privilege != 15 {
@@ -388,13 +390,15 @@ fn prove(p: &Planned<'_>, run: &Run, sent_hash: Option<&Secret>) -> Result<Strin
             how.push("the old password is refused".into());
         }
         Ok(response) if response.status.is_success() => {
-            return Err(Error::OldNotRetired(format!(
-                "{}; but the OLD password still signs in ({target} answered HTTP {}): AAA may \
-                 authenticate '{user}' elsewhere too (TACACS+, RADIUS). The new password works; \
-                 retire the old one where it is still accepted",
+            // Exit 0 for the reason above (`done`): the new password is in
+            // force and must reach the vault.
+            return Ok(format!(
+                "{}; WARNING: the OLD password still signs in ({target} answered HTTP {}): AAA \
+                 may authenticate '{user}' elsewhere too (TACACS+, RADIUS). The new password \
+                 works and the Gateway stores it; retire the old one where it is still accepted",
                 summary(p, &how),
                 response.status.as_u16()
-            )));
+            ));
         }
         Ok(response) => how.push(format!(
             "whether the old password is refused is not known (HTTP {})",
