@@ -70,7 +70,9 @@ impl PrivateKey {
                 );
             }
             _ => {
-                return Err("it is not an RSA private key (PEM 'PRIVATE KEY' or 'RSA PRIVATE KEY')");
+                return Err(
+                    "it is not an RSA private key (PEM 'PRIVATE KEY' or 'RSA PRIVATE KEY')",
+                );
             }
         }
         let compact: Zeroizing<String> =

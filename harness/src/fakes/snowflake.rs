@@ -364,6 +364,8 @@ pub struct State {
     admin: Option<String>,
     /// How many polls a statement answers `202` to before its answer.
     running_for: u32,
+    /// The same for `ALTER USER` statements only, when set.
+    changes_running_for: Option<u32>,
     running: HashMap<String, Running>,
     handles: u64,
 }
@@ -388,6 +390,7 @@ impl FakeSnowflake {
             users: Vec::new(),
             admin: None,
             running_for: 0,
+            changes_running_for: None,
             running: HashMap::new(),
             handles: 0,
         })
@@ -440,6 +443,13 @@ impl FakeSnowflake {
     /// polls before its answer.
     pub fn running_for(self, polls: u32) -> Self {
         self.state().running_for = polls;
+        self
+    }
+
+    /// `ALTER USER` statements answer `202` to their submission and to
+    /// `polls - 1` polls (the statement has run: only its answer waits).
+    pub fn changes_running_for(self, polls: u32) -> Self {
+        self.state().changes_running_for = Some(polls);
         self
     }
 
@@ -579,6 +589,11 @@ impl State {
         };
         self.handles += 1;
         let handle = format!("01b2c3d4-0000-4000-8000-{:012x}", self.handles);
+        let parsed = parse_statement(statement);
+        let polls = match (&parsed, self.changes_running_for) {
+            (Ok(Statement::SetPassword { .. }), Some(polls)) => polls,
+            _ => self.running_for,
+        };
         let (status, mut answer) = if body.get("bindings").is_some_and(|b| !b.is_null()) {
             failure(
                 "002049",
@@ -586,18 +601,18 @@ impl State {
                 "42601",
             )
         } else {
-            match parse_statement(statement) {
+            match parsed {
                 Ok(parsed) => self.run(caller, parsed),
                 Err((code, message)) => failure(&code, &message, "42000"),
             }
         };
         answer["statementHandle"] = json!(handle);
         answer["statementStatusUrl"] = json!(format!("/api/v2/statements/{handle}"));
-        if self.running_for > 0 {
+        if polls > 0 {
             self.running.insert(
                 handle.clone(),
                 Running {
-                    polls: self.running_for - 1,
+                    polls: polls - 1,
                     status,
                     body: answer,
                 },
