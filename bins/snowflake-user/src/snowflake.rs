@@ -120,7 +120,10 @@ impl SqlApi {
             match response.status.as_u16() {
                 200 => return Ok(Ran::Done(json_of(target, &response)?)),
                 202 => tracing::debug!("statement {handle} still running"),
-                422 => return Ok(failed(&response)),
+                // The statement's own failure names its handle; a 422 that
+                // does not (a handle Snowflake no longer knows) says nothing
+                // of whether it ran.
+                422 if names_handle(&response, &handle) => return Ok(failed(&response)),
                 _ => return Err(self.refused(&poll.target(), &response, doing)),
             }
         }
@@ -193,6 +196,19 @@ pub(crate) fn error_fields(response: &Response) -> String {
         fields.push_str(&format!("; sqlState: {state}"));
     }
     fields
+}
+
+/// Whether an answer's body names the statement `handle`.
+fn names_handle(response: &Response, handle: &str) -> bool {
+    response
+        .json::<Value>()
+        .ok()
+        .and_then(|v| {
+            v.get("statementHandle")
+                .and_then(Value::as_str)
+                .map(|h| h == handle)
+        })
+        .unwrap_or(false)
 }
 
 /// A statement handle as Snowflake writes them (a UUID): it goes into the

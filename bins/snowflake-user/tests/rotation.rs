@@ -228,6 +228,30 @@ fn a_policy_refusal_answered_later_is_still_exit_1() {
 }
 
 #[test]
+fn a_refusal_quoting_the_statement_never_shows_the_password() {
+    let (key, fake) = snowflake();
+    let fake = fake.echoing_statements();
+    let short = "Sh0'\\x";
+    let s = scenario("default.json", &fake, &key).param("newPassword", json!(short));
+    let out = rotate(&s);
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("withheld: it may echo a secret");
+    assert!(!out.stderr.contains("Sh0"), "{}", out.stderr);
+}
+
+#[test]
+fn a_change_whose_statement_snowflake_no_longer_knows_exits_4() {
+    let (key, fake) = snowflake();
+    let fake = fake.changes_running_for(2).forgetting_statements();
+    rotate(&scenario("default.json", &fake, &key))
+        .assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has("may or may not have changed");
+    assert_eq!(changes(&fake), 1);
+}
+
+#[test]
 fn a_service_user_exits_2_before_any_change() {
     let (key, fake) = snowflake();
     let fake = fake.with_kind(USER, "SERVICE");

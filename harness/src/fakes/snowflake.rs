@@ -368,6 +368,11 @@ pub struct State {
     changes_running_for: Option<u32>,
     running: HashMap<String, Running>,
     handles: u64,
+    /// Statement handles are forgotten: a poll is answered `422` (`000709`).
+    forgetful: bool,
+    /// A failed statement's message quotes the statement, as a hostile or
+    /// careless server might.
+    echoing: bool,
 }
 
 impl std::fmt::Debug for State {
@@ -393,6 +398,8 @@ impl FakeSnowflake {
             changes_running_for: None,
             running: HashMap::new(),
             handles: 0,
+            forgetful: false,
+            echoing: false,
         })
     }
 
@@ -450,6 +457,20 @@ impl FakeSnowflake {
     /// `polls - 1` polls (the statement has run: only its answer waits).
     pub fn changes_running_for(self, polls: u32) -> Self {
         self.state().changes_running_for = Some(polls);
+        self
+    }
+
+    /// Polls are answered `422` `000709` ("Statement not found"), as for a
+    /// handle Snowflake no longer knows: the statement may have run.
+    pub fn forgetting_statements(self) -> Self {
+        self.state().forgetful = true;
+        self
+    }
+
+    /// A failed statement's message ends with the statement itself,
+    /// password and all.
+    pub fn echoing_statements(self) -> Self {
+        self.state().echoing = true;
         self
     }
 
@@ -606,6 +627,10 @@ impl State {
                 Err((code, message)) => failure(&code, &message, "42000"),
             }
         };
+        if self.echoing && status == 422 {
+            let message = answer["message"].as_str().unwrap_or_default().to_owned();
+            answer["message"] = json!(format!("{message} Statement: {statement}"));
+        }
         answer["statementHandle"] = json!(handle);
         answer["statementStatusUrl"] = json!(format!("/api/v2/statements/{handle}"));
         if polls > 0 {
@@ -624,7 +649,8 @@ impl State {
 
     /// A running statement's status.
     fn status(&mut self, handle: &str) -> ResponseTemplate {
-        let Some(running) = self.running.get_mut(handle) else {
+        let running = self.running.get_mut(handle).filter(|_| !self.forgetful);
+        let Some(running) = running else {
             return error(422, "000709", "Statement not found.", "02000");
         };
         if running.polls > 0 {
