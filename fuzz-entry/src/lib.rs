@@ -105,6 +105,7 @@ fn check_input(input: &GatewayInput) {
     check_iosxe(input);
     check_tenable_user(input);
     check_tenable_credential(input);
+    check_snowflake(input);
     check_aws(input);
     check_azure(input);
     check_ssh(input);
@@ -189,6 +190,46 @@ fn check_meraki(input: &GatewayInput) {
             assert!(
                 setup.email.contains('@') && setup.email.trim() == setup.email,
                 "rotate-meraki-user accepted a login that is no email"
+            );
+        }
+    }
+}
+
+fn check_snowflake(input: &GatewayInput) {
+    match rotate_snowflake_user::Setup::from_input(input) {
+        Err(error) => rejected(&error, "rotate-snowflake-user's setup"),
+        Ok(setup) => {
+            assert!(
+                !forbidden_uids(input).contains(&setup.admin.uid()),
+                "rotate-snowflake-user took the user or a PAM record for the admin record"
+            );
+            assert_usable_url(&setup.url, "rotate-snowflake-user");
+            let quoted = &setup.quoted_user;
+            let inner = quoted
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .unwrap_or_default();
+            assert!(
+                !inner.is_empty()
+                    && !inner.replace("\"\"", "").contains('"')
+                    && !inner.chars().any(char::is_control),
+                "rotate-snowflake-user quoted a user name that could leave its identifier"
+            );
+            let mut literal = zeroize::Zeroizing::new(String::new());
+            assert!(
+                rotate_snowflake_user::sql::string_literal(
+                    setup.new_password.expose(),
+                    &mut literal
+                )
+                .is_ok(),
+                "rotate-snowflake-user accepted a password it cannot quote"
+            );
+            assert!(
+                setup
+                    .account
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+                "rotate-snowflake-user accepted an account that is no account identifier"
             );
         }
     }

@@ -45,6 +45,7 @@ fn every_fixture_passes_the_fuzz_entry_as_a_line_and_as_json() {
                 .var("MERAKI_URL", "http://127.0.0.1:9/api/v1")
                 .var("IOSXE_URL", "http://127.0.0.1:9")
                 .var("TENABLE_URL", "http://127.0.0.1:9")
+                .var("SNOWFLAKE_URL", "http://127.0.0.1:9")
                 .var("PORT", "9")
                 .var(
                     "HOST_KEY",

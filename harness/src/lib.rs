@@ -55,6 +55,7 @@ pub use fakes::iosxe::FakeIosXe;
 pub use fakes::meraki::FakeMeraki;
 pub use fakes::okta::{FakeOkta, OktaFault};
 pub use fakes::rest::{FakeRest, Reply};
+pub use fakes::snowflake::FakeSnowflake;
 pub use fakes::ssh::FakeSsh;
 pub use fakes::tenable::FakeTenable;
 pub use fakes::vault::{FakeVault, Fault};

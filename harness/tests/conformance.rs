@@ -106,6 +106,7 @@ conformance! {
     cisco_iosxe_user: "cisco-iosxe-user";
     tenable_user: "tenable-user";
     tenable_credential: "tenable-credential";
+    snowflake_user: "snowflake-user";
     rest_api: "rest-api";
     ssh_user: "ssh-user";
 }

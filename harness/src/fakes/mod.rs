@@ -14,6 +14,7 @@
 //! | [`meraki`] | the Meraki Dashboard API's authorized users of a network |
 //! | [`okta`] | Okta's users API and `/api/v1/authn` |
 //! | [`rest`] | any REST API whose password a request changes |
+//! | [`snowflake`] | Snowflake's SQL API (key-pair JWT checked, `DESC USER`, `ALTER USER … SET PASSWORD`) |
 //! | [`ssh`] | an SSH server whose scripts act on a modelled Linux machine |
 //! | [`tenable`] | Tenable.io's and Security Center's users (and Security Center's sign-in) |
 //! | [`vault`] | Keeper Secrets Manager, encrypted as the SDK expects, behind its proxy |
@@ -26,6 +27,7 @@ mod lag;
 pub mod meraki;
 pub mod okta;
 pub mod rest;
+pub mod snowflake;
 pub mod ssh;
 pub mod tenable;
 pub mod vault;

@@ -42,6 +42,7 @@ mod okta;
 mod password;
 pub mod report;
 mod rest;
+mod snowflake;
 pub(crate) mod ssh;
 mod tenable;
 pub mod world;
@@ -88,7 +89,7 @@ impl std::fmt::Debug for UseCase {
 }
 
 /// Every use case the harness can rehearse.
-pub static USE_CASES: [UseCase; 9] = [
+pub static USE_CASES: [UseCase; 10] = [
     UseCase {
         name: "rest-api",
         binary: "rotate-rest-api",
@@ -151,6 +152,14 @@ pub static USE_CASES: [UseCase; 9] = [
         fixture: include_str!("../../../fixtures/records/tenable-credential.json"),
         user_markers: &[],
         start: password::start::<tenable::TenableCredential>,
+        password_refuses: "",
+    },
+    UseCase {
+        name: "snowflake-user",
+        binary: "rotate-snowflake-user",
+        fixture: include_str!("../../../fixtures/records/snowflake-user.json"),
+        user_markers: &[],
+        start: password::start::<snowflake::Snowflake>,
         password_refuses: "",
     },
     UseCase {

@@ -64,6 +64,14 @@ pub(super) trait PasswordRotator: Sized + Send + Sync + 'static {
     /// checks on every request).
     const TOKEN_FIELD: &'static str = "password";
 
+    /// A value of [`Self::TOKEN_FIELD`] the binary reads but the service
+    /// refuses, when a fixed string would not be one (a private key, which
+    /// the binary refuses as bad input unless it is a key). `None`: the
+    /// suite's own wrong token.
+    fn wrong_token() -> Option<String> {
+        None
+    }
+
     /// The field of `api` that holds the API's url: [`Self::URL_FIELD`],
     /// unless the record picks another (Tenable's `tenable_sc_host`, set,
     /// selects Security Center in place of `tenable_url`).
@@ -122,6 +130,8 @@ pub struct PasswordFacts {
     pub change_call: Option<&'static str>,
     /// The API record's field holding the token.
     pub token_field: &'static str,
+    /// A token the service refuses, when the description gives one.
+    pub wrong_token: Option<String>,
     /// The account whose password the binary changes.
     pub account: String,
     /// The account's password on the fake now.
@@ -408,6 +418,7 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
             unknown_user_exit: R::UNKNOWN_USER_EXIT,
             change_call: R::CHANGE_CALL,
             token_field: R::TOKEN_FIELD,
+            wrong_token: R::wrong_token(),
             account: self.account.clone(),
             password: self.now(),
             requests,

@@ -301,8 +301,9 @@ pub fn plain_http_to_another_host_exits_2_naming_the_url_field_and_sends_nothing
     world.contained().unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// A token the service refuses: exit 1 pointing at the token (`password`)
-/// of the admin record, the password unchanged.
+/// A token the service refuses (the description's `wrong_token`, else
+/// [`WRONG_TOKEN`]): exit 1 pointing at the token (`password`, or the
+/// description's `TOKEN_FIELD`) of the admin record, the password unchanged.
 pub fn a_wrong_token_exits_1_naming_the_admin_record_and_changes_nothing(
     use_case: &str,
     bin: Binary,
@@ -310,12 +311,14 @@ pub fn a_wrong_token_exits_1_naming_the_admin_record_and_changes_nothing(
     let case = Case::new(use_case, bin);
     let mut world = case.world();
     let (admin_uid, admin_title) = admin(&world);
-    let token = facts(&world).token_field;
+    let facts = facts(&world);
+    let token = facts.token_field;
+    let wrong = facts.wrong_token.unwrap_or_else(|| WRONG_TOKEN.into());
     world.change_input(|_, dicts| {
         replace_field(
             dict(dicts, &admin_uid),
             token,
-            &Value::String(WRONG_TOKEN.into()),
+            &Value::String(wrong.clone()),
         );
     });
     let out = case.run(&world, false);

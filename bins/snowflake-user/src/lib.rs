@@ -1,0 +1,243 @@
+//! rotate-snowflake-user: sets a Snowflake user's password through
+//! Snowflake's SQL API, signed in with the admin's RSA key pair (a JWT), as
+//! a Keeper Gateway PAM script, in place of Keeper's
+//! `update_snowflake_user.py`, from the same records plus the admin's key.
+//!
+//! That script signs in with the admin's password (which Snowflake is
+//! phasing out), builds `ALTER USER {user} SET PASSWORD = '{password}'` by
+//! interpolation (a quote in the password breaks the statement, or writes
+//! another), prints the connector's error and exits 1 for any failure, even
+//! one after the change was sent. Here the user and the password are quoted
+//! by one tested function ([`sql`]), the change is sent once, a lost answer
+//! is exit 4, and Snowflake's errors are shown by their known fields only.
+//! The SQL API takes no password sign-in, so the new password is proven by
+//! Snowflake's answer only, and the summary says so.
+
+use common::change;
+use common::driver::{Rotator, Run};
+use common::error::{Error, Result};
+use common::host_lock;
+use common::http;
+use reqwest::StatusCode;
+use zeroize::Zeroizing;
+
+pub mod config;
+pub mod jwt;
+mod snowflake;
+pub mod sql;
+
+pub use config::Setup;
+use snowflake::{NO_SUCH_OBJECT, Ran, SqlApi};
+
+/// `--help`: the record fields this binary reads and writes.
+pub const FIELDS: &str = "\
+Attach to: a PAM User record (login = the Snowflake user's name) whose rotation is \"Run
+PAM scripts only\", with the admin record attached to the script as a rotation credential.
+The records of Keeper's update_snowflake_user.py work once the admin record holds a key.
+
+Gateway input read: user (the Snowflake user name), newPassword, records.
+
+Admin record (never the user record), the first that applies:
+  1. the attached record titled by the user record's custom field snowflake_record_title
+  2. the attached record titled \"Snowflake Authentication Record\"
+  3. the only attached record holding a snowflake_account_name
+  login                   the admin's Snowflake user name (signs in with its key pair)
+  privatePEMKey           the admin's RSA private key, PEM (PKCS#8 or PKCS#1, unencrypted),
+                          whose public key is set on that user (ALTER USER ... SET
+                          RSA_PUBLIC_KEY); or a keyPair field holding it
+  password                not read: Snowflake's SQL API takes no password (a record with a
+                          password and no key exits 2, saying what to add)
+  snowflake_account_name  custom: the account identifier (myorg-myaccount, or a locator
+                          such as xy12345.us-east-1)
+  snowflake_url           custom, optional: the account's URL (default
+                          https://<account>.snowflakecomputing.com; private link); https,
+                          or plain http to a loopback address only
+
+The admin signs in with a key-pair JWT (RS256, one hour at most) on every request to the
+SQL API (POST /api/v2/statements). DESC USER reads the user first: a user Snowflake does
+not show the admin's role exits 1, and a SERVICE user (no password) exits 2. Then one
+ALTER USER <user> SET PASSWORD = '<newPassword>' is sent, never again: the user name as
+an identifier (a name Snowflake takes unquoted is upper-cased, as Snowflake reads it;
+any other is quoted as it is) and the password as a string literal, both quoted by one
+function; a name or password with a control character exits 2 before any request. A
+statement still running (202) is polled until it ends. Snowflake's SQL API offers no
+password sign-in: the change is proven by Snowflake's answer only. Runs on one user of
+one account never overlap on this host (a second run exits 1, nothing changed; lock
+directory: KEEPER_ROTATOR_LOCK_DIR).
+
+Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
+
+/// The rotator.
+#[derive(Debug)]
+pub struct SnowflakeUser;
+
+/// What planning found: the user and the signed-in API.
+#[derive(Debug)]
+pub struct Planned<'r> {
+    setup: Setup<'r>,
+    sql: SqlApi,
+    /// The user's name as Snowflake shows it (`NAME`).
+    name: String,
+    /// The user's `TYPE` (`PERSON`, `LEGACY_SERVICE`, or null).
+    kind: String,
+}
+
+impl Rotator for SnowflakeUser {
+    const NAME: &'static str = "rotate-snowflake-user";
+    const ABOUT: &'static str = "Rotates a Snowflake user's password through Snowflake's SQL \
+                                 API with key-pair sign-in (Keeper Gateway PAM script).";
+    const FIELDS: &'static str = FIELDS;
+
+    type Plan<'r> = Planned<'r>;
+
+    /// One user of one account: the name as Snowflake resolves it.
+    fn host_lock(run: &Run) -> Result<Option<host_lock::Target>> {
+        let setup = Setup::from_input(&run.input)?;
+        Ok(Some(host_lock::Target {
+            shown: format!("the Snowflake user '{}'", setup.user),
+            service: format!("Snowflake account {}", jwt::claim_account(&setup.account)),
+            account: setup.quoted_user.clone(),
+        }))
+    }
+
+    fn plan(run: &Run) -> Result<Planned<'_>> {
+        let setup = Setup::from_input(&run.input)?;
+        let location = setup.admin.location();
+        let token = setup
+            .key
+            .token(&setup.account, &setup.admin_user, jwt::now())
+            .map_err(|problem| Error::invalid("privatePEMKey", location.clone(), problem))?;
+        let sql = SqlApi {
+            api: http::Api::new(setup.url.clone(), token, "Bearer ", location, run.http()?),
+        };
+        let user = setup.user;
+        let described = sql.read(
+            &format!("DESC USER {}", setup.quoted_user),
+            "reading the user (DESC USER)",
+        )?;
+        let properties = match described {
+            Ran::Done(result) => snowflake::properties(&result),
+            Ran::Failed { code, message } if code == NO_SUCH_OBJECT => {
+                return Err(Error::Failed(format!(
+                    "Snowflake has no user {} that the admin's role can see ({message}); check \
+                     the PAM User record's login, and the admin user's default role. Nothing \
+                     was changed",
+                    setup.quoted_user
+                )));
+            }
+            Ran::Failed { message, .. } => {
+                return Err(Error::Failed(format!(
+                    "reading the user (DESC USER {}) failed: {message}; nothing was changed",
+                    setup.quoted_user
+                )));
+            }
+        };
+        let property = |name: &str| {
+            properties
+                .iter()
+                .find(|(p, _)| p.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let Some(name) = property("NAME") else {
+            return Err(Error::Failed(format!(
+                "DESC USER {} answered without the user's NAME; nothing was changed",
+                setup.quoted_user
+            )));
+        };
+        let kind = property("TYPE").unwrap_or_else(|| "null".into());
+        if kind.eq_ignore_ascii_case("SERVICE") {
+            return Err(Error::Config(format!(
+                "the Snowflake user '{user}' is a SERVICE user, which has no password \
+                 (Snowflake refuses one): rotate its key pair instead, or rotate a PERSON \
+                 user. Nothing was changed"
+            )));
+        }
+        tracing::info!(
+            "Snowflake user '{user}': {}, type {}",
+            http::shown(&name),
+            http::shown(&kind)
+        );
+        Ok(Planned {
+            setup,
+            sql,
+            name,
+            kind,
+        })
+    }
+
+    fn describe(p: &Planned<'_>, _run: &Run) -> String {
+        format!(
+            "Snowflake user '{}' ({}, type {}) of account {}; would set its password (ALTER \
+             USER {} SET PASSWORD = '********', POST {}/api/v2/statements); Snowflake's answer \
+             is the only proof.",
+            p.setup.user,
+            http::shown(&p.name),
+            http::shown(&p.kind),
+            p.setup.account,
+            p.setup.quoted_user,
+            http::display_url(&p.setup.url).trim_end_matches('/'),
+        )
+    }
+
+    fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
+        let Planned { setup, sql, .. } = p;
+        let (user, quoted) = (setup.user, &setup.quoted_user);
+        let mut statement = Zeroizing::new(format!("ALTER USER {quoted} SET PASSWORD = "));
+        sql::string_literal(setup.new_password.expose(), &mut statement)
+            .map_err(|problem| Error::Failed(format!("newPassword: {problem}")))?;
+        let what = format!("the Snowflake password of '{user}'");
+        let unsure = |error: Error| {
+            error.unsure_change(
+                &what,
+                "It was not sent again. The record keeps the previous password, which may no \
+                 longer work: check the user's PASSWORD_LAST_SET_TIME (DESC USER) and rotate \
+                 again (the change does not need the old password)",
+            )
+        };
+        tracing::info!("setting the password of '{user}' ({quoted})");
+        let mark = change::mark();
+        let (target, response) = sql.send_change(&run.http()?, &statement).map_err(unsure)?;
+        drop(statement);
+        let ran = match response.status {
+            StatusCode::OK | StatusCode::ACCEPTED => sql
+                .ended(&target, &response, "setting the password")
+                .map_err(|error| {
+                    Error::NeedsAttention(format!(
+                        "{target}: Snowflake took the statement but its outcome is unknown \
+                         ({error}), so {what} may or may not have changed. It was not sent \
+                         again: check the user's PASSWORD_LAST_SET_TIME (DESC USER) and rotate \
+                         again"
+                    ))
+                })?,
+            // Snowflake cancels a statement past its timeout, but the
+            // cancel may come after it ran.
+            StatusCode::REQUEST_TIMEOUT => {
+                return Err(Error::NeedsAttention(format!(
+                    "{target}: Snowflake answered HTTP 408 (the statement ran out of time; {}), \
+                     so {what} may or may not have changed. It was not sent again: check the \
+                     user's PASSWORD_LAST_SET_TIME (DESC USER) and rotate again",
+                    snowflake::error_fields(&response)
+                )));
+            }
+            _ if response.status.as_u16() == 422 => sql.ended(&target, &response, "")?,
+            _ => return Err(sql.refused(&target, &response, "setting the password")),
+        };
+        match ran {
+            Ran::Done(_) => Ok(format!(
+                "set the Snowflake password of '{user}' in account {}; proven by Snowflake's \
+                 answer only (the SQL API offers no password sign-in)",
+                setup.account
+            )),
+            Ran::Failed { message, .. } => {
+                // Snowflake ran the statement and says it failed: nothing
+                // was set.
+                change::rollback_to(mark);
+                Err(Error::Failed(format!(
+                    "Snowflake refused the new password of '{user}' ({message}); the password \
+                     policy of the user or the account may ask for more (length, character \
+                     classes, history). Nothing was changed"
+                )))
+            }
+        }
+    }
+}

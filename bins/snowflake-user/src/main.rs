@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    common::driver::main::<rotate_snowflake_user::SnowflakeUser>()
+}
