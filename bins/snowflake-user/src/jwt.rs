@@ -20,8 +20,17 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::secret::Secret;
 use zeroize::Zeroizing;
 
-/// How long a token is valid: under Snowflake's hour.
+/// The longest a token may be valid: under Snowflake's hour. A run asks for
+/// less ([`lifetime`]): the token is the admin's bearer credential, and it
+/// should not outlive the run that made it by more than clock skew.
 pub const LIFETIME_SECONDS: u64 = 59 * 60;
+
+/// A token's lifetime for a run with `remaining` time left: that, plus a
+/// minute for the clocks of the gateway and Snowflake to differ, at most
+/// [`LIFETIME_SECONDS`].
+pub fn lifetime(remaining: std::time::Duration) -> u64 {
+    (remaining.as_secs() + 60).min(LIFETIME_SECONDS)
+}
 
 /// An RSA private key read from a record, and its public key's fingerprint.
 pub struct PrivateKey {
@@ -126,14 +135,20 @@ impl PrivateKey {
 
     /// A key-pair JWT for `user` of `account`, issued at `now` (seconds
     /// since the epoch), registered as a secret.
-    pub fn token(&self, account: &str, user: &str, now: u64) -> Result<Secret, &'static str> {
+    pub fn token(
+        &self,
+        account: &str,
+        user: &str,
+        now: u64,
+        lifetime: u64,
+    ) -> Result<Secret, &'static str> {
         let subject = format!("{}.{}", claim_account(account), user.to_uppercase());
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
         let claims = serde_json::json!({
             "iss": format!("{subject}.{}", self.fingerprint),
             "sub": subject,
             "iat": now,
-            "exp": now + LIFETIME_SECONDS,
+            "exp": now + lifetime.min(LIFETIME_SECONDS),
         });
         let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
         let signed = format!("{header}.{claims}");
@@ -179,7 +194,12 @@ mod tests {
     fn the_claims_name_the_account_without_its_region_and_the_user_upper_cased() {
         let key = PrivateKey::generate().expect("a key");
         let token = key
-            .token("xy12345.us-east-1", "svc.Admin", 1_700_000_000)
+            .token(
+                "xy12345.us-east-1",
+                "svc.Admin",
+                1_700_000_000,
+                LIFETIME_SECONDS,
+            )
             .expect("t");
         let claims = token.expose().split('.').nth(1).expect("claims");
         let claims: serde_json::Value =
@@ -191,6 +211,11 @@ mod tests {
             format!("XY12345.SVC.ADMIN.{}", key.fingerprint)
         );
         assert_eq!(claims["exp"], 1_700_000_000 + LIFETIME_SECONDS);
+        assert_eq!(lifetime(std::time::Duration::from_secs(30)), 90);
+        assert_eq!(
+            lifetime(std::time::Duration::from_secs(86_400)),
+            LIFETIME_SECONDS
+        );
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub use config::Setup;
 use snowflake::{NO_SUCH_OBJECT, Ran, SqlApi};
 
 /// `--help`: the record fields this binary reads and writes.
+/// Snowflake's codes for a statement that ended without saying whether it
+/// ran: cancelled (000604), past its timeout (000630), and a handle it no
+/// longer knows (000709). A change that ends so is exit 4, never 1.
+const UNSURE_CODES: [&str; 3] = ["000604", "000630", "000709"];
+
 pub const FIELDS: &str = "\
 Attach to: a PAM User record (login = the Snowflake user's name) whose rotation is \"Run
 PAM scripts only\", with the admin record attached to the script as a rotation credential.
@@ -103,9 +108,10 @@ impl Rotator for SnowflakeUser {
     fn plan(run: &Run) -> Result<Planned<'_>> {
         let setup = Setup::from_input(&run.input)?;
         let location = setup.admin.location();
+        let lifetime = jwt::lifetime(run.http()?.deadline().remaining());
         let token = setup
             .key
-            .token(&setup.account, &setup.admin_user, jwt::now())
+            .token(&setup.account, &setup.admin_user, jwt::now(), lifetime)
             .map_err(|problem| Error::invalid("privatePEMKey", location.clone(), problem))?;
         let sql = SqlApi {
             api: http::Api::new(setup.url.clone(), token, "Bearer ", location, run.http()?),
@@ -144,6 +150,21 @@ impl Rotator for SnowflakeUser {
                 setup.quoted_user
             )));
         };
+        // The user DESC USER describes must be the one meant, exactly: with
+        // QUOTED_IDENTIFIERS_IGNORE_CASE set on the account, "Bob.Smith@x"
+        // resolves to BOB.SMITH@X, another user, whose password the change
+        // would set while the Gateway stores it for this one.
+        let expected = sql::stored_name(user);
+        if name != expected {
+            return Err(Error::Config(format!(
+                "DESC USER {} describes the Snowflake user {}, not {}: the account may fold \
+                 the case of quoted names (QUOTED_IDENTIFIERS_IGNORE_CASE). Set the PAM User \
+                 record's login to the user's exact NAME. Nothing was changed",
+                setup.quoted_user,
+                http::shown(&name),
+                http::shown(&expected)
+            )));
+        }
         let kind = property("TYPE").unwrap_or_else(|| "null".into());
         if kind.eq_ignore_ascii_case("SERVICE") {
             return Err(Error::Config(format!(
@@ -228,6 +249,18 @@ impl Rotator for SnowflakeUser {
                  answer only (the SQL API offers no password sign-in)",
                 setup.account
             )),
+            // Cancelled, timed out, or a handle Snowflake no longer knows:
+            // none of these says whether the statement ran.
+            Ran::Failed { code, message }
+                if code.is_empty() || UNSURE_CODES.contains(&code.as_str()) =>
+            {
+                Err(Error::NeedsAttention(format!(
+                    "{target}: Snowflake answered that the statement ended without saying \
+                     whether it ran ({message}), so {what} may or may not have changed. It was \
+                     not sent again: check the user's PASSWORD_LAST_SET_TIME (DESC USER) and \
+                     rotate again"
+                )))
+            }
             Ran::Failed { message, .. } => {
                 // Snowflake ran the statement and says it failed: nothing
                 // was set.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::error::{Error, Result};
 use common::http::{self, Request, Response};
 use reqwest::{Method, StatusCode, Url};
-use serde_json::{Value, json};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
 /// How long Snowflake may run one statement (seconds), the SQL API's
@@ -53,7 +53,7 @@ impl SqlApi {
     pub(crate) fn read(&self, statement: &str, doing: &str) -> Result<Ran> {
         let request = self
             .request(Method::POST, self.statements())?
-            .json_body(body(statement));
+            .json_body(body(statement, self.api.client.deadline()));
         let target = request.target();
         let response = self.api.read(&request)?;
         self.ended(&target, &response, doing)
@@ -68,7 +68,7 @@ impl SqlApi {
     ) -> Result<(String, Response)> {
         let request = self
             .request(Method::POST, self.statements())?
-            .json_body(body(statement));
+            .json_body(body(statement, client.deadline()));
         let target = request.target();
         let response = self.api.send_change(client, &request, |s| {
             s == StatusCode::OK || s == StatusCode::ACCEPTED
@@ -154,15 +154,25 @@ impl SqlApi {
     }
 }
 
-/// The request's body: one statement, Snowflake's timeout for it.
-fn body(statement: &str) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(
-        serde_json::to_vec(&json!({
-            "statement": statement,
-            "timeout": STATEMENT_TIMEOUT,
-        }))
-        .unwrap_or_default(),
-    )
+/// The request's body: one statement, and Snowflake's timeout for it: what
+/// is left of the run's time, at most [`STATEMENT_TIMEOUT`], so that
+/// Snowflake gives up on the statement before the run reports on it.
+/// Written straight into zeroizing memory sized for it (the statement may
+/// hold a password; no copy is left behind in a JSON value or a grown
+/// buffer).
+fn body(statement: &str, deadline: &common::deadline::Deadline) -> Zeroizing<Vec<u8>> {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        statement: &'a str,
+        timeout: u64,
+    }
+    let timeout = deadline.remaining().as_secs().clamp(1, STATEMENT_TIMEOUT);
+    // JSON escapes a character in at most 6 bytes (`\u001f`).
+    let mut out = Zeroizing::new(Vec::with_capacity(6 * statement.len() + 64));
+    if serde_json::to_writer(&mut *out, &Body { statement, timeout }).is_err() {
+        out.clear();
+    }
+    out
 }
 
 fn json_of(target: &str, response: &Response) -> Result<Value> {
@@ -255,6 +265,7 @@ pub(crate) fn properties(result: &Value) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_statement_handle_is_a_uuid_and_nothing_that_could_leave_its_path_segment() {

@@ -49,6 +49,16 @@ pub fn identifier(name: &str) -> Result<String, &'static str> {
     Ok(format!("\"{}\"", name.replace('"', "\"\"")))
 }
 
+/// The NAME Snowflake stores for the user `name` names (what `DESC USER`
+/// shows): upper-cased when Snowflake takes it unquoted, else as written.
+pub fn stored_name(name: &str) -> String {
+    if is_unquoted_identifier(name) {
+        name.to_ascii_uppercase()
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Whether Snowflake reads `name` as an identifier without quotes.
 pub fn is_unquoted_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -70,7 +80,9 @@ pub fn string_literal(text: &str, out: &mut String) -> Result<(), &'static str> 
     if text.chars().any(unquotable) {
         return Err("it holds a control character (a line break, a tab)");
     }
-    out.reserve(text.len() + 2);
+    // Room for every character doubled: a reallocation part way would
+    // leave a copy of the secret in freed memory.
+    out.reserve(2 * text.len() + 2);
     out.push('\'');
     for c in text.chars() {
         match c {

@@ -144,6 +144,26 @@ fn a_name_snowflake_would_not_take_unquoted_is_the_user_of_that_exact_name() {
 }
 
 #[test]
+fn an_account_folding_quoted_case_onto_another_user_exits_2_and_changes_no_one() {
+    // With QUOTED_IDENTIFIERS_IGNORE_CASE, "Bob.Smith@x" resolves to
+    // BOB.SMITH@X: the change would set another user's password while the
+    // Gateway stored it for this one.
+    let (key, fake) = snowflake();
+    let fake = fake
+        .with_user("BOB.SMITH@EXAMPLE.COM", OLD)
+        .folding_quoted_case();
+    let s = scenario("default.json", &fake, &key).param("user", json!("Bob.Smith@example.com"));
+    rotate(&s).assert_exit(2).assert_clean().assert_stderr_has(
+        "describes the Snowflake user BOB.SMITH@EXAMPLE.COM, not Bob.Smith@example.com",
+    );
+    assert_eq!(
+        fake.password_of("BOB.SMITH@EXAMPLE.COM").as_deref(),
+        Some(OLD)
+    );
+    assert_eq!(changes(&fake), 0);
+}
+
+#[test]
 fn keepers_password_only_admin_record_exits_2_naming_the_key_to_add_and_sends_nothing() {
     let (key, fake) = snowflake();
     let s = Scenario::load("scenarios/snowflake-user/password-only-admin.json")

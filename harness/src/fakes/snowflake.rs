@@ -112,6 +112,9 @@ pub struct State {
     handles: u64,
     /// Statement handles are forgotten: a poll is answered `422` (`000709`).
     forgetful: bool,
+    /// `QUOTED_IDENTIFIERS_IGNORE_CASE` is set: a quoted name finds a user
+    /// whatever its case, as on an account with that parameter.
+    folding_case: bool,
     /// A failed statement's message quotes the statement, as a hostile or
     /// careless server might.
     echoing: bool,
@@ -141,6 +144,7 @@ impl FakeSnowflake {
             running: HashMap::new(),
             handles: 0,
             forgetful: false,
+            folding_case: false,
             echoing: false,
         })
     }
@@ -206,6 +210,13 @@ impl FakeSnowflake {
     /// handle Snowflake no longer knows: the statement may have run.
     pub fn forgetting_statements(self) -> Self {
         self.state().forgetful = true;
+        self
+    }
+
+    /// Quoted names are resolved without regard to case
+    /// (`QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE` on the account).
+    pub fn folding_quoted_case(self) -> Self {
+        self.state().folding_case = true;
         self
     }
 
@@ -393,7 +404,13 @@ impl State {
     fn status(&mut self, handle: &str) -> ResponseTemplate {
         let running = self.running.get_mut(handle).filter(|_| !self.forgetful);
         let Some(running) = running else {
-            return error(422, "000709", "Statement not found.", "02000");
+            // Snowflake's QueryFailureStatus names the handle asked about.
+            return ResponseTemplate::new(422).set_body_json(json!({
+                "code": "000709",
+                "message": "Statement not found.",
+                "sqlState": "02000",
+                "statementHandle": handle,
+            }));
         };
         if running.polls > 0 {
             running.polls -= 1;
@@ -408,7 +425,12 @@ impl State {
             Statement::DescUser { user } | Statement::SetPassword { user, .. } => user.clone(),
         };
         let admin = self.admin.as_deref() == Some(caller);
-        let Some(index) = self.users.iter().position(|u| u.name == target) else {
+        let folding = self.folding_case;
+        let Some(index) = self
+            .users
+            .iter()
+            .position(|u| u.name == target || (folding && u.name.eq_ignore_ascii_case(&target)))
+        else {
             return failure(
                 "002003",
                 &format!(
