@@ -27,6 +27,11 @@
 //! effect, an unknown outcome) and each combination maps to one exit code and
 //! one message naming the ids the operator must act on. The table is
 //! unit-tested below against a scripted service and store.
+//!
+//! The same ids go to the run's summary ([`crate::summary`]) as each step
+//! settles them: created, stored, retired, and, when the run ends having
+//! changed something, the old credentials it meant to retire that are still
+//! valid (`left`), so the JSON line names them without a binary's help.
 
 use std::fmt;
 use std::time::Duration;
@@ -213,23 +218,9 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
     checks: Checks<'_>,
 ) -> Result<Replaced<C::New>> {
     let mut run = Sequence::new(cloud, store, plan, checks);
-    run.make_room()?;
-    let mark = change::mark();
-    let new = run.create(mark)?;
-    let early = run.cloud.verify_before_store();
-    if early {
-        run.verify_before_storing(&new, mark)?;
-    }
-    run.store(&new, mark)?;
-    if !early {
-        run.verify_stored(&new)?;
-    }
-    run.before_retire(&new)?;
-    run.reread(&new)?;
-    run.retire(&new)?;
-    run.confirm(&new)?;
-    run.store.completed();
-    Ok(Replaced {
+    let result = run.steps();
+    run.note_left();
+    result.map(|new| Replaced {
         new,
         removed: run.removed,
         notes: run.notes,
@@ -256,6 +247,8 @@ struct Sequence<'r, C, S> {
     notes: Vec<String>,
     /// The credential revoked to make room, and why it was unused.
     made_room: Option<(String, String)>,
+    /// The new credential's id, once created.
+    created: Option<String>,
 }
 
 impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
@@ -278,6 +271,47 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             removed: Vec::new(),
             notes: Vec::new(),
             made_room: None,
+            created: None,
+        }
+    }
+
+    /// Every step, in order.
+    fn steps(&mut self) -> Result<C::New> {
+        self.make_room()?;
+        let mark = change::mark();
+        let new = self.create(mark)?;
+        let early = self.cloud.verify_before_store();
+        if early {
+            self.verify_before_storing(&new, mark)?;
+        }
+        self.store(&new, mark)?;
+        if !early {
+            self.verify_stored(&new)?;
+        }
+        self.before_retire(&new)?;
+        self.reread(&new)?;
+        self.retire(&new)?;
+        self.confirm(&new)?;
+        self.store.completed();
+        Ok(new)
+    }
+
+    /// A credential revoked by this run.
+    fn revoked(&mut self, id: &str) {
+        crate::summary::retired(id);
+        self.removed.push(id.to_owned());
+    }
+
+    /// After a run that changed something: the old credentials it meant to
+    /// retire that are still valid go to the summary's `left`.
+    fn note_left(&self) {
+        if self.created.is_none() && self.removed.is_empty() {
+            return;
+        }
+        for old in &self.retire {
+            if !self.removed.contains(old) && Some(old) != self.created.as_ref() {
+                crate::summary::left(old);
+            }
         }
     }
 
@@ -323,8 +357,9 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         tracing::info!("revoking {noun} {id} to make room: {why}");
         match self.cloud.revoke(id) {
             Ok(()) => {
-                self.removed.push(id.clone());
-                self.made_room = Some((id.clone(), why.clone()));
+                let (id, why) = (id.clone(), why.clone());
+                self.revoked(&id);
+                self.made_room = Some((id, why));
                 Ok(())
             }
             Err(Failure::Definite(e) | Failure::Config(e)) => Err(Error::Failed(format!(
@@ -344,6 +379,8 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         match self.cloud.create() {
             Ok(new) => {
                 tracing::info!("created {noun} {}", C::id(&new));
+                crate::summary::created(C::id(&new));
+                self.created = Some(C::id(&new).to_owned());
                 Ok(new)
             }
             Err(Failure::Config(e)) if self.made_room.is_none() => Err(Error::Config(format!(
@@ -382,13 +419,17 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         Err(match self.cloud.revoke(id) {
             Ok(()) => {
                 change::rollback_to(mark);
+                crate::summary::retired(id);
                 self.unchanged(format!("{why}; it was revoked again"))
             }
-            Err(e2) => Error::NeedsAttention(format!(
-                "{why}, and revoking it again failed ({e2}): revoke {noun} {id} of {holder} (no \
-                 record holds it). The {noun} in {location} is unchanged.{}",
-                self.room_note()
-            )),
+            Err(e2) => {
+                crate::summary::left(id);
+                Error::NeedsAttention(format!(
+                    "{why}, and revoking it again failed ({e2}): revoke {noun} {id} of {holder} \
+                     (no record holds it). The {noun} in {location} is unchanged.{}",
+                    self.room_note()
+                ))
+            }
         })
     }
 
@@ -399,31 +440,39 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         match store_recording(self.store, new, id, &self.retire) {
             Ok(()) => {
                 tracing::info!("stored {noun} {id} in {location}");
+                crate::summary::stored(id);
                 Ok(())
             }
             Err(Failure::Definite(e) | Failure::Config(e)) => Err(match self.cloud.revoke(id) {
                 Ok(()) => {
                     change::rollback_to(mark);
+                    crate::summary::retired(id);
                     self.unchanged(format!(
                         "storing the new {noun} {id} in {location} failed: {e}. The new {noun} was \
                          revoked again"
                     ))
                 }
-                Err(e2) => Error::NeedsAttention(format!(
-                    "storing the new {noun} {id} in {location} failed ({e}), and revoking it again \
-                     failed too ({e2}): revoke {noun} {id} of {holder} (its secret is in no \
-                     record). The {noun} in {location} is unchanged.{}",
-                    self.room_note()
-                )),
+                Err(e2) => {
+                    crate::summary::left(id);
+                    Error::NeedsAttention(format!(
+                        "storing the new {noun} {id} in {location} failed ({e}), and revoking it \
+                         again failed too ({e2}): revoke {noun} {id} of {holder} (its secret is in \
+                         no record). The {noun} in {location} is unchanged.{}",
+                        self.room_note()
+                    ))
+                }
             }),
-            Err(Failure::Unknown(e)) => Err(Error::NeedsAttention(format!(
-                "storing the new {noun} {id} in {location} has an unknown outcome ({e}). The new \
-                 {noun} {id} and the old ({}) are all valid; none was revoked. Check the record: \
-                 if it holds {id}, revoke {}; if it does not, revoke {id}.{}",
-                list_of(&self.retire),
-                list_of(&self.retire),
-                self.room_note()
-            ))),
+            Err(Failure::Unknown(e)) => {
+                crate::summary::left(id);
+                Err(Error::NeedsAttention(format!(
+                    "storing the new {noun} {id} in {location} has an unknown outcome ({e}). The \
+                     new {noun} {id} and the old ({}) are all valid; none was revoked. Check the \
+                     record: if it holds {id}, revoke {}; if it does not, revoke {id}.{}",
+                    list_of(&self.retire),
+                    list_of(&self.retire),
+                    self.room_note()
+                )))
+            }
         }
     }
 
@@ -492,6 +541,7 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             tracing::info!("revoking old {noun} {old}");
             let failure = match self.cloud.revoke(old) {
                 Ok(()) => {
+                    crate::summary::retired(old);
                     self.removed.push(old.clone());
                     continue;
                 }
@@ -600,9 +650,15 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
                         "revoked {noun} {orphan}: this run made it too (the create was applied \
                          twice) and its secret is known to nobody"
                     );
+                    crate::summary::created(orphan);
+                    crate::summary::retired(orphan);
                     self.removed.push(orphan.clone());
                 }
-                Err(e) => failed.push(format!("{orphan} ({e})")),
+                Err(e) => {
+                    crate::summary::created(orphan);
+                    crate::summary::left(orphan);
+                    failed.push(format!("{orphan} ({e})"));
+                }
             }
         }
         if !failed.is_empty() {
@@ -651,7 +707,9 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         match self.cloud.find_created(&self.plan.before) {
             Ok(Found::Ours(ids)) if !ids.is_empty() => {
                 for id in &ids {
+                    crate::summary::created(id);
                     if let Err(e) = self.cloud.revoke(id) {
+                        crate::summary::left(id);
                         return Error::NeedsAttention(format!(
                             "{lost}; {noun} {id} was created anyway and revoking it failed ({e}): \
                              revoke {noun} {id} of {holder} (its secret is known to nobody). The \
@@ -659,6 +717,7 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
                         ));
                     }
                     tracing::info!("revoked {noun} {id}, created although the answer was lost");
+                    crate::summary::retired(id);
                 }
                 change::rollback_to(mark);
                 self.unchanged(format!(
@@ -676,12 +735,15 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
                  (listings lag). Check {holder} for {a} {noun} {hint} and revoke it (its secret is \
                  known to nobody). The {noun} in {location} is unchanged.{room_note}"
             )),
-            Ok(Found::Unproven(ids)) => Error::NeedsAttention(format!(
-                "{lost}; {noun}(s) {} appeared since, and nothing shows whether this run made \
-                 them. Their secret is known to nobody if it did: unless someone else created \
-                 them, revoke them. The {noun} in {location} is unchanged.{room_note}",
-                ids.join(", ")
-            )),
+            Ok(Found::Unproven(ids)) => {
+                ids.iter().for_each(|id| crate::summary::left(id));
+                Error::NeedsAttention(format!(
+                    "{lost}; {noun}(s) {} appeared since, and nothing shows whether this run made \
+                     them. Their secret is known to nobody if it did: unless someone else created \
+                     them, revoke them. The {noun} in {location} is unchanged.{room_note}",
+                    ids.join(", ")
+                ))
+            }
             Err(e) => Error::NeedsAttention(format!(
                 "{lost}, and listing the {noun}s afterwards failed ({e}): check {holder} for a new \
                  {noun} that {location} does not hold and revoke it (its secret is known to \
