@@ -91,6 +91,37 @@ pub enum Found {
     Nothing { hint: String },
 }
 
+/// How step 7 retires an old credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Retirement {
+    /// Revoked: deleted for good (the default).
+    #[default]
+    Revoke,
+    /// Deactivated: kept, but refused by the service until someone makes
+    /// it active again (AWS `retire_old_key = deactivate`). A change like a
+    /// revocation: entered in the ledger, and an answer lost to it leaves
+    /// the old credential's state unknown (exit 4, both named).
+    Deactivate,
+}
+
+impl Retirement {
+    /// "revoking", "deactivating".
+    pub fn doing(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoking",
+            Self::Deactivate => "deactivating",
+        }
+    }
+
+    /// "revoked", "deactivated".
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoked",
+            Self::Deactivate => "deactivated",
+        }
+    }
+}
+
 /// The service side of a replacement.
 pub trait Credentials {
     /// A new credential: its id and its secret.
@@ -110,6 +141,18 @@ pub trait Credentials {
     fn find_created(&mut self, before: &[String]) -> Step<Found>;
     /// Revokes a credential; one already gone counts as revoked.
     fn revoke(&mut self, id: &str) -> Step<()>;
+    /// How step 7 retires the old credentials. Whatever it says, a
+    /// credential made to make room, or made by this run and not kept, is
+    /// revoked.
+    fn retirement(&self) -> Retirement {
+        Retirement::Revoke
+    }
+    /// Step 7: retires an old credential as [`Credentials::retirement`]
+    /// says; by default [`Credentials::revoke`]. After a deactivation
+    /// [`Credentials::list`] must list only the credentials still valid.
+    fn retire(&mut self, id: &str) -> Step<()> {
+        self.revoke(id)
+    }
     /// One check that the new credential works.
     fn probe(&mut self, new: &Self::New) -> std::result::Result<(), String>;
     /// The ids of the credentials that exist now.
@@ -179,6 +222,9 @@ pub struct Replaced<N> {
     pub new: N,
     /// Revoked by this run: the one that made room first, then the retired.
     pub removed: Vec<String>,
+    /// Of [`Replaced::removed`], the ones deactivated rather than revoked
+    /// ([`Retirement::Deactivate`]).
+    pub deactivated: Vec<String>,
     /// Things the operator should know that did not change the outcome.
     pub notes: Vec<String>,
 }
@@ -222,6 +268,15 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
     run.note_left();
     result.map(|new| Replaced {
         new,
+        deactivated: match run.cloud.retirement() {
+            Retirement::Revoke => Vec::new(),
+            Retirement::Deactivate => run
+                .retire
+                .iter()
+                .filter(|id| run.removed.contains(id))
+                .cloned()
+                .collect(),
+        },
         removed: run.removed,
         notes: run.notes,
     })
@@ -534,23 +589,42 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     /// Step 7: retire, the record's last; the first failure keeps the rest.
     fn retire(&mut self, new: &C::New) -> Result<()> {
         let (noun, location, id) = (self.noun, &self.location, C::id(new));
+        let how = self.cloud.retirement();
+        let doing = how.doing();
         for (index, old) in self.retire.iter().enumerate() {
             if old == id {
                 continue;
             }
-            tracing::info!("revoking old {noun} {old}");
-            let failure = match self.cloud.revoke(old) {
+            tracing::info!("{doing} old {noun} {old}");
+            let failure = match self.cloud.retire(old) {
                 Ok(()) => {
                     crate::summary::retired(old);
                     self.removed.push(old.clone());
                     continue;
                 }
                 Err(Failure::Definite(e) | Failure::Config(e)) => {
-                    format!("revoking old {noun} {old} failed: {e}")
+                    format!("{doing} old {noun} {old} failed: {e}")
+                }
+                // A deactivation whose answer was lost: the old key may be
+                // active or not, and nothing here can tell which for sure.
+                Err(Failure::Unknown(e)) if how == Retirement::Deactivate => {
+                    let rest = &self.retire[index + 1..];
+                    return Err(Error::NeedsAttention(format!(
+                        "{doing} old {noun} {old} got no answer that says whether it was done \
+                         ({e}), so {old} may be active or inactive. The new {noun} {id} is stored \
+                         in {location} and works. Check {old}{} of {}: deactivate or delete it \
+                         once nothing uses it, or run the rotation again",
+                        if rest.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" and {}", rest.join(", "))
+                        },
+                        self.holder,
+                    )));
                 }
                 Err(Failure::Unknown(e)) => format!(
-                    "revoking old {noun} {old} got no answer that says whether it was done ({e}), so it \
-                     may still be valid"
+                    "{doing} old {noun} {old} got no answer that says whether it was done ({e}), \
+                     so it may still be valid"
                 ),
             };
             let rest = &self.retire[index + 1..];
@@ -593,9 +667,10 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             .collect();
         if !left.is_empty() {
             return Err(Error::OldNotRetired(format!(
-                "{noun}(s) {} of {holder} are still listed after they were revoked; the new {noun} \
-                 {id} is stored in {location} and works. Check them and revoke them",
-                left.join(", ")
+                "{noun}(s) {} of {holder} are still listed as valid after they were {}; the new \
+                 {noun} {id} is stored in {location} and works. Check them and revoke them",
+                left.join(", "),
+                self.cloud.retirement().done()
             )));
         }
         if !ids.iter().any(|i| i == id) {
