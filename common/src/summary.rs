@@ -105,6 +105,28 @@ fn state() -> std::sync::MutexGuard<'static, State> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A copy of the state, taken without waiting: the panic hook writes the
+/// line too, and a panic on a thread holding the lock must not deadlock
+/// it (the ids are then left out).
+fn snapshot() -> State {
+    let copy = |s: &State| State {
+        started: s.started,
+        dry_run: s.dry_run,
+        record_uid: s.record_uid.clone(),
+        ids: s.ids.clone(),
+    };
+    match STATE.try_lock() {
+        Ok(state) => copy(&state),
+        Err(std::sync::TryLockError::Poisoned(state)) => copy(&state.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => State {
+            started: None,
+            dry_run: false,
+            record_uid: None,
+            ids: Ids::default(),
+        },
+    }
+}
+
 /// Starts the run's clock (the `duration_ms` of the line). The driver calls
 /// it first thing.
 pub fn start() {
@@ -176,7 +198,7 @@ pub fn line(binary: &str, exit: Exit, prose: &str, next: Option<&str>) -> String
     if output() == Output::Text {
         return log::safe_line(prose);
     }
-    let state = state();
+    let state = snapshot();
     let duration_ms = state.started.map_or(0, |s| {
         u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)
     });

@@ -127,6 +127,7 @@ impl Run {
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
             .env_remove("KEEPER_ROTATOR_TIMEOUT")
+            .env_remove("KEEPER_ROTATOR_OUTPUT")
             .env_remove("RUST_BACKTRACE");
         for key in &self.removed {
             command.env_remove(key);
@@ -217,6 +218,7 @@ impl Run {
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
             .env_remove("KEEPER_ROTATOR_TIMEOUT")
+            .env_remove("KEEPER_ROTATOR_OUTPUT")
             .env_remove("RUST_BACKTRACE")
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())

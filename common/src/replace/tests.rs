@@ -27,6 +27,8 @@ struct Service {
     list: VecDeque<Step<Vec<String>>>,
     /// What the messages call a credential; "key" when empty.
     noun: &'static str,
+    /// Step 7 deactivates instead of revoking (scripted like `revoke`).
+    deactivates: bool,
     revoked: Vec<String>,
 }
 
@@ -94,6 +96,13 @@ impl Credentials for Service {
         self.live.retain(|l| l != id);
         self.revoked.push(id.into());
         Ok(())
+    }
+    fn retirement(&self) -> Retirement {
+        if self.deactivates {
+            Retirement::Deactivate
+        } else {
+            Retirement::Revoke
+        }
     }
     fn probe(&mut self, _new: &String) -> std::result::Result<(), String> {
         if self.probe_fails {
@@ -625,6 +634,62 @@ fn a_failed_retirement_exits_3_naming_what_is_still_valid() {
         assert_eq!(exit_of(&result), Exit::OldNotRetired);
         assert_names(&result, &["A", "OLD", "NEW1"]);
     }
+}
+
+#[test]
+fn a_deactivation_whose_answer_was_lost_exits_4_naming_both_credentials() {
+    let _g = guard();
+    let mut svc = Service {
+        deactivates: true,
+        ..service(&["OLD"])
+    };
+    svc.revoke
+        .push_back(("OLD".into(), Err(Failure::Unknown("timeout".into()))));
+    let mut rec = Record::default();
+    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+    assert_eq!(exit_of(&result), Exit::NeedsAttention);
+    assert_names(&result, &["OLD", "NEW1"]);
+    assert!(
+        text(&result).contains("may be active or inactive"),
+        "{}",
+        text(&result)
+    );
+}
+
+#[test]
+fn a_refused_deactivation_exits_3_and_a_deactivated_one_is_reported_as_such() {
+    let _g = guard();
+    let mut svc = Service {
+        deactivates: true,
+        ..service(&["A", "OLD"])
+    };
+    svc.revoke
+        .push_back(("A".into(), Err(Failure::Definite("AccessDenied".into()))));
+    let mut rec = Record::default();
+    let result = run(
+        &mut svc,
+        &mut rec,
+        &plan(&["A", "OLD"], None, &["A", "OLD"]),
+    );
+    assert_eq!(exit_of(&result), Exit::OldNotRetired);
+    assert!(
+        text(&result).contains("deactivating old key A failed"),
+        "{}",
+        text(&result)
+    );
+
+    let mut svc = Service {
+        deactivates: true,
+        ..service(&["OLD"])
+    };
+    let result = run(
+        &mut svc,
+        &mut Record::default(),
+        &plan(&["OLD"], None, &["OLD"]),
+    );
+    let replaced = result.unwrap();
+    assert_eq!(replaced.removed, ["OLD"]);
+    assert_eq!(replaced.deactivated, ["OLD"]);
 }
 
 #[test]

@@ -274,3 +274,34 @@ fn a_refused_rotation_exits_3_and_the_plan_says_why() {
         ran.stdout
     );
 }
+
+#[test]
+fn a_json_rehearsal_shows_the_binarys_json_summary_line_parsed() {
+    let ran = run("aws-access-key", "rotate-aws-access-key", &["--json"]);
+    let report = assert_rotated(&ran);
+    let summary = &report["summary"];
+    assert_eq!(summary["schema"], "keeper-rotators/summary/v1", "{report}");
+    assert_eq!(summary["binary"], "rotate-aws-access-key");
+    assert_eq!(summary["exit_code"], 0);
+    assert_eq!(summary["meaning"], "rotated");
+    assert_eq!(summary["created"].as_array().unwrap().len(), 1, "{summary}");
+    assert_eq!(summary["created"], summary["stored"]);
+    assert_eq!(summary["retired"].as_array().unwrap().len(), 1, "{summary}");
+    assert!(report.get("summary_problem").is_none(), "{report}");
+    // Its stdout is that one line.
+    assert!(report["stdout"].as_str().unwrap().starts_with('{'));
+}
+
+#[test]
+fn a_text_rehearsal_runs_the_binary_with_its_prose_line_whatever_the_environment_says() {
+    let file = fixture("records/rest-api.json");
+    let ran = harness_with_env(
+        "rotate-rest-api",
+        &file,
+        &["run", "rest-api", "--records", &file],
+        &[("KEEPER_ROTATOR_OUTPUT", "json")],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(ran.stdout.contains("rotate-rest-api: "), "{}", ran.stdout);
+    assert!(!ran.stdout.contains("keeper-rotators/summary/v1"));
+}
