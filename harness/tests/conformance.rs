@@ -58,7 +58,7 @@ fn binary(name: &'static str) -> PathBuf {
 fn matrix(use_case: &str, kind: FaultKind) {
     let case = rehearsal::use_case(use_case).unwrap_or_else(|e| panic!("{e}"));
     let fixture = Rehearsal::fixture(case).unwrap_or_else(|e| panic!("{e}"));
-    matrix_of(case, &fixture, kind);
+    matrix_of(case, &fixture, kind, None);
 }
 
 /// The AWS fixture with `retire_old_key = deactivate` on the PAM User.
@@ -79,12 +79,26 @@ fn matrix_deactivating(kind: FaultKind) {
     .unwrap_or_else(|e| panic!("{e}"));
     let fixture = Rehearsal::new(case, loaded, &rehearsal::RoleFlags::default())
         .unwrap_or_else(|e| panic!("{e}"));
-    matrix_of(case, &fixture, kind);
+    matrix_of(case, &fixture, kind, Some(("aws", "UpdateAccessKey")));
 }
 
-fn matrix_of(case: &rehearsal::UseCase, fixture: &Rehearsal, kind: FaultKind) {
+/// The matrix of `fixture`; `must_call`: a (service, call) the clean run
+/// must make, or the row would not test what it is for.
+fn matrix_of(
+    case: &rehearsal::UseCase,
+    fixture: &Rehearsal,
+    kind: FaultKind,
+    must_call: Option<(&str, &str)>,
+) {
     let bin = binary(case.binary);
     let clean = matrix::clean_run(&bin, &fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
+    if let Some((service, call)) = must_call {
+        assert!(
+            clean.sequence(service).iter().any(|c| c == call),
+            "the clean run made no {call}: {:?}",
+            clean.sequence(service)
+        );
+    }
     let cells = clean.cells(&[kind]);
     assert!(!cells.is_empty(), "the clean run made no call");
     let mut failures = Vec::new();
