@@ -91,7 +91,7 @@ fn matrix_of(
     must_call: Option<(&str, &str)>,
 ) {
     let bin = binary(case.binary);
-    let clean = matrix::clean_run(&bin, &fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
+    let clean = matrix::clean_run(&bin, fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
     if let Some((service, call)) = must_call {
         assert!(
             clean.sequence(service).iter().any(|c| c == call),
@@ -103,7 +103,7 @@ fn matrix_of(
     assert!(!cells.is_empty(), "the clean run made no call");
     let mut failures = Vec::new();
     for cell in &cells {
-        let outcome = matrix::run_cell(&bin, &fixture, &clean, cell, Timing::FAULTS);
+        let outcome = matrix::run_cell(&bin, fixture, &clean, cell, Timing::FAULTS);
         match &outcome.failure {
             None => eprintln!("{}", outcome.line()),
             Some(_) => failures.push(format!("{}\n{}", outcome.line(), outcome.output)),
