@@ -13,7 +13,14 @@ fn a_dry_run_passes_through_and_changes_nothing() {
     assert_consistent(&ran, &report);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["plan"], Value::Null, "the run is the plan");
-    assert!(report["stdout"].as_str().unwrap().starts_with("dry run:"));
+    // --json asks the binary for its JSON line: the plan is its summary.
+    assert_eq!(report["summary"]["dry_run"], true, "{report}");
+    assert!(
+        report["summary"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry run:")
+    );
     assert!(changed(&report).is_empty());
     assert!(
         !calls(&report, "aws").contains(&"CreateAccessKey#1".to_owned()),
@@ -302,6 +309,11 @@ fn a_text_rehearsal_runs_the_binary_with_its_prose_line_whatever_the_environment
         &[("KEEPER_ROTATOR_OUTPUT", "json")],
     );
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
-    assert!(ran.stdout.contains("rotate-rest-api: "), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("--- stdout\nrotated the password of 'alice@example.com'"),
+        "{}",
+        ran.stdout
+    );
     assert!(!ran.stdout.contains("keeper-rotators/summary/v1"));
 }
