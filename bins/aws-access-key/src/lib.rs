@@ -113,16 +113,18 @@ fn retirement(record: &VaultRecord) -> Result<Retirement> {
     let Some(value) = record.text(RETIRE)? else {
         return Ok(Retirement::Revoke);
     };
-    match value.trim().to_ascii_lowercase().as_str() {
+    let given = value.trim();
+    match given.to_ascii_lowercase().as_str() {
         "" | "delete" => Ok(Retirement::Revoke),
         "deactivate" => Ok(Retirement::Deactivate),
-        other => {
-            let shown = if other.len() <= 20 && other.chars().all(|c| c.is_ascii_alphabetic()) {
-                format!("'{other}'")
+        _ => {
+            // A lower-case word only: a password has capitals or digits.
+            let shown = if given.len() <= 20 && given.chars().all(|c| c.is_ascii_lowercase()) {
+                format!("'{given}'")
             } else {
                 format!(
                     "a value of {} characters (not shown)",
-                    other.chars().count()
+                    given.chars().count()
                 )
             };
             Err(Error::invalid(
