@@ -126,14 +126,9 @@ pub fn install_panic_hook(name: impl Into<String>) {
         } else {
             (Exit::Failed, "Nothing was changed")
         };
-        log::error_line(&format!(
-            "{name}: error: internal error{location} (a bug, please report it). {advice}."
-        ));
-        log::summary(&format!(
-            "{name}: exit {} ({})",
-            exit.code(),
-            exit.meaning()
-        ));
+        let message = format!("internal error{location} (a bug, please report it). {advice}.");
+        log::error_line(&format!("{name}: error: {message}"));
+        crate::summary::print_exit(&name, exit, &message);
         secret::forget_all();
         std::process::exit(i32::from(exit.code()));
     }));

@@ -7,7 +7,10 @@
 //! with it the guarantees no binary should have to remember:
 //!
 //! - the command line (`--help`, `--version`, `--dry-run`, `--input`,
-//!   `--timeout`), logging, the deadline and the panic hook;
+//!   `--timeout`, `--output`), logging, the deadline and the panic hook;
+//! - the one summary line on stdout, prose or JSON ([`crate::summary`]), on
+//!   every path that ends a run: a bad argument, bad input, a dry run, each
+//!   exit code, a panic;
 //! - `--dry-run`: only [`Rotator::plan`] runs, with the ledger in its planning
 //!   phase, so a write reached by mistake fails before it is sent
 //!   ([`crate::change`]);
@@ -36,6 +39,7 @@ use crate::http;
 use crate::lease::{HeldLease, Interrupted};
 use crate::log;
 use crate::secret;
+use crate::summary::{self, OUTPUT_VAR, Output};
 use crate::vault::{Vault, VaultRecord};
 
 /// One binary's rotation.
@@ -106,6 +110,8 @@ pub struct Args {
     pub dry_run: bool,
     /// `--timeout SECONDS` or `KEEPER_ROTATOR_TIMEOUT`.
     pub timeout: Option<u64>,
+    /// `--output text|json` ([`output_mode`] adds `KEEPER_ROTATOR_OUTPUT`).
+    pub output: Option<Output>,
 }
 
 /// What the command line asks for.
@@ -169,6 +175,7 @@ impl Args {
                 "--dry-run" if inline.is_none() => parsed.dry_run = true,
                 "--input" => parsed.input = Some(PathBuf::from(value("--input")?)),
                 "--timeout" => parsed.timeout = Some(seconds(&value("--timeout")?, "--timeout")?),
+                "--output" => parsed.output = Some(Output::parse(&value("--output")?, "--output")?),
                 _ => {
                     // Never echo an argument that could be a secret pasted by
                     // mistake: only the name of something shaped like a
@@ -204,6 +211,43 @@ impl Args {
     }
 }
 
+/// How the summary line is written, read before anything else so that
+/// even a refused command line gets the line asked for: `--output`'s value
+/// when it is valid, else [`OUTPUT_VAR`]'s when it is valid, else prose.
+/// The problem, when the one that applies is not `text` or `json`:
+/// [`Args::parse`] reports a bad flag value; a bad variable is reported
+/// here, unless a flag overrides it.
+pub fn output_mode(
+    args: &[std::ffi::OsString],
+    env_output: Option<String>,
+) -> (Output, Option<String>) {
+    let mut flag = None;
+    let mut args = args.iter().filter_map(|a| a.to_str());
+    while let Some(arg) = args.next() {
+        match arg.split_once('=') {
+            Some(("--output", value)) => flag = Some(value.to_owned()),
+            _ if arg == "--output" => flag = args.next().map(str::to_owned),
+            // A flag's separate value is not a flag of its own.
+            _ if arg == "--input" || arg == "--timeout" => {
+                args.next();
+            }
+            _ => {}
+        }
+    }
+    let env = env_output
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Output::parse(&v, OUTPUT_VAR));
+    match flag.map(|v| Output::parse(&v, "--output")) {
+        Some(Ok(output)) => (output, None),
+        Some(Err(_)) => (env.and_then(Result::ok).unwrap_or_default(), None),
+        None => match env {
+            Some(Ok(output)) => (output, None),
+            Some(Err(problem)) => (Output::Text, Some(problem)),
+            None => (Output::Text, None),
+        },
+    }
+}
+
 fn help<R: Rotator>() -> String {
     format!(
         "{about}
@@ -217,6 +261,8 @@ Options:
                            nothing
       --timeout <SECONDS>  Overall deadline for the run, in seconds (default {timeout}) [env:
                            {TIMEOUT_VAR}]
+      --output <FORMAT>    The summary line on stdout: text (default) or json, one JSON object
+                           [env: {OUTPUT_VAR}]
   -h, --help               Print help
   -V, --version            Print version
 
@@ -240,6 +286,8 @@ pub const ENV_HELP: &str = "\
 Environment:
   KEEPER_ROTATOR_LOG              log level on stderr: error, warn, info (default), debug, trace, off
   KEEPER_ROTATOR_TIMEOUT          overall deadline in seconds (same as --timeout)
+  KEEPER_ROTATOR_OUTPUT           text (default) or json: the summary line as one JSON object
+                                  (same as --output; schema keeper-rotators/summary/v1)
   KEEPER_ROTATOR_REQUEST_TIMEOUT  seconds one request may take before it counts as unanswered
                                   (default 20)
   KEEPER_GATEWAY_CONFIG           the Gateway's KSM config (binaries that use the vault)
@@ -396,26 +444,24 @@ impl Run {
 /// applies (or prints the plan for a dry run), prints the summary line and
 /// returns the exit code.
 pub fn main<R: Rotator>() -> ExitCode {
+    summary::start();
     cli::install_panic_hook(R::NAME);
     let args = parse::<R>();
+    summary::set_dry_run(args.dry_run);
     // The gateway-host lock, when taken, is held until the process ends,
     // after the summary line: no other run on the account starts before
     // this one's exit code is final.
     let mut held = None;
     let exit = match execute::<R>(&args, &mut held) {
-        Ok(summary) => {
-            log::summary(&summary);
+        Ok(line) => {
+            summary::print(R::NAME, Exit::Rotated, &line, None);
             Exit::Rotated
         }
         Err(error) => {
             let exit = error.exit();
-            log::error_line(&format!("{}: error: {error}", R::NAME));
-            log::summary(&format!(
-                "{}: exit {} ({})",
-                R::NAME,
-                exit.code(),
-                exit.meaning()
-            ));
+            let message = error.to_string();
+            log::error_line(&format!("{}: error: {message}", R::NAME));
+            summary::print_exit(R::NAME, exit, &message);
             exit
         }
     };
@@ -424,13 +470,21 @@ pub fn main<R: Rotator>() -> ExitCode {
     exit.into()
 }
 
-/// The command line, or the process ends here: help and version print and
-/// exit 0; a bad argument prints its one error line on stderr and the
+/// The command line, or the process ends here: help and version print
+/// their text and exit 0, in either output (they answer a person, and are
+/// no run); a bad argument prints its one error line on stderr and the
 /// summary line on stdout, as every other refusal does, and exits 2.
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn parse<R: Rotator>() -> Args {
     let env_timeout = std::env::var(TIMEOUT_VAR).ok();
-    match Args::parse(std::env::args_os().skip(1), env_timeout) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let (output, problem) = output_mode(&argv, std::env::var(OUTPUT_VAR).ok());
+    summary::set_output(output);
+    let parsed = Args::parse(argv, env_timeout).and_then(|command| match (command, problem) {
+        (Command::Run(_), Some(problem)) => Err(problem),
+        (command, _) => Ok(command),
+    });
+    match parsed {
         Ok(Command::Run(args)) => args,
         Ok(Command::Help) => {
             print!("{}", help::<R>());
@@ -443,12 +497,7 @@ fn parse<R: Rotator>() -> Args {
         Err(problem) => {
             let exit = Exit::BadInput;
             log::error_line(&format!("{}: error: {problem}", R::NAME));
-            log::summary(&format!(
-                "{}: exit {} ({})",
-                R::NAME,
-                exit.code(),
-                exit.meaning()
-            ));
+            summary::print_exit(R::NAME, exit, &problem);
             std::process::exit(i32::from(exit.code()));
         }
     }
@@ -462,6 +511,7 @@ fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<Strin
     ));
     deadline::request_timeout()?;
     let input = GatewayInput::read_within(args.input.as_deref(), &deadline)?;
+    summary::set_record_uid(input.user_record_uid.as_deref());
     #[cfg(debug_assertions)]
     cli::debug_panic(&input);
     if input.dry_run_only && !args.dry_run {
@@ -546,6 +596,7 @@ mod tests {
                 input: Some("line.b64".into()),
                 dry_run: true,
                 timeout: Some(90),
+                output: None,
             }))
         );
         assert_eq!(parse(&["--input=x", "-h"], None), Ok(Command::Help));
@@ -575,6 +626,43 @@ mod tests {
             assert!(error.contains(says), "{bad:?}: {error}");
         }
         assert!(parse(&[], Some("x")).unwrap_err().contains(TIMEOUT_VAR));
+    }
+
+    #[test]
+    fn the_output_comes_from_a_valid_flag_then_a_valid_variable_then_is_prose() {
+        let mode = |args: &[&str], env: Option<&str>| {
+            let args: Vec<std::ffi::OsString> = args.iter().map(|a| (*a).into()).collect();
+            output_mode(&args, env.map(str::to_owned))
+        };
+        assert_eq!(mode(&[], None), (Output::Text, None));
+        assert_eq!(mode(&[], Some("json")), (Output::Json, None));
+        assert_eq!(mode(&["--output=text"], Some("json")), (Output::Text, None));
+        assert_eq!(
+            mode(&["--bogus", "--output", "json"], None),
+            (Output::Json, None)
+        );
+        // A bad flag is Args::parse's to report; the variable still applies.
+        assert_eq!(
+            mode(&["--output", "yaml"], Some("json")),
+            (Output::Json, None)
+        );
+        // --input's value is no flag.
+        assert_eq!(mode(&["--input", "--output"], None), (Output::Text, None));
+        let (output, problem) = mode(&[], Some("yaml"));
+        assert_eq!(output, Output::Text);
+        assert!(problem.unwrap().contains(OUTPUT_VAR));
+        assert!(
+            parse(&["--output", "yaml"], None)
+                .unwrap_err()
+                .contains("--output")
+        );
+        assert_eq!(
+            parse(&["--output", "json"], None),
+            Ok(Command::Run(Args {
+                output: Some(Output::Json),
+                ..Args::default()
+            }))
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub mod records;
 pub mod replace;
 pub mod secret;
 pub mod store;
+pub mod summary;
 pub mod time;
 pub mod vault;
 pub mod verify;

@@ -73,8 +73,14 @@ pub fn init(level: LevelFilter) {
 
 /// Writes the run's summary line on stdout: always exactly one line.
 pub fn summary(line: &str) {
+    raw_summary(&safe_line(line));
+}
+
+/// Writes a summary line already made safe (redacted and one line:
+/// [`crate::summary::line`]) on stdout.
+pub(crate) fn raw_summary(line: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", safe_line(line));
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
@@ -134,8 +140,13 @@ pub fn escape_controls(text: &str) -> String {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control() || is_line_separator(c) || is_bidi_control(c)
+}
+
+/// The bidirectional embeddings, overrides and isolates, which reorder what
+/// a terminal shows.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `tracing` formats a whole event into one buffer and writes it at once, so

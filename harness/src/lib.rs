@@ -25,6 +25,7 @@
 //! | [`demo`] | end-to-end demonstrations against the fakes (`harness demo`) |
 //! | [`layout`] | `harness layout`: each crate's module graph, its cycles, the files over 800 lines |
 //! | [`docs`] | `README.md` and `docs/` checked against the code: each rotator page's `--help` block, every relative link |
+//! | [`summary`] | the binaries' JSON summary line checked against its published schema |
 
 #![allow(
     clippy::expect_used,
@@ -44,6 +45,7 @@ pub mod rehearsal;
 pub mod runner;
 pub mod sshd;
 pub mod suites;
+pub mod summary;
 pub mod teardown;
 pub mod vault_cli;
 pub mod world;

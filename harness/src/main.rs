@@ -184,7 +184,9 @@ struct RunArgs {
     /// Pass --dry-run to the binary.
     #[arg(long)]
     dry_run: bool,
-    /// Print the report as JSON.
+    /// Print the report as JSON; the binary prints its summary line as JSON
+    /// too (KEEPER_ROTATOR_OUTPUT=json), shown parsed as the report's
+    /// `summary`.
     #[arg(long)]
     json: bool,
     /// Skip the plan (the binary's --dry-run on a copy of the fakes first).
@@ -389,6 +391,7 @@ fn run(args: RunArgs) -> ExitCode {
         faults: args.fault.clone(),
         dry_run: args.dry_run,
         plan: !args.no_plan,
+        json: args.json,
     };
     let run = rehearsal::rehearse(&bin, &rehearsal, &options);
     report_and_exit(run, args.json, |r| r.text(), |r| r.harness_exit())

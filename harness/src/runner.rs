@@ -142,6 +142,7 @@ impl Run {
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
             .env_remove("KEEPER_ROTATOR_TIMEOUT")
+            .env_remove("KEEPER_ROTATOR_OUTPUT")
             .env_remove("RUST_BACKTRACE");
         for key in &self.removed {
             command.env_remove(key);
@@ -232,6 +233,7 @@ impl Run {
             .args(&self.args)
             .env_remove("KEEPER_ROTATOR_LOG")
             .env_remove("KEEPER_ROTATOR_TIMEOUT")
+            .env_remove("KEEPER_ROTATOR_OUTPUT")
             .env_remove("RUST_BACKTRACE")
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())

@@ -22,7 +22,14 @@
 //! (`fixtures/records/<use-case>.json`), exactly as `harness run` and
 //! `harness demo` seed them, so the suite and an administrator's rehearsal
 //! judge by one definition. All failing cells of a (binary, fault kind) pair
-//! are reported together.
+//! are reported together. One more row runs `rotate-aws-access-key` on its
+//! fixture with `retire_old_key = deactivate`: the old key is set Inactive
+//! (UpdateAccessKey) instead of deleted, and every call of that run fails
+//! every way too.
+//!
+//! Every cell asks the binary for its JSON summary line and fails unless
+//! stdout is one line of the schema naming the exit code the process ended
+//! with ([`harness::rehearsal::matrix`]).
 
 #![allow(
     clippy::print_stderr,
@@ -50,14 +57,53 @@ fn binary(name: &'static str) -> PathBuf {
 /// listing every cell whose end state contradicts the outcome.
 fn matrix(use_case: &str, kind: FaultKind) {
     let case = rehearsal::use_case(use_case).unwrap_or_else(|e| panic!("{e}"));
-    let bin = binary(case.binary);
     let fixture = Rehearsal::fixture(case).unwrap_or_else(|e| panic!("{e}"));
-    let clean = matrix::clean_run(&bin, &fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
+    matrix_of(case, &fixture, kind, None);
+}
+
+/// The AWS fixture with `retire_old_key = deactivate` on the PAM User.
+fn matrix_deactivating(kind: FaultKind) {
+    let case = rehearsal::use_case("aws-access-key").unwrap_or_else(|e| panic!("{e}"));
+    let mut export: serde_json::Value =
+        serde_json::from_str(case.fixture).unwrap_or_else(|e| panic!("{e}"));
+    let user = export["records"]
+        .as_array_mut()
+        .and_then(|records| records.iter_mut().find(|r| r["$type"] == "pamUser"))
+        .unwrap_or_else(|| panic!("the AWS fixture has no PAM User"));
+    user["custom_fields"]["$text:retire_old_key"] = "deactivate".into();
+    let text = export.to_string();
+    let loaded = harness::inputs::commander::parse_files(&[(
+        std::path::Path::new("fixtures/records/aws-access-key.json (retire_old_key = deactivate)"),
+        &text,
+    )])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let fixture = Rehearsal::new(case, loaded, &rehearsal::RoleFlags::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    matrix_of(case, &fixture, kind, Some(("aws", "UpdateAccessKey")));
+}
+
+/// The matrix of `fixture`; `must_call`: a (service, call) the clean run
+/// must make, or the row would not test what it is for.
+fn matrix_of(
+    case: &rehearsal::UseCase,
+    fixture: &Rehearsal,
+    kind: FaultKind,
+    must_call: Option<(&str, &str)>,
+) {
+    let bin = binary(case.binary);
+    let clean = matrix::clean_run(&bin, fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
+    if let Some((service, call)) = must_call {
+        assert!(
+            clean.sequence(service).iter().any(|c| c == call),
+            "the clean run made no {call}: {:?}",
+            clean.sequence(service)
+        );
+    }
     let cells = clean.cells(&[kind]);
     assert!(!cells.is_empty(), "the clean run made no call");
     let mut failures = Vec::new();
     for cell in &cells {
-        let outcome = matrix::run_cell(&bin, &fixture, &clean, cell, Timing::FAULTS);
+        let outcome = matrix::run_cell(&bin, fixture, &clean, cell, Timing::FAULTS);
         match &outcome.failure {
             None => eprintln!("{}", outcome.line()),
             Some(_) => failures.push(format!("{}\n{}", outcome.line(), outcome.output)),
@@ -96,6 +142,22 @@ macro_rules! conformance {
             harness::with_fault_kinds!(kind_tests! { $use_case });
         }
     )*};
+}
+
+/// One test per fault kind for the AWS row that deactivates.
+macro_rules! deactivating_tests {
+    ([] $($name:ident: $kind:ident,)*) => {$(
+        #[test]
+        fn $name() {
+            matrix_deactivating(FaultKind::$kind)
+        }
+    )*};
+}
+
+mod aws_access_key_deactivate {
+    use super::*;
+
+    harness::with_fault_kinds!(deactivating_tests! {});
 }
 
 conformance! {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::driver::Run;
 use common::holders::{self, Retiring, Swap};
-use common::replace::{Credentials, Failure, Found, Step};
+use common::replace::{Credentials, Failure, Found, Retirement, Step};
 use common::secret::Secret;
 
 use crate::aws::{self, Aws, NewKey};
@@ -22,6 +22,8 @@ pub(crate) struct IamKeys<'a> {
     pub(crate) known: &'a [(String, Secret)],
     /// The admin key's id, when the admin credentials are static keys.
     pub(crate) admin_key: Option<&'a str>,
+    /// How the old keys are retired (`retire_old_key`).
+    pub(crate) retirement: Retirement,
 }
 
 impl Credentials for IamKeys<'_> {
@@ -92,6 +94,22 @@ impl Credentials for IamKeys<'_> {
             .map_err(aws::AwsError::failure)
     }
 
+    fn retirement(&self) -> Retirement {
+        self.retirement
+    }
+
+    /// Deletes the old key, or with `retire_old_key = deactivate` sets it
+    /// Inactive (never Active: see [`Aws::deactivate_key`]).
+    fn retire(&mut self, id: &str) -> Step<()> {
+        match self.retirement {
+            Retirement::Revoke => self.revoke(id),
+            Retirement::Deactivate => self
+                .aws
+                .deactivate_key(self.user, id)
+                .map_err(aws::AwsError::failure),
+        }
+    }
+
     fn probe(&mut self, new: &NewKey) -> std::result::Result<(), String> {
         self.aws.probe(new).map_err(|e| e.to_string())
     }
@@ -132,10 +150,19 @@ impl Credentials for IamKeys<'_> {
         holders::hand_over(self.run, self.user_uid, &also, &retiring, "access key").map(|_| ())
     }
 
+    /// The user's keys; when old keys are deactivated, the Active ones
+    /// only: an Inactive key is no valid credential, and the confirmation
+    /// must see a deactivated key go as it sees a deleted one go.
     fn list(&mut self) -> Step<Vec<String>> {
+        let deactivating = self.retirement == Retirement::Deactivate;
         self.aws
             .keys(self.user, false)
-            .map(|keys| keys.into_iter().map(|k| k.id).collect())
+            .map(|keys| {
+                keys.into_iter()
+                    .filter(|k| k.active || !deactivating)
+                    .map(|k| k.id)
+                    .collect()
+            })
             .map_err(Failure::from_error)
     }
 }

@@ -14,7 +14,7 @@ use common::driver::{Rotator, Run};
 use common::error::{Error, Location, Result};
 use common::gateway::GatewayInput;
 use common::holders;
-use common::replace;
+use common::replace::{self, Retirement};
 use common::secret::Secret;
 use common::store::Replacement;
 use common::vault::{Change, VaultRecord};
@@ -41,6 +41,11 @@ User record (read from the vault):
   CreateDate               custom text: written: when the new key was created (ISO 8601)
   Access_Key_ID_Removed_during_previous_rotation
                            custom text: written: the key ids deleted by this run
+  retire_old_key           custom, optional: what becomes of the old key (a grace period)
+                           once the new one is stored and verified: delete (default)
+                           deletes it; deactivate sets it Inactive and keeps it (never made
+                           active again by this binary; a later rotation deletes Inactive
+                           keys first when it needs room)
   delete_all_keys_before_rotating
                            custom, optional: true to allow deleting the least recently
                            used key first when the user has two keys and neither is
@@ -63,7 +68,8 @@ Admin credentials, the first that applies (never the user record):
   4. the PAM configuration record in the vault (providerRecordUid); USE_INSTANCE_ROLE skips it
   5. the AWS default chain: environment, profile, web identity, container, instance role
 IAM permissions: iam:ListAccessKeys, iam:CreateAccessKey, iam:DeleteAccessKey;
-recommended: iam:GetUser, iam:GetAccessKeyLastUsed. Endpoints: AWS_ENDPOINT_URL,
+iam:UpdateAccessKey with retire_old_key = deactivate; recommended: iam:GetUser,
+iam:GetAccessKeyLastUsed. Endpoints: AWS_ENDPOINT_URL,
 AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SSO,
 AWS_ENDPOINT_URL_SSO_OIDC, endpoint_url and sso_start_url in the AWS config file
 (https, or plain http to loopback addresses only). Default --timeout: 180 s.";
@@ -78,11 +84,15 @@ const SECRET: &str = "aws_secret_access_key";
 const CREATED: &str = "CreateDate";
 const REMOVED: &str = "Access_Key_ID_Removed_during_previous_rotation";
 
+/// The record field that chooses how the old key is retired.
+const RETIRE: &str = "retire_old_key";
+
 /// Settings from the user record.
 #[derive(Debug)]
 struct Settings {
     delete_all: bool,
     verify: Verify,
+    retire: Retirement,
 }
 
 impl Settings {
@@ -90,7 +100,43 @@ impl Settings {
         Ok(Self {
             delete_all: record.flag("delete_all_keys_before_rotating")?,
             verify: Verify::from_record(record)?,
+            retire: retirement(record)?,
         })
+    }
+}
+
+/// `retire_old_key`: `delete` (also when absent or empty) or `deactivate`,
+/// in any case. Any other value is refused before anything is sent; it is
+/// shown only when it is a short plain word (a secret pasted into the
+/// wrong field is not).
+fn retirement(record: &VaultRecord) -> Result<Retirement> {
+    let Some(value) = record.text(RETIRE)? else {
+        return Ok(Retirement::Revoke);
+    };
+    let given = value.trim();
+    match given.to_ascii_lowercase().as_str() {
+        "" | "delete" => Ok(Retirement::Revoke),
+        "deactivate" => Ok(Retirement::Deactivate),
+        _ => {
+            // A lower-case word only: a password has capitals or digits.
+            let shown = if given.len() <= 20 && given.chars().all(|c| c.is_ascii_lowercase()) {
+                format!("'{given}'")
+            } else {
+                format!(
+                    "a value of {} characters (not shown)",
+                    given.chars().count()
+                )
+            };
+            Err(Error::invalid(
+                RETIRE,
+                record.location(),
+                format!(
+                    "{shown} is not one of the values accepted: delete (the default: the old \
+                     key is deleted) or deactivate (the old key is set Inactive and kept); \
+                     nothing was changed"
+                ),
+            ))
+        }
     }
 }
 
@@ -284,7 +330,7 @@ impl Rotator for AwsAccessKey {
                 .make_room
                 .as_ref()
                 .map(|(id, why)| (id.clone(), why.to_string())),
-            retire: plan.retire.clone(),
+            retire: retired_keys(&plan, &keys, settings.retire),
         };
         let mut keys = IamKeys {
             aws: &aws,
@@ -294,6 +340,7 @@ impl Rotator for AwsAccessKey {
             retire: &sequence.retire,
             known: &known,
             admin_key: admin_key.as_deref(),
+            retirement: settings.retire,
         };
         let replaced = run.replace(
             &mut keys,
@@ -307,21 +354,55 @@ impl Rotator for AwsAccessKey {
                 stored_id: stored_key_id,
             },
         )?;
-        let removed = &replaced.removed;
-        let note: Vec<Change> = if removed.is_empty() {
+        // Deleted keys only: a deactivated key is still there, Inactive.
+        let deleted: Vec<String> = replaced
+            .removed
+            .iter()
+            .filter(|id| !replaced.deactivated.contains(id))
+            .cloned()
+            .collect();
+        let note: Vec<Change> = if deleted.is_empty() {
             Vec::new()
         } else {
-            vec![Change::text(REMOVED, removed.join(", "))]
+            vec![Change::text(REMOVED, deleted.join(", "))]
         };
         if let Err(e) = run.finish(&note) {
             tracing::warn!(
                 "the key was rotated, but noting the removed key ids in {REMOVED} failed: {e}"
             );
         }
-        Ok(replaced.summary(format_args!(
+        let done = format!(
             "rotated the access key of IAM user '{user}': new key {} stored in {location}",
             replaced.new.id
-        )))
+        );
+        if settings.retire == Retirement::Deactivate {
+            return Ok(format!(
+                "{done}; deactivated {} (Inactive, kept until a later rotation needs room); \
+                 deleted {}",
+                list_or_none(&replaced.deactivated),
+                list_or_none(&deleted)
+            ));
+        }
+        Ok(replaced.summary(done))
+    }
+}
+
+/// The keys retired after the new one is stored and verified: the plan's,
+/// except, when they are deactivated, those already Inactive (retired
+/// already; they are deleted when a later rotation needs room).
+fn retired_keys(plan: &plan::Plan, keys: &[plan::Key], how: Retirement) -> Vec<String> {
+    plan.retire
+        .iter()
+        .filter(|id| how == Retirement::Revoke || keys.iter().any(|k| &k.id == *id && k.active))
+        .cloned()
+        .collect()
+}
+
+fn list_or_none(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "none".into()
+    } else {
+        ids.join(", ")
     }
 }
 
@@ -420,13 +501,16 @@ fn describe_plan(planned: &Planned<'_>) -> String {
         planned.settings.verify.successes,
         planned.settings.verify.timeout.as_secs()
     ));
-    if planned.plan.retire.is_empty() {
+    let retire = retired_keys(&planned.plan, &planned.keys, planned.settings.retire);
+    if retire.is_empty() {
         text.push('.');
-    } else {
+    } else if planned.settings.retire == Retirement::Deactivate {
         text.push_str(&format!(
-            ", then delete {}.",
-            planned.plan.retire.join(", then ")
+            ", then deactivate {} ({RETIRE} = deactivate: set Inactive and kept).",
+            retire.join(", then ")
         ));
+    } else {
+        text.push_str(&format!(", then delete {}.", retire.join(", then ")));
     }
     text
 }

@@ -47,8 +47,10 @@ User record (read from the vault):
   client_secret          custom hidden: written: the new secret
   expires                custom text: written: when the new secret expires (ISO 8601)
   secret_expiry_days     custom, optional: lifetime of the new secret (default 365)
-  keep_previous_secrets  custom, optional: keep N old secrets, the record's previous
-                         one first, then the newest (default 0)
+  keep_previous_secrets  custom, optional: how many old secrets stay valid (a grace
+                         period) once the new one is stored and verified: 0 (default)
+                         deletes them all; N (up to 10) keeps N, the record's previous
+                         one first, then the newest
   azure_cloud            custom, optional: public (default), usgov or china
   verify_successes, verify_interval_seconds, verify_timeout_seconds
                          custom, optional: token checks of the new secret (default 3 in

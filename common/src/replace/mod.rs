@@ -27,6 +27,11 @@
 //! effect, an unknown outcome) and each combination maps to one exit code and
 //! one message naming the ids the operator must act on. The table is
 //! unit-tested below against a scripted service and store.
+//!
+//! The same ids go to the run's summary ([`crate::summary`]) as each step
+//! settles them: created, stored, retired, and, when the run ends having
+//! changed something, the old credentials it meant to retire that are still
+//! valid (`left`), so the JSON line names them without a binary's help.
 
 use std::fmt;
 use std::time::Duration;
@@ -86,6 +91,37 @@ pub enum Found {
     Nothing { hint: String },
 }
 
+/// How step 7 retires an old credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Retirement {
+    /// Revoked: deleted for good (the default).
+    #[default]
+    Revoke,
+    /// Deactivated: kept, but refused by the service until someone makes
+    /// it active again (AWS `retire_old_key = deactivate`). A change like a
+    /// revocation: entered in the ledger, and an answer lost to it leaves
+    /// the old credential's state unknown (exit 4, both named).
+    Deactivate,
+}
+
+impl Retirement {
+    /// "revoking", "deactivating".
+    pub fn doing(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoking",
+            Self::Deactivate => "deactivating",
+        }
+    }
+
+    /// "revoked", "deactivated".
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoked",
+            Self::Deactivate => "deactivated",
+        }
+    }
+}
+
 /// The service side of a replacement.
 pub trait Credentials {
     /// A new credential: its id and its secret.
@@ -105,6 +141,18 @@ pub trait Credentials {
     fn find_created(&mut self, before: &[String]) -> Step<Found>;
     /// Revokes a credential; one already gone counts as revoked.
     fn revoke(&mut self, id: &str) -> Step<()>;
+    /// How step 7 retires the old credentials. Whatever it says, a
+    /// credential made to make room, or made by this run and not kept, is
+    /// revoked.
+    fn retirement(&self) -> Retirement {
+        Retirement::Revoke
+    }
+    /// Step 7: retires an old credential as [`Credentials::retirement`]
+    /// says; by default [`Credentials::revoke`]. After a deactivation
+    /// [`Credentials::list`] must list only the credentials still valid.
+    fn retire(&mut self, id: &str) -> Step<()> {
+        self.revoke(id)
+    }
     /// One check that the new credential works.
     fn probe(&mut self, new: &Self::New) -> std::result::Result<(), String>;
     /// The ids of the credentials that exist now.
@@ -174,6 +222,9 @@ pub struct Replaced<N> {
     pub new: N,
     /// Revoked by this run: the one that made room first, then the retired.
     pub removed: Vec<String>,
+    /// Of [`Replaced::removed`], the ones deactivated rather than revoked
+    /// ([`Retirement::Deactivate`]).
+    pub deactivated: Vec<String>,
     /// Things the operator should know that did not change the outcome.
     pub notes: Vec<String>,
 }
@@ -213,24 +264,19 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
     checks: Checks<'_>,
 ) -> Result<Replaced<C::New>> {
     let mut run = Sequence::new(cloud, store, plan, checks);
-    run.make_room()?;
-    let mark = change::mark();
-    let new = run.create(mark)?;
-    let early = run.cloud.verify_before_store();
-    if early {
-        run.verify_before_storing(&new, mark)?;
-    }
-    run.store(&new, mark)?;
-    if !early {
-        run.verify_stored(&new)?;
-    }
-    run.before_retire(&new)?;
-    run.reread(&new)?;
-    run.retire(&new)?;
-    run.confirm(&new)?;
-    run.store.completed();
-    Ok(Replaced {
+    let result = run.steps();
+    run.note_left();
+    result.map(|new| Replaced {
         new,
+        deactivated: match run.cloud.retirement() {
+            Retirement::Revoke => Vec::new(),
+            Retirement::Deactivate => run
+                .retire
+                .iter()
+                .filter(|id| run.removed.contains(id))
+                .cloned()
+                .collect(),
+        },
         removed: run.removed,
         notes: run.notes,
     })
@@ -256,6 +302,8 @@ struct Sequence<'r, C, S> {
     notes: Vec<String>,
     /// The credential revoked to make room, and why it was unused.
     made_room: Option<(String, String)>,
+    /// The new credential's id, once created.
+    created: Option<String>,
 }
 
 impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
@@ -278,6 +326,47 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             removed: Vec::new(),
             notes: Vec::new(),
             made_room: None,
+            created: None,
+        }
+    }
+
+    /// Every step, in order.
+    fn steps(&mut self) -> Result<C::New> {
+        self.make_room()?;
+        let mark = change::mark();
+        let new = self.create(mark)?;
+        let early = self.cloud.verify_before_store();
+        if early {
+            self.verify_before_storing(&new, mark)?;
+        }
+        self.store(&new, mark)?;
+        if !early {
+            self.verify_stored(&new)?;
+        }
+        self.before_retire(&new)?;
+        self.reread(&new)?;
+        self.retire(&new)?;
+        self.confirm(&new)?;
+        self.store.completed();
+        Ok(new)
+    }
+
+    /// A credential revoked by this run.
+    fn revoked(&mut self, id: &str) {
+        crate::summary::retired(id);
+        self.removed.push(id.to_owned());
+    }
+
+    /// After a run that changed something: the old credentials it meant to
+    /// retire that are still valid go to the summary's `left`.
+    fn note_left(&self) {
+        if self.created.is_none() && self.removed.is_empty() {
+            return;
+        }
+        for old in &self.retire {
+            if !self.removed.contains(old) && Some(old) != self.created.as_ref() {
+                crate::summary::left(old);
+            }
         }
     }
 
@@ -323,8 +412,9 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         tracing::info!("revoking {noun} {id} to make room: {why}");
         match self.cloud.revoke(id) {
             Ok(()) => {
-                self.removed.push(id.clone());
-                self.made_room = Some((id.clone(), why.clone()));
+                let (id, why) = (id.clone(), why.clone());
+                self.revoked(&id);
+                self.made_room = Some((id, why));
                 Ok(())
             }
             Err(Failure::Definite(e) | Failure::Config(e)) => Err(Error::Failed(format!(
@@ -344,6 +434,8 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         match self.cloud.create() {
             Ok(new) => {
                 tracing::info!("created {noun} {}", C::id(&new));
+                crate::summary::created(C::id(&new));
+                self.created = Some(C::id(&new).to_owned());
                 Ok(new)
             }
             Err(Failure::Config(e)) if self.made_room.is_none() => Err(Error::Config(format!(
@@ -382,13 +474,17 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         Err(match self.cloud.revoke(id) {
             Ok(()) => {
                 change::rollback_to(mark);
+                crate::summary::retired(id);
                 self.unchanged(format!("{why}; it was revoked again"))
             }
-            Err(e2) => Error::NeedsAttention(format!(
-                "{why}, and revoking it again failed ({e2}): revoke {noun} {id} of {holder} (no \
-                 record holds it). The {noun} in {location} is unchanged.{}",
-                self.room_note()
-            )),
+            Err(e2) => {
+                crate::summary::left(id);
+                Error::NeedsAttention(format!(
+                    "{why}, and revoking it again failed ({e2}): revoke {noun} {id} of {holder} \
+                     (no record holds it). The {noun} in {location} is unchanged.{}",
+                    self.room_note()
+                ))
+            }
         })
     }
 
@@ -399,31 +495,39 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         match store_recording(self.store, new, id, &self.retire) {
             Ok(()) => {
                 tracing::info!("stored {noun} {id} in {location}");
+                crate::summary::stored(id);
                 Ok(())
             }
             Err(Failure::Definite(e) | Failure::Config(e)) => Err(match self.cloud.revoke(id) {
                 Ok(()) => {
                     change::rollback_to(mark);
+                    crate::summary::retired(id);
                     self.unchanged(format!(
                         "storing the new {noun} {id} in {location} failed: {e}. The new {noun} was \
                          revoked again"
                     ))
                 }
-                Err(e2) => Error::NeedsAttention(format!(
-                    "storing the new {noun} {id} in {location} failed ({e}), and revoking it again \
-                     failed too ({e2}): revoke {noun} {id} of {holder} (its secret is in no \
-                     record). The {noun} in {location} is unchanged.{}",
-                    self.room_note()
-                )),
+                Err(e2) => {
+                    crate::summary::left(id);
+                    Error::NeedsAttention(format!(
+                        "storing the new {noun} {id} in {location} failed ({e}), and revoking it \
+                         again failed too ({e2}): revoke {noun} {id} of {holder} (its secret is in \
+                         no record). The {noun} in {location} is unchanged.{}",
+                        self.room_note()
+                    ))
+                }
             }),
-            Err(Failure::Unknown(e)) => Err(Error::NeedsAttention(format!(
-                "storing the new {noun} {id} in {location} has an unknown outcome ({e}). The new \
-                 {noun} {id} and the old ({}) are all valid; none was revoked. Check the record: \
-                 if it holds {id}, revoke {}; if it does not, revoke {id}.{}",
-                list_of(&self.retire),
-                list_of(&self.retire),
-                self.room_note()
-            ))),
+            Err(Failure::Unknown(e)) => {
+                crate::summary::left(id);
+                Err(Error::NeedsAttention(format!(
+                    "storing the new {noun} {id} in {location} has an unknown outcome ({e}). The \
+                     new {noun} {id} and the old ({}) are all valid; none was revoked. Check the \
+                     record: if it holds {id}, revoke {}; if it does not, revoke {id}.{}",
+                    list_of(&self.retire),
+                    list_of(&self.retire),
+                    self.room_note()
+                )))
+            }
         }
     }
 
@@ -485,22 +589,42 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     /// Step 7: retire, the record's last; the first failure keeps the rest.
     fn retire(&mut self, new: &C::New) -> Result<()> {
         let (noun, location, id) = (self.noun, &self.location, C::id(new));
+        let how = self.cloud.retirement();
+        let doing = how.doing();
         for (index, old) in self.retire.iter().enumerate() {
             if old == id {
                 continue;
             }
-            tracing::info!("revoking old {noun} {old}");
-            let failure = match self.cloud.revoke(old) {
+            tracing::info!("{doing} old {noun} {old}");
+            let failure = match self.cloud.retire(old) {
                 Ok(()) => {
+                    crate::summary::retired(old);
                     self.removed.push(old.clone());
                     continue;
                 }
                 Err(Failure::Definite(e) | Failure::Config(e)) => {
-                    format!("revoking old {noun} {old} failed: {e}")
+                    format!("{doing} old {noun} {old} failed: {e}")
+                }
+                // A deactivation whose answer was lost: the old key may be
+                // active or not, and nothing here can tell which for sure.
+                Err(Failure::Unknown(e)) if how == Retirement::Deactivate => {
+                    let rest = &self.retire[index + 1..];
+                    return Err(Error::NeedsAttention(format!(
+                        "{doing} old {noun} {old} got no answer that says whether it was done \
+                         ({e}), so {old} may be active or inactive. The new {noun} {id} is stored \
+                         in {location} and works. Check {old}{} of {}: deactivate or delete it \
+                         once nothing uses it, or run the rotation again",
+                        if rest.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" and {}", rest.join(", "))
+                        },
+                        self.holder,
+                    )));
                 }
                 Err(Failure::Unknown(e)) => format!(
-                    "revoking old {noun} {old} got no answer that says whether it was done ({e}), so it \
-                     may still be valid"
+                    "{doing} old {noun} {old} got no answer that says whether it was done ({e}), \
+                     so it may still be valid"
                 ),
             };
             let rest = &self.retire[index + 1..];
@@ -543,9 +667,10 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             .collect();
         if !left.is_empty() {
             return Err(Error::OldNotRetired(format!(
-                "{noun}(s) {} of {holder} are still listed after they were revoked; the new {noun} \
-                 {id} is stored in {location} and works. Check them and revoke them",
-                left.join(", ")
+                "{noun}(s) {} of {holder} are still listed as valid after they were {}; the new \
+                 {noun} {id} is stored in {location} and works. Check them and revoke them",
+                left.join(", "),
+                self.cloud.retirement().done()
             )));
         }
         if !ids.iter().any(|i| i == id) {
@@ -572,122 +697,11 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         self.clean_up(id, &ids)
     }
 
-    /// Step 9: a newcomer this run can prove it made (its tag) is a second
-    /// copy of the create, whose secret nobody knows: revoked. Others are
-    /// left alone and named.
-    fn clean_up(&mut self, id: &str, listed: &[String]) -> Result<()> {
-        let (noun, holder, location) = (self.noun, &self.holder, &self.location);
-        let strangers: Vec<String> = listed
-            .iter()
-            .filter(|i| *i != id && !self.plan.before.contains(i))
-            .cloned()
-            .collect();
-        if strangers.is_empty() {
-            return Ok(());
-        }
-        let ours: Vec<String> = match self.cloud.find_created(&self.plan.before) {
-            Ok(Found::Ours(found)) => found
-                .into_iter()
-                .filter(|f| strangers.contains(f))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut failed = Vec::new();
-        for orphan in &ours {
-            match self.cloud.revoke(orphan) {
-                Ok(()) => {
-                    tracing::info!(
-                        "revoked {noun} {orphan}: this run made it too (the create was applied \
-                         twice) and its secret is known to nobody"
-                    );
-                    self.removed.push(orphan.clone());
-                }
-                Err(e) => failed.push(format!("{orphan} ({e})")),
-            }
-        }
-        if !failed.is_empty() {
-            return Err(Error::OldNotRetired(format!(
-                "the new {noun} {id} is stored in {location} and works, but this run's create was \
-                 applied twice and revoking the extra {noun}(s) failed: {}. Their secret is known \
-                 to nobody: revoke them",
-                failed.join("; ")
-            )));
-        }
-        let others: Vec<&str> = strangers
-            .iter()
-            .filter(|s| !ours.contains(s))
-            .map(String::as_str)
-            .collect();
-        if !others.is_empty() {
-            self.note(format!(
-                "{noun}(s) {} of {holder} appeared during this run and were left alone: this run \
-                 cannot show it made them",
-                others.join(", ")
-            ));
-        }
-        Ok(())
-    }
-
     /// Something the operator should know that does not change the outcome:
     /// warned once here, and returned in [`Replaced::notes`].
     fn note(&mut self, note: String) {
         tracing::warn!("{note}");
         self.notes.push(note);
-    }
-
-    /// A create whose answer was lost: find what it may have made.
-    fn lost_create(&mut self, cause: &str, mark: change::Mark) -> Error {
-        let (noun, holder, location) = (self.noun, &self.holder, &self.location);
-        let a = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            "an"
-        } else {
-            "a"
-        };
-        let room_note = self.room_note();
-        let lost = format!(
-            "creating a new {noun} for {holder} got no answer that says whether it was made \
-             ({cause})"
-        );
-        match self.cloud.find_created(&self.plan.before) {
-            Ok(Found::Ours(ids)) if !ids.is_empty() => {
-                for id in &ids {
-                    if let Err(e) = self.cloud.revoke(id) {
-                        return Error::NeedsAttention(format!(
-                            "{lost}; {noun} {id} was created anyway and revoking it failed ({e}): \
-                             revoke {noun} {id} of {holder} (its secret is known to nobody). The \
-                             {noun} in {location} is unchanged.{room_note}"
-                        ));
-                    }
-                    tracing::info!("revoked {noun} {id}, created although the answer was lost");
-                }
-                change::rollback_to(mark);
-                self.unchanged(format!(
-                    "{lost}; the {noun}(s) it made anyway ({}) were revoked",
-                    ids.join(", ")
-                ))
-            }
-            Ok(Found::Ours(_)) => Error::NeedsAttention(format!(
-                "{lost}, and no new {noun} appeared in the listings since; one may still appear \
-                 (listings lag). Check {holder} for {a} {noun} that {location} does not hold and \
-                 revoke it. The {noun} in {location} is unchanged.{room_note}"
-            )),
-            Ok(Found::Nothing { hint }) => Error::NeedsAttention(format!(
-                "{lost}, and no new {noun} appeared in the listings since; one may still appear \
-                 (listings lag). Check {holder} for {a} {noun} {hint} and revoke it (its secret is \
-                 known to nobody). The {noun} in {location} is unchanged.{room_note}"
-            )),
-            Ok(Found::Unproven(ids)) => Error::NeedsAttention(format!(
-                "{lost}; {noun}(s) {} appeared since, and nothing shows whether this run made \
-                 them. Their secret is known to nobody if it did: unless someone else created \
-                 them, revoke them. The {noun} in {location} is unchanged.{room_note}",
-                ids.join(", ")
-            )),
-            Err(e) => Error::NeedsAttention(format!(
-                "{lost}, and listing the {noun}s afterwards failed ({e}): check {holder} for a new \
-                 {noun} that {location} does not hold and revoke it (its secret is known to \
-                 nobody). The {noun} in {location} is unchanged.{room_note}"
-            )),
-        }
     }
 }
 
@@ -724,5 +738,6 @@ fn settle_listing<C: Credentials>(
     Ok(ids)
 }
 
+mod found;
 #[cfg(test)]
 mod tests;

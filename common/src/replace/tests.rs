@@ -27,6 +27,8 @@ struct Service {
     list: VecDeque<Step<Vec<String>>>,
     /// What the messages call a credential; "key" when empty.
     noun: &'static str,
+    /// Step 7 deactivates instead of revoking (scripted like `revoke`).
+    deactivates: bool,
     revoked: Vec<String>,
 }
 
@@ -94,6 +96,13 @@ impl Credentials for Service {
         self.live.retain(|l| l != id);
         self.revoked.push(id.into());
         Ok(())
+    }
+    fn retirement(&self) -> Retirement {
+        if self.deactivates {
+            Retirement::Deactivate
+        } else {
+            Retirement::Revoke
+        }
     }
     fn probe(&mut self, _new: &String) -> std::result::Result<(), String> {
         if self.probe_fails {
@@ -605,175 +614,4 @@ fn a_failed_re_read_keeps_every_old_one_exit_3() {
     assert!(svc.revoked.is_empty());
 }
 
-// --- retire ---------------------------------------------------------------
-
-#[test]
-fn a_failed_retirement_exits_3_naming_what_is_still_valid() {
-    for failure in [
-        Failure::Definite("AccessDenied".into()),
-        Failure::Unknown("timeout".into()),
-    ] {
-        let _g = guard();
-        let mut svc = service(&["A", "OLD"]);
-        svc.revoke.push_back(("A".into(), Err(failure)));
-        let mut rec = Record::default();
-        let result = run(
-            &mut svc,
-            &mut rec,
-            &plan(&["A", "OLD"], None, &["A", "OLD"]),
-        );
-        assert_eq!(exit_of(&result), Exit::OldNotRetired);
-        assert_names(&result, &["A", "OLD", "NEW1"]);
-    }
-}
-
-#[test]
-fn a_credential_created_after_the_first_listing_is_never_retired() {
-    let _g = guard();
-    let mut svc = service(&["OLD", "OTHER_RUNS"]);
-    let mut rec = Record::default();
-    let result = run(
-        &mut svc,
-        &mut rec,
-        &plan(&["OLD"], None, &["OTHER_RUNS", "OLD"]),
-    );
-    assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
-    assert_eq!(svc.revoked, ["OLD"]);
-    let replaced = result.unwrap();
-    assert!(replaced.notes.iter().any(|n| n.contains("OTHER_RUNS")));
-}
-
-// --- confirm --------------------------------------------------------------
-
-#[test]
-fn a_failed_confirmation_after_a_completed_rotation_is_not_a_failure() {
-    let _g = guard();
-    let mut svc = service(&["OLD"]);
-    svc.list
-        .push_back(Err(Failure::Definite("ServiceFailure".into())));
-    let mut rec = Record::default();
-    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
-    assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
-    assert!(!result.unwrap().notes.is_empty());
-}
-
-#[test]
-fn a_lagging_listing_is_read_again_until_it_settles() {
-    let _g = guard();
-    let mut svc = service(&["OLD"]);
-    svc.list.push_back(Ok(vec!["OLD".into(), "NEW1".into()]));
-    let mut rec = Record::default();
-    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
-    assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
-}
-
-#[test]
-fn a_revoked_credential_still_listed_after_settling_exits_3() {
-    let _g = guard();
-    let mut svc = service(&["OLD"]);
-    for _ in 0..2 {
-        svc.list.push_back(Ok(vec!["OLD".into(), "NEW1".into()]));
-    }
-    let mut rec = Record::default();
-    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
-    assert_eq!(exit_of(&result), Exit::OldNotRetired);
-    assert_names(&result, &["OLD"]);
-}
-
-#[test]
-fn a_revoked_credential_the_service_still_accepts_exits_3() {
-    struct Stubborn(Service);
-    impl Credentials for Stubborn {
-        type New = String;
-        fn noun(&self) -> &'static str {
-            self.0.noun()
-        }
-        fn holder(&self) -> String {
-            self.0.holder()
-        }
-        fn id(new: &String) -> &str {
-            new
-        }
-        fn create(&mut self) -> Step<String> {
-            self.0.create()
-        }
-        fn find_created(&mut self, before: &[String]) -> Step<Found> {
-            self.0.find_created(before)
-        }
-        fn revoke(&mut self, id: &str) -> Step<()> {
-            self.0.revoke(id)
-        }
-        fn probe(&mut self, new: &String) -> std::result::Result<(), String> {
-            self.0.probe(new)
-        }
-        fn list(&mut self) -> Step<Vec<String>> {
-            self.0.list()
-        }
-        fn still_accepted(&mut self, retired: &[String]) -> Step<Vec<String>> {
-            Ok(retired.to_vec())
-        }
-        fn settle(&self) -> (u32, Duration) {
-            self.0.settle()
-        }
-    }
-    let _g = guard();
-    let mut svc = Stubborn(service(&["OLD"]));
-    let mut rec = Record::default();
-    let verify = Verify {
-        successes: 1,
-        interval: Duration::from_millis(1),
-        timeout: Duration::from_millis(50),
-    };
-    let deadline = Deadline::after(Duration::from_secs(30));
-    let checks = Checks {
-        verify: &verify,
-        deadline: &deadline,
-        reserve: Duration::ZERO,
-    };
-    let result = replace(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]), checks);
-    assert_eq!(exit_of(&result), Exit::OldNotRetired);
-    assert_names(&result, &["OLD", "still accepted"]);
-}
-
-// --- clean up -------------------------------------------------------------
-
-#[test]
-fn a_second_copy_of_the_create_is_revoked_and_the_run_exits_0() {
-    let _g = guard();
-    let mut svc = service(&["OLD"]);
-    svc.applied_twice = true;
-    let mut rec = Record::default();
-    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
-    assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
-    assert_eq!(svc.live, ["NEW1"]);
-    assert_eq!(svc.revoked, ["OLD", "NEW1-TWIN"]);
-    assert!(result.unwrap().notes.is_empty());
-}
-
-#[test]
-fn a_second_copy_of_the_create_that_cannot_be_revoked_exits_3_naming_it() {
-    let _g = guard();
-    let mut svc = service(&["OLD"]);
-    svc.applied_twice = true;
-    svc.revoke.push_back((
-        "NEW1-TWIN".into(),
-        Err(Failure::Definite("Authorization_RequestDenied".into())),
-    ));
-    let mut rec = Record::default();
-    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
-    assert_eq!(exit_of(&result), Exit::OldNotRetired, "{}", text(&result));
-    assert_names(&result, &["NEW1-TWIN", "NEW1"]);
-}
-
-#[test]
-fn a_new_credential_missing_from_the_final_listing_exits_4() {
-    let _g = guard();
-    let mut svc = service(&["OLD"]);
-    for _ in 0..2 {
-        svc.list.push_back(Ok(vec![]));
-    }
-    let mut rec = Record::default();
-    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
-    assert_eq!(exit_of(&result), Exit::NeedsAttention);
-    assert_names(&result, &["NEW1"]);
-}
+mod later_steps;

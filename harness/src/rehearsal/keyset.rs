@@ -207,7 +207,10 @@ impl<K: KeySetRotator> Service for KeySet<K> {
     /// stored.
     fn verdict(&self, vault: &FakeVault, out: &Outcome) -> Result<(), String> {
         let w = &K::WORDS;
-        let live = self.rotator.live();
+        let every = self.rotator.live();
+        // A credential that does not authenticate (an Inactive AWS key, kept
+        // by `retire_old_key = deactivate`) is retired: not live.
+        let live: Vec<&Cred> = every.iter().filter(|c| c.works).collect();
         let live_ids = || ids(&live.iter().map(|c| c.id.clone()).collect::<Vec<_>>());
         let (stored_id, _) = self.stored(vault);
         let before = self.before_ids();
@@ -250,7 +253,8 @@ impl<K: KeySetRotator> Service for KeySet<K> {
         }
         let old = stored_id == self.original_id || before.contains(&stored_id);
         let unchanged = stored_id == self.original_id
-            && sorted(live.iter().map(|c| c.id.clone()).collect()) == sorted(before.clone());
+            && sorted(every.iter().map(|c| c.id.clone()).collect()) == sorted(before.clone())
+            && every.iter().all(|c| c.works);
         let expected = 1 + self.keep.min(before.len());
         match out.code {
             Some(0) if live.len() != expected || old => Err(format!(
@@ -272,6 +276,13 @@ impl<K: KeySetRotator> Service for KeySet<K> {
     fn unchanged(&self, _vault: &FakeVault) -> Result<(), String> {
         let live = sorted(self.live_ids());
         let before = self.before_ids();
+        if let Some(off) = self.rotator.live().iter().find(|c| !c.works) {
+            return Err(format!(
+                "{} changed: {} no longer works",
+                K::WORDS.set,
+                off.shown
+            ));
+        }
         if live == sorted(before.clone()) {
             Ok(())
         } else {

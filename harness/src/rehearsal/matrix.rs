@@ -10,9 +10,11 @@
 //! A clean run first records the calls the binary makes to each service.
 //! Then, for every call of that sequence and every kind, a fresh world is
 //! started, that one call (its nth occurrence) fails in that one way, and the
-//! binary runs once. A cell fails when a secret appears in an output, when
-//! stdout is not exactly one line, or when the end state contradicts the
-//! exit code ([`super::Service::verdict`]).
+//! binary runs once, asked for its JSON summary line. A cell fails when a
+//! secret appears in an output, when stdout is not exactly one line that
+//! validates against the summary's schema and tells the exit code the
+//! process ended with ([`crate::summary`]), or when the end state
+//! contradicts the exit code ([`super::Service::verdict`]).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -253,7 +255,13 @@ pub fn run_cell(
     ) {
         return failed(format!("cannot arm: {e}"));
     }
-    let out = world.run(bin, &RunOptions::timed(timing));
+    let out = world.run(
+        bin,
+        &RunOptions {
+            json: true,
+            ..RunOptions::timed(timing)
+        },
+    );
     settle(&world, timing.hold);
     judge(&world, cell, &out)
 }
@@ -265,6 +273,8 @@ fn judge(world: &World, cell: &Cell, out: &Outcome) -> CellOutcome {
         Some(format!("LEAK {leak}"))
     } else if out.stdout.lines().count() != 1 {
         Some("stdout is not one line".into())
+    } else if let Err(why) = summary_agrees(out) {
+        Some(format!("the JSON summary line: {why}"))
     } else {
         world.verdict(out, false).err()
     };
@@ -285,6 +295,21 @@ fn judge(world: &World, cell: &Cell, out: &Outcome) -> CellOutcome {
             super::world::mask(&out.output(), &secrets)
         },
     }
+}
+
+/// The run's stdout is one JSON summary line of the schema, naming the exit
+/// code the process ended with.
+pub fn summary_agrees(out: &Outcome) -> Result<serde_json::Value, String> {
+    let value = crate::summary::validate(out.stdout.trim_end())?;
+    let said = value["exit_code"].as_i64();
+    if said != out.code.map(i64::from) {
+        return Err(format!(
+            "it says exit {} but the process ended with {}",
+            value["exit_code"],
+            exit_text(out.code)
+        ));
+    }
+    Ok(value)
 }
 
 /// Runs `cells` on up to `jobs` threads, calling `done` as each ends (in

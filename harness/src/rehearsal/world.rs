@@ -127,6 +127,15 @@ pub struct RunOptions {
     /// Run the binary under this program and arguments (the benchmark's
     /// measuring wrapper).
     pub wrapper: Option<(PathBuf, Vec<String>)>,
+    /// Ask the binary for its JSON summary line (`KEEPER_ROTATOR_OUTPUT=json`);
+    /// else the prose line, whatever the harness's own environment says.
+    pub json: bool,
+    /// More arguments, after `--dry-run`.
+    pub args: Vec<String>,
+    /// More environment, set last.
+    pub env: Vec<(String, String)>,
+    /// What stdin gets instead of the Gateway's line.
+    pub stdin: Option<Vec<u8>>,
 }
 
 impl RunOptions {
@@ -298,8 +307,11 @@ impl World {
     /// Runs `bin` once. Never panics on a leak: see [`Outcome::find_leak`]
     /// with [`World::secrets`].
     pub fn run(&self, bin: &Path, options: &RunOptions) -> Outcome {
-        let mut line = self.line().into_bytes();
-        line.push(b'\n');
+        let line = options.stdin.clone().unwrap_or_else(|| {
+            let mut line = self.line().into_bytes();
+            line.push(b'\n');
+            line
+        });
         let mut run = Run::new(bin).stdin(line).env(
             "KEEPER_ROTATOR_LOCK_DIR",
             self.locks.path().display().to_string(),
@@ -330,6 +342,16 @@ impl World {
         }
         for (key, value) in self.env() {
             run = run.env(&key, value);
+        }
+        run = run.env(
+            common::summary::OUTPUT_VAR,
+            if options.json { "json" } else { "text" },
+        );
+        for arg in &options.args {
+            run = run.arg(arg.clone());
+        }
+        for (key, value) in &options.env {
+            run = run.env(key, value.clone());
         }
         match &options.timing {
             Some(timing) => {

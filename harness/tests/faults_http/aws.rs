@@ -224,3 +224,50 @@ fn aws_listing_lag_shows_the_keys_as_they_were_while_other_reads_are_current() {
     fake.listing_lag(Duration::ZERO);
     assert_eq!(list(&http), [new_id]);
 }
+
+#[test]
+fn aws_update_access_key_takes_active_or_inactive_and_refuses_any_other_status() {
+    let fake = aws();
+    let http = Http::new();
+    let key = "AKIAOLDKEY0000000001";
+    for status in [Some("inactive"), Some("Disabled"), None] {
+        let mut params = vec![("UserName", "alice"), ("AccessKeyId", key)];
+        params.extend(status.map(|s| ("Status", s)));
+        let refused = iam(&http, &fake, "UpdateAccessKey", &params);
+        assert_eq!(refused.status, 400, "{status:?}");
+        assert!(
+            refused.text().contains("<Code>ValidationError</Code>"),
+            "{}",
+            refused.text()
+        );
+        assert!(fake.keys("alice")[0].active, "{status:?} changed the key");
+    }
+    let set = |status| {
+        iam(
+            &http,
+            &fake,
+            "UpdateAccessKey",
+            &[
+                ("UserName", "alice"),
+                ("AccessKeyId", key),
+                ("Status", status),
+            ],
+        )
+        .status
+    };
+    assert_eq!(set("Inactive"), 200);
+    assert!(!fake.keys("alice")[0].active);
+    assert_eq!(set("Inactive"), 200, "setting a status twice is no error");
+    let gone = iam(
+        &http,
+        &fake,
+        "UpdateAccessKey",
+        &[
+            ("UserName", "alice"),
+            ("AccessKeyId", "AKIANOSUCHKEY0000001"),
+            ("Status", "Inactive"),
+        ],
+    );
+    assert_eq!(gone.status, 404);
+    assert!(gone.text().contains("<Code>NoSuchEntity</Code>"));
+}

@@ -13,7 +13,14 @@ fn a_dry_run_passes_through_and_changes_nothing() {
     assert_consistent(&ran, &report);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["plan"], Value::Null, "the run is the plan");
-    assert!(report["stdout"].as_str().unwrap().starts_with("dry run:"));
+    // --json asks the binary for its JSON line: the plan is its summary.
+    assert_eq!(report["summary"]["dry_run"], true, "{report}");
+    assert!(
+        report["summary"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry run:")
+    );
     assert!(changed(&report).is_empty());
     assert!(
         !calls(&report, "aws").contains(&"CreateAccessKey#1".to_owned()),
@@ -273,4 +280,40 @@ fn a_refused_rotation_exits_3_and_the_plan_says_why() {
         "the plan gives the binary's reason:\n{}",
         ran.stdout
     );
+}
+
+#[test]
+fn a_json_rehearsal_shows_the_binarys_json_summary_line_parsed() {
+    let ran = run("aws-access-key", "rotate-aws-access-key", &["--json"]);
+    let report = assert_rotated(&ran);
+    let summary = &report["summary"];
+    assert_eq!(summary["schema"], "keeper-rotators/summary/v1", "{report}");
+    assert_eq!(summary["binary"], "rotate-aws-access-key");
+    assert_eq!(summary["exit_code"], 0);
+    assert_eq!(summary["meaning"], "rotated");
+    assert_eq!(summary["created"].as_array().unwrap().len(), 1, "{summary}");
+    assert_eq!(summary["created"], summary["stored"]);
+    assert_eq!(summary["retired"].as_array().unwrap().len(), 1, "{summary}");
+    assert!(report.get("summary_problem").is_none(), "{report}");
+    // Its stdout is that one line.
+    assert!(report["stdout"].as_str().unwrap().starts_with('{'));
+}
+
+#[test]
+fn a_text_rehearsal_runs_the_binary_with_its_prose_line_whatever_the_environment_says() {
+    let file = fixture("records/rest-api.json");
+    let ran = harness_with_env(
+        "rotate-rest-api",
+        &file,
+        &["run", "rest-api", "--records", &file],
+        &[("KEEPER_ROTATOR_OUTPUT", "json")],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(
+        ran.stdout
+            .contains("--- stdout\nrotated the password of 'alice@example.com'"),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("keeper-rotators/summary/v1"));
 }

@@ -514,14 +514,11 @@ impl Aws {
     /// whose answer was lost, followed by a retry that could not connect,
     /// looked like a request never sent ("nothing was changed").
     pub fn delete_key(&self, user: &str, id: &str) -> std::result::Result<(), AwsError> {
-        let entry = change::sent(format!("DeleteAccessKey {id} of IAM user '{user}'"))
-            .map_err(|e| AwsError::unsent(e.to_string()))?;
-        let mut maybe_applied = false;
-        let mut attempt = 0;
-        let outcome = loop {
-            attempt += 1;
-            let sent = self
-                .call(
+        self.repeated_change(
+            &format!("DeleteAccessKey {id} of IAM user '{user}'"),
+            "deleted",
+            || {
+                self.call(
                     self.iam
                         .delete_access_key()
                         .user_name(user)
@@ -530,10 +527,53 @@ impl Aws {
                         .config_override(sent_once())
                         .send(),
                 )
-                .map_err(|e| AwsError::deadline(&e));
-            let error = match sent {
-                Ok(Ok(_)) => break Ok(()),
-                Ok(Err(e)) => describe(&e),
+                .map(|sent| sent.map(|_| ()).map_err(|e| describe(&e)))
+            },
+        )
+    }
+
+    /// UpdateAccessKey to Inactive: the key stays listed but AWS refuses
+    /// it. Only ever `Inactive`: this binary never makes a key active
+    /// again. Setting a status twice is harmless, so it is repeated like a
+    /// deletion ([`Aws::delete_key`]); a key already gone counts as retired.
+    pub fn deactivate_key(&self, user: &str, id: &str) -> std::result::Result<(), AwsError> {
+        self.repeated_change(
+            &format!("UpdateAccessKey {id} of IAM user '{user}' to Inactive"),
+            "deactivated",
+            || {
+                self.call(
+                    self.iam
+                        .update_access_key()
+                        .user_name(user)
+                        .access_key_id(id)
+                        .status(aws_sdk_iam::types::StatusType::Inactive)
+                        .customize()
+                        .config_override(sent_once())
+                        .send(),
+                )
+                .map(|sent| sent.map(|_| ()).map_err(|e| describe(&e)))
+            },
+        )
+    }
+
+    /// A change safe to repeat, entered in the ledger as `what`, tried up to
+    /// [`DELETE_ATTEMPTS`] times; NoSuchEntity counts as done (the key is
+    /// gone). The entry is settled only when no attempt may have reached
+    /// IAM.
+    fn repeated_change(
+        &self,
+        what: &str,
+        done: &str,
+        mut attempt_once: impl FnMut() -> Result<std::result::Result<(), AwsError>>,
+    ) -> std::result::Result<(), AwsError> {
+        let entry = change::sent(what).map_err(|e| AwsError::unsent(e.to_string()))?;
+        let mut maybe_applied = false;
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            let error = match attempt_once().map_err(|e| AwsError::deadline(&e)) {
+                Ok(Ok(())) => break Ok(()),
+                Ok(Err(e)) => e,
                 // The run's deadline: no time for another attempt.
                 Err(e) => break Err(e),
             };
@@ -551,7 +591,7 @@ impl Aws {
                 break Err(error);
             }
             tracing::info!(
-                "DeleteAccessKey {id}: {error}; trying again (attempt {} of {DELETE_ATTEMPTS})",
+                "{what}: {error}; trying again (attempt {} of {DELETE_ATTEMPTS})",
                 attempt + 1
             );
             std::thread::sleep(wait);
@@ -566,7 +606,7 @@ impl Aws {
                 if error.maybe_sent {
                     if maybe_applied {
                         error.text = format!(
-                            "{} (an earlier attempt got no usable answer and may have deleted it)",
+                            "{} (an earlier attempt got no usable answer and may have {done} it)",
                             error.text
                         );
                     }

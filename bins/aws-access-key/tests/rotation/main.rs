@@ -24,6 +24,7 @@ mod failures;
 mod hostile_services;
 mod plain_http;
 mod redaction;
+mod retirement;
 
 const BIN: harness::Binary = harness::binary!("rotate-aws-access-key");
 const USER_UID: &str = "PamUserUid000000000001";

@@ -245,7 +245,27 @@ impl State {
             }
             "UpdateAccessKey" => {
                 let id = param("AccessKeyId").unwrap_or_default();
-                let active = param("Status").as_deref() == Some("Active");
+                // IAM takes exactly Active or Inactive, and refuses any other
+                // status (a missing one included) with a ValidationError.
+                let active = match param("Status").as_deref() {
+                    Some("Active") => true,
+                    Some("Inactive") => false,
+                    status => {
+                        return error(
+                            IAM_NS,
+                            &AwsFault::new(
+                                400,
+                                "ValidationError",
+                                &format!(
+                                    "1 validation error detected: Value '{}' at 'status' failed \
+                                     to satisfy constraint: Member must satisfy enum value set: \
+                                     [Active, Inactive]",
+                                    status.unwrap_or("null")
+                                ),
+                            ),
+                        );
+                    }
+                };
                 match state.users[user].keys.iter_mut().find(|k| k.id == id) {
                     Some(key) => {
                         key.active = active;

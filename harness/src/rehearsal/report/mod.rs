@@ -45,6 +45,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Show the plan: a `--dry-run` on a copy of the fakes first.
     pub plan: bool,
+    /// Ask the binary for its JSON summary line, shown parsed in
+    /// [`Report::summary`] (`harness run --json`).
+    pub json: bool,
 }
 
 /// One rehearsal, ready to print.
@@ -71,6 +74,14 @@ pub struct Report {
     pub exit_code: Option<i32>,
     pub exit_meaning: &'static str,
     pub stdout: String,
+    /// With [`Options::json`]: the binary's summary line, parsed (secrets
+    /// masked); `None` without it, or when the line is not one JSON
+    /// object of the schema (`summary_problem` says why).
+    pub summary: Option<Value>,
+    /// Why the binary's line is not a summary of the schema, when it was
+    /// asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_problem: Option<String>,
     pub stderr: String,
     /// The binary's error lines: what it told the administrator to do.
     pub message: Vec<String>,
@@ -421,6 +432,7 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
         &RunOptions {
             dry_run: options.dry_run,
             timing,
+            json: options.json,
             ..RunOptions::default()
         },
     );
@@ -449,6 +461,20 @@ fn told(stderr: &str, secrets: &[String]) -> Vec<String> {
 /// `text` with its control characters escaped: one line, inert.
 fn esc(text: &str) -> String {
     common::log::escape_controls(text)
+}
+
+/// `value` with every string in it escaped, as every string of a report is.
+fn esc_value(value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(esc(&text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(esc_value).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (esc(&k), esc_value(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// `text`'s lines, each escaped: line breaks stay, nothing else acts.
@@ -500,6 +526,22 @@ fn build(
         Vec::new()
     } else {
         told(&out.stderr, &secrets)
+    };
+    let (summary, summary_problem) = if !options.json {
+        (None, None)
+    } else if leak.is_some() {
+        (
+            None,
+            Some("withheld: a secret appeared in the output".to_owned()),
+        )
+    } else {
+        match matrix::summary_agrees(out) {
+            Ok(_) => match serde_json::from_str(&mask(out.stdout.trim_end(), &secrets)) {
+                Ok(value) => (Some(esc_value(value)), None),
+                Err(e) => (None, Some(format!("the masked line is no JSON: {e}"))),
+            },
+            Err(why) => (None, Some(m(&why))),
+        }
     };
 
     let mut calls = Vec::new();
@@ -581,6 +623,8 @@ fn build(
         exit_code: out.code,
         exit_meaning: exit_meaning(out.code),
         stdout,
+        summary,
+        summary_problem,
         stderr,
         message,
         calls,
