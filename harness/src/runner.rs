@@ -357,8 +357,7 @@ fn occurs(chars: &[char], piece: &str) -> bool {
     let short = piece.len() < common::secret::TOKEN_ONLY_BELOW;
     (0..=chars.len() - piece.len()).any(|start| {
         let end = start + piece.len();
-        chars[start..end] == piece[..]
-            && (!short || common::secret::whole_token(chars, start, end))
+        chars[start..end] == piece[..] && (!short || common::secret::whole_token(chars, start, end))
     })
 }
 

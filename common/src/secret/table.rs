@@ -260,12 +260,8 @@ pub fn is_token_char(c: char) -> bool {
 /// punctuation bounds itself). See `TOKEN_ONLY_BELOW` for why short forms
 /// must.
 pub fn whole_token(chars: &[char], start: usize, end: usize) -> bool {
-    let open = !is_token_char(chars[start])
-        || start == 0
-        || !is_token_char(chars[start - 1]);
-    let close = !is_token_char(chars[end - 1])
-        || end == chars.len()
-        || !is_token_char(chars[end]);
+    let open = !is_token_char(chars[start]) || start == 0 || !is_token_char(chars[start - 1]);
+    let close = !is_token_char(chars[end - 1]) || end == chars.len() || !is_token_char(chars[end]);
     open && close
 }
 

@@ -300,7 +300,11 @@ fn a_short_old_password_leaves_the_binary_name_the_gateway_and_its_config_variab
             .assert_stderr_has("the Gateway's KSM config")
             .assert_stderr_has("set KEEPER_GATEWAY_CONFIG to its path")
             .assert_stdout_has("rotate-aws-access-key: exit 2 (bad input or configuration");
-        assert!(!out.stderr.contains("[redacted]"), "{old}: {}", out.output());
+        assert!(
+            !out.stderr.contains("[redacted]"),
+            "{old}: {}",
+            out.output()
+        );
     }
 }
 
