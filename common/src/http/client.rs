@@ -13,13 +13,13 @@ pub struct Client {
     proxied: std::sync::OnceLock<reqwest::Client>,
     /// For loopback hosts: never through a proxy. Built on first use.
     direct: std::sync::OnceLock<reqwest::Client>,
-    policy: Policy,
-    deadline: Deadline,
+    pub(super) policy: Policy,
+    pub(super) deadline: Deadline,
     /// The one certificate trusted instead of the certificate authorities
     /// ([`pin`]).
-    pin: Option<CertPin>,
+    pub(super) pin: Option<CertPin>,
     /// Another certificate the pinned verifier refused, when it did.
-    refused: std::sync::Arc<std::sync::Mutex<Option<CertPin>>>,
+    pub(super) refused: std::sync::Arc<std::sync::Mutex<Option<CertPin>>>,
 }
 
 /// The least time worth starting another attempt with after an error.
@@ -89,66 +89,7 @@ impl Client {
         }
     }
 
-    /// For a dry run: resolves the host of `url` and connects to it exactly
-    /// as a request would (through the proxy the environment names, TLS
-    /// verified against the authorities, `SSL_CERT_FILE` or the pin; plain
-    /// TCP for a loopback `http` URL), then closes the connection before a
-    /// byte of any request is written: nothing reaches the endpoint. `Ok`
-    /// says what was reached ("DNS and TLS to host:443"); a name that does
-    /// not resolve, a refused connection or a refused certificate is
-    /// [`Error::Unreachable`] (exit 1, nothing was sent), a certificate that
-    /// is not the pinned one [`Error::Config`] as in a real run.
-    pub async fn reach(&self, url: &Url) -> Result<String> {
-        self.for_url(url)?;
-        let tls = url.scheme() == "https";
-        let host = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default().unwrap_or(0);
-        let what = if tls {
-            format!("DNS and TLS to {host}:{port}")
-        } else {
-            format!("DNS and a TCP connection to {host}:{port}")
-        };
-        let remaining = self.deadline.remaining();
-        if remaining.is_zero() {
-            return Err(self.deadline_error(&what, String::new()));
-        }
-        let reached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let client = self.build_stopping(!names_loopback(url), std::sync::Arc::clone(&reached))?;
-        let outcome = client
-            .head(url.clone())
-            .timeout(remaining.min(self.policy.request_timeout))
-            .send()
-            .await;
-        if reached.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(what);
-        }
-        if let Some(refused) = self.pin_refused(&what) {
-            return Err(refused);
-        }
-        Err(Error::Unreachable {
-            target: what,
-            detail: match outcome {
-                Ok(_) => "the connection ended without being established".to_owned(),
-                Err(e) => Failure::from_send(e).shown(),
-            },
-        })
-    }
-
-    /// A client like [`Client::build`]'s whose connections are closed as
-    /// soon as they are established (see [`Client::reach`]).
-    fn build_stopping(
-        &self,
-        proxy: bool,
-        reached: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> Result<reqwest::Client> {
-        let tls = self.pinned_tls()?;
-        self.builder(proxy, tls)
-            .connector_layer(StopWhenConnected { reached })
-            .build()
-            .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
-    }
-
-    fn pinned_tls(&self) -> Result<Option<rustls::ClientConfig>> {
+    pub(super) fn pinned_tls(&self) -> Result<Option<rustls::ClientConfig>> {
         match self.pin {
             Some(pin) => Ok(Some(
                 pin::config(pin::Check::Pinned(
@@ -177,7 +118,11 @@ impl Client {
     }
 
     /// The builder every client of this policy starts from.
-    fn builder(&self, proxy: bool, tls: Option<rustls::ClientConfig>) -> reqwest::ClientBuilder {
+    pub(super) fn builder(
+        &self,
+        proxy: bool,
+        tls: Option<rustls::ClientConfig>,
+    ) -> reqwest::ClientBuilder {
         if proxy {
             // reqwest reads the proxy variables now: their credentials are
             // secrets from here on, whatever echoes the proxy's URL.
@@ -211,7 +156,7 @@ impl Client {
         &self.deadline
     }
 
-    fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
+    pub(super) fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
         // Every URL a rotator sends to went through `require_https`; this
         // holds the rule for any other (a URL built in code, say).
         if url.scheme() != "https" && !names_loopback(url) {
@@ -408,7 +353,7 @@ impl Client {
     /// A certificate that is not the pinned one, as the refusal to report
     /// (exit 2: the handshake ended before any byte of the request was
     /// sent, and asking again meets the same certificate).
-    fn pin_refused(&self, target: &str) -> Option<Error> {
+    pub(super) fn pin_refused(&self, target: &str) -> Option<Error> {
         let seen = self
             .refused
             .lock()
@@ -423,7 +368,7 @@ impl Client {
         )))
     }
 
-    fn deadline_error(&self, target: &str, detail: String) -> Error {
+    pub(super) fn deadline_error(&self, target: &str, detail: String) -> Error {
         let kept = self.deadline.kept();
         let detail = if kept.is_zero() {
             detail
@@ -674,68 +619,6 @@ where
     }
 }
 
-/// Closes every connection as soon as it is established (DNS, the proxy's
-/// tunnel, TLS), noting that it was: [`Client::reach`].
-#[derive(Debug, Clone)]
-pub(super) struct StopWhenConnected {
-    reached: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl<S> tower_layer::Layer<S> for StopWhenConnected {
-    type Service = StopWhenConnectedService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        StopWhenConnectedService {
-            inner,
-            reached: std::sync::Arc::clone(&self.reached),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct StopWhenConnectedService<S> {
-    inner: S,
-    reached: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl<S, R> tower_service::Service<R> for StopWhenConnectedService<S>
-where
-    S: tower_service::Service<R, Error = BoxError>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = std::result::Result<S::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: R) -> Self::Future {
-        let connect = self.inner.call(request);
-        let reached = std::sync::Arc::clone(&self.reached);
-        Box::pin(async move {
-            let connection = connect.await?;
-            reached.store(true, std::sync::atomic::Ordering::SeqCst);
-            drop(connection);
-            Err(Box::new(OnlyConnecting) as BoxError)
-        })
-    }
-}
-
-/// The connection was closed on purpose once established.
-#[derive(Debug)]
-pub(super) struct OnlyConnecting;
-
-impl std::fmt::Display for OnlyConnecting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the connection was established and closed before sending, as asked")
-    }
-}
-
-impl std::error::Error for OnlyConnecting {}
-
 /// A connect that did not complete in time.
 #[derive(Debug)]
 pub(super) struct ConnectTimedOut(Duration);
@@ -772,7 +655,7 @@ impl Failure {
         shown_capped(&self.detail, ERROR_CHAIN_CHARS)
     }
 
-    fn from_send(error: reqwest::Error) -> Self {
+    pub(super) fn from_send(error: reqwest::Error) -> Self {
         let detail = if error.is_timeout() {
             "no answer before the timeout".to_owned()
         } else {
