@@ -45,23 +45,22 @@ impl Checked {
         self
     }
 
-    /// The sentence: `Checked: a, b and c; not checked: d and e.`
+    /// The two sentences: `Checked: a; b; c. Not checked: d; e.` Items are
+    /// separated by semicolons: an item may hold "and" or a comma ("the API
+    /// keys and the user, with a list of users").
     pub fn render(&self) -> String {
-        let not = if self.not_checked.is_empty() {
-            "nothing else".to_owned()
-        } else {
-            list(&self.not_checked)
+        let list = |items: &[String], none: &str| {
+            if items.is_empty() {
+                none.to_owned()
+            } else {
+                items.join("; ")
+            }
         };
-        format!("Checked: {}; not checked: {not}.", list(&self.checked))
-    }
-}
-
-/// `a`, `a and b`, `a, b and c`.
-fn list(items: &[String]) -> String {
-    match items {
-        [] => "nothing".to_owned(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        format!(
+            "Checked: {}. Not checked: {}.",
+            list(&self.checked, "nothing"),
+            list(&self.not_checked, "nothing else")
+        )
     }
 }
 
@@ -78,13 +77,12 @@ mod tests {
             .not("that the service accepts the new password");
         assert_eq!(
             checked.render(),
-            "Checked: the Gateway's input, the API record and DNS and TLS to \
-             api.example.com:443; not checked: the API token and that the service accepts the \
-             new password."
+            "Checked: the Gateway's input; the API record; DNS and TLS to api.example.com:443. \
+             Not checked: the API token; that the service accepts the new password."
         );
         assert_eq!(
             Checked::input().render(),
-            "Checked: the Gateway's input; not checked: nothing else."
+            "Checked: the Gateway's input. Not checked: nothing else."
         );
     }
 }

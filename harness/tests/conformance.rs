@@ -101,7 +101,7 @@ fn every_binarys_dry_run_says_what_it_checked_and_what_it_did_not() {
             .split_once(&sentence)
             .unwrap_or_else(|| panic!("{} does not say what it checked: {shown}", case.binary));
         assert!(
-            checked.contains("; not checked: ") && checked.ends_with(". Nothing was changed."),
+            checked.contains(". Not checked: ") && checked.ends_with(". Nothing was changed."),
             "{}: {shown}",
             case.binary
         );

@@ -209,8 +209,8 @@ fn dry_run_names_the_verify_request_and_sends_no_sign_in() {
              account).",
         )
         .assert_stdout_has(
-            "not checked: the API token, that the change endpoint accepts this password (no \
-             request is sent) and the verify request (it would sign in as the account). Nothing \
+            "Not checked: the API token; that the change endpoint accepts this password (no \
+             request is sent); the verify request (it would sign in as the account). Nothing \
              was changed.",
         );
     let received = fake.received();

@@ -222,9 +222,9 @@ fn a_dry_run_connects_to_the_change_endpoints_host_and_sends_it_nothing() {
         .assert_exit(0)
         .assert_clean()
         .assert_stdout_has(&format!(
-            "Checked: the Gateway's input, the API record and DNS and a TCP connection to \
-             127.0.0.1:{port}; not checked: the API token and that the change endpoint accepts \
-             this password (no request is sent)."
+            "Checked: the Gateway's input; the API record; DNS and a TCP connection to \
+             127.0.0.1:{port}. Not checked: the API token; that the change endpoint accepts \
+             this password (no request is sent). Nothing was changed."
         ));
     assert!(fake.proxy().connections() >= 1, "no connection was made");
     assert!(fake.proxy().requests().is_empty());

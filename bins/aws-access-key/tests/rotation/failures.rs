@@ -185,7 +185,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
             "{STORED_ID} (Active, in the record, last used 2026-11-01T00:00:00Z)"
         ))
         .assert_stdout_has(&format!("delete {OTHER_ID} first (it is Inactive)"))
-        .assert_stdout_has(&format!("then delete {STORED_ID}. Nothing was changed."));
+        .assert_stdout_has(&format!("then delete {STORED_ID}. Checked: "));
     for action in w.aws().actions() {
         assert!(
             ["GetUser", "ListAccessKeys", "GetAccessKeyLastUsed"].contains(&action.as_str()),
