@@ -93,6 +93,13 @@ pub trait Rotator {
     /// without the closing "Nothing was changed."
     fn describe(plan: &Self::Plan<'_>, run: &Run) -> String;
 
+    /// What a dry run that planned `plan` checked, and what only the change
+    /// can show ([`crate::dry_run`]): the summary line of a dry run says
+    /// both. The default claims the input alone.
+    fn checked(_plan: &Self::Plan<'_>, _run: &Run) -> crate::dry_run::Checked {
+        crate::dry_run::Checked::input().not("any call to the service")
+    }
+
     /// Carries out the plan. Returns the summary line of a successful run.
     fn apply(plan: Self::Plan<'_>, run: &Run) -> Result<String>;
 }
@@ -541,8 +548,9 @@ fn execute<R: Rotator>(args: &Args, held: &mut Option<HostLock>) -> Result<Strin
         }
         let plan = R::plan(&run)?;
         return Ok(format!(
-            "dry run: {} Nothing was changed.",
-            R::describe(&plan, &run)
+            "dry run: {} {} Nothing was changed.",
+            R::describe(&plan, &run),
+            R::checked(&plan, &run).render()
         ));
     }
 

@@ -45,6 +45,10 @@ pub struct GatewayInput {
 /// The param `harness line` adds to the lines it builds: their
 /// `newPassword` is made up, so a run that is not `--dry-run` is refused
 /// (it would set a password no record holds). The Gateway never sends it.
+/// The fewest characters a new password may have (see
+/// [`GatewayInput::require_new_password`]).
+pub const MIN_NEW_PASSWORD: usize = secret::TOKEN_ONLY_BELOW;
+
 pub const DRY_RUN_ONLY: &str = "keeperRotatorsDryRunOnly";
 
 impl GatewayInput {
@@ -166,10 +170,31 @@ impl GatewayInput {
             .ok_or_else(|| Error::missing("user", Location::Params))
     }
 
+    /// The new password of a password rotation. One of fewer than
+    /// [`MIN_NEW_PASSWORD`] characters is refused (exit 2, nothing sent):
+    /// the Gateway generated it from a password policy that is a mistake
+    /// (no service worth rotating takes it), and the redactor would find so
+    /// short a value only where it stands as a token
+    /// ([`secret::TOKEN_ONLY_BELOW`]). The old password is never refused
+    /// for its length: it is what the account has, and rotating it away is
+    /// the fix.
     pub fn require_new_password(&self) -> Result<&Secret> {
-        self.new_password
+        let password = self
+            .new_password
             .as_ref()
-            .ok_or_else(|| Error::missing("newPassword", Location::Params))
+            .ok_or_else(|| Error::missing("newPassword", Location::Params))?;
+        let length = password.expose().chars().count();
+        if length < MIN_NEW_PASSWORD {
+            return Err(Error::invalid(
+                "newPassword",
+                Location::Params,
+                format!(
+                    "it has {length} character{}, fewer than {MIN_NEW_PASSWORD}: the Gateway                      generates it from the PAM User record's password complexity, which must                      ask for more (12 or more is advised); nothing was sent",
+                    if length == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        Ok(password)
     }
 
     pub fn require_user_record_uid(&self) -> Result<&str> {

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod deadline;
 pub mod driver;
+pub mod dry_run;
 pub mod error;
 pub mod gateway;
 pub mod holders;

@@ -357,10 +357,25 @@ impl LeakScanner {
         }
         self.whole
             .iter()
-            .find(|(piece, _)| lower.contains(piece.as_str()))
+            .find(|(piece, _)| occurs(&chars, piece))
             .map(|(_, index)| *index)
             .or_else(|| text.lines().find_map(|line| self.skeletons.find(line)))
     }
+}
+
+/// Whether `piece` occurs in `chars`: anywhere, or, when it is shorter than
+/// [`common::secret::TOKEN_ONLY_BELOW`] characters, only as a token of its
+/// own, as the redactor matches it (a `y` inside `you` is no leak).
+fn occurs(chars: &[char], piece: &str) -> bool {
+    let piece: Vec<char> = piece.chars().collect();
+    if piece.is_empty() || piece.len() > chars.len() {
+        return false;
+    }
+    let short = piece.len() < common::secret::TOKEN_ONLY_BELOW;
+    (0..=chars.len() - piece.len()).any(|start| {
+        let end = start + piece.len();
+        chars[start..end] == piece[..] && (!short || common::secret::whole_token(chars, start, end))
+    })
 }
 
 impl Outcome {

@@ -124,6 +124,36 @@ fn matrix_of(
     );
 }
 
+/// Every binary's dry run, on its use case's fixture, ends its summary with
+/// the one sentence saying what it checked and what it did not
+/// (`common::dry_run`), worded alike.
+#[test]
+fn every_binarys_dry_run_says_what_it_checked_and_what_it_did_not() {
+    for case in &rehearsal::USE_CASES {
+        let bin = binary(case.binary);
+        let fixture = Rehearsal::fixture(case).unwrap_or_else(|e| panic!("{e}"));
+        let world = rehearsal::World::start(&fixture).unwrap_or_else(|e| panic!("{e}"));
+        let options = rehearsal::world::RunOptions {
+            dry_run: true,
+            ..Default::default()
+        };
+        let out = world.run(&bin, &options);
+        let shown = world.mask(&out.output());
+        assert_eq!(out.code, Some(0), "{}: {shown}", case.binary);
+        let summary = out.stdout.trim_end();
+        assert_eq!(out.stdout.lines().count(), 1, "{}: {shown}", case.binary);
+        let sentence = format!("Checked: {}", common::dry_run::INPUT);
+        let (_, checked) = summary
+            .split_once(&sentence)
+            .unwrap_or_else(|| panic!("{} does not say what it checked: {shown}", case.binary));
+        assert!(
+            checked.contains(". Not checked: ") && checked.ends_with(". Nothing was changed."),
+            "{}: {shown}",
+            case.binary
+        );
+    }
+}
+
 /// One test per fault kind of the one list, for one use case.
 macro_rules! kind_tests {
     ([$use_case:literal] $($name:ident: $kind:ident,)*) => {$(

@@ -30,6 +30,10 @@ fn the_line_built_from_an_export_pipes_into_the_binarys_dry_run() {
     let line = String::from_utf8(built.stdout).unwrap();
     assert_eq!(line.lines().count(), 1, "{line}");
 
+    // The export's API host (api.example.com) is reached by the dry run's
+    // probe, after the line is read: through a proxy that refuses, so the
+    // probe fails the same way with or without a network, naming the host.
+    let proxy = format!("http://127.0.0.1:{}", harness::faults::net::refused_port());
     let bin = harness::world::rotators_dir("rotate-rest-api", HARNESS).join("rotate-rest-api");
     let mut child = Command::new(bin)
         .arg("--dry-run")
@@ -37,6 +41,8 @@ fn the_line_built_from_an_export_pipes_into_the_binarys_dry_run() {
             "KEEPER_ROTATOR_LOCK_DIR",
             tempfile::tempdir().unwrap().path(),
         )
+        .env("HTTPS_PROXY", &proxy)
+        .env_remove("NO_PROXY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -50,13 +56,16 @@ fn the_line_built_from_an_export_pipes_into_the_binarys_dry_run() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("rotate-rest-api: exit 1 (failed, nothing changed)"),
+        "{stdout}"
     );
-    assert!(stdout.starts_with("dry run: "), "{stdout}");
+    assert!(
+        stderr.contains("the dry run's DNS and TLS to api.example.com:443 failed"),
+        "{stderr}"
+    );
 
     // Its newPassword is made up: a real rotation with it is refused.
     let bin = harness::world::rotators_dir("rotate-rest-api", HARNESS).join("rotate-rest-api");

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Location, Result};
 use common::gateway::GatewayInput;
 use common::holders;
@@ -301,6 +302,14 @@ impl Rotator for AwsAccessKey {
             known,
             admin_key,
         })
+    }
+
+    fn checked(_p: &Planned<'_>, _run: &Run) -> Checked {
+        Checked::input()
+            .did("the user record and the admin credentials in the vault")
+            .did("the admin credentials and the IAM user, with GetUser and ListAccessKeys")
+            .not("that the admin may create and delete the user's access keys")
+            .not("that the vault accepts the save")
     }
 
     fn describe(planned: &Planned<'_>, _run: &Run) -> String {

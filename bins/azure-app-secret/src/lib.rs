@@ -14,6 +14,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Location, Result};
 use common::gateway::GatewayInput;
 use common::replace;
@@ -190,6 +191,16 @@ impl Rotator for AzureAppSecret {
             end,
             verify,
         })
+    }
+
+    fn checked(_p: &Planned<'_>, _run: &Run) -> Checked {
+        Checked::input()
+            .did("the user record and the admin credentials in the vault")
+            .did("the admin's sign-in to Entra ID")
+            .did("the application and its secrets, with a read from Microsoft Graph")
+            .not("that the admin may add and remove the application's secrets")
+            .not("that a new secret signs in")
+            .not("that the vault accepts the save")
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {

@@ -27,6 +27,7 @@
 
 use common::cli;
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Result};
 use common::host_lock;
 use common::http::{self, CertPin, Replay};
@@ -194,6 +195,19 @@ impl Rotator for IosXeUser {
             form,
             pin,
         })
+    }
+
+    fn checked(p: &Planned<'_>, _run: &Run) -> Checked {
+        let checked = Checked::input()
+            .did("the admin record")
+            .did("the device's TLS certificate")
+            .did("the admin's sign-in and the user, with a RESTCONF read of the user")
+            .not("that the device accepts the new secret");
+        if p.found.privilege == 15 {
+            checked.not("a sign-in as the user (it would use a password)")
+        } else {
+            checked
+        }
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {

@@ -9,6 +9,7 @@
 //! and the summary says so.
 
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Result};
 use common::host_lock;
 use common::http;
@@ -111,6 +112,14 @@ impl Rotator for MerakiUser {
             url,
             dashboard,
         })
+    }
+
+    fn checked(_p: &Planned<'_>, _run: &Run) -> Checked {
+        Checked::input()
+            .did("the admin record")
+            .did("the API key, the network and the user, with a list of the network's users")
+            .not("that the key may change a user's password")
+            .not("that Meraki accepts the new password")
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {

@@ -276,7 +276,7 @@ fn a_refused_password_exits_1_with_merakis_error_and_the_old_one_kept() {
     let meraki = meraki();
     let s = scenario("default.json")
         .var("MERAKI_URL", meraki.url())
-        .param("newPassword", serde_json::json!("short"));
+        .param("newPassword", serde_json::json!("short-7"));
     binary(&s)
         .run()
         .assert_exit(1)

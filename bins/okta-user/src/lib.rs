@@ -5,6 +5,7 @@
 //! program exits 0, so nothing is written to the vault here.
 
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Result};
 use common::http::{self, Replay};
 use common::secret::Secret;
@@ -84,6 +85,18 @@ impl Rotator for OktaUser {
 
     fn plan(run: &Run) -> Result<Planned<'_>> {
         plan(run)
+    }
+
+    fn checked(p: &Planned<'_>, _run: &Run) -> Checked {
+        let checked = Checked::input()
+            .did("the API record")
+            .did("the API token and the user, with a read of the user (GET /api/v1/users/<login>)")
+            .not("that Okta's password policy accepts the new password");
+        if p.path == Path::AdminReset {
+            checked.not("that the token may reset passwords")
+        } else {
+            checked.not("that the old password is the user's current one")
+        }
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {

@@ -324,7 +324,7 @@ fn dry_run_says_the_new_password_would_be_proven_by_signing_in() {
         .arg("--dry-run")
         .run()
         .assert_exit(0)
-        .assert_stdout_has("; then would prove it by signing in (POST /api/v1/authn). Nothing");
+        .assert_stdout_has("; then would prove it by signing in (POST /api/v1/authn). Checked: ");
     assert!(authn_requests(&okta).is_empty());
 }
 

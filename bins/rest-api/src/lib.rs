@@ -6,6 +6,7 @@
 
 use common::cli;
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Result};
 
 pub mod config;
@@ -50,7 +51,10 @@ rotation or an administrator changed it in between, and the Gateway keeps the ol
 The change leaves a third of the time left to the verify request, which is retried while
 no answer or a 5xx/429 comes; if it never completes: exit 4, and the account most likely
 holds the new password, which the Gateway does not store (the message says what to do).
---dry-run does not send the verify request (it would sign in as the account).
+--dry-run resolves the url's host and completes a TLS handshake with it (a TCP connect
+for a loopback http url), then closes the connection: neither the change nor the verify
+request is sent (the verify request would sign in as the account). A host that does not
+resolve or refuses the connection or its certificate exits 1.
 Runs on one account (url and user) never overlap on this host: a second run exits 1,
 nothing changed (lock directory: KEEPER_ROTATOR_LOCK_DIR).
 
@@ -85,7 +89,44 @@ impl Rotator for RestApi {
             plan.api_record.location(),
             plan.user
         );
+        if run.dry_run {
+            // The one read-only probe there is: the change endpoint's host
+            // resolves and completes a handshake, with the client a real
+            // run uses. No request is sent: the change would change, and
+            // even a HEAD to an unknown API is a request it may act on.
+            let reached = cli::block_on(run.http()?.reach(&plan.url))?.map_err(|e| match e {
+                Error::Unreachable { target, detail } => Error::Unreachable {
+                    target: format!("the dry run's {target}"),
+                    detail: format!(
+                        "{detail}. Check the url in {} and this host's DNS, proxy \
+                         (HTTPS_PROXY) and trusted authorities (SSL_CERT_FILE); nothing was sent",
+                        plan.api_record.location()
+                    ),
+                },
+                other => other,
+            })?;
+            tracing::info!("reached the change endpoint's host: {reached}");
+        }
         Ok(plan)
+    }
+
+    fn checked(plan: &Plan<'_>, _run: &Run) -> Checked {
+        let host = plan.url.host_str().unwrap_or_default();
+        let port = plan.url.port_or_known_default().unwrap_or(0);
+        let reached = if plan.url.scheme() == "https" {
+            format!("DNS and TLS to {host}:{port}")
+        } else {
+            format!("DNS and a TCP connection to {host}:{port}")
+        };
+        let checked = Checked::input()
+            .did("the API record")
+            .did(reached)
+            .not("the API token")
+            .not("that the change endpoint accepts this password (no request is sent)");
+        match &plan.verify {
+            Some(_) => checked.not("the verify request (it would sign in as the account)"),
+            None => checked,
+        }
     }
 
     fn describe(plan: &Plan<'_>, _run: &Run) -> String {

@@ -206,7 +206,12 @@ fn dry_run_names_the_verify_request_and_sends_no_sign_in() {
         .assert_stdout_has("; then would prove the new password with POST http://127.0.0.1:")
         .assert_stdout_has(
             "/v1/sign-in (success on any HTTP 2xx; not tried in a dry run: it signs in as the \
-             account). Nothing was changed.",
+             account).",
+        )
+        .assert_stdout_has(
+            "Not checked: the API token; that the change endpoint accepts this password (no \
+             request is sent); the verify request (it would sign in as the account). Nothing \
+             was changed.",
         );
     let received = fake.received();
     let signing_in: Vec<_> = received

@@ -211,6 +211,101 @@ fn dry_run_sends_nothing_and_prints_the_plan() {
     assert_eq!(fake.password_of(ACCOUNT).as_deref(), Some(OLD));
 }
 
+#[test]
+fn a_dry_run_connects_to_the_change_endpoints_host_and_sends_it_nothing() {
+    let fake = fake();
+    let port = fake.proxy().port();
+    Run::new(BIN)
+        .arg("--dry-run")
+        .scenario(&scenario("default.json").var("API_URL", fake.url("/v1/password")))
+        .run()
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has(&format!(
+            "Checked: the Gateway's input; the API record; DNS and a TCP connection to \
+             127.0.0.1:{port}. Not checked: the API token; that the change endpoint accepts \
+             this password (no request is sent). Nothing was changed."
+        ));
+    assert!(fake.proxy().connections() >= 1, "no connection was made");
+    assert!(fake.proxy().requests().is_empty());
+    assert!(fake.received().is_empty());
+}
+
+/// A TLS server with a test CA's certificate for 127.0.0.1 (the IOS XE
+/// fake's front, used here only for its handshake).
+fn tls_server() -> (harness::FakeIosXe, tempfile::NamedTempFile) {
+    let server = harness::FakeIosXe::start().with_tls();
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), server.ca_pem()).unwrap();
+    (server, ca)
+}
+
+#[test]
+fn a_dry_run_completes_the_tls_handshake_with_a_trusted_certificate_and_sends_nothing() {
+    let (server, ca) = tls_server();
+    let url = format!("{}/v1/password", server.https_url());
+    let port = reqwest::Url::parse(&url).unwrap().port().unwrap();
+    Run::new(BIN)
+        .arg("--dry-run")
+        .env("SSL_CERT_FILE", ca.path().display().to_string())
+        .scenario(&scenario("default.json").var("API_URL", url))
+        .run()
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has(&format!("DNS and TLS to 127.0.0.1:{port}"));
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+#[test]
+fn a_dry_run_to_a_host_whose_certificate_is_not_trusted_exits_1() {
+    let (server, _ca) = tls_server();
+    let url = format!("{}/v1/password", server.https_url());
+    Run::new(BIN)
+        .arg("--dry-run")
+        .scenario(&scenario("default.json").var("API_URL", url))
+        .run()
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has("DNS and TLS to 127.0.0.1:");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+#[test]
+fn a_dry_run_to_a_host_that_does_not_resolve_exits_1_naming_it() {
+    let out = Run::new(BIN)
+        .arg("--dry-run")
+        .scenario(
+            &scenario("default.json").var("API_URL", "https://no-such-host.invalid/v1/password"),
+        )
+        .run();
+    out.assert_exit(1)
+        .assert_clean()
+        .assert_stdout_has("rotate-rest-api: exit 1 (failed, nothing changed)")
+        .assert_stderr_has("rotate-rest-api: error:")
+        .assert_stderr_has("DNS and TLS to no-such-host.invalid:443");
+    assert_eq!(
+        out.stderr.lines().filter(|l| l.contains("error")).count(),
+        1,
+        "{}",
+        out.output()
+    );
+}
+
+#[test]
+fn a_dry_run_to_a_port_that_refuses_connections_exits_1() {
+    let port = refused_port();
+    Run::new(BIN)
+        .arg("--dry-run")
+        .scenario(
+            &scenario("default.json")
+                .var("API_URL", format!("http://127.0.0.1:{port}/v1/password")),
+        )
+        .run()
+        .assert_exit(1)
+        .assert_clean()
+        .assert_stderr_has(&format!("DNS and a TCP connection to 127.0.0.1:{port}"));
+}
+
 // --- bad records ---------------------------------------------------------------
 
 #[test]

@@ -36,6 +36,7 @@
 //! | [`password`] | the password path (sudo's decision tree), the change, its verification and reconciliation |
 
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Location, Result};
 use common::secret::Secret;
 
@@ -318,6 +319,23 @@ impl Rotator for SshUser {
             no_key,
             conn,
         })
+    }
+
+    fn checked(p: &Planned<'_>, _run: &Run) -> Checked {
+        let checked = Checked::input()
+            .did("the machine record and the admin credentials")
+            .did("the machine's host key")
+            .did("the admin's SSH login")
+            .did(format!(
+                "the user '{}' and how its password is changed ({})",
+                p.user, p.password.path
+            ))
+            .not("that the machine's password policy accepts the new password");
+        if p.key.is_some() {
+            checked.not("a login with the new key")
+        } else {
+            checked
+        }
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {

@@ -15,6 +15,7 @@
 //! password itself cannot be read back: the summary says so.
 
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Result};
 use common::host_lock;
 use common::http;
@@ -112,6 +113,17 @@ impl Rotator for TenableCredential {
             credential,
             tenable,
         })
+    }
+
+    fn checked(p: &Planned<'_>, _run: &Run) -> Checked {
+        Checked::input()
+            .did("the admin record")
+            .did("the API keys and the managed credential, with a read of the credentials")
+            .not("that the keys may edit the credential")
+            .not(format!(
+                "that {} accepts the new password",
+                p.tenable.flavour.product()
+            ))
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {

@@ -18,6 +18,7 @@
 
 use common::cli;
 use common::driver::{Rotator, Run};
+use common::dry_run::Checked;
 use common::error::{Error, Result};
 use common::host_lock;
 use common::http::{self, Request};
@@ -128,6 +129,20 @@ impl Rotator for TenableUser {
             tenable,
             old_password,
         })
+    }
+
+    fn checked(p: &Planned<'_>, _run: &Run) -> Checked {
+        Checked::input()
+            .did("the admin record")
+            .did(format!(
+                "the API keys and the user, with a list of {}'s users",
+                p.tenable.flavour.product()
+            ))
+            .not("that the keys may change the user's password")
+            .not(format!(
+                "that {} accepts the new password",
+                p.tenable.flavour.product()
+            ))
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {

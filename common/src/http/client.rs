@@ -13,13 +13,13 @@ pub struct Client {
     proxied: std::sync::OnceLock<reqwest::Client>,
     /// For loopback hosts: never through a proxy. Built on first use.
     direct: std::sync::OnceLock<reqwest::Client>,
-    policy: Policy,
-    deadline: Deadline,
+    pub(super) policy: Policy,
+    pub(super) deadline: Deadline,
     /// The one certificate trusted instead of the certificate authorities
     /// ([`pin`]).
-    pin: Option<CertPin>,
+    pub(super) pin: Option<CertPin>,
     /// Another certificate the pinned verifier refused, when it did.
-    refused: std::sync::Arc<std::sync::Mutex<Option<CertPin>>>,
+    pub(super) refused: std::sync::Arc<std::sync::Mutex<Option<CertPin>>>,
 }
 
 /// The least time worth starting another attempt with after an error.
@@ -89,17 +89,21 @@ impl Client {
         }
     }
 
-    fn build(&self, proxy: bool) -> Result<reqwest::Client> {
-        let tls = match self.pin {
-            Some(pin) => Some(
+    pub(super) fn pinned_tls(&self) -> Result<Option<rustls::ClientConfig>> {
+        match self.pin {
+            Some(pin) => Ok(Some(
                 pin::config(pin::Check::Pinned(
                     pin,
                     std::sync::Arc::clone(&self.refused),
                 ))
                 .map_err(Error::Failed)?,
-            ),
-            None => None,
-        };
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn build(&self, proxy: bool) -> Result<reqwest::Client> {
+        let tls = self.pinned_tls()?;
         self.build_with(proxy, tls)
     }
 
@@ -108,6 +112,17 @@ impl Client {
         proxy: bool,
         tls: Option<rustls::ClientConfig>,
     ) -> Result<reqwest::Client> {
+        self.builder(proxy, tls)
+            .build()
+            .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
+    }
+
+    /// The builder every client of this policy starts from.
+    pub(super) fn builder(
+        &self,
+        proxy: bool,
+        tls: Option<rustls::ClientConfig>,
+    ) -> reqwest::ClientBuilder {
         if proxy {
             // reqwest reads the proxy variables now: their credentials are
             // secrets from here on, whatever echoes the proxy's URL.
@@ -135,15 +150,13 @@ impl Client {
             builder = builder.tls_backend_preconfigured(tls);
         }
         builder
-            .build()
-            .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
     }
 
     pub fn deadline(&self) -> &Deadline {
         &self.deadline
     }
 
-    fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
+    pub(super) fn for_url(&self, url: &Url) -> Result<&reqwest::Client> {
         // Every URL a rotator sends to went through `require_https`; this
         // holds the rule for any other (a URL built in code, say).
         if url.scheme() != "https" && !names_loopback(url) {
@@ -340,7 +353,7 @@ impl Client {
     /// A certificate that is not the pinned one, as the refusal to report
     /// (exit 2: the handshake ended before any byte of the request was
     /// sent, and asking again meets the same certificate).
-    fn pin_refused(&self, target: &str) -> Option<Error> {
+    pub(super) fn pin_refused(&self, target: &str) -> Option<Error> {
         let seen = self
             .refused
             .lock()
@@ -355,7 +368,7 @@ impl Client {
         )))
     }
 
-    fn deadline_error(&self, target: &str, detail: String) -> Error {
+    pub(super) fn deadline_error(&self, target: &str, detail: String) -> Error {
         let kept = self.deadline.kept();
         let detail = if kept.is_zero() {
             detail
@@ -642,7 +655,7 @@ impl Failure {
         shown_capped(&self.detail, ERROR_CHAIN_CHARS)
     }
 
-    fn from_send(error: reqwest::Error) -> Self {
+    pub(super) fn from_send(error: reqwest::Error) -> Self {
         let detail = if error.is_timeout() {
             "no answer before the timeout".to_owned()
         } else {

@@ -31,6 +31,7 @@
 //!   capped.
 //!
 //! Rooms: [`client`] (attempts, retries, deadlines, what an error says),
+//! [`probe`] (a dry run's connection that sends nothing),
 //! [`transport`] (where a request may go), [`pin`] (trusting one
 //! certificate instead of the authorities), [`api`] (a service's API with
 //! its token, as a rotator's client module starts from it), and here the
@@ -39,6 +40,7 @@
 mod api;
 mod client;
 pub mod pin;
+mod probe;
 mod transport;
 
 pub use api::{Api, endpoint};

@@ -48,6 +48,28 @@
 //! A match is widened to the whole token it sits in (letters, digits, `-`,
 //! `_`, `~`), so the few characters around a shortened echo go too.
 //!
+//! # Why a secret of fewer than 6 characters is matched only as a token
+//!
+//! A form shorter than [`TOKEN_ONLY_BELOW`] characters (an `oldPassword` of
+//! `y`, or `Gat`, and base64 of such a value, `eQ`) occurs inside ordinary
+//! words: matched anywhere, `y` would redact every word holding the letter
+//! (`you`, `KEEPER_GATEWAY_CONFIG`, the binary's name once widened to its
+//! token) and `Gat` would redact `Gateway`, so the messages an
+//! administrator must act on would read `[redacted]`. Such a form is
+//! matched only where it stands as a token of its own ([`whole_token`]):
+//! no letter, digit, `-`, `_` or `~` right before or after it (an end of
+//! the value that is itself punctuation needs no boundary), in every view
+//! and every encoding. That is how an echo carries a value (quoted, after
+//! `=`, between separators); a short value glued into a longer word is not
+//! told apart from the word, and a value that short is guessed in a few
+//! thousand tries anyway: its secrecy was never in the output. Six is the
+//! bound below which record values are not registered at all (`records`),
+//! and the exact layer's tests hold that six characters (`abcdef` inside
+//! `abcdefxyz`) are still matched anywhere. What this means for an
+//! administrator is in `docs/concepts/redaction.md`; the harness's leak scan
+//! applies the same rule, so a test still fails when such a value is shown
+//! as a token.
+//!
 //! # Why it stays fast
 //!
 //! Registration stores 64-bit hashes of each form's windows, in a set per
@@ -74,6 +96,7 @@ pub use skeleton::{DUMP_WINDOW, Skeletons, TEXT_WINDOW, skeleton};
     reason = "the rooms' own helpers, shared within secret"
 )]
 use table::*;
+pub use table::{is_token_char, whole_token};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -93,6 +116,10 @@ pub const WITHHELD: &str = "withheld: it may echo a secret";
 
 /// Characters of a secret that are enough to redact the token they sit in.
 pub const WINDOW: usize = 12;
+
+/// Forms of fewer characters are matched only as a whole token (see the
+/// module documentation).
+pub const TOKEN_ONLY_BELOW: usize = 6;
 
 /// Windows with fewer distinct characters say nothing about a secret
 /// (`000000000000` of a token ending in zeros) and would redact identifiers

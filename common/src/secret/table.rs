@@ -241,10 +241,28 @@ impl Table {
                 continue;
             }
             rolling(&chars, length, set, |start, end| {
+                if length < TOKEN_ONLY_BELOW && !whole_token(&chars, start, end) {
+                    return;
+                }
                 spans.push((view[folded[start].1].start, view[folded[end - 1].1].end));
             });
         }
     }
+}
+
+/// The characters a match is widened over, and which bound a token.
+pub fn is_token_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '-' | '_' | '~')
+}
+
+/// Whether `chars[start..end]` stands as a token of its own: an end that is
+/// a token character has no token character next to it (an end that is
+/// punctuation bounds itself). See `TOKEN_ONLY_BELOW` for why short forms
+/// must.
+pub fn whole_token(chars: &[char], start: usize, end: usize) -> bool {
+    let open = !is_token_char(chars[start]) || start == 0 || !is_token_char(chars[start - 1]);
+    let close = !is_token_char(chars[end - 1]) || end == chars.len() || !is_token_char(chars[end]);
+    open && close
 }
 
 pub(super) fn distinct(chars: &[char]) -> usize {
@@ -259,7 +277,7 @@ pub(super) fn distinct(chars: &[char]) -> usize {
 
 /// Replaces each span, widened to its token and merged with its neighbours.
 pub(super) fn replace(text: &str, mut spans: Vec<(usize, usize)>) -> String {
-    let token = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '~');
+    let token = is_token_char;
     for span in &mut spans {
         while let Some(c) = text[..span.0].chars().next_back().filter(|c| token(*c)) {
             span.0 -= c.len_utf8();

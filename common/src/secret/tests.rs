@@ -333,3 +333,30 @@ fn a_short_password_quoted_with_backslashes_inside_a_message_is_redacted() {
     );
     forget_all();
 }
+
+#[test]
+fn a_secret_of_fewer_than_six_characters_leaves_the_words_it_sits_in_readable() {
+    let message = "rotate-rest-api: error: the Gateway's KEEPER_GATEWAY_CONFIG does not exist; \
+                   you may set it";
+    for secret in ["y", "Gat", "ex", "api"] {
+        assert_eq!(redact_only(message, &[secret]), message, "{secret}");
+    }
+}
+
+#[test]
+fn a_secret_of_fewer_than_six_characters_is_redacted_where_it_stands_as_a_token() {
+    for (secret, echo) in [
+        ("y", "the password 'y' was refused"),
+        ("y", r#"{"password":"y"}"#),
+        ("y", "p=y&user=alice"),
+        ("y", "base64 eQ== seen"),
+        ("Gat", "old GAT kept"),
+        ("Gat", "p=%47at"),
+        ("Gat", r"p=\u0047at"),
+        ("a!", "tried a! twice"),
+        ("!a", "tried x!a twice"),
+    ] {
+        let out = redact_only(echo, &[secret]);
+        assert!(out.contains(REDACTED), "{secret}: {out}");
+    }
+}

@@ -85,6 +85,8 @@ struct Shared {
     requests: Mutex<Vec<ProxiedRequest>>,
     /// Set when the proxy is dropped: every task ends.
     stop: watch::Sender<bool>,
+    /// TCP connections accepted, with or without a request on them.
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 /// The proxy, listening on 127.0.0.1 until dropped.
@@ -127,9 +129,18 @@ impl FaultProxy {
             engine: Engine::new(),
             requests: Mutex::new(Vec::new()),
             stop: watch::channel(false).0,
+            connections: std::sync::atomic::AtomicUsize::new(0),
         });
         runtime().spawn(accept_loop(listener, Arc::clone(&shared)));
         Self { port, shared }
+    }
+
+    /// The TCP connections accepted so far, whether or not a request came
+    /// on them (a dry run's probe connects and sends nothing).
+    pub fn connections(&self) -> usize {
+        self.shared
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -227,6 +238,7 @@ async fn accept_loop(listener: std::net::TcpListener, shared: Arc<Shared>) {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
+                    shared.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(connection(Arc::clone(&shared), stream));
                 }

@@ -347,6 +347,28 @@ pub fn a_user_the_service_does_not_know_exits_as_documented_and_changes_nothing(
     expect(&world, &out, facts.unknown_user_exit, &[]);
 }
 
+/// A newPassword of one character (the record's password complexity set
+/// by mistake): exit 2 naming `newPassword` and the least length, before
+/// any request. The old password of any length is still rotated.
+pub fn a_new_password_of_one_character_exits_2_and_sends_nothing(use_case: &str, bin: Binary) {
+    let case = Case::new(use_case, bin);
+    let mut world = case.world();
+    world.change_input(|params, _| {
+        params.insert("newPassword".into(), Value::String("x".into()));
+    });
+    let out = case.run(&world, false);
+    expect(
+        &world,
+        &out,
+        2,
+        &[
+            "'newPassword' in the Gateway's input is invalid",
+            "fewer than 6",
+        ],
+    );
+    nothing_sent(&world);
+}
+
 /// `--dry-run`: exit 0, only reads sent, the account and the vault as
 /// seeded.
 pub fn a_dry_run_only_reads_and_changes_nothing(use_case: &str, bin: Binary) {
@@ -501,6 +523,7 @@ macro_rules! password_suite {
                 a_wrong_token_exits_1_naming_the_admin_record_and_changes_nothing,
                 a_user_the_service_does_not_know_exits_as_documented_and_changes_nothing,
                 a_dry_run_only_reads_and_changes_nothing,
+                a_new_password_of_one_character_exits_2_and_sends_nothing,
                 a_500_to_the_change_exits_4_and_is_never_sent_again,
                 a_change_applied_then_answered_500_exits_4_and_is_never_sent_again,
                 a_change_whose_answer_is_lost_exits_4_and_is_never_sent_again,

@@ -185,7 +185,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
             "{STORED_ID} (Active, in the record, last used 2026-11-01T00:00:00Z)"
         ))
         .assert_stdout_has(&format!("delete {OTHER_ID} first (it is Inactive)"))
-        .assert_stdout_has(&format!("then delete {STORED_ID}. Nothing was changed."));
+        .assert_stdout_has(&format!("then delete {STORED_ID}. Checked: "));
     for action in w.aws().actions() {
         assert!(
             ["GetUser", "ListAccessKeys", "GetAccessKeyLastUsed"].contains(&action.as_str()),
@@ -278,6 +278,33 @@ fn a_plain_http_endpoint_override_to_a_remote_host_exits_2_naming_the_variable()
             .assert_stderr_has(&format!("'{variable}' in the environment is invalid"))
             .assert_stderr_has("uses plain http; use https");
         assert!(w.aws().calls().is_empty(), "{variable}: {}", out.output());
+    }
+}
+
+#[test]
+fn a_short_old_password_leaves_the_binary_name_the_gateway_and_its_config_variable_readable() {
+    // An oldPassword of one or three characters is matched only where it
+    // stands as a token: 'y' inside "key" and "Gateway", 'Gat' inside
+    // "GATEWAY" are words to read, not echoes. The run's leak scan (with
+    // the same rule) still fails the test if the value shows as a token.
+    for old in ["y", "Gat"] {
+        let scenario = Scenario::load("scenarios/aws-access-key/admin-record.json")
+            .param("user", serde_json::json!(""))
+            .param("oldPassword", serde_json::json!(old));
+        let out = Run::new(BIN)
+            .env("KEEPER_GATEWAY_CONFIG", "/nonexistent/gateway-config.json")
+            .scenario(&scenario)
+            .run();
+        out.assert_exit(2)
+            .assert_stderr_has("rotate-aws-access-key: error:")
+            .assert_stderr_has("the Gateway's KSM config")
+            .assert_stderr_has("set KEEPER_GATEWAY_CONFIG to its path")
+            .assert_stdout_has("rotate-aws-access-key: exit 2 (bad input or configuration");
+        assert!(
+            !out.stderr.contains("[redacted]"),
+            "{old}: {}",
+            out.output()
+        );
     }
 }
 

@@ -244,7 +244,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         .assert_exit(0)
         .assert_clean()
         .assert_stdout_has("dry run: application 'payroll-api'")
-        .assert_stdout_has("then remove old-key-2025, old-key-2026. Nothing was changed.");
+        .assert_stdout_has("then remove old-key-2025, old-key-2026. Checked: ");
     assert!(
         w.azure()
             .calls()

@@ -21,9 +21,7 @@ fn a_dry_run_logs_in_proves_the_password_path_and_changes_nothing() {
         .assert_stdout_has("Logged in as 'ops' with a password")
         .assert_stdout_has("Would make a new ssh-ed25519 key (OpenSSH)")
         .assert_stdout_has(&format!("then remove {}", fingerprint_of(&old)))
-        .assert_stdout_has(
-            "with sudo -n chpasswd, then check it with a login. Nothing was changed.",
-        );
+        .assert_stdout_has("with sudo -n chpasswd, then check it with a login. Checked: ");
     assert_eq!(w.sshd.shadow_entry("alice"), before);
     assert_eq!(w.authorized_keys(), original);
     assert_eq!(w.vault.as_ref().unwrap().revision(USER_UID), revision);
