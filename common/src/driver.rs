@@ -95,10 +95,8 @@ pub trait Rotator {
 
     /// What a dry run that planned `plan` checked, and what only the change
     /// can show ([`crate::dry_run`]): the summary line of a dry run says
-    /// both. The default claims the input alone.
-    fn checked(_plan: &Self::Plan<'_>, _run: &Run) -> crate::dry_run::Checked {
-        crate::dry_run::Checked::input().not("any call to the service")
-    }
+    /// both. No default: each binary says what its own dry run proves.
+    fn checked(plan: &Self::Plan<'_>, run: &Run) -> crate::dry_run::Checked;
 
     /// Carries out the plan. Returns the summary line of a successful run.
     fn apply(plan: Self::Plan<'_>, run: &Run) -> Result<String>;

@@ -33,6 +33,26 @@ pub struct Run {
     kill_after: Duration,
 }
 
+/// Whether `path` is an ELF file for another machine than this one (its
+/// `e_machine` is not this build's architecture). Anything unreadable or not
+/// ELF counts as native: it is then run as it is, and fails as it would.
+pub fn is_foreign_elf(path: &Path) -> bool {
+    use std::io::Read;
+    const HOST: u16 = if cfg!(target_arch = "x86_64") {
+        62
+    } else if cfg!(target_arch = "aarch64") {
+        183
+    } else {
+        0
+    };
+    let mut head = [0u8; 20];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    if read.is_err() || head[..4] != *b"\x7fELF" || head[5] != 1 {
+        return false;
+    }
+    HOST != 0 && u16::from_le_bytes([head[18], head[19]]) != HOST
+}
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct Outcome {
@@ -109,6 +129,13 @@ impl Run {
     }
 
     fn command_under(&self, runner: Vec<String>) -> std::process::Command {
+        // Only a binary of another architecture goes under the runner: the
+        // harness itself, run by the rehearsal tests, is native.
+        let runner = if is_foreign_elf(&self.bin) {
+            runner
+        } else {
+            Vec::new()
+        };
         let mut words: Vec<std::ffi::OsString> = Vec::new();
         if let Some((program, args)) = &self.wrapper {
             words.push(program.into());
@@ -452,16 +479,42 @@ impl Outcome {
 mod tests {
 
     #[test]
-    fn a_runner_goes_between_the_wrapper_and_the_binary() {
-        let run = Run::new("/bins/rotate-x").wrapped("/usr/bin/time", vec!["-v".into()]);
+    fn a_runner_goes_between_the_wrapper_and_a_binary_of_another_architecture() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bin = dir.path().join("rotate-x");
+        // An ELF header whose e_machine is another machine's.
+        let other: u16 = if cfg!(target_arch = "x86_64") {
+            183
+        } else {
+            62
+        };
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(18, 0);
+        elf.extend_from_slice(&other.to_le_bytes());
+        std::fs::write(&bin, &elf).expect("write");
+        let run = Run::new(&bin).wrapped("/usr/bin/time", vec!["-v".into()]);
         let command =
             run.command_under(vec!["qemu-aarch64".into(), "-L".into(), "/sys root".into()]);
         assert_eq!(command.get_program(), "/usr/bin/time");
         let args: Vec<_> = command.get_args().collect();
         assert_eq!(
             args,
-            ["-v", "qemu-aarch64", "-L", "/sys root", "/bins/rotate-x"]
+            [
+                "-v",
+                "qemu-aarch64",
+                "-L",
+                "/sys root",
+                bin.to_str().expect("utf-8")
+            ]
         );
+    }
+
+    #[test]
+    fn a_native_binary_is_run_without_the_runner() {
+        // This test's own executable is native.
+        let me = std::env::current_exe().expect("current exe");
+        let command = Run::new(&me).command_under(vec!["qemu-aarch64".into()]);
+        assert_eq!(command.get_program(), me.as_os_str());
     }
 
     #[test]

@@ -186,6 +186,14 @@ impl Rotator for SnowflakeUser {
         })
     }
 
+    fn checked(_p: &Planned<'_>, _run: &Run) -> common::dry_run::Checked {
+        common::dry_run::Checked::input()
+            .did("the admin record and its private key")
+            .did("the admin's key-pair sign-in to the SQL API, and the user, with DESC USER")
+            .not("that the admin's role may change the user's password")
+            .not("that Snowflake's password policy accepts the new password")
+    }
+
     fn describe(p: &Planned<'_>, _run: &Run) -> String {
         format!(
             "Snowflake user '{}' ({}, type {}) of account {}; would set its password (ALTER \
