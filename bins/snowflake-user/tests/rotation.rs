@@ -229,7 +229,7 @@ fn a_change_still_running_at_the_deadline_exits_4_and_is_never_sent_again() {
 #[test]
 fn a_password_snowflakes_policy_refuses_exits_1_and_the_password_is_unchanged() {
     let (key, fake) = snowflake();
-    let s = scenario("default.json", &fake, &key).param("newPassword", json!("Sh0rt"));
+    let s = scenario("default.json", &fake, &key).param("newPassword", json!("Sh0rt-7"));
     rotate(&s)
         .assert_exit(1)
         .assert_clean()
@@ -242,7 +242,7 @@ fn a_password_snowflakes_policy_refuses_exits_1_and_the_password_is_unchanged() 
 fn a_policy_refusal_answered_later_is_still_exit_1() {
     let (key, fake) = snowflake();
     let fake = fake.changes_running_for(2);
-    let s = scenario("default.json", &fake, &key).param("newPassword", json!("Sh0rt"));
+    let s = scenario("default.json", &fake, &key).param("newPassword", json!("Sh0rt-7"));
     rotate(&s).assert_exit(1).assert_clean();
     assert_eq!(fake.password_of(USER).as_deref(), Some(OLD));
 }
