@@ -42,13 +42,13 @@ pub struct GatewayInput {
     pub dry_run_only: bool,
 }
 
-/// The param `harness line` adds to the lines it builds: their
-/// `newPassword` is made up, so a run that is not `--dry-run` is refused
-/// (it would set a password no record holds). The Gateway never sends it.
 /// The fewest characters a new password may have (see
 /// [`GatewayInput::require_new_password`]).
 pub const MIN_NEW_PASSWORD: usize = secret::TOKEN_ONLY_BELOW;
 
+/// The param `harness line` adds to the lines it builds: their
+/// `newPassword` is made up, so a run that is not `--dry-run` is refused
+/// (it would set a password no record holds). The Gateway never sends it.
 pub const DRY_RUN_ONLY: &str = "keeperRotatorsDryRunOnly";
 
 impl GatewayInput {
@@ -189,7 +189,9 @@ impl GatewayInput {
                 "newPassword",
                 Location::Params,
                 format!(
-                    "it has {length} character{}, fewer than {MIN_NEW_PASSWORD}: the Gateway                      generates it from the PAM User record's password complexity, which must                      ask for more (12 or more is advised); nothing was sent",
+                    "it has {length} character{}, fewer than {MIN_NEW_PASSWORD}: the Gateway \
+                     generates it from the PAM User record's password complexity, which must \
+                     ask for more (12 or more is advised); nothing was sent",
                     if length == 1 { "" } else { "s" }
                 ),
             ));

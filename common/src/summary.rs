@@ -222,10 +222,15 @@ pub fn line(binary: &str, exit: Exit, prose: &str, next: Option<&str>) -> String
         "next": next.map(text),
         "duration_ms": duration_ms,
     });
-    // Redacted again as a whole, then every character that could end or
-    // restyle a line escaped the JSON way (serde_json leaves DEL, C1
-    // controls, separators and bidi overrides as they are).
-    escape_for_json(&secret::redact(&object.to_string()))
+    // Every string in the object was redacted above; what the object adds
+    // is its own keys and numbers, true, false and null. Not redacted again
+    // as a whole: a short old password such as `null` or `0`, or one equal
+    // to a key such as `summary`, would turn those into `[redacted]` and
+    // the line into something that is not JSON, or not of the schema. Then
+    // every character that could end or restyle a line is escaped the JSON
+    // way (serde_json leaves DEL, C1 controls, separators and bidi
+    // overrides as they are).
+    escape_for_json(&object.to_string())
 }
 
 /// Writes the summary line on stdout: always exactly one line.
@@ -276,6 +281,23 @@ mod tests {
         let error = Output::parse("Hunter2-Secret", OUTPUT_VAR).unwrap_err();
         assert!(!error.contains("Hunter2"), "{error}");
         assert!(error.contains(OUTPUT_VAR), "{error}");
+    }
+
+    #[test]
+    fn an_old_password_equal_to_a_key_or_a_json_literal_leaves_the_line_valid() {
+        // A whole-line redaction turned "next":null into "next":[redacted]
+        // and the key "schema" into "[redacted]".
+        set_output(Output::Json);
+        secret::register("schema");
+        secret::register("null");
+        let line = line("rotate-x", Exit::Rotated, "rotated 'schema'", None);
+        let value: serde_json::Value = serde_json::from_str(&line).expect("the line is JSON");
+        assert_eq!(value["schema"], SCHEMA);
+        assert!(value["next"].is_null(), "{line}");
+        assert!(
+            !line.contains("'schema'"),
+            "the secret in a value is redacted: {line}"
+        );
     }
 
     #[test]
