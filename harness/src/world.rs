@@ -38,6 +38,7 @@ use crate::fakes::aws::FakeAws;
 use crate::fakes::azure::FakeAzure;
 use crate::fakes::okta::FakeOkta;
 use crate::fakes::rest::FakeRest;
+use crate::fakes::snowflake::FakeSnowflake;
 use crate::fakes::ssh::FakeSsh;
 use crate::fakes::vault::FakeVault;
 use crate::inputs::scenario::Scenario;
@@ -92,6 +93,10 @@ impl Fake for FakeOkta {}
 
 /// Addressed through the records (the API URL).
 impl Fake for FakeRest {}
+
+/// Addressed through the records (`snowflake_url`); its keys are public
+/// keys, and the private ones are the records'.
+impl Fake for FakeSnowflake {}
 
 /// What a world runs.
 #[derive(Debug)]

@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 
 pub mod config;
 pub mod jwt;
+pub mod keypair;
 mod snowflake;
 pub mod sql;
 
@@ -33,7 +34,7 @@ use snowflake::{NO_SUCH_OBJECT, Ran, SqlApi};
 /// Snowflake's codes for a statement that ended without saying whether it
 /// ran: cancelled (000604), past its timeout (000630), and a handle it no
 /// longer knows (000709). A change that ends so is exit 4, never 1.
-const UNSURE_CODES: [&str; 3] = ["000604", "000630", "000709"];
+pub(crate) const UNSURE_CODES: [&str; 3] = ["000604", "000630", "000709"];
 
 pub const FIELDS: &str = "\
 Attach to: a PAM User record (login = the Snowflake user's name) whose rotation is \"Run
@@ -85,6 +86,8 @@ pub struct Planned<'r> {
     name: String,
     /// The user's `TYPE` (`PERSON`, `LEGACY_SERVICE`, or null).
     kind: String,
+    /// The key pair's rotation, when the user record holds a private key.
+    key: Option<keypair::KeyPlan>,
 }
 
 impl Rotator for SnowflakeUser {
@@ -94,6 +97,12 @@ impl Rotator for SnowflakeUser {
     const FIELDS: &'static str = FIELDS;
 
     type Plan<'r> = Planned<'r>;
+
+    /// A user record holding a private key: the key pair is rotated, the
+    /// key stored in the record, under the record's lease.
+    fn wants_lease(run: &Run) -> bool {
+        keypair::in_input(&run.input)
+    }
 
     /// One user of one account: the name as Snowflake resolves it.
     fn host_lock(run: &Run) -> Result<Option<host_lock::Target>> {
@@ -166,7 +175,12 @@ impl Rotator for SnowflakeUser {
             )));
         }
         let kind = property("TYPE").unwrap_or_else(|| "null".into());
-        if kind.eq_ignore_ascii_case("SERVICE") {
+        let key = if run.wants_lease() {
+            Some(keypair::plan(run, user, &properties)?)
+        } else {
+            None
+        };
+        if key.is_none() && kind.eq_ignore_ascii_case("SERVICE") {
             return Err(Error::Config(format!(
                 "the Snowflake user '{user}' is a SERVICE user, which has no password \
                  (Snowflake refuses one): rotate its key pair instead, or rotate a PERSON \
@@ -183,10 +197,20 @@ impl Rotator for SnowflakeUser {
             sql,
             name,
             kind,
+            key,
         })
     }
 
-    fn checked(_p: &Planned<'_>, _run: &Run) -> common::dry_run::Checked {
+    fn checked(p: &Planned<'_>, _run: &Run) -> common::dry_run::Checked {
+        if p.key.is_some() {
+            return common::dry_run::Checked::input()
+                .did("the admin record and its private key")
+                .did("the admin's key-pair sign-in to the SQL API, and the user, with DESC USER")
+                .did("the user record's private key, and which key slot holds it (DESC USER)")
+                .did("which key slot the new key would go into")
+                .not("that the admin's role may set and unset the user's keys")
+                .not("a sign-in as the user with a new key");
+        }
         common::dry_run::Checked::input()
             .did("the admin record and its private key")
             .did("the admin's key-pair sign-in to the SQL API, and the user, with DESC USER")
@@ -195,6 +219,17 @@ impl Rotator for SnowflakeUser {
     }
 
     fn describe(p: &Planned<'_>, _run: &Run) -> String {
+        if let Some(key) = &p.key {
+            return format!(
+                "Snowflake user '{}' ({}, type {}) of account {}, key pair rotated (POST                  {}/api/v2/statements). {}",
+                p.setup.user,
+                http::shown(&p.name),
+                http::shown(&p.kind),
+                p.setup.account,
+                http::display_url(&p.setup.url).trim_end_matches('/'),
+                key.describe(p.setup.user),
+            );
+        }
         format!(
             "Snowflake user '{}' ({}, type {}) of account {}; would set its password (ALTER \
              USER {} SET PASSWORD = '********', POST {}/api/v2/statements); Snowflake's answer \
@@ -209,6 +244,9 @@ impl Rotator for SnowflakeUser {
     }
 
     fn apply(p: Planned<'_>, run: &Run) -> Result<String> {
+        if let Some(key) = &p.key {
+            return keypair::rotate(run, &p.setup, &p.sql, &p.name, key);
+        }
         let Planned { setup, sql, .. } = p;
         let (user, quoted) = (setup.user, &setup.quoted_user);
         let mut statement = Zeroizing::new(format!("ALTER USER {quoted} SET PASSWORD = "));

@@ -505,7 +505,13 @@ fn saved(record: &VaultRecord, changes: &[Change]) -> bool {
         let now = ["fields", "custom"]
             .iter()
             .find_map(|section| record.matching(section, &change.label).next())
-            .and_then(|f| field_text(f).ok().flatten())
+            .and_then(|f| match change.value {
+                FieldValue::KeyPair { .. } => f
+                    .pointer("/value/0/privateKey")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+                _ => field_text(f).ok().flatten(),
+            })
             .unwrap_or_default();
         now == change.value.as_str()
     })

@@ -8,18 +8,32 @@ use crate::error::{Error, Location, Result};
 use crate::records::kind;
 use crate::secret::Secret;
 
-/// One field value to store: plain text, or a secret kept in a hidden field.
+/// One field value to store: plain text, a secret kept in a hidden field,
+/// or a `keyPair` field's public and private key (one object, as Keeper's
+/// record types hold it).
 #[derive(Debug, Clone)]
 pub enum FieldValue {
     Text(String),
     Secret(Secret),
+    KeyPair { public: String, private: Secret },
 }
 
 impl FieldValue {
+    /// The text a save is checked by: a key pair's private key.
     pub(super) fn as_str(&self) -> &str {
         match self {
             Self::Text(t) => t,
-            Self::Secret(s) => s.expose(),
+            Self::Secret(s) | Self::KeyPair { private: s, .. } => s.expose(),
+        }
+    }
+
+    /// The field's `value` list as the record stores it.
+    fn to_json(&self) -> Value {
+        match self {
+            Self::KeyPair { public, private } => {
+                json!([{"publicKey": public, "privateKey": private.expose()}])
+            }
+            other => json!([other.as_str()]),
         }
     }
 }
@@ -43,6 +57,17 @@ impl Change {
         Self {
             label: label.to_owned(),
             value: FieldValue::Secret(value.clone()),
+        }
+    }
+
+    /// A `keyPair` field: its public key and its private key.
+    pub fn key_pair(label: &str, public: impl Into<String>, private: &Secret) -> Self {
+        Self {
+            label: label.to_owned(),
+            value: FieldValue::KeyPair {
+                public: public.into(),
+                private: private.clone(),
+            },
         }
     }
 }
@@ -154,6 +179,16 @@ impl VaultRecord {
         })
     }
 
+    /// A field's first value as it is stored (a `keyPair` field's object),
+    /// found as [`VaultRecord::text`] finds a field; `None` when absent.
+    pub fn value<'a>(&'a self, name: &'a str) -> Option<&'a Value> {
+        ["fields", "custom"].iter().find_map(|section| {
+            self.matching(section, name)
+                .filter_map(|f| f.pointer("/value/0"))
+                .find(|v| !v.is_null())
+        })
+    }
+
     /// Like [`VaultRecord::text`], kept as a secret (and untrimmed).
     pub fn secret(&self, name: &str) -> Result<Option<Secret>> {
         Ok(self.text(name)?.map(Secret::new))
@@ -167,7 +202,7 @@ impl VaultRecord {
     /// its label or only as its type. When no field has the name, a custom
     /// field is added (as `text`, or `secret` for a hidden value).
     pub fn set_custom(&mut self, change: &Change) {
-        let value = json!([change.value.as_str()]);
+        let value = change.value.to_json();
         let named = |key: &str, f: &Value| {
             f.get(key)
                 .and_then(Value::as_str)
@@ -196,6 +231,7 @@ impl VaultRecord {
             let kind = match change.value {
                 FieldValue::Text(_) => "text",
                 FieldValue::Secret(_) => "secret",
+                FieldValue::KeyPair { .. } => "keyPair",
             };
             fields.push(json!({"type": kind, "label": change.label, "value": value}));
         }

@@ -45,8 +45,18 @@ use crate::faults::{FaultKind, ProxiedRequest};
 pub use sql::{Statement, parse_statement};
 
 /// The call names: `desc_user`, `alter_user` (the statement that sets a
-/// password), `statement_status` (a poll), and `other`.
-pub const CALLS: [&str; 4] = ["desc_user", "alter_user", "statement_status", "other"];
+/// password), `set_key` and `unset_key` (`ALTER USER … SET` / `UNSET
+/// RSA_PUBLIC_KEY[_2]`), `current_user` (`SELECT CURRENT_USER()`, a key's
+/// sign-in check), `statement_status` (a poll), and `other`.
+pub const CALLS: [&str; 7] = [
+    "desc_user",
+    "alter_user",
+    "set_key",
+    "unset_key",
+    "current_user",
+    "statement_status",
+    "other",
+];
 
 /// Names a request by its method, path and statement.
 pub fn call_name(request: &ProxiedRequest) -> String {
@@ -64,9 +74,12 @@ pub fn call_name(request: &ProxiedRequest) -> String {
         .unwrap_or_default()
         .to_ascii_uppercase();
     match (request.method.as_str(), request.path.trim_end_matches('/')) {
-        ("POST", "/api/v2/statements") => match first.as_str() {
-            "DESC" | "DESCRIBE" => "desc_user",
-            "ALTER" => "alter_user",
+        ("POST", "/api/v2/statements") => match (first.as_str(), parse_statement(&statement)) {
+            ("DESC" | "DESCRIBE", _) => "desc_user",
+            (_, Ok(Statement::SetKey { .. })) => "set_key",
+            (_, Ok(Statement::UnsetKey { .. })) => "unset_key",
+            (_, Ok(Statement::CurrentUser)) => "current_user",
+            ("ALTER", _) => "alter_user",
             _ => "other",
         },
         ("GET", path) if path.starts_with("/api/v2/statements/") => "statement_status",
@@ -87,6 +100,9 @@ pub struct User {
     pub keys: [Option<String>; 2],
     /// How many times the password was set.
     pub changes: u32,
+    /// Key-pair sign-ins of this user are refused (`390144`), as when a
+    /// network or authentication policy stops them.
+    pub refuses_sign_in: bool,
 }
 
 /// A statement answered `202`: the polls left before its answer.
@@ -163,8 +179,56 @@ impl FakeSnowflake {
             kind: "PERSON".into(),
             keys: [None, None],
             changes: 0,
+            refuses_sign_in: false,
         });
         self
+    }
+
+    /// Adds a SERVICE user named `name` (no password) whose
+    /// `RSA_PUBLIC_KEY` and `RSA_PUBLIC_KEY_2` are `keys` (base64 of the
+    /// DER).
+    pub fn with_service_user(self, name: &str, keys: [Option<&str>; 2]) -> Self {
+        self.state().users.push(User {
+            name: name.to_owned(),
+            password: None,
+            kind: "SERVICE".into(),
+            keys: keys.map(|k| k.map(str::to_owned)),
+            changes: 0,
+            refuses_sign_in: false,
+        });
+        self
+    }
+
+    /// Sets a user's key slot (0: `RSA_PUBLIC_KEY`, 1: `RSA_PUBLIC_KEY_2`),
+    /// as another administrator would.
+    pub fn set_key(&self, name: &str, slot: usize, key: Option<&str>) {
+        if let Some(user) = self.state().users.iter_mut().find(|u| u.name == name) {
+            user.keys[slot] = key.map(str::to_owned);
+        }
+    }
+
+    /// Gives user `name` a password too.
+    pub fn with_password(self, name: &str, password: &str) -> Self {
+        if let Some(user) = self.state().users.iter_mut().find(|u| u.name == name) {
+            user.password = Some(password.to_owned());
+        }
+        self
+    }
+
+    /// Refuses every key-pair sign-in of user `name` (`401`), whatever its
+    /// keys.
+    pub fn refusing_sign_ins_of(self, name: &str) -> Self {
+        if let Some(user) = self.state().users.iter_mut().find(|u| u.name == name) {
+            user.refuses_sign_in = true;
+        }
+        self
+    }
+
+    /// The fingerprints (`SHA256:…`) of user `name`'s two key slots.
+    pub fn fingerprints(&self, name: &str) -> [Option<String>; 2] {
+        self.user(name)
+            .map(|u| u.keys.map(|k| k.as_deref().and_then(fingerprint_of)))
+            .unwrap_or_default()
     }
 
     /// Adds the admin user `name` whose public key (base64 of its DER) is
@@ -178,6 +242,7 @@ impl FakeSnowflake {
                 kind: "SERVICE".into(),
                 keys: [Some(public_key.to_owned()), None],
                 changes: 0,
+                refuses_sign_in: false,
             });
             state.admin = Some(name.to_owned());
         }
@@ -327,6 +392,7 @@ impl State {
             .users
             .iter()
             .find(|u| u.name.to_uppercase() == name)
+            .filter(|u| !u.refuses_sign_in)
             .ok_or(())?;
         let key = user
             .keys
@@ -365,7 +431,14 @@ impl State {
         let handle = format!("01b2c3d4-0000-4000-8000-{:012x}", self.handles);
         let parsed = parse_statement(statement);
         let polls = match (&parsed, self.changes_running_for) {
-            (Ok(Statement::SetPassword { .. }), Some(polls)) => polls,
+            (
+                Ok(
+                    Statement::SetPassword { .. }
+                    | Statement::SetKey { .. }
+                    | Statement::UnsetKey { .. },
+                ),
+                Some(polls),
+            ) => polls,
             _ => self.running_for,
         };
         let (status, mut answer) = if body.get("bindings").is_some_and(|b| !b.is_null()) {
@@ -422,7 +495,16 @@ impl State {
     /// Runs a statement as `caller`: the status and body of its answer.
     fn run(&mut self, caller: &str, statement: Statement) -> (u16, Value) {
         let target = match &statement {
-            Statement::DescUser { user } | Statement::SetPassword { user, .. } => user.clone(),
+            Statement::DescUser { user }
+            | Statement::SetPassword { user, .. }
+            | Statement::SetKey { user, .. }
+            | Statement::UnsetKey { user, .. } => user.clone(),
+            Statement::CurrentUser => {
+                return (
+                    200,
+                    result_set(&["CURRENT_USER()"], vec![vec![json!(caller)]]),
+                );
+            }
         };
         let admin = self.admin.as_deref() == Some(caller);
         let folding = self.folding_case;
@@ -470,6 +552,22 @@ impl State {
                 user.changes += 1;
                 (200, executed())
             }
+            Statement::SetKey { slot, key, .. } => {
+                if !is_rsa_public_key(&key) {
+                    return failure(
+                        "002026",
+                        "SQL compilation error: Invalid RSA public key.",
+                        "22023",
+                    );
+                }
+                user.keys[slot] = Some(key);
+                (200, executed())
+            }
+            Statement::UnsetKey { slot, .. } => {
+                user.keys[slot] = None;
+                (200, executed())
+            }
+            Statement::CurrentUser => (200, executed()),
         }
     }
 }
@@ -479,6 +577,14 @@ fn fingerprint_of(key: &str) -> Option<String> {
     let der = STANDARD.decode(key).ok()?;
     let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
     Some(format!("SHA256:{}", STANDARD.encode(hash.as_ref())))
+}
+
+/// Whether `key` is base64 of the DER of an RSA public key of 2048 bits or
+/// more (a SubjectPublicKeyInfo), as Snowflake takes it: without PEM armor.
+fn is_rsa_public_key(key: &str) -> bool {
+    STANDARD.decode(key).is_ok_and(|der| {
+        aws_lc_rs::rsa::PublicEncryptingKey::from_der(&der).is_ok_and(|k| k.key_size_bits() >= 2048)
+    })
 }
 
 /// A result set of string columns.
@@ -520,6 +626,14 @@ fn describe(user: &User) -> Value {
             row("TYPE", json!(user.kind)),
             row("LOGIN_NAME", json!(user.name)),
             row("DISABLED", json!("false")),
+            row(
+                "HAS_PASSWORD",
+                json!(if user.password.is_some() {
+                    "true"
+                } else {
+                    "false"
+                }),
+            ),
             row(
                 "PASSWORD",
                 json!(if user.password.is_some() {

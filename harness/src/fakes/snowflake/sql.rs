@@ -8,8 +8,26 @@
 /// A statement the fake understands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
-    DescUser { user: String },
-    SetPassword { user: String, password: String },
+    DescUser {
+        user: String,
+    },
+    SetPassword {
+        user: String,
+        password: String,
+    },
+    /// `ALTER USER u SET RSA_PUBLIC_KEY[_2] = '<base64 DER>'`: `slot` 0 or 1.
+    SetKey {
+        user: String,
+        slot: usize,
+        key: String,
+    },
+    /// `ALTER USER u UNSET RSA_PUBLIC_KEY[_2]`.
+    UnsetKey {
+        user: String,
+        slot: usize,
+    },
+    /// `SELECT CURRENT_USER()`.
+    CurrentUser,
 }
 
 /// One token of a statement, with the position it starts at (1-based, as
@@ -219,28 +237,69 @@ pub fn parse_statement(sql: &str) -> Result<Statement, (String, String)> {
             expect("EXISTS", &mut at)?;
         }
         let user = identifier(&mut at)?;
-        expect("SET", &mut at)?;
-        expect("PASSWORD", &mut at)?;
-        if first.get(at).map(|(_, t)| t) != Some(&Token::Symbol('=')) {
-            let (position, near) = near(first, at);
-            return Err(syntax(position, &near));
-        }
-        at += 1;
-        let password = match first.get(at) {
-            Some((_, Token::Text(t))) => t.clone(),
-            Some((_, Token::Symbol('?'))) => {
-                return Err((
-                    "002049".into(),
-                    "SQL compilation error: bind variables are not supported here".into(),
-                ));
+        let slot_of = |t: Option<&(usize, Token)>| match t {
+            Some((_, Token::Word(w))) if w == "RSA_PUBLIC_KEY" => Some(0),
+            Some((_, Token::Word(w))) if w == "RSA_PUBLIC_KEY_2" => Some(1),
+            _ => None,
+        };
+        if word(first.get(at), "UNSET") {
+            at += 1;
+            let Some(slot) = slot_of(first.get(at)) else {
+                let (position, near) = near(first, at);
+                return Err(syntax(position, &near));
+            };
+            at += 1;
+            Statement::UnsetKey { user, slot }
+        } else {
+            expect("SET", &mut at)?;
+            let slot = slot_of(first.get(at));
+            if slot.is_none() {
+                expect("PASSWORD", &mut at)?;
+            } else {
+                at += 1;
             }
-            _ => {
+            if first.get(at).map(|(_, t)| t) != Some(&Token::Symbol('=')) {
                 let (position, near) = near(first, at);
                 return Err(syntax(position, &near));
             }
-        };
+            at += 1;
+            let value = match first.get(at) {
+                Some((_, Token::Text(t))) => t.clone(),
+                Some((_, Token::Symbol('?'))) => {
+                    return Err((
+                        "002049".into(),
+                        "SQL compilation error: bind variables are not supported here".into(),
+                    ));
+                }
+                _ => {
+                    let (position, near) = near(first, at);
+                    return Err(syntax(position, &near));
+                }
+            };
+            at += 1;
+            match slot {
+                Some(slot) => Statement::SetKey {
+                    user,
+                    slot,
+                    key: value,
+                },
+                None => Statement::SetPassword {
+                    user,
+                    password: value,
+                },
+            }
+        }
+    } else if word(first.first(), "SELECT") {
         at += 1;
-        Statement::SetPassword { user, password }
+        expect("CURRENT_USER", &mut at)?;
+        for symbol in ['(', ')'] {
+            if first.get(at).map(|(_, t)| t) != Some(&Token::Symbol(symbol)) {
+                let (position, near) = near(first, at);
+                return Err(syntax(position, &near));
+            }
+            at += 1;
+        }
+        Statement::CurrentUser
     } else {
         let (position, near) = near(first, 0);
         return Err(syntax(position, &near));
@@ -293,6 +352,29 @@ mod tests {
     }
 
     #[test]
+    fn the_key_statements_name_their_slot() {
+        assert_eq!(
+            parse_statement("ALTER USER \"SVC\" SET RSA_PUBLIC_KEY_2 = 'MIIB+/='"),
+            Ok(Statement::SetKey {
+                user: "SVC".into(),
+                slot: 1,
+                key: "MIIB+/=".into()
+            })
+        );
+        assert_eq!(
+            parse_statement("alter user svc unset rsa_public_key"),
+            Ok(Statement::UnsetKey {
+                user: "SVC".into(),
+                slot: 0
+            })
+        );
+        assert_eq!(
+            parse_statement("SELECT CURRENT_USER()"),
+            Ok(Statement::CurrentUser)
+        );
+    }
+
+    #[test]
     fn an_injected_statement_or_anything_else_is_refused() {
         for bad in [
             "ALTER USER bob SET PASSWORD = 'x'; DROP USER admin",
@@ -301,6 +383,12 @@ mod tests {
             "ALTER USER bob SET PASSWORD = ?",
             "DROP USER bob",
             "DESC USER",
+            "ALTER USER bob SET RSA_PUBLIC_KEY_3 = 'MII'",
+            "ALTER USER bob UNSET RSA_PUBLIC_KEY = 'MII'",
+            "ALTER USER bob UNSET PASSWORD",
+            "ALTER USER bob SET RSA_PUBLIC_KEY = MII",
+            "SELECT CURRENT_USER(); DROP USER bob",
+            "SELECT CURRENT_ROLE()",
         ] {
             assert!(parse_statement(bad).is_err(), "{bad:?}");
         }
