@@ -111,14 +111,33 @@ pub fn stored_fingerprint(record: &VaultRecord) -> Result<Option<String>> {
     Ok(stored_key(record)?.map(|(_, key)| key.fingerprint))
 }
 
-/// The fingerprints `DESC USER` shows in the two slots.
+/// The fingerprints `DESC USER` shows in the two slots. A value that is no
+/// fingerprint (`SHA256:` and base64) is kept as [`http::shown`] makes it:
+/// it is named in messages, and matches no key.
 pub fn slots_of(properties: &[(String, String)]) -> [Option<String>; 2] {
     FINGERPRINTS.map(|name| {
         properties
             .iter()
             .find(|(p, _)| p.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_owned())
+            .map(|(_, v)| v.trim())
             .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("null"))
+            .map(|v| {
+                if is_fingerprint(v) {
+                    v.to_owned()
+                } else {
+                    http::shown(v)
+                }
+            })
+    })
+}
+
+/// `SHA256:` and the base64 of 32 bytes.
+fn is_fingerprint(text: &str) -> bool {
+    text.strip_prefix("SHA256:").is_some_and(|b64| {
+        b64.len() == 44
+            && b64
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
     })
 }
 
@@ -240,11 +259,7 @@ pub fn plan(run: &Run, user: &str, properties: &[(String, String)]) -> Result<Ke
     }
     let slots = slots_of(properties);
     let current = key.fingerprint.clone();
-    let shown = |slot: usize| {
-        slots[slot]
-            .as_deref()
-            .map_or_else(|| "empty".to_owned(), |fp| http::shown(fp))
-    };
+    let shown = |slot: usize| slots[slot].as_deref().unwrap_or("empty").to_owned();
     let Some(held) = slots.iter().position(|s| s.as_deref() == Some(&current)) else {
         return Err(Error::Config(format!(
             "the private key in {} of {location} ({current}) is in neither key slot of the \
@@ -273,10 +288,7 @@ pub fn plan(run: &Run, user: &str, properties: &[(String, String)]) -> Result<Ke
                      record's key ({current}) and {} holds {}, which no record is known to \
                      hold. It is not unset: if nothing uses it, unset it (ALTER USER ... UNSET \
                      {}) and rotate again. Nothing was changed",
-                    SLOTS[held],
-                    SLOTS[slot],
-                    http::shown(other),
-                    SLOTS[slot],
+                    SLOTS[held], SLOTS[slot], other, SLOTS[slot],
                 )));
             }
             Some((
@@ -645,4 +657,39 @@ pub(crate) fn rotate(
         plan.location,
         plan.field.name(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_value_that_is_no_fingerprint_is_shown_on_one_line_and_matches_no_key() {
+        let fp = format!("SHA256:{}", "A".repeat(43) + "=");
+        let properties = vec![
+            ("RSA_PUBLIC_KEY_FP".to_owned(), fp.clone()),
+            ("RSA_PUBLIC_KEY_2_FP".to_owned(), "x\ny\u{1b}[2J".to_owned()),
+        ];
+        let [first, second] = slots_of(&properties);
+        assert_eq!(first, Some(fp));
+        let second = second.expect("a value");
+        assert!(!second.chars().any(char::is_control), "{second:?}");
+        assert!(!is_fingerprint(&second));
+    }
+
+    #[test]
+    fn null_or_absent_slots_are_empty_and_has_password_reads_either_property() {
+        let properties = vec![
+            ("RSA_PUBLIC_KEY_FP".to_owned(), "null".to_owned()),
+            ("PASSWORD".to_owned(), "********".to_owned()),
+        ];
+        assert_eq!(slots_of(&properties), [None, None]);
+        assert!(has_password(&properties));
+        let properties = vec![
+            ("HAS_PASSWORD".to_owned(), "false".to_owned()),
+            ("PASSWORD".to_owned(), "********".to_owned()),
+        ];
+        assert!(!has_password(&properties));
+        assert!(!has_password(&[("PASSWORD".to_owned(), "null".to_owned())]));
+    }
 }

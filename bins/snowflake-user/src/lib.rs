@@ -71,7 +71,36 @@ password sign-in: the change is proven by Snowflake's answer only. Runs on one u
 one account never overlap on this host (a second run exits 1, nothing changed; lock
 directory: KEEPER_ROTATOR_LOCK_DIR).
 
-Writes: nothing to the vault; the Gateway stores the new password on exit 0.";
+Writes (password): nothing to the vault; the Gateway stores the new password on exit 0.
+
+Key pair: when the PAM User record holds a private key, the user's RSA key pair is rotated
+instead of its password. User record (the vault's copy, read under the record's lease):
+  privatePEMKey           read and written: the user's RSA private key, PEM (PKCS#8 or
+                          PKCS#1, unencrypted); the new one is written as PKCS#8 PEM
+  keyPair                 or this field: privateKey read; privateKey and publicKey (PEM)
+                          written
+  verify_successes        optional: sign-ins in a row that prove the new key (default 3)
+  verify_interval_seconds optional: the pause between them (default 0.1)
+  verify_timeout_seconds  optional: how long they may take (default 30)
+  rotation_lease          custom text, written: held while the run runs, with what an
+                          interrupted run still meant to unset
+DESC USER shows the fingerprints of the user's two key slots (RSA_PUBLIC_KEY_FP,
+RSA_PUBLIC_KEY_2_FP: SHA256: and base64 of the SHA-256 of the public key's DER); the
+record's key must be in one of them (else exit 2). An RSA 2048 key is made here and set in
+the other slot (ALTER USER <user> SET RSA_PUBLIC_KEY[_2] = '<base64 DER>'); if that slot
+holds a key, the run exits 2 before any change, naming it, unless the lease shows an
+interrupted run of this record meant to unset it. The new key is proven by sign-ins as the
+user with it (a key-pair JWT, SELECT CURRENT_USER()) before it is stored: a key that does
+not work is unset again, nothing changed. It is then stored in the field the old one was
+in, the record read back, the old slot unset (ALTER USER <user> UNSET RSA_PUBLIC_KEY[_2])
+and DESC USER read to confirm. A lost answer to SET or UNSET is settled by DESC USER; an
+unknown outcome of the store keeps both keys (exit 4, both named).
+A user with a password as well (DESC USER HAS_PASSWORD true) exits 2 before any change: on
+exit 0 the Gateway stores newPassword in the record, which would not be the user's
+password. Unset the password in Snowflake (ALTER USER <user> UNSET PASSWORD) or take the
+key out of the record. On a key-pair rotation newPassword is not sent to Snowflake; the
+Gateway still stores it in the record's password field on exit 0, where it is the password
+of nothing.";
 
 /// The rotator.
 #[derive(Debug)]
@@ -92,8 +121,9 @@ pub struct Planned<'r> {
 
 impl Rotator for SnowflakeUser {
     const NAME: &'static str = "rotate-snowflake-user";
-    const ABOUT: &'static str = "Rotates a Snowflake user's password through Snowflake's SQL \
-                                 API with key-pair sign-in (Keeper Gateway PAM script).";
+    const ABOUT: &'static str = "Rotates a Snowflake user's password, or its RSA key pair, \
+                                 through Snowflake's SQL API with key-pair sign-in (Keeper \
+                                 Gateway PAM script).";
     const FIELDS: &'static str = FIELDS;
 
     type Plan<'r> = Planned<'r>;
