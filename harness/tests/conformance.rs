@@ -27,6 +27,10 @@
 //! (UpdateAccessKey) instead of deleted, and every call of that run fails
 //! every way too.
 //!
+//! `snowflake-user-key` is `rotate-snowflake-user` rotating a SERVICE
+//! user's RSA key pair (its PAM User holds the private key): its verdict is
+//! the key set's, on the user's two key slots.
+//!
 //! Every cell asks the binary for its JSON summary line and fails unless
 //! stdout is one line of the schema naming the exit code the process ended
 //! with ([`harness::rehearsal::matrix`]).
@@ -199,6 +203,7 @@ conformance! {
     tenable_user: "tenable-user";
     tenable_credential: "tenable-credential";
     snowflake_user: "snowflake-user";
+    snowflake_user_key: "snowflake-user-key";
     rest_api: "rest-api";
     ssh_user: "ssh-user";
 }

@@ -43,6 +43,7 @@ mod password;
 pub mod report;
 mod rest;
 mod snowflake;
+mod snowflake_key;
 pub(crate) mod ssh;
 mod tenable;
 pub mod world;
@@ -89,7 +90,7 @@ impl std::fmt::Debug for UseCase {
 }
 
 /// Every use case the harness can rehearse.
-pub static USE_CASES: [UseCase; 10] = [
+pub static USE_CASES: [UseCase; 11] = [
     UseCase {
         name: "rest-api",
         binary: "rotate-rest-api",
@@ -160,6 +161,14 @@ pub static USE_CASES: [UseCase; 10] = [
         fixture: include_str!("../../../fixtures/records/snowflake-user.json"),
         user_markers: &[],
         start: password::start::<snowflake::Snowflake>,
+        password_refuses: "",
+    },
+    UseCase {
+        name: "snowflake-user-key",
+        binary: "rotate-snowflake-user",
+        fixture: include_str!("../../../fixtures/records/snowflake-user-key.json"),
+        user_markers: &[],
+        start: snowflake_key::start,
         password_refuses: "",
     },
     UseCase {
