@@ -277,6 +277,14 @@ pub fn plan(run: &Run, user: &str, properties: &[(String, String)]) -> Result<Ke
     let slot = 1 - held;
     let make_room = match &slots[slot] {
         None => None,
+        Some(other) if *other == current => {
+            return Err(Error::Config(format!(
+                "the record's key ({current}) is in both key slots of the Snowflake user \
+                 '{user}': unset one of them (ALTER USER ... UNSET {}) and rotate again. \
+                 Nothing was changed",
+                SLOTS[slot]
+            )));
+        }
         Some(other) => {
             let interrupted = run.interrupted();
             let retirable = interrupted
@@ -449,6 +457,16 @@ impl Credentials for UserKeys<'_> {
             public_pem,
             field: self.field,
         };
+        // The slot must still be empty: SET would overwrite a key someone
+        // set since planning, and a key no record is known to hold is never
+        // removed.
+        if let Some(now) = &self.slots()?[self.slot] {
+            return Err(Failure::Definite(format!(
+                "{} of '{}' holds {now}, set since this run read the user; it was not \
+                 overwritten",
+                SLOTS[self.slot], self.setup.user
+            )));
+        }
         self.made = Some(new.id.clone());
         let mut statement = format!(
             "ALTER USER {} SET {} = ",

@@ -251,7 +251,8 @@ impl Rotator for SnowflakeUser {
     fn describe(p: &Planned<'_>, _run: &Run) -> String {
         if let Some(key) = &p.key {
             return format!(
-                "Snowflake user '{}' ({}, type {}) of account {}, key pair rotated (POST                  {}/api/v2/statements). {}",
+                "Snowflake user '{}' ({}, type {}) of account {}, key pair rotated (POST \
+                 {}/api/v2/statements). {}",
                 p.setup.user,
                 http::shown(&p.name),
                 http::shown(&p.kind),

@@ -376,10 +376,11 @@ fn a_run_killed_after_storing_its_key_is_completed_by_the_next_one_making_room()
     let keys = keys();
     let w = world(&keys);
     // The first run is killed once its key is stored, before it unsets the
-    // old one (DESC USER #2 finds the old key's slot for the unset): both
-    // slots are taken, and the lease records that the old key goes.
-    let gate = w.fake().proxy().hold("desc_user", 2);
-    let killed = w.kill_when(|| w.fake().proxy().wait_for("desc_user", 2));
+    // old one (DESC USER #1 plans, #2 checks the free slot before the SET,
+    // #3 finds the old key's slot for the unset): both slots are taken, and
+    // the lease records that the old key goes.
+    let gate = w.fake().proxy().hold("desc_user", 3);
+    let killed = w.kill_when(|| w.fake().proxy().wait_for("desc_user", 3));
     assert_eq!(killed.code, None, "not killed: {}", killed.output());
     drop(gate);
     let stored_then = stored(&w);
@@ -421,4 +422,45 @@ fn a_dry_run_shows_the_slots_and_the_slot_it_would_use_and_changes_nothing() {
         "a dry run reads only"
     );
     assert_eq!(stored(&w), keys.user.fingerprint);
+}
+
+#[test]
+fn the_record_s_key_in_both_slots_is_refused_before_any_change() {
+    let keys = keys();
+    let w = world_with(&keys, Some(&keys.user.public_key), false, |f| f);
+    run(&w)
+        .assert_exit(2)
+        .assert_stderr_has("is in both key slots of the Snowflake user 'loader'");
+    assert!(key_changes(&w).is_empty());
+}
+
+#[test]
+fn a_key_set_in_the_free_slot_after_planning_is_not_overwritten() {
+    let keys = keys();
+    let other = PrivateKey::generate().expect("a key");
+    let w = world(&keys);
+    // The plan's DESC USER is answered with the second slot empty; before
+    // the answer arrives, someone sets a key there.
+    let gate = w.fake().proxy().hold("desc_user", 1);
+    let (out, ()) = std::thread::scope(|scope| {
+        let running = scope.spawn(|| run(&w));
+        w.fake().proxy().wait_for("desc_user", 1);
+        w.fake().set_key(USER, 1, Some(&other.public_key));
+        drop(gate);
+        (running.join().expect("the run"), ())
+    });
+    out.assert_exit(1)
+        .assert_stderr_has(&format!(
+            "RSA_PUBLIC_KEY_2 of 'loader' holds {}",
+            other.fingerprint
+        ))
+        .assert_stderr_has("it was not overwritten");
+    assert!(key_changes(&w).is_empty());
+    assert_eq!(
+        slots(&w),
+        [
+            Some(keys.user.fingerprint.clone()),
+            Some(other.fingerprint.clone())
+        ]
+    );
 }
