@@ -37,6 +37,7 @@ fn exit_0_with_nothing_rotated_is_rejected_for_every_use_case() {
             "aws-access-key" => "exit 0 but the keys are AKIAEXISTING00000001",
             "azure-app-secret" => "exit 0 but the secrets are",
             "ssh-user" => "exit 0 but 'alice' has the old password",
+            "snowflake-user-key" => "exit 0 but the slots hold",
             _ => "the old password",
         };
         assert_rejected(&world(use_case.name), 0, because);
@@ -70,6 +71,11 @@ fn exit_3_with_the_old_credential_still_stored_is_rejected() {
     );
     assert_rejected(
         &world("ssh-user"),
+        3,
+        "exit 3 but the vault still holds the old key",
+    );
+    assert_rejected(
+        &world("snowflake-user-key"),
         3,
         "exit 3 but the vault still holds the old key",
     );
