@@ -339,7 +339,7 @@ impl Record {
                 })
         };
         if let (Some(login), Some(password)) = (text("login"), text("password"))
-            && password.chars().count() >= MIN_REGISTERED_CHARS
+            && !password.trim().is_empty()
         {
             secret::register_with_login(login.trim(), password);
         }
@@ -416,9 +416,12 @@ fn is_numbered_duplicate(key: &str, name: &str) -> bool {
 }
 
 /// The fewest characters a value read from a record must have to be
-/// registered with the redactor by its field name: shorter values (`0`,
-/// `365`, `true`) would redact ordinary digits and words in every message.
-pub const MIN_REGISTERED_CHARS: usize = 6;
+/// matched anywhere in a message, inside longer words too. A secret field's
+/// shorter strings (a `pinCode` of `4711`, a `password` of `Gat`) are
+/// registered as well, and matched only where they stand as a word of their
+/// own ([`secret::TOKEN_ONLY_BELOW`]), as a short `oldPassword` is: matched
+/// anywhere, they would redact ordinary digits and words in every message.
+pub const MIN_REGISTERED_CHARS: usize = secret::TOKEN_ONLY_BELOW;
 
 /// Any value holding this is a private key, whatever its field is called.
 pub const PRIVATE_KEY_MARKER: &str = "PRIVATE KEY-----";
@@ -605,11 +608,13 @@ fn is_setting(word: &str) -> bool {
 }
 
 /// Registers the strings of a secret field's value with the redactor: every
-/// string of at least [`MIN_REGISTERED_CHARS`] characters, never numbers or
-/// booleans (settings, counts, flags).
+/// string but a blank one (one shorter than [`MIN_REGISTERED_CHARS`] is
+/// matched as a whole word only), never numbers or booleans (settings,
+/// counts, flags). A blank string is no secret, and as a whole word it
+/// would match every space.
 fn register_strings(value: &Value) -> std::result::Result<(), secret::TooMany> {
     match value {
-        Value::String(s) if s.chars().count() >= MIN_REGISTERED_CHARS => secret::try_register(s),
+        Value::String(s) if !s.trim().is_empty() => secret::try_register(s),
         Value::Array(items) => items.iter().try_for_each(register_strings),
         Value::Object(map) => map.values().try_for_each(register_strings),
         Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
