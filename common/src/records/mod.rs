@@ -489,8 +489,8 @@ const SECRET_WORDS: [&str; 9] = [
 
 /// Words that make a field a setting about a secret, or an identifier, not
 /// the secret itself: `client_secret_id`, `secret_expiry_days`,
-/// `token_url`, `password_complexity`.
-const SETTING_WORDS: [&str; 30] = [
+/// `token_url`, `password_complexity`, `Private Key Rotate`.
+const SETTING_WORDS: [&str; 31] = [
     "id",
     "ids",
     "uid",
@@ -521,6 +521,7 @@ const SETTING_WORDS: [&str; 30] = [
     "rules",
     "hint",
     "version",
+    "rotate",
 ];
 
 /// First words that make a field a flag or a count: `keep_previous_secrets`,
@@ -608,17 +609,28 @@ fn is_setting(word: &str) -> bool {
 }
 
 /// Registers the strings of a secret field's value with the redactor: every
-/// string but a blank one (one shorter than [`MIN_REGISTERED_CHARS`] is
-/// matched as a whole word only), never numbers or booleans (settings,
-/// counts, flags). A blank string is no secret, and as a whole word it
-/// would match every space.
+/// string but a blank one or a flag word (one shorter than
+/// [`MIN_REGISTERED_CHARS`] is matched as a whole word only), never numbers
+/// or booleans (settings, counts, flags). A blank string is no secret, and
+/// as a whole word it would match every space; a flag word (`TRUE`, `no`)
+/// is the value of a setting whose name reads like a secret's
+/// (`password_hash_locally`), and redacting it would hide what messages say
+/// about that setting.
 fn register_strings(value: &Value) -> std::result::Result<(), secret::TooMany> {
     match value {
-        Value::String(s) if !s.trim().is_empty() => secret::try_register(s),
+        Value::String(s) if !s.trim().is_empty() && !is_flag_word(s) => secret::try_register(s),
         Value::Array(items) => items.iter().try_for_each(register_strings),
         Value::Object(map) => map.values().try_for_each(register_strings),
         Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
     }
+}
+
+/// Whether `value` is a flag's word: true, false, yes, no, on or off, in
+/// any case.
+fn is_flag_word(value: &str) -> bool {
+    ["true", "false", "yes", "no", "on", "off"]
+        .iter()
+        .any(|flag| value.trim().eq_ignore_ascii_case(flag))
 }
 
 /// Registers every string holding a private key, whatever its field's name.

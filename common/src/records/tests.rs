@@ -180,10 +180,11 @@ fn a_short_secret_string_is_redacted_where_it_stands_as_a_word() {
 fn numbers_flags_and_blank_strings_are_never_registered() {
     let _r = records(
         r#"[{"uid":"a","title":"T","secret":365000,"token":true,"pinCode":"  ",
-             "login":"svc","password":" "}]"#,
+             "login":"svc","password":" ","password_hash_locally":"yes",
+             "Private Key Rotate":"FALSE"}]"#,
         None,
     );
-    let text = "365000 true, a b + c";
+    let text = "365000 true, a b + c; hash locally: yes; 'Private Key Rotate' is FALSE";
     assert_eq!(crate::secret::redact(text), text);
 }
 
