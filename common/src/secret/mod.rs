@@ -62,8 +62,8 @@
 //! and every encoding. That is how an echo carries a value (quoted, after
 //! `=`, between separators); a short value glued into a longer word is not
 //! told apart from the word, and a value that short is guessed in a few
-//! thousand tries anyway: its secrecy was never in the output. Six is the
-//! bound below which record values are not registered at all (`records`),
+//! thousand tries anyway: its secrecy was never in the output. A record's
+//! secret strings that short are registered the same way (`records`),
 //! and the exact layer's tests hold that six characters (`abcdef` inside
 //! `abcdefxyz`) are still matched anywhere. What this means for an
 //! administrator is in `docs/concepts/redaction.md`; the harness's leak scan
@@ -80,6 +80,16 @@
 //! refuses more than [`MAX_SECRETS`] values or [`MAX_SECRET_CHARS`]
 //! characters, so a hostile input cannot make registration or memory grow
 //! without bound.
+//!
+//! Registering is linear too: each form's windows are hashed and their
+//! distinct characters counted rolling, one step per character. A PEM
+//! private key's lines are pieces of its body, and so are most of their
+//! forms: the body is registered first and each line adds only the
+//! windows the body's forms lack (`Table::add_parts`). The skeletons and
+//! byte dumps, most of the work for a long token (a 700-character JWT has
+//! some 40 000 dump windows), are only needed to check a server-supplied
+//! field: they are added when the first field is checked
+//! ([`echoes_secret`]), so a run that shows none never computes them.
 
 mod decode;
 mod skeleton;
