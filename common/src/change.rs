@@ -136,6 +136,19 @@ pub fn any_outstanding() -> bool {
     ledger().iter().any(|e| !e.settled)
 }
 
+/// [`any_outstanding`] without waiting for the ledger's lock, for the panic
+/// hook (a panic while the lock is held must not hang it): `None` when the
+/// lock is held, and the answer is then unknown.
+pub fn try_any_outstanding() -> Option<bool> {
+    match LEDGER.try_lock() {
+        Ok(ledger) => Some(ledger.iter().any(|e| !e.settled)),
+        Err(std::sync::TryLockError::Poisoned(ledger)) => {
+            Some(ledger.into_inner().iter().any(|e| !e.settled))
+        }
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn reset_for_test() {
     ledger().clear();

@@ -106,6 +106,12 @@ fn short_path(path: &str) -> &str {
 /// A panic anywhere, dependencies included, prints one line and exits with a
 /// defined code: 1 before any change was sent, 4 after. The panic's message is
 /// not printed: it could hold data, and the location is enough to report it.
+///
+/// The hook runs before the panicking thread unwinds, so a lock that thread
+/// holds is still held: the redactor's (a panic inside it), or the change
+/// ledger's. Neither is waited for. Without the redactor only fixed text
+/// is printed (the location is the source's, never data); without the
+/// ledger, whether a change was sent is unknown, and the exit is 4.
 pub fn install_panic_hook(name: impl Into<String>) {
     let name: String = name.into();
     std::panic::set_hook(Box::new(move |info| {
@@ -117,19 +123,124 @@ pub fn install_panic_hook(name: impl Into<String>) {
             return;
         }
         let location = at.map(|at| format!(" at {at}")).unwrap_or_default();
-        let (exit, advice) = if crate::change::any_outstanding() {
-            (
+        let (exit, advice) = match crate::change::try_any_outstanding() {
+            Some(false) => (Exit::Failed, "Nothing was changed"),
+            Some(true) => (
                 Exit::NeedsAttention,
                 "A change had already been sent: check whether the credential changed and \
                  whether the record holds the working one",
-            )
-        } else {
-            (Exit::Failed, "Nothing was changed")
+            ),
+            None => (
+                Exit::NeedsAttention,
+                "A change may have been sent: check whether the credential changed and \
+                 whether the record holds the working one",
+            ),
         };
-        let message = format!("internal error{location} (a bug, please report it). {advice}.");
-        log::error_line(&format!("{name}: error: {message}"));
-        crate::summary::print_exit(&name, exit, &message);
-        secret::forget_all();
+        match secret::try_hold(REDACTOR_PATIENCE) {
+            Some(held) => {
+                let message =
+                    format!("internal error{location} (a bug, please report it). {advice}.");
+                let redact = |text: &str| held.redact(text);
+                log::raw_error_line(&redact(&format!("{name}: error: {message}")));
+                crate::summary::print_exit_with(&name, exit, &message, Some(&redact));
+                held.forget_all();
+            }
+            None => {
+                // Fixed text only: nothing here can be redacted.
+                let message = format!(
+                    "internal error{location} while output was being redacted (a bug, please \
+                     report it). {advice}."
+                );
+                log::raw_error_line(&format!("{name}: error: {message}"));
+                crate::summary::print_exit_with(&name, exit, &message, None);
+            }
+        }
         std::process::exit(i32::from(exit.code()));
     }));
+}
+
+/// How long the panic hook tries for the redactor's lock: another thread
+/// holding it lets go within this; the panicking thread never does.
+const REDACTOR_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Set in the child process the test below starts.
+    const CHILD: &str = "KEEPER_ROTATOR_TEST_PANIC_HOLDING_THE_REDACTOR";
+    const PAYLOAD: &str = "Panic-Payload-Secret-7q";
+    const NAME: &str =
+        "cli::tests::a_panic_while_the_redactor_is_held_ends_the_process_without_its_payload";
+
+    #[test]
+    fn a_panic_while_the_redactor_is_held_ends_the_process_without_its_payload() {
+        if std::env::var_os(CHILD).is_some() {
+            install_panic_hook("rotate-test");
+            crate::summary::set_output(crate::summary::Output::Json);
+            crate::summary::set_record_uid(Some("Record-Uid-From-Input"));
+            let secret = secret::Secret::new(PAYLOAD);
+            secret::hold_while_for_test(|| panic!("a bug holding {}", secret.expose()));
+            return;
+        }
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                child.kill().ok();
+                child.wait().ok();
+                panic!("the panic hook hung on the redactor's lock");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("rotate-test: error: internal error at ")
+                && stderr.contains("while output was being redacted")
+                && stderr.contains("Nothing was changed"),
+            "{stderr}"
+        );
+        for output in [&stdout, &stderr] {
+            assert!(!output.contains("Panic-Payload"), "{output}");
+            assert!(!output.contains("a bug holding"), "{output}");
+        }
+        let summary: serde_json::Value = stdout
+            .lines()
+            // libtest's own `test ... ` starts the line.
+            .find_map(|line| serde_json::from_str(&line[line.find('{')?..]).ok())
+            .unwrap_or_else(|| panic!("no JSON summary line: {stdout}"));
+        assert_eq!(summary["exit_code"], 1, "{stdout}");
+        assert_eq!(
+            summary["record_uid"],
+            serde_json::Value::Null,
+            "nothing from the input is written unredacted"
+        );
+    }
 }

@@ -219,12 +219,13 @@ impl Args {
 /// How the summary line is written, read before anything else so that
 /// even a refused command line gets the line asked for: `--output`'s value
 /// when it is valid, else [`OUTPUT_VAR`]'s when it is valid, else prose.
-/// The problem, when the one that applies is not `text` or `json`:
-/// [`Args::parse`] reports a bad flag value; a bad variable is reported
+/// The problem, when the one that applies is not `text` or `json` (or,
+/// for the variable, empty): [`Args::parse`] reports a bad flag value; a
+/// bad variable, whether an unknown word or not valid text, is reported
 /// here, unless a flag overrides it.
 pub fn output_mode(
     args: &[std::ffi::OsString],
-    env_output: Option<String>,
+    env_output: Option<std::ffi::OsString>,
 ) -> (Output, Option<String>) {
     let mut flag = None;
     let mut args = args.iter().filter_map(|a| a.to_str());
@@ -239,9 +240,14 @@ pub fn output_mode(
             _ => {}
         }
     }
-    let env = env_output
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| Output::parse(&v, OUTPUT_VAR));
+    let env = env_output.and_then(|v| match v.into_string() {
+        Ok(v) if v.trim().is_empty() => None,
+        Ok(v) => Some(Output::parse(&v, OUTPUT_VAR)),
+        Err(_) => Some(Err(format!(
+            "{OUTPUT_VAR} must be text or json (the summary line on stdout as prose or as one \
+             JSON object); a value that is not valid text was given"
+        ))),
+    });
     match flag.map(|v| Output::parse(&v, "--output")) {
         Some(Ok(output)) => (output, None),
         Some(Err(_)) => (env.and_then(Result::ok).unwrap_or_default(), None),
@@ -251,6 +257,23 @@ pub fn output_mode(
             None => (Output::Text, None),
         },
     }
+}
+
+/// Whether the command line asks for a dry run, read the way
+/// [`Args::parse`] reads it (a flag's separate value is not a flag), for
+/// the summary line of a command line it refuses.
+fn dry_run_asked(args: &[std::ffi::OsString]) -> bool {
+    let mut args = args.iter().filter_map(|a| a.to_str());
+    while let Some(arg) = args.next() {
+        match arg {
+            "--dry-run" => return true,
+            "--input" | "--timeout" | "--output" => {
+                args.next();
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn help<R: Rotator>() -> String {
@@ -483,8 +506,10 @@ pub fn main<R: Rotator>() -> ExitCode {
 fn parse<R: Rotator>() -> Args {
     let env_timeout = std::env::var(TIMEOUT_VAR).ok();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let (output, problem) = output_mode(&argv, std::env::var(OUTPUT_VAR).ok());
+    let (output, problem) = output_mode(&argv, std::env::var_os(OUTPUT_VAR));
     summary::set_output(output);
+    // The line says what was asked even when the command line is refused.
+    summary::set_dry_run(dry_run_asked(&argv));
     let parsed = Args::parse(argv, env_timeout).and_then(|command| match (command, problem) {
         (Command::Run(_), Some(problem)) => Err(problem),
         (command, _) => Ok(command),
@@ -638,7 +663,7 @@ mod tests {
     fn the_output_comes_from_a_valid_flag_then_a_valid_variable_then_is_prose() {
         let mode = |args: &[&str], env: Option<&str>| {
             let args: Vec<std::ffi::OsString> = args.iter().map(|a| (*a).into()).collect();
-            output_mode(&args, env.map(str::to_owned))
+            output_mode(&args, env.map(std::ffi::OsString::from))
         };
         assert_eq!(mode(&[], None), (Output::Text, None));
         assert_eq!(mode(&[], Some("json")), (Output::Json, None));
@@ -669,6 +694,34 @@ mod tests {
                 ..Args::default()
             }))
         );
+    }
+
+    #[test]
+    fn an_output_variable_that_is_not_valid_text_is_a_problem_like_an_unknown_word() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = std::ffi::OsString::from_vec(b"js\xffon".to_vec());
+        let (output, problem) = output_mode(&[], Some(bad.clone()));
+        assert_eq!(output, Output::Text);
+        let problem = problem.unwrap();
+        assert!(problem.starts_with(OUTPUT_VAR), "{problem}");
+        assert!(problem.contains("not valid text"), "{problem}");
+        // A valid flag overrides it, as it does an unknown word.
+        let args = ["--output".into(), "json".into()];
+        assert_eq!(output_mode(&args, Some(bad)), (Output::Json, None));
+        assert_eq!(output_mode(&[], Some(" ".into())), (Output::Text, None));
+    }
+
+    #[test]
+    fn a_dry_run_is_asked_by_the_flag_not_by_a_flags_value() {
+        let asked = |args: &[&str]| {
+            let args: Vec<std::ffi::OsString> = args.iter().map(|a| (*a).into()).collect();
+            dry_run_asked(&args)
+        };
+        assert!(asked(&["--bogus", "--dry-run"]));
+        assert!(asked(&["--dry-run", "--timeout", "x"]));
+        assert!(!asked(&["--input", "--dry-run"]));
+        assert!(!asked(&["--dry-run=yes"]));
+        assert!(!asked(&[]));
     }
 
     #[test]

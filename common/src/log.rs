@@ -86,8 +86,14 @@ pub(crate) fn raw_summary(line: &str) {
 
 /// Writes an error line on stderr: always exactly one line.
 pub fn error_line(line: &str) {
+    raw_error_line(&safe_line(line));
+}
+
+/// Writes an error line already made safe (redacted by the caller, or fixed
+/// text) on stderr, its control characters escaped.
+pub(crate) fn raw_error_line(line: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{}", safe_line(line));
+    let _ = writeln!(err, "{}", escape_controls(line));
     let _ = err.flush();
 }
 

@@ -195,14 +195,33 @@ pub fn reset_for_test() {
 /// The line for a run that ended with `exit`. `prose` is the text-mode
 /// line; `next` what to do (the error's message), `None` on exit 0.
 pub fn line(binary: &str, exit: Exit, prose: &str, next: Option<&str>) -> String {
+    line_with(binary, exit, prose, next, Some(&secret::redact))
+}
+
+/// [`line`], each string redacted with `redact`. `None`: the redactor
+/// cannot be used (the panic hook, while its lock is held), so `prose` and
+/// `next` must be fixed text, and what came from the input or a server
+/// (the record's uid, the ids) is left out.
+pub(crate) fn line_with(
+    binary: &str,
+    exit: Exit,
+    prose: &str,
+    next: Option<&str>,
+    redact: Option<&dyn Fn(&str) -> String>,
+) -> String {
+    let redacted = |s: &str| redact.map_or_else(|| s.to_owned(), |redact| redact(s));
     if output() == Output::Text {
-        return log::safe_line(prose);
+        return log::escape_controls(&redacted(prose));
     }
-    let state = snapshot();
+    let mut state = snapshot();
+    if redact.is_none() {
+        state.record_uid = None;
+        state.ids = Ids::default();
+    }
     let duration_ms = state.started.map_or(0, |s| {
         u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)
     });
-    let text = |s: &str| serde_json::Value::String(secret::redact(s));
+    let text = |s: &str| serde_json::Value::String(redacted(s));
     let ids = |list: &[String]| {
         serde_json::Value::Array(list.iter().map(|id| text(id)).collect::<Vec<_>>())
     };
@@ -248,6 +267,24 @@ pub fn exit_prose(binary: &str, exit: Exit) -> String {
 /// `message` (the error line's words): prose or JSON.
 pub fn print_exit(binary: &str, exit: Exit, message: &str) {
     print(binary, exit, &exit_prose(binary, exit), Some(message));
+}
+
+/// [`print_exit`] for the panic hook: redacted with `redact`, or, when it
+/// is `None` (the redactor's lock is held), `message` is fixed text and
+/// nothing from the input or a server is written (see [`line_with`]).
+pub(crate) fn print_exit_with(
+    binary: &str,
+    exit: Exit,
+    message: &str,
+    redact: Option<&dyn Fn(&str) -> String>,
+) {
+    log::raw_summary(&line_with(
+        binary,
+        exit,
+        &exit_prose(binary, exit),
+        Some(message),
+        redact,
+    ));
 }
 
 /// `json` (serialized JSON, so every character below U+0020 is already

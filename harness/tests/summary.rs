@@ -126,6 +126,43 @@ fn a_bad_output_value_is_exit_2_with_one_line_naming_it_and_the_values_accepted(
 }
 
 #[test]
+fn an_output_variable_that_is_not_valid_text_is_exit_2_with_one_line_naming_it() {
+    use std::os::unix::ffi::OsStrExt;
+    for case in &USE_CASES {
+        let out = std::process::Command::new(binary(case.binary))
+            .env(
+                "KEEPER_ROTATOR_OUTPUT",
+                std::ffi::OsStr::from_bytes(b"js\xffon"),
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", case.binary);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("KEEPER_ROTATOR_OUTPUT must be text or json")
+                && stderr.contains("not valid text"),
+            "{stderr}"
+        );
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    }
+}
+
+#[test]
+fn a_bad_argument_after_dry_run_is_one_json_line_marked_dry_run() {
+    for case in &USE_CASES {
+        let (out, _) = run(case, &json(&["--dry-run", "--bogus"]));
+        out.assert_exit(2);
+        let line = json_line(case, &out);
+        assert_eq!(line["dry_run"], true, "{}", out.stdout);
+    }
+}
+
+#[test]
 fn unreadable_input_is_exit_2_and_one_json_line_without_a_record() {
     for case in &USE_CASES {
         let options = RunOptions {

@@ -62,6 +62,17 @@ pub fn uses_vault(input: &GatewayInput) -> bool {
     key || tofu
 }
 
+/// What the Gateway's input alone refuses about the password: no user, a
+/// missing or too short `newPassword` (exit 2), or one the machine's
+/// password file cannot hold. The driver calls it before anything is
+/// written (the lease); [`read`] checks the same again.
+pub fn check_input(input: &GatewayInput) -> Result<()> {
+    let user = input.require_user()?;
+    let new_password = input.require_new_password()?;
+    password::check_new(user, new_password)
+        .map_err(|e| Error::Config(format!("the password cannot be changed: {e}")))
+}
+
 /// Reads the input. `uses_vault` is [`uses_vault`]'s answer, computed by
 /// the caller; with it, the user record's settings are `vault_settings()`
 /// (read from the vault's copy), else the input's.

@@ -38,6 +38,7 @@
 use common::driver::{Rotator, Run};
 use common::dry_run::Checked;
 use common::error::{Error, Location, Result};
+use common::gateway::GatewayInput;
 use common::secret::Secret;
 
 pub mod account;
@@ -154,6 +155,13 @@ impl Rotator for SshUser {
     /// a host key is to be stored ([`config::uses_vault`]).
     fn wants_lease(run: &Run) -> bool {
         config::uses_vault(&run.input)
+    }
+
+    /// The user and the new password, checked before the lease is written
+    /// to the user record: a password the run would refuse anyway must not
+    /// cost a write to the vault.
+    fn check_input(input: &GatewayInput) -> Result<()> {
+        config::check_input(input)
     }
 
     type Plan<'r> = Planned<'r>;

@@ -339,7 +339,7 @@ impl Record {
                 })
         };
         if let (Some(login), Some(password)) = (text("login"), text("password"))
-            && password.chars().count() >= MIN_REGISTERED_CHARS
+            && !password.trim().is_empty()
         {
             secret::register_with_login(login.trim(), password);
         }
@@ -416,9 +416,12 @@ fn is_numbered_duplicate(key: &str, name: &str) -> bool {
 }
 
 /// The fewest characters a value read from a record must have to be
-/// registered with the redactor by its field name: shorter values (`0`,
-/// `365`, `true`) would redact ordinary digits and words in every message.
-pub const MIN_REGISTERED_CHARS: usize = 6;
+/// matched anywhere in a message, inside longer words too. A secret field's
+/// shorter strings (a `pinCode` of `4711`, a `password` of `Gat`) are
+/// registered as well, and matched only where they stand as a word of their
+/// own ([`secret::TOKEN_ONLY_BELOW`]), as a short `oldPassword` is: matched
+/// anywhere, they would redact ordinary digits and words in every message.
+pub const MIN_REGISTERED_CHARS: usize = secret::TOKEN_ONLY_BELOW;
 
 /// Any value holding this is a private key, whatever its field is called.
 pub const PRIVATE_KEY_MARKER: &str = "PRIVATE KEY-----";
@@ -486,8 +489,8 @@ const SECRET_WORDS: [&str; 9] = [
 
 /// Words that make a field a setting about a secret, or an identifier, not
 /// the secret itself: `client_secret_id`, `secret_expiry_days`,
-/// `token_url`, `password_complexity`.
-const SETTING_WORDS: [&str; 30] = [
+/// `token_url`, `password_complexity`, `Private Key Rotate`.
+const SETTING_WORDS: [&str; 31] = [
     "id",
     "ids",
     "uid",
@@ -518,6 +521,7 @@ const SETTING_WORDS: [&str; 30] = [
     "rules",
     "hint",
     "version",
+    "rotate",
 ];
 
 /// First words that make a field a flag or a count: `keep_previous_secrets`,
@@ -605,15 +609,28 @@ fn is_setting(word: &str) -> bool {
 }
 
 /// Registers the strings of a secret field's value with the redactor: every
-/// string of at least [`MIN_REGISTERED_CHARS`] characters, never numbers or
-/// booleans (settings, counts, flags).
+/// string but a blank one or a flag word (one shorter than
+/// [`MIN_REGISTERED_CHARS`] is matched as a whole word only), never numbers
+/// or booleans (settings, counts, flags). A blank string is no secret, and
+/// as a whole word it would match every space; a flag word (`TRUE`, `no`)
+/// is the value of a setting whose name reads like a secret's
+/// (`password_hash_locally`), and redacting it would hide what messages say
+/// about that setting.
 fn register_strings(value: &Value) -> std::result::Result<(), secret::TooMany> {
     match value {
-        Value::String(s) if s.chars().count() >= MIN_REGISTERED_CHARS => secret::try_register(s),
+        Value::String(s) if !s.trim().is_empty() && !is_flag_word(s) => secret::try_register(s),
         Value::Array(items) => items.iter().try_for_each(register_strings),
         Value::Object(map) => map.values().try_for_each(register_strings),
         Value::String(_) | Value::Number(_) | Value::Null | Value::Bool(_) => Ok(()),
     }
+}
+
+/// Whether `value` is a flag's word: true, false, yes, no, on or off, in
+/// any case.
+fn is_flag_word(value: &str) -> bool {
+    ["true", "false", "yes", "no", "on", "off"]
+        .iter()
+        .any(|flag| value.trim().eq_ignore_ascii_case(flag))
 }
 
 /// Registers every string holding a private key, whatever its field's name.

@@ -164,16 +164,28 @@ fn field_names_are_secrets_by_known_name_or_secret_word_unless_a_setting() {
 }
 
 #[test]
-fn short_values_numbers_and_flags_are_never_registered() {
+fn a_short_secret_string_is_redacted_where_it_stands_as_a_word() {
     let _r = records(
-        r#"[{"uid":"a","title":"T","password":"12345","secret":365000,"token":true,
-             "client_secret":["abcdef-long-enough"]}]"#,
+        r#"[{"uid":"a","title":"T","password":"4711","client_secret":["abcdef-long-enough"]}]"#,
         None,
     );
     assert_eq!(
-        crate::secret::redact("12345 365000 true abcdef-long-enough"),
-        "12345 365000 true [redacted]"
+        crate::secret::redact("pin '4711' refused; port 47110, id x-4711 kept"),
+        "pin '[redacted]' refused; port 47110, id x-4711 kept"
     );
+    assert_eq!(crate::secret::redact("abcdef-long-enough"), "[redacted]");
+}
+
+#[test]
+fn numbers_flags_and_blank_strings_are_never_registered() {
+    let _r = records(
+        r#"[{"uid":"a","title":"T","secret":365000,"token":true,"pinCode":"  ",
+             "login":"svc","password":" ","password_hash_locally":"yes",
+             "Private Key Rotate":"FALSE"}]"#,
+        None,
+    );
+    let text = "365000 true, a b + c; hash locally: yes; 'Private Key Rotate' is FALSE";
+    assert_eq!(crate::secret::redact(text), text);
 }
 
 #[test]

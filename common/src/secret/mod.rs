@@ -62,8 +62,8 @@
 //! and every encoding. That is how an echo carries a value (quoted, after
 //! `=`, between separators); a short value glued into a longer word is not
 //! told apart from the word, and a value that short is guessed in a few
-//! thousand tries anyway: its secrecy was never in the output. Six is the
-//! bound below which record values are not registered at all (`records`),
+//! thousand tries anyway: its secrecy was never in the output. A record's
+//! secret strings that short are registered the same way (`records`),
 //! and the exact layer's tests hold that six characters (`abcdef` inside
 //! `abcdefxyz`) are still matched anywhere. What this means for an
 //! administrator is in `docs/concepts/redaction.md`; the harness's leak scan
@@ -80,6 +80,16 @@
 //! refuses more than [`MAX_SECRETS`] values or [`MAX_SECRET_CHARS`]
 //! characters, so a hostile input cannot make registration or memory grow
 //! without bound.
+//!
+//! Registering is linear too: each form's windows are hashed and their
+//! distinct characters counted rolling, one step per character. A PEM
+//! private key's lines are pieces of its body, and so are most of their
+//! forms: the body is registered first and each line adds only the
+//! windows the body's forms lack (`Table::add_parts`). The skeletons and
+//! byte dumps, most of the work for a long token (a 700-character JWT has
+//! some 40 000 dump windows), are only needed to check a server-supplied
+//! field: they are added when the first field is checked
+//! ([`echoes_secret`]), so a run that shows none never computes them.
 
 mod decode;
 mod skeleton;
@@ -219,9 +229,9 @@ fn table() -> std::sync::MutexGuard<'static, Table> {
 /// values the program itself obtained; input uses [`try_register`].
 pub fn register(value: &str) {
     let skeleton = !is_private_key(value);
-    for part in secret_parts(value) {
-        table().add_part(&part, false, skeleton).ok();
-    }
+    table()
+        .add_parts(&secret_parts(value), false, skeleton)
+        .ok();
 }
 
 /// A PEM private key's body is base64 of structured data that shares runs
@@ -258,10 +268,7 @@ pub fn secret_parts(value: &str) -> Vec<String> {
 /// input, whose number the input decides.
 pub fn try_register(value: &str) -> Result<(), TooMany> {
     let skeleton = !is_private_key(value);
-    for part in secret_parts(value) {
-        table().add_part(&part, true, skeleton)?;
-    }
-    Ok(())
+    table().add_parts(&secret_parts(value), true, skeleton)
 }
 
 /// Registers `value` and base64 of `login:value`, the form HTTP Basic
@@ -280,7 +287,7 @@ pub fn redact(text: &str) -> String {
 /// (see the `skeleton` module): a server-supplied field for which this holds
 /// is shown as [`WITHHELD`], never in part.
 pub fn echoes_secret(text: &str) -> bool {
-    table().skeletons.find(text).is_some()
+    table().skeletons().find(text).is_some()
 }
 
 /// `text` (a server's or a remote command's output) with each line that
@@ -304,6 +311,58 @@ pub fn withhold_lines(text: &str) -> String {
 /// Wipes every registered pattern. Called when a run ends.
 pub fn forget_all() {
     *table() = Table::default();
+}
+
+/// The redactor, taken without waiting: for the panic hook, which runs
+/// before the panicking thread unwinds. A panic inside the redactor (or
+/// anything else holding its lock) still holds the lock when the hook runs,
+/// and waiting for it there would never end.
+pub struct Held(std::sync::MutexGuard<'static, Table>);
+
+impl fmt::Debug for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Held(..)")
+    }
+}
+
+impl Held {
+    /// [`redact`], with the lock already held.
+    pub fn redact(&self, text: &str) -> String {
+        self.0.redact(text)
+    }
+
+    /// [`forget_all`], with the lock already held.
+    pub fn forget_all(mut self) {
+        *self.0 = Table::default();
+    }
+}
+
+/// The redactor when its lock can be taken within `patience`, trying
+/// without blocking (another thread holding it briefly lets go; the
+/// panicking thread itself never does). `None`: nothing may then be
+/// printed but fixed text.
+pub fn try_hold(patience: std::time::Duration) -> Option<Held> {
+    let started = std::time::Instant::now();
+    loop {
+        match TABLE.try_lock() {
+            Ok(guard) => return Some(Held(guard)),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                return Some(Held(poisoned.into_inner()));
+            }
+            Err(std::sync::TryLockError::WouldBlock) if started.elapsed() < patience => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        }
+    }
+}
+
+/// Tests only: runs `f` while this thread holds the redactor's lock, as
+/// code inside the redactor does.
+#[cfg(test)]
+pub(crate) fn hold_while_for_test<T>(f: impl FnOnce() -> T) -> T {
+    let _held = table();
+    f()
 }
 
 #[cfg(test)]

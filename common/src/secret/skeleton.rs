@@ -196,18 +196,23 @@ fn alternates(window: &[char]) -> bool {
         .is_some()
 }
 
-/// Whether `window` has at least `least` distinct characters.
-fn has_distinct(window: &[char], least: usize) -> bool {
-    let mut seen: Vec<char> = Vec::with_capacity(least);
+/// Whether `window` has at least [`MIN_DISTINCT`] distinct characters.
+/// Called for every window of every dump: it allocates nothing.
+fn has_distinct(window: &[char]) -> bool {
+    let mut seen = ['\0'; MIN_DISTINCT];
+    let mut count = 0;
     for c in window {
-        if !seen.contains(c) {
-            seen.push(*c);
-            if seen.len() >= least {
-                return true;
+        if !seen[..count].contains(c) {
+            seen[count] = *c;
+            count += 1;
+            if count >= MIN_DISTINCT {
+                break;
             }
         }
     }
-    false
+    seen.fill('\0');
+    std::hint::black_box(&seen);
+    count >= MIN_DISTINCT
 }
 
 /// Calls `found(window, hash)` for every window of `length` characters of
@@ -293,14 +298,22 @@ impl Skeletons {
             self.add_text(&folded, index);
         }
         if with_dumps && value.len() <= MAX_DUMP_SOURCE {
+            // Dumps that fold alike (the decimal ones of an ASCII value, its
+            // hex per byte and per character) are registered once.
+            let mut done: Vec<Zeroizing<Vec<char>>> = Vec::new();
             for dump in dumps(value) {
                 let folded = Zeroizing::new(skeleton(&dump));
+                if done.contains(&folded) {
+                    continue;
+                }
                 let map = &mut self.dump;
+                map.reserve(folded.len());
                 each_window(&folded, DUMP_WINDOW, |window, hash| {
-                    if has_distinct(window, MIN_DISTINCT) {
+                    if has_distinct(window) {
                         map.entry(hash).or_insert(index);
                     }
                 });
+                done.push(folded);
             }
         }
     }
@@ -308,7 +321,7 @@ impl Skeletons {
     fn add_text(&mut self, folded: &[char], index: usize) {
         if folded.len() < TEXT_WINDOW {
             if is_mixed(folded) {
-                let map = if has_distinct(folded, MIN_DISTINCT) {
+                let map = if has_distinct(folded) {
                     &mut self.short[folded.len()]
                 } else {
                     &mut self.whole
@@ -320,7 +333,7 @@ impl Skeletons {
         }
         let map = &mut self.text;
         each_window(folded, TEXT_WINDOW, |window, hash| {
-            if alternates(window) && has_distinct(window, MIN_DISTINCT) {
+            if alternates(window) && has_distinct(window) {
                 map.entry(hash).or_insert(index);
             }
         });

@@ -118,22 +118,21 @@ pub(super) struct Table {
     pub(super) chars: usize,
     /// `windows[n]`: hashes of folded windows of `n` characters.
     pub(super) windows: [HashSet64; WINDOW + 1],
-    /// The skeletons of the values and of their dumps.
-    pub(super) skeletons: Skeletons,
+    /// The skeletons of the values and of their dumps, as of the last
+    /// [`Table::skeletons`]: see `pending`.
+    skeletons: Skeletons,
+    /// Values whose skeletons (and dumps, when true) are yet to be added.
+    /// Adding them costs more than all the rest of registration (a
+    /// 700-character token has some 40 000 dump windows), and only a
+    /// server-supplied field shown in a message needs them: they are added
+    /// when [`Table::skeletons`] is first asked after they were registered,
+    /// so a run that shows no such field never pays for them.
+    pending: Vec<(Zeroizing<String>, bool)>,
     /// Values from input whose dumps are registered.
     pub(super) dumped: usize,
 }
 
 impl Table {
-    pub(super) fn add_part(
-        &mut self,
-        value: &str,
-        capped: bool,
-        skeleton: bool,
-    ) -> Result<(), TooMany> {
-        self.add_with(value, None, capped, skeleton)
-    }
-
     pub(super) fn add(
         &mut self,
         value: &str,
@@ -143,20 +142,106 @@ impl Table {
         self.add_with(value, login, capped, true)
     }
 
-    pub(super) fn add_with(
+    /// Adds the parts of a value ([`secret_parts`]): one value whole, or a
+    /// PEM block's lines followed by their concatenation (the body).
+    ///
+    /// A PEM line is a piece of the body, and most of its forms are pieces
+    /// of the body's: its value (the body's windows hold every window of
+    /// it), and its base64 at each alignment but for the last character of
+    /// the unaligned encoding (see [`Table::add_line`]). The body goes
+    /// first, and each line then adds only what the body's forms do not
+    /// hold: the windows registered are those of registering every part
+    /// whole (a test compares the two), for half the work of a 1.7 kB key.
+    pub(super) fn add_parts(
         &mut self,
-        value: &str,
-        login: Option<&str>,
+        parts: &[String],
         capped: bool,
         skeleton: bool,
     ) -> Result<(), TooMany> {
-        if value.is_empty() {
+        let Some((body, lines)) = parts.split_last() else {
+            return Ok(());
+        };
+        // The body's base64 forms are what make most of a line's
+        // redundant: without them (a body too long to have them, or one
+        // with mojibake forms of its own), every part is added whole.
+        if lines.is_empty()
+            || body.len() > MAX_BASE64_SOURCE
+            || !body.is_ascii()
+            || lines.concat() != *body
+        {
+            for part in parts {
+                self.add_with(part, None, capped, skeleton)?;
+            }
             return Ok(());
         }
+        self.add_with(body, None, capped, skeleton)?;
+        for line in lines {
+            self.add_line(line, capped, skeleton)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a line of a PEM body already registered: the same windows as
+    /// [`Table::add_with`], without those the body's forms hold.
+    fn add_line(&mut self, line: &str, capped: bool, skeleton: bool) -> Result<(), TooMany> {
+        if line.len() < WINDOW || !line.is_ascii() || line.len() > MAX_BASE64_SOURCE {
+            return self.add_with(line, None, capped, skeleton);
+        }
+        if !self.admit(line, None, capped)? {
+            return Ok(());
+        }
+        // Every window of the line is one of the body's.
+        self.add_form_from(line, usize::MAX);
+        for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+            // Unaligned, whole: the body's encoding at the alignment that
+            // puts the line's first byte first in a group holds all of it
+            // but the last character when the line's length is not a
+            // multiple of 3 (its low bits are the next line's there).
+            let whole = Zeroizing::new(engine.encode(line.as_bytes()));
+            let last = if line.len().is_multiple_of(3) {
+                usize::MAX
+            } else {
+                whole.len() - WINDOW
+            };
+            self.add_form_from(&whole, last);
+            for skip in 0..3usize {
+                // The middle of each alignment, without the characters that
+                // depend on the bytes around the line: the same characters
+                // as the body's encoding at the alignment that puts the
+                // line's bytes where `skip` puts them.
+                let mut bytes = Zeroizing::new(vec![0u8; skip]);
+                bytes.extend_from_slice(line.as_bytes());
+                let encoded = Zeroizing::new(engine.encode(&*bytes));
+                let head = (4 * skip).div_ceil(3);
+                let tail = usize::from(bytes.len() % 3 != 0);
+                if let Some(middle) = encoded.get(head..encoded.len().saturating_sub(tail))
+                    && middle.len() >= WINDOW
+                {
+                    self.add_form_from(middle, usize::MAX);
+                }
+            }
+        }
+        if line.len() <= MAX_EXPLICIT_SOURCE {
+            let explicit = explicit_forms(line);
+            for (at, form) in explicit.iter().enumerate() {
+                if **form != *line && !explicit[..at].contains(form) {
+                    self.add_form(form);
+                }
+            }
+        }
+        if skeleton {
+            self.pending.push((Zeroizing::new(line.to_owned()), true));
+        }
+        Ok(())
+    }
+
+    /// Counts `value` (with `login`) as registered: `false` when it was
+    /// already, [`TooMany`] when `capped` and the caps are reached.
+    fn admit(&mut self, value: &str, login: Option<&str>, capped: bool) -> Result<bool, TooMany> {
         let key = value.chars().fold(FNV_OFFSET, step);
         let key = login.map_or(key, |l| l.chars().fold(step(key, '\0'), step));
         if self.values.contains(&key) {
-            return Ok(());
+            return Ok(false);
         }
         let length = value.chars().count();
         if capped && (self.count >= MAX_SECRETS || self.chars + length > MAX_SECRET_CHARS) {
@@ -165,8 +250,26 @@ impl Table {
         self.values.insert(key);
         self.count += 1;
         self.chars += length;
-        for form in forms(value, login) {
-            self.add_form(&form);
+        Ok(true)
+    }
+
+    pub(super) fn add_with(
+        &mut self,
+        value: &str,
+        login: Option<&str>,
+        capped: bool,
+        skeleton: bool,
+    ) -> Result<(), TooMany> {
+        if value.is_empty() || !self.admit(value, login, capped)? {
+            return Ok(());
+        }
+        let forms = forms(value, login);
+        for (at, form) in forms.iter().enumerate() {
+            // A form equal to an earlier one (the JSON form of a value
+            // without quotes or backslashes is the value) adds nothing.
+            if !forms[..at].contains(form) {
+                self.add_form(form);
+            }
         }
         // Dumps of values read from input only for the first ones: a
         // Gateway's records hold a handful, and the program's own secrets
@@ -174,12 +277,23 @@ impl Table {
         let with_dumps = !capped || self.dumped < MAX_DUMPED_INPUT;
         self.dumped += usize::from(capped && with_dumps);
         if skeleton {
-            self.skeletons.add_with(value, 0, with_dumps);
+            self.pending
+                .push((Zeroizing::new(value.to_owned()), with_dumps));
         }
         Ok(())
     }
 
     pub(super) fn add_form(&mut self, form: &str) {
+        self.add_form_from(form, 0);
+    }
+
+    /// Adds the windows of `form` that start at character `from` or later
+    /// (none for `usize::MAX`): those before it are known to be registered
+    /// already. A form shorter than [`WINDOW`] is added whole, and one with
+    /// no window of [`MIN_DISTINCT`] characters has all its windows added
+    /// (the form it is a piece of may have other windows, so it is no
+    /// proof for these).
+    fn add_form_from(&mut self, form: &str, from: usize) {
         let mut folded: Zeroizing<Vec<char>> = Zeroizing::new(Vec::with_capacity(form.len()));
         for c in form.chars() {
             fold_into(c, &mut *folded);
@@ -189,17 +303,33 @@ impl Table {
             self.windows[folded.len()].insert(hash);
             return;
         }
-        let informative = |w: &[char]| distinct(w) >= MIN_DISTINCT;
-        let all = !folded.windows(WINDOW).any(informative);
-        for window in folded.windows(WINDOW) {
-            if all || informative(window) {
-                self.windows[WINDOW].insert(mix(poly(window.iter().copied())));
-            }
+        // Windows with fewer than MIN_DISTINCT characters are registered
+        // only when the whole form has no other.
+        let any = has_informative_window(&folded);
+        let from = if any { from } else { 0 };
+        if from > folded.len() - WINDOW {
+            return;
         }
+        let set = &mut self.windows[WINDOW];
+        set.reserve(folded.len() - WINDOW + 1 - from);
+        each_window(&folded, |start, hash, distinct| {
+            if start >= from && (!any || distinct >= MIN_DISTINCT) {
+                set.insert(hash);
+            }
+        });
     }
 
     pub(super) fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// The skeletons of every value registered so far, the pending ones
+    /// added first.
+    pub(super) fn skeletons(&mut self) -> &Skeletons {
+        for (value, with_dumps) in std::mem::take(&mut self.pending) {
+            self.skeletons.add_with(&value, 0, with_dumps);
+        }
+        &self.skeletons
     }
 
     pub(super) fn redact(&self, text: &str) -> String {
@@ -265,14 +395,86 @@ pub fn whole_token(chars: &[char], start: usize, end: usize) -> bool {
     open && close
 }
 
-pub(super) fn distinct(chars: &[char]) -> usize {
-    let mut seen: Vec<char> = Vec::with_capacity(chars.len());
-    for c in chars {
-        if !seen.contains(c) {
-            seen.push(*c);
+/// Calls `found(start, hash, distinct)` for every window of [`WINDOW`]
+/// characters of `chars`: where it starts, its hash (`mix(poly(window))`, as [`rolling`] finds it) and
+/// how many distinct characters it holds, both rolled on from the previous
+/// window's, so a form of n characters costs O(n) whatever the window.
+pub(super) fn each_window(chars: &[char], mut found: impl FnMut(usize, u64, usize)) {
+    let top = (1..WINDOW).fold(1u64, |p, _| p.wrapping_mul(BASE));
+    let mut counts = Counts::default();
+    let mut h = 0u64;
+    for (i, &c) in chars.iter().enumerate() {
+        if i >= WINDOW {
+            let out = chars[i - WINDOW];
+            h = h.wrapping_sub(term(out).wrapping_mul(top));
+            counts.remove(out);
+        }
+        h = h.wrapping_mul(BASE).wrapping_add(term(c));
+        counts.add(c);
+        if i + 1 >= WINDOW {
+            found(i + 1 - WINDOW, mix(h), counts.len);
         }
     }
-    seen.len()
+}
+
+/// Whether some window of [`WINDOW`] characters of `chars` holds
+/// [`MIN_DISTINCT`] distinct ones: the first window, as a rule.
+fn has_informative_window(chars: &[char]) -> bool {
+    let mut counts = Counts::default();
+    for (i, &c) in chars.iter().enumerate() {
+        if i >= WINDOW {
+            counts.remove(chars[i - WINDOW]);
+        }
+        counts.add(c);
+        if i + 1 >= WINDOW && counts.len >= MIN_DISTINCT {
+            return true;
+        }
+    }
+    false
+}
+
+/// The distinct characters of a window and how often each occurs.
+struct Counts {
+    seen: [(char, u8); WINDOW],
+    len: usize,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self {
+            seen: [('\0', 0); WINDOW],
+            len: 0,
+        }
+    }
+}
+
+impl Counts {
+    fn add(&mut self, c: char) {
+        if let Some(entry) = self.seen[..self.len].iter_mut().find(|e| e.0 == c) {
+            entry.1 += 1;
+        } else {
+            self.seen[self.len] = (c, 1);
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, c: char) {
+        if let Some(at) = self.seen[..self.len].iter().position(|e| e.0 == c) {
+            self.seen[at].1 -= 1;
+            if self.seen[at].1 == 0 {
+                self.len -= 1;
+                self.seen.swap(at, self.len);
+            }
+        }
+    }
+}
+
+impl Drop for Counts {
+    fn drop(&mut self) {
+        // The characters of a secret's window.
+        self.seen.iter_mut().for_each(|e| *e = ('\0', 0));
+        std::hint::black_box(&self.seen);
+    }
 }
 
 /// Replaces each span, widened to its token and merged with its neighbours.

@@ -38,7 +38,7 @@ fn a_sql_quoted_password_passes_the_exact_layer_but_not_the_skeleton() {
     let mut table = Table::default();
     table.add(password, None, false).unwrap();
     assert_eq!(table.redact(quoted), quoted);
-    assert!(table.skeletons.find(quoted).is_some());
+    assert!(table.skeletons().find(quoted).is_some());
 }
 
 // Regex and shell quoting (a backslash before punctuation) is undone by the
@@ -51,7 +51,7 @@ fn a_regex_quoted_password_is_caught_by_both_layers() {
     let mut table = Table::default();
     table.add(password, None, false).unwrap();
     assert_eq!(table.redact(quoted), REDACTED);
-    assert!(table.skeletons.find(quoted).is_some());
+    assert!(table.skeletons().find(quoted).is_some());
 }
 
 #[test]
@@ -358,5 +358,63 @@ fn a_secret_of_fewer_than_six_characters_is_redacted_where_it_stands_as_a_token(
     ] {
         let out = redact_only(echo, &[secret]);
         assert!(out.contains(REDACTED), "{secret}: {out}");
+    }
+}
+
+// Skeletons and dumps are added when a field is first checked, not when a
+// value is registered: what is registered after a check is found too.
+#[test]
+fn a_dump_of_a_secret_registered_before_or_after_a_field_was_checked_is_found() {
+    let hex = |s: &str| -> String { s.bytes().map(|b| format!("{b:02x} ")).collect() };
+    let first = "Lazy-Dump-Secret-1x9Q";
+    register(first);
+    assert!(echoes_secret(&format!("bytes: {}", hex(first))));
+    assert!(!echoes_secret("an ordinary field"));
+    let second = "Later-Dump-Secret-7kW2";
+    register(second);
+    assert!(echoes_secret(&format!("bytes: {}", hex(second))));
+    assert!(echoes_secret("got later dump secret 7 k w 2"));
+    forget_all();
+    assert!(!echoes_secret(&format!("bytes: {}", hex(second))));
+}
+
+// A PEM's lines add only what the body's forms lack (`Table::add_parts`):
+// the windows registered must be exactly those of every part added whole.
+#[test]
+fn a_private_key_registers_the_same_windows_as_each_of_its_parts_added_whole() {
+    let odd_lines = "-----BEGIN PRIVATE KEY-----\n\
+        MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n\
+        MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvuNMoSfm7\n\
+        6iqfhmHoBR8Dq52zWOqQNnJH1B/FQoVJz4j+L9u4+O3hOzLmU9Y4gTqg0ZcU1N9v5Zq\n\
+        aB1x+/c2Zz\n\
+        -----END PRIVATE KEY-----\n";
+    for pem in [
+        include_str!("../../../fixtures/keys/rsa2048.pkcs1"),
+        include_str!("../../../fixtures/keys/rsa2048.openssh"),
+        include_str!("../../../fixtures/keys/ed25519.openssh"),
+        include_str!("../../../fixtures/keys/ecdsa521.pkcs8"),
+        include_str!("../../../fixtures/keys/rsa16384.openssh"),
+        odd_lines,
+    ] {
+        let parts = secret_parts(pem);
+        assert!(parts.len() > 2, "{pem}");
+        let mut whole = Table::default();
+        for part in &parts {
+            whole.add_with(part, None, true, false).unwrap();
+        }
+        let mut pem_table = Table::default();
+        pem_table.add_parts(&parts, true, false).unwrap();
+        for length in 0..=WINDOW {
+            assert!(
+                whole.windows[length] == pem_table.windows[length],
+                "windows of {length} characters differ: {} registered whole, {} as a PEM",
+                whole.windows[length].len(),
+                pem_table.windows[length].len()
+            );
+        }
+        assert_eq!(
+            (whole.count, whole.chars),
+            (pem_table.count, pem_table.chars)
+        );
     }
 }

@@ -272,3 +272,29 @@ fn sudo_whose_pam_grants_without_asking_gets_no_admin_password_in_any_commands_i
     let calls = w.calls();
     assert!(calls.contains(&"as-owner-askpass".to_owned()), "{calls:?}");
 }
+
+#[test]
+fn a_new_password_under_six_characters_is_refused_before_the_lease_is_written() {
+    let old = include_str!("../../../../fixtures/keys/ed25519.openssh");
+    let old_public = keys::parse(old).unwrap().public_line().unwrap();
+    let fake = root_machine().user(alice().authorized_keys(&format!("{old_public} {TAG}\n")));
+    let w = World::new(fake, "root-admin.json").key(old);
+    let w = World(w.0.map_records(|s| s.param("newPassword", json!("Ab1!x"))));
+    let record = w.vault().record(USER_UID);
+    let revision = w.vault().revision(USER_UID);
+
+    let out = w.run(&[]);
+    out.assert_exit(2);
+    assert!(out.stderr.contains("newPassword"), "{}", out.stderr);
+    assert_eq!(
+        w.vault().revision(USER_UID),
+        revision,
+        "nothing was written to the user record (no lease taken)"
+    );
+    assert_eq!(w.vault().record(USER_UID), record);
+    assert!(
+        w.fake().commands().is_empty(),
+        "no command reached the machine"
+    );
+    w.assert_password(OLD_PW);
+}
