@@ -458,6 +458,10 @@ fn a_key_set_in_the_free_slot_after_planning_is_not_overwritten() {
     let (out, ()) = std::thread::scope(|scope| {
         let running = scope.spawn(|| run(&w));
         w.fake().proxy().wait_for("desc_user", 1);
+        // Arrived is not yet run: wait until the fake has answered it.
+        while w.fake().statements_run() < 1 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         w.fake().set_key(USER, 1, Some(&other.public_key));
         drop(gate);
         (running.join().expect("the run"), ())

@@ -313,6 +313,12 @@ impl FakeSnowflake {
         self
     }
 
+    /// How many statements the fake has run (a held answer's statement
+    /// counts once it has run, which the proxy's arrival does not tell).
+    pub fn statements_run(&self) -> u64 {
+        self.state().handles
+    }
+
     pub fn user(&self, name: &str) -> Option<User> {
         self.state().users.iter().find(|u| u.name == name).cloned()
     }
