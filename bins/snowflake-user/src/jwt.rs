@@ -124,7 +124,10 @@ impl PrivateKey {
         let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'static>>::as_der(&self.key)
             .map_err(|_| "the private key cannot be encoded")?;
         let body = Zeroizing::new(STANDARD.encode(der.as_ref()));
-        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        // Sized once: a String that grows leaves copies of the key behind,
+        // freed without being zeroed.
+        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 64);
+        pem.push_str("-----BEGIN PRIVATE KEY-----\n");
         for line in body.as_bytes().chunks(64) {
             pem.push_str(std::str::from_utf8(line).unwrap_or_default());
             pem.push('\n');
@@ -189,6 +192,28 @@ pub fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A known answer: an RSA 2048 public key (SPKI DER, base64) made with
+    /// `openssl genpkey`, and its fingerprint computed apart from this code:
+    /// `openssl pkey -pubout -outform DER | openssl dgst -sha256 -binary |
+    /// base64`.
+    #[test]
+    fn the_fingerprint_of_a_known_public_key_is_the_one_openssl_computes() {
+        let spki = concat!(
+            "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAzXdBwjVj2/oPNDbE/dPZ",
+            "dHSx4m6IV5JpeQCFx8PUcwsU4EzG0slmBKhe0glrUhwSXNuLjjQIPkgjN4RR+D5z",
+            "iXYuxx5UtIkf1ZGnL9xchxrKxlyJN7cZoG3ez1hcxhx5azN9klSw7j5zCQbX6CBS",
+            "7S+8jpxKvpB0ne131LLKGOCb9Wlkd990zYcBLviIt3Izl3ZMYlR+vRZ+bR6p4Pmg",
+            "fIN4XsyXCuUlLzMa73apyKW9y2gYweECrCKt3HaL+j1Bljv/3r5h1C1g1D/peN/2",
+            "EAHQLduT3PsQjCdCN/jf/ZePtoXJoX5R1biefmHVK4+/VzG5dGqmfSKOeY+ft9HD",
+            "LwIDAQAB",
+        );
+        let der = STANDARD.decode(spki).expect("base64");
+        assert_eq!(
+            fingerprint(&der),
+            "SHA256:nZV3opCkZtMo6Hn+mKMgOga/A60u6tVvMBQ9H4vtWdM="
+        );
+    }
 
     #[test]
     fn the_claims_name_the_account_without_its_region_and_the_user_upper_cased() {

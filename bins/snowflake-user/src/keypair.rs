@@ -72,11 +72,21 @@ impl KeyField {
 
 /// Whether the Gateway's user record holds a private key: then the run
 /// rotates the key pair (and takes the record's lease).
+/// A `privatePEMKey` that cannot be read as text counts as a key (the run
+/// takes the key path and [`key_in_input`] refuses it before any change),
+/// never as a password rotation.
 pub fn in_input(input: &common::gateway::GatewayInput) -> bool {
-    input.records.user().is_some_and(|user| {
-        user.text(PEM_FIELD).ok().flatten().is_some()
-            || private_of(user.value(PAIR_FIELD)).is_some()
-    })
+    key_in_input(input).unwrap_or(true)
+}
+
+/// Whether the Gateway's user record holds a private key; a
+/// `privatePEMKey` that is not text is an error naming the field and the
+/// record (exit 2), not a password rotation.
+pub fn key_in_input(input: &common::gateway::GatewayInput) -> Result<bool> {
+    let Some(user) = input.records.user() else {
+        return Ok(false);
+    };
+    Ok(user.text(PEM_FIELD)?.is_some() || private_of(user.value(PAIR_FIELD)).is_some())
 }
 
 /// A `keyPair` value's private key, when it holds one.
@@ -318,6 +328,27 @@ pub fn plan(run: &Run, user: &str, properties: &[(String, String)]) -> Result<Ke
     })
 }
 
+/// The admin record's key is a key a record holds: refused before any
+/// change (exit 2) when the rotation would unset it, as the record's key
+/// (the PAM User is the admin user) or to make room. The run would sign its
+/// own admin out, and the admin record would hold a dead key.
+pub fn refuse_admin_key(setup: &Setup<'_>, plan: &KeyPlan) -> Result<()> {
+    let admin = &setup.key.fingerprint;
+    let mut unset = std::iter::once(&plan.current).chain(plan.make_room.as_ref().map(|(id, _)| id));
+    if !unset.any(|id| id == admin) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "the rotation of the Snowflake user '{}' would unset {admin}, the key of the admin \
+         record {} (admin user '{}') this run signs in with: the admin record would be left \
+         holding a dead key. Use a separate admin user with its own key in the admin record, or \
+         rotate the admin's key another way. Nothing was changed",
+        setup.user,
+        setup.admin.location(),
+        http::shown(&setup.admin_user),
+    )))
+}
+
 /// A key made by this run.
 pub struct NewKey {
     /// Its fingerprint.
@@ -430,6 +461,31 @@ impl UserKeys<'_> {
     }
 }
 
+impl UserKeys<'_> {
+    /// The slot holding `id` now. A key this run set that `DESC USER` does
+    /// not show is read again until it settles: its `SET` may land late, so
+    /// absence is no proof it is gone ([`Failure::Unknown`]).
+    fn slot_of(&self, id: &str) -> Step<Option<usize>> {
+        let find = |slots: [Option<String>; 2]| slots.iter().position(|s| s.as_deref() == Some(id));
+        let found = find(self.slots()?);
+        if found.is_some() || self.made.as_deref() != Some(id) {
+            return Ok(found);
+        }
+        let (attempts, pause) = self.settle();
+        for _ in 0..attempts {
+            std::thread::sleep(pause);
+            if let Some(slot) = find(self.slots()?) {
+                return Ok(Some(slot));
+            }
+        }
+        Err(Failure::Unknown(format!(
+            "DESC USER {} does not show {id}, the key this run set in {}: the SET was \
+             acknowledged, so it may still be applied, and it was not unset",
+            self.setup.quoted_user, SLOTS[self.slot]
+        )))
+    }
+}
+
 impl Credentials for UserKeys<'_> {
     type New = NewKey;
 
@@ -528,7 +584,7 @@ impl Credentials for UserKeys<'_> {
     /// slot is never unset on an older reading. A lost answer is settled by
     /// `DESC USER` again.
     fn revoke(&mut self, id: &str) -> Step<()> {
-        let Some(slot) = self.slots()?.iter().position(|s| s.as_deref() == Some(id)) else {
+        let Some(slot) = self.slot_of(id)? else {
             return Ok(());
         };
         let statement = format!(
@@ -542,8 +598,10 @@ impl Credentials for UserKeys<'_> {
                     tracing::info!("{doing}: the answer was lost, and DESC USER shows {id} gone");
                     Ok(())
                 }
-                Ok(_) => Err(Failure::Definite(format!(
-                    "{lost}; DESC USER still shows {id} in {}",
+                // Still shown is no proof it will not be unset: Snowflake
+                // did not say the statement failed, and it may still run.
+                Ok(_) => Err(Failure::Unknown(format!(
+                    "{lost}; DESC USER still shows {id} in {}, and Snowflake may still unset it",
                     SLOTS[slot]
                 ))),
                 Err(e) => Err(Failure::Unknown(format!(
@@ -611,6 +669,25 @@ impl Credentials for UserKeys<'_> {
 
     fn verify_before_store(&self) -> bool {
         true
+    }
+
+    /// The new key must still be in a slot before the old one is unset:
+    /// another run or a person may have overwritten it since the sign-ins,
+    /// and unsetting the old key would leave the record with a key the user
+    /// no longer has.
+    fn before_retire(&mut self, new: &NewKey) -> Step<()> {
+        let slots = self.slots()?;
+        if slots.iter().any(|s| s.as_deref() == Some(new.id.as_str())) {
+            return Ok(());
+        }
+        Err(Failure::Definite(format!(
+            "DESC USER {} no longer shows the new key in {} (it holds {}): another run or a \
+             person changed the user's keys since the sign-ins, so the record's new key does \
+             not work and the old key was not unset. Check the user's keys and the record",
+            self.setup.quoted_user,
+            SLOTS[self.slot],
+            slots[self.slot].as_deref().unwrap_or("nothing"),
+        )))
     }
 
     fn settle(&self) -> (u32, Duration) {

@@ -206,7 +206,9 @@ impl Rotator for SnowflakeUser {
         }
         let kind = property("TYPE").unwrap_or_else(|| "null".into());
         let key = if run.wants_lease() {
-            Some(keypair::plan(run, user, &properties)?)
+            let plan = keypair::plan(run, user, &properties)?;
+            keypair::refuse_admin_key(&setup, &plan)?;
+            Some(plan)
         } else {
             None
         };

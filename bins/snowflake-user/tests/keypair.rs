@@ -77,6 +77,18 @@ fn world_with(
             .with_admin(ADMIN, &keys.admin.public_key)
             .with_service_user(USER, [Some(&keys.user.public_key), slot_2]),
     );
+    world_of(keys, fake, pair, user_record(&keys.user, pair), |s| s)
+}
+
+/// A world of `fake`, the vault holding `record`, the scenario adjusted by
+/// `adjust`.
+fn world_of(
+    keys: &Keys,
+    fake: FakeSnowflake,
+    pair: bool,
+    record: Value,
+    adjust: impl FnOnce(Scenario) -> Scenario,
+) -> World {
     let field = if pair { "keyPair" } else { "privatePEMKey" };
     let value = if pair {
         json!({"publicKey": "", "privateKey": pem(&keys.user)})
@@ -87,10 +99,11 @@ fn world_with(
         .var("SNOWFLAKE_URL", fake.url())
         .record_field(ADMIN_RECORD, "privatePEMKey", json!(pem(&keys.admin)))
         .record_field(USER_UID, field, value);
+    let scenario = adjust(scenario);
     let locks = std::env::temp_dir().join(format!("snowflake-key-locks-{}", std::process::id()));
     std::fs::create_dir_all(&locks).expect("a lock directory");
     TestWorld::new(BIN)
-        .vault(FakeVault::start(&[user_record(&keys.user, pair)]))
+        .vault(FakeVault::start(&[record]))
         .service(fake)
         .records(scenario)
         .env("KEEPER_ROTATOR_LOCK_DIR", locks.display().to_string())
@@ -377,7 +390,7 @@ fn a_run_killed_after_storing_its_key_is_completed_by_the_next_one_making_room()
     let w = world(&keys);
     // The first run is killed once its key is stored, before it unsets the
     // old one (DESC USER #1 plans, #2 checks the free slot before the SET,
-    // #3 finds the old key's slot for the unset): both slots are taken, and
+    // #3 checks the new key is still in its slot before the unset): both slots are taken, and
     // the lease records that the old key goes.
     let gate = w.fake().proxy().hold("desc_user", 3);
     let killed = w.kill_when(|| w.fake().proxy().wait_for("desc_user", 3));
@@ -445,6 +458,10 @@ fn a_key_set_in_the_free_slot_after_planning_is_not_overwritten() {
     let (out, ()) = std::thread::scope(|scope| {
         let running = scope.spawn(|| run(&w));
         w.fake().proxy().wait_for("desc_user", 1);
+        // Arrived is not yet run: wait until the fake has answered it.
+        while w.fake().statements_run() < 1 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         w.fake().set_key(USER, 1, Some(&other.public_key));
         drop(gate);
         (running.join().expect("the run"), ())
@@ -463,4 +480,158 @@ fn a_key_set_in_the_free_slot_after_planning_is_not_overwritten() {
             Some(other.fingerprint.clone())
         ]
     );
+}
+
+#[test]
+fn the_admin_s_own_key_as_the_user_s_key_is_refused_before_any_change() {
+    // The PAM User is the admin user, and its record holds the admin
+    // record's key: unsetting it would sign the admin out for good.
+    let key = PrivateKey::generate().expect("a key");
+    let keys = Keys {
+        admin: PrivateKey::from_pem(&key.to_pem().expect("a PEM")).expect("a key"),
+        user: key,
+    };
+    let fake = FakeSnowflake::start("myorg-myaccount").with_admin(USER, &keys.user.public_key);
+    let w = world_of(&keys, fake, false, user_record(&keys.user, false), |s| {
+        s.record_field(ADMIN_RECORD, "login", json!("loader"))
+    });
+    run(&w)
+        .assert_exit(2)
+        .assert_stderr_has(&format!("would unset {}", keys.user.fingerprint))
+        .assert_stderr_has("Use a separate admin user")
+        .assert_stderr_has("Nothing was changed");
+    assert!(key_changes(&w).is_empty(), "{:?}", key_changes(&w));
+    assert_eq!(slots(&w), [Some(keys.user.fingerprint.clone()), None]);
+    assert_eq!(stored(&w), keys.user.fingerprint);
+}
+
+#[test]
+fn a_new_key_overwritten_after_the_sign_ins_keeps_the_old_key() {
+    let keys = keys();
+    let other = PrivateKey::generate().expect("a key");
+    let w = world(&keys);
+    // The new key is proven and being stored (update_secret #1 is the
+    // lease, #2 the key); meanwhile another run or a person sets another key
+    // in the new key's slot.
+    let gate = w.fake_vault().hold("update_secret", 2);
+    let out = std::thread::scope(|scope| {
+        let running = scope.spawn(|| run(&w));
+        w.fake_vault().wait_for("update_secret", 2);
+        w.fake().set_key(USER, 1, Some(&other.public_key));
+        drop(gate);
+        running.join().expect("the run")
+    });
+    w.scan(&out);
+    out.assert_exit(3)
+        .assert_stderr_has("no longer shows the new key in RSA_PUBLIC_KEY_2")
+        .assert_stderr_has(&other.fingerprint)
+        .assert_stderr_has(&keys.user.fingerprint);
+    assert_eq!(key_changes(&w), ["set_key"], "the old key was not unset");
+    assert_eq!(
+        slots(&w),
+        [
+            Some(keys.user.fingerprint.clone()),
+            Some(other.fingerprint.clone())
+        ]
+    );
+}
+
+/// Kills a run once its key is stored and before it unsets the old one:
+/// both slots are taken, and the lease records that the old key goes.
+/// Returns the key stored then.
+fn kill_after_storing(w: &World, keys: &Keys) -> String {
+    let gate = w.fake().proxy().hold("desc_user", 3);
+    let killed = w.kill_when(|| w.fake().proxy().wait_for("desc_user", 3));
+    assert_eq!(killed.code, None, "not killed: {}", killed.output());
+    drop(gate);
+    let stored_then = stored(w);
+    assert_eq!(
+        slots(w),
+        [
+            Some(keys.user.fingerprint.clone()),
+            Some(stored_then.clone())
+        ]
+    );
+    w.expire_lease(USER_UID);
+    stored_then
+}
+
+#[test]
+fn an_unsure_answer_to_the_unset_making_room_is_never_nothing_changed() {
+    let keys = keys();
+    let w = world(&keys);
+    let stored_then = kill_after_storing(&w, &keys);
+    w.fake().answering_next_unset("000630");
+    let out = run(&w);
+    w.scan(&out);
+    out.assert_exit(4)
+        .assert_stderr_has("to make room got no answer that says whether it was done")
+        .assert_stderr_has(&keys.user.fingerprint);
+    assert_eq!(
+        slots(&w),
+        [
+            Some(keys.user.fingerprint.clone()),
+            Some(stored_then.clone())
+        ]
+    );
+    assert_eq!(stored(&w), stored_then);
+}
+
+#[test]
+fn a_set_acknowledged_but_never_applied_is_not_called_revoked() {
+    let keys = keys();
+    let fake = FakeSnowflake::start("myorg-myaccount")
+        .with_admin(ADMIN, &keys.admin.public_key)
+        .with_service_user(USER, [Some(&keys.user.public_key), None])
+        .ignoring_key_sets();
+    let mut record = user_record(&keys.user, false);
+    record["custom"] = json!([
+        {"type": "text", "label": "verify_timeout_seconds", "value": ["1"]}
+    ]);
+    let w = world_of(&keys, fake, false, record, |s| s);
+    let out = run(&w);
+    w.scan(&out);
+    out.assert_exit(4).assert_stderr_has("may still be applied");
+    assert!(
+        !out.stderr.contains("nothing was changed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(slots(&w), [Some(keys.user.fingerprint.clone()), None]);
+    assert_eq!(stored(&w), keys.user.fingerprint);
+}
+
+#[test]
+fn a_private_pem_key_that_is_not_text_is_refused_naming_the_field() {
+    let keys = keys();
+    let w = world_of(
+        &keys,
+        FakeSnowflake::start("myorg-myaccount")
+            .with_admin(ADMIN, &keys.admin.public_key)
+            .with_service_user(USER, [Some(&keys.user.public_key), None]),
+        false,
+        user_record(&keys.user, false),
+        |s| s.record_field(USER_UID, "privatePEMKey", json!({"not": "a key"})),
+    );
+    run(&w)
+        .assert_exit(2)
+        .assert_stderr_has("privatePEMKey")
+        .assert_stderr_has(USER_UID);
+    assert!(w.fake().proxy().call_sequence().is_empty());
+}
+
+#[test]
+fn the_key_path_does_not_check_the_new_password_it_never_sends() {
+    let keys = keys();
+    let w = world_of(
+        &keys,
+        FakeSnowflake::start("myorg-myaccount")
+            .with_admin(ADMIN, &keys.admin.public_key)
+            .with_service_user(USER, [Some(&keys.user.public_key), None]),
+        false,
+        user_record(&keys.user, false),
+        |s| s.param("newPassword", json!("N3w-".repeat(80))),
+    );
+    run(&w).assert_exit(0).assert_clean();
+    assert_eq!(slots(&w), [None, Some(stored(&w))]);
 }

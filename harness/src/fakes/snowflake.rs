@@ -134,6 +134,13 @@ pub struct State {
     /// A failed statement's message quotes the statement, as a hostile or
     /// careless server might.
     echoing: bool,
+    /// The next `UNSET RSA_PUBLIC_KEY[_2]` is answered `422` with this
+    /// code, not applied (Snowflake's unsure codes say nothing of whether it
+    /// ran).
+    unset_answer: Option<String>,
+    /// `SET RSA_PUBLIC_KEY[_2]` is acknowledged (`200`) but not applied, as
+    /// a change that lands late or never.
+    ignoring_sets: bool,
 }
 
 impl std::fmt::Debug for State {
@@ -162,6 +169,8 @@ impl FakeSnowflake {
             forgetful: false,
             folding_case: false,
             echoing: false,
+            unset_answer: None,
+            ignoring_sets: false,
         })
     }
 
@@ -290,6 +299,24 @@ impl FakeSnowflake {
     pub fn echoing_statements(self) -> Self {
         self.state().echoing = true;
         self
+    }
+
+    /// The next `UNSET` of a key slot is answered `422` with `code` (e.g.
+    /// `000630`) and not applied.
+    pub fn answering_next_unset(&self, code: &str) {
+        self.state().unset_answer = Some(code.to_owned());
+    }
+
+    /// `SET` of a key slot is answered `200` and not applied.
+    pub fn ignoring_key_sets(self) -> Self {
+        self.state().ignoring_sets = true;
+        self
+    }
+
+    /// How many statements the fake has run (a held answer's statement
+    /// counts once it has run, which the proxy's arrival does not tell).
+    pub fn statements_run(&self) -> u64 {
+        self.state().handles
     }
 
     pub fn user(&self, name: &str) -> Option<User> {
@@ -560,10 +587,19 @@ impl State {
                         "22023",
                     );
                 }
-                user.keys[slot] = Some(key);
+                if !self.ignoring_sets {
+                    user.keys[slot] = Some(key);
+                }
                 (200, executed())
             }
             Statement::UnsetKey { slot, .. } => {
+                if let Some(code) = self.unset_answer.take() {
+                    return failure(
+                        &code,
+                        "Statement reached its statement or warehouse timeout.",
+                        "57014",
+                    );
+                }
                 user.keys[slot] = None;
                 (200, executed())
             }
