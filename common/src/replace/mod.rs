@@ -99,8 +99,9 @@ pub enum Retirement {
     Revoke,
     /// Deactivated: kept, but refused by the service until someone makes
     /// it active again (AWS `retire_old_key = deactivate`). A change like a
-    /// revocation: entered in the ledger, and an answer lost to it leaves
-    /// the old credential's state unknown (exit 4, both named).
+    /// revocation: entered in the ledger, and an answer lost to it settled
+    /// on evidence like a revocation's ([`Credentials::list`] lists only
+    /// the credentials still valid).
     Deactivate,
 }
 
@@ -268,15 +269,33 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
     run.note_left();
     result.map(|new| Replaced {
         new,
-        deactivated: match run.cloud.retirement() {
-            Retirement::Revoke => Vec::new(),
-            Retirement::Deactivate => run
-                .retire
-                .iter()
-                .filter(|id| run.removed.contains(id))
-                .cloned()
-                .collect(),
-        },
+        deactivated: run.deactivated(),
+        removed: run.removed,
+        notes: run.notes,
+    })
+}
+
+/// Completes a replacement an interrupted run began and did not finish:
+/// `stored` is the credential it created and stored (the record holds it),
+/// `plan.retire` what it still meant to retire. Steps 4 to 8 only (verify,
+/// the binary's step before retiring, re-read, retire, confirm), with the
+/// same outcomes as a replacement's; nothing is created or stored, and no
+/// credential is revoked to make room. `Replaced::new` is `stored`'s id.
+pub fn complete<C: Credentials, S: Store<C::New>>(
+    cloud: &mut C,
+    store: &mut S,
+    plan: &Plan,
+    checks: Checks<'_>,
+    stored: &C::New,
+) -> Result<Replaced<String>> {
+    let mut run = Sequence::new(cloud, store, plan, checks);
+    // What `left` and the messages treat as the run's own credential.
+    run.created = Some(C::id(stored).to_owned());
+    let result = run.completion(stored);
+    run.note_left();
+    result.map(|()| Replaced {
+        new: C::id(stored).to_owned(),
+        deactivated: run.deactivated(),
         removed: run.removed,
         notes: run.notes,
     })
@@ -349,6 +368,30 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         self.confirm(&new)?;
         self.store.completed();
         Ok(new)
+    }
+
+    /// Steps 4 to 8 for a credential an interrupted run stored.
+    fn completion(&mut self, stored: &C::New) -> Result<()> {
+        self.verify_stored(stored)?;
+        self.before_retire(stored)?;
+        self.reread(stored)?;
+        self.retire(stored)?;
+        self.confirm(stored)?;
+        self.store.completed();
+        Ok(())
+    }
+
+    /// Of the credentials retired, those deactivated rather than revoked.
+    fn deactivated(&self) -> Vec<String> {
+        match self.cloud.retirement() {
+            Retirement::Revoke => Vec::new(),
+            Retirement::Deactivate => self
+                .retire
+                .iter()
+                .filter(|id| self.removed.contains(id))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// A credential revoked by this run.
@@ -492,7 +535,8 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     /// failure revokes the new credential, an unknown one keeps both.
     fn store(&mut self, new: &C::New, mark: change::Mark) -> Result<()> {
         let (noun, holder, location, id) = (self.noun, &self.holder, &self.location, C::id(new));
-        match store_recording(self.store, new, id, &self.retire) {
+        let how = self.cloud.retirement();
+        match store_recording(self.store, new, id, &self.retire, how) {
             Ok(()) => {
                 tracing::info!("stored {noun} {id} in {location}");
                 crate::summary::stored(id);
@@ -587,45 +631,32 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     }
 
     /// Step 7: retire, the record's last; the first failure keeps the rest.
+    /// A revocation and a deactivation follow one rule: a refusal keeps
+    /// the credential (exit 3); an answer that was lost is settled on
+    /// evidence, the listing ([`Sequence::settle_lost`]).
     fn retire(&mut self, new: &C::New) -> Result<()> {
-        let (noun, location, id) = (self.noun, &self.location, C::id(new));
-        let how = self.cloud.retirement();
-        let doing = how.doing();
-        for (index, old) in self.retire.iter().enumerate() {
+        let (noun, location, id) = (self.noun, self.location.clone(), C::id(new));
+        let doing = self.cloud.retirement().doing();
+        for (index, old) in self.retire.clone().iter().enumerate() {
             if old == id {
                 continue;
             }
             tracing::info!("{doing} old {noun} {old}");
             let failure = match self.cloud.retire(old) {
                 Ok(()) => {
-                    crate::summary::retired(old);
-                    self.removed.push(old.clone());
+                    self.revoked(old);
                     continue;
                 }
                 Err(Failure::Definite(e) | Failure::Config(e)) => {
                     format!("{doing} old {noun} {old} failed: {e}")
                 }
-                // A deactivation whose answer was lost: the old key may be
-                // active or not, and nothing here can tell which for sure.
-                Err(Failure::Unknown(e)) if how == Retirement::Deactivate => {
-                    let rest = &self.retire[index + 1..];
-                    return Err(Error::NeedsAttention(format!(
-                        "{doing} old {noun} {old} got no answer that says whether it was done \
-                         ({e}), so {old} may be active or inactive. The new {noun} {id} is stored \
-                         in {location} and works. Check {old}{} of {}: deactivate or delete it \
-                         once nothing uses it, or run the rotation again",
-                        if rest.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" and {}", rest.join(", "))
-                        },
-                        self.holder,
-                    )));
-                }
-                Err(Failure::Unknown(e)) => format!(
-                    "{doing} old {noun} {old} got no answer that says whether it was done ({e}), \
-                     so it may still be valid"
-                ),
+                Err(Failure::Unknown(e)) => match self.settle_lost(old, &e, id, index)? {
+                    None => {
+                        self.revoked(old);
+                        continue;
+                    }
+                    Some(failure) => failure,
+                },
             };
             let rest = &self.retire[index + 1..];
             let them = if rest.is_empty() { "it" } else { "them" };
@@ -640,6 +671,60 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             )));
         }
         Ok(())
+    }
+
+    /// A retirement of `old` whose answer was lost (`e`), settled on the
+    /// listing, read until settled: `None` when `old` is no longer listed
+    /// as valid (it was retired); the failure to report when it still is
+    /// (exit 3); exit 4 when the listing cannot be read, the only case in
+    /// which nothing can tell.
+    fn settle_lost(
+        &mut self,
+        old: &str,
+        e: &str,
+        id: &str,
+        index: usize,
+    ) -> Result<Option<String>> {
+        let (noun, holder, location) = (self.noun, self.holder.clone(), self.location.clone());
+        let how = self.cloud.retirement();
+        let doing = how.doing();
+        let (attempts, pause) = self.cloud.settle();
+        let listed = settle_listing(self.cloud, attempts, pause, |ids| {
+            !ids.iter().any(|i| i == old)
+        });
+        match listed {
+            Ok(ids) if !ids.iter().any(|i| i == old) => {
+                tracing::info!(
+                    "{doing} old {noun} {old} got no answer that says whether it was done ({e}); \
+                     {holder} no longer lists it as valid: {}",
+                    how.done()
+                );
+                Ok(None)
+            }
+            Ok(_) => Ok(Some(format!(
+                "{doing} old {noun} {old} got no answer that says whether it was done ({e}), and \
+                 {holder} still lists it as valid"
+            ))),
+            Err(listing) => {
+                let rest = &self.retire[index + 1..];
+                Err(Error::NeedsAttention(format!(
+                    "{doing} old {noun} {old} got no answer that says whether it was done ({e}), \
+                     and listing the {noun}s of {holder} to find out failed ({listing}), so \
+                     {old} may be valid or not. The new {noun} {id} is stored in {location} and \
+                     works. Check {old} of {holder}{}: {} it once nothing uses it, or run the \
+                     rotation again",
+                    if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; still valid: {}", rest.join(", "))
+                    },
+                    match how {
+                        Retirement::Revoke => "revoke",
+                        Retirement::Deactivate => "deactivate or delete",
+                    },
+                )))
+            }
+        }
     }
 
     /// Step 8: confirm by listing until settled; then step 9.
@@ -706,16 +791,19 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
 }
 
 /// Step 3: saves the new credential `id` with the record of what this run
-/// still means to retire (every credential of the plan but the new one).
+/// still means to retire (every credential of the plan but the new one),
+/// and how.
 fn store_recording<N, S: Store<N>>(
     store: &mut S,
     new: &N,
     id: &str,
     retire: &[String],
+    retirement: Retirement,
 ) -> Step<()> {
     let progress = Progress {
         stored: id.to_owned(),
         retiring: retire.iter().filter(|r| *r != id).cloned().collect(),
+        retirement,
     };
     store.save_recording(new, &progress)
 }
