@@ -405,7 +405,10 @@ impl Aws {
             let Some(id) = meta.access_key_id else {
                 continue;
             };
-            let active = meta.status.is_some_and(|s| s.as_str() == "Active");
+            // Inactive only when IAM says so: a status this binary does not
+            // know (or none) counts as Active, so such a key is never taken
+            // for unused, and a deactivation is confirmed only by `Inactive`.
+            let active = !meta.status.is_some_and(|s| s.as_str() == "Inactive");
             let (last_used, known) = if with_last_use {
                 self.last_used(&id)?
             } else {

@@ -175,6 +175,9 @@ pub struct State {
     calls: Vec<AwsCall>,
     issued_secrets: Vec<String>,
     listing_lag: Duration,
+    /// What `ListAccessKeys` shows as a key's `Status` instead of its own
+    /// (`None`: no `Status` element), by key id.
+    listed_status: HashMap<String, Option<String>>,
 }
 
 /// The fake, listening on 127.0.0.1 until dropped. Point `AWS_ENDPOINT_URL`
@@ -200,6 +203,7 @@ impl FakeAws {
             calls: Vec::new(),
             issued_secrets: Vec::new(),
             listing_lag: Duration::ZERO,
+            listed_status: HashMap::new(),
         })
     }
 
@@ -213,6 +217,17 @@ impl FakeAws {
     /// Every other action sees the current state.
     pub fn listing_lag(&self, lag: Duration) -> &Self {
         self.state().listing_lag = lag;
+        self
+    }
+
+    /// `ListAccessKeys` shows key `id` with `status` (`None`: without a
+    /// `Status`), as a service that knows more states than Active and
+    /// Inactive, or an IAM-compatible one that leaves it out, would. The
+    /// key itself keeps working as before.
+    pub fn list_status_as(&self, id: &str, status: Option<&str>) -> &Self {
+        self.state()
+            .listed_status
+            .insert(id.to_owned(), status.map(str::to_owned));
         self
     }
 

@@ -182,11 +182,15 @@ impl State {
                     .as_of(state.listing_lag)
                     .iter()
                     .map(|k| {
+                        let shown = match state.listed_status.get(&k.id) {
+                            None => format!("<Status>{}</Status>", status(k.active)),
+                            Some(Some(other)) => format!("<Status>{other}</Status>"),
+                            Some(None) => String::new(),
+                        };
                         format!(
-                            "<member><UserName>{}</UserName><AccessKeyId>{}</AccessKeyId><Status>{}</Status><CreateDate>{}</CreateDate></member>",
+                            "<member><UserName>{}</UserName><AccessKeyId>{}</AccessKeyId>{shown}<CreateDate>{}</CreateDate></member>",
                             u.name,
                             k.id,
-                            status(k.active),
                             k.created
                         )
                     })
