@@ -408,7 +408,7 @@ impl Aws {
             // Inactive only when IAM says so: a status this binary does not
             // know (or none) counts as Active, so such a key is never taken
             // for unused, and a deactivation is confirmed only by `Inactive`.
-            let active = !meta.status.is_some_and(|s| s.as_str() == "Inactive");
+            let active = meta.status.is_none_or(|s| s.as_str() != "Inactive");
             let (last_used, known) = if with_last_use {
                 self.last_used(&id)?
             } else {
