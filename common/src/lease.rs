@@ -41,7 +41,6 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
-use crate::replace::Retirement;
 use crate::time::{iso8601, parse_iso8601};
 use crate::vault::{Change, Fence, Vault, VaultRecord};
 
@@ -70,6 +69,38 @@ pub struct HeldLease {
     /// this run's, or an interrupted run's it took over. Written back when
     /// the lease is released unless the rotation completed.
     progress: Option<Progress>,
+}
+
+/// How step 7 retires an old credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Retirement {
+    /// Revoked: deleted for good (the default).
+    #[default]
+    Revoke,
+    /// Deactivated: kept, but refused by the service until someone makes
+    /// it active again (AWS `retire_old_key = deactivate`). A change like a
+    /// revocation: entered in the ledger, and an answer lost to it settled
+    /// on evidence like a revocation's ([`crate::replace::Credentials::list`] lists only
+    /// the credentials still valid).
+    Deactivate,
+}
+
+impl Retirement {
+    /// "revoking", "deactivating".
+    pub fn doing(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoking",
+            Self::Deactivate => "deactivating",
+        }
+    }
+
+    /// "revoked", "deactivated".
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoked",
+            Self::Deactivate => "deactivated",
+        }
+    }
 }
 
 /// What a run stored and still meant to retire, as recorded with its lease.
