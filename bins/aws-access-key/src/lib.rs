@@ -28,6 +28,8 @@ pub mod plan;
 
 use aws::{Aws, NewKey};
 use keys::IamKeys;
+// The record field listing the keys this binary deactivated.
+use plan::DEACTIVATED_FIELD as DEACTIVATED;
 
 /// `--help`: the record fields this binary reads and writes.
 pub const FIELDS: &str = "\
@@ -91,7 +93,6 @@ const REMOVED: &str = "Access_Key_ID_Removed_during_previous_rotation";
 
 /// The record field that chooses how the old key is retired.
 const RETIRE: &str = "retire_old_key";
-use plan::DEACTIVATED_FIELD as DEACTIVATED;
 
 /// Settings from the user record.
 #[derive(Debug)]
@@ -326,8 +327,8 @@ impl Rotator for AwsAccessKey {
         // work (that run never got to check it).
         let completing =
             plan.complete || matches!(&plan.make_room, Some((_, plan::Reason::Interrupted)));
-        let stored_key = match completing {
-            true => Some(NewKey {
+        let stored_key = if completing {
+            Some(NewKey {
                 id: stored.clone().unwrap_or_default(),
                 secret: record.secret(SECRET)?.ok_or_else(|| {
                     Error::Config(format!(
@@ -338,8 +339,9 @@ impl Rotator for AwsAccessKey {
                     ))
                 })?,
                 created: String::new(),
-            }),
-            false => None,
+            })
+        } else {
+            None
         };
         Ok(Planned {
             user,
