@@ -293,6 +293,8 @@ struct Sequence<'r, C, S> {
     made_room: Option<(String, String)>,
     /// The new credential's id, once created.
     created: Option<String>,
+    /// The retirements whose answer was lost and that a listing settled.
+    settled: Vec<String>,
 }
 
 impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
@@ -316,6 +318,7 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             notes: Vec::new(),
             made_room: None,
             created: None,
+            settled: Vec::new(),
         }
     }
 
@@ -611,9 +614,23 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         let ids = match listed {
             Ok(ids) => ids,
             Err(e) => {
+                let how = match self.cloud.retirement() {
+                    Retirement::Revoke => "revocation",
+                    Retirement::Deactivate => "deactivation",
+                };
+                let acknowledged = if self.settled.is_empty() {
+                    format!("every {how} had been acknowledged")
+                } else {
+                    format!(
+                        "the {how} of {} got no answer and was settled by an earlier listing, \
+                         which no longer listed it as valid; every other {how} had been \
+                         acknowledged",
+                        self.settled.join(", ")
+                    )
+                };
                 self.note(format!(
                     "the final listing of {holder} failed ({e}), so the result was not \
-                     confirmed; every revocation had been acknowledged"
+                     confirmed; {acknowledged}"
                 ));
                 return Ok(());
             }

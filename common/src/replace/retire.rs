@@ -28,6 +28,7 @@ impl<C: Credentials, S: Store<C::New>> Sequence<'_, C, S> {
                 }
                 Err(Failure::Unknown(e)) => match self.settle_lost(old, &e, id, index)? {
                     None => {
+                        self.settled.push(old.clone());
                         self.revoked(old);
                         continue;
                     }
@@ -38,11 +39,15 @@ impl<C: Credentials, S: Store<C::New>> Sequence<'_, C, S> {
             let them = if rest.is_empty() { "it" } else { "them" };
             return Err(Error::OldNotRetired(format!(
                 "{failure}. The new {noun} {id} is stored in {location} and works. Still valid: \
-                 {old}{}. Revoke {them} once nothing uses {them}, or run the rotation again",
+                 {old}{}. {} {them} once nothing uses {them}, or run the rotation again",
                 if rest.is_empty() {
                     String::new()
                 } else {
                     format!(", {}", rest.join(", "))
+                },
+                match self.cloud.retirement() {
+                    Retirement::Revoke => "Revoke",
+                    Retirement::Deactivate => "Deactivate",
                 },
             )));
         }

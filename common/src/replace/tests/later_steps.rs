@@ -181,6 +181,67 @@ fn a_refused_deactivation_exits_3_and_a_deactivated_one_is_reported_as_such() {
 }
 
 #[test]
+fn a_refused_deactivation_tells_to_deactivate_not_to_revoke() {
+    let _g = guard();
+    let mut svc = Service {
+        deactivates: true,
+        ..service(&["OLD"])
+    };
+    svc.revoke
+        .push_back(("OLD".into(), Err(Failure::Definite("AccessDenied".into()))));
+    let result = run(
+        &mut svc,
+        &mut Record::default(),
+        &plan(&["OLD"], None, &["OLD"]),
+    );
+    assert_eq!(exit_of(&result), Exit::OldNotRetired);
+    let text = text(&result);
+    assert!(
+        text.contains("Deactivate it once nothing uses it"),
+        "{text}"
+    );
+    assert!(!text.contains("Revoke"), "{text}");
+}
+
+/// A retirement settled on a listing was never acknowledged: when the final
+/// listing then fails, the note must not claim it was.
+#[test]
+fn a_failed_final_listing_after_a_settled_retirement_does_not_claim_every_one_was_acknowledged() {
+    for deactivates in [false, true] {
+        let _g = guard();
+        let mut svc = Service {
+            deactivates,
+            ..service(&["OLD"])
+        };
+        svc.revoke
+            .push_back(("OLD".into(), Err(Failure::Unknown("timeout".into()))));
+        // The listing that settles it, then the final one, which fails.
+        svc.list.push_back(Ok(vec!["NEW1".into()]));
+        svc.list
+            .push_back(Err(Failure::Unknown("listing timed out".into())));
+        let result = run(
+            &mut svc,
+            &mut Record::default(),
+            &plan(&["OLD"], None, &["OLD"]),
+        );
+        assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
+        let notes = result.unwrap().notes.join("\n");
+        assert!(
+            !notes.contains("every revocation had been acknowledged"),
+            "{notes}"
+        );
+        assert!(
+            !notes.contains("every deactivation had been acknowledged"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("of OLD got no answer and was settled by an earlier listing"),
+            "{notes}"
+        );
+    }
+}
+
+#[test]
 fn a_credential_created_after_the_first_listing_is_never_retired() {
     let _g = guard();
     let mut svc = service(&["OLD", "OTHER_RUNS"]);
