@@ -257,7 +257,7 @@ impl Rotator for AwsAccessKey {
         let user = input.require_user()?;
         let user_uid = input.require_user_record_uid()?;
         let record = run.user_record()?;
-        let settings = Settings::read(&record)?;
+        let mut settings = Settings::read(&record)?;
         let stored = stored_key_id(&record)?;
         let region = region(&record, run)?;
         let admin = admin::resolve(input, &mut *run.vault()?)?;
@@ -280,19 +280,33 @@ impl Rotator for AwsAccessKey {
             user_id.as_deref().unwrap_or("unknown")
         );
         let keys = aws.keys(user, true)?;
-        let interrupted = run
+        let (interrupted, promised) = run
             .interrupted()
-            .map(|i| i.retirable(stored.as_deref()).to_vec())
+            .map(|i| {
+                (
+                    i.retirable(stored.as_deref()).to_vec(),
+                    i.progress.retirement,
+                )
+            })
             .unwrap_or_default();
         let plan = plan::plan(
             &keys,
             stored.as_deref(),
             settings.delete_all,
             std::time::SystemTime::now(),
-            &interrupted,
+            (&interrupted, promised),
             settings.deactivating(),
         )
         .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
+        if plan.complete {
+            // The interrupted run meant to deactivate (or the record says
+            // so): its keys keep the grace they were promised, whatever the
+            // record says now, and are noted in DEACTIVATED.
+            settings.retire = Retirement::Deactivate;
+            if settings.deactivated.is_empty() {
+                settings.deactivated = deactivated_ids(&record).unwrap_or_default();
+            }
+        }
         // The key this run signs with is never deleted to make room: the
         // records that hold it (the PAM configuration, an admin record the
         // Gateway sent with only its title) have not been given the new key
@@ -397,7 +411,18 @@ impl Rotator for AwsAccessKey {
             ..
         } = planned;
         if let (Some(key), Some((old, _))) = (&stored_key, &plan.make_room) {
-            check_interrupted(&aws, key, old, &settings, run, &location)?;
+            check_interrupted(
+                &aws,
+                key,
+                &format!("delete {old}"),
+                &settings,
+                run,
+                &location,
+            )?;
+        }
+        if let (Some(key), true) = (&stored_key, plan.complete) {
+            let meant = format!("deactivate {}", plan.retire.join(", "));
+            check_interrupted(&aws, key, &meant, &settings, run, &location)?;
         }
         let sequence = replace::Plan {
             before: keys.iter().map(|k| k.id.clone()).collect(),
@@ -416,6 +441,7 @@ impl Rotator for AwsAccessKey {
             known: &known,
             admin_key: admin_key.as_deref(),
             retirement: settings.retire,
+            gone: Vec::new(),
         };
         let replacement = Replacement {
             record_uid: user_uid,
@@ -443,10 +469,17 @@ impl Rotator for AwsAccessKey {
             }
         };
         let (removed, deactivated) = replaced;
+        // Found gone when it was to be deactivated: neither deactivated by
+        // this run nor ever to be deleted as ours.
+        let gone = iam.gone;
+        let deactivated: Vec<String> = deactivated
+            .into_iter()
+            .filter(|id| !gone.contains(id))
+            .collect();
         // Deleted keys only: a deactivated key is still there, Inactive.
         let deleted: Vec<String> = removed
             .iter()
-            .filter(|id| !deactivated.contains(id))
+            .filter(|id| !deactivated.contains(id) && !gone.contains(id))
             .cloned()
             .collect();
         let mut note: Vec<Change> = Vec::new();
@@ -471,13 +504,44 @@ impl Rotator for AwsAccessKey {
                 }
             );
         }
+        let gone_note = if gone.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} gone already (not deactivated by this run)",
+                gone.join(", ")
+            )
+        };
         if plan.complete {
+            let already: Vec<String> = plan
+                .retire
+                .iter()
+                .filter(|id| keys.iter().any(|k| &k.id == *id && !k.active))
+                .cloned()
+                .collect();
+            let mut did: Vec<String> = Vec::new();
+            if !deactivated.is_empty() {
+                did.push(format!(
+                    "deactivated {} (Inactive, kept until a later rotation needs room)",
+                    deactivated.join(", ")
+                ));
+            }
+            if !already.is_empty() {
+                did.push(format!(
+                    "{} already Inactive before this run (nothing sent; noted in {DEACTIVATED})",
+                    already.join(", ")
+                ));
+            }
             return Ok(format!(
                 "completed the rotation of IAM user '{user}' that an interrupted run began: key \
-                 {new}, which it stored in {location}, works; deactivated {} (Inactive, kept \
-                 until a later rotation needs room). No new key was created: the old key keeps \
-                 its grace period and IAM's limit of two keys; the next rotation creates one",
-                list_or_none(&plan.retire)
+                 {new}, which it stored in {location}, works; {}{gone_note}. No new key was \
+                 created: the old key keeps its grace period and IAM's limit of two keys; the \
+                 next rotation creates one",
+                if did.is_empty() {
+                    "no key was deactivated".to_owned()
+                } else {
+                    did.join("; ")
+                }
             ));
         }
         let done = format!(
@@ -486,7 +550,7 @@ impl Rotator for AwsAccessKey {
         if settings.retire == Retirement::Deactivate {
             return Ok(format!(
                 "{done}; deactivated {} (Inactive, kept until a later rotation needs room); \
-                 deleted {}",
+                 deleted {}{gone_note}",
                 list_or_none(&deactivated),
                 list_or_none(&deleted)
             ));
@@ -506,7 +570,9 @@ fn deactivated_now(
     deleted: &[String],
     deactivated: &[String],
 ) -> Vec<String> {
-    let listed = |id: &String| keys.iter().any(|k| &k.id == id);
+    // Listed and Inactive: a key listed Active was made active again by
+    // someone, and is theirs now.
+    let listed = |id: &String| keys.iter().any(|k| &k.id == id && !k.active);
     let already: Vec<String> = if plan.complete {
         plan.retire
             .iter()
@@ -564,13 +630,13 @@ fn signing_key_deleted_to_make_room<'p>(
 fn check_interrupted(
     aws: &Aws,
     key: &NewKey,
-    old: &str,
+    meant: &str,
     settings: &Settings,
     run: &Run,
     location: &Location,
 ) -> Result<()> {
     tracing::info!(
-        "checking access key {} (stored by an interrupted rotation) before deleting {old}",
+        "checking access key {} (stored by an interrupted rotation, which meant to {meant})",
         key.id
     );
     settings
@@ -580,8 +646,8 @@ fn check_interrupted(
         })
         .map_err(|failed| {
             Error::NeedsAttention(format!(
-                "an interrupted rotation stored access key {} in {location} and meant to delete \
-                 {old}, but {} does not work ({} checks within {} s; last: {}). Nothing was \
+                "an interrupted rotation stored access key {} in {location} and meant to \
+                 {meant}, but {} does not work ({} checks within {} s; last: {}). Nothing was \
                  changed: both keys are still valid. Check which key the consumers use",
                 key.id,
                 key.id,
@@ -709,5 +775,26 @@ mod tests {
             None
         );
         assert_eq!(signing_key_deleted_to_make_room(&room("OLD"), None), None);
+    }
+
+    fn key(id: &str, active: bool) -> plan::Key {
+        plan::Key {
+            id: id.into(),
+            active,
+            last_used: None,
+            last_used_known: true,
+        }
+    }
+
+    #[test]
+    fn a_deactivated_key_made_active_again_is_no_longer_noted_as_deactivated_by_this_binary() {
+        let keys = [key("MINE", false), key("THEIRS", true)];
+        let plan = plan::Plan {
+            make_room: None,
+            retire: Vec::new(),
+            complete: false,
+        };
+        let before = ["MINE".to_owned(), "THEIRS".to_owned(), "GONE".to_owned()];
+        assert_eq!(deactivated_now(&before, &plan, &keys, &[], &[]), ["MINE"]);
     }
 }

@@ -23,6 +23,8 @@
 //! deleted or created in that run.
 
 use std::fmt;
+
+use common::lease::Retirement;
 use std::time::{Duration, SystemTime};
 
 /// A key used more recently than this may be another consumer's.
@@ -171,19 +173,28 @@ pub const DEACTIVATED_FIELD: &str = "deactivated_access_key_ids";
 /// Decides the deletions. `keys` are the user's keys now; `stored` the key id
 /// in the record's `aws_access_key_id`; `now` the time to judge recent use by;
 /// `interrupted` the keys an interrupted rotation that stored `stored` meant
-/// to retire ([`common::lease::Interrupted::retirable`]); `deactivating`,
-/// with `retire_old_key = deactivate`, the keys the record says this binary
-/// deactivated, oldest first (`None`: `delete`).
+/// to retire ([`common::lease::Interrupted::retirable`]) and how it meant to
+/// retire them (its lease's [`common::lease::Progress::retirement`]);
+/// `deactivating`, with `retire_old_key = deactivate`, the keys the record
+/// says this binary deactivated, oldest first (`None`: `delete`).
+///
+/// The interrupted rotation is completed ([`Plan::complete`]) when it meant
+/// to deactivate (whatever the record says now: those keys keep the grace
+/// they were promised), or the record says `deactivate`, and the key it
+/// stored is listed Active. Keys promised a deactivation are never deleted
+/// to make room as the interrupted run's plan.
 pub fn plan(
     keys: &[Key],
     stored: Option<&str>,
     delete_all: bool,
     now: SystemTime,
-    interrupted: &[String],
+    interrupted: (&[String], Retirement),
     deactivating: Option<&[String]>,
 ) -> Result<Plan, NoSafeChoice> {
-    if let (Some(_), Some(stored)) = (deactivating, stored)
-        && keys.iter().any(|k| k.id == stored)
+    let (interrupted, promised) = interrupted;
+    let completing = promised == Retirement::Deactivate || deactivating.is_some();
+    if let (true, Some(stored)) = (completing, stored)
+        && keys.iter().any(|k| k.id == stored && k.active)
     {
         let left: Vec<String> = keys
             .iter()
@@ -198,6 +209,11 @@ pub fn plan(
             });
         }
     }
+    // A deactivation promised is a grace period, not a deletion.
+    let interrupted = match promised {
+        Retirement::Revoke => interrupted,
+        Retirement::Deactivate => &[],
+    };
     let make_room = match (keys.len() >= 2, deactivating) {
         (false, _) => None,
         (true, Some(deactivated)) => Some(room_when_deactivating(keys, stored, deactivated)?),
@@ -318,7 +334,14 @@ mod tests {
     }
 
     fn plan(keys: &[Key], stored: Option<&str>, delete_all: bool) -> Result<Plan, NoSafeChoice> {
-        super::plan(keys, stored, delete_all, now(), &[], None)
+        super::plan(
+            keys,
+            stored,
+            delete_all,
+            now(),
+            (&[], Retirement::Revoke),
+            None,
+        )
     }
 
     fn key(id: &str, active: bool, last_used: Option<&str>) -> Key {
@@ -462,12 +485,30 @@ mod tests {
             key("NEW", true, None),
         ];
         let interrupted = ["OLD".to_owned()];
-        let plan = super::plan(&keys, Some("NEW"), false, now(), &interrupted, None).unwrap();
+        let plan = super::plan(
+            &keys,
+            Some("NEW"),
+            false,
+            now(),
+            (&interrupted, Retirement::Revoke),
+            None,
+        )
+        .unwrap();
         assert_eq!(plan.make_room, Some(("OLD".into(), Reason::Interrupted)));
         assert_eq!(plan.retire, ["NEW"]);
         // A key off that list keeps the protection of recent use.
         let other = ["ELSE".to_owned()];
-        assert!(super::plan(&keys, Some("NEW"), false, now(), &other, None).is_err());
+        assert!(
+            super::plan(
+                &keys,
+                Some("NEW"),
+                false,
+                now(),
+                (&other, Retirement::Revoke),
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -492,7 +533,7 @@ mod tests {
             Some(stored),
             true,
             now(),
-            &interrupted,
+            (&interrupted, Retirement::Deactivate),
             Some(&deactivated),
         )
     }
@@ -525,6 +566,64 @@ mod tests {
                 retire: vec!["OLD".into()],
                 complete: true
             }
+        );
+    }
+
+    #[test]
+    fn an_interrupted_rotation_is_completed_only_when_the_key_it_stored_is_active() {
+        let keys = [key("OLD", true, None), key("NEW", false, None)];
+        let plan = deactivating(&keys, "NEW", &["OLD"], &[]);
+        assert!(!plan.is_ok_and(|p| p.complete));
+    }
+
+    #[test]
+    fn a_promised_deactivation_is_completed_even_when_the_record_now_says_delete() {
+        let keys = [
+            key("OLD", true, Some("2026-11-26T00:00:00Z")),
+            key("NEW", true, None),
+        ];
+        let interrupted = ["OLD".to_owned()];
+        let plan = super::plan(
+            &keys,
+            Some("NEW"),
+            false,
+            now(),
+            (&interrupted, Retirement::Deactivate),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            plan,
+            Plan {
+                make_room: None,
+                retire: vec!["OLD".into()],
+                complete: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_key_promised_a_deactivation_is_never_deleted_to_make_room_as_the_interrupted_plan() {
+        // The key the interrupted run stored is Inactive now: nothing to
+        // complete, and OLD was promised a grace period, not a deletion.
+        let keys = [
+            key("OLD", true, Some("2026-11-26T00:00:00Z")),
+            key("NEW", false, None),
+        ];
+        let interrupted = ["OLD".to_owned()];
+        let plan = super::plan(
+            &keys,
+            Some("NEW"),
+            false,
+            now(),
+            (&interrupted, Retirement::Deactivate),
+            None,
+        );
+        assert!(
+            !plan
+                .as_ref()
+                .is_ok_and(|p| p.make_room.as_ref().is_some_and(|(id, _)| id == "OLD")),
+            "{plan:?}"
         );
     }
 }

@@ -251,6 +251,133 @@ fn an_interrupted_deactivation_is_completed_by_deactivating_never_by_deleting() 
     assert_eq!(w.deletions(), [STORED_ID]);
 }
 
+/// The first run: the deactivation of the old key refused, so the lease
+/// records "to deactivate" it; returns the key that run stored.
+fn interrupted_deactivation(w: &World) -> String {
+    w.aws()
+        .fault("UpdateAccessKey", AwsFault::access_denied(), 1);
+    w.run("admin-record.json", &[]).assert_exit(3);
+    let stored = w.stored_id();
+    assert!(
+        lease(w).ends_with(&format!("; stored {stored}; to deactivate: {STORED_ID}")),
+        "{}",
+        lease(w)
+    );
+    stored
+}
+
+fn updates(w: &World) -> usize {
+    w.aws()
+        .actions()
+        .iter()
+        .filter(|a| *a == "UpdateAccessKey")
+        .count()
+}
+
+#[test]
+fn a_promised_deactivation_is_completed_by_deactivating_even_when_the_record_now_says_delete() {
+    let w = retiring("deactivate");
+    let stored = interrupted_deactivation(&w);
+    w.vault()
+        .set_custom_field(USER_UID, "retire_old_key", "delete");
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has(
+            "completed the rotation of IAM user 'alice' that an interrupted run began",
+        )
+        .assert_stdout_has(&format!("deactivated {STORED_ID}"));
+    assert!(w.deletions().is_empty(), "{:?}", w.deletions());
+    assert_eq!(active(&w, STORED_ID), Some(false));
+    assert_eq!(w.stored_id(), stored);
+    assert_eq!(
+        w.vault().field(USER_UID, DEACTIVATED).as_deref(),
+        Some(STORED_ID)
+    );
+}
+
+#[test]
+fn an_interrupted_deactivation_whose_stored_key_fails_its_check_exits_4_like_delete_mode() {
+    let w = retiring("deactivate");
+    let stored = interrupted_deactivation(&w);
+    // The record's secret no longer matches its key: the check fails.
+    w.vault().set_custom_field(
+        USER_UID,
+        "aws_secret_access_key",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWRONGSECRET",
+    );
+    w.vault()
+        .set_custom_field(USER_UID, "verify_timeout_seconds", "2");
+    let before = updates(&w);
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(4)
+        .assert_clean()
+        .assert_stderr_has(&format!(
+            "an interrupted rotation stored access key {stored} in record 'alice (IAM)'"
+        ))
+        .assert_stderr_has(&format!(
+            "meant to deactivate {STORED_ID}, but {stored} does not work"
+        ))
+        .assert_stderr_has("Check which key the consumers use");
+    assert_eq!(updates(&w), before, "nothing sent");
+    assert_eq!(active(&w, STORED_ID), Some(true));
+}
+
+#[test]
+fn an_interrupted_deactivation_is_not_completed_when_the_key_it_stored_is_not_listed_active() {
+    let w = retiring("deactivate");
+    let stored = interrupted_deactivation(&w);
+    w.aws().list_status_as(&stored, Some("Inactive"));
+    let before = updates(&w);
+    let out = w.run("admin-record.json", &[]);
+    assert!(
+        !out.stdout.contains("completed the rotation"),
+        "{}",
+        out.output()
+    );
+    assert_eq!(updates(&w), before, "{}", out.output());
+    assert_eq!(active(&w, STORED_ID), Some(true));
+    assert!(w.deletions().is_empty(), "{:?}", w.deletions());
+}
+
+#[test]
+fn completing_with_the_old_key_already_inactive_does_not_claim_to_have_deactivated_it() {
+    let w = retiring("deactivate");
+    for nth in 1..=3 {
+        w.aws()
+            .arm("UpdateAccessKey", nth, FaultKind::DropAfterApply)
+            .unwrap();
+    }
+    for nth in 2..=4 {
+        w.aws()
+            .arm("ListAccessKeys", nth, FaultKind::Status500)
+            .unwrap();
+    }
+    w.run("admin-record.json", &[]).assert_exit(4);
+    assert_eq!(active(&w, STORED_ID), Some(false));
+    assert!(
+        lease(&w).ends_with(&format!("; to deactivate: {STORED_ID}")),
+        "{}",
+        lease(&w)
+    );
+    let before = updates(&w);
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("completed the rotation")
+        .assert_stdout_has(&format!("{STORED_ID} already Inactive before this run"));
+    assert!(
+        !out.stdout.contains(&format!("deactivated {STORED_ID}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(updates(&w), before, "nothing sent to IAM");
+    assert_eq!(
+        w.vault().field(USER_UID, DEACTIVATED).as_deref(),
+        Some(STORED_ID)
+    );
+}
+
 #[test]
 fn deactivate_never_deletes_an_inactive_key_it_did_not_deactivate_and_exits_2_naming_it() {
     let w = world_with(|aws| {
