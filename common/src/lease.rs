@@ -112,8 +112,10 @@ pub struct Progress {
     pub retiring: Vec<String>,
     /// How it meant to retire them: revoked (`to retire:`, also what a
     /// record written before the mode was recorded says) or deactivated
-    /// (`to deactivate:`). A run completing an interrupted deactivation
-    /// deactivates, and keeps the grace period the record asked for.
+    /// (`to deactivate:`). Read by the AWS binary's plan: keys recorded
+    /// `to deactivate:` are never deleted to make room as the interrupted
+    /// run's plan; when the stored key is listed Active they are completed
+    /// by deactivating, whatever the record's `retire_old_key` says now.
     pub retirement: Retirement,
 }
 
