@@ -379,6 +379,28 @@ fn completing_with_the_old_key_already_inactive_does_not_claim_to_have_deactivat
 }
 
 #[test]
+fn a_key_found_gone_when_deactivated_is_reported_gone_and_not_noted_as_deactivated() {
+    let w = retiring("deactivate");
+    w.aws().deleted_before_update(STORED_ID);
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has(&format!(
+            "{STORED_ID} gone already (not deactivated by this run)"
+        ));
+    assert!(
+        !out.stdout.contains(&format!("deactivated {STORED_ID}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(w.key_ids(), [w.stored_id()]);
+    assert_eq!(
+        w.vault().field(USER_UID, DEACTIVATED).unwrap_or_default(),
+        ""
+    );
+}
+
+#[test]
 fn deactivate_never_deletes_an_inactive_key_it_did_not_deactivate_and_exits_2_naming_it() {
     let w = world_with(|aws| {
         aws.with_key("alice", STORED_ID, STORED_SECRET, true, None)

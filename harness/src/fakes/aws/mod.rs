@@ -178,6 +178,9 @@ pub struct State {
     /// What `ListAccessKeys` shows as a key's `Status` instead of its own
     /// (`None`: no `Status` element), by key id.
     listed_status: HashMap<String, Option<String>>,
+    /// Keys someone else deletes just before an `UpdateAccessKey` names
+    /// them ([`FakeAws::deleted_before_update`]).
+    deleted_before_update: Vec<String>,
 }
 
 /// The fake, listening on 127.0.0.1 until dropped. Point `AWS_ENDPOINT_URL`
@@ -204,6 +207,7 @@ impl FakeAws {
             issued_secrets: Vec::new(),
             listing_lag: Duration::ZERO,
             listed_status: HashMap::new(),
+            deleted_before_update: Vec::new(),
         })
     }
 
@@ -228,6 +232,14 @@ impl FakeAws {
         self.state()
             .listed_status
             .insert(id.to_owned(), status.map(str::to_owned));
+        self
+    }
+
+    /// Someone else deletes key `id` just before the first
+    /// `UpdateAccessKey` that names it, which then finds it gone
+    /// (NoSuchEntity), as IAM answers a key deleted meanwhile.
+    pub fn deleted_before_update(&self, id: &str) -> &Self {
+        self.state().deleted_before_update.push(id.to_owned());
         self
     }
 

@@ -249,6 +249,11 @@ impl State {
             }
             "UpdateAccessKey" => {
                 let id = param("AccessKeyId").unwrap_or_default();
+                if let Some(at) = state.deleted_before_update.iter().position(|d| *d == id) {
+                    state.deleted_before_update.remove(at);
+                    state.users[user].keys.retain(|k| k.id != id);
+                    state.users[user].keys.remember();
+                }
                 // IAM takes exactly Active or Inactive, and refuses any other
                 // status (a missing one included) with a ValidationError.
                 let active = match param("Status").as_deref() {
