@@ -71,6 +71,38 @@ pub struct HeldLease {
     progress: Option<Progress>,
 }
 
+/// How step 7 retires an old credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Retirement {
+    /// Revoked: deleted for good (the default).
+    #[default]
+    Revoke,
+    /// Deactivated: kept, but refused by the service until someone makes
+    /// it active again (AWS `retire_old_key = deactivate`). A change like a
+    /// revocation: entered in the ledger, and an answer lost to it settled
+    /// on evidence like a revocation's ([`crate::replace::Credentials::list`] lists only
+    /// the credentials still valid).
+    Deactivate,
+}
+
+impl Retirement {
+    /// "revoking", "deactivating".
+    pub fn doing(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoking",
+            Self::Deactivate => "deactivating",
+        }
+    }
+
+    /// "revoked", "deactivated".
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoked",
+            Self::Deactivate => "deactivated",
+        }
+    }
+}
+
 /// What a run stored and still meant to retire, as recorded with its lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
@@ -78,13 +110,30 @@ pub struct Progress {
     pub stored: String,
     /// The credentials it meant to retire once that one works.
     pub retiring: Vec<String>,
+    /// How it meant to retire them: revoked (`to retire:`, also what a
+    /// record written before the mode was recorded says) or deactivated
+    /// (`to deactivate:`). Read by the AWS binary's plan: keys recorded
+    /// `to deactivate:` are never deleted to make room as the interrupted
+    /// run's plan; when the stored key is listed Active they are completed
+    /// by deactivating, whatever the record's `retire_old_key` says now.
+    pub retirement: Retirement,
 }
 
 impl Progress {
+    /// The words that introduce the list in the record: `to retire:`,
+    /// `to deactivate:`.
+    fn label(retirement: Retirement) -> &'static str {
+        match retirement {
+            Retirement::Revoke => "; to retire: ",
+            Retirement::Deactivate => "; to deactivate: ",
+        }
+    }
+
     fn text(&self) -> String {
         format!(
-            "stored {}; to retire: {}",
+            "stored {}{}{}",
             self.stored,
+            Self::label(self.retirement),
             if self.retiring.is_empty() {
                 "none".to_owned()
             } else {
@@ -94,10 +143,10 @@ impl Progress {
     }
 
     fn parse(text: &str) -> Option<Self> {
-        let (stored, rest) = text
-            .trim()
-            .strip_prefix("stored ")?
-            .split_once("; to retire: ")?;
+        let text = text.trim().strip_prefix("stored ")?;
+        let (retirement, (stored, rest)) = [Retirement::Revoke, Retirement::Deactivate]
+            .into_iter()
+            .find_map(|how| Some((how, text.split_once(Self::label(how))?)))?;
         let stored = stored.trim();
         if !is_id(stored) {
             return None;
@@ -114,6 +163,7 @@ impl Progress {
         Some(Self {
             stored: stored.to_owned(),
             retiring,
+            retirement,
         })
     }
 }
@@ -552,6 +602,7 @@ mod tests {
         let progress = Progress {
             stored: "NEW".into(),
             retiring: vec!["A".into(), "B".into()],
+            retirement: Retirement::Revoke,
         };
         let text = with_progress(&value("00112233aabbccdd", until), Some(&progress));
         assert!(text.ends_with("; stored NEW; to retire: A, B"), "{text}");
@@ -566,6 +617,25 @@ mod tests {
     }
 
     #[test]
+    fn a_record_of_progress_keeps_whether_the_old_ones_are_deactivated() {
+        let progress = Progress {
+            stored: "NEW".into(),
+            retiring: vec!["A".into()],
+            retirement: Retirement::Deactivate,
+        };
+        let text = with_progress(
+            "ab until 2026-11-22T00:00:00Z (host h, pid 1)",
+            Some(&progress),
+        );
+        assert!(text.ends_with("; stored NEW; to deactivate: A"), "{text}");
+        assert_eq!(parse(&text).unwrap().progress, Some(progress));
+        // Written before the mode was recorded: revoked.
+        let old =
+            parse("ab until 2026-11-22T00:00:00Z (host h, pid 1); stored N; to retire: A").unwrap();
+        assert_eq!(old.progress.unwrap().retirement, Retirement::Revoke);
+    }
+
+    #[test]
     fn a_released_lease_keeps_the_unfinished_rotation_and_is_free() {
         let state = match parse_released("ab at 2026-11-22T00:00:00Z; stored N; to retire: O") {
             Some(state) => state,
@@ -577,7 +647,8 @@ mod tests {
                 run_id: "ab".into(),
                 progress: Progress {
                     stored: "N".into(),
-                    retiring: vec!["O".into()]
+                    retiring: vec!["O".into()],
+                    retirement: Retirement::Revoke,
                 }
             }
         );
@@ -591,6 +662,7 @@ mod tests {
             progress: Progress {
                 stored: "N".into(),
                 retiring: vec!["O".into()],
+                retirement: Retirement::Revoke,
             },
         };
         assert_eq!(interrupted.retirable(Some("N")), ["O".to_owned()]);

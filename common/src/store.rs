@@ -65,6 +65,33 @@ impl Run {
         };
         replace::replace(cloud, &mut store, plan, checks)
     }
+
+    /// Completes, with [`replace::complete`], the replacement an interrupted
+    /// run began: `stored` is the credential it stored in the record.
+    /// `replacement.plan.retire` says what is left to retire.
+    pub fn complete<C: Credentials>(
+        &self,
+        cloud: &mut C,
+        replacement: Replacement<'_, C::New>,
+        stored: &C::New,
+    ) -> Result<Replaced<String>> {
+        let Replacement {
+            record_uid,
+            location,
+            plan,
+            verify,
+            reserve,
+            fields,
+            stored_id,
+        } = replacement;
+        let mut store = VaultStore::new(self, record_uid, location, fields, stored_id);
+        let checks = Checks {
+            verify,
+            deadline: &self.deadline,
+            reserve,
+        };
+        replace::complete(cloud, &mut store, plan, checks, stored)
+    }
 }
 
 /// A vault record as the [`Store`]: `fields` says what a new credential

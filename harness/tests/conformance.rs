@@ -44,6 +44,7 @@ use std::path::PathBuf;
 
 use harness::Binary;
 use harness::faults::FaultKind;
+use harness::rehearsal::matrix::Cell;
 use harness::rehearsal::{self, Rehearsal, Timing, matrix};
 
 /// A rotator of this workspace, from `KEEPER_ROTATORS_BIN_DIR` or the
@@ -66,7 +67,7 @@ fn matrix(use_case: &str, kind: FaultKind) {
 }
 
 /// The AWS fixture with `retire_old_key = deactivate` on the PAM User.
-fn matrix_deactivating(kind: FaultKind) {
+fn deactivating_fixture() -> (&'static rehearsal::UseCase, Rehearsal) {
     let case = rehearsal::use_case("aws-access-key").unwrap_or_else(|e| panic!("{e}"));
     let mut export: serde_json::Value =
         serde_json::from_str(case.fixture).unwrap_or_else(|e| panic!("{e}"));
@@ -83,6 +84,12 @@ fn matrix_deactivating(kind: FaultKind) {
     .unwrap_or_else(|e| panic!("{e}"));
     let fixture = Rehearsal::new(case, loaded, &rehearsal::RoleFlags::default())
         .unwrap_or_else(|e| panic!("{e}"));
+    (case, fixture)
+}
+
+/// The AWS matrix with `retire_old_key = deactivate`.
+fn matrix_deactivating(kind: FaultKind) {
+    let (case, fixture) = deactivating_fixture();
     matrix_of(case, &fixture, kind, Some(("aws", "UpdateAccessKey")));
 }
 
@@ -192,6 +199,72 @@ mod aws_access_key_deactivate {
     use super::*;
 
     harness::with_fault_kinds!(deactivating_tests! {});
+
+    /// `aws UpdateAccessKey#1..#3 <kind>`: the deactivation fails the same
+    /// way on every attempt the binary makes (3), plus `more` cells.
+    fn every_attempt(kind: FaultKind, more: &[Cell]) -> Vec<Cell> {
+        let attempts = if kind == FaultKind::Refused { 1 } else { 3 };
+        (1..=attempts)
+            .map(|nth| Cell {
+                service: "aws".into(),
+                call: "UpdateAccessKey".into(),
+                nth,
+                kind,
+            })
+            .chain(more.iter().cloned())
+            .collect()
+    }
+
+    /// One rule for a retirement whose answer is lost, the deactivation's
+    /// cells: settled on evidence, the confirming listing. Lost on every
+    /// attempt and applied: the listing shows the key Inactive, exit 0.
+    /// Lost or refused and not applied: the key is still Active, exit 3.
+    /// Lost and the listing cannot be read: exit 4, the only case in which
+    /// nothing tells. Each cell is also judged from the fakes' end state.
+    #[test]
+    fn a_deactivation_failing_on_every_attempt_is_settled_on_the_listing() {
+        let (case, fixture) = deactivating_fixture();
+        let bin = binary(case.binary);
+        let clean =
+            matrix::clean_run(&bin, &fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
+        let unreadable: Vec<Cell> = (2..=4)
+            .map(|nth| Cell {
+                service: "aws".into(),
+                call: "ListAccessKeys".into(),
+                nth,
+                kind: FaultKind::Status500,
+            })
+            .collect();
+        let mut rows: Vec<(String, Vec<Cell>, i32)> = FaultKind::ALL
+            .iter()
+            .map(|&kind| {
+                (
+                    format!("UpdateAccessKey {kind} on every attempt"),
+                    every_attempt(kind, &[]),
+                    if kind.is_applied() { 0 } else { 3 },
+                )
+            })
+            .collect();
+        rows.push((
+            "UpdateAccessKey drop-after-apply on every attempt, then ListAccessKeys 500".into(),
+            every_attempt(FaultKind::DropAfterApply, &unreadable),
+            4,
+        ));
+        let mut failures = Vec::new();
+        for (name, cells, expected) in &rows {
+            let outcome = matrix::run_together(&bin, &fixture, &clean, cells, Timing::FAULTS);
+            eprintln!("{name}: {}", outcome.line());
+            if let Some(failure) = &outcome.failure {
+                failures.push(format!("{name}: {failure}\n{}", outcome.output));
+            } else if outcome.exit_code != Some(*expected) {
+                failures.push(format!(
+                    "{name}: exit {:?}, expected {expected}\n{}",
+                    outcome.exit_code, outcome.output
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    }
 }
 
 conformance! {

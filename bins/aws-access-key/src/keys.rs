@@ -24,6 +24,9 @@ pub(crate) struct IamKeys<'a> {
     pub(crate) admin_key: Option<&'a str>,
     /// How the old keys are retired (`retire_old_key`).
     pub(crate) retirement: Retirement,
+    /// Keys found gone (NoSuchEntity) when they were to be deactivated:
+    /// retired, but not deactivated by this run.
+    pub(crate) gone: Vec<String>,
 }
 
 impl Credentials for IamKeys<'_> {
@@ -103,10 +106,16 @@ impl Credentials for IamKeys<'_> {
     fn retire(&mut self, id: &str) -> Step<()> {
         match self.retirement {
             Retirement::Revoke => self.revoke(id),
-            Retirement::Deactivate => self
-                .aws
-                .deactivate_key(self.user, id)
-                .map_err(aws::AwsError::failure),
+            Retirement::Deactivate => match self.aws.deactivate_key(self.user, id) {
+                Ok(gone) => {
+                    if gone {
+                        tracing::info!("access key {id} is gone already (NoSuchEntity)");
+                        self.gone.push(id.to_owned());
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(aws::AwsError::failure(e)),
+            },
         }
     }
 

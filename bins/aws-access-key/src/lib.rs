@@ -28,6 +28,8 @@ pub mod plan;
 
 use aws::{Aws, NewKey};
 use keys::IamKeys;
+// The record field listing the keys this binary deactivated.
+use plan::DEACTIVATED_FIELD as DEACTIVATED;
 
 /// `--help`: the record fields this binary reads and writes.
 pub const FIELDS: &str = "\
@@ -45,8 +47,12 @@ User record (read from the vault):
   retire_old_key           custom, optional: what becomes of the old key (a grace period)
                            once the new one is stored and verified: delete (default)
                            deletes it; deactivate sets it Inactive and keeps it (never made
-                           active again by this binary; a later rotation deletes Inactive
-                           keys first when it needs room)
+                           active again by this binary; a later rotation deletes it to make
+                           room, and no other key: see deactivated_access_key_ids)
+  deactivated_access_key_ids
+                           custom text: written with retire_old_key = deactivate: the key
+                           ids this binary set Inactive, oldest first; only these are
+                           deleted to make room (other Inactive keys are left alone)
   delete_all_keys_before_rotating
                            custom, optional: true to allow deleting the least recently
                            used key first when the user has two keys and neither is
@@ -94,16 +100,56 @@ struct Settings {
     delete_all: bool,
     verify: Verify,
     retire: Retirement,
+    /// With `deactivate`: the keys this binary deactivated, oldest first
+    /// ([`DEACTIVATED`]); empty with `delete`.
+    deactivated: Vec<String>,
 }
 
 impl Settings {
     fn read(record: &VaultRecord) -> Result<Self> {
+        let retire = retirement(record)?;
         Ok(Self {
             delete_all: record.flag("delete_all_keys_before_rotating")?,
             verify: Verify::from_record(record)?,
-            retire: retirement(record)?,
+            deactivated: match retire {
+                Retirement::Revoke => Vec::new(),
+                Retirement::Deactivate => deactivated_ids(record)?,
+            },
+            retire,
         })
     }
+
+    /// What [`plan::plan`] is told of the retirement: the keys this binary
+    /// deactivated, or `None` with `delete`.
+    fn deactivating(&self) -> Option<&[String]> {
+        (self.retire == Retirement::Deactivate).then_some(self.deactivated.as_slice())
+    }
+}
+
+/// [`DEACTIVATED`]: key ids separated by commas. Anything else was not
+/// written by this binary: refused before anything is sent, and not shown.
+fn deactivated_ids(record: &VaultRecord) -> Result<Vec<String>> {
+    let Some(text) = record.text(DEACTIVATED)? else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<String> = text
+        .split(',')
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids
+        .iter()
+        .all(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Ok(ids);
+    }
+    Err(Error::invalid(
+        DEACTIVATED,
+        record.location(),
+        "it is not a list of access key ids separated by commas (this binary writes it: the \
+         keys it deactivated); correct it or clear it; nothing was changed"
+            .to_owned(),
+    ))
 }
 
 /// `retire_old_key`: `delete` (also when absent or empty) or `deactivate`,
@@ -176,8 +222,11 @@ pub struct Planned<'r> {
     aws: Aws,
     keys: Vec<plan::Key>,
     stored: Option<String>,
-    /// The record's key, when it is to be checked before making room.
+    /// The record's key, when it is to be checked before making room, or
+    /// before an interrupted rotation is completed.
     stored_key: Option<NewKey>,
+    /// Whether iam:GetUser answered (the dry run says what it read).
+    read_user: bool,
     plan: plan::Plan,
     settings: Settings,
     /// The secrets this run knows, by key id: the record's and the admin
@@ -208,7 +257,7 @@ impl Rotator for AwsAccessKey {
         let user = input.require_user()?;
         let user_uid = input.require_user_record_uid()?;
         let record = run.user_record()?;
-        let settings = Settings::read(&record)?;
+        let mut settings = Settings::read(&record)?;
         let stored = stored_key_id(&record)?;
         let region = region(&record, run)?;
         let admin = admin::resolve(input, &mut *run.vault()?)?;
@@ -231,18 +280,33 @@ impl Rotator for AwsAccessKey {
             user_id.as_deref().unwrap_or("unknown")
         );
         let keys = aws.keys(user, true)?;
-        let interrupted = run
+        let (interrupted, promised) = run
             .interrupted()
-            .map(|i| i.retirable(stored.as_deref()).to_vec())
+            .map(|i| {
+                (
+                    i.retirable(stored.as_deref()).to_vec(),
+                    i.progress.retirement,
+                )
+            })
             .unwrap_or_default();
         let plan = plan::plan(
             &keys,
             stored.as_deref(),
             settings.delete_all,
             std::time::SystemTime::now(),
-            &interrupted,
+            (&interrupted, promised),
+            settings.deactivating(),
         )
         .map_err(|no| Error::Config(format!("IAM user '{user}': {no}")))?;
+        if plan.complete {
+            // The interrupted run meant to deactivate (or the record says
+            // so): its keys keep the grace they were promised, whatever the
+            // record says now, and are noted in DEACTIVATED.
+            settings.retire = Retirement::Deactivate;
+            if settings.deactivated.is_empty() {
+                settings.deactivated = deactivated_ids(&record).unwrap_or_default();
+            }
+        }
         // The key this run signs with is never deleted to make room: the
         // records that hold it (the PAM configuration, an admin record the
         // Gateway sent with only its title) have not been given the new key
@@ -272,10 +336,13 @@ impl Rotator for AwsAccessKey {
                 )));
             }
         }
-        // Before a key an interrupted rotation meant to delete goes, the key
-        // it stored instead must work (that run never got to check it).
-        let stored_key = match &plan.make_room {
-            Some((_, plan::Reason::Interrupted)) => Some(NewKey {
+        // Before a key an interrupted rotation meant to delete goes, or
+        // the rotation it began is completed, the key it stored instead must
+        // work (that run never got to check it).
+        let completing =
+            plan.complete || matches!(&plan.make_room, Some((_, plan::Reason::Interrupted)));
+        let stored_key = if completing {
+            Some(NewKey {
                 id: stored.clone().unwrap_or_default(),
                 secret: record.secret(SECRET)?.ok_or_else(|| {
                     Error::Config(format!(
@@ -286,8 +353,9 @@ impl Rotator for AwsAccessKey {
                     ))
                 })?,
                 created: String::new(),
-            }),
-            _ => None,
+            })
+        } else {
+            None
         };
         Ok(Planned {
             user,
@@ -301,15 +369,27 @@ impl Rotator for AwsAccessKey {
             settings,
             known,
             admin_key,
+            read_user: user_id.is_some(),
         })
     }
 
-    fn checked(_p: &Planned<'_>, _run: &Run) -> Checked {
-        Checked::input()
+    fn checked(p: &Planned<'_>, _run: &Run) -> Checked {
+        let checked = Checked::input()
             .did("the user record and the admin credentials in the vault")
-            .did("the admin credentials and the IAM user, with GetUser and ListAccessKeys")
-            .not("that the admin may create and delete the user's access keys")
-            .not("that the vault accepts the save")
+            .did(if p.read_user {
+                "the admin credentials and the IAM user, with GetUser and ListAccessKeys"
+            } else {
+                "the admin credentials and the IAM user's keys, with ListAccessKeys (GetUser was \
+                 refused: the user's id was not read)"
+            })
+            .not("that the admin may create and delete the user's access keys");
+        match p.settings.retire {
+            Retirement::Revoke => checked,
+            Retirement::Deactivate => checked.not(
+                "that the admin may set the user's access keys Inactive (iam:UpdateAccessKey)",
+            ),
+        }
+        .not("that the vault accepts the save")
     }
 
     fn describe(planned: &Planned<'_>, _run: &Run) -> String {
@@ -331,7 +411,18 @@ impl Rotator for AwsAccessKey {
             ..
         } = planned;
         if let (Some(key), Some((old, _))) = (&stored_key, &plan.make_room) {
-            check_interrupted(&aws, key, old, &settings, run, &location)?;
+            check_interrupted(
+                &aws,
+                key,
+                &format!("delete {old}"),
+                &settings,
+                run,
+                &location,
+            )?;
+        }
+        if let (Some(key), true) = (&stored_key, plan.complete) {
+            let meant = format!("deactivate {}", plan.retire.join(", "));
+            check_interrupted(&aws, key, &meant, &settings, run, &location)?;
         }
         let sequence = replace::Plan {
             before: keys.iter().map(|k| k.id.clone()).collect(),
@@ -341,7 +432,7 @@ impl Rotator for AwsAccessKey {
                 .map(|(id, why)| (id.clone(), why.to_string())),
             retire: retired_keys(&plan, &keys, settings.retire),
         };
-        let mut keys = IamKeys {
+        let mut iam = IamKeys {
             aws: &aws,
             user,
             run,
@@ -350,50 +441,159 @@ impl Rotator for AwsAccessKey {
             known: &known,
             admin_key: admin_key.as_deref(),
             retirement: settings.retire,
+            gone: Vec::new(),
         };
-        let replaced = run.replace(
-            &mut keys,
-            Replacement {
-                record_uid: user_uid,
-                location: location.clone(),
-                plan: &sequence,
-                verify: &settings.verify,
-                reserve: Duration::from_secs(10),
-                fields,
-                stored_id: stored_key_id,
-            },
-        )?;
+        let replacement = Replacement {
+            record_uid: user_uid,
+            location: location.clone(),
+            plan: &sequence,
+            verify: &settings.verify,
+            reserve: Duration::from_secs(10),
+            fields,
+            stored_id: stored_key_id,
+        };
+        let (new, replaced) = match (&stored_key, plan.complete) {
+            (Some(key), true) => {
+                tracing::info!(
+                    "completing the rotation an interrupted run began: it stored access key {} \
+                     and meant to deactivate {}; no key is deleted or created in this run",
+                    key.id,
+                    plan.retire.join(", ")
+                );
+                let done = run.complete(&mut iam, replacement, key)?;
+                (done.new, (done.removed, done.deactivated))
+            }
+            _ => {
+                let done = run.replace(&mut iam, replacement)?;
+                (done.new.id, (done.removed, done.deactivated))
+            }
+        };
+        let (removed, deactivated) = replaced;
+        // Found gone when it was to be deactivated: neither deactivated by
+        // this run nor ever to be deleted as ours.
+        let gone = iam.gone;
+        let deactivated: Vec<String> = deactivated
+            .into_iter()
+            .filter(|id| !gone.contains(id))
+            .collect();
         // Deleted keys only: a deactivated key is still there, Inactive.
-        let deleted: Vec<String> = replaced
-            .removed
+        let deleted: Vec<String> = removed
             .iter()
-            .filter(|id| !replaced.deactivated.contains(id))
+            .filter(|id| !deactivated.contains(id) && !gone.contains(id))
             .cloned()
             .collect();
-        let note: Vec<Change> = if deleted.is_empty() {
-            Vec::new()
-        } else {
-            vec![Change::text(REMOVED, deleted.join(", "))]
-        };
+        let mut note: Vec<Change> = Vec::new();
+        if !deleted.is_empty() {
+            note.push(Change::text(REMOVED, deleted.join(", ")));
+        }
+        if settings.retire == Retirement::Deactivate {
+            let ours = deactivated_now(&settings.deactivated, &plan, &keys, &deleted, &deactivated);
+            note.push(Change::text(DEACTIVATED, ours.join(", ")));
+        }
         if let Err(e) = run.finish(&note) {
             tracing::warn!(
-                "the key was rotated, but noting the removed key ids in {REMOVED} failed: {e}"
+                "the key was rotated, but noting the removed key ids in {REMOVED}{} failed: {e}",
+                if settings.retire == Retirement::Deactivate {
+                    format!(
+                        " and the deactivated ones in {DEACTIVATED} (add {} there by hand, or a \
+                         later rotation will not delete them to make room)",
+                        list_or_none(&deactivated)
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
+        let gone_note = if gone.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} gone already (not deactivated by this run)",
+                gone.join(", ")
+            )
+        };
+        if plan.complete {
+            let already: Vec<String> = plan
+                .retire
+                .iter()
+                .filter(|id| keys.iter().any(|k| &k.id == *id && !k.active))
+                .cloned()
+                .collect();
+            let mut did: Vec<String> = Vec::new();
+            if !deactivated.is_empty() {
+                did.push(format!(
+                    "deactivated {} (Inactive, kept until a later rotation needs room)",
+                    deactivated.join(", ")
+                ));
+            }
+            if !already.is_empty() {
+                did.push(format!(
+                    "{} already Inactive before this run (nothing sent; noted in {DEACTIVATED})",
+                    already.join(", ")
+                ));
+            }
+            return Ok(format!(
+                "completed the rotation of IAM user '{user}' that an interrupted run began: key \
+                 {new}, which it stored in {location}, works; {}{gone_note}. No new key was \
+                 created: the old key keeps its grace period and IAM's limit of two keys; the \
+                 next rotation creates one",
+                if did.is_empty() {
+                    "no key was deactivated".to_owned()
+                } else {
+                    did.join("; ")
+                }
+            ));
+        }
         let done = format!(
-            "rotated the access key of IAM user '{user}': new key {} stored in {location}",
-            replaced.new.id
+            "rotated the access key of IAM user '{user}': new key {new} stored in {location}"
         );
         if settings.retire == Retirement::Deactivate {
             return Ok(format!(
                 "{done}; deactivated {} (Inactive, kept until a later rotation needs room); \
-                 deleted {}",
-                list_or_none(&replaced.deactivated),
+                 deleted {}{gone_note}",
+                list_or_none(&deactivated),
                 list_or_none(&deleted)
             ));
         }
-        Ok(replaced.summary(done))
+        Ok(format!("{done}; removed {}", list_or_none(&removed)))
     }
+}
+
+/// [`DEACTIVATED`] after a run: the keys it listed before that this binary
+/// had deactivated and that were not deleted now, then those it deactivated
+/// (a completed interrupted rotation's keys already Inactive included: that
+/// run deactivated them), oldest first, once each.
+fn deactivated_now(
+    before: &[String],
+    plan: &plan::Plan,
+    keys: &[plan::Key],
+    deleted: &[String],
+    deactivated: &[String],
+) -> Vec<String> {
+    // Listed and Inactive: a key listed Active was made active again by
+    // someone, and is theirs now.
+    let listed = |id: &String| keys.iter().any(|k| &k.id == id && !k.active);
+    let already: Vec<String> = if plan.complete {
+        plan.retire
+            .iter()
+            .filter(|id| keys.iter().any(|k| &k.id == *id && !k.active))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut ours: Vec<String> = Vec::new();
+    for id in before
+        .iter()
+        .filter(|id| listed(id) && !deleted.contains(id))
+        .chain(&already)
+        .chain(deactivated)
+    {
+        if !ours.contains(id) {
+            ours.push(id.clone());
+        }
+    }
+    ours
 }
 
 /// The keys retired after the new one is stored and verified: the plan's,
@@ -430,13 +630,13 @@ fn signing_key_deleted_to_make_room<'p>(
 fn check_interrupted(
     aws: &Aws,
     key: &NewKey,
-    old: &str,
+    meant: &str,
     settings: &Settings,
     run: &Run,
     location: &Location,
 ) -> Result<()> {
     tracing::info!(
-        "checking access key {} (stored by an interrupted rotation) before deleting {old}",
+        "checking access key {} (stored by an interrupted rotation, which meant to {meant})",
         key.id
     );
     settings
@@ -446,8 +646,8 @@ fn check_interrupted(
         })
         .map_err(|failed| {
             Error::NeedsAttention(format!(
-                "an interrupted rotation stored access key {} in {location} and meant to delete \
-                 {old}, but {} does not work ({} checks within {} s; last: {}). Nothing was \
+                "an interrupted rotation stored access key {} in {location} and meant to \
+                 {meant}, but {} does not work ({} checks within {} s; last: {}). Nothing was \
                  changed: both keys are still valid. Check which key the consumers use",
                 key.id,
                 key.id,
@@ -500,6 +700,30 @@ fn describe_plan(planned: &Planned<'_>) -> String {
             format!("keys {}", listed.join(", "))
         }
     );
+    if planned.plan.complete {
+        let retire = retired_keys(&planned.plan, &planned.keys, planned.settings.retire);
+        text.push_str(&format!(
+            "complete the rotation an interrupted run began: check that {} (which it stored in \
+             {}) works {} times in a row within {} s, then {}; no key would be deleted or \
+             created.",
+            stored.unwrap_or_default(),
+            planned.location,
+            planned.settings.verify.successes,
+            planned.settings.verify.timeout.as_secs(),
+            if retire.is_empty() {
+                format!(
+                    "note {} (already Inactive) in {DEACTIVATED}",
+                    planned.plan.retire.join(", ")
+                )
+            } else {
+                format!(
+                    "deactivate {} ({RETIRE} = deactivate: set Inactive and kept)",
+                    retire.join(", then ")
+                )
+            }
+        ));
+        return text;
+    }
     if let Some((id, reason)) = &planned.plan.make_room {
         text.push_str(&format!("delete {id} first ({reason}), "));
     }
@@ -532,6 +756,7 @@ mod tests {
         plan::Plan {
             make_room: Some((id.into(), plan::Reason::Interrupted)),
             retire: vec!["NEW".into()],
+            complete: false,
         }
     }
 
@@ -550,5 +775,26 @@ mod tests {
             None
         );
         assert_eq!(signing_key_deleted_to_make_room(&room("OLD"), None), None);
+    }
+
+    fn key(id: &str, active: bool) -> plan::Key {
+        plan::Key {
+            id: id.into(),
+            active,
+            last_used: None,
+            last_used_known: true,
+        }
+    }
+
+    #[test]
+    fn a_deactivated_key_made_active_again_is_no_longer_noted_as_deactivated_by_this_binary() {
+        let keys = [key("MINE", false), key("THEIRS", true)];
+        let plan = plan::Plan {
+            make_room: None,
+            retire: Vec::new(),
+            complete: false,
+        };
+        let before = ["MINE".to_owned(), "THEIRS".to_owned(), "GONE".to_owned()];
+        assert_eq!(deactivated_now(&before, &plan, &keys, &[], &[]), ["MINE"]);
     }
 }

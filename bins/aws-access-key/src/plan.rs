@@ -13,8 +13,18 @@
 //! `delete_all_keys_before_rotating` allows it. After
 //! the new key is stored and verified, every other key goes, the record's key
 //! last.
+//!
+//! With `retire_old_key = deactivate` the record asked for a grace period,
+//! and a key is deleted only once it had it: room is made only with an
+//! Inactive key this binary deactivated (the record lists them: someone
+//! else's Inactive key may be kept on purpose), and never with an Active
+//! one. A rotation that an interrupted run left with old keys to deactivate
+//! is completed ([`Plan::complete`]): they are deactivated, and no key is
+//! deleted or created in that run.
 
 use std::fmt;
+
+use common::lease::Retirement;
 use std::time::{Duration, SystemTime};
 
 /// A key used more recently than this may be another consumer's.
@@ -43,6 +53,9 @@ pub enum Reason {
     /// An interrupted rotation of this record stored the record's key and
     /// meant to delete this one once that key worked.
     Interrupted,
+    /// It is Inactive, and a rotation of this record deactivated it
+    /// (`retire_old_key = deactivate`): its grace period is over.
+    Deactivated,
 }
 
 impl fmt::Display for Reason {
@@ -61,6 +74,10 @@ impl fmt::Display for Reason {
                 "an interrupted rotation of this record stored the record's key to replace it \
                  and meant to delete it once that key worked",
             ),
+            Self::Deactivated => f.write_str(
+                "it is Inactive, deactivated by an earlier rotation of this record, and has had \
+                 its grace period",
+            ),
         }
     }
 }
@@ -73,6 +90,10 @@ pub struct Plan {
     /// Deleted after the new key is stored and verified, in this order (the
     /// record's key last).
     pub retire: Vec<String>,
+    /// Completes the rotation an interrupted run began instead (with
+    /// `retire_old_key = deactivate`): the record's key, which that run
+    /// stored, is checked, `retire` is deactivated, and no key is created.
+    pub complete: bool,
 }
 
 /// Why no plan can be made without the administrator.
@@ -82,10 +103,39 @@ pub struct NoSafeChoice {
     pub stored: Option<String>,
     /// A key not in the record that was used recently: (id, last use).
     pub recent: Option<(String, String)>,
+    /// With `retire_old_key = deactivate`: the Inactive keys left alone
+    /// because no rotation of this record deactivated them; `None` in
+    /// `delete` mode.
+    pub not_deactivated_here: Option<Vec<String>>,
 }
 
 impl fmt::Display for NoSafeChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(others) = &self.not_deactivated_here {
+            return write!(
+                f,
+                "the user already has two access keys ({}) and IAM allows no third. With \
+                 retire_old_key = deactivate, only an Inactive key that a rotation of this \
+                 record deactivated (the record's {DEACTIVATED_FIELD}) is deleted to make room, \
+                 never an Active one, and there is none{}; nothing was changed. Delete a \
+                 key nothing needs in IAM, or set retire_old_key to delete (then a key shown to \
+                 be unused is deleted to make room), and rotate again",
+                self.keys.join(" and "),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ": {} Inactive but not deactivated by this binary (it is left alone: \
+                         someone may keep it on purpose)",
+                        if others.len() == 1 {
+                            format!("{} is", others[0])
+                        } else {
+                            format!("{} are", others.join(" and "))
+                        }
+                    )
+                }
+            );
+        }
         if let Some((id, used)) = &self.recent {
             return write!(
                 f,
@@ -116,21 +166,58 @@ impl fmt::Display for NoSafeChoice {
     }
 }
 
+/// The record field listing the keys this binary deactivated, which a
+/// later rotation may delete to make room.
+pub const DEACTIVATED_FIELD: &str = "deactivated_access_key_ids";
+
 /// Decides the deletions. `keys` are the user's keys now; `stored` the key id
 /// in the record's `aws_access_key_id`; `now` the time to judge recent use by;
 /// `interrupted` the keys an interrupted rotation that stored `stored` meant
-/// to delete ([`common::lease::Interrupted::retirable`]).
+/// to retire ([`common::lease::Interrupted::retirable`]) and how it meant to
+/// retire them (its lease's [`common::lease::Progress::retirement`]);
+/// `deactivating`, with `retire_old_key = deactivate`, the keys the record
+/// says this binary deactivated, oldest first (`None`: `delete`).
+///
+/// The interrupted rotation is completed ([`Plan::complete`]) when it meant
+/// to deactivate (whatever the record says now: those keys keep the grace
+/// they were promised), or the record says `deactivate`, and the key it
+/// stored is listed Active. Keys promised a deactivation are never deleted
+/// to make room as the interrupted run's plan.
 pub fn plan(
     keys: &[Key],
     stored: Option<&str>,
     delete_all: bool,
     now: SystemTime,
-    interrupted: &[String],
+    interrupted: (&[String], Retirement),
+    deactivating: Option<&[String]>,
 ) -> Result<Plan, NoSafeChoice> {
-    let make_room = if keys.len() >= 2 {
-        Some(choose_room(keys, stored, delete_all, now, interrupted)?)
-    } else {
-        None
+    let (interrupted, promised) = interrupted;
+    let completing = promised == Retirement::Deactivate || deactivating.is_some();
+    if let (true, Some(stored)) = (completing, stored)
+        && keys.iter().any(|k| k.id == stored && k.active)
+    {
+        let left: Vec<String> = keys
+            .iter()
+            .filter(|k| k.id != stored && interrupted.contains(&k.id))
+            .map(|k| k.id.clone())
+            .collect();
+        if !left.is_empty() {
+            return Ok(Plan {
+                make_room: None,
+                retire: left,
+                complete: true,
+            });
+        }
+    }
+    // A deactivation promised is a grace period, not a deletion.
+    let interrupted = match promised {
+        Retirement::Revoke => interrupted,
+        Retirement::Deactivate => &[],
+    };
+    let make_room = match (keys.len() >= 2, deactivating) {
+        (false, _) => None,
+        (true, Some(deactivated)) => Some(room_when_deactivating(keys, stored, deactivated)?),
+        (true, None) => Some(choose_room(keys, stored, delete_all, now, interrupted)?),
     };
     let room_id = make_room.as_ref().map(|(id, _)| id.as_str());
     let mut retire: Vec<String> = keys
@@ -140,7 +227,35 @@ pub fn plan(
         .collect();
     // The record's key goes last: until the very end it is what consumers use.
     retire.sort_by_key(|id| Some(id.as_str()) == stored);
-    Ok(Plan { make_room, retire })
+    Ok(Plan {
+        make_room,
+        retire,
+        complete: false,
+    })
+}
+
+/// With `retire_old_key = deactivate`: room is made only with an Inactive
+/// key this binary deactivated (`deactivated`, oldest first), never the
+/// record's.
+fn room_when_deactivating(
+    keys: &[Key],
+    stored: Option<&str>,
+    deactivated: &[String],
+) -> Result<(String, Reason), NoSafeChoice> {
+    let candidates: Vec<&Key> = keys
+        .iter()
+        .filter(|k| Some(k.id.as_str()) != stored && !k.active)
+        .collect();
+    deactivated
+        .iter()
+        .find(|id| candidates.iter().any(|k| &k.id == *id))
+        .map(|id| (id.clone(), Reason::Deactivated))
+        .ok_or_else(|| NoSafeChoice {
+            keys: keys.iter().map(|k| k.id.clone()).collect(),
+            stored: stored.map(str::to_owned),
+            recent: None,
+            not_deactivated_here: Some(candidates.iter().map(|k| k.id.clone()).collect()),
+        })
 }
 
 /// Whether `key` was used within [`RECENT_DAYS`] of `now`. A use date that
@@ -200,6 +315,7 @@ fn choose_room(
         keys: keys.iter().map(|k| k.id.clone()).collect(),
         stored: stored.map(str::to_owned),
         recent,
+        not_deactivated_here: None,
     })
 }
 
@@ -218,7 +334,14 @@ mod tests {
     }
 
     fn plan(keys: &[Key], stored: Option<&str>, delete_all: bool) -> Result<Plan, NoSafeChoice> {
-        super::plan(keys, stored, delete_all, now(), &[])
+        super::plan(
+            keys,
+            stored,
+            delete_all,
+            now(),
+            (&[], Retirement::Revoke),
+            None,
+        )
     }
 
     fn key(id: &str, active: bool, last_used: Option<&str>) -> Key {
@@ -250,7 +373,8 @@ mod tests {
             plan(&[], None, false).unwrap(),
             Plan {
                 make_room: None,
-                retire: vec![]
+                retire: vec![],
+                complete: false,
             }
         );
         let one = [key("A", true, None)];
@@ -361,12 +485,30 @@ mod tests {
             key("NEW", true, None),
         ];
         let interrupted = ["OLD".to_owned()];
-        let plan = super::plan(&keys, Some("NEW"), false, now(), &interrupted).unwrap();
+        let plan = super::plan(
+            &keys,
+            Some("NEW"),
+            false,
+            now(),
+            (&interrupted, Retirement::Revoke),
+            None,
+        )
+        .unwrap();
         assert_eq!(plan.make_room, Some(("OLD".into(), Reason::Interrupted)));
         assert_eq!(plan.retire, ["NEW"]);
         // A key off that list keeps the protection of recent use.
         let other = ["ELSE".to_owned()];
-        assert!(super::plan(&keys, Some("NEW"), false, now(), &other).is_err());
+        assert!(
+            super::plan(
+                &keys,
+                Some("NEW"),
+                false,
+                now(),
+                (&other, Retirement::Revoke),
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -376,5 +518,112 @@ mod tests {
         let keys = [key("S", true, None), key("X", false, None)];
         let plan = plan(&keys, Some("S"), false).unwrap();
         assert_eq!(plan.make_room.unwrap().0, "X");
+    }
+
+    fn deactivating(
+        keys: &[Key],
+        stored: &str,
+        interrupted: &[&str],
+        deactivated: &[&str],
+    ) -> Result<Plan, NoSafeChoice> {
+        let interrupted: Vec<String> = interrupted.iter().map(|s| s.to_string()).collect();
+        let deactivated: Vec<String> = deactivated.iter().map(|s| s.to_string()).collect();
+        super::plan(
+            keys,
+            Some(stored),
+            true,
+            now(),
+            (&interrupted, Retirement::Deactivate),
+            Some(&deactivated),
+        )
+    }
+
+    #[test]
+    fn deactivating_makes_room_only_with_a_key_this_binary_deactivated() {
+        let keys = [key("A", true, None), key("X", false, None)];
+        assert_eq!(
+            deactivating(&keys, "A", &[], &["X"]).unwrap().make_room,
+            Some(("X".into(), Reason::Deactivated))
+        );
+        let err = deactivating(&keys, "A", &[], &["GONE"]).unwrap_err();
+        assert_eq!(err.not_deactivated_here, Some(vec!["X".to_owned()]));
+        // Never an Active key, whatever delete_all or its last use says.
+        let keys = [key("A", true, None), key("B", true, None)];
+        assert!(deactivating(&keys, "A", &[], &["B"]).is_err());
+    }
+
+    #[test]
+    fn deactivating_completes_an_interrupted_rotation_instead_of_deleting() {
+        let keys = [
+            key("OLD", true, Some("2026-11-26T00:00:00Z")),
+            key("NEW", true, None),
+        ];
+        let plan = deactivating(&keys, "NEW", &["OLD"], &[]).unwrap();
+        assert_eq!(
+            plan,
+            Plan {
+                make_room: None,
+                retire: vec!["OLD".into()],
+                complete: true
+            }
+        );
+    }
+
+    #[test]
+    fn an_interrupted_rotation_is_completed_only_when_the_key_it_stored_is_active() {
+        let keys = [key("OLD", true, None), key("NEW", false, None)];
+        let plan = deactivating(&keys, "NEW", &["OLD"], &[]);
+        assert!(!plan.is_ok_and(|p| p.complete));
+    }
+
+    #[test]
+    fn a_promised_deactivation_is_completed_even_when_the_record_now_says_delete() {
+        let keys = [
+            key("OLD", true, Some("2026-11-26T00:00:00Z")),
+            key("NEW", true, None),
+        ];
+        let interrupted = ["OLD".to_owned()];
+        let plan = super::plan(
+            &keys,
+            Some("NEW"),
+            false,
+            now(),
+            (&interrupted, Retirement::Deactivate),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            plan,
+            Plan {
+                make_room: None,
+                retire: vec!["OLD".into()],
+                complete: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_key_promised_a_deactivation_is_never_deleted_to_make_room_as_the_interrupted_plan() {
+        // The key the interrupted run stored is Inactive now: nothing to
+        // complete, and OLD was promised a grace period, not a deletion.
+        let keys = [
+            key("OLD", true, Some("2026-11-26T00:00:00Z")),
+            key("NEW", false, None),
+        ];
+        let interrupted = ["OLD".to_owned()];
+        let plan = super::plan(
+            &keys,
+            Some("NEW"),
+            false,
+            now(),
+            (&interrupted, Retirement::Deactivate),
+            None,
+        );
+        assert!(
+            !plan
+                .as_ref()
+                .is_ok_and(|p| p.make_room.as_ref().is_some_and(|(id, _)| id == "OLD")),
+            "{plan:?}"
+        );
     }
 }

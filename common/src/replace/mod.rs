@@ -91,36 +91,7 @@ pub enum Found {
     Nothing { hint: String },
 }
 
-/// How step 7 retires an old credential.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Retirement {
-    /// Revoked: deleted for good (the default).
-    #[default]
-    Revoke,
-    /// Deactivated: kept, but refused by the service until someone makes
-    /// it active again (AWS `retire_old_key = deactivate`). A change like a
-    /// revocation: entered in the ledger, and an answer lost to it leaves
-    /// the old credential's state unknown (exit 4, both named).
-    Deactivate,
-}
-
-impl Retirement {
-    /// "revoking", "deactivating".
-    pub fn doing(self) -> &'static str {
-        match self {
-            Self::Revoke => "revoking",
-            Self::Deactivate => "deactivating",
-        }
-    }
-
-    /// "revoked", "deactivated".
-    pub fn done(self) -> &'static str {
-        match self {
-            Self::Revoke => "revoked",
-            Self::Deactivate => "deactivated",
-        }
-    }
-}
+pub use crate::lease::Retirement;
 
 /// The service side of a replacement.
 pub trait Credentials {
@@ -268,15 +239,33 @@ pub fn replace<C: Credentials, S: Store<C::New>>(
     run.note_left();
     result.map(|new| Replaced {
         new,
-        deactivated: match run.cloud.retirement() {
-            Retirement::Revoke => Vec::new(),
-            Retirement::Deactivate => run
-                .retire
-                .iter()
-                .filter(|id| run.removed.contains(id))
-                .cloned()
-                .collect(),
-        },
+        deactivated: run.deactivated(),
+        removed: run.removed,
+        notes: run.notes,
+    })
+}
+
+/// Completes a replacement an interrupted run began and did not finish:
+/// `stored` is the credential it created and stored (the record holds it),
+/// `plan.retire` what it still meant to retire. Steps 4 to 8 only (verify,
+/// the binary's step before retiring, re-read, retire, confirm), with the
+/// same outcomes as a replacement's; nothing is created or stored, and no
+/// credential is revoked to make room. `Replaced::new` is `stored`'s id.
+pub fn complete<C: Credentials, S: Store<C::New>>(
+    cloud: &mut C,
+    store: &mut S,
+    plan: &Plan,
+    checks: Checks<'_>,
+    stored: &C::New,
+) -> Result<Replaced<String>> {
+    let mut run = Sequence::new(cloud, store, plan, checks);
+    // What `left` and the messages treat as the run's own credential.
+    run.created = Some(C::id(stored).to_owned());
+    let result = run.completion(stored);
+    run.note_left();
+    result.map(|()| Replaced {
+        new: C::id(stored).to_owned(),
+        deactivated: run.deactivated(),
         removed: run.removed,
         notes: run.notes,
     })
@@ -304,6 +293,8 @@ struct Sequence<'r, C, S> {
     made_room: Option<(String, String)>,
     /// The new credential's id, once created.
     created: Option<String>,
+    /// The retirements whose answer was lost and that a listing settled.
+    settled: Vec<String>,
 }
 
 impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
@@ -327,6 +318,7 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             notes: Vec::new(),
             made_room: None,
             created: None,
+            settled: Vec::new(),
         }
     }
 
@@ -349,6 +341,30 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         self.confirm(&new)?;
         self.store.completed();
         Ok(new)
+    }
+
+    /// Steps 4 to 8 for a credential an interrupted run stored.
+    fn completion(&mut self, stored: &C::New) -> Result<()> {
+        self.verify_stored(stored)?;
+        self.before_retire(stored)?;
+        self.reread(stored)?;
+        self.retire(stored)?;
+        self.confirm(stored)?;
+        self.store.completed();
+        Ok(())
+    }
+
+    /// Of the credentials retired, those deactivated rather than revoked.
+    fn deactivated(&self) -> Vec<String> {
+        match self.cloud.retirement() {
+            Retirement::Revoke => Vec::new(),
+            Retirement::Deactivate => self
+                .retire
+                .iter()
+                .filter(|id| self.removed.contains(id))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// A credential revoked by this run.
@@ -492,7 +508,8 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     /// failure revokes the new credential, an unknown one keeps both.
     fn store(&mut self, new: &C::New, mark: change::Mark) -> Result<()> {
         let (noun, holder, location, id) = (self.noun, &self.holder, &self.location, C::id(new));
-        match store_recording(self.store, new, id, &self.retire) {
+        let how = self.cloud.retirement();
+        match store_recording(self.store, new, id, &self.retire, how) {
             Ok(()) => {
                 tracing::info!("stored {noun} {id} in {location}");
                 crate::summary::stored(id);
@@ -586,62 +603,6 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         }
     }
 
-    /// Step 7: retire, the record's last; the first failure keeps the rest.
-    fn retire(&mut self, new: &C::New) -> Result<()> {
-        let (noun, location, id) = (self.noun, &self.location, C::id(new));
-        let how = self.cloud.retirement();
-        let doing = how.doing();
-        for (index, old) in self.retire.iter().enumerate() {
-            if old == id {
-                continue;
-            }
-            tracing::info!("{doing} old {noun} {old}");
-            let failure = match self.cloud.retire(old) {
-                Ok(()) => {
-                    crate::summary::retired(old);
-                    self.removed.push(old.clone());
-                    continue;
-                }
-                Err(Failure::Definite(e) | Failure::Config(e)) => {
-                    format!("{doing} old {noun} {old} failed: {e}")
-                }
-                // A deactivation whose answer was lost: the old key may be
-                // active or not, and nothing here can tell which for sure.
-                Err(Failure::Unknown(e)) if how == Retirement::Deactivate => {
-                    let rest = &self.retire[index + 1..];
-                    return Err(Error::NeedsAttention(format!(
-                        "{doing} old {noun} {old} got no answer that says whether it was done \
-                         ({e}), so {old} may be active or inactive. The new {noun} {id} is stored \
-                         in {location} and works. Check {old}{} of {}: deactivate or delete it \
-                         once nothing uses it, or run the rotation again",
-                        if rest.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" and {}", rest.join(", "))
-                        },
-                        self.holder,
-                    )));
-                }
-                Err(Failure::Unknown(e)) => format!(
-                    "{doing} old {noun} {old} got no answer that says whether it was done ({e}), \
-                     so it may still be valid"
-                ),
-            };
-            let rest = &self.retire[index + 1..];
-            let them = if rest.is_empty() { "it" } else { "them" };
-            return Err(Error::OldNotRetired(format!(
-                "{failure}. The new {noun} {id} is stored in {location} and works. Still valid: \
-                 {old}{}. Revoke {them} once nothing uses {them}, or run the rotation again",
-                if rest.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {}", rest.join(", "))
-                },
-            )));
-        }
-        Ok(())
-    }
-
     /// Step 8: confirm by listing until settled; then step 9.
     fn confirm(&mut self, new: &C::New) -> Result<()> {
         let (noun, holder, location, id) = (self.noun, &self.holder, &self.location, C::id(new));
@@ -653,9 +614,23 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         let ids = match listed {
             Ok(ids) => ids,
             Err(e) => {
+                let how = match self.cloud.retirement() {
+                    Retirement::Revoke => "revocation",
+                    Retirement::Deactivate => "deactivation",
+                };
+                let acknowledged = if self.settled.is_empty() {
+                    format!("every {how} had been acknowledged")
+                } else {
+                    format!(
+                        "the {how} of {} got no answer and was settled by an earlier listing, \
+                         which no longer listed it as valid; every other {how} had been \
+                         acknowledged",
+                        self.settled.join(", ")
+                    )
+                };
                 self.note(format!(
                     "the final listing of {holder} failed ({e}), so the result was not \
-                     confirmed; every revocation had been acknowledged"
+                     confirmed; {acknowledged}"
                 ));
                 return Ok(());
             }
@@ -706,16 +681,19 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
 }
 
 /// Step 3: saves the new credential `id` with the record of what this run
-/// still means to retire (every credential of the plan but the new one).
+/// still means to retire (every credential of the plan but the new one),
+/// and how.
 fn store_recording<N, S: Store<N>>(
     store: &mut S,
     new: &N,
     id: &str,
     retire: &[String],
+    retirement: Retirement,
 ) -> Step<()> {
     let progress = Progress {
         stored: id.to_owned(),
         retiring: retire.iter().filter(|r| *r != id).cloned().collect(),
+        retirement,
     };
     store.save_recording(new, &progress)
 }
@@ -739,5 +717,6 @@ fn settle_listing<C: Credentials>(
 }
 
 mod found;
+mod retire;
 #[cfg(test)]
 mod tests;

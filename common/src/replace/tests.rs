@@ -511,6 +511,7 @@ fn the_store_save_records_what_the_run_stored_and_still_means_to_retire() {
         Some(Progress {
             stored: "NEW1".into(),
             retiring: vec!["A".into(), "OLD".into()],
+            retirement: Retirement::Revoke,
         }),
         "a run that stops here leaves the plan for the next"
     );

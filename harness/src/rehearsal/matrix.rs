@@ -224,6 +224,22 @@ pub fn run_cell(
     cell: &Cell,
     timing: Timing,
 ) -> CellOutcome {
+    run_together(bin, rehearsal, clean, std::slice::from_ref(cell), timing)
+}
+
+/// Runs `cells` together, all armed on one fresh world (a call that fails
+/// on every attempt a binary makes of it: its 1st, 2nd and 3rd
+/// occurrences), judged as one cell; the outcome names the first.
+pub fn run_together(
+    bin: &Path,
+    rehearsal: &Rehearsal,
+    clean: &Clean,
+    cells: &[Cell],
+    timing: Timing,
+) -> CellOutcome {
+    let Some(cell) = cells.first() else {
+        panic!("run_together needs a cell");
+    };
     let failed = |failure: String| CellOutcome {
         cell: cell.clone(),
         exit_code: None,
@@ -238,22 +254,24 @@ pub fn run_cell(
         Err(e) => return failed(format!("cannot start the fakes: {e}")),
     };
     let services = world.services();
-    let Some(fake) = services
-        .iter()
-        .find(|(s, _)| *s == cell.service)
-        .map(|(_, f)| *f)
-    else {
-        return failed(format!("no service called {}", cell.service));
-    };
-    if let Err(e) = arm(
-        fake,
-        clean.sequence(&cell.service),
-        &cell.call,
-        cell.nth,
-        cell.kind,
-        timing.hold,
-    ) {
-        return failed(format!("cannot arm: {e}"));
+    for each in cells {
+        let Some(fake) = services
+            .iter()
+            .find(|(s, _)| *s == each.service)
+            .map(|(_, f)| *f)
+        else {
+            return failed(format!("no service called {}", each.service));
+        };
+        if let Err(e) = arm(
+            fake,
+            clean.sequence(&each.service),
+            &each.call,
+            each.nth,
+            each.kind,
+            timing.hold,
+        ) {
+            return failed(format!("cannot arm {each}: {e}"));
+        }
     }
     let out = world.run(
         bin,

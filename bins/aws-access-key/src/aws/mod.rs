@@ -405,7 +405,10 @@ impl Aws {
             let Some(id) = meta.access_key_id else {
                 continue;
             };
-            let active = meta.status.is_some_and(|s| s.as_str() == "Active");
+            // Inactive only when IAM says so: a status this binary does not
+            // know (or none) counts as Active, so such a key is never taken
+            // for unused, and a deactivation is confirmed only by `Inactive`.
+            let active = meta.status.is_none_or(|s| s.as_str() != "Inactive");
             let (last_used, known) = if with_last_use {
                 self.last_used(&id)?
             } else {
@@ -530,13 +533,16 @@ impl Aws {
                 .map(|sent| sent.map(|_| ()).map_err(|e| describe(&e)))
             },
         )
+        .map(|_gone| ())
     }
 
     /// UpdateAccessKey to Inactive: the key stays listed but AWS refuses
     /// it. Only ever `Inactive`: this binary never makes a key active
     /// again. Setting a status twice is harmless, so it is repeated like a
     /// deletion ([`Aws::delete_key`]); a key already gone counts as retired.
-    pub fn deactivate_key(&self, user: &str, id: &str) -> std::result::Result<(), AwsError> {
+    ///
+    /// `Ok(true)`: the key is gone (NoSuchEntity), not deactivated.
+    pub fn deactivate_key(&self, user: &str, id: &str) -> std::result::Result<bool, AwsError> {
         self.repeated_change(
             &format!("UpdateAccessKey {id} of IAM user '{user}' to Inactive"),
             "deactivated",
@@ -565,20 +571,20 @@ impl Aws {
         what: &str,
         done: &str,
         mut attempt_once: impl FnMut() -> Result<std::result::Result<(), AwsError>>,
-    ) -> std::result::Result<(), AwsError> {
+    ) -> std::result::Result<bool, AwsError> {
         let entry = change::sent(what).map_err(|e| AwsError::unsent(e.to_string()))?;
         let mut maybe_applied = false;
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
             let error = match attempt_once().map_err(|e| AwsError::deadline(&e)) {
-                Ok(Ok(())) => break Ok(()),
+                Ok(Ok(())) => break Ok(false),
                 Ok(Err(e)) => e,
                 // The run's deadline: no time for another attempt.
                 Err(e) => break Err(e),
             };
             if error.code.as_deref() == Some("NoSuchEntity") {
-                break Ok(());
+                break Ok(true);
             }
             maybe_applied |= error.maybe_sent;
             // Worth another attempt: no answer, a 5xx, a throttle, or a
@@ -597,9 +603,9 @@ impl Aws {
             std::thread::sleep(wait);
         };
         match outcome {
-            Ok(()) => {
+            Ok(gone) => {
                 entry.keep();
-                Ok(())
+                Ok(gone)
             }
             Err(mut error) => {
                 error.maybe_sent |= maybe_applied;

@@ -126,3 +126,28 @@ fn delete_all_mode_deletes_the_least_recently_used_first_and_keeps_none() {
     );
     assert_eq!(w.key_ids(), [w.stored_id()]);
 }
+
+#[test]
+fn a_key_listed_with_a_status_iam_does_not_define_is_never_deleted_as_unused() {
+    let hour_ago = common::time::iso8601(std::time::SystemTime::now() - Duration::from_secs(3600));
+    for status in [Some("Expired"), None] {
+        let w = world_with(|aws| {
+            aws.with_key("alice", STORED_ID, STORED_SECRET, true, None)
+                .with_key(
+                    "alice",
+                    OTHER_ID,
+                    OTHER_SECRET,
+                    true,
+                    Some(hour_ago.as_str()),
+                )
+        });
+        w.aws().list_status_as(OTHER_ID, status);
+        // Counted Active, and used an hour ago: another consumer's, maybe.
+        w.run("admin-record.json", &[])
+            .assert_exit(2)
+            .assert_clean()
+            .assert_stderr_has(&format!("the other key, {OTHER_ID}, was used on"));
+        assert!(w.deletions().is_empty(), "{status:?}: {:?}", w.deletions());
+        assert_eq!(w.key_ids(), [STORED_ID, OTHER_ID]);
+    }
+}

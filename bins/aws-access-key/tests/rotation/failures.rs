@@ -323,3 +323,14 @@ fn a_bad_line_on_a_machine_without_the_vault_config_names_both_problems() {
         .assert_stderr_has("does not exist");
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 }
+
+#[test]
+fn a_dry_run_whose_get_user_was_refused_does_not_claim_to_have_read_the_user() {
+    let w = world();
+    w.aws().fault("GetUser", AwsFault::access_denied(), 1);
+    let out = w.run("admin-record.json", &["--dry-run"]);
+    out.assert_exit(0).assert_stdout_has(
+        "the admin credentials and the IAM user's keys, with ListAccessKeys (GetUser was refused",
+    );
+    assert!(!out.stdout.contains("with GetUser"), "{}", out.stdout);
+}

@@ -6,43 +6,142 @@ use super::*;
 // --- retire ---------------------------------------------------------------
 
 #[test]
-fn a_failed_retirement_exits_3_naming_what_is_still_valid() {
-    for failure in [
-        Failure::Definite("AccessDenied".into()),
-        Failure::Unknown("timeout".into()),
-    ] {
+fn a_refused_retirement_exits_3_naming_what_is_still_valid() {
+    for deactivates in [false, true] {
         let _g = guard();
-        let mut svc = service(&["A", "OLD"]);
-        svc.revoke.push_back(("A".into(), Err(failure)));
+        let mut svc = Service {
+            deactivates,
+            ..service(&["A", "OLD"])
+        };
+        svc.revoke
+            .push_back(("A".into(), Err(Failure::Definite("AccessDenied".into()))));
         let mut rec = Record::default();
         let result = run(
             &mut svc,
             &mut rec,
             &plan(&["A", "OLD"], None, &["A", "OLD"]),
         );
-        assert_eq!(exit_of(&result), Exit::OldNotRetired);
+        assert_eq!(exit_of(&result), Exit::OldNotRetired, "{deactivates}");
         assert_names(&result, &["A", "OLD", "NEW1"]);
     }
 }
 
+/// The scripted service applies a retirement whose answer is lost: the
+/// listing no longer shows it.
 #[test]
-fn a_deactivation_whose_answer_was_lost_exits_4_naming_both_credentials() {
+fn a_lost_retirement_answer_is_settled_by_the_listing_that_no_longer_shows_it() {
+    for deactivates in [false, true] {
+        let _g = guard();
+        let mut svc = Service {
+            deactivates,
+            ..service(&["A", "OLD"])
+        };
+        svc.revoke
+            .push_back(("A".into(), Err(Failure::Unknown("timeout".into()))));
+        let mut rec = Record::default();
+        let result = run(
+            &mut svc,
+            &mut rec,
+            &plan(&["A", "OLD"], None, &["A", "OLD"]),
+        );
+        assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
+        let replaced = result.unwrap();
+        assert_eq!(replaced.removed, ["A", "OLD"]);
+        if deactivates {
+            assert_eq!(replaced.deactivated, ["A", "OLD"]);
+        }
+    }
+}
+
+#[test]
+fn a_lost_retirement_answer_with_the_credential_still_listed_exits_3() {
+    for deactivates in [false, true] {
+        let _g = guard();
+        let mut svc = Service {
+            deactivates,
+            ..service(&["A", "OLD"])
+        };
+        svc.revoke
+            .push_back(("A".into(), Err(Failure::Unknown("timeout".into()))));
+        // Not applied after all: listed as valid on every read.
+        for _ in 0..2 {
+            svc.list
+                .push_back(Ok(vec!["A".into(), "OLD".into(), "NEW1".into()]));
+        }
+        let mut rec = Record::default();
+        let result = run(
+            &mut svc,
+            &mut rec,
+            &plan(&["A", "OLD"], None, &["A", "OLD"]),
+        );
+        assert_eq!(exit_of(&result), Exit::OldNotRetired, "{}", text(&result));
+        assert_names(&result, &["still lists it as valid", "Still valid: A, OLD"]);
+        assert!(
+            !svc.revoked.contains(&"OLD".to_owned()),
+            "the rest are kept"
+        );
+    }
+}
+
+#[test]
+fn a_lost_retirement_answer_whose_listing_cannot_be_read_exits_4_naming_both() {
+    for deactivates in [false, true] {
+        let _g = guard();
+        let mut svc = Service {
+            deactivates,
+            ..service(&["OLD"])
+        };
+        svc.revoke
+            .push_back(("OLD".into(), Err(Failure::Unknown("timeout".into()))));
+        svc.list
+            .push_back(Err(Failure::Unknown("listing timed out".into())));
+        let mut rec = Record::default();
+        let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+        assert_eq!(exit_of(&result), Exit::NeedsAttention, "{}", text(&result));
+        assert_names(&result, &["OLD", "NEW1", "may be valid or not"]);
+    }
+}
+
+#[test]
+fn completing_an_interrupted_replacement_retires_what_it_left_and_creates_nothing() {
     let _g = guard();
     let mut svc = Service {
         deactivates: true,
-        ..service(&["OLD"])
+        ..service(&["OLD", "STORED"])
     };
-    svc.revoke
-        .push_back(("OLD".into(), Err(Failure::Unknown("timeout".into()))));
-    let mut rec = Record::default();
-    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
-    assert_eq!(exit_of(&result), Exit::NeedsAttention);
-    assert_names(&result, &["OLD", "NEW1"]);
-    assert!(
-        text(&result).contains("may be active or inactive"),
-        "{}",
-        text(&result)
-    );
+    let mut rec = Record {
+        holds: Some("STORED".into()),
+        ..Record::default()
+    };
+    let verify = Verify {
+        successes: 2,
+        interval: Duration::from_millis(1),
+        timeout: Duration::from_millis(50),
+    };
+    let deadline = Deadline::after(Duration::from_secs(30));
+    let checks = Checks {
+        verify: &verify,
+        deadline: &deadline,
+        reserve: Duration::ZERO,
+    };
+    let plan = plan(&["OLD", "STORED"], None, &["OLD"]);
+    let done = complete(&mut svc, &mut rec, &plan, checks, &"STORED".to_owned()).unwrap();
+    assert_eq!(done.new, "STORED");
+    assert_eq!(done.deactivated, ["OLD"]);
+    assert_eq!(svc.next, 0, "nothing created");
+    assert_eq!(svc.revoked, ["OLD"]);
+    // The record moved on meanwhile: nothing is retired.
+    let mut svc = Service {
+        deactivates: true,
+        ..service(&["OLD", "STORED"])
+    };
+    let mut rec = Record {
+        holds: Some("ELSE".into()),
+        ..Record::default()
+    };
+    let result = complete(&mut svc, &mut rec, &plan, checks, &"STORED".to_owned());
+    assert_eq!(result.map(|_| ()).unwrap_err().exit(), Exit::NeedsAttention);
+    assert!(svc.revoked.is_empty());
 }
 
 #[test]
@@ -79,6 +178,67 @@ fn a_refused_deactivation_exits_3_and_a_deactivated_one_is_reported_as_such() {
     let replaced = result.unwrap();
     assert_eq!(replaced.removed, ["OLD"]);
     assert_eq!(replaced.deactivated, ["OLD"]);
+}
+
+#[test]
+fn a_refused_deactivation_tells_to_deactivate_not_to_revoke() {
+    let _g = guard();
+    let mut svc = Service {
+        deactivates: true,
+        ..service(&["OLD"])
+    };
+    svc.revoke
+        .push_back(("OLD".into(), Err(Failure::Definite("AccessDenied".into()))));
+    let result = run(
+        &mut svc,
+        &mut Record::default(),
+        &plan(&["OLD"], None, &["OLD"]),
+    );
+    assert_eq!(exit_of(&result), Exit::OldNotRetired);
+    let text = text(&result);
+    assert!(
+        text.contains("Deactivate it once nothing uses it"),
+        "{text}"
+    );
+    assert!(!text.contains("Revoke"), "{text}");
+}
+
+/// A retirement settled on a listing was never acknowledged: when the final
+/// listing then fails, the note must not claim it was.
+#[test]
+fn a_failed_final_listing_after_a_settled_retirement_does_not_claim_every_one_was_acknowledged() {
+    for deactivates in [false, true] {
+        let _g = guard();
+        let mut svc = Service {
+            deactivates,
+            ..service(&["OLD"])
+        };
+        svc.revoke
+            .push_back(("OLD".into(), Err(Failure::Unknown("timeout".into()))));
+        // The listing that settles it, then the final one, which fails.
+        svc.list.push_back(Ok(vec!["NEW1".into()]));
+        svc.list
+            .push_back(Err(Failure::Unknown("listing timed out".into())));
+        let result = run(
+            &mut svc,
+            &mut Record::default(),
+            &plan(&["OLD"], None, &["OLD"]),
+        );
+        assert_eq!(exit_of(&result), Exit::Rotated, "{}", text(&result));
+        let notes = result.unwrap().notes.join("\n");
+        assert!(
+            !notes.contains("every revocation had been acknowledged"),
+            "{notes}"
+        );
+        assert!(
+            !notes.contains("every deactivation had been acknowledged"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("of OLD got no answer and was settled by an earlier listing"),
+            "{notes}"
+        );
+    }
 }
 
 #[test]

@@ -175,6 +175,12 @@ pub struct State {
     calls: Vec<AwsCall>,
     issued_secrets: Vec<String>,
     listing_lag: Duration,
+    /// What `ListAccessKeys` shows as a key's `Status` instead of its own
+    /// (`None`: no `Status` element), by key id.
+    listed_status: HashMap<String, Option<String>>,
+    /// Keys someone else deletes just before an `UpdateAccessKey` names
+    /// them ([`FakeAws::deleted_before_update`]).
+    deleted_before_update: Vec<String>,
 }
 
 /// The fake, listening on 127.0.0.1 until dropped. Point `AWS_ENDPOINT_URL`
@@ -200,6 +206,8 @@ impl FakeAws {
             calls: Vec::new(),
             issued_secrets: Vec::new(),
             listing_lag: Duration::ZERO,
+            listed_status: HashMap::new(),
+            deleted_before_update: Vec::new(),
         })
     }
 
@@ -213,6 +221,25 @@ impl FakeAws {
     /// Every other action sees the current state.
     pub fn listing_lag(&self, lag: Duration) -> &Self {
         self.state().listing_lag = lag;
+        self
+    }
+
+    /// `ListAccessKeys` shows key `id` with `status` (`None`: without a
+    /// `Status`), as a service that knows more states than Active and
+    /// Inactive, or an IAM-compatible one that leaves it out, would. The
+    /// key itself keeps working as before.
+    pub fn list_status_as(&self, id: &str, status: Option<&str>) -> &Self {
+        self.state()
+            .listed_status
+            .insert(id.to_owned(), status.map(str::to_owned));
+        self
+    }
+
+    /// Someone else deletes key `id` just before the first
+    /// `UpdateAccessKey` that names it, which then finds it gone
+    /// (NoSuchEntity), as IAM answers a key deleted meanwhile.
+    pub fn deleted_before_update(&self, id: &str) -> &Self {
+        self.state().deleted_before_update.push(id.to_owned());
         self
     }
 

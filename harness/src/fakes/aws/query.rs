@@ -182,11 +182,15 @@ impl State {
                     .as_of(state.listing_lag)
                     .iter()
                     .map(|k| {
+                        let shown = match state.listed_status.get(&k.id) {
+                            None => format!("<Status>{}</Status>", status(k.active)),
+                            Some(Some(other)) => format!("<Status>{other}</Status>"),
+                            Some(None) => String::new(),
+                        };
                         format!(
-                            "<member><UserName>{}</UserName><AccessKeyId>{}</AccessKeyId><Status>{}</Status><CreateDate>{}</CreateDate></member>",
+                            "<member><UserName>{}</UserName><AccessKeyId>{}</AccessKeyId>{shown}<CreateDate>{}</CreateDate></member>",
                             u.name,
                             k.id,
-                            status(k.active),
                             k.created
                         )
                     })
@@ -245,6 +249,11 @@ impl State {
             }
             "UpdateAccessKey" => {
                 let id = param("AccessKeyId").unwrap_or_default();
+                if let Some(at) = state.deleted_before_update.iter().position(|d| *d == id) {
+                    state.deleted_before_update.remove(at);
+                    state.users[user].keys.retain(|k| k.id != id);
+                    state.users[user].keys.remember();
+                }
                 // IAM takes exactly Active or Inactive, and refuses any other
                 // status (a missing one included) with a ValidationError.
                 let active = match param("Status").as_deref() {
