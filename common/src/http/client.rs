@@ -322,6 +322,18 @@ impl Client {
                     let wait = backoff(attempt);
                     if last {
                         ledger.close(None);
+                        // A write safe to repeat is still a write: once an
+                        // attempt may have reached the server, a later one
+                        // that did not connect proves nothing.
+                        if ledger.maybe_applied && !request.method.is_safe() {
+                            return Err(Error::NoAnswer {
+                                target,
+                                detail: format!(
+                                    "{detail}; an earlier attempt may have reached the server, \
+                                     so it may have been applied"
+                                ),
+                            });
+                        }
                         return Err(Error::Unreachable { target, detail });
                     }
                     if !self.deadline.allows(wait + MIN_ATTEMPT) {

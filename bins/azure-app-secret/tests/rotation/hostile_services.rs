@@ -99,3 +99,24 @@ fn a_failed_token_for_the_swap_in_a_self_rotation_keeps_the_old_secret_and_exits
     w.assert_vault_holds_a_live_secret("AzureSelfUserUid000001", ADMIN_APP);
     assert_eq!(w.key_ids(ADMIN_APP).len(), 2);
 }
+
+/// A removal applied whose answer was lost, then retries that never reach
+/// Graph: the retries prove nothing about the first attempt, so the outcome
+/// is settled on the listing (the secret is gone: retired), never reported
+/// as "still valid".
+#[test]
+fn a_removal_applied_then_retries_that_never_connect_is_settled_on_the_listing() {
+    let w = world();
+    w.azure()
+        .arm("removePassword", 1, FaultKind::DropAfterApply)
+        .unwrap();
+    for nth in 2..=4 {
+        w.azure()
+            .arm("removePassword", nth, FaultKind::DropBeforeApply)
+            .unwrap();
+    }
+    let out = w.run("admin-record.json", &[]);
+    out.assert_exit(0).assert_clean();
+    let kept = w.assert_vault_holds_a_live_secret(USER_UID, TARGET_APP);
+    assert_eq!(w.key_ids(TARGET_APP), [kept]);
+}
