@@ -376,7 +376,38 @@ fn check_aws(input: &GatewayInput) {
         .filter(|r| r.flag("interrupted").ok().flatten() == Some(true))
         .map(|r| r.uid().to_owned())
         .collect();
-    match plan::plan(&keys, stored.as_deref(), delete_all, now, &interrupted) {
+    // With `retire_old_key = deactivate`, room is made only with an
+    // Inactive key the record lists as deactivated by this binary.
+    let deactivated: Vec<String> = input
+        .records
+        .all()
+        .iter()
+        .filter(|r| r.flag("deactivated").ok().flatten() == Some(true))
+        .map(|r| r.uid().to_owned())
+        .collect();
+    let promised = common::lease::Retirement::Revoke;
+    if let Ok(plan) = plan::plan(
+        &keys,
+        stored.as_deref(),
+        delete_all,
+        now,
+        (&interrupted, promised),
+        Some(&deactivated),
+    ) && let Some((room, _)) = &plan.make_room
+    {
+        assert!(
+            deactivated.contains(room) && keys.iter().any(|k| &k.id == room && !k.active),
+            "rotate-aws-access-key (deactivate) would delete a key it did not deactivate"
+        );
+    }
+    match plan::plan(
+        &keys,
+        stored.as_deref(),
+        delete_all,
+        now,
+        (&interrupted, promised),
+        None,
+    ) {
         Err(_) => assert!(
             keys.len() >= 2,
             "rotate-aws-access-key refused a plan with fewer than two keys"
