@@ -123,6 +123,9 @@ pub fn install_panic_hook(name: impl Into<String>) {
             return;
         }
         let location = at.map(|at| format!(" at {at}")).unwrap_or_default();
+        // The redactor first: a change another thread sends while the hook
+        // waits for it is then in the ledger read below.
+        let held = secret::try_hold(REDACTOR_PATIENCE);
         let (exit, advice) = match crate::change::try_any_outstanding() {
             Some(false) => (Exit::Failed, "Nothing was changed"),
             Some(true) => (
@@ -136,7 +139,7 @@ pub fn install_panic_hook(name: impl Into<String>) {
                  whether the record holds the working one",
             ),
         };
-        match secret::try_hold(REDACTOR_PATIENCE) {
+        match held {
             Some(held) => {
                 let message =
                     format!("internal error{location} (a bug, please report it). {advice}.");

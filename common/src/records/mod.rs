@@ -490,7 +490,7 @@ const SECRET_WORDS: [&str; 9] = [
 /// Words that make a field a setting about a secret, or an identifier, not
 /// the secret itself: `client_secret_id`, `secret_expiry_days`,
 /// `token_url`, `password_complexity`, `Private Key Rotate`.
-const SETTING_WORDS: [&str; 31] = [
+const SETTING_WORDS: [&str; 30] = [
     "id",
     "ids",
     "uid",
@@ -521,7 +521,6 @@ const SETTING_WORDS: [&str; 31] = [
     "rules",
     "hint",
     "version",
-    "rotate",
 ];
 
 /// First words that make a field a flag or a count: `keep_previous_secrets`,
@@ -625,10 +624,10 @@ fn register_strings(value: &Value) -> std::result::Result<(), secret::TooMany> {
     }
 }
 
-/// Whether `value` is a flag's word: true, false, yes, no, on or off, in
-/// any case.
+/// Whether `value` is a flag's word: true, false, yes, no, on, off, 1 or 0
+/// (what [`Record::flag`] reads), in any case.
 fn is_flag_word(value: &str) -> bool {
-    ["true", "false", "yes", "no", "on", "off"]
+    ["true", "false", "yes", "no", "on", "off", "1", "0"]
         .iter()
         .any(|flag| value.trim().eq_ignore_ascii_case(flag))
 }

@@ -132,6 +132,10 @@ fn field_names_are_secrets_by_known_name_or_secret_word_unless_a_setting() {
         "PassWord2",
         "Client_Secret",
         "clientSECRET",
+        // A secret named for its rotation is still a secret.
+        "passwordToRotate",
+        "Secret to rotate",
+        "API Token (rotate)",
     ] {
         assert!(names_a_secret(secret), "{secret} should be a secret");
     }

@@ -331,9 +331,12 @@ impl Held {
         self.0.redact(text)
     }
 
-    /// [`forget_all`], with the lock already held.
+    /// [`forget_all`], with the lock already held, and held until the
+    /// process ends: a thread waiting to redact would otherwise get the
+    /// emptied table and print what it meant to redact.
     pub fn forget_all(mut self) {
         *self.0 = Table::default();
+        std::mem::forget(self);
     }
 }
 
