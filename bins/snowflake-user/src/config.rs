@@ -50,7 +50,7 @@ impl<'a> Setup<'a> {
         let new_password = input.require_new_password()?;
         // The key path never sends newPassword: it is checked as an SQL
         // literal only on the password path.
-        if !crate::keypair::key_in_input(input)? {
+        if !key_in_input(input)? {
             check_password(new_password)?;
         }
         input.require_user_record_uid()?;
@@ -230,6 +230,33 @@ fn default_url(account: &str, location: &Location) -> Result<Url> {
             format!("it makes no host name ({e}); set snowflake_url"),
         )
     })
+}
+
+/// The user record's field holding the private key: `privatePEMKey`.
+pub const PEM_FIELD: &str = "privatePEMKey";
+/// Or a `keyPair` field (its `privateKey` and `publicKey`).
+pub const PAIR_FIELD: &str = "keyPair";
+
+/// Whether the Gateway's user record holds a private key; a
+/// `privatePEMKey` that is not text is an error naming the field and the
+/// record (exit 2), not a password rotation.
+pub fn key_in_input(input: &common::gateway::GatewayInput) -> Result<bool> {
+    let Some(user) = input.records.user() else {
+        return Ok(false);
+    };
+    Ok(user.text(PEM_FIELD)?.is_some() || private_of(user.value(PAIR_FIELD)).is_some())
+}
+
+/// A `keyPair` value's private key, when it holds one.
+pub(crate) fn private_of(pair: Option<&Value>) -> Option<&str> {
+    let private = match pair? {
+        Value::Object(map) => map.get("privateKey"),
+        Value::Array(items) => items.iter().find_map(|i| i.get("privateKey")),
+        _ => None,
+    };
+    private
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
 }
 
 #[cfg(test)]

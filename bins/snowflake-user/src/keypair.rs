@@ -49,10 +49,8 @@ pub const SLOTS: [&str; 2] = ["RSA_PUBLIC_KEY", "RSA_PUBLIC_KEY_2"];
 /// The `DESC USER` properties that show each slot's fingerprint.
 const FINGERPRINTS: [&str; 2] = ["RSA_PUBLIC_KEY_FP", "RSA_PUBLIC_KEY_2_FP"];
 
-/// The user record's field holding the private key: `privatePEMKey`.
-pub const PEM_FIELD: &str = "privatePEMKey";
-/// Or a `keyPair` field (its `privateKey` and `publicKey`).
-pub const PAIR_FIELD: &str = "keyPair";
+use crate::config::private_of;
+pub use crate::config::{PAIR_FIELD, PEM_FIELD, key_in_input};
 
 /// Which field of the user record holds the key (and gets the new one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,28 +75,6 @@ impl KeyField {
 /// never as a password rotation.
 pub fn in_input(input: &common::gateway::GatewayInput) -> bool {
     key_in_input(input).unwrap_or(true)
-}
-
-/// Whether the Gateway's user record holds a private key; a
-/// `privatePEMKey` that is not text is an error naming the field and the
-/// record (exit 2), not a password rotation.
-pub fn key_in_input(input: &common::gateway::GatewayInput) -> Result<bool> {
-    let Some(user) = input.records.user() else {
-        return Ok(false);
-    };
-    Ok(user.text(PEM_FIELD)?.is_some() || private_of(user.value(PAIR_FIELD)).is_some())
-}
-
-/// A `keyPair` value's private key, when it holds one.
-fn private_of(pair: Option<&Value>) -> Option<&str> {
-    let private = match pair? {
-        Value::Object(map) => map.get("privateKey"),
-        Value::Array(items) => items.iter().find_map(|i| i.get("privateKey")),
-        _ => None,
-    };
-    private
-        .and_then(Value::as_str)
-        .filter(|p| !p.trim().is_empty())
 }
 
 /// The key a vault record holds, and the field it is in.
