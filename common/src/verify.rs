@@ -29,16 +29,23 @@ pub struct NotVerified {
 impl Verify {
     /// Defaults: 3 in a row, 1.5 s apart (jittered to 1-2 s), within 120 s.
     pub fn from_record(record: &VaultRecord) -> Result<Self> {
+        Self::from_record_or(record, 1.5, 120.0)
+    }
+
+    /// The record's `verify_successes`, `verify_interval_seconds` and
+    /// `verify_timeout_seconds`, else 3 in a row, `interval` seconds apart,
+    /// within `timeout` seconds.
+    pub fn from_record_or(record: &VaultRecord, interval: f64, timeout: f64) -> Result<Self> {
         Ok(Self {
             successes: record.number("verify_successes", 3.0, 1.0..=20.0)? as u32,
             interval: Duration::from_secs_f64(record.number(
                 "verify_interval_seconds",
-                1.5,
+                interval,
                 0.05..=30.0,
             )?),
             timeout: Duration::from_secs_f64(record.number(
                 "verify_timeout_seconds",
-                120.0,
+                timeout,
                 1.0..=900.0,
             )?),
         })

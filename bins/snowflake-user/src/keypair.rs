@@ -204,19 +204,7 @@ impl KeyPlan {
 /// in a row, 0.1 s apart, within 30 s (Snowflake checks a token against
 /// the user's keys as they are when it is presented).
 fn verify_of(record: &VaultRecord) -> Result<Verify> {
-    Ok(Verify {
-        successes: record.number("verify_successes", 3.0, 1.0..=20.0)? as u32,
-        interval: Duration::from_secs_f64(record.number(
-            "verify_interval_seconds",
-            0.1,
-            0.05..=30.0,
-        )?),
-        timeout: Duration::from_secs_f64(record.number(
-            "verify_timeout_seconds",
-            30.0,
-            1.0..=900.0,
-        )?),
-    })
+    Verify::from_record_or(record, 0.1, 30.0)
 }
 
 /// Plans the key's rotation from the user record (the vault's copy) and
