@@ -335,7 +335,9 @@ pub fn overlap(
 /// [`leak_forms`]), in any case, or any [`LEAK_WINDOW`] consecutive
 /// characters of one: the exact-form redactor's promise; or a run of the
 /// text's skeleton shared with a secret's skeleton or a dump's (see
-/// `common::secret::Skeletons`): what withholds a server's field. Windows
+/// `common::secret::Skeletons`): what withholds a server's field, except
+/// that a secret's whole skeleton shorter than its window counts only where
+/// it stands alone (`Skeletons::find_standing_alone`). Windows
 /// are looked up in a set, so a scan is linear in the text whatever the
 /// number of secrets.
 #[derive(Debug)]
@@ -386,7 +388,10 @@ impl LeakScanner {
             .iter()
             .find(|(piece, _)| occurs(&chars, piece))
             .map(|(_, index)| *index)
-            .or_else(|| text.lines().find_map(|line| self.skeletons.find(line)))
+            .or_else(|| {
+                text.lines()
+                    .find_map(|line| self.skeletons.find_standing_alone(line))
+            })
     }
 }
 
@@ -594,6 +599,21 @@ mod tests {
             outcome("", "was 'prefix-leak...'")
                 .find_leak(&secrets)
                 .is_none()
+        );
+    }
+
+    /// Found by CI: a random password of Okta's echo test whose Latin-1
+    /// skeleton `1fai` runs through `exit 1 (failed`, a line with no secret;
+    /// spaced out, in no encoder's form, only the skeleton finds it.
+    #[test]
+    fn a_short_secrets_skeleton_inside_words_is_no_leak_standing_alone_it_is() {
+        let secrets = vec!["1F(\u{f1}&\u{3a9}}]".to_owned()];
+        let summary = "rotate-okta-user: exit 1 (failed, nothing changed)";
+        assert!(outcome(summary, "").find_leak(&secrets).is_none());
+        assert!(
+            outcome("", "refused 1 F ( \u{f1} & \u{3a9} } ]")
+                .find_leak(&secrets)
+                .is_some()
         );
     }
 

@@ -1,7 +1,7 @@
 //! `harness run` and `harness vault` on records from someone else's export:
 //! what reaches the administrator's terminal, what stays on disk, and where
 //! the rotators may connect (issue 23, items 5, 7 and 8; see
-//! docs/notes/harness-records-from-elsewhere.md).
+//! docs/guides/records-from-elsewhere.md).
 //!
 //! Each test starts from a fixture export (`fixtures/records/`) and changes
 //! it the way a hostile or careless exporter would.

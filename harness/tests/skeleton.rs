@@ -150,7 +150,7 @@ fn corpus() -> Corpus {
 proptest! {
     // A fixed seed: a chance match of six skeleton characters is possible
     // (about one field in 10^5 per secret, see `common::secret::skeleton`),
-    // and a test must not fail by chance. `docs/notes/redaction.md` gives
+    // and a test must not fail by chance. `docs/concepts/redaction.md` gives
     // the rate measured over many more passwords.
     #![proptest_config(ProptestConfig {
         cases: 512,

@@ -54,7 +54,7 @@
 //! Gateway's four secrets, 6·10^-6. Measured on the corpus of real error
 //! messages in `fixtures/error-messages/corpus.json` against thousands of
 //! random Keeper-shaped passwords, no field was withheld (see
-//! `docs/notes/redaction.md`). Five characters would be 36 times as likely to
+//! `docs/concepts/redaction.md`). Five characters would be 36 times as likely to
 //! withhold by chance; seven would let a 10-character prefix of a typical
 //! Keeper password through (its skeleton has about 6 characters). What a
 //! field can still carry is a run of at most 5 skeleton characters, or a
@@ -350,6 +350,26 @@ impl Skeletons {
     /// run with: in `text` as written, or with its escapes decoded once or
     /// twice.
     pub fn find(&self, text: &str) -> Option<usize> {
+        self.find_with(text, false)
+    }
+
+    /// [`Skeletons::find`] as a leak scanner must judge an output: a whole
+    /// skeleton shorter than [`TEXT_WINDOW`] counts only where it stands
+    /// alone, no letter or digit of the text next to either end of its run.
+    ///
+    /// A field a server wrote may be withheld on a weaker hint, and is: the
+    /// redactor matches such a skeleton anywhere (see [`Skeletons::find`]).
+    /// A scanner that did the same would call ordinary words a leak: the
+    /// four skeleton characters `1fai` of a password `1F(ñ&Ω}]` read as
+    /// Latin-1 (`1F(Ã±&Î©}]`) run through `exit 1 (failed`, the summary of
+    /// every failed run. An echo of the secret stands between punctuation or
+    /// spaces, as the exact-form layer's short forms must
+    /// (`TOKEN_ONLY_BELOW`).
+    pub fn find_standing_alone(&self, text: &str) -> Option<usize> {
+        self.find_with(text, true)
+    }
+
+    fn find_with(&self, text: &str, alone: bool) -> Option<usize> {
         if self.is_empty() || text.is_empty() {
             return None;
         }
@@ -358,7 +378,13 @@ impl Skeletons {
         let mut check = |view: &[Unit]| {
             folded.clear();
             push_skeleton(view.iter().map(|u| u.c), &mut folded);
-            self.find_in(&folded)
+            if alone {
+                self.find_long_in(&folded)
+                    .or_else(|| self.find_short_alone(view))
+                    .or_else(|| self.find_whole_in(&folded))
+            } else {
+                self.find_in(&folded)
+            }
         };
         if let Some(found) = check(&raw) {
             return Some(found);
@@ -372,8 +398,7 @@ impl Skeletons {
     }
 
     fn find_in(&self, folded: &[char]) -> Option<usize> {
-        rolling(folded, TEXT_WINDOW, &self.text)
-            .or_else(|| rolling(folded, DUMP_WINDOW, &self.dump))
+        self.find_long_in(folded)
             .or_else(|| {
                 self.short
                     .iter()
@@ -381,12 +406,69 @@ impl Skeletons {
                     .filter(|(_, map)| !map.is_empty())
                     .find_map(|(length, map)| rolling(folded, length, map))
             })
-            .or_else(|| {
-                if folded.len() < TEXT_WINDOW {
-                    self.whole.get(&mix(poly(folded.iter().copied()))).copied()
-                } else {
-                    None
-                }
+            .or_else(|| self.find_whole_in(folded))
+    }
+
+    /// The windows of secrets' and dumps' skeletons.
+    fn find_long_in(&self, folded: &[char]) -> Option<usize> {
+        rolling(folded, TEXT_WINDOW, &self.text)
+            .or_else(|| rolling(folded, DUMP_WINDOW, &self.dump))
+    }
+
+    /// A whole skeleton of fewer than [`MIN_DISTINCT`] distinct characters:
+    /// only when it is the field's whole skeleton.
+    fn find_whole_in(&self, folded: &[char]) -> Option<usize> {
+        if folded.len() < TEXT_WINDOW {
+            self.whole.get(&mix(poly(folded.iter().copied()))).copied()
+        } else {
+            None
+        }
+    }
+
+    /// The short whole skeletons, each only where its run in `view` has no
+    /// letter or digit next to it (see [`Skeletons::find_standing_alone`]).
+    fn find_short_alone(&self, view: &[Unit]) -> Option<usize> {
+        if self.short.iter().all(Map::is_empty) {
+            return None;
+        }
+        // The skeleton one character of `view` at a time, with the index of
+        // the character each skeleton character came from.
+        let mut folded = Vec::with_capacity(view.len());
+        let mut origin = Vec::with_capacity(view.len());
+        for (at, unit) in view.iter().enumerate() {
+            push_skeleton(std::iter::once(unit.c), &mut folded);
+            origin.resize(folded.len(), at);
+        }
+        let letter_or_digit = |at: usize| view[at].c.is_alphanumeric();
+        let alone = |start: usize, end: usize| {
+            let (first, last) = (origin[start], origin[end - 1]);
+            // A run that starts or ends inside one character's expansion
+            // (`ss` of `ß`) does not stand alone.
+            let whole = (start == 0 || origin[start - 1] != first)
+                && (end == folded.len() || origin[end] != last);
+            // Combining marks belong to the letter before them.
+            let next = (last + 1..view.len()).find(|&at| !is_combining_mark(view[at].c));
+            whole
+                && (first == 0 || !letter_or_digit(first - 1))
+                && next.is_none_or(|at| !letter_or_digit(at))
+        };
+        self.short
+            .iter()
+            .enumerate()
+            .filter(|(_, map)| !map.is_empty())
+            .find_map(|(length, map)| {
+                let mut found = None;
+                let mut start = 0;
+                each_window(&folded, length, |_, hash| {
+                    if found.is_none()
+                        && let Some(&index) = map.get(&hash)
+                        && alone(start, start + length)
+                    {
+                        found = Some(index);
+                    }
+                    start += 1;
+                });
+                found
             })
     }
 }
@@ -550,6 +632,32 @@ mod tests {
         assert_eq!(s.find("key AKIAADMINKEY00000001"), None);
         let s = set(&["x7-dummy-password-not-used-1"]);
         assert_eq!(s.find("X7-DUMMY"), Some(0));
+    }
+
+    #[test]
+    fn a_scanner_counts_a_short_skeleton_only_where_it_stands_alone() {
+        // "1F(ñ&Ω}]" read as Latin-1 is "1F(Ã±&Î©}]": skeleton "1fai".
+        let s = set(&["1F(\u{f1}&\u{3a9}}]"]);
+        assert_eq!(s.find("exit 1 (failed, nothing changed)"), Some(0));
+        assert_eq!(
+            s.find_standing_alone("exit 1 (failed, nothing changed)"),
+            None
+        );
+        assert_eq!(
+            s.find_standing_alone("got 1 F ( \u{f1} & \u{3a9} } ]"),
+            Some(0)
+        );
+        assert_eq!(
+            s.find_standing_alone("got '1F(\u{c3}\u{b1}&\u{ce}\u{a9}}]'"),
+            Some(0)
+        );
+        assert_eq!(s.find_standing_alone("got x1F(\u{f1}&\u{3a9}"), None);
+        assert_eq!(s.find_standing_alone("got 1F(\u{f1}&\u{3a9}x"), None);
+        // A combining mark after the last letter still ends the run.
+        assert_eq!(
+            s.find_standing_alone("got 1F(n\u{303}&\u{3a9}\u{301})"),
+            Some(0)
+        );
     }
 
     #[test]
