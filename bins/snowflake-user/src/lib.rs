@@ -102,6 +102,21 @@ key out of the record. On a key-pair rotation newPassword is not sent to Snowfla
 Gateway still stores it in the record's password field on exit 0, where it is the password
 of nothing.";
 
+/// A user's `TYPE` as DESC USER shows it, for a message: one of the types
+/// Snowflake documents is shown as that constant, anything else through
+/// [`http::shown`]. The name beside it needs no check: the plan has made
+/// sure it is the input's own user name. So a run that goes well shows no
+/// server text, and never builds the skeletons of its secrets that
+/// [`http::shown`] compares a field with (most of a password rotation's CPU
+/// time: see docs/development/performance.md).
+fn shown_kind(kind: &str) -> String {
+    const KNOWN: [&str; 4] = ["PERSON", "SERVICE", "LEGACY_SERVICE", "null"];
+    KNOWN
+        .iter()
+        .find(|known| kind.eq_ignore_ascii_case(known))
+        .map_or_else(|| http::shown(kind), |known| (*known).to_owned())
+}
+
 /// The rotator.
 #[derive(Debug)]
 pub struct SnowflakeUser;
@@ -136,11 +151,11 @@ impl Rotator for SnowflakeUser {
 
     /// One user of one account: the name as Snowflake resolves it.
     fn host_lock(run: &Run) -> Result<Option<host_lock::Target>> {
-        let setup = Setup::from_input(&run.input)?;
+        let names = config::Names::from_input(&run.input)?;
         Ok(Some(host_lock::Target {
-            shown: format!("the Snowflake user '{}'", setup.user),
-            service: format!("Snowflake account {}", jwt::claim_account(&setup.account)),
-            account: setup.quoted_user.clone(),
+            shown: format!("the Snowflake user '{}'", names.user),
+            service: format!("Snowflake account {}", jwt::claim_account(&names.account)),
+            account: names.quoted_user,
         }))
     }
 
@@ -220,9 +235,8 @@ impl Rotator for SnowflakeUser {
             )));
         }
         tracing::info!(
-            "Snowflake user '{user}': {}, type {}",
-            http::shown(&name),
-            http::shown(&kind)
+            "Snowflake user '{user}': {name}, type {}",
+            shown_kind(&kind)
         );
         Ok(Planned {
             setup,
@@ -256,8 +270,8 @@ impl Rotator for SnowflakeUser {
                 "Snowflake user '{}' ({}, type {}) of account {}, key pair rotated (POST \
                  {}/api/v2/statements). {}",
                 p.setup.user,
-                http::shown(&p.name),
-                http::shown(&p.kind),
+                p.name,
+                shown_kind(&p.kind),
                 p.setup.account,
                 http::display_url(&p.setup.url).trim_end_matches('/'),
                 key.describe(p.setup.user),
@@ -268,8 +282,8 @@ impl Rotator for SnowflakeUser {
              USER {} SET PASSWORD = '********', POST {}/api/v2/statements); Snowflake's answer \
              is the only proof.",
             p.setup.user,
-            http::shown(&p.name),
-            http::shown(&p.kind),
+            p.name,
+            shown_kind(&p.kind),
             p.setup.account,
             p.setup.quoted_user,
             http::display_url(&p.setup.url).trim_end_matches('/'),
@@ -351,5 +365,18 @@ impl Rotator for SnowflakeUser {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_kind;
+
+    #[test]
+    fn a_documented_user_type_is_shown_as_the_constant_any_other_as_a_server_field() {
+        assert_eq!(shown_kind("person"), "PERSON");
+        assert_eq!(shown_kind("LEGACY_SERVICE"), "LEGACY_SERVICE");
+        assert_eq!(shown_kind("NULL"), "null");
+        assert_eq!(shown_kind("ROBOT\nUSER"), "ROBOT USER");
     }
 }
