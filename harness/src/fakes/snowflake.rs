@@ -58,16 +58,20 @@ pub const CALLS: [&str; 7] = [
     "other",
 ];
 
-/// Names a request by its method, path and statement.
-pub fn call_name(request: &ProxiedRequest) -> String {
-    let statement = serde_json::from_slice::<Value>(&request.body)
+/// The SQL statement a request to the SQL API carries, if any.
+pub fn statement_of(request: &ProxiedRequest) -> Option<String> {
+    serde_json::from_slice::<Value>(&request.body)
         .ok()
         .and_then(|b| {
             b.get("statement")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         })
-        .unwrap_or_default();
+}
+
+/// Names a request by its method, path and statement.
+pub fn call_name(request: &ProxiedRequest) -> String {
+    let statement = statement_of(request).unwrap_or_default();
     let first = statement
         .split_whitespace()
         .next()

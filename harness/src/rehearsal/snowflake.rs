@@ -130,14 +130,7 @@ impl PasswordRotator for Snowflake {
             let scheme = auth.split_once(' ').map_or("", |(scheme, _)| scheme);
             lines.push(format!("authorization: {scheme} ********"));
         }
-        if let Some(statement) = serde_json::from_slice::<Value>(&request.body)
-            .ok()
-            .and_then(|b| {
-                b.get("statement")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-        {
+        if let Some(statement) = crate::fakes::snowflake::statement_of(request) {
             let shown = match statement.split_once(" PASSWORD = ") {
                 Some((head, _)) => format!("{head} PASSWORD = '********'"),
                 None => statement,

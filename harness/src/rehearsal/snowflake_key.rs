@@ -123,13 +123,7 @@ impl SnowflakeKeys {
 
 /// A request, for the report (masked by the caller): the statement.
 fn describe(request: &ProxiedRequest) -> String {
-    let statement = serde_json::from_slice::<Value>(&request.body)
-        .ok()
-        .and_then(|b| {
-            b.get("statement")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
+    let statement = crate::fakes::snowflake::statement_of(request);
     match statement {
         Some(s) => format!("{} {}: {s}", request.method, request.path),
         None => format!("{} {}", request.method, request.path),
