@@ -43,23 +43,7 @@ pub struct Setup<'a> {
     pub url: Url,
 }
 
-/// Who the rotation is for: what [`Setup::from_input`] checks before the
-/// admin's key, which the host lock needs and nothing more. The key is
-/// parsed once, by the plan: parsing checks the RSA key's consistency, the
-/// costliest step of reading the input.
-#[derive(Debug)]
-pub struct Names<'a> {
-    pub user: &'a str,
-    pub quoted_user: String,
-    pub new_password: &'a Secret,
-    pub admin: &'a Record,
-    pub admin_user: String,
-    pub account: String,
-}
-
-impl<'a> Names<'a> {
-    /// The checks of [`Setup::from_input`] up to the account, in its order:
-    /// an input that fails here fails there with the same error first.
+impl<'a> Setup<'a> {
     pub fn from_input(input: &'a GatewayInput) -> Result<Self> {
         let user = input.require_user()?;
         let quoted_user = check_user(user)?;
@@ -82,28 +66,6 @@ impl<'a> Names<'a> {
         check_admin_user(&admin_user, &location)?;
         let account = admin.require_text("snowflake_account_name")?;
         check_account(&account, &location)?;
-        Ok(Self {
-            user,
-            quoted_user,
-            new_password,
-            admin,
-            admin_user,
-            account,
-        })
-    }
-}
-
-impl<'a> Setup<'a> {
-    pub fn from_input(input: &'a GatewayInput) -> Result<Self> {
-        let Names {
-            user,
-            quoted_user,
-            new_password,
-            admin,
-            admin_user,
-            account,
-        } = Names::from_input(input)?;
-        let location = admin.location();
         let key = admin_key(admin)?;
         let url = match admin.text("snowflake_url")? {
             Some(text) => http::require_https(&text, "snowflake_url", &location)?,

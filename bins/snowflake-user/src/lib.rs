@@ -150,12 +150,15 @@ impl Rotator for SnowflakeUser {
     }
 
     /// One user of one account: the name as Snowflake resolves it.
+    /// The whole setup is read here, the admin's key parsed, though the
+    /// plan reads it again: an error here is bad input before any lock,
+    /// lease or request, which the driver promises.
     fn host_lock(run: &Run) -> Result<Option<host_lock::Target>> {
-        let names = config::Names::from_input(&run.input)?;
+        let setup = Setup::from_input(&run.input)?;
         Ok(Some(host_lock::Target {
-            shown: format!("the Snowflake user '{}'", names.user),
-            service: format!("Snowflake account {}", jwt::claim_account(&names.account)),
-            account: names.quoted_user,
+            shown: format!("the Snowflake user '{}'", setup.user),
+            service: format!("Snowflake account {}", jwt::claim_account(&setup.account)),
+            account: setup.quoted_user,
         }))
     }
 

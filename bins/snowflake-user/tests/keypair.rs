@@ -620,6 +620,38 @@ fn a_private_pem_key_that_is_not_text_is_refused_naming_the_field() {
     assert!(w.fake().proxy().call_sequence().is_empty());
 }
 
+/// The whole input is read before the host lock and the record's lease: a
+/// bad admin key is bad input, with nothing taken, sent or written.
+#[test]
+fn an_admin_key_that_is_no_key_exits_2_before_the_vault_or_snowflake_is_asked() {
+    let keys = keys();
+    let w = world_of(
+        &keys,
+        FakeSnowflake::start("myorg-myaccount")
+            .with_admin(ADMIN, &keys.admin.public_key)
+            .with_service_user(USER, [Some(&keys.user.public_key), None]),
+        false,
+        user_record(&keys.user, false),
+        |s| {
+            s.record_field(
+                ADMIN_RECORD,
+                "privatePEMKey",
+                json!("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"),
+            )
+        },
+    );
+    run(&w)
+        .assert_exit(2)
+        .assert_stderr_has("privatePEMKey")
+        .assert_stderr_has(ADMIN_RECORD);
+    assert!(w.fake().proxy().call_sequence().is_empty());
+    assert!(
+        w.fake_vault().endpoints().is_empty(),
+        "{:?}",
+        w.fake_vault().endpoints()
+    );
+}
+
 #[test]
 fn the_key_path_does_not_check_the_new_password_it_never_sends() {
     let keys = keys();

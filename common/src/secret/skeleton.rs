@@ -355,16 +355,18 @@ impl Skeletons {
 
     /// [`Skeletons::find`] as a leak scanner must judge an output: a whole
     /// skeleton shorter than [`TEXT_WINDOW`] counts only where it stands
-    /// alone, no letter or digit of the text next to either end of its run.
+    /// alone, no ASCII letter or digit of the text next to either end of its
+    /// run (combining marks skipped).
     ///
     /// A field a server wrote may be withheld on a weaker hint, and is: the
     /// redactor matches such a skeleton anywhere (see [`Skeletons::find`]).
     /// A scanner that did the same would call ordinary words a leak: the
     /// four skeleton characters `1fai` of a password `1F(ñ&Ω}]` read as
     /// Latin-1 (`1F(Ã±&Î©}]`) run through `exit 1 (failed`, the summary of
-    /// every failed run. An echo of the secret stands between punctuation or
-    /// spaces, as the exact-form layer's short forms must
-    /// (`TOKEN_ONLY_BELOW`).
+    /// every failed run. An echo of the secret stands between punctuation,
+    /// spaces or mojibake. The exact-form layer has a like rule for its short
+    /// forms (`TOKEN_ONLY_BELOW`), by the form's length rather than the
+    /// skeleton's, with `-`, `_` and `~` joining too.
     pub fn find_standing_alone(&self, text: &str) -> Option<usize> {
         self.find_with(text, true)
     }
@@ -439,18 +441,21 @@ impl Skeletons {
             push_skeleton(std::iter::once(unit.c), &mut folded);
             origin.resize(folded.len(), at);
         }
-        let letter_or_digit = |at: usize| view[at].c.is_alphanumeric();
+        // Only an ASCII letter or digit joins a run to a word: our own
+        // messages are ASCII, while an echo of a secret may sit next to the
+        // mojibake of a quote (`â€œ`, whose `œ` is a letter) or of a symbol.
+        let joins = |at: usize| view[at].c.is_ascii_alphanumeric();
         let alone = |start: usize, end: usize| {
             let (first, last) = (origin[start], origin[end - 1]);
             // A run that starts or ends inside one character's expansion
             // (`ss` of `ß`) does not stand alone.
             let whole = (start == 0 || origin[start - 1] != first)
                 && (end == folded.len() || origin[end] != last);
-            // Combining marks belong to the letter before them.
-            let next = (last + 1..view.len()).find(|&at| !is_combining_mark(view[at].c));
-            whole
-                && (first == 0 || !letter_or_digit(first - 1))
-                && next.is_none_or(|at| !letter_or_digit(at))
+            // Combining marks belong to the letter before them, on either
+            // side of the run.
+            let before = (0..first).rev().find(|&at| !is_combining_mark(view[at].c));
+            let after = (last + 1..view.len()).find(|&at| !is_combining_mark(view[at].c));
+            whole && before.is_none_or(|at| !joins(at)) && after.is_none_or(|at| !joins(at))
         };
         self.short
             .iter()
@@ -653,9 +658,23 @@ mod tests {
         );
         assert_eq!(s.find_standing_alone("got x1F(\u{f1}&\u{3a9}"), None);
         assert_eq!(s.find_standing_alone("got 1F(\u{f1}&\u{3a9}x"), None);
-        // A combining mark after the last letter still ends the run.
+        // A combining mark after the last letter still ends the run; one
+        // before the first belongs to the letter it follows.
         assert_eq!(
             s.find_standing_alone("got 1F(n\u{303}&\u{3a9}\u{301})"),
+            Some(0)
+        );
+        assert_eq!(
+            s.find_standing_alone("cafe\u{301}1F(\u{f1}&\u{3a9}}]"),
+            None
+        );
+        // Mojibake next to the run does not join it to a word: a quoted
+        // echo, UTF-8 read as Windows-1252 ("â€œ" and "â€\u{9d}").
+        let s = set(&["k7\u{20ac}p2"]);
+        assert_eq!(
+            s.find_standing_alone(
+                "got \u{e2}\u{20ac}\u{153}k7\u{e2}\u{201a}\u{ac}p2\u{e2}\u{20ac}\u{9d}"
+            ),
             Some(0)
         );
     }
