@@ -109,6 +109,14 @@ fn world_of(
         .env("KEEPER_ROTATOR_LOCK_DIR", locks.display().to_string())
 }
 
+/// The fake with the admin, and LOADER with the record's key in
+/// `RSA_PUBLIC_KEY` and nothing in `RSA_PUBLIC_KEY_2`.
+fn fake(keys: &Keys) -> FakeSnowflake {
+    FakeSnowflake::start("myorg-myaccount")
+        .with_admin(ADMIN, &keys.admin.public_key)
+        .with_service_user(USER, [Some(&keys.user.public_key), None])
+}
+
 fn world(keys: &Keys) -> World {
     world_with(keys, None, false, |f| f)
 }
@@ -606,9 +614,7 @@ fn a_private_pem_key_that_is_not_text_is_refused_naming_the_field() {
     let keys = keys();
     let w = world_of(
         &keys,
-        FakeSnowflake::start("myorg-myaccount")
-            .with_admin(ADMIN, &keys.admin.public_key)
-            .with_service_user(USER, [Some(&keys.user.public_key), None]),
+        fake(&keys),
         false,
         user_record(&keys.user, false),
         |s| s.record_field(USER_UID, "privatePEMKey", json!({"not": "a key"})),
@@ -627,9 +633,7 @@ fn an_admin_key_that_is_no_key_exits_2_before_the_vault_or_snowflake_is_asked() 
     let keys = keys();
     let w = world_of(
         &keys,
-        FakeSnowflake::start("myorg-myaccount")
-            .with_admin(ADMIN, &keys.admin.public_key)
-            .with_service_user(USER, [Some(&keys.user.public_key), None]),
+        fake(&keys),
         false,
         user_record(&keys.user, false),
         |s| {
@@ -657,9 +661,7 @@ fn the_key_path_does_not_check_the_new_password_it_never_sends() {
     let keys = keys();
     let w = world_of(
         &keys,
-        FakeSnowflake::start("myorg-myaccount")
-            .with_admin(ADMIN, &keys.admin.public_key)
-            .with_service_user(USER, [Some(&keys.user.public_key), None]),
+        fake(&keys),
         false,
         user_record(&keys.user, false),
         |s| s.param("newPassword", json!("N3w-".repeat(80))),
