@@ -584,8 +584,16 @@ fn check_redaction(input: &GatewayInput) {
         // marker and the text around it ("echo: [redacted] ."). Found by
         // fuzzing; no leak.
         let out = secret::redact(&text).replace(REDACTED, "\0");
+        // A value shorter than TOKEN_ONLY_BELOW is redacted where it stands
+        // as a word of its own, not inside other words: an `o` survives in
+        // "echo" by design. Found by the bounded fuzz pass.
+        let survived = if value.chars().count() < secret::TOKEN_ONLY_BELOW {
+            out.contains(&format!(" {value} "))
+        } else {
+            out.contains(value)
+        };
         assert!(
-            !out.contains(value),
+            !survived,
             "a secret value of {} characters survived the redactor",
             value.chars().count()
         );
