@@ -48,21 +48,7 @@ impl Run {
         cloud: &mut C,
         replacement: Replacement<'_, C::New>,
     ) -> Result<Replaced<C::New>> {
-        let Replacement {
-            record_uid,
-            location,
-            plan,
-            verify,
-            reserve,
-            fields,
-            stored_id,
-        } = replacement;
-        let mut store = VaultStore::new(self, record_uid, location, fields, stored_id);
-        let checks = Checks {
-            verify,
-            deadline: &self.deadline,
-            reserve,
-        };
+        let (mut store, plan, checks) = self.parts(replacement);
         replace::replace(cloud, &mut store, plan, checks)
     }
 
@@ -75,6 +61,15 @@ impl Run {
         replacement: Replacement<'_, C::New>,
         stored: &C::New,
     ) -> Result<Replaced<String>> {
+        let (mut store, plan, checks) = self.parts(replacement);
+        replace::complete(cloud, &mut store, plan, checks, stored)
+    }
+
+    /// The record as the store, the plan and the checks of `replacement`.
+    fn parts<'a, N>(
+        &'a self,
+        replacement: Replacement<'a, N>,
+    ) -> (VaultStore<'a, N>, &'a Plan, Checks<'a>) {
         let Replacement {
             record_uid,
             location,
@@ -84,13 +79,13 @@ impl Run {
             fields,
             stored_id,
         } = replacement;
-        let mut store = VaultStore::new(self, record_uid, location, fields, stored_id);
+        let store = VaultStore::new(self, record_uid, location, fields, stored_id);
         let checks = Checks {
             verify,
             deadline: &self.deadline,
             reserve,
         };
-        replace::complete(cloud, &mut store, plan, checks, stored)
+        (store, plan, checks)
     }
 }
 
