@@ -71,6 +71,21 @@ proptest! {
 
 }
 
+/// Spaces or a tab at either end of a password: servers trim what they
+/// echo, and a shown field is trimmed too.
+fn padded_secret() -> impl Strategy<Value = (String, String)> {
+    (
+        prop::sample::select(vec!["", " ", "  ", "\t"]),
+        arb_secret(),
+        prop::sample::select(vec![" ", "  ", "\t", " \t"]),
+    )
+        .prop_map(|(before, secret, after)| {
+            let padded = format!("{before}{secret}{after}");
+            let trimmed = padded.trim().to_owned();
+            (padded, trimmed)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -88,6 +103,29 @@ proptest! {
         let shown = response.error_fields();
         prop_assert!(scanner(&password).find(&shown).is_none(), "{}", shown);
         prop_assert!(!shown.contains('\n'));
+    }
+
+    #[test]
+    fn a_password_with_spaces_at_its_ends_echoed_trimmed_or_whole_is_never_shown(
+        (password, trimmed) in padded_secret(),
+        before in filler(),
+    ) {
+        secret::forget_all();
+        let _secret = Secret::new(password.clone());
+        secret::register_with_login(LOGIN, &password);
+        let scanner = LeakScanner::new(&[password.clone(), trimmed.clone()]);
+        for echoed in [&password, &trimmed] {
+            for (name, form) in echo_forms(echoed, None) {
+                // The whole field (shown trims it), the end of a field, and
+                // a trimmed echo inside text.
+                for text in [form.clone(), format!("{before}{form}"), format!("{before}{form} !")] {
+                    let shown = http::shown(&text);
+                    prop_assert!(scanner.find(&shown).is_none(), "{} survived: {}", name, shown);
+                    let out = secret::redact(&text);
+                    prop_assert!(scanner.find(&out).is_none(), "{} survived the redactor: {}", name, out);
+                }
+            }
+        }
     }
 
     #[test]

@@ -369,7 +369,14 @@ pub const ERROR_CHAIN_CHARS: usize = 400;
 
 /// [`shown`] with another cap (for a dependency's error chain, say).
 pub fn shown_capped(text: &str, cap: usize) -> String {
-    let one_line: String = text
+    // The skeleton has no spaces or controls: the text as received says
+    // what its one-line form would.
+    if secret::echoes_secret(text) {
+        return secret::WITHHELD.to_owned();
+    }
+    // Redacted before anything else changes it: a secret holding a tab or
+    // ending in a space is then still matched whole.
+    let one_line: String = secret::redact(text)
         .chars()
         .map(|c| {
             if c.is_control() || is_line_separator(c) {
@@ -379,10 +386,7 @@ pub fn shown_capped(text: &str, cap: usize) -> String {
             }
         })
         .collect();
-    if secret::echoes_secret(&one_line) {
-        return secret::WITHHELD.to_owned();
-    }
-    let redacted = secret::redact(one_line.trim());
+    let redacted = one_line.trim();
     let mut out: String = redacted.chars().take(cap).collect();
     if redacted.chars().count() > cap {
         out.push_str("...");

@@ -263,6 +263,12 @@ impl Table {
         if value.is_empty() || !self.admit(value, login, capped)? {
             return Ok(());
         }
+        // Servers trim what they echo, and a shown field is trimmed: a
+        // secret with white space at an end is a secret without it too.
+        let trimmed = value.trim();
+        if !trimmed.is_empty() && trimmed.len() < value.len() {
+            self.add_with(trimmed, None, capped, skeleton)?;
+        }
         let forms = forms(value, login);
         for (at, form) in forms.iter().enumerate() {
             // A form equal to an earlier one (the JSON form of a value
