@@ -638,13 +638,14 @@ impl Credentials for UserKeys<'_> {
     /// The new key must still be in a slot before the old one is unset:
     /// another run or a person may have overwritten it since the sign-ins,
     /// and unsetting the old key would leave the record with a key the user
-    /// no longer has.
+    /// no longer has. That is [`Failure::Superseded`] (exit 4): the record's
+    /// key does not work, whatever the old one does.
     fn before_retire(&mut self, new: &NewKey) -> Step<()> {
         let slots = self.slots()?;
         if slots.iter().any(|s| s.as_deref() == Some(new.id.as_str())) {
             return Ok(());
         }
-        Err(Failure::Definite(format!(
+        Err(Failure::Superseded(format!(
             "DESC USER {} no longer shows the new key in {} (it holds {}): another run or a \
              person changed the user's keys since the sign-ins, so the record's new key does \
              not work and the old key was not unset. Check the user's keys and the record",

@@ -514,7 +514,7 @@ fn the_admin_s_own_key_as_the_user_s_key_is_refused_before_any_change() {
 }
 
 #[test]
-fn a_new_key_overwritten_after_the_sign_ins_keeps_the_old_key() {
+fn a_new_key_overwritten_after_the_sign_ins_keeps_the_old_key_and_exits_4() {
     let keys = keys();
     let other = PrivateKey::generate().expect("a key");
     let w = world(&keys);
@@ -530,10 +530,18 @@ fn a_new_key_overwritten_after_the_sign_ins_keeps_the_old_key() {
         running.join().expect("the run")
     });
     w.scan(&out);
-    out.assert_exit(3)
+    // The record holds a key the user no longer has: needs attention, and
+    // never "works".
+    out.assert_exit(4)
         .assert_stderr_has("no longer shows the new key in RSA_PUBLIC_KEY_2")
         .assert_stderr_has(&other.fingerprint)
         .assert_stderr_has(&keys.user.fingerprint);
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("error:"))
+        .unwrap_or_default();
+    assert!(!error.contains("works"), "{}", out.output());
     assert_eq!(key_changes(&w), ["set_key"], "the old key was not unset");
     assert_eq!(
         slots(&w),

@@ -53,12 +53,21 @@ pub enum Failure {
     /// policy the settings break): it had no effect, and the fix is in the
     /// record.
     Config(String),
+    /// Only from [`Cloud::before_retire`]: the new credential, stored and
+    /// proven, is no longer the service's (another run or a person replaced
+    /// it since): the record may hold one that does not work. Nothing old is
+    /// retired, and the run ends needing attention (exit 4), never saying
+    /// the new one works.
+    Superseded(String),
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Definite(text) | Self::Unknown(text) | Self::Config(text) => f.write_str(text),
+            Self::Definite(text)
+            | Self::Unknown(text)
+            | Self::Config(text)
+            | Self::Superseded(text) => f.write_str(text),
         }
     }
 }
@@ -137,7 +146,8 @@ pub trait Credentials {
         false
     }
     /// What must happen after verifying and before retiring (Azure's
-    /// self-rotation). A failure keeps every old credential.
+    /// self-rotation). A failure keeps every old credential: exit 3 (the
+    /// new one works), or exit 4 for [`Failure::Superseded`].
     fn before_retire(&mut self, _new: &Self::New) -> Step<()> {
         Ok(())
     }
@@ -433,9 +443,12 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
                 self.made_room = Some((id, why));
                 Ok(())
             }
-            Err(Failure::Definite(e) | Failure::Config(e)) => Err(Error::Failed(format!(
-                "revoking {noun} {id} of {holder} to make room failed: {e}; nothing was changed"
-            ))),
+            Err(Failure::Definite(e) | Failure::Config(e) | Failure::Superseded(e)) => {
+                Err(Error::Failed(format!(
+                    "revoking {noun} {id} of {holder} to make room failed: {e}; nothing was \
+                     changed"
+                )))
+            }
             Err(Failure::Unknown(e)) => Err(Error::NeedsAttention(format!(
                 "revoking {noun} {id} of {holder} to make room got no answer that says whether it \
                  was done ({e}): it may or may not be revoked ({why}). Nothing else was changed; \
@@ -457,7 +470,7 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             Err(Failure::Config(e)) if self.made_room.is_none() => Err(Error::Config(format!(
                 "creating a new {noun} for {holder} was refused: {e}; nothing was changed"
             ))),
-            Err(Failure::Definite(e) | Failure::Config(e)) => {
+            Err(Failure::Definite(e) | Failure::Config(e) | Failure::Superseded(e)) => {
                 Err(self.unchanged(format!("creating a new {noun} for {holder} failed: {e}")))
             }
             Err(Failure::Unknown(e)) => Err(self.lost_create(&e, mark)),
@@ -515,25 +528,27 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
                 crate::summary::stored(id);
                 Ok(())
             }
-            Err(Failure::Definite(e) | Failure::Config(e)) => Err(match self.cloud.revoke(id) {
-                Ok(()) => {
-                    change::rollback_to(mark);
-                    crate::summary::retired(id);
-                    self.unchanged(format!(
+            Err(Failure::Definite(e) | Failure::Config(e) | Failure::Superseded(e)) => {
+                Err(match self.cloud.revoke(id) {
+                    Ok(()) => {
+                        change::rollback_to(mark);
+                        crate::summary::retired(id);
+                        self.unchanged(format!(
                         "storing the new {noun} {id} in {location} failed: {e}. The new {noun} was \
                          revoked again"
                     ))
-                }
-                Err(e2) => {
-                    crate::summary::left(id);
-                    Error::NeedsAttention(format!(
-                        "storing the new {noun} {id} in {location} failed ({e}), and revoking it \
+                    }
+                    Err(e2) => {
+                        crate::summary::left(id);
+                        Error::NeedsAttention(format!(
+                            "storing the new {noun} {id} in {location} failed ({e}), and revoking it \
                          again failed too ({e2}): revoke {noun} {id} of {holder} (its secret is in \
                          no record). The {noun} in {location} is unchanged.{}",
-                        self.room_note()
-                    ))
-                }
-            }),
+                            self.room_note()
+                        ))
+                    }
+                })
+            }
             Err(Failure::Unknown(e)) => {
                 crate::summary::left(id);
                 Err(Error::NeedsAttention(format!(
@@ -570,6 +585,16 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     /// Step 5: the binary's step before retiring.
     fn before_retire(&mut self, new: &C::New) -> Result<()> {
         self.cloud.before_retire(new).map_err(|e| {
+            if let Failure::Superseded(e) = e {
+                return Error::NeedsAttention(format!(
+                    "the new {} {} is stored in {}, but {e}. No old {} was retired ({})",
+                    self.noun,
+                    C::id(new),
+                    self.location,
+                    self.noun,
+                    list_of(&self.retire)
+                ));
+            }
             Error::OldNotRetired(format!(
                 "the new {} {} is stored in {} and works, but {e}. The old {}s were kept and are \
                  still valid ({})",

@@ -23,7 +23,7 @@ impl<C: Credentials, S: Store<C::New>> Sequence<'_, C, S> {
                     self.revoked(old);
                     continue;
                 }
-                Err(Failure::Definite(e) | Failure::Config(e)) => {
+                Err(Failure::Definite(e) | Failure::Config(e) | Failure::Superseded(e)) => {
                     format!("{doing} old {noun} {old} failed: {e}")
                 }
                 Err(Failure::Unknown(e)) => match self.settle_lost(old, &e, id, index)? {

@@ -586,6 +586,20 @@ fn a_failed_step_before_retiring_keeps_every_old_one_exit_3() {
     }
 }
 
+#[test]
+fn a_new_credential_superseded_before_retiring_keeps_every_old_one_exit_4() {
+    let _g = guard();
+    let mut svc = service(&["OLD"]);
+    svc.before_retire = Some(Failure::Superseded("the slot holds another key".into()));
+    let mut rec = Record::default();
+    let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
+    assert_eq!(exit_of(&result), Exit::NeedsAttention);
+    assert_names(&result, &["NEW1", "OLD"]);
+    assert!(svc.revoked.is_empty());
+    let message = result.expect_err("a superseded credential is no success").to_string();
+    assert!(!message.contains("works"), "{message}");
+}
+
 // --- the re-read ----------------------------------------------------------
 
 #[test]

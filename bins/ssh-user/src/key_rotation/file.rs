@@ -353,6 +353,9 @@ impl Credentials for AuthorizedKeyFile<'_> {
             Err(Failure::Definite(other)) => Failure::Definite(format!("{other}; {unreachable}")),
             Err(Failure::Unknown(other)) => Failure::Unknown(format!("{other}; {unreachable}")),
             Err(Failure::Config(other)) => Failure::Config(format!("{other}; {unreachable}")),
+            Err(Failure::Superseded(other)) => {
+                Failure::Superseded(format!("{other}; {unreachable}"))
+            }
         })
     }
 
