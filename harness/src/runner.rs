@@ -576,11 +576,11 @@ mod tests {
             })
             .collect();
         let long = format!("{filler}k7Q9x2{filler}");
-        let short = format!("zz!k7Q9x2!zz");
+        let short = "zz!k7Q9x2!zz".to_owned();
         let fingerprint = "the new key SHA256:aK7-q9X2b is in slot 2";
         assert!(
             outcome(fingerprint, "")
-                .find_leak(&[long.clone()])
+                .find_leak(std::slice::from_ref(&long))
                 .is_none()
         );
         assert!(outcome(fingerprint, "").find_leak(&[short]).is_some());

@@ -596,7 +596,9 @@ fn a_new_credential_superseded_before_retiring_keeps_every_old_one_exit_4() {
     assert_eq!(exit_of(&result), Exit::NeedsAttention);
     assert_names(&result, &["NEW1", "OLD"]);
     assert!(svc.revoked.is_empty());
-    let message = result.expect_err("a superseded credential is no success").to_string();
+    let message = result
+        .expect_err("a superseded credential is no success")
+        .to_string();
     assert!(!message.contains("works"), "{message}");
 }
 
