@@ -379,7 +379,8 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
         }
         match out.code {
             Some(0) if now_text == self.old => Some(
-                "exit 0: the Gateway stores newPassword, but the account still has the old                  password"
+                "exit 0: the Gateway stores newPassword, but the account still has the old \
+                 password"
                     .into(),
             ),
             Some(0 | 4) => None,

@@ -671,9 +671,13 @@ fn build(
                 .map(|v| format!("; and {v}"))
                 .unwrap_or_default()
         )),
-        (Some(_), None, Ok(())) if out.timed_out => Err(format!(
-            "killed at the deadline, after {} s",
-            out.elapsed.as_secs()
+        (Some(_), None, verdict) if out.timed_out => Err(format!(
+            "killed at the deadline, after {} s{}",
+            out.elapsed.as_secs(),
+            verdict
+                .err()
+                .map(|v| format!("; and {v}"))
+                .unwrap_or_default()
         )),
         (_, _, verdict) => verdict,
     };
