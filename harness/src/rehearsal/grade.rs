@@ -78,7 +78,8 @@ fn row(name: String, o: &CellOutcome, clean_run: bool) -> Row {
         flags.push("NOT RUN");
         detail.extend(o.failure.clone());
     }
-    if o.lie.is_some() && o.fired {
+    // A killed run claimed nothing: KILLED, not LIE.
+    if o.lie.is_some() && o.fired && !o.killed {
         flags.push("LIE");
         detail.extend(o.lie.clone());
     }
@@ -233,4 +234,74 @@ pub fn text(grade: &Grade) -> String {
         }
     );
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::FaultKind;
+
+    fn outcome() -> CellOutcome {
+        CellOutcome {
+            cell: Cell {
+                service: "rest".into(),
+                call: "POST /v1/password".into(),
+                nth: 1,
+                kind: FaultKind::Status500,
+            },
+            exit_code: Some(4),
+            exit_meaning: "",
+            state: String::new(),
+            failure: None,
+            told: Vec::new(),
+            output: String::new(),
+            fired: true,
+            killed: false,
+            leaked: false,
+            lie: None,
+            lost: None,
+            elapsed_ms: 10,
+        }
+    }
+
+    #[test]
+    fn a_cell_whose_fault_never_fired_is_not_run_and_not_clean() {
+        let mut o = outcome();
+        o.fired = false;
+        o.failure = Some("the fault never fired".into());
+        let r = row("x".into(), &o, false);
+        assert_eq!(r.flags, ["NOT RUN"]);
+        assert!(!r.clean());
+    }
+
+    #[test]
+    fn a_killed_run_is_killed_not_a_lie() {
+        let mut o = outcome();
+        o.exit_code = None;
+        o.killed = true;
+        o.lie = Some("exit None but the account has the old password".into());
+        o.failure = Some("killed at the deadline".into());
+        let r = row("x".into(), &o, false);
+        assert_eq!(r.flags, ["KILLED"]);
+    }
+
+    #[test]
+    fn a_lie_that_lost_the_password_and_printed_it_carries_every_flag() {
+        let mut o = outcome();
+        o.lie = Some("exit 1 but the account has the new password".into());
+        o.lost = Some("the Gateway keeps the old password".into());
+        o.leaked = true;
+        let r = row("x".into(), &o, false);
+        assert_eq!(r.flags, ["LIE", "LOST", "LEAK"]);
+    }
+
+    #[test]
+    fn a_clean_run_that_did_not_rotate_is_not_clean() {
+        let mut o = outcome();
+        o.exit_code = Some(1);
+        let r = row("clean run".into(), &o, true);
+        assert_eq!(r.flags, ["NO ROTATION"]);
+        let o = outcome();
+        assert!(row("x".into(), &o, false).clean());
+    }
 }
