@@ -29,8 +29,9 @@ enum Command {
     /// secrets, as the Gateway's line does; its newPassword is made up.
     Line(LineArgs),
     /// Rehearse a rotation: your Keeper records as the vault, the Gateway's
-    /// input built from them, the real binary against the fakes; print what
-    /// happened. See docs/guides/rehearse.md.
+    /// input built from them, the real binary (or any PAM script, with
+    /// --script) against the fakes; print what happened. See
+    /// docs/guides/rehearse.md and docs/guides/third-party-scripts.md.
     Run(RunArgs),
     /// Grade a program before it touches a production credential: the
     /// clean run and the whole failure matrix, then one table of the cells
@@ -189,7 +190,8 @@ struct RunArgs {
     /// each way) and print one line per cell.
     #[arg(long, value_name = "all", value_parser = ["all"], conflicts_with = "dry_run")]
     faults: Option<String>,
-    /// Pass --dry-run to the binary.
+    /// Pass --dry-run to the binary (refused with --script: a PAM script
+    /// has no dry run).
     #[arg(long)]
     dry_run: bool,
     /// Print the report as JSON; the binary prints its summary line as JSON
@@ -600,6 +602,13 @@ fn grade(args: &GradeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.script.show_script_output {
+        eprintln!(
+            "harness: grade shows no program output, only its table: use harness run --script CMD \
+             --show-script-output to read a script's output"
+        );
+        return ExitCode::from(2);
+    }
     if let Err(message) = harness::rehearsal::program::check_use_case(rehearsal.use_case.name) {
         eprintln!(
             "harness: grade judges lost credentials for {} only: {}",
