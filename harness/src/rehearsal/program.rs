@@ -133,7 +133,8 @@ pub fn run(world: &World, program: &Program, options: &RunOptions) -> Result<Out
         .env_clear()
         .current_dir(home.path())
         .track(crate::reap::new_marker());
-    for (key, value) in script_env(world, home.path()) {
+    let config = ksm_config(world, home.path())?;
+    for (key, value) in script_env(world, home.path(), &config) {
         run = run.env(&key, value);
     }
     for (key, value) in &options.env {
@@ -146,6 +147,24 @@ pub fn run(world: &World, program: &Program, options: &RunOptions) -> Result<Out
     let out = run.kill_after(deadline).run();
     drop(home);
     Ok(out)
+}
+
+/// A copy of the fake vault's KSM configuration in `home` (0600), its
+/// `hostname` naming the fake vault's port: a script's KSM SDK reaches it
+/// directly, since `NO_PROXY` sends loopback around the proxy (the
+/// binaries reach `127.0.0.1` through `HTTPS_PROXY`, which the fake vault
+/// answers itself). Holds only the fake vault's made-up keys.
+fn ksm_config(world: &World, home: &Path) -> Result<PathBuf, String> {
+    let original = world.vault.config_path();
+    let text = std::fs::read_to_string(&original)
+        .map_err(|e| format!("cannot read {}: {e}", original.display()))?;
+    let mut config: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not JSON: {e}", original.display()))?;
+    config["hostname"] = format!("127.0.0.1:{}", world.vault.port()).into();
+    let path = home.join("ksm-config.json");
+    crate::teardown::write_private(&path, &config.to_string())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// Refuses a script for a use case it cannot be rehearsed for, in one line.
@@ -208,13 +227,14 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// A script's whole environment: nothing of the harness's but `PATH`;
 /// the locale; `HOME` and `TMPDIR` = `home`; the world's variables (the
-/// same that point the project's binaries at the fakes: the vault's KSM
-/// configuration, the AWS and Azure endpoints); the CA bundles; the AWS
-/// per-service endpoints and region; `KSM_CONFIG` (base64 of the fake
-/// vault's configuration, as Keeper's Python SDK reads it); and every proxy
+/// same that point the project's binaries at the fakes: the AWS and Azure
+/// endpoints); the CA bundles; the AWS per-service endpoints and region;
+/// the KSM configuration `ksm_config` (see [`ksm_config`]) as
+/// `KEEPER_GATEWAY_CONFIG`, `KSM_CONFIG_FILE` and `KSM_CONFIG` (base64, as
+/// Keeper's Python SDK reads it from the environment); and every proxy
 /// variable at the fake vault, which refuses hosts off this machine, with
 /// loopback (the fakes) going direct.
-pub fn script_env(world: &World, home: &Path) -> Vec<(String, String)> {
+pub fn script_env(world: &World, home: &Path, ksm_config: &Path) -> Vec<(String, String)> {
     use base64::Engine;
     let mut env: Vec<(String, String)> = vec![
         (
@@ -255,14 +275,30 @@ pub fn script_env(world: &World, home: &Path) -> Vec<(String, String)> {
         env.push(("AWS_DEFAULT_REGION".into(), "us-east-1".into()));
         env.push(("AWS_REGION".into(), "us-east-1".into()));
     }
-    let config = world.vault.config_path();
-    if let Ok(text) = std::fs::read(&config) {
+    if world.service.name() == "okta" {
+        // The fake Okta org is plain http on loopback; Okta's Python SDK
+        // refuses an org URL that is not https unless its testing switch,
+        // which it reads from this variable, is set.
+        env.push((
+            "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK".into(),
+            "true".into(),
+        ));
+        // And it sends every request through the upper-case HTTPS_PROXY or
+        // HTTP_PROXY, ignoring NO_PROXY: the fake vault's proxy would refuse
+        // its calls to the fake org. Only the lower-case ones (which
+        // Python's urllib and requests read first) stay: the SDK goes
+        // direct, to the fake, and to a real org it would go direct too.
+        env.retain(|(k, _)| k != "HTTPS_PROXY" && k != "HTTP_PROXY" && k != "ALL_PROXY");
+    }
+    if let Ok(text) = std::fs::read(ksm_config) {
         env.push((
             "KSM_CONFIG".into(),
             base64::engine::general_purpose::STANDARD.encode(text),
         ));
     }
-    env.push(("KSM_CONFIG_FILE".into(), config.display().to_string()));
+    let config = ksm_config.display().to_string();
+    env.push(("KSM_CONFIG_FILE".into(), config.clone()));
+    env.push(("KEEPER_GATEWAY_CONFIG".into(), config));
     // Later entries win: keep the last of each name.
     let mut seen = std::collections::HashSet::new();
     let mut out: Vec<(String, String)> = env
