@@ -617,7 +617,9 @@ fn build(
             .collect(),
     });
 
-    let records = record_changes(world, out, options.dry_run);
+    let records = record_changes(world, out, options.dry_run, &|text: &str| {
+        program.mask(text, &secrets)
+    });
     let mut seeded = vec![Seeded {
         service: service.name().to_owned(),
         lines: service.seeded().iter().map(|l| m(l)).collect(),
