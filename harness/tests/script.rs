@@ -163,6 +163,52 @@ fn a_script_printing_the_new_password_in_base64_is_a_leak_and_its_output_withhel
 }
 
 #[test]
+fn a_cell_whose_fault_never_fired_is_not_run_and_fails_the_grade() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first-run-done");
+    let command = format!(
+        "{} first-only {}",
+        script("rest_rotate.py", "").trim_end(),
+        first.display()
+    );
+    let ran = grade(Some(&command), &["--json"]);
+    let grade = ran.json();
+    assert_eq!(ran.code, Some(1), "{grade:#}");
+    let rows = rows(&grade);
+    // `refused` takes the service down from a request's position on: it
+    // applies whatever the run sends there, so it is graded.
+    let status: Vec<&Value> = rows
+        .iter()
+        .filter(|r| {
+            r["cell"]
+                .as_str()
+                .unwrap()
+                .starts_with("rest GET /v1/status")
+        })
+        .filter(|r| !r["cell"].as_str().unwrap().ends_with(" refused"))
+        .collect();
+    assert!(!status.is_empty(), "{grade:#}");
+    for row in &status {
+        assert_eq!(flags(row), ["NOT RUN"], "{row:#}");
+    }
+    assert!(grade["not_run"].as_u64().unwrap() >= 1);
+    // The change itself was graded: its cells ran and are clean, but for
+    // `refused` from its position (the second request of the clean run):
+    // the later runs send one request only, so nothing was refused.
+    for row in rows
+        .iter()
+        .filter(|r| r["cell"].as_str().unwrap().starts_with("rest POST"))
+    {
+        let expected: &[&str] = if row["cell"].as_str().unwrap().ends_with(" refused") {
+            &["NOT RUN"]
+        } else {
+            &[]
+        };
+        assert_eq!(flags(row), expected, "{row:#}");
+    }
+}
+
+#[test]
 fn a_script_that_exits_0_without_changing_anything_is_graded_lie() {
     let ran = grade(Some(&script("rest_rotate.py", "lie")), &["--json"]);
     let grade = ran.json();

@@ -346,9 +346,15 @@ fn fired(world: &World, clean: &Clean, cell: &Cell) -> bool {
         return false;
     };
     if cell.kind == FaultKind::Refused {
-        let index =
-            crate::faults::request_index(clean.sequence(&cell.service), &cell.call, cell.nth);
-        return index.is_some_and(|index| made.len() + 1 >= index);
+        // The service goes down from a request's position on: applied when
+        // the run made the clean run's requests before it (the refused one
+        // leaves no trace; whatever the run sent there was refused).
+        let sequence = clean.sequence(&cell.service);
+        let index = crate::faults::request_index(sequence, &cell.call, cell.nth);
+        return index.is_some_and(|index| {
+            let before = index.saturating_sub(1);
+            made.len() >= before && made[..before] == sequence[..before]
+        });
     }
     made.iter().filter(|c| **c == cell.call).count() >= cell.nth
 }
