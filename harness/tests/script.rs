@@ -351,6 +351,20 @@ fn grading_our_own_rotate_rest_api_passes_every_cell() {
 }
 
 #[test]
+fn grading_our_own_rotate_rest_api_as_a_script_passes_every_cell() {
+    let bin = harness::world::rotators_dir("rotate-rest-api", env!("CARGO_BIN_EXE_harness"))
+        .join("rotate-rest-api");
+    let ran = grade(Some(&bin.display().to_string()), &["--json"]);
+    let grade = ran.json();
+    let rows = rows(&grade);
+    assert!(rows.len() > 10, "{grade:#}");
+    let flagged: Vec<&Value> = rows.iter().filter(|r| !flags(r).is_empty()).collect();
+    assert!(flagged.is_empty(), "{flagged:#?}");
+    assert!(grade["program"].as_str().unwrap().starts_with("script: "));
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+}
+
+#[test]
 fn a_dry_run_of_a_script_is_refused_in_one_line() {
     let ran = run("true", &["--dry-run"], &[]);
     assert_eq!(ran.code, Some(2));
