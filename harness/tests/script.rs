@@ -365,6 +365,21 @@ fn grading_our_own_rotate_rest_api_as_a_script_passes_every_cell() {
 }
 
 #[test]
+fn the_failure_matrix_of_a_well_behaved_script_holds_in_every_cell() {
+    let ran = run(
+        &script("rest_rotate.py", "good"),
+        &["--faults", "all", "--json"],
+        &[],
+    );
+    let report = ran.json();
+    assert_eq!(ran.code, Some(0), "{report:#}");
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let cells = report["cells"].as_array().unwrap();
+    assert!(cells.len() >= 10, "{report:#}");
+    assert!(cells.iter().all(|c| c["fired"] == true), "{report:#}");
+}
+
+#[test]
 fn a_dry_run_of_a_script_is_refused_in_one_line() {
     let ran = run("true", &["--dry-run"], &[]);
     assert_eq!(ran.code, Some(2));
