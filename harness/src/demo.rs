@@ -51,7 +51,7 @@ pub fn run(use_case: &str, bin: &Path) -> Result<Report, String> {
     let use_case = rehearsal::use_case(use_case)?;
     let rehearsal = Rehearsal::fixture(use_case)?;
     let report = rehearsal::rehearse(
-        bin,
+        &rehearsal::Program::binary(bin),
         &rehearsal,
         &Options {
             plan: true,

@@ -29,9 +29,18 @@ enum Command {
     /// secrets, as the Gateway's line does; its newPassword is made up.
     Line(LineArgs),
     /// Rehearse a rotation: your Keeper records as the vault, the Gateway's
-    /// input built from them, the real binary against the fakes; print what
-    /// happened. See docs/guides/rehearse.md.
+    /// input built from them, the real binary (or any PAM script, with
+    /// --script) against the fakes; print what happened. See
+    /// docs/guides/rehearse.md and docs/guides/third-party-scripts.md.
     Run(RunArgs),
+    /// Grade a program before it touches a production credential: the
+    /// clean run and the whole failure matrix, then one table of the cells
+    /// where the exit code lies about the end state (LIE), a credential was
+    /// lost (LOST), a secret was printed (LEAK) or the run hung (KILLED).
+    /// Exits 0 only when every cell is clean, 1 otherwise, 2 on bad usage.
+    /// Grades the project's own binary by default, or any PAM script with
+    /// --script. See docs/guides/third-party-scripts.md.
+    Grade(GradeArgs),
     /// Rehearse the use case's own example records (fixtures/records/) and
     /// show what happened.
     Demo {
@@ -181,7 +190,8 @@ struct RunArgs {
     /// each way) and print one line per cell.
     #[arg(long, value_name = "all", value_parser = ["all"], conflicts_with = "dry_run")]
     faults: Option<String>,
-    /// Pass --dry-run to the binary.
+    /// Pass --dry-run to the binary (refused with --script: a PAM script
+    /// has no dry run).
     #[arg(long)]
     dry_run: bool,
     /// Print the report as JSON; the binary prints its summary line as JSON
@@ -193,6 +203,75 @@ struct RunArgs {
     #[arg(long)]
     no_plan: bool,
     /// How many matrix cells run at once (--faults all).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    jobs: u16,
+    /// Directory holding the built binaries (default: next to this harness).
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    #[command(flatten)]
+    script: ScriptArgs,
+}
+
+/// A third-party PAM script instead of the project's binary.
+#[derive(Debug, clap::Args)]
+struct ScriptArgs {
+    /// Run CMD (through /bin/sh -c) as the Gateway runs a PAM script: the
+    /// one base64 line on stdin, nothing on the command line, a fresh
+    /// private working directory, an environment built from nothing but
+    /// PATH, the locale, HOME/TMPDIR and the variables that point the
+    /// official SDKs at the fakes (see docs/guides/third-party-scripts.md).
+    /// Everything it starts is killed when it ends. The network is NOT
+    /// sandboxed: a script that opens its own sockets to a real host is
+    /// not stopped.
+    #[arg(long, value_name = "CMD")]
+    script: Option<String>,
+    /// Show the script's stdout and stderr, redacted line by line (a
+    /// script can print a secret in a form no scanner knows); by default
+    /// only their sizes are shown.
+    #[arg(long, requires = "script")]
+    show_script_output: bool,
+    /// Kill the script, and everything it started, after SECONDS (default:
+    /// the rehearsal's own deadline).
+    #[arg(long, value_name = "SECONDS", requires = "script")]
+    deadline: Option<u64>,
+}
+
+impl ScriptArgs {
+    /// The program to run: the script, or the use case's binary.
+    fn program(
+        &self,
+        rehearsal: &harness::rehearsal::Rehearsal,
+        bin_dir: Option<&std::path::Path>,
+    ) -> Result<harness::rehearsal::Program, String> {
+        use harness::rehearsal::{Program, Script, program};
+        match &self.script {
+            Some(command) => {
+                program::check_use_case(rehearsal.use_case.name)?;
+                if command.trim().is_empty() {
+                    return Err("--script needs a command".into());
+                }
+                harness::reap::become_subreaper();
+                Ok(Program::Script(Script {
+                    command: command.clone(),
+                    show_output: self.show_script_output,
+                    deadline: self.deadline.map(std::time::Duration::from_secs),
+                }))
+            }
+            None => demo::find_binary(rehearsal.use_case.binary, bin_dir).map(Program::Binary),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct GradeArgs {
+    #[command(flatten)]
+    records: RecordArgs,
+    #[command(flatten)]
+    script: ScriptArgs,
+    /// Print the grade as JSON.
+    #[arg(long)]
+    json: bool,
+    /// How many matrix cells run at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     jobs: u16,
     /// Directory holding the built binaries (default: next to this harness).
@@ -220,6 +299,7 @@ fn main() -> ExitCode {
             true
         }),
         Command::Run(args) => return run(args),
+        Command::Grade(args) => return grade(&args),
         Command::Line(args) => return line(&args),
         Command::Demo { use_case, bin_dir } => harness::rehearsal::use_case(&use_case)
             .and_then(|case| demo::find_binary(case.binary, bin_dir.as_deref()))
@@ -340,9 +420,13 @@ fn vault(command: VaultCommand) -> ExitCode {
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn run(args: RunArgs) -> ExitCode {
     use harness::rehearsal::{self, Options};
+    if args.script.script.is_some() && args.dry_run {
+        eprintln!("harness: {}", harness::rehearsal::program::NO_DRY_RUN);
+        return ExitCode::from(2);
+    }
     let made = (|| {
         let rehearsal = args.records.rehearsal()?;
-        let bin = demo::find_binary(rehearsal.use_case.binary, args.bin_dir.as_deref())?;
+        let bin = args.script.program(&rehearsal, args.bin_dir.as_deref())?;
         Ok::<_, String>((bin, rehearsal))
     })();
     let (bin, rehearsal) = match made {
@@ -374,7 +458,7 @@ fn run(args: RunArgs) -> ExitCode {
         eprintln!(
             "== the failure matrix of {} on {}: a clean run first, then every call failing \
              each way, {} cells at a time",
-            case_binary(&rehearsal),
+            common::log::escape_controls(&bin.shown()),
             common::log::escape_controls(&rehearsal.description),
             args.jobs
         );
@@ -502,8 +586,45 @@ fn write_new(path: &std::path::Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn case_binary(rehearsal: &harness::rehearsal::Rehearsal) -> &'static str {
-    rehearsal.use_case.binary
+/// `harness grade`: 0 when every row is clean, 1 when not, 2 when the
+/// grade could not be made.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn grade(args: &GradeArgs) -> ExitCode {
+    use harness::rehearsal::grade;
+    let made = args.records.rehearsal().and_then(|rehearsal| {
+        let program = args.script.program(&rehearsal, args.bin_dir.as_deref())?;
+        Ok::<_, String>((program, rehearsal))
+    });
+    let (program, rehearsal) = match made {
+        Ok(made) => made,
+        Err(message) => {
+            eprintln!("harness: {}", common::log::escape_controls(&message));
+            return ExitCode::from(2);
+        }
+    };
+    if args.script.show_script_output {
+        eprintln!(
+            "harness: grade shows no program output, only its table: use harness run --script CMD \
+             --show-script-output to read a script's output"
+        );
+        return ExitCode::from(2);
+    }
+    if let Err(message) = harness::rehearsal::program::check_use_case(rehearsal.use_case.name) {
+        eprintln!(
+            "harness: grade judges lost credentials for {} only: {}",
+            harness::rehearsal::program::SCRIPT_USE_CASES.join(", "),
+            common::log::escape_controls(&message)
+        );
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "== grading {} on {}: the clean run, then every call failing each way, {} cells at a time",
+        common::log::escape_controls(&program.shown()),
+        common::log::escape_controls(&rehearsal.description),
+        args.jobs
+    );
+    let result = grade::grade(&program, &rehearsal, usize::from(args.jobs), &|_| {});
+    report_and_exit(result, args.json, grade::text, |g| u8::from(!g.passed()))
 }
 
 fn encode(file: &std::path::Path, vars: &[String]) -> Result<String, String> {

@@ -38,7 +38,21 @@ pub struct Run {
     stdin: Vec<u8>,
     secrets: Vec<String>,
     kill_after: Duration,
+    /// Start from an empty environment (a third-party script: see
+    /// [`crate::rehearsal::program`]), adding only `envs`.
+    clear_env: bool,
+    /// The working directory; `None`: the harness's own.
+    current_dir: Option<PathBuf>,
+    /// Track every process the run starts, by this value of
+    /// [`crate::reap::MARKER_VAR`] in its environment, and kill them all
+    /// when the run ends (a script's `setsid` grandchild too).
+    marker: Option<String>,
 }
+
+/// How long the outputs are read after the run ended or was killed: a
+/// process the harness could not find may still hold a pipe, and the run
+/// must not wait for it.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// Whether `path` is an ELF file for another machine than this one (its
 /// `e_machine` is not this build's architecture). Anything unreadable or not
@@ -68,6 +82,8 @@ pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// Whether the harness killed it at its deadline.
+    pub timed_out: bool,
 }
 
 impl Run {
@@ -81,7 +97,30 @@ impl Run {
             stdin: Vec::new(),
             secrets: Vec::new(),
             kill_after: DEFAULT_KILL_AFTER,
+            clear_env: false,
+            current_dir: None,
+            marker: None,
         }
+    }
+
+    /// Starts the program from an empty environment: only what
+    /// [`Run::env`] adds reaches it.
+    pub fn env_clear(mut self) -> Self {
+        self.clear_env = true;
+        self
+    }
+
+    /// Runs the program in `dir`.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.current_dir = Some(dir.into());
+        self
+    }
+
+    /// Marks every process of the run with `marker` (see
+    /// [`crate::reap`]) and kills them all when the run ends.
+    pub fn track(mut self, marker: impl Into<String>) -> Self {
+        self.marker = Some(marker.into());
+        self
     }
 
     /// Feeds the scenario's line on stdin and scans for its secrets.
@@ -172,17 +211,27 @@ impl Run {
     /// kills the child (see `crate::teardown`).
     fn run_for(self, owner: std::thread::ThreadId) -> Outcome {
         let mut command = self.command();
-        command
-            .args(&self.args)
-            .env_remove("KEEPER_ROTATOR_LOG")
-            .env_remove("KEEPER_ROTATOR_TIMEOUT")
-            .env_remove("KEEPER_ROTATOR_OUTPUT")
-            .env_remove("RUST_BACKTRACE");
-        for key in &self.removed {
-            command.env_remove(key);
+        command.args(&self.args);
+        if self.clear_env {
+            command.env_clear();
+        } else {
+            command
+                .env_remove("KEEPER_ROTATOR_LOG")
+                .env_remove("KEEPER_ROTATOR_TIMEOUT")
+                .env_remove("KEEPER_ROTATOR_OUTPUT")
+                .env_remove("RUST_BACKTRACE");
+            for key in &self.removed {
+                command.env_remove(key);
+            }
+        }
+        if let Some(dir) = &self.current_dir {
+            command.current_dir(dir);
+        }
+        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        if let Some(marker) = &self.marker {
+            command.env(crate::reap::MARKER_VAR, marker);
         }
         command
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -198,31 +247,27 @@ impl Run {
                 let _ = stdin.write_all(&input);
             }
         });
-        let reader = |pipe: Option<Box<dyn Read + Send>>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                if let Some(mut pipe) = pipe {
-                    let _ = pipe.read_to_end(&mut bytes);
-                }
-                bytes
-            })
-        };
-        let stdout = reader(
+        let stdout = Collected::start(
             child
                 .stdout
                 .take()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         );
-        let stderr = reader(
+        let stderr = Collected::start(
             child
                 .stderr
                 .take()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         );
+        let mut timed_out = false;
+        // Scanning /proc for the run's marker costs a read per process: every
+        // 50 ms, not at every 5 ms poll.
+        let mut remembered = started;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break Some(status),
                 Ok(None) if started.elapsed() >= self.kill_after => {
+                    timed_out = true;
                     // The whole group: a wrapper's child too.
                     if let Ok(group) = i32::try_from(child.id()) {
                         let _ = nix::sys::signal::killpg(
@@ -230,26 +275,102 @@ impl Run {
                             nix::sys::signal::Signal::SIGKILL,
                         );
                     }
+                    if let Some(marker) = &self.marker {
+                        crate::reap::kill_marked(marker);
+                    }
                     break child.wait().ok();
                 }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) => {
+                    if let Some(marker) = &self.marker
+                        && remembered.elapsed() >= Duration::from_millis(50)
+                    {
+                        crate::reap::remember_marked(marker);
+                        remembered = Instant::now();
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 Err(_) => break None,
             }
         };
         registered.reaped();
-        let _ = writer.join();
-        let stdout = stdout.join().unwrap_or_default();
-        let stderr = stderr.join().unwrap_or_default();
+        // What the run left behind (a background or `setsid` child), gone
+        // before its outputs are read: it may hold their pipes.
+        if let Some(marker) = &self.marker {
+            crate::reap::kill_marked(marker);
+        }
+        let grace = Instant::now() + PIPE_GRACE;
+        let stdout = stdout.take_by(grace);
+        let stderr = stderr.take_by(grace);
+        if !writer.is_finished() {
+            // Stuck writing to a stdin nobody reads: abandoned with its pipe.
+            drop(writer);
+        } else {
+            let _ = writer.join();
+        }
         let outcome = Outcome {
             code: status.and_then(|s| s.code()),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             elapsed: started.elapsed(),
+            timed_out,
         };
         if let Some(leak) = outcome.find_leak(&self.secrets) {
             panic!("LEAK: {leak}\n--- stdout\n(withheld)\n--- stderr\n(withheld)");
         }
         outcome
+    }
+}
+
+/// One output of a run, read on its own thread into a buffer the run takes
+/// what it holds from, when the pipe closes or at a deadline, whichever
+/// comes first: a pipe still held open by a process the harness could not
+/// kill is abandoned, never waited for.
+struct Collected {
+    bytes: std::sync::Arc<std::sync::Mutex<(Vec<u8>, bool)>>,
+}
+
+impl Collected {
+    fn start(pipe: Option<Box<dyn Read + Send>>) -> Self {
+        let bytes = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), false)));
+        let shared = std::sync::Arc::clone(&bytes);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            if let Some(mut pipe) = pipe {
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => shared
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .0
+                            .extend_from_slice(&chunk[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .1 = true;
+        });
+        Self { bytes }
+    }
+
+    /// What was read, once the pipe closed or `deadline` passed.
+    fn take_by(self, deadline: Instant) -> Vec<u8> {
+        loop {
+            {
+                let mut held = self
+                    .bytes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if held.1 || Instant::now() >= deadline {
+                    return std::mem::take(&mut held.0);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -292,6 +413,7 @@ impl Run {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             elapsed: started.elapsed(),
+            timed_out: false,
         };
         if let Some(leak) = outcome.find_leak(&self.secrets) {
             panic!("LEAK: {leak}\n--- stdout\n(withheld)\n--- stderr\n(withheld)");
@@ -561,6 +683,7 @@ mod tests {
             stdout: stdout.into(),
             stderr: stderr.into(),
             elapsed: Duration::ZERO,
+            timed_out: false,
         }
     }
 

@@ -45,7 +45,7 @@ use std::path::PathBuf;
 use harness::Binary;
 use harness::faults::FaultKind;
 use harness::rehearsal::matrix::Cell;
-use harness::rehearsal::{self, Rehearsal, Timing, matrix};
+use harness::rehearsal::{self, Program, Rehearsal, Timing, matrix};
 
 /// A rotator of this workspace, from `KEEPER_ROTATORS_BIN_DIR` or the
 /// target directory the harness was built into (the whole workspace is built
@@ -102,7 +102,8 @@ fn matrix_of(
     must_call: Option<(&str, &str)>,
 ) {
     let bin = binary(case.binary);
-    let clean = matrix::clean_run(&bin, fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
+    let clean = matrix::clean_run(&Program::binary(&bin), fixture, Timing::FAULTS)
+        .unwrap_or_else(|e| panic!("{e}"));
     if let Some((service, call)) = must_call {
         assert!(
             clean.sequence(service).iter().any(|c| c == call),
@@ -114,7 +115,13 @@ fn matrix_of(
     assert!(!cells.is_empty(), "the clean run made no call");
     let mut failures = Vec::new();
     for cell in &cells {
-        let outcome = matrix::run_cell(&bin, fixture, &clean, cell, Timing::FAULTS);
+        let outcome = matrix::run_cell(
+            &Program::binary(&bin),
+            fixture,
+            &clean,
+            cell,
+            Timing::FAULTS,
+        );
         match &outcome.failure {
             None => eprintln!("{}", outcome.line()),
             Some(_) => failures.push(format!("{}\n{}", outcome.line(), outcome.output)),
@@ -225,8 +232,8 @@ mod aws_access_key_deactivate {
     fn a_deactivation_failing_on_every_attempt_is_settled_on_the_listing() {
         let (case, fixture) = deactivating_fixture();
         let bin = binary(case.binary);
-        let clean =
-            matrix::clean_run(&bin, &fixture, Timing::FAULTS).unwrap_or_else(|e| panic!("{e}"));
+        let clean = matrix::clean_run(&Program::binary(&bin), &fixture, Timing::FAULTS)
+            .unwrap_or_else(|e| panic!("{e}"));
         let unreadable: Vec<Cell> = (2..=4)
             .map(|nth| Cell {
                 service: "aws".into(),
@@ -252,7 +259,13 @@ mod aws_access_key_deactivate {
         ));
         let mut failures = Vec::new();
         for (name, cells, expected) in &rows {
-            let outcome = matrix::run_together(&bin, &fixture, &clean, cells, Timing::FAULTS);
+            let outcome = matrix::run_together(
+                &Program::binary(&bin),
+                &fixture,
+                &clean,
+                cells,
+                Timing::FAULTS,
+            );
             eprintln!("{name}: {}", outcome.line());
             if let Some(failure) = &outcome.failure {
                 failures.push(format!("{name}: {failure}\n{}", outcome.output));

@@ -237,6 +237,7 @@ fn the_leak_scan_looks_for_fields_of_a_hidden_type_whatever_their_label() {
         stdout: String::new(),
         stderr: format!("rotate-rest-api: error: {BREAK_GLASS}"),
         elapsed: Duration::ZERO,
+        timed_out: false,
     };
     assert!(out.find_leak(&secrets).is_some());
 }

@@ -20,6 +20,7 @@ fn exited(code: i32) -> Outcome {
         stdout: "summary\n".into(),
         stderr: String::new(),
         elapsed: Duration::ZERO,
+        timed_out: false,
     }
 }
 

@@ -52,7 +52,7 @@ fn a_security_center_export_is_rehearsed_through_its_tenable_sc_host() {
     )
     .expect("the rehearsal");
     let report = rehearse(
-        Path::new(&harness::binary!("rotate-tenable-user")),
+        &harness::rehearsal::Program::binary(Path::new(&harness::binary!("rotate-tenable-user"))),
         &rehearsal,
         &Options {
             plan: true,

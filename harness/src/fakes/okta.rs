@@ -34,12 +34,15 @@ use crate::faults::{FaultKind, ProxiedRequest};
 /// The call names: `get_user` (`GET /api/v1/users/{login or id}`),
 /// `change_password` (`POST /api/v1/users/{id}/credentials/change_password`),
 /// `set_password` (`POST /api/v1/users/{id}`, the admin set-password),
-/// `authn` (`POST /api/v1/authn`), and `other` for anything else.
-pub const CALLS: [&str; 5] = [
+/// `authn` (`POST /api/v1/authn`), `list_users` (`GET /api/v1/users`, as
+/// Keeper's example script finds a user by email), and `other` for
+/// anything else.
+pub const CALLS: [&str; 6] = [
     "get_user",
     "change_password",
     "set_password",
     "authn",
+    "list_users",
     "other",
 ];
 
@@ -47,6 +50,9 @@ pub const CALLS: [&str; 5] = [
 pub fn call_name(request: &ProxiedRequest) -> String {
     if request.method == "POST" && request.path == "/api/v1/authn" {
         return "authn".into();
+    }
+    if request.method == "GET" && request.path.trim_end_matches('/') == "/api/v1/users" {
+        return "list_users".into();
     }
     let tail: Vec<&str> = request
         .path
@@ -356,6 +362,12 @@ impl State {
         let expected = format!("{} {}", self.scheme, self.token);
         if request.authorization != expected {
             return error(401, "E0000011", "Invalid token provided", &[]);
+        }
+        // Every user in one page (a real org pages them with a Link
+        // header; the fake's handful fit in Okta's default page of 200).
+        if request.method == "GET" && request.path.trim_end_matches('/') == "/api/v1/users" {
+            let users: Vec<Value> = self.users.iter().map(user_json).collect();
+            return ResponseTemplate::new(200).set_body_json(Value::Array(users));
         }
         let Some(rest) = request.path.strip_prefix("/api/v1/users/") else {
             return error(

@@ -273,6 +273,42 @@ impl<K: KeySetRotator> Service for KeySet<K> {
         }
     }
 
+    /// Lost: the vault holds no live credential (unless it held none and
+    /// still holds none), or a live one is in no record, was not there
+    /// before, and the output does not name it.
+    fn lost(&self, vault: &FakeVault, out: &Outcome) -> Option<String> {
+        let w = &K::WORDS;
+        let live: Vec<Cred> = self
+            .rotator
+            .live()
+            .into_iter()
+            .filter(|c| c.works)
+            .collect();
+        let (stored_id, _) = self.stored(vault);
+        if !(self.works(vault) || (stored_id.is_empty() && self.original_id.is_empty())) {
+            return Some(format!(
+                "the vault holds {}, which is not a live {} with that {}",
+                Self::or_none(&stored_id),
+                w.noun,
+                w.secret
+            ));
+        }
+        let before = self.before_ids();
+        live.iter()
+            .find(|cred| {
+                !(cred.id == stored_id
+                    || before.contains(&cred.id)
+                    || named(out, &cred.id)
+                    || cred.aliases.iter().any(|a| named(out, a)))
+            })
+            .map(|cred| {
+                format!(
+                    "{} {} is live, in no record, and not named in the output",
+                    w.noun, cred.id
+                )
+            })
+    }
+
     fn unchanged(&self, _vault: &FakeVault) -> Result<(), String> {
         let live = sorted(self.live_ids());
         let before = self.before_ids();

@@ -16,12 +16,12 @@
 //! process ended with ([`crate::summary`]), or when the end state
 //! contradicts the exit code ([`super::Service::verdict`]).
 
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::program::Program;
 use super::world::{RunOptions, World};
 use super::{Rehearsal, exit_text};
 use crate::faults::{Armable, FaultKind};
@@ -114,12 +114,21 @@ impl Clean {
 /// timing, and records the calls it made to each service, whatever its
 /// outcome.
 pub fn record_calls(
-    bin: &Path,
+    program: &Program,
     rehearsal: &Rehearsal,
     timing: Timing,
 ) -> Result<(Clean, Outcome, World), String> {
     let world = World::start(rehearsal)?;
-    let out = world.run(bin, &RunOptions::timed(timing));
+    // Asked for the JSON summary line, as every cell is: the clean run is
+    // judged as a cell by `harness grade`.
+    let out = super::program::run(
+        &world,
+        program,
+        &RunOptions {
+            json: true,
+            ..RunOptions::timed(timing)
+        },
+    )?;
     let clean = Clean {
         sequences: world
             .services()
@@ -133,8 +142,12 @@ pub fn record_calls(
 /// [`record_calls`], failing unless the run rotated (exit 0), leaked
 /// nothing, and its verdict holds: a matrix on a setup that does not rotate
 /// cleanly says nothing.
-pub fn clean_run(bin: &Path, rehearsal: &Rehearsal, timing: Timing) -> Result<Clean, String> {
-    let (clean, out, world) = record_calls(bin, rehearsal, timing)?;
+pub fn clean_run(
+    program: &Program,
+    rehearsal: &Rehearsal,
+    timing: Timing,
+) -> Result<Clean, String> {
+    let (clean, out, world) = record_calls(program, rehearsal, timing)?;
     if let Some(leak) = out.find_leak(&world.secrets()) {
         return Err(format!("the clean run leaked: {leak}"));
     }
@@ -143,7 +156,14 @@ pub fn clean_run(bin: &Path, rehearsal: &Rehearsal, timing: Timing) -> Result<Cl
             "the clean run did not rotate (exit {}); the matrix needs a setup that rotates \
              without faults:\n{}",
             exit_text(out.code),
-            world.mask(&out.output())
+            match program {
+                Program::Binary(_) => world.mask(&out.output()),
+                Program::Script(_) => format!(
+                    "(the script's output withheld: stdout {}, stderr {})",
+                    super::program::size(&out.stdout),
+                    super::program::size(&out.stderr)
+                ),
+            }
         ));
     }
     world
@@ -169,6 +189,19 @@ pub struct CellOutcome {
     /// The binary's outputs, masked; withheld after a leak.
     #[serde(skip)]
     pub output: String,
+    /// Whether the armed fault was applied: a run that never made the
+    /// call (as often as armed) went clean and proves nothing about it.
+    pub fired: bool,
+    /// Whether the harness killed the run at its deadline.
+    pub killed: bool,
+    /// Whether a secret appeared in an output.
+    pub leaked: bool,
+    /// Why the exit code contradicts the end state, if it does.
+    pub lie: Option<String>,
+    /// Why a credential was lost, if one was (see [`super::Service::lost`]).
+    pub lost: Option<String>,
+    /// The run's wall time, in milliseconds.
+    pub elapsed_ms: u64,
 }
 
 impl CellOutcome {
@@ -218,20 +251,26 @@ pub fn settle(world: &World, hold: Duration) {
 
 /// Runs one cell on a fresh world.
 pub fn run_cell(
-    bin: &Path,
+    program: &Program,
     rehearsal: &Rehearsal,
     clean: &Clean,
     cell: &Cell,
     timing: Timing,
 ) -> CellOutcome {
-    run_together(bin, rehearsal, clean, std::slice::from_ref(cell), timing)
+    run_together(
+        program,
+        rehearsal,
+        clean,
+        std::slice::from_ref(cell),
+        timing,
+    )
 }
 
 /// Runs `cells` together, all armed on one fresh world (a call that fails
 /// on every attempt a binary makes of it: its 1st, 2nd and 3rd
 /// occurrences), judged as one cell; the outcome names the first.
 pub fn run_together(
-    bin: &Path,
+    program: &Program,
     rehearsal: &Rehearsal,
     clean: &Clean,
     cells: &[Cell],
@@ -240,14 +279,25 @@ pub fn run_together(
     let Some(cell) = cells.first() else {
         panic!("run_together needs a cell");
     };
+    // A cell that could not run has no world of its own: a script's call
+    // name is scrubbed against the secrets the clean run registered.
     let failed = |failure: String| CellOutcome {
-        cell: cell.clone(),
+        cell: Cell {
+            call: program.mask(&cell.call, &[]),
+            ..cell.clone()
+        },
         exit_code: None,
         exit_meaning: "",
         state: String::new(),
         failure: Some(failure),
         told: Vec::new(),
         output: String::new(),
+        fired: false,
+        killed: false,
+        leaked: false,
+        lie: None,
+        lost: None,
+        elapsed_ms: 0,
     };
     let world = match World::start(rehearsal) {
         Ok(world) => world,
@@ -270,48 +320,128 @@ pub fn run_together(
             each.kind,
             timing.hold,
         ) {
-            return failed(format!("cannot arm {each}: {e}"));
+            return failed(program.mask(&format!("cannot arm {each}: {e}"), &[]));
         }
     }
-    let out = world.run(
-        bin,
+    let out = match super::program::run(
+        &world,
+        program,
         &RunOptions {
             json: true,
             ..RunOptions::timed(timing)
         },
-    );
+    ) {
+        Ok(out) => out,
+        Err(e) => return failed(format!("the harness could not run it: {e}")),
+    };
     settle(&world, timing.hold);
-    judge(&world, cell, &out)
+    let fired = cells.iter().all(|each| fired(&world, clean, each));
+    judge(program, &world, cell, &out, fired)
 }
 
-fn judge(world: &World, cell: &Cell, out: &Outcome) -> CellOutcome {
+/// Whether the fault of `cell` was applied: its call was made at least
+/// `nth` times (`refused`: the run got as far as the refused request).
+fn fired(world: &World, clean: &Clean, cell: &Cell) -> bool {
+    let Some(made) = world
+        .services()
+        .iter()
+        .find(|(s, _)| *s == cell.service)
+        .map(|(_, fake)| fake.call_sequence())
+    else {
+        return false;
+    };
+    if cell.kind == FaultKind::Refused {
+        // The service goes down from a request's position on: applied when
+        // the run made the clean run's requests before it (the refused one
+        // leaves no trace; whatever the run sent there was refused).
+        let sequence = clean.sequence(&cell.service);
+        let index = crate::faults::request_index(sequence, &cell.call, cell.nth);
+        return index.is_some_and(|index| {
+            let before = index.saturating_sub(1);
+            made.len() >= before && made[..before] == sequence[..before]
+        });
+    }
+    made.iter().filter(|c| **c == cell.call).count() >= cell.nth
+}
+
+/// Judges one run of a cell (or the clean run: `fired` true, its cell
+/// naming no fault).
+pub fn judge(
+    program: &Program,
+    world: &World,
+    cell: &Cell,
+    out: &Outcome,
+    fired: bool,
+) -> CellOutcome {
     let secrets = world.secrets();
     let leak = out.find_leak(&secrets);
-    let failure = if let Some(leak) = &leak {
-        Some(format!("LEAK {leak}"))
-    } else if out.stdout.lines().count() != 1 {
-        Some("stdout is not one line".into())
-    } else if let Err(why) = summary_agrees(out) {
-        Some(format!("the JSON summary line: {why}"))
-    } else {
-        world.verdict(out, false).err()
+    let judged = program.judged(out);
+    let lie = world.verdict(&judged, false).err();
+    let lost = world.service.lost(&world.vault, &judged);
+    let scrub = |text: &str| program.mask(text, &secrets);
+    let failure = match program.script() {
+        Some(_) => {
+            if let Some(leak) = &leak {
+                Some(format!("printed a secret: {leak}"))
+            } else if out.timed_out {
+                Some(format!(
+                    "killed at the deadline, after {} s",
+                    out.elapsed.as_secs()
+                ))
+            } else if !fired {
+                Some("the fault never fired: the run did not make that call".into())
+            } else {
+                lie.as_deref().map(scrub)
+            }
+        }
+        None => {
+            if let Some(leak) = &leak {
+                Some(format!("LEAK {leak}"))
+            } else if out.stdout.lines().count() != 1 {
+                Some("stdout is not one line".into())
+            } else if let Err(why) = summary_agrees(out) {
+                Some(format!("the JSON summary line: {why}"))
+            } else {
+                lie.clone()
+            }
+        }
     };
+    let show = program.script().is_none_or(|s| s.show_output);
+    let mut cell = cell.clone();
+    cell.call = scrub(&cell.call);
     CellOutcome {
-        cell: cell.clone(),
+        cell,
         exit_code: out.code,
         exit_meaning: super::exit_meaning(out.code),
-        state: world.service.state_line(&world.vault),
+        state: scrub(&world.service.state_line(&world.vault)),
         failure,
-        told: if leak.is_some() {
+        told: if leak.is_some() || !show {
             Vec::new()
         } else {
             super::world::told(&out.stderr, &secrets)
+                .iter()
+                .map(|l| scrub(l))
+                .collect()
         },
         output: if leak.is_some() {
             "(withheld: a secret appeared in it)".into()
+        } else if !show {
+            format!(
+                "(the script's output withheld: stdout {}, stderr {})",
+                super::program::size(&out.stdout),
+                super::program::size(&out.stderr)
+            )
+        } else if program.script().is_some() {
+            super::program::scrub_lines(&out.output(), &secrets)
         } else {
             super::world::mask(&out.output(), &secrets)
         },
+        fired,
+        killed: out.timed_out,
+        leaked: leak.is_some(),
+        lie: lie.as_deref().map(scrub),
+        lost: lost.as_deref().map(scrub),
+        elapsed_ms: u64::try_from(out.elapsed.as_millis()).unwrap_or(u64::MAX),
     }
 }
 
@@ -333,7 +463,7 @@ pub fn summary_agrees(out: &Outcome) -> Result<serde_json::Value, String> {
 /// Runs `cells` on up to `jobs` threads, calling `done` as each ends (in
 /// the order they end); returns them in the order given.
 pub fn run_cells(
-    bin: &Path,
+    program: &Program,
     rehearsal: &Rehearsal,
     clean: &Clean,
     cells: &[Cell],
@@ -356,7 +486,7 @@ pub fn run_cells(
                         index
                     };
                     let Some(cell) = cells.get(index) else { break };
-                    let outcome = run_cell(bin, rehearsal, clean, cell, timing);
+                    let outcome = run_cell(program, rehearsal, clean, cell, timing);
                     done(&outcome);
                     results
                         .lock()

@@ -33,6 +33,7 @@
 
 mod aws;
 mod azure;
+pub mod grade;
 pub mod input;
 mod iosxe;
 mod keyset;
@@ -40,6 +41,7 @@ pub mod matrix;
 mod meraki;
 mod okta;
 mod password;
+pub mod program;
 pub mod report;
 mod rest;
 mod snowflake;
@@ -51,6 +53,7 @@ pub mod world;
 pub use input::{Rehearsal, RoleFlags, Roles};
 pub use matrix::{KINDS, Timing};
 pub use password::PasswordFacts;
+pub use program::{Program, Script};
 pub use report::{MatrixReport, Options, Report, rehearse, rehearse_matrix};
 pub use world::{Service, World};
 

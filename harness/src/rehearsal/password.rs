@@ -366,6 +366,32 @@ impl<R: PasswordRotator> Service for PasswordService<R> {
         }
     }
 
+    /// Lost: the account has a password nobody holds (neither the old one
+    /// the vault keeps nor the Gateway's newPassword), or the new one
+    /// after an exit that tells the Gateway to keep the old one (1, 2; any
+    /// code but 0 and 4). Exit 4 with the new password is declared, not
+    /// lost: the binary said the outcome is uncertain and what to check.
+    fn lost(&self, _vault: &FakeVault, out: &Outcome) -> Option<String> {
+        let now = self.now();
+        let now_text = now.as_deref().unwrap_or_default();
+        if now.is_none() || (now_text != self.old && now_text != self.new) {
+            return Some(format!("the account has {}", self.which()));
+        }
+        match out.code {
+            Some(0) if now_text == self.old => Some(
+                "exit 0: the Gateway stores newPassword, but the account still has the old \
+                 password"
+                    .into(),
+            ),
+            Some(0 | 4) => None,
+            _ if now_text == self.new => Some(format!(
+                "exit {}: the Gateway keeps the old password, but the account has the new one",
+                super::exit_text(out.code)
+            )),
+            _ => None,
+        }
+    }
+
     /// The account must still have the old password.
     fn unchanged(&self, _vault: &FakeVault) -> Result<(), String> {
         match self.now() {

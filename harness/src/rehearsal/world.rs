@@ -64,6 +64,14 @@ pub trait Service: Send + Sync {
     /// Whether the end state matches the exit code (see the conformance
     /// suite's rules); `Err` says what contradicts it.
     fn verdict(&self, vault: &FakeVault, out: &Outcome) -> Result<(), String>;
+    /// Whether a credential was lost: no working one in the vault, or a
+    /// live one no record holds and the output does not name (`harness
+    /// grade`'s LOST). `None`: none lost. Only the use cases `harness
+    /// grade` takes (the password and key-set rotators) judge it; the
+    /// others are never asked.
+    fn lost(&self, _vault: &FakeVault, _out: &Outcome) -> Option<String> {
+        None
+    }
     /// Whether the service's state is as seeded (a dry run's verdict).
     fn unchanged(&self, vault: &FakeVault) -> Result<(), String>;
     /// The end state in sentences (secrets masked).

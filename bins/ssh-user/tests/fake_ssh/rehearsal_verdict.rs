@@ -64,6 +64,7 @@ fn exited_1() -> Outcome {
         stdout: "rotate-ssh-user: exit 1 (failed, nothing changed)\n".into(),
         stderr: String::new(),
         elapsed: std::time::Duration::ZERO,
+        timed_out: false,
     }
 }
 

@@ -5,7 +5,6 @@
 //! only the escaping with the single run's report.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -13,6 +12,7 @@ use super::{esc, esc_lines};
 use crate::faults::FaultKind;
 use crate::rehearsal::Rehearsal;
 use crate::rehearsal::matrix::{self, CellOutcome, Timing};
+use crate::rehearsal::program::Program;
 
 /// Every cell of the matrix for one rehearsal.
 #[derive(Debug, Serialize)]
@@ -35,15 +35,15 @@ impl MatrixReport {
 /// `--faults all`: the clean run, then every cell, `progress` called with
 /// each cell's line as it ends.
 pub fn rehearse_matrix(
-    bin: &Path,
+    program: &Program,
     rehearsal: &Rehearsal,
     jobs: usize,
     progress: &(dyn Fn(&CellOutcome) + Sync),
 ) -> Result<MatrixReport, String> {
-    let clean = matrix::clean_run(bin, rehearsal, Timing::FAULTS)?;
+    let clean = matrix::clean_run(program, rehearsal, Timing::FAULTS)?;
     let cells = clean.cells(matrix::KINDS);
     let outcomes = matrix::run_cells(
-        bin,
+        program,
         rehearsal,
         &clean,
         &cells,
@@ -56,7 +56,10 @@ pub fn rehearse_matrix(
     let outcomes: Vec<CellOutcome> = outcomes
         .into_iter()
         .map(|mut o| {
+            o.cell.call = esc(&o.cell.call);
             o.state = esc(&o.state);
+            o.lie = o.lie.map(|f| esc(&f));
+            o.lost = o.lost.map(|f| esc(&f));
             o.failure = o.failure.map(|f| esc(&f));
             o.told = o.told.iter().map(|l| esc(l)).collect();
             o.output = esc_lines(&o.output);
@@ -66,7 +69,7 @@ pub fn rehearse_matrix(
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
     Ok(MatrixReport {
         use_case: rehearsal.use_case.name,
-        binary: esc(&bin.display().to_string()),
+        binary: esc(&program.shown()),
         description: esc(&rehearsal.description),
         kinds: matrix::KINDS.to_vec(),
         timing: format!(

@@ -106,8 +106,15 @@ fn shown_fields(record: &Value) -> Vec<(String, String)> {
     out
 }
 
-pub(super) fn record_changes(world: &World, out: &Outcome, dry_run: bool) -> Vec<RecordChange> {
-    let secrets = world.secrets();
+/// The records before and after. `scrub` masks each shown value (for a
+/// third-party script, which may write anything into a field, the
+/// redactor too: [`crate::rehearsal::program::Program::mask`]).
+pub(super) fn record_changes(
+    world: &World,
+    out: &Outcome,
+    dry_run: bool,
+    scrub: &dyn Fn(&str) -> String,
+) -> Vec<RecordChange> {
     let mut changes = Vec::new();
     for before in &world.vault_before {
         let uid = before
@@ -151,10 +158,10 @@ pub(super) fn record_changes(world: &World, out: &Outcome, dry_run: bool) -> Vec
                 let b = find(&before_fields, name);
                 let a = find(&after_fields, name);
                 FieldChange {
-                    name: esc(&mask(name, &secrets)),
+                    name: esc(&scrub(name)),
                     changed: a != b,
-                    before: b.map(|v| esc(&mask(&v, &secrets))),
-                    after: a.map(|v| esc(&mask(&v, &secrets))),
+                    before: b.map(|v| esc(&scrub(&v))),
+                    after: a.map(|v| esc(&scrub(&v))),
                 }
             })
             .collect();
@@ -162,12 +169,11 @@ pub(super) fn record_changes(world: &World, out: &Outcome, dry_run: bool) -> Vec
             continue;
         }
         changes.push(RecordChange {
-            title: esc(&mask(
+            title: esc(&scrub(
                 before
                     .get("title")
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
-                &secrets,
             )),
             uid: esc(&uid),
             note,

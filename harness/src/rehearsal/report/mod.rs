@@ -14,8 +14,6 @@
 //! the records field by field, [`text`] lays a report out for people,
 //! [`cells`] is the failure matrix's report.
 
-use std::path::Path;
-
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -29,6 +27,7 @@ use changes::{masked_input, record_changes};
 
 pub use cells::{MatrixReport, matrix_text, rehearse_matrix};
 
+use super::program::{self, Program};
 use super::world::{RunOptions, World, mask};
 use super::{Rehearsal, Roles, exit_meaning, exit_text};
 use crate::faults::{FaultKind, FaultSpec};
@@ -339,7 +338,14 @@ impl Report {
 
 /// Rehearses once: an optional plan (a dry run on a copy of the fakes),
 /// then the run, with `options.faults` armed, and the report.
-pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<Report, String> {
+pub fn rehearse(
+    program: &Program,
+    rehearsal: &Rehearsal,
+    options: &Options,
+) -> Result<Report, String> {
+    if program.script().is_some() && options.dry_run {
+        return Err(program::NO_DRY_RUN.to_owned());
+    }
     let timing = (!options.faults.is_empty()).then_some(Timing::FAULTS);
     // Faults are checked before anything runs, on fakes of their own.
     let addressed: Vec<Addressed> = if options.faults.is_empty() {
@@ -354,16 +360,18 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
     };
 
     let mut plan_escaped = None;
-    let plan = if options.plan && !options.dry_run {
+    // A script has no dry run: no plan.
+    let plan = if options.plan && !options.dry_run && program.script().is_none() {
         let world = World::start(rehearsal)?;
-        let out = world.run(
-            bin,
+        let out = program::run(
+            &world,
+            program,
             &RunOptions {
                 dry_run: true,
                 timing,
                 ..RunOptions::default()
             },
-        );
+        )?;
         let secrets = world.secrets();
         plan_escaped = world
             .contained()
@@ -389,7 +397,7 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
     };
 
     let clean: Option<Clean> = if addressed.iter().any(|a| a.spec.kind == FaultKind::Refused) {
-        Some(matrix::record_calls(bin, rehearsal, Timing::FAULTS)?.0)
+        Some(matrix::record_calls(program, rehearsal, Timing::FAULTS)?.0)
     } else {
         None
     };
@@ -415,11 +423,15 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
         )
         .map_err(|e| {
             if fault.spec.kind == FaultKind::Refused {
-                format!(
-                    "--fault {}.{}: {e} (a run without faults makes the calls {})",
-                    fault.service,
-                    fault.spec,
-                    sequence.join(", ")
+                // The calls a script made are its text: scrubbed.
+                program.mask(
+                    &format!(
+                        "--fault {}.{}: {e} (a run without faults makes the calls {})",
+                        fault.service,
+                        fault.spec,
+                        sequence.join(", ")
+                    ),
+                    &world.secrets(),
                 )
             } else {
                 format!("--fault {}.{}: {e}", fault.service, fault.spec)
@@ -427,18 +439,19 @@ pub fn rehearse(bin: &Path, rehearsal: &Rehearsal, options: &Options) -> Result<
         })?;
         armed.push(format!("{}.{}", fault.service, fault.spec));
     }
-    let out = world.run(
-        bin,
+    let out = program::run(
+        &world,
+        program,
         &RunOptions {
             dry_run: options.dry_run,
             timing,
             json: options.json,
             ..RunOptions::default()
         },
-    );
+    )?;
     matrix::settle(&world, Timing::FAULTS.hold);
-    unfired(&world, &addressed)?;
-    let mut report = build(bin, rehearsal, &world, &out, options, plan, armed);
+    unfired(&world, &addressed).map_err(|e| program.mask(&e, &world.secrets()))?;
+    let mut report = build(program, rehearsal, &world, &out, options, plan, armed);
     if let Some(why) = plan_escaped
         && report.verdict.consistent
     {
@@ -503,7 +516,7 @@ fn esc_roles(roles: &Roles) -> Roles {
 }
 
 fn build(
-    bin: &Path,
+    program: &Program,
     rehearsal: &Rehearsal,
     world: &World,
     out: &Outcome,
@@ -512,22 +525,46 @@ fn build(
     faults: Vec<String>,
 ) -> Report {
     let secrets = world.secrets();
-    let m = |text: &str| esc(&mask(text, &secrets));
-    let ml = |text: &str| esc_lines(&mask(text, &secrets));
+    // Everything a script controls (request paths, call names, bodies)
+    // also passes the project's redactor: see `program`.
+    let m = |text: &str| esc(&program.mask(text, &secrets));
+    let ml = |text: &str| esc_lines(&program.mask(text, &secrets));
     let leak = out.find_leak(&secrets);
-    let verdict = world.verdict(out, options.dry_run);
+    let verdict = world.verdict(&program.judged(out), options.dry_run);
     let withheld = "(withheld: a secret appeared in it)".to_owned();
+    let script = program.script();
     let (stdout, stderr) = if leak.is_some() {
         (withheld.clone(), withheld)
     } else {
-        (ml(&out.stdout), ml(&out.stderr))
+        match script {
+            None => (ml(&out.stdout), ml(&out.stderr)),
+            Some(s) if s.show_output => (
+                esc_lines(&program::scrub_lines(&out.stdout, &secrets)),
+                esc_lines(&program::scrub_lines(&out.stderr, &secrets)),
+            ),
+            Some(_) => (
+                format!(
+                    "(withheld: {}; --show-script-output shows it, redacted)",
+                    program::size(&out.stdout)
+                ),
+                format!(
+                    "(withheld: {}; --show-script-output shows it, redacted)",
+                    program::size(&out.stderr)
+                ),
+            ),
+        }
     };
-    let message = if leak.is_some() {
+    let message = if leak.is_some() || script.is_some_and(|s| !s.show_output) {
         Vec::new()
+    } else if script.is_some() {
+        super::world::told(&out.stderr, &secrets)
+            .iter()
+            .map(|l| m(l))
+            .collect()
     } else {
         told(&out.stderr, &secrets)
     };
-    let (summary, summary_problem) = if !options.json {
+    let (summary, summary_problem) = if !options.json || script.is_some() {
         (None, None)
     } else if leak.is_some() {
         (
@@ -571,20 +608,22 @@ fn build(
             .enumerate()
             .map(|(i, c)| CallLine {
                 index: i + 1,
-                call: esc(&c.endpoint),
+                call: m(&c.endpoint),
                 nth: c.nth,
                 status: c.status,
                 fault: c.fault,
                 detail: if c.records.is_empty() {
                     String::new()
                 } else {
-                    esc(&format!("record {}", c.records.join(", ")))
+                    m(&format!("record {}", c.records.join(", ")))
                 },
             })
             .collect(),
     });
 
-    let records = record_changes(world, out, options.dry_run);
+    let records = record_changes(world, out, options.dry_run, &|text: &str| {
+        program.mask(text, &secrets)
+    });
     let mut seeded = vec![Seeded {
         service: service.name().to_owned(),
         lines: service.seeded().iter().map(|l| m(l)).collect(),
@@ -607,13 +646,54 @@ fn build(
             Timing::FAULTS.hold.as_secs()
         )
     };
+    let mut notes: Vec<String> = world.notes.iter().map(|n| m(n)).collect();
+    if let Some(script) = script {
+        notes.push(
+            "the harness does not sandbox the network: proxy variables send what honours them to \
+             the fake vault's proxy, which refuses hosts off this machine, but a script that \
+             opens its own sockets to a real host is not stopped"
+                .into(),
+        );
+        if script.show_output {
+            notes.push(
+                "the script's output is shown redacted line by line; a script can print a secret \
+                 in a form no scanner knows (one character per line, xor, ...): read it as \
+                 untrusted"
+                    .into(),
+            );
+        }
+        if out.timed_out {
+            notes.push(format!(
+                "the script was killed at the deadline, after {} s, with everything it started",
+                out.elapsed.as_secs()
+            ));
+        }
+    }
+    let verdict = match (script, &leak, verdict) {
+        (Some(_), Some(leak), verdict) => Err(format!(
+            "printed a secret ({leak}){}",
+            verdict
+                .err()
+                .map(|v| format!("; and {v}"))
+                .unwrap_or_default()
+        )),
+        (Some(_), None, verdict) if out.timed_out => Err(format!(
+            "killed at the deadline, after {} s{}",
+            out.elapsed.as_secs(),
+            verdict
+                .err()
+                .map(|v| format!("; and {v}"))
+                .unwrap_or_default()
+        )),
+        (_, _, verdict) => verdict,
+    };
     Report {
         use_case: rehearsal.use_case.name,
-        binary: esc(&bin.display().to_string()),
+        binary: m(&program.shown()),
         description: m(&rehearsal.description),
         sources: rehearsal.sources.clone(),
         roles: esc_roles(&rehearsal.roles),
-        notes: world.notes.iter().map(|n| m(n)).collect(),
+        notes,
         input: masked_input(world, &secrets),
         seeded,
         faults: faults.iter().map(|f| esc(f)).collect(),
