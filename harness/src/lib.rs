@@ -41,6 +41,7 @@ pub mod fakes;
 pub mod faults;
 pub mod inputs;
 pub mod layout;
+pub mod leak;
 pub mod reap;
 pub mod rehearsal;
 pub mod runner;

@@ -232,7 +232,8 @@ struct ScriptArgs {
     show_script_output: bool,
     /// Kill the script, and everything it started, after SECONDS (default:
     /// the rehearsal's own deadline).
-    #[arg(long, value_name = "SECONDS", requires = "script")]
+    #[arg(long, value_name = "SECONDS", requires = "script",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     deadline: Option<u64>,
 }
 

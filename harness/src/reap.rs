@@ -190,17 +190,27 @@ mod tests {
             .env(MARKER_VAR, &marker)
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(300));
+        // Polled, not slept: on a loaded machine the shell may take a while
+        // to start both.
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while marked_now(&marker).len() < 2 && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         remember_marked(&marker);
         assert!(marked_now(&marker).len() >= 2);
         let _ = child.kill();
         let _ = child.wait();
         kill_marked(&marker);
-        std::thread::sleep(Duration::from_millis(100));
-        let left: Vec<_> = marked_now(&marker)
-            .into_iter()
-            .filter(|(pid, _)| !is_zombie(*pid))
-            .collect();
-        assert!(left.is_empty(), "{left:?}");
+        let left = || -> Vec<_> {
+            marked_now(&marker)
+                .into_iter()
+                .filter(|(pid, _)| !is_zombie(*pid))
+                .collect()
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while !left().is_empty() && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(left().is_empty(), "{:?}", left());
     }
 }

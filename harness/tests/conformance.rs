@@ -15,7 +15,9 @@
 //!   not name;
 //! - the exit code matches the state: 0 rotated and nothing old left, 1 and
 //!   2 nothing changed at all, 3 the new credential stored and working;
-//! - nothing secret is printed (every output is scanned).
+//! - nothing secret is printed (every output is scanned);
+//! - no credential is lost (`harness grade`'s LOST), and the cell's fault
+//!   fired (a cell whose call the run did not make tested nothing).
 //!
 //! The worlds, call names, cells and verdicts are `harness::rehearsal`'s:
 //! each use case's fakes are seeded from its Commander-shaped fixture

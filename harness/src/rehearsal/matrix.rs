@@ -335,7 +335,10 @@ pub fn run_together(
         Err(e) => return failed(format!("the harness could not run it: {e}")),
     };
     settle(&world, timing.hold);
-    let fired = cells.iter().all(|each| fired(&world, clean, each));
+    // The first cell must fire; the later ones are the attempts a retry
+    // would make (every attempt failing), which a run that succeeded at
+    // once never makes.
+    let fired = fired(&world, clean, cell);
     judge(program, &world, cell, &out, fired)
 }
 
@@ -401,6 +404,12 @@ pub fn judge(
                 Some("stdout is not one line".into())
             } else if let Err(why) = summary_agrees(out) {
                 Some(format!("the JSON summary line: {why}"))
+            } else if !fired {
+                // A cell whose fault never fired tested nothing.
+                Some("the fault never fired: the run did not make that call".into())
+            } else if let (None, Some(lost)) = (&lie, &lost) {
+                // `harness grade`'s LOST, for the conformance suite too.
+                Some(format!("LOST {lost}"))
             } else {
                 lie.clone()
             }
