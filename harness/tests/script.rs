@@ -61,7 +61,11 @@ impl Ran {
 /// Runs the harness with `args` (and `env` in its own environment); fails
 /// if any output holds a secret of the records or the made-up password.
 fn harness(args: &[&str], env: &[(&str, &str)]) -> Ran {
-    let records = rest_records();
+    harness_on(&rest_records(), args, env)
+}
+
+/// [`harness`] with the secrets of the records file `records`.
+fn harness_on(records: &str, args: &[&str], env: &[(&str, &str)]) -> Ran {
     let world = TestWorld::program(env!("CARGO_BIN_EXE_harness"))
         .export(Path::new(&records))
         .secrets([NEW_PASSWORD_TAIL])
@@ -380,6 +384,77 @@ fn grading_our_own_rotate_rest_api_as_a_script_passes_every_cell() {
     assert!(flagged.is_empty(), "{flagged:#?}");
     assert!(grade["program"].as_str().unwrap().starts_with("script: "));
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+}
+
+#[test]
+fn our_azure_binary_as_a_script_reaches_entra_graph_and_the_vault_by_their_real_names() {
+    // The script gets no endpoint variable for Azure: its SDK goes to
+    // login.microsoftonline.com and graph.microsoft.com, and its KSM
+    // configuration names keepersecurity.com, as on a gateway; the proxy
+    // answers for the three. An escape would fail the verdict.
+    let bin =
+        harness::world::rotators_dir("rotate-azure-app-secret", env!("CARGO_BIN_EXE_harness"))
+            .join("rotate-azure-app-secret");
+    let records = fixture("records/azure-app-secret.json")
+        .display()
+        .to_string();
+    let script = bin.display().to_string();
+    let ran = harness_on(
+        &records,
+        &[
+            "run",
+            "azure-app-secret",
+            "--records",
+            &records,
+            "--script",
+            &script,
+            "--json",
+        ],
+        &[],
+    );
+    let report = ran.json();
+    assert_eq!(ran.code, Some(0), "{report:#}\n{}", ran.stderr);
+    assert_eq!(report["exit_code"], 0, "{report:#}");
+    assert_eq!(report["verdict"]["consistent"], true, "{report:#}");
+}
+
+#[test]
+fn an_azure_script_is_given_no_endpoint_variable_only_the_proxy_and_the_ca() {
+    let records = fixture("records/azure-app-secret.json")
+        .display()
+        .to_string();
+    let probe = script("print_env.py", "");
+    let ran = harness_on(
+        &records,
+        &[
+            "run",
+            "azure-app-secret",
+            "--records",
+            &records,
+            "--script",
+            &probe,
+            "--json",
+            "--show-script-output",
+        ],
+        &[],
+    );
+    let report = ran.json();
+    let stdout = report["stdout"].as_str().unwrap();
+    let names: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("name "))
+        .collect();
+    for pointed in ["AZURE_AUTHORITY_HOST", "MICROSOFT_GRAPH_URL"] {
+        assert!(!names.contains(&pointed), "{stdout}");
+    }
+    for needed in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "SSL_CERT_FILE",
+    ] {
+        assert!(names.contains(&needed), "{stdout}");
+    }
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! Microsoft Graph application endpoints the Azure rotator uses, with JSON
 //! shapes and error bodies as they are sent:
 //!
+//! - `GET /{tenant}/v2.0/.well-known/openid-configuration` (the tenant
+//!   discovery an MSAL client, such as Python's azure-identity, makes before
+//!   its first token request);
 //! - `POST /{tenant}/oauth2/v2.0/token` (client credentials);
 //! - `GET /v1.0/applications/{id}` and `GET /v1.0/applications(appId='{id}')`;
 //! - `POST /v1.0/applications/{id}/addPassword` and `.../removePassword`.
@@ -31,9 +34,15 @@ use super::lag::Lagging;
 use crate::fakes::aws::iso8601;
 use crate::faults::{FaultKind, ProxiedRequest};
 
-/// The call names: `token` (the token endpoint), `get` (GET application by
-/// object id or appId), `addPassword`, `removePassword`.
-pub const CALLS: [&str; 4] = ["token", "get", "addPassword", "removePassword"];
+/// The call names: `discovery` (the tenant's OpenID configuration),
+/// `token` (the token endpoint), `get` (GET application by object id or
+/// appId), `addPassword`, `removePassword`.
+pub const CALLS: [&str; 5] = ["discovery", "token", "get", "addPassword", "removePassword"];
+
+/// The real hosts of the identity platform and of Graph: a third-party
+/// script's SDK names them, and the rehearsal routes them to this fake
+/// ([`crate::fakes::vault::FakeVault::route`]).
+pub const HOSTS: [&str; 2] = ["login.microsoftonline.com", "graph.microsoft.com"];
 
 /// Names a request as the fault switches do.
 pub fn call_name(request: &ProxiedRequest) -> String {
@@ -43,6 +52,8 @@ pub fn call_name(request: &ProxiedRequest) -> String {
 fn action_of(path: &str) -> &'static str {
     if path.ends_with("/oauth2/v2.0/token") {
         "token"
+    } else if path.ends_with("/.well-known/openid-configuration") {
+        "discovery"
     } else if path.ends_with("/addPassword") {
         "addPassword"
     } else if path.ends_with("/removePassword") {
@@ -327,11 +338,12 @@ impl Service for State {
     ) -> ResponseTemplate {
         let state = self;
         let path = request.url.path().to_owned();
-        let token = action_of(&path) == "token";
-        let answer = if token {
-            state.token(request, &path, injected)
-        } else {
-            state.graph(request, &path, injected)
+        // The identity platform's answers and errors, not Graph's.
+        let token = matches!(action_of(&path), "token" | "discovery");
+        let answer = match action_of(&path) {
+            "token" => state.token(request, &path, injected),
+            "discovery" => state.discovery(request, &path, injected),
+            _ => state.graph(request, &path, injected),
         };
         if let Some(fault) = state
             .faults_after_apply
@@ -372,6 +384,73 @@ impl State {
             Some(FaultKind::Status429) => Some(AzureFault::throttled(1)),
             _ => None,
         }
+    }
+
+    /// The tenant's OpenID configuration, naming the endpoints on the host
+    /// the request was sent to (`login.microsoftonline.com` when routed).
+    /// An unknown tenant is the platform's 400 `invalid_tenant`.
+    fn discovery(
+        &mut self,
+        request: &wiremock::Request,
+        path: &str,
+        injected: Option<FaultKind>,
+    ) -> ResponseTemplate {
+        self.calls.push(GraphCall {
+            action: "discovery".into(),
+            path: path.to_owned(),
+            client: String::new(),
+            body: Value::Null,
+        });
+        if let Some(fault) = self.fault("discovery", injected) {
+            let answer = aad_error(fault.status, "temporarily_unavailable", &fault.message);
+            return match fault.retry_after {
+                Some(seconds) => answer.insert_header("Retry-After", seconds.to_string().as_str()),
+                None => answer,
+            };
+        }
+        let tenant = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        if tenant != self.tenant {
+            return aad_error(
+                400,
+                "invalid_tenant",
+                &format!("AADSTS90002: Tenant '{tenant}' not found."),
+            );
+        }
+        let host = request
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(HOSTS[0]);
+        let base = format!("https://{host}/{tenant}");
+        ResponseTemplate::new(200).set_body_json(json!({
+            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("https://{host}/{tenant}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("https://{host}/{tenant}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "tid", "ver"],
+            "kerberos_endpoint": format!("{base}/kerberos"),
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }))
     }
 
     fn token(

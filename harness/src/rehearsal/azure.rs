@@ -277,6 +277,13 @@ impl KeySetRotator for Azure {
         self.fake.env()
     }
 
+    fn hosts(&self) -> Vec<(String, String)> {
+        crate::fakes::azure::HOSTS
+            .iter()
+            .map(|host| ((*host).to_owned(), self.fake.url()))
+            .collect()
+    }
+
     fn issued(&self) -> Vec<String> {
         self.fake.issued()
     }

@@ -78,6 +78,10 @@ pub(super) trait KeySetRotator: Send + Sync + 'static {
     fn owner(&self) -> String;
     /// The environment that points the binary at the fake.
     fn env(&self) -> Vec<(String, String)>;
+    /// See [`Service::hosts`].
+    fn hosts(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// Every secret the fake knows.
     fn issued(&self) -> Vec<String>;
     /// A request, for the report (masked by the caller).
@@ -188,6 +192,10 @@ impl<K: KeySetRotator> Service for KeySet<K> {
 
     fn env(&self) -> Vec<(String, String)> {
         self.rotator.env()
+    }
+
+    fn hosts(&self) -> Vec<(String, String)> {
+        self.rotator.hosts()
     }
 
     fn issued(&self) -> Vec<String> {

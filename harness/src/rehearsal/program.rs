@@ -29,13 +29,16 @@
 //!
 //! Not done, and said wherever it matters: the network is not sandboxed.
 //! Proxy variables send what honours them to the fake vault's proxy, which
-//! refuses any host off this machine; a script that opens its own sockets
-//! to a real host is not stopped.
+//! refuses any host off this machine but the real hosts it answers for
+//! (Keeper's, and a use case's such as `login.microsoftonline.com`: served
+//! by the fakes, so an SDK that names them needs no edit); a script that
+//! opens its own sockets to a real host is not stopped.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::world::{RunOptions, World, mask};
+use crate::fakes::vault::KSM_HOST;
 use crate::runner::{Outcome, Run};
 
 /// The use cases a script can be rehearsed for: the plain HTTP password
@@ -163,6 +166,9 @@ pub fn run(world: &World, program: &Program, options: &RunOptions) -> Result<Out
         .env_clear()
         .current_dir(home.path())
         .track(crate::reap::new_marker());
+    for (host, fake) in world.service.hosts() {
+        world.vault.route(&host, &fake)?;
+    }
     let config = ksm_config(world, home.path())?;
     for (key, value) in script_env(world, home.path(), &config) {
         run = run.env(&key, value);
@@ -180,17 +186,20 @@ pub fn run(world: &World, program: &Program, options: &RunOptions) -> Result<Out
 }
 
 /// A copy of the fake vault's KSM configuration in `home` (0600), its
-/// `hostname` naming the fake vault's port: a script's KSM SDK reaches it
-/// directly, since `NO_PROXY` sends loopback around the proxy (the
-/// binaries reach `127.0.0.1` through `HTTPS_PROXY`, which the fake vault
-/// answers itself). Holds only the fake vault's made-up keys.
+/// `hostname` Keeper's real host ([`KSM_HOST`]) as on a gateway: a script's
+/// KSM SDK reaches it through the proxy variables, and the fake vault, the
+/// proxy, answers for that host itself ([`FakeVault::route_self`]). (The
+/// loopback address with the fake's port would go around the proxy, and
+/// Keeper's Rust SDK drops the port.) Holds only the fake vault's made-up
+/// keys.
 fn ksm_config(world: &World, home: &Path) -> Result<PathBuf, String> {
     let original = world.vault.config_path();
     let text = std::fs::read_to_string(&original)
         .map_err(|e| format!("cannot read {}: {e}", original.display()))?;
     let mut config: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not JSON: {e}", original.display()))?;
-    config["hostname"] = format!("127.0.0.1:{}", world.vault.port()).into();
+    world.vault.route_self(KSM_HOST);
+    config["hostname"] = KSM_HOST.into();
     let path = home.join("ksm-config.json");
     crate::teardown::write_private(&path, &config.to_string())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -263,8 +272,9 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// A script's whole environment: nothing of the harness's but `PATH`;
 /// the locale; `HOME` and `TMPDIR` = `home`; the world's variables (the
-/// same that point the project's binaries at the fakes: the AWS and Azure
-/// endpoints); the CA bundles; the AWS per-service endpoints and region;
+/// same that point the project's binaries at the fakes: the AWS endpoints;
+/// not those of a service whose real hosts the proxy answers for, Azure);
+/// the CA bundles; the AWS per-service endpoints and region;
 /// the KSM configuration `ksm_config` (see [`ksm_config`]) as
 /// `KEEPER_GATEWAY_CONFIG`, `KSM_CONFIG_FILE` and `KSM_CONFIG` (base64, as
 /// Keeper's Python SDK reads it from the environment); and every proxy
@@ -283,6 +293,15 @@ pub fn script_env(world: &World, home: &Path, ksm_config: &Path) -> Vec<(String,
         ("TMPDIR".into(), home.display().to_string()),
     ];
     env.extend(world.env());
+    if !world.service.hosts().is_empty() {
+        // The script reaches the service by its real hosts, which the
+        // proxy answers for (see `run`): an endpoint variable pointing at
+        // the fake's plain-HTTP address would only send its SDK where no
+        // gateway sends it (azure-identity refuses an authority that is not
+        // https).
+        let pointed: Vec<String> = world.service.env().into_iter().map(|(k, _)| k).collect();
+        env.retain(|(k, _)| !pointed.contains(k));
+    }
     let ca = world.vault.ca_path().display().to_string();
     for var in CA_VARS {
         env.push((var.into(), ca.clone()));

@@ -68,6 +68,11 @@ pub const CALLS: [&str; 4] = [
     "rollback_secret_update",
 ];
 
+/// The host a script's KSM configuration names (Keeper's US region, as a
+/// gateway's configuration does), answered by the fake vault
+/// ([`FakeVault::route_self`]).
+pub const KSM_HOST: &str = "keepersecurity.com";
+
 /// The proxy variables a rehearsed binary must not inherit: an
 /// administrator's proxy would see the plain-http calls to the loopback
 /// fakes (the AWS SDK honours them).
@@ -82,6 +87,10 @@ pub struct FakeVault {
     /// `records.json` and the config, removed on a signal (`vault serve`).
     _files: Vec<crate::teardown::RemoveOnSignal>,
     server: tokio::task::JoinHandle<()>,
+    /// The test CA, for a routed host's certificate.
+    tls: tls::Tls,
+    /// The real services' hosts the proxy answers for ([`FakeVault::route`]).
+    routes: tls::Routes,
 }
 
 impl std::fmt::Debug for FakeVault {
@@ -233,7 +242,9 @@ impl FakeVault {
             engine: Engine::new(),
         });
         lock(&shared).write_records_file();
-        let acceptor = tls.acceptor;
+        let acceptor = tls.acceptor.clone();
+        let routes = tls::Routes::default();
+        let routed = routes.clone();
         let served = Arc::clone(&shared);
         let server = runtime().spawn(async move {
             loop {
@@ -249,9 +260,31 @@ impl FakeVault {
                 let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let shared = Arc::clone(&served);
+                let routes = routed.clone();
                 tokio::spawn(async move {
                     match tls::accept_connect(&mut stream).await {
                         Ok(tls::Connect::Direct | tls::Connect::Tunnel) => {}
+                        Ok(tls::Connect::Elsewhere(target)) => {
+                            match routes.find(&target) {
+                                Some(route) => match route.upstream {
+                                    Some(upstream) => tls::forward(stream, route, upstream).await,
+                                    None => {
+                                        // The vault itself, by its real name.
+                                        if tls::establish(&mut stream).await.is_ok()
+                                            && let Ok(tls_stream) =
+                                                route.acceptor.accept(stream).await
+                                        {
+                                            serve_connection(tls_stream, shared).await;
+                                        }
+                                    }
+                                },
+                                None => {
+                                    lock(&shared).escapes.push(target);
+                                    tls::refuse(&mut stream).await;
+                                }
+                            }
+                            return;
+                        }
                         Ok(tls::Connect::Refused(target)) => {
                             lock(&shared).escapes.push(target);
                             tls::refuse(&mut stream).await;
@@ -274,7 +307,46 @@ impl FakeVault {
             _temp: None,
             _files: Vec::new(),
             server,
+            tls,
+            routes,
         })
+    }
+
+    /// Answers for `host` (a real service's name, port 443) as a proxy: a
+    /// `CONNECT` to it is no escape but is forwarded to `upstream` (a
+    /// fake's plain-HTTP address, `http://127.0.0.1:PORT`) behind TLS with
+    /// a certificate for `host` from the test CA (`ca.pem`). A third-party
+    /// script whose SDK names the host reaches the fake unedited.
+    pub fn route(&self, host: &str, upstream: &str) -> Result<(), String> {
+        let url = url::Url::parse(upstream).map_err(|e| format!("{upstream}: {e}"))?;
+        let address = url
+            .socket_addrs(|| None)
+            .ok()
+            .and_then(|a| a.into_iter().next())
+            .ok_or_else(|| format!("{upstream} names no address"))?;
+        self.routes.insert(
+            host,
+            tls::Route {
+                upstream: Some(address),
+                acceptor: self.tls.acceptor_for(host),
+            },
+        );
+        Ok(())
+    }
+
+    /// Answers for `host` (Keeper's own, [`KSM_HOST`]) as the vault itself:
+    /// a `CONNECT` to it is served by this fake, behind TLS with a
+    /// certificate for `host` from the test CA. A KSM configuration naming
+    /// the real host, as a gateway's does, then reaches this fake through
+    /// the proxy variables, whatever the SDK does with a port.
+    pub fn route_self(&self, host: &str) {
+        self.routes.insert(
+            host,
+            tls::Route {
+                upstream: None,
+                acceptor: self.tls.acceptor_for(host),
+            },
+        );
     }
 
     pub fn port(&self) -> u16 {
@@ -329,8 +401,9 @@ impl FakeVault {
 
     /// Every connection the binary tried through this fake (its
     /// `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY`) to a host that is not a
-    /// loopback address, as `host:port`, in order. Each was refused: a
-    /// rehearsal never reaches a real service, and one that tried failed.
+    /// loopback address nor a routed one ([`FakeVault::route`]), as
+    /// `host:port`, in order. Each was refused: a rehearsal never reaches a
+    /// real service, and one that tried failed.
     pub fn escapes(&self) -> Vec<String> {
         self.state().escapes.clone()
     }
