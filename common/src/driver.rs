@@ -410,6 +410,16 @@ impl Run {
         self.vault()?.fetch(&uid)
     }
 
+    /// Keeps `progress` in the rotation lease, so that when the lease is
+    /// released it records what is left for the next run (a binary whose
+    /// last save failed after its work was done: its notes would otherwise
+    /// be lost with the lease).
+    pub fn keep_progress(&self, progress: crate::lease::Progress) {
+        if let Ok(uid) = self.input.require_user_record_uid() {
+            crate::lease::set_progress(&mut self.lease.borrow_mut(), uid, Some(progress));
+        }
+    }
+
     /// The last write of a finished rotation: `changes` to the user record,
     /// with the lease cleared in the same save.
     pub fn finish(&self, changes: &[crate::vault::Change]) -> Result<()> {

@@ -12,10 +12,12 @@
 //! `dry_run`, `exit_code` and its `meaning` (the one table,
 //! [`Exit::meaning`]), `record_uid`, the ids `created`, `stored`, `retired`
 //! and `left`, `summary` (the prose line), `next` (what to do, the error's
-//! own words; `null` on exit 0) and `duration_ms`. Ids are key ids, secret
-//! key ids and SSH key fingerprints: never a secret. Every string is
-//! redacted before it is serialized, and the line is redacted again as a
-//! whole, like every other line this program writes ([`crate::log`]).
+//! own words; on exit 0 what the run asks to check, [`advise`], else
+//! `null`) and `duration_ms`. Ids are key ids, secret key ids and SSH and
+//! RSA key fingerprints: never a secret. Every string is redacted before it
+//! is serialized; the line is not redacted again as a whole (see
+//! [`line_with`]: a short old password equal to a key or a literal would
+//! break the JSON).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,6 +86,8 @@ struct State {
     dry_run: bool,
     record_uid: Option<String>,
     ids: Ids,
+    /// What a run that succeeded asks the operator to check ([`advise`]).
+    advice: Vec<String>,
 }
 
 static JSON: AtomicBool = AtomicBool::new(false);
@@ -97,6 +101,7 @@ static STATE: Mutex<State> = Mutex::new(State {
         retired: Vec::new(),
         left: Vec::new(),
     },
+    advice: Vec::new(),
 });
 
 fn state() -> std::sync::MutexGuard<'static, State> {
@@ -114,6 +119,7 @@ fn snapshot() -> State {
         dry_run: s.dry_run,
         record_uid: s.record_uid.clone(),
         ids: s.ids.clone(),
+        advice: s.advice.clone(),
     };
     match STATE.try_lock() {
         Ok(state) => copy(&state),
@@ -123,6 +129,7 @@ fn snapshot() -> State {
             dry_run: false,
             record_uid: None,
             ids: Ids::default(),
+            advice: Vec::new(),
         },
     }
 }
@@ -186,14 +193,46 @@ pub fn left(id: &str) {
     push(|ids| &mut ids.left, id);
 }
 
-/// Tests only: forgets every id.
+/// The credential `id`, counted retired when the service acknowledged it,
+/// is still valid after all (still listed, or still accepted): it moves
+/// from `retired` to `left`, so the line never calls a live key retired.
+pub fn still_valid(id: &str) {
+    let mut state = state();
+    state.ids.retired.retain(|i| i != id);
+    if !state.ids.left.iter().any(|i| i == id) {
+        state.ids.left.push(id.to_owned());
+    }
+}
+
+/// Something a run that succeeds asks the operator to check (a result it
+/// could not confirm, a note it could not save): on exit 0 the line's
+/// `next` says it, so a pipeline reading only the line sees it too. An
+/// error's own message takes its place on any other exit.
+pub fn advise(text: &str) {
+    let mut state = state();
+    if !state.advice.iter().any(|a| a == text) {
+        state.advice.push(text.to_owned());
+    }
+}
+
+/// Tests only: forgets every id and every advice.
 #[doc(hidden)]
 pub fn reset_for_test() {
-    state().ids = Ids::default();
+    let mut state = state();
+    state.ids = Ids::default();
+    state.advice.clear();
+}
+
+/// Tests only: the ids retired and left so far.
+#[doc(hidden)]
+pub fn retired_and_left_for_test() -> (Vec<String>, Vec<String>) {
+    let state = state();
+    (state.ids.retired.clone(), state.ids.left.clone())
 }
 
 /// The line for a run that ended with `exit`. `prose` is the text-mode
-/// line; `next` what to do (the error's message), `None` on exit 0.
+/// line; `next` what to do (the error's message), `None` on exit 0 (then
+/// the JSON line's `next` is what the run [`advise`]d, if anything).
 pub fn line(binary: &str, exit: Exit, prose: &str, next: Option<&str>) -> String {
     line_with(binary, exit, prose, next, Some(&secret::redact))
 }
@@ -217,7 +256,10 @@ pub(crate) fn line_with(
     if redact.is_none() {
         state.record_uid = None;
         state.ids = Ids::default();
+        state.advice.clear();
     }
+    let advice = state.advice.join("; ");
+    let next = next.or((exit == Exit::Rotated && !advice.is_empty()).then_some(advice.as_str()));
     let duration_ms = state.started.map_or(0, |s| {
         u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)
     });
@@ -320,10 +362,39 @@ mod tests {
         assert!(error.contains(OUTPUT_VAR), "{error}");
     }
 
+    /// The summary's state is the process's: one test at a time.
+    fn guard() -> std::sync::MutexGuard<'static, ()> {
+        let g = crate::change::TEST_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        reset_for_test();
+        g
+    }
+
+    #[test]
+    fn a_success_that_asks_for_a_check_says_it_in_next_and_an_error_its_own() {
+        let _g = guard();
+        set_output(Output::Json);
+        let clean = line("rotate-x", Exit::Rotated, "rotated", None);
+        let value: serde_json::Value = serde_json::from_str(&clean).unwrap();
+        assert!(value["next"].is_null(), "{clean}");
+        advise("the final listing failed, so the result was not confirmed");
+        let noted = line("rotate-x", Exit::Rotated, "rotated", None);
+        let value: serde_json::Value = serde_json::from_str(&noted).unwrap();
+        assert_eq!(
+            value["next"],
+            "the final listing failed, so the result was not confirmed"
+        );
+        let failed = line("rotate-x", Exit::Failed, "failed", Some("fix the URL"));
+        let value: serde_json::Value = serde_json::from_str(&failed).unwrap();
+        assert_eq!(value["next"], "fix the URL");
+    }
+
     #[test]
     fn an_old_password_equal_to_a_key_or_a_json_literal_leaves_the_line_valid() {
         // A whole-line redaction turned "next":null into "next":[redacted]
         // and the key "schema" into "[redacted]".
+        let _g = guard();
         set_output(Output::Json);
         secret::register("schema");
         secret::register("null");

@@ -486,23 +486,39 @@ impl Rotator for AwsAccessKey {
         if !deleted.is_empty() {
             note.push(Change::text(REMOVED, deleted.join(", ")));
         }
-        if settings.retire == Retirement::Deactivate {
-            let ours = deactivated_now(&settings.deactivated, &plan, &keys, &deleted, &deactivated);
+        let ours = (settings.retire == Retirement::Deactivate)
+            .then(|| deactivated_now(&settings.deactivated, &plan, &keys, &deleted, &deactivated));
+        if let Some(ours) = &ours {
             note.push(Change::text(DEACTIVATED, ours.join(", ")));
         }
         if let Err(e) = run.finish(&note) {
-            tracing::warn!(
+            // The lease is released with the keys this run deactivated as
+            // still to deactivate: the next run finds them Inactive and
+            // notes them in DEACTIVATED (else it would refuse to make room
+            // with a key it deactivated, never having noted it).
+            if let Some(ours) = ours.filter(|o| !o.is_empty()) {
+                run.keep_progress(common::lease::Progress {
+                    stored: new.clone(),
+                    retiring: ours,
+                    retirement: Retirement::Deactivate,
+                });
+            }
+            let warning = format!(
                 "the key was rotated, but noting the removed key ids in {REMOVED}{} failed: {e}",
                 if settings.retire == Retirement::Deactivate {
                     format!(
-                        " and the deactivated ones in {DEACTIVATED} (add {} there by hand, or a \
-                         later rotation will not delete them to make room)",
+                        " and the deactivated ones in {DEACTIVATED} (the lease is released \
+                         naming them, and the next rotation notes them; if the lease stays \
+                         held, add {} there by hand, or a later rotation will not delete them \
+                         to make room)",
                         list_or_none(&deactivated)
                     )
                 } else {
                     String::new()
                 }
             );
+            tracing::warn!("{warning}");
+            common::summary::advise(&warning);
         }
         let gone_note = if gone.is_empty() {
             String::new()

@@ -666,6 +666,9 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
             .cloned()
             .collect();
         if !left.is_empty() {
+            for still in &left {
+                crate::summary::still_valid(still);
+            }
             return Err(Error::OldNotRetired(format!(
                 "{noun}(s) {} of {holder} are still listed as valid after they were {}; the new \
                  {noun} {id} is stored in {location} and works. Check them and revoke them",
@@ -681,6 +684,9 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         }
         match self.cloud.still_accepted(&self.removed) {
             Ok(accepted) if !accepted.is_empty() => {
+                for still in &accepted {
+                    crate::summary::still_valid(still);
+                }
                 return Err(Error::OldNotRetired(format!(
                     "{noun}(s) {} of {holder} were revoked but are still accepted; the new {noun} \
                      {id} is stored in {location} and works. Find where else they are trusted \
@@ -701,6 +707,7 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
     /// warned once here, and returned in [`Replaced::notes`].
     fn note(&mut self, note: String) {
         tracing::warn!("{note}");
+        crate::summary::advise(&note);
         self.notes.push(note);
     }
 }

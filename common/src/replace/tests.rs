@@ -228,6 +228,7 @@ fn guard() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     change::reset_for_test();
+    crate::summary::reset_for_test();
     g
 }
 

@@ -478,3 +478,68 @@ fn a_bad_retire_old_key_is_exit_2_naming_the_field_the_record_and_the_values() {
         assert_eq!(w.key_ids(), [STORED_ID]);
     }
 }
+
+/// The saves of a clean `deactivate` run: the last is the finish (the
+/// record's notes with the lease cleared).
+fn clean_run_saves() -> usize {
+    let probe = retiring("deactivate");
+    probe.run("admin-record.json", &[]).assert_exit(0);
+    probe
+        .vault()
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == "update_secret")
+        .count()
+}
+
+#[test]
+fn a_failed_last_save_leaves_the_deactivated_key_for_the_next_run_to_note() {
+    let finish = clean_run_saves();
+    let w = retiring("deactivate");
+    // Every attempt of the finish is refused as stale (the vault client
+    // saves up to four times on a conflict); the lease's release after it
+    // goes through.
+    for nth in finish..finish + 4 {
+        w.vault()
+            .fault_at("update_secret", nth, Fault::StaleRevision);
+    }
+    let out = w.run_with(
+        "admin-record.json",
+        &[],
+        &[("KEEPER_ROTATOR_OUTPUT", "json")],
+    );
+    out.assert_exit(0)
+        .assert_clean()
+        .assert_stderr_has(&format!("add {STORED_ID} there by hand"));
+    // The line a pipeline reads says it too.
+    let line: serde_json::Value = serde_json::from_str(out.stdout.trim_end()).unwrap();
+    assert!(
+        line["next"]
+            .as_str()
+            .unwrap()
+            .contains("the next rotation notes them"),
+        "{line}"
+    );
+    assert_eq!(active(&w, STORED_ID), Some(false));
+    assert_eq!(w.vault().field(USER_UID, DEACTIVATED), None);
+    assert!(
+        lease(&w).ends_with(&format!("; to deactivate: {STORED_ID}")),
+        "{}",
+        lease(&w)
+    );
+    // The next run completes it: nothing sent to IAM, the key noted as
+    // this binary's, so a later rotation may delete it to make room.
+    let before = updates(&w);
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_clean()
+        .assert_stdout_has("completed the rotation");
+    assert_eq!(updates(&w), before);
+    assert_eq!(
+        w.vault().field(USER_UID, DEACTIVATED).as_deref(),
+        Some(STORED_ID)
+    );
+    w.run("admin-record.json", &[])
+        .assert_exit(0)
+        .assert_stdout_has(&format!("deleted {STORED_ID}"));
+}

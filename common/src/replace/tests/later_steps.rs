@@ -292,6 +292,10 @@ fn a_revoked_credential_still_listed_after_settling_exits_3() {
     let result = run(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]));
     assert_eq!(exit_of(&result), Exit::OldNotRetired);
     assert_names(&result, &["OLD"]);
+    // The summary line says so too: OLD is left, not retired.
+    let (retired, left) = crate::summary::retired_and_left_for_test();
+    assert!(!retired.contains(&"OLD".to_owned()), "{retired:?}");
+    assert_eq!(left, ["OLD"]);
 }
 
 #[test]
@@ -347,6 +351,9 @@ fn a_revoked_credential_the_service_still_accepts_exits_3() {
     let result = replace(&mut svc, &mut rec, &plan(&["OLD"], None, &["OLD"]), checks);
     assert_eq!(exit_of(&result), Exit::OldNotRetired);
     assert_names(&result, &["OLD", "still accepted"]);
+    let (retired, left) = crate::summary::retired_and_left_for_test();
+    assert!(!retired.contains(&"OLD".to_owned()), "{retired:?}");
+    assert_eq!(left, ["OLD"]);
 }
 
 // --- clean up -------------------------------------------------------------
