@@ -612,13 +612,17 @@ impl<'r, C: Credentials, S: Store<C::New>> Sequence<'r, C, S> {
         let (noun, location, id) = (self.noun, &self.location, C::id(new));
         match self.store.stored_id() {
             Ok(Some(now)) if now == id => Ok(()),
-            Ok(other) => Err(Error::NeedsAttention(format!(
-                "the new {noun} {id} is stored and works, but {location} now holds {} instead: \
+            Ok(other) => {
+                // Valid, and no longer what the record holds.
+                crate::summary::left(id);
+                Err(Error::NeedsAttention(format!(
+                    "the new {noun} {id} is stored and works, but {location} now holds {} instead: \
                  another rotation or a person changed the record. No old {noun} was revoked; the \
                  valid ones are {id} and {}. Keep the one the record holds and revoke the others",
-                other.map_or_else(|| format!("no {noun}"), |o| format!("{noun} {o}")),
-                list_of(&self.retire)
-            ))),
+                    other.map_or_else(|| format!("no {noun}"), |o| format!("{noun} {o}")),
+                    list_of(&self.retire)
+                )))
+            }
             Err(e) => Err(Error::OldNotRetired(format!(
                 "the new {noun} {id} is stored in {location} and works, but reading the record \
                  again before revoking the old {noun}s failed ({e}); they were kept and are still \

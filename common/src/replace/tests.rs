@@ -617,6 +617,10 @@ fn a_record_changed_by_someone_else_stops_before_any_revocation_exit_4() {
     assert_eq!(exit_of(&result), Exit::NeedsAttention);
     assert_names(&result, &["NEW1", "OLD", "OTHER"]);
     assert!(svc.revoked.is_empty());
+    // Both stay valid, and the record holds neither: the line says so.
+    let (retired, left) = crate::summary::retired_and_left_for_test();
+    assert!(retired.is_empty(), "{retired:?}");
+    assert_eq!(left, ["NEW1", "OLD"]);
 }
 
 #[test]
