@@ -379,7 +379,7 @@ pub fn judge(
     let secrets = world.secrets();
     let leak = out.find_leak(&secrets);
     let judged = program.judged(out);
-    let lie = world.verdict(&judged, false).err();
+    let lie = program.verdict(world, out, false).err();
     let lost = world.service.lost(&world.vault, &judged);
     let scrub = |text: &str| program.mask(text, &secrets);
     let failure = match program.script() {

@@ -128,6 +128,26 @@ impl Program {
         }
     }
 
+    /// Whether the end state matches the exit code ([`World::verdict`]),
+    /// the code read as [`Program::judged`] reads it. A script's failure
+    /// (any code but 0 and 4) tells the Gateway only that the rotation did
+    /// not complete: it is true of an end state where nothing changed, and
+    /// of one where the new credential is stored and works with the old
+    /// ones kept (the project's exit 3, which the Gateway cannot tell from
+    /// any other failure). It is a lie only when neither holds.
+    pub fn verdict(&self, world: &World, out: &Outcome, dry_run: bool) -> Result<(), String> {
+        let judged = self.judged(out);
+        let first = world.verdict(&judged, dry_run);
+        if first.is_ok() || self.script().is_none() || judged.code != Some(1) {
+            return first;
+        }
+        let kept = Outcome {
+            code: Some(3),
+            ..judged
+        };
+        world.verdict(&kept, dry_run).or(first)
+    }
+
     /// [`scrub`] for a script, [`mask`] for the project's binaries (whose
     /// outputs are redacted by the binaries themselves and checked by
     /// every test).

@@ -530,7 +530,7 @@ fn build(
     let m = |text: &str| esc(&program.mask(text, &secrets));
     let ml = |text: &str| esc_lines(&program.mask(text, &secrets));
     let leak = out.find_leak(&secrets);
-    let verdict = world.verdict(&program.judged(out), options.dry_run);
+    let verdict = program.verdict(world, out, options.dry_run);
     let withheld = "(withheld: a secret appeared in it)".to_owned();
     let script = program.script();
     let (stdout, stderr) = if leak.is_some() {
