@@ -94,6 +94,26 @@ fn seen() -> std::sync::MutexGuard<'static, Seen> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Tracks `marker` before its run starts, so that a signal ending the
+/// harness kills the run's processes however early it comes
+/// ([`kill_every_tracked`]).
+pub fn track(marker: &str) {
+    let mut seen = seen();
+    if !seen.iter().any(|(m, _)| m == marker) {
+        seen.push((marker.to_owned(), HashSet::new()));
+    }
+}
+
+/// Kills the processes of every run still tracked: a signal is ending the
+/// harness ([`crate::teardown`]), and a script's `setsid` grandchild is in
+/// no process group the harness registered.
+pub fn kill_every_tracked() {
+    let markers: Vec<String> = seen().iter().map(|(m, _)| m.clone()).collect();
+    for marker in markers {
+        kill_marked(&marker);
+    }
+}
+
 /// Remembers the processes holding `marker` now (called while the run goes
 /// on, so one that later rewrites its environment is still known).
 pub fn remember_marked(marker: &str) {

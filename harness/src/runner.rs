@@ -227,6 +227,9 @@ impl Run {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(marker) = &self.marker {
+            crate::reap::track(marker);
+        }
         let started = Instant::now();
         // In a process group of its own, registered so that a signal ending
         // the harness, or a panic of `owner`, kills it (see `crate::teardown`).

@@ -32,6 +32,10 @@
 //! (`std::process::Command` clears the signal mask in the child, so the
 //! rotators receive signals normally.)
 //!
+//! The processes a third-party script started are killed too, by the
+//! marker in their environment ([`crate::reap`]): a `setsid` grandchild is
+//! in no group registered here.
+//!
 //! Not covered: SIGKILL of the harness (nothing can run then). Its children
 //! then run to their own deadline (`KEEPER_ROTATOR_TIMEOUT`, or the
 //! harness's kill timeout which died with it), and the temporary directory
@@ -124,6 +128,8 @@ pub fn install() -> Result<(), String> {
 fn end(signal: Signal) -> ! {
     let registry = registry();
     kill_and_remove(&registry);
+    // A script's detached processes, in groups of their own.
+    crate::reap::kill_every_tracked();
     std::process::exit(128 + signal as i32);
 }
 

@@ -282,6 +282,47 @@ fn a_hanging_script_is_killed_at_the_deadline_with_its_setsid_grandchild() {
 }
 
 #[test]
+fn a_harness_ended_by_ctrl_c_kills_the_scripts_setsid_grandchild_too() {
+    let seconds = format!("{}.{}", 4000 + std::process::id() % 1000, 3);
+    let command = format!("/bin/sh {} {seconds}", fixture("scripts/hang.sh").display());
+    let records = rest_records();
+    let mut harness = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "run",
+            "rest-api",
+            "--records",
+            &records,
+            "--script",
+            &command,
+        ])
+        .args(["--deadline", "600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    while sleeping(&seconds).len() < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sleeping(&seconds).len(), 2, "the script never started");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(harness.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = harness.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 2), "{status:?}");
+    // Killed before the harness exited; a killed orphan may take a moment
+    // to be reaped by whoever inherited it.
+    let until = Instant::now() + Duration::from_secs(10);
+    while !sleeping(&seconds).is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        sleeping(&seconds).is_empty(),
+        "left behind: {:?}",
+        sleeping(&seconds)
+    );
+}
+
+#[test]
 fn the_harness_environment_never_reaches_a_script() {
     let probe = "harness-env-probe-5f2a9c";
     let ran = run(
