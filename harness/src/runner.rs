@@ -67,7 +67,7 @@ pub fn is_foreign_elf(path: &Path) -> bool {
 }
 
 /// What a run produced.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     /// The exit code; `None` when killed by a signal.
     pub code: Option<i32>,

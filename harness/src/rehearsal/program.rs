@@ -108,13 +108,7 @@ impl Program {
     /// names is still lost. The project's binaries keep their exit table.
     pub fn judged(&self, out: &Outcome) -> Outcome {
         match self {
-            Self::Binary(_) => Outcome {
-                code: out.code,
-                stdout: out.stdout.clone(),
-                stderr: out.stderr.clone(),
-                elapsed: out.elapsed,
-                timed_out: out.timed_out,
-            },
+            Self::Binary(_) => out.clone(),
             Self::Script(_) => Outcome {
                 code: out.code.map(|code| match code {
                     0 | 4 => code,
@@ -174,15 +168,10 @@ pub fn run(world: &World, program: &Program, options: &RunOptions) -> Result<Out
     }
     let home = crate::teardown::PrivateDir::new()
         .map_err(|e| format!("cannot make the script's working directory: {e}"))?;
-    let line = options.stdin.clone().unwrap_or_else(|| {
-        let mut line = world.line().into_bytes();
-        line.push(b'\n');
-        line
-    });
     let mut run = Run::new("/bin/sh")
         .arg("-c")
         .arg(script.command.clone())
-        .stdin(line)
+        .stdin(world.stdin(options))
         .env_clear()
         .current_dir(home.path())
         .track(crate::reap::new_marker());

@@ -259,6 +259,16 @@ impl World {
         gateway_line(&self.params, &self.dicts)
     }
 
+    /// What a run reads on stdin: the options' own bytes, else the line
+    /// and its newline, as the Gateway writes it.
+    pub fn stdin(&self, options: &RunOptions) -> Vec<u8> {
+        options.stdin.clone().unwrap_or_else(|| {
+            let mut line = self.line().into_bytes();
+            line.push(b'\n');
+            line
+        })
+    }
+
     /// The services faults can be armed on: the use case's, then the vault.
     pub fn services(&self) -> Vec<(&'static str, &dyn Armable)> {
         vec![
@@ -324,12 +334,7 @@ impl World {
     /// Runs `bin` once. Never panics on a leak: see [`Outcome::find_leak`]
     /// with [`World::secrets`].
     pub fn run(&self, bin: &Path, options: &RunOptions) -> Outcome {
-        let line = options.stdin.clone().unwrap_or_else(|| {
-            let mut line = self.line().into_bytes();
-            line.push(b'\n');
-            line
-        });
-        let mut run = Run::new(bin).stdin(line).env(
+        let mut run = Run::new(bin).stdin(self.stdin(options)).env(
             "KEEPER_ROTATOR_LOCK_DIR",
             self.locks.path().display().to_string(),
         );
