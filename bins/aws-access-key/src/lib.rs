@@ -25,11 +25,13 @@ pub mod admin;
 pub mod aws;
 mod keys;
 pub mod plan;
+mod retirement;
 
 use aws::{Aws, NewKey};
 use keys::IamKeys;
 // The record field listing the keys this binary deactivated.
 use plan::DEACTIVATED_FIELD as DEACTIVATED;
+use retirement::{RETIRE, deactivated_ids, deactivated_now, retired_keys, retirement};
 
 /// `--help`: the record fields this binary reads and writes.
 pub const FIELDS: &str = "\
@@ -91,9 +93,6 @@ const SECRET: &str = "aws_secret_access_key";
 const CREATED: &str = "CreateDate";
 const REMOVED: &str = "Access_Key_ID_Removed_during_previous_rotation";
 
-/// The record field that chooses how the old key is retired.
-const RETIRE: &str = "retire_old_key";
-
 /// Settings from the user record.
 #[derive(Debug)]
 struct Settings {
@@ -123,67 +122,6 @@ impl Settings {
     /// deactivated, or `None` with `delete`.
     fn deactivating(&self) -> Option<&[String]> {
         (self.retire == Retirement::Deactivate).then_some(self.deactivated.as_slice())
-    }
-}
-
-/// [`DEACTIVATED`]: key ids separated by commas. Anything else was not
-/// written by this binary: refused before anything is sent, and not shown.
-fn deactivated_ids(record: &VaultRecord) -> Result<Vec<String>> {
-    let Some(text) = record.text(DEACTIVATED)? else {
-        return Ok(Vec::new());
-    };
-    let ids: Vec<String> = text
-        .split(',')
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty())
-        .collect();
-    if ids
-        .iter()
-        .all(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-    {
-        return Ok(ids);
-    }
-    Err(Error::invalid(
-        DEACTIVATED,
-        record.location(),
-        "it is not a list of access key ids separated by commas (this binary writes it: the \
-         keys it deactivated); correct it or clear it; nothing was changed"
-            .to_owned(),
-    ))
-}
-
-/// `retire_old_key`: `delete` (also when absent or empty) or `deactivate`,
-/// in any case. Any other value is refused before anything is sent; it is
-/// shown only when it is a short plain word (a secret pasted into the
-/// wrong field is not).
-fn retirement(record: &VaultRecord) -> Result<Retirement> {
-    let Some(value) = record.text(RETIRE)? else {
-        return Ok(Retirement::Revoke);
-    };
-    let given = value.trim();
-    match given.to_ascii_lowercase().as_str() {
-        "" | "delete" => Ok(Retirement::Revoke),
-        "deactivate" => Ok(Retirement::Deactivate),
-        _ => {
-            // A lower-case word only: a password has capitals or digits.
-            let shown = if given.len() <= 20 && given.chars().all(|c| c.is_ascii_lowercase()) {
-                format!("'{given}'")
-            } else {
-                format!(
-                    "a value of {} characters (not shown)",
-                    given.chars().count()
-                )
-            };
-            Err(Error::invalid(
-                RETIRE,
-                record.location(),
-                format!(
-                    "{shown} is not one of the values accepted: delete (the default: the old \
-                     key is deleted) or deactivate (the old key is set Inactive and kept); \
-                     nothing was changed"
-                ),
-            ))
-        }
     }
 }
 
@@ -575,54 +513,6 @@ impl Rotator for AwsAccessKey {
     }
 }
 
-/// [`DEACTIVATED`] after a run: the keys it listed before that this binary
-/// had deactivated and that were not deleted now, then those it deactivated
-/// (a completed interrupted rotation's keys already Inactive included: that
-/// run deactivated them), oldest first, once each.
-fn deactivated_now(
-    before: &[String],
-    plan: &plan::Plan,
-    keys: &[plan::Key],
-    deleted: &[String],
-    deactivated: &[String],
-) -> Vec<String> {
-    // Listed and Inactive: a key listed Active was made active again by
-    // someone, and is theirs now.
-    let listed = |id: &String| keys.iter().any(|k| &k.id == id && !k.active);
-    let already: Vec<String> = if plan.complete {
-        plan.retire
-            .iter()
-            .filter(|id| keys.iter().any(|k| &k.id == *id && !k.active))
-            .cloned()
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut ours: Vec<String> = Vec::new();
-    for id in before
-        .iter()
-        .filter(|id| listed(id) && !deleted.contains(id))
-        .chain(&already)
-        .chain(deactivated)
-    {
-        if !ours.contains(id) {
-            ours.push(id.clone());
-        }
-    }
-    ours
-}
-
-/// The keys retired after the new one is stored and verified: the plan's,
-/// except, when they are deactivated, those already Inactive (retired
-/// already; they are deleted when a later rotation needs room).
-fn retired_keys(plan: &plan::Plan, keys: &[plan::Key], how: Retirement) -> Vec<String> {
-    plan.retire
-        .iter()
-        .filter(|id| how == Retirement::Revoke || keys.iter().any(|k| &k.id == *id && k.active))
-        .cloned()
-        .collect()
-}
-
 fn list_or_none(ids: &[String]) -> String {
     if ids.is_empty() {
         "none".into()
@@ -791,26 +681,5 @@ mod tests {
             None
         );
         assert_eq!(signing_key_deleted_to_make_room(&room("OLD"), None), None);
-    }
-
-    fn key(id: &str, active: bool) -> plan::Key {
-        plan::Key {
-            id: id.into(),
-            active,
-            last_used: None,
-            last_used_known: true,
-        }
-    }
-
-    #[test]
-    fn a_deactivated_key_made_active_again_is_no_longer_noted_as_deactivated_by_this_binary() {
-        let keys = [key("MINE", false), key("THEIRS", true)];
-        let plan = plan::Plan {
-            make_room: None,
-            retire: Vec::new(),
-            complete: false,
-        };
-        let before = ["MINE".to_owned(), "THEIRS".to_owned(), "GONE".to_owned()];
-        assert_eq!(deactivated_now(&before, &plan, &keys, &[], &[]), ["MINE"]);
     }
 }
