@@ -91,13 +91,19 @@ fn get_through(vault: &FakeVault, host: &str, path: &str) -> String {
     }
 }
 
-#[test]
-fn a_routed_host_is_served_by_its_fake_under_its_real_name_and_the_test_ca() {
+/// A fake Entra ID and a vault whose proxy routes its real host to it.
+fn routed_login() -> (FakeAzure, FakeVault) {
     let azure = FakeAzure::start(TENANT);
     let vault = FakeVault::start(&[]);
     vault
         .route("login.microsoftonline.com", &azure.url())
         .unwrap();
+    (azure, vault)
+}
+
+#[test]
+fn a_routed_host_is_served_by_its_fake_under_its_real_name_and_the_test_ca() {
+    let (_azure, vault) = routed_login();
     let answer = get_through(
         &vault,
         "login.microsoftonline.com",
@@ -113,11 +119,7 @@ fn a_routed_host_is_served_by_its_fake_under_its_real_name_and_the_test_ca() {
 
 #[test]
 fn an_unknown_tenants_discovery_is_the_platforms_400_invalid_tenant() {
-    let azure = FakeAzure::start(TENANT);
-    let vault = FakeVault::start(&[]);
-    vault
-        .route("login.microsoftonline.com", &azure.url())
-        .unwrap();
+    let (_azure, vault) = routed_login();
     let answer = get_through(
         &vault,
         "login.microsoftonline.com",
@@ -129,11 +131,7 @@ fn an_unknown_tenants_discovery_is_the_platforms_400_invalid_tenant() {
 
 #[test]
 fn a_host_that_is_not_routed_is_refused_and_recorded_as_an_escape() {
-    let azure = FakeAzure::start(TENANT);
-    let vault = FakeVault::start(&[]);
-    vault
-        .route("login.microsoftonline.com", &azure.url())
-        .unwrap();
+    let (_azure, vault) = routed_login();
     let (_, status) = connect(&vault, "graph.microsoft.com:443");
     assert!(status.starts_with("HTTP/1.1 403"), "{status}");
     // The routed name on another port is not the route either.

@@ -105,6 +105,31 @@ fn run(script: &str, extra: &[&str], env: &[(&str, &str)]) -> Ran {
     harness(&args, env)
 }
 
+/// `harness run azure-app-secret` of `script` on the Azure records.
+fn run_azure(script: &str, extra: &[&str]) -> Ran {
+    let records = fixture("records/azure-app-secret.json")
+        .display()
+        .to_string();
+    let mut args = vec![
+        "run",
+        "azure-app-secret",
+        "--records",
+        &records,
+        "--script",
+        script,
+    ];
+    args.extend_from_slice(extra);
+    harness_on(&records, &args, &[])
+}
+
+/// The variable names `print_env.py` printed.
+fn env_names(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("name "))
+        .collect()
+}
+
 fn rows(grade: &Value) -> Vec<Value> {
     grade["rows"].as_array().expect("rows").clone()
 }
@@ -339,10 +364,7 @@ fn the_harness_environment_never_reaches_a_script() {
     );
     let report = ran.json();
     let stdout = report["stdout"].as_str().unwrap();
-    let names: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("name "))
-        .collect();
+    let names = env_names(stdout);
     assert!(names.contains(&"PATH"), "{stdout}");
     assert!(names.contains(&"HOME"), "{stdout}");
     assert!(names.contains(&"REQUESTS_CA_BUNDLE"), "{stdout}");
@@ -436,23 +458,7 @@ fn our_azure_binary_as_a_script_reaches_entra_graph_and_the_vault_by_their_real_
     let bin =
         harness::world::rotators_dir("rotate-azure-app-secret", env!("CARGO_BIN_EXE_harness"))
             .join("rotate-azure-app-secret");
-    let records = fixture("records/azure-app-secret.json")
-        .display()
-        .to_string();
-    let script = bin.display().to_string();
-    let ran = harness_on(
-        &records,
-        &[
-            "run",
-            "azure-app-secret",
-            "--records",
-            &records,
-            "--script",
-            &script,
-            "--json",
-        ],
-        &[],
-    );
+    let ran = run_azure(&bin.display().to_string(), &["--json"]);
     let report = ran.json();
     assert_eq!(ran.code, Some(0), "{report:#}\n{}", ran.stderr);
     assert_eq!(report["exit_code"], 0, "{report:#}");
@@ -461,30 +467,11 @@ fn our_azure_binary_as_a_script_reaches_entra_graph_and_the_vault_by_their_real_
 
 #[test]
 fn an_azure_script_is_given_no_endpoint_variable_only_the_proxy_and_the_ca() {
-    let records = fixture("records/azure-app-secret.json")
-        .display()
-        .to_string();
     let probe = script("print_env.py", "");
-    let ran = harness_on(
-        &records,
-        &[
-            "run",
-            "azure-app-secret",
-            "--records",
-            &records,
-            "--script",
-            &probe,
-            "--json",
-            "--show-script-output",
-        ],
-        &[],
-    );
+    let ran = run_azure(&probe, &["--json", "--show-script-output"]);
     let report = ran.json();
     let stdout = report["stdout"].as_str().unwrap();
-    let names: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("name "))
-        .collect();
+    let names = env_names(stdout);
     for pointed in ["AZURE_AUTHORITY_HOST", "MICROSOFT_GRAPH_URL"] {
         assert!(!names.contains(&pointed), "{stdout}");
     }

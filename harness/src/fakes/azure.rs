@@ -386,6 +386,51 @@ impl State {
         }
     }
 
+    /// The identity platform's part common to its calls: the call logged,
+    /// a fault armed on it answered, and the path's tenant (its first
+    /// segment) checked: an unknown one is the platform's 400, whose error
+    /// code differs by endpoint (`invalid_tenant` for the discovery,
+    /// `invalid_request` for a token). `Ok`: the tenant.
+    fn identity_call(
+        &mut self,
+        action: &str,
+        path: &str,
+        client: String,
+        injected: Option<FaultKind>,
+    ) -> Result<String, Box<ResponseTemplate>> {
+        self.calls.push(GraphCall {
+            action: action.into(),
+            path: path.to_owned(),
+            client,
+            body: Value::Null,
+        });
+        if let Some(fault) = self.fault(action, injected) {
+            let answer = aad_error(fault.status, "temporarily_unavailable", &fault.message);
+            return Err(Box::new(match fault.retry_after {
+                Some(seconds) => answer.insert_header("Retry-After", seconds.to_string().as_str()),
+                None => answer,
+            }));
+        }
+        let tenant = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        if tenant != self.tenant {
+            let code = if action == "discovery" {
+                "invalid_tenant"
+            } else {
+                "invalid_request"
+            };
+            return Err(Box::new(aad_error(
+                400,
+                code,
+                &format!("AADSTS90002: Tenant '{tenant}' not found."),
+            )));
+        }
+        Ok(tenant.to_owned())
+    }
+
     /// The tenant's OpenID configuration, naming the endpoints on the host
     /// the request was sent to (`login.microsoftonline.com` when routed).
     /// An unknown tenant is the platform's 400 `invalid_tenant`.
@@ -395,31 +440,10 @@ impl State {
         path: &str,
         injected: Option<FaultKind>,
     ) -> ResponseTemplate {
-        self.calls.push(GraphCall {
-            action: "discovery".into(),
-            path: path.to_owned(),
-            client: String::new(),
-            body: Value::Null,
-        });
-        if let Some(fault) = self.fault("discovery", injected) {
-            let answer = aad_error(fault.status, "temporarily_unavailable", &fault.message);
-            return match fault.retry_after {
-                Some(seconds) => answer.insert_header("Retry-After", seconds.to_string().as_str()),
-                None => answer,
-            };
-        }
-        let tenant = path
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        if tenant != self.tenant {
-            return aad_error(
-                400,
-                "invalid_tenant",
-                &format!("AADSTS90002: Tenant '{tenant}' not found."),
-            );
-        }
+        let tenant = match self.identity_call("discovery", path, String::new(), injected) {
+            Ok(tenant) => tenant,
+            Err(answer) => return *answer,
+        };
         let host = request
             .headers
             .get("host")
@@ -463,30 +487,8 @@ impl State {
             .into_owned()
             .collect();
         let client_id = form.get("client_id").cloned().unwrap_or_default();
-        self.calls.push(GraphCall {
-            action: "token".into(),
-            path: path.to_owned(),
-            client: client_id.clone(),
-            body: Value::Null,
-        });
-        if let Some(fault) = self.fault("token", injected) {
-            let answer = aad_error(fault.status, "temporarily_unavailable", &fault.message);
-            return match fault.retry_after {
-                Some(seconds) => answer.insert_header("Retry-After", seconds.to_string().as_str()),
-                None => answer,
-            };
-        }
-        let tenant = path
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        if tenant != self.tenant {
-            return aad_error(
-                400,
-                "invalid_request",
-                &format!("AADSTS90002: Tenant '{tenant}' not found."),
-            );
+        if let Err(answer) = self.identity_call("token", path, client_id.clone(), injected) {
+            return *answer;
         }
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
             return aad_error(

@@ -198,6 +198,15 @@ impl<K: KeySetRotator> Service for KeySet<K> {
         self.rotator.hosts()
     }
 
+    fn working(&self) -> Vec<String> {
+        self.rotator
+            .live()
+            .into_iter()
+            .filter(|c| c.works)
+            .map(|c| c.id)
+            .collect()
+    }
+
     fn issued(&self) -> Vec<String> {
         self.rotator.issued()
     }

@@ -402,7 +402,9 @@ pub fn judge(
                 Some(format!("LEAK {leak}"))
             } else if out.stdout.lines().count() != 1 {
                 Some("stdout is not one line".into())
-            } else if let Err(why) = summary_agrees(out) {
+            } else if let Err(why) = summary_agrees(out)
+                .and_then(|line| retired_no_longer_work(&line, &world.service.working()))
+            {
                 Some(format!("the JSON summary line: {why}"))
             } else if !fired {
                 // A cell whose fault never fired tested nothing.
@@ -451,6 +453,27 @@ pub fn judge(
         lie: lie.as_deref().map(scrub),
         lost: lost.as_deref().map(scrub),
         elapsed_ms: u64::try_from(out.elapsed.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// No id the summary line calls `retired` still works (`working`: the
+/// ids of the use case's credentials that authenticate now, see
+/// [`super::world::Service::working`]): a key acknowledged retired that is
+/// still listed or accepted is `left`, and the run exits 3.
+pub fn retired_no_longer_work(line: &serde_json::Value, working: &[String]) -> Result<(), String> {
+    let retired = line["retired"].as_array().cloned().unwrap_or_default();
+    let still: Vec<&str> = retired
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .filter(|id| working.iter().any(|w| w == id))
+        .collect();
+    if still.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "it calls {} retired, but the service says it still works",
+            still.join(", ")
+        ))
     }
 }
 
@@ -510,4 +533,18 @@ pub fn run_cells(
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retired_no_longer_work;
+
+    #[test]
+    fn a_line_calling_a_working_key_retired_is_refused_naming_it() {
+        let line = serde_json::json!({"retired": ["OLD", "GONE"], "left": []});
+        let why = retired_no_longer_work(&line, &["NEW".into(), "OLD".into()]).unwrap_err();
+        assert!(why.contains("OLD retired"), "{why}");
+        assert!(!why.contains("GONE"), "{why}");
+        assert!(retired_no_longer_work(&line, &["NEW".into()]).is_ok());
+    }
 }

@@ -66,6 +66,13 @@ pub trait Service: Send + Sync {
     fn hosts(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// The ids of the use case's credentials that authenticate now (an
+    /// Active AWS key, a listed Azure secret), for the summary line's
+    /// `retired` to be checked against; empty where credentials have no
+    /// id (the password use cases) or none is tracked.
+    fn working(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Every secret the fake knows now (issued keys, secrets, tokens).
     fn issued(&self) -> Vec<String>;
     /// What the fake was seeded with, one line each (secrets masked).
