@@ -130,11 +130,13 @@ pub fn remember_marked(marker: &str) {
 /// fork while it is being killed); reaps those re-parented to the harness.
 /// Gives up after a few seconds.
 pub fn kill_marked(marker: &str) {
-    let remembered: HashSet<(i32, u64)> = {
-        let mut seen = seen();
-        let at = seen.iter().position(|(m, _)| m == marker);
-        at.map(|i| seen.remove(i).1).unwrap_or_default()
-    };
+    // Kept tracked until the end: a signal ending the harness meanwhile
+    // still finds the marker ([`kill_every_tracked`]).
+    let remembered: HashSet<(i32, u64)> = seen()
+        .iter()
+        .find(|(m, _)| m == marker)
+        .map(|(_, set)| set.clone())
+        .unwrap_or_default();
     let me = i32::try_from(std::process::id()).unwrap_or(0);
     let until = Instant::now() + Duration::from_secs(5);
     let mut killed = remembered.clone();
@@ -157,6 +159,7 @@ pub fn kill_marked(marker: &str) {
         }
         reap_orphans(me, marker, &killed);
         if targets.is_empty() || Instant::now() >= until {
+            seen().retain(|(m, _)| m != marker);
             return;
         }
     }

@@ -128,15 +128,17 @@ pub fn install() -> Result<(), String> {
 fn end(signal: Signal) -> ! {
     let registry = registry();
     kill_and_remove(&registry);
-    // A script's detached processes, in groups of their own.
-    crate::reap::kill_every_tracked();
     std::process::exit(128 + signal as i32);
 }
 
+/// Every process first (a script's detached ones, in groups of their own,
+/// by their marker), then the files: a process still writing into a
+/// directory would make its removal fail.
 fn kill_and_remove(registry: &Registry) {
     for &(group, _) in &registry.groups {
         kill_group(group);
     }
+    crate::reap::kill_every_tracked();
     for path in &registry.paths {
         if path.is_dir() {
             let _ = std::fs::remove_dir_all(path);

@@ -1,6 +1,6 @@
-//! The fake vault's proxy answering for a real service's host: a `CONNECT`
-//! to a routed host is served by a fake behind a certificate for that host
-//! from the test CA; any other host is refused and recorded. This is how a
+//! The script proxy answering for a real service's host: a `CONNECT` to a
+//! routed host is served by a fake behind a certificate for that host from
+//! the test CA; any other host is refused and recorded. This is how a
 //! third-party script whose SDK names `login.microsoftonline.com` (and
 //! trusts only a CA bundle and the proxy variables) reaches the fakes
 //! unedited.
@@ -20,9 +20,10 @@ use rustls::pki_types::{CertificateDer, ServerName};
 
 const TENANT: &str = "72f988bf-0000-4000-8000-000000000001";
 
-/// Sends `CONNECT target` to the vault's proxy; the status line answered.
+/// Sends `CONNECT target` to the script proxy; the status line answered.
 fn connect(vault: &FakeVault, target: &str) -> (TcpStream, String) {
-    let mut socket = TcpStream::connect(("127.0.0.1", vault.port())).unwrap();
+    let port = vault.script_proxy().unwrap();
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
@@ -130,6 +131,17 @@ fn an_unknown_tenants_discovery_is_the_platforms_400_invalid_tenant() {
 }
 
 #[test]
+fn each_real_host_serves_its_own_endpoints_only() {
+    let (azure, vault) = routed_login();
+    vault.route("graph.microsoft.com", &azure.url()).unwrap();
+    let discovery = format!("/{TENANT}/v2.0/.well-known/openid-configuration");
+    let answer = get_through(&vault, "graph.microsoft.com", &discovery);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let answer = get_through(&vault, "login.microsoftonline.com", "/v1.0/applications/x");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+#[test]
 fn a_host_that_is_not_routed_is_refused_and_recorded_as_an_escape() {
     let (_azure, vault) = routed_login();
     let (_, status) = connect(&vault, "graph.microsoft.com:443");
@@ -161,9 +173,42 @@ fn a_routed_host_whose_fake_is_down_is_answered_502_as_a_real_proxy_would() {
 }
 
 #[test]
-fn keepers_host_routed_to_the_vault_itself_is_served_by_the_vault() {
+fn the_vault_going_down_leaves_the_routes_to_the_other_fakes_up() {
+    let (_azure, vault) = routed_login();
+    // The vault's listener closes at once: down from its first request.
+    harness::faults::Armable::refuse_from(&vault, 1);
+    let answer = get_through(
+        &vault,
+        "login.microsoftonline.com",
+        &format!("/{TENANT}/v2.0/.well-known/openid-configuration"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // And Keeper's host, the vault itself, is a 502 now.
+    let (_, status) = connect(&vault, &format!("{}:443", harness::fakes::vault::KSM_HOST));
+    assert!(status.starts_with("HTTP/1.1 502"), "{status}");
+}
+
+#[test]
+fn the_vault_is_not_a_proxy_for_a_real_host_even_when_a_script_proxy_routes_it() {
+    // A binary's proxy is the vault's own listener: routes are the script
+    // proxy's only, so a binary that ignored its endpoint variables is
+    // still caught leaving the machine.
+    let (_azure, vault) = routed_login();
+    let mut socket = TcpStream::connect(("127.0.0.1", vault.port())).unwrap();
+    write!(
+        socket,
+        "CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .unwrap();
+    let mut status = String::new();
+    BufReader::new(socket).read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    assert_eq!(vault.escapes(), ["login.microsoftonline.com:443"]);
+}
+
+#[test]
+fn keepers_host_is_served_by_the_vault_itself_through_the_script_proxy() {
     let vault = FakeVault::start(&[]);
-    vault.route_self(harness::fakes::vault::KSM_HOST);
     // Not an API call (those are POSTs): the vault answers 404 with its
     // Date, as a web server would, over TLS for keepersecurity.com.
     let answer = get_through(&vault, harness::fakes::vault::KSM_HOST, "/");

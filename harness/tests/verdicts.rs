@@ -83,6 +83,32 @@ fn exit_3_with_the_old_credential_still_stored_is_rejected() {
 }
 
 #[test]
+fn exit_3_after_every_old_credential_was_retired_is_rejected() {
+    // The one place a binary runs here: a complete rotation, judged as if
+    // it had exited 3 ("an old one kept"): the code would hide a rotation
+    // that completed (a script's failure is read as 3 too).
+    for (name, bin, because) in [
+        (
+            "aws-access-key",
+            "rotate-aws-access-key",
+            "exit 3 (an old key kept) but every old one was deleted",
+        ),
+        (
+            "azure-app-secret",
+            "rotate-azure-app-secret",
+            "exit 3 (an old secret kept) but every old one was removed",
+        ),
+    ] {
+        let world = world(name);
+        let bin = harness::world::rotators_dir(bin, env!("CARGO_BIN_EXE_harness")).join(bin);
+        let out = world.run(&bin, &harness::rehearsal::world::RunOptions::default());
+        assert_eq!(out.code, Some(0), "{}", out.output());
+        assert_eq!(world.verdict(&out, false), Ok(()));
+        assert_rejected(&world, 3, because);
+    }
+}
+
+#[test]
 fn a_vault_holding_a_key_iam_does_not_know_is_rejected_whatever_the_exit() {
     let world = world("aws-access-key");
     world.vault.set_custom_field(

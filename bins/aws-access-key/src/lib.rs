@@ -445,10 +445,10 @@ impl Rotator for AwsAccessKey {
                 "the key was rotated, but noting the removed key ids in {REMOVED}{} failed: {e}",
                 if settings.retire == Retirement::Deactivate {
                     format!(
-                        " and the deactivated ones in {DEACTIVATED} (the lease is released \
-                         naming them, and the next rotation notes them; if the lease stays \
-                         held, add {} there by hand, or a later rotation will not delete them \
-                         to make room)",
+                        " and the deactivated ones ({}) in {DEACTIVATED}: unless that save \
+                         landed after all, the rotation lease keeps them as still to \
+                         deactivate, and the next rotation, finding them Inactive, notes them \
+                         there (until then none of them is deleted to make room)",
                         list_or_none(&deactivated)
                     )
                 } else {

@@ -340,6 +340,19 @@ impl Service for State {
         let path = request.url.path().to_owned();
         // The identity platform's answers and errors, not Graph's.
         let token = matches!(action_of(&path), "token" | "discovery");
+        // Reached by a real name (a script through the proxy), each host
+        // serves its own endpoints only, as the real ones do: a script that
+        // swapped them would fail on a gateway, and fails here.
+        let host = request
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
+        if let Some(host) = host.filter(|h| HOSTS.contains(&h.as_str()))
+            && host != HOSTS[usize::from(!token)]
+        {
+            return ResponseTemplate::new(404);
+        }
         let answer = match action_of(&path) {
             "token" => state.token(request, &path, injected),
             "discovery" => state.discovery(request, &path, injected),

@@ -285,6 +285,17 @@ impl<K: KeySetRotator> Service for KeySet<K> {
                 live_ids()
             )),
             Some(3) if old => Err(format!("exit 3 but the vault still holds {}", w.old)),
+            // Exit 3 says an old one was kept: with every one retired, the
+            // rotation completed, and the code hides it.
+            Some(3) if !before.is_empty() && !live.iter().any(|c| before.contains(&c.id)) => {
+                Err(format!(
+                    "exit 3 (an old {} kept) but every old one was {}: the {} are {}",
+                    w.noun,
+                    w.retired,
+                    w.plural,
+                    live_ids()
+                ))
+            }
             Some(0..=4) => Ok(()),
             other => Err(format!("exit {other:?}")),
         }

@@ -458,7 +458,8 @@ pub fn judge(
 
 /// No id the summary line calls `retired` still works (`working`: the
 /// ids of the use case's credentials that authenticate now, see
-/// [`super::world::Service::working`]): a key acknowledged retired that is
+/// [`super::world::Service::working`]; known for the key sets, AWS and
+/// Azure, whose ids the fakes list): a key acknowledged retired that is
 /// still listed or accepted is `left`, and the run exits 3.
 pub fn retired_no_longer_work(line: &serde_json::Value, working: &[String]) -> Result<(), String> {
     let retired = line["retired"].as_array().cloned().unwrap_or_default();

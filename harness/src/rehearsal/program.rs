@@ -178,8 +178,9 @@ pub fn run(world: &World, program: &Program, options: &RunOptions) -> Result<Out
     for (host, fake) in world.service.hosts() {
         world.vault.route(&host, &fake)?;
     }
+    let proxy = world.vault.script_proxy()?;
     let config = ksm_config(world, home.path())?;
-    for (key, value) in script_env(world, home.path(), &config) {
+    for (key, value) in script_env(world, home.path(), &config, proxy) {
         run = run.env(&key, value);
     }
     for (key, value) in &options.env {
@@ -195,19 +196,17 @@ pub fn run(world: &World, program: &Program, options: &RunOptions) -> Result<Out
 }
 
 /// A copy of the fake vault's KSM configuration in `home` (0600), its
-/// `hostname` Keeper's real host ([`KSM_HOST`]) as on a gateway: a script's
-/// KSM SDK reaches it through the proxy variables, and the fake vault, the
-/// proxy, answers for that host itself ([`FakeVault::route_self`]). (The
-/// loopback address with the fake's port would go around the proxy, and
-/// Keeper's Rust SDK drops the port.) Holds only the fake vault's made-up
-/// keys.
+/// `hostname` [`KSM_HOST`]: a script's KSM SDK reaches it through the proxy
+/// variables, and the script proxy tunnels that host to the fake vault
+/// ([`crate::fakes::vault::FakeVault::script_proxy`]). (The loopback
+/// address with the fake's port would go around the proxy, and Keeper's
+/// Rust SDK drops the port.) Holds only the fake vault's made-up keys.
 fn ksm_config(world: &World, home: &Path) -> Result<PathBuf, String> {
     let original = world.vault.config_path();
     let text = std::fs::read_to_string(&original)
         .map_err(|e| format!("cannot read {}: {e}", original.display()))?;
     let mut config: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not JSON: {e}", original.display()))?;
-    world.vault.route_self(KSM_HOST);
     config["hostname"] = KSM_HOST.into();
     let path = home.join("ksm-config.json");
     crate::teardown::write_private(&path, &config.to_string())
@@ -287,9 +286,15 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// the KSM configuration `ksm_config` (see [`ksm_config`]) as
 /// `KEEPER_GATEWAY_CONFIG`, `KSM_CONFIG_FILE` and `KSM_CONFIG` (base64, as
 /// Keeper's Python SDK reads it from the environment); and every proxy
-/// variable at the fake vault, which refuses hosts off this machine, with
-/// loopback (the fakes) going direct.
-pub fn script_env(world: &World, home: &Path, ksm_config: &Path) -> Vec<(String, String)> {
+/// variable at the script proxy on `proxy_port`, which answers for the
+/// routed hosts and refuses any other host off this machine, with loopback
+/// (the fakes) going direct.
+pub fn script_env(
+    world: &World,
+    home: &Path,
+    ksm_config: &Path,
+    proxy_port: u16,
+) -> Vec<(String, String)> {
     use base64::Engine;
     let mut env: Vec<(String, String)> = vec![
         (
@@ -315,7 +320,7 @@ pub fn script_env(world: &World, home: &Path, ksm_config: &Path) -> Vec<(String,
     for var in CA_VARS {
         env.push((var.into(), ca.clone()));
     }
-    let proxy = format!("http://127.0.0.1:{}", world.vault.port());
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
     for var in [
         "HTTP_PROXY",
         "http_proxy",

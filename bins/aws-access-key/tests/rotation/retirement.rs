@@ -510,14 +510,16 @@ fn a_failed_last_save_leaves_the_deactivated_key_for_the_next_run_to_note() {
     );
     out.assert_exit(0)
         .assert_clean()
-        .assert_stderr_has(&format!("add {STORED_ID} there by hand"));
+        .assert_stderr_has(&format!(
+            "the deactivated ones ({STORED_ID}) in {DEACTIVATED}: unless that save landed"
+        ));
     // The line a pipeline reads says it too.
     let line: serde_json::Value = serde_json::from_str(out.stdout.trim_end()).unwrap();
     assert!(
         line["next"]
             .as_str()
             .unwrap()
-            .contains("the next rotation notes them"),
+            .contains("the next rotation, finding them Inactive, notes them"),
         "{line}"
     );
     assert_eq!(active(&w, STORED_ID), Some(false));

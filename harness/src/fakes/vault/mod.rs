@@ -34,10 +34,13 @@
 //! vocabulary and the call log's entries (`fault.rs`); the records and what
 //! each endpoint does to them (`store.rs`); the wire, one TLS connection's
 //! requests checked, answered and faulted (`serve.rs`); the SDK's
-//! cryptography (`crypto.rs`); the CONNECT proxy and the test CA (`tls.rs`).
+//! cryptography (`crypto.rs`); the CONNECT proxy and the test CA (`tls.rs`);
+//! the proxy a third-party script is given, which answers for real hosts
+//! (`routes.rs`).
 
 mod crypto;
 mod fault;
+mod routes;
 mod serve;
 mod store;
 pub(crate) mod tls;
@@ -68,10 +71,12 @@ pub const CALLS: [&str; 4] = [
     "rollback_secret_update",
 ];
 
-/// The host a script's KSM configuration names (Keeper's US region, as a
-/// gateway's configuration does), answered by the fake vault
-/// ([`FakeVault::route_self`]).
-pub const KSM_HOST: &str = "keepersecurity.com";
+/// The host a script's KSM configuration names, answered by the fake vault
+/// through the [`FakeVault::script_proxy`] (its certificate names it). Not
+/// Keeper's real host: `.invalid` never resolves (RFC 2606), so an SDK that
+/// ignores the proxy variables fails here instead of sending the fake
+/// vault's keys to Keeper.
+pub const KSM_HOST: &str = "keeper.harness.invalid";
 
 /// The proxy variables a rehearsed binary must not inherit: an
 /// administrator's proxy would see the plain-http calls to the loopback
@@ -89,8 +94,9 @@ pub struct FakeVault {
     server: tokio::task::JoinHandle<()>,
     /// The test CA, for a routed host's certificate.
     tls: tls::Tls,
-    /// The real services' hosts the proxy answers for ([`FakeVault::route`]).
-    routes: tls::Routes,
+    /// The proxy a third-party script is given, once started
+    /// ([`FakeVault::script_proxy`]).
+    script_proxy: Mutex<Option<routes::ScriptProxy>>,
 }
 
 impl std::fmt::Debug for FakeVault {
@@ -105,6 +111,14 @@ impl std::fmt::Debug for FakeVault {
 impl Drop for FakeVault {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(proxy) = self
+            .script_proxy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            proxy.stop();
+        }
     }
 }
 
@@ -243,8 +257,6 @@ impl FakeVault {
         });
         lock(&shared).write_records_file();
         let acceptor = tls.acceptor.clone();
-        let routes = tls::Routes::default();
-        let routed = routes.clone();
         let served = Arc::clone(&shared);
         let server = runtime().spawn(async move {
             loop {
@@ -260,31 +272,9 @@ impl FakeVault {
                 let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let shared = Arc::clone(&served);
-                let routes = routed.clone();
                 tokio::spawn(async move {
                     match tls::accept_connect(&mut stream).await {
                         Ok(tls::Connect::Direct | tls::Connect::Tunnel) => {}
-                        Ok(tls::Connect::Elsewhere(target)) => {
-                            match routes.find(&target) {
-                                Some(route) => match route.upstream {
-                                    Some(upstream) => tls::forward(stream, route, upstream).await,
-                                    None => {
-                                        // The vault itself, by its real name.
-                                        if tls::establish(&mut stream).await.is_ok()
-                                            && let Ok(tls_stream) =
-                                                route.acceptor.accept(stream).await
-                                        {
-                                            serve_connection(tls_stream, shared).await;
-                                        }
-                                    }
-                                },
-                                None => {
-                                    lock(&shared).escapes.push(target);
-                                    tls::refuse(&mut stream).await;
-                                }
-                            }
-                            return;
-                        }
                         Ok(tls::Connect::Refused(target)) => {
                             lock(&shared).escapes.push(target);
                             tls::refuse(&mut stream).await;
@@ -308,15 +298,45 @@ impl FakeVault {
             _files: Vec::new(),
             server,
             tls,
-            routes,
+            script_proxy: Mutex::new(None),
         })
     }
 
-    /// Answers for `host` (a real service's name, port 443) as a proxy: a
-    /// `CONNECT` to it is no escape but is forwarded to `upstream` (a
-    /// fake's plain-HTTP address, `http://127.0.0.1:PORT`) behind TLS with
-    /// a certificate for `host` from the test CA (`ca.pem`). A third-party
-    /// script whose SDK names the host reaches the fake unedited.
+    /// The proxy a third-party script is given (`HTTPS_PROXY`), started
+    /// on its first use on a port of its own: it answers `CONNECT` for the
+    /// hosts routed to a fake ([`FakeVault::route`]) and for [`KSM_HOST`]
+    /// (this vault), tunnels to loopback, and refuses and records any other
+    /// host ([`FakeVault::escapes`]). Apart from the vault's own listener,
+    /// so that the vault going down (a `refused` fault) takes down the
+    /// vault only, not a script's way to the other fakes. Its port.
+    pub fn script_proxy(&self) -> Result<u16, String> {
+        let mut slot = self
+            .script_proxy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(proxy) = slot.as_ref() {
+            return Ok(proxy.port);
+        }
+        let routes = routes::Routes::default();
+        routes.insert(
+            KSM_HOST,
+            routes::Route {
+                upstream: std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
+                tls: None,
+            },
+        );
+        let proxy = routes::ScriptProxy::start(routes, Arc::clone(&self.shared))?;
+        let port = proxy.port;
+        *slot = Some(proxy);
+        Ok(port)
+    }
+
+    /// Routes `host` (a real service's name, port 443) through the
+    /// [`FakeVault::script_proxy`]: a `CONNECT` to it is answered, TLS
+    /// completed with a certificate for `host` from the test CA (`ca.pem`),
+    /// and the requests handed to `upstream`, a fake's plain-HTTP address
+    /// (`http://127.0.0.1:PORT`). A script whose SDK names the host reaches
+    /// the fake unedited.
     pub fn route(&self, host: &str, upstream: &str) -> Result<(), String> {
         let url = url::Url::parse(upstream).map_err(|e| format!("{upstream}: {e}"))?;
         let address = url
@@ -324,29 +344,21 @@ impl FakeVault {
             .ok()
             .and_then(|a| a.into_iter().next())
             .ok_or_else(|| format!("{upstream} names no address"))?;
-        self.routes.insert(
-            host,
-            tls::Route {
-                upstream: Some(address),
-                acceptor: self.tls.acceptor_for(host),
-            },
-        );
+        self.script_proxy()?;
+        let slot = self
+            .script_proxy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(proxy) = slot.as_ref() {
+            proxy.routes.insert(
+                host,
+                routes::Route {
+                    upstream: address,
+                    tls: Some(self.tls.acceptor_for(host)),
+                },
+            );
+        }
         Ok(())
-    }
-
-    /// Answers for `host` (Keeper's own, [`KSM_HOST`]) as the vault itself:
-    /// a `CONNECT` to it is served by this fake, behind TLS with a
-    /// certificate for `host` from the test CA. A KSM configuration naming
-    /// the real host, as a gateway's does, then reaches this fake through
-    /// the proxy variables, whatever the SDK does with a port.
-    pub fn route_self(&self, host: &str) {
-        self.routes.insert(
-            host,
-            tls::Route {
-                upstream: None,
-                acceptor: self.tls.acceptor_for(host),
-            },
-        );
     }
 
     pub fn port(&self) -> u16 {

@@ -1,18 +1,7 @@
 //! A test CA and a leaf certificate for 127.0.0.1, made at start, and the
 //! CONNECT handshake the SDK's HTTPS proxy support sends first.
-//!
-//! The proxy also answers for a real service's host when a rehearsal routes
-//! it here ([`Route`]): a third-party script often names its service's host
-//! in its code or its SDK (`login.microsoftonline.com`), and honours the
-//! proxy variables and a CA bundle but no endpoint variable. The `CONNECT`
-//! is then answered, the TLS handshake completed with a certificate for
-//! that host from the test CA, and the bytes forwarded to the fake: the
-//! script reaches the fake by the real name, unedited, and still nothing
-//! it sends leaves the machine.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -44,7 +33,7 @@ impl Tls {
         let issuer = Issuer::new(ca, ca_key);
         let (acceptor, leaf_der) = leaf(
             &issuer,
-            &["127.0.0.1", "localhost"],
+            &["127.0.0.1", "localhost", super::KSM_HOST],
             "fake Keeper Secrets Manager",
         );
         Self {
@@ -56,7 +45,7 @@ impl Tls {
     }
 
     /// An acceptor presenting a certificate for `host` from the test CA
-    /// (a routed host: see [`Route`]).
+    /// (a host the script proxy answers for: see `routes.rs`).
     pub fn acceptor_for(&self, host: &str) -> tokio_rustls::TlsAcceptor {
         leaf(&self.issuer, &[host], host).0
     }
@@ -91,44 +80,6 @@ fn leaf(
     (tokio_rustls::TlsAcceptor::from(Arc::new(config)), leaf_der)
 }
 
-/// A real service's host the proxy answers for: `CONNECT host:443` is
-/// answered, TLS completed with a certificate for the host from the test
-/// CA, and the decrypted bytes forwarded to a fake's plain-HTTP address.
-#[derive(Clone)]
-pub struct Route {
-    /// The fake's address (its fault proxy); `None`: the fake vault itself,
-    /// served on the tunnel.
-    pub upstream: Option<SocketAddr>,
-    pub acceptor: tokio_rustls::TlsAcceptor,
-}
-
-/// The routed hosts, by lower-case host name (port 443 only).
-#[derive(Clone, Default)]
-pub struct Routes(Arc<Mutex<HashMap<String, Route>>>);
-
-impl Routes {
-    pub fn insert(&self, host: &str, route: Route) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(host.to_ascii_lowercase(), route);
-    }
-
-    /// The route for a `CONNECT` target (`host:port`), if its host is
-    /// routed and its port is 443.
-    pub fn find(&self, target: &str) -> Option<Route> {
-        let (host, port) = target.rsplit_once(':')?;
-        if port != "443" {
-            return None;
-        }
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&host.to_ascii_lowercase())
-            .cloned()
-    }
-}
-
 /// What a client asked of the fake as a proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connect {
@@ -137,12 +88,9 @@ pub enum Connect {
     /// `CONNECT` to a loopback address, answered: TLS follows on the same
     /// socket (the SDK reaches the fake through `HTTPS_PROXY`).
     Tunnel,
-    /// `CONNECT` to another host, not answered yet: forwarded when the host
-    /// is routed ([`forward`]), else refused ([`refuse`]). The target, as
-    /// `host:port`.
-    Elsewhere(String),
-    /// A plain-HTTP proxy request (`GET http://host/...`) or one the fake
-    /// could not read: to be answered 403 and closed. The request's URI.
+    /// `CONNECT` to any other host, or a plain-HTTP proxy request
+    /// (`GET http://host/...`): answered 403 and closed. The target, as
+    /// `host:port` or the request's URI.
     Refused(String),
 }
 
@@ -161,7 +109,7 @@ pub fn is_loopback_target(target: &str) -> bool {
 }
 
 /// Reads the request head (up to the blank line) of a proxy request.
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
+pub(super) async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -177,10 +125,10 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
 }
 
 /// Answers a client's first bytes: TLS is left untouched; `CONNECT` to a
-/// loopback address is answered so TLS can follow; a `CONNECT` elsewhere is
-/// forwarded to a fake if its host is routed, and any other proxy request
-/// is to be refused ([`refuse`]): the fake is the only proxy a rehearsed
-/// program is given, so nothing it sends leaves the machine.
+/// loopback address is answered so TLS can follow; any other proxy request
+/// (a `CONNECT` elsewhere, `GET http://...`) is to be refused ([`refuse`]): the fake
+/// is the only proxy a rehearsed binary is given, so nothing it sends
+/// leaves the machine.
 pub async fn accept_connect(stream: &mut TcpStream) -> std::io::Result<Connect> {
     let mut first = [0u8; 8];
     let n = stream.peek(&mut first).await?;
@@ -195,9 +143,6 @@ pub async fn accept_connect(stream: &mut TcpStream) -> std::io::Result<Connect> 
         establish(stream).await?;
         return Ok(Connect::Tunnel);
     }
-    if method == "CONNECT" && !target.is_empty() {
-        return Ok(Connect::Elsewhere(target));
-    }
     Ok(Connect::Refused(if target.is_empty() {
         format!("a request the fake could not read ({method})")
     } else {
@@ -210,31 +155,6 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 /// Answers a `CONNECT`: the tunnel is open, TLS follows.
 pub async fn establish(stream: &mut TcpStream) -> std::io::Result<()> {
     stream.write_all(ESTABLISHED).await
-}
-
-/// Answers a `CONNECT` to a routed host: the fake's address is connected
-/// first (a fake that is down is `502 Bad Gateway`, as a real proxy answers
-/// when it cannot reach the host), then the `CONNECT` is answered, TLS
-/// completed with the route's certificate, and bytes copied both ways until
-/// either side closes.
-pub async fn forward(mut stream: TcpStream, route: Route, upstream: SocketAddr) {
-    let Ok(mut upstream) = TcpStream::connect(upstream).await else {
-        let _ = stream
-            .write_all(
-                b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            )
-            .await;
-        let _ = stream.shutdown().await;
-        return;
-    };
-    let _ = upstream.set_nodelay(true);
-    if establish(&mut stream).await.is_err() {
-        return;
-    }
-    let Ok(mut tls) = route.acceptor.accept(stream).await else {
-        return;
-    };
-    let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
 }
 
 /// Answers a refused proxy request (see [`Connect::Refused`]) with 403 and
