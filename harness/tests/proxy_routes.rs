@@ -156,6 +156,22 @@ fn a_host_that_is_not_routed_is_refused_and_recorded_as_an_escape() {
 }
 
 #[test]
+fn a_plain_http_request_for_this_machine_is_refused_but_is_no_escape() {
+    let vault = FakeVault::start(&[]);
+    let port = vault.script_proxy().unwrap();
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        socket,
+        "GET http://127.0.0.1:9/x HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n"
+    )
+    .unwrap();
+    let mut status = String::new();
+    BufReader::new(socket).read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    assert!(vault.escapes().is_empty(), "{:?}", vault.escapes());
+}
+
+#[test]
 fn a_routed_host_whose_fake_is_down_is_answered_502_as_a_real_proxy_would() {
     let vault = FakeVault::start(&[]);
     // A port nothing listens on: bound, then closed.
@@ -210,7 +226,7 @@ fn the_vault_is_not_a_proxy_for_a_real_host_even_when_a_script_proxy_routes_it()
 fn keepers_host_is_served_by_the_vault_itself_through_the_script_proxy() {
     let vault = FakeVault::start(&[]);
     // Not an API call (those are POSTs): the vault answers 404 with its
-    // Date, as a web server would, over TLS for keepersecurity.com.
+    // Date, as a web server would, over TLS for the KSM host's name.
     let answer = get_through(&vault, harness::fakes::vault::KSM_HOST, "/");
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     assert!(answer.contains("Date: "), "{answer}");

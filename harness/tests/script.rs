@@ -453,8 +453,8 @@ fn grading_our_own_rotate_rest_api_as_a_script_passes_every_cell() {
 fn our_azure_binary_as_a_script_reaches_entra_graph_and_the_vault_by_their_real_names() {
     // The script gets no endpoint variable for Azure: its SDK goes to
     // login.microsoftonline.com and graph.microsoft.com, and its KSM
-    // configuration names keepersecurity.com, as on a gateway; the proxy
-    // answers for the three. An escape would fail the verdict.
+    // configuration names keeper.harness.invalid; the script proxy answers
+    // for the three. An escape would fail the verdict.
     let bin =
         harness::world::rotators_dir("rotate-azure-app-secret", env!("CARGO_BIN_EXE_harness"))
             .join("rotate-azure-app-secret");

@@ -430,31 +430,31 @@ impl Rotator for AwsAccessKey {
             note.push(Change::text(DEACTIVATED, ours.join(", ")));
         }
         if let Err(e) = run.finish(&note) {
+            let ours = ours.filter(|o| !o.is_empty());
+            let warning = format!(
+                "the key was rotated, but noting the removed key ids in {REMOVED}{} failed: {e}",
+                match &ours {
+                    Some(ours) => format!(
+                        " and the deactivated ones ({}) in {DEACTIVATED}: unless that save \
+                         landed after all, the rotation lease keeps them as still to \
+                         deactivate, and the next rotation, finding them Inactive, notes them \
+                         there",
+                        ours.join(", ")
+                    ),
+                    None => String::new(),
+                }
+            );
             // The lease is released with the keys this run deactivated as
             // still to deactivate: the next run finds them Inactive and
             // notes them in DEACTIVATED (else it would refuse to make room
             // with a key it deactivated, never having noted it).
-            if let Some(ours) = ours.filter(|o| !o.is_empty()) {
+            if let Some(ours) = ours {
                 run.keep_progress(common::lease::Progress {
                     stored: new.clone(),
                     retiring: ours,
                     retirement: Retirement::Deactivate,
                 });
             }
-            let warning = format!(
-                "the key was rotated, but noting the removed key ids in {REMOVED}{} failed: {e}",
-                if settings.retire == Retirement::Deactivate {
-                    format!(
-                        " and the deactivated ones ({}) in {DEACTIVATED}: unless that save \
-                         landed after all, the rotation lease keeps them as still to \
-                         deactivate, and the next rotation, finding them Inactive, notes them \
-                         there (until then none of them is deleted to make room)",
-                        list_or_none(&deactivated)
-                    )
-                } else {
-                    String::new()
-                }
-            );
             tracing::warn!("{warning}");
             common::summary::advise(&warning);
         }

@@ -351,6 +351,12 @@ impl Service for State {
         if let Some(host) = host.filter(|h| HOSTS.contains(&h.as_str()))
             && host != HOSTS[usize::from(!token)]
         {
+            state.calls.push(GraphCall {
+                action: action_of(&path).into(),
+                path: format!("{path} (sent to {host}, which does not serve it: 404)"),
+                client: String::new(),
+                body: Value::Null,
+            });
             return ResponseTemplate::new(404);
         }
         let answer = match action_of(&path) {

@@ -28,11 +28,12 @@
 //!   a line shares a run of letters and digits with a secret.
 //!
 //! Not done, and said wherever it matters: the network is not sandboxed.
-//! Proxy variables send what honours them to the fake vault's proxy, which
-//! refuses any host off this machine but the real hosts it answers for
-//! (Keeper's, and a use case's such as `login.microsoftonline.com`: served
-//! by the fakes, so an SDK that names them needs no edit); a script that
-//! opens its own sockets to a real host is not stopped.
+//! Proxy variables send what honours them to the script proxy
+//! ([`crate::fakes::vault::FakeVault::script_proxy`]), which refuses any
+//! host off this machine but the ones the fakes answer for (the KSM
+//! configuration's, and a use case's real hosts such as
+//! `login.microsoftonline.com`, so an SDK that names them needs no edit); a
+//! script that opens its own sockets to a real host is not stopped.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

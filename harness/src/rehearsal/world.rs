@@ -59,8 +59,8 @@ pub trait Service: Send + Sync {
     fn env(&self) -> Vec<(String, String)>;
     /// The real service's hosts a third-party script may name, each with
     /// the fake that answers for it (`http://127.0.0.1:PORT`): a script
-    /// run routes them through the fake vault's proxy
-    /// ([`FakeVault::route`]) and is then given none of [`Service::env`]'s
+    /// run routes them through the script proxy ([`FakeVault::route`]) and
+    /// is then given none of [`Service::env`]'s
     /// endpoint variables, so its SDK goes where it would on a gateway.
     /// Empty: the script is pointed by [`Service::env`] alone.
     fn hosts(&self) -> Vec<(String, String)> {

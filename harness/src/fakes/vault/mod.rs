@@ -411,9 +411,10 @@ impl FakeVault {
         lock(&self.shared)
     }
 
-    /// Every connection the binary tried through this fake (its
-    /// `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY`) to a host that is not a
-    /// loopback address nor a routed one ([`FakeVault::route`]), as
+    /// Every connection a binary tried through this fake (its
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY`), or a script through the
+    /// [`FakeVault::script_proxy`], to a host that is not a loopback address
+    /// (nor, for a script, a routed one: [`FakeVault::route`]), as
     /// `host:port`, in order. Each was refused: a rehearsal never reaches a
     /// real service, and one that tried failed.
     pub fn escapes(&self) -> Vec<String> {

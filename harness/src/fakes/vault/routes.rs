@@ -131,8 +131,15 @@ async fn connection(mut stream: TcpStream, routes: Routes, shared: Arc<Shared>) 
     } else {
         None
     };
+    // A plain-HTTP request for this machine (`GET http://127.0.0.1:…`, from
+    // a client that ignores `NO_PROXY`) is not served, but went nowhere.
+    let here = url::Url::parse(&target)
+        .ok()
+        .and_then(|url| Some(format!("{}:0", url.host_str()?)))
+        .is_some_and(|host| tls::is_loopback_target(&host));
     match route {
         Some(route) => forward(stream, route).await,
+        None if here => tls::refuse(&mut stream).await,
         None => {
             lock(&shared).escapes.push(if target.is_empty() {
                 format!("a request the proxy could not read ({method})")

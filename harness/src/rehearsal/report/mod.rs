@@ -650,8 +650,8 @@ fn build(
     if let Some(script) = script {
         notes.push(
             "the harness does not sandbox the network: proxy variables send what honours them to \
-             the fake vault's proxy, which refuses hosts off this machine, but a script that \
-             opens its own sockets to a real host is not stopped"
+             the script proxy, which refuses hosts off this machine but those the fakes answer \
+             for, but a script that opens its own sockets to a real host is not stopped"
                 .into(),
         );
         if script.show_output {
