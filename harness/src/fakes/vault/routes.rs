@@ -123,9 +123,7 @@ async fn connection(mut stream: TcpStream, routes: Routes, shared: Arc<Shared>) 
     let Ok(head) = tls::read_head(&mut stream).await else {
         return;
     };
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let target: String = words.next().unwrap_or_default().chars().take(300).collect();
+    let (method, target) = tls::request_line(&head);
     let route = if method == "CONNECT" {
         routes.find(&target).await
     } else {
@@ -141,11 +139,7 @@ async fn connection(mut stream: TcpStream, routes: Routes, shared: Arc<Shared>) 
         Some(route) => forward(stream, route).await,
         None if here => tls::refuse(&mut stream).await,
         None => {
-            lock(&shared).escapes.push(if target.is_empty() {
-                format!("a request the proxy could not read ({method})")
-            } else {
-                target
-            });
+            lock(&shared).escapes.push(tls::escape(&method, target));
             tls::refuse(&mut stream).await;
         }
     }

@@ -136,18 +136,30 @@ pub async fn accept_connect(stream: &mut TcpStream) -> std::io::Result<Connect> 
         return Ok(Connect::Direct);
     }
     let head = read_head(stream).await?;
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let target: String = words.next().unwrap_or_default().chars().take(300).collect();
+    let (method, target) = request_line(&head);
     if method == "CONNECT" && is_loopback_target(&target) {
         establish(stream).await?;
         return Ok(Connect::Tunnel);
     }
-    Ok(Connect::Refused(if target.is_empty() {
-        format!("a request the fake could not read ({method})")
+    Ok(Connect::Refused(escape(&method, target)))
+}
+
+/// A proxy request's method and target (`host:port` or a URI, at most 300
+/// characters: it is recorded and shown).
+pub(super) fn request_line(head: &str) -> (String, String) {
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let target = words.next().unwrap_or_default().chars().take(300).collect();
+    (method, target)
+}
+
+/// What a refused request is recorded as: its target, or what it was.
+pub(super) fn escape(method: &str, target: String) -> String {
+    if target.is_empty() {
+        format!("a request the proxy could not read ({method})")
     } else {
         target
-    }))
+    }
 }
 
 const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
